@@ -1,0 +1,34 @@
+//! The pure core of proxyhealth: the model and the rules, with no I/O.
+//!
+//! # Layout
+//! - [`status`]: the five health statuses, their wire strings and gauge values.
+//! - [`report`]: the `{errors, warnings}` health report a proxy serves, how it is
+//!   decoded from a response body and how it is bounded before it is kept.
+//! - [`proxy`]: the proxy record (Coder's `workspace_proxies` row) and its hosts.
+//! - [`proxy_status`]: what the engine knows about one proxy after a check.
+//! - [`outcome`]: what a probe saw on the wire, handed from the engine to the classifier.
+//! - [`classify`]: turns an outcome into a status and report, branch by branch as the seed.
+//! - [`envelope`]: Coder's error envelope and the seed's "read body as error" text.
+//! - [`hysteresis`]: the optional rise/fall damping of status changes.
+//! - [`validate`]: rules for names, registered URLs and wildcard hostnames.
+//! - [`source`]: the interface the engine reads proxies through.
+
+pub mod classify;
+pub mod envelope;
+pub mod hysteresis;
+pub mod outcome;
+pub mod proxy;
+pub mod proxy_status;
+pub mod report;
+pub mod source;
+pub mod status;
+pub mod validate;
+
+pub use classify::{Classified, classify, health_report_url};
+pub use hysteresis::Hysteresis;
+pub use outcome::{BodyError, ProbeOutcome, ProbeResponse, TransportError, TransportErrorKind};
+pub use proxy::{Proxy, ProxyHost, app_host_for_csp};
+pub use proxy_status::{HISTORY_LEN, HistoryPoint, ProxyStatus};
+pub use report::{HealthReport, ReportLimits};
+pub use source::{ProxySource, SourceError};
+pub use status::Status;

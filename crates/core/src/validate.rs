@@ -1,0 +1,275 @@
+//! Rules for the values people and proxies send: names, URLs, wildcard hostnames.
+//!
+//! Stores and the API share them, so a rule is written once and every error names
+//! the field it is about.
+
+use url::Url;
+
+/// The name reserved for the primary region.
+pub const RESERVED_NAME: &str = "primary";
+/// Longest proxy name, in characters.
+pub const MAX_NAME_CHARS: usize = 64;
+/// Longest display name, in characters.
+pub const MAX_DISPLAY_NAME_CHARS: usize = 128;
+/// Longest icon URL, in bytes.
+pub const MAX_ICON_BYTES: usize = 2048;
+/// Longest registered URL or wildcard hostname, in bytes.
+pub const MAX_URL_BYTES: usize = 2048;
+/// Longest reported version, in bytes.
+pub const MAX_VERSION_BYTES: usize = 256;
+
+/// A value that breaks a rule, with the field it was sent in.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {detail}")]
+pub struct FieldError {
+    /// The field's name in the request body (`name`, `access_url`, …).
+    pub field: &'static str,
+    /// What is wrong, naming the value where that helps.
+    pub detail: String,
+}
+
+impl FieldError {
+    /// A field error.
+    pub fn new(field: &'static str, detail: impl Into<String>) -> Self {
+        FieldError {
+            field,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// A proxy name: 1 to 64 characters, not blank, and not `primary` in any case.
+///
+/// Any other characters are allowed and kept byte for byte (quotes, emoji, …);
+/// consumers display names as text.
+pub fn validate_name(name: &str) -> Result<(), FieldError> {
+    if name.trim().is_empty() {
+        return Err(FieldError::new("name", "must not be empty"));
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(FieldError::new(
+            "name",
+            format!("must be at most {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    if name.eq_ignore_ascii_case(RESERVED_NAME) {
+        return Err(FieldError::new(
+            "name",
+            format!("the name {name:?} is reserved for the primary region"),
+        ));
+    }
+    Ok(())
+}
+
+/// A display name: at most 128 characters (empty means "use the name").
+pub fn validate_display_name(display_name: &str) -> Result<(), FieldError> {
+    if display_name.chars().count() > MAX_DISPLAY_NAME_CHARS {
+        return Err(FieldError::new(
+            "display_name",
+            format!("must be at most {MAX_DISPLAY_NAME_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// An icon: at most 2048 bytes.
+pub fn validate_icon(icon: &str) -> Result<(), FieldError> {
+    if icon.len() > MAX_ICON_BYTES {
+        return Err(FieldError::new(
+            "icon",
+            format!("must be at most {MAX_ICON_BYTES} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+/// A registered access URL: `http` or `https`, a host, an empty path or `/`, and
+/// no query, fragment or credentials (the seed let those through and then probed
+/// the wrong path for ever).
+pub fn validate_access_url(raw: &str) -> Result<Url, FieldError> {
+    const FIELD: &str = "access_url";
+    if raw.len() > MAX_URL_BYTES {
+        return Err(FieldError::new(
+            FIELD,
+            format!("must be at most {MAX_URL_BYTES} bytes"),
+        ));
+    }
+    let url = Url::parse(raw)
+        .map_err(|err| FieldError::new(FIELD, format!("{raw:?} is not a URL: {err}")))?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(FieldError::new(
+            FIELD,
+            format!("scheme must be http or https, got {:?}", url.scheme()),
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(FieldError::new(FIELD, "must have a host"));
+    }
+    if url.path() != "/" && !url.path().is_empty() {
+        return Err(FieldError::new(
+            FIELD,
+            format!("path must be empty or /, got {:?}", url.path()),
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(FieldError::new(
+            FIELD,
+            "must not have a query or a fragment",
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(FieldError::new(FIELD, "must not contain credentials"));
+    }
+    Ok(url)
+}
+
+/// A wildcard app hostname such as `*.us.example.com` or `*--apps.example.com:8443`:
+/// empty, or exactly one `*`, at the very start, in a pattern of at least two
+/// valid labels without a scheme (Coder's `CompileHostnamePattern` rules).
+pub fn validate_wildcard_hostname(pattern: &str) -> Result<(), FieldError> {
+    const FIELD: &str = "wildcard_hostname";
+    if pattern.is_empty() {
+        return Ok(());
+    }
+    let fail = |why: &str| {
+        Err(FieldError::new(
+            FIELD,
+            format!("{pattern:?} is not a valid pattern: {why}"),
+        ))
+    };
+    let lower = pattern.to_ascii_lowercase();
+    if pattern.len() > MAX_URL_BYTES {
+        return fail("too long");
+    }
+    if lower.contains("http:") || lower.contains("https:") {
+        return fail("it must not contain a scheme");
+    }
+    if lower.starts_with('.') || lower.ends_with('.') {
+        return fail("it must not start or end with a period");
+    }
+    if !lower.contains('.') {
+        return fail("it must contain at least two labels");
+    }
+    if lower.matches('*').count() != 1 || !lower.starts_with('*') {
+        return fail("it must contain exactly one asterisk, at the beginning");
+    }
+    let host = match lower.rsplit_once(':') {
+        Some((host, port)) if port.parse::<u16>().is_ok() => host,
+        Some(_) => return fail("the port is not a number from 0 to 65535"),
+        None => lower.as_str(),
+    };
+    for (index, label) in host.split('.').enumerate() {
+        let label = if index == 0 {
+            format!("a{}", label.trim_start_matches('*'))
+        } else {
+            label.to_owned()
+        };
+        if !valid_label(&label) {
+            return fail(&format!(
+                "the label {label:?} is not a valid hostname label"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn valid_label(label: &str) -> bool {
+    !label.is_empty()
+        && label.len() <= 63
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !label.starts_with('-')
+        && !label.ends_with('-')
+}
+
+/// `derp_only` needs `derp_enabled`.
+pub fn validate_derp_flags(derp_enabled: bool, derp_only: bool) -> Result<(), FieldError> {
+    if derp_only && !derp_enabled {
+        return Err(FieldError::new(
+            "derp_only",
+            "DerpOnly cannot be true when DerpEnabled is false.",
+        ));
+    }
+    Ok(())
+}
+
+/// A reported version: at most 256 bytes.
+pub fn validate_version(version: &str) -> Result<(), FieldError> {
+    if version.len() > MAX_VERSION_BYTES {
+        return Err(FieldError::new(
+            "version",
+            format!("must be at most {MAX_VERSION_BYTES} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coder_url_cases_hold() {
+        assert!(validate_access_url("").is_err());
+        assert!(validate_access_url("https://example.com").is_ok());
+        assert!(validate_access_url("https://example.com/").is_ok());
+        assert!(validate_access_url("example.com").is_err());
+        let err = validate_access_url("ssh://example.com").expect_err("ssh");
+        assert_eq!(
+            err.to_string(),
+            "access_url: scheme must be http or https, got \"ssh\""
+        );
+        let err = validate_access_url("https://example.com/test").expect_err("path");
+        assert_eq!(
+            err.to_string(),
+            "access_url: path must be empty or /, got \"/test\""
+        );
+    }
+
+    #[test]
+    fn a_query_or_credentials_are_refused() {
+        assert!(validate_access_url("https://p.example.com?x=1").is_err());
+        assert!(validate_access_url("https://u:p@p.example.com").is_err());
+    }
+
+    #[test]
+    fn wildcard_patterns_follow_coder_rules() {
+        for ok in [
+            "",
+            "*.coder.com",
+            "*--apps.coder.com",
+            "*.us.coder.com:8443",
+        ] {
+            assert!(validate_wildcard_hostname(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "coder.com",
+            "*",
+            "apps.*.coder.com",
+            "https://*.coder.com",
+            "*.coder.com.",
+            "**.coder.com",
+            "*.c_d.com",
+        ] {
+            assert!(validate_wildcard_hostname(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn primary_is_reserved_in_any_case() {
+        let err = validate_name("PriMary").expect_err("reserved");
+        assert_eq!(err.field, "name");
+    }
+
+    #[test]
+    fn names_with_quotes_and_emoji_are_allowed() {
+        assert!(validate_name("eu \"west\" 🇪🇺 '; DROP TABLE x;--").is_ok());
+    }
+
+    #[test]
+    fn derp_only_needs_derp() {
+        assert!(validate_derp_flags(false, true).is_err());
+        assert!(validate_derp_flags(true, true).is_ok());
+    }
+}
