@@ -1,0 +1,422 @@
+//! The engine: the sweep loop, on-demand sweeps, single-proxy re-checks and the readers.
+
+use crate::error::EngineError;
+use crate::metrics::EngineMetrics;
+use crate::options::{DEFAULT_INTERVAL, EngineOptions};
+use crate::probe::build_client;
+use crate::snapshot::{Change, Snapshot, SweepInfo};
+use crate::sweep::{CheckResult, check_all, check_proxy};
+use arc_swap::{ArcSwap, Guard};
+use proxyhealth_core::{ProxyHost, ProxySource, ProxyStatus, Status};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use time::OffsetDateTime;
+use tokio::sync::{Mutex as AsyncMutex, watch};
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// Checks every proxy of a store on an interval and keeps the results for
+/// lock-free reads. Cheap to clone: clones share one engine.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    source: Arc<dyn ProxySource>,
+    client: reqwest::Client,
+    options: EngineOptions,
+    /// The published snapshot; readers load it without a lock.
+    snapshot: Arc<ArcSwap<Snapshot>>,
+    /// Serialises writers of `snapshot` (sweeps and re-checks); never held across an await.
+    publish: parking_lot::Mutex<()>,
+    /// Orders the start of every check, so no result replaces a newer one.
+    check_seq: AtomicU64,
+    /// Numbers the calls for a sweep, so a caller shares only a sweep that started after it.
+    sweep_requests: AtomicU64,
+    /// Held while a sweep runs: one sweep at a time; holds the last sweep's outcome.
+    sweep: AsyncMutex<LastSweep>,
+    /// How the last sweep went, for `/healthz`.
+    state: ArcSwap<SweepState>,
+    /// The generation of each stored snapshot, for waiters (server-sent events).
+    generations: watch::Sender<u64>,
+    metrics: EngineMetrics,
+    registry: prometheus::Registry,
+}
+
+/// The outcome of the last sweep, shared with the callers it covered.
+struct LastSweep {
+    /// The highest request number this sweep started after.
+    covers: u64,
+    result: Result<Arc<Snapshot>, EngineError>,
+}
+
+/// How the engine's sweeps have been going.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SweepState {
+    /// The last sweep's error, `None` when it succeeded (or none ran yet).
+    pub last_error: Option<String>,
+    /// Failed sweeps since the last success.
+    pub consecutive_failures: u32,
+    /// When the last sweep (failed or not) started.
+    pub last_attempt_at: Option<OffsetDateTime>,
+}
+
+/// Builds an [`Engine`]; the store is required, everything else has a default.
+#[derive(Default)]
+pub struct EngineBuilder {
+    source: Option<Arc<dyn ProxySource>>,
+    options: EngineOptions,
+    client: Option<reqwest::Client>,
+    registry: Option<prometheus::Registry>,
+}
+
+impl EngineBuilder {
+    /// The store the proxies are read from at every sweep (required).
+    pub fn store(mut self, source: Arc<dyn ProxySource>) -> Self {
+        self.source = Some(source);
+        self
+    }
+
+    /// All settings at once.
+    pub fn options(mut self, options: EngineOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Time between sweeps; zero means one minute.
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.options.interval = interval;
+        self
+    }
+
+    /// Bound on one check including its body (default 5 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.options.timeout = timeout;
+        self
+    }
+
+    /// Checks in flight at once.
+    pub fn parallelism(mut self, parallelism: usize) -> Self {
+        self.options.parallelism = parallelism;
+        self
+    }
+
+    /// The HTTP client to use; the engine's own timeout and body cap still apply.
+    pub fn client(mut self, client: reqwest::Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// The registry to put the metrics on; a private one is made when none is given.
+    pub fn registry(mut self, registry: prometheus::Registry) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// Builds the engine, checking the settings.
+    pub fn build(self) -> Result<Engine, EngineError> {
+        let source = self.source.ok_or(EngineError::MissingStore)?;
+        let mut options = self.options;
+        if options.interval.is_zero() {
+            options.interval = DEFAULT_INTERVAL;
+        }
+        if options.timeout.is_zero() {
+            return Err(invalid("timeout", "must be more than zero"));
+        }
+        if options.parallelism == 0 {
+            return Err(invalid("parallelism", "must be at least 1"));
+        }
+        if options.body_cap == 0 {
+            return Err(invalid("body_cap", "must be at least 1 byte"));
+        }
+        if options.hysteresis.rise == 0 || options.hysteresis.fall == 0 {
+            return Err(invalid("hysteresis", "rise and fall must be at least 1"));
+        }
+        let client = match self.client {
+            Some(client) => client,
+            None => build_client(&options)?,
+        };
+        let registry = self.registry.unwrap_or_default();
+        let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::default()));
+        let metrics = EngineMetrics::register(&registry, Arc::clone(&snapshot))?;
+        let (generations, _) = watch::channel(0);
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                source,
+                client,
+                options,
+                snapshot,
+                publish: parking_lot::Mutex::new(()),
+                check_seq: AtomicU64::new(0),
+                sweep_requests: AtomicU64::new(0),
+                sweep: AsyncMutex::new(LastSweep {
+                    covers: 0,
+                    result: Err(EngineError::ShuttingDown),
+                }),
+                state: ArcSwap::from_pointee(SweepState::default()),
+                generations,
+                metrics,
+                registry,
+            }),
+        })
+    }
+}
+
+fn invalid(option: &'static str, detail: &str) -> EngineError {
+    EngineError::InvalidOption {
+        option,
+        detail: detail.to_owned(),
+    }
+}
+
+impl Engine {
+    /// Starts building an engine.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// The settings in force (after defaults were applied).
+    pub fn options(&self) -> &EngineOptions {
+        &self.inner.options
+    }
+
+    /// The registry holding the engine's metrics.
+    pub fn registry(&self) -> &prometheus::Registry {
+        &self.inner.registry
+    }
+
+    /// The current snapshot, without a lock and without copying. Hold it briefly;
+    /// use [`Engine::snapshot_arc`] to keep it across an `.await`.
+    pub fn snapshot(&self) -> Guard<Arc<Snapshot>> {
+        self.inner.snapshot.load()
+    }
+
+    /// The current snapshot as an `Arc`, to keep as long as needed.
+    pub fn snapshot_arc(&self) -> Arc<Snapshot> {
+        self.inner.snapshot.load_full()
+    }
+
+    /// The status of one proxy from the current snapshot.
+    pub fn status_of(&self, id: &Uuid) -> Option<Arc<ProxyStatus>> {
+        self.inner.snapshot.load().get(id).cloned()
+    }
+
+    /// The hosts of every registered proxy (see [`Snapshot::hosts`]); shares the
+    /// snapshot, copies nothing.
+    pub fn proxy_hosts(&self) -> Arc<Snapshot> {
+        self.snapshot_arc()
+    }
+
+    /// How the sweeps have been going.
+    pub fn sweep_state(&self) -> Arc<SweepState> {
+        self.inner.state.load_full()
+    }
+
+    /// A receiver that sees the generation of every stored snapshot.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.inner.generations.subscribe()
+    }
+
+    /// Sweeps at once, then every interval, until `shutdown` is cancelled. Never
+    /// runs two sweeps at a time; a tick missed while a sweep ran is skipped, not
+    /// caught up. A failed sweep is logged and leaves the snapshot as it was.
+    pub async fn run(&self, shutdown: CancellationToken) {
+        let mut ticker = tokio::time::interval(self.inner.options.interval);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = ticker.tick() => {}
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                result = self.force_update() => {
+                    if let Err(err) = result {
+                        tracing::error!(error = %err, "proxy health check failed");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs a sweep now and returns the snapshot it stored, or its error (then the
+    /// snapshot is left as it was).
+    ///
+    /// Concurrent callers share one sweep, and a caller never gets a sweep that
+    /// started before its call: a caller arriving while a sweep runs waits for it
+    /// and then shares the next one with everyone else who arrived meanwhile.
+    pub async fn force_update(&self) -> Result<Arc<Snapshot>, EngineError> {
+        let ticket = self.inner.sweep_requests.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut last = self.inner.sweep.lock().await;
+        if last.covers >= ticket {
+            return last.result.clone();
+        }
+        last.covers = self.inner.sweep_requests.load(Ordering::SeqCst);
+        last.result = self.sweep_once().await;
+        last.result.clone()
+    }
+
+    /// Re-checks one proxy alone (after it registers, say) and merges the result
+    /// into the snapshot, unless a newer result for it is already there. A proxy
+    /// that is gone or deleted is taken out of the snapshot.
+    pub async fn recheck(&self, id: Uuid) -> Result<Arc<ProxyStatus>, EngineError> {
+        let proxy = match self.inner.source.proxy_by_id(id).await? {
+            Some(proxy) if !proxy.deleted => proxy,
+            _ => {
+                self.forget(&id);
+                return Err(EngineError::ProxyNotFound(id));
+            }
+        };
+        let seq = self.next_check_seq();
+        let result = check_proxy(
+            &self.inner.client,
+            &self.inner.options,
+            proxy,
+            OffsetDateTime::now_utc(),
+            seq,
+        )
+        .await;
+        self.count_check(&result);
+        let _guard = self.inner.publish.lock();
+        let current = self.inner.snapshot.load();
+        if let Some((next, change)) = current.after_recheck(result, self.inner.options.hysteresis) {
+            log_changes(change.as_slice());
+            self.publish(next);
+        }
+        self.inner
+            .snapshot
+            .load()
+            .get(&id)
+            .cloned()
+            .ok_or(EngineError::ProxyNotFound(id))
+    }
+
+    /// Takes a proxy out of the snapshot at once (it was deleted).
+    pub fn forget(&self, id: &Uuid) {
+        let _guard = self.inner.publish.lock();
+        if let Some(next) = self.inner.snapshot.load().without(id) {
+            self.publish(next);
+        }
+    }
+
+    fn next_check_seq(&self) -> u64 {
+        self.inner.check_seq.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    fn count_check(&self, result: &CheckResult) {
+        self.inner
+            .metrics
+            .checks
+            .with_label_values(&[result.verdict.status.as_str()])
+            .inc();
+    }
+
+    async fn sweep_once(&self) -> Result<Arc<Snapshot>, EngineError> {
+        let started = Instant::now();
+        let started_at = OffsetDateTime::now_utc();
+        let seq = self.next_check_seq();
+        let outcome = self.sweep_inner(started, started_at, seq).await;
+        self.inner
+            .metrics
+            .sweep_duration
+            .observe(started.elapsed().as_secs_f64());
+        let previous = self.inner.state.load();
+        let state = match &outcome {
+            Ok(_) => SweepState {
+                last_error: None,
+                consecutive_failures: 0,
+                last_attempt_at: Some(started_at),
+            },
+            Err(err) => SweepState {
+                last_error: Some(err.to_string()),
+                consecutive_failures: previous.consecutive_failures.saturating_add(1),
+                last_attempt_at: Some(started_at),
+            },
+        };
+        let label = if outcome.is_ok() { "ok" } else { "failed" };
+        self.inner.metrics.sweeps.with_label_values(&[label]).inc();
+        self.inner.state.store(Arc::new(state));
+        outcome
+    }
+
+    async fn sweep_inner(
+        &self,
+        started: Instant,
+        started_at: OffsetDateTime,
+        seq: u64,
+    ) -> Result<Arc<Snapshot>, EngineError> {
+        let proxies: Vec<_> = self
+            .inner
+            .source
+            .list_proxies()
+            .await?
+            .into_iter()
+            .filter(|proxy| !proxy.deleted)
+            .collect();
+        let count = proxies.len();
+        let results = check_all(
+            &self.inner.client,
+            &self.inner.options,
+            proxies,
+            started_at,
+            seq,
+        )
+        .await;
+        for result in &results {
+            self.count_check(result);
+        }
+        let info = SweepInfo {
+            started_at,
+            duration: started.elapsed(),
+            proxies: count,
+        };
+        let _guard = self.inner.publish.lock();
+        let current = self.inner.snapshot.load();
+        let (next, changes) =
+            current.after_sweep(results, info, self.inner.options.hysteresis, seq);
+        log_changes(&changes);
+        Ok(self.publish(next))
+    }
+
+    fn publish(&self, next: Snapshot) -> Arc<Snapshot> {
+        let next = Arc::new(next);
+        let generation = next.generation();
+        self.inner.snapshot.store(Arc::clone(&next));
+        self.inner.generations.send_replace(generation);
+        next
+    }
+}
+
+/// One log line per status change: which proxy, from, to, and why.
+fn log_changes(changes: &[Change]) {
+    for change in changes {
+        let status = &change.status;
+        let why = status
+            .report
+            .errors
+            .first()
+            .map(|error| error.lines().next().unwrap_or_default().to_owned())
+            .unwrap_or_default();
+        let from = change.from.map_or("none", Status::as_str);
+        if status.status == Status::Ok || status.status == Status::Unregistered {
+            tracing::info!(proxy = %status.proxy.name, proxy_id = %status.proxy.id, from, to = %status.status, "proxy status changed");
+        } else {
+            tracing::warn!(proxy = %status.proxy.name, proxy_id = %status.proxy.id, from, to = %status.status, why, "proxy status changed");
+        }
+    }
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("options", &self.inner.options)
+            .field("generation", &self.inner.snapshot.load().generation())
+            .finish()
+    }
+}
+
+/// Hosts are read through the snapshot; this alias documents the type readers get.
+pub type Hosts = [ProxyHost];

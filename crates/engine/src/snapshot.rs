@@ -1,0 +1,230 @@
+//! The immutable snapshot readers see, and how new results merge into it.
+
+use crate::sweep::CheckResult;
+use proxyhealth_core::{HISTORY_LEN, HistoryPoint, Hysteresis, ProxyHost, ProxyStatus, Status};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Everything the engine knows, published as one unit so that the status map and
+/// the host list can never be seen out of step (the seed stored them separately).
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    statuses: HashMap<Uuid, Arc<ProxyStatus>>,
+    hosts: Vec<ProxyHost>,
+    generation: u64,
+    last_sweep: Option<SweepInfo>,
+}
+
+/// When the last successful sweep ran and how long it took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SweepInfo {
+    /// When it started (every proxy's `checked_at` in it).
+    pub started_at: OffsetDateTime,
+    /// How long it took, from the start to the last result.
+    pub duration: Duration,
+    /// How many proxies it checked.
+    pub proxies: usize,
+}
+
+/// A status change that a merge made, for the log line of each change.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// The proxy's status after the merge.
+    pub status: Arc<ProxyStatus>,
+    /// Its status before (`None` for a proxy seen for the first time).
+    pub from: Option<Status>,
+}
+
+impl Snapshot {
+    /// The status of every non-deleted proxy, by id. Empty before the first sweep.
+    pub fn statuses(&self) -> &HashMap<Uuid, Arc<ProxyStatus>> {
+        &self.statuses
+    }
+
+    /// The status of one proxy.
+    pub fn get(&self, id: &Uuid) -> Option<&Arc<ProxyStatus>> {
+        self.statuses.get(id)
+    }
+
+    /// The hosts of every registered proxy whatever its status (as the seed, which
+    /// the security headers need: a proxy may come back at any sweep), sorted by host.
+    /// Unregistered proxies and URLs that do not parse are left out.
+    pub fn hosts(&self) -> &[ProxyHost] {
+        &self.hosts
+    }
+
+    /// Increases by one with every stored snapshot; 0 before the first.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The last successful sweep, if any.
+    pub fn last_sweep(&self) -> Option<SweepInfo> {
+        self.last_sweep
+    }
+
+    /// How many proxies are in each status.
+    pub fn counts(&self) -> HashMap<Status, usize> {
+        let mut counts: HashMap<Status, usize> = Status::ALL.iter().map(|s| (*s, 0)).collect();
+        for status in self.statuses.values() {
+            *counts.entry(status.status).or_default() += 1;
+        }
+        counts
+    }
+
+    /// The snapshot after a full sweep: its proxies replace the old set (a proxy no
+    /// longer listed is gone), but a result never replaces a newer one (a re-check
+    /// that started after the sweep).
+    pub(crate) fn after_sweep(
+        &self,
+        results: Vec<CheckResult>,
+        info: SweepInfo,
+        hysteresis: Hysteresis,
+        sweep_seq: u64,
+    ) -> (Snapshot, Vec<Change>) {
+        let mut statuses = HashMap::with_capacity(results.len());
+        let mut changes = Vec::new();
+        for result in results {
+            let id = result.proxy.id;
+            let previous = self.statuses.get(&id);
+            match previous {
+                Some(previous) if previous.check_seq > result.check_seq => {
+                    statuses.insert(id, Arc::clone(previous));
+                }
+                _ => {
+                    let merged = Arc::new(merge(previous.map(Arc::as_ref), result, hysteresis));
+                    note_change(previous, &merged, &mut changes);
+                    statuses.insert(id, merged);
+                }
+            }
+        }
+        for (id, previous) in &self.statuses {
+            if previous.check_seq > sweep_seq && !statuses.contains_key(id) {
+                statuses.insert(*id, Arc::clone(previous));
+            }
+        }
+        let snapshot = Snapshot {
+            hosts: hosts_of(&statuses),
+            statuses,
+            generation: self.generation + 1,
+            last_sweep: Some(info),
+        };
+        (snapshot, changes)
+    }
+
+    /// The snapshot after re-checking one proxy, or `None` when the snapshot
+    /// already holds a newer result for it.
+    pub(crate) fn after_recheck(
+        &self,
+        result: CheckResult,
+        hysteresis: Hysteresis,
+    ) -> Option<(Snapshot, Option<Change>)> {
+        let id = result.proxy.id;
+        let previous = self.statuses.get(&id);
+        if previous.is_some_and(|previous| previous.check_seq > result.check_seq) {
+            return None;
+        }
+        let merged = Arc::new(merge(previous.map(Arc::as_ref), result, hysteresis));
+        let mut changes = Vec::new();
+        note_change(previous, &merged, &mut changes);
+        let mut statuses = self.statuses.clone();
+        statuses.insert(id, merged);
+        Some((
+            Snapshot {
+                hosts: hosts_of(&statuses),
+                statuses,
+                generation: self.generation + 1,
+                last_sweep: self.last_sweep,
+            },
+            changes.pop(),
+        ))
+    }
+
+    /// The snapshot without a proxy (deleted), or `None` when it was not there.
+    pub(crate) fn without(&self, id: &Uuid) -> Option<Snapshot> {
+        if !self.statuses.contains_key(id) {
+            return None;
+        }
+        let mut statuses = self.statuses.clone();
+        statuses.remove(id);
+        Some(Snapshot {
+            hosts: hosts_of(&statuses),
+            statuses,
+            generation: self.generation + 1,
+            last_sweep: self.last_sweep,
+        })
+    }
+}
+
+fn note_change(
+    previous: Option<&Arc<ProxyStatus>>,
+    merged: &Arc<ProxyStatus>,
+    changes: &mut Vec<Change>,
+) {
+    let from = previous.map(|previous| previous.status);
+    if from != Some(merged.status) {
+        changes.push(Change {
+            status: Arc::clone(merged),
+            from,
+        });
+    }
+}
+
+fn hosts_of(statuses: &HashMap<Uuid, Arc<ProxyStatus>>) -> Vec<ProxyHost> {
+    let mut hosts: Vec<ProxyHost> = statuses
+        .values()
+        .filter_map(|status| status.host.clone())
+        .collect();
+    hosts.sort_by(|a, b| {
+        a.host
+            .cmp(&b.host)
+            .then_with(|| a.app_host.cmp(&b.app_host))
+    });
+    hosts
+}
+
+/// One proxy's new status from its previous one and a new result.
+fn merge(
+    previous: Option<&ProxyStatus>,
+    result: CheckResult,
+    hysteresis: Hysteresis,
+) -> ProxyStatus {
+    let raw = result.verdict.status;
+    let streak = match previous {
+        Some(previous) if previous.last_result == raw => previous.streak.saturating_add(1),
+        _ => 1,
+    };
+    let status = hysteresis.next(previous.map(|p| p.status), raw, streak);
+    let status_changed_at = match previous {
+        Some(previous) if previous.status == status => previous.status_changed_at,
+        _ => result.checked_at,
+    };
+    let mut history = Vec::with_capacity(HISTORY_LEN);
+    if let Some(previous) = previous {
+        let keep = previous.history.len().min(HISTORY_LEN - 1);
+        history.extend_from_slice(&previous.history[previous.history.len() - keep..]);
+    }
+    history.push(HistoryPoint {
+        status: raw,
+        checked_at: result.checked_at,
+        latency_ms: result
+            .latency
+            .map(|latency| u32::try_from(latency.as_millis()).unwrap_or(u32::MAX)),
+    });
+    ProxyStatus {
+        proxy: result.proxy,
+        host: result.host,
+        status,
+        last_result: raw,
+        streak,
+        report: result.verdict.report,
+        checked_at: result.checked_at,
+        latency: result.latency,
+        status_changed_at,
+        history,
+        check_seq: result.check_seq,
+    }
+}
