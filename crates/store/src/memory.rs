@@ -1,0 +1,222 @@
+//! `MemoryStore`: the proxies in a mutex-guarded map, for tests and `memory:`.
+
+use std::collections::HashMap;
+
+use parking_lot::Mutex;
+use proxyhealth_core::Proxy;
+use uuid::Uuid;
+
+use crate::rules::{self, check_new, check_registration, check_update, fold_name};
+use crate::store::impl_proxy_source;
+use crate::{CreatedProxy, NewProxy, ProxyStore, ProxyUpdate, Registration, StoreError, token};
+
+/// A store that keeps everything in memory, with the same rules as the
+/// database stores; nothing survives the process.
+///
+/// [`MemoryStore::set_failing`] makes every call fail as if the database were
+/// down, so tests can check how callers survive an unavailable store.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    proxies: HashMap<Uuid, Proxy>,
+    next_region_id: i32,
+    admin_token_hash: Option<Vec<u8>>,
+    failing: Option<String>,
+}
+
+impl Inner {
+    fn check_failing(&self) -> Result<(), StoreError> {
+        match &self.failing {
+            Some(message) => Err(StoreError::Unavailable(message.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether a non-deleted proxy other than `except` has this name, ignoring case.
+    fn name_taken(&self, name: &str, except: Option<Uuid>) -> bool {
+        let folded = fold_name(name);
+        self.proxies
+            .values()
+            .any(|p| !p.deleted && Some(p.id) != except && fold_name(&p.name) == folded)
+    }
+
+    fn live_mut(&mut self, id: Uuid) -> Result<&mut Proxy, StoreError> {
+        self.proxies
+            .get_mut(&id)
+            .filter(|p| !p.deleted)
+            .ok_or(StoreError::NotFound)
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Test hook: with `Some(message)`, every call returns
+    /// [`StoreError::Unavailable`] with that message until called with `None`.
+    pub fn set_failing(&self, message: Option<String>) {
+        self.inner.lock().failing = message;
+    }
+}
+
+impl_proxy_source!(MemoryStore);
+
+#[async_trait::async_trait]
+impl ProxyStore for MemoryStore {
+    async fn create_proxy(&self, new: NewProxy) -> Result<CreatedProxy, StoreError> {
+        check_new(&new)?;
+        let id = Uuid::new_v4();
+        let minted = token::mint(id).map_err(rules::rng_error)?;
+        let mut inner = self.inner.lock();
+        inner.check_failing()?;
+        if inner.name_taken(&new.name, None) {
+            return Err(StoreError::NameTaken(new.name));
+        }
+        inner.next_region_id += 1;
+        let now = rules::now();
+        let proxy = Proxy {
+            id,
+            name: new.name,
+            display_name: new.display_name,
+            icon: new.icon,
+            url: String::new(),
+            wildcard_hostname: String::new(),
+            created_at: now,
+            updated_at: now,
+            deleted: false,
+            token_hashed_secret: minted.hashed_secret,
+            region_id: inner.next_region_id,
+            derp_enabled: true,
+            derp_only: false,
+            version: String::new(),
+        };
+        inner.proxies.insert(id, proxy.clone());
+        Ok(CreatedProxy {
+            proxy,
+            token: minted.token,
+        })
+    }
+
+    async fn get_proxy(&self, id: Uuid) -> Result<Option<Proxy>, StoreError> {
+        let inner = self.inner.lock();
+        inner.check_failing()?;
+        Ok(inner.proxies.get(&id).cloned())
+    }
+
+    async fn proxy_by_name(&self, name: &str) -> Result<Option<Proxy>, StoreError> {
+        let inner = self.inner.lock();
+        inner.check_failing()?;
+        Ok(inner
+            .proxies
+            .values()
+            .find(|p| !p.deleted && p.name == name)
+            .cloned())
+    }
+
+    async fn all_proxies(&self) -> Result<Vec<Proxy>, StoreError> {
+        let inner = self.inner.lock();
+        inner.check_failing()?;
+        let mut proxies: Vec<Proxy> = inner
+            .proxies
+            .values()
+            .filter(|p| !p.deleted)
+            .cloned()
+            .collect();
+        proxies.sort_by_key(|p| (p.created_at, p.id));
+        Ok(proxies)
+    }
+
+    async fn update_proxy(&self, id: Uuid, update: ProxyUpdate) -> Result<Proxy, StoreError> {
+        check_update(&update)?;
+        let mut inner = self.inner.lock();
+        inner.check_failing()?;
+        inner.live_mut(id)?;
+        if let Some(name) = &update.name
+            && inner.name_taken(name, Some(id))
+        {
+            return Err(StoreError::NameTaken(name.clone()));
+        }
+        let proxy = inner.live_mut(id)?;
+        if let Some(name) = update.name {
+            proxy.name = name;
+        }
+        if let Some(display_name) = update.display_name {
+            proxy.display_name = display_name;
+        }
+        if let Some(icon) = update.icon {
+            proxy.icon = icon;
+        }
+        proxy.updated_at = rules::now();
+        Ok(proxy.clone())
+    }
+
+    async fn regenerate_token(&self, id: Uuid) -> Result<CreatedProxy, StoreError> {
+        let minted = token::mint(id).map_err(rules::rng_error)?;
+        let mut inner = self.inner.lock();
+        inner.check_failing()?;
+        let proxy = inner.live_mut(id)?;
+        proxy.token_hashed_secret = minted.hashed_secret;
+        proxy.updated_at = rules::now();
+        Ok(CreatedProxy {
+            proxy: proxy.clone(),
+            token: minted.token,
+        })
+    }
+
+    async fn delete_proxy(&self, id: Uuid) -> Result<(), StoreError> {
+        let mut inner = self.inner.lock();
+        inner.check_failing()?;
+        let proxy = inner.live_mut(id)?;
+        proxy.deleted = true;
+        proxy.updated_at = rules::now();
+        Ok(())
+    }
+
+    async fn register_proxy(
+        &self,
+        id: Uuid,
+        registration: Registration,
+    ) -> Result<Proxy, StoreError> {
+        check_registration(&registration)?;
+        let mut inner = self.inner.lock();
+        inner.check_failing()?;
+        let proxy = inner.live_mut(id)?;
+        proxy.url = registration.url;
+        proxy.wildcard_hostname = registration.wildcard_hostname;
+        proxy.derp_enabled = registration.derp_enabled;
+        proxy.derp_only = registration.derp_only;
+        proxy.version = registration.version;
+        proxy.updated_at = rules::now();
+        Ok(proxy.clone())
+    }
+
+    async fn admin_token_hash(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        let inner = self.inner.lock();
+        inner.check_failing()?;
+        Ok(inner.admin_token_hash.clone())
+    }
+
+    async fn set_admin_token_hash_if_absent(&self, hash: Vec<u8>) -> Result<bool, StoreError> {
+        let mut inner = self.inner.lock();
+        inner.check_failing()?;
+        if inner.admin_token_hash.is_some() {
+            return Ok(false);
+        }
+        inner.admin_token_hash = Some(hash);
+        Ok(true)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.lock().check_failing()
+    }
+
+    fn is_read_only(&self) -> bool {
+        false
+    }
+}

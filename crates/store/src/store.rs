@@ -1,0 +1,100 @@
+//! The `ProxyStore` trait every backend implements.
+
+use proxyhealth_core::{Proxy, ProxySource};
+use uuid::Uuid;
+
+use crate::{CreatedProxy, NewProxy, ProxyUpdate, Registration, StoreError, TokenError, token};
+
+/// Where proxies, their token hashes and the admin token hash are kept.
+///
+/// Object-safe: the service holds an `Arc<dyn ProxyStore>`. Every write checks
+/// the rules of [`proxyhealth_core::validate`] and returns a typed
+/// [`StoreError`]; names are unique case-insensitively among non-deleted
+/// proxies, enforced by the database itself so concurrent writers cannot both
+/// win. [`ProxySource`] (`list_proxies`, `proxy_by_id`) is what the engine reads.
+#[async_trait::async_trait]
+pub trait ProxyStore: ProxySource {
+    /// Creates a proxy (`derp_enabled` true, `derp_only` false, not registered)
+    /// and mints its token, which is returned only here.
+    async fn create_proxy(&self, new: NewProxy) -> Result<CreatedProxy, StoreError>;
+
+    /// One proxy by id, deleted or not, with a typed error (what `proxy_by_id`
+    /// returns, before its error is turned into a [`proxyhealth_core::SourceError`]).
+    async fn get_proxy(&self, id: Uuid) -> Result<Option<Proxy>, StoreError>;
+
+    /// The non-deleted proxy with exactly this name (case-sensitive, as Coder).
+    async fn proxy_by_name(&self, name: &str) -> Result<Option<Proxy>, StoreError>;
+
+    /// Every non-deleted proxy ordered by creation time, then id.
+    async fn all_proxies(&self) -> Result<Vec<Proxy>, StoreError>;
+
+    /// Changes name, display name or icon of a non-deleted proxy; sets `updated_at`.
+    async fn update_proxy(&self, id: Uuid, update: ProxyUpdate) -> Result<Proxy, StoreError>;
+
+    /// Mints a new token for a non-deleted proxy; the old one stops working.
+    async fn regenerate_token(&self, id: Uuid) -> Result<CreatedProxy, StoreError>;
+
+    /// Soft-deletes a proxy (sets `deleted` and `updated_at`); its name becomes
+    /// free. [`StoreError::NotFound`] when it does not exist or is already deleted.
+    async fn delete_proxy(&self, id: Uuid) -> Result<(), StoreError>;
+
+    /// Records what a non-deleted proxy registered: URL, wildcard, DERP flags and
+    /// version, and sets `updated_at`.
+    async fn register_proxy(
+        &self,
+        id: Uuid,
+        registration: Registration,
+    ) -> Result<Proxy, StoreError>;
+
+    /// The SHA-256 of the admin token, if one was stored.
+    async fn admin_token_hash(&self) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Stores the admin token hash unless one exists; `true` when this call stored
+    /// it. Atomic: of two replicas starting at once, exactly one gets `true`.
+    async fn set_admin_token_hash_if_absent(&self, hash: Vec<u8>) -> Result<bool, StoreError>;
+
+    /// Checks that the database answers (for `/healthz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Whether writes are refused (attached read-only to a Coder database).
+    fn is_read_only(&self) -> bool;
+
+    /// Checks a `Coder-External-Proxy-Token` and returns its proxy.
+    ///
+    /// The token must be `<uuid>:<64 hex>`; the proxy must exist and not be
+    /// deleted; the SHA-256 of the secret is compared in constant time.
+    async fn verify_proxy_token(&self, token: &str) -> Result<Proxy, TokenError> {
+        let (id, secret) = token::parse(token).ok_or(TokenError::Malformed)?;
+        let proxy = self.get_proxy(id).await?.ok_or(TokenError::NotFound)?;
+        if proxy.deleted {
+            return Err(TokenError::Deleted);
+        }
+        if !token::secret_matches(secret, &proxy.token_hashed_secret) {
+            return Err(TokenError::WrongSecret);
+        }
+        Ok(proxy)
+    }
+}
+
+/// Implements [`ProxySource`] for a type that implements [`ProxyStore`], by
+/// delegating to `all_proxies` and `get_proxy`.
+macro_rules! impl_proxy_source {
+    ($ty:ty) => {
+        #[async_trait::async_trait]
+        impl proxyhealth_core::ProxySource for $ty {
+            async fn list_proxies(
+                &self,
+            ) -> Result<Vec<proxyhealth_core::Proxy>, proxyhealth_core::SourceError> {
+                Ok($crate::ProxyStore::all_proxies(self).await?)
+            }
+
+            async fn proxy_by_id(
+                &self,
+                id: uuid::Uuid,
+            ) -> Result<Option<proxyhealth_core::Proxy>, proxyhealth_core::SourceError> {
+                Ok($crate::ProxyStore::get_proxy(self, id).await?)
+            }
+        }
+    };
+}
+pub(crate) use impl_proxy_source;

@@ -1,0 +1,46 @@
+//! The conformance suite on `MemoryStore`, and its failure hook.
+
+use std::sync::Arc;
+
+use proxyhealth_core::ProxySource;
+use proxyhealth_store::{MemoryStore, NewProxy, ProxyStore, StoreError};
+
+use crate::conformance::conformance_suite;
+use crate::support::Fixture;
+
+async fn fixture() -> Option<Fixture> {
+    Some(Fixture::new(Arc::new(MemoryStore::new())))
+}
+
+conformance_suite!(fixture);
+
+#[tokio::test]
+async fn a_failing_memory_store_reports_unavailable_until_it_recovers() {
+    let store = MemoryStore::new();
+    store
+        .create_proxy(NewProxy {
+            name: "eu".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("create");
+    store.set_failing(Some("database is down".into()));
+    let err = store.all_proxies().await.expect_err("failing");
+    assert_eq!(err, StoreError::Unavailable("database is down".into()));
+    assert!(err.is_unavailable());
+    assert_eq!(err.to_string(), "store unavailable: database is down");
+    let source_err = store.list_proxies().await.expect_err("failing");
+    assert_eq!(source_err.message, "store unavailable: database is down");
+    assert!(store.ping().await.is_err());
+    assert!(
+        store
+            .create_proxy(NewProxy {
+                name: "us".into(),
+                ..Default::default()
+            })
+            .await
+            .is_err()
+    );
+    store.set_failing(None);
+    assert_eq!(store.list_proxies().await.expect("recovered").len(), 1);
+}
