@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorEnvelope {
     /// What went wrong, for people.
+    #[serde(default)]
     pub message: String,
     /// More detail, often the underlying error.
     #[serde(default, skip_serializing_if = "String::is_empty")]

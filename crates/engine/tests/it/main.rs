@@ -1,0 +1,9 @@
+//! Integration tests of the engine against real HTTP servers on 127.0.0.1:0.
+#![allow(missing_docs, clippy::unwrap_used)]
+
+mod classification;
+mod defects;
+mod helpers;
+mod loop_and_cache;
+mod metrics;
+mod seed;
