@@ -3,7 +3,7 @@
 //!
 //! # Backends
 //! - [`MemoryStore`]: in memory, for tests (`memory:`).
-//! - `SqliteStore`: one file, the embedded default.
+//! - [`SqliteStore`]: one file, the embedded default.
 //! - `PgStore`: PostgreSQL with our own migrations, or attached read-only to an
 //!   existing Coder database.
 //!
@@ -22,10 +22,12 @@ pub mod error;
 mod memory;
 pub mod model;
 mod rules;
+mod sqlite;
 mod store;
 pub mod token;
 
 pub use error::{StoreError, TokenError};
 pub use memory::MemoryStore;
 pub use model::{CreatedProxy, NewProxy, ProxyUpdate, Registration};
+pub use sqlite::SqliteStore;
 pub use store::ProxyStore;

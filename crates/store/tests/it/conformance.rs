@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use proxyhealth_core::ProxySource;
 use proxyhealth_store::{
     NewProxy, ProxyStore, ProxyUpdate, Registration, StoreError, TokenError, token,
 };

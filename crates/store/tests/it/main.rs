@@ -4,4 +4,6 @@
 mod conformance;
 mod memory;
 mod pg;
+mod sqlite;
+mod sqlite_crash;
 mod support;

@@ -1,0 +1,385 @@
+//! `SqliteStore`: the embedded default, one database file.
+//!
+//! # Storage
+//! - ids are hyphenated uuid `TEXT`; timestamps are `INTEGER` unix nanoseconds
+//!   (UTC, microsecond precision like PostgreSQL), so they sort correctly;
+//!   booleans are 0/1; the token hash is a `BLOB`.
+//! - WAL journal, `synchronous=FULL` (an acknowledged write survives a crash or a
+//!   power cut), foreign keys on, a busy timeout.
+//!
+//! # Concurrency
+//! Writes go through a pool of exactly one connection, so API requests queue
+//! in-process instead of racing for SQLite's write lock; reads use a separate
+//! pool of read-only connections, which WAL lets run beside the writer. Every
+//! write is a single statement, so there is no read-then-write window.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use proxyhealth_core::Proxy;
+use sqlx::Row;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::error::{Backend, map_db_error};
+use crate::rules::{self, check_new, check_registration, check_update};
+use crate::store::impl_proxy_source;
+use crate::{CreatedProxy, NewProxy, ProxyStore, ProxyUpdate, Registration, StoreError, token};
+
+/// How long a statement waits for a lock held by another process.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a call waits for a pooled connection before failing.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Read-only connections beside the single writer.
+const READERS: u32 = 4;
+/// The settings key of the admin token hash.
+const ADMIN_TOKEN_KEY: &str = "admin_token_hash";
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// The columns of a proxy row, in the order [`proxy_from_row`] reads them.
+macro_rules! columns {
+    () => {
+        "id, name, display_name, icon, url, wildcard_hostname, created_at, updated_at, \
+         deleted, token_hashed_secret, region_id, derp_enabled, derp_only, version"
+    };
+}
+
+/// A store in one SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Opens (creating it and its parent directories if needed) the database
+    /// file at `path` and applies the embedded migrations.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let unavailable = |what: &str, err: &dyn std::fmt::Display| {
+            StoreError::Unavailable(format!(
+                "cannot {what} SQLite database {}: {err}",
+                path.display()
+            ))
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|err| unavailable("create the directory of", &err))?;
+        }
+        let options = SqliteConnectOptions::from_str("sqlite:")
+            .map_err(|err| StoreError::Internal(err.to_string()))?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.clone())
+            .await
+            .map_err(|err| unavailable("open", &err))?;
+        MIGRATOR
+            .run(&writer)
+            .await
+            .map_err(|err| unavailable("migrate", &err))?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(READERS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(|err| unavailable("open", &err))?;
+        Ok(SqliteStore {
+            writer,
+            reader,
+            path: path.to_owned(),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Closes both pools, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+}
+
+fn db_err(err: sqlx::Error) -> StoreError {
+    map_db_error(Backend::Sqlite, err, None)
+}
+
+fn nanos(at: OffsetDateTime) -> Result<i64, StoreError> {
+    i64::try_from(at.unix_timestamp_nanos())
+        .map_err(|_| StoreError::Internal(format!("timestamp {at} out of range")))
+}
+
+fn from_nanos(value: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(value))
+        .map_err(|err| StoreError::Internal(format!("bad stored timestamp {value}: {err}")))
+}
+
+fn proxy_from_row(row: &SqliteRow) -> Result<Proxy, StoreError> {
+    let id: String = row.try_get("id").map_err(db_err)?;
+    Ok(Proxy {
+        id: Uuid::parse_str(&id)
+            .map_err(|err| StoreError::Internal(format!("bad stored id {id:?}: {err}")))?,
+        name: row.try_get("name").map_err(db_err)?,
+        display_name: row.try_get("display_name").map_err(db_err)?,
+        icon: row.try_get("icon").map_err(db_err)?,
+        url: row.try_get("url").map_err(db_err)?,
+        wildcard_hostname: row.try_get("wildcard_hostname").map_err(db_err)?,
+        created_at: from_nanos(row.try_get("created_at").map_err(db_err)?)?,
+        updated_at: from_nanos(row.try_get("updated_at").map_err(db_err)?)?,
+        deleted: row.try_get("deleted").map_err(db_err)?,
+        token_hashed_secret: row.try_get("token_hashed_secret").map_err(db_err)?,
+        region_id: row.try_get("region_id").map_err(db_err)?,
+        derp_enabled: row.try_get("derp_enabled").map_err(db_err)?,
+        derp_only: row.try_get("derp_only").map_err(db_err)?,
+        version: row.try_get("version").map_err(db_err)?,
+    })
+}
+
+impl_proxy_source!(SqliteStore);
+
+#[async_trait::async_trait]
+impl ProxyStore for SqliteStore {
+    async fn create_proxy(&self, new: NewProxy) -> Result<CreatedProxy, StoreError> {
+        check_new(&new)?;
+        let id = Uuid::new_v4();
+        let minted = token::mint(id).map_err(rules::rng_error)?;
+        let now = nanos(rules::now())?;
+        // MAX(region_id) + 1 is safe: writes are serialized and rows are never
+        // removed (soft delete), so a region id is never handed out twice.
+        let row = sqlx::query(concat!(
+            "INSERT INTO workspace_proxies (id, name, display_name, icon, url, \
+             wildcard_hostname, created_at, updated_at, deleted, token_hashed_secret, \
+             region_id, derp_enabled, derp_only, version) \
+             SELECT ?1, ?2, ?3, ?4, '', '', ?5, ?5, 0, ?6, \
+             COALESCE(MAX(region_id), 0) + 1, 1, 0, '' FROM workspace_proxies \
+             RETURNING ",
+            columns!()
+        ))
+        .bind(id.hyphenated())
+        .bind(&new.name)
+        .bind(&new.display_name)
+        .bind(&new.icon)
+        .bind(now)
+        .bind(&minted.hashed_secret)
+        .fetch_one(&self.writer)
+        .await
+        .map_err(|err| map_db_error(Backend::Sqlite, err, Some(&new.name)))?;
+        Ok(CreatedProxy {
+            proxy: proxy_from_row(&row)?,
+            token: minted.token,
+        })
+    }
+
+    async fn get_proxy(&self, id: Uuid) -> Result<Option<Proxy>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM workspace_proxies WHERE id = ?1"
+        ))
+        .bind(id.hyphenated())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db_err)?;
+        row.as_ref().map(proxy_from_row).transpose()
+    }
+
+    async fn proxy_by_name(&self, name: &str) -> Result<Option<Proxy>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM workspace_proxies WHERE name = ?1 AND deleted = 0"
+        ))
+        .bind(name)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db_err)?;
+        row.as_ref().map(proxy_from_row).transpose()
+    }
+
+    async fn all_proxies(&self) -> Result<Vec<Proxy>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM workspace_proxies WHERE deleted = 0 ORDER BY created_at, id"
+        ))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(proxy_from_row).collect()
+    }
+
+    async fn update_proxy(&self, id: Uuid, update: ProxyUpdate) -> Result<Proxy, StoreError> {
+        check_update(&update)?;
+        let row = sqlx::query(concat!(
+            "UPDATE workspace_proxies SET name = COALESCE(?1, name), \
+             display_name = COALESCE(?2, display_name), icon = COALESCE(?3, icon), \
+             updated_at = ?4 WHERE id = ?5 AND deleted = 0 RETURNING ",
+            columns!()
+        ))
+        .bind(&update.name)
+        .bind(&update.display_name)
+        .bind(&update.icon)
+        .bind(nanos(rules::now())?)
+        .bind(id.hyphenated())
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(|err| map_db_error(Backend::Sqlite, err, update.name.as_deref()))?;
+        proxy_from_row(&row.ok_or(StoreError::NotFound)?)
+    }
+
+    async fn regenerate_token(&self, id: Uuid) -> Result<CreatedProxy, StoreError> {
+        let minted = token::mint(id).map_err(rules::rng_error)?;
+        let row = sqlx::query(concat!(
+            "UPDATE workspace_proxies SET token_hashed_secret = ?1, updated_at = ?2 \
+             WHERE id = ?3 AND deleted = 0 RETURNING ",
+            columns!()
+        ))
+        .bind(&minted.hashed_secret)
+        .bind(nanos(rules::now())?)
+        .bind(id.hyphenated())
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(CreatedProxy {
+            proxy: proxy_from_row(&row.ok_or(StoreError::NotFound)?)?,
+            token: minted.token,
+        })
+    }
+
+    async fn delete_proxy(&self, id: Uuid) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE workspace_proxies SET deleted = 1, updated_at = ?1 \
+             WHERE id = ?2 AND deleted = 0",
+        )
+        .bind(nanos(rules::now())?)
+        .bind(id.hyphenated())
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn register_proxy(
+        &self,
+        id: Uuid,
+        registration: Registration,
+    ) -> Result<Proxy, StoreError> {
+        check_registration(&registration)?;
+        let row = sqlx::query(concat!(
+            "UPDATE workspace_proxies SET url = ?1, wildcard_hostname = ?2, \
+             derp_enabled = ?3, derp_only = ?4, version = ?5, updated_at = ?6 \
+             WHERE id = ?7 AND deleted = 0 RETURNING ",
+            columns!()
+        ))
+        .bind(&registration.url)
+        .bind(&registration.wildcard_hostname)
+        .bind(registration.derp_enabled)
+        .bind(registration.derp_only)
+        .bind(&registration.version)
+        .bind(nanos(rules::now())?)
+        .bind(id.hyphenated())
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(db_err)?;
+        proxy_from_row(&row.ok_or(StoreError::NotFound)?)
+    }
+
+    async fn admin_token_hash(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        sqlx::query_scalar("SELECT value FROM proxyhealth_settings WHERE key = ?1")
+            .bind(ADMIN_TOKEN_KEY)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn set_admin_token_hash_if_absent(&self, hash: Vec<u8>) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO proxyhealth_settings (key, value) VALUES (?1, ?2) \
+             ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(ADMIN_TOKEN_KEY)
+        .bind(hash)
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.reader)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    fn is_read_only(&self) -> bool {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn connections_use_wal_full_sync_foreign_keys_and_a_busy_timeout() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(&dir.path().join("p.db"))
+            .await
+            .expect("open");
+        for pool in [&store.writer, &store.reader] {
+            let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+                .fetch_one(pool)
+                .await
+                .expect("journal_mode");
+            assert_eq!(mode, "wal");
+            let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                .fetch_one(pool)
+                .await
+                .expect("synchronous");
+            assert_eq!(sync, 2, "FULL");
+            let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+                .fetch_one(pool)
+                .await
+                .expect("foreign_keys");
+            assert_eq!(fk, 1);
+            let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+                .fetch_one(pool)
+                .await
+                .expect("busy_timeout");
+            assert_eq!(busy, 5000);
+        }
+    }
+
+    #[tokio::test]
+    async fn reader_connections_cannot_write() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(&dir.path().join("p.db"))
+            .await
+            .expect("open");
+        let err = sqlx::query("DELETE FROM proxyhealth_settings")
+            .execute(&store.reader)
+            .await
+            .expect_err("read-only");
+        assert!(err.to_string().contains("readonly"), "{err}");
+    }
+}
