@@ -142,10 +142,11 @@ impl SimProxy {
                 *running = Some(Running { stop, accept });
             }
             (false, Some(old)) => {
-                self.shared.set_kind(kind);
                 old.stop.cancel();
-                // The listener is closed once the accept loop has returned.
+                // The listener is closed once the accept loop has returned; until then
+                // late requests still get the old kind.
                 let _ = old.accept.await;
+                self.shared.set_kind(kind);
             }
             (_, old) => {
                 self.shared.set_kind(kind);
