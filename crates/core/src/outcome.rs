@@ -128,8 +128,20 @@ pub fn humanize(duration: Duration) -> String {
     } else if duration < Duration::from_secs(1) {
         format!("{}ms", duration.as_millis())
     } else {
-        format!("{:.3}s", duration.as_secs_f64())
-            .trim_end_matches('0')
-            .to_owned()
+        let seconds = format!("{:.3}", duration.as_secs_f64());
+        format!("{}s", seconds.trim_end_matches('0'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_operators_write_them() {
+        assert_eq!(humanize(Duration::from_secs(5)), "5s");
+        assert_eq!(humanize(Duration::from_millis(300)), "300ms");
+        assert_eq!(humanize(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(humanize(Duration::from_millis(2250)), "2.25s");
     }
 }

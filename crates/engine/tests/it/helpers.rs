@@ -211,3 +211,66 @@ pub fn only_error(engine: &Engine, id: Uuid) -> String {
     );
     status.report.errors[0].clone()
 }
+
+/// A hostile "proxy" at the TCP level: every connection is handed to `serve`.
+pub struct RawProxy {
+    pub url: String,
+    pub addr: std::net::SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for RawProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl RawProxy {
+    /// Starts a raw server on `bind` (e.g. `127.0.0.1:0` or `[::1]:0`).
+    pub async fn start_on<F, Fut>(bind: &str, serve: F) -> RawProxy
+    where
+        F: Fn(tokio::net::TcpStream) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .expect("bind a loopback port");
+        let addr = listener.local_addr().expect("local addr");
+        let serve = Arc::new(serve);
+        let task = tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                let serve = Arc::clone(&serve);
+                connections.spawn(async move { serve(stream).await });
+            }
+        });
+        RawProxy {
+            url: format!("http://{addr}"),
+            addr,
+            task,
+        }
+    }
+
+    /// Starts a raw server on 127.0.0.1.
+    pub async fn start<F, Fut>(serve: F) -> RawProxy
+    where
+        F: Fn(tokio::net::TcpStream) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        RawProxy::start_on("127.0.0.1:0", serve).await
+    }
+}
+
+/// Reads a request head (up to the blank line) and returns it.
+pub async fn read_head(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && head.len() < 64 * 1024 {
+        match stream.read(&mut byte).await {
+            Ok(1) => head.push(byte[0]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}

@@ -4,6 +4,7 @@
 mod classification;
 mod defects;
 mod helpers;
+mod hostile;
 mod loop_and_cache;
 mod metrics;
 mod seed;
