@@ -190,7 +190,7 @@ async fn garbage_instead_of_http_is_unreachable_with_the_parse_error() {
 async fn a_connection_reset_mid_body_is_unhealthy_and_says_the_read_failed() {
     let server = RawProxy::start(|mut s| async move {
         answer(&mut s, b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{\"errors\":").await;
-        let _ = s.set_linger(Some(Duration::ZERO));
+        let _ = s.set_zero_linger();
         drop(s);
     })
     .await;
