@@ -95,7 +95,16 @@ pub(crate) const NAME_INDEX: &str = "workspace_proxies_lower_name_idx";
 /// Maps a database error to a store error; `name` is the proxy name a write used,
 /// so a unique violation on the name index becomes [`StoreError::NameTaken`].
 pub(crate) fn map_db_error(backend: Backend, err: sqlx::Error, name: Option<&str>) -> StoreError {
-    match &err {
+    map_db_error_ref(backend, &err, name)
+}
+
+/// [`map_db_error`] for a borrowed error.
+pub(crate) fn map_db_error_ref(
+    backend: Backend,
+    err: &sqlx::Error,
+    name: Option<&str>,
+) -> StoreError {
+    match err {
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::PoolTimedOut

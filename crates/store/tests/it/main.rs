@@ -4,6 +4,7 @@
 mod conformance;
 mod memory;
 mod pg;
+mod postgres;
 mod sqlite;
 mod sqlite_crash;
 mod support;

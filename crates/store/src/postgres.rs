@@ -1,0 +1,364 @@
+//! `PgStore`: PostgreSQL, either with our own migrations or attached read-only
+//! to an existing Coder database.
+//!
+//! The table is Coder's `workspace_proxies` with Coder's columns and types; our
+//! migrations add `proxyhealth_settings`. The pool connects lazily after the
+//! first check, drops broken connections (`test_before_acquire`) and so
+//! reconnects by itself when the server comes back; a short acquire timeout
+//! makes a dead server fail a call quickly instead of hanging a sweep.
+
+use std::str::FromStr;
+
+use proxyhealth_core::Proxy;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Executor, Row};
+use uuid::Uuid;
+
+use crate::error::{Backend, map_db_error, map_db_error_ref};
+use crate::open::{OpenOptions, redact};
+use crate::rules::{self, check_new, check_registration, check_update};
+use crate::store::impl_proxy_source;
+use crate::{CreatedProxy, NewProxy, ProxyStore, ProxyUpdate, Registration, StoreError, token};
+
+/// The settings key of the admin token hash.
+const ADMIN_TOKEN_KEY: &str = "admin_token_hash";
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The columns of a proxy row (Coder's, in Coder's order).
+macro_rules! columns {
+    () => {
+        "id, name, display_name, icon, url, wildcard_hostname, created_at, updated_at, \
+         deleted, token_hashed_secret, region_id, derp_enabled, derp_only, version"
+    };
+}
+
+/// A store in a PostgreSQL database.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    read_only: bool,
+}
+
+impl PgStore {
+    /// Connects to `url` and applies the embedded migrations.
+    ///
+    /// sqlx's PostgreSQL migrator holds an advisory lock while it runs, so
+    /// replicas starting at once migrate one after the other.
+    pub async fn open(url: &str, options: &OpenOptions) -> Result<Self, StoreError> {
+        let pool = connect(url, options, false).await?;
+        MIGRATOR.run(&pool).await.map_err(|err| {
+            let message = format!("cannot migrate PostgreSQL database {}: {err}", redact(url));
+            match err {
+                sqlx::migrate::MigrateError::Execute(ref inner)
+                    if map_db_error_ref(Backend::Postgres, inner, None).is_unavailable() =>
+                {
+                    StoreError::Unavailable(message)
+                }
+                _ => StoreError::Internal(message),
+            }
+        })?;
+        Ok(PgStore {
+            pool,
+            read_only: false,
+        })
+    }
+
+    /// Attaches read-only to a Coder database at `url`: reads Coder's
+    /// `workspace_proxies` table and never writes.
+    ///
+    /// No migrations run; every connection is put in read-only mode
+    /// (`SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY`) as it opens, and
+    /// every write method returns [`StoreError::ReadOnly`] without touching the
+    /// database. Fails with [`StoreError::Config`] when the table is missing.
+    pub async fn attach_coder(url: &str, options: &OpenOptions) -> Result<Self, StoreError> {
+        let pool = connect(url, options, true).await?;
+        let present: bool =
+            sqlx::query_scalar("SELECT to_regclass('workspace_proxies') IS NOT NULL")
+                .fetch_one(&pool)
+                .await
+                .map_err(|err| map_db_error(Backend::Postgres, err, None))?;
+        if !present {
+            return Err(StoreError::Config(format!(
+                "{} has no workspace_proxies table: is it a Coder database?",
+                redact(url)
+            )));
+        }
+        Ok(PgStore {
+            pool,
+            read_only: true,
+        })
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    fn refuse_writes(&self) -> Result<(), StoreError> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly);
+        }
+        Ok(())
+    }
+}
+
+/// Opens a pool and checks one connection, so an unreachable server is
+/// reported at open.
+async fn connect(url: &str, options: &OpenOptions, read_only: bool) -> Result<PgPool, StoreError> {
+    let connect_options = PgConnectOptions::from_str(url)
+        .map_err(|err| StoreError::Config(format!("bad PostgreSQL URL {}: {err}", redact(url))))?;
+    let mut pool_options = PgPoolOptions::new()
+        .max_connections(options.max_connections.max(1))
+        .min_connections(0)
+        .acquire_timeout(options.acquire_timeout)
+        .idle_timeout(Some(std::time::Duration::from_secs(60)))
+        .test_before_acquire(true);
+    if read_only {
+        pool_options = pool_options.after_connect(|conn, _meta| {
+            Box::pin(async move {
+                conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+                    .await?;
+                Ok(())
+            })
+        });
+    }
+    pool_options
+        .connect_with(connect_options)
+        .await
+        .map_err(|err| {
+            let mapped = map_db_error(Backend::Postgres, err, None);
+            let message = format!(
+                "cannot connect to PostgreSQL at {}: {}",
+                redact(url),
+                inner_message(&mapped)
+            );
+            match mapped {
+                StoreError::Internal(_) => StoreError::Internal(message),
+                _ => StoreError::Unavailable(message),
+            }
+        })
+}
+
+/// The cause inside a mapped error, without the variant's prefix.
+fn inner_message(err: &StoreError) -> String {
+    match err {
+        StoreError::Unavailable(m) | StoreError::Internal(m) | StoreError::Config(m) => m.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn db_err(err: sqlx::Error) -> StoreError {
+    map_db_error(Backend::Postgres, err, None)
+}
+
+fn proxy_from_row(row: &PgRow) -> Result<Proxy, StoreError> {
+    Ok(Proxy {
+        id: row.try_get("id").map_err(db_err)?,
+        name: row.try_get("name").map_err(db_err)?,
+        display_name: row.try_get("display_name").map_err(db_err)?,
+        icon: row.try_get("icon").map_err(db_err)?,
+        url: row.try_get("url").map_err(db_err)?,
+        wildcard_hostname: row.try_get("wildcard_hostname").map_err(db_err)?,
+        created_at: row.try_get("created_at").map_err(db_err)?,
+        updated_at: row.try_get("updated_at").map_err(db_err)?,
+        deleted: row.try_get("deleted").map_err(db_err)?,
+        token_hashed_secret: row.try_get("token_hashed_secret").map_err(db_err)?,
+        region_id: row.try_get("region_id").map_err(db_err)?,
+        derp_enabled: row.try_get("derp_enabled").map_err(db_err)?,
+        derp_only: row.try_get("derp_only").map_err(db_err)?,
+        version: row.try_get("version").map_err(db_err)?,
+    })
+}
+
+impl_proxy_source!(PgStore);
+
+#[async_trait::async_trait]
+impl ProxyStore for PgStore {
+    async fn create_proxy(&self, new: NewProxy) -> Result<CreatedProxy, StoreError> {
+        self.refuse_writes()?;
+        check_new(&new)?;
+        let id = Uuid::new_v4();
+        let minted = token::mint(id).map_err(rules::rng_error)?;
+        let row = sqlx::query(concat!(
+            "INSERT INTO workspace_proxies (id, name, display_name, icon, url, \
+             wildcard_hostname, created_at, updated_at, deleted, token_hashed_secret, \
+             derp_enabled, derp_only) \
+             VALUES ($1, $2, $3, $4, '', '', $5, $5, false, $6, true, false) RETURNING ",
+            columns!()
+        ))
+        .bind(id)
+        .bind(&new.name)
+        .bind(&new.display_name)
+        .bind(&new.icon)
+        .bind(rules::now())
+        .bind(&minted.hashed_secret)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|err| map_db_error(Backend::Postgres, err, Some(&new.name)))?;
+        Ok(CreatedProxy {
+            proxy: proxy_from_row(&row)?,
+            token: minted.token,
+        })
+    }
+
+    async fn get_proxy(&self, id: Uuid) -> Result<Option<Proxy>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM workspace_proxies WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        row.as_ref().map(proxy_from_row).transpose()
+    }
+
+    async fn proxy_by_name(&self, name: &str) -> Result<Option<Proxy>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM workspace_proxies WHERE name = $1 AND deleted = false"
+        ))
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        row.as_ref().map(proxy_from_row).transpose()
+    }
+
+    async fn all_proxies(&self) -> Result<Vec<Proxy>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM workspace_proxies WHERE deleted = false ORDER BY created_at, id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(proxy_from_row).collect()
+    }
+
+    async fn update_proxy(&self, id: Uuid, update: ProxyUpdate) -> Result<Proxy, StoreError> {
+        self.refuse_writes()?;
+        check_update(&update)?;
+        let row = sqlx::query(concat!(
+            "UPDATE workspace_proxies SET name = COALESCE($1, name), \
+             display_name = COALESCE($2, display_name), icon = COALESCE($3, icon), \
+             updated_at = $4 WHERE id = $5 AND deleted = false RETURNING ",
+            columns!()
+        ))
+        .bind(&update.name)
+        .bind(&update.display_name)
+        .bind(&update.icon)
+        .bind(rules::now())
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|err| map_db_error(Backend::Postgres, err, update.name.as_deref()))?;
+        proxy_from_row(&row.ok_or(StoreError::NotFound)?)
+    }
+
+    async fn regenerate_token(&self, id: Uuid) -> Result<CreatedProxy, StoreError> {
+        self.refuse_writes()?;
+        let minted = token::mint(id).map_err(rules::rng_error)?;
+        let row = sqlx::query(concat!(
+            "UPDATE workspace_proxies SET token_hashed_secret = $1, updated_at = $2 \
+             WHERE id = $3 AND deleted = false RETURNING ",
+            columns!()
+        ))
+        .bind(&minted.hashed_secret)
+        .bind(rules::now())
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(CreatedProxy {
+            proxy: proxy_from_row(&row.ok_or(StoreError::NotFound)?)?,
+            token: minted.token,
+        })
+    }
+
+    async fn delete_proxy(&self, id: Uuid) -> Result<(), StoreError> {
+        self.refuse_writes()?;
+        let done = sqlx::query(
+            "UPDATE workspace_proxies SET deleted = true, updated_at = $1 \
+             WHERE id = $2 AND deleted = false",
+        )
+        .bind(rules::now())
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn register_proxy(
+        &self,
+        id: Uuid,
+        registration: Registration,
+    ) -> Result<Proxy, StoreError> {
+        self.refuse_writes()?;
+        check_registration(&registration)?;
+        let row = sqlx::query(concat!(
+            "UPDATE workspace_proxies SET url = $1, wildcard_hostname = $2, \
+             derp_enabled = $3, derp_only = $4, version = $5, updated_at = $6 \
+             WHERE id = $7 AND deleted = false RETURNING ",
+            columns!()
+        ))
+        .bind(&registration.url)
+        .bind(&registration.wildcard_hostname)
+        .bind(registration.derp_enabled)
+        .bind(registration.derp_only)
+        .bind(&registration.version)
+        .bind(rules::now())
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        proxy_from_row(&row.ok_or(StoreError::NotFound)?)
+    }
+
+    async fn admin_token_hash(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        if self.read_only {
+            // A Coder database has no proxyhealth settings; admin tokens then
+            // come from configuration only.
+            return Ok(None);
+        }
+        sqlx::query_scalar("SELECT value FROM proxyhealth_settings WHERE key = $1")
+            .bind(ADMIN_TOKEN_KEY)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
+    async fn set_admin_token_hash_if_absent(&self, hash: Vec<u8>) -> Result<bool, StoreError> {
+        self.refuse_writes()?;
+        let done = sqlx::query(
+            "INSERT INTO proxyhealth_settings (key, value) VALUES ($1, $2) \
+             ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(ADMIN_TOKEN_KEY)
+        .bind(hash)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+}

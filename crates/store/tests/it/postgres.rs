@@ -1,0 +1,275 @@
+//! The conformance suite on `PgStore`, plus migrations, schema and reconnection.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use proxyhealth_store::{NewProxy, OpenOptions, PgStore, ProxyStore, open_store};
+use tokio::io::copy_bidirectional;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::task::JoinSet;
+
+use crate::conformance::conformance_suite;
+use crate::pg::{TestDb, server_url};
+use crate::support::Fixture;
+
+async fn fixture() -> Option<Fixture> {
+    let db = TestDb::create().await?;
+    let store = PgStore::open(&db.url, &OpenOptions::default())
+        .await
+        .expect("open pg store");
+    let mut fixture = Fixture::new(Arc::new(store));
+    fixture.pg = Some(db);
+    Some(fixture)
+}
+
+conformance_suite!(fixture);
+
+#[tokio::test]
+async fn two_replicas_migrating_at_once_both_succeed() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let options = OpenOptions::default();
+    let (a, b) = tokio::join!(
+        PgStore::open(&db.url, &options),
+        PgStore::open(&db.url, &options)
+    );
+    let (a, b) = (a.expect("replica a"), b.expect("replica b"));
+    let created = a
+        .create_proxy(NewProxy {
+            name: "eu".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("create through a");
+    assert_eq!(
+        b.proxy_by_name("eu").await.expect("read through b"),
+        Some(created.proxy)
+    );
+    let mut conn = db.connect().await;
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(&mut conn)
+        .await
+        .expect("migrations");
+    assert_eq!(applied, 1);
+    a.close().await;
+    b.close().await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn the_schema_has_coders_columns_and_index() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let store = PgStore::open(&db.url, &OpenOptions::default())
+        .await
+        .expect("open");
+    let mut conn = db.connect().await;
+    let columns: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT column_name::text, data_type::text, is_nullable::text, column_default::text \
+         FROM information_schema.columns WHERE table_name = 'workspace_proxies' \
+         ORDER BY ordinal_position",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("columns");
+    let expected: Vec<(&str, &str, Option<&str>)> = vec![
+        ("id", "uuid", None),
+        ("name", "text", None),
+        ("display_name", "text", None),
+        ("icon", "text", None),
+        ("url", "text", None),
+        ("wildcard_hostname", "text", None),
+        ("created_at", "timestamp with time zone", None),
+        ("updated_at", "timestamp with time zone", None),
+        ("deleted", "boolean", None),
+        ("token_hashed_secret", "bytea", None),
+        (
+            "region_id",
+            "integer",
+            Some("nextval('workspace_proxies_region_id_seq'::regclass)"),
+        ),
+        ("derp_enabled", "boolean", Some("true")),
+        ("derp_only", "boolean", Some("false")),
+        ("version", "text", Some("''::text")),
+    ];
+    let got: Vec<(&str, &str, Option<&str>)> = columns
+        .iter()
+        .map(|(n, t, _, d)| (n.as_str(), t.as_str(), d.as_deref()))
+        .collect();
+    assert_eq!(got, expected);
+    assert!(
+        columns.iter().all(|(_, _, nullable, _)| nullable == "NO"),
+        "all NOT NULL"
+    );
+    let index: String = sqlx::query_scalar(
+        "SELECT indexdef FROM pg_indexes WHERE indexname = 'workspace_proxies_lower_name_idx'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("name index");
+    assert!(
+        index.contains("UNIQUE")
+            && index.contains("lower(name)")
+            && index.contains("deleted = false"),
+        "{index}"
+    );
+    let unique: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_constraint WHERE conname = 'workspace_proxies_region_id_unique'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("region unique");
+    assert_eq!(unique, 1);
+    store.close().await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn open_store_picks_postgres_for_postgres_urls() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    for url in [
+        db.url.clone(),
+        db.url.replacen("postgres://", "postgresql://", 1),
+    ] {
+        let store = open_store(&url, OpenOptions::default())
+            .await
+            .expect("open_store");
+        assert!(!store.is_read_only());
+        store.ping().await.expect("ping");
+    }
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_unavailable_at_open_and_quickly() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    drop(listener);
+    let url = format!("postgres://postgres:secret@127.0.0.1:{port}/postgres");
+    let started = Instant::now();
+    let err = open_store(&url, OpenOptions::default())
+        .await
+        .err()
+        .expect("nothing listens");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(err.is_unavailable(), "{err}");
+    let text = err.to_string();
+    assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+    assert!(!text.contains("secret"), "the password is hidden: {text}");
+}
+
+/// A TCP forwarder on a fixed loopback port that can be cut and restored, to
+/// play a database server going away and coming back.
+struct Forwarder {
+    port: u16,
+    target: String,
+    tasks: JoinSet<()>,
+}
+
+impl Forwarder {
+    async fn start(target: String) -> Forwarder {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind forwarder");
+        let port = listener.local_addr().expect("addr").port();
+        let mut fwd = Forwarder {
+            port,
+            target,
+            tasks: JoinSet::new(),
+        };
+        fwd.serve(listener);
+        fwd
+    }
+
+    fn serve(&mut self, listener: TcpListener) {
+        let target = self.target.clone();
+        self.tasks.spawn(async move {
+            let mut conns = JoinSet::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let target = target.clone();
+                conns.spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(&target).await {
+                        let _ = copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+    }
+
+    /// Closes the listener and every forwarded connection.
+    async fn cut(&mut self) {
+        self.tasks.shutdown().await;
+    }
+
+    /// Listens again on the same port.
+    fn restore(&mut self) {
+        let socket = TcpSocket::new_v4().expect("socket");
+        socket.set_reuseaddr(true).expect("reuseaddr");
+        socket
+            .bind(([127, 0, 0, 1], self.port).into())
+            .expect("rebind forwarder port");
+        let listener = socket.listen(64).expect("listen");
+        self.serve(listener);
+    }
+}
+
+#[tokio::test]
+async fn a_dead_server_fails_calls_quickly_and_the_pool_reconnects_when_it_returns() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let server = url::Url::parse(&db.url).expect("db url");
+    let target = format!(
+        "{}:{}",
+        server.host_str().expect("host"),
+        server.port().expect("port")
+    );
+    let mut fwd = Forwarder::start(target).await;
+    let mut via = server.clone();
+    via.set_port(Some(fwd.port)).expect("port");
+    let store = PgStore::open(via.as_str(), &OpenOptions::default())
+        .await
+        .expect("open via forwarder");
+    store
+        .create_proxy(NewProxy {
+            name: "eu".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("create");
+
+    fwd.cut().await;
+    let started = Instant::now();
+    let err = store.all_proxies().await.expect_err("server gone");
+    assert!(err.is_unavailable(), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(store.ping().await.expect_err("still gone").is_unavailable());
+
+    fwd.restore();
+    let listed = store.all_proxies().await.expect("reconnected by itself");
+    assert_eq!(listed.len(), 1);
+    store.close().await;
+    fwd.cut().await;
+    db.drop_db().await;
+}
+
+#[test]
+fn without_a_url_pg_tests_skip_locally() {
+    if std::env::var_os(crate::pg::PG_URL_ENV).is_none()
+        && std::env::var("CI").as_deref() != Ok("true")
+    {
+        assert_eq!(server_url(), None);
+    }
+}
