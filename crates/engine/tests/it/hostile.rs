@@ -376,3 +376,81 @@ async fn tls_spoken_to_a_plain_port_is_unreachable_with_a_tls_error() {
         "{error}"
     );
 }
+
+/// A TLS proxy with a self-signed certificate for `localhost` that answers a report.
+async fn tls_server() -> RawProxy {
+    use std::sync::Arc;
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a certificate");
+    let chain = vec![cert.cert.der().clone()];
+    let key = tokio_rustls::rustls::pki_types::PrivateKeyDer::Pkcs8(
+        cert.signing_key.serialize_der().into(),
+    );
+    let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(Arc::new(
+        tokio_rustls::rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocol versions")
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .expect("a server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    RawProxy::start(move |stream| {
+        let acceptor = acceptor.clone();
+        async move {
+            let Ok(mut tls) = acceptor.accept(stream).await else {
+                return;
+            };
+            use tokio::io::AsyncReadExt;
+            let mut buf = [0u8; 4096];
+            let _ = tls.read(&mut buf).await;
+            let body = r#"{"errors":[]}"#;
+            let response = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+            let _ = tls.write_all(response.as_bytes()).await;
+            let _ = tls.shutdown().await;
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_certificate_that_does_not_verify_is_unreachable_with_the_reason() {
+    let server = tls_server().await;
+    let url = format!("https://localhost:{}", server.addr.port());
+    let (engine, id) = check_one(&url, opts()).await;
+    assert_eq!(status(&engine, id), Status::Unreachable);
+    let error = only_error(&engine, id);
+    assert!(error.to_lowercase().contains("certificate"), "{error}");
+}
+
+#[tokio::test]
+async fn a_certificate_that_does_not_verify_is_accepted_only_when_told_to() {
+    let server = tls_server().await;
+    let url = format!("https://localhost:{}", server.addr.port());
+    let (engine, id) = check_one(
+        &url,
+        EngineOptions {
+            tls_insecure: true,
+            ..opts()
+        },
+    )
+    .await;
+    assert_eq!(
+        status(&engine, id),
+        Status::Ok,
+        "{:?}",
+        engine.status_of(&id).map(|s| s.report.clone())
+    );
+}
+
+#[tokio::test]
+async fn plain_http_to_a_tls_port_is_unreachable() {
+    let server = tls_server().await;
+    let (engine, id) = check_one(&server.url, opts()).await;
+    assert_eq!(status(&engine, id), Status::Unreachable);
+    assert!(
+        only_error(&engine, id).starts_with("request to proxy failed: "),
+        "{}",
+        only_error(&engine, id)
+    );
+}
