@@ -1,1 +1,247 @@
-//! placeholder
+//! The proxyhealth HTTP service: Coder-shaped API (docs/api.md), proxy
+//! self-registration, the summary and its event stream, `/healthz`, `/metrics`
+//! and the dashboard.
+//!
+//! # Layout
+//! - [`error`]: [`ApiError`], the one error answer (Coder's envelope and a status).
+//! - [`extract`]: [`extract::JsonBody`], the JSON body extractor (415, 413, 400).
+//! - [`auth`]: the admin token, the proxy token and the slow-down of failures.
+//! - [`throttle`]: the per-address failure counter behind that slow-down.
+//! - [`wire`]: the JSON shapes (Coder's `Region`, `WorkspaceProxy`, …).
+//! - `routes`: the handlers and the router.
+//! - [`http_metrics`]: the service's own HTTP metrics and request log line.
+//! - `assets`: the dashboard's files and the security headers.
+//! - `state`: what handlers share, and background re-checks of single proxies.
+//!
+//! # Use
+//! ```no_run
+//! # async fn run(engine: proxyhealth_engine::Engine, store: std::sync::Arc<dyn proxyhealth_store::ProxyStore>) -> Result<(), Box<dyn std::error::Error>> {
+//! use proxyhealth_server::{Service, ServiceConfig};
+//! let (service, generated) = Service::new(engine, store, ServiceConfig::default()).await?;
+//! if let Some(token) = generated {
+//!     println!("admin token (shown once): {token}");
+//! }
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! service.serve(listener, tokio_util::sync::CancellationToken::new()).await?;
+//! # Ok(()) }
+//! ```
+
+mod assets;
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod http_metrics;
+mod routes;
+mod state;
+pub mod throttle;
+pub mod wire;
+
+pub use assets::CSP;
+pub use error::ApiError;
+pub use routes::health::{Counts, LastSweep, METRICS_CONTENT_TYPE, Summary};
+
+use crate::http_metrics::HttpMetrics;
+use crate::state::{AppState, MAX_EVENT_STREAMS, Rechecks};
+use crate::throttle::FailureThrottle;
+use proxyhealth_engine::Engine;
+use proxyhealth_store::{ProxyStore, StoreError};
+use rand::TryRngCore;
+use std::future::IntoFuture;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+/// Default largest request body: 64 KiB (a request body is a few hundred bytes).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+/// How long in-flight requests may take to finish after shutdown is asked.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// The prefix of a generated admin token.
+pub const ADMIN_TOKEN_PREFIX: &str = "phadmin_";
+
+/// The service's settings.
+#[derive(Clone)]
+pub struct ServiceConfig {
+    /// The admin token from configuration; `None` uses the stored hash, or
+    /// generates a token at the first start (returned once by [`Service::new`]).
+    pub admin_token: Option<String>,
+    /// Whether `/api/v2/regions`, `/healthz`, `/metrics`, the summary and the
+    /// events are readable without a token (default `true`).
+    pub public_reads: bool,
+    /// Largest accepted request body (default [`DEFAULT_MAX_BODY_BYTES`]); 413 above it.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            admin_token: None,
+            public_reads: true,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+impl std::fmt::Debug for ServiceConfig {
+    /// Never prints the admin token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceConfig")
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("public_reads", &self.public_reads)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish()
+    }
+}
+
+/// Why the service could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The store is read-only (attached to a Coder database), so no admin token
+    /// can be stored or generated: one must be configured.
+    #[error(
+        "an admin token must be configured: the store is read-only (attached to a Coder database), \
+         so no admin token can be generated or stored"
+    )]
+    AdminTokenRequired,
+    /// The configured admin token is empty or blank.
+    #[error("the configured admin token is empty")]
+    EmptyAdminToken,
+    /// The admin token hash could not be read or stored.
+    #[error("admin token: {0}")]
+    Store(#[from] StoreError),
+    /// The HTTP metrics could not be registered (already registered on this
+    /// engine's registry by another service, say).
+    #[error("register the HTTP metrics: {0}")]
+    Metrics(String),
+    /// The operating system's random number generator failed.
+    #[error("generate the admin token: {0}")]
+    Random(String),
+}
+
+/// The HTTP service. Cheap to clone: clones share one state.
+#[derive(Clone)]
+pub struct Service {
+    state: Arc<AppState>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("config", &self.state.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Service {
+    /// Builds the service; returns the admin token when it was generated now
+    /// (print it once: only its SHA-256 is stored).
+    pub async fn new(
+        engine: Engine,
+        store: Arc<dyn ProxyStore>,
+        config: ServiceConfig,
+    ) -> Result<(Service, Option<String>), ServiceError> {
+        let (admin_hash, generated) = admin_token_hash(store.as_ref(), &config).await?;
+        let http_metrics = HttpMetrics::register(engine.registry())
+            .map_err(|err| ServiceError::Metrics(err.to_string()))?;
+        let state = AppState {
+            engine,
+            store,
+            config,
+            admin_hash,
+            throttle: FailureThrottle::default(),
+            http_metrics,
+            rechecks: Rechecks::default(),
+            streams: Arc::new(Semaphore::new(MAX_EVENT_STREAMS)),
+            stop_streams: CancellationToken::new(),
+        };
+        Ok((
+            Service {
+                state: Arc::new(state),
+            },
+            generated,
+        ))
+    }
+
+    /// The router with every route; serve it with connection info
+    /// (`into_make_service_with_connect_info::<SocketAddr>`) so failures can be
+    /// throttled per address, as [`Service::serve`] does.
+    pub fn router(&self) -> axum::Router {
+        routes::router(Arc::clone(&self.state))
+    }
+
+    /// Serves until `shutdown` is cancelled, then stops accepting, ends the event
+    /// streams and lets in-flight requests finish (at most [`SHUTDOWN_GRACE`]).
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: CancellationToken,
+    ) -> std::io::Result<()> {
+        let app = self
+            .router()
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let stop_streams = self.state.stop_streams.clone();
+        let graceful = shutdown.clone();
+        let server = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                graceful.cancelled().await;
+                stop_streams.cancel();
+            })
+            .into_future();
+        let deadline = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        };
+        tokio::select! {
+            result = server => result,
+            () = deadline => {
+                tracing::warn!(grace_s = SHUTDOWN_GRACE.as_secs(), "requests still in flight after the grace period; stopping anyway");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The admin token's hash, and the token itself when it was generated now.
+async fn admin_token_hash(
+    store: &dyn ProxyStore,
+    config: &ServiceConfig,
+) -> Result<(Vec<u8>, Option<String>), ServiceError> {
+    if let Some(token) = &config.admin_token {
+        if token.trim().is_empty() {
+            return Err(ServiceError::EmptyAdminToken);
+        }
+        return Ok((auth::hash_token(token), None));
+    }
+    if store.is_read_only() {
+        return Err(ServiceError::AdminTokenRequired);
+    }
+    if let Some(hash) = store.admin_token_hash().await? {
+        return Ok((hash, None));
+    }
+    let token = generate_admin_token()?;
+    let hash = auth::hash_token(&token);
+    if store.set_admin_token_hash_if_absent(hash.clone()).await? {
+        tracing::info!("generated a new admin token");
+        return Ok((hash, Some(token)));
+    }
+    // Another replica stored its token first: use that one.
+    match store.admin_token_hash().await? {
+        Some(hash) => Ok((hash, None)),
+        None => Err(ServiceError::Store(StoreError::Internal(
+            "the admin token hash vanished right after another replica stored it".to_owned(),
+        ))),
+    }
+}
+
+/// `phadmin_` and 48 random hex characters (24 bytes from the OS).
+fn generate_admin_token() -> Result<String, ServiceError> {
+    let mut bytes = [0u8; 24];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(|err| ServiceError::Random(err.to_string()))?;
+    Ok(format!("{ADMIN_TOKEN_PREFIX}{}", hex::encode(bytes)))
+}

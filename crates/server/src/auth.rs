@@ -1,0 +1,148 @@
+//! Authentication: the admin token on admin routes, the proxy token on `/me/*`,
+//! and the slow-down of repeated failures.
+//!
+//! A proxy token (or the proxy token header) on an admin route is answered 403:
+//! the caller holds valid-looking credentials that are not allowed there, and the
+//! distinct status tells an operator who pasted the wrong token what happened.
+//! A missing or wrong admin token is 401, as Coder answers for a bad session.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use proxyhealth_core::Proxy;
+use proxyhealth_store::{TokenError, token};
+use sha2::{Digest, Sha256};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+/// The header a workspace proxy sends its token in (Coder's name).
+pub const PROXY_TOKEN_HEADER: &str = "Coder-External-Proxy-Token";
+/// Coder's session-token header, accepted as an alternative to `Authorization:
+/// Bearer` so scripts written for Coder's API work unchanged.
+pub const SESSION_TOKEN_HEADER: &str = "Coder-Session-Token";
+
+/// SHA-256 of a token, the only form in which the admin token is kept.
+pub fn hash_token(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// The client's IP address, when the server was started with connection info.
+pub(crate) fn client_ip(req: &Request) -> Option<IpAddr> {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip())
+}
+
+/// Middleware for admin routes: the admin token or 401/403.
+pub(crate) async fn require_admin(
+    State(state): State<Arc<AppState>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    match check_admin(&state, req.headers()) {
+        Ok(()) => next.run(req).await,
+        Err(err) => fail(&state, client_ip(&req), err).await.into_response(),
+    }
+}
+
+/// Middleware for read routes: open when `public_reads` is set, admin otherwise.
+pub(crate) async fn require_reader(
+    State(state): State<Arc<AppState>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if state.config.public_reads {
+        return next.run(req).await;
+    }
+    require_admin(State(state), req, next).await
+}
+
+/// Records a failure for the throttle, waits if the address failed too often, and
+/// hands the error back.
+pub(crate) async fn fail(state: &AppState, ip: Option<IpAddr>, err: ApiError) -> ApiError {
+    tracing::debug!(client = ?ip, status = err.status.as_u16(), message = %err.envelope.message, "authentication failed");
+    if let Some(delay) = state.throttle.record_failure(ip) {
+        tracing::warn!(client = ?ip, "repeated authentication failures; answering late");
+        tokio::time::sleep(delay).await;
+    }
+    err
+}
+
+fn check_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let presented = match admin_credential(headers)? {
+        Some(token) => token,
+        None if headers.contains_key(PROXY_TOKEN_HEADER) => return Err(proxy_token_refused()),
+        None => {
+            return Err(ApiError::unauthorized("Missing admin token.")
+                .with_detail("Send the admin token as \"Authorization: Bearer <admin token>\"."));
+        }
+    };
+    if bool::from(hash_token(presented).ct_eq(&state.admin_hash)) {
+        return Ok(());
+    }
+    if token::parse(presented).is_some() {
+        return Err(proxy_token_refused());
+    }
+    Err(ApiError::unauthorized("Invalid admin token.")
+        .with_detail("The token does not match the admin token."))
+}
+
+fn proxy_token_refused() -> ApiError {
+    ApiError::forbidden("Proxy tokens are not allowed on this route.").with_detail(
+        "A proxy token only registers its proxy (/api/v2/workspaceproxies/me/*); use the admin token.",
+    )
+}
+
+/// The admin credential of a request: `Authorization: Bearer <t>` or `Coder-Session-Token: <t>`.
+fn admin_credential(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    if let Some(value) = headers.get(axum::http::header::AUTHORIZATION) {
+        let value = value.to_str().map_err(|_| malformed_authorization())?;
+        let (scheme, token) = value.split_once(' ').ok_or_else(malformed_authorization)?;
+        if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+            return Err(malformed_authorization());
+        }
+        return Ok(Some(token.trim()));
+    }
+    if let Some(value) = headers.get(SESSION_TOKEN_HEADER) {
+        let value = value.to_str().map_err(|_| malformed_authorization())?;
+        return Ok(Some(value.trim()));
+    }
+    Ok(None)
+}
+
+fn malformed_authorization() -> ApiError {
+    ApiError::unauthorized("Invalid admin token.")
+        .with_detail("The Authorization header must be \"Bearer <admin token>\".")
+}
+
+/// Authenticates a workspace proxy by its `Coder-External-Proxy-Token`, with
+/// Coder's messages; the token alone decides which proxy is acting.
+pub(crate) async fn authenticate_proxy(
+    state: &AppState,
+    headers: &HeaderMap,
+    ip: Option<IpAddr>,
+) -> Result<Proxy, ApiError> {
+    let Some(value) = headers.get(PROXY_TOKEN_HEADER) else {
+        let err = ApiError::unauthorized("Missing required external proxy token");
+        return Err(fail(state, ip, err).await);
+    };
+    let presented = value.to_str().unwrap_or("");
+    match state.store.verify_proxy_token(presented).await {
+        Ok(proxy) => Ok(proxy),
+        Err(TokenError::Store(err)) => Err(err.into()),
+        Err(err) => {
+            let detail = match err {
+                TokenError::Malformed => {
+                    "The token must be \"<proxy uuid>:<64 hex characters>\".".to_owned()
+                }
+                other => other.to_string(),
+            };
+            let err = ApiError::unauthorized("Invalid external proxy token").with_detail(detail);
+            Err(fail(state, ip, err).await)
+        }
+    }
+}

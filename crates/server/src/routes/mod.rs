@@ -1,0 +1,76 @@
+//! The handlers, one module per group of routes, and the router that joins them.
+
+pub(crate) mod health;
+pub(crate) mod proxies;
+pub(crate) mod register;
+
+use crate::assets;
+use crate::auth::{require_admin, require_reader};
+use crate::error::ApiError;
+use crate::http_metrics::observe;
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use std::sync::Arc;
+
+/// Every route of docs/api.md, with its authentication, the body limit, the
+/// HTTP metrics and the security headers.
+pub(crate) fn router(state: Arc<AppState>) -> Router {
+    let admin = Router::new()
+        .route(
+            "/api/v2/workspaceproxies",
+            get(proxies::list).post(proxies::create),
+        )
+        .route("/api/v2/workspaceproxies/refresh", post(proxies::refresh))
+        .route(
+            "/api/v2/workspaceproxies/{proxy}",
+            get(proxies::get_one)
+                .patch(proxies::patch)
+                .delete(proxies::delete),
+        )
+        .route_layer(from_fn_with_state(Arc::clone(&state), require_admin));
+    let proxy = Router::new()
+        .route(
+            "/api/v2/workspaceproxies/me/register",
+            post(register::register),
+        )
+        .route(
+            "/api/v2/workspaceproxies/me/deregister",
+            post(register::deregister),
+        );
+    let reads = Router::new()
+        .route("/api/v2/regions", get(proxies::regions))
+        .route("/api/v2/proxyhealth/summary", get(health::get_summary))
+        .route("/api/v2/proxyhealth/events", get(health::events))
+        .route("/healthz", get(health::healthz))
+        .route("/metrics", get(health::metrics))
+        .route_layer(from_fn_with_state(Arc::clone(&state), require_reader));
+    let dashboard = Router::new()
+        .route("/", get(assets::index))
+        .route("/assets/{file}", get(assets::asset));
+    Router::new()
+        .merge(admin)
+        .merge(proxy)
+        .merge(reads)
+        .merge(dashboard)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(from_fn_with_state(Arc::clone(&state), observe))
+        .layer(from_fn(assets::security_headers))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("Route not found.")
+}
+
+async fn method_not_allowed() -> Response {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.")
+        .with_detail("This route does not accept this method.")
+        .into_response()
+}

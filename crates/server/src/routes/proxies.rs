@@ -1,0 +1,227 @@
+//! The admin routes on `/api/v2/workspaceproxies` and the open `/api/v2/regions`.
+
+use crate::error::ApiError;
+use crate::extract::JsonBody;
+use crate::state::AppState;
+use crate::wire::{
+    CreateProxyRequest, MessageResponse, PatchProxyRequest, Region, RegionsResponse,
+    UpdateWorkspaceProxyResponse, WireStatus, WorkspaceProxy,
+};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use proxyhealth_core::validate::{
+    RESERVED_NAME, validate_display_name, validate_icon, validate_name,
+};
+use proxyhealth_core::{Proxy, Status};
+use proxyhealth_engine::Snapshot;
+use proxyhealth_store::{NewProxy, ProxyUpdate};
+use std::sync::Arc;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+type Shared = State<Arc<AppState>>;
+
+/// Finds a non-deleted proxy by id (when the key parses as a UUID) or by name.
+pub(crate) async fn find_proxy(state: &AppState, key: &str) -> Result<Proxy, ApiError> {
+    let found = match Uuid::parse_str(key) {
+        Ok(id) => state.store.get_proxy(id).await?,
+        Err(_) => state.store.proxy_by_name(key).await?,
+    };
+    match found {
+        Some(proxy) if !proxy.deleted => Ok(proxy),
+        _ => Err(ApiError::not_found("Workspace proxy not found.")
+            .with_detail(format!("No workspace proxy has the id or name {key:?}."))),
+    }
+}
+
+/// Orders proxies by name (case-insensitively, then exactly), as every list is.
+fn sort_by_name(proxies: &mut [Proxy]) {
+    proxies.sort_by(|a, b| {
+        a.name
+            .to_lowercase()
+            .cmp(&b.name.to_lowercase())
+            .then_with(|| a.name.cmp(&b.name))
+    });
+}
+
+/// Every non-deleted proxy with its status in `snapshot`, ordered by name.
+async fn all_with_status(
+    state: &AppState,
+    snapshot: &Snapshot,
+) -> Result<Vec<WorkspaceProxy>, ApiError> {
+    let mut proxies = state.store.all_proxies().await?;
+    proxies.retain(|proxy| !proxy.deleted);
+    sort_by_name(&mut proxies);
+    Ok(proxies
+        .iter()
+        .map(|proxy| {
+            WorkspaceProxy::with_engine_status(proxy, snapshot.get(&proxy.id).map(Arc::as_ref))
+        })
+        .collect())
+}
+
+/// `GET /api/v2/workspaceproxies`.
+pub(crate) async fn list(
+    State(state): Shared,
+) -> Result<Json<RegionsResponse<WorkspaceProxy>>, ApiError> {
+    let snapshot = state.engine.snapshot_arc();
+    let regions = all_with_status(&state, &snapshot).await?;
+    Ok(Json(RegionsResponse { regions }))
+}
+
+/// `GET /api/v2/workspaceproxies/{proxy}`.
+pub(crate) async fn get_one(
+    State(state): Shared,
+    Path(key): Path<String>,
+) -> Result<Json<WorkspaceProxy>, ApiError> {
+    let proxy = find_proxy(&state, &key).await?;
+    let status = state.engine.status_of(&proxy.id);
+    Ok(Json(WorkspaceProxy::with_engine_status(
+        &proxy,
+        status.as_deref(),
+    )))
+}
+
+/// Coder's name rules, with Coder's message for the reserved name.
+fn check_name(name: &str) -> Result<(), ApiError> {
+    if name.eq_ignore_ascii_case(RESERVED_NAME) {
+        return Err(ApiError::bad_request(format!(
+            "The name {RESERVED_NAME:?} is reserved for the primary region."
+        ))
+        .with_detail("Cannot name a workspace proxy 'primary'.")
+        .with_validation("name", "Reserved name"));
+    }
+    validate_name(name).map_err(|err| ApiError::invalid_field("Validation failed.", &err))
+}
+
+fn check_display_name_and_icon(
+    display_name: Option<&str>,
+    icon: Option<&str>,
+) -> Result<(), ApiError> {
+    if let Some(display_name) = display_name {
+        validate_display_name(display_name)
+            .map_err(|err| ApiError::invalid_field("Validation failed.", &err))?;
+    }
+    if let Some(icon) = icon {
+        validate_icon(icon).map_err(|err| ApiError::invalid_field("Validation failed.", &err))?;
+    }
+    Ok(())
+}
+
+/// `POST /api/v2/workspaceproxies`: 201 with the token and status `unregistered`,
+/// after re-checking this proxy alone (no request is made for an unregistered
+/// proxy, so this is immediate).
+pub(crate) async fn create(
+    State(state): Shared,
+    JsonBody(body): JsonBody<CreateProxyRequest>,
+) -> Result<(StatusCode, Json<UpdateWorkspaceProxyResponse>), ApiError> {
+    check_name(&body.name)?;
+    check_display_name_and_icon(Some(&body.display_name), Some(&body.icon))?;
+    let created = state
+        .store
+        .create_proxy(NewProxy {
+            name: body.name,
+            display_name: body.display_name,
+            icon: body.icon,
+        })
+        .await?;
+    let id = created.proxy.id;
+    tracing::info!(proxy = %created.proxy.name, proxy_id = %id, "proxy created");
+    let status = match state.engine.recheck(id).await {
+        Ok(status) => WireStatus::from_engine(&status),
+        Err(err) => {
+            tracing::warn!(proxy_id = %id, error = %err, "could not check the new proxy");
+            WireStatus::placeholder(Status::Unregistered, OffsetDateTime::now_utc())
+        }
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(UpdateWorkspaceProxyResponse {
+            proxy: WorkspaceProxy::new(&created.proxy, status),
+            proxy_token: created.token,
+        }),
+    ))
+}
+
+/// `PATCH /api/v2/workspaceproxies/{proxy}`: any of name, display name and icon,
+/// and perhaps a new token; 200, then a re-check of this proxy in the background.
+pub(crate) async fn patch(
+    State(state): Shared,
+    Path(key): Path<String>,
+    JsonBody(body): JsonBody<PatchProxyRequest>,
+) -> Result<Json<UpdateWorkspaceProxyResponse>, ApiError> {
+    let mut proxy = find_proxy(&state, &key).await?;
+    if let Some(id) = body.id
+        && id != proxy.id
+    {
+        return Err(
+            ApiError::bad_request("The id in the body is not the proxy's in the path.")
+                .with_validation("id", format!("expected {} or nothing", proxy.id)),
+        );
+    }
+    if let Some(name) = &body.name {
+        check_name(name)?;
+    }
+    check_display_name_and_icon(body.display_name.as_deref(), body.icon.as_deref())?;
+    let update = ProxyUpdate {
+        name: body.name,
+        display_name: body.display_name,
+        icon: body.icon,
+    };
+    if update.name.is_some() || update.display_name.is_some() || update.icon.is_some() {
+        proxy = state.store.update_proxy(proxy.id, update).await?;
+    }
+    let mut proxy_token = String::new();
+    if body.regenerate_token {
+        let created = state.store.regenerate_token(proxy.id).await?;
+        proxy = created.proxy;
+        proxy_token = created.token;
+        tracing::info!(proxy = %proxy.name, proxy_id = %proxy.id, "proxy token regenerated");
+    }
+    let status = state.engine.status_of(&proxy.id);
+    state.rechecks.spawn(&state.engine, proxy.id);
+    Ok(Json(UpdateWorkspaceProxyResponse {
+        proxy: WorkspaceProxy::with_engine_status(&proxy, status.as_deref()),
+        proxy_token,
+    }))
+}
+
+/// `DELETE /api/v2/workspaceproxies/{proxy}`: soft delete; the proxy leaves the
+/// snapshot at once.
+pub(crate) async fn delete(
+    State(state): Shared,
+    Path(key): Path<String>,
+) -> Result<Json<MessageResponse>, ApiError> {
+    let proxy = find_proxy(&state, &key).await?;
+    state.store.delete_proxy(proxy.id).await?;
+    state.engine.forget(&proxy.id);
+    tracing::info!(proxy = %proxy.name, proxy_id = %proxy.id, "proxy deleted");
+    Ok(Json(MessageResponse {
+        message: "Proxy has been deleted!".to_owned(),
+    }))
+}
+
+/// `POST /api/v2/workspaceproxies/refresh`: a sweep now, shared with concurrent
+/// callers; answers with the statuses it stored.
+pub(crate) async fn refresh(
+    State(state): Shared,
+) -> Result<Json<RegionsResponse<WorkspaceProxy>>, ApiError> {
+    let snapshot = state.engine.force_update().await?;
+    let regions = all_with_status(&state, &snapshot).await?;
+    Ok(Json(RegionsResponse { regions }))
+}
+
+/// `GET /api/v2/regions`: Coder's regions, derp-only proxies left out.
+pub(crate) async fn regions(
+    State(state): Shared,
+) -> Result<Json<RegionsResponse<Region>>, ApiError> {
+    let snapshot = state.engine.snapshot_arc();
+    let regions = all_with_status(&state, &snapshot)
+        .await?
+        .into_iter()
+        .filter(|proxy| !proxy.derp_only)
+        .map(|proxy| proxy.region)
+        .collect();
+    Ok(Json(RegionsResponse { regions }))
+}

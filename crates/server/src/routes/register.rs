@@ -1,0 +1,114 @@
+//! The proxy routes: `POST /api/v2/workspaceproxies/me/register` and `/me/deregister`.
+//!
+//! The token in `Coder-External-Proxy-Token` alone decides which proxy acts; the
+//! body cannot name another one. The token is checked before the body is read,
+//! so an unauthenticated caller learns nothing about the body rules.
+
+use crate::auth::{authenticate_proxy, client_ip};
+use crate::error::ApiError;
+use crate::extract::JsonBody;
+use crate::state::AppState;
+use crate::wire::{DERP_REGION_ID_OFFSET, DeregisterRequest, RegisterRequest, RegisterResponse};
+use axum::Json;
+use axum::extract::{FromRequest, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use proxyhealth_core::Status;
+use proxyhealth_core::validate::{
+    validate_access_url, validate_derp_flags, validate_version, validate_wildcard_hostname,
+};
+use proxyhealth_store::Registration;
+use std::sync::Arc;
+
+/// Coder's registration checks, with Coder's messages.
+fn check_registration(body: &RegisterRequest) -> Result<(), ApiError> {
+    validate_access_url(&body.access_url)
+        .map_err(|err| ApiError::invalid_field("URL is invalid.", &err))?;
+    validate_wildcard_hostname(&body.wildcard_hostname)
+        .map_err(|err| ApiError::invalid_field("Wildcard URL is invalid.", &err))?;
+    if body.replica_id.is_nil() {
+        return Err(ApiError::bad_request("Replica ID is invalid.")
+            .with_detail("replica_id must not be the nil UUID.")
+            .with_validation("replica_id", "must not be the nil UUID"));
+    }
+    validate_derp_flags(body.derp_enabled, body.derp_only).map_err(|err| {
+        ApiError::bad_request("DerpOnly cannot be true when DerpEnabled is false.")
+            .with_validation(err.field, err.detail)
+    })?;
+    validate_version(&body.version)
+        .map_err(|err| ApiError::invalid_field("Validation failed.", &err))?;
+    Ok(())
+}
+
+/// `POST /api/v2/workspaceproxies/me/register`: stores what the proxy registered
+/// and, when that changed anything or the proxy is not `ok`, re-checks it alone
+/// in the background (the proxy's answer is not held up by its own probe: a
+/// Coder proxy registers before it starts serving).
+pub(crate) async fn register(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    match register_inner(&state, req).await {
+        Ok(response) => (StatusCode::CREATED, Json(response)).into_response(),
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn register_inner(state: &AppState, req: Request) -> Result<RegisterResponse, ApiError> {
+    let ip = client_ip(&req);
+    let before = authenticate_proxy(state, req.headers(), ip).await?;
+    let JsonBody(body) = JsonBody::<RegisterRequest>::from_request(req, &()).await?;
+    check_registration(&body)?;
+    let after = state
+        .store
+        .register_proxy(
+            before.id,
+            Registration {
+                url: body.access_url,
+                wildcard_hostname: body.wildcard_hostname,
+                derp_enabled: body.derp_enabled,
+                derp_only: body.derp_only,
+                version: body.version,
+            },
+        )
+        .await?;
+    let changed = before.url != after.url
+        || before.wildcard_hostname != after.wildcard_hostname
+        || before.derp_enabled != after.derp_enabled
+        || before.derp_only != after.derp_only
+        || before.version != after.version;
+    let healthy = state
+        .engine
+        .status_of(&after.id)
+        .is_some_and(|status| status.status == Status::Ok);
+    if changed || !healthy {
+        state.rechecks.spawn(&state.engine, after.id);
+    }
+    if changed {
+        tracing::info!(proxy = %after.name, proxy_id = %after.id, url = %after.url, version = %after.version, "proxy registered");
+    } else {
+        tracing::debug!(proxy = %after.name, proxy_id = %after.id, "proxy re-registered");
+    }
+    Ok(RegisterResponse {
+        derp_mesh_key: String::new(),
+        derp_region_id: DERP_REGION_ID_OFFSET.saturating_add(after.region_id),
+        derp_map: None,
+        derp_force_websockets: false,
+        sibling_replicas: Vec::new(),
+    })
+}
+
+/// `POST /api/v2/workspaceproxies/me/deregister`: 204; the proxy is re-checked in
+/// the background, so a proxy that went away shows as such without waiting for
+/// the next sweep.
+pub(crate) async fn deregister(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    let result = async {
+        let proxy = authenticate_proxy(&state, req.headers(), client_ip(&req)).await?;
+        let JsonBody(body) = JsonBody::<DeregisterRequest>::from_request(req, &()).await?;
+        tracing::info!(proxy = %proxy.name, proxy_id = %proxy.id, replica_id = %body.replica_id, "proxy deregistered");
+        state.rechecks.spawn(&state.engine, proxy.id);
+        Ok::<_, ApiError>(())
+    }
+    .await;
+    match result {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(err) => err.into_response(),
+    }
+}

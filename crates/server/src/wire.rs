@@ -1,0 +1,337 @@
+//! The JSON shapes of the API: Coder's `codersdk` types (with proxyhealth's
+//! additions, which Coder clients ignore) and the request bodies.
+
+use proxyhealth_core::{HealthReport, HistoryPoint, Proxy, ProxyStatus, Status};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use time::{Date, Month, OffsetDateTime, Time};
+use uuid::Uuid;
+
+/// The offset Coder adds to a proxy's `region_id` to make its DERP region id.
+pub const DERP_REGION_ID_OFFSET: i32 = 10_000;
+
+/// Go's zero time, `0001-01-01T00:00:00Z`: the `checked_at` of a proxy not checked yet.
+pub fn zero_time() -> OffsetDateTime {
+    Date::from_calendar_date(1, Month::January, 1)
+        .map(|date| date.with_time(Time::MIDNIGHT).assume_utc())
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// Coder's `Region`: what `/api/v2/regions` lists.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Region {
+    /// The proxy id.
+    pub id: Uuid,
+    /// The proxy's unique name.
+    pub name: String,
+    /// The human-readable name.
+    pub display_name: String,
+    /// The icon URL or `/emojis/…` path.
+    pub icon_url: String,
+    /// `true` only when the status is `ok`.
+    pub healthy: bool,
+    /// The registered access URL (empty before registration).
+    pub path_app_url: String,
+    /// The registered wildcard hostname.
+    pub wildcard_hostname: String,
+}
+
+/// Coder's `WorkspaceProxyStatus`, with proxyhealth's additions.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WireStatus {
+    /// The status consumers act on.
+    pub status: Status,
+    /// The proxy's report, or the error that explains the status.
+    pub report: HealthReport,
+    /// When the check that gave this status started.
+    #[serde(with = "time::serde::rfc3339")]
+    pub checked_at: OffsetDateTime,
+    /// proxyhealth: the raw result of the last check (differs under hysteresis).
+    pub last_result: Status,
+    /// proxyhealth: how long the last request took; `null` when none was made.
+    pub latency_ms: Option<f64>,
+    /// proxyhealth: when `status` last changed.
+    #[serde(with = "time::serde::rfc3339")]
+    pub status_changed_at: OffsetDateTime,
+    /// proxyhealth: the latest results, oldest first.
+    pub history: Vec<WireHistoryPoint>,
+}
+
+/// One past result in [`WireStatus::history`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WireHistoryPoint {
+    /// The result of that check.
+    pub status: Status,
+    /// When that check started.
+    #[serde(with = "time::serde::rfc3339")]
+    pub checked_at: OffsetDateTime,
+    /// How long it took, in milliseconds; `null` when no request was made.
+    pub latency_ms: Option<u32>,
+}
+
+impl From<&HistoryPoint> for WireHistoryPoint {
+    fn from(point: &HistoryPoint) -> Self {
+        WireHistoryPoint {
+            status: point.status,
+            checked_at: point.checked_at,
+            latency_ms: point.latency_ms,
+        }
+    }
+}
+
+impl WireStatus {
+    /// The status of a proxy the engine has not checked yet.
+    pub fn unknown() -> Self {
+        WireStatus::placeholder(Status::Unknown, zero_time())
+    }
+
+    /// A status with no check behind it (`unknown` before any check, or
+    /// `unregistered` right after creation).
+    pub fn placeholder(status: Status, at: OffsetDateTime) -> Self {
+        WireStatus {
+            status,
+            report: HealthReport::default(),
+            checked_at: at,
+            last_result: status,
+            latency_ms: None,
+            status_changed_at: at,
+            history: Vec::new(),
+        }
+    }
+
+    /// The wire form of an engine status.
+    pub fn from_engine(status: &ProxyStatus) -> Self {
+        WireStatus {
+            status: status.status,
+            report: status.report.clone(),
+            checked_at: status.checked_at,
+            last_result: status.last_result,
+            latency_ms: status.latency.map(duration_ms),
+            status_changed_at: status.status_changed_at,
+            history: status.history.iter().map(WireHistoryPoint::from).collect(),
+        }
+    }
+}
+
+/// A duration in milliseconds, as a float.
+pub fn duration_ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+/// Coder's `WorkspaceProxy`: the `Region` fields, then the proxy's own.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WorkspaceProxy {
+    /// The region fields (inline, first, as Go embeds them).
+    #[serde(flatten)]
+    pub region: Region,
+    /// Whether the proxy runs a DERP relay.
+    pub derp_enabled: bool,
+    /// Whether the proxy only relays DERP.
+    pub derp_only: bool,
+    /// The cached health status.
+    pub status: WireStatus,
+    /// When the proxy was created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When the proxy was last changed.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    /// Soft-delete flag.
+    pub deleted: bool,
+    /// The version the proxy registered with.
+    pub version: String,
+}
+
+impl WorkspaceProxy {
+    /// Coder's `convertProxy`: a store row and its status.
+    pub fn new(proxy: &Proxy, status: WireStatus) -> Self {
+        WorkspaceProxy {
+            region: Region {
+                id: proxy.id,
+                name: proxy.name.clone(),
+                display_name: proxy.display_name.clone(),
+                icon_url: proxy.icon.clone(),
+                healthy: status.status.is_healthy(),
+                path_app_url: proxy.url.clone(),
+                wildcard_hostname: proxy.wildcard_hostname.clone(),
+            },
+            derp_enabled: proxy.derp_enabled,
+            derp_only: proxy.derp_only,
+            status,
+            created_at: proxy.created_at,
+            updated_at: proxy.updated_at,
+            deleted: proxy.deleted,
+            version: proxy.version.clone(),
+        }
+    }
+
+    /// A store row with the engine's status for it (`unknown` when it has none).
+    pub fn with_engine_status(proxy: &Proxy, status: Option<&ProxyStatus>) -> Self {
+        let status = status.map_or_else(WireStatus::unknown, WireStatus::from_engine);
+        WorkspaceProxy::new(proxy, status)
+    }
+}
+
+/// Coder's `RegionsResponse[T]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RegionsResponse<T> {
+    /// The regions or proxies, ordered by name.
+    pub regions: Vec<T>,
+}
+
+/// Coder's `UpdateWorkspaceProxyResponse`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UpdateWorkspaceProxyResponse {
+    /// The proxy after the change.
+    pub proxy: WorkspaceProxy,
+    /// The token, only when it was just minted; empty otherwise.
+    pub proxy_token: String,
+}
+
+/// Coder's `CreateWorkspaceProxyRequest`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProxyRequest {
+    /// The unique name (required).
+    pub name: String,
+    /// The human-readable name.
+    #[serde(default)]
+    pub display_name: String,
+    /// The icon URL or `/emojis/…` path.
+    #[serde(default)]
+    pub icon: String,
+}
+
+/// Coder's `PatchWorkspaceProxy`, with every field optional.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchProxyRequest {
+    /// Coder's CLI sends the proxy id; when present it must be the path's proxy.
+    #[serde(default)]
+    pub id: Option<Uuid>,
+    /// A new name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A new display name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// A new icon.
+    #[serde(default)]
+    pub icon: Option<String>,
+    /// Mint a new token (the old one stops working).
+    #[serde(default)]
+    pub regenerate_token: bool,
+}
+
+/// `wsproxysdk.RegisterWorkspaceProxyRequest`.
+///
+/// Unknown fields are accepted here, unlike the admin bodies: a newer Coder
+/// proxy may send fields this service does not know, and refusing them would
+/// stop it from registering.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RegisterRequest {
+    /// The proxy's access URL.
+    #[serde(default)]
+    pub access_url: String,
+    /// The app wildcard hostname.
+    #[serde(default)]
+    pub wildcard_hostname: String,
+    /// Whether the proxy runs a DERP relay.
+    #[serde(default)]
+    pub derp_enabled: bool,
+    /// Whether the proxy only relays DERP.
+    #[serde(default)]
+    pub derp_only: bool,
+    /// The replica's id; must not be the nil uuid.
+    #[serde(default)]
+    pub replica_id: Uuid,
+    /// The replica's hostname (kept for compatibility, unused).
+    #[serde(default)]
+    pub hostname: String,
+    /// The replica's mesh error (kept for compatibility, unused).
+    #[serde(default)]
+    pub replica_error: String,
+    /// The replica's relay address (kept for compatibility, unused).
+    #[serde(default)]
+    pub replica_relay_address: String,
+    /// The proxy's build version.
+    #[serde(default)]
+    pub version: String,
+}
+
+/// `wsproxysdk.RegisterWorkspaceProxyResponse`; proxyhealth runs no DERP mesh,
+/// so only the region id carries information.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RegisterResponse {
+    /// Always empty: there is no mesh.
+    pub derp_mesh_key: String,
+    /// `10000 + region_id`, as Coder.
+    pub derp_region_id: i32,
+    /// Always `null`.
+    pub derp_map: Option<serde_json::Value>,
+    /// Always `false`.
+    pub derp_force_websockets: bool,
+    /// Always empty.
+    pub sibling_replicas: Vec<serde_json::Value>,
+}
+
+/// `wsproxysdk.DeregisterWorkspaceProxyRequest`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DeregisterRequest {
+    /// The replica that stops.
+    #[serde(default)]
+    pub replica_id: Uuid,
+}
+
+/// A plain message answer (`{"message": "..."}`), as Coder's `codersdk.Response`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MessageResponse {
+    /// The message.
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_zero_time_is_gos() {
+        let text = zero_time()
+            .format(&time::format_description::well_known::Rfc3339)
+            .expect("format");
+        assert_eq!(text, "0001-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn region_fields_come_first_and_lists_are_never_null() {
+        let now = OffsetDateTime::now_utc();
+        let proxy = Proxy {
+            id: Uuid::nil(),
+            name: "eu".into(),
+            display_name: "EU".into(),
+            icon: String::new(),
+            url: String::new(),
+            wildcard_hostname: String::new(),
+            created_at: now,
+            updated_at: now,
+            deleted: false,
+            token_hashed_secret: Vec::new(),
+            region_id: 1,
+            derp_enabled: true,
+            derp_only: false,
+            version: String::new(),
+        };
+        let json = serde_json::to_string(&WorkspaceProxy::with_engine_status(&proxy, None))
+            .expect("serialize");
+        assert!(json.starts_with("{\"id\":"), "{json}");
+        assert!(
+            json.contains("\"report\":{\"errors\":[],\"warnings\":[]}"),
+            "{json}"
+        );
+        assert!(
+            json.contains("\"checked_at\":\"0001-01-01T00:00:00Z\""),
+            "{json}"
+        );
+        assert!(json.contains("\"healthy\":false"), "{json}");
+    }
+}
