@@ -8,3 +8,4 @@ mod hostile;
 mod loop_and_cache;
 mod metrics;
 mod seed;
+mod stores;

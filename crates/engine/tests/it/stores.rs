@@ -1,0 +1,233 @@
+//! The engine over real stores: two engines sharing one PostgreSQL database, and
+//! a PostgreSQL outage in the middle of a run.
+
+use crate::helpers::FakeProxy;
+use proxyhealth_core::Status;
+use proxyhealth_engine::Engine;
+use proxyhealth_store::{NewProxy, OpenOptions, ProxyStore, Registration, open_store};
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+const PG_URL_ENV: &str = "PROXYHEALTH_TEST_PG_URL";
+
+fn in_ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
+
+/// The shared test server's URL, or `None` (loudly) outside CI.
+fn pg_server_url() -> Option<String> {
+    match std::env::var(PG_URL_ENV) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if in_ci() => {
+            panic!("{PG_URL_ENV} is not set and CI=true: the PostgreSQL tests must run")
+        }
+        _ => {
+            eprintln!("!!! skipped: {PG_URL_ENV} not set (PostgreSQL tests did not run) !!!");
+            None
+        }
+    }
+}
+
+/// A fresh database on the shared test server; returns its URL.
+async fn fresh_database(server_url: &str) -> String {
+    let name = format!("e_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = PgConnection::connect(server_url)
+        .await
+        .expect("connect to the test server");
+    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("create a database");
+    let mut url = url::Url::parse(server_url).expect("server URL");
+    url.set_path(&format!("/{name}"));
+    url.to_string()
+}
+
+fn engine_over(store: Arc<dyn ProxyStore>) -> Engine {
+    Engine::builder()
+        .store(store)
+        .timeout(Duration::from_secs(2))
+        .build()
+        .expect("engine")
+}
+
+async fn registered(store: &Arc<dyn ProxyStore>, name: &str, url: &str) -> uuid::Uuid {
+    let created = store
+        .create_proxy(NewProxy {
+            name: name.to_owned(),
+            display_name: name.to_owned(),
+            icon: String::new(),
+        })
+        .await
+        .expect("create");
+    store
+        .register_proxy(
+            created.proxy.id,
+            Registration {
+                url: url.to_owned(),
+                derp_enabled: true,
+                ..Registration::default()
+            },
+        )
+        .await
+        .expect("register");
+    created.proxy.id
+}
+
+#[tokio::test]
+async fn two_engines_on_one_postgres_database_see_proxies_created_through_either() {
+    let Some(server) = pg_server_url() else {
+        return;
+    };
+    let url = fresh_database(&server).await;
+    let proxy = FakeProxy::fixed(200, Some("application/json"), r#"{"errors":[]}"#).await;
+    let store_a = open_store(&url, OpenOptions::default())
+        .await
+        .expect("replica a");
+    let store_b = open_store(&url, OpenOptions::default())
+        .await
+        .expect("replica b");
+    let (engine_a, engine_b) = (engine_over(store_a.clone()), engine_over(store_b.clone()));
+
+    let first = registered(&store_a, "through-a", &proxy.url).await;
+    let second = registered(&store_b, "through-b", &proxy.url).await;
+    for engine in [&engine_a, &engine_b] {
+        let snapshot = engine.force_update().await.expect("sweep");
+        for id in [first, second] {
+            assert_eq!(
+                snapshot.get(&id).expect("seen by both replicas").status,
+                Status::Ok
+            );
+        }
+    }
+}
+
+/// A PostgreSQL server of this test's own, so stopping it disturbs no other test.
+struct OwnPostgres {
+    dir: String,
+    url: String,
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn pg_script(body: &str) -> std::process::Output {
+    let script = repo_root().join("scripts/lib/postgres.sh");
+    Command::new("bash")
+        .arg("-c")
+        .arg(format!("set -euo pipefail; source {:?}; {body}", script))
+        .output()
+        .expect("run bash")
+}
+
+impl OwnPostgres {
+    fn start() -> Option<OwnPostgres> {
+        let out = pg_script(
+            "pg_start >&2; echo \"$PROXYHEALTH_PG_DIR\"; echo \"$PROXYHEALTH_TEST_PG_URL\"",
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut lines = stdout.lines();
+        match (out.status.success(), lines.next(), lines.next()) {
+            (true, Some(dir), Some(url)) => Some(OwnPostgres {
+                dir: dir.to_owned(),
+                url: url.to_owned(),
+            }),
+            _ if in_ci() => panic!(
+                "could not start a PostgreSQL server: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            _ => {
+                eprintln!("!!! skipped: no PostgreSQL server could be started !!!");
+                None
+            }
+        }
+    }
+
+    fn port(&self) -> String {
+        self.url
+            .rsplit(':')
+            .next()
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    fn stop(&self) {
+        let out = pg_script(&format!(
+            "_pg_find_bindir; _pg_as_owner \"$_PG_BINDIR/pg_ctl\" -D {dir}/data -m immediate -w stop",
+            dir = self.dir
+        ));
+        assert!(
+            out.status.success(),
+            "pg_ctl stop: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn start_again(&self) {
+        let out = pg_script(&format!(
+            "_pg_find_bindir; _pg_as_owner \"$_PG_BINDIR/pg_ctl\" -D {dir}/data -l {dir}/server.log -w -t 60 -o '-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={dir}' start",
+            dir = self.dir,
+            port = self.port()
+        ));
+        assert!(
+            out.status.success(),
+            "pg_ctl start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        let _ = pg_script(&format!("PROXYHEALTH_PG_DIR={:?}; pg_stop", self.dir));
+    }
+}
+
+#[tokio::test]
+async fn a_postgres_outage_keeps_the_snapshot_and_the_next_sweep_recovers() {
+    let Some(pg) = OwnPostgres::start() else {
+        return;
+    };
+    let proxy = FakeProxy::fixed(200, Some("application/json"), r#"{"errors":[]}"#).await;
+    let store = open_store(&pg.url, OpenOptions::default())
+        .await
+        .expect("open");
+    let id = registered(&store, "survivor", &proxy.url).await;
+    let engine = engine_over(store.clone());
+    let before = engine.force_update().await.expect("first sweep");
+
+    pg.stop();
+    let err = engine
+        .force_update()
+        .await
+        .expect_err("the database is down");
+    assert!(
+        err.to_string().starts_with("get workspace proxies: "),
+        "{err}"
+    );
+    assert!(
+        Arc::ptr_eq(&before, &engine.snapshot_arc()),
+        "the snapshot is kept"
+    );
+    assert_eq!(engine.status_of(&id).expect("kept").status, Status::Ok);
+    assert!(engine.sweep_state().last_error.is_some());
+
+    pg.start_again();
+    let mut recovered = None;
+    for _ in 0..20 {
+        if let Ok(snapshot) = engine.force_update().await {
+            recovered = Some(snapshot);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let snapshot =
+        recovered.expect("a sweep succeeds once the database is back, without a restart");
+    assert_eq!(snapshot.get(&id).expect("still there").status, Status::Ok);
+    assert_eq!(engine.sweep_state().last_error, None);
+}
