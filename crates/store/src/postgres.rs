@@ -362,3 +362,88 @@ impl ProxyStore for PgStore {
         self.read_only
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::{AssertSqlSafe, Connection, PgConnection};
+
+    /// A fresh database on `PROXYHEALTH_TEST_PG_URL` holding an empty Coder-shaped
+    /// table, or `None` when the variable is unset outside CI.
+    async fn coder_db() -> Option<(String, String)> {
+        let server = match std::env::var("PROXYHEALTH_TEST_PG_URL") {
+            Ok(url) if !url.is_empty() => url,
+            _ if std::env::var("CI").as_deref() == Ok("true") => {
+                panic!("PROXYHEALTH_TEST_PG_URL is not set and CI=true")
+            }
+            _ => {
+                // written to the real stderr, past the test harness's capture, so
+                // a skip is seen even when the test passes
+                use std::io::Write as _;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "!!! skipped: PROXYHEALTH_TEST_PG_URL not set !!!"
+                );
+                return None;
+            }
+        };
+        let name = format!("t_{}", Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect(&server).await.expect("connect");
+        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .expect("create database");
+        let mut url = url::Url::parse(&server).expect("url");
+        url.set_path(&format!("/{name}"));
+        let mut conn = PgConnection::connect(url.as_str())
+            .await
+            .expect("connect db");
+        sqlx::query("CREATE TABLE workspace_proxies (id uuid PRIMARY KEY)")
+            .execute(&mut conn)
+            .await
+            .expect("table");
+        Some((server, url.to_string()))
+    }
+
+    #[tokio::test]
+    async fn every_attached_session_is_read_only() {
+        let Some((server, url)) = coder_db().await else {
+            return;
+        };
+        let options = OpenOptions {
+            max_connections: 3,
+            ..OpenOptions::default()
+        };
+        let store = PgStore::attach_coder(&url, &options).await.expect("attach");
+        // hold three connections at once so more than one session is checked
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            held.push(store.pool.acquire().await.expect("acquire"));
+        }
+        for conn in &mut held {
+            let setting: String = sqlx::query_scalar("SHOW default_transaction_read_only")
+                .fetch_one(&mut **conn)
+                .await
+                .expect("show");
+            assert_eq!(setting, "on");
+            let err = sqlx::query("INSERT INTO workspace_proxies (id) VALUES (gen_random_uuid())")
+                .execute(&mut **conn)
+                .await
+                .expect_err("read-only session");
+            let code = err
+                .as_database_error()
+                .and_then(|e| e.code())
+                .map(|c| c.into_owned());
+            assert_eq!(code.as_deref(), Some("25006"), "{err}");
+        }
+        drop(held);
+        store.close().await;
+        let mut admin = PgConnection::connect(&server).await.expect("connect");
+        let name = url.rsplit('/').next().unwrap_or_default().to_owned();
+        let _ = sqlx::query(AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&mut admin)
+        .await;
+    }
+}
