@@ -1,1 +1,47 @@
-fn main() {}
+//! `proxyhealth`: health checker for a fleet of regional reverse proxies.
+//!
+//! This file only parses the command line, starts the runtime and maps the
+//! outcome to an exit code; each subcommand lives in [`commands`].
+
+mod cli;
+mod client;
+mod commands;
+mod config;
+mod exit;
+mod limits;
+mod logging;
+mod output;
+mod shutdown;
+mod targets;
+
+use clap::Parser;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// How long tasks still running after a command returns may take to stop.
+const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(1);
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    if !matches!(cli.command, cli::Command::Serve(_)) {
+        // `serve` picks its log format from its configuration; the others log
+        // only warnings, since their result is what they print.
+        logging::init(config::LogFormat::Human, "warn");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::from(exit::FAILURE);
+        }
+    };
+    let outcome = runtime.block_on(commands::dispatch(cli.command));
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
+    match outcome {
+        Ok(code) => code,
+        Err(err) => exit::report(&err),
+    }
+}

@@ -1,0 +1,243 @@
+//! The command line: subcommands and their flags (parsing only; the work is in
+//! [`crate::commands`]).
+
+use crate::config::flags::{ConfigFlag, ProbeFlags, ServerFlags, StoreFlags};
+use crate::output::OutputFormat;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Health checker for a fleet of regional reverse proxies (Coder workspace proxies).
+#[derive(Debug, Parser)]
+#[command(name = "proxyhealth", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the health checker: the sweep loop, the HTTP API and the dashboard.
+    Serve(ServeArgs),
+    /// Manage proxies on a running server.
+    #[command(subcommand, visible_alias = "proxy")]
+    Proxies(ProxiesCommand),
+    /// Check every proxy once, without a server, and print the results.
+    ///
+    /// Exits 0 when every proxy is ok, 1 when any is not, 2 on a usage or
+    /// configuration error.
+    Check(CheckArgs),
+    /// Run a simulated fleet of proxies on loopback (for tests and benchmarks).
+    Sim(SimArgs),
+    /// Run a self-contained demonstration (server plus simulated fleet).
+    Demo,
+}
+
+/// `serve`'s flags.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The configuration file.
+    #[command(flatten)]
+    pub config: ConfigFlag,
+    /// Where proxies are stored.
+    #[command(flatten)]
+    pub store: StoreFlags,
+    /// How proxies are checked.
+    #[command(flatten)]
+    pub probe: ProbeFlags,
+    /// The server's own settings.
+    #[command(flatten)]
+    pub server: ServerFlags,
+}
+
+/// `check`'s flags.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Check the URLs in this file instead of the store: one URL per line, an
+    /// optional name after a tab, blank lines and `#` comments ignored; `-` reads stdin
+    #[arg(long, value_name = "FILE")]
+    pub targets: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+    /// The configuration file.
+    #[command(flatten)]
+    pub config: ConfigFlag,
+    /// Where proxies are stored.
+    #[command(flatten)]
+    pub store: StoreFlags,
+    /// How proxies are checked.
+    #[command(flatten)]
+    pub probe: ProbeFlags,
+}
+
+/// How to reach a running server; shared by the `proxies` subcommands.
+#[derive(Debug, Clone, Args)]
+pub struct ServerConnection {
+    /// The server's base URL
+    #[arg(
+        long,
+        env = "PROXYHEALTH_URL",
+        value_name = "URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub url: url::Url,
+    /// The admin token
+    #[arg(
+        long,
+        env = "PROXYHEALTH_ADMIN_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+    /// Output format
+    #[arg(long, short, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// `proxies` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ProxiesCommand {
+    /// Create a proxy and print its token (shown only this once).
+    Create(CreateArgs),
+    /// List every proxy with its status, errors and warnings.
+    #[command(visible_alias = "ls")]
+    List(ConnectionOnly),
+    /// Show one proxy.
+    Show(TargetArgs),
+    /// Change a proxy's name, display name or icon.
+    Edit(EditArgs),
+    /// Delete a proxy.
+    #[command(visible_alias = "rm")]
+    Delete(DeleteArgs),
+    /// Mint a new token for a proxy; the old one stops working.
+    RegenerateToken(RegenerateArgs),
+}
+
+/// Only the connection flags.
+#[derive(Debug, Args)]
+pub struct ConnectionOnly {
+    /// The server.
+    #[command(flatten)]
+    pub conn: ServerConnection,
+}
+
+/// `proxies create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Unique short name (letters, digits and dashes)
+    #[arg(long)]
+    pub name: String,
+    /// Human-readable name [default: the name]
+    #[arg(long)]
+    pub display_name: Option<String>,
+    /// Icon: a URL or an /emojis/... path [default: none]
+    #[arg(long)]
+    pub icon: Option<String>,
+    /// Print only the proxy token
+    #[arg(long)]
+    pub only_token: bool,
+    /// The server.
+    #[command(flatten)]
+    pub conn: ServerConnection,
+}
+
+/// A subcommand acting on one proxy.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// The proxy's name or id
+    #[arg(value_name = "NAME|ID")]
+    pub proxy: String,
+    /// The server.
+    #[command(flatten)]
+    pub conn: ServerConnection,
+}
+
+/// `proxies regenerate-token`.
+#[derive(Debug, Args)]
+pub struct RegenerateArgs {
+    /// The proxy's name or id
+    #[arg(value_name = "NAME|ID")]
+    pub proxy: String,
+    /// Print only the new proxy token
+    #[arg(long)]
+    pub only_token: bool,
+    /// The server.
+    #[command(flatten)]
+    pub conn: ServerConnection,
+}
+
+/// `proxies edit`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("change").required(true).multiple(true).args(["name", "display_name", "icon"]))]
+pub struct EditArgs {
+    /// The proxy's name or id
+    #[arg(value_name = "NAME|ID")]
+    pub proxy: String,
+    /// New name
+    #[arg(long)]
+    pub name: Option<String>,
+    /// New display name
+    #[arg(long)]
+    pub display_name: Option<String>,
+    /// New icon
+    #[arg(long)]
+    pub icon: Option<String>,
+    /// The server.
+    #[command(flatten)]
+    pub conn: ServerConnection,
+}
+
+/// `proxies delete`.
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// The proxy's name or id
+    #[arg(value_name = "NAME|ID")]
+    pub proxy: String,
+    /// Delete without asking (required when stdin is not a terminal)
+    #[arg(short = 'y', long = "yes")]
+    pub yes: bool,
+    /// The server.
+    #[command(flatten)]
+    pub conn: ServerConnection,
+}
+
+/// The mix of kinds a simulated fleet is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SimMix {
+    /// Every proxy healthy.
+    Ok,
+    /// A realistic bad day: mostly healthy, some errors, hangs, refusals.
+    BadDay,
+}
+
+/// `sim`'s flags.
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Number of simulated proxies
+    #[arg(long, default_value_t = 100)]
+    pub count: usize,
+    /// Which kinds of proxies the fleet is made of: ok (all healthy) or bad-day
+    /// (mostly healthy; some hang, are slow, fail or refuse)
+    #[arg(long, value_enum, default_value_t = SimMix::Ok)]
+    pub mix: SimMix,
+    /// Delay of the `slow` proxies
+    #[arg(long, value_name = "DURATION", value_parser = crate::config::units::parse_duration, default_value = "2s")]
+    pub slow_delay: Duration,
+    /// Serve only shard I of N of the fleet (0-based, e.g. 0/4), to spread a large
+    /// fleet over processes (give every shard the same --port) [default: 0/1]
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<proxyhealth_sim::Shard>,
+    /// Where to write the targets file (URL, kind, expected status per line, tab
+    /// separated; `check --targets` reads it) [default: sim-targets.tsv]
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Also write a plain list of URLs, one a line [default: none]
+    #[arg(long, value_name = "FILE")]
+    pub url_list: Option<PathBuf>,
+    /// One port for every proxy (each on its own 127.x address) [default: a free port]
+    #[arg(long)]
+    pub port: Option<u16>,
+}

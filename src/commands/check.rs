@@ -1,0 +1,224 @@
+//! `proxyhealth check`: one sweep without a server, over the store or a targets
+//! file, printed as a table or JSON; the exit code says whether all are `ok`.
+
+use crate::cli::CheckArgs;
+use crate::commands::store::open;
+use crate::config::{self, CheckSettings};
+use crate::exit::{self, usage};
+use crate::output::OutputFormat;
+use crate::output::style::status_colour;
+use crate::output::table::{Row, render};
+use crate::targets;
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use proxyhealth_core::{Proxy, Status};
+use proxyhealth_engine::EngineOptions;
+use proxyhealth_engine::probe::build_client;
+use proxyhealth_engine::sweep::{CheckResult, check_proxy};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Read};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use time::OffsetDateTime;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+/// Above this many proxies, a progress bar is shown on stderr (when it is a terminal).
+const PROGRESS_THRESHOLD: usize = 50;
+
+/// Runs `check` and returns the exit code: 0 all ok, 1 any not ok.
+pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let settings = config::resolve_check(&args.config, &args.store, &args.probe)?;
+    let proxies = match &args.targets {
+        Some(path) => read_targets(path)?,
+        None => load_store_proxies(&settings).await?,
+    };
+    let results = sweep(&settings.engine, proxies).await?;
+    let all_ok = results
+        .iter()
+        .all(|result| result.verdict.status == Status::Ok);
+    match args.output {
+        OutputFormat::Json => print_json(&results)?,
+        OutputFormat::Table => print_table(&results),
+    }
+    Ok(ExitCode::from(if all_ok {
+        exit::SUCCESS
+    } else {
+        exit::FAILURE
+    }))
+}
+
+/// Reads a targets file (`-` for stdin) into proxy rows; any problem is a usage error.
+fn read_targets(path: &Path) -> anyhow::Result<Vec<Proxy>> {
+    let (label, text) = if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|err| usage(format!("--targets -: cannot read stdin: {err}")))?;
+        ("stdin".to_owned(), text)
+    } else {
+        let text = std::fs::read_to_string(path).map_err(|err| {
+            usage(format!(
+                "--targets {}: cannot read the file: {err}",
+                path.display()
+            ))
+        })?;
+        (path.display().to_string(), text)
+    };
+    let parsed = targets::parse(&text).map_err(|err| usage(format!("--targets {label}: {err}")))?;
+    let region_base = 1_i32;
+    Ok(parsed
+        .iter()
+        .enumerate()
+        .map(|(i, target)| {
+            let offset = i32::try_from(i).unwrap_or(i32::MAX - region_base);
+            targets::to_proxy(target, region_base.saturating_add(offset))
+        })
+        .collect())
+}
+
+async fn load_store_proxies(settings: &CheckSettings) -> anyhow::Result<Vec<Proxy>> {
+    let store = open(&settings.store).await?;
+    store
+        .list_proxies()
+        .await
+        .context("reading the proxies from the store")
+}
+
+/// Checks every proxy with the engine's check, at most `parallelism` at once,
+/// with a progress bar for large fleets on a terminal.
+async fn sweep(options: &EngineOptions, proxies: Vec<Proxy>) -> anyhow::Result<Vec<CheckResult>> {
+    let client = build_client(options).context("building the HTTP client")?;
+    let progress = progress_bar(proxies.len());
+    let slots = Arc::new(Semaphore::new(options.parallelism.max(1)));
+    let checked_at = OffsetDateTime::now_utc();
+    let mut tasks = JoinSet::new();
+    for (seq, proxy) in proxies.into_iter().enumerate() {
+        let slot = Arc::clone(&slots)
+            .acquire_owned()
+            .await
+            .context("the check slots were closed")?;
+        let client = client.clone();
+        let options = options.clone();
+        let seq = u64::try_from(seq).unwrap_or(u64::MAX);
+        tasks.spawn(async move {
+            let result = check_proxy(&client, &options, proxy, checked_at, seq).await;
+            drop(slot);
+            result
+        });
+    }
+    let mut results = Vec::with_capacity(tasks.len());
+    while let Some(joined) = tasks.join_next().await {
+        let result = joined.context("a check failed internally")?;
+        if let Some(bar) = &progress {
+            bar.inc(1);
+        }
+        results.push(result);
+    }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    results.sort_by(|a, b| {
+        a.proxy
+            .name
+            .cmp(&b.proxy.name)
+            .then_with(|| a.proxy.url.cmp(&b.proxy.url))
+    });
+    Ok(results)
+}
+
+fn progress_bar(total: usize) -> Option<ProgressBar> {
+    if total <= PROGRESS_THRESHOLD || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::new(u64::try_from(total).unwrap_or(u64::MAX));
+    if let Ok(style) =
+        ProgressStyle::with_template("checking {bar:40} {pos}/{len} proxies ({elapsed})")
+    {
+        bar.set_style(style);
+    }
+    Some(bar)
+}
+
+fn latency_ms(result: &CheckResult) -> Option<f64> {
+    result.latency.map(|d| d.as_secs_f64() * 1000.0)
+}
+
+fn print_table(results: &[CheckResult]) {
+    let colour = std::io::stdout().is_terminal();
+    let rows: Vec<Row> = results
+        .iter()
+        .map(|result| {
+            let status = result.verdict.status;
+            let latency = latency_ms(result)
+                .map(|ms| format!("{ms:.1} ms"))
+                .unwrap_or_else(|| "-".to_owned());
+            Row::new(vec![
+                result.proxy.name.clone(),
+                result.proxy.url.clone(),
+                status.to_string(),
+                latency,
+            ])
+            .colour(2, status_colour(status))
+            .notes(
+                &result.verdict.report.errors,
+                &result.verdict.report.warnings,
+            )
+        })
+        .collect();
+    print!(
+        "{}",
+        render(&["name", "url", "status", "latency"], &rows, colour)
+    );
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for result in results {
+        *counts.entry(result.verdict.status.as_str()).or_default() += 1;
+    }
+    let summary: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    if summary.is_empty() {
+        println!("no proxies to check");
+    } else {
+        println!("{} proxies: {}", results.len(), summary.join(", "));
+    }
+}
+
+fn print_json(results: &[CheckResult]) -> anyhow::Result<()> {
+    let mut counts = serde_json::Map::new();
+    for status in Status::ALL {
+        let n = results
+            .iter()
+            .filter(|r| r.verdict.status == status)
+            .count();
+        counts.insert(status.as_str().to_owned(), json!(n));
+    }
+    let proxies: Vec<serde_json::Value> = results
+        .iter()
+        .map(|result| {
+            json!({
+                "id": result.proxy.id,
+                "name": result.proxy.name,
+                "url": result.proxy.url,
+                "status": result.verdict.status,
+                "report": {
+                    "errors": result.verdict.report.errors,
+                    "warnings": result.verdict.report.warnings,
+                },
+                "latency_ms": latency_ms(result),
+                "checked_at": result
+                    .checked_at
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+            })
+        })
+        .collect();
+    let document = json!({
+        "proxies": proxies,
+        "counts": counts,
+        "total": results.len(),
+    });
+    let text = serde_json::to_string_pretty(&document).context("formatting JSON")?;
+    println!("{text}");
+    Ok(())
+}

@@ -1,0 +1,25 @@
+//! One module per subcommand; each takes its parsed flags and does the work.
+
+pub mod check;
+pub mod demo;
+pub mod proxies;
+pub mod serve;
+pub mod sim;
+pub mod store;
+
+use crate::cli::Command;
+use std::process::ExitCode;
+
+/// Runs a subcommand and returns its exit code (errors are turned into codes by the caller).
+pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve(args) => serve::run(args).await.map(|()| ExitCode::SUCCESS),
+        Command::Proxies(command) => proxies::run(command).await.map(|()| ExitCode::SUCCESS),
+        Command::Check(args) => check::run(args).await,
+        Command::Sim(args) => sim::run(args).await.map(|()| ExitCode::SUCCESS),
+        Command::Demo => {
+            demo::run();
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! `proxyhealth proxies ...`: managing proxies on a running server over its API.
+
+use crate::cli::{
+    CreateArgs, DeleteArgs, EditArgs, ProxiesCommand, RegenerateArgs, ServerConnection, TargetArgs,
+};
+use crate::client::types::{ProxyList, ProxyWithToken, WorkspaceProxy};
+use crate::client::{Answer, ApiClient, proxy_path};
+use crate::exit::usage;
+use crate::output::OutputFormat;
+use crate::output::style::{Colour, paint, sanitize, status_text_colour};
+use crate::output::table::{Row, render};
+use anyhow::Context;
+use reqwest::Method;
+use serde_json::json;
+use std::io::{BufRead, IsTerminal, Write};
+
+/// Runs one `proxies` subcommand.
+pub async fn run(command: ProxiesCommand) -> anyhow::Result<()> {
+    match command {
+        ProxiesCommand::Create(args) => create(args).await,
+        ProxiesCommand::List(args) => list(args.conn).await,
+        ProxiesCommand::Show(args) => show(args).await,
+        ProxiesCommand::Edit(args) => edit(args).await,
+        ProxiesCommand::Delete(args) => delete(args).await,
+        ProxiesCommand::RegenerateToken(args) => regenerate(args).await,
+    }
+}
+
+fn client(conn: &ServerConnection) -> anyhow::Result<ApiClient> {
+    ApiClient::new(conn.url.clone(), conn.token.clone())
+}
+
+fn colour_stdout() -> bool {
+    std::io::stdout().is_terminal()
+}
+
+fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value).context("formatting JSON")?;
+    println!("{text}");
+    Ok(())
+}
+
+/// The `name, url, status` row of a proxy, with its errors and warnings under it.
+fn proxy_row(proxy: &WorkspaceProxy) -> Row {
+    let status = if proxy.status.status.is_empty() {
+        "unknown"
+    } else {
+        proxy.status.status.as_str()
+    };
+    Row::new(vec![
+        proxy.name.clone(),
+        proxy.path_app_url.clone(),
+        status.to_owned(),
+    ])
+    .colour(2, status_text_colour(status))
+    .notes(&proxy.status.report.errors, &proxy.status.report.warnings)
+}
+
+fn print_proxies(proxies: &[WorkspaceProxy]) {
+    let rows: Vec<Row> = proxies.iter().map(proxy_row).collect();
+    print!(
+        "{}",
+        render(&["name", "url", "status"], &rows, colour_stdout())
+    );
+}
+
+async fn list(conn: ServerConnection) -> anyhow::Result<()> {
+    let api = client(&conn)?;
+    let answer: Answer<ProxyList> = api.get("api/v2/workspaceproxies").await?;
+    match conn.output {
+        OutputFormat::Json => print_json(&answer.raw),
+        OutputFormat::Table => {
+            print_proxies(&answer.value.regions);
+            Ok(())
+        }
+    }
+}
+
+async fn show(args: TargetArgs) -> anyhow::Result<()> {
+    let api = client(&args.conn)?;
+    let answer: Answer<WorkspaceProxy> = api.get(&proxy_path(&args.proxy)).await?;
+    match args.conn.output {
+        OutputFormat::Json => print_json(&answer.raw),
+        OutputFormat::Table => {
+            print_proxies(std::slice::from_ref(&answer.value));
+            let proxy = &answer.value;
+            println!();
+            println!("id:           {}", sanitize(&proxy.id, false));
+            println!("display name: {}", sanitize(&proxy.display_name, false));
+            println!("icon:         {}", sanitize(&proxy.icon_url, false));
+            if let Some(latency) = proxy.status.latency_ms {
+                println!("latency:      {latency:.1} ms");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Prints a proxy with its new token: the token alone, the server's JSON, or a
+/// short text with the token and how to use it.
+fn print_token_answer(
+    answer: &Answer<ProxyWithToken>,
+    output: OutputFormat,
+    only_token: bool,
+    verb: &str,
+) -> anyhow::Result<()> {
+    if only_token {
+        println!("{}", answer.value.proxy_token);
+        return Ok(());
+    }
+    match output {
+        OutputFormat::Json => print_json(&answer.raw),
+        OutputFormat::Table => {
+            let proxy = &answer.value.proxy;
+            println!("Workspace proxy {:?} {verb}.", sanitize(&proxy.name, false));
+            println!();
+            println!("Proxy token (shown only this once):");
+            println!("  {}", answer.value.proxy_token);
+            println!();
+            println!(
+                "The proxy registers with this token in the {} header.",
+                paint("Coder-External-Proxy-Token", Colour::Grey, colour_stdout())
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn create(args: CreateArgs) -> anyhow::Result<()> {
+    let api = client(&args.conn)?;
+    let display_name = args
+        .display_name
+        .clone()
+        .unwrap_or_else(|| args.name.clone());
+    let body = json!({
+        "name": args.name,
+        "display_name": display_name,
+        "icon": args.icon.clone().unwrap_or_default(),
+    });
+    let answer: Answer<ProxyWithToken> = api
+        .call(Method::POST, "api/v2/workspaceproxies", Some(&body))
+        .await?;
+    print_token_answer(&answer, args.conn.output, args.only_token, "created")
+}
+
+async fn regenerate(args: RegenerateArgs) -> anyhow::Result<()> {
+    let api = client(&args.conn)?;
+    let body = json!({ "regenerate_token": true });
+    let answer: Answer<ProxyWithToken> = api
+        .call(Method::PATCH, &proxy_path(&args.proxy), Some(&body))
+        .await?;
+    print_token_answer(
+        &answer,
+        args.conn.output,
+        args.only_token,
+        "has a new token",
+    )
+}
+
+async fn edit(args: EditArgs) -> anyhow::Result<()> {
+    let api = client(&args.conn)?;
+    let mut body = serde_json::Map::new();
+    for (key, value) in [
+        ("name", &args.name),
+        ("display_name", &args.display_name),
+        ("icon", &args.icon),
+    ] {
+        if let Some(value) = value {
+            body.insert(key.to_owned(), json!(value));
+        }
+    }
+    if body.is_empty() {
+        return Err(usage(
+            "proxies edit: give at least one of --name, --display-name, --icon",
+        ));
+    }
+    let answer: Answer<ProxyWithToken> = api
+        .call(
+            Method::PATCH,
+            &proxy_path(&args.proxy),
+            Some(&serde_json::Value::Object(body)),
+        )
+        .await?;
+    match args.conn.output {
+        OutputFormat::Json => print_json(&answer.raw),
+        OutputFormat::Table => {
+            let proxy = &answer.value.proxy;
+            println!(
+                "Workspace proxy {:?} updated.",
+                sanitize(&proxy.name, false)
+            );
+            print_proxies(std::slice::from_ref(proxy));
+            Ok(())
+        }
+    }
+}
+
+/// Asks on the terminal whether to go on; `false` unless the answer starts with y.
+fn confirm(question: &str) -> anyhow::Result<bool> {
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush().context("writing the question")?;
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the answer")?;
+    Ok(matches!(
+        line.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
+async fn delete(args: DeleteArgs) -> anyhow::Result<()> {
+    if !args.yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(usage(format!(
+                "refusing to delete proxy {:?} without confirmation: stdin is not a terminal; pass -y to delete without asking",
+                args.proxy
+            )));
+        }
+        let question = format!("Delete workspace proxy {:?}?", sanitize(&args.proxy, false));
+        if !confirm(&question)? {
+            anyhow::bail!("not deleted: the answer was not yes");
+        }
+    }
+    let api = client(&args.conn)?;
+    let answer: Answer<serde_json::Value> = api
+        .call(Method::DELETE, &proxy_path(&args.proxy), None)
+        .await?;
+    match args.conn.output {
+        OutputFormat::Json => print_json(&answer.raw),
+        OutputFormat::Table => {
+            println!(
+                "Workspace proxy {:?} deleted.",
+                sanitize(&args.proxy, false)
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! Targets files for `check --targets`: one proxy URL per line, with an optional
+//! name after a tab (further columns, like the ones `proxyhealth sim` writes, are
+//! ignored); blank lines and `#` comments are ignored.
+
+use proxyhealth_core::Proxy;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// One line of a targets file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The proxy's URL (http or https, no path other than `/`).
+    pub url: String,
+    /// The name to show; the URL's `host:port` when the line gives none.
+    pub name: String,
+}
+
+/// Parses a targets file; the error names the line number and the value.
+pub fn parse(text: &str) -> Result<Vec<Target>, String> {
+    let mut targets = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let number = index + 1;
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut columns = line.split('\t');
+        let url_text = columns.next().unwrap_or_default().trim();
+        let name = columns.next().map(str::trim).unwrap_or_default();
+        let url = url::Url::parse(url_text)
+            .map_err(|err| format!("line {number}: {url_text:?} is not a URL: {err}"))?;
+        if url.scheme() != "http" && url.scheme() != "https" {
+            return Err(format!(
+                "line {number}: {url_text:?}: the scheme must be http or https"
+            ));
+        }
+        let host = url.host_str().unwrap_or_default();
+        let name = if name.is_empty() {
+            match url.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host.to_owned(),
+            }
+        } else {
+            name.to_owned()
+        };
+        targets.push(Target {
+            url: url_text.trim_end_matches('/').to_owned(),
+            name,
+        });
+    }
+    Ok(targets)
+}
+
+/// A registered proxy row for a target, so the engine checks it like a stored one.
+pub fn to_proxy(target: &Target, region_id: i32) -> Proxy {
+    let now = OffsetDateTime::now_utc();
+    Proxy {
+        id: Uuid::new_v4(),
+        name: target.name.clone(),
+        display_name: target.name.clone(),
+        icon: String::new(),
+        url: target.url.clone(),
+        wildcard_hostname: String::new(),
+        created_at: now,
+        updated_at: now,
+        deleted: false,
+        token_hashed_secret: Vec::new(),
+        region_id,
+        derp_enabled: true,
+        derp_only: false,
+        version: String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comments_blank_lines_and_names_are_handled() {
+        let text = "# fleet\n\nhttp://127.0.0.1:8001\thome\tok\n  http://127.0.0.1:8002/  \n";
+        let targets = parse(text).expect("valid");
+        assert_eq!(
+            targets,
+            vec![
+                Target {
+                    url: "http://127.0.0.1:8001".into(),
+                    name: "home".into()
+                },
+                Target {
+                    url: "http://127.0.0.1:8002".into(),
+                    name: "127.0.0.1:8002".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bad_line_is_refused_with_its_number_and_value() {
+        let err = parse("http://127.0.0.1:1\nnot a url\n").expect_err("must fail");
+        assert!(
+            err.starts_with("line 2:") && err.contains("\"not a url\""),
+            "{err}"
+        );
+        let err = parse("ftp://127.0.0.1/\n").expect_err("must fail");
+        assert!(err.contains("http or https"), "{err}");
+    }
+}
