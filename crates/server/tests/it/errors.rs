@@ -1,0 +1,269 @@
+//! Every error status, with its envelope.
+
+use crate::helpers::{ADMIN, ReadOnly, answer, config, spawn_app, spawn_with};
+use proxyhealth_store::MemoryStore;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use std::sync::Arc;
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_a_400_naming_the_position() {
+    let (app, _) = spawn_app().await;
+    let response = app
+        .client
+        .post(app.url("/api/v2/workspaceproxies"))
+        .bearer_auth(ADMIN)
+        .header("content-type", "application/json")
+        .body("{\"name\": ")
+        .send()
+        .await
+        .expect("send");
+    let answer = answer(response).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.message(), "Request body is not valid JSON.");
+    assert!(
+        answer.detail().contains("line 1 column 9"),
+        "{}",
+        answer.detail()
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_field_is_a_400_naming_the_field() {
+    let (app, _) = spawn_app().await;
+    let answer = app
+        .admin_send(
+            Method::POST,
+            "/api/v2/workspaceproxies",
+            &json!({"name": "eu", "colour": "blue"}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.message(), "Invalid request body.");
+    assert_eq!(answer.first_field(), "colour");
+    assert!(
+        answer.detail().contains("unknown field `colour`"),
+        "{}",
+        answer.detail()
+    );
+}
+
+#[tokio::test]
+async fn a_field_of_the_wrong_type_is_a_400_naming_the_field() {
+    let (app, _) = spawn_app().await;
+    let answer = app
+        .admin_send(
+            Method::POST,
+            "/api/v2/workspaceproxies",
+            &json!({"name": 7}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.message(), "Invalid request body.");
+    assert_eq!(answer.first_field(), "name");
+}
+
+#[tokio::test]
+async fn a_missing_name_is_a_400_naming_the_field() {
+    let (app, _) = spawn_app().await;
+    let answer = app
+        .admin_send(
+            Method::POST,
+            "/api/v2/workspaceproxies",
+            &json!({"icon": "x"}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.message(), "Invalid request body.");
+    assert_eq!(answer.first_field(), "name");
+}
+
+#[tokio::test]
+async fn the_reserved_name_is_refused_with_coders_message() {
+    let (app, _) = spawn_app().await;
+    let answer = app
+        .admin_send(
+            Method::POST,
+            "/api/v2/workspaceproxies",
+            &json!({"name": "Primary"}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        answer.message(),
+        "The name \"primary\" is reserved for the primary region."
+    );
+    assert_eq!(answer.detail(), "Cannot name a workspace proxy 'primary'.");
+    assert_eq!(answer.first_field(), "name");
+}
+
+#[tokio::test]
+async fn a_blank_name_is_a_validation_failure() {
+    let (app, _) = spawn_app().await;
+    let answer = app
+        .admin_send(
+            Method::POST,
+            "/api/v2/workspaceproxies",
+            &json!({"name": "  "}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.message(), "Validation failed.");
+    assert_eq!(answer.first_field(), "name");
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_declared_json_is_a_415() {
+    let (app, _) = spawn_app().await;
+    let response = app
+        .client
+        .post(app.url("/api/v2/workspaceproxies"))
+        .bearer_auth(ADMIN)
+        .header("content-type", "text/plain")
+        .body("{\"name\":\"eu\"}")
+        .send()
+        .await
+        .expect("send");
+    let answer = answer(response).await;
+    assert_eq!(answer.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(answer.message(), "Request body must be JSON.");
+    assert!(
+        answer.detail().contains("text/plain"),
+        "{}",
+        answer.detail()
+    );
+
+    let response = app
+        .client
+        .post(app.url("/api/v2/workspaceproxies"))
+        .bearer_auth(ADMIN)
+        .body("{\"name\":\"eu\"}")
+        .send()
+        .await
+        .expect("send");
+    let answer = crate::helpers::answer(response).await;
+    assert_eq!(answer.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(
+        answer.detail().contains("no Content-Type"),
+        "{}",
+        answer.detail()
+    );
+}
+
+#[tokio::test]
+async fn a_body_above_the_limit_is_a_413_envelope() {
+    let store = Arc::new(MemoryStore::new());
+    let mut config = config();
+    config.max_body_bytes = 1024;
+    let app = spawn_with(store, config).await;
+    let big = json!({"name": "eu", "display_name": "x".repeat(4096)});
+    let answer = app
+        .admin_send(Method::POST, "/api/v2/workspaceproxies", &big)
+        .await;
+    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(answer.message(), "Request body is too large.");
+}
+
+#[tokio::test]
+async fn an_unknown_proxy_is_a_404_by_id_and_by_name() {
+    let (app, _) = spawn_app().await;
+    let by_id = app
+        .admin_get(&format!(
+            "/api/v2/workspaceproxies/{}",
+            uuid::Uuid::new_v4()
+        ))
+        .await;
+    assert_eq!(by_id.status, StatusCode::NOT_FOUND);
+    assert_eq!(by_id.message(), "Workspace proxy not found.");
+    let by_name = app.admin_get("/api/v2/workspaceproxies/nowhere").await;
+    assert_eq!(by_name.status, StatusCode::NOT_FOUND);
+    assert_eq!(by_name.message(), "Workspace proxy not found.");
+}
+
+#[tokio::test]
+async fn an_unknown_route_is_a_404_envelope() {
+    let (app, _) = spawn_app().await;
+    let answer = app.get("/api/v2/nothing-here").await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    assert_eq!(answer.message(), "Route not found.");
+}
+
+#[tokio::test]
+async fn a_taken_name_is_a_409_in_any_case() {
+    let (app, _) = spawn_app().await;
+    app.create_proxy("eu-west").await;
+    let answer = app
+        .admin_send(
+            Method::POST,
+            "/api/v2/workspaceproxies",
+            &json!({"name": "EU-West"}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::CONFLICT);
+    assert_eq!(
+        answer.message(),
+        "Workspace proxy with name \"EU-West\" already exists."
+    );
+}
+
+#[tokio::test]
+async fn a_failing_store_is_a_503_with_the_cause() {
+    let (app, store) = spawn_app().await;
+    store.set_failing(Some("database is down".to_owned()));
+    let list = app.admin_get("/api/v2/workspaceproxies").await;
+    assert_eq!(list.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(list.message(), "The store is unavailable.");
+    assert!(
+        list.detail().contains("database is down"),
+        "{}",
+        list.detail()
+    );
+
+    let create = app
+        .admin_send(
+            Method::POST,
+            "/api/v2/workspaceproxies",
+            &json!({"name": "eu"}),
+        )
+        .await;
+    assert_eq!(create.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(create.message(), "The store is unavailable.");
+
+    let refresh = app
+        .admin_post_empty("/api/v2/workspaceproxies/refresh")
+        .await;
+    assert_eq!(refresh.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(refresh.message(), "The store is unavailable.");
+    assert!(
+        refresh.detail().contains("database is down"),
+        "{}",
+        refresh.detail()
+    );
+}
+
+#[tokio::test]
+async fn a_write_to_a_read_only_store_is_a_503_saying_why() {
+    let app = spawn_with(Arc::new(ReadOnly(MemoryStore::new())), config()).await;
+    let answer = app
+        .admin_send(
+            Method::POST,
+            "/api/v2/workspaceproxies",
+            &json!({"name": "eu"}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(answer.message(), "The store is read-only.");
+    assert!(answer.detail().contains("read-only"), "{}", answer.detail());
+    let list = app.admin_get("/api/v2/workspaceproxies").await;
+    assert_eq!(list.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_wrong_method_is_a_405_envelope() {
+    let (app, _) = spawn_app().await;
+    let answer = app
+        .admin_send(Method::PUT, "/api/v2/regions", &json!({}))
+        .await;
+    assert_eq!(answer.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(answer.message(), "Method not allowed.");
+}

@@ -1,0 +1,313 @@
+//! The test harness: the real service on 127.0.0.1:0 with a real store, and a
+//! reqwest client with typed helpers.
+
+use proxyhealth_core::{Proxy, ProxySource, SourceError};
+use proxyhealth_engine::Engine;
+use proxyhealth_server::{Service, ServiceConfig};
+use proxyhealth_store::{
+    CreatedProxy, MemoryStore, NewProxy, ProxyStore, ProxyUpdate, Registration, StoreError,
+};
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// The admin token the test services are configured with.
+pub const ADMIN: &str = "test-admin-token-0123456789";
+
+/// A running service.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub engine: Engine,
+    pub shutdown: CancellationToken,
+    pub server: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// A service over a fresh memory store; the store is returned for direct access.
+pub async fn spawn_app() -> (TestApp, Arc<MemoryStore>) {
+    let store = Arc::new(MemoryStore::new());
+    let app = spawn_with(store.clone(), config()).await;
+    (app, store)
+}
+
+/// The configuration tests use: the admin token set, public reads.
+pub fn config() -> ServiceConfig {
+    ServiceConfig {
+        admin_token: Some(ADMIN.to_owned()),
+        ..ServiceConfig::default()
+    }
+}
+
+/// An engine over `store` with a short timeout; its loop is not started, so a
+/// full sweep runs only when a test asks for one.
+pub fn engine_for(store: Arc<dyn ProxyStore>) -> Engine {
+    let source: Arc<dyn ProxySource> = store;
+    Engine::builder()
+        .store(source)
+        .timeout(Duration::from_secs(2))
+        .build()
+        .expect("engine builds")
+}
+
+/// The service over any store, served on 127.0.0.1:0.
+pub async fn spawn_with(store: Arc<dyn ProxyStore>, config: ServiceConfig) -> TestApp {
+    let engine = engine_for(store.clone());
+    let (service, _) = Service::new(engine.clone(), store, config)
+        .await
+        .expect("service builds");
+    serve(service, engine).await
+}
+
+/// Serves a built service on 127.0.0.1:0.
+pub async fn serve(service: Service, engine: Engine) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(service.serve(listener, shutdown.clone()));
+    TestApp {
+        base: format!("http://{addr}"),
+        client: reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client"),
+        engine,
+        shutdown,
+        server: Some(server),
+    }
+}
+
+/// A response's status and JSON body (`Null` when the body is empty or not JSON).
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Answer {
+    /// The error envelope's message.
+    pub fn message(&self) -> &str {
+        self.body["message"].as_str().unwrap_or("")
+    }
+
+    /// The error envelope's detail.
+    pub fn detail(&self) -> &str {
+        self.body["detail"].as_str().unwrap_or("")
+    }
+
+    /// The field of the first validation.
+    pub fn first_field(&self) -> &str {
+        self.body["validations"][0]["field"].as_str().unwrap_or("")
+    }
+}
+
+pub async fn answer(response: reqwest::Response) -> Answer {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.expect("read body");
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Answer {
+        status,
+        body,
+        headers,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// GET without a token.
+    pub async fn get(&self, path: &str) -> Answer {
+        answer(self.client.get(self.url(path)).send().await.expect("send")).await
+    }
+
+    /// GET with the admin token.
+    pub async fn admin_get(&self, path: &str) -> Answer {
+        answer(
+            self.client
+                .get(self.url(path))
+                .bearer_auth(ADMIN)
+                .send()
+                .await
+                .expect("send"),
+        )
+        .await
+    }
+
+    /// A request with the admin token and a JSON body.
+    pub async fn admin_send(&self, method: reqwest::Method, path: &str, body: &Value) -> Answer {
+        answer(
+            self.client
+                .request(method, self.url(path))
+                .bearer_auth(ADMIN)
+                .json(body)
+                .send()
+                .await
+                .expect("send"),
+        )
+        .await
+    }
+
+    /// POST with the admin token and no body.
+    pub async fn admin_post_empty(&self, path: &str) -> Answer {
+        answer(
+            self.client
+                .post(self.url(path))
+                .bearer_auth(ADMIN)
+                .send()
+                .await
+                .expect("send"),
+        )
+        .await
+    }
+
+    /// DELETE with the admin token.
+    pub async fn admin_delete(&self, path: &str) -> Answer {
+        answer(
+            self.client
+                .delete(self.url(path))
+                .bearer_auth(ADMIN)
+                .send()
+                .await
+                .expect("send"),
+        )
+        .await
+    }
+
+    /// Creates a proxy through the API; returns its id and token.
+    pub async fn create_proxy(&self, name: &str) -> (Uuid, String) {
+        let answer = self
+            .admin_send(
+                reqwest::Method::POST,
+                "/api/v2/workspaceproxies",
+                &serde_json::json!({"name": name, "display_name": name.to_uppercase()}),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+        let id = answer.body["proxy"]["id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .expect("proxy id");
+        let token = answer.body["proxy_token"]
+            .as_str()
+            .expect("proxy token")
+            .to_owned();
+        (id, token)
+    }
+
+    /// Registers with a proxy token.
+    pub async fn register(&self, token: &str, body: &Value) -> Answer {
+        answer(
+            self.client
+                .post(self.url("/api/v2/workspaceproxies/me/register"))
+                .header("Coder-External-Proxy-Token", token)
+                .json(body)
+                .send()
+                .await
+                .expect("send"),
+        )
+        .await
+    }
+
+    /// Waits until the proxy's status (read through the API) is `want`.
+    pub async fn wait_for_status(&self, id: Uuid, want: &str) -> Answer {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let answer = self
+                .admin_get(&format!("/api/v2/workspaceproxies/{id}"))
+                .await;
+            if answer.body["status"]["status"] == want {
+                return answer;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "status never became {want}: {}",
+                answer.body
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// A registration body for `url`.
+pub fn registration(url: &str) -> Value {
+    serde_json::json!({
+        "access_url": url,
+        "wildcard_hostname": "",
+        "derp_enabled": true,
+        "derp_only": false,
+        "replica_id": Uuid::new_v4(),
+        "hostname": "test",
+        "replica_error": "",
+        "replica_relay_address": "",
+        "version": "v2.20.0",
+    })
+}
+
+/// A store attached read-only, as `open_store` gives with a Coder database: reads
+/// go to a real memory store, writes are refused with [`StoreError::ReadOnly`].
+pub struct ReadOnly(pub MemoryStore);
+
+#[async_trait::async_trait]
+impl ProxySource for ReadOnly {
+    async fn list_proxies(&self) -> Result<Vec<Proxy>, SourceError> {
+        self.0.list_proxies().await
+    }
+
+    async fn proxy_by_id(&self, id: Uuid) -> Result<Option<Proxy>, SourceError> {
+        self.0.proxy_by_id(id).await
+    }
+}
+
+#[async_trait::async_trait]
+impl ProxyStore for ReadOnly {
+    async fn create_proxy(&self, _: NewProxy) -> Result<CreatedProxy, StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    async fn get_proxy(&self, id: Uuid) -> Result<Option<Proxy>, StoreError> {
+        self.0.get_proxy(id).await
+    }
+    async fn proxy_by_name(&self, name: &str) -> Result<Option<Proxy>, StoreError> {
+        self.0.proxy_by_name(name).await
+    }
+    async fn all_proxies(&self) -> Result<Vec<Proxy>, StoreError> {
+        self.0.all_proxies().await
+    }
+    async fn update_proxy(&self, _: Uuid, _: ProxyUpdate) -> Result<Proxy, StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    async fn regenerate_token(&self, _: Uuid) -> Result<CreatedProxy, StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    async fn delete_proxy(&self, _: Uuid) -> Result<(), StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    async fn register_proxy(&self, _: Uuid, _: Registration) -> Result<Proxy, StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    async fn admin_token_hash(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(None)
+    }
+    async fn set_admin_token_hash_if_absent(&self, _: Vec<u8>) -> Result<bool, StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn is_read_only(&self) -> bool {
+        true
+    }
+}

@@ -1,0 +1,12 @@
+//! The server's integration tests: the real service on 127.0.0.1:0, real stores,
+//! simulated proxies from `proxyhealth-sim`, and reqwest as the client.
+//!
+//! Run with `cargo test -p proxyhealth-server`.
+
+mod auth;
+mod errors;
+mod health;
+mod helpers;
+mod proxies;
+mod register;
+mod service;
