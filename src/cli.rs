@@ -32,7 +32,7 @@ pub enum Command {
     /// Run a simulated fleet of proxies on loopback (for tests and benchmarks).
     Sim(SimArgs),
     /// Run a self-contained demonstration (server plus simulated fleet).
-    Demo,
+    Demo(crate::demo::DemoArgs),
 }
 
 /// `serve`'s flags.

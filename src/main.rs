@@ -7,6 +7,7 @@ mod cli;
 mod client;
 mod commands;
 mod config;
+mod demo;
 mod exit;
 mod limits;
 mod logging;

@@ -1,6 +1,3 @@
-//! `proxyhealth demo`: a placeholder until the demo lands (issue 5).
+//! `proxyhealth demo`: the work is in [`crate::demo`].
 
-/// Prints that the demo is not there yet.
-pub fn run() {
-    println!("the demo lands with issue 5");
-}
+pub use crate::demo::run;

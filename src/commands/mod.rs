@@ -17,9 +17,6 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Proxies(command) => proxies::run(command).await.map(|()| ExitCode::SUCCESS),
         Command::Check(args) => check::run(args).await,
         Command::Sim(args) => sim::run(args).await.map(|()| ExitCode::SUCCESS),
-        Command::Demo => {
-            demo::run();
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Demo(args) => demo::run(args).await.map(|()| ExitCode::SUCCESS),
     }
 }

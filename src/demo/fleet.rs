@@ -196,12 +196,14 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_targets_file_lists_every_member_with_a_url_by_name() {
+    #[tokio::test]
+    async fn the_targets_file_lists_every_member_with_a_url_by_name() {
+        let sim = spawn(Kind::Ok).await.expect("spawn a simulated proxy");
+        let url = sim.url().to_owned();
         let fleet = vec![
             Running {
                 member: PLAN[0],
-                sim: None,
+                sim: Some(sim),
             },
             Running {
                 member: PLAN[13],
@@ -210,8 +212,8 @@ mod tests {
         ];
         assert_eq!(
             targets_file(&fleet),
-            "# the demo fleet: URL <tab> name\n",
-            "members without a URL are left out"
+            format!("# the demo fleet: URL <tab> name\n{url}\teu-west\n"),
+            "the member that never registers has no URL and is left out"
         );
     }
 }

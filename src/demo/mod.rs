@@ -1,0 +1,265 @@
+//! `proxyhealth demo`: the service on a temporary SQLite database with a
+//! simulated fleet on loopback that covers every state, registered through the
+//! real API as real proxies would, until Ctrl-C or SIGTERM.
+//!
+//! - [`fleet`]: the planned proxies and their simulated servers;
+//! - [`icons`]: their flags, served from loopback;
+//! - [`api`]: creating and registering proxies over HTTP;
+//! - [`banner`]: what the demo prints.
+
+mod api;
+mod banner;
+mod fleet;
+mod icons;
+
+use crate::exit::usage;
+use crate::shutdown::Signals;
+use anyhow::Context;
+use api::Api;
+use clap::Args;
+use icons::IconServer;
+use proxyhealth_core::ProxySource;
+use proxyhealth_engine::{Engine, EngineOptions};
+use proxyhealth_server::{Service, ServiceConfig};
+use proxyhealth_store::{OpenOptions, open_store};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// How often the demo proxies register again, like Coder's workspace proxies.
+pub const REREGISTER_EVERY: Duration = Duration::from_secs(15);
+/// How long stopping may take before the demo exits anyway.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// `demo`'s flags.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where the service listens (a loopback address; port 0 picks a free one)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+    /// The admin token [default: a generated one]
+    #[arg(long, value_name = "TOKEN")]
+    pub admin_token: Option<String>,
+    /// Time between sweeps (short, so changes show within seconds)
+    #[arg(long, value_name = "DURATION", value_parser = crate::config::units::parse_positive_duration, default_value = "2s")]
+    pub interval: Duration,
+    /// Bound on one check (short, so the hanging proxy resolves quickly)
+    #[arg(long, value_name = "DURATION", value_parser = crate::config::units::parse_positive_duration, default_value = "1500ms")]
+    pub timeout: Duration,
+}
+
+/// One registered demo proxy, as its re-registration needs it.
+struct Registered {
+    token: String,
+    url: String,
+    wildcard: String,
+    replica: Uuid,
+}
+
+/// Runs the demo until SIGINT or SIGTERM, then stops everything and removes the
+/// temporary directory.
+pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    if !args.listen.ip().is_loopback() {
+        return Err(usage(format!(
+            "--listen {}: the demo listens on loopback only (127.0.0.0/8 or ::1)",
+            args.listen
+        )));
+    }
+    if args
+        .admin_token
+        .as_deref()
+        .is_some_and(|t| t.trim().is_empty())
+    {
+        return Err(usage("--admin-token: must not be empty"));
+    }
+    let mut signals = Signals::install()?;
+    let dir = tempfile::Builder::new()
+        .prefix("proxyhealth-demo-")
+        .tempdir()
+        .context("creating the demo's temporary directory")?;
+    let stop = CancellationToken::new();
+    // Whatever way this function returns, the tasks below stop.
+    let _stop_on_return = stop.clone().drop_guard();
+
+    let outcome = run_in(&args, dir.path(), &stop, &mut signals).await;
+    stop.cancel();
+    let dir_shown = dir.path().display().to_string();
+    dir.close()
+        .with_context(|| format!("removing {dir_shown}"))?;
+    if outcome.is_ok() {
+        println!("stopped; removed {dir_shown}");
+    }
+    outcome
+}
+
+async fn run_in(
+    args: &DemoArgs,
+    dir: &Path,
+    stop: &CancellationToken,
+    signals: &mut Signals,
+) -> anyhow::Result<()> {
+    let db = dir.join("demo.db");
+    let store = open_store(
+        &format!("sqlite://{}", db.display()),
+        OpenOptions::default(),
+    )
+    .await
+    .context("opening the demo's SQLite database")?;
+    let options = EngineOptions {
+        interval: args.interval,
+        timeout: args.timeout,
+        ..EngineOptions::default()
+    };
+    let engine = Engine::builder()
+        .store(Arc::clone(&store) as Arc<dyn ProxySource>)
+        .options(options)
+        .build()
+        .map_err(|err| usage(format!("engine settings: {err}")))?;
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("--listen {}: cannot listen", args.listen))?;
+    let addr = listener
+        .local_addr()
+        .context("reading the listen address")?;
+    let config = ServiceConfig {
+        admin_token: args.admin_token.clone(),
+        ..ServiceConfig::default()
+    };
+    let (service, generated) = Service::new(engine.clone(), Arc::clone(&store), config)
+        .await
+        .context("starting the service")?;
+    let admin_token = match (&args.admin_token, generated) {
+        (Some(token), _) => token.clone(),
+        (None, Some(token)) => token,
+        (None, None) => anyhow::bail!("the service generated no admin token"),
+    };
+
+    let engine_task = tokio::spawn({
+        let engine = engine.clone();
+        let stop = stop.clone();
+        async move { engine.run(stop).await }
+    });
+    let mut serve_task = tokio::spawn(service.serve(listener, stop.clone()));
+
+    let icons = IconServer::start(stop.clone())
+        .await
+        .context("starting the icon server")?;
+    let fleet = fleet::start().await?;
+    let api = Api::new(format!("http://{addr}"))?;
+    let registered = create_and_register(&api, &admin_token, &icons, &fleet).await?;
+
+    let targets = dir.join("targets.txt");
+    std::fs::write(&targets, fleet::targets_file(&fleet))
+        .with_context(|| format!("writing {}", targets.display()))?;
+    banner::print(&banner::Banner {
+        addr,
+        admin_token: &admin_token,
+        targets: &targets,
+        dir,
+        interval: args.interval,
+        timeout: args.timeout,
+        fleet: &fleet,
+    });
+
+    let reregister = tokio::spawn(reregister_loop(api, registered, stop.clone()));
+
+    let served_early = tokio::select! {
+        name = signals.next() => {
+            println!("{name}: stopping the demo");
+            None
+        }
+        joined = &mut serve_task => Some(joined),
+    };
+    stop.cancel();
+    let finished = async {
+        let served = match served_early {
+            Some(joined) => joined,
+            None => serve_task.await,
+        };
+        let _ = engine_task.await;
+        let _ = reregister.await;
+        served
+    };
+    let served = tokio::select! {
+        served = finished => Some(served),
+        () = tokio::time::sleep(STOP_GRACE) => {
+            eprintln!("stopping took over {}s; exiting anyway", STOP_GRACE.as_secs());
+            None
+        }
+        name = signals.next() => {
+            eprintln!("{name} again: exiting at once");
+            None
+        }
+    };
+    drop(fleet);
+    drop(engine);
+    drop(store);
+    match served {
+        Some(Ok(Ok(()))) | None => Ok(()),
+        Some(Ok(Err(err))) => Err(anyhow::Error::new(err).context("serving HTTP")),
+        Some(Err(err)) => Err(anyhow::Error::new(err).context("the HTTP service task failed")),
+    }
+}
+
+/// Creates every demo proxy through the API, then registers each one that has a
+/// simulated server with its own token.
+async fn create_and_register(
+    api: &Api,
+    admin_token: &str,
+    icons: &IconServer,
+    fleet: &[fleet::Running],
+) -> anyhow::Result<Vec<Registered>> {
+    let mut registered = Vec::new();
+    for running in fleet {
+        let member = running.member;
+        let token = api
+            .create_proxy(
+                admin_token,
+                member.name,
+                member.display_name,
+                &icons.url(member.flag),
+            )
+            .await?;
+        if running.url().is_empty() {
+            continue;
+        }
+        let entry = Registered {
+            token,
+            url: running.url().to_owned(),
+            wildcard: format!("*.{}.proxies.localhost", member.name),
+            replica: Uuid::new_v4(),
+        };
+        api.register(&entry.token, &entry.url, &entry.wildcard, entry.replica)
+            .await?;
+        registered.push(entry);
+    }
+    Ok(registered)
+}
+
+/// Registers every proxy again every [`REREGISTER_EVERY`], as Coder's proxies
+/// do, until `stop` is cancelled; a failure is logged and retried next time.
+async fn reregister_loop(api: Api, registered: Vec<Registered>, stop: CancellationToken) {
+    let mut ticks = tokio::time::interval(REREGISTER_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        for entry in &registered {
+            let register = api.register(&entry.token, &entry.url, &entry.wildcard, entry.replica);
+            let result = tokio::select! {
+                () = stop.cancelled() => return,
+                result = register => result,
+            };
+            if let Err(err) = result {
+                tracing::warn!(url = %entry.url, "demo proxy could not register again: {err:#}");
+            }
+        }
+    }
+}
