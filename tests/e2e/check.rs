@@ -1,0 +1,196 @@
+//! `proxyhealth check --targets`: one sweep over a targets file, with exit codes
+//! 0 (all ok), 1 (any not ok) and 2 (usage or configuration error).
+
+use crate::support::{async_command, command, run, stderr, stdout, write};
+use proxyhealth_sim::{Kind, spawn};
+use serde_json::Value;
+use std::process::Stdio;
+use tokio::io::AsyncWriteExt;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_all_healthy_fleet_exits_zero() {
+    let a = spawn(Kind::Ok).await.expect("spawn");
+    let b = spawn(Kind::OkWithWarnings).await.expect("spawn");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let targets = write(
+        dir.path(),
+        "targets.txt",
+        &format!(
+            "# two healthy proxies\n\n{}\tone\n{}\ttwo\n",
+            a.url(),
+            b.url()
+        ),
+    );
+    let output = async_command()
+        .arg("check")
+        .arg("--targets")
+        .arg(&targets)
+        .output()
+        .await
+        .expect("run check");
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with("NAME") && lines[0].contains("LATENCY"),
+        "{text}"
+    );
+    assert!(
+        lines[1].starts_with("one ") && lines[1].contains(" ok "),
+        "{text}"
+    );
+    assert!(
+        lines[1].trim_end().ends_with(" ms"),
+        "latency shown: {text}"
+    );
+    assert!(lines[2].starts_with("two "), "{text}");
+    assert!(
+        lines[3].trim_start().starts_with("warning: "),
+        "a warning under its proxy, and the proxy still ok:\n{text}"
+    );
+    assert!(text.contains("2 proxies: 2 ok"), "{text}");
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mixed_fleet_exits_one_with_every_status_and_reason() {
+    let ok = spawn(Kind::Ok).await.expect("spawn");
+    let errors = spawn(Kind::Errors).await.expect("spawn");
+    let crashing = spawn(Kind::ServerError).await.expect("spawn");
+    let refused = spawn(Kind::Refused).await.expect("spawn");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let targets = write(
+        dir.path(),
+        "targets.tsv",
+        &format!(
+            "{}\tok\n{}\terrors\n{}\tcrashing\n{}\trefused\n",
+            ok.url(),
+            errors.url(),
+            crashing.url(),
+            refused.url()
+        ),
+    );
+
+    let output = async_command()
+        .arg("check")
+        .arg("--targets")
+        .arg(&targets)
+        .args(["--timeout", "2s", "--output", "json"])
+        .output()
+        .await
+        .expect("run check");
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let body: Value = serde_json::from_slice(&output.stdout).expect("check JSON");
+    let by_name = |name: &str| -> Value {
+        body["proxies"]
+            .as_array()
+            .expect("proxies")
+            .iter()
+            .find(|p| p["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} in {body}"))
+    };
+    assert_eq!(by_name("ok")["status"], "ok");
+    assert_eq!(by_name("errors")["status"], "unhealthy");
+    assert_eq!(by_name("crashing")["status"], "unhealthy");
+    assert_eq!(by_name("refused")["status"], "unreachable");
+    let crash_errors = by_name("crashing")["report"]["errors"].to_string();
+    assert!(
+        crash_errors.contains("500"),
+        "the 500 is named: {crash_errors}"
+    );
+    assert_eq!(body["counts"]["ok"], 1);
+    assert_eq!(body["counts"]["unhealthy"], 2);
+    assert_eq!(body["counts"]["unreachable"], 1);
+    assert_eq!(body["total"], 4);
+
+    let table = async_command()
+        .arg("check")
+        .arg("--targets")
+        .arg(&targets)
+        .output()
+        .await
+        .expect("run check");
+    assert_eq!(table.status.code(), Some(1));
+    let text = stdout(&table);
+    let lines: Vec<&str> = text.lines().collect();
+    let crashing_row = lines
+        .iter()
+        .position(|l| l.starts_with("crashing "))
+        .expect("crashing row");
+    assert!(lines[crashing_row].contains("unhealthy"), "{text}");
+    let first_error = lines[crashing_row + 1];
+    assert!(first_error.starts_with("    error: "), "{text}");
+    // A multi-line error keeps its later lines, indented under the first.
+    let continuation = lines[crashing_row + 2];
+    assert!(
+        continuation.starts_with("           ") && !continuation.trim().is_empty(),
+        "multi-line errors stay indented:\n{text}"
+    );
+
+    for fake in [ok, errors, crashing, refused] {
+        fake.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn targets_can_come_from_stdin() {
+    let ok = spawn(Kind::Ok).await.expect("spawn");
+    let mut child = async_command()
+        .args(["check", "--targets", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run check");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin
+        .write_all(format!("{}\n", ok.url()).as_bytes())
+        .await
+        .expect("write targets");
+    drop(stdin);
+    let output = child.wait_with_output().await.expect("check output");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let host = ok.url().trim_start_matches("http://").to_owned();
+    assert!(
+        stdout(&output).contains(&host),
+        "a target without a name is named by host:port: {}",
+        stdout(&output)
+    );
+    ok.shutdown().await;
+}
+
+#[test]
+fn a_missing_targets_file_exits_two_naming_the_file() {
+    let output = run(command().args(["check", "--targets", "/nonexistent/targets.txt"]));
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(err.contains("--targets /nonexistent/targets.txt"), "{err}");
+}
+
+#[test]
+fn a_bad_line_in_the_targets_file_exits_two_naming_the_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let targets = write(dir.path(), "t.txt", "http://127.0.0.1:1\nnot-a-url\n");
+    let output = run(command().arg("check").arg("--targets").arg(&targets));
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(err.contains("line 2") && err.contains("not-a-url"), "{err}");
+}
+
+#[test]
+fn a_bad_flag_value_exits_two_naming_the_flag_and_value() {
+    let output = run(command().args(["check", "--targets", "-", "--timeout", "soon"]));
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(err.contains("--timeout") && err.contains("soon"), "{err}");
+
+    let output = run(command().args(["check", "--targets", "-", "--body-cap", "3parsecs"]));
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.contains("--body-cap") && err.contains("3parsecs"),
+        "{err}"
+    );
+}

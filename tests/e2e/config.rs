@@ -1,0 +1,126 @@
+//! Configuration precedence (flag > env > file > default) and refusal of bad
+//! values with exit code 2, observed through a running server.
+
+use crate::support::{Server, command, get_json, run, stderr, write};
+
+fn interval_ms(server: &Server) -> u64 {
+    let body = get_json(&format!("{}/api/v2/proxyhealth/summary", server.url));
+    body["interval_ms"].as_f64().expect("interval_ms") as u64
+}
+
+#[test]
+fn a_flag_beats_the_environment_which_beats_the_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = write(
+        dir.path(),
+        "proxyhealth.toml",
+        "listen = \"127.0.0.2:0\"\ninterval = \"3m\"\n",
+    );
+    let file = file.to_str().expect("utf-8 path");
+    let env = [
+        ("PROXYHEALTH_LISTEN", "127.0.0.3:0"),
+        ("PROXYHEALTH_INTERVAL", "2m"),
+    ];
+
+    let from_file = Server::start_with(&["--config", file], &[], Some("file"));
+    assert!(
+        from_file.url.starts_with("http://127.0.0.2:"),
+        "{}",
+        from_file.url
+    );
+    assert_eq!(interval_ms(&from_file), 180_000);
+    drop(from_file);
+
+    let from_env = Server::start_with(&["--config", file], &env, Some("env"));
+    assert!(
+        from_env.url.starts_with("http://127.0.0.3:"),
+        "{}",
+        from_env.url
+    );
+    assert_eq!(interval_ms(&from_env), 120_000);
+    drop(from_env);
+
+    let from_flag = Server::start_with(
+        &[
+            "--config",
+            file,
+            "--listen",
+            "127.0.0.4:0",
+            "--interval",
+            "1m",
+        ],
+        &env,
+        Some("flag"),
+    );
+    assert!(
+        from_flag.url.starts_with("http://127.0.0.4:"),
+        "{}",
+        from_flag.url
+    );
+    assert_eq!(interval_ms(&from_flag), 60_000);
+}
+
+#[test]
+fn the_config_file_can_come_from_the_environment() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = write(dir.path(), "c.toml", "interval = \"45s\"\n");
+    let server = Server::start_with(
+        &[],
+        &[("PROXYHEALTH_CONFIG", file.to_str().expect("utf-8 path"))],
+        None,
+    );
+    assert_eq!(interval_ms(&server), 45_000);
+}
+
+#[test]
+fn the_example_config_file_is_accepted() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/proxyhealth.example.toml");
+    let server = Server::start(&["--config", example]);
+    assert_eq!(interval_ms(&server), 60_000);
+}
+
+#[test]
+fn an_unknown_key_in_the_file_exits_two_naming_the_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = write(dir.path(), "c.toml", "intervall = \"1m\"\n");
+    let output = run(command().arg("serve").arg("--config").arg(&file));
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(err.contains("unknown key `intervall`"), "{err}");
+    assert!(err.contains("c.toml"), "the file is named: {err}");
+}
+
+#[test]
+fn a_bad_value_in_the_file_exits_two_naming_the_key_and_value() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = write(dir.path(), "c.toml", "body_cap = \"lots\"\n");
+    let output = run(command().arg("serve").arg("--config").arg(&file));
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.contains("`body_cap`") && err.contains("\"lots\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_bad_environment_value_exits_two_naming_the_flag_and_value() {
+    let output = run(command().arg("serve").env("PROXYHEALTH_PARALLELISM", "0"));
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.contains("--parallelism") && err.contains("'0'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_config_file_exits_two() {
+    let output = run(command().args(["serve", "--config", "/nonexistent/proxyhealth.toml"]));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("/nonexistent/proxyhealth.toml"),
+        "{}",
+        stderr(&output)
+    );
+}

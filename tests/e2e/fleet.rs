@@ -1,0 +1,250 @@
+//! A server, proxies created through the CLI, fake proxies registering with
+//! their tokens, and every status read back through the API and the CLI.
+
+use crate::support::{Server, run, stderr, stdout};
+use proxyhealth_sim::{Kind, SimProxy, spawn};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+/// Creates a proxy through the CLI and returns its token.
+fn create(server: &Server, name: &str) -> String {
+    let output = run(server
+        .cli()
+        .args(["proxies", "create", "--name", name, "--only-token"]));
+    assert!(
+        output.status.success(),
+        "create {name}: {}",
+        stderr(&output)
+    );
+    let token = stdout(&output).trim().to_owned();
+    assert_eq!(token.len(), 36 + 1 + 64, "token of {name}: {token:?}");
+    token
+}
+
+async fn register(http: &reqwest::Client, server: &Server, token: &str, url: &str) {
+    let response = http
+        .post(format!(
+            "{}/api/v2/workspaceproxies/me/register",
+            server.url
+        ))
+        .header("Coder-External-Proxy-Token", token)
+        .json(&json!({
+            "access_url": url,
+            "wildcard_hostname": "",
+            "derp_enabled": true,
+            "derp_only": false,
+            "replica_id": uuid::Uuid::new_v4(),
+            "hostname": "e2e",
+            "replica_error": "",
+            "replica_relay_address": "",
+            "version": "v2.20.0",
+        }))
+        .send()
+        .await
+        .expect("register");
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    assert_eq!(status, 201, "register {url}: {body}");
+}
+
+fn statuses(regions: &Value) -> HashMap<String, String> {
+    regions["regions"]
+        .as_array()
+        .expect("regions array")
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap_or_default().to_owned(),
+                p["status"]["status"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registered_proxies_show_their_health_through_the_api_and_the_cli() {
+    let server = Server::start(&["--interval", "1h", "--timeout", "2s"]);
+    assert!(
+        !server.token.is_empty(),
+        "the generated admin token is printed once"
+    );
+    let kinds = [
+        ("healthy", Kind::Ok),
+        ("broken", Kind::Errors),
+        ("crashing", Kind::ServerError),
+        ("gone", Kind::Refused),
+    ];
+    let mut fakes: Vec<SimProxy> = Vec::new();
+    let http = reqwest::Client::new();
+    for (name, kind) in kinds {
+        let token = create(&server, name);
+        let fake = spawn(kind).await.expect("spawn a fake proxy");
+        register(&http, &server, &token, fake.url()).await;
+        fakes.push(fake);
+    }
+    create(&server, "never-registered");
+
+    let refreshed = http
+        .post(format!("{}/api/v2/workspaceproxies/refresh", server.url))
+        .bearer_auth(&server.token)
+        .send()
+        .await
+        .expect("refresh");
+    assert_eq!(refreshed.status(), 200);
+    let api: Value = http
+        .get(format!("{}/api/v2/workspaceproxies", server.url))
+        .bearer_auth(&server.token)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("list JSON");
+    let expected: HashMap<String, String> = [
+        ("healthy", "ok"),
+        ("broken", "unhealthy"),
+        ("crashing", "unhealthy"),
+        ("gone", "unreachable"),
+        ("never-registered", "unregistered"),
+    ]
+    .into_iter()
+    .map(|(n, s)| (n.to_owned(), s.to_owned()))
+    .collect();
+    assert_eq!(statuses(&api), expected, "API: {api}");
+
+    let listed = run(server.cli().args(["proxies", "list", "--output", "json"]));
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let cli_json: Value = serde_json::from_slice(&listed.stdout).expect("list --output json");
+    assert_eq!(statuses(&cli_json), expected, "CLI JSON: {cli_json}");
+
+    let table = run(server.cli().args(["proxies", "list"]));
+    assert!(table.status.success(), "{}", stderr(&table));
+    let text = stdout(&table);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with("NAME") && lines[0].contains("STATUS"),
+        "{text}"
+    );
+    for (name, status) in &expected {
+        let row = lines
+            .iter()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no row for {name}:\n{text}"));
+        assert!(
+            row.trim_end().ends_with(status.as_str()),
+            "{name}: {row}\n{text}"
+        );
+    }
+    // Errors are printed as errors (Coder printed them as warnings), under their proxy.
+    let broken = lines
+        .iter()
+        .position(|l| l.starts_with("broken "))
+        .expect("broken row");
+    assert!(
+        lines[broken + 1].trim_start().starts_with("error: "),
+        "the error follows its proxy:\n{text}"
+    );
+    assert!(
+        !text.contains("\x1b["),
+        "no colours when stdout is a pipe:\n{text}"
+    );
+
+    let shown = run(server.cli().args(["proxies", "show", "gone", "-o", "json"]));
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    let gone: Value = serde_json::from_slice(&shown.stdout).expect("show JSON");
+    assert_eq!(gone["status"]["status"], "unreachable");
+    let errors = gone["status"]["report"]["errors"]
+        .as_array()
+        .expect("errors");
+    assert!(!errors.is_empty(), "an unreachable proxy says why: {gone}");
+
+    for fake in fakes {
+        fake.shutdown().await;
+    }
+}
+
+#[test]
+fn proxy_management_round_trip_through_the_cli() {
+    let server = Server::start(&["--interval", "1h", "--admin-token", "e2e-admin-token"]);
+    assert_eq!(server.token, "", "a configured token is never printed");
+    let mut server = server;
+    server.token = "e2e-admin-token".to_owned();
+
+    let created = run(server.cli().args([
+        "proxies",
+        "create",
+        "--name",
+        "eu-west",
+        "--display-name",
+        "EU West",
+        "--icon",
+        "/emojis/1f1ea-1f1fa.png",
+    ]));
+    assert!(created.status.success(), "{}", stderr(&created));
+    assert!(stdout(&created).contains("Workspace proxy \"eu-west\" created."));
+
+    let duplicate = run(server
+        .cli()
+        .args(["proxies", "create", "--name", "eu-west"]));
+    assert_eq!(duplicate.status.code(), Some(1));
+    assert!(
+        stderr(&duplicate).contains("already exists"),
+        "the server's message is shown: {}",
+        stderr(&duplicate)
+    );
+
+    let edited = run(server.cli().args([
+        "proxies",
+        "edit",
+        "eu-west",
+        "--name",
+        "eu-central",
+        "-o",
+        "json",
+    ]));
+    assert!(edited.status.success(), "{}", stderr(&edited));
+    let body: Value = serde_json::from_slice(&edited.stdout).expect("edit JSON");
+    assert_eq!(body["proxy"]["name"], "eu-central");
+    assert_eq!(body["proxy"]["display_name"], "EU West");
+
+    let nothing = run(server.cli().args(["proxies", "edit", "eu-central"]));
+    assert_eq!(nothing.status.code(), Some(2), "edit needs a change");
+
+    let rotated =
+        run(server
+            .cli()
+            .args(["proxies", "regenerate-token", "eu-central", "--only-token"]));
+    assert!(rotated.status.success(), "{}", stderr(&rotated));
+    assert_eq!(stdout(&rotated).trim().len(), 36 + 1 + 64);
+
+    let unconfirmed = run(server.cli().args(["proxies", "delete", "eu-central"]));
+    assert_eq!(unconfirmed.status.code(), Some(2));
+    assert!(
+        stderr(&unconfirmed).contains("stdin is not a terminal; pass -y"),
+        "{}",
+        stderr(&unconfirmed)
+    );
+
+    let deleted = run(server.cli().args(["proxies", "delete", "eu-central", "-y"]));
+    assert!(deleted.status.success(), "{}", stderr(&deleted));
+    assert!(stdout(&deleted).contains("deleted"));
+
+    let missing = run(server.cli().args(["proxies", "show", "eu-central"]));
+    assert_eq!(missing.status.code(), Some(1));
+    let err = stderr(&missing);
+    assert!(err.contains("not found") && err.contains("404"), "{err}");
+
+    let unauthorised = run(server
+        .cli()
+        .env("PROXYHEALTH_ADMIN_TOKEN", "wrong")
+        .args(["proxies", "list"]));
+    assert_eq!(unauthorised.status.code(), Some(1));
+    assert!(
+        stderr(&unauthorised).contains("401"),
+        "{}",
+        stderr(&unauthorised)
+    );
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests of the `proxyhealth` binary: a real server on a temp SQLite
+//! file, real fake proxies on loopback, and the CLI driving both.
+
+mod check;
+mod config;
+mod fleet;
+mod shutdown;
+mod support;
