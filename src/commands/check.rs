@@ -31,6 +31,7 @@ const PROGRESS_THRESHOLD: usize = 50;
 /// Runs `check` and returns the exit code: 0 all ok, 1 any not ok.
 pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let settings = config::resolve_check(&args.config, &args.store, &args.probe)?;
+    crate::limits::raise_open_files();
     let proxies = match &args.targets {
         Some(path) => read_targets(path)?,
         None => load_store_proxies(&settings).await?,

@@ -194,3 +194,58 @@ fn a_bad_flag_value_exits_two_naming_the_flag_and_value() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reads_the_proxies_of_a_store() {
+    let ok = spawn(Kind::Ok).await.expect("spawn");
+    let mut server = crate::support::Server::start(&["--interval", "1h"]);
+    let created = run(server
+        .cli()
+        .args(["proxies", "create", "--name", "stored", "--only-token"]));
+    assert!(created.status.success(), "{}", stderr(&created));
+    let token = stdout(&created).trim().to_owned();
+    let registered = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v2/workspaceproxies/me/register",
+            server.url
+        ))
+        .header("Coder-External-Proxy-Token", &token)
+        .json(&serde_json::json!({
+            "access_url": ok.url(),
+            "derp_enabled": true,
+            "replica_id": uuid::Uuid::new_v4(),
+        }))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(registered.status(), 201);
+    let stopped =
+        tokio::task::block_in_place(|| server.terminate(std::time::Duration::from_secs(12)));
+    assert!(stopped.is_some_and(|(status, _)| status.success()));
+
+    let output = async_command()
+        .arg("check")
+        .arg("--db")
+        .arg(&server.db)
+        .args(["--output", "json"])
+        .output()
+        .await
+        .expect("run check");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let body: Value = serde_json::from_slice(&output.stdout).expect("check JSON");
+    assert_eq!(body["total"], 1, "{body}");
+    assert_eq!(body["proxies"][0]["name"], "stored");
+    assert_eq!(body["proxies"][0]["status"], "ok");
+    ok.shutdown().await;
+}
+
+#[test]
+fn a_bad_store_spec_exits_two_naming_it() {
+    let output = run(command().args(["check", "--db", "mysql://somewhere/db"]));
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.contains("--db") && err.contains("mysql://somewhere/db"),
+        "{err}"
+    );
+}

@@ -38,6 +38,8 @@ pub struct Server {
     pub token: String,
     /// Everything the server logged, for failure messages.
     pub log: PathBuf,
+    /// The SQLite file the server stores proxies in.
+    pub db: PathBuf,
     /// Keeps the database directory alive until the server is dropped.
     _dir: tempfile::TempDir,
 }
@@ -57,7 +59,9 @@ impl Server {
         let db = dir.path().join("proxyhealth.db");
         let log = dir.path().join("serve.log");
         let mut cmd = command();
-        cmd.arg("serve").arg("--db").arg(&db);
+        cmd.arg("serve")
+            .arg("--db")
+            .arg(format!("sqlite://{}", db.display()));
         if listen_from.is_none() {
             cmd.args(["--listen", "127.0.0.1:0"]);
         }
@@ -74,6 +78,7 @@ impl Server {
             url,
             token: token.unwrap_or_default(),
             log,
+            db,
             _dir: dir,
         }
     }
