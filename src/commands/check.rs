@@ -181,7 +181,12 @@ fn print_table(results: &[CheckResult]) {
     if summary.is_empty() {
         println!("no proxies to check");
     } else {
-        println!("{} proxies: {}", results.len(), summary.join(", "));
+        let noun = if results.len() == 1 {
+            "proxy"
+        } else {
+            "proxies"
+        };
+        println!("{} {noun}: {}", results.len(), summary.join(", "));
     }
 }
 
