@@ -7,7 +7,7 @@ use crate::probe::build_client;
 use crate::snapshot::{Change, Snapshot, SweepInfo};
 use crate::sweep::{CheckResult, check_all, check_proxy};
 use arc_swap::{ArcSwap, Guard};
-use proxyhealth_core::{ProxyHost, ProxySource, ProxyStatus, Status};
+use proxyhealth_core::{ProxySource, ProxyStatus, Status};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -204,8 +204,8 @@ impl Engine {
         self.inner.snapshot.load().get(id).cloned()
     }
 
-    /// The hosts of every registered proxy (see [`Snapshot::hosts`]); shares the
-    /// snapshot, copies nothing.
+    /// The snapshot whose [`Snapshot::hosts`] lists the hosts of every registered
+    /// proxy (for security headers); shares the snapshot, copies nothing.
     pub fn proxy_hosts(&self) -> Arc<Snapshot> {
         self.snapshot_arc()
     }
@@ -417,6 +417,3 @@ impl std::fmt::Debug for Engine {
             .finish()
     }
 }
-
-/// Hosts are read through the snapshot; this alias documents the type readers get.
-pub type Hosts = [ProxyHost];
