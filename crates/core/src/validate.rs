@@ -7,6 +7,10 @@ use url::Url;
 
 /// The name reserved for the primary region.
 pub const RESERVED_NAME: &str = "primary";
+/// Names the API's routes take for themselves under `/api/v2/workspaceproxies/`
+/// (`me/register`, `refresh`): a proxy with one of them could not be addressed
+/// by name, so they are refused (case-insensitively).
+pub const ROUTE_NAMES: [&str; 2] = ["me", "refresh"];
 /// Longest proxy name, in characters.
 pub const MAX_NAME_CHARS: usize = 64;
 /// Longest display name, in characters.
@@ -56,6 +60,15 @@ pub fn validate_name(name: &str) -> Result<(), FieldError> {
         return Err(FieldError::new(
             "name",
             format!("the name {name:?} is reserved for the primary region"),
+        ));
+    }
+    if ROUTE_NAMES
+        .iter()
+        .any(|taken| name.eq_ignore_ascii_case(taken))
+    {
+        return Err(FieldError::new(
+            "name",
+            format!("the name {name:?} is reserved: the API uses it as a route"),
         ));
     }
     Ok(())
@@ -207,6 +220,16 @@ pub fn validate_version(version: &str) -> Result<(), FieldError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_names_the_router_takes_are_reserved_in_any_case() {
+        for name in ROUTE_NAMES.iter().copied().chain(["ME", "Refresh"]) {
+            let err = super::validate_name(name).expect_err("reserved");
+            assert_eq!(err.field, "name");
+            assert!(err.detail.contains("reserved"), "{}", err.detail);
+        }
+        assert!(super::validate_name("merefresh").is_ok());
+    }
+
     use super::*;
 
     #[test]
