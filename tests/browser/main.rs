@@ -1,0 +1,478 @@
+//! The dashboard in a real headless Chromium, driven over the DevTools protocol,
+//! against `proxyhealth demo` (the binary, as a user runs it).
+//!
+//! Without Chromium these tests skip loudly; with `CI=true` they fail instead.
+//! The first test leaves a full-page screenshot at `target/dashboard.png`.
+
+mod cdp;
+mod chromium;
+mod dashboard;
+mod demo;
+mod fake_proxy;
+
+use cdp::Cdp;
+use chromium::Chromium;
+use dashboard::{Row, generation, row, tile_count, wait_for_rows};
+use demo::Demo;
+use fake_proxy::FakeProxy;
+use serde_json::json;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Bound on a whole test, so a stuck browser fails it instead of hanging CI.
+const TEST_TIMEOUT: Duration = Duration::from_secs(180);
+/// How long the first sweeps may take to show every state.
+const SETTLE: Duration = Duration::from_secs(45);
+
+/// Starts Chromium and connects to it, or skips (fails in CI) when it cannot.
+async fn browser() -> Option<(Chromium, Cdp)> {
+    let Some(binary) = chromium::find() else {
+        chromium::unavailable("no chromium binary found")?;
+        return None;
+    };
+    let browser = match Chromium::launch(&binary).await {
+        Ok(browser) => browser,
+        Err(err) => {
+            chromium::unavailable(&err)?;
+            return None;
+        }
+    };
+    let cdp = Cdp::connect(&browser.ws_url)
+        .await
+        .expect("connect to Chromium's DevTools");
+    Some((browser, cdp))
+}
+
+/// Closes the browser politely, then makes sure it is gone.
+async fn close(browser: Chromium, cdp: Cdp) {
+    let _ = cdp.call(None, "Browser.close", json!({})).await;
+    browser.close().await;
+}
+
+/// Stops the demo with SIGTERM and checks that it exited cleanly and removed
+/// its temporary directory.
+async fn stop_demo(demo: Demo) {
+    let dir = demo
+        .targets
+        .parent()
+        .expect("the targets file is in a directory")
+        .to_owned();
+    let output_before = demo.output();
+    let status = demo.terminate().await;
+    assert!(
+        status.success(),
+        "the demo exits 0 on SIGTERM, got {status}:\n{output_before}"
+    );
+    assert!(
+        !dir.exists(),
+        "the demo removed its temporary directory {}",
+        dir.display()
+    );
+}
+
+/// What the dashboard must show for one demo proxy.
+struct Expect {
+    name: &'static str,
+    status: &'static str,
+    /// A text one of its errors (or warnings, for an `ok` proxy) contains.
+    message: Option<&'static str>,
+}
+
+const EXPECTED: &[Expect] = &[
+    Expect {
+        name: "eu-west",
+        status: "ok",
+        message: None,
+    },
+    Expect {
+        name: "eu-central",
+        status: "ok",
+        message: Some("version mismatch: primary coderd (v2.21.0) != workspace proxy (v2.20.0)"),
+    },
+    Expect {
+        name: "ap-south",
+        status: "ok",
+        message: None,
+    },
+    Expect {
+        name: "ap-southeast",
+        status: "unhealthy",
+        message: Some("failed to get build info"),
+    },
+    Expect {
+        name: "sa-east",
+        status: "unhealthy",
+        message: Some("Error Message: Internal error fetching health report."),
+    },
+    Expect {
+        name: "ap-northeast",
+        status: "unhealthy",
+        message: Some("unexpected status code 400."),
+    },
+    Expect {
+        name: "us-west",
+        status: "unhealthy",
+        message: Some("Could this be a primary coderd and not a proxy?"),
+    },
+    Expect {
+        name: "ca-central",
+        status: "unhealthy",
+        message: Some("is not a coder proxy instance, verify the url is correct"),
+    },
+    Expect {
+        name: "eu-south",
+        status: "unhealthy",
+        message: Some("failed to decode health report body"),
+    },
+    Expect {
+        name: "me-central",
+        status: "unreachable",
+        message: Some("request to proxy failed"),
+    },
+    Expect {
+        name: "af-south",
+        status: "unreachable",
+        message: Some("request to proxy failed"),
+    },
+    Expect {
+        name: "eu-east",
+        status: "unregistered",
+        message: None,
+    },
+];
+
+/// `None` when the row of `expect` shows its status, badge and message.
+fn mismatch(rows: &[Row], expect: &Expect) -> Option<String> {
+    let Some(row) = row(rows, expect.name) else {
+        return Some(format!("no row for {}", expect.name));
+    };
+    if row.status != expect.status || row.badge != expect.status {
+        return Some(format!(
+            "{}: data-status {:?} and badge {:?}, want {:?}",
+            expect.name, row.status, row.badge, expect.status
+        ));
+    }
+    if let Some(needle) = expect.message {
+        let messages = if expect.status == "ok" {
+            &row.warnings
+        } else {
+            &row.errors
+        };
+        if !messages.iter().any(|m| m.contains(needle)) {
+            return Some(format!(
+                "{}: no message containing {needle:?} in {messages:?}",
+                expect.name
+            ));
+        }
+    } else if expect.status == "ok" && !row.errors.is_empty() {
+        return Some(format!(
+            "{}: errors {:?} on an ok proxy",
+            expect.name, row.errors
+        ));
+    }
+    None
+}
+
+/// `target/`, where the screenshot goes.
+fn target_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_dashboard_shows_every_state_with_its_message_and_updates_without_a_reload() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let Some((browser, cdp)) = browser().await else {
+            return;
+        };
+        let demo = Demo::start("browser-test-admin-token").await;
+        let page = cdp.new_page().await.expect("open a page");
+        page.set_viewport(1360, 900).await.expect("set the viewport");
+        page.navigate(&demo.dashboard).await.expect("load the dashboard");
+
+        wait_for_rows(&page, SETTLE, "every demo state is shown", |rows| {
+            EXPECTED.iter().find_map(|expect| mismatch(rows, expect))
+        })
+        .await;
+        assert_eq!(
+            page.eval("document.querySelector('#proxy-table').dataset.mode")
+                .await
+                .expect("table mode"),
+            json!("admin"),
+            "the token from the fragment signs the page in"
+        );
+        assert_eq!(
+            page.eval("location.hash").await.expect("hash"),
+            json!(""),
+            "the page takes the token out of the address bar"
+        );
+        assert_eq!(tile_count(&page, "unregistered").await, "1");
+        assert_eq!(tile_count(&page, "unreachable").await, "2");
+        assert_eq!(tile_count(&page, "total").await, "14");
+        assert!(
+            page.eval("document.querySelector('#check-now').disabled === false")
+                .await
+                .expect("check-now")
+                == json!(true),
+            "an admin can press Check now"
+        );
+
+        // A status change must arrive by itself, without reloading the page.
+        page.eval("window.__marker = 'set before the update'; true")
+            .await
+            .expect("set the marker");
+        let before = generation(&page).await;
+        let flapping_before = dashboard::rows(&page).await;
+        let was = row(&flapping_before, "eu-north")
+            .expect("the flapping proxy has a row")
+            .status
+            .clone();
+        let after = wait_for_rows(
+            &page,
+            Duration::from_secs(40),
+            "the flapping proxy changes status",
+            |rows| match row(rows, "eu-north") {
+                Some(r) if r.status != was && r.badge == r.status => None,
+                Some(r) => Some(format!("eu-north still {:?}", r.status)),
+                None => Some("no eu-north row".into()),
+            },
+        )
+        .await;
+        let flapped = row(&after, "eu-north").expect("eu-north row");
+        if flapped.status == "unhealthy" {
+            assert!(
+                flapped.errors.iter().any(|e| e.contains("failed to get build info")),
+                "the flapping proxy's error is shown: {:?}",
+                flapped.errors
+            );
+        }
+        assert_eq!(
+            page.eval("window.__marker").await.expect("read the marker"),
+            json!("set before the update"),
+            "the page was not reloaded"
+        );
+        assert_eq!(
+            page.eval("performance.getEntriesByType('navigation').length")
+                .await
+                .expect("navigations"),
+            json!(1)
+        );
+        assert!(
+            generation(&page).await > before,
+            "body[data-generation] increased with the update"
+        );
+        assert_eq!(
+            page.eval("document.querySelector('#live').dataset.state")
+                .await
+                .expect("live state"),
+            json!("live"),
+            "updates come over the event stream"
+        );
+
+        // Every flag icon loaded (the demo serves them on loopback).
+        let icons = page
+            .eval(
+                "Promise.all([...document.querySelectorAll('.icon img')].map((i) => i.decode().then(() => i.naturalWidth > 0, () => false)))",
+            )
+            .await
+            .expect("decode the icons");
+        let icons = icons.as_array().cloned().unwrap_or_default();
+        assert_eq!(icons.len(), 14, "every demo proxy has an image icon");
+        assert!(icons.iter().all(|ok| ok == &json!(true)), "every icon loads: {icons:?}");
+
+        // For the screenshot: enough history that the flapping proxy's strip shows it.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+        loop {
+            let cells = page
+                .eval("document.querySelectorAll('tr[data-proxy-name=\"eu-north\"] .history .cell').length")
+                .await
+                .expect("count history cells");
+            if cells.as_u64().unwrap_or(0) >= 12 || tokio::time::Instant::now() > deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let png = page.screenshot_full_page().await.expect("take a screenshot");
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "the screenshot is a PNG");
+        let path = target_dir().join("dashboard.png");
+        std::fs::write(&path, &png).expect("save the screenshot");
+        eprintln!("dashboard screenshot: {}", path.display());
+
+        assert!(
+            cdp.events_named("Page.javascriptDialogOpening").is_empty(),
+            "no dialog opened"
+        );
+        close(browser, cdp).await;
+        stop_demo(demo).await;
+    })
+    .await
+    .expect("the test finishes within its time limit");
+}
+
+/// The proxy name of the markup test.
+const MARKUP_NAME: &str = "<img src=x onerror=alert(1)>";
+/// The error text of the markup test.
+const MARKUP_ERROR: &str = "<script>window.__pwned=1</script>";
+/// The warning text of the markup test.
+const MARKUP_WARNING: &str = "<img src=x onerror=\"window.__pwned=2\">";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_name_and_error_text_with_markup_render_as_text() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let Some((browser, cdp)) = browser().await else {
+            return;
+        };
+        let demo = Demo::start("markup-test-admin-token").await;
+        let fake = FakeProxy::start(
+            json!({"errors": [MARKUP_ERROR], "warnings": [MARKUP_WARNING]}).to_string(),
+        )
+        .await;
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client");
+        let created = http
+            .post(format!("{}/api/v2/workspaceproxies", demo.base))
+            .bearer_auth(&demo.admin_token)
+            .json(&json!({"name": MARKUP_NAME, "display_name": "", "icon": ""}))
+            .send()
+            .await
+            .expect("create the proxy");
+        assert_eq!(created.status(), 201, "the markup name is accepted as data");
+        let created: serde_json::Value = created.json().await.expect("created body");
+        let token = created["proxy_token"].as_str().expect("a proxy token");
+        let registered = http
+            .post(format!("{}/api/v2/workspaceproxies/me/register", demo.base))
+            .header("Coder-External-Proxy-Token", token)
+            .json(&json!({
+                "access_url": fake.url,
+                "wildcard_hostname": "",
+                "derp_enabled": true,
+                "derp_only": false,
+                "replica_id": uuid::Uuid::new_v4(),
+                "hostname": "markup-test",
+                "replica_error": "",
+                "replica_relay_address": "",
+                "version": "v2.20.0",
+            }))
+            .send()
+            .await
+            .expect("register the proxy");
+        assert_eq!(registered.status(), 201, "the fake proxy registers");
+
+        let page = cdp.new_page().await.expect("open a page");
+        page.navigate(&demo.dashboard)
+            .await
+            .expect("load the dashboard");
+        let rows = wait_for_rows(
+            &page,
+            SETTLE,
+            "the markup proxy is checked",
+            |rows| match row(rows, MARKUP_NAME) {
+                Some(r) if r.status == "unhealthy" && r.errors == [MARKUP_ERROR] => None,
+                Some(r) => Some(format!("{:?} with errors {:?}", r.status, r.errors)),
+                None => Some("no row for the markup proxy".into()),
+            },
+        )
+        .await;
+        // One more render after it, so a handler that markup would have set off has run.
+        let seen = generation(&page).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while generation(&page).await <= seen && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+
+        let markup = row(&rows, MARKUP_NAME).expect("markup row");
+        assert_eq!(markup.name_text, MARKUP_NAME, "the name is shown as text");
+        assert_eq!(
+            markup.display_text, MARKUP_NAME,
+            "the display name (the name, as none was given) is shown as text"
+        );
+        assert_eq!(markup.badge, "unhealthy");
+        assert_eq!(markup.errors, [MARKUP_ERROR], "the error is shown as text");
+        assert_eq!(
+            markup.warnings,
+            [MARKUP_WARNING],
+            "the warning is shown as text"
+        );
+        assert_eq!(
+            page.eval("document.querySelectorAll('img[src=\"x\"]').length")
+                .await
+                .expect("count injected images"),
+            json!(0),
+            "no <img src=x> element was made"
+        );
+        assert_eq!(
+            page.eval("document.querySelectorAll('#proxy-rows script').length")
+                .await
+                .expect("count injected scripts"),
+            json!(0),
+            "no <script> element was made in the table"
+        );
+        assert_eq!(
+            page.eval("typeof window.__pwned")
+                .await
+                .expect("read __pwned"),
+            json!("undefined"),
+            "no injected script ran"
+        );
+        let dialogs = cdp.events_named("Page.javascriptDialogOpening");
+        assert!(dialogs.is_empty(), "no alert dialog opened: {dialogs:?}");
+
+        close(browser, cdp).await;
+        drop(fake);
+        stop_demo(demo).await;
+    })
+    .await
+    .expect("the test finishes within its time limit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_stops_on_sigterm_and_leaves_nothing_behind() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let demo = Demo::start("sigterm-test-admin-token").await;
+        let targets = std::fs::read_to_string(&demo.targets).expect("read the targets file");
+        let urls: Vec<&str> = targets
+            .lines()
+            .filter(|line| !line.starts_with('#'))
+            .collect();
+        assert_eq!(
+            urls.len(),
+            13,
+            "every registered demo proxy is a target:\n{targets}"
+        );
+        assert!(
+            urls.iter()
+                .all(|line| line.starts_with("http://127.0.0.1:")),
+            "targets are on loopback:\n{targets}"
+        );
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client");
+        let listed = http
+            .get(format!("{}/api/v2/workspaceproxies", demo.base))
+            .bearer_auth(&demo.admin_token)
+            .send()
+            .await
+            .expect("list the proxies");
+        assert_eq!(listed.status(), 200);
+        let listed: serde_json::Value = listed.json().await.expect("list body");
+        assert_eq!(
+            listed["regions"].as_array().map(Vec::len),
+            Some(14),
+            "the demo created its 14 proxies through the API"
+        );
+        let base = demo.base.clone();
+        stop_demo(demo).await;
+        let after = http.get(format!("{base}/healthz")).send().await;
+        assert!(
+            after.is_err(),
+            "nothing listens after the demo stopped: {after:?}"
+        );
+    })
+    .await
+    .expect("the test finishes within its time limit");
+}
