@@ -24,10 +24,13 @@ const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(1);
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    if !matches!(cli.command, cli::Command::Serve(_)) {
-        // `serve` picks its log format from its configuration; the others log
-        // only warnings, since their result is what they print.
-        logging::init(config::LogFormat::Human, "warn");
+    match cli.command {
+        // `serve` picks its log format from its configuration.
+        cli::Command::Serve(_) => {}
+        // The demo's dashboard shows every status change; the terminal keeps its banner.
+        cli::Command::Demo(_) => logging::init(config::LogFormat::Human, "error"),
+        // The others log only warnings, since their result is what they print.
+        _ => logging::init(config::LogFormat::Human, "warn"),
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

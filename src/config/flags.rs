@@ -3,7 +3,7 @@
 //!
 //! Every flag is optional here, so that a value the user did not give can still
 //! come from the configuration file; the defaults are applied in
-//! [`super::resolve`] and written in each flag's help.
+//! `resolve_serve` and `resolve_check` (in the parent module) and written in each flag's help.
 
 use super::LogFormat;
 use super::units::{parse_positive_byte_size, parse_positive_duration};
