@@ -1,0 +1,83 @@
+//! `proxyhealth-bench`: the benchmarks of issue 6 (and the store listing of issue 3).
+//!
+//! `run` measures everything and writes bench/RESULTS.md; it starts the other
+//! subcommands as child processes so each is measured alone:
+//! - `fleet`: a simulated fleet (its own process, never counted in the checker's figures);
+//! - `sweep`: the checker, one sweep over a targets file;
+//! - `client-loop`: the loopback limit with the checker's connection policy;
+//! - `serve-regions`: the service with 10,000 proxies, for `wrk`;
+//! - `store-list`: `list_proxies()` against a plain SELECT.
+
+mod child;
+mod client_loop;
+mod criterion_read;
+mod fleet;
+mod procstat;
+mod regions;
+mod report;
+mod run;
+mod source;
+mod stdin;
+mod store_list;
+mod sweep;
+mod targets;
+mod wrk;
+
+use clap::{Parser, Subcommand};
+
+/// The benchmarks of proxyhealth.
+#[derive(Debug, Parser)]
+#[command(name = "proxyhealth-bench", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Every measurement, the table, bench/RESULTS.md.
+    Run(run::RunArgs),
+    /// A simulated fleet in this process until stdin closes.
+    Fleet(fleet::FleetArgs),
+    /// One sweep over a targets file; prints a JSON line.
+    Sweep(sweep::SweepArgs),
+    /// The plain client loop over a targets file; prints a JSON line.
+    ClientLoop(client_loop::ClientLoopArgs),
+    /// The service with registered proxies until stdin closes.
+    ServeRegions(regions::ServeRegionsArgs),
+    /// Store listing against a plain SELECT; prints a JSON line.
+    StoreList(store_list::StoreListArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("proxyhealth-bench: cannot start the runtime: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Run(args) => run::run(args).await,
+            Command::Fleet(args) => fleet::run(args).await,
+            Command::Sweep(args) => sweep::run(args).await,
+            Command::ClientLoop(args) => client_loop::run(args).await,
+            Command::ServeRegions(args) => regions::run(args).await,
+            Command::StoreList(args) => store_list::run(args).await,
+        }
+    });
+    // The stdin readers of `fleet` and `serve-regions` live on blocking threads.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("proxyhealth-bench: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

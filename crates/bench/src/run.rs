@@ -1,0 +1,335 @@
+//! `proxyhealth-bench run`: every measurement of issue 6 in one go, each in its
+//! own child process against a fleet in another, then the table.
+
+use crate::child::{Service, run_json};
+use crate::client_loop::ClientLoopReport;
+use crate::criterion_read::{ReadsReport, read_reads};
+use crate::fleet::{FleetReady, FleetStats, MixArg};
+use crate::regions::ServeReady;
+use crate::report::{RegionsResult, Results, StoreRow, SweepRow};
+use crate::store_list::StoreListReport;
+use crate::sweep::SweepReport;
+use crate::wrk::WrkReport;
+use anyhow::{Context, bail};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The options of `run`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// Where to write the Markdown results.
+    #[arg(long, default_value = "bench/RESULTS.md")]
+    pub out: PathBuf,
+    /// Fleet sizes to sweep.
+    #[arg(long, value_delimiter = ',', default_value = "100,1000,10000")]
+    pub sizes: Vec<usize>,
+    /// The checker's parallelism (the engine's default).
+    #[arg(long, default_value_t = proxyhealth_engine::options::DEFAULT_PARALLELISM)]
+    pub parallelism: usize,
+    /// The seed's parallelism, the baseline.
+    #[arg(long, default_value_t = 5)]
+    pub baseline_parallelism: usize,
+    /// The longest a baseline sweep may run before it is stopped and extrapolated.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub baseline_cap: Duration,
+    /// Runs of each checker and client-loop measurement (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    pub reps: usize,
+    /// How long each wrk run lasts.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub wrk_duration: Duration,
+    /// Registered proxies behind `/api/v2/regions` and in the store listing.
+    #[arg(long, default_value_t = 10_000)]
+    pub count: usize,
+    /// Where criterion left the `reads` bench (`<target>/criterion`); skipped when absent.
+    #[arg(long)]
+    pub criterion_dir: Option<PathBuf>,
+    /// A PostgreSQL server for the store listing (a scratch database is made there).
+    #[arg(long, env = "PROXYHEALTH_TEST_PG_URL")]
+    pub pg_url: Option<String>,
+    /// Scratch directory for targets files.
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+}
+
+/// The check timeout of every sweep.
+pub const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Runs everything, prints and writes the table; fails when a run failed.
+pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let _ = proxyhealth_sim::raise_fd_limit();
+    let started = Instant::now();
+    let scratch = tempfile::Builder::new()
+        .prefix("proxyhealth-bench")
+        .tempdir()?;
+    let work_dir = args
+        .work_dir
+        .clone()
+        .unwrap_or_else(|| scratch.path().to_owned());
+    std::fs::create_dir_all(&work_dir)?;
+    let mut results = Results {
+        parallelism: args.parallelism,
+        baseline_parallelism: args.baseline_parallelism,
+        baseline_cap_s: args.baseline_cap.as_secs_f64(),
+        timeout_s: TIMEOUT.as_secs_f64(),
+        ..Results::default()
+    };
+
+    for &n in &args.sizes {
+        for mix in [MixArg::Ok, MixArg::BadDay] {
+            eprintln!("== sweep: {n} proxies, {} mix", mix.name());
+            let row = sweep_row(&args, &work_dir, n, mix).await;
+            for error in &row.errors {
+                eprintln!("   FAILED: {error}");
+            }
+            results.sweeps.push(row);
+        }
+    }
+
+    if let Some(dir) = &args.criterion_dir {
+        eprintln!("== reads: criterion estimates from {}", dir.display());
+        match read_reads(dir) {
+            Ok(reads) => results.reads = Some(reads),
+            Err(err) => results.failures.push(format!("reads: {err:#}")),
+        }
+    } else {
+        results.reads = None::<ReadsReport>;
+    }
+
+    eprintln!("== GET /api/v2/regions with {} proxies", args.count);
+    match regions(&args).await {
+        Ok(r) => results.regions = Some(r),
+        Err(err) => results.failures.push(format!("regions: {err:#}")),
+    }
+
+    let mut dbs = vec![("sqlite".to_owned(), "sqlite".to_owned())];
+    if let Some(url) = &args.pg_url {
+        dbs.push(("postgres".to_owned(), url.clone()));
+    }
+    for (name, spec) in dbs {
+        eprintln!("== store listing: {name}, {} proxies", args.count);
+        let child = vec![
+            "store-list".to_owned(),
+            "--db".to_owned(),
+            spec,
+            "--count".to_owned(),
+            args.count.to_string(),
+        ];
+        match run_json::<StoreListReport>(&child, Duration::from_secs(240)).await {
+            Ok(report) => results.stores.push(StoreRow { report }),
+            Err(err) => results.failures.push(format!("store-list {name}: {err:#}")),
+        }
+    }
+    if args.pg_url.is_none() {
+        results
+            .notes
+            .push("PostgreSQL listing skipped: no server (PROXYHEALTH_TEST_PG_URL unset).".into());
+    }
+    for row in &results.sweeps {
+        for error in &row.errors {
+            results
+                .failures
+                .push(format!("sweep {} {}: {error}", row.n, row.mix));
+        }
+    }
+    results.total_s = started.elapsed().as_secs_f64();
+
+    let markdown = crate::report::render(&results);
+    println!("{markdown}");
+    if let Some(parent) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&args.out, &markdown)
+        .with_context(|| format!("write {}", args.out.display()))?;
+    eprintln!("wrote {}", args.out.display());
+    if !results.failures.is_empty() {
+        bail!(
+            "{} run(s) failed:\n  {}",
+            results.failures.len(),
+            results.failures.join("\n  ")
+        );
+    }
+    Ok(())
+}
+
+/// One size and mix: the fleet, the checker (median of `reps`), the client loop on
+/// the all-ok fleet, and the capped baseline.
+async fn sweep_row(args: &RunArgs, work_dir: &std::path::Path, n: usize, mix: MixArg) -> SweepRow {
+    let mut row = SweepRow {
+        n,
+        mix: mix.name().to_owned(),
+        ..SweepRow::default()
+    };
+    let targets = work_dir.join(format!("targets-{n}-{}.tsv", mix.name()));
+    let fleet_args = vec![
+        "fleet".to_owned(),
+        "--count".to_owned(),
+        n.to_string(),
+        "--mix".to_owned(),
+        mix.name().to_owned(),
+        "--targets".to_owned(),
+        targets.display().to_string(),
+        "--max-connections".to_owned(),
+        (args.parallelism + 100).to_string(),
+    ];
+    let (mut fleet, ready) =
+        match Service::start::<FleetReady>(&fleet_args, Duration::from_secs(120)).await {
+            Ok(started) => started,
+            Err(err) => {
+                row.errors.push(format!("fleet: {err:#}"));
+                return row;
+            }
+        };
+    eprintln!("   fleet: {}", ready.summary);
+    let sweep_args = |parallelism: usize, cap: Option<Duration>| {
+        let mut a = vec![
+            "sweep".to_owned(),
+            "--targets".to_owned(),
+            targets.display().to_string(),
+            "--parallelism".to_owned(),
+            parallelism.to_string(),
+            "--timeout".to_owned(),
+            "5s".to_owned(),
+        ];
+        if let Some(cap) = cap {
+            a.push("--cap".to_owned());
+            a.push(format!("{}ms", cap.as_millis()));
+        }
+        a
+    };
+    let client_args = vec![
+        "client-loop".to_owned(),
+        "--targets".to_owned(),
+        targets.display().to_string(),
+        "--concurrency".to_owned(),
+        args.parallelism.to_string(),
+    ];
+    let limit = Duration::from_secs(180);
+    let with_client = mix == MixArg::Ok && n >= 1_000;
+    for _ in 0..args.reps.max(1) {
+        // Alternate checker and client loop so both see the same machine state.
+        match run_json::<SweepReport>(&sweep_args(args.parallelism, None), limit).await {
+            Ok(report) => {
+                if report.mismatches > 0 {
+                    row.errors.push(format!(
+                        "{} status mismatches, first: {}",
+                        report.mismatches,
+                        report.first_mismatch.clone().unwrap_or_default()
+                    ));
+                }
+                eprintln!(
+                    "   checker: {:.3} s, cpu {:.3} s, {} KiB, {} mismatches",
+                    report.wall_s, report.cpu_s, report.peak_rss_kib, report.mismatches
+                );
+                row.checker.push(report);
+            }
+            Err(err) => row.errors.push(format!("checker: {err:#}")),
+        }
+        if with_client {
+            match run_json::<ClientLoopReport>(&client_args, limit).await {
+                Ok(report) => {
+                    if report.ok != report.requests {
+                        row.errors.push(format!(
+                            "client loop: {} of {} answered 200",
+                            report.ok, report.requests
+                        ));
+                    }
+                    eprintln!(
+                        "   client loop: {:.3} s, cpu {:.3} s",
+                        report.wall_s, report.cpu_s
+                    );
+                    row.client.push(report);
+                }
+                Err(err) => row.errors.push(format!("client loop: {err:#}")),
+            }
+        }
+    }
+    let before: Option<FleetStats> = fleet.ask("stats").await.ok();
+    match run_json::<SweepReport>(
+        &sweep_args(args.baseline_parallelism, Some(args.baseline_cap)),
+        args.baseline_cap + limit,
+    )
+    .await
+    {
+        Ok(report) => {
+            if report.completed {
+                if report.mismatches > 0 {
+                    row.errors.push(format!(
+                        "baseline: {} status mismatches, first: {}",
+                        report.mismatches,
+                        report.first_mismatch.clone().unwrap_or_default()
+                    ));
+                }
+            } else {
+                let after: Option<FleetStats> = fleet.ask("stats").await.ok();
+                if let (Some(before), Some(after)) = (before, after) {
+                    // Requests reach only listening proxies; scale to the whole fleet.
+                    let served = after.requests.saturating_sub(before.requests) as f64;
+                    let share = ready.listening.max(1) as f64 / ready.proxies.max(1) as f64;
+                    let checked = served / share;
+                    if checked > 0.0 {
+                        row.baseline_checked = Some(checked);
+                        row.baseline_extrapolated_s = Some(n as f64 * report.wall_s / checked);
+                    }
+                }
+            }
+            eprintln!(
+                "   baseline (p={}): {:.3} s{}",
+                args.baseline_parallelism,
+                report.wall_s,
+                if report.completed { "" } else { " (capped)" }
+            );
+            row.baseline = Some(report);
+        }
+        Err(err) => row.errors.push(format!("baseline: {err:#}")),
+    }
+    if let Err(err) = fleet.stop().await {
+        row.errors.push(format!("fleet stop: {err:#}"));
+    }
+    row
+}
+
+/// The service with `count` proxies under wrk: `/api/v2/regions`, then `/healthz`.
+async fn regions(args: &RunArgs) -> anyhow::Result<RegionsResult> {
+    let child = vec![
+        "serve-regions".to_owned(),
+        "--count".to_owned(),
+        args.count.to_string(),
+    ];
+    let (server, ready) = Service::start::<ServeReady>(&child, Duration::from_secs(180)).await?;
+    eprintln!(
+        "   server at {} with {} proxies (first sweep {:.2} s)",
+        ready.url, ready.proxies, ready.sweep_s
+    );
+    let listed = count_regions(&format!("{}/api/v2/regions", ready.url)).await;
+    let regions: anyhow::Result<WrkReport> = crate::wrk::run(
+        &format!("{}/api/v2/regions", ready.url),
+        4,
+        args.wrk_duration,
+    )
+    .await;
+    let healthz: anyhow::Result<WrkReport> =
+        crate::wrk::run(&format!("{}/healthz", ready.url), 4, args.wrk_duration).await;
+    server.stop().await?;
+    let listed = listed?;
+    if listed != args.count {
+        bail!(
+            "/api/v2/regions listed {listed} regions, expected {}",
+            args.count
+        );
+    }
+    Ok(RegionsResult {
+        proxies: listed,
+        regions: regions?,
+        healthz: healthz?,
+    })
+}
+
+/// How many regions one `GET /api/v2/regions` lists.
+async fn count_regions(url: &str) -> anyhow::Result<usize> {
+    let body: serde_json::Value = reqwest::get(url).await?.error_for_status()?.json().await?;
+    body.get("regions")
+        .and_then(serde_json::Value::as_array)
+        .map(Vec::len)
+        .context("the answer has no regions array")
+}
