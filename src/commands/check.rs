@@ -13,8 +13,8 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use proxyhealth_core::{Proxy, Status};
 use proxyhealth_engine::EngineOptions;
-use proxyhealth_engine::probe::build_client;
-use proxyhealth_engine::sweep::{CheckResult, check_proxy};
+use proxyhealth_engine::probe::Prober;
+use proxyhealth_engine::sweep::{CheckResult, Progress, check_all};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Read};
@@ -22,8 +22,6 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use time::OffsetDateTime;
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 
 /// Above this many proxies, a progress bar is shown on stderr (when it is a terminal).
 const PROGRESS_THRESHOLD: usize = 50;
@@ -88,37 +86,18 @@ async fn load_store_proxies(settings: &CheckSettings) -> anyhow::Result<Vec<Prox
         .context("reading the proxies from the store")
 }
 
-/// Checks every proxy with the engine's check, at most `parallelism` at once,
-/// with a progress bar for large fleets on a terminal.
+/// Checks every proxy with the engine's own sweep, with a progress bar for large
+/// fleets on a terminal.
 async fn sweep(options: &EngineOptions, proxies: Vec<Proxy>) -> anyhow::Result<Vec<CheckResult>> {
-    let client = build_client(options).context("building the HTTP client")?;
-    let progress = progress_bar(proxies.len());
-    let slots = Arc::new(Semaphore::new(options.parallelism.max(1)));
+    let prober = Prober::new(options).context("building the HTTP client")?;
+    let bar = progress_bar(proxies.len());
+    let progress: Option<Progress> = bar.clone().map(|bar| {
+        let tick: Progress = Arc::new(move |_: &CheckResult| bar.inc(1));
+        tick
+    });
     let checked_at = OffsetDateTime::now_utc();
-    let mut tasks = JoinSet::new();
-    for (seq, proxy) in proxies.into_iter().enumerate() {
-        let slot = Arc::clone(&slots)
-            .acquire_owned()
-            .await
-            .context("the check slots were closed")?;
-        let client = client.clone();
-        let options = options.clone();
-        let seq = u64::try_from(seq).unwrap_or(u64::MAX);
-        tasks.spawn(async move {
-            let result = check_proxy(&client, &options, proxy, checked_at, seq).await;
-            drop(slot);
-            result
-        });
-    }
-    let mut results = Vec::with_capacity(tasks.len());
-    while let Some(joined) = tasks.join_next().await {
-        let result = joined.context("a check failed internally")?;
-        if let Some(bar) = &progress {
-            bar.inc(1);
-        }
-        results.push(result);
-    }
-    if let Some(bar) = progress {
+    let mut results = check_all(&prober, options, proxies, checked_at, 1, progress).await;
+    if let Some(bar) = bar {
         bar.finish_and_clear();
     }
     results.sort_by(|a, b| {

@@ -3,7 +3,7 @@
 use crate::error::EngineError;
 use crate::metrics::EngineMetrics;
 use crate::options::{DEFAULT_INTERVAL, EngineOptions};
-use crate::probe::build_client;
+use crate::probe::Prober;
 use crate::snapshot::{Change, Snapshot, SweepInfo};
 use crate::sweep::{CheckResult, check_all, check_proxy};
 use arc_swap::{ArcSwap, Guard};
@@ -26,7 +26,7 @@ pub struct Engine {
 
 struct Inner {
     source: Arc<dyn ProxySource>,
-    client: reqwest::Client,
+    prober: Prober,
     options: EngineOptions,
     /// The published snapshot; readers load it without a lock.
     snapshot: Arc<ArcSwap<Snapshot>>,
@@ -135,9 +135,9 @@ impl EngineBuilder {
         if options.hysteresis.rise == 0 || options.hysteresis.fall == 0 {
             return Err(invalid("hysteresis", "rise and fall must be at least 1"));
         }
-        let client = match self.client {
-            Some(client) => client,
-            None => build_client(&options)?,
+        let prober = match self.client {
+            Some(client) => Prober::with_client(client, &options),
+            None => Prober::new(&options)?,
         };
         let registry = self.registry.unwrap_or_default();
         let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::default()));
@@ -146,7 +146,7 @@ impl EngineBuilder {
         Ok(Engine {
             inner: Arc::new(Inner {
                 source,
-                client,
+                prober,
                 options,
                 snapshot,
                 publish: parking_lot::Mutex::new(()),
@@ -272,7 +272,7 @@ impl Engine {
         };
         let seq = self.next_check_seq();
         let result = check_proxy(
-            &self.inner.client,
+            &self.inner.prober,
             &self.inner.options,
             proxy,
             OffsetDateTime::now_utc(),
@@ -358,11 +358,12 @@ impl Engine {
             .collect();
         let count = proxies.len();
         let results = check_all(
-            &self.inner.client,
+            &self.inner.prober,
             &self.inner.options,
             proxies,
             started_at,
             seq,
+            None,
         )
         .await;
         for result in &results {

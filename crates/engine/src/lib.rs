@@ -3,7 +3,8 @@
 //!
 //! # Layout
 //! - [`options`]: the engine's settings and their defaults, with the reasoning.
-//! - [`probe`]: one `GET <url>/healthz-report` under a whole-request deadline and a body cap.
+//! - [`probe`]: one `GET <url>/healthz-report` under a whole-request deadline and a body
+//!   cap; plain HTTP on a lean path of its own (`plain_http`), TLS through `reqwest`.
 //! - [`sweep`]: one pass over all proxies with bounded parallelism.
 //! - [`snapshot`]: the immutable snapshot readers see, and how new results merge into it.
 //! - [`metrics`]: the Prometheus metrics (Coder's names), computed from the snapshot.
@@ -15,6 +16,7 @@ pub mod engine;
 pub mod error;
 pub mod metrics;
 pub mod options;
+mod plain_http;
 pub mod probe;
 pub mod snapshot;
 pub mod sweep;

@@ -1,15 +1,16 @@
 //! Checking proxies: one proxy, or all of them with bounded parallelism.
 
 use crate::options::EngineOptions;
-use crate::probe::probe;
+use crate::probe::Prober;
+use futures::FutureExt;
 use proxyhealth_core::{
     Classified, HealthReport, ProbeOutcome, Proxy, ProxyHost, Status, classify, health_report_url,
 };
-use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use time::OffsetDateTime;
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 /// The result of checking one proxy, before it is merged into a snapshot.
@@ -29,9 +30,12 @@ pub struct CheckResult {
     pub check_seq: u64,
 }
 
+/// Called with each result as soon as its check ends (a progress bar, say).
+pub type Progress = Arc<dyn Fn(&CheckResult) + Send + Sync>;
+
 /// Checks one proxy. Never fails: every problem is a status with its reason.
 pub async fn check_proxy(
-    client: &reqwest::Client,
+    prober: &Prober,
     options: &EngineOptions,
     proxy: Proxy,
     checked_at: OffsetDateTime,
@@ -66,7 +70,7 @@ pub async fn check_proxy(
                 &host_and_port(&url),
                 &result.proxy.wildcard_hostname,
             ));
-            let (outcome, latency) = probe(client, url, options.timeout, options.body_cap).await;
+            let (outcome, latency) = prober.probe(url).await;
             result.latency = Some(latency);
             outcome
         }
@@ -88,71 +92,68 @@ fn host_and_port(url: &url::Url) -> String {
 
 /// Checks every proxy with at most `options.parallelism` checks in flight.
 ///
-/// Each check runs in its own task, so a sweep uses every core; a check that
+/// A fixed set of worker tasks takes the next proxy from a shared cursor, so a
+/// sweep uses every core without a task or a permit per check. A check that
 /// panics marks only its own proxy. Dropping the future aborts the checks in flight.
 pub async fn check_all(
-    client: &reqwest::Client,
+    prober: &Prober,
     options: &EngineOptions,
     proxies: Vec<Proxy>,
     checked_at: OffsetDateTime,
     check_seq: u64,
+    progress: Option<Progress>,
 ) -> Vec<CheckResult> {
-    let slots = Arc::new(Semaphore::new(options.parallelism.max(1)));
+    let total = proxies.len();
+    let proxies: Arc<[Proxy]> = proxies.into();
+    let cursor = Arc::new(AtomicUsize::new(0));
+    let workers = options.parallelism.max(1).min(total);
     let mut tasks = JoinSet::new();
-    let mut by_task = HashMap::with_capacity(proxies.len());
-    let mut results = Vec::with_capacity(proxies.len());
-    for proxy in proxies {
-        let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
-            break;
-        };
-        let client = client.clone();
-        let options = options.clone();
-        let kept = proxy.clone();
-        let handle = tasks.spawn(async move {
-            let result = check_proxy(&client, &options, proxy, checked_at, check_seq).await;
-            drop(slot);
-            result
+    for _ in 0..workers {
+        let (prober, options) = (prober.clone(), options.clone());
+        let (proxies, cursor, progress) =
+            (Arc::clone(&proxies), Arc::clone(&cursor), progress.clone());
+        tasks.spawn(async move {
+            let mut results = Vec::new();
+            loop {
+                let index = cursor.fetch_add(1, Ordering::Relaxed);
+                let Some(proxy) = proxies.get(index) else {
+                    return results;
+                };
+                let check = check_proxy(&prober, &options, proxy.clone(), checked_at, check_seq);
+                let result = match AssertUnwindSafe(check).catch_unwind().await {
+                    Ok(result) => result,
+                    Err(_panic) => internal_failure(proxy.clone(), checked_at, check_seq),
+                };
+                if let Some(progress) = &progress {
+                    progress(&result);
+                }
+                results.push(result);
+            }
         });
-        by_task.insert(handle.id(), kept);
-        while let Some(joined) = tasks.try_join_next_with_id() {
-            collect(joined, &mut by_task, &mut results, checked_at, check_seq);
-        }
     }
-    while let Some(joined) = tasks.join_next_with_id().await {
-        collect(joined, &mut by_task, &mut results, checked_at, check_seq);
+    let mut results = Vec::with_capacity(total);
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(mut done) => results.append(&mut done),
+            Err(err) => tracing::error!(error = %err, "a sweep worker stopped unexpectedly"),
+        }
     }
     results
 }
 
-fn collect(
-    joined: Result<(tokio::task::Id, CheckResult), tokio::task::JoinError>,
-    by_task: &mut HashMap<tokio::task::Id, Proxy>,
-    results: &mut Vec<CheckResult>,
-    checked_at: OffsetDateTime,
-    check_seq: u64,
-) {
-    match joined {
-        Ok((id, result)) => {
-            by_task.remove(&id);
-            results.push(result);
-        }
-        Err(err) => {
-            if let Some(proxy) = by_task.remove(&err.id()) {
-                tracing::error!(proxy = %proxy.name, error = %err, "a proxy check failed internally");
-                results.push(CheckResult {
-                    proxy,
-                    host: None,
-                    verdict: Classified {
-                        status: Status::Unhealthy,
-                        report: HealthReport::error(format!(
-                            "internal error while checking this proxy: {err}"
-                        )),
-                    },
-                    latency: None,
-                    checked_at,
-                    check_seq,
-                });
-            }
-        }
+fn internal_failure(proxy: Proxy, checked_at: OffsetDateTime, check_seq: u64) -> CheckResult {
+    tracing::error!(proxy = %proxy.name, "a proxy check panicked");
+    CheckResult {
+        proxy,
+        host: None,
+        verdict: Classified {
+            status: Status::Unhealthy,
+            report: HealthReport::error(
+                "internal error while checking this proxy: the check panicked",
+            ),
+        },
+        latency: None,
+        checked_at,
+        check_seq,
     }
 }
