@@ -4,5 +4,6 @@
 mod check;
 mod config;
 mod fleet;
+mod metrics;
 mod shutdown;
 mod support;
