@@ -202,11 +202,12 @@ fn merge(
         Some(previous) if previous.status == status => previous.status_changed_at,
         _ => result.checked_at,
     };
-    let mut history = Vec::with_capacity(HISTORY_LEN);
-    if let Some(previous) = previous {
+    let kept = previous.map_or(&[][..], |previous| {
         let keep = previous.history.len().min(HISTORY_LEN - 1);
-        history.extend_from_slice(&previous.history[previous.history.len() - keep..]);
-    }
+        &previous.history[previous.history.len() - keep..]
+    });
+    let mut history = Vec::with_capacity(kept.len() + 1);
+    history.extend_from_slice(kept);
     history.push(HistoryPoint {
         status: raw,
         checked_at: result.checked_at,

@@ -56,8 +56,9 @@ pub async fn check_proxy(
         return result;
     }
     let req_url = health_report_url(&result.proxy.url);
-    let parsed = url::Url::parse(&result.proxy.url).and_then(|_| url::Url::parse(&req_url));
-    let outcome = match parsed {
+    // The report URL is the proxy URL with a path added: it parses exactly when the
+    // proxy URL does, so one parse serves both.
+    let outcome = match url::Url::parse(&req_url) {
         Err(err) => ProbeOutcome::InvalidUrl(err.to_string()),
         Ok(url) if url.scheme() != "http" && url.scheme() != "https" => {
             ProbeOutcome::RequestBuild(format!("unsupported protocol scheme {:?}", url.scheme()))
