@@ -8,6 +8,9 @@ use proxyhealth_core::validate::FieldError;
 use proxyhealth_engine::EngineError;
 use proxyhealth_store::StoreError;
 
+/// The message of every answer that failed because the store is unavailable.
+pub const STORE_UNAVAILABLE: &str = "The store is unavailable.";
+
 /// An error answer: a status and Coder's `{"message","detail","validations"}` body.
 ///
 /// Handlers return `Result<_, ApiError>`; every rejection (bad JSON, wrong content
@@ -82,6 +85,12 @@ impl ApiError {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message)
     }
 
+    /// 503 because the store failed (down, locked, full, read-only file); the
+    /// detail carries the store's error.
+    pub fn store_unavailable(detail: impl Into<String>) -> Self {
+        ApiError::unavailable(STORE_UNAVAILABLE).with_detail(detail)
+    }
+
     /// 500: a real internal error. Logged here, once, at error level.
     pub fn internal(detail: impl Into<String>) -> Self {
         let detail = detail.into();
@@ -107,7 +116,13 @@ impl IntoResponse for ApiError {
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             tracing::warn!(message = %self.envelope.message, detail = %self.envelope.detail, "service unavailable");
         }
+        let fault = (self.status == StatusCode::SERVICE_UNAVAILABLE
+            && self.envelope.message == STORE_UNAVAILABLE)
+            .then(|| crate::store_health::StoreFault(self.envelope.detail.clone()));
         let mut response = (self.status, Json(self.envelope)).into_response();
+        if let Some(fault) = fault {
+            response.extensions_mut().insert(fault);
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -128,9 +143,7 @@ impl From<StoreError> for ApiError {
             StoreError::ReadOnly => {
                 ApiError::unavailable("The store is read-only.").with_detail(err.to_string())
             }
-            StoreError::Unavailable(_) => {
-                ApiError::unavailable("The store is unavailable.").with_detail(err.to_string())
-            }
+            StoreError::Unavailable(_) => ApiError::store_unavailable(err.to_string()),
             StoreError::Config(_) | StoreError::Internal(_) => ApiError::internal(err.to_string()),
         }
     }
@@ -139,9 +152,7 @@ impl From<StoreError> for ApiError {
 impl From<EngineError> for ApiError {
     fn from(err: EngineError) -> Self {
         match &err {
-            EngineError::Store(_) => {
-                ApiError::unavailable("The store is unavailable.").with_detail(err.to_string())
-            }
+            EngineError::Store(_) => ApiError::store_unavailable(err.to_string()),
             EngineError::ShuttingDown => {
                 ApiError::unavailable("The service is shutting down.").with_detail(err.to_string())
             }

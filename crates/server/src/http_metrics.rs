@@ -4,6 +4,7 @@
 //! raw path, so a scan of random paths cannot create unbounded series.
 
 use crate::state::AppState;
+use crate::store_health::StoreFault;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -66,6 +67,11 @@ pub(crate) async fn observe(
     );
     let response = next.run(req).await;
     let elapsed = started.elapsed();
+    if let Some(fault) = response.extensions().get::<StoreFault>() {
+        let reads = method == "GET" || route.ends_with("/refresh");
+        let operation = if reads { "read" } else { "write" };
+        state.store_health.record(operation, &fault.0);
+    }
     let code = response.status().as_u16().to_string();
     let metrics = &state.http_metrics;
     metrics

@@ -12,6 +12,7 @@
 //! - [`http_metrics`]: the service's own HTTP metrics and request log line.
 //! - `assets`: the dashboard's files and the security headers.
 //! - `state`: what handlers share, and background re-checks of single proxies.
+//! - [`store_health`]: store faults seen by the API, and the write probe of `/healthz`.
 //!
 //! # Use
 //! ```no_run
@@ -33,6 +34,7 @@ pub mod extract;
 pub mod http_metrics;
 mod routes;
 mod state;
+pub mod store_health;
 pub mod throttle;
 pub mod wire;
 
@@ -42,6 +44,7 @@ pub use routes::health::{Counts, LastSweep, METRICS_CONTENT_TYPE, Summary};
 
 use crate::http_metrics::HttpMetrics;
 use crate::state::{AppState, MAX_EVENT_STREAMS, Rechecks};
+use crate::store_health::StoreHealth;
 use crate::throttle::FailureThrottle;
 use proxyhealth_engine::Engine;
 use proxyhealth_store::{ProxyStore, StoreError};
@@ -147,6 +150,8 @@ impl Service {
         let (admin_hash, generated) = admin_token_hash(store.as_ref(), &config).await?;
         let http_metrics = HttpMetrics::register(engine.registry())
             .map_err(|err| ServiceError::Metrics(err.to_string()))?;
+        let store_health = StoreHealth::register(engine.registry())
+            .map_err(|err| ServiceError::Metrics(err.to_string()))?;
         let state = AppState {
             engine,
             store,
@@ -154,6 +159,7 @@ impl Service {
             admin_hash,
             throttle: FailureThrottle::default(),
             http_metrics,
+            store_health,
             rechecks: Rechecks::default(),
             streams: Arc::new(Semaphore::new(MAX_EVENT_STREAMS)),
             stop_streams: CancellationToken::new(),

@@ -2,6 +2,7 @@
 
 use crate::ServiceConfig;
 use crate::http_metrics::HttpMetrics;
+use crate::store_health::StoreHealth;
 use crate::throttle::FailureThrottle;
 use parking_lot::Mutex;
 use proxyhealth_engine::{Engine, EngineError};
@@ -24,6 +25,8 @@ pub(crate) struct AppState {
     pub admin_hash: Vec<u8>,
     pub throttle: FailureThrottle,
     pub http_metrics: HttpMetrics,
+    /// Store faults seen by the API, for `/healthz` and the metrics.
+    pub store_health: StoreHealth,
     pub rechecks: Rechecks,
     /// Permits for open event streams.
     pub streams: Arc<Semaphore>,

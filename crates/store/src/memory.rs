@@ -26,6 +26,7 @@ struct Inner {
     next_region_id: i32,
     admin_token_hash: Option<Vec<u8>>,
     failing: Option<String>,
+    read_only: bool,
 }
 
 impl Inner {
@@ -34,6 +35,15 @@ impl Inner {
             Some(message) => Err(StoreError::Unavailable(message.clone())),
             None => Ok(()),
         }
+    }
+
+    /// [`Inner::check_failing`], then [`StoreError::ReadOnly`] when writes are off.
+    fn check_writable(&self) -> Result<(), StoreError> {
+        self.check_failing()?;
+        if self.read_only {
+            return Err(StoreError::ReadOnly);
+        }
+        Ok(())
     }
 
     /// Whether a non-deleted proxy other than `except` has this name, ignoring case.
@@ -63,6 +73,13 @@ impl MemoryStore {
     pub fn set_failing(&self, message: Option<String>) {
         self.inner.lock().failing = message;
     }
+
+    /// Test hook: with `true`, the store behaves like a read-only attach (as
+    /// `open_store` gives for a Coder database): reads work, every write is
+    /// refused with [`StoreError::ReadOnly`], and `is_read_only` is `true`.
+    pub fn set_read_only(&self, read_only: bool) {
+        self.inner.lock().read_only = read_only;
+    }
 }
 
 impl_proxy_source!(MemoryStore);
@@ -74,7 +91,7 @@ impl ProxyStore for MemoryStore {
         let id = Uuid::new_v4();
         let minted = token::mint(id).map_err(rules::rng_error)?;
         let mut inner = self.inner.lock();
-        inner.check_failing()?;
+        inner.check_writable()?;
         if inner.name_taken(&new.name, None) {
             return Err(StoreError::NameTaken(new.name));
         }
@@ -135,7 +152,7 @@ impl ProxyStore for MemoryStore {
     async fn update_proxy(&self, id: Uuid, update: ProxyUpdate) -> Result<Proxy, StoreError> {
         check_update(&update)?;
         let mut inner = self.inner.lock();
-        inner.check_failing()?;
+        inner.check_writable()?;
         inner.live_mut(id)?;
         if let Some(name) = &update.name
             && inner.name_taken(name, Some(id))
@@ -159,7 +176,7 @@ impl ProxyStore for MemoryStore {
     async fn regenerate_token(&self, id: Uuid) -> Result<CreatedProxy, StoreError> {
         let minted = token::mint(id).map_err(rules::rng_error)?;
         let mut inner = self.inner.lock();
-        inner.check_failing()?;
+        inner.check_writable()?;
         let proxy = inner.live_mut(id)?;
         proxy.token_hashed_secret = minted.hashed_secret;
         proxy.updated_at = rules::now();
@@ -171,7 +188,7 @@ impl ProxyStore for MemoryStore {
 
     async fn delete_proxy(&self, id: Uuid) -> Result<(), StoreError> {
         let mut inner = self.inner.lock();
-        inner.check_failing()?;
+        inner.check_writable()?;
         let proxy = inner.live_mut(id)?;
         proxy.deleted = true;
         proxy.updated_at = rules::now();
@@ -185,7 +202,7 @@ impl ProxyStore for MemoryStore {
     ) -> Result<Proxy, StoreError> {
         check_registration(&registration)?;
         let mut inner = self.inner.lock();
-        inner.check_failing()?;
+        inner.check_writable()?;
         let proxy = inner.live_mut(id)?;
         proxy.url = registration.url;
         proxy.wildcard_hostname = registration.wildcard_hostname;
@@ -204,7 +221,7 @@ impl ProxyStore for MemoryStore {
 
     async fn set_admin_token_hash_if_absent(&self, hash: Vec<u8>) -> Result<bool, StoreError> {
         let mut inner = self.inner.lock();
-        inner.check_failing()?;
+        inner.check_writable()?;
         if inner.admin_token_hash.is_some() {
             return Ok(false);
         }
@@ -217,6 +234,37 @@ impl ProxyStore for MemoryStore {
     }
 
     fn is_read_only(&self) -> bool {
-        false
+        self.inner.lock().read_only
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_read_only_memory_store_answers_reads_and_refuses_writes() {
+        let store = MemoryStore::new();
+        let created = store
+            .create_proxy(NewProxy {
+                name: "eu".into(),
+                display_name: String::new(),
+                icon: String::new(),
+            })
+            .await
+            .expect("create");
+        store.set_read_only(true);
+        assert!(store.is_read_only());
+        assert_eq!(store.all_proxies().await.expect("read").len(), 1);
+        let err = store
+            .delete_proxy(created.proxy.id)
+            .await
+            .expect_err("refused");
+        assert_eq!(err, StoreError::ReadOnly);
+        store.set_read_only(false);
+        store
+            .delete_proxy(created.proxy.id)
+            .await
+            .expect("writable again");
     }
 }

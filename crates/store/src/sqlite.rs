@@ -39,9 +39,17 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 const READERS: u32 = 4;
 /// The settings key of the admin token hash.
 const ADMIN_TOKEN_KEY: &str = "admin_token_hash";
+/// The settings key [`ProxyStore::probe_write`] overwrites.
+const WRITE_PROBE_KEY: &str = "write_probe";
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
+/// Writes with `RETURNING` are read with `fetch_all`, never `fetch_one` or
+/// `fetch_optional`: SQLite commits an autocommit statement only when it is
+/// stepped to its end, and a statement reset after its first row reports a
+/// failed commit (disk full, I/O error) nowhere, so the caller would be told a
+/// write succeeded that was rolled back. Found by the service's failing-disk tests.
+///
 /// The columns of a proxy row, in the order [`proxy_from_row`] reads them.
 macro_rules! columns {
     () => {
@@ -176,9 +184,11 @@ impl ProxyStore for SqliteStore {
         .bind(&new.icon)
         .bind(now)
         .bind(&minted.hashed_secret)
-        .fetch_one(&self.writer)
+        .fetch_all(&self.writer)
         .await
-        .map_err(|err| map_db_error(Backend::Sqlite, err, Some(&new.name)))?;
+        .map_err(|err| map_db_error(Backend::Sqlite, err, Some(&new.name)))?
+        .pop()
+        .ok_or_else(|| StoreError::Internal("INSERT … RETURNING gave no row".to_owned()))?;
         Ok(CreatedProxy {
             proxy: proxy_from_row(&row)?,
             token: minted.token,
@@ -236,9 +246,10 @@ impl ProxyStore for SqliteStore {
         .bind(&update.icon)
         .bind(nanos(rules::now())?)
         .bind(id.hyphenated())
-        .fetch_optional(&self.writer)
+        .fetch_all(&self.writer)
         .await
-        .map_err(|err| map_db_error(Backend::Sqlite, err, update.name.as_deref()))?;
+        .map_err(|err| map_db_error(Backend::Sqlite, err, update.name.as_deref()))?
+        .pop();
         proxy_from_row(&row.ok_or(StoreError::NotFound)?)
     }
 
@@ -252,9 +263,10 @@ impl ProxyStore for SqliteStore {
         .bind(&minted.hashed_secret)
         .bind(nanos(rules::now())?)
         .bind(id.hyphenated())
-        .fetch_optional(&self.writer)
+        .fetch_all(&self.writer)
         .await
-        .map_err(db_err)?;
+        .map_err(db_err)?
+        .pop();
         Ok(CreatedProxy {
             proxy: proxy_from_row(&row.ok_or(StoreError::NotFound)?)?,
             token: minted.token,
@@ -296,9 +308,10 @@ impl ProxyStore for SqliteStore {
         .bind(&registration.version)
         .bind(nanos(rules::now())?)
         .bind(id.hyphenated())
-        .fetch_optional(&self.writer)
+        .fetch_all(&self.writer)
         .await
-        .map_err(db_err)?;
+        .map_err(db_err)?
+        .pop();
         proxy_from_row(&row.ok_or(StoreError::NotFound)?)
     }
 
@@ -328,6 +341,20 @@ impl ProxyStore for SqliteStore {
             .execute(&self.reader)
             .await
             .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn probe_write(&self) -> Result<(), StoreError> {
+        // A page of random bytes, so the probe needs a new WAL frame (and space
+        // on the disk) like a real write; the settings row is never read.
+        sqlx::query(
+            "INSERT INTO proxyhealth_settings (key, value) VALUES (?1, randomblob(4096)) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(WRITE_PROBE_KEY)
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
         Ok(())
     }
 

@@ -56,6 +56,14 @@ pub trait ProxyStore: ProxySource {
     /// Checks that the database answers (for `/healthz`).
     async fn ping(&self) -> Result<(), StoreError>;
 
+    /// Checks that the database takes a write (for `/healthz` after a write
+    /// failed: a locked file, a full disk or a read-only file answers reads but
+    /// not writes). The default is [`ProxyStore::ping`]; stores that can write a
+    /// throw-away value do so. Never changes a proxy.
+    async fn probe_write(&self) -> Result<(), StoreError> {
+        self.ping().await
+    }
+
     /// Whether writes are refused (attached read-only to a Coder database).
     fn is_read_only(&self) -> bool;
 

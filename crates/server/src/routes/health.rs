@@ -146,10 +146,22 @@ pub(crate) async fn events(
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
 }
 
+/// The store's error, if any: the last sweep's, else the last fault the API saw
+/// that a write probe has not cleared yet (see [`crate::store_health`]).
+pub(crate) async fn store_error(state: &AppState) -> Option<String> {
+    let sweep = state.engine.sweep_state();
+    let error = match &sweep.last_error {
+        Some(error) => Some(error.clone()),
+        None => state.store_health.current(state.store.as_ref()).await,
+    };
+    state.store_health.set_up(sweep.last_error.is_none());
+    error
+}
+
 /// `GET /healthz`: 200 `{"status":"ok"}`, or 503 with the store error when the
-/// last sweep could not read the store.
+/// last sweep could not read the store or a store write is failing.
 pub(crate) async fn healthz(State(state): State<Arc<AppState>>) -> Response {
-    match &state.engine.sweep_state().last_error {
+    match store_error(&state).await {
         None => Json(serde_json::json!({"status": "ok"})).into_response(),
         Some(error) => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -161,6 +173,9 @@ pub(crate) async fn healthz(State(state): State<Arc<AppState>>) -> Response {
 
 /// `GET /metrics`: the engine's metrics (Coder's names) and the HTTP metrics.
 pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    state
+        .store_health
+        .set_up(state.engine.sweep_state().last_error.is_none());
     let text = proxyhealth_engine::metrics::render(state.engine.registry());
     ([(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)], text).into_response()
 }

@@ -15,7 +15,7 @@ use proxyhealth_core::validate::{
 };
 use proxyhealth_core::{Proxy, Status};
 use proxyhealth_engine::Snapshot;
-use proxyhealth_store::{NewProxy, ProxyUpdate};
+use proxyhealth_store::{NewProxy, ProxyUpdate, StoreError};
 use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -46,11 +46,28 @@ fn sort_by_name(proxies: &mut [Proxy]) {
 }
 
 /// Every non-deleted proxy with its status in `snapshot`, ordered by name.
+///
+/// When the store is unavailable, the proxies of the snapshot itself are served
+/// (as they were at their last check), so readers keep the last known fleet
+/// while the fault is recorded for `/healthz` and the metrics.
 async fn all_with_status(
     state: &AppState,
     snapshot: &Snapshot,
 ) -> Result<Vec<WorkspaceProxy>, ApiError> {
-    let mut proxies = state.store.all_proxies().await?;
+    let mut proxies = match state.store.all_proxies().await {
+        Ok(proxies) => proxies,
+        Err(err @ StoreError::Unavailable(_)) => {
+            let error = err.to_string();
+            state.store_health.record("read", &error);
+            tracing::warn!(%error, "store unavailable; serving the proxies of the last snapshot");
+            snapshot
+                .statuses()
+                .values()
+                .map(|status| status.proxy.clone())
+                .collect()
+        }
+        Err(err) => return Err(err.into()),
+    };
     proxies.retain(|proxy| !proxy.deleted);
     sort_by_name(&mut proxies);
     Ok(proxies

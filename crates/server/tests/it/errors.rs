@@ -1,6 +1,6 @@
 //! Every error status, with its envelope.
 
-use crate::helpers::{ADMIN, ReadOnly, answer, config, spawn_app, spawn_with};
+use crate::helpers::{ADMIN, answer, config, read_only_store, spawn_app, spawn_with};
 use proxyhealth_store::MemoryStore;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -210,13 +210,13 @@ async fn a_taken_name_is_a_409_in_any_case() {
 async fn a_failing_store_is_a_503_with_the_cause() {
     let (app, store) = spawn_app().await;
     store.set_failing(Some("database is down".to_owned()));
-    let list = app.admin_get("/api/v2/workspaceproxies").await;
-    assert_eq!(list.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(list.message(), "The store is unavailable.");
+    let one = app.admin_get("/api/v2/workspaceproxies/eu").await;
+    assert_eq!(one.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(one.message(), "The store is unavailable.");
     assert!(
-        list.detail().contains("database is down"),
+        one.detail().contains("database is down"),
         "{}",
-        list.detail()
+        one.detail()
     );
 
     let create = app
@@ -243,7 +243,7 @@ async fn a_failing_store_is_a_503_with_the_cause() {
 
 #[tokio::test]
 async fn a_write_to_a_read_only_store_is_a_503_saying_why() {
-    let app = spawn_with(Arc::new(ReadOnly(MemoryStore::new())), config()).await;
+    let app = spawn_with(Arc::new(read_only_store()), config()).await;
     let answer = app
         .admin_send(
             Method::POST,

@@ -1,12 +1,10 @@
 //! The test harness: the real service on 127.0.0.1:0 with a real store, and a
 //! reqwest client with typed helpers.
 
-use proxyhealth_core::{Proxy, ProxySource, SourceError};
+use proxyhealth_core::ProxySource;
 use proxyhealth_engine::Engine;
 use proxyhealth_server::{Service, ServiceConfig};
-use proxyhealth_store::{
-    CreatedProxy, MemoryStore, NewProxy, ProxyStore, ProxyUpdate, Registration, StoreError,
-};
+use proxyhealth_store::{MemoryStore, ProxyStore};
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::sync::Arc;
@@ -257,57 +255,104 @@ pub fn registration(url: &str) -> Value {
     })
 }
 
-/// A store attached read-only, as `open_store` gives with a Coder database: reads
-/// go to a real memory store, writes are refused with [`StoreError::ReadOnly`].
-pub struct ReadOnly(pub MemoryStore);
+/// A memory store that refuses writes as a read-only attach to a Coder database
+/// does ([`MemoryStore::set_read_only`]).
+pub fn read_only_store() -> MemoryStore {
+    let store = MemoryStore::new();
+    store.set_read_only(true);
+    store
+}
 
-#[async_trait::async_trait]
-impl ProxySource for ReadOnly {
-    async fn list_proxies(&self) -> Result<Vec<Proxy>, SourceError> {
-        self.0.list_proxies().await
+/// Whether the tests run in CI (`CI=true`): then a test that cannot get its
+/// server or privilege fails instead of skipping.
+pub fn in_ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
+
+/// The service over `store` with its engine's sweep loop running every `interval`.
+pub async fn spawn_running(store: Arc<dyn ProxyStore>, interval: Duration) -> TestApp {
+    let source: Arc<dyn ProxySource> = store.clone();
+    let engine = Engine::builder()
+        .store(source)
+        .interval(interval)
+        .timeout(Duration::from_secs(2))
+        .build()
+        .expect("engine builds");
+    let (service, _) = Service::new(engine.clone(), store, config())
+        .await
+        .expect("service builds");
+    let app = serve(service, engine.clone()).await;
+    let shutdown = app.shutdown.clone();
+    tokio::spawn(async move { engine.run(shutdown).await });
+    app
+}
+
+/// Everything the `tracing` macros write while it is the default subscriber of
+/// the current thread (use it with a current-thread runtime, where the service's
+/// tasks run on the test's thread).
+#[derive(Clone, Default)]
+pub struct LogCapture {
+    buffer: Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl LogCapture {
+    /// Installs a capture at debug level, with every field, for the current
+    /// thread; logging goes back to before when the guard drops.
+    pub fn install() -> (LogCapture, tracing::subscriber::DefaultGuard) {
+        let capture = LogCapture::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(capture.clone())
+            .finish();
+        let guard = tracing::subscriber::set_default(subscriber);
+        (capture, guard)
     }
 
-    async fn proxy_by_id(&self, id: Uuid) -> Result<Option<Proxy>, SourceError> {
-        self.0.proxy_by_id(id).await
+    /// The text written so far.
+    pub fn text(&self) -> String {
+        let bytes = self.buffer.lock().expect("log buffer").clone();
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 }
 
-#[async_trait::async_trait]
-impl ProxyStore for ReadOnly {
-    async fn create_proxy(&self, _: NewProxy) -> Result<CreatedProxy, StoreError> {
-        Err(StoreError::ReadOnly)
+impl std::io::Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.buffer
+            .lock()
+            .expect("log buffer")
+            .extend_from_slice(buf);
+        Ok(buf.len())
     }
-    async fn get_proxy(&self, id: Uuid) -> Result<Option<Proxy>, StoreError> {
-        self.0.get_proxy(id).await
-    }
-    async fn proxy_by_name(&self, name: &str) -> Result<Option<Proxy>, StoreError> {
-        self.0.proxy_by_name(name).await
-    }
-    async fn all_proxies(&self) -> Result<Vec<Proxy>, StoreError> {
-        self.0.all_proxies().await
-    }
-    async fn update_proxy(&self, _: Uuid, _: ProxyUpdate) -> Result<Proxy, StoreError> {
-        Err(StoreError::ReadOnly)
-    }
-    async fn regenerate_token(&self, _: Uuid) -> Result<CreatedProxy, StoreError> {
-        Err(StoreError::ReadOnly)
-    }
-    async fn delete_proxy(&self, _: Uuid) -> Result<(), StoreError> {
-        Err(StoreError::ReadOnly)
-    }
-    async fn register_proxy(&self, _: Uuid, _: Registration) -> Result<Proxy, StoreError> {
-        Err(StoreError::ReadOnly)
-    }
-    async fn admin_token_hash(&self) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(None)
-    }
-    async fn set_admin_token_hash_if_absent(&self, _: Vec<u8>) -> Result<bool, StoreError> {
-        Err(StoreError::ReadOnly)
-    }
-    async fn ping(&self) -> Result<(), StoreError> {
+
+    fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
-    fn is_read_only(&self) -> bool {
-        true
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogCapture {
+    type Writer = LogCapture;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// Polls `check` every 100 ms until it returns `Some`, for at most `limit`.
+pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} did not happen within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

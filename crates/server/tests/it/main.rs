@@ -9,4 +9,6 @@ mod health;
 mod helpers;
 mod proxies;
 mod register;
+mod reliability;
+mod security;
 mod service;

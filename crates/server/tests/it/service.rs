@@ -1,7 +1,7 @@
 //! Building and serving the service: the admin token, read-only stores, SQLite,
 //! and shutdown.
 
-use crate::helpers::{ReadOnly, config, engine_for, registration, serve};
+use crate::helpers::{config, engine_for, read_only_store, registration, serve};
 use proxyhealth_server::{ADMIN_TOKEN_PREFIX, Service, ServiceConfig, ServiceError};
 use proxyhealth_sim::Kind;
 use proxyhealth_store::{MemoryStore, OpenOptions, ProxyStore, open_store};
@@ -50,7 +50,7 @@ async fn an_admin_token_is_generated_once_and_only_its_hash_is_kept() {
 
 #[tokio::test]
 async fn a_read_only_store_needs_a_configured_admin_token() {
-    let store: Arc<dyn ProxyStore> = Arc::new(ReadOnly(MemoryStore::new()));
+    let store: Arc<dyn ProxyStore> = Arc::new(read_only_store());
     let err = Service::new(
         engine_for(store.clone()),
         store.clone(),
