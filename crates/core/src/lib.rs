@@ -7,7 +7,7 @@
 //! - [`proxy`]: the proxy record (Coder's `workspace_proxies` row) and its hosts.
 //! - [`proxy_status`]: what the engine knows about one proxy after a check.
 //! - [`outcome`]: what a probe saw on the wire, handed from the engine to the classifier.
-//! - [`classify`]: turns an outcome into a status and report, branch by branch as the seed.
+//! - [`mod@classify`]: turns an outcome into a status and report, branch by branch as the seed.
 //! - [`envelope`]: Coder's error envelope and the seed's "read body as error" text.
 //! - [`hysteresis`]: the optional rise/fall damping of status changes.
 //! - [`validate`]: rules for names, registered URLs and wildcard hostnames.

@@ -1,6 +1,6 @@
 //! One check of one proxy: `GET <url>/healthz-report` under a deadline and a body cap.
 //!
-//! Plain `http://` proxies are probed on a lean path ([`crate::plain_http`]): one
+//! Plain `http://` proxies are probed on a lean path (`plain_http`): one
 //! fresh TCP connection driven in the check's own task, which is what a sweep of
 //! thousands of proxies spends its time on. `https://` proxies, and every proxy
 //! when the caller supplies its own client, go through `reqwest` with rustls.

@@ -32,6 +32,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod http_metrics;
+mod regions_cache;
 mod routes;
 mod state;
 pub mod store_health;
@@ -163,6 +164,7 @@ impl Service {
             rechecks: Rechecks::default(),
             streams: Arc::new(Semaphore::new(MAX_EVENT_STREAMS)),
             stop_streams: CancellationToken::new(),
+            regions: Default::default(),
         };
         Ok((
             Service {

@@ -33,6 +33,8 @@ pub(crate) struct AppState {
     /// Cancelled when the server shuts down, so event streams end and in-flight
     /// requests can finish.
     pub stop_streams: CancellationToken,
+    /// The rendered body of `/api/v2/regions` for the current snapshot.
+    pub regions: crate::regions_cache::RegionsCache,
 }
 
 /// Re-checks of single proxies in the background, at most one in flight per

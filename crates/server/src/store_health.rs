@@ -1,4 +1,4 @@
-//! [`StoreHealth`]: what the service knows about its store beyond the sweeps.
+//! `StoreHealth`: what the service knows about its store beyond the sweeps.
 //!
 //! A sweep only reads, so a store that answers reads but refuses writes (a file
 //! locked by another process, a full disk, a read-only file) would look healthy

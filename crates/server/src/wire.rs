@@ -36,6 +36,21 @@ pub struct Region {
     pub wildcard_hostname: String,
 }
 
+impl Region {
+    /// A proxy as a region: `healthy` only when its status is `ok`.
+    pub fn of(proxy: &Proxy, status: Status) -> Self {
+        Region {
+            id: proxy.id,
+            name: proxy.name.clone(),
+            display_name: proxy.display_name.clone(),
+            icon_url: proxy.icon.clone(),
+            healthy: status.is_healthy(),
+            path_app_url: proxy.url.clone(),
+            wildcard_hostname: proxy.wildcard_hostname.clone(),
+        }
+    }
+}
+
 /// Coder's `WorkspaceProxyStatus`, with proxyhealth's additions.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct WireStatus {
@@ -146,15 +161,7 @@ impl WorkspaceProxy {
     /// Coder's `convertProxy`: a store row and its status.
     pub fn new(proxy: &Proxy, status: WireStatus) -> Self {
         WorkspaceProxy {
-            region: Region {
-                id: proxy.id,
-                name: proxy.name.clone(),
-                display_name: proxy.display_name.clone(),
-                icon_url: proxy.icon.clone(),
-                healthy: status.status.is_healthy(),
-                path_app_url: proxy.url.clone(),
-                wildcard_hostname: proxy.wildcard_hostname.clone(),
-            },
+            region: Region::of(proxy, status.status),
             derp_enabled: proxy.derp_enabled,
             derp_only: proxy.derp_only,
             status,
@@ -225,10 +232,10 @@ pub struct PatchProxyRequest {
 
 /// `wsproxysdk.RegisterWorkspaceProxyRequest`.
 ///
-/// Unknown fields are accepted here, unlike the admin bodies: a newer Coder
-/// proxy may send fields this service does not know, and refusing them would
-/// stop it from registering.
+/// Unknown fields are refused and named, as in every body: a field this service
+/// would silently drop is a mistake the sender should hear about.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// The proxy's access URL.
     #[serde(default)]

@@ -4,12 +4,13 @@ use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::state::AppState;
 use crate::wire::{
-    CreateProxyRequest, MessageResponse, PatchProxyRequest, Region, RegionsResponse,
+    CreateProxyRequest, MessageResponse, PatchProxyRequest, RegionsResponse,
     UpdateWorkspaceProxyResponse, WireStatus, WorkspaceProxy,
 };
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use proxyhealth_core::validate::{
     RESERVED_NAME, validate_display_name, validate_icon, validate_name,
 };
@@ -229,16 +230,17 @@ pub(crate) async fn refresh(
     Ok(Json(RegionsResponse { regions }))
 }
 
-/// `GET /api/v2/regions`: Coder's regions, derp-only proxies left out.
-pub(crate) async fn regions(
-    State(state): Shared,
-) -> Result<Json<RegionsResponse<Region>>, ApiError> {
-    let snapshot = state.engine.snapshot_arc();
-    let regions = all_with_status(&state, &snapshot)
-        .await?
-        .into_iter()
-        .filter(|proxy| !proxy.derp_only)
-        .map(|proxy| proxy.region)
-        .collect();
-    Ok(Json(RegionsResponse { regions }))
+/// `GET /api/v2/regions`: Coder's regions, derp-only proxies left out, served
+/// from the snapshot with its JSON rendered once per snapshot (see `regions_cache`).
+pub(crate) async fn regions(State(state): Shared) -> Result<axum::response::Response, ApiError> {
+    let snapshot = state.engine.snapshot();
+    let body = state
+        .regions
+        .body(&snapshot)
+        .map_err(|err| ApiError::internal(format!("encode the regions: {err}")))?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
 }

@@ -80,11 +80,16 @@ async fn the_token_decides_which_proxy_registers() {
     let (app, _) = spawn_app().await;
     let (a, token_a) = app.create_proxy("a").await;
     let (b, _) = app.create_proxy("b").await;
-    let mut body = registration("http://127.0.0.1:9");
-    // Naming B anywhere in the body changes nothing: only the token counts.
-    body["id"] = json!(b);
-    body["name"] = json!("b");
-    let answer = app.register(&token_a, &body).await;
+    // A body that tries to name B is refused outright, naming the field.
+    let mut forged = registration("http://127.0.0.1:8");
+    forged["id"] = json!(b);
+    let refused = app.register(&token_a, &forged).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(refused.first_field(), "id");
+    // With token A, a registration changes A and only A.
+    let answer = app
+        .register(&token_a, &registration("http://127.0.0.1:9"))
+        .await;
     assert_eq!(answer.status, StatusCode::CREATED);
     let a = app
         .admin_get(&format!("/api/v2/workspaceproxies/{a}"))
