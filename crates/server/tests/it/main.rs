@@ -7,6 +7,7 @@ mod auth;
 mod errors;
 mod health;
 mod helpers;
+mod proptests;
 mod proxies;
 mod register;
 mod reliability;
