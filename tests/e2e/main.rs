@@ -2,6 +2,7 @@
 //! file, real fake proxies on loopback, and the CLI driving both.
 
 mod check;
+mod crash;
 mod config;
 mod fleet;
 mod metrics;
