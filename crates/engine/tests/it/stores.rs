@@ -117,7 +117,9 @@ fn repo_root() -> PathBuf {
 
 fn pg_script(body: &str) -> std::process::Output {
     let script = repo_root().join("scripts/lib/postgres.sh");
+    // scripts/test exports the directory of its own server: this one is separate.
     Command::new("bash")
+        .env_remove("PROXYHEALTH_PG_DIR")
         .arg("-c")
         .arg(format!("set -euo pipefail; source {:?}; {body}", script))
         .output()

@@ -369,7 +369,9 @@ struct OwnPostgres {
 
 fn pg_script(body: &str) -> std::process::Output {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/lib/postgres.sh");
+    // scripts/test exports the directory of its own server: this one is separate.
     Command::new("bash")
+        .env_remove("PROXYHEALTH_PG_DIR")
         .arg("-c")
         .arg(format!("set -euo pipefail; source {script:?}; {body}"))
         .output()
