@@ -12,6 +12,13 @@
 //! in-process instead of racing for SQLite's write lock; reads use a separate
 //! pool of read-only connections, which WAL lets run beside the writer. Every
 //! write is a single statement, so there is no read-then-write window.
+//!
+//! # Acknowledged means stored
+//! Writes with `RETURNING` are read with `fetch_all`, never `fetch_one` or
+//! `fetch_optional`: SQLite commits an autocommit statement only when it is
+//! stepped to its end, and a statement reset after its first row reports a
+//! failed commit (disk full, I/O error) nowhere, so the caller would be told a
+//! write succeeded that was rolled back. Found by the service's failing-disk tests.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -44,12 +51,6 @@ const WRITE_PROBE_KEY: &str = "write_probe";
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-/// Writes with `RETURNING` are read with `fetch_all`, never `fetch_one` or
-/// `fetch_optional`: SQLite commits an autocommit statement only when it is
-/// stepped to its end, and a statement reset after its first row reports a
-/// failed commit (disk full, I/O error) nowhere, so the caller would be told a
-/// write succeeded that was rolled back. Found by the service's failing-disk tests.
-///
 /// The columns of a proxy row, in the order [`proxy_from_row`] reads them.
 macro_rules! columns {
     () => {
