@@ -2,8 +2,8 @@
 //! file, real fake proxies on loopback, and the CLI driving both.
 
 mod check;
-mod crash;
 mod config;
+mod crash;
 mod fleet;
 mod metrics;
 mod shutdown;
