@@ -8,6 +8,7 @@
 //! service re-checks or forgets it); one changed through another replica appears
 //! at the next sweep, as in Coder, where each replica keeps its own view.
 
+use crate::routes::proxies::by_name;
 use crate::wire::{Region, RegionsResponse};
 use arc_swap::ArcSwapOption;
 use axum::body::Bytes;
@@ -49,13 +50,7 @@ fn render(snapshot: &Snapshot) -> Result<Vec<u8>, serde_json::Error> {
         .values()
         .filter(|status| !status.proxy.derp_only && !status.proxy.deleted)
         .collect();
-    statuses.sort_by(|a, b| {
-        a.proxy
-            .name
-            .to_lowercase()
-            .cmp(&b.proxy.name.to_lowercase())
-            .then_with(|| a.proxy.name.cmp(&b.proxy.name))
-    });
+    statuses.sort_by(|a, b| by_name(&a.proxy, &b.proxy));
     let regions = statuses
         .into_iter()
         .map(|status| Region::of(&status.proxy, status.status))

@@ -36,14 +36,12 @@ pub(crate) async fn find_proxy(state: &AppState, key: &str) -> Result<Proxy, Api
     }
 }
 
-/// Orders proxies by name (case-insensitively, then exactly), as every list is.
-fn sort_by_name(proxies: &mut [Proxy]) {
-    proxies.sort_by(|a, b| {
-        a.name
-            .to_lowercase()
-            .cmp(&b.name.to_lowercase())
-            .then_with(|| a.name.cmp(&b.name))
-    });
+/// The order of every list: by name case-insensitively, then exactly.
+pub(crate) fn by_name(a: &Proxy, b: &Proxy) -> std::cmp::Ordering {
+    a.name
+        .to_lowercase()
+        .cmp(&b.name.to_lowercase())
+        .then_with(|| a.name.cmp(&b.name))
 }
 
 /// Every non-deleted proxy with its status in `snapshot`, ordered by name.
@@ -70,7 +68,7 @@ async fn all_with_status(
         Err(err) => return Err(err.into()),
     };
     proxies.retain(|proxy| !proxy.deleted);
-    sort_by_name(&mut proxies);
+    proxies.sort_by(by_name);
     Ok(proxies
         .iter()
         .map(|proxy| {
