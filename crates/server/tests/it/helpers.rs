@@ -287,41 +287,52 @@ pub async fn spawn_running(store: Arc<dyn ProxyStore>, interval: Duration) -> Te
     app
 }
 
-/// Everything the `tracing` macros write while it is the default subscriber of
-/// the current thread (use it with a current-thread runtime, where the service's
+/// Everything the `tracing` macros write on the current thread while a capture
+/// is installed there (use it with a current-thread runtime, where the service's
 /// tasks run on the test's thread).
+///
+/// One process-wide subscriber serves every capture: its layer is enabled only on
+/// a thread that holds a capture and writes into that capture. A thread-scoped
+/// subscriber per test would race with tests running in parallel, because
+/// `tracing` caches whether a call site is enabled for the whole process, and a
+/// test without a capture could cache "never" for a line another test waits for.
 #[derive(Clone, Default)]
 pub struct LogCapture {
     buffer: Arc<std::sync::Mutex<Vec<u8>>>,
 }
 
-impl LogCapture {
-    /// Installs a capture at debug level, with every field, for the current
-    /// thread; logging goes back to before when the guard drops.
-    pub fn install() -> (LogCapture, tracing::subscriber::DefaultGuard) {
-        let capture = LogCapture::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(capture.clone())
-            .finish();
-        let guard = tracing::subscriber::set_default(subscriber);
-        (capture, guard)
-    }
+thread_local! {
+    /// The capture of this thread, if one is installed.
+    static CURRENT_CAPTURE: std::cell::RefCell<Option<LogCapture>> =
+        const { std::cell::RefCell::new(None) };
+}
 
-    /// The text written so far.
-    pub fn text(&self) -> String {
-        let bytes = self.buffer.lock().expect("log buffer").clone();
-        String::from_utf8_lossy(&bytes).into_owned()
+/// Puts the thread's previous capture back when dropped.
+pub struct CaptureGuard {
+    previous: Option<LogCapture>,
+}
+
+impl Drop for CaptureGuard {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        CURRENT_CAPTURE.with(|current| *current.borrow_mut() = previous);
     }
 }
 
-impl std::io::Write for LogCapture {
+/// Writes into the current thread's capture; discards when there is none.
+struct ThreadCaptureWriter;
+
+impl std::io::Write for ThreadCaptureWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.buffer
-            .lock()
-            .expect("log buffer")
-            .extend_from_slice(buf);
+        CURRENT_CAPTURE.with(|current| {
+            if let Some(capture) = current.borrow().as_ref() {
+                capture
+                    .buffer
+                    .lock()
+                    .expect("log buffer")
+                    .extend_from_slice(buf);
+            }
+        });
         Ok(buf.len())
     }
 
@@ -330,11 +341,34 @@ impl std::io::Write for LogCapture {
     }
 }
 
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogCapture {
-    type Writer = LogCapture;
+fn capturing() -> bool {
+    CURRENT_CAPTURE.with(|current| current.borrow().is_some())
+}
 
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
+impl LogCapture {
+    /// Installs a capture at trace level, with every field, for the current
+    /// thread; the thread's previous capture comes back when the guard drops.
+    pub fn install() -> (LogCapture, CaptureGuard) {
+        static SUBSCRIBER: std::sync::Once = std::sync::Once::new();
+        SUBSCRIBER.call_once(|| {
+            use tracing_subscriber::layer::SubscriberExt;
+            use tracing_subscriber::{Layer, filter, fmt};
+            let layer = fmt::layer()
+                .with_ansi(false)
+                .with_writer(|| ThreadCaptureWriter)
+                .with_filter(filter::dynamic_filter_fn(|_, _| capturing()));
+            tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
+                .expect("the only global subscriber of this test binary");
+        });
+        let capture = LogCapture::default();
+        let previous = CURRENT_CAPTURE.with(|current| current.replace(Some(capture.clone())));
+        (capture, CaptureGuard { previous })
+    }
+
+    /// The text written so far.
+    pub fn text(&self) -> String {
+        let bytes = self.buffer.lock().expect("log buffer").clone();
+        String::from_utf8_lossy(&bytes).into_owned()
     }
 }
 
