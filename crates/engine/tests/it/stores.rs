@@ -6,8 +6,6 @@ use proxyhealth_core::Status;
 use proxyhealth_engine::Engine;
 use proxyhealth_store::{NewProxy, OpenOptions, ProxyStore, Registration, open_store};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -105,90 +103,9 @@ async fn two_engines_on_one_postgres_database_see_proxies_created_through_either
     }
 }
 
-/// A PostgreSQL server of this test's own, so stopping it disturbs no other test.
-struct OwnPostgres {
-    dir: String,
-    url: String,
-}
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn pg_script(body: &str) -> std::process::Output {
-    let script = repo_root().join("scripts/lib/postgres.sh");
-    // scripts/test exports the directory of its own server: this one is separate.
-    Command::new("bash")
-        .env_remove("PROXYHEALTH_PG_DIR")
-        .arg("-c")
-        .arg(format!("set -euo pipefail; source {:?}; {body}", script))
-        .output()
-        .expect("run bash")
-}
-
-impl OwnPostgres {
-    fn start() -> Option<OwnPostgres> {
-        let out = pg_script(
-            "pg_start >&2; echo \"$PROXYHEALTH_PG_DIR\"; echo \"$PROXYHEALTH_TEST_PG_URL\"",
-        );
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let mut lines = stdout.lines();
-        match (out.status.success(), lines.next(), lines.next()) {
-            (true, Some(dir), Some(url)) => Some(OwnPostgres {
-                dir: dir.to_owned(),
-                url: url.to_owned(),
-            }),
-            _ if in_ci() => panic!(
-                "could not start a PostgreSQL server: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ),
-            _ => {
-                eprintln!("!!! skipped: no PostgreSQL server could be started !!!");
-                None
-            }
-        }
-    }
-
-    fn port(&self) -> String {
-        self.url
-            .rsplit(':')
-            .next()
-            .and_then(|rest| rest.split('/').next())
-            .unwrap_or_default()
-            .to_owned()
-    }
-
-    fn stop(&self) {
-        let out = pg_script(&format!(
-            "_pg_find_bindir; _pg_as_owner \"$_PG_BINDIR/pg_ctl\" -D {dir}/data -m immediate -w stop",
-            dir = self.dir
-        ));
-        assert!(
-            out.status.success(),
-            "pg_ctl stop: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn start_again(&self) {
-        let out = pg_script(&format!(
-            "_pg_find_bindir; _pg_as_owner \"$_PG_BINDIR/pg_ctl\" -D {dir}/data -l {dir}/server.log -w -t 60 -o '-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={dir}' start",
-            dir = self.dir,
-            port = self.port()
-        ));
-        assert!(
-            out.status.success(),
-            "pg_ctl start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
-
-impl Drop for OwnPostgres {
-    fn drop(&mut self) {
-        let _ = pg_script(&format!("PROXYHEALTH_PG_DIR={:?}; pg_stop", self.dir));
-    }
-}
+#[path = "../../../../tests/support/own_postgres.rs"]
+mod own_postgres;
+use own_postgres::OwnPostgres;
 
 #[tokio::test]
 async fn a_postgres_outage_keeps_the_snapshot_and_the_next_sweep_recovers() {
