@@ -11,7 +11,7 @@ use crate::output::table::{Row, render};
 use crate::targets;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use proxyhealth_core::{Proxy, Status};
+use proxyhealth_core::{Classified, Proxy, Status};
 use proxyhealth_engine::EngineOptions;
 use proxyhealth_engine::probe::Prober;
 use proxyhealth_engine::sweep::{CheckResult, Progress, check_all};
@@ -92,7 +92,7 @@ async fn sweep(options: &EngineOptions, proxies: Vec<Proxy>) -> anyhow::Result<V
     let prober = Prober::new(options).context("building the HTTP client")?;
     let bar = progress_bar(proxies.len());
     let progress: Option<Progress> = bar.clone().map(|bar| {
-        let tick: Progress = Arc::new(move |_: &CheckResult| bar.inc(1));
+        let tick: Progress = Arc::new(move |_: &Proxy, _: &Classified| bar.inc(1));
         tick
     });
     let checked_at = OffsetDateTime::now_utc();

@@ -30,8 +30,32 @@ pub struct CheckResult {
     pub check_seq: u64,
 }
 
-/// Called with each result as soon as its check ends (a progress bar, say).
-pub type Progress = Arc<dyn Fn(&CheckResult) + Send + Sync>;
+/// Called with each proxy and its verdict as soon as its check ends (a progress
+/// bar, say).
+pub type Progress = Arc<dyn Fn(&Proxy, &Classified) + Send + Sync>;
+
+/// What one check found, apart from the proxy it was about: a sweep keeps the
+/// proxies it loaded and pairs them with their findings at the end, so no proxy
+/// row is copied per check.
+#[derive(Debug)]
+struct Findings {
+    host: Option<ProxyHost>,
+    verdict: Classified,
+    latency: Option<Duration>,
+}
+
+impl Findings {
+    fn into_result(self, proxy: Proxy, checked_at: OffsetDateTime, check_seq: u64) -> CheckResult {
+        CheckResult {
+            proxy,
+            host: self.host,
+            verdict: self.verdict,
+            latency: self.latency,
+            checked_at,
+            check_seq,
+        }
+    }
+}
 
 /// Checks one proxy. Never fails: every problem is a status with its reason.
 pub async fn check_proxy(
@@ -41,21 +65,25 @@ pub async fn check_proxy(
     checked_at: OffsetDateTime,
     check_seq: u64,
 ) -> CheckResult {
-    let mut result = CheckResult {
+    examine(prober, options, &proxy)
+        .await
+        .into_result(proxy, checked_at, check_seq)
+}
+
+/// The check itself: probe the proxy's report URL and classify the answer.
+async fn examine(prober: &Prober, options: &EngineOptions, proxy: &Proxy) -> Findings {
+    let mut findings = Findings {
         host: None,
         verdict: Classified {
             status: Status::Unregistered,
             report: HealthReport::default(),
         },
         latency: None,
-        checked_at,
-        check_seq,
-        proxy,
     };
-    if !result.proxy.is_registered() {
-        return result;
+    if !proxy.is_registered() {
+        return findings;
     }
-    let req_url = health_report_url(&result.proxy.url);
+    let req_url = health_report_url(&proxy.url);
     // The report URL is the proxy URL with a path added: it parses exactly when the
     // proxy URL does, so one parse serves both.
     let outcome = match url::Url::parse(&req_url) {
@@ -67,19 +95,19 @@ pub async fn check_proxy(
             ProbeOutcome::RequestBuild(format!("no host in request URL {req_url:?}"))
         }
         Ok(url) => {
-            result.host = Some(ProxyHost::new(
+            findings.host = Some(ProxyHost::new(
                 &host_and_port(&url),
-                &result.proxy.wildcard_hostname,
+                &proxy.wildcard_hostname,
             ));
             let (outcome, latency) = prober.probe(url).await;
-            result.latency = Some(latency);
+            findings.latency = Some(latency);
             outcome
         }
     };
     let mut verdict = classify(&req_url, &outcome);
     verdict.report = verdict.report.bounded(options.report_limits);
-    result.verdict = verdict;
-    result
+    findings.verdict = verdict;
+    findings
 }
 
 /// `host[:port]` of a URL, as Go's `url.URL.Host` (default ports are not written).
@@ -91,7 +119,8 @@ fn host_and_port(url: &url::Url) -> String {
     }
 }
 
-/// Checks every proxy with at most `options.parallelism` checks in flight.
+/// Checks every proxy with at most `options.parallelism` checks in flight; the
+/// results come in the order of `proxies`.
 ///
 /// A fixed set of worker tasks takes the next proxy from a shared cursor, so a
 /// sweep uses every core without a task or a permit per check. A check that
@@ -105,7 +134,7 @@ pub async fn check_all(
     progress: Option<Progress>,
 ) -> Vec<CheckResult> {
     let total = proxies.len();
-    let proxies: Arc<[Proxy]> = proxies.into();
+    let proxies = Arc::new(proxies);
     let cursor = Arc::new(AtomicUsize::new(0));
     let workers = options.parallelism.max(1).min(total);
     let mut tasks = JoinSet::new();
@@ -114,38 +143,53 @@ pub async fn check_all(
         let (proxies, cursor, progress) =
             (Arc::clone(&proxies), Arc::clone(&cursor), progress.clone());
         tasks.spawn(async move {
-            let mut results = Vec::new();
+            let mut found = Vec::new();
             loop {
                 let index = cursor.fetch_add(1, Ordering::Relaxed);
                 let Some(proxy) = proxies.get(index) else {
-                    return results;
+                    return found;
                 };
-                let check = check_proxy(&prober, &options, proxy.clone(), checked_at, check_seq);
-                let result = match AssertUnwindSafe(check).catch_unwind().await {
-                    Ok(result) => result,
-                    Err(_panic) => internal_failure(proxy.clone(), checked_at, check_seq),
+                let check = examine(&prober, &options, proxy);
+                let findings = match AssertUnwindSafe(check).catch_unwind().await {
+                    Ok(findings) => findings,
+                    Err(_panic) => internal_failure(proxy),
                 };
                 if let Some(progress) = &progress {
-                    progress(&result);
+                    progress(proxy, &findings.verdict);
                 }
-                results.push(result);
+                found.push((index, findings));
             }
         });
     }
-    let mut results = Vec::with_capacity(total);
+    let mut by_index: Vec<Option<Findings>> = Vec::with_capacity(total);
+    by_index.resize_with(total, || None);
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok(mut done) => results.append(&mut done),
+            Ok(found) => {
+                for (index, findings) in found {
+                    by_index[index] = Some(findings);
+                }
+            }
             Err(err) => tracing::error!(error = %err, "a sweep worker stopped unexpectedly"),
         }
     }
-    results
+    // Every worker has ended, so the proxies are ours again; the fallback copy
+    // is for a worker that ended without dropping them, which cannot happen.
+    let proxies = Arc::try_unwrap(proxies).unwrap_or_else(|shared| shared.as_ref().clone());
+    proxies
+        .into_iter()
+        .zip(by_index)
+        .map(|(proxy, findings)| {
+            findings
+                .unwrap_or_else(|| internal_failure(&proxy))
+                .into_result(proxy, checked_at, check_seq)
+        })
+        .collect()
 }
 
-fn internal_failure(proxy: Proxy, checked_at: OffsetDateTime, check_seq: u64) -> CheckResult {
+fn internal_failure(proxy: &Proxy) -> Findings {
     tracing::error!(proxy = %proxy.name, "a proxy check panicked");
-    CheckResult {
-        proxy,
+    Findings {
         host: None,
         verdict: Classified {
             status: Status::Unhealthy,
@@ -154,7 +198,5 @@ fn internal_failure(proxy: Proxy, checked_at: OffsetDateTime, check_seq: u64) ->
             ),
         },
         latency: None,
-        checked_at,
-        check_seq,
     }
 }

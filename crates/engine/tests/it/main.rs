@@ -3,6 +3,7 @@
 
 mod classification;
 mod defects;
+mod framing;
 mod helpers;
 mod hostile;
 mod loop_and_cache;
