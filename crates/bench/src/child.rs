@@ -22,8 +22,18 @@ fn command(args: &[String]) -> anyhow::Result<Command> {
 
 /// Runs `args` to the end (killed after `limit`) and parses its last stdout line.
 pub async fn run_json<T: DeserializeOwned>(args: &[String], limit: Duration) -> anyhow::Result<T> {
+    run_json_with_env(args, &[], limit).await
+}
+
+/// [`run_json`] with environment variables set for the child.
+pub async fn run_json_with_env<T: DeserializeOwned>(
+    args: &[String],
+    env: &[(&str, &std::ffi::OsStr)],
+    limit: Duration,
+) -> anyhow::Result<T> {
     let mut command = command(args)?;
     command.stdin(Stdio::null());
+    command.envs(env.iter().copied());
     let child = command.spawn().context("start a child")?;
     let output = tokio::time::timeout(limit, child.wait_with_output())
         .await

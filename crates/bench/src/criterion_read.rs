@@ -1,4 +1,4 @@
-//! Reading what the criterion bench `reads` (crates/engine/benches/reads.rs) left
+//! Reading what the criterion benches of `reads` (reads.rs) left
 //! in `<target>/criterion`: the median time of each read.
 
 use anyhow::Context;

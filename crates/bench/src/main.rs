@@ -5,6 +5,7 @@
 //! - `fleet`: a simulated fleet (its own process, never counted in the checker's figures);
 //! - `sweep`: the checker, one sweep over a targets file;
 //! - `client-loop`: the loopback limit with the checker's connection policy;
+//! - `reads`: reads of the engine's cache under criterion;
 //! - `serve-regions`: the service with 10,000 proxies, for `wrk`;
 //! - `store-list`: `list_proxies()` against a plain SELECT.
 
@@ -13,6 +14,7 @@ mod client_loop;
 mod criterion_read;
 mod fleet;
 mod procstat;
+mod reads;
 mod regions;
 mod report;
 mod run;
@@ -43,6 +45,8 @@ enum Command {
     Sweep(sweep::SweepArgs),
     /// The plain client loop over a targets file; prints a JSON line.
     ClientLoop(client_loop::ClientLoopArgs),
+    /// Reads of the engine's cache under criterion; prints a JSON line.
+    Reads(reads::ReadsArgs),
     /// The service with registered proxies until stdin closes.
     ServeRegions(regions::ServeRegionsArgs),
     /// Store listing against a plain SELECT; prints a JSON line.
@@ -51,6 +55,10 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // The read benches drive their own runtimes, so they run outside this one.
+    if let Command::Reads(args) = cli.command {
+        return exit_code(reads::run(args));
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -67,12 +75,17 @@ fn main() -> std::process::ExitCode {
             Command::Fleet(args) => fleet::run(args).await,
             Command::Sweep(args) => sweep::run(args).await,
             Command::ClientLoop(args) => client_loop::run(args).await,
+            Command::Reads(_) => Ok(()),
             Command::ServeRegions(args) => regions::run(args).await,
             Command::StoreList(args) => store_list::run(args).await,
         }
     });
     // The stdin readers of `fleet` and `serve-regions` live on blocking threads.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    exit_code(result)
+}
+
+fn exit_code(result: anyhow::Result<()>) -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {

@@ -1,9 +1,9 @@
 //! `proxyhealth-bench run`: every measurement of issue 6 in one go, each in its
 //! own child process against a fleet in another, then the table.
 
-use crate::child::{Service, run_json};
+use crate::child::{Service, run_json, run_json_with_env};
 use crate::client_loop::ClientLoopReport;
-use crate::criterion_read::{ReadsReport, read_reads};
+use crate::criterion_read::ReadsReport;
 use crate::fleet::{FleetReady, FleetStats, MixArg};
 use crate::regions::ServeReady;
 use crate::report::{RegionsResult, Results, StoreRow, SweepRow};
@@ -30,20 +30,24 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 5)]
     pub baseline_parallelism: usize,
     /// The longest a baseline sweep may run before it is stopped and extrapolated.
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
     pub baseline_cap: Duration,
-    /// Runs of each checker and client-loop measurement (the median is reported).
-    #[arg(long, default_value_t = 3)]
+    /// Runs of each checker and client-loop measurement on the all-ok fleet (the
+    /// median is reported; each takes about a second).
+    #[arg(long, default_value_t = 5)]
     pub reps: usize,
+    /// Runs of each checker measurement on the bad-day fleet (each takes one timeout).
+    #[arg(long, default_value_t = 3)]
+    pub bad_day_reps: usize,
     /// How long each wrk run lasts.
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     pub wrk_duration: Duration,
     /// Registered proxies behind `/api/v2/regions` and in the store listing.
     #[arg(long, default_value_t = 10_000)]
     pub count: usize,
-    /// Where criterion left the `reads` bench (`<target>/criterion`); skipped when absent.
-    #[arg(long)]
-    pub criterion_dir: Option<PathBuf>,
+    /// Measuring time of each criterion read bench.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub reads_measurement: Duration,
     /// A PostgreSQL server for the store listing (a scratch database is made there).
     #[arg(long, env = "PROXYHEALTH_TEST_PG_URL")]
     pub pg_url: Option<String>,
@@ -86,14 +90,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     }
 
-    if let Some(dir) = &args.criterion_dir {
-        eprintln!("== reads: criterion estimates from {}", dir.display());
-        match read_reads(dir) {
-            Ok(reads) => results.reads = Some(reads),
-            Err(err) => results.failures.push(format!("reads: {err:#}")),
-        }
-    } else {
-        results.reads = None::<ReadsReport>;
+    eprintln!("== reads: criterion");
+    match reads(&args, &work_dir).await {
+        Ok(reads) => results.reads = Some(reads),
+        Err(err) => results.failures.push(format!("reads: {err:#}")),
     }
 
     eprintln!("== GET /api/v2/regions with {} proxies", args.count);
@@ -152,6 +152,20 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The criterion read benches, in a child with its own criterion directory.
+async fn reads(args: &RunArgs, work_dir: &std::path::Path) -> anyhow::Result<ReadsReport> {
+    let home = work_dir.join("criterion");
+    let child = vec![
+        "reads".to_owned(),
+        "--criterion-home".to_owned(),
+        home.display().to_string(),
+        "--measurement".to_owned(),
+        format!("{}ms", args.reads_measurement.as_millis()),
+    ];
+    let env = [("CRITERION_HOME", home.as_os_str())];
+    run_json_with_env(&child, &env, Duration::from_secs(300)).await
+}
+
 /// One size and mix: the fleet, the checker (median of `reps`), the client loop on
 /// the all-ok fleet, and the capped baseline.
 async fn sweep_row(args: &RunArgs, work_dir: &std::path::Path, n: usize, mix: MixArg) -> SweepRow {
@@ -206,7 +220,11 @@ async fn sweep_row(args: &RunArgs, work_dir: &std::path::Path, n: usize, mix: Mi
     ];
     let limit = Duration::from_secs(180);
     let with_client = mix == MixArg::Ok && n >= 1_000;
-    for _ in 0..args.reps.max(1) {
+    let reps = match mix {
+        MixArg::Ok => args.reps,
+        MixArg::BadDay => args.bad_day_reps,
+    };
+    for _ in 0..reps.max(1) {
         // Alternate checker and client loop so both see the same machine state.
         match run_json::<SweepReport>(&sweep_args(args.parallelism, None), limit).await {
             Ok(report) => {
