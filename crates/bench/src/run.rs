@@ -34,7 +34,7 @@ pub struct RunArgs {
     pub baseline_cap: Duration,
     /// Runs of each checker and client-loop measurement on the all-ok fleet (the
     /// median is reported; each takes about a second).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 7)]
     pub reps: usize,
     /// Runs of each checker measurement on the bad-day fleet (each takes one timeout).
     #[arg(long, default_value_t = 3)]

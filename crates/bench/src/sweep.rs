@@ -43,6 +43,10 @@ pub struct SweepReport {
     pub wall_s: f64,
     /// CPU seconds (user + system) the process used during the sweep.
     pub cpu_s: f64,
+    /// Seconds from the sweep's start to the end of its last check (loading the
+    /// proxies included; building and storing the snapshot not).
+    #[serde(default)]
+    pub checks_s: Option<f64>,
     /// Peak resident memory of the process (VmHWM), KiB.
     pub peak_rss_kib: u64,
     /// Proxies whose status was not the expected one (0 when not completed).
@@ -89,6 +93,7 @@ pub async fn run(args: SweepArgs) -> anyhow::Result<()> {
         completed: outcome.is_some(),
         wall_s,
         cpu_s,
+        checks_s: None,
         peak_rss_kib: 0,
         mismatches: 0,
         first_mismatch: None,
@@ -96,6 +101,9 @@ pub async fn run(args: SweepArgs) -> anyhow::Result<()> {
     };
     if let Some(result) = outcome {
         let snapshot = result.context("the sweep failed")?;
+        report.checks_s = snapshot
+            .last_sweep()
+            .map(|sweep| sweep.duration.as_secs_f64());
         for (id, (url, want, kind)) in &expected {
             let got = snapshot.get(id).map(|s| s.status);
             if let Some(status) = got {

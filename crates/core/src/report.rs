@@ -39,6 +39,9 @@ impl HealthReport {
     /// key: `null`, `{}` or `{"foo":1}` are not a report, so an arbitrary JSON API
     /// answering 200 is not taken for a healthy proxy.
     pub fn decode(body: &[u8]) -> Result<Self, ReportDecodeError> {
+        if let Some(report) = Self::decode_exact(body) {
+            return Ok(report);
+        }
         let mut values = serde_json::Deserializer::from_slice(body).into_iter::<Value>();
         let value = match values.next() {
             None => return Err(ReportDecodeError::Empty),
@@ -67,6 +70,32 @@ impl HealthReport {
         Ok(HealthReport {
             errors: errors.unwrap_or_default(),
             warnings: warnings.unwrap_or_default(),
+        })
+    }
+
+    /// The common case, read without building a JSON tree: an object with only
+    /// the lowercase `errors` and `warnings` keys, at least one of them a list.
+    /// Anything else (other keys, other cases, nulls, errors) returns `None`
+    /// and goes through the general path, which gives the same answer for this
+    /// shape and the precise message for every other.
+    fn decode_exact(body: &[u8]) -> Option<Self> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Exact {
+            errors: Option<Vec<String>>,
+            warnings: Option<Vec<String>>,
+        }
+        // A derived struct also reads a JSON array by position: only objects here.
+        if body.trim_ascii_start().first() != Some(&b'{') {
+            return None;
+        }
+        let exact = Exact::deserialize(&mut serde_json::Deserializer::from_slice(body)).ok()?;
+        if exact.errors.is_none() && exact.warnings.is_none() {
+            return None;
+        }
+        Some(HealthReport {
+            errors: exact.errors.unwrap_or_default(),
+            warnings: exact.warnings.unwrap_or_default(),
         })
     }
 
@@ -198,6 +227,21 @@ mod tests {
             .expect("decode");
         assert_eq!(report.errors, ["e"]);
         assert_eq!(report.warnings, ["w"]);
+    }
+
+    #[test]
+    fn an_array_shaped_like_a_report_is_not_one() {
+        let err = HealthReport::decode(br#"[["e"],["w"]]"#).expect_err("must fail");
+        assert_eq!(
+            err.to_string(),
+            "expected a JSON object with \"errors\" or \"warnings\", got an array"
+        );
+    }
+
+    #[test]
+    fn a_repeated_key_keeps_its_last_value() {
+        let report = HealthReport::decode(br#"{"errors":["old"],"errors":[]}"#).expect("decode");
+        assert_eq!(report, HealthReport::default());
     }
 
     #[test]

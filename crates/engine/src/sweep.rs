@@ -4,7 +4,8 @@ use crate::options::EngineOptions;
 use crate::probe::Prober;
 use futures::FutureExt;
 use proxyhealth_core::{
-    Classified, HealthReport, ProbeOutcome, Proxy, ProxyHost, Status, classify, health_report_url,
+    Classified, HealthReport, ProbeOutcome, Proxy, ProxyHost, Status, app_host_for_csp, classify,
+    health_report_url,
 };
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -95,10 +96,11 @@ async fn examine(prober: &Prober, options: &EngineOptions, proxy: &Proxy) -> Fin
             ProbeOutcome::RequestBuild(format!("no host in request URL {req_url:?}"))
         }
         Ok(url) => {
-            findings.host = Some(ProxyHost::new(
-                &host_and_port(&url),
-                &proxy.wildcard_hostname,
-            ));
+            let host = host_and_port(&url);
+            findings.host = Some(ProxyHost {
+                app_host: app_host_for_csp(&host, &proxy.wildcard_hostname),
+                host,
+            });
             let (outcome, latency) = prober.probe(url).await;
             findings.latency = Some(latency);
             outcome

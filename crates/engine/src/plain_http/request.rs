@@ -1,6 +1,7 @@
 //! The bytes of a check's request: `GET <path> HTTP/1.1` with `Connection: close`.
 
 use crate::probe::USER_AGENT;
+use std::io::Write;
 use url::Url;
 
 /// Encodes the request for `url`, or says why it cannot be sent.
@@ -28,7 +29,8 @@ pub(crate) fn encode(url: &Url) -> Result<Vec<u8>, String> {
     request.extend_from_slice(b" HTTP/1.1\r\nHost: ");
     request.extend_from_slice(host.as_bytes());
     if let Some(port) = url.port() {
-        request.extend_from_slice(format!(":{port}").as_bytes());
+        // Writing to a Vec cannot fail.
+        let _ = write!(request, ":{port}");
     }
     request.extend_from_slice(b"\r\nUser-Agent: ");
     request.extend_from_slice(USER_AGENT.as_bytes());
