@@ -35,6 +35,11 @@ impl ReadsReport {
     }
 }
 
+/// The criterion id of one read in one round.
+pub fn round_id(function: &str, round: usize) -> String {
+    format!("{function}_r{round}")
+}
+
 #[derive(Deserialize)]
 struct Estimates {
     median: Estimate,
@@ -50,24 +55,29 @@ struct Background {
     stores_per_s: f64,
 }
 
-/// Reads every estimate; a missing one is an error (the bench did not run).
-pub fn read_reads(criterion_dir: &Path) -> anyhow::Result<ReadsReport> {
+/// Reads every estimate of `rounds` rounds (criterion ids `<function>_r<k>`) and
+/// keeps, for each read, the lowest of its rounds' medians: noise on a shared
+/// machine only ever adds time. A missing estimate is an error (the bench did
+/// not run).
+pub fn read_reads(criterion_dir: &Path, rounds: usize) -> anyhow::Result<ReadsReport> {
     let mut report = ReadsReport::default();
     for (group, function) in READS {
-        let path = criterion_dir
-            .join(group)
-            .join(function)
-            .join("new")
-            .join("estimates.json");
-        let text =
-            std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
-        let estimates: Estimates =
-            serde_json::from_str(&text).with_context(|| format!("parse {}", path.display()))?;
-        report.medians.push((
-            group.to_owned(),
-            function.to_owned(),
-            estimates.median.point_estimate,
-        ));
+        let mut best = f64::INFINITY;
+        for round in 1..=rounds.max(1) {
+            let path = criterion_dir
+                .join(group)
+                .join(round_id(function, round))
+                .join("new")
+                .join("estimates.json");
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("read {}", path.display()))?;
+            let estimates: Estimates =
+                serde_json::from_str(&text).with_context(|| format!("parse {}", path.display()))?;
+            best = best.min(estimates.median.point_estimate);
+        }
+        report
+            .medians
+            .push((group.to_owned(), function.to_owned(), best));
     }
     let background = criterion_dir.join("reads-background.json");
     if let Ok(text) = std::fs::read_to_string(background) {

@@ -284,7 +284,7 @@ fn reads(md: &mut String, results: &Results) {
         Some(reads) => {
             let _ = writeln!(
                 md,
-                "Criterion (`cargo bench -p proxyhealth-engine --bench reads`), median time of one read. \
+                "Criterion (`proxyhealth-bench reads`), median time of one read, the lowest of three rounds. \
                  \"storing\": a background thread re-checks proxies in a loop, each re-check \
                  storing a new 10,000-proxy snapshot{}.\n",
                 reads.stores_per_s.map_or(String::new(), |s| format!(

@@ -45,8 +45,8 @@ pub struct RunArgs {
     /// Registered proxies behind `/api/v2/regions` and in the store listing.
     #[arg(long, default_value_t = 10_000)]
     pub count: usize,
-    /// Measuring time of each criterion read bench.
-    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    /// Measuring time of each criterion read bench in each of its three rounds.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     pub reads_measurement: Duration,
     /// A PostgreSQL server for the store listing (a scratch database is made there).
     #[arg(long, env = "PROXYHEALTH_TEST_PG_URL")]
