@@ -251,6 +251,15 @@ impl BodyReader<'_> {
         usize::try_from(self.prober.body_cap()).unwrap_or(usize::MAX)
     }
 
+    /// Cuts a body of unknown length back to the cap; `true` when it was over it.
+    fn cut_at_cap(&self, body: &mut Vec<u8>) -> bool {
+        let over = body.len() > self.cap();
+        if over {
+            body.truncate(self.cap());
+        }
+        over
+    }
+
     fn too_large(&self, declared: Option<u64>) -> Option<BodyError> {
         Some(BodyError::TooLarge {
             cap: self.prober.body_cap(),
@@ -287,8 +296,7 @@ impl BodyReader<'_> {
     /// A body without a length: everything until the proxy closes.
     async fn read_until_close(&mut self, mut buf: Vec<u8>) -> (Vec<u8>, Option<BodyError>) {
         loop {
-            if buf.len() > self.cap() {
-                buf.truncate(self.cap());
+            if self.cut_at_cap(&mut buf) {
                 return (buf, self.too_large(None));
             }
             match self.fill(&mut buf, LATER_READ).await {
@@ -308,8 +316,7 @@ impl BodyReader<'_> {
                 Ok(used) => drop(raw.drain(..used)),
                 Err(err) => return (body, Some(BodyError::Read(err.to_string()))),
             }
-            if body.len() > self.cap() {
-                body.truncate(self.cap());
+            if self.cut_at_cap(&mut body) {
                 return (body, self.too_large(None));
             }
             if decoder.is_done() {
@@ -329,7 +336,7 @@ impl BodyReader<'_> {
     /// One read of at most what fits in `room` more bytes, within the deadline;
     /// `Ok(0)` when the proxy closed the connection.
     async fn fill(&mut self, buf: &mut Vec<u8>, room: usize) -> Result<usize, BodyError> {
-        make_room(buf, room.min(LATER_READ.max(FIRST_READ)));
+        make_room(buf, room.min(LATER_READ));
         match timeout_at(self.deadline, self.stream.read_buf(buf)).await {
             Err(_elapsed) => Err(BodyError::Timeout {
                 after: self.prober.timeout(),
