@@ -100,21 +100,23 @@ fn url_for(writer: usize, n: usize) -> String {
     format!("http://127.0.0.2:{}", 20_000 + writer * 2_000 + n)
 }
 
+/// Sends a write; its response when the server acknowledged it with 201, `None`
+/// once the server is gone (killed) or refuses.
+async fn created(request: reqwest::RequestBuilder) -> Option<reqwest::Response> {
+    let response = request.send().await.ok()?;
+    (response.status() == StatusCode::CREATED).then_some(response)
+}
+
 async fn hammer(client: reqwest::Client, base: String, writer: usize, acked: Arc<Mutex<Acked>>) {
     for n in 0.. {
         let name = format!("w{writer}-{n}");
-        let Ok(response) = client
+        let create = client
             .post(format!("{base}/api/v2/workspaceproxies"))
             .bearer_auth(ADMIN)
-            .json(&json!({"name": name, "display_name": format!("Writer {writer} #{n}")}))
-            .send()
-            .await
-        else {
+            .json(&json!({"name": name, "display_name": format!("Writer {writer} #{n}")}));
+        let Some(response) = created(create).await else {
             return;
         };
-        if response.status() != StatusCode::CREATED {
-            return;
-        }
         let Ok(body) = response.json::<Value>().await else {
             return;
         };
@@ -129,7 +131,7 @@ async fn hammer(client: reqwest::Client, base: String, writer: usize, acked: Arc
             .created
             .insert(id, (name.clone(), token.clone()));
         let url = url_for(writer, n);
-        let Ok(response) = client
+        let register = client
             .post(format!("{base}/api/v2/workspaceproxies/me/register"))
             .header("Coder-External-Proxy-Token", &token)
             .json(&json!({
@@ -137,13 +139,8 @@ async fn hammer(client: reqwest::Client, base: String, writer: usize, acked: Arc
                 "derp_enabled": true,
                 "replica_id": Uuid::new_v4(),
                 "version": "v2.20.0",
-            }))
-            .send()
-            .await
-        else {
-            return;
-        };
-        if response.status() != StatusCode::CREATED {
+            }));
+        if created(register).await.is_none() {
             return;
         }
         acked.lock().await.registered.insert(id, url);
