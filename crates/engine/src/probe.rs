@@ -61,10 +61,22 @@ impl Prober {
 
     /// Checks `url` within the timeout; returns what was seen and how long it took.
     pub async fn probe(&self, url: url::Url) -> (ProbeOutcome, Duration) {
+        self.probe_reusing(url, &mut Vec::new()).await
+    }
+
+    /// As [`Prober::probe`], reading a plain-HTTP answer into the allocation of
+    /// `scratch`, which a sweep worker hands to each of its checks in turn (see
+    /// [`reclaim_buffer`]): a thousand checks in flight then need no buffer of
+    /// their own from the allocator.
+    pub(crate) async fn probe_reusing(
+        &self,
+        url: url::Url,
+        scratch: &mut Vec<u8>,
+    ) -> (ProbeOutcome, Duration) {
         let started = Instant::now();
         let deadline = started + self.timeout;
         let outcome = if self.lean_plain_http && url.scheme() == "http" {
-            plain_http::probe(self, url, deadline).await
+            plain_http::probe(self, url, deadline, scratch).await
         } else {
             self.probe_with_client(url, deadline).await
         };
@@ -124,6 +136,20 @@ impl Prober {
             }
         }
         ProbeOutcome::Response(seen)
+    }
+}
+
+/// Largest buffer a sweep worker keeps for its next check: a usual report fits
+/// many times over, and a worker that met one large body does not hold on to it.
+const KEEP_FOR_REUSE: usize = 16 * 1024;
+
+/// Takes back the body buffer of an outcome the caller is done with, as the
+/// scratch buffer of the next [`Prober::probe_reusing`], unless it grew large.
+pub(crate) fn reclaim_buffer(scratch: &mut Vec<u8>, outcome: ProbeOutcome) {
+    if let ProbeOutcome::Response(response) = outcome {
+        if response.body.capacity() <= KEEP_FOR_REUSE {
+            *scratch = response.body;
+        }
     }
 }
 

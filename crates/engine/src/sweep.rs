@@ -1,15 +1,15 @@
 //! Checking proxies: one proxy, or all of them with bounded parallelism.
 
 use crate::options::EngineOptions;
-use crate::probe::Prober;
+use crate::probe::{Prober, reclaim_buffer};
 use futures::FutureExt;
 use proxyhealth_core::{
     Classified, HealthReport, ProbeOutcome, Proxy, ProxyHost, Status, app_host_for_csp, classify,
     health_report_url,
 };
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::task::JoinSet;
@@ -38,7 +38,7 @@ pub type Progress = Arc<dyn Fn(&Proxy, &Classified) + Send + Sync>;
 /// What one check found, apart from the proxy it was about: a sweep keeps the
 /// proxies it loaded and pairs them with their findings at the end, so no proxy
 /// row is copied per check.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Findings {
     host: Option<ProxyHost>,
     verdict: Classified,
@@ -66,13 +66,19 @@ pub async fn check_proxy(
     checked_at: OffsetDateTime,
     check_seq: u64,
 ) -> CheckResult {
-    examine(prober, options, &proxy)
+    examine(prober, options, &proxy, &mut Vec::new())
         .await
         .into_result(proxy, checked_at, check_seq)
 }
 
 /// The check itself: probe the proxy's report URL and classify the answer.
-async fn examine(prober: &Prober, options: &EngineOptions, proxy: &Proxy) -> Findings {
+/// `scratch` lends its allocation to the response and gets it back after.
+async fn examine(
+    prober: &Prober,
+    options: &EngineOptions,
+    proxy: &Proxy,
+    scratch: &mut Vec<u8>,
+) -> Findings {
     let mut findings = Findings {
         host: None,
         verdict: Classified {
@@ -101,12 +107,13 @@ async fn examine(prober: &Prober, options: &EngineOptions, proxy: &Proxy) -> Fin
                 app_host: app_host_for_csp(&host, &proxy.wildcard_hostname),
                 host,
             });
-            let (outcome, latency) = prober.probe(url).await;
+            let (outcome, latency) = prober.probe_reusing(url, scratch).await;
             findings.latency = Some(latency);
             outcome
         }
     };
     let mut verdict = classify(&req_url, &outcome);
+    reclaim_buffer(scratch, outcome);
     verdict.report = verdict.report.bounded(options.report_limits);
     findings.verdict = verdict;
     findings
@@ -124,9 +131,11 @@ fn host_and_port(url: &url::Url) -> String {
 /// Checks every proxy with at most `options.parallelism` checks in flight; the
 /// results come in the order of `proxies`.
 ///
-/// A fixed set of worker tasks takes the next proxy from a shared cursor, so a
-/// sweep uses every core without a task or a permit per check. A check that
-/// panics marks only its own proxy. Dropping the future aborts the checks in flight.
+/// A fixed set of worker tasks takes the next proxy from a shared cursor and
+/// puts what it found in that proxy's slot, so a sweep uses every core without
+/// a task, a permit or a growing list per check, and each worker reads every
+/// answer into the same buffer. A check that panics marks only its own proxy.
+/// Dropping the future aborts the checks in flight.
 pub async fn check_all(
     prober: &Prober,
     options: &EngineOptions,
@@ -137,21 +146,27 @@ pub async fn check_all(
 ) -> Vec<CheckResult> {
     let total = proxies.len();
     let proxies = Arc::new(proxies);
+    let slots: Arc<Vec<OnceLock<Findings>>> =
+        Arc::new(std::iter::repeat_with(OnceLock::new).take(total).collect());
     let cursor = Arc::new(AtomicUsize::new(0));
     let workers = options.parallelism.max(1).min(total);
     let mut tasks = JoinSet::new();
     for _ in 0..workers {
         let (prober, options) = (prober.clone(), options.clone());
-        let (proxies, cursor, progress) =
-            (Arc::clone(&proxies), Arc::clone(&cursor), progress.clone());
+        let (proxies, slots, cursor, progress) = (
+            Arc::clone(&proxies),
+            Arc::clone(&slots),
+            Arc::clone(&cursor),
+            progress.clone(),
+        );
         tasks.spawn(async move {
-            let mut found = Vec::new();
+            let mut scratch = Vec::new();
             loop {
                 let index = cursor.fetch_add(1, Ordering::Relaxed);
-                let Some(proxy) = proxies.get(index) else {
-                    return found;
+                let (Some(proxy), Some(slot)) = (proxies.get(index), slots.get(index)) else {
+                    return;
                 };
-                let check = examine(&prober, &options, proxy);
+                let check = examine(&prober, &options, proxy, &mut scratch);
                 let findings = match AssertUnwindSafe(check).catch_unwind().await {
                     Ok(findings) => findings,
                     Err(_panic) => internal_failure(proxy),
@@ -159,30 +174,31 @@ pub async fn check_all(
                 if let Some(progress) = &progress {
                     progress(proxy, &findings.verdict);
                 }
-                found.push((index, findings));
+                // Each index is handed out once, so the slot is always empty.
+                let _ = slot.set(findings);
             }
         });
     }
-    let mut by_index: Vec<Option<Findings>> = Vec::with_capacity(total);
-    by_index.resize_with(total, || None);
     while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok(found) => {
-                for (index, findings) in found {
-                    by_index[index] = Some(findings);
-                }
-            }
-            Err(err) => tracing::error!(error = %err, "a sweep worker stopped unexpectedly"),
+        if let Err(err) = joined {
+            tracing::error!(error = %err, "a sweep worker stopped unexpectedly");
         }
     }
-    // Every worker has ended, so the proxies are ours again; the fallback copy
-    // is for a worker that ended without dropping them, which cannot happen.
+    // Every worker has ended, so the proxies and slots are ours again; the
+    // fallback copies are for a worker that ended without dropping them, which
+    // cannot happen.
     let proxies = Arc::try_unwrap(proxies).unwrap_or_else(|shared| shared.as_ref().clone());
+    let slots = Arc::try_unwrap(slots).unwrap_or_else(|shared| {
+        shared
+            .iter()
+            .map(|slot| slot.get().cloned().map(OnceLock::from).unwrap_or_default())
+            .collect()
+    });
     proxies
         .into_iter()
-        .zip(by_index)
-        .map(|(proxy, findings)| {
-            findings
+        .zip(slots)
+        .map(|(proxy, slot)| {
+            slot.into_inner()
                 .unwrap_or_else(|| internal_failure(&proxy))
                 .into_result(proxy, checked_at, check_seq)
         })

@@ -34,13 +34,18 @@ const LATER_READ: usize = 16 * 1024;
 
 /// Probes a plain-HTTP URL until `deadline`, following same-host redirects when
 /// the policy says so (a redirect to `https` on the same host continues on the
-/// TLS path).
-pub(crate) async fn probe(prober: &Prober, url: Url, deadline: Instant) -> ProbeOutcome {
+/// TLS path). The answer is read into `scratch`'s allocation.
+pub(crate) async fn probe(
+    prober: &Prober,
+    url: Url,
+    deadline: Instant,
+    scratch: &mut Vec<u8>,
+) -> ProbeOutcome {
     let first_host = url.host_str().map(str::to_owned);
     let mut visited: Vec<Url> = Vec::new();
     let mut current = url;
     loop {
-        let outcome = exchange(&current, prober, deadline).await;
+        let outcome = exchange(&current, prober, deadline, scratch).await;
         let Some(next) = redirect_target(prober, &outcome, &current, first_host.as_deref()) else {
             return outcome;
         };
@@ -86,13 +91,21 @@ fn transport(kind: TransportErrorKind, message: String) -> ProbeOutcome {
 
 /// One request and its response on a fresh connection: the head within the
 /// deadline (else a transport timeout), then the body within what is left of it
-/// (else a body timeout).
-async fn exchange(url: &Url, prober: &Prober, deadline: Instant) -> ProbeOutcome {
+/// (else a body timeout). The head and body are read into `scratch`'s
+/// allocation, which becomes the response's body.
+async fn exchange(
+    url: &Url,
+    prober: &Prober,
+    deadline: Instant,
+    scratch: &mut Vec<u8>,
+) -> ProbeOutcome {
     let request = match request::encode(url) {
         Ok(request) => request,
         Err(message) => return ProbeOutcome::RequestBuild(message),
     };
-    let mut buf = Vec::with_capacity(FIRST_READ);
+    let mut buf = std::mem::take(scratch);
+    buf.clear();
+    make_room(&mut buf, FIRST_READ);
     let sent = timeout_at(deadline, async {
         let mut stream = connect(url).await?;
         stream.write_all(&request).await.map_err(|err| {

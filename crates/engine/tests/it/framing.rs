@@ -221,3 +221,28 @@ async fn the_request_is_one_get_that_names_the_host_and_closes() {
         "{head}"
     );
 }
+
+#[tokio::test]
+async fn a_worker_reading_a_short_answer_after_a_long_one_sees_only_its_own_bytes() {
+    let report = format!(r#"{{"errors":[],"warnings":["{}"]}}"#, "x".repeat(3000));
+    let long = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{report}",
+        report.len()
+    );
+    let long: &'static [u8] = Box::leak(long.into_bytes().into_boxed_slice());
+    let first = answering(long).await;
+    let second = answering(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 13\r\n\r\n{\"errors\":[]}").await;
+    let proxies = vec![proxy("long", &first.url), proxy("short", &second.url)];
+    let short_id = proxies[1].id;
+    let options = EngineOptions {
+        // One worker checks both proxies, one after the other, with one buffer.
+        parallelism: 1,
+        timeout: Duration::from_secs(3),
+        ..EngineOptions::default()
+    };
+    let engine = engine_with(ListSource::with(proxies), options);
+    engine.force_update().await.expect("the sweep succeeds");
+    let status = engine.status_of(&short_id).expect("a status");
+    assert_eq!(status.status, Status::Ok, "{:?}", status.report);
+    assert!(status.report.warnings.is_empty(), "{:?}", status.report);
+}
