@@ -146,10 +146,10 @@ const KEEP_FOR_REUSE: usize = 16 * 1024;
 /// Takes back the body buffer of an outcome the caller is done with, as the
 /// scratch buffer of the next [`Prober::probe_reusing`], unless it grew large.
 pub(crate) fn reclaim_buffer(scratch: &mut Vec<u8>, outcome: ProbeOutcome) {
-    if let ProbeOutcome::Response(response) = outcome {
-        if response.body.capacity() <= KEEP_FOR_REUSE {
-            *scratch = response.body;
-        }
+    if let ProbeOutcome::Response(response) = outcome
+        && response.body.capacity() <= KEEP_FOR_REUSE
+    {
+        *scratch = response.body;
     }
 }
 
