@@ -10,6 +10,7 @@
 //! policy.
 
 mod chunked;
+mod connect;
 mod head;
 mod request;
 
@@ -20,11 +21,10 @@ use head::{Framing, Head, HeadError};
 use proxyhealth_core::{
     BodyError, ProbeOutcome, ProbeResponse, TransportError, TransportErrorKind,
 };
-use std::net::SocketAddr;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
-use url::{Host, Url};
+use url::Url;
 
 /// Bytes reserved for the first read: a health report and its head usually fit,
 /// and a block this small comes from the allocator's per-thread cache.
@@ -107,13 +107,7 @@ async fn exchange(
     buf.clear();
     make_room(&mut buf, FIRST_READ);
     let sent = timeout_at(deadline, async {
-        let mut stream = connect(url).await?;
-        stream.write_all(&request).await.map_err(|err| {
-            transport(
-                TransportErrorKind::Protocol,
-                format!("error writing the request: {err}"),
-            )
-        })?;
+        let mut stream = connect::open(url, &request).await?;
         let head = read_head(&mut stream, &mut buf).await?;
         Ok::<_, ProbeOutcome>((stream, head))
     })
@@ -142,52 +136,6 @@ async fn exchange(
     seen.body = body;
     seen.body_error = body_error;
     ProbeOutcome::Response(seen)
-}
-
-/// Opens a fresh connection to the URL's host, trying each address it resolves to.
-async fn connect(url: &Url) -> Result<TcpStream, ProbeOutcome> {
-    let port = url.port_or_known_default().unwrap_or(80);
-    let stream = match url.host() {
-        Some(Host::Ipv4(ip)) => connect_to(SocketAddr::from((ip, port))).await,
-        Some(Host::Ipv6(ip)) => connect_to(SocketAddr::from((ip, port))).await,
-        Some(Host::Domain(domain)) => {
-            let addresses = tokio::net::lookup_host((domain, port))
-                .await
-                .map_err(|err| {
-                    transport(
-                        TransportErrorKind::Connect,
-                        format!("dns error: {domain}: {err}"),
-                    )
-                })?;
-            let mut last = Err(transport(
-                TransportErrorKind::Connect,
-                "dns error: no addresses found".to_owned(),
-            ));
-            for address in addresses {
-                last = connect_to(address).await;
-                if last.is_ok() {
-                    break;
-                }
-            }
-            last
-        }
-        None => Err(ProbeOutcome::RequestBuild(format!(
-            "no host in request URL {:?}",
-            url.as_str()
-        ))),
-    }?;
-    // The request is one small write: send it without waiting.
-    let _ = stream.set_nodelay(true);
-    Ok(stream)
-}
-
-async fn connect_to(address: SocketAddr) -> Result<TcpStream, ProbeOutcome> {
-    TcpStream::connect(address).await.map_err(|err| {
-        transport(
-            TransportErrorKind::Connect,
-            format!("tcp connect error: {address}: {err}"),
-        )
-    })
 }
 
 /// Reads until `buf` starts with a complete final response head (skipping

@@ -2,6 +2,7 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 
 mod classification;
+mod connecting;
 mod defects;
 mod framing;
 mod helpers;

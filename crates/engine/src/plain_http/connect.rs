@@ -1,0 +1,117 @@
+//! Opening a check's connection with its request already sent.
+//!
+//! On a LAN, and always on loopback, a fresh TCP connection is complete by the
+//! time `connect(2)` returns, even on a non-blocking socket. So the request is
+//! written at once, before the socket joins the reactor: the check skips a wait
+//! for writability, the task wake-up that comes with it and the `SO_ERROR`
+//! query. Only a connection still in progress takes the usual path: wait until
+//! it is writable, ask the socket whether connecting failed, then write.
+
+use super::transport;
+use proxyhealth_core::{ProbeOutcome, TransportErrorKind};
+use socket2::{Domain, Protocol, Socket, Type};
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use url::{Host, Url};
+
+/// Why opening a connection to one address failed.
+pub(super) enum OpenError {
+    /// The connection could not be made: the next address may do better.
+    Connect(ProbeOutcome),
+    /// The connection was made but the request could not be written.
+    Write(ProbeOutcome),
+}
+
+impl OpenError {
+    fn into_outcome(self) -> ProbeOutcome {
+        match self {
+            OpenError::Connect(outcome) | OpenError::Write(outcome) => outcome,
+        }
+    }
+}
+
+/// Opens a fresh connection to the URL's host and writes `request` on it,
+/// trying each address the host resolves to until one connects.
+pub(super) async fn open(url: &Url, request: &[u8]) -> Result<TcpStream, ProbeOutcome> {
+    let port = url.port_or_known_default().unwrap_or(80);
+    let opened = match url.host() {
+        Some(Host::Ipv4(ip)) => open_to(SocketAddr::from((ip, port)), request).await,
+        Some(Host::Ipv6(ip)) => open_to(SocketAddr::from((ip, port)), request).await,
+        Some(Host::Domain(domain)) => {
+            let addresses = tokio::net::lookup_host((domain, port))
+                .await
+                .map_err(|err| {
+                    transport(
+                        TransportErrorKind::Connect,
+                        format!("dns error: {domain}: {err}"),
+                    )
+                })?;
+            let mut last = Err(OpenError::Connect(transport(
+                TransportErrorKind::Connect,
+                "dns error: no addresses found".to_owned(),
+            )));
+            for address in addresses {
+                last = open_to(address, request).await;
+                if !matches!(last, Err(OpenError::Connect(_))) {
+                    break;
+                }
+            }
+            last
+        }
+        None => {
+            return Err(ProbeOutcome::RequestBuild(format!(
+                "no host in request URL {:?}",
+                url.as_str()
+            )));
+        }
+    };
+    opened.map_err(OpenError::into_outcome)
+}
+
+/// Connects to one address and writes `request`.
+async fn open_to(address: SocketAddr, request: &[u8]) -> Result<TcpStream, OpenError> {
+    let connect_error = |err: io::Error| {
+        OpenError::Connect(transport(
+            TransportErrorKind::Connect,
+            format!("tcp connect error: {address}: {err}"),
+        ))
+    };
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::STREAM.nonblocking(),
+        Some(Protocol::TCP),
+    )
+    .map_err(connect_error)?;
+    match socket.connect(&address.into()) {
+        Ok(()) => {}
+        Err(err) if err.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(err) => return Err(connect_error(err)),
+    }
+    let socket = std::net::TcpStream::from(socket);
+    // A refused or reset connection reports its error here, before a byte
+    // was sent: it is the connection that failed, not the request.
+    let written = match (&socket).write(request) {
+        Ok(written) => written,
+        Err(err) if err.kind() == io::ErrorKind::WouldBlock => 0,
+        Err(err) => return Err(connect_error(err)),
+    };
+    let mut stream = TcpStream::from_std(socket).map_err(connect_error)?;
+    if written == 0 {
+        // Still connecting: wait for the outcome and ask the socket for it.
+        stream.writable().await.map_err(connect_error)?;
+        if let Some(err) = stream.take_error().map_err(connect_error)? {
+            return Err(connect_error(err));
+        }
+    }
+    if written < request.len() {
+        stream.write_all(&request[written..]).await.map_err(|err| {
+            OpenError::Write(transport(
+                TransportErrorKind::Protocol,
+                format!("error writing the request: {err}"),
+            ))
+        })?;
+    }
+    Ok(stream)
+}
