@@ -38,7 +38,7 @@ pub type Progress = Arc<dyn Fn(&Proxy, &Classified) + Send + Sync>;
 /// What one check found, apart from the proxy it was about: a sweep keeps the
 /// proxies it loaded and pairs them with their findings at the end, so no proxy
 /// row is copied per check.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Findings {
     host: Option<ProxyHost>,
     verdict: Classified,
@@ -184,16 +184,12 @@ pub async fn check_all(
             tracing::error!(error = %err, "a sweep worker stopped unexpectedly");
         }
     }
-    // Every worker has ended, so the proxies and slots are ours again; the
-    // fallback copies are for a worker that ended without dropping them, which
-    // cannot happen.
+    // Every worker has ended, so the proxies and slots are ours again. The
+    // fallbacks are for a worker that ended without dropping them, which cannot
+    // happen: the proxies are copied and every check is marked as failed.
     let proxies = Arc::try_unwrap(proxies).unwrap_or_else(|shared| shared.as_ref().clone());
-    let slots = Arc::try_unwrap(slots).unwrap_or_else(|shared| {
-        shared
-            .iter()
-            .map(|slot| slot.get().cloned().map(OnceLock::from).unwrap_or_default())
-            .collect()
-    });
+    let slots = Arc::try_unwrap(slots)
+        .unwrap_or_else(|shared| shared.iter().map(|_| OnceLock::new()).collect());
     proxies
         .into_iter()
         .zip(slots)
