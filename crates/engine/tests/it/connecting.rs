@@ -69,10 +69,7 @@ async fn a_connection_accepted_only_after_a_syn_retry_still_carries_the_check() 
         drop((first, filler));
         let (mut stream, _) = listener.accept().await.expect("accept the check");
         read_head(&mut stream).await;
-        let answer = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{REPORT}",
-            REPORT.len()
-        );
+        let answer = json_answer(REPORT);
         let _ = stream.write_all(answer.as_bytes()).await;
     });
     let (engine, id) = check(&url, Duration::from_secs(5)).await;
@@ -109,10 +106,7 @@ async fn a_proxy_named_by_host_name_is_reached_on_whichever_address_listens() {
     // here, so a refused first address must lead to the next one.
     let server = RawProxy::start(|mut stream| async move {
         read_head(&mut stream).await;
-        let answer = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{REPORT}",
-            REPORT.len()
-        );
+        let answer = json_answer(REPORT);
         let _ = stream.write_all(answer.as_bytes()).await;
     })
     .await;

@@ -71,10 +71,7 @@ async fn an_interim_continue_before_the_answer_is_skipped() {
 async fn a_head_and_body_trickled_byte_by_byte_are_read() {
     let server = RawProxy::start(|mut s| async move {
         read_head(&mut s).await;
-        let answer = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{REPORT}",
-            REPORT.len()
-        );
+        let answer = json_answer(REPORT);
         for byte in answer.as_bytes() {
             if s.write_all(&[*byte]).await.is_err() {
                 return;
@@ -225,10 +222,7 @@ async fn the_request_is_one_get_that_names_the_host_and_closes() {
 #[tokio::test]
 async fn a_worker_reading_a_short_answer_after_a_long_one_sees_only_its_own_bytes() {
     let report = format!(r#"{{"errors":[],"warnings":["{}"]}}"#, "x".repeat(3000));
-    let long = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{report}",
-        report.len()
-    );
+    let long = json_answer(&report);
     let long: &'static [u8] = Box::leak(long.into_bytes().into_boxed_slice());
     let first = answering(long).await;
     let second = answering(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 13\r\n\r\n{\"errors\":[]}").await;
