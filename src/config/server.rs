@@ -84,8 +84,8 @@ settings_group! {
 
 impl ServerLayer {
     /// Puts the values this layer has over `settings`' (its engine's interval and
-    /// hysteresis included). An empty admin token counts as none, so
-    /// `PROXYHEALTH_ADMIN_TOKEN=` in a unit file means "generate one".
+    /// hysteresis included). An empty admin token counts as none given (the
+    /// stored one is kept, or one is generated), and it hides the file's token.
     pub fn apply(self, settings: &mut ServeSettings) {
         set(&mut settings.listen, self.listen);
         set(&mut settings.engine.interval, self.interval);
