@@ -1,7 +1,7 @@
 //! The command line: subcommands and their flags (parsing only; the work is in
 //! [`crate::commands`]).
 
-use crate::config::flags::{ConfigFlag, ProbeFlags, ServerFlags, StoreFlags};
+use crate::config::{ConfigFlag, ProbeLayer, ServerLayer, StoreLayer};
 use crate::output::OutputFormat;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -43,13 +43,13 @@ pub struct ServeArgs {
     pub config: ConfigFlag,
     /// Where proxies are stored.
     #[command(flatten)]
-    pub store: StoreFlags,
+    pub store: StoreLayer,
     /// How proxies are checked.
     #[command(flatten)]
-    pub probe: ProbeFlags,
+    pub probe: ProbeLayer,
     /// The server's own settings.
     #[command(flatten)]
-    pub server: ServerFlags,
+    pub server: ServerLayer,
 }
 
 /// `check`'s flags.
@@ -67,10 +67,10 @@ pub struct CheckArgs {
     pub config: ConfigFlag,
     /// Where proxies are stored.
     #[command(flatten)]
-    pub store: StoreFlags,
+    pub store: StoreLayer,
     /// How proxies are checked.
     #[command(flatten)]
-    pub probe: ProbeFlags,
+    pub probe: ProbeLayer,
 }
 
 /// How to reach a running server; shared by the `proxies` subcommands.

@@ -1,62 +1,52 @@
 //! The optional TOML configuration file.
 //!
 //! One flat table whose keys are the long flag names with `_` for `-`
-//! (`body_cap`, `follow_redirects`, ...). Unknown keys are refused with the key
-//! named, so a typo never silently falls back to a default.
+//! (`body_cap`, `follow_redirects`, ...): the groups' fields. Each group is read
+//! from the whole table and takes its own keys; a key that no group declares is
+//! refused with the key named, so a typo never silently falls back to a default.
+//!
+//! Each value is read by the function its field names (see [`super::file_value`]),
+//! which gives only the reason for a refusal; [`FileConfig::parse`] adds the key
+//! and the value, so every message reads ``invalid value {value} for `{key}`: {reason}``.
 
-use super::LogFormat;
-use super::units::{parse_positive_byte_size, parse_positive_duration};
+use super::layer::{HelpDefault, Layer};
+use super::probe::ProbeLayer;
+use super::server::ServerLayer;
+use super::store::StoreLayer;
 use crate::exit::usage;
-use std::net::SocketAddr;
-use std::path::Path;
-use std::time::Duration;
+use clap::Args;
+use serde::de::DeserializeOwned;
+use std::path::{Path, PathBuf};
 
-/// The keys a configuration file may hold, in the order `--help` lists them.
-pub const KNOWN_KEYS: [&str; 13] = [
-    "listen",
-    "db",
-    "coder",
-    "interval",
-    "timeout",
-    "parallelism",
-    "body_cap",
-    "follow_redirects",
-    "rise",
-    "fall",
-    "admin_token",
-    "log_format",
-    "tls_insecure",
-];
+/// The optional configuration file.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConfigFlag {
+    /// TOML configuration file; flags and PROXYHEALTH_* variables override its
+    /// keys (see proxyhealth.example.toml)
+    #[arg(
+        long,
+        env = "PROXYHEALTH_CONFIG",
+        value_name = "FILE",
+        help_default = "none"
+    )]
+    pub config: Option<PathBuf>,
+}
 
-/// What a configuration file sets; `None` for every key it leaves out.
+/// What a configuration file sets, group by group; `None` for every key it
+/// leaves out.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FileConfig {
-    /// `listen`: address to serve on.
-    pub listen: Option<SocketAddr>,
-    /// `db`: store location.
-    pub db: Option<String>,
-    /// `coder`: attach read-only to a Coder database.
-    pub coder: Option<bool>,
-    /// `interval`: time between sweeps.
-    pub interval: Option<Duration>,
-    /// `timeout`: bound on one check.
-    pub timeout: Option<Duration>,
-    /// `parallelism`: checks in flight at once.
-    pub parallelism: Option<usize>,
-    /// `body_cap`: most bytes read from a report.
-    pub body_cap: Option<u64>,
-    /// `follow_redirects`: follow same-host redirects.
-    pub follow_redirects: Option<bool>,
-    /// `rise`: good results in a row before a bad proxy shows `ok`.
-    pub rise: Option<u32>,
-    /// `fall`: bad results in a row before an `ok` proxy shows bad.
-    pub fall: Option<u32>,
-    /// `admin_token`: the admin token.
-    pub admin_token: Option<String>,
-    /// `log_format`: `human` or `json`.
-    pub log_format: Option<LogFormat>,
-    /// `tls_insecure`: accept unverified certificates.
-    pub tls_insecure: Option<bool>,
+    /// The store's keys.
+    pub store: StoreLayer,
+    /// The probe's keys.
+    pub probe: ProbeLayer,
+    /// The server's keys (read by `check` too, which ignores them).
+    pub server: ServerLayer,
+}
+
+/// Every key a configuration file may hold: the groups' keys, in `--help` order.
+pub fn known_keys() -> Vec<&'static str> {
+    [StoreLayer::KEYS, ProbeLayer::KEYS, ServerLayer::KEYS].concat()
 }
 
 impl FileConfig {
@@ -72,95 +62,44 @@ impl FileConfig {
     /// Parses the text of a configuration file; the error names the key and value.
     pub fn parse(text: &str) -> Result<FileConfig, String> {
         let table: toml::Table = toml::from_str(text).map_err(|err| err.to_string())?;
-        let mut config = FileConfig::default();
-        for (key, value) in &table {
-            match key.as_str() {
-                "listen" => {
-                    config.listen = Some(parse_str(key, value, |s| {
-                        s.parse::<SocketAddr>()
-                            .map_err(|err| format!("{err} (expected e.g. 127.0.0.1:8080)"))
-                    })?)
-                }
-                "db" => config.db = Some(string(key, value)?),
-                "coder" => config.coder = Some(boolean(key, value)?),
-                "interval" => {
-                    config.interval = Some(parse_str(key, value, parse_positive_duration)?)
-                }
-                "timeout" => config.timeout = Some(parse_str(key, value, parse_positive_duration)?),
-                "parallelism" => config.parallelism = Some(positive(key, value)?),
-                "body_cap" => config.body_cap = Some(byte_size(key, value)?),
-                "follow_redirects" => config.follow_redirects = Some(boolean(key, value)?),
-                "rise" => config.rise = Some(positive(key, value)?),
-                "fall" => config.fall = Some(positive(key, value)?),
-                "admin_token" => config.admin_token = Some(string(key, value)?),
-                "log_format" => {
-                    config.log_format = Some(parse_str(key, value, |s| s.parse::<LogFormat>())?)
-                }
-                "tls_insecure" => config.tls_insecure = Some(boolean(key, value)?),
-                _ => {
-                    return Err(format!(
-                        "unknown key `{key}` (known keys: {})",
-                        KNOWN_KEYS.join(", ")
-                    ));
-                }
-            }
+        let known = known_keys();
+        if let Some(key) = table.keys().find(|key| !known.contains(&key.as_str())) {
+            return Err(format!(
+                "unknown key `{key}` (known keys: {})",
+                known.join(", ")
+            ));
         }
-        Ok(config)
+        Ok(FileConfig {
+            store: group(&table)?,
+            probe: group(&table)?,
+            server: group(&table)?,
+        })
     }
+}
+
+/// Reads one group's keys from the table; a refused value is reported with its
+/// key and value.
+fn group<T: Layer + DeserializeOwned>(table: &toml::Table) -> Result<T, String> {
+    serde_path_to_error::deserialize(toml::Value::Table(table.clone())).map_err(|err| {
+        let key = err.path().to_string();
+        let why = err.inner().message();
+        match table.get(&key) {
+            Some(value) => bad(&key, value, why),
+            None => why.to_owned(),
+        }
+    })
 }
 
 fn bad(key: &str, value: &toml::Value, why: &str) -> String {
     format!("invalid value {value} for `{key}`: {why}")
 }
 
-fn string(key: &str, value: &toml::Value) -> Result<String, String> {
-    value
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| bad(key, value, "expected a string"))
-}
-
-fn boolean(key: &str, value: &toml::Value) -> Result<bool, String> {
-    value
-        .as_bool()
-        .ok_or_else(|| bad(key, value, "expected true or false"))
-}
-
-fn parse_str<T>(
-    key: &str,
-    value: &toml::Value,
-    parse: impl FnOnce(&str) -> Result<T, String>,
-) -> Result<T, String> {
-    let text = value
-        .as_str()
-        .ok_or_else(|| bad(key, value, "expected a string"))?;
-    parse(text).map_err(|why| bad(key, value, &why))
-}
-
-fn positive<T: TryFrom<i64>>(key: &str, value: &toml::Value) -> Result<T, String> {
-    let number = value
-        .as_integer()
-        .ok_or_else(|| bad(key, value, "expected a whole number"))?;
-    if number < 1 {
-        return Err(bad(key, value, "must be at least 1"));
-    }
-    T::try_from(number).map_err(|_| bad(key, value, "too large"))
-}
-
-fn byte_size(key: &str, value: &toml::Value) -> Result<u64, String> {
-    match value {
-        toml::Value::Integer(n) if *n >= 1 => Ok(n.unsigned_abs()),
-        toml::Value::Integer(_) => Err(bad(key, value, "must be at least 1 byte")),
-        toml::Value::String(text) => {
-            parse_positive_byte_size(text).map_err(|why| bad(key, value, &why))
-        }
-        _ => Err(bad(key, value, "expected bytes or a size like \"1MiB\"")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::settings::LogFormat;
+    use crate::config::units::parse_positive_duration;
+    use std::time::Duration;
 
     #[test]
     fn every_key_is_read_with_its_type() {
@@ -182,11 +121,11 @@ mod tests {
             "#,
         )
         .expect("valid file");
-        assert_eq!(config.listen, "127.0.0.1:9000".parse().ok());
-        assert_eq!(config.interval, Some(Duration::from_secs(30)));
-        assert_eq!(config.body_cap, Some(512 * 1024));
-        assert_eq!(config.rise, Some(2));
-        assert_eq!(config.log_format, Some(LogFormat::Json));
+        assert_eq!(config.server.listen, "127.0.0.1:9000".parse().ok());
+        assert_eq!(config.server.interval, Some(Duration::from_secs(30)));
+        assert_eq!(config.probe.body_cap, Some(512 * 1024));
+        assert_eq!(config.server.rise, Some(2));
+        assert_eq!(config.server.log_format, Some(LogFormat::Json));
     }
 
     #[test]
@@ -209,8 +148,51 @@ mod tests {
     }
 
     #[test]
+    fn every_refusal_reads_word_for_word_as_before() {
+        let duration = parse_positive_duration("soon").expect_err("not a duration");
+        let cases = [
+            ("timeout = \"soon\"", format!("invalid value \"soon\" for `timeout`: {duration}")),
+            ("timeout = \"0s\"", "invalid value \"0s\" for `timeout`: must be more than zero".to_owned()),
+            ("interval = 5", "invalid value 5 for `interval`: expected a string".to_owned()),
+            ("parallelism = 0", "invalid value 0 for `parallelism`: must be at least 1".to_owned()),
+            ("parallelism = \"8\"", "invalid value \"8\" for `parallelism`: expected a whole number".to_owned()),
+            ("rise = 5000000000", "invalid value 5000000000 for `rise`: too large".to_owned()),
+            ("fall = -1", "invalid value -1 for `fall`: must be at least 1".to_owned()),
+            ("body_cap = 12.5", "invalid value 12.5 for `body_cap`: expected bytes or a size like \"1MiB\"".to_owned()),
+            ("body_cap = 0", "invalid value 0 for `body_cap`: must be at least 1 byte".to_owned()),
+            (
+                "body_cap = \"3 parsecs\"",
+                "invalid value \"3 parsecs\" for `body_cap`: unknown size unit \"parsecs\" (expected B, KiB, MiB, GiB, KB, MB or GB)".to_owned(),
+            ),
+            ("coder = \"yes\"", "invalid value \"yes\" for `coder`: expected true or false".to_owned()),
+            ("db = 5", "invalid value 5 for `db`: expected a string".to_owned()),
+            (
+                "listen = \"nowhere\"",
+                "invalid value \"nowhere\" for `listen`: invalid socket address syntax (expected e.g. 127.0.0.1:8080)".to_owned(),
+            ),
+            (
+                "log_format = \"xml\"",
+                "invalid value \"xml\" for `log_format`: unknown log format \"xml\": expected human or json".to_owned(),
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(FileConfig::parse(text), Err(expected), "{text}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_key_lists_every_known_key_in_help_order() {
+        let err = FileConfig::parse("listen = \"127.0.0.1:9\"\nbogus = 1").expect_err("must fail");
+        assert_eq!(
+            err,
+            "unknown key `bogus` (known keys: db, coder, timeout, parallelism, body_cap, \
+             follow_redirects, tls_insecure, listen, interval, rise, fall, admin_token, log_format)"
+        );
+    }
+
+    #[test]
     fn a_body_cap_may_be_a_number_of_bytes() {
         let config = FileConfig::parse("body_cap = 4096").expect("valid");
-        assert_eq!(config.body_cap, Some(4096));
+        assert_eq!(config.probe.body_cap, Some(4096));
     }
 }

@@ -1,90 +1,60 @@
 //! Configuration: flags, `PROXYHEALTH_*` variables, an optional TOML file, and
 //! defaults, merged in that order of precedence.
 //!
-//! clap merges flags over variables; [`resolve_serve`] and [`resolve_check`] then
-//! fill what is still unset from the file, and the rest from the defaults.
+//! # Layout
+//! Modules point one way: this module resolves through [`file`] and the groups;
+//! the groups use [`layer`], [`file_value`], [`units`] and [`settings`], which
+//! are leaves.
+//! - [`settings`]: what configuration resolves to ([`ServeSettings`],
+//!   [`CheckSettings`], [`StoreSettings`]), [`LogFormat`] and [`DEFAULT_LISTEN`].
+//! - [`layer`]: [`settings_group!`](layer::settings_group) and the [`Layer`]
+//!   trait: how a group of settings is declared once and stacked.
+//! - [`store`], [`probe`], [`server`]: the three groups, each one struct whose
+//!   fields are its settings, and its `apply`: where each value goes.
+//! - [`file`]: the TOML file (one flat table of every group's keys), `--config`,
+//!   unknown keys refused.
+//! - [`file_value`]: how one file value is read, and the reason it is refused.
+//! - [`units`]: the duration, byte-size and count parsers flags and file share.
+//!
+//! # One declaration per setting
+//! A setting is one field of its group's struct: the doc comment is its `--help`
+//! text, `#[arg(...)]` its flag, variable, value parser and the default the help
+//! shows, `#[serde(...)]` how the file's value is read; the field name is the
+//! file key. From that one field clap parses the flag and the variable, serde
+//! reads the file, and [`Layer`] (generated) lists the file's keys and stacks the
+//! layers. The group's `apply` then puts each value where it goes, over the
+//! engine's ([`EngineOptions::default`]), the server's ([`ServiceConfig::default`],
+//! [`DEFAULT_LISTEN`]) and [`StoreSettings::default`] defaults, which are also the
+//! defaults the help shows. So adding a setting is one field in its group and
+//! one line in that group's `apply` (and a documented line in
+//! `proxyhealth.example.toml`, which a test requires).
+//!
+//! # The merge
+//! clap merges each flag over its variable; [`resolve_serve`] and
+//! [`resolve_check`] stack that layer over the file's ([`Layer::or`]), then apply
+//! the result over the defaults. A layer leaves `None` for what its source does
+//! not say, which is why no flag carries a clap `default_value`.
 
 pub mod file;
-pub mod flags;
+pub mod file_value;
+pub mod layer;
+pub mod probe;
+pub mod server;
+pub mod settings;
+pub mod store;
 pub mod units;
+
+pub use file::ConfigFlag;
+pub use probe::ProbeLayer;
+pub use server::ServerLayer;
+pub use settings::{CheckSettings, DEFAULT_LISTEN, LogFormat, ServeSettings, StoreSettings};
+pub use store::StoreLayer;
 
 use crate::exit::usage;
 use file::FileConfig;
-use flags::{ConfigFlag, ProbeFlags, ServerFlags, StoreFlags};
-use proxyhealth_core::Hysteresis;
-use proxyhealth_engine::{EngineOptions, RedirectPolicy};
-use std::fmt;
-use std::net::SocketAddr;
-use std::str::FromStr;
-
-/// The default listen address.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-
-/// How log lines are written on stderr.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum LogFormat {
-    /// One readable line per event.
-    #[default]
-    Human,
-    /// One JSON object per line, for log collectors.
-    Json,
-}
-
-impl FromStr for LogFormat {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "human" => Ok(LogFormat::Human),
-            "json" => Ok(LogFormat::Json),
-            other => Err(format!(
-                "unknown log format {other:?}: expected human or json"
-            )),
-        }
-    }
-}
-
-impl fmt::Display for LogFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            LogFormat::Human => "human",
-            LogFormat::Json => "json",
-        })
-    }
-}
-
-/// Where the proxies are read from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreSettings {
-    /// The store spec given to `open_store`; `None` means the default SQLite file.
-    pub db: Option<String>,
-    /// Attach read-only to a Coder database.
-    pub coder: bool,
-}
-
-/// Everything `serve` runs with.
-#[derive(Debug, Clone)]
-pub struct ServeSettings {
-    /// Address to listen on.
-    pub listen: SocketAddr,
-    /// The store.
-    pub store: StoreSettings,
-    /// The engine's settings.
-    pub engine: EngineOptions,
-    /// The admin token from configuration, if any.
-    pub admin_token: Option<String>,
-    /// How logs are written.
-    pub log_format: LogFormat,
-}
-
-/// Everything `check` runs with.
-#[derive(Debug, Clone)]
-pub struct CheckSettings {
-    /// The store (unused with `--targets`).
-    pub store: StoreSettings,
-    /// The engine's settings (the interval and hysteresis do not apply to one sweep).
-    pub engine: EngineOptions,
-}
+use layer::Layer;
+use proxyhealth_engine::EngineOptions;
+use proxyhealth_server::ServiceConfig;
 
 fn load_file(config: &ConfigFlag) -> anyhow::Result<FileConfig> {
     match &config.config {
@@ -93,104 +63,249 @@ fn load_file(config: &ConfigFlag) -> anyhow::Result<FileConfig> {
     }
 }
 
-fn store_settings(flags: &StoreFlags, file: &FileConfig) -> StoreSettings {
-    StoreSettings {
-        db: flags.db.clone().or_else(|| file.db.clone()),
-        coder: flags.coder.or(file.coder).unwrap_or(false),
-    }
-}
-
-fn engine_options(flags: &ProbeFlags, file: &FileConfig) -> EngineOptions {
-    let defaults = EngineOptions::default();
-    let follow = flags
-        .follow_redirects
-        .or(file.follow_redirects)
-        .unwrap_or(false);
-    EngineOptions {
-        timeout: flags.timeout.or(file.timeout).unwrap_or(defaults.timeout),
-        parallelism: flags
-            .parallelism
-            .or(file.parallelism)
-            .unwrap_or(defaults.parallelism),
-        body_cap: flags
-            .body_cap
-            .or(file.body_cap)
-            .unwrap_or(defaults.body_cap),
-        redirects: if follow {
-            RedirectPolicy::SameHost
-        } else {
-            RedirectPolicy::None
-        },
-        tls_insecure: flags.tls_insecure.or(file.tls_insecure).unwrap_or(false),
-        ..defaults
-    }
+/// The flags (with their variables) over the file: one group's layers stacked.
+fn merged<L: Layer + Clone>(flags: &L, file: L) -> L {
+    flags.clone().or(file)
 }
 
 /// Merges `serve`'s flags (with their variables) over the file over the defaults.
 pub fn resolve_serve(
     config: &ConfigFlag,
-    store: &StoreFlags,
-    probe: &ProbeFlags,
-    server: &ServerFlags,
+    store: &StoreLayer,
+    probe: &ProbeLayer,
+    server: &ServerLayer,
 ) -> anyhow::Result<ServeSettings> {
     let file = load_file(config)?;
-    let mut engine = engine_options(probe, &file);
-    if let Some(interval) = server.interval.or(file.interval) {
-        engine.interval = interval;
-    }
-    engine.hysteresis = Hysteresis {
-        rise: server.rise.or(file.rise).unwrap_or(1),
-        fall: server.fall.or(file.fall).unwrap_or(1),
-    };
-    let listen = match server.listen.or(file.listen) {
-        Some(listen) => listen,
-        None => DEFAULT_LISTEN
+    let mut settings = ServeSettings {
+        listen: DEFAULT_LISTEN
             .parse()
             .map_err(|err| usage(format!("default listen address: {err}")))?,
+        store: StoreSettings::default(),
+        engine: EngineOptions::default(),
+        admin_token: ServiceConfig::default().admin_token,
+        log_format: LogFormat::default(),
     };
-    let admin_token = server
-        .admin_token
-        .clone()
-        .or_else(|| file.admin_token.clone())
-        .filter(|token| !token.is_empty());
-    Ok(ServeSettings {
-        listen,
-        store: store_settings(store, &file),
-        engine,
-        admin_token,
-        log_format: server.log_format.or(file.log_format).unwrap_or_default(),
-    })
+    merged(store, file.store).apply(&mut settings.store);
+    merged(probe, file.probe).apply(&mut settings.engine);
+    merged(server, file.server).apply(&mut settings);
+    Ok(settings)
 }
 
 /// Merges `check`'s flags (with their variables) over the file over the defaults.
 pub fn resolve_check(
     config: &ConfigFlag,
-    store: &StoreFlags,
-    probe: &ProbeFlags,
+    store: &StoreLayer,
+    probe: &ProbeLayer,
 ) -> anyhow::Result<CheckSettings> {
     let file = load_file(config)?;
-    Ok(CheckSettings {
-        store: store_settings(store, &file),
-        engine: engine_options(probe, &file),
-    })
+    let mut settings = CheckSettings {
+        store: StoreSettings::default(),
+        engine: EngineOptions::default(),
+    };
+    merged(store, file.store).apply(&mut settings.store);
+    merged(probe, file.probe).apply(&mut settings.engine);
+    Ok(settings)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::{Args, Command};
+    use proxyhealth_engine::RedirectPolicy;
     use std::time::Duration;
+
+    /// The example file, as shipped at the top of the repository.
+    const EXAMPLE: &str = include_str!("../../proxyhealth.example.toml");
 
     #[test]
     fn a_flag_beats_the_file_and_the_file_beats_the_default() {
         let file = FileConfig::parse("timeout = \"2s\"\nparallelism = 7").expect("valid");
-        let flags = ProbeFlags {
+        let flags = ProbeLayer {
             timeout: Some(Duration::from_secs(9)),
-            ..ProbeFlags::default()
+            ..ProbeLayer::default()
         };
-        let options = engine_options(&flags, &file);
+        let mut options = EngineOptions::default();
+        merged(&flags, file.probe).apply(&mut options);
         assert_eq!(options.timeout, Duration::from_secs(9));
         assert_eq!(options.parallelism, 7);
         assert_eq!(options.body_cap, EngineOptions::default().body_cap);
         assert_eq!(options.redirects, RedirectPolicy::None);
+    }
+
+    #[test]
+    fn nothing_given_resolves_to_the_engines_and_servers_defaults() {
+        let settings = resolve_serve(
+            &ConfigFlag::default(),
+            &StoreLayer::default(),
+            &ProbeLayer::default(),
+            &ServerLayer::default(),
+        )
+        .expect("defaults resolve");
+        let defaults = EngineOptions::default();
+        assert_eq!(settings.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(settings.store, StoreSettings::default());
+        assert_eq!(settings.engine.interval, defaults.interval);
+        assert_eq!(settings.engine.timeout, defaults.timeout);
+        assert_eq!(settings.engine.parallelism, defaults.parallelism);
+        assert_eq!(settings.engine.body_cap, defaults.body_cap);
+        assert_eq!(settings.engine.redirects, defaults.redirects);
+        assert_eq!(settings.engine.hysteresis, defaults.hysteresis);
+        assert_eq!(settings.engine.tls_insecure, defaults.tls_insecure);
+        assert_eq!(settings.admin_token, None);
+        assert_eq!(settings.log_format, LogFormat::Human);
+    }
+
+    #[test]
+    fn every_server_key_lands_where_it_belongs() {
+        let file = FileConfig::parse(
+            "listen = \"127.0.0.1:9\"\ninterval = \"5m\"\nrise = 2\nfall = 3\n\
+             admin_token = \"from-file\"\nlog_format = \"json\"\n\
+             db = \"memory:\"\ncoder = true\nfollow_redirects = true\ntls_insecure = true",
+        )
+        .expect("valid");
+        let mut settings = CheckSettings {
+            store: StoreSettings::default(),
+            engine: EngineOptions::default(),
+        };
+        merged(&StoreLayer::default(), file.store).apply(&mut settings.store);
+        merged(&ProbeLayer::default(), file.probe).apply(&mut settings.engine);
+        assert_eq!(settings.store.db.as_deref(), Some("memory:"));
+        assert!(settings.store.coder);
+        assert_eq!(settings.engine.redirects, RedirectPolicy::SameHost);
+        assert!(settings.engine.tls_insecure);
+
+        let mut serve = ServeSettings {
+            listen: "127.0.0.1:1".parse().expect("address"),
+            store: StoreSettings::default(),
+            engine: EngineOptions::default(),
+            admin_token: None,
+            log_format: LogFormat::Human,
+        };
+        merged(&ServerLayer::default(), file.server).apply(&mut serve);
+        assert_eq!(serve.listen.to_string(), "127.0.0.1:9");
+        assert_eq!(serve.engine.interval, Duration::from_secs(300));
+        assert_eq!(serve.engine.hysteresis.rise, 2);
+        assert_eq!(serve.engine.hysteresis.fall, 3);
+        assert_eq!(serve.admin_token.as_deref(), Some("from-file"));
+        assert_eq!(serve.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn an_empty_admin_token_flag_means_none_and_hides_the_files() {
+        let file = FileConfig::parse("admin_token = \"from-file\"").expect("valid");
+        let flags = ServerLayer {
+            admin_token: Some(String::new()),
+            ..ServerLayer::default()
+        };
+        let mut settings = ServeSettings {
+            listen: DEFAULT_LISTEN.parse().expect("address"),
+            store: StoreSettings::default(),
+            engine: EngineOptions::default(),
+            admin_token: None,
+            log_format: LogFormat::Human,
+        };
+        merged(&flags, file.server).apply(&mut settings);
+        assert_eq!(settings.admin_token, None);
+    }
+
+    /// The example with its commented-out assignments (`# db = ...`) switched on.
+    fn example_with_every_key_set() -> String {
+        EXAMPLE
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(rest)
+                    if file::known_keys()
+                        .iter()
+                        .any(|key| rest.starts_with(&format!("{key} = "))) =>
+                {
+                    rest
+                }
+                _ => line,
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn the_example_file_loads_and_documents_every_key() {
+        FileConfig::parse(EXAMPLE).expect("the example file loads as shipped");
+        let every_key = example_with_every_key_set();
+        FileConfig::parse(&every_key).expect("every documented key is accepted");
+        for key in file::known_keys() {
+            let documented = every_key
+                .lines()
+                .any(|line| line.starts_with(&format!("{key} = ")));
+            assert!(
+                documented,
+                "proxyhealth.example.toml does not document `{key}`"
+            );
+        }
+    }
+
+    fn flags<L: Args>() -> Command {
+        L::augment_args(Command::new("test"))
+    }
+
+    #[test]
+    fn each_groups_file_keys_are_its_flags_ids_and_every_flag_shows_its_default() {
+        for (keys, command) in [
+            (StoreLayer::KEYS, flags::<StoreLayer>()),
+            (ProbeLayer::KEYS, flags::<ProbeLayer>()),
+            (ServerLayer::KEYS, flags::<ServerLayer>()),
+        ] {
+            let ids: Vec<&str> = command
+                .get_arguments()
+                .map(|arg| arg.get_id().as_str())
+                .collect();
+            assert_eq!(ids, keys);
+            for arg in command.get_arguments() {
+                let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+                assert!(help.contains(" [default: "), "--{}: {help}", arg.get_id());
+            }
+        }
+    }
+
+    #[test]
+    fn the_help_shows_the_defaults_the_merge_applies() {
+        let defaults = EngineOptions::default();
+        let help = |command: Command, id: &str| {
+            command
+                .get_arguments()
+                .find(|arg| arg.get_id() == id)
+                .and_then(|arg| arg.get_help())
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        };
+        let shows = |command: Command, id: &str, default: String| {
+            let help = help(command, id);
+            assert!(
+                help.ends_with(&format!("[default: {default}]")),
+                "--{id}: {help}"
+            );
+        };
+        let duration = |d| humantime::format_duration(d).to_string();
+        shows(flags::<ProbeLayer>(), "timeout", duration(defaults.timeout));
+        shows(
+            flags::<ProbeLayer>(),
+            "parallelism",
+            defaults.parallelism.to_string(),
+        );
+        shows(
+            flags::<ProbeLayer>(),
+            "body_cap",
+            units::format_byte_size(defaults.body_cap),
+        );
+        shows(
+            flags::<ServerLayer>(),
+            "interval",
+            duration(defaults.interval),
+        );
+        shows(flags::<ServerLayer>(), "listen", DEFAULT_LISTEN.to_owned());
+        shows(
+            flags::<ServerLayer>(),
+            "log_format",
+            LogFormat::default().to_string(),
+        );
+        assert!(help(flags::<ServerLayer>(), "rise").ends_with("[default: 1, no damping]"));
     }
 }

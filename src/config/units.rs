@@ -32,6 +32,15 @@ pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// Parses a whole number and refuses zero, for counts such as checks in flight.
+pub fn parse_positive_usize(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(err) => Err(format!("{err} (expected a whole number)")),
+    }
+}
+
 /// Parses a size like [`parse_byte_size`] and refuses zero.
 pub fn parse_positive_byte_size(text: &str) -> Result<u64, String> {
     let size = parse_byte_size(text)?;

@@ -1,0 +1,103 @@
+//! How one value of the TOML file is read: the `deserialize_with` functions the
+//! groups' fields name.
+//!
+//! Each accepts any TOML value and refuses a wrong one with only the reason
+//! (`expected a string`, `must be at least 1`, ...); [`super::file`] adds the key
+//! and the value, so every message reads
+//! ``invalid value {value} for `{key}`: {reason}``.
+
+use super::settings::LogFormat;
+use super::units::{parse_positive_byte_size, parse_positive_duration};
+use serde::Deserialize;
+use serde::de::{Deserializer, Error as _};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Reads any TOML value and converts it; a refusal carries only the reason.
+fn read<'de, D, T>(
+    deserializer: D,
+    convert: impl FnOnce(&toml::Value) -> Result<T, String>,
+) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    let value = toml::Value::deserialize(deserializer)?;
+    convert(&value).map(Some).map_err(D::Error::custom)
+}
+
+/// A string, taken as it is.
+pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    read(d, |value| {
+        value
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| "expected a string".to_owned())
+    })
+}
+
+/// `true` or `false`.
+pub fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    read(d, |value| {
+        value
+            .as_bool()
+            .ok_or_else(|| "expected true or false".to_owned())
+    })
+}
+
+/// A whole number of at least 1.
+pub fn positive<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    read(d, |value| {
+        let number = value
+            .as_integer()
+            .ok_or_else(|| "expected a whole number".to_owned())?;
+        if number < 1 {
+            return Err("must be at least 1".to_owned());
+        }
+        T::try_from(number).map_err(|_| "too large".to_owned())
+    })
+}
+
+/// A duration string of more than zero, as [`parse_positive_duration`] reads it.
+pub fn positive_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    read(d, |value| parse_str(value, parse_positive_duration))
+}
+
+/// A number of bytes, or a size string as [`parse_positive_byte_size`] reads it.
+pub fn byte_size<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    read(d, |value| match value {
+        toml::Value::Integer(n) if *n >= 1 => Ok(n.unsigned_abs()),
+        toml::Value::Integer(_) => Err("must be at least 1 byte".to_owned()),
+        toml::Value::String(text) => parse_positive_byte_size(text),
+        _ => Err("expected bytes or a size like \"1MiB\"".to_owned()),
+    })
+}
+
+/// An address to listen on, `IP:PORT`.
+pub fn socket_addr<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    read(d, |value| {
+        parse_str(value, |text| {
+            text.parse::<SocketAddr>()
+                .map_err(|err| format!("{err} (expected e.g. 127.0.0.1:8080)"))
+        })
+    })
+}
+
+/// `human` or `json`.
+pub fn log_format<'de, D: Deserializer<'de>>(d: D) -> Result<Option<LogFormat>, D::Error> {
+    read(d, |value| parse_str(value, str::parse::<LogFormat>))
+}
+
+fn parse_str<T>(
+    value: &toml::Value,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, String> {
+    parse(
+        value
+            .as_str()
+            .ok_or_else(|| "expected a string".to_owned())?,
+    )
+}

@@ -1,0 +1,110 @@
+//! The settings only a long-running server has: where it listens, how often it
+//! sweeps, the hysteresis, the admin token and the log format.
+
+use super::file_value;
+use super::layer::{HelpDefault, set, settings_group};
+use super::settings::{DEFAULT_LISTEN, LogFormat, ServeSettings};
+use super::units::parse_positive_duration;
+use proxyhealth_core::Hysteresis;
+use proxyhealth_engine::EngineOptions;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+settings_group! {
+    /// The settings only a long-running server has, as the flags (with their
+    /// variables) or the file give them.
+    pub struct ServerLayer {
+        /// Address to listen on; port 0 picks a free port (the address is printed)
+        #[arg(
+            long,
+            env = "PROXYHEALTH_LISTEN",
+            value_name = "ADDR",
+            help_default = DEFAULT_LISTEN
+        )]
+        #[serde(deserialize_with = "file_value::socket_addr")]
+        pub listen: Option<SocketAddr>,
+
+        /// Time between sweeps; the first sweep runs at start
+        #[arg(
+            long,
+            env = "PROXYHEALTH_INTERVAL",
+            value_name = "DURATION",
+            value_parser = parse_positive_duration,
+            help_default = humantime::format_duration(EngineOptions::default().interval)
+        )]
+        #[serde(deserialize_with = "file_value::positive_duration")]
+        pub interval: Option<Duration>,
+
+        /// Good results in a row before a failing proxy shows `ok` again
+        #[arg(
+            long,
+            env = "PROXYHEALTH_RISE",
+            value_name = "N",
+            value_parser = clap::value_parser!(u32).range(1..),
+            help_default = streak(Hysteresis::default().rise)
+        )]
+        #[serde(deserialize_with = "file_value::positive")]
+        pub rise: Option<u32>,
+
+        /// Bad results in a row before an `ok` proxy shows its failure
+        #[arg(
+            long,
+            env = "PROXYHEALTH_FALL",
+            value_name = "N",
+            value_parser = clap::value_parser!(u32).range(1..),
+            help_default = streak(Hysteresis::default().fall)
+        )]
+        #[serde(deserialize_with = "file_value::positive")]
+        pub fall: Option<u32>,
+
+        /// The admin token for the API; when unset, one is generated at the first
+        /// start and printed once
+        #[arg(
+            long,
+            env = "PROXYHEALTH_ADMIN_TOKEN",
+            value_name = "TOKEN",
+            hide_env_values = true,
+            help_default = "generated"
+        )]
+        #[serde(deserialize_with = "file_value::string")]
+        pub admin_token: Option<String>,
+
+        /// Log format on stderr; RUST_LOG sets the level
+        #[arg(
+            long,
+            env = "PROXYHEALTH_LOG_FORMAT",
+            value_name = "FORMAT",
+            value_enum,
+            help_default = LogFormat::default()
+        )]
+        #[serde(deserialize_with = "file_value::log_format")]
+        pub log_format: Option<LogFormat>,
+    }
+}
+
+impl ServerLayer {
+    /// Puts the values this layer has over `settings`' (its engine's interval and
+    /// hysteresis included). An empty admin token counts as none given (the
+    /// stored one is kept, or one is generated), and it hides the file's token.
+    pub fn apply(self, settings: &mut ServeSettings) {
+        set(&mut settings.listen, self.listen);
+        set(&mut settings.engine.interval, self.interval);
+        set(&mut settings.engine.hysteresis.rise, self.rise);
+        set(&mut settings.engine.hysteresis.fall, self.fall);
+        set(
+            &mut settings.admin_token,
+            self.admin_token
+                .map(|token| Some(token).filter(|t| !t.is_empty())),
+        );
+        set(&mut settings.log_format, self.log_format);
+    }
+}
+
+/// A rise or fall default as the help shows it: 1 is no damping at all.
+fn streak(results: u32) -> String {
+    if results == 1 {
+        "1, no damping".to_owned()
+    } else {
+        results.to_string()
+    }
+}
