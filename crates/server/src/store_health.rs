@@ -6,7 +6,7 @@
 //! recorded here (read or write); `/healthz` reports the fault and, at most once
 //! per [`PROBE_SPACING`], probes the store with a throw-away write
 //! ([`ProxyStore::probe_write`]) to notice on its own when the store is back.
-//! The middleware [`record_faults`] records the faults the answers carry.
+//! A middleware (`record_faults`) records the faults the answers carry.
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
