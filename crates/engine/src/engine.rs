@@ -1,4 +1,5 @@
-//! The engine: the sweep loop, on-demand sweeps, single-proxy re-checks and the readers.
+//! The engine: the sweep loop, on-demand sweeps, single-proxy re-checks (on
+//! demand, or in the background coalesced per proxy) and the readers.
 
 use crate::error::EngineError;
 use crate::metrics::EngineMetrics;
@@ -8,6 +9,7 @@ use crate::snapshot::{Change, Snapshot, SweepInfo};
 use crate::sweep::{CheckResult, check_all, check_proxy};
 use arc_swap::{ArcSwap, Guard};
 use proxyhealth_core::{ProxySource, ProxyStatus, Status};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -42,6 +44,9 @@ struct Inner {
     state: ArcSwap<SweepState>,
     /// The generation of each stored snapshot, for waiters (server-sent events).
     generations: watch::Sender<u64>,
+    /// Proxies with a background re-check in flight, and whether another is
+    /// wanted after it (see [`Engine::recheck_in_background`]).
+    background_rechecks: parking_lot::Mutex<HashMap<Uuid, bool>>,
     metrics: EngineMetrics,
     registry: prometheus::Registry,
 }
@@ -158,6 +163,7 @@ impl EngineBuilder {
                 }),
                 state: ArcSwap::from_pointee(SweepState::default()),
                 generations,
+                background_rechecks: parking_lot::Mutex::new(HashMap::new()),
                 metrics,
                 registry,
             }),
@@ -292,6 +298,58 @@ impl Engine {
             .get(&id)
             .cloned()
             .ok_or(EngineError::ProxyNotFound(id))
+    }
+
+    /// Re-checks one proxy in the background, as [`Engine::recheck`] does (never
+    /// a full sweep), and returns at once; the outcome is logged.
+    ///
+    /// Requests are coalesced per proxy: at most one background re-check of a
+    /// proxy is in flight at a time, and any number of requests arriving while
+    /// it runs make it run exactly once more after it finishes. So a re-check
+    /// never misses a change made while the previous one ran, and a burst of
+    /// requests costs at most two checks. A request arriving once that is done
+    /// starts a new re-check.
+    ///
+    /// Returns `true` when this call started a re-check, `false` when it was
+    /// folded into the one in flight. Must be called within a Tokio runtime.
+    pub fn recheck_in_background(&self, id: Uuid) -> bool {
+        {
+            let mut in_flight = self.inner.background_rechecks.lock();
+            if let Some(again) = in_flight.get_mut(&id) {
+                *again = true;
+                return false;
+            }
+            in_flight.insert(id, false);
+        }
+        let engine = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match engine.recheck(id).await {
+                    Ok(status) => {
+                        tracing::debug!(proxy_id = %id, status = %status.status, "proxy re-checked");
+                    }
+                    Err(EngineError::ProxyNotFound(_)) => {}
+                    Err(err) => {
+                        tracing::warn!(proxy_id = %id, error = %err, "proxy re-check failed");
+                    }
+                }
+                let mut in_flight = engine.inner.background_rechecks.lock();
+                match in_flight.get_mut(&id) {
+                    Some(again) if *again => *again = false,
+                    _ => {
+                        in_flight.remove(&id);
+                        return;
+                    }
+                }
+            }
+        });
+        true
+    }
+
+    /// Whether a background re-check of `id` is in flight or wanted again
+    /// (see [`Engine::recheck_in_background`]).
+    pub fn recheck_pending(&self, id: &Uuid) -> bool {
+        self.inner.background_rechecks.lock().contains_key(id)
     }
 
     /// Takes a proxy out of the snapshot at once (it was deleted).

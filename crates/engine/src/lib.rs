@@ -9,7 +9,8 @@
 //! - [`snapshot`]: the immutable snapshot readers see, and how new results merge into it.
 //! - [`metrics`]: the Prometheus metrics (Coder's names), computed from the snapshot.
 //! - [`engine`]: the engine itself: the loop, on-demand sweeps shared by concurrent
-//!   callers, single-proxy re-checks, and the readers.
+//!   callers, single-proxy re-checks (awaited, or in the background with at most
+//!   one in flight per proxy), and the readers.
 //! - [`error`]: the engine's errors.
 
 pub mod engine;

@@ -7,13 +7,13 @@
 //! A missing or wrong admin token is 401, as Coder answers for a bad session.
 
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::throttle::FailureThrottle;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use proxyhealth_core::Proxy;
-use proxyhealth_store::{TokenError, token};
+use proxyhealth_store::{ProxyStore, TokenError, token};
 use sha2::{Digest, Sha256};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -37,58 +37,104 @@ pub(crate) fn client_ip(req: &Request) -> Option<IpAddr> {
         .map(|info| info.0.ip())
 }
 
+/// What authentication needs: the admin token's hash, whether reads are open,
+/// and the slow-down of failures. Cheap to clone: clones share the throttle.
+#[derive(Clone)]
+pub(crate) struct Auth {
+    /// SHA-256 of the admin token.
+    admin_hash: Arc<[u8]>,
+    /// Whether the read routes are open without a token.
+    public_reads: bool,
+    throttle: Arc<FailureThrottle>,
+}
+
+impl Auth {
+    /// Authentication against the admin token with this hash.
+    pub fn new(admin_hash: Vec<u8>, public_reads: bool, throttle: FailureThrottle) -> Self {
+        Auth {
+            admin_hash: admin_hash.into(),
+            public_reads,
+            throttle: Arc::new(throttle),
+        }
+    }
+
+    /// Records a failure for the throttle, waits if the address failed too
+    /// often, and hands the error back.
+    pub async fn fail(&self, ip: Option<IpAddr>, err: ApiError) -> ApiError {
+        tracing::debug!(client = ?ip, status = err.status.as_u16(), message = %err.envelope.message, "authentication failed");
+        if let Some(delay) = self.throttle.record_failure(ip) {
+            tracing::warn!(client = ?ip, "repeated authentication failures; answering late");
+            tokio::time::sleep(delay).await;
+        }
+        err
+    }
+
+    fn check_admin(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        let presented = match admin_credential(headers)? {
+            Some(token) => token,
+            None if headers.contains_key(PROXY_TOKEN_HEADER) => return Err(proxy_token_refused()),
+            None => {
+                return Err(ApiError::unauthorized("Missing admin token.").with_detail(
+                    "Send the admin token as \"Authorization: Bearer <admin token>\".",
+                ));
+            }
+        };
+        if bool::from(hash_token(presented).ct_eq(&self.admin_hash)) {
+            return Ok(());
+        }
+        if token::parse(presented).is_some() {
+            return Err(proxy_token_refused());
+        }
+        Err(ApiError::unauthorized("Invalid admin token.")
+            .with_detail("The token does not match the admin token."))
+    }
+
+    /// Authenticates a workspace proxy by its `Coder-External-Proxy-Token`
+    /// against `store`, with Coder's messages; the token alone decides which
+    /// proxy is acting.
+    pub async fn authenticate_proxy(
+        &self,
+        store: &dyn ProxyStore,
+        headers: &HeaderMap,
+        ip: Option<IpAddr>,
+    ) -> Result<Proxy, ApiError> {
+        let Some(value) = headers.get(PROXY_TOKEN_HEADER) else {
+            let err = ApiError::unauthorized("Missing required external proxy token");
+            return Err(self.fail(ip, err).await);
+        };
+        let presented = value.to_str().unwrap_or("");
+        match store.verify_proxy_token(presented).await {
+            Ok(proxy) => Ok(proxy),
+            Err(TokenError::Store(err)) => Err(err.into()),
+            Err(err) => {
+                let detail = match err {
+                    TokenError::Malformed => {
+                        "The token must be \"<proxy uuid>:<64 hex characters>\".".to_owned()
+                    }
+                    other => other.to_string(),
+                };
+                let err =
+                    ApiError::unauthorized("Invalid external proxy token").with_detail(detail);
+                Err(self.fail(ip, err).await)
+            }
+        }
+    }
+}
+
 /// Middleware for admin routes: the admin token or 401/403.
-pub(crate) async fn require_admin(
-    State(state): State<Arc<AppState>>,
-    req: Request,
-    next: Next,
-) -> Response {
-    match check_admin(&state, req.headers()) {
+pub(crate) async fn require_admin(State(auth): State<Auth>, req: Request, next: Next) -> Response {
+    match auth.check_admin(req.headers()) {
         Ok(()) => next.run(req).await,
-        Err(err) => fail(&state, client_ip(&req), err).await.into_response(),
+        Err(err) => auth.fail(client_ip(&req), err).await.into_response(),
     }
 }
 
 /// Middleware for read routes: open when `public_reads` is set, admin otherwise.
-pub(crate) async fn require_reader(
-    State(state): State<Arc<AppState>>,
-    req: Request,
-    next: Next,
-) -> Response {
-    if state.config.public_reads {
+pub(crate) async fn require_reader(State(auth): State<Auth>, req: Request, next: Next) -> Response {
+    if auth.public_reads {
         return next.run(req).await;
     }
-    require_admin(State(state), req, next).await
-}
-
-/// Records a failure for the throttle, waits if the address failed too often, and
-/// hands the error back.
-pub(crate) async fn fail(state: &AppState, ip: Option<IpAddr>, err: ApiError) -> ApiError {
-    tracing::debug!(client = ?ip, status = err.status.as_u16(), message = %err.envelope.message, "authentication failed");
-    if let Some(delay) = state.throttle.record_failure(ip) {
-        tracing::warn!(client = ?ip, "repeated authentication failures; answering late");
-        tokio::time::sleep(delay).await;
-    }
-    err
-}
-
-fn check_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let presented = match admin_credential(headers)? {
-        Some(token) => token,
-        None if headers.contains_key(PROXY_TOKEN_HEADER) => return Err(proxy_token_refused()),
-        None => {
-            return Err(ApiError::unauthorized("Missing admin token.")
-                .with_detail("Send the admin token as \"Authorization: Bearer <admin token>\"."));
-        }
-    };
-    if bool::from(hash_token(presented).ct_eq(&state.admin_hash)) {
-        return Ok(());
-    }
-    if token::parse(presented).is_some() {
-        return Err(proxy_token_refused());
-    }
-    Err(ApiError::unauthorized("Invalid admin token.")
-        .with_detail("The token does not match the admin token."))
+    require_admin(State(auth), req, next).await
 }
 
 fn proxy_token_refused() -> ApiError {
@@ -117,32 +163,4 @@ fn admin_credential(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
 fn malformed_authorization() -> ApiError {
     ApiError::unauthorized("Invalid admin token.")
         .with_detail("The Authorization header must be \"Bearer <admin token>\".")
-}
-
-/// Authenticates a workspace proxy by its `Coder-External-Proxy-Token`, with
-/// Coder's messages; the token alone decides which proxy is acting.
-pub(crate) async fn authenticate_proxy(
-    state: &AppState,
-    headers: &HeaderMap,
-    ip: Option<IpAddr>,
-) -> Result<Proxy, ApiError> {
-    let Some(value) = headers.get(PROXY_TOKEN_HEADER) else {
-        let err = ApiError::unauthorized("Missing required external proxy token");
-        return Err(fail(state, ip, err).await);
-    };
-    let presented = value.to_str().unwrap_or("");
-    match state.store.verify_proxy_token(presented).await {
-        Ok(proxy) => Ok(proxy),
-        Err(TokenError::Store(err)) => Err(err.into()),
-        Err(err) => {
-            let detail = match err {
-                TokenError::Malformed => {
-                    "The token must be \"<proxy uuid>:<64 hex characters>\".".to_owned()
-                }
-                other => other.to_string(),
-            };
-            let err = ApiError::unauthorized("Invalid external proxy token").with_detail(detail);
-            Err(fail(state, ip, err).await)
-        }
-    }
 }

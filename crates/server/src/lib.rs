@@ -3,16 +3,30 @@
 //! and the dashboard.
 //!
 //! # Layout
+//!
+//! Leaves first; a module only imports (`use crate::…`) modules listed above it,
+//! so the imports point one way (`scripts/check-module-cycles` checks it).
+//!
+//! - [`wire`]: the JSON shapes (Coder's `Region`, `WorkspaceProxy`, …).
+//! - `order`: the one order of every list of proxies (by name).
+//! - [`throttle`]: the per-address failure counter behind the slow-down of failures.
+//! - [`http_metrics`]: the service's own HTTP metrics and request log line.
+//! - [`store_health`]: store faults seen by the API, their middleware, and the
+//!   write probe of `/healthz`.
+//! - `event_streams`: the cap on open event streams and their stop signal.
 //! - [`error`]: [`ApiError`], the one error answer (Coder's envelope and a status).
 //! - [`extract`]: [`extract::JsonBody`], the JSON body extractor (415, 413, 400).
 //! - [`auth`]: the admin token, the proxy token and the slow-down of failures.
-//! - [`throttle`]: the per-address failure counter behind that slow-down.
-//! - [`wire`]: the JSON shapes (Coder's `Region`, `WorkspaceProxy`, …).
-//! - `routes`: the handlers and the router.
-//! - [`http_metrics`]: the service's own HTTP metrics and request log line.
 //! - `assets`: the dashboard's files and the security headers.
-//! - `state`: what handlers share, and background re-checks of single proxies.
-//! - [`store_health`]: store faults seen by the API, and the write probe of `/healthz`.
+//! - `regions_cache`: the body of `/api/v2/regions`, rendered once per snapshot.
+//! - `state`: what the handlers share, one cheap handle per slice, each
+//!   extractable on its own (axum's `FromRef`).
+//! - `routes`: the handlers, each taking only the slices of state it needs, and
+//!   the router, which hands them the state.
+//! - this file: [`Service`], which builds the state and serves the router.
+//!
+//! Re-checks of single proxies in the background, coalesced per proxy, are the
+//! engine's ([`Engine::recheck_in_background`]).
 //!
 //! # Use
 //! ```no_run
@@ -30,8 +44,10 @@
 mod assets;
 pub mod auth;
 pub mod error;
+mod event_streams;
 pub mod extract;
 pub mod http_metrics;
+mod order;
 mod regions_cache;
 mod routes;
 mod state;
@@ -43,8 +59,9 @@ pub use assets::CSP;
 pub use error::ApiError;
 pub use routes::health::{Counts, LastSweep, METRICS_CONTENT_TYPE, Summary};
 
+use crate::auth::Auth;
 use crate::http_metrics::HttpMetrics;
-use crate::state::{AppState, MAX_EVENT_STREAMS, Rechecks};
+use crate::state::AppState;
 use crate::store_health::StoreHealth;
 use crate::throttle::FailureThrottle;
 use proxyhealth_engine::Engine;
@@ -54,7 +71,6 @@ use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 /// Default largest request body: 64 KiB (a request body is a few hundred bytes).
@@ -129,13 +145,14 @@ pub enum ServiceError {
 /// The HTTP service. Cheap to clone: clones share one state.
 #[derive(Clone)]
 pub struct Service {
-    state: Arc<AppState>,
+    state: AppState,
+    config: Arc<ServiceConfig>,
 }
 
 impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Service")
-            .field("config", &self.state.config)
+            .field("config", &self.config)
             .finish_non_exhaustive()
     }
 }
@@ -156,19 +173,16 @@ impl Service {
         let state = AppState {
             engine,
             store,
-            config,
-            admin_hash,
-            throttle: FailureThrottle::default(),
+            auth: Auth::new(admin_hash, config.public_reads, FailureThrottle::default()),
             http_metrics,
-            store_health,
-            rechecks: Rechecks::default(),
-            streams: Arc::new(Semaphore::new(MAX_EVENT_STREAMS)),
-            stop_streams: CancellationToken::new(),
+            store_health: Arc::new(store_health),
+            streams: Default::default(),
             regions: Default::default(),
         };
         Ok((
             Service {
-                state: Arc::new(state),
+                state,
+                config: Arc::new(config),
             },
             generated,
         ))
@@ -178,7 +192,7 @@ impl Service {
     /// (`into_make_service_with_connect_info::<SocketAddr>`) so failures can be
     /// throttled per address, as [`Service::serve`] does.
     pub fn router(&self) -> axum::Router {
-        routes::router(Arc::clone(&self.state))
+        routes::router(self.state.clone(), self.config.max_body_bytes)
     }
 
     /// Serves until `shutdown` is cancelled, then stops accepting, ends the event
@@ -191,7 +205,7 @@ impl Service {
         let app = self
             .router()
             .into_make_service_with_connect_info::<SocketAddr>();
-        let stop_streams = self.state.stop_streams.clone();
+        let stop_streams = self.state.streams.stop_signal();
         let graceful = shutdown.clone();
         let server = axum::serve(listener, app)
             .with_graceful_shutdown(async move {

@@ -8,7 +8,7 @@
 //! service re-checks or forgets it); one changed through another replica appears
 //! at the next sweep, as in Coder, where each replica keeps its own view.
 
-use crate::routes::proxies::by_name;
+use crate::order::by_name;
 use crate::wire::{Region, RegionsResponse};
 use arc_swap::ArcSwapOption;
 use axum::body::Bytes;

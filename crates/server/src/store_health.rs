@@ -6,10 +6,15 @@
 //! recorded here (read or write); `/healthz` reports the fault and, at most once
 //! per [`PROBE_SPACING`], probes the store with a throw-away write
 //! ([`ProxyStore::probe_write`]) to notice on its own when the store is back.
+//! A middleware (`record_faults`) records the faults the answers carry.
 
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
 use parking_lot::Mutex;
 use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
 use proxyhealth_store::ProxyStore;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -106,4 +111,24 @@ impl StoreHealth {
         let ok = sweep_ok && self.fault.lock().is_none();
         self.up.set(i64::from(ok));
     }
+}
+
+/// Middleware: records the store fault an answer carries (a [`StoreFault`]
+/// extension), as a read for `GET` and the refresh, as a write otherwise.
+pub(crate) async fn record_faults(
+    State(health): State<Arc<StoreHealth>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let reads = req.method() == axum::http::Method::GET
+        || req
+            .extensions()
+            .get::<MatchedPath>()
+            .is_some_and(|path| path.as_str().ends_with("/refresh"));
+    let response = next.run(req).await;
+    if let Some(fault) = response.extensions().get::<StoreFault>() {
+        let operation = if reads { "read" } else { "write" };
+        health.record(operation, &fault.0);
+    }
+    response
 }

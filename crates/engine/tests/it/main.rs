@@ -1,6 +1,7 @@
 //! Integration tests of the engine against real HTTP servers on 127.0.0.1:0.
 #![allow(missing_docs, clippy::unwrap_used)]
 
+mod background_rechecks;
 mod classification;
 mod connecting;
 mod defects;

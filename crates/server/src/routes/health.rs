@@ -2,7 +2,8 @@
 //! `/healthz` and `/metrics`.
 
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::event_streams::EventStreams;
+use crate::store_health::StoreHealth;
 use crate::wire::duration_ms;
 use axum::Json;
 use axum::extract::State;
@@ -11,6 +12,8 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::Stream;
 use proxyhealth_core::Status;
+use proxyhealth_engine::Engine;
+use proxyhealth_store::ProxyStore;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,9 +71,9 @@ pub struct Summary {
 }
 
 /// The summary of the engine's current state (no store access).
-pub(crate) fn summary(state: &AppState) -> Summary {
-    let snapshot = state.engine.snapshot();
-    let sweep = state.engine.sweep_state();
+pub(crate) fn summary(engine: &Engine) -> Summary {
+    let snapshot = engine.snapshot();
+    let sweep = engine.sweep_state();
     let mut counts = Counts::default();
     for status in snapshot.statuses().values() {
         let slot = match status.status {
@@ -105,40 +108,39 @@ pub(crate) fn summary(state: &AppState) -> Summary {
         counts,
         total: snapshot.statuses().len(),
         last_sweep,
-        interval_ms: u64::try_from(state.engine.options().interval.as_millis()).unwrap_or(u64::MAX),
+        interval_ms: u64::try_from(engine.options().interval.as_millis()).unwrap_or(u64::MAX),
         generation: snapshot.generation(),
     }
 }
 
 /// `GET /api/v2/proxyhealth/summary`.
-pub(crate) async fn get_summary(State(state): State<Arc<AppState>>) -> Json<Summary> {
-    Json(summary(&state))
+pub(crate) async fn get_summary(State(engine): State<Engine>) -> Json<Summary> {
+    Json(summary(&engine))
 }
 
 /// `GET /api/v2/proxyhealth/events`: a `sweep` event with the summary at once,
 /// then each time a snapshot is stored (several stored while a client is slow
 /// give one event), with keep-alive comments; ends when the server shuts down.
 pub(crate) async fn events(
-    State(state): State<Arc<AppState>>,
+    State(engine): State<Engine>,
+    State(streams): State<EventStreams>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, axum::Error>>>, ApiError> {
-    let permit = Arc::clone(&state.streams)
-        .try_acquire_owned()
-        .map_err(|_| {
-            ApiError::unavailable("Too many event streams are open.")
-                .with_detail("Retry later, or poll /api/v2/proxyhealth/summary.")
-        })?;
-    let mut generations = state.engine.subscribe();
+    let permit = streams.open().ok_or_else(|| {
+        ApiError::unavailable("Too many event streams are open.")
+            .with_detail("Retry later, or poll /api/v2/proxyhealth/summary.")
+    })?;
+    let mut generations = engine.subscribe();
     generations.mark_changed();
-    let stop = state.stop_streams.clone();
+    let stop = streams.stop_signal();
     let stream = futures::stream::unfold(
-        (generations, state, permit, stop),
-        |(mut generations, state, permit, stop)| async move {
+        (generations, engine, permit, stop),
+        |(mut generations, engine, permit, stop)| async move {
             tokio::select! {
                 () = stop.cancelled() => None,
                 changed = generations.changed() => {
                     changed.ok()?;
-                    let event = Event::default().event("sweep").json_data(summary(&state));
-                    Some((event, (generations, state, permit, stop)))
+                    let event = Event::default().event("sweep").json_data(summary(&engine));
+                    Some((event, (generations, engine, permit, stop)))
                 }
             }
         },
@@ -148,20 +150,28 @@ pub(crate) async fn events(
 
 /// The store's error, if any: the last sweep's, else the last fault the API saw
 /// that a write probe has not cleared yet (see [`crate::store_health`]).
-pub(crate) async fn store_error(state: &AppState) -> Option<String> {
-    let sweep = state.engine.sweep_state();
+pub(crate) async fn store_error(
+    engine: &Engine,
+    store: &dyn ProxyStore,
+    store_health: &StoreHealth,
+) -> Option<String> {
+    let sweep = engine.sweep_state();
     let error = match &sweep.last_error {
         Some(error) => Some(error.clone()),
-        None => state.store_health.current(state.store.as_ref()).await,
+        None => store_health.current(store).await,
     };
-    state.store_health.set_up(sweep.last_error.is_none());
+    store_health.set_up(sweep.last_error.is_none());
     error
 }
 
 /// `GET /healthz`: 200 `{"status":"ok"}`, or 503 with the store error when the
 /// last sweep could not read the store or a store write is failing.
-pub(crate) async fn healthz(State(state): State<Arc<AppState>>) -> Response {
-    match store_error(&state).await {
+pub(crate) async fn healthz(
+    State(engine): State<Engine>,
+    State(store): State<Arc<dyn ProxyStore>>,
+    State(store_health): State<Arc<StoreHealth>>,
+) -> Response {
+    match store_error(&engine, store.as_ref(), &store_health).await {
         None => Json(serde_json::json!({"status": "ok"})).into_response(),
         Some(error) => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -172,10 +182,11 @@ pub(crate) async fn healthz(State(state): State<Arc<AppState>>) -> Response {
 }
 
 /// `GET /metrics`: the engine's metrics (Coder's names) and the HTTP metrics.
-pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    state
-        .store_health
-        .set_up(state.engine.sweep_state().last_error.is_none());
-    let text = proxyhealth_engine::metrics::render(state.engine.registry());
+pub(crate) async fn metrics(
+    State(engine): State<Engine>,
+    State(store_health): State<Arc<StoreHealth>>,
+) -> Response {
+    store_health.set_up(engine.sweep_state().last_error.is_none());
+    let text = proxyhealth_engine::metrics::render(engine.registry());
     ([(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)], text).into_response()
 }

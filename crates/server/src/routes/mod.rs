@@ -1,4 +1,7 @@
 //! The handlers, one module per group of routes, and the router that joins them.
+//!
+//! Each handler and middleware takes only the slices of [`AppState`] it needs
+//! (see [`crate::state`]); the handler modules never import the state itself.
 
 pub(crate) mod health;
 pub(crate) mod proxies;
@@ -9,17 +12,18 @@ use crate::auth::{require_admin, require_reader};
 use crate::error::ApiError;
 use crate::http_metrics::observe;
 use crate::state::AppState;
+use crate::store_health::record_faults;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use std::sync::Arc;
 
-/// Every route of docs/api.md, with its authentication, the body limit, the
-/// HTTP metrics and the security headers.
-pub(crate) fn router(state: Arc<AppState>) -> Router {
+/// Every route of docs/api.md, with its authentication, the body limit
+/// (`max_body_bytes`), the HTTP metrics, the recording of store faults and the
+/// security headers.
+pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
     let admin = Router::new()
         .route(
             "/api/v2/workspaceproxies",
@@ -32,7 +36,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
                 .patch(proxies::patch)
                 .delete(proxies::delete),
         )
-        .route_layer(from_fn_with_state(Arc::clone(&state), require_admin));
+        .route_layer(from_fn_with_state(state.auth.clone(), require_admin));
     let proxy = Router::new()
         .route(
             "/api/v2/workspaceproxies/me/register",
@@ -48,7 +52,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/api/v2/proxyhealth/events", get(health::events))
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
-        .route_layer(from_fn_with_state(Arc::clone(&state), require_reader));
+        .route_layer(from_fn_with_state(state.auth.clone(), require_reader));
     let dashboard = Router::new()
         .route("/", get(assets::index))
         .route("/assets/{file}", get(assets::asset));
@@ -59,8 +63,12 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .merge(dashboard)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-        .layer(from_fn_with_state(Arc::clone(&state), observe))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(from_fn_with_state(
+            state.store_health.clone(),
+            record_faults,
+        ))
+        .layer(from_fn_with_state(state.http_metrics.clone(), observe))
         .layer(from_fn(assets::security_headers))
         .with_state(state)
 }

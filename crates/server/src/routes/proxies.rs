@@ -2,7 +2,9 @@
 
 use crate::error::ApiError;
 use crate::extract::JsonBody;
-use crate::state::AppState;
+use crate::order::by_name;
+use crate::regions_cache::RegionsCache;
+use crate::store_health::StoreHealth;
 use crate::wire::{
     CreateProxyRequest, MessageResponse, PatchProxyRequest, RegionsResponse,
     UpdateWorkspaceProxyResponse, WireStatus, WorkspaceProxy,
@@ -15,19 +17,20 @@ use proxyhealth_core::validate::{
     RESERVED_NAME, validate_display_name, validate_icon, validate_name,
 };
 use proxyhealth_core::{Proxy, Status};
-use proxyhealth_engine::Snapshot;
-use proxyhealth_store::{NewProxy, ProxyUpdate, StoreError};
+use proxyhealth_engine::{Engine, Snapshot};
+use proxyhealth_store::{NewProxy, ProxyStore, ProxyUpdate, StoreError};
 use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-type Shared = State<Arc<AppState>>;
+/// The store slice of the shared state.
+type Store = State<Arc<dyn ProxyStore>>;
 
 /// Finds a non-deleted proxy by id (when the key parses as a UUID) or by name.
-pub(crate) async fn find_proxy(state: &AppState, key: &str) -> Result<Proxy, ApiError> {
+pub(crate) async fn find_proxy(store: &dyn ProxyStore, key: &str) -> Result<Proxy, ApiError> {
     let found = match Uuid::parse_str(key) {
-        Ok(id) => state.store.get_proxy(id).await?,
-        Err(_) => state.store.proxy_by_name(key).await?,
+        Ok(id) => store.get_proxy(id).await?,
+        Err(_) => store.proxy_by_name(key).await?,
     };
     match found {
         Some(proxy) if !proxy.deleted => Ok(proxy),
@@ -36,28 +39,21 @@ pub(crate) async fn find_proxy(state: &AppState, key: &str) -> Result<Proxy, Api
     }
 }
 
-/// The order of every list: by name case-insensitively, then exactly.
-pub(crate) fn by_name(a: &Proxy, b: &Proxy) -> std::cmp::Ordering {
-    a.name
-        .to_lowercase()
-        .cmp(&b.name.to_lowercase())
-        .then_with(|| a.name.cmp(&b.name))
-}
-
 /// Every non-deleted proxy with its status in `snapshot`, ordered by name.
 ///
 /// When the store is unavailable, the proxies of the snapshot itself are served
 /// (as they were at their last check), so readers keep the last known fleet
 /// while the fault is recorded for `/healthz` and the metrics.
 async fn all_with_status(
-    state: &AppState,
+    store: &dyn ProxyStore,
+    store_health: &StoreHealth,
     snapshot: &Snapshot,
 ) -> Result<Vec<WorkspaceProxy>, ApiError> {
-    let mut proxies = match state.store.all_proxies().await {
+    let mut proxies = match store.all_proxies().await {
         Ok(proxies) => proxies,
         Err(err @ StoreError::Unavailable(_)) => {
             let error = err.to_string();
-            state.store_health.record("read", &error);
+            store_health.record("read", &error);
             tracing::warn!(%error, "store unavailable; serving the proxies of the last snapshot");
             snapshot
                 .statuses()
@@ -79,20 +75,23 @@ async fn all_with_status(
 
 /// `GET /api/v2/workspaceproxies`.
 pub(crate) async fn list(
-    State(state): Shared,
+    State(engine): State<Engine>,
+    State(store): Store,
+    State(store_health): State<Arc<StoreHealth>>,
 ) -> Result<Json<RegionsResponse<WorkspaceProxy>>, ApiError> {
-    let snapshot = state.engine.snapshot_arc();
-    let regions = all_with_status(&state, &snapshot).await?;
+    let snapshot = engine.snapshot_arc();
+    let regions = all_with_status(store.as_ref(), &store_health, &snapshot).await?;
     Ok(Json(RegionsResponse { regions }))
 }
 
 /// `GET /api/v2/workspaceproxies/{proxy}`.
 pub(crate) async fn get_one(
-    State(state): Shared,
+    State(engine): State<Engine>,
+    State(store): Store,
     Path(key): Path<String>,
 ) -> Result<Json<WorkspaceProxy>, ApiError> {
-    let proxy = find_proxy(&state, &key).await?;
-    let status = state.engine.status_of(&proxy.id);
+    let proxy = find_proxy(store.as_ref(), &key).await?;
+    let status = engine.status_of(&proxy.id);
     Ok(Json(WorkspaceProxy::with_engine_status(
         &proxy,
         status.as_deref(),
@@ -129,13 +128,13 @@ fn check_display_name_and_icon(
 /// after re-checking this proxy alone (no request is made for an unregistered
 /// proxy, so this is immediate).
 pub(crate) async fn create(
-    State(state): Shared,
+    State(engine): State<Engine>,
+    State(store): Store,
     JsonBody(body): JsonBody<CreateProxyRequest>,
 ) -> Result<(StatusCode, Json<UpdateWorkspaceProxyResponse>), ApiError> {
     check_name(&body.name)?;
     check_display_name_and_icon(Some(&body.display_name), Some(&body.icon))?;
-    let created = state
-        .store
+    let created = store
         .create_proxy(NewProxy {
             name: body.name,
             display_name: body.display_name,
@@ -144,7 +143,7 @@ pub(crate) async fn create(
         .await?;
     let id = created.proxy.id;
     tracing::info!(proxy = %created.proxy.name, proxy_id = %id, "proxy created");
-    let status = match state.engine.recheck(id).await {
+    let status = match engine.recheck(id).await {
         Ok(status) => WireStatus::from_engine(&status),
         Err(err) => {
             tracing::warn!(proxy_id = %id, error = %err, "could not check the new proxy");
@@ -163,11 +162,12 @@ pub(crate) async fn create(
 /// `PATCH /api/v2/workspaceproxies/{proxy}`: any of name, display name and icon,
 /// and perhaps a new token; 200, then a re-check of this proxy in the background.
 pub(crate) async fn patch(
-    State(state): Shared,
+    State(engine): State<Engine>,
+    State(store): Store,
     Path(key): Path<String>,
     JsonBody(body): JsonBody<PatchProxyRequest>,
 ) -> Result<Json<UpdateWorkspaceProxyResponse>, ApiError> {
-    let mut proxy = find_proxy(&state, &key).await?;
+    let mut proxy = find_proxy(store.as_ref(), &key).await?;
     if let Some(id) = body.id
         && id != proxy.id
     {
@@ -186,17 +186,17 @@ pub(crate) async fn patch(
         icon: body.icon,
     };
     if update.name.is_some() || update.display_name.is_some() || update.icon.is_some() {
-        proxy = state.store.update_proxy(proxy.id, update).await?;
+        proxy = store.update_proxy(proxy.id, update).await?;
     }
     let mut proxy_token = String::new();
     if body.regenerate_token {
-        let created = state.store.regenerate_token(proxy.id).await?;
+        let created = store.regenerate_token(proxy.id).await?;
         proxy = created.proxy;
         proxy_token = created.token;
         tracing::info!(proxy = %proxy.name, proxy_id = %proxy.id, "proxy token regenerated");
     }
-    let status = state.engine.status_of(&proxy.id);
-    state.rechecks.spawn(&state.engine, proxy.id);
+    let status = engine.status_of(&proxy.id);
+    engine.recheck_in_background(proxy.id);
     Ok(Json(UpdateWorkspaceProxyResponse {
         proxy: WorkspaceProxy::with_engine_status(&proxy, status.as_deref()),
         proxy_token,
@@ -206,12 +206,13 @@ pub(crate) async fn patch(
 /// `DELETE /api/v2/workspaceproxies/{proxy}`: soft delete; the proxy leaves the
 /// snapshot at once.
 pub(crate) async fn delete(
-    State(state): Shared,
+    State(engine): State<Engine>,
+    State(store): Store,
     Path(key): Path<String>,
 ) -> Result<Json<MessageResponse>, ApiError> {
-    let proxy = find_proxy(&state, &key).await?;
-    state.store.delete_proxy(proxy.id).await?;
-    state.engine.forget(&proxy.id);
+    let proxy = find_proxy(store.as_ref(), &key).await?;
+    store.delete_proxy(proxy.id).await?;
+    engine.forget(&proxy.id);
     tracing::info!(proxy = %proxy.name, proxy_id = %proxy.id, "proxy deleted");
     Ok(Json(MessageResponse {
         message: "Proxy has been deleted!".to_owned(),
@@ -221,19 +222,23 @@ pub(crate) async fn delete(
 /// `POST /api/v2/workspaceproxies/refresh`: a sweep now, shared with concurrent
 /// callers; answers with the statuses it stored.
 pub(crate) async fn refresh(
-    State(state): Shared,
+    State(engine): State<Engine>,
+    State(store): Store,
+    State(store_health): State<Arc<StoreHealth>>,
 ) -> Result<Json<RegionsResponse<WorkspaceProxy>>, ApiError> {
-    let snapshot = state.engine.force_update().await?;
-    let regions = all_with_status(&state, &snapshot).await?;
+    let snapshot = engine.force_update().await?;
+    let regions = all_with_status(store.as_ref(), &store_health, &snapshot).await?;
     Ok(Json(RegionsResponse { regions }))
 }
 
 /// `GET /api/v2/regions`: Coder's regions, derp-only proxies left out, served
 /// from the snapshot with its JSON rendered once per snapshot (see `regions_cache`).
-pub(crate) async fn regions(State(state): Shared) -> Result<axum::response::Response, ApiError> {
-    let snapshot = state.engine.snapshot();
-    let body = state
-        .regions
+pub(crate) async fn regions(
+    State(engine): State<Engine>,
+    State(regions): State<Arc<RegionsCache>>,
+) -> Result<axum::response::Response, ApiError> {
+    let snapshot = engine.snapshot();
+    let body = regions
         .body(&snapshot)
         .map_err(|err| ApiError::internal(format!("encode the regions: {err}")))?;
     Ok((

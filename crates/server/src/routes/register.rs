@@ -4,10 +4,9 @@
 //! body cannot name another one. The token is checked before the body is read,
 //! so an unauthenticated caller learns nothing about the body rules.
 
-use crate::auth::{authenticate_proxy, client_ip};
+use crate::auth::{Auth, client_ip};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
-use crate::state::AppState;
 use crate::wire::{DERP_REGION_ID_OFFSET, DeregisterRequest, RegisterRequest, RegisterResponse};
 use axum::Json;
 use axum::extract::{FromRequest, Request, State};
@@ -17,7 +16,8 @@ use proxyhealth_core::Status;
 use proxyhealth_core::validate::{
     validate_access_url, validate_derp_flags, validate_version, validate_wildcard_hostname,
 };
-use proxyhealth_store::Registration;
+use proxyhealth_engine::Engine;
+use proxyhealth_store::{ProxyStore, Registration};
 use std::sync::Arc;
 
 /// Coder's registration checks, with Coder's messages.
@@ -44,20 +44,29 @@ fn check_registration(body: &RegisterRequest) -> Result<(), ApiError> {
 /// and, when that changed anything or the proxy is not `ok`, re-checks it alone
 /// in the background (the proxy's answer is not held up by its own probe: a
 /// Coder proxy registers before it starts serving).
-pub(crate) async fn register(State(state): State<Arc<AppState>>, req: Request) -> Response {
-    match register_inner(&state, req).await {
+pub(crate) async fn register(
+    State(auth): State<Auth>,
+    State(engine): State<Engine>,
+    State(store): State<Arc<dyn ProxyStore>>,
+    req: Request,
+) -> Response {
+    match register_inner(&auth, &engine, store.as_ref(), req).await {
         Ok(response) => (StatusCode::CREATED, Json(response)).into_response(),
         Err(err) => err.into_response(),
     }
 }
 
-async fn register_inner(state: &AppState, req: Request) -> Result<RegisterResponse, ApiError> {
+async fn register_inner(
+    auth: &Auth,
+    engine: &Engine,
+    store: &dyn ProxyStore,
+    req: Request,
+) -> Result<RegisterResponse, ApiError> {
     let ip = client_ip(&req);
-    let before = authenticate_proxy(state, req.headers(), ip).await?;
+    let before = auth.authenticate_proxy(store, req.headers(), ip).await?;
     let JsonBody(body) = JsonBody::<RegisterRequest>::from_request(req, &()).await?;
     check_registration(&body)?;
-    let after = state
-        .store
+    let after = store
         .register_proxy(
             before.id,
             Registration {
@@ -74,12 +83,11 @@ async fn register_inner(state: &AppState, req: Request) -> Result<RegisterRespon
         || before.derp_enabled != after.derp_enabled
         || before.derp_only != after.derp_only
         || before.version != after.version;
-    let healthy = state
-        .engine
+    let healthy = engine
         .status_of(&after.id)
         .is_some_and(|status| status.status == Status::Ok);
     if changed || !healthy {
-        state.rechecks.spawn(&state.engine, after.id);
+        engine.recheck_in_background(after.id);
     }
     if changed {
         tracing::info!(proxy = %after.name, proxy_id = %after.id, url = %after.url, version = %after.version, "proxy registered");
@@ -98,12 +106,19 @@ async fn register_inner(state: &AppState, req: Request) -> Result<RegisterRespon
 /// `POST /api/v2/workspaceproxies/me/deregister`: 204; the proxy is re-checked in
 /// the background, so a proxy that went away shows as such without waiting for
 /// the next sweep.
-pub(crate) async fn deregister(State(state): State<Arc<AppState>>, req: Request) -> Response {
+pub(crate) async fn deregister(
+    State(auth): State<Auth>,
+    State(engine): State<Engine>,
+    State(store): State<Arc<dyn ProxyStore>>,
+    req: Request,
+) -> Response {
     let result = async {
-        let proxy = authenticate_proxy(&state, req.headers(), client_ip(&req)).await?;
+        let proxy = auth
+            .authenticate_proxy(store.as_ref(), req.headers(), client_ip(&req))
+            .await?;
         let JsonBody(body) = JsonBody::<DeregisterRequest>::from_request(req, &()).await?;
         tracing::info!(proxy = %proxy.name, proxy_id = %proxy.id, replica_id = %body.replica_id, "proxy deregistered");
-        state.rechecks.spawn(&state.engine, proxy.id);
+        engine.recheck_in_background(proxy.id);
         Ok::<_, ApiError>(())
     }
     .await;
