@@ -7,7 +7,7 @@
 //! - [`extract`]: [`extract::JsonBody`], the JSON body extractor (415, 413, 400).
 //! - [`auth`]: the admin token, the proxy token and the slow-down of failures.
 //! - [`throttle`]: the per-address failure counter behind that slow-down.
-//! - [`wire`]: the JSON shapes (Coder's `Region`, `WorkspaceProxy`, …).
+//! - [`wire`]: the JSON shapes (Coder's `Region`, `WorkspaceProxy`, …), from `proxyhealth-api`.
 //! - `routes`: the handlers and the router.
 //! - [`http_metrics`]: the service's own HTTP metrics and request log line.
 //! - `assets`: the dashboard's files and the security headers.
@@ -37,7 +37,7 @@ mod routes;
 mod state;
 pub mod store_health;
 pub mod throttle;
-pub mod wire;
+pub use proxyhealth_api::wire;
 
 pub use assets::CSP;
 pub use error::ApiError;
