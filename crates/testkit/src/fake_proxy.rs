@@ -1,52 +1,136 @@
-//! A proxy of the test's own on `127.0.0.1:0` that answers every request with a
-//! fixed 200 JSON health report (the simulator's reports are fixed, and this one
-//! must carry markup).
+//! Fake proxies: real HTTP servers on `127.0.0.1:0` whose answers the test
+//! decides, for the engine's tests and the dashboard's browser test.
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, Response};
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// A running fake proxy; stops when dropped.
+/// The build version [`FakeProxy::report`] announces, as a Coder proxy does.
+pub const BUILD_VERSION: &str = "v2.20.0";
+
+/// A fake proxy: a real HTTP server on 127.0.0.1:0 whose answer a closure
+/// decides. Stops when dropped.
 pub struct FakeProxy {
     /// `http://127.0.0.1:PORT`.
     pub url: String,
-    task: JoinHandle<()>,
-}
-
-impl FakeProxy {
-    /// Serves `report` (a JSON document) as `application/json` with status 200.
-    pub async fn start(report: String) -> FakeProxy {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the fake proxy");
-        let url = format!("http://{}", listener.local_addr().expect("local addr"));
-        let task = tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
-                let report = report.clone();
-                tokio::spawn(async move {
-                    let mut head = Vec::new();
-                    let mut buf = [0u8; 1024];
-                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match stream.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => head.extend_from_slice(&buf[..n]),
-                        }
-                    }
-                    let answer = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Coder-Build-Version: v2.20.0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{report}",
-                        report.len()
-                    );
-                    let _ = stream.write_all(answer.as_bytes()).await;
-                    let _ = stream.shutdown().await;
-                });
-            }
-        });
-        FakeProxy { url, task }
-    }
+    /// Requests served so far.
+    pub hits: Arc<AtomicUsize>,
+    /// The most requests it has had in flight at once.
+    pub max_in_flight: Arc<AtomicUsize>,
+    /// The path of the last request.
+    pub last_path: Arc<parking_lot::Mutex<String>>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for FakeProxy {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+impl FakeProxy {
+    /// Starts a fake proxy; `answer` gets the request number (0-based).
+    pub async fn start<F, Fut>(answer: F) -> FakeProxy
+    where
+        F: Fn(usize) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = Response<Body>> + Send + 'static,
+    {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let max_in_flight = Arc::new(AtomicUsize::new(0));
+        let last_path = Arc::new(parking_lot::Mutex::new(String::new()));
+        let (h, i, m, p) = (
+            hits.clone(),
+            in_flight.clone(),
+            max_in_flight.clone(),
+            last_path.clone(),
+        );
+        let app = Router::new().fallback(move |request: Request<Body>| {
+            let (hits, in_flight, max_in_flight, last_path, answer) =
+                (h.clone(), i.clone(), m.clone(), p.clone(), answer.clone());
+            async move {
+                *last_path.lock() = request.uri().path().to_owned();
+                let n = hits.fetch_add(1, Ordering::SeqCst);
+                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                max_in_flight.fetch_max(now, Ordering::SeqCst);
+                let response = answer(n).await;
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                response
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port");
+        let addr = listener.local_addr().expect("local addr");
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        FakeProxy {
+            url: format!("http://{addr}"),
+            hits,
+            max_in_flight,
+            last_path,
+            task,
+        }
+    }
+
+    /// A fake proxy that always gives the same answer.
+    pub async fn fixed(
+        status: u16,
+        content_type: Option<&'static str>,
+        body: &'static str,
+    ) -> FakeProxy {
+        FakeProxy::start(move |_| async move { response(status, content_type, body) }).await
+    }
+
+    /// A proxy that answers every request with `report` (a JSON document) as a
+    /// Coder proxy does: 200, `application/json`, its build version in
+    /// `X-Coder-Build-Version` (for reports the simulator does not have, such
+    /// as one carrying markup).
+    pub async fn report(report: String) -> FakeProxy {
+        FakeProxy::start(move |_| {
+            let report = report.clone();
+            async move {
+                Response::builder()
+                    .status(200)
+                    .header("content-type", "application/json")
+                    .header("x-coder-build-version", BUILD_VERSION)
+                    .body(Body::from(report))
+                    .expect("a valid response")
+            }
+        })
+        .await
+    }
+
+    /// How many requests it has served.
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+/// A response with a status, an optional content type and a body.
+pub fn response(status: u16, content_type: Option<&str>, body: impl Into<Body>) -> Response<Body> {
+    let mut builder = Response::builder().status(status);
+    if let Some(content_type) = content_type {
+        builder = builder.header("content-type", content_type);
+    }
+    builder.body(body.into()).expect("a valid response")
+}
+
+/// A JSON response.
+pub fn json(status: u16, body: &str) -> Response<Body> {
+    response(status, Some("application/json"), body.to_owned())
+}
+
+/// A loopback URL where nothing listens (a port bound, then released).
+pub async fn refused_url() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    drop(listener);
+    format!("http://{addr}")
 }
