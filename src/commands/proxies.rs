@@ -117,7 +117,7 @@ fn print_token_answer(
         return Ok(());
     }
     match output {
-        OutputFormat::Json => print_json(&answer),
+        OutputFormat::Json => print_json(answer),
         OutputFormat::Table => {
             let proxy = &answer.value.proxy;
             println!(

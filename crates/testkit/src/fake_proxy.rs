@@ -134,3 +134,38 @@ pub async fn refused_url() -> String {
     drop(listener);
     format!("http://{addr}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn a_report_proxy_answers_as_a_coder_proxy_does() {
+        let report = r#"{"errors":[],"warnings":[]}"#;
+        let proxy = FakeProxy::report(report.to_owned()).await;
+        let addr = proxy.url.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .expect("connect to the fake proxy");
+        stream
+            .write_all(b"GET /healthz-report HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("send a request");
+        let mut answer = String::new();
+        stream
+            .read_to_string(&mut answer)
+            .await
+            .expect("read the answer");
+        let lower = answer.to_ascii_lowercase();
+        assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+        assert!(lower.contains("content-type: application/json"), "{answer}");
+        assert!(
+            lower.contains(&format!("x-coder-build-version: {BUILD_VERSION}")),
+            "{answer}"
+        );
+        assert!(answer.ends_with(report), "{answer}");
+        assert_eq!(proxy.hits(), 1);
+        assert_eq!(*proxy.last_path.lock(), "/healthz-report");
+    }
+}
