@@ -1,6 +1,6 @@
 //! Test support shared by proxyhealth's test binaries (a dev-dependency only,
-//! never published): what used to be copied between them or pulled in with
-//! `#[path]`.
+//! never published): what used to be copied between them or included as files
+//! from another crate's directory.
 //!
 //! Servers a test cannot get make it skip loudly, except with `CI=true`: then
 //! the test fails, so CI never passes without having run it.
