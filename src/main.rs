@@ -4,7 +4,6 @@
 //! outcome to an exit code; each subcommand lives in [`commands`].
 
 mod cli;
-mod client;
 mod commands;
 mod config;
 mod demo;

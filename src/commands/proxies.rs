@@ -3,15 +3,15 @@
 use crate::cli::{
     CreateArgs, DeleteArgs, EditArgs, ProxiesCommand, RegenerateArgs, ServerConnection, TargetArgs,
 };
-use crate::client::types::{ProxyList, ProxyWithToken, WorkspaceProxy};
-use crate::client::{Answer, ApiClient, proxy_path};
 use crate::exit::usage;
 use crate::output::OutputFormat;
 use crate::output::style::{Colour, paint, sanitize, status_text_colour};
 use crate::output::table::{Row, render};
 use anyhow::Context;
-use reqwest::Method;
-use serde_json::json;
+use proxyhealth_api::wire::{
+    CreateProxyRequest, PatchProxyRequest, UpdateWorkspaceProxyResponse, WorkspaceProxy,
+};
+use proxyhealth_api::{Answer, ApiClient};
 use std::io::{BufRead, IsTerminal, Write};
 
 /// Runs one `proxies` subcommand.
@@ -27,29 +27,31 @@ pub async fn run(command: ProxiesCommand) -> anyhow::Result<()> {
 }
 
 fn client(conn: &ServerConnection) -> anyhow::Result<ApiClient> {
-    ApiClient::new(conn.url.clone(), conn.token.clone())
+    let mut builder = ApiClient::builder(conn.url.as_str());
+    if let Some(token) = &conn.token {
+        builder = builder.admin_token(token.as_str());
+    }
+    Ok(builder.build()?)
 }
 
 fn colour_stdout() -> bool {
     std::io::stdout().is_terminal()
 }
 
-fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
-    let text = serde_json::to_string_pretty(value).context("formatting JSON")?;
+/// Prints the answer's body as the server sent it (pretty-printed).
+fn print_json<T>(answer: &Answer<T>) -> anyhow::Result<()> {
+    let value = answer.raw().context("formatting JSON")?;
+    let text = serde_json::to_string_pretty(&value).context("formatting JSON")?;
     println!("{text}");
     Ok(())
 }
 
 /// The `name, url, status` row of a proxy, with its errors and warnings under it.
 fn proxy_row(proxy: &WorkspaceProxy) -> Row {
-    let status = if proxy.status.status.is_empty() {
-        "unknown"
-    } else {
-        proxy.status.status.as_str()
-    };
+    let status = proxy.status.status.as_str();
     Row::new(vec![
-        proxy.name.clone(),
-        proxy.path_app_url.clone(),
+        proxy.region.name.clone(),
+        proxy.region.path_app_url.clone(),
         status.to_owned(),
     ])
     .colour(2, status_text_colour(status))
@@ -66,9 +68,9 @@ fn print_proxies(proxies: &[WorkspaceProxy]) {
 
 async fn list(conn: ServerConnection) -> anyhow::Result<()> {
     let api = client(&conn)?;
-    let answer: Answer<ProxyList> = api.get("api/v2/workspaceproxies").await?;
+    let answer = api.list_proxies().await?;
     match conn.output {
-        OutputFormat::Json => print_json(&answer.raw),
+        OutputFormat::Json => print_json(&answer),
         OutputFormat::Table => {
             print_proxies(&answer.value.regions);
             Ok(())
@@ -78,16 +80,22 @@ async fn list(conn: ServerConnection) -> anyhow::Result<()> {
 
 async fn show(args: TargetArgs) -> anyhow::Result<()> {
     let api = client(&args.conn)?;
-    let answer: Answer<WorkspaceProxy> = api.get(&proxy_path(&args.proxy)).await?;
+    let answer = api.proxy(&args.proxy).await?;
     match args.conn.output {
-        OutputFormat::Json => print_json(&answer.raw),
+        OutputFormat::Json => print_json(&answer),
         OutputFormat::Table => {
             print_proxies(std::slice::from_ref(&answer.value));
             let proxy = &answer.value;
             println!();
-            println!("id:           {}", sanitize(&proxy.id, false));
-            println!("display name: {}", sanitize(&proxy.display_name, false));
-            println!("icon:         {}", sanitize(&proxy.icon_url, false));
+            println!(
+                "id:           {}",
+                sanitize(&proxy.region.id.to_string(), false)
+            );
+            println!(
+                "display name: {}",
+                sanitize(&proxy.region.display_name, false)
+            );
+            println!("icon:         {}", sanitize(&proxy.region.icon_url, false));
             if let Some(latency) = proxy.status.latency_ms {
                 println!("latency:      {latency:.1} ms");
             }
@@ -99,7 +107,7 @@ async fn show(args: TargetArgs) -> anyhow::Result<()> {
 /// Prints a proxy with its new token: the token alone, the server's JSON, or a
 /// short text with the token and how to use it.
 fn print_token_answer(
-    answer: &Answer<ProxyWithToken>,
+    answer: &Answer<UpdateWorkspaceProxyResponse>,
     output: OutputFormat,
     only_token: bool,
     verb: &str,
@@ -109,10 +117,13 @@ fn print_token_answer(
         return Ok(());
     }
     match output {
-        OutputFormat::Json => print_json(&answer.raw),
+        OutputFormat::Json => print_json(answer),
         OutputFormat::Table => {
             let proxy = &answer.value.proxy;
-            println!("Workspace proxy {:?} {verb}.", sanitize(&proxy.name, false));
+            println!(
+                "Workspace proxy {:?} {verb}.",
+                sanitize(&proxy.region.name, false)
+            );
             println!();
             println!("Proxy token (shown only this once):");
             println!("  {}", answer.value.proxy_token);
@@ -132,23 +143,22 @@ async fn create(args: CreateArgs) -> anyhow::Result<()> {
         .display_name
         .clone()
         .unwrap_or_else(|| args.name.clone());
-    let body = json!({
-        "name": args.name,
-        "display_name": display_name,
-        "icon": args.icon.clone().unwrap_or_default(),
-    });
-    let answer: Answer<ProxyWithToken> = api
-        .call(Method::POST, "api/v2/workspaceproxies", Some(&body))
-        .await?;
+    let request = CreateProxyRequest {
+        name: args.name.clone(),
+        display_name,
+        icon: args.icon.clone().unwrap_or_default(),
+    };
+    let answer = api.create_proxy(&request).await?;
     print_token_answer(&answer, args.conn.output, args.only_token, "created")
 }
 
 async fn regenerate(args: RegenerateArgs) -> anyhow::Result<()> {
     let api = client(&args.conn)?;
-    let body = json!({ "regenerate_token": true });
-    let answer: Answer<ProxyWithToken> = api
-        .call(Method::PATCH, &proxy_path(&args.proxy), Some(&body))
-        .await?;
+    let request = PatchProxyRequest {
+        regenerate_token: true,
+        ..PatchProxyRequest::default()
+    };
+    let answer = api.patch_proxy(&args.proxy, &request).await?;
     print_token_answer(
         &answer,
         args.conn.output,
@@ -159,35 +169,25 @@ async fn regenerate(args: RegenerateArgs) -> anyhow::Result<()> {
 
 async fn edit(args: EditArgs) -> anyhow::Result<()> {
     let api = client(&args.conn)?;
-    let mut body = serde_json::Map::new();
-    for (key, value) in [
-        ("name", &args.name),
-        ("display_name", &args.display_name),
-        ("icon", &args.icon),
-    ] {
-        if let Some(value) = value {
-            body.insert(key.to_owned(), json!(value));
-        }
-    }
-    if body.is_empty() {
+    let request = PatchProxyRequest {
+        name: args.name.clone(),
+        display_name: args.display_name.clone(),
+        icon: args.icon.clone(),
+        ..PatchProxyRequest::default()
+    };
+    if request == PatchProxyRequest::default() {
         return Err(usage(
             "proxies edit: give at least one of --name, --display-name, --icon",
         ));
     }
-    let answer: Answer<ProxyWithToken> = api
-        .call(
-            Method::PATCH,
-            &proxy_path(&args.proxy),
-            Some(&serde_json::Value::Object(body)),
-        )
-        .await?;
+    let answer = api.patch_proxy(&args.proxy, &request).await?;
     match args.conn.output {
-        OutputFormat::Json => print_json(&answer.raw),
+        OutputFormat::Json => print_json(&answer),
         OutputFormat::Table => {
             let proxy = &answer.value.proxy;
             println!(
                 "Workspace proxy {:?} updated.",
-                sanitize(&proxy.name, false)
+                sanitize(&proxy.region.name, false)
             );
             print_proxies(std::slice::from_ref(proxy));
             Ok(())
@@ -224,11 +224,9 @@ async fn delete(args: DeleteArgs) -> anyhow::Result<()> {
         }
     }
     let api = client(&args.conn)?;
-    let answer: Answer<serde_json::Value> = api
-        .call(Method::DELETE, &proxy_path(&args.proxy), None)
-        .await?;
+    let answer = api.delete_proxy(&args.proxy).await?;
     match args.conn.output {
-        OutputFormat::Json => print_json(&answer.raw),
+        OutputFormat::Json => print_json(&answer),
         OutputFormat::Table => {
             println!(
                 "Workspace proxy {:?} deleted.",

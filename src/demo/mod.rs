@@ -4,10 +4,8 @@
 //!
 //! - [`fleet`]: the planned proxies and their simulated servers;
 //! - [`icons`]: their flags, served from loopback;
-//! - [`api`]: creating and registering proxies over HTTP;
 //! - [`banner`]: what the demo prints.
 
-mod api;
 mod banner;
 mod fleet;
 mod icons;
@@ -15,9 +13,10 @@ mod icons;
 use crate::exit::usage;
 use crate::shutdown::Signals;
 use anyhow::Context;
-use api::Api;
 use clap::Args;
 use icons::IconServer;
+use proxyhealth_api::ApiClient;
+use proxyhealth_api::wire::{CreateProxyRequest, RegisterRequest};
 use proxyhealth_core::ProxySource;
 use proxyhealth_engine::{Engine, EngineOptions};
 use proxyhealth_server::{Service, ServiceConfig};
@@ -32,6 +31,8 @@ use uuid::Uuid;
 
 /// How often the demo proxies register again, like Coder's workspace proxies.
 pub const REREGISTER_EVERY: Duration = Duration::from_secs(15);
+/// How long one call of the demo's own API may take.
+const API_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long stopping may take before the demo exits anyway.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
@@ -58,6 +59,23 @@ struct Registered {
     url: String,
     wildcard: String,
     replica: Uuid,
+}
+
+impl Registered {
+    /// The registration this proxy sends, as a workspace proxy would.
+    fn request(&self) -> RegisterRequest {
+        RegisterRequest {
+            access_url: self.url.clone(),
+            wildcard_hostname: self.wildcard.clone(),
+            derp_enabled: true,
+            derp_only: false,
+            replica_id: self.replica,
+            hostname: "proxyhealth-demo".to_owned(),
+            replica_error: String::new(),
+            replica_relay_address: String::new(),
+            version: proxyhealth_sim::bodies::BUILD_VERSION.to_owned(),
+        }
+    }
 }
 
 /// Runs the demo until SIGINT or SIGTERM, then stops everything and removes the
@@ -149,8 +167,11 @@ async fn run_in(
         .await
         .context("starting the icon server")?;
     let fleet = fleet::start().await?;
-    let api = Api::new(format!("http://{addr}"))?;
-    let registered = create_and_register(&api, &admin_token, &icons, &fleet).await?;
+    let api = ApiClient::builder(format!("http://{addr}"))
+        .admin_token(admin_token.as_str())
+        .timeout(API_TIMEOUT)
+        .build()?;
+    let registered = create_and_register(&api, &icons, &fleet).await?;
 
     let targets = dir.join("targets.txt");
     std::fs::write(&targets, fleet::targets_file(&fleet))
@@ -208,22 +229,24 @@ async fn run_in(
 /// Creates every demo proxy through the API, then registers each one that has a
 /// simulated server with its own token.
 async fn create_and_register(
-    api: &Api,
-    admin_token: &str,
+    api: &ApiClient,
     icons: &IconServer,
     fleet: &[fleet::Running],
 ) -> anyhow::Result<Vec<Registered>> {
     let mut registered = Vec::new();
     for running in fleet {
         let member = running.member;
+        let request = CreateProxyRequest {
+            name: member.name.to_owned(),
+            display_name: member.display_name.to_owned(),
+            icon: icons.url(member.flag),
+        };
         let token = api
-            .create_proxy(
-                admin_token,
-                member.name,
-                member.display_name,
-                &icons.url(member.flag),
-            )
-            .await?;
+            .create_proxy(&request)
+            .await
+            .with_context(|| format!("creating the proxy {}", member.name))?
+            .value
+            .proxy_token;
         if running.url().is_empty() {
             continue;
         }
@@ -233,8 +256,9 @@ async fn create_and_register(
             wildcard: format!("*.{}.proxies.localhost", member.name),
             replica: Uuid::new_v4(),
         };
-        api.register(&entry.token, &entry.url, &entry.wildcard, entry.replica)
-            .await?;
+        api.register(&entry.token, &entry.request())
+            .await
+            .with_context(|| format!("registering {}", entry.url))?;
         registered.push(entry);
     }
     Ok(registered)
@@ -242,7 +266,7 @@ async fn create_and_register(
 
 /// Registers every proxy again every [`REREGISTER_EVERY`], as Coder's proxies
 /// do, until `stop` is cancelled; a failure is logged and retried next time.
-async fn reregister_loop(api: Api, registered: Vec<Registered>, stop: CancellationToken) {
+async fn reregister_loop(api: ApiClient, registered: Vec<Registered>, stop: CancellationToken) {
     let mut ticks = tokio::time::interval(REREGISTER_EVERY);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticks.tick().await;
@@ -252,12 +276,13 @@ async fn reregister_loop(api: Api, registered: Vec<Registered>, stop: Cancellati
             _ = ticks.tick() => {}
         }
         for entry in &registered {
-            let register = api.register(&entry.token, &entry.url, &entry.wildcard, entry.replica);
+            let request = entry.request();
+            let register = api.register(&entry.token, &request);
             let result = tokio::select! {
                 () = stop.cancelled() => return,
                 result = register => result,
             };
-            if let Err(err) = result {
+            if let Err(err) = result.with_context(|| format!("registering {}", entry.url)) {
                 tracing::warn!(url = %entry.url, "demo proxy could not register again: {err:#}");
             }
         }

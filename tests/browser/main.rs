@@ -8,13 +8,13 @@ mod cdp;
 mod chromium;
 mod dashboard;
 mod demo;
-mod fake_proxy;
 
 use cdp::Cdp;
 use chromium::Chromium;
 use dashboard::{Row, generation, row, tile_count, wait_for_rows};
 use demo::Demo;
-use fake_proxy::FakeProxy;
+use proxyhealth_api::wire::CreateProxyRequest;
+use proxyhealth_testkit::FakeProxy;
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -325,42 +325,27 @@ async fn a_proxy_name_and_error_text_with_markup_render_as_text() {
             return;
         };
         let demo = Demo::start("markup-test-admin-token").await;
-        let fake = FakeProxy::start(
+        let fake = FakeProxy::report(
             json!({"errors": [MARKUP_ERROR], "warnings": [MARKUP_WARNING]}).to_string(),
         )
         .await;
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .expect("client");
-        let created = http
-            .post(format!("{}/api/v2/workspaceproxies", demo.base))
-            .bearer_auth(&demo.admin_token)
-            .json(&json!({"name": MARKUP_NAME, "display_name": "", "icon": ""}))
-            .send()
+        let api = proxyhealth_testkit::api::client(&demo.base, &demo.admin_token);
+        let created = api
+            .create_proxy(&CreateProxyRequest {
+                name: MARKUP_NAME.to_owned(),
+                ..CreateProxyRequest::default()
+            })
             .await
-            .expect("create the proxy");
-        assert_eq!(created.status(), 201, "the markup name is accepted as data");
-        let created: serde_json::Value = created.json().await.expect("created body");
-        let token = created["proxy_token"].as_str().expect("a proxy token");
-        let registered = http
-            .post(format!("{}/api/v2/workspaceproxies/me/register", demo.base))
-            .header("Coder-External-Proxy-Token", token)
-            .json(&json!({
-                "access_url": fake.url,
-                "wildcard_hostname": "",
-                "derp_enabled": true,
-                "derp_only": false,
-                "replica_id": uuid::Uuid::new_v4(),
-                "hostname": "markup-test",
-                "replica_error": "",
-                "replica_relay_address": "",
-                "version": "v2.20.0",
-            }))
-            .send()
+            .expect("the markup name is accepted as data");
+        assert_eq!(created.status, 201, "the markup name is accepted as data");
+        let registered = api
+            .register(
+                &created.value.proxy_token,
+                &proxyhealth_testkit::api::registration(&fake.url, "markup-test"),
+            )
             .await
-            .expect("register the proxy");
-        assert_eq!(registered.status(), 201, "the fake proxy registers");
+            .expect("the fake proxy registers");
+        assert_eq!(registered.status, 201, "the fake proxy registers");
 
         let page = cdp.new_page().await.expect("open a page");
         page.navigate(&demo.dashboard)

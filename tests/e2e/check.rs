@@ -204,21 +204,15 @@ async fn check_reads_the_proxies_of_a_store() {
         .args(["proxies", "create", "--name", "stored", "--only-token"]));
     assert!(created.status.success(), "{}", stderr(&created));
     let token = stdout(&created).trim().to_owned();
-    let registered = reqwest::Client::new()
-        .post(format!(
-            "{}/api/v2/workspaceproxies/me/register",
-            server.url
-        ))
-        .header("Coder-External-Proxy-Token", &token)
-        .json(&serde_json::json!({
-            "access_url": ok.url(),
-            "derp_enabled": true,
-            "replica_id": uuid::Uuid::new_v4(),
-        }))
-        .send()
+    let registered = server
+        .api()
+        .register(
+            &token,
+            &proxyhealth_testkit::api::registration(ok.url(), "e2e"),
+        )
         .await
         .expect("register");
-    assert_eq!(registered.status(), 201);
+    assert_eq!(registered.status, 201);
     let stopped =
         tokio::task::block_in_place(|| server.terminate(std::time::Duration::from_secs(12)));
     assert!(stopped.is_some_and(|(status, _)| status.success()));

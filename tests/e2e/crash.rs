@@ -3,9 +3,10 @@
 //! half-written.
 
 use crate::support::command;
+use proxyhealth_api::ApiClient;
+use proxyhealth_api::wire::{CreateProxyRequest, RegisterRequest};
 use proxyhealth_store::{ProxyStore, SqliteStore};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -100,48 +101,51 @@ fn url_for(writer: usize, n: usize) -> String {
     format!("http://127.0.0.2:{}", 20_000 + writer * 2_000 + n)
 }
 
-/// Sends a write; its response when the server acknowledged it with 201, `None`
-/// once the server is gone (killed) or refuses.
-async fn created(request: reqwest::RequestBuilder) -> Option<reqwest::Response> {
-    let response = request.send().await.ok()?;
-    (response.status() == StatusCode::CREATED).then_some(response)
+/// A client of the server at `base` with the admin token.
+fn client(base: &str) -> ApiClient {
+    ApiClient::builder(base)
+        .admin_token(ADMIN)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client")
 }
 
-async fn hammer(client: reqwest::Client, base: String, writer: usize, acked: Arc<Mutex<Acked>>) {
+/// What a writer's proxy registers: its URL, with DERP, a fresh replica.
+fn registration(access_url: String) -> RegisterRequest {
+    RegisterRequest {
+        access_url,
+        derp_enabled: true,
+        replica_id: Uuid::new_v4(),
+        version: "v2.20.0".to_owned(),
+        ..RegisterRequest::default()
+    }
+}
+
+async fn hammer(api: ApiClient, writer: usize, acked: Arc<Mutex<Acked>>) {
     for n in 0.. {
         let name = format!("w{writer}-{n}");
-        let create = client
-            .post(format!("{base}/api/v2/workspaceproxies"))
-            .bearer_auth(ADMIN)
-            .json(&json!({"name": name, "display_name": format!("Writer {writer} #{n}")}));
-        let Some(response) = created(create).await else {
-            return;
+        let create = CreateProxyRequest {
+            name: name.clone(),
+            display_name: format!("Writer {writer} #{n}"),
+            icon: String::new(),
         };
-        let Ok(body) = response.json::<Value>().await else {
-            return;
+        // Only a 201 is an acknowledged write; anything else (the server killed,
+        // a refusal) ends this writer.
+        let created = match api.create_proxy(&create).await {
+            Ok(answer) if answer.status == StatusCode::CREATED => answer.value,
+            _ => return,
         };
-        let id: Uuid = body["proxy"]["id"]
-            .as_str()
-            .and_then(|id| id.parse().ok())
-            .expect("id in a 201");
-        let token = body["proxy_token"].as_str().expect("token").to_owned();
+        let id: Uuid = created.proxy.region.id;
+        let token = created.proxy_token;
         acked
             .lock()
             .await
             .created
             .insert(id, (name.clone(), token.clone()));
         let url = url_for(writer, n);
-        let register = client
-            .post(format!("{base}/api/v2/workspaceproxies/me/register"))
-            .header("Coder-External-Proxy-Token", &token)
-            .json(&json!({
-                "access_url": url,
-                "derp_enabled": true,
-                "replica_id": Uuid::new_v4(),
-                "version": "v2.20.0",
-            }));
-        if created(register).await.is_none() {
-            return;
+        match api.register(&token, &registration(url.clone())).await {
+            Ok(answer) if answer.status == StatusCode::CREATED => {}
+            _ => return,
         }
         acked.lock().await.registered.insert(id, url);
     }
@@ -166,21 +170,9 @@ async fn after_a_sigkill_mid_writes_every_acknowledged_write_is_there_and_no_row
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("proxyhealth.db");
     let mut first = Serve::start(&db, &dir.path().join("first.log"));
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client");
     let acked = Arc::new(Mutex::new(Acked::default()));
     let writers: Vec<_> = (0..WRITERS)
-        .map(|writer| {
-            tokio::spawn(hammer(
-                client.clone(),
-                first.url.clone(),
-                writer,
-                Arc::clone(&acked),
-            ))
-        })
+        .map(|writer| tokio::spawn(hammer(client(&first.url), writer, Arc::clone(&acked))))
         .collect();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     tokio::task::block_in_place(|| first.kill_hard());
@@ -199,42 +191,34 @@ async fn after_a_sigkill_mid_writes_every_acknowledged_write_is_there_and_no_row
 
     // Restart on the same file: every acknowledged write is served.
     let second = tokio::task::block_in_place(|| Serve::start(&db, &dir.path().join("second.log")));
+    let api = client(&second.url);
     for (id, (name, token)) in &acked.created {
-        let got: Value = client
-            .get(format!("{}/api/v2/workspaceproxies/{id}", second.url))
-            .bearer_auth(ADMIN)
-            .send()
+        let got = api
+            .proxy(&id.to_string())
             .await
-            .expect("get")
-            .json()
-            .await
-            .expect("json");
+            .unwrap_or_else(|err| panic!("acknowledged create {id} lost: {err}"))
+            .value;
         assert_eq!(
-            got["name"],
-            name.as_str(),
-            "acknowledged create {id} lost: {got}"
+            got.region.name, *name,
+            "acknowledged create {id} lost: {got:?}"
         );
         if let Some(url) = acked.registered.get(id) {
             assert_eq!(
-                got["path_app_url"],
-                url.as_str(),
-                "acknowledged registration lost: {got}"
+                got.region.path_app_url, *url,
+                "acknowledged registration lost: {got:?}"
             );
         }
         // The token's hash survived too: the proxy can still register.
-        let again = client
-            .post(format!("{}/api/v2/workspaceproxies/me/register", second.url))
-            .header("Coder-External-Proxy-Token", token)
-            .json(&json!({
-                "access_url": acked.registered.get(id).cloned().unwrap_or_else(|| FALLBACK_URL.to_owned()),
-                "derp_enabled": true,
-                "replica_id": Uuid::new_v4(),
-                "version": "v2.20.0",
-            }))
-            .send()
+        let url = acked
+            .registered
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| FALLBACK_URL.to_owned());
+        let again = api
+            .register(token, &registration(url))
             .await
-            .expect("register again");
-        assert_eq!(again.status(), StatusCode::CREATED, "token of {name} lost");
+            .unwrap_or_else(|err| panic!("token of {name} lost: {err}"));
+        assert_eq!(again.status, StatusCode::CREATED, "token of {name} lost");
     }
     drop(second);
 

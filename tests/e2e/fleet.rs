@@ -3,7 +3,7 @@
 
 use crate::support::{Server, run, stderr, stdout};
 use proxyhealth_sim::{Kind, SimProxy, spawn};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::HashMap;
 
 /// Creates a proxy through the CLI and returns its token.
@@ -21,30 +21,14 @@ fn create(server: &Server, name: &str) -> String {
     token
 }
 
-async fn register(http: &reqwest::Client, server: &Server, token: &str, url: &str) {
-    let response = http
-        .post(format!(
-            "{}/api/v2/workspaceproxies/me/register",
-            server.url
-        ))
-        .header("Coder-External-Proxy-Token", token)
-        .json(&json!({
-            "access_url": url,
-            "wildcard_hostname": "",
-            "derp_enabled": true,
-            "derp_only": false,
-            "replica_id": uuid::Uuid::new_v4(),
-            "hostname": "e2e",
-            "replica_error": "",
-            "replica_relay_address": "",
-            "version": "v2.20.0",
-        }))
-        .send()
+async fn register(server: &Server, token: &str, url: &str) {
+    let registration = proxyhealth_testkit::api::registration(url, "e2e");
+    let answer = server
+        .api()
+        .register(token, &registration)
         .await
-        .expect("register");
-    let status = response.status();
-    let body = response.text().await.unwrap_or_default();
-    assert_eq!(status, 201, "register {url}: {body}");
+        .unwrap_or_else(|err| panic!("register {url}: {err}"));
+    assert_eq!(answer.status, 201, "register {url}");
 }
 
 fn statuses(regions: &Value) -> HashMap<String, String> {
@@ -78,30 +62,22 @@ async fn registered_proxies_show_their_health_through_the_api_and_the_cli() {
         ("gone", Kind::Refused),
     ];
     let mut fakes: Vec<SimProxy> = Vec::new();
-    let http = reqwest::Client::new();
     for (name, kind) in kinds {
         let token = create(&server, name);
         let fake = spawn(kind).await.expect("spawn a fake proxy");
-        register(&http, &server, &token, fake.url()).await;
+        register(&server, &token, fake.url()).await;
         fakes.push(fake);
     }
     create(&server, "never-registered");
 
-    let refreshed = http
-        .post(format!("{}/api/v2/workspaceproxies/refresh", server.url))
-        .bearer_auth(&server.token)
-        .send()
-        .await
-        .expect("refresh");
-    assert_eq!(refreshed.status(), 200);
-    let api: Value = http
-        .get(format!("{}/api/v2/workspaceproxies", server.url))
-        .bearer_auth(&server.token)
-        .send()
+    let refreshed = server.api().refresh().await.expect("refresh");
+    assert_eq!(refreshed.status, 200);
+    let api: Value = server
+        .api()
+        .list_proxies()
         .await
         .expect("list")
-        .json()
-        .await
+        .raw()
         .expect("list JSON");
     let expected: HashMap<String, String> = [
         ("healthy", "ok"),

@@ -2,7 +2,6 @@
 
 use crate::support::{Server, run, stderr, stdout};
 use proxyhealth_sim::{Kind, spawn};
-use serde_json::json;
 use std::time::Duration;
 
 #[test]
@@ -28,21 +27,15 @@ async fn sigterm_cancels_a_sweep_in_flight() {
         .args(["proxies", "create", "--name", "stuck", "--only-token"]));
     assert!(created.status.success(), "{}", stderr(&created));
     let token = stdout(&created).trim().to_owned();
-    let registered = reqwest::Client::new()
-        .post(format!(
-            "{}/api/v2/workspaceproxies/me/register",
-            server.url
-        ))
-        .header("Coder-External-Proxy-Token", &token)
-        .json(&json!({
-            "access_url": hang.url(),
-            "derp_enabled": true,
-            "replica_id": uuid::Uuid::new_v4(),
-        }))
-        .send()
+    let registered = server
+        .api()
+        .register(
+            &token,
+            &proxyhealth_testkit::api::registration(hang.url(), "e2e"),
+        )
         .await
         .expect("register");
-    assert_eq!(registered.status(), 201);
+    assert_eq!(registered.status, 201);
     // Let the loop start a sweep that will hang on the proxy for up to 60 s.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(hang.in_flight() >= 1, "a check is in flight");

@@ -106,6 +106,11 @@ impl Server {
         None
     }
 
+    /// The typed API client of this server, with its admin token.
+    pub fn api(&self) -> proxyhealth_api::ApiClient {
+        proxyhealth_testkit::api::client(&self.url, &self.token)
+    }
+
     /// A CLI command pointed at this server with its token.
     pub fn cli(&self) -> Command {
         let mut cmd = command();

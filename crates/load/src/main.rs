@@ -7,6 +7,7 @@
 //! their tokens. Reports requests, failures, p50/p99 latency per kind, whether
 //! every proxy still has a status, and the server's RSS at 25/50/75/100 % of the
 //! run. Exits 1 if any request failed or a status was lost. Run by `scripts/load`.
+//! Every call goes through the typed client of `proxyhealth-api`.
 
 mod serve;
 mod stats;
@@ -14,8 +15,9 @@ mod stats;
 use anyhow::{Context, bail};
 use clap::Parser;
 use futures::StreamExt;
+use proxyhealth_api::wire::{CreateProxyRequest, RegisterRequest};
+use proxyhealth_api::{ApiClient, ApiError};
 use proxyhealth_sim::{Fleet, FleetSpec, Kind};
-use serde_json::{Value, json};
 use serve::Server;
 use stats::Samples;
 use std::path::PathBuf;
@@ -68,16 +70,23 @@ async fn main() -> ExitCode {
     }
 }
 
-fn registration(member: &Member) -> Value {
-    json!({
-        "access_url": member.url,
-        "wildcard_hostname": "",
-        "derp_enabled": true,
-        "derp_only": false,
-        "replica_id": member.replica_id,
-        "hostname": "load",
-        "version": "v2.20.0",
-    })
+fn registration(member: &Member) -> RegisterRequest {
+    RegisterRequest {
+        access_url: member.url.clone(),
+        derp_enabled: true,
+        replica_id: member.replica_id,
+        hostname: "load".to_owned(),
+        version: "v2.20.0".to_owned(),
+        ..RegisterRequest::default()
+    }
+}
+
+/// A failed call in a sample: the status when the server answered, else the error.
+fn failure(kind: &str, err: &ApiError) -> String {
+    match err.status() {
+        Some(status) => format!("{kind}: {status}"),
+        None => format!("{kind}: {err}"),
+    }
 }
 
 async fn run(args: Args) -> anyhow::Result<bool> {
@@ -89,8 +98,14 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     let log = dir.path().join("serve.log");
     let server = Server::start(&args.bin, &dir.path().join("proxyhealth.db"), ADMIN, &log)?;
     let base = server.url.clone();
-    let client = reqwest::Client::builder()
-        .no_proxy()
+    // The admin sets up and reads back; readers and proxies send no admin token.
+    let admin = ApiClient::builder(base.as_str())
+        .admin_token(ADMIN)
+        .timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(256)
+        .build()
+        .context("HTTP client")?;
+    let client = ApiClient::builder(base.as_str())
         .timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(256)
         .build()
@@ -102,16 +117,16 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     );
 
     let setup = Instant::now();
-    let members = create_and_register(&client, &base, &fleet).await?;
-    wait_all_ok(&client, &base, members.len()).await?;
+    let members = create_and_register(&admin, &client, &fleet).await?;
+    wait_all_ok(&admin, members.len()).await?;
     println!(
         "created and registered {} proxies, all ok, in {:.1} s",
         members.len(),
         setup.elapsed().as_secs_f64()
     );
 
-    let (mut reads, mut registers, rss) = load(&args, &client, &base, &members, &server).await;
-    let (count, not_ok) = final_statuses(&client, &base).await?;
+    let (mut reads, mut registers, rss) = load(&args, &client, &members, &server).await;
+    let (count, not_ok) = final_statuses(&admin).await?;
 
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!();
@@ -162,38 +177,26 @@ async fn run(args: Args) -> anyhow::Result<bool> {
 }
 
 async fn create_and_register(
-    client: &reqwest::Client,
-    base: &str,
+    admin: &ApiClient,
+    client: &ApiClient,
     fleet: &Fleet,
 ) -> anyhow::Result<Vec<Member>> {
     let results: Vec<anyhow::Result<Member>> =
         futures::stream::iter(fleet.proxies().iter().cloned())
             .map(|proxy| async move {
-                let created: Value = client
-                    .post(format!("{base}/api/v2/workspaceproxies"))
-                    .bearer_auth(ADMIN)
-                    .json(&json!({"name": format!("load-{:04}", proxy.index)}))
-                    .send()
-                    .await?
-                    .error_for_status()?
-                    .json()
-                    .await?;
-                let token = created["proxy_token"]
-                    .as_str()
-                    .context("no proxy_token")?
-                    .to_owned();
+                let request = CreateProxyRequest {
+                    name: format!("load-{:04}", proxy.index),
+                    ..CreateProxyRequest::default()
+                };
+                let created = admin.create_proxy(&request).await?;
                 let member = Member {
-                    token,
+                    token: created.value.proxy_token,
                     url: proxy.url.clone(),
                     replica_id: Uuid::new_v4(),
                 };
                 client
-                    .post(format!("{base}/api/v2/workspaceproxies/me/register"))
-                    .header("Coder-External-Proxy-Token", &member.token)
-                    .json(&registration(&member))
-                    .send()
-                    .await?
-                    .error_for_status()?;
+                    .register(&member.token, &registration(&member))
+                    .await?;
                 Ok(member)
             })
             .buffer_unordered(32)
@@ -203,36 +206,20 @@ async fn create_and_register(
 }
 
 /// The statuses of every listed proxy: how many, and the ones not `ok`.
-async fn final_statuses(
-    client: &reqwest::Client,
-    base: &str,
-) -> anyhow::Result<(usize, Vec<String>)> {
-    let list: Value = client
-        .get(format!("{base}/api/v2/workspaceproxies"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let regions = list["regions"].as_array().context("no regions")?;
+async fn final_statuses(admin: &ApiClient) -> anyhow::Result<(usize, Vec<String>)> {
+    let regions = admin.list_proxies().await?.value.regions;
     let not_ok = regions
         .iter()
-        .map(|p| {
-            p["status"]["status"]
-                .as_str()
-                .unwrap_or("missing")
-                .to_owned()
-        })
+        .map(|p| p.status.status.as_str().to_owned())
         .filter(|s| s != "ok")
         .collect();
     Ok((regions.len(), not_ok))
 }
 
-async fn wait_all_ok(client: &reqwest::Client, base: &str, want: usize) -> anyhow::Result<()> {
+async fn wait_all_ok(admin: &ApiClient, want: usize) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let (count, not_ok) = final_statuses(client, base).await?;
+        let (count, not_ok) = final_statuses(admin).await?;
         if count == want && not_ok.is_empty() {
             return Ok(());
         }
@@ -249,8 +236,7 @@ async fn wait_all_ok(client: &reqwest::Client, base: &str, want: usize) -> anyho
 /// The load phase: readers, registerers and the RSS samples.
 async fn load(
     args: &Args,
-    client: &reqwest::Client,
-    base: &str,
+    client: &ApiClient,
     members: &[Member],
     server: &Server,
 ) -> (Samples, Samples, Vec<(&'static str, u64)>) {
@@ -261,28 +247,18 @@ async fn load(
     let readers: Vec<_> = (0..args.readers)
         .map(|_| {
             let client = client.clone();
-            let url = format!("{base}/api/v2/regions");
             tokio::spawn(async move {
                 let mut samples = Samples::default();
                 while Instant::now() < deadline {
                     let sent = Instant::now();
-                    match client.get(&url).send().await {
-                        Ok(response) if response.status() == 200 => {
-                            match response.json::<Value>().await {
-                                Ok(body)
-                                    if body["regions"].as_array().map(Vec::len) == Some(want) =>
-                                {
-                                    samples.latencies.push(sent.elapsed());
-                                }
-                                Ok(body) => samples.fail(format!(
-                                    "regions: {} regions",
-                                    body["regions"].as_array().map_or(0, Vec::len)
-                                )),
-                                Err(err) => samples.fail(format!("regions body: {err}")),
-                            }
+                    match client.regions().await {
+                        Ok(answer) if answer.value.regions.len() == want => {
+                            samples.latencies.push(sent.elapsed());
                         }
-                        Ok(response) => samples.fail(format!("regions: {}", response.status())),
-                        Err(err) => samples.fail(format!("regions: {err}")),
+                        Ok(answer) => {
+                            samples.fail(format!("regions: {} regions", answer.value.regions.len()))
+                        }
+                        Err(err) => samples.fail(failure("regions", &err)),
                     }
                 }
                 samples
@@ -292,7 +268,6 @@ async fn load(
     let registerers: Vec<_> = (0..args.registerers)
         .map(|i| {
             let client = client.clone();
-            let url = format!("{base}/api/v2/workspaceproxies/me/register");
             let mine: Vec<Member> = members
                 .iter()
                 .skip(i)
@@ -306,19 +281,12 @@ async fn load(
                         break;
                     }
                     let sent = Instant::now();
-                    match client
-                        .post(&url)
-                        .header("Coder-External-Proxy-Token", &member.token)
-                        .json(&registration(member))
-                        .send()
-                        .await
-                    {
-                        Ok(response) if response.status() == 201 => {
-                            let _ = response.bytes().await;
+                    match client.register(&member.token, &registration(member)).await {
+                        Ok(answer) if answer.status == 201 => {
                             samples.latencies.push(sent.elapsed());
                         }
-                        Ok(response) => samples.fail(format!("register: {}", response.status())),
-                        Err(err) => samples.fail(format!("register: {err}")),
+                        Ok(answer) => samples.fail(format!("register: {}", answer.status)),
+                        Err(err) => samples.fail(failure("register", &err)),
                     }
                 }
                 samples

@@ -7,7 +7,7 @@
 //! Leaves first; a module only imports (`use crate::…`) modules listed above it,
 //! so the imports point one way (`scripts/check-module-cycles` checks it).
 //!
-//! - [`wire`]: the JSON shapes (Coder's `Region`, `WorkspaceProxy`, …).
+//! - [`wire`]: the JSON shapes (Coder's `Region`, `WorkspaceProxy`, …), from `proxyhealth-api`.
 //! - `order`: the one order of every list of proxies (by name).
 //! - [`throttle`]: the per-address failure counter behind the slow-down of failures.
 //! - [`http_metrics`]: the service's own HTTP metrics and request log line.
@@ -53,7 +53,7 @@ mod routes;
 mod state;
 pub mod store_health;
 pub mod throttle;
-pub mod wire;
+pub use proxyhealth_api::wire;
 
 pub use assets::CSP;
 pub use error::ApiError;

@@ -1,116 +1,14 @@
-//! Test fixtures: fake proxies on 127.0.0.1:0, an in-memory proxy list, engines.
+//! Test fixtures: an in-memory proxy list, engines, raw TCP proxies; the fake
+//! HTTP proxies come from `proxyhealth-testkit`.
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, Response};
 use proxyhealth_core::{Proxy, ProxySource, SourceError};
 use proxyhealth_engine::{Engine, EngineOptions};
+pub use proxyhealth_testkit::fake_proxy::{FakeProxy, json, refused_url};
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use time::OffsetDateTime;
 use uuid::Uuid;
-
-/// A fake proxy: a real HTTP server on 127.0.0.1:0 whose answer a closure decides.
-pub struct FakeProxy {
-    pub url: String,
-    pub hits: Arc<AtomicUsize>,
-    pub max_in_flight: Arc<AtomicUsize>,
-    pub last_path: Arc<parking_lot::Mutex<String>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakeProxy {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl FakeProxy {
-    /// Starts a fake proxy; `answer` gets the request number (0-based).
-    pub async fn start<F, Fut>(answer: F) -> FakeProxy
-    where
-        F: Fn(usize) -> Fut + Clone + Send + Sync + 'static,
-        Fut: Future<Output = Response<Body>> + Send + 'static,
-    {
-        let hits = Arc::new(AtomicUsize::new(0));
-        let in_flight = Arc::new(AtomicUsize::new(0));
-        let max_in_flight = Arc::new(AtomicUsize::new(0));
-        let last_path = Arc::new(parking_lot::Mutex::new(String::new()));
-        let (h, i, m, p) = (
-            hits.clone(),
-            in_flight.clone(),
-            max_in_flight.clone(),
-            last_path.clone(),
-        );
-        let app = Router::new().fallback(move |request: Request<Body>| {
-            let (hits, in_flight, max_in_flight, last_path, answer) =
-                (h.clone(), i.clone(), m.clone(), p.clone(), answer.clone());
-            async move {
-                *last_path.lock() = request.uri().path().to_owned();
-                let n = hits.fetch_add(1, Ordering::SeqCst);
-                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-                max_in_flight.fetch_max(now, Ordering::SeqCst);
-                let response = answer(n).await;
-                in_flight.fetch_sub(1, Ordering::SeqCst);
-                response
-            }
-        });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a loopback port");
-        let addr = listener.local_addr().expect("local addr");
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        FakeProxy {
-            url: format!("http://{addr}"),
-            hits,
-            max_in_flight,
-            last_path,
-            task,
-        }
-    }
-
-    /// A fake proxy that always gives the same answer.
-    pub async fn fixed(
-        status: u16,
-        content_type: Option<&'static str>,
-        body: &'static str,
-    ) -> FakeProxy {
-        FakeProxy::start(move |_| async move { response(status, content_type, body) }).await
-    }
-
-    /// How many requests it has served.
-    pub fn hits(&self) -> usize {
-        self.hits.load(Ordering::SeqCst)
-    }
-}
-
-/// A response with a status, an optional content type and a body.
-pub fn response(status: u16, content_type: Option<&str>, body: impl Into<Body>) -> Response<Body> {
-    let mut builder = Response::builder().status(status);
-    if let Some(content_type) = content_type {
-        builder = builder.header("content-type", content_type);
-    }
-    builder.body(body.into()).expect("a valid response")
-}
-
-/// A JSON response.
-pub fn json(status: u16, body: &str) -> Response<Body> {
-    response(status, Some("application/json"), body.to_owned())
-}
-
-/// A loopback URL where nothing listens (a port bound, then released).
-pub async fn refused_url() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    drop(listener);
-    format!("http://{addr}")
-}
 
 /// An in-memory list of proxies the engine reads, which can be made to fail.
 #[derive(Default)]

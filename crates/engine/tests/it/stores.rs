@@ -5,15 +5,12 @@ use crate::helpers::FakeProxy;
 use proxyhealth_core::Status;
 use proxyhealth_engine::Engine;
 use proxyhealth_store::{NewProxy, OpenOptions, ProxyStore, Registration, open_store};
+use proxyhealth_testkit::{OwnPostgres, in_ci};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use std::sync::Arc;
 use std::time::Duration;
 
 const PG_URL_ENV: &str = "PROXYHEALTH_TEST_PG_URL";
-
-fn in_ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
-}
 
 /// The shared test server's URL, or `None` (loudly) outside CI.
 fn pg_server_url() -> Option<String> {
@@ -102,10 +99,6 @@ async fn two_engines_on_one_postgres_database_see_proxies_created_through_either
         }
     }
 }
-
-#[path = "../../../../tests/support/own_postgres.rs"]
-mod own_postgres;
-use own_postgres::OwnPostgres;
 
 #[tokio::test]
 async fn a_postgres_outage_keeps_the_snapshot_and_the_next_sweep_recovers() {

@@ -5,6 +5,7 @@ use crate::error::ApiError;
 use crate::event_streams::EventStreams;
 use crate::store_health::StoreHealth;
 use crate::wire::duration_ms;
+pub use crate::wire::{Counts, LastSweep, Summary};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -14,7 +15,6 @@ use futures::Stream;
 use proxyhealth_core::Status;
 use proxyhealth_engine::Engine;
 use proxyhealth_store::ProxyStore;
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -23,52 +23,6 @@ use time::OffsetDateTime;
 pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// How often an idle event stream gets a keep-alive comment.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
-
-/// How many proxies are in each status.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Counts {
-    /// Proxies answering with a report without errors.
-    pub ok: usize,
-    /// Proxies answering wrongly or reporting errors.
-    pub unhealthy: usize,
-    /// Proxies that could not be reached.
-    pub unreachable: usize,
-    /// Proxies that never registered.
-    pub unregistered: usize,
-    /// Proxies not checked yet.
-    pub unknown: usize,
-}
-
-/// The last sweep, as the summary shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct LastSweep {
-    /// When it started.
-    #[serde(with = "time::serde::rfc3339")]
-    pub started_at: OffsetDateTime,
-    /// How long it took; `null` when it failed.
-    pub duration_ms: Option<f64>,
-    /// Why it failed; `null` when it succeeded.
-    pub error: Option<String>,
-    /// proxyhealth: how many proxies it checked; `null` when it failed.
-    pub proxies: Option<usize>,
-    /// proxyhealth: failed sweeps in a row (0 after a success).
-    pub consecutive_failures: u32,
-}
-
-/// `GET /api/v2/proxyhealth/summary`, also the data of each `sweep` event.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Summary {
-    /// Proxies per status.
-    pub counts: Counts,
-    /// All proxies in the snapshot.
-    pub total: usize,
-    /// The last full sweep; `null` before the first.
-    pub last_sweep: Option<LastSweep>,
-    /// Time between sweeps.
-    pub interval_ms: u64,
-    /// Increases with every stored snapshot (sweeps and single re-checks).
-    pub generation: u64,
-}
 
 /// The summary of the engine's current state (no store access).
 pub(crate) fn summary(engine: &Engine) -> Summary {

@@ -1,6 +1,7 @@
 //! The test harness: the real service on 127.0.0.1:0 with a real store, and a
 //! reqwest client with typed helpers.
 
+use proxyhealth_api::wire::CreateProxyRequest;
 use proxyhealth_core::ProxySource;
 use proxyhealth_engine::Engine;
 use proxyhealth_server::{Service, ServiceConfig};
@@ -185,25 +186,18 @@ impl TestApp {
         .await
     }
 
-    /// Creates a proxy through the API; returns its id and token.
+    /// Creates a proxy through the API (the typed client); returns its id and token.
     pub async fn create_proxy(&self, name: &str) -> (Uuid, String) {
-        let answer = self
-            .admin_send(
-                reqwest::Method::POST,
-                "/api/v2/workspaceproxies",
-                &serde_json::json!({"name": name, "display_name": name.to_uppercase()}),
-            )
-            .await;
-        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
-        let id = answer.body["proxy"]["id"]
-            .as_str()
-            .and_then(|id| id.parse().ok())
-            .expect("proxy id");
-        let token = answer.body["proxy_token"]
-            .as_str()
-            .expect("proxy token")
-            .to_owned();
-        (id, token)
+        let created = proxyhealth_testkit::api::client(&self.base, ADMIN)
+            .create_proxy(&CreateProxyRequest {
+                name: name.to_owned(),
+                display_name: name.to_uppercase(),
+                icon: String::new(),
+            })
+            .await
+            .unwrap_or_else(|err| panic!("create {name}: {err}"));
+        assert_eq!(created.status, StatusCode::CREATED);
+        (created.value.proxy.region.id, created.value.proxy_token)
     }
 
     /// Registers with a proxy token.
@@ -240,19 +234,11 @@ impl TestApp {
     }
 }
 
-/// A registration body for `url`.
+/// A registration body for `url` (the typed request, as JSON that tests may
+/// change to send what a client would not).
 pub fn registration(url: &str) -> Value {
-    serde_json::json!({
-        "access_url": url,
-        "wildcard_hostname": "",
-        "derp_enabled": true,
-        "derp_only": false,
-        "replica_id": Uuid::new_v4(),
-        "hostname": "test",
-        "replica_error": "",
-        "replica_relay_address": "",
-        "version": "v2.20.0",
-    })
+    serde_json::to_value(proxyhealth_testkit::api::registration(url, "test"))
+        .expect("a registration is JSON")
 }
 
 /// A memory store that refuses writes as a read-only attach to a Coder database
@@ -263,11 +249,7 @@ pub fn read_only_store() -> MemoryStore {
     store
 }
 
-/// Whether the tests run in CI (`CI=true`): then a test that cannot get its
-/// server or privilege fails instead of skipping.
-pub fn in_ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
-}
+pub use proxyhealth_testkit::in_ci;
 
 /// The service over `store` with its engine's sweep loop running every `interval`.
 pub async fn spawn_running(store: Arc<dyn ProxyStore>, interval: Duration) -> TestApp {

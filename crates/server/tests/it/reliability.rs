@@ -360,9 +360,7 @@ async fn a_read_only_sqlite_file_keeps_reads_refuses_writes_and_recovers() {
 
 // ---------------------------------------------------------------- PostgreSQL
 
-#[path = "../../../../tests/support/own_postgres.rs"]
-mod own_postgres;
-use own_postgres::OwnPostgres;
+use proxyhealth_testkit::OwnPostgres;
 
 #[tokio::test]
 async fn postgres_stopping_mid_run_keeps_the_snapshot_refuses_writes_and_recovers() {

@@ -1,16 +1,10 @@
 //! A PostgreSQL server of a test's own, started with `scripts/lib/postgres.sh`,
 //! for tests that stop and restart it (an outage) without disturbing the server
 //! `scripts/test` starts for everyone else.
-//!
-//! Shared by the engine's and the server's test binaries with
-//! `#[path = "../../../../tests/support/own_postgres.rs"] mod own_postgres;`.
 
+use crate::in_ci;
 use std::path::PathBuf;
 use std::process::Command;
-
-fn in_ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
-}
 
 /// A PostgreSQL server of this test's own (scripts/lib/postgres.sh), so
 /// stopping it disturbs no other test.

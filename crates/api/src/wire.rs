@@ -1,5 +1,12 @@
 //! The JSON shapes of the API: Coder's `codersdk` types (with proxyhealth's
-//! additions, which Coder clients ignore) and the request bodies.
+//! additions, which Coder clients ignore), the request bodies and proxyhealth's
+//! own summary.
+//!
+//! One definition for both ends: the server serializes answers and
+//! deserializes requests with these types, and [`crate::ApiClient`] does the
+//! reverse. Request bodies refuse unknown fields (a field the server would
+//! silently drop is a mistake the sender should hear about); answers do not, so
+//! a client reads a newer server's additions without failing.
 
 use proxyhealth_core::{HealthReport, HistoryPoint, Proxy, ProxyStatus, Status};
 use serde::{Deserialize, Serialize};
@@ -196,7 +203,7 @@ pub struct UpdateWorkspaceProxyResponse {
 }
 
 /// Coder's `CreateWorkspaceProxyRequest`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProxyRequest {
     /// The unique name (required).
@@ -210,23 +217,26 @@ pub struct CreateProxyRequest {
 }
 
 /// Coder's `PatchWorkspaceProxy`, with every field optional.
-#[derive(Debug, Clone, Deserialize)]
+///
+/// Serialized, it carries only the fields that are set (and
+/// `regenerate_token` only when `true`), so a patch changes nothing else.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct PatchProxyRequest {
     /// Coder's CLI sends the proxy id; when present it must be the path's proxy.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<Uuid>,
     /// A new name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// A new display name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
     /// A new icon.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub icon: Option<String>,
     /// Mint a new token (the old one stops working).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub regenerate_token: bool,
 }
 
@@ -234,7 +244,7 @@ pub struct PatchProxyRequest {
 ///
 /// Unknown fields are refused and named, as in every body: a field this service
 /// would silently drop is a mistake the sender should hear about.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// The proxy's access URL.
@@ -283,7 +293,7 @@ pub struct RegisterResponse {
 }
 
 /// `wsproxysdk.DeregisterWorkspaceProxyRequest`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct DeregisterRequest {
     /// The replica that stops.
     #[serde(default)]
@@ -295,6 +305,63 @@ pub struct DeregisterRequest {
 pub struct MessageResponse {
     /// The message.
     pub message: String,
+}
+
+/// How many proxies are in each status.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Counts {
+    /// Proxies answering with a report without errors.
+    pub ok: usize,
+    /// Proxies answering wrongly or reporting errors.
+    pub unhealthy: usize,
+    /// Proxies that could not be reached.
+    pub unreachable: usize,
+    /// Proxies that never registered.
+    pub unregistered: usize,
+    /// Proxies not checked yet.
+    pub unknown: usize,
+}
+
+/// The last sweep, as the summary shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LastSweep {
+    /// When it started.
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    /// How long it took; `null` when it failed.
+    pub duration_ms: Option<f64>,
+    /// Why it failed; `null` when it succeeded.
+    pub error: Option<String>,
+    /// proxyhealth: how many proxies it checked; `null` when it failed.
+    pub proxies: Option<usize>,
+    /// proxyhealth: failed sweeps in a row (0 after a success).
+    pub consecutive_failures: u32,
+}
+
+/// `GET /api/v2/proxyhealth/summary`, also the data of each `sweep` event.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Summary {
+    /// Proxies per status.
+    pub counts: Counts,
+    /// All proxies in the snapshot.
+    pub total: usize,
+    /// The last full sweep; `null` before the first.
+    pub last_sweep: Option<LastSweep>,
+    /// Time between sweeps.
+    pub interval_ms: u64,
+    /// Increases with every stored snapshot (sweeps and single re-checks).
+    pub generation: u64,
+}
+
+/// `GET /healthz`: `{"status":"ok"}` (200), or `{"status":"degraded",
+/// "store_error":"…"}` (503) when the store is failing.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Healthz {
+    /// `ok` or `degraded`.
+    pub status: String,
+    /// The store's error, only when degraded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_error: Option<String>,
 }
 
 #[cfg(test)]
@@ -340,5 +407,41 @@ mod tests {
             "{json}"
         );
         assert!(json.contains("\"healthy\":false"), "{json}");
+        let back: WorkspaceProxy = serde_json::from_str(&json).expect("read back");
+        assert_eq!(back.region.name, "eu");
+    }
+
+    #[test]
+    fn a_patch_carries_only_what_it_changes() {
+        let patch = PatchProxyRequest {
+            regenerate_token: true,
+            ..PatchProxyRequest::default()
+        };
+        assert_eq!(
+            serde_json::to_string(&patch).expect("serialize"),
+            r#"{"regenerate_token":true}"#
+        );
+        let patch = PatchProxyRequest {
+            name: Some("eu".into()),
+            ..PatchProxyRequest::default()
+        };
+        assert_eq!(
+            serde_json::to_string(&patch).expect("serialize"),
+            r#"{"name":"eu"}"#
+        );
+    }
+
+    #[test]
+    fn a_request_reads_back_as_it_was_written() {
+        let register = RegisterRequest {
+            access_url: "http://127.0.0.1:1".into(),
+            replica_id: Uuid::new_v4(),
+            derp_enabled: true,
+            ..RegisterRequest::default()
+        };
+        let json = serde_json::to_string(&register).expect("serialize");
+        let back: RegisterRequest =
+            serde_json::from_str(&json).expect("deny_unknown_fields accepts it");
+        assert_eq!(back, register);
     }
 }

@@ -1,0 +1,408 @@
+//! [`ApiClient`]: one typed async client for every route the CLI, the demo, the
+//! load driver and the tests call.
+//!
+//! Each call returns an [`Answer`]: the typed value and the body exactly as the
+//! server sent it (the CLI's `--output json` prints that). Requests go straight
+//! to the server (no environment proxies) and each has a timeout.
+
+use crate::error::ApiError;
+use crate::wire::{
+    CreateProxyRequest, DeregisterRequest, Healthz, MessageResponse, PatchProxyRequest, Region,
+    RegionsResponse, RegisterRequest, RegisterResponse, Summary, UpdateWorkspaceProxyResponse,
+    WorkspaceProxy,
+};
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::time::Duration;
+
+/// The header a workspace proxy sends its token in, as Coder's proxies do.
+pub const PROXY_TOKEN_HEADER: &str = "Coder-External-Proxy-Token";
+
+/// How long one call may take unless the builder says otherwise (generous: a
+/// refresh runs a whole sweep).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The path of the proxy collection, relative to the base URL.
+const PROXIES: &str = "api/v2/workspaceproxies";
+
+/// A parsed answer and the body it came from.
+#[derive(Debug, Clone)]
+pub struct Answer<T> {
+    /// The answer's status (a success).
+    pub status: StatusCode,
+    /// The parsed body.
+    pub value: T,
+    /// The body as the server sent it.
+    pub body: Vec<u8>,
+}
+
+impl<T> Answer<T> {
+    /// The body as a JSON value, for printing what the server said unchanged.
+    pub fn raw(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::from_slice(&self.body)
+    }
+}
+
+/// Settings of an [`ApiClient`]; made by [`ApiClient::builder`].
+#[derive(Debug, Clone)]
+pub struct ApiClientBuilder {
+    base: String,
+    admin_token: Option<String>,
+    timeout: Duration,
+    pool_max_idle_per_host: Option<usize>,
+}
+
+impl ApiClientBuilder {
+    /// Sends `token` as the admin bearer token on every call that is not made
+    /// with a proxy token.
+    pub fn admin_token(mut self, token: impl Into<String>) -> Self {
+        self.admin_token = Some(token.into());
+        self
+    }
+
+    /// How long one call may take, answer included ([`DEFAULT_TIMEOUT`] unless set).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How many idle connections to keep per host (reqwest's default unless set),
+    /// for drivers with many concurrent callers.
+    pub fn pool_max_idle_per_host(mut self, connections: usize) -> Self {
+        self.pool_max_idle_per_host = Some(connections);
+        self
+    }
+
+    /// The client; fails when the base URL does not parse or the HTTP client
+    /// cannot be built.
+    pub fn build(self) -> Result<ApiClient, ApiError> {
+        let base = url::Url::parse(&self.base).map_err(|source| ApiError::Url {
+            base: self.base.clone(),
+            path: String::new(),
+            source,
+        })?;
+        let mut http = reqwest::Client::builder().timeout(self.timeout).no_proxy();
+        if let Some(connections) = self.pool_max_idle_per_host {
+            http = http.pool_max_idle_per_host(connections);
+        }
+        let http = http.build().map_err(ApiError::Client)?;
+        Ok(ApiClient {
+            http,
+            base,
+            admin_token: self.admin_token,
+        })
+    }
+}
+
+/// Who a call authenticates as.
+#[derive(Clone, Copy)]
+enum Auth<'a> {
+    /// The admin token, when the client has one.
+    Admin,
+    /// A workspace proxy, with its token.
+    Proxy(&'a str),
+}
+
+/// A client of one proxyhealth server. Cheap to clone (the connection pool is
+/// shared).
+#[derive(Debug, Clone)]
+pub struct ApiClient {
+    http: reqwest::Client,
+    base: url::Url,
+    admin_token: Option<String>,
+}
+
+impl ApiClient {
+    /// Settings for a client of the server at `base` (`http://127.0.0.1:8080`);
+    /// the API's paths are joined to it as relative paths.
+    pub fn builder(base: impl Into<String>) -> ApiClientBuilder {
+        ApiClientBuilder {
+            base: base.into(),
+            admin_token: None,
+            timeout: DEFAULT_TIMEOUT,
+            pool_max_idle_per_host: None,
+        }
+    }
+
+    /// The server's base URL.
+    pub fn base(&self) -> &url::Url {
+        &self.base
+    }
+
+    /// `GET /api/v2/workspaceproxies`: every proxy with its status (admin).
+    pub async fn list_proxies(&self) -> Result<Answer<RegionsResponse<WorkspaceProxy>>, ApiError> {
+        self.call(Method::GET, PROXIES, Auth::Admin, None::<&()>)
+            .await
+    }
+
+    /// `GET /api/v2/workspaceproxies/{name or id}`: one proxy (admin).
+    pub async fn proxy(&self, name_or_id: &str) -> Result<Answer<WorkspaceProxy>, ApiError> {
+        self.call(
+            Method::GET,
+            &proxy_path(name_or_id),
+            Auth::Admin,
+            None::<&()>,
+        )
+        .await
+    }
+
+    /// `POST /api/v2/workspaceproxies`: creates a proxy; the answer carries its
+    /// token, shown only this once (admin).
+    pub async fn create_proxy(
+        &self,
+        request: &CreateProxyRequest,
+    ) -> Result<Answer<UpdateWorkspaceProxyResponse>, ApiError> {
+        self.call(Method::POST, PROXIES, Auth::Admin, Some(request))
+            .await
+    }
+
+    /// `PATCH /api/v2/workspaceproxies/{name or id}`: changes a proxy or mints a
+    /// new token (admin).
+    pub async fn patch_proxy(
+        &self,
+        name_or_id: &str,
+        request: &PatchProxyRequest,
+    ) -> Result<Answer<UpdateWorkspaceProxyResponse>, ApiError> {
+        self.call(
+            Method::PATCH,
+            &proxy_path(name_or_id),
+            Auth::Admin,
+            Some(request),
+        )
+        .await
+    }
+
+    /// `DELETE /api/v2/workspaceproxies/{name or id}` (admin).
+    pub async fn delete_proxy(
+        &self,
+        name_or_id: &str,
+    ) -> Result<Answer<MessageResponse>, ApiError> {
+        self.call(
+            Method::DELETE,
+            &proxy_path(name_or_id),
+            Auth::Admin,
+            None::<&()>,
+        )
+        .await
+    }
+
+    /// `POST /api/v2/workspaceproxies/refresh`: a full sweep, then every proxy
+    /// with its new status (admin).
+    pub async fn refresh(&self) -> Result<Answer<RegionsResponse<WorkspaceProxy>>, ApiError> {
+        self.call(
+            Method::POST,
+            "api/v2/workspaceproxies/refresh",
+            Auth::Admin,
+            None::<&()>,
+        )
+        .await
+    }
+
+    /// `GET /api/v2/regions`: the regions and whether each is healthy (a read).
+    pub async fn regions(&self) -> Result<Answer<RegionsResponse<Region>>, ApiError> {
+        self.call(Method::GET, "api/v2/regions", Auth::Admin, None::<&()>)
+            .await
+    }
+
+    /// `GET /api/v2/proxyhealth/summary`: counts per status and the last sweep (a read).
+    pub async fn summary(&self) -> Result<Answer<Summary>, ApiError> {
+        self.call(
+            Method::GET,
+            "api/v2/proxyhealth/summary",
+            Auth::Admin,
+            None::<&()>,
+        )
+        .await
+    }
+
+    /// `GET /healthz`: `ok` (200) or `degraded` with the store's error (503);
+    /// both are answers here, any other status is an error.
+    pub async fn healthz(&self) -> Result<Answer<Healthz>, ApiError> {
+        let (status, url, body) = self
+            .send(Method::GET, "healthz", Auth::Admin, None::<&()>)
+            .await?;
+        if status.is_success() || status == StatusCode::SERVICE_UNAVAILABLE {
+            parse(Method::GET, url, status, body)
+        } else {
+            Err(ApiError::from_answer(status, &body))
+        }
+    }
+
+    /// `POST /api/v2/workspaceproxies/me/register`: registers as the proxy whose
+    /// token this is, as a workspace proxy does at start and then periodically.
+    pub async fn register(
+        &self,
+        proxy_token: &str,
+        request: &RegisterRequest,
+    ) -> Result<Answer<RegisterResponse>, ApiError> {
+        self.call(
+            Method::POST,
+            "api/v2/workspaceproxies/me/register",
+            Auth::Proxy(proxy_token),
+            Some(request),
+        )
+        .await
+    }
+
+    /// `POST /api/v2/workspaceproxies/me/deregister`: a replica of the proxy
+    /// whose token this is stops; the answer has no body.
+    pub async fn deregister(
+        &self,
+        proxy_token: &str,
+        request: &DeregisterRequest,
+    ) -> Result<StatusCode, ApiError> {
+        let (status, _, body) = self
+            .send(
+                Method::POST,
+                "api/v2/workspaceproxies/me/deregister",
+                Auth::Proxy(proxy_token),
+                Some(request),
+            )
+            .await?;
+        if status.is_success() {
+            Ok(status)
+        } else {
+            Err(ApiError::from_answer(status, &body))
+        }
+    }
+
+    /// Sends a request and parses a successful answer; an error status becomes
+    /// [`ApiError::Status`].
+    async fn call<T: DeserializeOwned, B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Auth<'_>,
+        body: Option<&B>,
+    ) -> Result<Answer<T>, ApiError> {
+        let (status, url, bytes) = self.send(method.clone(), path, auth, body).await?;
+        if !status.is_success() {
+            return Err(ApiError::from_answer(status, &bytes));
+        }
+        parse(method, url, status, bytes)
+    }
+
+    /// Sends a request; returns the status, the URL and the whole body.
+    async fn send<B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Auth<'_>,
+        body: Option<&B>,
+    ) -> Result<(StatusCode, url::Url, Vec<u8>), ApiError> {
+        let url = self.base.join(path).map_err(|source| ApiError::Url {
+            base: self.base.to_string(),
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut request = self.http.request(method.clone(), url.clone());
+        request = match auth {
+            Auth::Proxy(token) => request.header(PROXY_TOKEN_HEADER, token),
+            Auth::Admin => match &self.admin_token {
+                Some(token) => request.bearer_auth(token),
+                None => request,
+            },
+        };
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(source) => {
+                return Err(ApiError::Send {
+                    method,
+                    url,
+                    source,
+                });
+            }
+        };
+        let status = response.status();
+        match response.bytes().await {
+            Ok(bytes) => Ok((status, url, Vec::from(bytes))),
+            Err(source) => Err(ApiError::Read {
+                method,
+                url,
+                source,
+            }),
+        }
+    }
+}
+
+/// Parses a successful answer: not JSON at all, or JSON of another shape, are
+/// told apart.
+fn parse<T: DeserializeOwned>(
+    method: Method,
+    url: url::Url,
+    status: StatusCode,
+    body: Vec<u8>,
+) -> Result<Answer<T>, ApiError> {
+    match serde_json::from_slice(&body) {
+        Ok(value) => Ok(Answer {
+            status,
+            value,
+            body,
+        }),
+        Err(source) if source.is_data() => Err(ApiError::Unexpected {
+            method,
+            url,
+            source,
+        }),
+        Err(source) => Err(ApiError::NotJson {
+            method,
+            url,
+            source,
+        }),
+    }
+}
+
+/// The path of one proxy, with its name or id escaped as one path segment.
+fn proxy_path(name_or_id: &str) -> String {
+    let mut url = match url::Url::parse("http://x/api/v2/workspaceproxies/") {
+        Ok(url) => url,
+        Err(_) => return format!("{PROXIES}/{name_or_id}"),
+    };
+    if let Ok(mut segments) = url.path_segments_mut() {
+        segments.pop_if_empty().push(name_or_id);
+    }
+    url.path().trim_start_matches('/').to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_is_escaped_as_one_segment() {
+        assert_eq!(proxy_path("eu-west"), "api/v2/workspaceproxies/eu-west");
+        assert_eq!(proxy_path("a/b c"), "api/v2/workspaceproxies/a%2Fb%20c");
+    }
+
+    #[test]
+    fn a_base_that_does_not_parse_is_an_error() {
+        let err = ApiClient::builder("not a url")
+            .build()
+            .expect_err("no scheme");
+        assert!(
+            err.to_string().starts_with("building a URL from not a url"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_names_the_call() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        drop(listener);
+        let client = ApiClient::builder(format!("http://{addr}"))
+            .timeout(Duration::from_secs(5))
+            .build()
+            .expect("client");
+        let err = client.summary().await.expect_err("nothing listens");
+        assert_eq!(
+            err.to_string(),
+            format!("GET http://{addr}/api/v2/proxyhealth/summary: cannot reach the server")
+        );
+        assert_eq!(err.status(), None);
+    }
+}

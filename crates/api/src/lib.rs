@@ -1,0 +1,41 @@
+//! The proxyhealth API from both ends: the JSON shapes the server writes and
+//! reads, and one typed async client that speaks them.
+//!
+//! The server (`proxyhealth-server`) serializes its answers and reads its
+//! request bodies with [`wire`]; the CLI, the demo, the load driver and the
+//! tests call the server through [`ApiClient`], which reads the same types. A
+//! change of shape is made once, here. This crate depends on the model
+//! (`proxyhealth-core`) only, never on the server, engine or store.
+//!
+//! # Layout
+//! - [`wire`]: the JSON shapes: Coder's `Region`, `WorkspaceProxy`, the request
+//!   bodies, registration, and proxyhealth's summary and `/healthz`.
+//! - [`client`]: [`ApiClient`] (built by [`ApiClientBuilder`]), one method per
+//!   route, each returning an [`Answer`]: the typed value and the raw body.
+//! - [`error`]: [`ApiError`], why a call failed, with the HTTP status and Coder's
+//!   error envelope when the server sent one.
+//!
+//! # Use
+//! ```no_run
+//! # async fn run() -> Result<(), proxyhealth_api::ApiError> {
+//! use proxyhealth_api::ApiClient;
+//! use proxyhealth_api::wire::CreateProxyRequest;
+//! let api = ApiClient::builder("http://127.0.0.1:8080")
+//!     .admin_token("…")
+//!     .build()?;
+//! let created = api
+//!     .create_proxy(&CreateProxyRequest {
+//!         name: "eu-west".into(),
+//!         ..CreateProxyRequest::default()
+//!     })
+//!     .await?;
+//! println!("token: {}", created.value.proxy_token);
+//! # Ok(()) }
+//! ```
+
+pub mod client;
+pub mod error;
+pub mod wire;
+
+pub use client::{Answer, ApiClient, ApiClientBuilder, DEFAULT_TIMEOUT, PROXY_TOKEN_HEADER};
+pub use error::ApiError;
