@@ -18,7 +18,10 @@ use crate::error::{Backend, map_db_error, map_db_error_ref};
 use crate::open::{OpenOptions, redact};
 use crate::rules::{self, check_new, check_registration, check_update};
 use crate::store::impl_proxy_source;
-use crate::{CreatedProxy, NewProxy, ProxyStore, ProxyUpdate, Registration, StoreError, token};
+use crate::{
+    Coordination, CoordinationSettings, CreatedProxy, NewProxy, PgCoordination, ProxyStore,
+    ProxyUpdate, Registration, StoreError, token,
+};
 
 /// The settings key of the admin token hash.
 const ADMIN_TOKEN_KEY: &str = "admin_token_hash";
@@ -88,6 +91,17 @@ impl PgStore {
             pool,
             read_only: true,
         })
+    }
+
+    /// The coordination of replicas on this database, sharing the store's pool
+    /// ([`StoreError::ReadOnly`] when attached to a Coder database: its tables
+    /// are not ours to write).
+    pub fn coordination(
+        &self,
+        settings: CoordinationSettings,
+    ) -> Result<PgCoordination, StoreError> {
+        self.refuse_writes()?;
+        Ok(PgCoordination::new(self.pool.clone(), settings))
     }
 
     /// Closes the pool, waiting for connections in use to be returned.
@@ -360,6 +374,12 @@ impl ProxyStore for PgStore {
 
     fn is_read_only(&self) -> bool {
         self.read_only
+    }
+
+    fn coordination(&self) -> Option<std::sync::Arc<dyn Coordination>> {
+        PgStore::coordination(self, CoordinationSettings::default())
+            .ok()
+            .map(|c| std::sync::Arc::new(c) as std::sync::Arc<dyn Coordination>)
     }
 }
 
