@@ -301,9 +301,13 @@ pub trait Coordination: Send + Sync + std::fmt::Debug {
     /// Writes results in one transaction, each fenced by its claim's owner and
     /// attempt: an accepted write stores the result, releases the lease, sets
     /// the next due time (now, when a re-check was requested during the check),
-    /// stamps `checked_at`/`checked_by`, takes a new generation, records the
-    /// writer's observation and notifies `proxyhealth_results`. A rejected one
-    /// changes nothing. Outcomes are in the order of `writes`.
+    /// stamps `checked_at`/`checked_by`, takes a new generation, and records
+    /// the writer's observation; the statement notifies `proxyhealth_results`
+    /// once, with its newest result (`<generation>:<proxy id>`): readers catch
+    /// up with `results_since`, so one wake-up per batch is enough. A rejected
+    /// write changes nothing. Outcomes are in the order of `writes`.
+    /// Generations increase but are not dense (a batch reserves one per write,
+    /// rejected or not).
     async fn write_results(
         &self,
         writes: Vec<ResultWrite>,
@@ -351,11 +355,15 @@ pub trait Coordination: Send + Sync + std::fmt::Debug {
     /// [`StoreError::NotFound`] for an unknown or deleted proxy.
     async fn request_check(&self, proxy_id: Uuid) -> Result<(), StoreError>;
 
-    /// Results newer than `generation` (for a notification), ordered by
-    /// generation, with the generation the snapshot is complete up to.
+    /// Results newer than `generation`, ordered by generation, with the
+    /// generation the reader is then complete up to. Results commit in
+    /// generation order, so this never skips one: read it after a notice, and
+    /// on a short safety period (cheap when nothing is new), and a lost
+    /// notification costs only that period.
     async fn results_since(&self, generation: i64) -> Result<ResultBatch, StoreError>;
 
-    /// Every non-deleted proxy's newest result, for a full reload.
+    /// Every non-deleted proxy's newest result, for a full reload (at start
+    /// and after [`Notice::Reconnected`]).
     async fn all_results(&self) -> Result<ResultBatch, StoreError>;
 
     /// The newest committed generation.

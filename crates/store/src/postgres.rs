@@ -122,21 +122,25 @@ impl PgStore {
 async fn connect(url: &str, options: &OpenOptions, read_only: bool) -> Result<PgPool, StoreError> {
     let connect_options = PgConnectOptions::from_str(url)
         .map_err(|err| StoreError::Config(format!("bad PostgreSQL URL {}: {err}", redact(url))))?;
-    let mut pool_options = PgPoolOptions::new()
+    let pool_options = PgPoolOptions::new()
         .max_connections(options.max_connections.max(1))
         .min_connections(0)
         .acquire_timeout(options.acquire_timeout)
         .idle_timeout(Some(std::time::Duration::from_secs(60)))
         .test_before_acquire(true);
-    if read_only {
-        pool_options = pool_options.after_connect(|conn, _meta| {
-            Box::pin(async move {
+    // Every statement here is short: compiling it with JIT costs tens of
+    // milliseconds and saves nothing, and the small coordination tables'
+    // estimates (before autovacuum analyzes them) can make PostgreSQL try.
+    let pool_options = pool_options.after_connect(move |conn, _meta| {
+        Box::pin(async move {
+            conn.execute("SET jit = off").await?;
+            if read_only {
                 conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
                     .await?;
-                Ok(())
-            })
-        });
-    }
+            }
+            Ok(())
+        })
+    });
     pool_options
         .connect_with(connect_options)
         .await

@@ -71,3 +71,13 @@ CREATE TABLE proxyhealth_observations (
     CONSTRAINT proxyhealth_observations_pkey PRIMARY KEY (proxy_id, replica_id)
 );
 CREATE INDEX proxyhealth_observations_observed_idx ON proxyhealth_observations (observed_at);
+
+-- Cluster-wide chores run by one replica per period, whichever asks first:
+-- `UPDATE … SET last_run = now() WHERE last_run <= now() - period RETURNING`
+-- (on the database clock, no advisory lock, nothing held across the chore).
+CREATE TABLE proxyhealth_jobs (
+    name text NOT NULL,
+    last_run timestamp with time zone NOT NULL DEFAULT '-infinity',
+    CONSTRAINT proxyhealth_jobs_pkey PRIMARY KEY (name)
+);
+INSERT INTO proxyhealth_jobs (name) VALUES ('ensure_checks'), ('prune');

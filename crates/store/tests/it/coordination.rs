@@ -42,6 +42,8 @@ impl Setup {
                 .expect("create proxy");
             proxies.push(created.proxy.id);
         }
+        // what the service's create does (request_check), for all at once
+        coord.ensure_checks().await.expect("check rows");
         Some(Setup {
             db,
             store,
@@ -722,8 +724,51 @@ async fn a_second_serve_on_a_sqlite_file_is_refused_naming_the_first_until_it_le
     second.close().await;
 }
 
+/// Server-side statistics of the statements starting with `prefix` since the
+/// last reset: (calls, mean execution ms, rows per call), from
+/// pg_stat_statements (when the server preloads it).
+async fn server_stats(conn: &mut sqlx::PgConnection, prefix: &str) -> Option<(i64, f64, f64)> {
+    sqlx::query_as(
+        "SELECT sum(calls)::bigint, sum(total_exec_time) / sum(calls), \
+           sum(rows)::float8 / sum(calls) \
+         FROM pg_stat_statements \
+         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+           AND ltrim(query) LIKE $1 || '%' HAVING sum(calls) > 0",
+    )
+    .bind(prefix)
+    .fetch_optional(conn)
+    .await
+    .ok()
+    .flatten()
+}
+
+async fn reset_stats(conn: &mut sqlx::PgConnection) {
+    let _ = sqlx::query("SELECT pg_stat_statements_reset()")
+        .execute(conn)
+        .await;
+}
+
+/// One line of the cost table: client mean, and server mean when known.
+async fn report(
+    conn: &mut sqlx::PgConnection,
+    what: &str,
+    prefix: &str,
+    client: Duration,
+    calls: u32,
+) {
+    let client = client / calls.max(1);
+    match server_stats(conn, prefix).await {
+        Some((n, mean, rows)) => {
+            println!("| {what} | {client:.2?} | {mean:.3} ms | {n} | {rows:.0} |")
+        }
+        None => println!("| {what} | {client:.2?} | n/a | {calls} | |"),
+    }
+}
+
 /// Not a check: the cost of each statement, for docs/replicas.md. Run with
-/// `cargo test -p proxyhealth-store --test it statement_costs -- --ignored --nocapture`.
+/// `COST_PROXIES=100000 cargo test -p proxyhealth-store --test it statement_costs
+/// -- --ignored --nocapture` against a server that preloads pg_stat_statements
+/// for the server-side times (the client times are a debug build's).
 #[tokio::test]
 #[ignore = "a measurement, run by hand"]
 async fn statement_costs() {
@@ -741,6 +786,9 @@ async fn statement_costs() {
         .coordination(CoordinationSettings::default())
         .expect("coordination");
     let mut conn = db.connect().await;
+    let _ = sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        .execute(&mut conn)
+        .await;
     sqlx::query(
         "INSERT INTO workspace_proxies (id, name, display_name, icon, url, wildcard_hostname, \
            created_at, updated_at, deleted, token_hashed_secret) \
@@ -751,70 +799,151 @@ async fn statement_costs() {
     .execute(&mut conn)
     .await
     .expect("seed proxies");
+    sqlx::query("ANALYZE")
+        .execute(&mut conn)
+        .await
+        .expect("analyze");
+    println!("{proxies} proxies");
+    println!("| statement | client mean | server mean | calls | rows per call |");
+    println!("|---|---|---|---|---|");
 
-    let started = Instant::now();
+    reset_stats(&mut conn).await;
+    let t = Instant::now();
     let inserted = coord.ensure_checks().await.expect("ensure");
-    let ensure_first = started.elapsed();
-    let started = Instant::now();
-    coord.ensure_checks().await.expect("ensure again");
-    let ensure_again = started.elapsed();
+    report(
+        &mut conn,
+        "ensure_checks, all missing",
+        "INSERT INTO proxyhealth_checks",
+        t.elapsed(),
+        1,
+    )
+    .await;
     assert_eq!(inserted, u64::try_from(proxies).expect("count"));
+    sqlx::query("ANALYZE")
+        .execute(&mut conn)
+        .await
+        .expect("analyze");
+    reset_stats(&mut conn).await;
+    let t = Instant::now();
+    coord.ensure_checks().await.expect("ensure again");
+    report(
+        &mut conn,
+        "ensure_checks, none missing",
+        "INSERT INTO proxyhealth_checks",
+        t.elapsed(),
+        1,
+    )
+    .await;
 
     let replica = coord.register(info("bench")).await.expect("register");
-    let rounds = usize::try_from(proxies / 100).expect("rounds").min(50);
-    let (mut claim_t, mut write1_t, mut write100_t, mut since_t) = (
-        Duration::ZERO,
-        Duration::ZERO,
-        Duration::ZERO,
-        Duration::ZERO,
-    );
-    let mut seen = 0;
-    let mut claimed_rows = 0;
-    for round in 0..rounds {
-        let t = Instant::now();
-        let claims = coord.claim_due(replica, 100, LEASE).await.expect("claim");
-        claim_t += t.elapsed();
-        claimed_rows += claims.len();
-        let (one, rest) = claims.split_at(1);
+    // the first claim of this coordination takes the ensure turn: do it now
+    coord.claim_due(replica, 1, LEASE).await.expect("warm");
+    let rounds: u32 = 30;
+
+    reset_stats(&mut conn).await;
+    let mut claims = Vec::new();
+    let t = Instant::now();
+    for _ in 0..rounds {
+        claims.push(coord.claim_due(replica, 100, LEASE).await.expect("claim"));
+    }
+    report(
+        &mut conn,
+        "claim_due, 100 rows",
+        "WITH due AS",
+        t.elapsed(),
+        rounds,
+    )
+    .await;
+
+    reset_stats(&mut conn).await;
+    let batches = rounds / 2;
+    let (mut write_t, mut since_t) = (Duration::ZERO, Duration::ZERO);
+    let mut seen = coord.newest_generation().await.expect("newest");
+    for batch in claims.drain(..batches as usize) {
         let t = Instant::now();
         coord
-            .write_result(write(&one[0], "ok", HOUR))
-            .await
-            .expect("write one");
-        write1_t += t.elapsed();
-        let t = Instant::now();
-        coord
-            .write_results(rest.iter().map(|c| write(c, "ok", HOUR)).collect())
+            .write_results(batch.iter().map(|c| write(c, "ok", HOUR)).collect())
             .await
             .expect("write batch");
-        write100_t += t.elapsed();
+        write_t += t.elapsed();
         let t = Instant::now();
-        let batch = coord.results_since(seen).await.expect("since");
+        let got = coord.results_since(seen).await.expect("since");
         since_t += t.elapsed();
-        assert_eq!(batch.rows.len(), 100, "round {round}");
-        seen = batch.generation;
+        assert_eq!(got.rows.len(), 100);
+        seen = got.generation;
     }
-    let mut single = Duration::ZERO;
-    let singles = 200;
-    for _ in 0..singles / 100 {
-        let claims = coord.claim_due(replica, 100, LEASE).await.expect("claim");
-        for c in &claims {
-            let t = Instant::now();
+    report(
+        &mut conn,
+        "write_results, 100 rows",
+        "WITH g AS",
+        write_t,
+        batches,
+    )
+    .await;
+    report(
+        &mut conn,
+        "results_since, 100 new rows",
+        "SELECT v.generation",
+        since_t,
+        batches,
+    )
+    .await;
+
+    reset_stats(&mut conn).await;
+    let mut singles = 0;
+    let t = Instant::now();
+    for batch in claims.drain(..) {
+        for c in batch {
             coord
-                .write_result(write(c, "ok", HOUR))
+                .write_result(write(&c, "ok", HOUR))
                 .await
                 .expect("write");
-            single += t.elapsed();
+            singles += 1;
         }
     }
+    report(
+        &mut conn,
+        "write_result, 1 row",
+        "WITH g AS",
+        t.elapsed(),
+        singles,
+    )
+    .await;
+
+    reset_stats(&mut conn).await;
     let t = Instant::now();
     let all = coord.all_results().await.expect("all");
-    let all_t = t.elapsed();
+    report(
+        &mut conn,
+        &format!("all_results, {} rows", all.rows.len()),
+        "SELECT v.generation",
+        t.elapsed(),
+        1,
+    )
+    .await;
+
+    reset_stats(&mut conn).await;
     let t = Instant::now();
     for _ in 0..100 {
         coord.heartbeat(replica, seen).await.expect("beat");
     }
-    let beat_t = t.elapsed() / 100;
+    report(
+        &mut conn,
+        "heartbeat",
+        "UPDATE proxyhealth_replicas",
+        t.elapsed(),
+        100,
+    )
+    .await;
+
+    reset_stats(&mut conn).await;
+    let t = Instant::now();
+    for row in all.rows.iter().take(100) {
+        coord.request_check(row.proxy_id).await.expect("request");
+    }
+    report(&mut conn, "request_check", "WITH up AS", t.elapsed(), 100).await;
+
+    reset_stats(&mut conn).await;
     let t = Instant::now();
     for _ in 0..20 {
         coord
@@ -822,38 +951,35 @@ async fn statement_costs() {
             .await
             .expect("replicas");
     }
-    let replicas_t = t.elapsed() / 20;
-    let t = Instant::now();
-    for i in 0..100 {
-        coord
-            .request_check(all.rows[i].proxy_id)
-            .await
-            .expect("request");
-    }
-    let request_t = t.elapsed() / 100;
+    report(&mut conn, "replicas, 1 row", "SELECT r.id", t.elapsed(), 20).await;
+
+    reset_stats(&mut conn).await;
     let t = Instant::now();
     coord.stale(Duration::from_secs(120)).await.expect("stale");
-    let stale_t = t.elapsed();
+    report(&mut conn, "stale", "SELECT p.id", t.elapsed(), 1).await;
+
+    reset_stats(&mut conn).await;
     let t = Instant::now();
     coord
         .disagreements(Duration::from_secs(15), Duration::from_secs(120))
         .await
         .expect("disagreements");
-    let disagree_t = t.elapsed();
-    let n = u32::try_from(rounds).expect("rounds");
-    println!("proxies: {proxies}, rounds: {rounds}, rows claimed: {claimed_rows}");
-    println!("ensure_checks (insert all): {ensure_first:?}, (nothing missing): {ensure_again:?}");
-    println!("claim_due 100: {:?}", claim_t / n);
-    println!("write_result 1 (in the loop): {:?}", write1_t / n);
-    println!("write_result 1 (200 in a row): {:?}", single / singles);
-    println!("write_results 99: {:?}", write100_t / n);
-    println!("results_since (100 new rows): {:?}", since_t / n);
-    println!("all_results ({} rows): {all_t:?}", all.rows.len());
-    println!("heartbeat: {beat_t:?}");
-    println!("replicas (1 row): {replicas_t:?}");
-    println!("request_check: {request_t:?}");
-    println!("stale: {stale_t:?}");
-    println!("disagreements: {disagree_t:?}");
+    let observed: i64 = sqlx::query_scalar("SELECT count(*) FROM proxyhealth_observations")
+        .fetch_one(&mut conn)
+        .await
+        .expect("count");
+    report(
+        &mut conn,
+        &format!("disagreements, {observed} observations"),
+        "WITH recent AS",
+        t.elapsed(),
+        1,
+    )
+    .await;
     store.close().await;
-    db.drop_db().await;
+    if std::env::var_os("COST_KEEP_DB").is_some() {
+        println!("kept: {}", db.url);
+    } else {
+        db.drop_db().await;
+    }
 }
