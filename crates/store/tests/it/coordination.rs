@@ -123,11 +123,12 @@ async fn an_expired_lease_is_taken_over_and_the_take_over_reported() {
         return;
     };
     let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-    let lease = Duration::from_millis(200);
+    // short, but long enough that b's first try surely falls inside it
+    let lease = Duration::from_millis(500);
     let first = s.coord.claim_due(a, 10, lease).await.expect("claim a");
     assert_eq!(first.len(), 1);
     assert!(s.coord.claim_due(b, 10, lease).await.expect("b").is_empty());
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
     let second = s.coord.claim_due(b, 10, LEASE).await.expect("claim b");
     assert_eq!(second.len(), 1);
     assert_eq!(second[0].taken_over_from, Some(a));
@@ -401,7 +402,7 @@ async fn heartbeats_keep_a_replica_live_and_a_stop_ends_it_and_frees_its_leases(
 
 #[tokio::test]
 async fn the_listener_hears_results_and_after_its_session_is_killed_says_reconnected() {
-    let Some(s) = Setup::new(2).await else {
+    let Some(s) = Setup::new(3).await else {
         return;
     };
     let mut listener = s.coord.listener().await.expect("listen");
@@ -457,6 +458,28 @@ async fn the_listener_hears_results_and_after_its_session_is_killed_says_reconne
             proxy_id: Some(claims[1].proxy_id)
         }
     );
+
+    // a batch notifies once, with its newest result
+    let both = vec![write(&claims[1], "ok", HOUR), write(&claims[2], "ok", HOUR)];
+    let outcomes = s.coord.write_results(both).await.expect("batch");
+    let newest = s.coord.newest_generation().await.expect("newest");
+    assert!(
+        matches!(
+            outcomes[..],
+            [WriteOutcome::Accepted { .. }, WriteOutcome::Accepted { generation }]
+                if generation == newest
+        ),
+        "{outcomes:?}"
+    );
+    let notice = tokio::time::timeout(Duration::from_secs(5), listener.recv())
+        .await
+        .expect("a result notice");
+    assert!(
+        matches!(notice, Notice::Result { generation, .. } if generation == newest),
+        "{notice:?}"
+    );
+    let quiet = tokio::time::timeout(Duration::from_millis(300), listener.recv()).await;
+    assert!(quiet.is_err(), "one notice per statement: {quiet:?}");
     drop(listener);
     s.finish().await;
 }
@@ -909,6 +932,35 @@ async fn statement_costs() {
         singles,
     )
     .await;
+
+    // concurrent writers: results serialize on the view row, so this is the
+    // cluster's ceiling of write statements per second on this server
+    let writers = 8;
+    let mut sets = Vec::new();
+    for _ in 0..writers {
+        sets.push(coord.claim_due(replica, 100, LEASE).await.expect("claim"));
+    }
+    let coord = std::sync::Arc::new(coord);
+    let t = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for set in sets {
+        let coord = coord.clone();
+        tasks.spawn(async move {
+            for c in set {
+                coord
+                    .write_result(write(&c, "ok", HOUR))
+                    .await
+                    .expect("write");
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    let elapsed = t.elapsed();
+    println!(
+        "| {writers} concurrent single-row writers | {:.0} writes/s | | {} | 1 |",
+        f64::from(writers * 100) / elapsed.as_secs_f64(),
+        writers * 100
+    );
 
     reset_stats(&mut conn).await;
     let t = Instant::now();
