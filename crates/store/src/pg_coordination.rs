@@ -77,7 +77,8 @@ impl Default for CoordinationSettings {
 }
 
 /// [`Coordination`] on the PostgreSQL database of a [`crate::PgStore`]; made by
-/// [`crate::PgStore::coordination`], sharing the store's pool.
+/// [`crate::PgStore::coordination_with`] (or [`crate::ProxyStore::coordination`]),
+/// sharing the store's pool.
 #[derive(Debug)]
 pub struct PgCoordination {
     pool: PgPool,

@@ -96,7 +96,7 @@ impl PgStore {
     /// The coordination of replicas on this database, sharing the store's pool
     /// ([`StoreError::ReadOnly`] when attached to a Coder database: its tables
     /// are not ours to write).
-    pub fn coordination(
+    pub fn coordination_with(
         &self,
         settings: CoordinationSettings,
     ) -> Result<PgCoordination, StoreError> {
@@ -381,7 +381,7 @@ impl ProxyStore for PgStore {
     }
 
     fn coordination(&self) -> Option<std::sync::Arc<dyn Coordination>> {
-        PgStore::coordination(self, CoordinationSettings::default())
+        PgStore::coordination_with(self, CoordinationSettings::default())
             .ok()
             .map(|c| std::sync::Arc::new(c) as std::sync::Arc<dyn Coordination>)
     }

@@ -29,7 +29,7 @@ impl Setup {
             .await
             .expect("open pg store");
         let coord = store
-            .coordination(CoordinationSettings::default())
+            .coordination_with(CoordinationSettings::default())
             .expect("coordination");
         let mut proxies = Vec::new();
         for i in 0..n {
@@ -56,7 +56,7 @@ impl Setup {
     /// database (its own ensure/prune timers).
     fn other(&self) -> PgCoordination {
         self.store
-            .coordination(CoordinationSettings::default())
+            .coordination_with(CoordinationSettings::default())
             .expect("coordination")
     }
 
@@ -495,7 +495,7 @@ async fn the_listener_pings_itself_when_idle_and_stays_connected() {
     let mut settings = CoordinationSettings::default();
     settings.listener.ping_period = Duration::from_millis(100);
     settings.listener.ping_timeout = Duration::from_secs(2);
-    let coord = store.coordination(settings).expect("coordination");
+    let coord = store.coordination_with(settings).expect("coordination");
     let mut listener = coord.listener().await.expect("listen");
     let stats = listener.stats();
     // a second of silence: several pings go and come back, nothing is yielded
@@ -506,6 +506,94 @@ async fn the_listener_pings_itself_when_idle_and_stays_connected() {
     drop(listener);
     store.close().await;
     db.drop_db().await;
+}
+
+/// A loopback TCP forwarder whose existing connections can be frozen: they
+/// stay open but nothing passes any more (a half-open connection, as after a
+/// lost network), while connections made afterwards work.
+async fn freezable_forwarder(target: String) -> (u16, tokio::sync::broadcast::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind forwarder");
+    let port = listener.local_addr().expect("addr").port();
+    let (freeze, _) = tokio::sync::broadcast::channel(4);
+    let subscribe = freeze.clone();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            let mut frozen = subscribe.subscribe();
+            let target = target.clone();
+            tokio::spawn(async move {
+                let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
+                    return;
+                };
+                let freeze_now = tokio::select! {
+                    _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => false,
+                    _ = frozen.recv() => true,
+                };
+                if freeze_now {
+                    // hold both sockets open, silently
+                    std::future::pending::<()>().await;
+                }
+            });
+        }
+    });
+    (port, freeze)
+}
+
+#[tokio::test]
+async fn a_half_open_listener_connection_is_found_by_its_ping_and_replaced() {
+    let Some(s) = Setup::new(1).await else {
+        return;
+    };
+    let server = url::Url::parse(&s.db.url).expect("db url");
+    let target = format!(
+        "{}:{}",
+        server.host_str().expect("host"),
+        server.port().expect("port")
+    );
+    let (port, freeze) = freezable_forwarder(target).await;
+    let mut via = server.clone();
+    via.set_port(Some(port)).expect("port");
+    let forwarded = PgStore::open(via.as_str(), &OpenOptions::default())
+        .await
+        .expect("open via forwarder");
+    let mut settings = CoordinationSettings::default();
+    settings.listener.ping_period = Duration::from_millis(200);
+    settings.listener.ping_timeout = Duration::from_millis(500);
+    let coord = forwarded.coordination_with(settings).expect("coordination");
+    let mut listener = coord.listener().await.expect("listen");
+    let stats = listener.stats();
+
+    freeze.send(()).expect("freeze");
+    let started = Instant::now();
+    let notice = tokio::time::timeout(Duration::from_secs(10), listener.recv())
+        .await
+        .expect("noticed in time");
+    assert_eq!(notice, Notice::Reconnected);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!((stats.pings_lost(), stats.reconnects()), (1, 1));
+    assert!(stats.connected());
+
+    // the new connection hears what is sent through the direct store
+    s.coord.request_check(s.proxies[0]).await.expect("request");
+    let notice = tokio::time::timeout(Duration::from_secs(5), listener.recv())
+        .await
+        .expect("a notice after the reconnect");
+    assert_eq!(
+        notice,
+        Notice::Due {
+            proxy_id: Some(s.proxies[0])
+        }
+    );
+    // the forwarded pool holds frozen connections: drop it without waiting
+    drop(listener);
+    drop(coord);
+    drop(forwarded);
+    s.finish().await;
 }
 
 #[tokio::test]
@@ -806,7 +894,7 @@ async fn statement_costs() {
         .await
         .expect("open");
     let coord = store
-        .coordination(CoordinationSettings::default())
+        .coordination_with(CoordinationSettings::default())
         .expect("coordination");
     let mut conn = db.connect().await;
     let _ = sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
