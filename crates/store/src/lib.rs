@@ -10,6 +10,13 @@
 //! All of them implement [`ProxyStore`] (and so [`proxyhealth_core::ProxySource`],
 //! what the engine reads) with the same rules and typed [`StoreError`]s.
 //!
+//! # Several replicas
+//! On PostgreSQL, [`ProxyStore::coordination`] gives a [`Coordination`]
+//! ([`PgCoordination`]): membership, leased probing with fenced writes, the
+//! shared view of results and its notifications. SQLite is one writer:
+//! [`ProxyStore::instance_lock`] makes a second `serve` on the same file refuse
+//! to start, naming the running one.
+//!
 //! # Layout
 //! - [`error`]: [`StoreError`], [`TokenError`] and the mapping of database errors.
 //! - [`token`]: minting, parsing and hashing proxy tokens.
@@ -18,21 +25,36 @@
 //! - `store`: the [`ProxyStore`] trait.
 //! - `rules`: the validation shared by every backend.
 //! - `open`: [`open_store`] picks and opens a backend from a spec string.
+//! - [`coordination`]: the [`Coordination`] trait and its types.
+//! - `pg_coordination`: [`PgCoordination`], its PostgreSQL implementation.
+//! - `pg_listener`: [`PgNoticeListener`], the reconnecting notification listener.
+//! - [`instance`]: the SQLite instance lock ([`InstanceGuard`]).
 
+pub mod coordination;
 pub mod error;
+pub mod instance;
 mod memory;
 pub mod model;
 mod open;
+mod pg_coordination;
+mod pg_listener;
 mod postgres;
 mod rules;
 mod sqlite;
 mod store;
 pub mod token;
 
+pub use coordination::{
+    Claim, Coordination, Disagreement, ListenerStats, Notice, NoticeSource, Observation, ReplicaId,
+    ReplicaInfo, ReplicaRow, ResultBatch, ResultRow, ResultWrite, WriteOutcome,
+};
 pub use error::{StoreError, TokenError};
+pub use instance::{InstanceGuard, InstanceInfo, InstanceLockError};
 pub use memory::MemoryStore;
 pub use model::{CreatedProxy, NewProxy, ProxyUpdate, Registration};
 pub use open::{OpenOptions, default_sqlite_path, open_store, redact};
+pub use pg_coordination::{CoordinationSettings, PgCoordination};
+pub use pg_listener::{DUE_CHANNEL, ListenerSettings, PgNoticeListener, RESULTS_CHANNEL};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use store::ProxyStore;

@@ -18,7 +18,10 @@ use crate::error::{Backend, map_db_error, map_db_error_ref};
 use crate::open::{OpenOptions, redact};
 use crate::rules::{self, check_new, check_registration, check_update};
 use crate::store::impl_proxy_source;
-use crate::{CreatedProxy, NewProxy, ProxyStore, ProxyUpdate, Registration, StoreError, token};
+use crate::{
+    Coordination, CoordinationSettings, CreatedProxy, NewProxy, PgCoordination, ProxyStore,
+    ProxyUpdate, Registration, StoreError, token,
+};
 
 /// The settings key of the admin token hash.
 const ADMIN_TOKEN_KEY: &str = "admin_token_hash";
@@ -90,6 +93,17 @@ impl PgStore {
         })
     }
 
+    /// The coordination of replicas on this database, sharing the store's pool
+    /// ([`StoreError::ReadOnly`] when attached to a Coder database: its tables
+    /// are not ours to write).
+    pub fn coordination_with(
+        &self,
+        settings: CoordinationSettings,
+    ) -> Result<PgCoordination, StoreError> {
+        self.refuse_writes()?;
+        Ok(PgCoordination::new(self.pool.clone(), settings))
+    }
+
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -108,21 +122,25 @@ impl PgStore {
 async fn connect(url: &str, options: &OpenOptions, read_only: bool) -> Result<PgPool, StoreError> {
     let connect_options = PgConnectOptions::from_str(url)
         .map_err(|err| StoreError::Config(format!("bad PostgreSQL URL {}: {err}", redact(url))))?;
-    let mut pool_options = PgPoolOptions::new()
+    let pool_options = PgPoolOptions::new()
         .max_connections(options.max_connections.max(1))
         .min_connections(0)
         .acquire_timeout(options.acquire_timeout)
         .idle_timeout(Some(std::time::Duration::from_secs(60)))
         .test_before_acquire(true);
-    if read_only {
-        pool_options = pool_options.after_connect(|conn, _meta| {
-            Box::pin(async move {
+    // Every statement here is short: compiling it with JIT costs tens of
+    // milliseconds and saves nothing, and the small coordination tables'
+    // estimates (before autovacuum analyzes them) can make PostgreSQL try.
+    let pool_options = pool_options.after_connect(move |conn, _meta| {
+        Box::pin(async move {
+            conn.execute("SET jit = off").await?;
+            if read_only {
                 conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
                     .await?;
-                Ok(())
-            })
-        });
-    }
+            }
+            Ok(())
+        })
+    });
     pool_options
         .connect_with(connect_options)
         .await
@@ -360,6 +378,12 @@ impl ProxyStore for PgStore {
 
     fn is_read_only(&self) -> bool {
         self.read_only
+    }
+
+    fn coordination(&self) -> Option<std::sync::Arc<dyn Coordination>> {
+        PgStore::coordination_with(self, CoordinationSettings::default())
+            .ok()
+            .map(|c| std::sync::Arc::new(c) as std::sync::Arc<dyn Coordination>)
     }
 }
 

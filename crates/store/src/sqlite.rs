@@ -36,7 +36,10 @@ use uuid::Uuid;
 use crate::error::{Backend, map_db_error};
 use crate::rules::{self, check_new, check_registration, check_update};
 use crate::store::impl_proxy_source;
-use crate::{CreatedProxy, NewProxy, ProxyStore, ProxyUpdate, Registration, StoreError, token};
+use crate::{
+    CreatedProxy, InstanceGuard, InstanceInfo, InstanceLockError, NewProxy, ProxyStore,
+    ProxyUpdate, Registration, StoreError, token,
+};
 
 /// How long a statement waits for a lock held by another process.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -121,6 +124,15 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.reader.close().await;
         self.writer.close().await;
+    }
+
+    /// Takes the instance lock of this database (`<db>.lock`), so a second
+    /// `serve` on the same file refuses to start; see [`crate::instance`].
+    pub fn acquire_instance_lock(
+        &self,
+        info: &InstanceInfo,
+    ) -> Result<InstanceGuard, InstanceLockError> {
+        crate::instance::acquire(&self.path, info)
     }
 }
 
@@ -361,6 +373,13 @@ impl ProxyStore for SqliteStore {
 
     fn is_read_only(&self) -> bool {
         false
+    }
+
+    fn instance_lock(
+        &self,
+        info: &InstanceInfo,
+    ) -> Result<Option<InstanceGuard>, InstanceLockError> {
+        self.acquire_instance_lock(info).map(Some)
     }
 }
 

@@ -1,9 +1,14 @@
 //! The `ProxyStore` trait every backend implements.
 
+use std::sync::Arc;
+
 use proxyhealth_core::{Proxy, ProxySource};
 use uuid::Uuid;
 
-use crate::{CreatedProxy, NewProxy, ProxyUpdate, Registration, StoreError, TokenError, token};
+use crate::{
+    Coordination, CreatedProxy, InstanceGuard, InstanceInfo, InstanceLockError, NewProxy,
+    ProxyUpdate, Registration, StoreError, TokenError, token,
+};
 
 /// Where proxies, their token hashes and the admin token hash are kept.
 ///
@@ -66,6 +71,24 @@ pub trait ProxyStore: ProxySource {
 
     /// Whether writes are refused (attached read-only to a Coder database).
     fn is_read_only(&self) -> bool;
+
+    /// How replicas sharing this store coordinate, when they can: `Some` for a
+    /// writable PostgreSQL store, `None` for stores that are one process
+    /// (memory), one writer (SQLite) or read-only.
+    fn coordination(&self) -> Option<Arc<dyn Coordination>> {
+        None
+    }
+
+    /// Makes this process the only `serve` on the store, when the store needs
+    /// that (SQLite: one writer). `Ok(None)` for stores that need no lock; hold
+    /// the guard while serving. [`InstanceLockError::Held`] names the holder.
+    fn instance_lock(
+        &self,
+        info: &InstanceInfo,
+    ) -> Result<Option<InstanceGuard>, InstanceLockError> {
+        let _ = info;
+        Ok(None)
+    }
 
     /// Checks a `Coder-External-Proxy-Token` and returns its proxy.
     ///

@@ -136,6 +136,8 @@ async fn attaching_to_a_coder_database_lists_its_proxies_and_never_writes() {
     };
     let store = open_store(&db.url, options).await.expect("attach");
     assert!(store.is_read_only());
+    // Coder's database is not ours to coordinate in: each replica probes alone
+    assert!(store.coordination().is_none());
     store.ping().await.expect("ping");
 
     let listed = store.all_proxies().await.expect("list");

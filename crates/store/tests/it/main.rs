@@ -1,8 +1,10 @@
 //! The store integration tests: one conformance suite run on every backend, plus
-//! backend-specific tests (SQLite crash safety, PostgreSQL migrations, Coder attach).
+//! backend-specific tests (SQLite crash safety, PostgreSQL migrations, Coder attach),
+//! and the replicas' coordination on PostgreSQL.
 
 mod attach;
 mod conformance;
+mod coordination;
 mod memory;
 mod pg;
 mod postgres;
