@@ -20,7 +20,8 @@
 //!     spec: "sqlite:///var/lib/proxyhealth/proxyhealth.db".to_owned(),
 //!     options: Default::default(),
 //! };
-//! let app = Application::build(AppSettings::new("127.0.0.1:8080".parse().expect("an address"), store)).await?;
+//! let listen = "127.0.0.1:8080".parse().expect("an address");
+//! let app = Application::build(AppSettings::new(listen, store)).await?;
 //! println!("listening on http://{}", app.addr());
 //! if let Some(token) = app.generated_admin_token() {
 //!     println!("admin token (shown once): {token}");
