@@ -26,6 +26,17 @@ pub fn usage(message: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(UsageError(message.into()))
 }
 
+/// An [`AppError`](proxyhealth_server::AppError) as the CLI reports it: a
+/// mistake in the settings is a usage error (exit 2), anything else a failure at
+/// run time (exit 1) printed with its causes.
+pub fn app_error(err: proxyhealth_server::AppError) -> anyhow::Error {
+    if err.is_settings() {
+        usage(err.to_string())
+    } else {
+        anyhow::Error::new(err)
+    }
+}
+
 /// Exit code for success.
 pub const SUCCESS: u8 = 0;
 /// Exit code for a failure at run time.

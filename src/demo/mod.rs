@@ -10,22 +10,21 @@ mod banner;
 mod fleet;
 mod icons;
 
-use crate::exit::usage;
+use crate::exit::{app_error, usage};
 use crate::shutdown::Signals;
 use anyhow::Context;
 use clap::Args;
 use icons::IconServer;
 use proxyhealth_api::ApiClient;
 use proxyhealth_api::wire::{CreateProxyRequest, RegisterRequest};
-use proxyhealth_core::ProxySource;
-use proxyhealth_engine::{Engine, EngineOptions};
-use proxyhealth_server::{Service, ServiceConfig};
-use proxyhealth_store::{OpenOptions, open_store};
+use proxyhealth_engine::EngineOptions;
+use proxyhealth_server::{
+    AppError, AppSettings, AppStore, Application, SHUTDOWN_GRACE, ServiceConfig, Stopped,
+};
+use proxyhealth_store::OpenOptions;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -33,8 +32,6 @@ use uuid::Uuid;
 pub const REREGISTER_EVERY: Duration = Duration::from_secs(15);
 /// How long one call of the demo's own API may take.
 const API_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long stopping may take before the demo exits anyway.
-const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// `demo`'s flags.
 #[derive(Debug, Args)]
@@ -94,7 +91,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     {
         return Err(usage("--admin-token: must not be empty"));
     }
-    let mut signals = Signals::install()?;
+    let signals = Signals::install()?;
     let dir = tempfile::Builder::new()
         .prefix("proxyhealth-demo-")
         .tempdir()
@@ -103,7 +100,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     // Whatever way this function returns, the tasks below stop.
     let _stop_on_return = stop.clone().drop_guard();
 
-    let outcome = run_in(&args, dir.path(), &stop, &mut signals).await;
+    let outcome = run_in(&args, dir.path(), &stop, &signals).await;
     stop.cancel();
     let dir_shown = dir.path().display().to_string();
     dir.close()
@@ -118,112 +115,106 @@ async fn run_in(
     args: &DemoArgs,
     dir: &Path,
     stop: &CancellationToken,
-    signals: &mut Signals,
+    signals: &Signals,
 ) -> anyhow::Result<()> {
-    let db = dir.join("demo.db");
-    let store = open_store(
-        &format!("sqlite://{}", db.display()),
-        OpenOptions::default(),
-    )
+    let store = AppStore::Open {
+        spec: format!("sqlite://{}", dir.join("demo.db").display()),
+        options: OpenOptions::default(),
+    };
+    let app = Application::build(AppSettings {
+        listen: args.listen,
+        store,
+        engine: EngineOptions {
+            interval: args.interval,
+            timeout: args.timeout,
+            ..EngineOptions::default()
+        },
+        service: ServiceConfig {
+            admin_token: args.admin_token.clone(),
+            ..ServiceConfig::default()
+        },
+        sweep_loop: true,
+    })
     .await
-    .context("opening the demo's SQLite database")?;
-    let options = EngineOptions {
-        interval: args.interval,
-        timeout: args.timeout,
-        ..EngineOptions::default()
-    };
-    let engine = Engine::builder()
-        .store(Arc::clone(&store) as Arc<dyn ProxySource>)
-        .options(options)
-        .build()
-        .map_err(|err| usage(format!("engine settings: {err}")))?;
-    let listener = TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("--listen {}: cannot listen", args.listen))?;
-    let addr = listener
-        .local_addr()
-        .context("reading the listen address")?;
-    let config = ServiceConfig {
-        admin_token: args.admin_token.clone(),
-        ..ServiceConfig::default()
-    };
-    let (service, generated) = Service::new(engine.clone(), Arc::clone(&store), config)
-        .await
-        .context("starting the service")?;
-    let admin_token = match (&args.admin_token, generated) {
+    .map_err(|err| match err {
+        AppError::Store(err) => {
+            anyhow::Error::new(err).context("opening the demo's SQLite database")
+        }
+        err => app_error(err),
+    })?;
+    let addr = app.addr();
+    let admin_token = match (&args.admin_token, app.generated_admin_token()) {
         (Some(token), _) => token.clone(),
-        (None, Some(token)) => token,
+        (None, Some(token)) => token.to_owned(),
         (None, None) => anyhow::bail!("the service generated no admin token"),
     };
 
-    let engine_task = tokio::spawn({
-        let engine = engine.clone();
-        let stop = stop.clone();
-        async move { engine.run(stop).await }
-    });
-    let mut serve_task = tokio::spawn(service.serve(listener, stop.clone()));
+    let first = async {
+        let name = signals.nth(1).await;
+        println!("{name}: stopping the demo");
+        stop.cancel();
+    };
+    let running = app.run_until_stopped(first);
+    tokio::pin!(running);
+    let start_fleet = async {
+        let icons = IconServer::start(stop.clone())
+            .await
+            .context("starting the icon server")?;
+        let fleet = fleet::start().await?;
+        let api = ApiClient::builder(format!("http://{addr}"))
+            .admin_token(admin_token.as_str())
+            .timeout(API_TIMEOUT)
+            .build()?;
+        let registered = create_and_register(&api, &icons, &fleet).await?;
 
-    let icons = IconServer::start(stop.clone())
-        .await
-        .context("starting the icon server")?;
-    let fleet = fleet::start().await?;
-    let api = ApiClient::builder(format!("http://{addr}"))
-        .admin_token(admin_token.as_str())
-        .timeout(API_TIMEOUT)
-        .build()?;
-    let registered = create_and_register(&api, &icons, &fleet).await?;
+        let targets = dir.join("targets.txt");
+        std::fs::write(&targets, fleet::targets_file(&fleet))
+            .with_context(|| format!("writing {}", targets.display()))?;
+        banner::print(&banner::Banner {
+            addr,
+            admin_token: &admin_token,
+            targets: &targets,
+            dir,
+            interval: args.interval,
+            timeout: args.timeout,
+            fleet: &fleet,
+        });
+        let reregister = tokio::spawn(reregister_loop(api, registered, stop.clone()));
+        anyhow::Ok((fleet, reregister))
+    };
+    // The fleet starts while the service runs, since it registers through the
+    // API; a signal meanwhile stops the start-up rather than failing it.
+    let started = tokio::select! {
+        biased;
+        () = stop.cancelled() => None,
+        stopped = &mut running => return said_stopped(stopped),
+        started = start_fleet => Some(started?),
+    };
 
-    let targets = dir.join("targets.txt");
-    std::fs::write(&targets, fleet::targets_file(&fleet))
-        .with_context(|| format!("writing {}", targets.display()))?;
-    banner::print(&banner::Banner {
-        addr,
-        admin_token: &admin_token,
-        targets: &targets,
-        dir,
-        interval: args.interval,
-        timeout: args.timeout,
-        fleet: &fleet,
-    });
-
-    let reregister = tokio::spawn(reregister_loop(api, registered, stop.clone()));
-
-    let served_early = tokio::select! {
-        name = signals.next() => {
-            println!("{name}: stopping the demo");
-            None
+    let stopped = tokio::select! {
+        stopped = &mut running => stopped,
+        name = signals.nth(2) => {
+            eprintln!("{name} again: exiting at once");
+            return Ok(());
         }
-        joined = &mut serve_task => Some(joined),
     };
     stop.cancel();
-    let finished = async {
-        let served = match served_early {
-            Some(joined) => joined,
-            None => serve_task.await,
-        };
-        let _ = engine_task.await;
+    if let Some((fleet, reregister)) = started {
+        drop(fleet);
         let _ = reregister.await;
-        served
-    };
-    let served = tokio::select! {
-        served = finished => Some(served),
-        () = tokio::time::sleep(STOP_GRACE) => {
-            eprintln!("stopping took over {}s; exiting anyway", STOP_GRACE.as_secs());
-            None
-        }
-        name = signals.next() => {
-            eprintln!("{name} again: exiting at once");
-            None
-        }
-    };
-    drop(fleet);
-    drop(engine);
-    drop(store);
-    match served {
-        Some(Ok(Ok(()))) | None => Ok(()),
-        Some(Ok(Err(err))) => Err(anyhow::Error::new(err).context("serving HTTP")),
-        Some(Err(err)) => Err(anyhow::Error::new(err).context("the HTTP service task failed")),
     }
+    said_stopped(stopped)
+}
+
+/// The outcome of running the service, with a word when stopping took too long.
+fn said_stopped(stopped: Result<Stopped, AppError>) -> anyhow::Result<()> {
+    if stopped.map_err(app_error)? == Stopped::GraceExpired {
+        eprintln!(
+            "stopping took over {}s; exiting anyway",
+            SHUTDOWN_GRACE.as_secs()
+        );
+    }
+    Ok(())
 }
 
 /// Creates every demo proxy through the API, then registers each one that has a

@@ -3,14 +3,12 @@
 //! load `GET /api/v2/regions` and, as the baseline, `GET /healthz`.
 
 use anyhow::Context;
-use proxyhealth_engine::Engine;
-use proxyhealth_server::{Service, ServiceConfig};
+use proxyhealth_server::{AppSettings, AppStore, Application};
 use proxyhealth_store::{MemoryStore, NewProxy, ProxyStore, Registration};
 use serde::{Deserialize, Serialize};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 /// The options of `serve-regions`.
 #[derive(Debug, Clone, clap::Args)]
@@ -71,30 +69,27 @@ pub async fn run(args: ServeRegionsArgs) -> anyhow::Result<()> {
             )
             .await?;
     }
-    let engine = Engine::builder()
-        .store(Arc::clone(&store) as Arc<dyn proxyhealth_core::ProxySource>)
-        .build()?;
-    let started = Instant::now();
-    let snapshot = engine.force_update().await?;
-    let sweep_s = started.elapsed().as_secs_f64();
-    let (service, _token) = Service::new(
-        engine,
-        store as Arc<dyn ProxyStore>,
-        ServiceConfig::default(),
-    )
+    let app = Application::build(AppSettings {
+        sweep_loop: false,
+        ..AppSettings::new(
+            SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            AppStore::Ready(store),
+        )
+    })
     .await?;
-    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+    let started = Instant::now();
+    let snapshot = app.engine().force_update().await?;
+    let sweep_s = started.elapsed().as_secs_f64();
     let ready = ServeReady {
-        url: format!("http://{}", listener.local_addr()?),
+        url: format!("http://{}", app.addr()),
         proxies: snapshot.statuses().len(),
         sweep_s,
     };
-    let shutdown = CancellationToken::new();
-    let server = tokio::spawn(service.serve(listener, shutdown.clone()));
+    let running = tokio::spawn(app.run_until_stopped(async {
+        let mut lines = crate::stdin::lines();
+        while lines.recv().await.is_some() {}
+    }));
     println!("{}", serde_json::to_string(&ready)?);
-    let mut lines = crate::stdin::lines();
-    while lines.recv().await.is_some() {}
-    shutdown.cancel();
-    server.await??;
+    running.await??;
     Ok(())
 }

@@ -24,23 +24,18 @@
 //! - `routes`: the handlers, each taking only the slices of state it needs, and
 //!   the router, which hands them the state.
 //! - this file: [`Service`], which builds the state and serves the router.
+//! - [`app`]: [`Application`], the whole service (store, engine, listener,
+//!   service) built from settings and run until stopped; the one way it starts.
 //!
 //! Re-checks of single proxies in the background, coalesced per proxy, are the
 //! engine's ([`Engine::recheck_in_background`]).
 //!
 //! # Use
-//! ```no_run
-//! # async fn run(engine: proxyhealth_engine::Engine, store: std::sync::Arc<dyn proxyhealth_store::ProxyStore>) -> Result<(), Box<dyn std::error::Error>> {
-//! use proxyhealth_server::{Service, ServiceConfig};
-//! let (service, generated) = Service::new(engine, store, ServiceConfig::default()).await?;
-//! if let Some(token) = generated {
-//!     println!("admin token (shown once): {token}");
-//! }
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! service.serve(listener, tokio_util::sync::CancellationToken::new()).await?;
-//! # Ok(()) }
-//! ```
+//! Start the service through [`Application`] (see [`app`] for an example);
+//! [`Service`] alone is the HTTP part, and [`Service::router`] serves tests
+//! that need no socket.
 
+pub mod app;
 mod assets;
 pub mod auth;
 pub mod error;
@@ -55,6 +50,7 @@ pub mod store_health;
 pub mod throttle;
 pub use proxyhealth_api::wire;
 
+pub use app::{AppError, AppSettings, AppStore, Application, Stopped};
 pub use assets::CSP;
 pub use error::ApiError;
 pub use routes::health::{Counts, LastSweep, METRICS_CONTENT_TYPE, Summary};
@@ -75,7 +71,9 @@ use tokio_util::sync::CancellationToken;
 
 /// Default largest request body: 64 KiB (a request body is a few hundred bytes).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
-/// How long in-flight requests may take to finish after shutdown is asked.
+/// How long stopping may take once it is asked: the in-flight requests of
+/// [`Service::serve`], and the whole [`Application`] (sweep loop and service)
+/// in [`Application::run_until_stopped`]. Past it, they are left behind.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// The prefix of a generated admin token.
 pub const ADMIN_TOKEN_PREFIX: &str = "phadmin_";

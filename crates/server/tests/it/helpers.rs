@@ -3,11 +3,12 @@
 
 use proxyhealth_api::wire::CreateProxyRequest;
 use proxyhealth_core::ProxySource;
-use proxyhealth_engine::Engine;
-use proxyhealth_server::{Service, ServiceConfig};
+use proxyhealth_engine::{Engine, EngineOptions};
+use proxyhealth_server::{AppError, AppSettings, AppStore, Application, ServiceConfig, Stopped};
 use proxyhealth_store::{MemoryStore, ProxyStore};
 use reqwest::StatusCode;
 use serde_json::Value;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -17,13 +18,17 @@ use uuid::Uuid;
 /// The admin token the test services are configured with.
 pub const ADMIN: &str = "test-admin-token-0123456789";
 
-/// A running service.
+/// A running service, started through [`Application`].
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub engine: Engine,
+    /// The admin token the service generated at its start, if it did.
+    pub generated_admin_token: Option<String>,
+    /// Cancel to stop the service (dropping the app does too).
     pub shutdown: CancellationToken,
-    pub server: Option<JoinHandle<std::io::Result<()>>>,
+    /// The task running [`Application::run_until_stopped`].
+    pub server: Option<JoinHandle<Result<Stopped, AppError>>>,
 }
 
 impl Drop for TestApp {
@@ -47,41 +52,61 @@ pub fn config() -> ServiceConfig {
     }
 }
 
+/// The engine settings tests use: the defaults with a short timeout.
+pub fn engine_options() -> EngineOptions {
+    EngineOptions {
+        timeout: Duration::from_secs(2),
+        ..EngineOptions::default()
+    }
+}
+
 /// An engine over `store` with a short timeout; its loop is not started, so a
 /// full sweep runs only when a test asks for one.
 pub fn engine_for(store: Arc<dyn ProxyStore>) -> Engine {
     let source: Arc<dyn ProxySource> = store;
     Engine::builder()
         .store(source)
-        .timeout(Duration::from_secs(2))
+        .options(engine_options())
         .build()
         .expect("engine builds")
 }
 
-/// The service over any store, served on 127.0.0.1:0.
-pub async fn spawn_with(store: Arc<dyn ProxyStore>, config: ServiceConfig) -> TestApp {
-    let engine = engine_for(store.clone());
-    let (service, _) = Service::new(engine.clone(), store, config)
-        .await
-        .expect("service builds");
-    serve(service, engine).await
+/// The settings of a test application over `store` on 127.0.0.1:0, with the
+/// test engine settings and the sweep loop off, so a full sweep runs only when
+/// a test asks for one.
+pub fn app_settings(store: Arc<dyn ProxyStore>, config: ServiceConfig) -> AppSettings {
+    AppSettings {
+        listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        store: AppStore::Ready(store),
+        engine: engine_options(),
+        service: config,
+        sweep_loop: false,
+    }
 }
 
-/// Serves a built service on 127.0.0.1:0.
-pub async fn serve(service: Service, engine: Engine) -> TestApp {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+/// The service over any store, served on 127.0.0.1:0.
+pub async fn spawn_with(store: Arc<dyn ProxyStore>, config: ServiceConfig) -> TestApp {
+    start(app_settings(store, config)).await
+}
+
+/// Builds the application and runs it until the app's `shutdown` is cancelled.
+pub async fn start(settings: AppSettings) -> TestApp {
+    let app = Application::build(settings)
         .await
-        .expect("bind loopback");
-    let addr = listener.local_addr().expect("local addr");
+        .expect("application builds");
+    let base = format!("http://{}", app.addr());
+    let engine = app.engine().clone();
+    let generated_admin_token = app.generated_admin_token().map(str::to_owned);
     let shutdown = CancellationToken::new();
-    let server = tokio::spawn(service.serve(listener, shutdown.clone()));
+    let server = tokio::spawn(app.run_until_stopped(shutdown.clone().cancelled_owned()));
     TestApp {
-        base: format!("http://{addr}"),
+        base,
         client: reqwest::Client::builder()
             .no_proxy()
             .build()
             .expect("client"),
         engine,
+        generated_admin_token,
         shutdown,
         server: Some(server),
     }
@@ -253,20 +278,10 @@ pub use proxyhealth_testkit::in_ci;
 
 /// The service over `store` with its engine's sweep loop running every `interval`.
 pub async fn spawn_running(store: Arc<dyn ProxyStore>, interval: Duration) -> TestApp {
-    let source: Arc<dyn ProxySource> = store.clone();
-    let engine = Engine::builder()
-        .store(source)
-        .interval(interval)
-        .timeout(Duration::from_secs(2))
-        .build()
-        .expect("engine builds");
-    let (service, _) = Service::new(engine.clone(), store, config())
-        .await
-        .expect("service builds");
-    let app = serve(service, engine.clone()).await;
-    let shutdown = app.shutdown.clone();
-    tokio::spawn(async move { engine.run(shutdown).await });
-    app
+    let mut settings = app_settings(store, config());
+    settings.engine.interval = interval;
+    settings.sweep_loop = true;
+    start(settings).await
 }
 
 /// Everything the `tracing` macros write on the current thread while a capture

@@ -1,8 +1,8 @@
 //! Building and serving the service: the admin token, read-only stores, SQLite,
 //! and shutdown.
 
-use crate::helpers::{config, engine_for, read_only_store, registration, serve};
-use proxyhealth_server::{ADMIN_TOKEN_PREFIX, Service, ServiceConfig, ServiceError};
+use crate::helpers::{config, engine_for, read_only_store, registration, spawn_with};
+use proxyhealth_server::{ADMIN_TOKEN_PREFIX, Service, ServiceConfig, ServiceError, Stopped};
 use proxyhealth_sim::Kind;
 use proxyhealth_store::{MemoryStore, OpenOptions, ProxyStore, open_store};
 use reqwest::StatusCode;
@@ -12,10 +12,13 @@ use std::time::Duration;
 #[tokio::test]
 async fn an_admin_token_is_generated_once_and_only_its_hash_is_kept() {
     let store: Arc<dyn ProxyStore> = Arc::new(MemoryStore::new());
-    let engine = engine_for(store.clone());
-    let (service, token) = Service::new(engine.clone(), store.clone(), ServiceConfig::default())
-        .await
-        .expect("service");
+    let (service, token) = Service::new(
+        engine_for(store.clone()),
+        store.clone(),
+        ServiceConfig::default(),
+    )
+    .await
+    .expect("service");
     let token = token.expect("a token is generated at the first start");
     assert!(token.starts_with(ADMIN_TOKEN_PREFIX));
     assert_eq!(token.len(), ADMIN_TOKEN_PREFIX.len() + 48);
@@ -28,15 +31,8 @@ async fn an_admin_token_is_generated_once_and_only_its_hash_is_kept() {
     assert_eq!(stored.len(), 32);
 
     // A second start (another replica, or a restart) reuses the stored hash.
-    let (second, again) = Service::new(
-        engine_for(store.clone()),
-        store.clone(),
-        ServiceConfig::default(),
-    )
-    .await
-    .expect("second service");
-    assert!(again.is_none());
-    let app = serve(second, engine).await;
+    let app = spawn_with(store.clone(), ServiceConfig::default()).await;
+    assert!(app.generated_admin_token.is_none());
     let response = app
         .client
         .get(app.url("/api/v2/workspaceproxies"))
@@ -95,7 +91,7 @@ async fn create_register_and_read_back_over_sqlite() {
     let store = open_store(&spec, OpenOptions::default())
         .await
         .expect("open sqlite");
-    let app = crate::helpers::spawn_with(store, config()).await;
+    let app = spawn_with(store, config()).await;
     let sim = proxyhealth_sim::spawn(Kind::Ok).await.expect("sim");
     let (id, token) = app.create_proxy("eu-west").await;
     let answer = app.register(&token, &registration(sim.url())).await;
@@ -125,11 +121,7 @@ async fn create_register_and_read_back_over_sqlite() {
 #[tokio::test]
 async fn serve_returns_after_shutdown_and_ends_event_streams() {
     let store: Arc<dyn ProxyStore> = Arc::new(MemoryStore::new());
-    let engine = engine_for(store.clone());
-    let (service, _) = Service::new(engine.clone(), store, config())
-        .await
-        .expect("service");
-    let mut app = serve(service, engine).await;
+    let mut app = spawn_with(store, config()).await;
     let mut stream = app
         .client
         .get(app.url("/api/v2/proxyhealth/events"))
@@ -144,5 +136,5 @@ async fn serve_returns_after_shutdown_and_ends_event_streams() {
         .await
         .expect("serve returns well within the grace period")
         .expect("task");
-    assert!(result.is_ok(), "{result:?}");
+    assert!(matches!(result, Ok(Stopped::Cleanly)), "{result:?}");
 }
