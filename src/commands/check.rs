@@ -11,17 +11,13 @@ use crate::output::table::{Row, render};
 use crate::targets;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use proxyhealth_core::{Classified, Proxy, Status};
-use proxyhealth_engine::EngineOptions;
-use proxyhealth_engine::probe::Prober;
-use proxyhealth_engine::sweep::{CheckResult, Progress, check_all};
+use proxyhealth_core::{Proxy, Status};
+use proxyhealth_engine::{CheckResult, EngineOptions, sweep_once};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Read};
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
-use time::OffsetDateTime;
 
 /// Above this many proxies, a progress bar is shown on stderr (when it is a terminal).
 const PROGRESS_THRESHOLD: usize = 50;
@@ -86,17 +82,18 @@ async fn load_store_proxies(settings: &CheckSettings) -> anyhow::Result<Vec<Prox
         .context("reading the proxies from the store")
 }
 
-/// Checks every proxy with the engine's own sweep, with a progress bar for large
-/// fleets on a terminal.
+/// Checks every proxy with the engine's one-shot sweep, with a progress bar for
+/// large fleets on a terminal.
 async fn sweep(options: &EngineOptions, proxies: Vec<Proxy>) -> anyhow::Result<Vec<CheckResult>> {
-    let prober = Prober::new(options).context("building the HTTP client")?;
     let bar = progress_bar(proxies.len());
-    let progress: Option<Progress> = bar.clone().map(|bar| {
-        let tick: Progress = Arc::new(move |_: &Proxy, _: &Classified| bar.inc(1));
-        tick
-    });
-    let checked_at = OffsetDateTime::now_utc();
-    let mut results = check_all(&prober, options, proxies, checked_at, 1, progress).await;
+    let tick = bar.clone();
+    let mut results = sweep_once(proxies, options, move |_done, _total| {
+        if let Some(bar) = &tick {
+            bar.inc(1);
+        }
+    })
+    .await
+    .context("building the HTTP client")?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

@@ -2,27 +2,55 @@
 //! the results in memory for lock-free reads.
 //!
 //! # Layout
+//! Modules point one way, from the engine down to the transports and parsers;
+//! none imports a module that uses it.
 //! - [`options`]: the engine's settings and their defaults, with the reasoning.
-//! - [`probe`]: one `GET <url>/healthz-report` under a whole-request deadline and a body
-//!   cap; plain HTTP on a lean path of its own (`plain_http`), TLS through `reqwest`.
-//! - [`sweep`]: one pass over all proxies with bounded parallelism.
+//! - `probe`: the probe pipeline: one `GET <url>/healthz-report` under a
+//!   whole-request deadline and a body cap, following same-host redirects when
+//!   told to; it owns the deadline, the redirect loop, the cap and the response
+//!   the classifier judges.
+//! - `transport`: one request, no redirects, until a deadline, into a lent
+//!   buffer, under a cap: `transport::plain_http`, the lean HTTP/1 client for
+//!   `http://`, and `transport::tls`, `reqwest` with rustls for `https://` (and
+//!   for every URL when the caller supplies a client); `transport::exchange`
+//!   holds what both give back.
+//! - [`http1`]: the pure parsers of untrusted bytes the lean client uses, the
+//!   response head and chunked decoding (public for the fuzz targets).
+//! - `sweep`: one pass over all proxies with bounded parallelism, and
+//!   [`sweep_once`], the one-shot sweep `proxyhealth check` runs.
 //! - [`snapshot`]: the immutable snapshot readers see, and how new results merge into it.
 //! - [`metrics`]: the Prometheus metrics (Coder's names), computed from the snapshot.
 //! - [`engine`]: the engine itself: the loop, on-demand sweeps shared by concurrent
 //!   callers, single-proxy re-checks (awaited, or in the background with at most
 //!   one in flight per proxy), and the readers.
 //! - [`error`]: the engine's errors.
+//!
+//! Who uses whom (`use crate::` edges; `options` and `error` are leaves any
+//! module may use):
+//! ```text
+//! engine     → sweep, snapshot, metrics, probe
+//! metrics    → snapshot
+//! snapshot   → sweep (CheckResult)
+//! sweep      → probe
+//! probe      → transport
+//! transport  → transport::{exchange, plain_http, tls}
+//! plain_http → transport::exchange, http1
+//! tls        → transport::exchange, http1::head
+//! http1      → nothing of this crate
+//! ```
 
 pub mod engine;
 pub mod error;
+pub mod http1;
 pub mod metrics;
 pub mod options;
-mod plain_http;
-pub mod probe;
+mod probe;
 pub mod snapshot;
-pub mod sweep;
+mod sweep;
+mod transport;
 
 pub use engine::{Engine, EngineBuilder, SweepState};
 pub use error::EngineError;
 pub use options::{EngineOptions, RedirectPolicy};
 pub use snapshot::{Snapshot, SweepInfo};
+pub use sweep::{CheckResult, sweep_once};

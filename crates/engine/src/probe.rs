@@ -1,34 +1,34 @@
-//! One check of one proxy: `GET <url>/healthz-report` under a deadline and a body cap.
+//! One check of one proxy: `GET <url>/healthz-report` under a deadline and a body
+//! cap, following redirects by the policy's rules. This is the probe pipeline:
+//! the one place that owns the deadline, the redirect loop, the body cap and the
+//! building of the [`ProbeResponse`] the classifier judges.
 //!
-//! Plain `http://` proxies are probed on a lean path (`plain_http`): one
-//! fresh TCP connection driven in the check's own task, which is what a sweep of
-//! thousands of proxies spends its time on. `https://` proxies, and every proxy
-//! when the caller supplies its own client, go through `reqwest` with rustls.
+//! Each request of a check goes through a transport (`crate::transport`), which
+//! sends exactly one request and follows nothing: the lean HTTP/1 client for
+//! `http://` URLs, which a sweep of thousands of proxies spends its time on, and
+//! `reqwest` with rustls for `https://` URLs, and for every URL when the caller
+//! supplied its own client.
 
 use crate::error::EngineError;
 use crate::options::{EngineOptions, RedirectPolicy};
-use crate::plain_http;
+use crate::transport::{Answer, BodyCap, BodyStop, Failure, Head, Transport, build_client};
 use proxyhealth_core::outcome::humanize;
 use proxyhealth_core::{
     BodyError, ProbeOutcome, ProbeResponse, TransportError, TransportErrorKind,
 };
-use std::error::Error as StdError;
 use std::time::Duration;
 use tokio::time::{Instant, timeout_at};
+use url::Url;
 
-/// Header a Coder server (primary or proxy) sets on every response.
-pub const BUILD_VERSION_HEADER: &str = "X-Coder-Build-Version";
-/// The `User-Agent` of every check.
-pub const USER_AGENT: &str = concat!("proxyhealth/", env!("CARGO_PKG_VERSION"));
 /// Most redirects followed when following is on.
-pub const MAX_REDIRECTS: usize = 10;
+pub(crate) const MAX_REDIRECTS: usize = 10;
 
-/// Sends the checks: the lean plain-HTTP path, or `reqwest` for TLS and for a
-/// client the caller supplied.
+/// Sends the checks: the lean plain-HTTP transport, or `reqwest` for TLS and
+/// for a client the caller supplied.
 #[derive(Clone)]
-pub struct Prober {
+pub(crate) struct Prober {
     client: reqwest::Client,
-    /// Whether plain-HTTP proxies take the lean path (not when a client was supplied).
+    /// Whether `http://` URLs take the lean transport (not when a client was supplied).
     lean_plain_http: bool,
     timeout: Duration,
     body_cap: u64,
@@ -36,10 +36,10 @@ pub struct Prober {
 }
 
 impl Prober {
-    /// A prober with the engine's own client (see [`build_client`]).
-    pub fn new(options: &EngineOptions) -> Result<Self, EngineError> {
+    /// A prober with the engine's own TLS client.
+    pub(crate) fn new(options: &EngineOptions) -> Result<Self, EngineError> {
         Ok(Prober {
-            client: build_client(options)?,
+            client: build_client(options.tls_insecure)?,
             lean_plain_http: true,
             timeout: options.timeout,
             body_cap: options.body_cap,
@@ -47,9 +47,9 @@ impl Prober {
         })
     }
 
-    /// A prober that sends every check through `client`; the engine's timeout and
-    /// body cap still apply.
-    pub fn with_client(client: reqwest::Client, options: &EngineOptions) -> Self {
+    /// A prober that sends every request through `client`; the engine's timeout,
+    /// body cap and redirect policy still apply.
+    pub(crate) fn with_client(client: reqwest::Client, options: &EngineOptions) -> Self {
         Prober {
             client,
             lean_plain_http: false,
@@ -59,84 +59,152 @@ impl Prober {
         }
     }
 
-    /// Checks `url` within the timeout; returns what was seen and how long it took.
-    pub async fn probe(&self, url: url::Url) -> (ProbeOutcome, Duration) {
-        self.probe_reusing(url, &mut Vec::new()).await
-    }
-
-    /// As [`Prober::probe`], reading a plain-HTTP answer into the allocation of
-    /// `scratch`, which a sweep worker hands to each of its checks in turn (see
-    /// [`reclaim_buffer`]): a thousand checks in flight then need no buffer of
-    /// their own from the allocator.
+    /// Checks `url` within the timeout; returns what was seen and how long it
+    /// took. The answer is read into the allocation of `scratch`, which a sweep
+    /// worker hands to each of its checks in turn (see [`reclaim_buffer`]): a
+    /// thousand checks in flight then need no buffer of their own from the
+    /// allocator.
     pub(crate) async fn probe_reusing(
         &self,
-        url: url::Url,
+        url: Url,
         scratch: &mut Vec<u8>,
     ) -> (ProbeOutcome, Duration) {
         let started = Instant::now();
         let deadline = started + self.timeout;
-        let outcome = if self.lean_plain_http && url.scheme() == "http" {
-            plain_http::probe(self, url, deadline, scratch).await
-        } else {
-            self.probe_with_client(url, deadline).await
-        };
+        let outcome = self.follow(url, deadline, std::mem::take(scratch)).await;
         (outcome, started.elapsed())
     }
 
-    pub(crate) fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
-    pub(crate) fn body_cap(&self) -> u64 {
-        self.body_cap
-    }
-
-    pub(crate) fn redirects(&self) -> RedirectPolicy {
-        self.redirects
-    }
-
-    /// Probes through `reqwest` until `deadline`.
-    pub(crate) async fn probe_with_client(&self, url: url::Url, deadline: Instant) -> ProbeOutcome {
-        let request_url = url.to_string();
-        let response = match timeout_at(deadline, self.client.get(url).send()).await {
-            Err(_elapsed) => return headers_timeout(self.timeout),
-            Ok(Err(err)) => return ProbeOutcome::Transport(transport_error(&err)),
-            Ok(Ok(response)) => response,
-        };
-        let final_url = response.url().to_string();
-        let mut seen = response_head(
-            response.status(),
-            response.headers(),
-            if final_url == request_url {
-                String::new()
-            } else {
-                final_url
-            },
-        );
-        let declared = response.content_length();
-        let mut response = response;
-        loop {
-            match timeout_at(deadline, response.chunk()).await {
-                Err(_elapsed) => {
-                    seen.body_error = Some(BodyError::Timeout {
-                        after: self.timeout,
-                    });
-                    break;
-                }
-                Ok(Err(err)) => {
-                    seen.body_error = Some(BodyError::Read(error_chain(&err)));
-                    break;
-                }
-                Ok(Ok(None)) => break,
-                Ok(Ok(Some(chunk))) => {
-                    if !append_capped(&mut seen, &chunk, self.body_cap, declared) {
-                        break;
-                    }
-                }
-            }
+    /// The transport for one request to `url`.
+    fn transport_for(&self, url: &Url) -> Transport<'_> {
+        if self.lean_plain_http && url.scheme() == "http" {
+            Transport::PlainHttp
+        } else {
+            Transport::Client(&self.client)
         }
-        ProbeOutcome::Response(seen)
     }
+
+    /// Requests `url`, and each same-host redirect target while the policy says
+    /// to follow, until `deadline`; reads the last answer's body into `buf`.
+    async fn follow(&self, url: Url, deadline: Instant, mut buf: Vec<u8>) -> ProbeOutcome {
+        let mut visited: Vec<Url> = Vec::new();
+        let mut current = url;
+        loop {
+            let sent = timeout_at(deadline, self.transport_for(&current).send(&current, buf));
+            let answer = match sent.await {
+                Err(_elapsed) => return headers_timeout(self.timeout),
+                Ok(Err(failure)) => return failed(failure),
+                Ok(Ok(answer)) => answer,
+            };
+            let first = visited.first().unwrap_or(&current);
+            let Some(next) = self.redirect_target(&answer.head, &current, first) else {
+                let followed = !visited.is_empty();
+                let final_url = if followed {
+                    current.into()
+                } else {
+                    String::new()
+                };
+                return self.response(answer, deadline, final_url).await;
+            };
+            visited.push(current);
+            if visited.contains(&next) {
+                return redirect_error(format!("redirect loop at {next}"));
+            }
+            if visited.len() > MAX_REDIRECTS {
+                return redirect_error(format!("stopped after {MAX_REDIRECTS} redirects"));
+            }
+            buf = answer.body.discard();
+            current = next;
+        }
+    }
+
+    /// Where an answer redirects to, when the policy says to follow it: a
+    /// redirect status (301, 302, 303, 307 or 308, the ones `reqwest` and Go's
+    /// client follow) with a `Location` on the first request's host (the scheme
+    /// and port may change).
+    fn redirect_target(&self, head: &Head, current: &Url, first: &Url) -> Option<Url> {
+        if self.redirects != RedirectPolicy::SameHost || !is_followed_redirect(head.status) {
+            return None;
+        }
+        let next = current.join(head.location.as_deref()?).ok()?;
+        (next.host_str() == first.host_str()).then_some(next)
+    }
+
+    /// Reads the body of the answer that ends the check and builds the response.
+    async fn response(&self, answer: Answer, deadline: Instant, final_url: String) -> ProbeOutcome {
+        let (body, stop) = answer
+            .body
+            .read(deadline, BodyCap::new(self.body_cap))
+            .await;
+        let body_error = stop.map(|stop| self.body_error(stop));
+        ProbeOutcome::Response(response(answer.head, body, body_error, final_url))
+    }
+
+    /// What a transport's reason for stopping a body means for this check.
+    fn body_error(&self, stop: BodyStop) -> BodyError {
+        match stop {
+            BodyStop::TooLarge { declared } => BodyError::TooLarge {
+                cap: self.body_cap,
+                declared,
+            },
+            BodyStop::Deadline => BodyError::Timeout {
+                after: self.timeout,
+            },
+            BodyStop::Read(cause) => BodyError::Read(cause),
+        }
+    }
+}
+
+/// The response the classifier judges: `location` only for a 3xx answer,
+/// `final_url` only when a redirect was followed (by the pipeline, or by a
+/// client the caller supplied).
+fn response(
+    head: Head,
+    body: Vec<u8>,
+    body_error: Option<BodyError>,
+    followed_to: String,
+) -> ProbeResponse {
+    let is_redirection = (300..400).contains(&head.status);
+    ProbeResponse {
+        status: head.status,
+        content_type: head.content_type,
+        build_version: head.build_version,
+        location: head.location.filter(|_| is_redirection),
+        final_url: head.answered_from.unwrap_or(followed_to),
+        body,
+        body_error,
+    }
+}
+
+/// A status that redirects to its `Location`.
+fn is_followed_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
+}
+
+/// The outcome of a request that got no answer.
+fn failed(failure: Failure) -> ProbeOutcome {
+    match failure {
+        Failure::Transport(error) => ProbeOutcome::Transport(error),
+        Failure::RequestBuild(message) => ProbeOutcome::RequestBuild(message),
+    }
+}
+
+fn redirect_error(message: String) -> ProbeOutcome {
+    ProbeOutcome::Transport(TransportError {
+        kind: TransportErrorKind::Redirect,
+        message,
+    })
+}
+
+/// The outcome of a deadline that passed before the response headers arrived.
+fn headers_timeout(timeout: Duration) -> ProbeOutcome {
+    ProbeOutcome::Transport(TransportError {
+        kind: TransportErrorKind::Timeout,
+        message: format!(
+            "timed out after {} awaiting response headers",
+            humanize(timeout)
+        ),
+    })
 }
 
 /// Largest buffer a sweep worker keeps for its next check: a usual report fits
@@ -153,144 +221,47 @@ pub(crate) fn reclaim_buffer(scratch: &mut Vec<u8>, outcome: ProbeOutcome) {
     }
 }
 
-/// Builds the HTTP client used for TLS proxies when none is given.
-///
-/// Connections are not reused: every check opens a fresh one, as blackbox_exporter
-/// does. A reused connection can hide what a new client would meet (a changed DNS
-/// record, a firewall, a load balancer: Coder's open issue #29045 is a checker that
-/// kept reading a stale connection's answers), and on a LAN a fresh TCP handshake
-/// costs far less than the check's own work. Environment proxies are ignored, so
-/// `HTTP_PROXY` can never reroute health checks.
-pub fn build_client(options: &EngineOptions) -> Result<reqwest::Client, EngineError> {
-    let redirects = match options.redirects {
-        RedirectPolicy::None => reqwest::redirect::Policy::none(),
-        RedirectPolicy::SameHost => reqwest::redirect::Policy::custom(|attempt| {
-            if attempt.previous().len() > MAX_REDIRECTS {
-                return attempt.error(format!("stopped after {MAX_REDIRECTS} redirects"));
-            }
-            if attempt.previous().contains(attempt.url()) {
-                let message = format!("redirect loop at {}", attempt.url());
-                return attempt.error(message);
-            }
-            let first_host = attempt
-                .previous()
-                .first()
-                .and_then(|url| url.host_str())
-                .map(str::to_owned);
-            if attempt.url().host_str() == first_host.as_deref() {
-                attempt.follow()
-            } else {
-                attempt.stop()
-            }
-        }),
-    };
-    reqwest::Client::builder()
-        .no_proxy()
-        .redirect(redirects)
-        .pool_max_idle_per_host(0)
-        .tcp_nodelay(true)
-        .user_agent(USER_AGENT)
-        .tls_danger_accept_invalid_certs(options.tls_insecure)
-        .build()
-        .map_err(|err| EngineError::Client(error_chain(&err)))
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The outcome of a deadline that passed before the response headers arrived.
-pub(crate) fn headers_timeout(timeout: Duration) -> ProbeOutcome {
-    ProbeOutcome::Transport(TransportError {
-        kind: TransportErrorKind::Timeout,
-        message: format!(
-            "timed out after {} awaiting response headers",
-            humanize(timeout)
-        ),
-    })
-}
-
-/// What the classifier needs from a response's status line and headers.
-pub(crate) fn response_head(
-    status: reqwest::StatusCode,
-    headers: &reqwest::header::HeaderMap,
-    final_url: String,
-) -> ProbeResponse {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
-    };
-    ProbeResponse {
-        status: status.as_u16(),
-        content_type: header("content-type"),
-        build_version: header(BUILD_VERSION_HEADER),
-        location: if status.is_redirection() {
-            header("location")
-        } else {
-            None
-        },
-        final_url,
-        body: Vec::new(),
-        body_error: None,
-    }
-}
-
-/// Appends a body chunk, keeping at most `cap` bytes; returns `false` (and records
-/// the error) once the cap is passed, so the caller stops reading.
-pub(crate) fn append_capped(
-    seen: &mut ProbeResponse,
-    chunk: &[u8],
-    cap: u64,
-    declared: Option<u64>,
-) -> bool {
-    let room = usize::try_from(cap)
-        .unwrap_or(usize::MAX)
-        .saturating_sub(seen.body.len());
-    if chunk.len() > room {
-        seen.body.extend_from_slice(&chunk[..room]);
-        seen.body_error = Some(BodyError::TooLarge { cap, declared });
-        return false;
-    }
-    seen.body.extend_from_slice(chunk);
-    true
-}
-
-fn transport_error(err: &reqwest::Error) -> TransportError {
-    let message = error_chain(err);
-    let kind = if err.is_timeout() {
-        TransportErrorKind::Timeout
-    } else if err.is_redirect() {
-        TransportErrorKind::Redirect
-    } else if looks_like_tls(&message) {
-        TransportErrorKind::Tls
-    } else if err.is_connect() {
-        TransportErrorKind::Connect
-    } else {
-        TransportErrorKind::Protocol
-    };
-    TransportError { kind, message }
-}
-
-fn looks_like_tls(message: &str) -> bool {
-    let lower = message.to_ascii_lowercase();
-    lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
-}
-
-/// An error and its causes as one line, `outer: inner: root`, leaving out the
-/// generic "error sending request" wrapper and repeated links.
-pub fn error_chain(err: &(dyn StdError + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut current: Option<&(dyn StdError + 'static)> = Some(err);
-    while let Some(link) = current {
-        let text = link.to_string();
-        let generic = text.starts_with("error sending request")
-            || text.starts_with("error decoding response body")
-            || text.starts_with("request or response body error");
-        if !generic && !parts.iter().any(|part| part.contains(&text)) {
-            parts.push(text);
+    fn head(status: u16) -> Head {
+        Head {
+            status,
+            location: Some("/elsewhere".to_owned()),
+            ..Head::default()
         }
-        current = link.source();
     }
-    if parts.is_empty() {
-        err.to_string()
-    } else {
-        parts.join(": ")
+
+    #[test]
+    fn location_is_kept_only_on_redirects() {
+        let redirect = response(head(302), Vec::new(), None, String::new());
+        assert_eq!(redirect.location.as_deref(), Some("/elsewhere"));
+        let ok = response(head(200), Vec::new(), None, String::new());
+        assert_eq!(ok.location, None);
+    }
+
+    #[test]
+    fn the_final_url_is_the_one_a_supplied_client_reached_or_the_one_followed_to() {
+        let followed = response(head(200), Vec::new(), None, "http://a/x".to_owned());
+        assert_eq!(followed.final_url, "http://a/x");
+        let by_client = Head {
+            answered_from: Some("https://a/y".to_owned()),
+            ..head(200)
+        };
+        assert_eq!(
+            response(by_client, Vec::new(), None, String::new()).final_url,
+            "https://a/y"
+        );
+    }
+
+    #[test]
+    fn only_the_usual_redirect_statuses_are_followed() {
+        for status in [301, 302, 303, 307, 308] {
+            assert!(is_followed_redirect(status), "{status}");
+        }
+        for status in [200, 300, 304, 305, 306, 399] {
+            assert!(!is_followed_redirect(status), "{status}");
+        }
     }
 }

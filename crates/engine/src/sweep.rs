@@ -1,5 +1,7 @@
-//! Checking proxies: one proxy, or all of them with bounded parallelism.
+//! Checking proxies: one proxy, or all of them with bounded parallelism; and
+//! [`sweep_once`], the public one-shot sweep outside any engine.
 
+use crate::error::EngineError;
 use crate::options::EngineOptions;
 use crate::probe::{Prober, reclaim_buffer};
 use futures::FutureExt;
@@ -31,9 +33,32 @@ pub struct CheckResult {
     pub check_seq: u64,
 }
 
-/// Called with each proxy and its verdict as soon as its check ends (a progress
-/// bar, say).
-pub type Progress = Arc<dyn Fn(&Proxy, &Classified) + Send + Sync>;
+/// Called as each check ends with how many have ended and how many there are
+/// (a progress bar, say).
+pub(crate) type Progress = Arc<dyn Fn(usize, usize) + Send + Sync>;
+
+/// Checks every proxy in `proxies` once with `options`, outside any engine:
+/// no store, no snapshot, no metrics. This is what `proxyhealth check` runs.
+///
+/// `progress(done, total)` is called as each check ends, from the task that
+/// ran it, with the number of checks ended so far; calls from different tasks
+/// may arrive out of order, so count calls rather than trust `done` to rise.
+/// The results come in the order of `proxies`, all with the same
+/// `checked_at` (the sweep's start) and `check_seq` 1. Fails only when the
+/// HTTP client cannot be built.
+pub async fn sweep_once<F>(
+    proxies: Vec<Proxy>,
+    options: &EngineOptions,
+    progress: F,
+) -> Result<Vec<CheckResult>, EngineError>
+where
+    F: Fn(usize, usize) + Send + Sync + 'static,
+{
+    let prober = Prober::new(options)?;
+    let checked_at = OffsetDateTime::now_utc();
+    let progress: Progress = Arc::new(progress);
+    Ok(check_all(&prober, options, proxies, checked_at, 1, Some(progress)).await)
+}
 
 /// What one check found, apart from the proxy it was about: a sweep keeps the
 /// proxies it loaded and pairs them with their findings at the end, so no proxy
@@ -59,7 +84,7 @@ impl Findings {
 }
 
 /// Checks one proxy. Never fails: every problem is a status with its reason.
-pub async fn check_proxy(
+pub(crate) async fn check_proxy(
     prober: &Prober,
     options: &EngineOptions,
     proxy: Proxy,
@@ -136,7 +161,7 @@ fn host_and_port(url: &url::Url) -> String {
 /// a task, a permit or a growing list per check, and each worker reads every
 /// answer into the same buffer. A check that panics marks only its own proxy.
 /// Dropping the future aborts the checks in flight.
-pub async fn check_all(
+pub(crate) async fn check_all(
     prober: &Prober,
     options: &EngineOptions,
     proxies: Vec<Proxy>,
@@ -149,14 +174,16 @@ pub async fn check_all(
     let slots: Arc<Vec<OnceLock<Findings>>> =
         Arc::new(std::iter::repeat_with(OnceLock::new).take(total).collect());
     let cursor = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
     let workers = options.parallelism.max(1).min(total);
     let mut tasks = JoinSet::new();
     for _ in 0..workers {
         let (prober, options) = (prober.clone(), options.clone());
-        let (proxies, slots, cursor, progress) = (
+        let (proxies, slots, cursor, done, progress) = (
             Arc::clone(&proxies),
             Arc::clone(&slots),
             Arc::clone(&cursor),
+            Arc::clone(&done),
             progress.clone(),
         );
         tasks.spawn(async move {
@@ -172,7 +199,7 @@ pub async fn check_all(
                     Err(_panic) => internal_failure(proxy),
                 };
                 if let Some(progress) = &progress {
-                    progress(proxy, &findings.verdict);
+                    progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
                 }
                 // Each index is handed out once, so the slot is always empty.
                 let _ = slot.set(findings);

@@ -155,6 +155,30 @@ async fn a_same_host_redirect_is_followed_when_enabled() {
 }
 
 #[tokio::test]
+async fn a_followed_redirect_to_a_failing_url_names_the_url_that_answered() {
+    let target = FakeProxy::fixed(500, Some("application/json"), r#"{"message":"broken"}"#).await;
+    let server = redirecting_to(format!("{}/healthz-report", target.url)).await;
+    let p = proxy("redirect", &server.url);
+    let engine = engine_with(
+        ListSource::with(vec![p.clone()]),
+        EngineOptions {
+            redirects: RedirectPolicy::SameHost,
+            ..Default::default()
+        },
+    );
+    engine.force_update().await.expect("sweep");
+    let error = only_error(&engine, p.id);
+    assert!(
+        error.contains(&format!(
+            "\nError: GET {}/healthz-report: unexpected status code 500: broken",
+            target.url
+        )),
+        "{error}"
+    );
+    assert_eq!(target.hits(), 1);
+}
+
+#[tokio::test]
 async fn a_redirect_to_another_host_is_not_followed_even_when_enabled() {
     let target = FakeProxy::fixed(200, Some("application/json"), r#"{"errors":[]}"#).await;
     let other_host = target.url.replace("127.0.0.1", "localhost");

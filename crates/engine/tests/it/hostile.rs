@@ -3,7 +3,7 @@
 
 use crate::helpers::*;
 use proxyhealth_core::Status;
-use proxyhealth_engine::{Engine, EngineOptions};
+use proxyhealth_engine::{Engine, EngineOptions, RedirectPolicy};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
@@ -379,6 +379,16 @@ async fn tls_spoken_to_a_plain_port_is_unreachable_with_a_tls_error() {
 
 /// A TLS proxy with a self-signed certificate for `localhost` that answers a report.
 async fn tls_server() -> RawProxy {
+    tls_server_with(|_request| {
+        let body = r#"{"errors":[]}"#;
+        format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len())
+    })
+    .await
+}
+
+/// A TLS proxy with a self-signed certificate for `localhost` that gives each
+/// request (its first bytes) the answer `respond` writes for it.
+async fn tls_server_with(respond: fn(&str) -> String) -> RawProxy {
     use std::sync::Arc;
     let cert =
         rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a certificate");
@@ -403,9 +413,8 @@ async fn tls_server() -> RawProxy {
             };
             use tokio::io::AsyncReadExt;
             let mut buf = [0u8; 4096];
-            let _ = tls.read(&mut buf).await;
-            let body = r#"{"errors":[]}"#;
-            let response = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+            let read = tls.read(&mut buf).await.unwrap_or(0);
+            let response = respond(&String::from_utf8_lossy(&buf[..read]));
             let _ = tls.write_all(response.as_bytes()).await;
             let _ = tls.shutdown().await;
         }
@@ -452,5 +461,71 @@ async fn plain_http_to_a_tls_port_is_unreachable() {
         only_error(&engine, id).starts_with("request to proxy failed: "),
         "{}",
         only_error(&engine, id)
+    );
+}
+
+/// Answers `/moved` with a report and every other path with a redirect to it.
+fn redirect_to_moved(request: &str) -> String {
+    if request.starts_with("GET /moved ") {
+        let body = r#"{"errors":[]}"#;
+        format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    } else {
+        "HTTP/1.1 307 Temporary Redirect\r\nlocation: /moved\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_owned()
+    }
+}
+
+fn following_insecure() -> EngineOptions {
+    EngineOptions {
+        tls_insecure: true,
+        redirects: RedirectPolicy::SameHost,
+        ..opts()
+    }
+}
+
+#[tokio::test]
+async fn a_same_host_https_redirect_is_followed_when_enabled() {
+    let server = tls_server_with(redirect_to_moved).await;
+    let url = format!("https://localhost:{}", server.addr.port());
+    let (engine, id) = check_one(&url, following_insecure()).await;
+    assert_eq!(
+        status(&engine, id),
+        Status::Ok,
+        "{:?}",
+        engine.status_of(&id).map(|s| s.report.clone())
+    );
+    let (engine, id) = check_one(
+        &url,
+        EngineOptions {
+            tls_insecure: true,
+            ..opts()
+        },
+    )
+    .await;
+    assert_eq!(status(&engine, id), Status::Unhealthy);
+    assert!(
+        only_error(&engine, id)
+            .contains("\nThe proxy redirected to \"/moved\", which was not followed"),
+        "{}",
+        only_error(&engine, id)
+    );
+}
+
+#[tokio::test]
+async fn an_https_redirect_loop_is_unreachable_when_following() {
+    let server = tls_server_with(|_request| {
+        "HTTP/1.1 308 Permanent Redirect\r\nlocation: /healthz-report\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_owned()
+    })
+    .await;
+    let url = format!("https://localhost:{}", server.addr.port());
+    let (engine, id) = check_one(&url, following_insecure()).await;
+    assert_eq!(status(&engine, id), Status::Unreachable);
+    assert_eq!(
+        only_error(&engine, id),
+        format!(
+            "request to proxy failed: Get \"{url}/healthz-report\": redirect loop at {url}/healthz-report"
+        )
     );
 }

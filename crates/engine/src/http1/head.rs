@@ -1,16 +1,23 @@
-//! The response head of a plain-HTTP check: parsed with `httparse`, kept to what
-//! the classifier needs, and how the body that follows is delimited.
+//! The response head of a plain-HTTP check: parsed with `httparse` (the parser
+//! hyper uses), kept to what the classifier needs, and how the body that follows
+//! is delimited.
+//!
+//! [`parse`] is called on a buffer that grows as bytes arrive: it answers
+//! `Ok(None)` until the head is complete, and the same [`Head`] for every longer
+//! buffer after that. [`has_blank_line`] is the cheap test a reader uses to
+//! decide when parsing again is worth it.
 
-use crate::probe::BUILD_VERSION_HEADER;
-
+/// Header a Coder server (primary or proxy) sets on every response; a [`Head`]
+/// keeps its value.
+pub const BUILD_VERSION_HEADER: &str = "X-Coder-Build-Version";
 /// Most header lines a response head may carry (hyper's default, too).
-pub(crate) const MAX_HEADERS: usize = 100;
+pub const MAX_HEADERS: usize = 100;
 /// Most bytes a response head may take; a proxy that sends more is not answering.
-pub(crate) const MAX_HEAD_BYTES: usize = 64 * 1024;
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// How the body after a head ends (RFC 9112, section 6.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Framing {
+pub enum Framing {
     /// No body: a 1xx, 204 or 304 answer.
     Empty,
     /// Exactly this many bytes (`Content-Length`).
@@ -23,14 +30,15 @@ pub(crate) enum Framing {
 
 /// What the checker keeps of a response head.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Head {
+pub struct Head {
     /// The status code.
     pub status: u16,
     /// `Content-Type`, when sent.
     pub content_type: Option<String>,
     /// `X-Coder-Build-Version`, when sent.
     pub build_version: Option<String>,
-    /// `Location` of a 3xx answer.
+    /// `Location`, when sent (whatever the status: the checker itself keeps it
+    /// only for a 3xx answer).
     pub location: Option<String>,
     /// How the body ends.
     pub framing: Framing,
@@ -40,7 +48,7 @@ pub(crate) struct Head {
 
 /// Why a response head was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum HeadError {
+pub enum HeadError {
     /// Not HTTP/1.x, or a malformed line.
     #[error("invalid HTTP response: {0}")]
     Invalid(httparse::Error),
@@ -53,7 +61,11 @@ pub(crate) enum HeadError {
 }
 
 /// Parses the head at the start of `buf`: `Ok(None)` while it is incomplete.
-pub(crate) fn parse(buf: &[u8]) -> Result<Option<Head>, HeadError> {
+///
+/// A complete head's [`Head::len`] is at most `buf.len()`; the bytes after it
+/// are the start of the body. [`HeadError::TooLarge`] comes only once `buf`
+/// holds more than [`MAX_HEAD_BYTES`] without the head's end.
+pub fn parse(buf: &[u8]) -> Result<Option<Head>, HeadError> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut response = httparse::Response::new(&mut headers);
     let len = match response.parse(buf) {
@@ -62,6 +74,10 @@ pub(crate) fn parse(buf: &[u8]) -> Result<Option<Head>, HeadError> {
             return Err(HeadError::TooLarge);
         }
         Ok(httparse::Status::Partial) => return Ok(None),
+        // Refused however it arrived: in one read or in many.
+        Ok(httparse::Status::Complete(len)) if len > MAX_HEAD_BYTES => {
+            return Err(HeadError::TooLarge);
+        }
         Ok(httparse::Status::Complete(len)) => len,
     };
     let status = response.code.unwrap_or_default();
@@ -76,11 +92,7 @@ pub(crate) fn parse(buf: &[u8]) -> Result<Option<Head>, HeadError> {
         status,
         content_type: first("content-type"),
         build_version: first(BUILD_VERSION_HEADER),
-        location: if (300..400).contains(&status) {
-            first("location")
-        } else {
-            None
-        },
+        location: first("location"),
         framing: framing(status, response.headers)?,
         len,
     };
@@ -90,7 +102,7 @@ pub(crate) fn parse(buf: &[u8]) -> Result<Option<Head>, HeadError> {
 /// Whether `buf` holds a blank line at or after `from`: the cheap test for
 /// "the head may be complete now", so a proxy trickling its head byte by byte
 /// costs one scan of each byte rather than a parse per read.
-pub(crate) fn has_blank_line(buf: &[u8], from: usize) -> bool {
+pub fn has_blank_line(buf: &[u8], from: usize) -> bool {
     let start = from.saturating_sub(3);
     buf.get(start..).is_some_and(|tail| {
         tail.windows(2).any(|pair| pair == b"\n\n") || tail.windows(3).any(|w| w == b"\n\r\n")
@@ -180,6 +192,21 @@ mod tests {
     }
 
     #[test]
+    fn a_head_over_the_limit_is_too_large_even_when_complete() {
+        let mut text = b"HTTP/1.1 200 OK\r\nx-big: ".to_vec();
+        text.resize(MAX_HEAD_BYTES, b'a');
+        text.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(parse(&text), Err(HeadError::TooLarge));
+        let fits = b"HTTP/1.1 200 OK\r\n\r\n".to_vec();
+        let mut with_body = fits.clone();
+        with_body.resize(MAX_HEAD_BYTES + 1, b'a');
+        assert_eq!(
+            parse(&with_body).map(|head| head.map(|h| h.len)),
+            Ok(Some(fits.len()))
+        );
+    }
+
+    #[test]
     fn chunked_wins_over_content_length() {
         let parsed = head(
             "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n",
@@ -238,12 +265,13 @@ mod tests {
     }
 
     #[test]
-    fn location_is_kept_only_on_redirects() {
+    fn location_is_kept_whatever_the_status() {
+        // The checker keeps it for 3xx answers only: see `probe`'s tests.
         let redirect =
             head("HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n");
         assert_eq!(redirect.location.as_deref(), Some("/elsewhere"));
         let ok = head("HTTP/1.1 200 OK\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n");
-        assert_eq!(ok.location, None);
+        assert_eq!(ok.location.as_deref(), Some("/elsewhere"));
     }
 
     #[test]

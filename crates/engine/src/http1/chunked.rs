@@ -1,12 +1,18 @@
 //! Decoding a `Transfer-Encoding: chunked` body as it arrives, in pieces of any size.
+//!
+//! The caller keeps the bytes it has not yet handed over: [`ChunkedDecoder::decode`]
+//! says how many of the offered bytes it used, and the rest (an incomplete size
+//! line or terminator) is offered again with more bytes after it. Decoding a
+//! stream in one piece or split anywhere gives the same body.
 
 /// Longest chunk-size line (size, extensions, CRLF) accepted.
-const MAX_SIZE_LINE: usize = 4096;
+pub const MAX_SIZE_LINE: usize = 4096;
 
 /// Where the decoder is in the chunk stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum State {
     /// Expecting a chunk-size line.
+    #[default]
     Size,
     /// Inside a chunk's data, with this many bytes still to come.
     Data(u64),
@@ -18,7 +24,7 @@ enum State {
 
 /// A broken chunk stream.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum ChunkedError {
+pub enum ChunkedError {
     /// A size line that is not hexadecimal, too long, or overflows.
     #[error("invalid chunk size line")]
     Size,
@@ -28,30 +34,27 @@ pub(crate) enum ChunkedError {
 }
 
 /// Turns chunked bytes into body bytes.
-#[derive(Debug)]
-pub(crate) struct ChunkedDecoder {
+#[derive(Debug, Default)]
+pub struct ChunkedDecoder {
     state: State,
 }
 
 impl ChunkedDecoder {
     /// A decoder at the start of a body.
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         ChunkedDecoder { state: State::Size }
     }
 
     /// Whether the last chunk has arrived.
-    pub(crate) fn is_done(&self) -> bool {
+    pub fn is_done(&self) -> bool {
         self.state == State::Done
     }
 
     /// Decodes what it can of `input` into `out`; returns how many bytes of
     /// `input` it used (the rest is an incomplete line, to be offered again with
-    /// more bytes after it).
-    pub(crate) fn decode(
-        &mut self,
-        input: &[u8],
-        out: &mut Vec<u8>,
-    ) -> Result<usize, ChunkedError> {
+    /// more bytes after it). The bytes used are never more than `input.len()`,
+    /// and once the last chunk has arrived nothing more is used.
+    pub fn decode(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, ChunkedError> {
         let mut used = 0;
         loop {
             let rest = &input[used..];
@@ -63,6 +66,10 @@ impl ChunkedDecoder {
                         return Err(ChunkedError::Size);
                     }
                     Ok(httparse::Status::Partial) => return Ok(used),
+                    // Refused however it arrived: in one read or in many.
+                    Ok(httparse::Status::Complete((line, _))) if line > MAX_SIZE_LINE => {
+                        return Err(ChunkedError::Size);
+                    }
                     Ok(httparse::Status::Complete((line, 0))) => {
                         used += line;
                         self.state = State::Done;
@@ -152,6 +159,13 @@ mod tests {
     #[test]
     fn an_endless_size_line_is_refused() {
         let line = format!("4;{}", "x".repeat(MAX_SIZE_LINE + 1));
+        let err = ChunkedDecoder::new().decode(line.as_bytes(), &mut Vec::new());
+        assert_eq!(err, Err(ChunkedError::Size));
+    }
+
+    #[test]
+    fn an_overlong_size_line_is_refused_even_when_complete() {
+        let line = format!("4;{}\r\nRust\r\n0\r\n\r\n", "x".repeat(MAX_SIZE_LINE));
         let err = ChunkedDecoder::new().decode(line.as_bytes(), &mut Vec::new());
         assert_eq!(err, Err(ChunkedError::Size));
     }

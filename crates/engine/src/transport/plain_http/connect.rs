@@ -7,8 +7,8 @@
 //! query. Only a connection still in progress takes the usual path: wait until
 //! it is writable, ask the socket whether connecting failed, then write.
 
-use super::transport;
-use proxyhealth_core::{ProbeOutcome, TransportErrorKind};
+use crate::transport::exchange::Failure;
+use proxyhealth_core::TransportErrorKind;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -19,22 +19,22 @@ use url::{Host, Url};
 /// Why opening a connection to one address failed.
 pub(super) enum OpenError {
     /// The connection could not be made: the next address may do better.
-    Connect(ProbeOutcome),
+    Connect(Failure),
     /// The connection was made but the request could not be written.
-    Write(ProbeOutcome),
+    Write(Failure),
 }
 
 impl OpenError {
-    fn into_outcome(self) -> ProbeOutcome {
+    fn into_failure(self) -> Failure {
         match self {
-            OpenError::Connect(outcome) | OpenError::Write(outcome) => outcome,
+            OpenError::Connect(failure) | OpenError::Write(failure) => failure,
         }
     }
 }
 
 /// Opens a fresh connection to the URL's host and writes `request` on it,
 /// trying each address the host resolves to until one connects.
-pub(super) async fn open(url: &Url, request: &[u8]) -> Result<TcpStream, ProbeOutcome> {
+pub(super) async fn open(url: &Url, request: &[u8]) -> Result<TcpStream, Failure> {
     let port = url.port_or_known_default().unwrap_or(80);
     let opened = match url.host() {
         Some(Host::Ipv4(ip)) => open_to(SocketAddr::from((ip, port)), request).await,
@@ -43,12 +43,12 @@ pub(super) async fn open(url: &Url, request: &[u8]) -> Result<TcpStream, ProbeOu
             let addresses = tokio::net::lookup_host((domain, port))
                 .await
                 .map_err(|err| {
-                    transport(
+                    Failure::transport(
                         TransportErrorKind::Connect,
                         format!("dns error: {domain}: {err}"),
                     )
                 })?;
-            let mut last = Err(OpenError::Connect(transport(
+            let mut last = Err(OpenError::Connect(Failure::transport(
                 TransportErrorKind::Connect,
                 "dns error: no addresses found".to_owned(),
             )));
@@ -61,19 +61,19 @@ pub(super) async fn open(url: &Url, request: &[u8]) -> Result<TcpStream, ProbeOu
             last
         }
         None => {
-            return Err(ProbeOutcome::RequestBuild(format!(
+            return Err(Failure::RequestBuild(format!(
                 "no host in request URL {:?}",
                 url.as_str()
             )));
         }
     };
-    opened.map_err(OpenError::into_outcome)
+    opened.map_err(OpenError::into_failure)
 }
 
 /// Connects to one address and writes `request`.
 async fn open_to(address: SocketAddr, request: &[u8]) -> Result<TcpStream, OpenError> {
     let connect_error = |err: io::Error| {
-        OpenError::Connect(transport(
+        OpenError::Connect(Failure::transport(
             TransportErrorKind::Connect,
             format!("tcp connect error: {address}: {err}"),
         ))
@@ -107,7 +107,7 @@ async fn open_to(address: SocketAddr, request: &[u8]) -> Result<TcpStream, OpenE
     }
     if written < request.len() {
         stream.write_all(&request[written..]).await.map_err(|err| {
-            OpenError::Write(transport(
+            OpenError::Write(Failure::transport(
                 TransportErrorKind::Protocol,
                 format!("error writing the request: {err}"),
             ))

@@ -1,6 +1,6 @@
 //! The bytes of a check's request: `GET <path> HTTP/1.1` with `Connection: close`.
 
-use crate::probe::USER_AGENT;
+use crate::transport::exchange::USER_AGENT;
 use std::io::Write;
 use url::Url;
 

@@ -1,0 +1,91 @@
+//! One request, no redirects: a transport sends `GET <url>` on a fresh
+//! connection, reads the response head, and then, if the pipeline wants it,
+//! the body into the buffer it was given, under a cap and until a deadline.
+//!
+//! Two transports, chosen per request by the pipeline (`probe`), with static
+//! dispatch so the lean path pays for no indirection:
+//! - [`plain_http`]: the lean HTTP/1 client for `http://` URLs, driven in the
+//!   check's own task.
+//! - [`tls`]: `reqwest` with rustls for `https://` URLs, and for every URL
+//!   when the caller supplied its own client.
+//!
+//! [`exchange`] holds what both give back. Nothing here knows of redirects,
+//! the deadline's length or the cap's size: the pipeline owns those.
+
+mod exchange;
+mod plain_http;
+mod tls;
+
+pub(crate) use exchange::{BodyCap, BodyStop, Failure, Head};
+pub(crate) use tls::build_client;
+use tokio::time::Instant;
+use url::Url;
+
+/// The client that sends one request.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Transport<'a> {
+    /// The lean HTTP/1 client (`http://` only).
+    PlainHttp,
+    /// A `reqwest` client: the engine's own for TLS, or the caller's.
+    Client(&'a reqwest::Client),
+}
+
+/// A response whose head has been read and whose body has not.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    /// What the pipeline keeps of the head.
+    pub(crate) head: Head,
+    /// The body, still to be read.
+    pub(crate) body: Body,
+}
+
+/// The unread body of an [`Answer`], holding the connection and the buffer.
+#[derive(Debug)]
+pub(crate) enum Body {
+    /// A body on the lean path.
+    PlainHttp(plain_http::Body),
+    /// A body read through `reqwest`.
+    Client(tls::Body),
+}
+
+impl Transport<'_> {
+    /// Sends `GET url` and reads the response head, reading into `buf`'s
+    /// allocation. Has no deadline of its own: the caller bounds it.
+    pub(crate) async fn send(self, url: &Url, buf: Vec<u8>) -> Result<Answer, Failure> {
+        match self {
+            Transport::PlainHttp => {
+                let (head, body) = plain_http::send(url, buf).await?;
+                Ok(Answer {
+                    head,
+                    body: Body::PlainHttp(body),
+                })
+            }
+            Transport::Client(client) => {
+                let (head, body) = tls::send(client, url, buf).await?;
+                Ok(Answer {
+                    head,
+                    body: Body::Client(body),
+                })
+            }
+        }
+    }
+}
+
+impl Body {
+    /// Reads the body until it ends, the cap is passed or `deadline` comes: the
+    /// bytes read (at most the cap) and what stopped them early, if anything.
+    pub(crate) async fn read(self, deadline: Instant, cap: BodyCap) -> (Vec<u8>, Option<BodyStop>) {
+        match self {
+            Body::PlainHttp(body) => body.read(deadline, cap).await,
+            Body::Client(body) => body.read(deadline, cap).await,
+        }
+    }
+
+    /// Drops the connection unread and gives back the buffer, for the next request.
+    pub(crate) fn discard(self) -> Vec<u8> {
+        match self {
+            Body::PlainHttp(body) => body.into_buffer(),
+            Body::Client(body) => body.into_buffer(),
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! The lean transport for `http://` URLs: one fresh TCP connection, one request
+//! written at once, the answer read in the check's own task, no pool, no
+//! background connection task and no header map.
+//!
+//! A sweep over thousands of healthy proxies spends its time here, so this path
+//! does only what a check needs: [`crate::http1::head`] reads the response head
+//! and keeps the three headers the classifier looks at and the body's framing,
+//! [`crate::http1::chunked`] decodes chunked bodies. The head and the body are
+//! read into the buffer the caller lent, which becomes the body.
+
+mod connect;
+mod request;
+
+use super::exchange::{BodyCap, BodyStop, Failure, Head};
+use crate::http1::chunked::ChunkedDecoder;
+use crate::http1::head::{self, Framing, HeadError};
+use proxyhealth_core::TransportErrorKind;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+use tokio::time::{Instant, timeout_at};
+use url::Url;
+
+/// Bytes reserved for the first read: a health report and its head usually fit,
+/// and a block this small comes from the allocator's per-thread cache.
+const FIRST_READ: usize = 1024;
+/// Bytes reserved for each later read of a body of unknown length.
+const LATER_READ: usize = 16 * 1024;
+
+/// Sends `GET url` on a fresh connection and reads the final response head
+/// into `buf`'s allocation; the bytes after the head stay in the returned body.
+pub(super) async fn send(url: &Url, mut buf: Vec<u8>) -> Result<(Head, Body), Failure> {
+    let request = request::encode(url).map_err(Failure::RequestBuild)?;
+    buf.clear();
+    make_room(&mut buf, FIRST_READ);
+    let mut stream = connect::open(url, &request).await?;
+    let parsed = read_head(&mut stream, &mut buf).await?;
+    buf.drain(..parsed.len);
+    let head = Head {
+        status: parsed.status,
+        content_type: parsed.content_type,
+        build_version: parsed.build_version,
+        location: parsed.location,
+        answered_from: None,
+    };
+    let body = Body {
+        stream,
+        framing: parsed.framing,
+        buf,
+    };
+    Ok((head, body))
+}
+
+fn protocol(message: String) -> Failure {
+    Failure::transport(TransportErrorKind::Protocol, message)
+}
+
+/// Reads until `buf` starts with a complete final response head (skipping
+/// interim 1xx answers). The head is parsed after the first read, so garbage is
+/// refused at once, and after that only once a blank line has arrived, so a head
+/// trickled in byte by byte costs a scan per byte, not a parse per read.
+async fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<head::Head, Failure> {
+    let mut worth_parsing = false;
+    loop {
+        if worth_parsing {
+            match head::parse(buf) {
+                Err(err) => return Err(protocol(err.to_string())),
+                Ok(Some(head)) if is_interim(head.status) => {
+                    buf.drain(..head.len);
+                    worth_parsing = !buf.is_empty();
+                    continue;
+                }
+                Ok(Some(head)) => return Ok(head),
+                Ok(None) => {}
+            }
+        }
+        if buf.len() > head::MAX_HEAD_BYTES {
+            return Err(protocol(HeadError::TooLarge.to_string()));
+        }
+        let before = buf.len();
+        make_room(buf, FIRST_READ / 2);
+        let read = stream
+            .read_buf(buf)
+            .await
+            .map_err(|err| protocol(format!("error reading the response head: {err}")))?;
+        if read == 0 {
+            return Err(match head::parse(buf) {
+                Err(err) => protocol(err.to_string()),
+                Ok(_) => protocol("connection closed before message completed".to_owned()),
+            });
+        }
+        worth_parsing = before == 0 || head::has_blank_line(buf, before);
+    }
+}
+
+/// An interim answer (`100 Continue`, `103 Early Hints`): the final one follows.
+fn is_interim(status: u16) -> bool {
+    (100..200).contains(&status) && status != 101
+}
+
+/// Makes sure the next read has room for at least `room` bytes.
+fn make_room(buf: &mut Vec<u8>, room: usize) {
+    if buf.capacity() - buf.len() < room {
+        buf.reserve(room);
+    }
+}
+
+/// A body after its head: the connection, how the body ends, and the bytes
+/// that came after the head.
+#[derive(Debug)]
+pub(crate) struct Body {
+    stream: TcpStream,
+    framing: Framing,
+    buf: Vec<u8>,
+}
+
+impl Body {
+    /// The body (at most the cap) and what stopped it early, if anything.
+    pub(super) async fn read(self, deadline: Instant, cap: BodyCap) -> (Vec<u8>, Option<BodyStop>) {
+        let Body {
+            mut stream,
+            framing,
+            buf,
+        } = self;
+        let mut reader = BodyReader {
+            stream: &mut stream,
+            deadline,
+            cap,
+        };
+        match framing {
+            Framing::Empty => (Vec::new(), None),
+            Framing::Length(length) => reader.read_length(length, buf).await,
+            Framing::UntilClose => reader.read_until_close(buf).await,
+            Framing::Chunked => reader.read_chunked(buf).await,
+        }
+    }
+
+    /// The buffer, with the connection closed unread.
+    pub(super) fn into_buffer(self) -> Vec<u8> {
+        self.buf
+    }
+}
+
+/// Reads a body within the check's deadline and body cap.
+struct BodyReader<'a> {
+    stream: &'a mut TcpStream,
+    deadline: Instant,
+    cap: BodyCap,
+}
+
+impl BodyReader<'_> {
+    /// A `Content-Length` body. A declared length over the cap is refused before
+    /// anything more is read.
+    async fn read_length(&mut self, length: u64, mut buf: Vec<u8>) -> (Vec<u8>, Option<BodyStop>) {
+        let cap = self.cap.bytes();
+        let Some(length) = usize::try_from(length).ok().filter(|&length| length <= cap) else {
+            buf.truncate(cap);
+            let declared = Some(length);
+            return (buf, Some(BodyStop::TooLarge { declared }));
+        };
+        while buf.len() < length {
+            let missing = length - buf.len();
+            match self.fill(&mut buf, missing).await {
+                Ok(0) => {
+                    let message = format!(
+                        "the proxy closed the connection after {} of the {length} bytes it declared",
+                        buf.len()
+                    );
+                    return (buf, Some(BodyStop::Read(message)));
+                }
+                Ok(_) => {}
+                Err(stop) => return (buf, Some(stop)),
+            }
+        }
+        buf.truncate(length);
+        (buf, None)
+    }
+
+    /// A body without a length: everything until the proxy closes.
+    async fn read_until_close(&mut self, mut buf: Vec<u8>) -> (Vec<u8>, Option<BodyStop>) {
+        loop {
+            if self.cap.cut(&mut buf) {
+                return (buf, Some(BodyStop::TooLarge { declared: None }));
+            }
+            match self.fill(&mut buf, LATER_READ).await {
+                Ok(0) => return (buf, None),
+                Ok(_) => {}
+                Err(stop) => return (buf, Some(stop)),
+            }
+        }
+    }
+
+    /// A chunked body, decoded as it arrives.
+    async fn read_chunked(&mut self, mut raw: Vec<u8>) -> (Vec<u8>, Option<BodyStop>) {
+        let mut decoder = ChunkedDecoder::new();
+        let mut body = Vec::new();
+        loop {
+            match decoder.decode(&raw, &mut body) {
+                Ok(used) => drop(raw.drain(..used)),
+                Err(err) => return (body, Some(BodyStop::Read(err.to_string()))),
+            }
+            if self.cap.cut(&mut body) {
+                return (body, Some(BodyStop::TooLarge { declared: None }));
+            }
+            if decoder.is_done() {
+                return (body, None);
+            }
+            match self.fill(&mut raw, LATER_READ).await {
+                Ok(0) => {
+                    let message = "the proxy closed the connection before the last chunk";
+                    return (body, Some(BodyStop::Read(message.to_owned())));
+                }
+                Ok(_) => {}
+                Err(stop) => return (body, Some(stop)),
+            }
+        }
+    }
+
+    /// One read of at most what fits in `room` more bytes, within the deadline;
+    /// `Ok(0)` when the proxy closed the connection.
+    async fn fill(&mut self, buf: &mut Vec<u8>, room: usize) -> Result<usize, BodyStop> {
+        make_room(buf, room.min(LATER_READ));
+        match timeout_at(self.deadline, self.stream.read_buf(buf)).await {
+            Err(_elapsed) => Err(BodyStop::Deadline),
+            Ok(Err(err)) => Err(BodyStop::Read(err.to_string())),
+            Ok(Ok(read)) => Ok(read),
+        }
+    }
+}
