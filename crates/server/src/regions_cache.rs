@@ -9,9 +9,9 @@
 //! at the next sweep, as in Coder, where each replica keeps its own view.
 
 use crate::order::by_name;
-use crate::wire::{Region, RegionsResponse};
 use arc_swap::ArcSwapOption;
 use axum::body::Bytes;
+use proxyhealth_api::wire::{Region, RegionsResponse};
 use proxyhealth_engine::Snapshot;
 use std::sync::Arc;
 

@@ -4,14 +4,14 @@
 use crate::error::ApiError;
 use crate::event_streams::EventStreams;
 use crate::store_health::StoreHealth;
-use crate::wire::duration_ms;
-pub use crate::wire::{Counts, LastSweep, Summary};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::Stream;
+use proxyhealth_api::wire::duration_ms;
+pub use proxyhealth_api::wire::{Counts, LastSweep, Summary};
 use proxyhealth_core::Status;
 use proxyhealth_engine::Engine;
 use proxyhealth_store::ProxyStore;

@@ -5,14 +5,14 @@ use crate::extract::JsonBody;
 use crate::order::by_name;
 use crate::regions_cache::RegionsCache;
 use crate::store_health::StoreHealth;
-use crate::wire::{
-    CreateProxyRequest, MessageResponse, PatchProxyRequest, RegionsResponse,
-    UpdateWorkspaceProxyResponse, WireStatus, WorkspaceProxy,
-};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use proxyhealth_api::wire::{
+    CreateProxyRequest, MessageResponse, PatchProxyRequest, RegionsResponse,
+    UpdateWorkspaceProxyResponse, WireStatus, WorkspaceProxy,
+};
 use proxyhealth_core::validate::{
     RESERVED_NAME, validate_display_name, validate_icon, validate_name,
 };

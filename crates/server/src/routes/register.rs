@@ -7,11 +7,13 @@
 use crate::auth::{Auth, client_ip};
 use crate::error::ApiError;
 use crate::extract::JsonBody;
-use crate::wire::{DERP_REGION_ID_OFFSET, DeregisterRequest, RegisterRequest, RegisterResponse};
 use axum::Json;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use proxyhealth_api::wire::{
+    DERP_REGION_ID_OFFSET, DeregisterRequest, RegisterRequest, RegisterResponse,
+};
 use proxyhealth_core::Status;
 use proxyhealth_core::validate::{
     validate_access_url, validate_derp_flags, validate_version, validate_wildcard_hostname,
