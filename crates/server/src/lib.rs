@@ -89,6 +89,10 @@ pub struct ServiceConfig {
     pub public_reads: bool,
     /// Largest accepted request body (default [`DEFAULT_MAX_BODY_BYTES`]); 413 above it.
     pub max_body_bytes: usize,
+    /// This process's id as a replica of a cluster on PostgreSQL, set by
+    /// [`Application`] once the replica is registered; `None` when the store
+    /// coordinates no replicas (SQLite, in-memory, a read-only Coder attach).
+    pub replica_id: Option<uuid::Uuid>,
 }
 
 impl Default for ServiceConfig {
@@ -97,6 +101,7 @@ impl Default for ServiceConfig {
             admin_token: None,
             public_reads: true,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            replica_id: None,
         }
     }
 }
@@ -111,6 +116,7 @@ impl std::fmt::Debug for ServiceConfig {
             )
             .field("public_reads", &self.public_reads)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("replica_id", &self.replica_id)
             .finish()
     }
 }
