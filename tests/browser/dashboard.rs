@@ -68,6 +68,31 @@ pub async fn tile_count(page: &Page<'_>, status: &str) -> String {
         .to_owned()
 }
 
+/// Polls the count tiles every 200 ms until each named tile shows its expected
+/// count, or `timeout` passes; then fails naming every tile's count. The tiles
+/// come from the summary, which the page fetches just before the list, so they
+/// may trail the rows by one refresh.
+pub async fn wait_for_tiles(page: &Page<'_>, timeout: Duration, expected: &[(&str, &str)]) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let mut seen = Vec::new();
+        for (status, _) in expected {
+            seen.push(tile_count(page, status).await);
+        }
+        let matches = expected
+            .iter()
+            .zip(&seen)
+            .all(|((_, want), got)| got == want);
+        if matches {
+            return;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("the count tiles: still not {expected:?} after {timeout:?}: saw {seen:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Polls `check` on the rows every 200 ms until it returns `None` (all good) or
 /// `timeout` passes; then fails with the last complaint and the rows.
 pub async fn wait_for_rows(

@@ -11,7 +11,7 @@ mod demo;
 
 use cdp::Cdp;
 use chromium::Chromium;
-use dashboard::{Row, generation, row, tile_count, wait_for_rows};
+use dashboard::{Row, generation, row, wait_for_rows, wait_for_tiles};
 use demo::Demo;
 use proxyhealth_api::wire::CreateProxyRequest;
 use proxyhealth_testkit::FakeProxy;
@@ -208,9 +208,12 @@ async fn the_demo_dashboard_shows_every_state_with_its_message_and_updates_witho
             json!(""),
             "the page takes the token out of the address bar"
         );
-        assert_eq!(tile_count(&page, "unregistered").await, "1");
-        assert_eq!(tile_count(&page, "unreachable").await, "2");
-        assert_eq!(tile_count(&page, "total").await, "14");
+        wait_for_tiles(
+            &page,
+            SETTLE,
+            &[("unregistered", "1"), ("unreachable", "2"), ("total", "14")],
+        )
+        .await;
         assert!(
             page.eval("document.querySelector('#check-now').disabled === false")
                 .await
