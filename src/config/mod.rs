@@ -2,7 +2,7 @@
 //! defaults, merged in that order of precedence.
 //!
 //! # Layout
-//! Modules point one way: this module resolves through [`file`] and the groups;
+//! Modules point one way: this module resolves through [`file`](mod@file) and the groups;
 //! the groups use [`layer`], [`file_value`], [`units`] and [`settings`], which
 //! are leaves.
 //! - [`settings`]: what configuration resolves to ([`ServeSettings`],
@@ -11,7 +11,7 @@
 //!   trait: how a group of settings is declared once and stacked.
 //! - [`store`], [`probe`], [`server`]: the three groups, each one struct whose
 //!   fields are its settings, and its `apply`: where each value goes.
-//! - [`file`]: the TOML file (one flat table of every group's keys), `--config`,
+//! - [`file`](mod@file): the TOML file (one flat table of every group's keys), `--config`,
 //!   unknown keys refused.
 //! - [`file_value`]: how one file value is read, and the reason it is refused.
 //! - [`units`]: the duration, byte-size and count parsers flags and file share.
