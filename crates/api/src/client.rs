@@ -8,8 +8,8 @@
 use crate::error::ApiError;
 use crate::wire::{
     CreateProxyRequest, DeregisterRequest, Healthz, MessageResponse, PatchProxyRequest, Region,
-    RegionsResponse, RegisterRequest, RegisterResponse, ReplicasResponse, Summary, UpdateWorkspaceProxyResponse,
-    WorkspaceProxy,
+    RegionsResponse, RegisterRequest, RegisterResponse, ReplicasResponse, Summary,
+    UpdateWorkspaceProxyResponse, WorkspaceProxy,
 };
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
