@@ -103,7 +103,7 @@ async fn get_report(router: &axum::Router, token: Option<&str>) -> (StatusCode, 
     )
 }
 
-fn replica_by_id<'a>(report: &'a Value, id: Uuid) -> &'a Value {
+fn replica_by_id(report: &Value, id: Uuid) -> &Value {
     report["replicas"]
         .as_array()
         .expect("replicas")
