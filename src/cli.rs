@@ -24,6 +24,10 @@ pub enum Command {
     /// Manage proxies on a running server.
     #[command(subcommand, visible_alias = "proxy")]
     Proxies(ProxiesCommand),
+    /// Show the replicas of a running server: liveness, heartbeat age, version,
+    /// address, view generation and lag; proxies the replicas disagree about;
+    /// stale proxies.
+    Replicas(ConnectionOnly),
     /// Check every proxy once, without a server, and print the results.
     ///
     /// Exits 0 when every proxy is ok, 1 when any is not, 2 on a usage or
@@ -73,7 +77,7 @@ pub struct CheckArgs {
     pub probe: ProbeLayer,
 }
 
-/// How to reach a running server; shared by the `proxies` subcommands.
+/// How to reach a running server; shared by the `proxies` subcommands and `replicas`.
 #[derive(Debug, Clone, Args)]
 pub struct ServerConnection {
     /// The server's base URL

@@ -3,6 +3,7 @@
 pub mod check;
 pub mod demo;
 pub mod proxies;
+pub mod replicas;
 pub mod serve;
 pub mod sim;
 pub mod store;
@@ -15,6 +16,7 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve(args) => serve::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::Proxies(command) => proxies::run(command).await.map(|()| ExitCode::SUCCESS),
+        Command::Replicas(args) => replicas::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::Check(args) => check::run(args).await,
         Command::Sim(args) => sim::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::Demo(args) => demo::run(args).await.map(|()| ExitCode::SUCCESS),

@@ -26,7 +26,8 @@ pub async fn run(command: ProxiesCommand) -> anyhow::Result<()> {
     }
 }
 
-fn client(conn: &ServerConnection) -> anyhow::Result<ApiClient> {
+/// The API client for a server connection (its URL and admin token).
+pub(crate) fn client(conn: &ServerConnection) -> anyhow::Result<ApiClient> {
     let mut builder = ApiClient::builder(conn.url.as_str());
     if let Some(token) = &conn.token {
         builder = builder.admin_token(token.as_str());
@@ -34,12 +35,13 @@ fn client(conn: &ServerConnection) -> anyhow::Result<ApiClient> {
     Ok(builder.build()?)
 }
 
-fn colour_stdout() -> bool {
+/// Whether stdout takes colours (a terminal).
+pub(crate) fn colour_stdout() -> bool {
     std::io::stdout().is_terminal()
 }
 
 /// Prints the answer's body as the server sent it (pretty-printed).
-fn print_json<T>(answer: &Answer<T>) -> anyhow::Result<()> {
+pub(crate) fn print_json<T>(answer: &Answer<T>) -> anyhow::Result<()> {
     let value = answer.raw().context("formatting JSON")?;
     let text = serde_json::to_string_pretty(&value).context("formatting JSON")?;
     println!("{text}");

@@ -221,6 +221,18 @@ async fn the_demo_dashboard_shows_every_state_with_its_message_and_updates_witho
                 == json!(true),
             "an admin can press Check now"
         );
+        assert_eq!(
+            page.eval(
+                "(() => { const p = document.querySelector('#replicas'); \
+                 return [p.hidden, p.dataset.mode, \
+                 document.querySelector('#replicas-note').textContent.startsWith('One process'), \
+                 document.querySelectorAll('#replica-list li').length]; })()"
+            )
+            .await
+            .expect("replicas panel"),
+            json!([false, "single", true, 0]),
+            "on SQLite the replicas panel is only the single-process note"
+        );
 
         // A status change must arrive by itself, without reloading the page.
         page.eval("window.__marker = 'set before the update'; true")

@@ -6,5 +6,6 @@ mod config;
 mod crash;
 mod fleet;
 mod metrics;
+mod replicas;
 mod shutdown;
 mod support;

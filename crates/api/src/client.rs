@@ -8,8 +8,8 @@
 use crate::error::ApiError;
 use crate::wire::{
     CreateProxyRequest, DeregisterRequest, Healthz, MessageResponse, PatchProxyRequest, Region,
-    RegionsResponse, RegisterRequest, RegisterResponse, Summary, UpdateWorkspaceProxyResponse,
-    WorkspaceProxy,
+    RegionsResponse, RegisterRequest, RegisterResponse, ReplicasResponse, Summary,
+    UpdateWorkspaceProxyResponse, WorkspaceProxy,
 };
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -210,6 +210,18 @@ impl ApiClient {
         self.call(
             Method::GET,
             "api/v2/proxyhealth/summary",
+            Auth::Admin,
+            None::<&()>,
+        )
+        .await
+    }
+
+    /// `GET /api/v2/proxyhealth/replicas`: the consistency report of the
+    /// replicas (admin).
+    pub async fn replicas(&self) -> Result<Answer<ReplicasResponse>, ApiError> {
+        self.call(
+            Method::GET,
+            "api/v2/proxyhealth/replicas",
             Auth::Admin,
             None::<&()>,
         )

@@ -9,7 +9,8 @@
 //!
 //! # Layout
 //! - [`wire`]: the JSON shapes: Coder's `Region`, `WorkspaceProxy`, the request
-//!   bodies, registration, and proxyhealth's summary and `/healthz`.
+//!   bodies, registration, and proxyhealth's summary, `/healthz` and the
+//!   replicas' consistency report.
 //! - [`client`]: [`ApiClient`] (built by [`ApiClientBuilder`]), one method per
 //!   route, each returning an [`Answer`]: the typed value and the raw body.
 //! - [`error`]: [`ApiError`], why a call failed, with the HTTP status and Coder's

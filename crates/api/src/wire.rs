@@ -364,6 +364,125 @@ pub struct Healthz {
     pub store_error: Option<String>,
 }
 
+/// How the replicas of a deployment relate, as the consistency report says.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplicaMode {
+    /// Replicas on one PostgreSQL coordinate: one shared view, shared probing.
+    Cluster,
+    /// One process (SQLite allows one `serve` per file; the in-memory store is one process).
+    Single,
+    /// Attached read-only to a Coder database: each replica probes alone.
+    Independent,
+}
+
+impl ReplicaMode {
+    /// The mode as it is written on the wire (`cluster`, `single`, `independent`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplicaMode::Cluster => "cluster",
+            ReplicaMode::Single => "single",
+            ReplicaMode::Independent => "independent",
+        }
+    }
+}
+
+/// One replica in the consistency report. Ages, liveness and lag are computed
+/// by the database, on its clock.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReplicaReport {
+    /// The replica's id.
+    pub id: Uuid,
+    /// Its host name.
+    pub hostname: String,
+    /// The proxyhealth version it runs.
+    pub version: String,
+    /// The address its HTTP server listens on.
+    pub listen_addr: String,
+    /// When it registered.
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    /// Its last heartbeat.
+    #[serde(with = "time::serde::rfc3339")]
+    pub heartbeat_at: OffsetDateTime,
+    /// How old its last heartbeat is.
+    pub heartbeat_age_ms: u64,
+    /// Heartbeat within the live window and not stopped.
+    pub live: bool,
+    /// When it stopped cleanly; `null` while it runs (or if it died).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub stopped_at: Option<OffsetDateTime>,
+    /// The generation of the view it reported serving at its last heartbeat.
+    pub view_generation: i64,
+    /// The newest generation minus `view_generation` (0 when it has everything).
+    pub lag_generations: i64,
+    /// How long the oldest result it has not reported seeing has existed (0
+    /// when it has everything); includes up to one heartbeat of reporting delay.
+    pub lag_ms: u64,
+    /// Whether this is the replica that answered.
+    pub this: bool,
+}
+
+/// What one replica last saw of one proxy.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReplicaObservation {
+    /// The replica that saw it.
+    pub replica_id: Uuid,
+    /// That replica's host name (empty when the replica is no longer known).
+    pub hostname: String,
+    /// The status word it saw (`ok`, `unhealthy`, …).
+    pub status: String,
+    /// Its message.
+    pub message: String,
+    /// When it saw it.
+    #[serde(with = "time::serde::rfc3339")]
+    pub observed_at: OffsetDateTime,
+}
+
+/// A proxy whose recent observations from live replicas differ.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReplicaDisagreement {
+    /// The proxy.
+    pub proxy_id: Uuid,
+    /// Its name (empty when it is no longer known).
+    pub name: String,
+    /// The observations that disagree, ordered by replica id.
+    pub observations: Vec<ReplicaObservation>,
+}
+
+/// A proxy whose newest result is older than two intervals.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StaleProxy {
+    /// The proxy.
+    pub proxy_id: Uuid,
+    /// Its name (empty when it is no longer known).
+    pub name: String,
+    /// When its newest result was made; `null` when it was never checked.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub checked_at: Option<OffsetDateTime>,
+}
+
+/// `GET /api/v2/proxyhealth/replicas`: the consistency report (admin).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReplicasResponse {
+    /// How the replicas relate.
+    pub mode: ReplicaMode,
+    /// What the mode means for the operator; `null` in cluster mode.
+    pub note: Option<String>,
+    /// The id of the replica that answered; `null` outside cluster mode (or
+    /// before it registered).
+    pub this_replica: Option<Uuid>,
+    /// In cluster mode the newest result's generation in the database;
+    /// otherwise the generation of this process's view.
+    pub newest_generation: i64,
+    /// Every known replica, ordered by start time (empty outside cluster mode).
+    pub replicas: Vec<ReplicaReport>,
+    /// Proxies whose observations disagree between live replicas.
+    pub disagreements: Vec<ReplicaDisagreement>,
+    /// Proxies whose newest result is older than two intervals.
+    pub stale: Vec<StaleProxy>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -443,5 +562,44 @@ mod tests {
         let back: RegisterRequest =
             serde_json::from_str(&json).expect("deny_unknown_fields accepts it");
         assert_eq!(back, register);
+    }
+
+    #[test]
+    fn the_replicas_report_round_trips_with_snake_case_modes_and_null_options() {
+        let at = zero_time();
+        let report = ReplicasResponse {
+            mode: ReplicaMode::Cluster,
+            note: None,
+            this_replica: Some(Uuid::nil()),
+            newest_generation: 7,
+            replicas: vec![ReplicaReport {
+                id: Uuid::nil(),
+                hostname: "h".into(),
+                version: "1".into(),
+                listen_addr: "127.0.0.1:1".into(),
+                started_at: at,
+                heartbeat_at: at,
+                heartbeat_age_ms: 5,
+                live: true,
+                stopped_at: None,
+                view_generation: 5,
+                lag_generations: 2,
+                lag_ms: 40,
+                this: true,
+            }],
+            disagreements: Vec::new(),
+            stale: vec![StaleProxy {
+                proxy_id: Uuid::nil(),
+                name: "eu".into(),
+                checked_at: None,
+            }],
+        };
+        let json = serde_json::to_value(&report).expect("serialize");
+        assert_eq!(json["mode"], "cluster");
+        assert_eq!(json["replicas"][0]["stopped_at"], serde_json::Value::Null);
+        assert_eq!(json["stale"][0]["checked_at"], serde_json::Value::Null);
+        let back: ReplicasResponse = serde_json::from_value(json).expect("deserialize");
+        assert_eq!(back, report);
+        assert_eq!(ReplicaMode::Independent.as_str(), "independent");
     }
 }

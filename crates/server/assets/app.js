@@ -13,6 +13,7 @@
     list: '/api/v2/workspaceproxies',
     regions: '/api/v2/regions',
     refresh: '/api/v2/workspaceproxies/refresh',
+    replicas: '/api/v2/proxyhealth/replicas',
   };
   const TOKEN_KEY = 'proxyhealth.adminToken';
   const POLL_MS = 5000;
@@ -31,6 +32,8 @@
   const LONG_LINES = 4;
   const LONG_CHARS = 400;
   const FLAP_CHANGES = 4;
+  /** A live replica whose view is older than this (several heartbeats) counts as lagging. */
+  const LAG_WARN_MS = 5000;
 
   const state = {
     token: null,
@@ -49,6 +52,7 @@
     esOpenedOnce: false,
     pollTimer: null,
     checking: false,
+    replicas: null, // the consistency report (admin only), or null
   };
 
   // ---------- small helpers ----------
@@ -299,11 +303,21 @@
     state.summary = summary;
     state.proxies = list;
     state.mode = mode;
+    state.replicas = mode === 'admin' ? await loadReplicas() : null;
     state.lastSuccess = Date.now();
     hideNotice('load');
     render();
     if (summary && (typeof summary.generation === 'number' || typeof summary.generation === 'string')) {
       document.body.dataset.generation = String(summary.generation);
+    }
+  }
+
+  /** The replicas' consistency report; null when it cannot be read (the panel then hides: it is an extra, never a reason to fail the page). */
+  async function loadReplicas() {
+    try {
+      return await api('GET', API.replicas);
+    } catch {
+      return null;
     }
   }
 
@@ -441,7 +455,72 @@
     renderSummary();
     renderFilters();
     renderRows();
+    renderReplicas();
     tick();
+  }
+
+  /** The replicas panel: one line per replica in cluster mode, with a warning when one lags, the replicas disagree or proxies are stale; only the note in the other modes. */
+  function renderReplicas() {
+    const panel = $('#replicas');
+    const r = state.replicas;
+    if (!r || typeof r !== 'object' || state.mode !== 'admin') {
+      panel.hidden = true;
+      return;
+    }
+    panel.hidden = false;
+    const mode = str(r.mode);
+    const cluster = mode === 'cluster';
+    panel.classList.toggle('compact', !cluster);
+    panel.dataset.mode = mode;
+    const replicas = cluster && Array.isArray(r.replicas) ? r.replicas.filter((x) => x && typeof x === 'object') : [];
+    const disagreements = Array.isArray(r.disagreements) ? r.disagreements.filter((x) => x && typeof x === 'object') : [];
+    const stale = Array.isArray(r.stale) ? r.stale.filter((x) => x && typeof x === 'object') : [];
+    const live = replicas.filter((x) => x.live === true);
+    setText($('#replicas-mode'), cluster ? `${plural(live.length, 'live replica', 'live replicas')} of ${replicas.length}` : mode);
+
+    const list = $('#replica-list');
+    list.replaceChildren(...replicas.map(replicaLine));
+
+    const lagging = live.filter(isLagging);
+    const warnings = [];
+    if (lagging.length) warnings.push(`${plural(lagging.length, 'replica lags', 'replicas lag')} behind the newest result`);
+    if (disagreements.length) {
+      const names = disagreements.map((d) => str(d.name) || str(d.proxy_id)).join(', ');
+      warnings.push(`replicas disagree about ${plural(disagreements.length, 'proxy', 'proxies')}: ${names}`);
+    }
+    if (stale.length) {
+      const names = stale.map((d) => str(d.name) || str(d.proxy_id)).join(', ');
+      warnings.push(`no recent result for ${plural(stale.length, 'proxy', 'proxies')}: ${names}`);
+    }
+    const warning = $('#replicas-warning');
+    setText(warning, warnings.length ? `⚠ ${warnings.join('; ')}` : '');
+    warning.hidden = warnings.length === 0;
+
+    const note = $('#replicas-note');
+    setText(note, str(r.note));
+    note.hidden = !str(r.note);
+  }
+
+  function isLagging(x) {
+    return typeof x.lag_generations === 'number' && x.lag_generations > 0
+      && typeof x.lag_ms === 'number' && x.lag_ms >= LAG_WARN_MS;
+  }
+
+  /** One replica: marker, host, state, heartbeat age, version, address, view generation, lag. */
+  function replicaLine(x) {
+    const state = x.stopped_at ? 'stopped' : x.live === true ? 'live' : 'dead';
+    const age = typeof x.heartbeat_age_ms === 'number' ? `heartbeat ${fmtDuration(x.heartbeat_age_ms)} ago` : '';
+    const lagN = typeof x.lag_generations === 'number' ? x.lag_generations : 0;
+    const lag = lagN > 0 ? `lag ${lagN} (${fmtMs(typeof x.lag_ms === 'number' ? x.lag_ms : NaN)})` : 'up to date';
+    return el('li', { class: 'replica', dataset: { replicaId: str(x.id), state } },
+      el('span', { class: 'replica-this', text: x.this === true ? 'this' : '', title: x.this === true ? 'The replica that served this page' : null }),
+      el('span', { class: 'replica-host', text: str(x.hostname) || str(x.id), title: str(x.id) }),
+      el('span', { class: 'replica-state', text: state, dataset: { state } }),
+      el('span', { class: 'replica-meta', text: age }),
+      el('span', { class: 'replica-meta', text: str(x.version) }),
+      el('span', { class: 'replica-meta', text: str(x.listen_addr) }),
+      el('span', { class: 'replica-meta', text: `view ${typeof x.view_generation === 'number' ? x.view_generation : '?'}` }),
+      el('span', { class: 'replica-lag', text: lag, dataset: { lagging: String(x.live === true && isLagging(x)) } }));
   }
 
   function renderAuth() {

@@ -19,6 +19,8 @@
 //! - [`auth`]: the admin token, the proxy token and the slow-down of failures.
 //! - `assets`: the dashboard's files and the security headers.
 //! - `regions_cache`: the body of `/api/v2/regions`, rendered once per snapshot.
+//! - [`replica_report`]: the replicas' consistency report (cluster, single or
+//!   independent mode; liveness, lag, disagreements, stale proxies).
 //! - `state`: what the handlers share, one cheap handle per slice, each
 //!   extractable on its own (axum's `FromRef`).
 //! - `routes`: the handlers, each taking only the slices of state it needs, and
@@ -44,6 +46,7 @@ pub mod extract;
 pub mod http_metrics;
 mod order;
 mod regions_cache;
+pub mod replica_report;
 mod routes;
 mod state;
 pub mod store_health;
@@ -182,6 +185,7 @@ impl Service {
             store_health: Arc::new(store_health),
             streams: Default::default(),
             regions: Default::default(),
+            replica: replica_report::ThisReplica(config.replica_id),
         };
         Ok((
             Service {

@@ -10,6 +10,7 @@ use crate::auth::Auth;
 use crate::event_streams::EventStreams;
 use crate::http_metrics::HttpMetrics;
 use crate::regions_cache::RegionsCache;
+use crate::replica_report::ThisReplica;
 use crate::store_health::StoreHealth;
 use axum::extract::FromRef;
 use proxyhealth_engine::Engine;
@@ -33,6 +34,8 @@ pub(crate) struct AppState {
     pub streams: EventStreams,
     /// The rendered body of `/api/v2/regions` for the current snapshot.
     pub regions: Arc<RegionsCache>,
+    /// This process's replica id, for the consistency report.
+    pub replica: ThisReplica,
 }
 
 /// `impl FromRef<AppState> for <slice>` for each field, cloning the handle.
@@ -56,4 +59,5 @@ slices! {
     store_health: Arc<StoreHealth>,
     streams: EventStreams,
     regions: Arc<RegionsCache>,
+    replica: ThisReplica,
 }

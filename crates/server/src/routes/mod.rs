@@ -6,6 +6,7 @@
 pub(crate) mod health;
 pub(crate) mod proxies;
 pub(crate) mod register;
+pub(crate) mod replicas;
 
 use crate::assets;
 use crate::auth::{require_admin, require_reader};
@@ -36,6 +37,7 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
                 .patch(proxies::patch)
                 .delete(proxies::delete),
         )
+        .route("/api/v2/proxyhealth/replicas", get(replicas::report))
         .route_layer(from_fn_with_state(state.auth.clone(), require_admin));
     let proxy = Router::new()
         .route(

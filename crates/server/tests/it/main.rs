@@ -12,5 +12,6 @@ mod proptests;
 mod proxies;
 mod register;
 mod reliability;
+mod replicas;
 mod security;
 mod service;
