@@ -12,6 +12,8 @@
 //!   decides, and the responses it gives.
 //! - [`api`]: a client of a test server and the registration a test proxy sends.
 //! - [`in_ci`]: whether skipping is forbidden.
+//! - [`shared_postgres_url`]: the PostgreSQL server `scripts/test` starts for
+//!   every test, when there is one.
 
 pub mod api;
 pub mod fake_proxy;
@@ -24,4 +26,26 @@ pub use postgres::OwnPostgres;
 /// server or privilege fails instead of skipping.
 pub fn in_ci() -> bool {
     std::env::var("CI").as_deref() == Ok("true")
+}
+
+/// The variable `scripts/test` sets to the URL of the PostgreSQL server it
+/// starts for the tests.
+pub const SHARED_POSTGRES_ENV: &str = "PROXYHEALTH_TEST_PG_URL";
+
+/// The URL of the PostgreSQL server `scripts/test` started, or `None` after
+/// saying loudly that the test is skipped; with `CI=true` its absence fails
+/// the test instead.
+pub fn shared_postgres_url() -> Option<String> {
+    match std::env::var(SHARED_POSTGRES_ENV) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if in_ci() => {
+            panic!("{SHARED_POSTGRES_ENV} is not set and CI=true: the PostgreSQL tests must run")
+        }
+        _ => {
+            eprintln!(
+                "!!! skipped: {SHARED_POSTGRES_ENV} not set (PostgreSQL tests did not run) !!!"
+            );
+            None
+        }
+    }
 }

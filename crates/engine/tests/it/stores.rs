@@ -5,26 +5,10 @@ use crate::helpers::FakeProxy;
 use proxyhealth_core::Status;
 use proxyhealth_engine::Engine;
 use proxyhealth_store::{NewProxy, OpenOptions, ProxyStore, Registration, open_store};
-use proxyhealth_testkit::{OwnPostgres, in_ci};
+use proxyhealth_testkit::OwnPostgres;
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use std::sync::Arc;
 use std::time::Duration;
-
-const PG_URL_ENV: &str = "PROXYHEALTH_TEST_PG_URL";
-
-/// The shared test server's URL, or `None` (loudly) outside CI.
-fn pg_server_url() -> Option<String> {
-    match std::env::var(PG_URL_ENV) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if in_ci() => {
-            panic!("{PG_URL_ENV} is not set and CI=true: the PostgreSQL tests must run")
-        }
-        _ => {
-            eprintln!("!!! skipped: {PG_URL_ENV} not set (PostgreSQL tests did not run) !!!");
-            None
-        }
-    }
-}
 
 /// A fresh database on the shared test server; returns its URL.
 async fn fresh_database(server_url: &str) -> String {
@@ -74,7 +58,7 @@ async fn registered(store: &Arc<dyn ProxyStore>, name: &str, url: &str) -> uuid:
 
 #[tokio::test]
 async fn two_engines_on_one_postgres_database_see_proxies_created_through_either() {
-    let Some(server) = pg_server_url() else {
+    let Some(server) = proxyhealth_testkit::shared_postgres_url() else {
         return;
     };
     let url = fresh_database(&server).await;

@@ -13,7 +13,6 @@ use proxyhealth_server::{Service, ServiceConfig};
 use proxyhealth_store::{
     NewProxy, OpenOptions, ProxyStore, ReplicaInfo, ResultWrite, WriteOutcome, open_store,
 };
-use proxyhealth_testkit::in_ci;
 use serde_json::Value;
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use std::sync::Arc;
@@ -22,23 +21,8 @@ use tower::ServiceExt;
 use uuid::Uuid;
 
 const PATH: &str = "/api/v2/proxyhealth/replicas";
-const PG_URL_ENV: &str = "PROXYHEALTH_TEST_PG_URL";
 /// The engine's interval in the PostgreSQL test: stale after two of them.
 const INTERVAL: Duration = Duration::from_secs(1);
-
-/// The shared test server's URL, or `None` (loudly) outside CI.
-fn pg_server_url() -> Option<String> {
-    match std::env::var(PG_URL_ENV) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if in_ci() => {
-            panic!("{PG_URL_ENV} is not set and CI=true: the PostgreSQL tests must run")
-        }
-        _ => {
-            eprintln!("!!! skipped: {PG_URL_ENV} not set (PostgreSQL tests did not run) !!!");
-            None
-        }
-    }
-}
 
 /// A fresh database on the test server: (server URL, database name, its URL).
 async fn fresh_database(server_url: &str) -> (String, String) {
@@ -114,7 +98,7 @@ fn replica_by_id(report: &Value, id: Uuid) -> &Value {
 
 #[tokio::test]
 async fn the_report_shows_liveness_lag_disagreements_and_stale_proxies_on_postgres() {
-    let Some(server_url) = pg_server_url() else {
+    let Some(server_url) = proxyhealth_testkit::shared_postgres_url() else {
         return;
     };
     let (db_name, url) = fresh_database(&server_url).await;
