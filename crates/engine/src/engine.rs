@@ -5,6 +5,7 @@ use crate::error::EngineError;
 use crate::metrics::EngineMetrics;
 use crate::options::{DEFAULT_INTERVAL, EngineOptions};
 use crate::probe::Prober;
+use crate::recheck::RecheckRequests;
 use crate::snapshot::{Change, Snapshot, SweepInfo};
 use crate::sweep::{CheckResult, check_all, check_proxy};
 use arc_swap::{ArcSwap, Guard};
@@ -47,6 +48,10 @@ struct Inner {
     /// Proxies with a background re-check in flight, and whether another is
     /// wanted after it (see [`Engine::recheck_in_background`]).
     background_rechecks: parking_lot::Mutex<HashMap<Uuid, bool>>,
+    /// Who runs background re-checks instead of this engine (a cluster).
+    recheck_requests: Option<Arc<dyn RecheckRequests>>,
+    /// When a shared view was last read successfully (cluster mode only).
+    view_read_at: parking_lot::Mutex<Option<Instant>>,
     metrics: EngineMetrics,
     registry: prometheus::Registry,
 }
@@ -76,6 +81,7 @@ pub struct EngineBuilder {
     options: EngineOptions,
     client: Option<reqwest::Client>,
     registry: Option<prometheus::Registry>,
+    recheck_requests: Option<Arc<dyn RecheckRequests>>,
 }
 
 impl EngineBuilder {
@@ -118,6 +124,14 @@ impl EngineBuilder {
     /// The registry to put the metrics on; a private one is made when none is given.
     pub fn registry(mut self, registry: prometheus::Registry) -> Self {
         self.registry = Some(registry);
+        self
+    }
+
+    /// Who runs the re-checks [`Engine::recheck_in_background`] asks for,
+    /// instead of the engine itself (a cluster asks for one check in the
+    /// cluster). Unset, the engine re-checks the proxy alone.
+    pub fn recheck_requests(mut self, requests: Arc<dyn RecheckRequests>) -> Self {
+        self.recheck_requests = Some(requests);
         self
     }
 
@@ -164,6 +178,8 @@ impl EngineBuilder {
                 state: ArcSwap::from_pointee(SweepState::default()),
                 generations,
                 background_rechecks: parking_lot::Mutex::new(HashMap::new()),
+                recheck_requests: self.recheck_requests,
+                view_read_at: parking_lot::Mutex::new(None),
                 metrics,
                 registry,
             }),
@@ -312,7 +328,14 @@ impl Engine {
     ///
     /// Returns `true` when this call started a re-check, `false` when it was
     /// folded into the one in flight. Must be called within a Tokio runtime.
+    ///
+    /// With a [`RecheckRequests`] set by the builder, the request goes there
+    /// instead (and this returns `true`): in a cluster, one replica checks.
     pub fn recheck_in_background(&self, id: Uuid) -> bool {
+        if let Some(requests) = &self.inner.recheck_requests {
+            requests.request_recheck(id);
+            return true;
+        }
         {
             let mut in_flight = self.inner.background_rechecks.lock();
             if let Some(again) = in_flight.get_mut(&id) {
@@ -358,6 +381,77 @@ impl Engine {
         if let Some(next) = self.inner.snapshot.load().without(id) {
             self.publish(next);
         }
+    }
+
+    /// Checks one proxy now and returns the result without merging it into
+    /// the snapshot (the check is counted in the metrics). A replica of a
+    /// cluster checks what it claimed this way and writes the result to the
+    /// shared store; see [`Engine::status_after`].
+    pub async fn check(&self, proxy: proxyhealth_core::Proxy) -> CheckResult {
+        let seq = self.next_check_seq();
+        let result = check_proxy(
+            &self.inner.prober,
+            &self.inner.options,
+            proxy,
+            OffsetDateTime::now_utc(),
+            seq,
+        )
+        .await;
+        self.count_check(&result);
+        result
+    }
+
+    /// The status a proxy would have after `result`, merged with its current
+    /// status in the snapshot (streak, hysteresis, history), without
+    /// publishing it.
+    pub fn status_after(&self, result: CheckResult) -> ProxyStatus {
+        let current = self.inner.snapshot.load();
+        current.merged(result, self.inner.options.hysteresis)
+    }
+
+    /// Publishes statuses read from a shared view (a cluster's store): with
+    /// `full`, they replace the whole set (a proxy not among them is gone);
+    /// otherwise each replaces the proxy's status unless the snapshot holds a
+    /// newer one (a higher [`ProxyStatus::check_seq`], which a cluster sets to
+    /// the result's generation). Status changes are logged. Also records a
+    /// successful read of the view (see [`Engine::view_age`]) and a successful
+    /// "sweep" for `/healthz`.
+    pub fn publish_view(&self, statuses: Vec<ProxyStatus>, full: bool, info: SweepInfo) {
+        if full || !statuses.is_empty() {
+            let _guard = self.inner.publish.lock();
+            let current = self.inner.snapshot.load();
+            let (next, changes) = current.with_view(statuses, full, info);
+            log_changes(&changes);
+            self.publish(next);
+        }
+        *self.inner.view_read_at.lock() = Some(Instant::now());
+        self.inner.state.store(Arc::new(SweepState {
+            last_error: None,
+            consecutive_failures: 0,
+            last_attempt_at: Some(info.started_at),
+        }));
+    }
+
+    /// Records that reading the shared view failed: the snapshot stays as it
+    /// was (the last view keeps being served) and the error is reported as a
+    /// failed sweep would be.
+    pub fn view_failed(&self, error: String) {
+        let previous = self.inner.state.load();
+        self.inner.state.store(Arc::new(SweepState {
+            last_error: Some(error),
+            consecutive_failures: previous.consecutive_failures.saturating_add(1),
+            last_attempt_at: Some(OffsetDateTime::now_utc()),
+        }));
+    }
+
+    /// How long ago a shared view was last read successfully; `None` when the
+    /// engine serves no shared view (it runs its own sweeps) or none was read
+    /// yet. `/healthz` calls the view stale past two intervals.
+    pub fn view_age(&self) -> Option<Duration> {
+        self.inner
+            .view_read_at
+            .lock()
+            .map(|read_at| read_at.elapsed())
     }
 
     fn next_check_seq(&self) -> u64 {
