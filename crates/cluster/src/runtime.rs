@@ -99,6 +99,15 @@ impl Replica {
         }
     }
 
+    /// Marks the replica stopped without running it (the application it was
+    /// started for could not be built).
+    pub async fn stop_now(self) {
+        let me = self.shared.me();
+        if let Err(err) = self.shared.coordination.stop(me).await {
+            tracing::warn!(error = %err, "marking the replica stopped failed");
+        }
+    }
+
     /// Heartbeats, keeps the view in step and claims, checks and writes its
     /// share until `shutdown` is cancelled; then stops claiming, sends the
     /// results it holds and, after that write returned, marks the replica
