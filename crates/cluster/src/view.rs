@@ -135,7 +135,8 @@ pub(crate) async fn run(
         match outcome {
             Ok(()) => need = Need::Nothing,
             Err(err) => {
-                tracing::warn!(error = %err, "reading the shared view failed; serving the last one");
+                // the engine's own loop logs a failed sweep with these words
+                tracing::error!(error = %err, "proxy health check failed: reading the shared view failed; serving the last one");
                 shared
                     .engine
                     .view_failed(format!("reading the shared view: {err}"));

@@ -434,8 +434,15 @@ impl Engine {
 
     /// Records that reading the shared view failed: the snapshot stays as it
     /// was (the last view keeps being served) and the error is reported as a
-    /// failed sweep would be.
+    /// failed sweep would be (`/healthz`, the summary, and
+    /// `proxyhealth_sweeps_total{outcome="failed"}`: a replica's sweep is its
+    /// read of the view).
     pub fn view_failed(&self, error: String) {
+        self.inner
+            .metrics
+            .sweeps
+            .with_label_values(&["failed"])
+            .inc();
         let previous = self.inner.state.load();
         self.inner.state.store(Arc::new(SweepState {
             last_error: Some(error),
