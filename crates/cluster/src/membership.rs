@@ -70,7 +70,9 @@ async fn heartbeat(shared: &Shared) -> bool {
     }
 }
 
-async fn count_live(shared: &Shared) {
+/// Counts the live replicas (for the second opinion and the metric); a
+/// failure keeps the last count.
+pub(crate) async fn count_live(shared: &Shared) {
     match shared
         .coordination
         .replicas(shared.settings.live_window())
