@@ -20,6 +20,7 @@
 //! - [`metrics`]: the replica's metrics on the engine's registry.
 //! - [`rechecks`]: [`ClusterRechecks`], the engine's re-check seam asking the
 //!   cluster for one check.
+//! - `quiet`: one log line per outage of a recurring statement.
 //! - `shared`: what the loops share (this replica's id, the view generation,
 //!   the live count, the claim loop's wake-up).
 //! - `membership`: the heartbeat loop.
@@ -28,14 +29,14 @@
 //! - `probing`: the claim and check loop.
 //! - [`runtime`]: [`Replica`]: start, run, stop.
 //!
-//! Who uses whom (`use crate::` edges; `settings`, `metrics` and `error` are
-//! leaves):
+//! Who uses whom (`use crate::` edges; `settings`, `metrics`, `quiet` and
+//! `error` are leaves):
 //! ```text
 //! runtime    → shared, membership, view, probing, settings, metrics, error
-//! probing    → shared, writer, settings
+//! probing    → shared, writer, settings, quiet
 //! writer     → shared, settings
-//! view       → shared
-//! membership → shared
+//! view       → shared, quiet
+//! membership → shared, quiet
 //! shared     → settings, metrics
 //! rechecks   → nothing of this crate
 //! ```
@@ -44,6 +45,7 @@ pub mod error;
 mod membership;
 pub mod metrics;
 mod probing;
+mod quiet;
 pub mod rechecks;
 pub mod runtime;
 pub mod settings;
