@@ -12,7 +12,15 @@
 //!   first when two or more are live (the second opinion);
 //! - **view**: reads new results when notified (coalesced), every 3 s
 //!   anyway, and everything after the notification connection was lost and
-//!   every 30 s, and publishes them into the engine's snapshot.
+//!   every 60 s, and publishes them into the engine's snapshot.
+//!
+//! Bounds (defaults: 5 s timeout): a dead replica's claimed proxies are
+//! checked again within lease + poll + timeout + batch (3 × timeout + 6.25 s,
+//! 21.25 s); a stopped one's at once. A view lags a result by a notification
+//! (milliseconds), by at most the 3 s safety period when a notification is
+//! lost, and by at most about 10 s (the listener's self-ping) plus a reload
+//! when its connection dies silently. `/healthz` calls a view stale once it
+//! was not read for two intervals.
 //!
 //! # Layout
 //! - [`settings`]: the periods and bounds, derived from the engine's options.
