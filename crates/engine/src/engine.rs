@@ -295,7 +295,8 @@ impl Engine {
     /// With a [`RecheckRequests`] (a cluster), the re-check is asked of it and
     /// this waits for its result to reach the snapshot (one check in the
     /// cluster); only when none arrives within twice the timeout and 5 s more
-    /// does the engine check the proxy itself.
+    /// does the engine check the proxy itself, and then it returns that status
+    /// without publishing it.
     pub async fn recheck(&self, id: Uuid) -> Result<Arc<ProxyStatus>, EngineError> {
         let proxy = match self.inner.source.proxy_by_id(id).await? {
             Some(proxy) if !proxy.deleted => proxy,
@@ -304,10 +305,15 @@ impl Engine {
                 return Err(EngineError::ProxyNotFound(id));
             }
         };
-        if let Some(requests) = &self.inner.recheck_requests
-            && let Some(status) = self.recheck_through(requests.as_ref(), id).await
-        {
-            return Ok(status);
+        if let Some(requests) = &self.inner.recheck_requests {
+            if let Some(status) = self.recheck_through(requests.as_ref(), id).await {
+                return Ok(status);
+            }
+            // Nobody answered in time: check here for the caller, but publish
+            // nothing; the snapshot shows only the cluster's results (their
+            // order is the cluster's generation, not this engine's count).
+            let result = self.check(proxy).await;
+            return Ok(Arc::new(self.status_after(result)));
         }
         let seq = self.next_check_seq();
         let result = check_proxy(
