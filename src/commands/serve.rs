@@ -29,6 +29,7 @@ async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
             ..ServiceConfig::default()
         },
         sweep_loop: true,
+        second_opinion: settings.second_opinion,
     })
     .await
     .map_err(app_error)?;

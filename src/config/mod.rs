@@ -84,6 +84,7 @@ pub fn resolve_serve(
         engine: EngineOptions::default(),
         admin_token: ServiceConfig::default().admin_token,
         log_format: LogFormat::default(),
+        second_opinion: true,
     };
     merged(store, file.store).apply(&mut settings.store);
     merged(probe, file.probe).apply(&mut settings.engine);
@@ -159,7 +160,7 @@ mod tests {
     fn every_server_key_lands_where_it_belongs() {
         let file = FileConfig::parse(
             "listen = \"127.0.0.1:9\"\ninterval = \"5m\"\nrise = 2\nfall = 3\n\
-             admin_token = \"from-file\"\nlog_format = \"json\"\n\
+             admin_token = \"from-file\"\nlog_format = \"json\"\nsecond_opinion = false\n\
              db = \"memory:\"\ncoder = true\nfollow_redirects = true\ntls_insecure = true",
         )
         .expect("valid");
@@ -180,6 +181,7 @@ mod tests {
             engine: EngineOptions::default(),
             admin_token: None,
             log_format: LogFormat::Human,
+            second_opinion: true,
         };
         merged(&ServerLayer::default(), file.server).apply(&mut serve);
         assert_eq!(serve.listen.to_string(), "127.0.0.1:9");
@@ -188,6 +190,7 @@ mod tests {
         assert_eq!(serve.engine.hysteresis.fall, 3);
         assert_eq!(serve.admin_token.as_deref(), Some("from-file"));
         assert_eq!(serve.log_format, LogFormat::Json);
+        assert!(!serve.second_opinion);
     }
 
     #[test]
@@ -203,6 +206,7 @@ mod tests {
             engine: EngineOptions::default(),
             admin_token: None,
             log_format: LogFormat::Human,
+            second_opinion: true,
         };
         merged(&flags, file.server).apply(&mut settings);
         assert_eq!(settings.admin_token, None);

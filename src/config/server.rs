@@ -5,6 +5,7 @@ use super::file_value;
 use super::layer::{HelpDefault, set, settings_group};
 use super::settings::{DEFAULT_LISTEN, LogFormat, ServeSettings};
 use super::units::parse_positive_duration;
+use clap::builder::BoolishValueParser;
 use proxyhealth_core::Hysteresis;
 use proxyhealth_engine::EngineOptions;
 use std::net::SocketAddr;
@@ -69,6 +70,20 @@ settings_group! {
         #[serde(deserialize_with = "file_value::string")]
         pub admin_token: Option<String>,
 
+        /// With two or more replicas on one PostgreSQL, have a second replica
+        /// confirm a failing check of an `ok` proxy before its status changes
+        #[arg(
+            long,
+            env = "PROXYHEALTH_SECOND_OPINION",
+            value_name = "BOOL",
+            num_args = 0..=1,
+            default_missing_value = "true",
+            value_parser = BoolishValueParser::new(),
+            help_default = true
+        )]
+        #[serde(deserialize_with = "file_value::boolean")]
+        pub second_opinion: Option<bool>,
+
         /// Log format on stderr; RUST_LOG sets the level
         #[arg(
             long,
@@ -97,6 +112,7 @@ impl ServerLayer {
                 .map(|token| Some(token).filter(|t| !t.is_empty())),
         );
         set(&mut settings.log_format, self.log_format);
+        set(&mut settings.second_opinion, self.second_opinion);
     }
 }
 

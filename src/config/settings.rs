@@ -65,6 +65,8 @@ pub struct ServeSettings {
     pub admin_token: Option<String>,
     /// How logs are written.
     pub log_format: LogFormat,
+    /// Whether a second replica confirms a failing check of an `ok` proxy.
+    pub second_opinion: bool,
 }
 
 /// Everything `check` runs with.

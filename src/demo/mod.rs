@@ -134,6 +134,7 @@ async fn run_in(
             ..ServiceConfig::default()
         },
         sweep_loop: true,
+        second_opinion: true,
     })
     .await
     .map_err(|err| match err {

@@ -1,12 +1,14 @@
 //! What the engine knows about one proxy after checking it.
 
 use crate::{HealthReport, Proxy, ProxyHost, Status};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use time::OffsetDateTime;
 
 /// The result of checking one proxy, as kept in the engine's snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Serializable both ways so a replica can store it as its result and the
+/// others can read it back (issue 13); `check_seq` is local and not stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProxyStatus {
     /// The proxy row as it was when the check started.
     pub proxy: Proxy,
@@ -41,7 +43,7 @@ pub struct ProxyStatus {
 pub const HISTORY_LEN: usize = 30;
 
 /// One past result of a proxy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryPoint {
     /// The result of that check (before hysteresis).
     pub status: Status,

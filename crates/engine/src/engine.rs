@@ -5,6 +5,7 @@ use crate::error::EngineError;
 use crate::metrics::EngineMetrics;
 use crate::options::{DEFAULT_INTERVAL, EngineOptions};
 use crate::probe::Prober;
+use crate::recheck::RecheckRequests;
 use crate::snapshot::{Change, Snapshot, SweepInfo};
 use crate::sweep::{CheckResult, check_all, check_proxy};
 use arc_swap::{ArcSwap, Guard};
@@ -47,6 +48,10 @@ struct Inner {
     /// Proxies with a background re-check in flight, and whether another is
     /// wanted after it (see [`Engine::recheck_in_background`]).
     background_rechecks: parking_lot::Mutex<HashMap<Uuid, bool>>,
+    /// Who runs background re-checks instead of this engine (a cluster).
+    recheck_requests: Option<Arc<dyn RecheckRequests>>,
+    /// When a shared view was last read successfully (cluster mode only).
+    view_read_at: parking_lot::Mutex<Option<Instant>>,
     metrics: EngineMetrics,
     registry: prometheus::Registry,
 }
@@ -76,6 +81,7 @@ pub struct EngineBuilder {
     options: EngineOptions,
     client: Option<reqwest::Client>,
     registry: Option<prometheus::Registry>,
+    recheck_requests: Option<Arc<dyn RecheckRequests>>,
 }
 
 impl EngineBuilder {
@@ -118,6 +124,14 @@ impl EngineBuilder {
     /// The registry to put the metrics on; a private one is made when none is given.
     pub fn registry(mut self, registry: prometheus::Registry) -> Self {
         self.registry = Some(registry);
+        self
+    }
+
+    /// Who runs the re-checks [`Engine::recheck_in_background`] asks for,
+    /// instead of the engine itself (a cluster asks for one check in the
+    /// cluster). Unset, the engine re-checks the proxy alone.
+    pub fn recheck_requests(mut self, requests: Arc<dyn RecheckRequests>) -> Self {
+        self.recheck_requests = Some(requests);
         self
     }
 
@@ -164,6 +178,8 @@ impl EngineBuilder {
                 state: ArcSwap::from_pointee(SweepState::default()),
                 generations,
                 background_rechecks: parking_lot::Mutex::new(HashMap::new()),
+                recheck_requests: self.recheck_requests,
+                view_read_at: parking_lot::Mutex::new(None),
                 metrics,
                 registry,
             }),
@@ -254,7 +270,14 @@ impl Engine {
     /// Concurrent callers share one sweep, and a caller never gets a sweep that
     /// started before its call: a caller arriving while a sweep runs waits for it
     /// and then shares the next one with everyone else who arrived meanwhile.
+    ///
+    /// With a [`RecheckRequests`] (a cluster), a re-check of every proxy is
+    /// asked of it instead, and this waits (at most twice the timeout and 5 s
+    /// more) for their results to reach the snapshot, then returns it.
     pub async fn force_update(&self) -> Result<Arc<Snapshot>, EngineError> {
+        if let Some(requests) = &self.inner.recheck_requests {
+            return self.refresh_through(requests.as_ref()).await;
+        }
         let ticket = self.inner.sweep_requests.fetch_add(1, Ordering::SeqCst) + 1;
         let mut last = self.inner.sweep.lock().await;
         if last.covers >= ticket {
@@ -268,6 +291,12 @@ impl Engine {
     /// Re-checks one proxy alone (after it registers, say) and merges the result
     /// into the snapshot, unless a newer result for it is already there. A proxy
     /// that is gone or deleted is taken out of the snapshot.
+    ///
+    /// With a [`RecheckRequests`] (a cluster), the re-check is asked of it and
+    /// this waits for its result to reach the snapshot (one check in the
+    /// cluster); only when none arrives within twice the timeout and 5 s more
+    /// does the engine check the proxy itself, and then it returns that status
+    /// without publishing it.
     pub async fn recheck(&self, id: Uuid) -> Result<Arc<ProxyStatus>, EngineError> {
         let proxy = match self.inner.source.proxy_by_id(id).await? {
             Some(proxy) if !proxy.deleted => proxy,
@@ -276,6 +305,16 @@ impl Engine {
                 return Err(EngineError::ProxyNotFound(id));
             }
         };
+        if let Some(requests) = &self.inner.recheck_requests {
+            if let Some(status) = self.recheck_through(requests.as_ref(), id).await {
+                return Ok(status);
+            }
+            // Nobody answered in time: check here for the caller, but publish
+            // nothing; the snapshot shows only the cluster's results (their
+            // order is the cluster's generation, not this engine's count).
+            let result = self.check(proxy).await;
+            return Ok(Arc::new(self.status_after(result)));
+        }
         let seq = self.next_check_seq();
         let result = check_proxy(
             &self.inner.prober,
@@ -300,6 +339,85 @@ impl Engine {
             .ok_or(EngineError::ProxyNotFound(id))
     }
 
+    /// Asks `requests` for a re-check of every proxy and waits for newer
+    /// statuses of all of them (or the deadline); returns the snapshot then.
+    async fn refresh_through(
+        &self,
+        requests: &dyn RecheckRequests,
+    ) -> Result<Arc<Snapshot>, EngineError> {
+        let ids: Vec<Uuid> = self
+            .inner
+            .source
+            .list_proxies()
+            .await?
+            .into_iter()
+            .filter(|proxy| !proxy.deleted)
+            .map(|proxy| proxy.id)
+            .collect();
+        let mut generations = self.subscribe();
+        let before: HashMap<Uuid, u64> = {
+            let snapshot = self.snapshot();
+            ids.iter()
+                .filter_map(|id| snapshot.get(id).map(|status| (*id, status.check_seq)))
+                .collect()
+        };
+        for id in &ids {
+            requests.request_recheck(*id);
+        }
+        let deadline = Instant::now() + self.recheck_wait();
+        loop {
+            let snapshot = self.snapshot_arc();
+            let done = ids.iter().all(|id| {
+                snapshot.get(id).is_some_and(|status| {
+                    before
+                        .get(id)
+                        .is_none_or(|before| status.check_seq > *before)
+                })
+            });
+            if done {
+                return Ok(snapshot);
+            }
+            match tokio::time::timeout_at(deadline, generations.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => return Ok(self.snapshot_arc()),
+            }
+        }
+    }
+
+    /// How long a re-check asked of a [`RecheckRequests`] is waited for:
+    /// twice the timeout and 5 s more (a claim, a check, a write, a read).
+    fn recheck_wait(&self) -> Duration {
+        self.inner
+            .options
+            .timeout
+            .saturating_mul(2)
+            .saturating_add(Duration::from_secs(5))
+    }
+
+    /// Asks `requests` for a re-check of `id` and waits for a newer status of
+    /// it in the snapshot; `None` when none came in time.
+    async fn recheck_through(
+        &self,
+        requests: &dyn RecheckRequests,
+        id: Uuid,
+    ) -> Option<Arc<ProxyStatus>> {
+        let mut generations = self.subscribe();
+        let before = self.status_of(&id).map(|status| status.check_seq);
+        requests.request_recheck(id);
+        let deadline = Instant::now() + self.recheck_wait();
+        loop {
+            if let Some(status) = self.status_of(&id)
+                && before.is_none_or(|before| status.check_seq > before)
+            {
+                return Some(status);
+            }
+            match tokio::time::timeout_at(deadline, generations.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => return None,
+            }
+        }
+    }
+
     /// Re-checks one proxy in the background, as [`Engine::recheck`] does (never
     /// a full sweep), and returns at once; the outcome is logged.
     ///
@@ -312,7 +430,14 @@ impl Engine {
     ///
     /// Returns `true` when this call started a re-check, `false` when it was
     /// folded into the one in flight. Must be called within a Tokio runtime.
+    ///
+    /// With a [`RecheckRequests`] set by the builder, the request goes there
+    /// instead (and this returns `true`): in a cluster, one replica checks.
     pub fn recheck_in_background(&self, id: Uuid) -> bool {
+        if let Some(requests) = &self.inner.recheck_requests {
+            requests.request_recheck(id);
+            return true;
+        }
         {
             let mut in_flight = self.inner.background_rechecks.lock();
             if let Some(again) = in_flight.get_mut(&id) {
@@ -358,6 +483,84 @@ impl Engine {
         if let Some(next) = self.inner.snapshot.load().without(id) {
             self.publish(next);
         }
+    }
+
+    /// Checks one proxy now and returns the result without merging it into
+    /// the snapshot (the check is counted in the metrics). A replica of a
+    /// cluster checks what it claimed this way and writes the result to the
+    /// shared store; see [`Engine::status_after`].
+    pub async fn check(&self, proxy: proxyhealth_core::Proxy) -> CheckResult {
+        let seq = self.next_check_seq();
+        let result = check_proxy(
+            &self.inner.prober,
+            &self.inner.options,
+            proxy,
+            OffsetDateTime::now_utc(),
+            seq,
+        )
+        .await;
+        self.count_check(&result);
+        result
+    }
+
+    /// The status a proxy would have after `result`, merged with its current
+    /// status in the snapshot (streak, hysteresis, history), without
+    /// publishing it.
+    pub fn status_after(&self, result: CheckResult) -> ProxyStatus {
+        let current = self.inner.snapshot.load();
+        current.merged(result, self.inner.options.hysteresis)
+    }
+
+    /// Publishes statuses read from a shared view (a cluster's store): with
+    /// `full`, they replace the whole set (a proxy not among them is gone);
+    /// otherwise each replaces the proxy's status unless the snapshot holds a
+    /// newer one (a higher [`ProxyStatus::check_seq`], which a cluster sets to
+    /// the result's generation). Status changes are logged. Also records a
+    /// successful read of the view (see [`Engine::view_age`]) and a successful
+    /// "sweep" for `/healthz`.
+    pub fn publish_view(&self, statuses: Vec<ProxyStatus>, full: bool, info: SweepInfo) {
+        if full || !statuses.is_empty() {
+            let _guard = self.inner.publish.lock();
+            let current = self.inner.snapshot.load();
+            let (next, changes) = current.with_view(statuses, full, info);
+            log_changes(&changes);
+            self.publish(next);
+        }
+        *self.inner.view_read_at.lock() = Some(Instant::now());
+        self.inner.state.store(Arc::new(SweepState {
+            last_error: None,
+            consecutive_failures: 0,
+            last_attempt_at: Some(info.started_at),
+        }));
+    }
+
+    /// Records that reading the shared view failed: the snapshot stays as it
+    /// was (the last view keeps being served) and the error is reported as a
+    /// failed sweep would be (`/healthz`, the summary, and
+    /// `proxyhealth_sweeps_total{outcome="failed"}`: a replica's sweep is its
+    /// read of the view).
+    pub fn view_failed(&self, error: String) {
+        self.inner
+            .metrics
+            .sweeps
+            .with_label_values(&["failed"])
+            .inc();
+        let previous = self.inner.state.load();
+        self.inner.state.store(Arc::new(SweepState {
+            last_error: Some(error),
+            consecutive_failures: previous.consecutive_failures.saturating_add(1),
+            last_attempt_at: Some(OffsetDateTime::now_utc()),
+        }));
+    }
+
+    /// How long ago a shared view was last read successfully; `None` when the
+    /// engine serves no shared view (it runs its own sweeps) or none was read
+    /// yet. `/healthz` calls the view stale past two intervals.
+    pub fn view_age(&self) -> Option<Duration> {
+        self.inner
+            .view_read_at
+            .lock()
+            .map(|read_at| read_at.elapsed())
     }
 
     fn next_check_seq(&self) -> u64 {

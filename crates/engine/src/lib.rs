@@ -22,13 +22,17 @@
 //! - [`metrics`]: the Prometheus metrics (Coder's names), computed from the snapshot.
 //! - [`engine`]: the engine itself: the loop, on-demand sweeps shared by concurrent
 //!   callers, single-proxy re-checks (awaited, or in the background with at most
-//!   one in flight per proxy), and the readers.
+//!   one in flight per proxy), and the readers; and what a cluster replica
+//!   uses instead of the loop: one check without merging, the merged status,
+//!   and publishing a shared view.
+//! - [`recheck`]: [`RecheckRequests`], the seam that lets a cluster run the
+//!   background re-checks the engine is asked for (one check in the cluster).
 //! - [`error`]: the engine's errors.
 //!
-//! Who uses whom (`use crate::` edges; `options` and `error` are leaves any
-//! module may use):
+//! Who uses whom (`use crate::` edges; `options`, `recheck` and `error` are
+//! leaves any module may use):
 //! ```text
-//! engine     → sweep, snapshot, metrics, probe
+//! engine     → sweep, snapshot, metrics, probe, recheck
 //! metrics    → snapshot
 //! snapshot   → sweep (CheckResult)
 //! sweep      → probe
@@ -45,6 +49,7 @@ pub mod http1;
 pub mod metrics;
 pub mod options;
 mod probe;
+pub mod recheck;
 pub mod snapshot;
 mod sweep;
 mod transport;
@@ -52,5 +57,6 @@ mod transport;
 pub use engine::{Engine, EngineBuilder, SweepState};
 pub use error::EngineError;
 pub use options::{EngineOptions, RedirectPolicy};
+pub use recheck::RecheckRequests;
 pub use snapshot::{Snapshot, SweepInfo};
 pub use sweep::{CheckResult, sweep_once};

@@ -143,6 +143,46 @@ impl Snapshot {
         ))
     }
 
+    /// One proxy's status after `result`, merged with its status here.
+    pub(crate) fn merged(&self, result: CheckResult, hysteresis: Hysteresis) -> ProxyStatus {
+        let previous = self.statuses.get(&result.proxy.id);
+        merge(previous.map(Arc::as_ref), result, hysteresis)
+    }
+
+    /// The snapshot after statuses read from a shared view: with `full` they
+    /// are the whole set; otherwise each replaces its proxy's status unless
+    /// the one here is newer (a higher `check_seq`).
+    pub(crate) fn with_view(
+        &self,
+        statuses: Vec<ProxyStatus>,
+        full: bool,
+        info: SweepInfo,
+    ) -> (Snapshot, Vec<Change>) {
+        let mut next = if full {
+            HashMap::with_capacity(statuses.len())
+        } else {
+            self.statuses.clone()
+        };
+        let mut changes = Vec::new();
+        for status in statuses {
+            let id = status.proxy.id;
+            let previous = self.statuses.get(&id);
+            if !full && previous.is_some_and(|previous| previous.check_seq > status.check_seq) {
+                continue;
+            }
+            let status = Arc::new(status);
+            note_change(previous, &status, &mut changes);
+            next.insert(id, status);
+        }
+        let snapshot = Snapshot {
+            hosts: hosts_of(&next),
+            statuses: next,
+            generation: self.generation + 1,
+            last_sweep: Some(info),
+        };
+        (snapshot, changes)
+    }
+
     /// The snapshot without a proxy (deleted), or `None` when it was not there.
     pub(crate) fn without(&self, id: &Uuid) -> Option<Snapshot> {
         if !self.statuses.contains_key(id) {

@@ -5,7 +5,16 @@
 //! the listener and builds the [`Service`], in that order, so the first setting
 //! at fault is the one reported. Running spawns the engine's sweep loop and the
 //! HTTP service; when the `stop` future finishes (or the service fails), both
-//! are told to stop and get one grace period to do so. `proxyhealth serve`,
+//! are told to stop and get one grace period to do so.
+//!
+//! Several replicas (issue 13): on a store that coordinates replicas
+//! (writable PostgreSQL), building also registers this process as a replica
+//! ([`proxyhealth_cluster::Replica`]) and sets [`ServiceConfig::replica_id`];
+//! running then runs the replica's loops instead of the engine's sweep loop,
+//! and re-checks asked through the API become one check in the cluster. On a
+//! store with one writer (SQLite), building takes the store's instance lock and
+//! holds it while the application lives: a second `serve` on the same file is
+//! refused with a message naming the running one. `proxyhealth serve`,
 //! `proxyhealth demo`, the server's test harness and the benchmarks all start
 //! the service here, so there is one assembly and one shutdown to keep right.
 //!
@@ -36,9 +45,13 @@
 //! ```
 
 use crate::{SHUTDOWN_GRACE, Service, ServiceConfig, ServiceError};
+use proxyhealth_cluster::{ClusterError, ClusterRechecks, ClusterSettings, Replica};
 use proxyhealth_core::ProxySource;
 use proxyhealth_engine::{Engine, EngineError, EngineOptions};
-use proxyhealth_store::{OpenOptions, ProxyStore, StoreError, open_store, redact};
+use proxyhealth_store::{
+    InstanceGuard, InstanceInfo, InstanceLockError, OpenOptions, ProxyStore, ReplicaInfo,
+    StoreError, open_store, redact,
+};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -102,8 +115,13 @@ pub struct AppSettings {
     pub service: ServiceConfig,
     /// Whether [`Application::run_until_stopped`] runs the engine's sweep loop
     /// (`true` by default). Tests and benchmarks that sweep only when they ask
-    /// turn it off.
+    /// turn it off. On a store that coordinates replicas, `true` runs the
+    /// replica instead (and `false` runs neither: the process is no replica).
     pub sweep_loop: bool,
+    /// Whether, with two or more live replicas, a failing check of an `ok`
+    /// proxy is confirmed by another replica before its status changes
+    /// (`true` by default; no effect with one replica).
+    pub second_opinion: bool,
 }
 
 impl AppSettings {
@@ -115,6 +133,7 @@ impl AppSettings {
             engine: EngineOptions::default(),
             service: ServiceConfig::default(),
             sweep_loop: true,
+            second_opinion: true,
         }
     }
 }
@@ -148,6 +167,13 @@ pub enum AppError {
     /// The HTTP service could not be built (the admin token, say).
     #[error("starting the service")]
     Service(#[source] ServiceError),
+    /// Another process serves the same one-writer store (SQLite); the text
+    /// names it (host, pid, address).
+    #[error("{0}")]
+    InstanceLock(InstanceLockError),
+    /// This process could not join the replicas on the store.
+    #[error("starting the replica")]
+    Cluster(#[source] ClusterError),
     /// Serving HTTP failed.
     #[error("serving HTTP")]
     Serve(#[source] std::io::Error),
@@ -183,6 +209,10 @@ pub struct Application {
     service: Service,
     generated_admin_token: Option<String>,
     sweep_loop: bool,
+    /// The replica this process is, on a store that coordinates replicas.
+    replica: Option<Replica>,
+    /// The one-writer store's lock, held while the application lives.
+    instance: Option<InstanceGuard>,
 }
 
 impl std::fmt::Debug for Application {
@@ -192,6 +222,7 @@ impl std::fmt::Debug for Application {
             .field("addr", &self.addr)
             .field("service", &self.service)
             .field("sweep_loop", &self.sweep_loop)
+            .field("replica", &self.replica)
             .finish_non_exhaustive()
     }
 }
@@ -201,11 +232,16 @@ impl Application {
     /// service. Nothing runs yet: see [`Application::run_until_stopped`].
     pub async fn build(settings: AppSettings) -> Result<Application, AppError> {
         let store = settings.store.open().await?;
-        let engine = Engine::builder()
+        // a replica only when it will run: otherwise re-checks stay local
+        let coordination = store.coordination().filter(|_| settings.sweep_loop);
+        let mut engine = Engine::builder()
             .store(Arc::clone(&store) as Arc<dyn ProxySource>)
-            .options(settings.engine)
-            .build()
-            .map_err(AppError::Engine)?;
+            .options(settings.engine);
+        if let Some(coordination) = &coordination {
+            engine =
+                engine.recheck_requests(Arc::new(ClusterRechecks::new(Arc::clone(coordination))));
+        }
+        let engine = engine.build().map_err(AppError::Engine)?;
         let listener =
             TcpListener::bind(settings.listen)
                 .await
@@ -214,10 +250,46 @@ impl Application {
                     source,
                 })?;
         let addr = listener.local_addr().map_err(AppError::ListenAddress)?;
+        let instance = store
+            .instance_lock(&InstanceInfo {
+                hostname: hostname(),
+                pid: std::process::id(),
+                listen_addr: addr.to_string(),
+                started_at: time::OffsetDateTime::now_utc(),
+            })
+            .map_err(AppError::InstanceLock)?;
+        let mut service_config = settings.service;
+        let replica = match coordination {
+            Some(coordination) => {
+                let cluster = ClusterSettings {
+                    second_opinion: settings.second_opinion,
+                    ..ClusterSettings::for_engine(engine.options())
+                };
+                let info = ReplicaInfo {
+                    hostname: hostname(),
+                    version: env!("CARGO_PKG_VERSION").to_owned(),
+                    listen_addr: addr.to_string(),
+                    pid: std::process::id(),
+                };
+                let source = Arc::clone(&store) as Arc<dyn ProxySource>;
+                let replica = Replica::start(engine.clone(), source, coordination, info, cluster)
+                    .await
+                    .map_err(AppError::Cluster)?;
+                service_config.replica_id = Some(replica.id());
+                Some(replica)
+            }
+            None => None,
+        };
         let (service, generated_admin_token) =
-            Service::new(engine.clone(), Arc::clone(&store), settings.service)
-                .await
-                .map_err(AppError::Service)?;
+            match Service::new(engine.clone(), Arc::clone(&store), service_config).await {
+                Ok(built) => built,
+                Err(err) => {
+                    if let Some(replica) = replica {
+                        replica.stop_now().await;
+                    }
+                    return Err(AppError::Service(err));
+                }
+            };
         Ok(Application {
             listener,
             addr,
@@ -226,6 +298,8 @@ impl Application {
             service,
             generated_admin_token,
             sweep_loop: settings.sweep_loop,
+            replica,
+            instance,
         })
     }
 
@@ -261,11 +335,16 @@ impl Application {
     ) -> Result<Stopped, AppError> {
         let shutdown = CancellationToken::new();
         let _stop_when_dropped = shutdown.clone().drop_guard();
-        let engine_task = self.sweep_loop.then(|| {
-            let engine = self.engine.clone();
-            let shutdown = shutdown.clone();
-            tokio::spawn(async move { engine.run(shutdown).await })
-        });
+        let _instance = self.instance;
+        let engine_task = match self.replica {
+            // the replica's loops replace the engine's sweep loop
+            Some(replica) => Some(tokio::spawn(replica.run(shutdown.clone()))),
+            None => self.sweep_loop.then(|| {
+                let engine = self.engine.clone();
+                let shutdown = shutdown.clone();
+                tokio::spawn(async move { engine.run(shutdown).await })
+            }),
+        };
         let mut serve_task = tokio::spawn(self.service.serve(self.listener, shutdown.clone()));
 
         let served_early = tokio::select! {
@@ -290,4 +369,19 @@ impl Application {
             Ok(Err(err)) => Err(AppError::ServeTask(err)),
         }
     }
+}
+
+/// This machine's host name, as a replica and the instance lock name it
+/// (`/proc/sys/kernel/hostname`, else `$HOSTNAME`, else `unknown`).
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .or_else(|| {
+            std::env::var("HOSTNAME")
+                .ok()
+                .filter(|name| !name.is_empty())
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
 }

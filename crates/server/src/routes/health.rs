@@ -119,19 +119,34 @@ pub(crate) async fn store_error(
 }
 
 /// `GET /healthz`: 200 `{"status":"ok"}`, or 503 with the store error when the
-/// last sweep could not read the store or a store write is failing.
+/// last sweep could not read the store or a store write is failing. A replica
+/// of a cluster also answers 503 when its shared view was not read for more
+/// than two intervals (`"view": "stale"` with the view's age): it keeps
+/// serving its last view, but that view may be wrong.
 pub(crate) async fn healthz(
     State(engine): State<Engine>,
     State(store): State<Arc<dyn ProxyStore>>,
     State(store_health): State<Arc<StoreHealth>>,
 ) -> Response {
-    match store_error(&engine, store.as_ref(), &store_health).await {
-        None => Json(serde_json::json!({"status": "ok"})).into_response(),
-        Some(error) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({"status": "degraded", "store_error": error})),
-        )
-            .into_response(),
+    let stale_view = engine
+        .view_age()
+        .filter(|age| *age > engine.options().interval.saturating_mul(2));
+    match (
+        store_error(&engine, store.as_ref(), &store_health).await,
+        stale_view,
+    ) {
+        (None, None) => Json(serde_json::json!({"status": "ok"})).into_response(),
+        (error, stale_view) => {
+            let mut body = serde_json::json!({"status": "degraded"});
+            if let Some(error) = error {
+                body["store_error"] = error.into();
+            }
+            if let Some(age) = stale_view {
+                body["view"] = "stale".into();
+                body["view_age_ms"] = duration_ms(age).into();
+            }
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
     }
 }
 

@@ -81,6 +81,7 @@ pub fn app_settings(store: Arc<dyn ProxyStore>, config: ServiceConfig) -> AppSet
         engine: engine_options(),
         service: config,
         sweep_loop: false,
+        second_opinion: true,
     }
 }
 

@@ -374,18 +374,34 @@ async fn postgres_stopping_mid_run_keeps_the_snapshot_refuses_writes_and_recover
     let fleet = healthy_fleet(store).await;
 
     pg.stop();
-    // The sweeps fail too: wait for one, so /healthz names the sweep's error.
+    // The sweeps (a replica's reads of the shared view) fail too: wait for
+    // one, so /healthz names the sweep's error.
     let app = &fleet.app;
     eventually(RECOVERY, "a failed sweep", || async {
         let text = metrics(app).await;
         (metric_value(&text, "proxyhealth_sweeps_total{outcome=\"failed\"}") >= 1.0).then_some(())
     })
     .await;
-    assert_degraded(&fleet, &logs, "store unavailable", "get workspace proxies").await;
+    // On PostgreSQL the process is a replica: its sweep is reading the shared view.
+    assert_degraded(
+        &fleet,
+        &logs,
+        "store unavailable",
+        "reading the shared view",
+    )
+    .await;
     assert!(
         logs.text().contains("proxy health check failed"),
         "the failed sweep is logged"
     );
+    // the replica keeps serving its last view, and says it is stale once it
+    // is older than two intervals
+    eventually(RECOVERY, "/healthz calls the view stale", || async {
+        let health = app.get("/healthz").await;
+        (health.status == StatusCode::SERVICE_UNAVAILABLE && health.body["view"] == "stale")
+            .then_some(())
+    })
+    .await;
     pg.start_again();
     assert_recovered(&fleet, &logs).await;
 }

@@ -1,0 +1,216 @@
+//! The probe loop: claims due proxies (when woken by a due notice or a
+//! finished write, and on a poll tick), never more than it has free check
+//! slots, checks them with the engine, and hands each result to the writer:
+//! the status merged with the view's, or, for an `ok` proxy that now fails
+//! while two or more replicas are live, a request for a second opinion.
+//!
+//! At shutdown it stops claiming, drops the checks in flight (their leases
+//! are released by the replica's stop) and waits for the writer to send
+//! what it holds.
+
+use crate::quiet::Quiet;
+use crate::shared::Shared;
+use crate::writer::{self, Finished};
+use proxyhealth_core::{Proxy, ProxyStatus, Status};
+use proxyhealth_engine::CheckResult;
+use proxyhealth_store::{Claim, ResultWrite};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// Above this many claims, the proxies are read in one list instead of one
+/// by one.
+const LIST_ABOVE: usize = 16;
+
+/// Claims, checks and hands results to the writer until `shutdown`; returns
+/// once the writer has sent its last write.
+pub(crate) async fn run(shared: Arc<Shared>, shutdown: CancellationToken) {
+    let (to_writer, from_checks) = mpsc::channel(crate::settings::BATCH_MAX * 2);
+    let writer = tokio::spawn(writer::run(Arc::clone(&shared), from_checks));
+    let mut checks: JoinSet<(Claim, CheckResult)> = JoinSet::new();
+    let mut poll = tokio::time::interval(shared.settings.poll);
+    poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut want_claim = true;
+    let mut quiet = Quiet::default();
+    loop {
+        if want_claim {
+            want_claim = claim(&shared, &mut checks, &shutdown, &mut quiet).await;
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = shared.wake.notified() => want_claim = true,
+            _ = poll.tick() => want_claim = true,
+            Some(joined) = checks.join_next() => {
+                match joined {
+                    Ok((claim, result)) => {
+                        let finished = finish(&shared, claim, result);
+                        if to_writer.send(finished).await.is_err() {
+                            tracing::error!("the result writer stopped; results are lost until the leases run out");
+                        }
+                    }
+                    Err(err) if err.is_cancelled() => {}
+                    Err(err) => tracing::error!(error = %err, "a check task failed"),
+                }
+            }
+        }
+    }
+    checks.abort_all();
+    drop(to_writer);
+    if let Err(err) = writer.await {
+        tracing::error!(error = %err, "the result writer failed");
+    }
+}
+
+/// Claims as many due proxies as there are free slots and starts their
+/// checks. `true` when every slot asked for was filled (more may be due).
+async fn claim(
+    shared: &Arc<Shared>,
+    checks: &mut JoinSet<(Claim, CheckResult)>,
+    shutdown: &CancellationToken,
+    quiet: &mut Quiet,
+) -> bool {
+    let free = shared.settings.parallelism.saturating_sub(checks.len());
+    let limit = u32::try_from(free)
+        .unwrap_or(u32::MAX)
+        .min(shared.settings.claim_max);
+    if limit == 0 || shutdown.is_cancelled() {
+        return false;
+    }
+    let claims = match shared
+        .coordination
+        .claim_due(shared.me(), limit, shared.settings.lease)
+        .await
+    {
+        Ok(claims) => {
+            quiet.ok("claiming due proxies");
+            claims
+        }
+        Err(err) => {
+            quiet.warn("claiming due proxies", &err);
+            return false;
+        }
+    };
+    if claims.is_empty() {
+        return false;
+    }
+    let full = claims.len() == usize::try_from(limit).unwrap_or(usize::MAX);
+    shared
+        .metrics
+        .claims
+        .inc_by(u64::try_from(claims.len()).unwrap_or(u64::MAX));
+    let takeovers = claims
+        .iter()
+        .filter(|claim| claim.taken_over_from.is_some())
+        .count();
+    if takeovers > 0 {
+        shared
+            .metrics
+            .takeovers
+            .inc_by(u64::try_from(takeovers).unwrap_or(u64::MAX));
+        tracing::info!(takeovers, "took over proxies whose replica's lease ran out");
+    }
+    let mut proxies = match proxies_of(shared, &claims).await {
+        Ok(proxies) => proxies,
+        Err(err) => {
+            // the leases run out and the proxies are claimed again
+            tracing::warn!(error = %err, "reading the claimed proxies failed");
+            return false;
+        }
+    };
+    for claim in claims {
+        // a proxy deleted since the claim: its row goes with it
+        let Some(proxy) = proxies.remove(&claim.proxy_id) else {
+            continue;
+        };
+        let engine = shared.engine.clone();
+        checks.spawn(async move {
+            let result = engine.check(proxy).await;
+            (claim, result)
+        });
+    }
+    full
+}
+
+/// The claimed proxies' rows, by id (deleted ones left out).
+async fn proxies_of(
+    shared: &Shared,
+    claims: &[Claim],
+) -> Result<HashMap<Uuid, Proxy>, proxyhealth_core::SourceError> {
+    let mut proxies = HashMap::with_capacity(claims.len());
+    if claims.len() > LIST_ABOVE {
+        let wanted: std::collections::HashSet<Uuid> =
+            claims.iter().map(|claim| claim.proxy_id).collect();
+        for proxy in shared.source.list_proxies().await? {
+            if !proxy.deleted && wanted.contains(&proxy.id) {
+                proxies.insert(proxy.id, proxy);
+            }
+        }
+    } else {
+        for claim in claims {
+            if let Some(proxy) = shared.source.proxy_by_id(claim.proxy_id).await?
+                && !proxy.deleted
+            {
+                proxies.insert(proxy.id, proxy);
+            }
+        }
+    }
+    Ok(proxies)
+}
+
+/// What to do with a finished check: write the merged status, or ask for a
+/// second opinion (see the module docs).
+fn finish(shared: &Shared, claim: Claim, result: CheckResult) -> Finished {
+    let status = shared.engine.status_after(result);
+    let message = message_of(&status);
+    if needs_second_opinion(shared, &claim, &status) {
+        return Finished::Defer {
+            claim,
+            status: status.status.as_str().to_owned(),
+            message,
+        };
+    }
+    let json = match serde_json::to_value(&status) {
+        Ok(json) => json,
+        Err(err) => {
+            tracing::error!(proxy_id = %claim.proxy_id, error = %err, "a status could not be encoded");
+            serde_json::Value::Null
+        }
+    };
+    Finished::Write(ResultWrite {
+        status: status.status.as_str().to_owned(),
+        message,
+        result: json,
+        next_due_in: jittered(shared.settings.interval),
+        claim,
+    })
+}
+
+fn needs_second_opinion(shared: &Shared, claim: &Claim, status: &ProxyStatus) -> bool {
+    shared.settings.second_opinion
+        && shared.live() >= 2
+        && claim.confirming.is_none()
+        && claim.previous_status.as_deref() == Some(Status::Ok.as_str())
+        && matches!(status.status, Status::Unhealthy | Status::Unreachable)
+}
+
+/// The first line of the first error, or empty.
+fn message_of(status: &ProxyStatus) -> String {
+    status
+        .report
+        .errors
+        .first()
+        .and_then(|error| error.lines().next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The interval, give or take 5 %, so proxies checked together at first
+/// spread out over the interval instead of staying in one burst.
+fn jittered(interval: Duration) -> Duration {
+    interval.mul_f64(rand::random_range(0.95..1.05))
+}

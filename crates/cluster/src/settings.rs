@@ -1,0 +1,103 @@
+//! The replica runtime's periods and bounds, derived from the engine's
+//! interval and timeout, with the reasoning.
+
+use proxyhealth_engine::EngineOptions;
+use std::time::Duration;
+
+/// How often a replica heartbeats (Coder's tailnet coordinator uses 2 s).
+pub const HEARTBEAT: Duration = Duration::from_secs(2);
+/// A replica is live while its heartbeat is younger than this many periods.
+pub const LIVE_PERIODS: u32 = 3;
+/// How often a replica looks for due proxies when nothing woke it.
+pub const POLL: Duration = Duration::from_secs(1);
+/// How long finished checks are collected before one write sends them all.
+pub const BATCH: Duration = Duration::from_millis(250);
+/// Most results in one write.
+pub const BATCH_MAX: usize = 1000;
+/// How often the view reads new results even without a notification (cheap
+/// when nothing is new): a lost notification costs at most this long.
+pub const SAFETY_READ: Duration = Duration::from_secs(3);
+/// How often the whole view is reloaded anyway: it drops the proxies another
+/// replica deleted (that replica took them out of its own view at once; no
+/// result tells the others). A full read costs a few kilobytes per proxy (its
+/// status with its history), so not much more often than this.
+pub const FULL_RELOAD: Duration = Duration::from_secs(60);
+/// What a lease adds to twice the check timeout (the write's own time, a
+/// slow claim query, a scheduler hiccup).
+pub const LEASE_SLACK: Duration = Duration::from_secs(5);
+/// Most proxies claimed in one statement.
+pub const CLAIM_MAX: u32 = 512;
+
+/// The replica runtime's settings. [`ClusterSettings::for_engine`] gives the
+/// documented defaults for an engine's interval and timeout.
+#[derive(Debug, Clone)]
+pub struct ClusterSettings {
+    /// How often each proxy is checked, cluster-wide (the engine's interval).
+    pub interval: Duration,
+    /// Checks in flight at once on this replica (the engine's parallelism):
+    /// a replica never claims more than it can start at once.
+    pub parallelism: usize,
+    /// How often the heartbeat is written.
+    pub heartbeat: Duration,
+    /// The lease of a claim: at least twice the check timeout plus slack, so a
+    /// check that runs to its timeout is written well within it.
+    pub lease: Duration,
+    /// How often due proxies are looked for without a wake-up.
+    pub poll: Duration,
+    /// How long finished checks are collected into one write.
+    pub batch: Duration,
+    /// How often new results are read without a notification.
+    pub safety_read: Duration,
+    /// How often the whole view is reloaded.
+    pub full_reload: Duration,
+    /// Whether a failing check of an `ok` proxy is confirmed by a different
+    /// replica before the status changes (when two or more are live).
+    pub second_opinion: bool,
+    /// Most proxies claimed in one statement.
+    pub claim_max: u32,
+}
+
+impl ClusterSettings {
+    /// The defaults for an engine with these options.
+    pub fn for_engine(options: &EngineOptions) -> ClusterSettings {
+        ClusterSettings {
+            interval: options.interval,
+            parallelism: options.parallelism.max(1),
+            heartbeat: HEARTBEAT,
+            lease: options
+                .timeout
+                .saturating_mul(2)
+                .saturating_add(LEASE_SLACK),
+            poll: POLL,
+            batch: BATCH,
+            safety_read: SAFETY_READ,
+            full_reload: FULL_RELOAD,
+            second_opinion: true,
+            claim_max: CLAIM_MAX,
+        }
+    }
+
+    /// A replica is live while its heartbeat is younger than this.
+    pub fn live_window(&self) -> Duration {
+        self.heartbeat.saturating_mul(LIVE_PERIODS)
+    }
+
+    /// A result older than this is stale (two intervals), and so is a view
+    /// not read for this long.
+    pub fn stale_after(&self) -> Duration {
+        self.interval.saturating_mul(2)
+    }
+
+    /// How long a proxy held for a second opinion waits for another replica
+    /// before its first checker may take it again.
+    pub fn confirm_within(&self) -> Duration {
+        self.interval.saturating_mul(2)
+    }
+
+    /// The longest a dead replica's proxy waits to be checked again: its lease
+    /// runs out, the next poll claims it, the check runs to its timeout and
+    /// the batch is written.
+    pub fn takeover_bound(&self, timeout: Duration) -> Duration {
+        self.lease + self.poll + timeout + self.batch
+    }
+}

@@ -1,0 +1,174 @@
+//! The shared view: keeps the engine's snapshot equal to the results stored
+//! in the database. New results are read (`results_since` the view's
+//! generation) when a result notification arrives (notices that arrived
+//! meanwhile are coalesced into one read), and on a short safety period; the
+//! whole view is read after the notification connection was lost (its
+//! notifications are gone) and on a longer period. A failed read keeps the
+//! last view served and is retried at the next occasion; the engine reports
+//! the view's age for `/healthz`.
+
+use crate::quiet::Quiet;
+use crate::shared::Shared;
+use futures::FutureExt;
+use proxyhealth_core::ProxyStatus;
+use proxyhealth_engine::SweepInfo;
+use proxyhealth_store::{Notice, NoticeSource, ResultBatch, StoreError};
+use std::sync::Arc;
+use time::OffsetDateTime;
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+
+/// Which read the view needs next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Need {
+    Nothing,
+    Since,
+    Everything,
+}
+
+/// Reads the whole view and publishes it (at start and after a reconnect).
+pub(crate) async fn load_all(shared: &Shared) -> Result<(), StoreError> {
+    let started_at = OffsetDateTime::now_utc();
+    let started = Instant::now();
+    let batch = shared.coordination.all_results().await?;
+    let generation = batch.generation;
+    let statuses = statuses_of(batch);
+    let info = SweepInfo {
+        started_at,
+        duration: started.elapsed(),
+        proxies: statuses.len(),
+    };
+    shared.engine.publish_view(statuses, true, info);
+    shared.reset_view_generation(generation);
+    Ok(())
+}
+
+/// Reads the results newer than the view and publishes them.
+async fn load_since(shared: &Shared) -> Result<(), StoreError> {
+    let started_at = OffsetDateTime::now_utc();
+    let started = Instant::now();
+    let batch = shared
+        .coordination
+        .results_since(shared.view_generation())
+        .await?;
+    let generation = batch.generation;
+    let statuses = statuses_of(batch);
+    let info = SweepInfo {
+        started_at,
+        duration: started.elapsed(),
+        proxies: shared.engine.snapshot().statuses().len(),
+    };
+    shared.engine.publish_view(statuses, false, info);
+    shared.set_view_generation(generation);
+    Ok(())
+}
+
+/// The stored results as statuses; each one's `check_seq` is its generation,
+/// so an older result never replaces a newer one in the snapshot.
+fn statuses_of(batch: ResultBatch) -> Vec<ProxyStatus> {
+    batch
+        .rows
+        .into_iter()
+        .filter_map(|row| {
+            match serde_json::from_value::<ProxyStatus>(row.result) {
+                Ok(mut status) => {
+                    status.check_seq = u64::try_from(row.generation).unwrap_or(0);
+                    Some(status)
+                }
+                Err(err) => {
+                    // written by a replica of another version, say: skip it;
+                    // the next check of that proxy replaces it
+                    tracing::warn!(proxy_id = %row.proxy_id, error = %err, "a stored result could not be read");
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
+/// Keeps the view in step until `shutdown`. Due notices wake the probe loop.
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    mut listener: Box<dyn NoticeSource>,
+    shutdown: CancellationToken,
+) {
+    let stats = listener.stats();
+    let mut safety = tokio::time::interval(shared.settings.safety_read);
+    safety.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let start = Instant::now();
+    let mut full = tokio::time::interval_at(
+        start + shared.settings.full_reload,
+        shared.settings.full_reload,
+    );
+    full.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // what is still to be read: kept until a read succeeds
+    let mut need = Need::Nothing;
+    let mut quiet = Quiet::default();
+    loop {
+        shared
+            .metrics
+            .listener_connected
+            .set(i64::from(stats.connected()));
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            notice = listener.recv() => need = need.max(handle(&shared, notice)),
+            _ = safety.tick() => need = need.max(Need::Since),
+            _ = full.tick() => need = need.max(Need::Everything),
+        }
+        // coalesce: whatever else is ready now is served by the same read
+        while let Some(notice) = listener.recv().now_or_never() {
+            need = need.max(handle(&shared, notice));
+        }
+        shared
+            .metrics
+            .listener_connected
+            .set(i64::from(stats.connected()));
+        let read = async {
+            match need {
+                Need::Nothing => Ok(()),
+                Need::Since => load_since(&shared).await,
+                Need::Everything => load_all(&shared).await,
+            }
+        };
+        let outcome = tokio::select! {
+            () = shutdown.cancelled() => return,
+            outcome = read => outcome,
+        };
+        match outcome {
+            Ok(()) => {
+                if quiet.worked() {
+                    tracing::info!("reading the shared view works again");
+                }
+                need = Need::Nothing;
+            }
+            Err(err) => {
+                // the engine's own loop logs a failed sweep with these words
+                if quiet.failed() {
+                    tracing::error!(error = %err, "proxy health check failed: reading the shared view failed; serving the last one");
+                } else {
+                    tracing::debug!(error = %err, "reading the shared view failed again");
+                }
+                shared
+                    .engine
+                    .view_failed(format!("reading the shared view: {err}"));
+            }
+        }
+    }
+}
+
+fn handle(shared: &Shared, notice: Notice) -> Need {
+    match notice {
+        Notice::Result { generation, .. } if generation > shared.view_generation() => Need::Since,
+        Notice::Result { .. } => Need::Nothing,
+        Notice::Due { .. } => {
+            shared.wake.notify_one();
+            Need::Nothing
+        }
+        Notice::Reconnected => {
+            shared.metrics.listener_reconnects.inc();
+            // due notices may have been lost too
+            shared.wake.notify_one();
+            Need::Everything
+        }
+    }
+}

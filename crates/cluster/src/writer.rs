@@ -1,0 +1,114 @@
+//! Writing what the checks found: results are collected for a short period
+//! and sent in one fenced statement (`write_results`); a failing check of an
+//! `ok` proxy that needs a second opinion is handed on at once
+//! (`defer_for_confirmation`). Rejected writes are counted; every write wakes
+//! the probe loop to claim again. When its channel closes, the writer sends
+//! what it holds and returns: the replica stops only after that.
+
+use crate::shared::Shared;
+use proxyhealth_store::{Claim, ResultWrite, WriteOutcome};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// What a finished check asks the writer to do.
+#[derive(Debug)]
+pub(crate) enum Finished {
+    /// Store the result (fenced by its claim).
+    Write(ResultWrite),
+    /// Ask a different replica to confirm this failure before it counts.
+    Defer {
+        claim: Claim,
+        status: String,
+        message: String,
+    },
+}
+
+/// Writes what arrives on `finished` until the channel closes.
+pub(crate) async fn run(shared: Arc<Shared>, mut finished: mpsc::Receiver<Finished>) {
+    let settings = shared.settings.clone();
+    loop {
+        let Some(first) = finished.recv().await else {
+            return;
+        };
+        let mut writes = Vec::new();
+        let mut closed = false;
+        let deadline = Instant::now() + settings.batch;
+        take(&shared, first, &mut writes).await;
+        while writes.len() < crate::settings::BATCH_MAX {
+            tokio::select! {
+                next = finished.recv() => match next {
+                    Some(next) => take(&shared, next, &mut writes).await,
+                    None => {
+                        closed = true;
+                        break;
+                    }
+                },
+                () = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+        write(&shared, writes).await;
+        shared.wake.notify_one();
+        if closed {
+            return;
+        }
+    }
+}
+
+/// Queues a write, or hands a failure on for a second opinion at once.
+async fn take(shared: &Shared, finished: Finished, writes: &mut Vec<ResultWrite>) {
+    match finished {
+        Finished::Write(write) => writes.push(write),
+        Finished::Defer {
+            claim,
+            status,
+            message,
+        } => {
+            let within = shared.settings.confirm_within();
+            match shared
+                .coordination
+                .defer_for_confirmation(&claim, &status, &message, within)
+                .await
+            {
+                Ok(true) => {
+                    shared.metrics.second_opinions.inc();
+                    tracing::info!(proxy_id = %claim.proxy_id, status, "a failing check of an ok proxy was handed to another replica to confirm");
+                }
+                Ok(false) => shared.metrics.rejected.inc(),
+                Err(err) => {
+                    // the lease runs out and another replica checks it
+                    tracing::warn!(proxy_id = %claim.proxy_id, error = %err, "asking for a second opinion failed");
+                }
+            }
+        }
+    }
+}
+
+async fn write(shared: &Shared, writes: Vec<ResultWrite>) {
+    if writes.is_empty() {
+        return;
+    }
+    let count = writes.len();
+    match shared.coordination.write_results(writes).await {
+        Ok(outcomes) => {
+            let rejected = outcomes
+                .iter()
+                .filter(|outcome| matches!(outcome, WriteOutcome::Rejected))
+                .count();
+            if rejected > 0 {
+                shared
+                    .metrics
+                    .rejected
+                    .inc_by(u64::try_from(rejected).unwrap_or(u64::MAX));
+                tracing::warn!(
+                    rejected,
+                    "results rejected by fencing: their leases had been taken over"
+                );
+            }
+        }
+        Err(err) => {
+            // the leases run out and the proxies are checked again
+            tracing::warn!(results = count, error = %err, "writing results failed");
+        }
+    }
+}
