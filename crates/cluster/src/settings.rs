@@ -8,6 +8,9 @@ use std::time::Duration;
 pub const HEARTBEAT: Duration = Duration::from_secs(2);
 /// A replica is live while its heartbeat is younger than this many periods.
 pub const LIVE_PERIODS: u32 = 3;
+/// A replica is live while its heartbeat is younger than this (with the
+/// default heartbeat): what every replica and the consistency report use.
+pub const LIVE_WINDOW: Duration = Duration::from_secs(HEARTBEAT.as_secs() * LIVE_PERIODS as u64);
 /// How often a replica looks for due proxies when nothing woke it.
 pub const POLL: Duration = Duration::from_secs(1);
 /// How long finished checks are collected before one write sends them all.

@@ -18,12 +18,9 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// How often a replica heartbeats, as docs/replicas.md suggests. The report
-/// only needs it for [`LIVE_WINDOW`].
-pub const HEARTBEAT_PERIOD: Duration = Duration::from_secs(2);
-/// A replica is live while its heartbeat is younger than this: three
-/// heartbeat periods.
-pub const LIVE_WINDOW: Duration = Duration::from_secs(3 * HEARTBEAT_PERIOD.as_secs());
+/// A replica is live while its heartbeat is younger than this: the cluster
+/// runtime's own window, so the report and the replicas agree on who is live.
+pub use proxyhealth_cluster::settings::LIVE_WINDOW;
 /// A proxy is stale when its newest result is older than this many intervals;
 /// disagreements are looked for among observations this recent as well.
 pub const STALE_INTERVALS: u32 = 2;
