@@ -15,8 +15,8 @@
 //!   every 60 s, and publishes them into the engine's snapshot.
 //!
 //! Bounds (defaults: 5 s timeout): a dead replica's claimed proxies are
-//! checked again within lease + poll + timeout + batch (3 × timeout + 6.25 s,
-//! 21.25 s); a stopped one's at once. A view lags a result by a notification
+//! checked again within lease + 1.5 × poll + timeout + batch (3 × timeout + 6.75 s,
+//! 21.75 s); a stopped one's at once. A view lags a result by a notification
 //! (milliseconds), by at most the 3 s safety period when a notification is
 //! lost, and by at most about 10 s (the listener's self-ping) plus a reload
 //! when its connection dies silently. `/healthz` calls a view stale once it

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
-use tokio::time::MissedTickBehavior;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -33,8 +33,7 @@ pub(crate) async fn run(shared: Arc<Shared>, shutdown: CancellationToken) {
     let (to_writer, from_checks) = mpsc::channel(crate::settings::BATCH_MAX * 2);
     let writer = tokio::spawn(writer::run(Arc::clone(&shared), from_checks));
     let mut checks: JoinSet<(Claim, CheckResult)> = JoinSet::new();
-    let mut poll = tokio::time::interval(shared.settings.poll);
-    poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut next_poll = Instant::now() + jittered_poll(shared.settings.poll);
     let mut want_claim = true;
     let mut quiet = Quiet::default();
     loop {
@@ -44,7 +43,10 @@ pub(crate) async fn run(shared: Arc<Shared>, shutdown: CancellationToken) {
         tokio::select! {
             () = shutdown.cancelled() => break,
             () = shared.wake.notified() => want_claim = true,
-            _ = poll.tick() => want_claim = true,
+            () = tokio::time::sleep_until(next_poll) => {
+                next_poll = Instant::now() + jittered_poll(shared.settings.poll);
+                want_claim = true;
+            }
             Some(joined) = checks.join_next() => {
                 match joined {
                     Ok((claim, result)) => {
@@ -165,6 +167,7 @@ async fn proxies_of(
 /// What to do with a finished check: write the merged status, or ask for a
 /// second opinion (see the module docs).
 fn finish(shared: &Shared, claim: Claim, result: CheckResult) -> Finished {
+    let took = result.latency.unwrap_or_default();
     let status = shared.engine.status_after(result);
     let message = message_of(&status);
     if needs_second_opinion(shared, &claim, &status) {
@@ -185,7 +188,9 @@ fn finish(shared: &Shared, claim: Claim, result: CheckResult) -> Finished {
         status: status.status.as_str().to_owned(),
         message,
         result: json,
-        next_due_in: jittered(shared.settings.interval),
+        // due an interval after the check started, not after it ended: a
+        // slow proxy is not checked less often than a fast one
+        next_due_in: jittered(shared.settings.interval).saturating_sub(took),
         claim,
     })
 }
@@ -207,6 +212,15 @@ fn message_of(status: &ProxyStatus) -> String {
         .and_then(|error| error.lines().next())
         .unwrap_or_default()
         .to_owned()
+}
+
+/// The poll period, anywhere from half to one and a half times it, drawn
+/// anew at each poll: replicas' polls do not stay in step, so whichever
+/// replica is first to a due proxy changes from one proxy to the next and
+/// the checks are shared out (with a fixed period, the replica whose tick
+/// came first after a proxy fell due would take it every time).
+fn jittered_poll(poll: Duration) -> Duration {
+    poll.mul_f64(rand::random_range(0.5..1.5))
 }
 
 /// The interval, give or take 5 %, so proxies checked together at first

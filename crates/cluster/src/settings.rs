@@ -98,9 +98,9 @@ impl ClusterSettings {
     }
 
     /// The longest a dead replica's proxy waits to be checked again: its lease
-    /// runs out, the next poll claims it, the check runs to its timeout and
-    /// the batch is written.
+    /// runs out, the next poll claims it (polls are jittered up to 1.5 ×
+    /// the period), the check runs to its timeout and the batch is written.
     pub fn takeover_bound(&self, timeout: Duration) -> Duration {
-        self.lease + self.poll + timeout + self.batch
+        self.lease + self.poll.mul_f64(1.5) + timeout + self.batch
     }
 }
