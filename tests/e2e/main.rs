@@ -2,6 +2,7 @@
 //! file, real fake proxies on loopback, and the CLI driving both.
 
 mod check;
+mod cluster;
 mod config;
 mod crash;
 mod fleet;
