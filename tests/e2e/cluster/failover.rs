@@ -3,7 +3,10 @@
 //! its lease has its late results rejected (and counted) when it wakes, and no
 //! status goes back in time.
 
-use super::harness::*;
+use super::harness::{
+    Fake, INTERVAL, Lease, Replica, TIMEOUT, TestDb, all_live, all_ok, eventually, fleet, hits,
+    live_leases, logs, replicas, result_ages, runtime_settings, stored_results, views_show,
+};
 use proxyhealth_cluster::metrics::{REJECTED, TAKEOVERS};
 use proxyhealth_core::Status;
 use std::collections::BTreeMap;

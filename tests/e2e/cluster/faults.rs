@@ -2,7 +2,10 @@
 //! followed by recovery (the views converge again, `/healthz` back to ok)
 //! without restarting any replica, and without a burst of duplicate probes.
 
-use super::harness::*;
+use super::harness::{
+    INTERVAL, Replica, TIMEOUT, TestDb, all_healthy, all_live, all_ok, eventually, fleet, hits,
+    replicas, runtime_settings, shortest_gaps, terminate, views_show,
+};
 use proxyhealth_cluster::metrics::LISTENER_RECONNECTS;
 use proxyhealth_core::Status;
 use serde_json::Value;

@@ -1,7 +1,9 @@
 //! The second opinion: a proxy that fails for one replica only does not
 //! leave `ok`, and the disagreement is recorded (and reported).
 
-use super::harness::*;
+use super::harness::{
+    Fake, Replica, TestDb, all_live, all_ok, eventually, logs, observations, views_show,
+};
 use proxyhealth_cluster::metrics::{CLAIMS, SECOND_OPINIONS};
 use proxyhealth_core::Status;
 use serde_json::Value;
@@ -38,30 +40,6 @@ async fn a_proxy_failing_for_one_replica_only_stays_ok_and_the_disagreement_is_s
     all_live(&all, 3, Duration::from_secs(10)).await;
     let far = &fakes[0];
 
-    // until c has checked far and handed its failure on (at least once),
-    // every replica keeps showing far ok
-    let started = Instant::now();
-    let mut second_opinions = 0.0;
-    while second_opinions < 1.0 || started.elapsed() < interval * 3 {
-        assert!(
-            started.elapsed() < Duration::from_secs(40),
-            "c never checked far (claims: a {}, b {}, c {})",
-            a.metric(CLAIMS).await,
-            b.metric(CLAIMS).await,
-            c.metric(CLAIMS).await
-        );
-        for replica in &all {
-            assert_eq!(
-                replica.statuses().await.get("far"),
-                Some(&Status::Ok),
-                "{} shows far failing\n{}",
-                replica.label,
-                logs(&all)
-            );
-        }
-        second_opinions = c.metric(SECOND_OPINIONS).await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     let pool = db.pool().await;
     let replica_ids: BTreeMap<u32, Uuid> = {
         let rows: Vec<(i64, Uuid)> =
@@ -74,6 +52,23 @@ async fn a_proxy_failing_for_one_replica_only_stays_ok_and_the_disagreement_is_s
             .collect()
     };
     let c_id = replica_ids[&c.pid()];
+
+    // until c has checked far and handed its failure on, every replica keeps
+    // showing far ok (which replica claims a due proxy is whichever polls
+    // first, so c's turn may take a while)
+    let started = Instant::now();
+    while c.metric(SECOND_OPINIONS).await < 1.0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(40),
+            "c never checked far (claims: a {}, b {}, c {})",
+            a.metric(CLAIMS).await,
+            b.metric(CLAIMS).await,
+            c.metric(CLAIMS).await
+        );
+        far_ok_everywhere(&all).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let handed_on = started.elapsed();
     // the disagreement: c saw it unreachable, another replica ok
     let (seen, _) = eventually(
         interval * 4,
@@ -135,12 +130,33 @@ async fn a_proxy_failing_for_one_replica_only_stays_ok_and_the_disagreement_is_s
         .await;
         report
     };
+    // and far stays ok after the confirmation
+    let confirmed = Instant::now();
+    while confirmed.elapsed() < interval * 2 {
+        far_ok_everywhere(&all).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let second_opinions = c.metric(SECOND_OPINIONS).await;
     eprintln!(
-        "far stayed ok on every replica for {:?}; c asked for {second_opinions} second \
-         opinion(s); observations: {seen:?}; report: {report} (first answer {status}, {} bytes)",
+        "c handed far's failure on after {handed_on:?}; far stayed ok on every replica for \
+         {:?}; c asked for {second_opinions} second opinion(s); observations: {seen:?}; \
+         report: {report} (first answer {status}, {} bytes)",
         started.elapsed(),
         body.len()
     );
     drop((a, b, c));
     db.drop_db().await;
+}
+
+/// Every replica shows far ok.
+async fn far_ok_everywhere(all: &[&Replica]) {
+    for replica in all {
+        assert_eq!(
+            replica.statuses().await.get("far"),
+            Some(&Status::Ok),
+            "{} shows far failing\n{}",
+            replica.label,
+            logs(all)
+        );
+    }
 }

@@ -2,7 +2,10 @@
 //! interval whatever the number of replicas, and every replica serves the
 //! same statuses and gauges soon after a change.
 
-use super::harness::*;
+use super::harness::{
+    INTERVAL, Replica, TIMEOUT, TestDb, all_live, all_ok, eventually, fleet, logs, replicas,
+    runtime_settings, shortest_gaps, views_show,
+};
 use proxyhealth_cluster::metrics::CLAIMS;
 use proxyhealth_core::Status;
 use serde_json::Value;
@@ -57,16 +60,7 @@ async fn each_proxy_is_checked_about_once_per_interval_with_one_two_or_three_rep
         let requests: Vec<Vec<Instant>> = fakes.iter().map(|f| f.requests(from, to)).collect();
         let checks: Vec<usize> = requests.iter().map(Vec::len).collect();
         // the shortest time between two checks of one proxy
-        let gaps: Vec<Duration> = requests
-            .iter()
-            .map(|times| {
-                times
-                    .windows(2)
-                    .map(|pair| pair[1] - pair[0])
-                    .min()
-                    .unwrap_or(window)
-            })
-            .collect();
+        let gaps = shortest_gaps(&requests, window);
         eprintln!(
             "{n} replica(s): checks per proxy in {WINDOW} intervals: {checks:?} (want \
              {least}..={most}); shortest gap per proxy: {gaps:?}; claims per replica: {claims:?}"
