@@ -48,6 +48,11 @@ impl TestDb {
                 return None;
             }
         };
+        Some(TestDb::create_on(server_url).await)
+    }
+
+    /// A fresh, migrated database on the server at `server_url`.
+    pub async fn create_on(server_url: String) -> TestDb {
         let name = format!("c_{}", Uuid::new_v4().simple());
         let mut admin = PgConnection::connect(&server_url)
             .await
@@ -63,12 +68,12 @@ impl TestDb {
         let store = open_store(&url, OpenOptions::default())
             .await
             .expect("open the store");
-        Some(TestDb {
+        TestDb {
             server_url,
             name,
             url,
             store,
-        })
+        }
     }
 
     /// The coordination of the setup store.
