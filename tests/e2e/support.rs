@@ -57,11 +57,29 @@ impl Server {
     pub fn start_with(extra: &[&str], env: &[(&str, &str)], listen_from: Option<&str>) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = dir.path().join("proxyhealth.db");
+        let spec = format!("sqlite://{}", db.display());
+        Server::spawn(dir, db, &spec, extra, env, listen_from)
+    }
+
+    /// Starts `serve` on the store `db_spec` (a `postgres://` URL, say) at
+    /// 127.0.0.1:0 with `extra` flags; `db` is then a path where no store is.
+    pub fn start_on(db_spec: &str, extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("not-a-sqlite-store");
+        Server::spawn(dir, db, db_spec, extra, &[], None)
+    }
+
+    fn spawn(
+        dir: tempfile::TempDir,
+        db: PathBuf,
+        db_spec: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        listen_from: Option<&str>,
+    ) -> Server {
         let log = dir.path().join("serve.log");
         let mut cmd = command();
-        cmd.arg("serve")
-            .arg("--db")
-            .arg(format!("sqlite://{}", db.display()));
+        cmd.arg("serve").arg("--db").arg(db_spec);
         if listen_from.is_none() {
             cmd.args(["--listen", "127.0.0.1:0"]);
         }
