@@ -315,16 +315,7 @@ impl Engine {
             let result = self.check(proxy).await;
             return Ok(Arc::new(self.status_after(result)));
         }
-        let seq = self.next_check_seq();
-        let result = check_proxy(
-            &self.inner.prober,
-            &self.inner.options,
-            proxy,
-            OffsetDateTime::now_utc(),
-            seq,
-        )
-        .await;
-        self.count_check(&result);
+        let result = self.check(proxy).await;
         let _guard = self.inner.publish.lock();
         let current = self.inner.snapshot.load();
         if let Some((next, change)) = current.after_recheck(result, self.inner.options.hysteresis) {
