@@ -186,7 +186,8 @@ mod tests {
         assert_eq!(
             err,
             "unknown key `bogus` (known keys: db, coder, timeout, parallelism, body_cap, \
-             follow_redirects, tls_insecure, listen, interval, rise, fall, admin_token, log_format)"
+             follow_redirects, tls_insecure, listen, interval, rise, fall, admin_token, second_opinion, \
+             log_format)"
         );
     }
 

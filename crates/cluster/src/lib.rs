@@ -12,7 +12,15 @@
 //!   first when two or more are live (the second opinion);
 //! - **view**: reads new results when notified (coalesced), every 3 s
 //!   anyway, and everything after the notification connection was lost and
-//!   every 30 s, and publishes them into the engine's snapshot.
+//!   every 60 s, and publishes them into the engine's snapshot.
+//!
+//! Bounds (defaults: 5 s timeout): a dead replica's claimed proxies are
+//! checked again within lease + poll + timeout + batch (3 × timeout + 6.25 s,
+//! 21.25 s); a stopped one's at once. A view lags a result by a notification
+//! (milliseconds), by at most the 3 s safety period when a notification is
+//! lost, and by at most about 10 s (the listener's self-ping) plus a reload
+//! when its connection dies silently. `/healthz` calls a view stale once it
+//! was not read for two intervals.
 //!
 //! # Layout
 //! - [`settings`]: the periods and bounds, derived from the engine's options.
@@ -20,6 +28,7 @@
 //! - [`metrics`]: the replica's metrics on the engine's registry.
 //! - [`rechecks`]: [`ClusterRechecks`], the engine's re-check seam asking the
 //!   cluster for one check.
+//! - `quiet`: one log line per outage of a recurring statement.
 //! - `shared`: what the loops share (this replica's id, the view generation,
 //!   the live count, the claim loop's wake-up).
 //! - `membership`: the heartbeat loop.
@@ -28,14 +37,14 @@
 //! - `probing`: the claim and check loop.
 //! - [`runtime`]: [`Replica`]: start, run, stop.
 //!
-//! Who uses whom (`use crate::` edges; `settings`, `metrics` and `error` are
-//! leaves):
+//! Who uses whom (`use crate::` edges; `settings`, `metrics`, `quiet` and
+//! `error` are leaves):
 //! ```text
 //! runtime    → shared, membership, view, probing, settings, metrics, error
-//! probing    → shared, writer, settings
+//! probing    → shared, writer, settings, quiet
 //! writer     → shared, settings
-//! view       → shared
-//! membership → shared
+//! view       → shared, quiet
+//! membership → shared, quiet
 //! shared     → settings, metrics
 //! rechecks   → nothing of this crate
 //! ```
@@ -44,6 +53,7 @@ pub mod error;
 mod membership;
 pub mod metrics;
 mod probing;
+mod quiet;
 pub mod rechecks;
 pub mod runtime;
 pub mod settings;

@@ -3,6 +3,7 @@
 //! registers again when its row is gone, counts the live replicas (for the
 //! second opinion and the metric) and, every few periods, the stale proxies.
 
+use crate::quiet::Quiet;
 use crate::shared::Shared;
 use std::sync::Arc;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -17,13 +18,14 @@ pub(crate) async fn run(shared: Arc<Shared>, shutdown: CancellationToken) {
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_ok = Instant::now();
     let mut beats: u32 = 0;
+    let mut quiet = Quiet::default();
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
             _ = ticker.tick() => {}
         }
         let beat = async {
-            if heartbeat(&shared).await {
+            if heartbeat(&shared, &mut quiet).await {
                 last_ok = Instant::now();
             }
             shared
@@ -44,14 +46,17 @@ pub(crate) async fn run(shared: Arc<Shared>, shutdown: CancellationToken) {
 }
 
 /// One heartbeat; registers again when the row is gone. `true` on success.
-async fn heartbeat(shared: &Shared) -> bool {
+async fn heartbeat(shared: &Shared, quiet: &mut Quiet) -> bool {
     let me = shared.me();
     match shared
         .coordination
         .heartbeat(me, shared.view_generation())
         .await
     {
-        Ok(Some(_)) => true,
+        Ok(Some(_)) => {
+            quiet.ok("the heartbeat");
+            true
+        }
         Ok(None) => match shared.coordination.register(shared.info.clone()).await {
             Ok(id) => {
                 tracing::warn!(old = %me, new = %id, "this replica's row was gone (a long pause?); registered again");
@@ -59,18 +64,20 @@ async fn heartbeat(shared: &Shared) -> bool {
                 true
             }
             Err(err) => {
-                tracing::warn!(error = %err, "registering this replica again failed");
+                quiet.warn("registering this replica again", &err);
                 false
             }
         },
         Err(err) => {
-            tracing::warn!(error = %err, "heartbeat failed");
+            quiet.warn("the heartbeat", &err);
             false
         }
     }
 }
 
-async fn count_live(shared: &Shared) {
+/// Counts the live replicas (for the second opinion and the metric); a
+/// failure keeps the last count.
+pub(crate) async fn count_live(shared: &Shared) {
     match shared
         .coordination
         .replicas(shared.settings.live_window())

@@ -8,6 +8,7 @@
 //! are released by the replica's stop) and waits for the writer to send
 //! what it holds.
 
+use crate::quiet::Quiet;
 use crate::shared::Shared;
 use crate::writer::{self, Finished};
 use proxyhealth_core::{Proxy, ProxyStatus, Status};
@@ -35,9 +36,10 @@ pub(crate) async fn run(shared: Arc<Shared>, shutdown: CancellationToken) {
     let mut poll = tokio::time::interval(shared.settings.poll);
     poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut want_claim = true;
+    let mut quiet = Quiet::default();
     loop {
         if want_claim {
-            want_claim = claim(&shared, &mut checks, &shutdown).await;
+            want_claim = claim(&shared, &mut checks, &shutdown, &mut quiet).await;
         }
         tokio::select! {
             () = shutdown.cancelled() => break,
@@ -70,6 +72,7 @@ async fn claim(
     shared: &Arc<Shared>,
     checks: &mut JoinSet<(Claim, CheckResult)>,
     shutdown: &CancellationToken,
+    quiet: &mut Quiet,
 ) -> bool {
     let free = shared.settings.parallelism.saturating_sub(checks.len());
     let limit = u32::try_from(free)
@@ -83,9 +86,12 @@ async fn claim(
         .claim_due(shared.me(), limit, shared.settings.lease)
         .await
     {
-        Ok(claims) => claims,
+        Ok(claims) => {
+            quiet.ok("claiming due proxies");
+            claims
+        }
         Err(err) => {
-            tracing::warn!(error = %err, "claiming due proxies failed");
+            quiet.warn("claiming due proxies", &err);
             return false;
         }
     };

@@ -62,6 +62,9 @@ impl Replica {
             info,
             me,
         ));
+        // before the first claim: a replica that just joined must know it
+        // is not alone, or it would skip the second opinion
+        membership::count_live(&shared).await;
         let started = async {
             let listener = coordination.listen().await.map_err(ClusterError::Listen)?;
             view::load_all(&shared).await.map_err(ClusterError::Load)?;

@@ -17,9 +17,11 @@ pub const BATCH_MAX: usize = 1000;
 /// How often the view reads new results even without a notification (cheap
 /// when nothing is new): a lost notification costs at most this long.
 pub const SAFETY_READ: Duration = Duration::from_secs(3);
-/// How often the whole view is reloaded anyway (drops deleted proxies that
-/// another replica's delete took out of its own view only).
-pub const FULL_RELOAD: Duration = Duration::from_secs(30);
+/// How often the whole view is reloaded anyway: it drops the proxies another
+/// replica deleted (that replica took them out of its own view at once; no
+/// result tells the others). A full read costs a few kilobytes per proxy (its
+/// status with its history), so not much more often than this.
+pub const FULL_RELOAD: Duration = Duration::from_secs(60);
 /// What a lease adds to twice the check timeout (the write's own time, a
 /// slow claim query, a scheduler hiccup).
 pub const LEASE_SLACK: Duration = Duration::from_secs(5);

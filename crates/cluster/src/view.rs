@@ -7,6 +7,7 @@
 //! last view served and is retried at the next occasion; the engine reports
 //! the view's age for `/healthz`.
 
+use crate::quiet::Quiet;
 use crate::shared::Shared;
 use futures::FutureExt;
 use proxyhealth_core::ProxyStatus;
@@ -102,6 +103,7 @@ pub(crate) async fn run(
     full.set_missed_tick_behavior(MissedTickBehavior::Delay);
     // what is still to be read: kept until a read succeeds
     let mut need = Need::Nothing;
+    let mut quiet = Quiet::default();
     loop {
         shared
             .metrics
@@ -133,10 +135,19 @@ pub(crate) async fn run(
             outcome = read => outcome,
         };
         match outcome {
-            Ok(()) => need = Need::Nothing,
+            Ok(()) => {
+                if quiet.worked() {
+                    tracing::info!("reading the shared view works again");
+                }
+                need = Need::Nothing;
+            }
             Err(err) => {
                 // the engine's own loop logs a failed sweep with these words
-                tracing::error!(error = %err, "proxy health check failed: reading the shared view failed; serving the last one");
+                if quiet.failed() {
+                    tracing::error!(error = %err, "proxy health check failed: reading the shared view failed; serving the last one");
+                } else {
+                    tracing::debug!(error = %err, "reading the shared view failed again");
+                }
                 shared
                     .engine
                     .view_failed(format!("reading the shared view: {err}"));

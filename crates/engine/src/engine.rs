@@ -270,7 +270,14 @@ impl Engine {
     /// Concurrent callers share one sweep, and a caller never gets a sweep that
     /// started before its call: a caller arriving while a sweep runs waits for it
     /// and then shares the next one with everyone else who arrived meanwhile.
+    ///
+    /// With a [`RecheckRequests`] (a cluster), a re-check of every proxy is
+    /// asked of it instead, and this waits (at most twice the timeout and 5 s
+    /// more) for their results to reach the snapshot, then returns it.
     pub async fn force_update(&self) -> Result<Arc<Snapshot>, EngineError> {
+        if let Some(requests) = &self.inner.recheck_requests {
+            return self.refresh_through(requests.as_ref()).await;
+        }
         let ticket = self.inner.sweep_requests.fetch_add(1, Ordering::SeqCst) + 1;
         let mut last = self.inner.sweep.lock().await;
         if last.covers >= ticket {
@@ -284,6 +291,12 @@ impl Engine {
     /// Re-checks one proxy alone (after it registers, say) and merges the result
     /// into the snapshot, unless a newer result for it is already there. A proxy
     /// that is gone or deleted is taken out of the snapshot.
+    ///
+    /// With a [`RecheckRequests`] (a cluster), the re-check is asked of it and
+    /// this waits for its result to reach the snapshot (one check in the
+    /// cluster); only when none arrives within twice the timeout and 5 s more
+    /// does the engine check the proxy itself, and then it returns that status
+    /// without publishing it.
     pub async fn recheck(&self, id: Uuid) -> Result<Arc<ProxyStatus>, EngineError> {
         let proxy = match self.inner.source.proxy_by_id(id).await? {
             Some(proxy) if !proxy.deleted => proxy,
@@ -292,6 +305,16 @@ impl Engine {
                 return Err(EngineError::ProxyNotFound(id));
             }
         };
+        if let Some(requests) = &self.inner.recheck_requests {
+            if let Some(status) = self.recheck_through(requests.as_ref(), id).await {
+                return Ok(status);
+            }
+            // Nobody answered in time: check here for the caller, but publish
+            // nothing; the snapshot shows only the cluster's results (their
+            // order is the cluster's generation, not this engine's count).
+            let result = self.check(proxy).await;
+            return Ok(Arc::new(self.status_after(result)));
+        }
         let seq = self.next_check_seq();
         let result = check_proxy(
             &self.inner.prober,
@@ -314,6 +337,85 @@ impl Engine {
             .get(&id)
             .cloned()
             .ok_or(EngineError::ProxyNotFound(id))
+    }
+
+    /// Asks `requests` for a re-check of every proxy and waits for newer
+    /// statuses of all of them (or the deadline); returns the snapshot then.
+    async fn refresh_through(
+        &self,
+        requests: &dyn RecheckRequests,
+    ) -> Result<Arc<Snapshot>, EngineError> {
+        let ids: Vec<Uuid> = self
+            .inner
+            .source
+            .list_proxies()
+            .await?
+            .into_iter()
+            .filter(|proxy| !proxy.deleted)
+            .map(|proxy| proxy.id)
+            .collect();
+        let mut generations = self.subscribe();
+        let before: HashMap<Uuid, u64> = {
+            let snapshot = self.snapshot();
+            ids.iter()
+                .filter_map(|id| snapshot.get(id).map(|status| (*id, status.check_seq)))
+                .collect()
+        };
+        for id in &ids {
+            requests.request_recheck(*id);
+        }
+        let deadline = Instant::now() + self.recheck_wait();
+        loop {
+            let snapshot = self.snapshot_arc();
+            let done = ids.iter().all(|id| {
+                snapshot.get(id).is_some_and(|status| {
+                    before
+                        .get(id)
+                        .is_none_or(|before| status.check_seq > *before)
+                })
+            });
+            if done {
+                return Ok(snapshot);
+            }
+            match tokio::time::timeout_at(deadline, generations.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => return Ok(self.snapshot_arc()),
+            }
+        }
+    }
+
+    /// How long a re-check asked of a [`RecheckRequests`] is waited for:
+    /// twice the timeout and 5 s more (a claim, a check, a write, a read).
+    fn recheck_wait(&self) -> Duration {
+        self.inner
+            .options
+            .timeout
+            .saturating_mul(2)
+            .saturating_add(Duration::from_secs(5))
+    }
+
+    /// Asks `requests` for a re-check of `id` and waits for a newer status of
+    /// it in the snapshot; `None` when none came in time.
+    async fn recheck_through(
+        &self,
+        requests: &dyn RecheckRequests,
+        id: Uuid,
+    ) -> Option<Arc<ProxyStatus>> {
+        let mut generations = self.subscribe();
+        let before = self.status_of(&id).map(|status| status.check_seq);
+        requests.request_recheck(id);
+        let deadline = Instant::now() + self.recheck_wait();
+        loop {
+            if let Some(status) = self.status_of(&id)
+                && before.is_none_or(|before| status.check_seq > before)
+            {
+                return Some(status);
+            }
+            match tokio::time::timeout_at(deadline, generations.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => return None,
+            }
+        }
     }
 
     /// Re-checks one proxy in the background, as [`Engine::recheck`] does (never

@@ -11,4 +11,5 @@ mod hostile;
 mod loop_and_cache;
 mod metrics;
 mod seed;
+mod shared_view;
 mod stores;

@@ -394,6 +394,14 @@ async fn postgres_stopping_mid_run_keeps_the_snapshot_refuses_writes_and_recover
         logs.text().contains("proxy health check failed"),
         "the failed sweep is logged"
     );
+    // the replica keeps serving its last view, and says it is stale once it
+    // is older than two intervals
+    eventually(RECOVERY, "/healthz calls the view stale", || async {
+        let health = app.get("/healthz").await;
+        (health.status == StatusCode::SERVICE_UNAVAILABLE && health.body["view"] == "stale")
+            .then_some(())
+    })
+    .await;
     pg.start_again();
     assert_recovered(&fleet, &logs).await;
 }

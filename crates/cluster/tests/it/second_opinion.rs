@@ -1,0 +1,105 @@
+//! The second opinion: with two live replicas, a proxy that fails only for
+//! one of them does not leave `ok`, and both observations are stored; with
+//! the option off, it does leave `ok`.
+
+use crate::support::{Running, TestDb, broken_client, eventually, healthy_proxy};
+use proxyhealth_cluster::metrics::{CLAIMS, LIVE_REPLICAS, SECOND_OPINIONS};
+use proxyhealth_core::Status;
+use std::time::Duration;
+use tokio::time::Instant;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_proxy_failing_for_one_replica_only_stays_ok_and_both_observations_are_stored() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let fake = healthy_proxy().await;
+    let id = db.proxy("p", &fake.url).await;
+    let good = Running::start(&db, "good", None, |_| {}).await;
+    eventually(Duration::from_secs(5), "the proxy ok", || {
+        good.status(&id) == Some(Status::Ok)
+    })
+    .await;
+    // every check of this replica fails (its requests go nowhere)
+    let blind = Running::start(&db, "blind", Some(broken_client().await), |_| {}).await;
+    eventually(Duration::from_secs(5), "two live replicas", || {
+        good.metric(LIVE_REPLICAS) == 2.0
+    })
+    .await;
+    let until = Instant::now() + Duration::from_secs(6);
+    while Instant::now() < until {
+        for replica in [&good, &blind] {
+            assert_eq!(replica.status(&id), Some(Status::Ok), "the proxy left ok");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        blind.metric(SECOND_OPINIONS) >= 1.0,
+        "the failing replica asked for a second opinion (it claimed {}, the other {}; {} checks)",
+        blind.metric(CLAIMS),
+        good.metric(CLAIMS),
+        fake.hits()
+    );
+    let observations = db
+        .coordination()
+        .observations(id)
+        .await
+        .expect("observations");
+    let of = |replica: &Running| {
+        observations
+            .iter()
+            .find(|o| o.replica_id == replica.id)
+            .map(|o| o.status.clone())
+    };
+    assert_eq!(of(&good).as_deref(), Some("ok"), "{observations:?}");
+    assert_eq!(
+        of(&blind).as_deref(),
+        Some("unreachable"),
+        "{observations:?}"
+    );
+    let disagreements = db
+        .coordination()
+        .disagreements(Duration::from_secs(2), Duration::from_secs(10))
+        .await
+        .expect("disagreements");
+    assert!(
+        disagreements.iter().any(|d| d.proxy_id == id),
+        "{disagreements:?}"
+    );
+    good.stop().await;
+    blind.stop().await;
+    db.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_the_second_opinion_one_replicas_failure_counts() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let fake = healthy_proxy().await;
+    let id = db.proxy("p", &fake.url).await;
+    let off = |s: &mut proxyhealth_cluster::ClusterSettings| s.second_opinion = false;
+    let good = Running::start(&db, "good", None, off).await;
+    eventually(Duration::from_secs(5), "the proxy ok", || {
+        good.status(&id) == Some(Status::Ok)
+    })
+    .await;
+    let blind = Running::start(&db, "blind", Some(broken_client().await), off).await;
+    let seen = tokio::time::timeout(Duration::from_secs(10), async {
+        while good.status(&id) != Some(Status::Unreachable) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(
+        seen.is_ok(),
+        "the failure was not in the views (the failing replica claimed {}, the other {}; {} checks)",
+        blind.metric(CLAIMS),
+        good.metric(CLAIMS),
+        fake.hits()
+    );
+    assert_eq!(blind.metric(SECOND_OPINIONS), 0.0);
+    good.stop().await;
+    blind.stop().await;
+    db.drop_db().await;
+}

@@ -1,0 +1,279 @@
+//! A fresh database per test, replicas started on it, fake proxies, and the
+//! helpers the tests share.
+
+use proxyhealth_cluster::{ClusterRechecks, ClusterSettings, Replica};
+use proxyhealth_core::{ProxySource, Status};
+use proxyhealth_engine::{Engine, EngineOptions};
+use proxyhealth_store::{
+    Coordination, NewProxy, OpenOptions, ProxyStore, Registration, ReplicaId, ReplicaInfo,
+    open_store,
+};
+use proxyhealth_testkit::{FakeProxy, in_ci};
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+const PG_URL_ENV: &str = "PROXYHEALTH_TEST_PG_URL";
+
+/// The healthy report a Coder proxy serves.
+pub const HEALTHY: &str = r#"{"errors":[],"warnings":[]}"#;
+
+/// The interval the test replicas check at.
+pub const INTERVAL: Duration = Duration::from_secs(1);
+
+/// A fresh database on the test server, and a store over it for setup.
+pub struct TestDb {
+    server_url: String,
+    name: String,
+    /// The database's URL.
+    pub url: String,
+    /// A store for setting up proxies.
+    pub store: Arc<dyn ProxyStore>,
+}
+
+impl TestDb {
+    /// A fresh, migrated database; `None` (loudly) when PostgreSQL tests are
+    /// skipped; a panic under `CI=true` without a server.
+    pub async fn create() -> Option<TestDb> {
+        let server_url = match std::env::var(PG_URL_ENV) {
+            Ok(url) if !url.is_empty() => url,
+            _ if in_ci() => {
+                panic!("{PG_URL_ENV} is not set and CI=true: the PostgreSQL tests must run")
+            }
+            _ => {
+                eprintln!("!!! skipped: {PG_URL_ENV} not set (PostgreSQL tests did not run) !!!");
+                return None;
+            }
+        };
+        Some(TestDb::create_on(server_url).await)
+    }
+
+    /// A fresh, migrated database on the server at `server_url`.
+    pub async fn create_on(server_url: String) -> TestDb {
+        let name = format!("c_{}", Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect(&server_url)
+            .await
+            .expect("connect to the test server");
+        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .expect("create a database");
+        let _ = admin.close().await;
+        let mut url = url::Url::parse(&server_url).expect("server URL");
+        url.set_path(&format!("/{name}"));
+        let url = url.to_string();
+        let store = open_store(&url, OpenOptions::default())
+            .await
+            .expect("open the store");
+        TestDb {
+            server_url,
+            name,
+            url,
+            store,
+        }
+    }
+
+    /// The coordination of the setup store.
+    pub fn coordination(&self) -> Arc<dyn Coordination> {
+        self.store.coordination().expect("PostgreSQL coordinates")
+    }
+
+    /// A registered proxy at `url`, with its check row due now.
+    pub async fn proxy(&self, name: &str, url: &str) -> Uuid {
+        let created = self
+            .store
+            .create_proxy(NewProxy {
+                name: name.to_owned(),
+                display_name: name.to_owned(),
+                icon: String::new(),
+            })
+            .await
+            .expect("create a proxy");
+        let id = created.proxy.id;
+        self.store
+            .register_proxy(
+                id,
+                Registration {
+                    url: url.to_owned(),
+                    wildcard_hostname: String::new(),
+                    derp_enabled: true,
+                    derp_only: false,
+                    version: "v2.20.0".to_owned(),
+                },
+            )
+            .await
+            .expect("register the proxy");
+        // what the service's create and registration do
+        self.coordination()
+            .request_check(id)
+            .await
+            .expect("request a check");
+        id
+    }
+
+    /// A single connection to the database, for killing sessions.
+    pub async fn connect(&self) -> PgConnection {
+        PgConnection::connect(&self.url)
+            .await
+            .expect("connect to the test database")
+    }
+
+    /// Drops the database, disconnecting whoever still uses it.
+    pub async fn drop_db(self) {
+        let Ok(mut admin) = PgConnection::connect(&self.server_url).await else {
+            return;
+        };
+        let _ = sqlx::query(AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        )))
+        .execute(&mut admin)
+        .await;
+    }
+}
+
+/// A fake proxy that always serves a healthy report.
+pub async fn healthy_proxy() -> FakeProxy {
+    FakeProxy::fixed(200, Some("application/json"), HEALTHY).await
+}
+
+/// The engine settings of the test replicas: a short interval and timeout.
+pub fn engine_options() -> EngineOptions {
+    EngineOptions {
+        interval: INTERVAL,
+        timeout: Duration::from_secs(2),
+        parallelism: 64,
+        ..EngineOptions::default()
+    }
+}
+
+/// The replica settings of the tests: quick heartbeats, polls and reads.
+pub fn cluster_settings(options: &EngineOptions) -> ClusterSettings {
+    ClusterSettings {
+        heartbeat: Duration::from_millis(500),
+        poll: Duration::from_millis(200),
+        batch: Duration::from_millis(100),
+        safety_read: Duration::from_secs(1),
+        ..ClusterSettings::for_engine(options)
+    }
+}
+
+/// A replica running in this process, with its own engine and store pool.
+pub struct Running {
+    /// Its engine (its snapshot is the cluster's view).
+    pub engine: Engine,
+    /// Its id when it started.
+    pub id: ReplicaId,
+    shutdown: CancellationToken,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Starts a replica on `db`; `client` replaces the engine's HTTP client
+    /// (a broken one makes every check of this replica fail).
+    pub async fn start(
+        db: &TestDb,
+        name: &str,
+        client: Option<reqwest::Client>,
+        tweak: impl FnOnce(&mut ClusterSettings),
+    ) -> Running {
+        let store = open_store(&db.url, OpenOptions::default())
+            .await
+            .expect("open the replica's store");
+        let coordination = store.coordination().expect("PostgreSQL coordinates");
+        let options = engine_options();
+        let mut builder = Engine::builder()
+            .store(Arc::clone(&store) as Arc<dyn ProxySource>)
+            .options(options.clone())
+            .recheck_requests(Arc::new(ClusterRechecks::new(Arc::clone(&coordination))));
+        if let Some(client) = client {
+            builder = builder.client(client);
+        }
+        let engine = builder.build().expect("engine");
+        let mut settings = cluster_settings(&options);
+        tweak(&mut settings);
+        let replica = Replica::start(
+            engine.clone(),
+            store as Arc<dyn ProxySource>,
+            coordination,
+            ReplicaInfo {
+                hostname: name.to_owned(),
+                version: "test".to_owned(),
+                listen_addr: "127.0.0.1:1".to_owned(),
+                pid: std::process::id(),
+            },
+            settings,
+        )
+        .await
+        .expect("the replica starts");
+        let id = replica.id();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(replica.run(shutdown.clone()));
+        Running {
+            engine,
+            id,
+            shutdown,
+            task: Some(task),
+        }
+    }
+
+    /// The status of a proxy in this replica's view.
+    pub fn status(&self, id: &Uuid) -> Option<Status> {
+        self.engine.status_of(id).map(|status| status.status)
+    }
+
+    /// A metric of this replica (0 when absent).
+    pub fn metric(&self, name: &str) -> f64 {
+        metric(&self.engine, name)
+    }
+
+    /// Stops the replica and waits for it (its last write, then its stop).
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// An unlabelled counter or gauge on the engine's registry (0 when absent).
+pub fn metric(engine: &Engine, name: &str) -> f64 {
+    let text = proxyhealth_engine::metrics::render(engine.registry());
+    text.lines()
+        .find_map(|line| {
+            let (metric, value) = line.split_once(' ')?;
+            (metric == name).then(|| value.trim().parse().ok())?
+        })
+        .unwrap_or(0.0)
+}
+
+/// Polls `check` every 50 ms until it is true, for at most `limit`.
+pub async fn eventually(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !check() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} did not happen within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A client whose every request goes through a proxy that refuses
+/// connections: every check of a replica using it fails (`unreachable`).
+pub async fn broken_client() -> reqwest::Client {
+    let refused = proxyhealth_testkit::fake_proxy::refused_url().await;
+    reqwest::Client::builder()
+        .proxy(reqwest::Proxy::all(refused).expect("proxy URL"))
+        .build()
+        .expect("client")
+}
