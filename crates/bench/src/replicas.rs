@@ -208,13 +208,19 @@ async fn with_fleet(
     eprintln!("   fleet: {}", ready.summary);
     let mut replicas = Vec::new();
     let result = stages(args, spec, work_dir, &targets, &mut fleet, &mut replicas).await;
-    let mut stop_errors = Vec::new();
-    for replica in replicas {
+    // stopped together: each sends its last results and marks itself stopped
+    let stops = replicas.into_iter().map(|replica| async move {
         let log = replica.log.clone();
-        if let Err(err) = replica.stop().await {
-            stop_errors.push(format!("{err:#}; log: {}", crate::replica_proc::tail(&log)));
-        }
-    }
+        replica
+            .stop()
+            .await
+            .map_err(|err| format!("{err:#}; log: {}", crate::replica_proc::tail(&log)))
+    });
+    let mut stop_errors: Vec<String> = futures::future::join_all(stops)
+        .await
+        .into_iter()
+        .filter_map(Result::err)
+        .collect();
     if let Err(err) = fleet.stop().await {
         stop_errors.push(format!("fleet: {err:#}"));
     }
@@ -445,4 +451,22 @@ fn counter_value(text: &str, name: &str) -> u64 {
             (metric == name).then(|| value.trim().parse::<f64>().ok())?
         })
         .map_or(0, |v| v as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::counter_value;
+
+    #[test]
+    fn reads_an_unlabelled_counter() {
+        let text = "# HELP coderd_proxyhealth_claims_total Proxies claimed.\n\
+                    # TYPE coderd_proxyhealth_claims_total counter\n\
+                    coderd_proxyhealth_claims_total 12345\n\
+                    coderd_proxyhealth_claims_total_other 7\n";
+        assert_eq!(
+            counter_value(text, "coderd_proxyhealth_claims_total"),
+            12345
+        );
+        assert_eq!(counter_value(text, "coderd_proxyhealth_takeovers_total"), 0);
+    }
 }
