@@ -39,8 +39,12 @@ pub struct PropagationReport {
     pub missed: usize,
     /// Median ms from the result's write to every replica serving it.
     pub p50_ms: f64,
+    /// 90th percentile of the same.
+    pub p90_ms: f64,
     /// 99th percentile of the same.
     pub p99_ms: f64,
+    /// Samples above one second.
+    pub over_1s: usize,
     /// The largest sample.
     pub max_ms: f64,
     /// Median ms from the write to the first replica serving it.
@@ -177,7 +181,9 @@ pub async fn measure(
         samples: all.len(),
         missed,
         p50_ms: percentile(&mut all, 0.50),
+        p90_ms: percentile(&mut all, 0.90),
         p99_ms: percentile(&mut all, 0.99),
+        over_1s: all.iter().filter(|ms| **ms > 1000.0).count(),
         max_ms: all.iter().copied().fold(0.0, f64::max),
         first_p50_ms: percentile(&mut first, 0.50),
         notice_p50_ms: percentile(&mut notice, 0.50),

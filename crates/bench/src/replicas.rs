@@ -133,6 +133,12 @@ pub struct ReplicasReport {
 pub async fn run(args: ReplicasArgs) -> anyhow::Result<()> {
     let _ = proxyhealth_sim::raise_fd_limit();
     let report = measure(&args).await?;
+    // the row as the results page shows it, for a run by hand
+    let mut md = String::new();
+    crate::report_replicas::section(&mut md, Some(&report), None);
+    md.push_str("| target | measured | |\n|---|---|---|\n");
+    crate::report_replicas::targets(&mut md, Some(&report));
+    eprintln!("{md}");
     println!("{}", serde_json::to_string(&report)?);
     Ok(())
 }
