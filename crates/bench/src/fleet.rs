@@ -1,7 +1,8 @@
 //! `proxyhealth-bench fleet`: a simulated fleet in its own process, so that the
 //! checker's CPU and memory are measured without it. Prints one `ready` JSON line,
-//! answers `stats` on stdin with the requests received so far, and stops when its
-//! stdin closes (so it never outlives the run that started it).
+//! answers `stats` on stdin with the requests received so far, `mark` (remember
+//! every proxy's count now) and `spread` (requests per proxy since the mark), and
+//! stops when its stdin closes (so it never outlives the run that started it).
 
 use anyhow::Context;
 use proxyhealth_sim::{Fleet, FleetSpec, Kind};
@@ -84,6 +85,43 @@ pub struct FleetStats {
     pub requests: u64,
 }
 
+/// The answer to `spread`: how the requests since the last `mark` (or the
+/// start) fell on the proxies.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FleetSpread {
+    /// Requests received by the whole fleet since the mark.
+    pub requests: u64,
+    /// The fewest requests one proxy received since the mark.
+    pub min: u64,
+    /// The most requests one proxy received since the mark.
+    pub max: u64,
+    /// Proxies that received no request since the mark.
+    pub untouched: usize,
+}
+
+/// Every proxy's request count now, in fleet order.
+fn counts(fleet: &Fleet) -> Vec<u64> {
+    (0..fleet.len())
+        .map(|i| fleet.proxy(i).map_or(0, |proxy| proxy.requests()))
+        .collect()
+}
+
+/// The requests per proxy since `mark`.
+fn spread(fleet: &Fleet, mark: &[u64]) -> FleetSpread {
+    let now = counts(fleet);
+    let deltas: Vec<u64> = now
+        .iter()
+        .enumerate()
+        .map(|(i, n)| n.saturating_sub(mark.get(i).copied().unwrap_or(0)))
+        .collect();
+    FleetSpread {
+        requests: deltas.iter().sum(),
+        min: deltas.iter().copied().min().unwrap_or(0),
+        max: deltas.iter().copied().max().unwrap_or(0),
+        untouched: deltas.iter().filter(|d| **d == 0).count(),
+    }
+}
+
 /// Starts the fleet and serves until stdin closes.
 pub async fn run(args: FleetArgs) -> anyhow::Result<()> {
     let _ = proxyhealth_sim::raise_fd_limit();
@@ -100,12 +138,24 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<()> {
     };
     println!("{}", serde_json::to_string(&ready)?);
     let mut lines = crate::stdin::lines();
+    let mut mark = vec![0; fleet.len()];
     while let Some(line) = lines.recv().await {
-        if line.trim() == "stats" {
-            let stats = FleetStats {
-                requests: fleet.requests(),
-            };
-            println!("{}", serde_json::to_string(&stats)?);
+        match line.trim() {
+            "stats" => {
+                let stats = FleetStats {
+                    requests: fleet.requests(),
+                };
+                println!("{}", serde_json::to_string(&stats)?);
+            }
+            "mark" => {
+                mark = counts(&fleet);
+                let stats = FleetStats {
+                    requests: mark.iter().sum(),
+                };
+                println!("{}", serde_json::to_string(&stats)?);
+            }
+            "spread" => println!("{}", serde_json::to_string(&spread(&fleet, &mark))?),
+            _ => {}
         }
     }
     fleet.shutdown().await;

@@ -7,16 +7,24 @@
 //! - `client-loop`: the loopback limit with the checker's connection policy;
 //! - `reads`: reads of the engine's cache under criterion;
 //! - `serve-regions`: the service with 10,000 proxies, for `wrk`;
-//! - `store-list`: `list_proxies()` against a plain SELECT.
+//! - `store-list`: `list_proxies()` against a plain SELECT;
+//! - `replicas`: several `proxyhealth serve` replicas and 10,000 proxies on one
+//!   PostgreSQL (issue 13): checks per proxy per interval, the database's work,
+//!   the time from a result to every replica serving it.
 
 mod child;
 mod client_loop;
 mod criterion_read;
 mod fleet;
+mod pgstats;
 mod procstat;
+mod propagation;
 mod reads;
 mod regions;
+mod replica_proc;
+mod replicas;
 mod report;
+mod report_replicas;
 mod run;
 mod source;
 mod stdin;
@@ -51,6 +59,8 @@ enum Command {
     ServeRegions(regions::ServeRegionsArgs),
     /// Store listing against a plain SELECT; prints a JSON line.
     StoreList(store_list::StoreListArgs),
+    /// Replicas and a large fleet on one PostgreSQL; prints a JSON line.
+    Replicas(replicas::ReplicasArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -78,6 +88,7 @@ fn main() -> std::process::ExitCode {
             Command::Reads(_) => Ok(()),
             Command::ServeRegions(args) => regions::run(args).await,
             Command::StoreList(args) => store_list::run(args).await,
+            Command::Replicas(args) => replicas::run(args).await,
         }
     });
     // The stdin readers of `fleet` and `serve-regions` live on blocking threads.

@@ -3,6 +3,7 @@
 
 use crate::client_loop::ClientLoopReport;
 use crate::criterion_read::ReadsReport;
+use crate::replicas::ReplicasReport;
 use crate::store_list::StoreListReport;
 use crate::sweep::SweepReport;
 use crate::wrk::WrkReport;
@@ -37,6 +38,10 @@ pub struct Results {
     pub regions: Option<RegionsResult>,
     /// Store listings.
     pub stores: Vec<StoreRow>,
+    /// Replicas on one PostgreSQL.
+    pub replicas: Option<ReplicasReport>,
+    /// Why the replicas stage was not run, when it was skipped on purpose.
+    pub replicas_skipped: Option<String>,
     /// Runs that failed.
     pub failures: Vec<String>,
     /// Remarks about what was skipped.
@@ -174,6 +179,11 @@ pub fn render(results: &Results) -> String {
     limit(&mut md, results);
     reads(&mut md, results);
     stores(&mut md, results);
+    crate::report_replicas::section(
+        &mut md,
+        results.replicas.as_ref(),
+        results.replicas_skipped.as_deref(),
+    );
     targets(&mut md, results);
     growth(&mut md, results);
     if !results.notes.is_empty() || !results.failures.is_empty() {
@@ -441,6 +451,7 @@ fn targets(md: &mut String, results: &Results) {
             );
         }
     }
+    crate::report_replicas::targets(md, results.replicas.as_ref());
     md.push('\n');
 }
 

@@ -1,11 +1,12 @@
-//! `proxyhealth-bench run`: every measurement of issue 6 in one go, each in its
-//! own child process against a fleet in another, then the table.
+//! `proxyhealth-bench run`: every measurement of issues 6 and 13 in one go, each
+//! in its own child process against a fleet in another, then the table.
 
 use crate::child::{Service, run_json, run_json_with_env};
 use crate::client_loop::ClientLoopReport;
 use crate::criterion_read::ReadsReport;
 use crate::fleet::{FleetReady, FleetStats, MixArg};
 use crate::regions::ServeReady;
+use crate::replicas::ReplicasReport;
 use crate::report::{RegionsResult, Results, StoreRow, SweepRow};
 use crate::store_list::StoreListReport;
 use crate::sweep::SweepReport;
@@ -54,6 +55,15 @@ pub struct RunArgs {
     /// Scratch directory for targets files.
     #[arg(long)]
     pub work_dir: Option<PathBuf>,
+    /// Proxies in the replicas stage (on the PostgreSQL server).
+    #[arg(long, default_value_t = 10_000)]
+    pub replicas_count: usize,
+    /// Replicas in the replicas stage.
+    #[arg(long, default_value_t = 3)]
+    pub replicas: usize,
+    /// Skip the replicas stage (about three minutes).
+    #[arg(long)]
+    pub skip_replicas: bool,
 }
 
 /// The check timeout of every sweep.
@@ -124,6 +134,41 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         results
             .notes
             .push("PostgreSQL listing skipped: no server (PROXYHEALTH_TEST_PG_URL unset).".into());
+    }
+
+    match (&args.pg_url, args.skip_replicas) {
+        (_, true) => results.replicas_skipped = Some("skipped (--skip-replicas)".into()),
+        (None, false) => {
+            results.replicas_skipped =
+                Some("no PostgreSQL server (PROXYHEALTH_TEST_PG_URL unset)".into());
+        }
+        (Some(url), false) => {
+            eprintln!(
+                "== replicas: {} on one PostgreSQL, {} proxies",
+                args.replicas, args.replicas_count
+            );
+            let child = vec![
+                "replicas".to_owned(),
+                "--pg-url".to_owned(),
+                url.clone(),
+                "--count".to_owned(),
+                args.replicas_count.to_string(),
+                "--replicas".to_owned(),
+                args.replicas.to_string(),
+            ];
+            match run_json::<ReplicasReport>(&child, Duration::from_secs(600)).await {
+                Ok(report) => {
+                    if !report.disagreeing.is_empty() {
+                        results.failures.push(format!(
+                            "replicas: not every proxy ok on {}",
+                            report.disagreeing.join("; ")
+                        ));
+                    }
+                    results.replicas = Some(report);
+                }
+                Err(err) => results.failures.push(format!("replicas: {err:#}")),
+            }
+        }
     }
     for row in &results.sweeps {
         for error in &row.errors {

@@ -119,7 +119,7 @@ async fn postgres(server_url: &str, count: usize) -> anyhow::Result<StoreListRep
     sqlx::query("CREATE DATABASE proxyhealth_bench")
         .execute(&admin)
         .await?;
-    let result = postgres_in(&scratch_url(server_url)?, count).await;
+    let result = postgres_in(&scratch_url(server_url, PG_SCRATCH_DB)?, count).await;
     sqlx::query("DROP DATABASE IF EXISTS proxyhealth_bench WITH (FORCE)")
         .execute(&admin)
         .await?;
@@ -127,8 +127,8 @@ async fn postgres(server_url: &str, count: usize) -> anyhow::Result<StoreListRep
     result
 }
 
-/// The server's URL with the scratch database as its path.
-fn scratch_url(server_url: &str) -> anyhow::Result<String> {
+/// The server's URL with the database `db` as its path.
+pub fn scratch_url(server_url: &str, db: &str) -> anyhow::Result<String> {
     let (base, query) = match server_url.split_once('?') {
         Some((base, query)) => (base, Some(query)),
         None => (server_url, None),
@@ -137,7 +137,7 @@ fn scratch_url(server_url: &str) -> anyhow::Result<String> {
     let host_end = base[scheme_end..]
         .find('/')
         .map_or(base.len(), |i| scheme_end + i);
-    let mut url = format!("{}/{PG_SCRATCH_DB}", &base[..host_end]);
+    let mut url = format!("{}/{db}", &base[..host_end]);
     if let Some(query) = query {
         url.push('?');
         url.push_str(query);
