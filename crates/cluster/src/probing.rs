@@ -23,10 +23,6 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-/// Above this many claims, the proxies are read in one list instead of one
-/// by one.
-const LIST_ABOVE: usize = 16;
-
 /// Claims, checks and hands results to the writer until `shutdown`; returns
 /// once the writer has sent its last write.
 pub(crate) async fn run(shared: Arc<Shared>, shutdown: CancellationToken) {
@@ -143,25 +139,15 @@ async fn proxies_of(
     shared: &Shared,
     claims: &[Claim],
 ) -> Result<HashMap<Uuid, Proxy>, proxyhealth_core::SourceError> {
-    let mut proxies = HashMap::with_capacity(claims.len());
-    if claims.len() > LIST_ABOVE {
-        let wanted: std::collections::HashSet<Uuid> =
-            claims.iter().map(|claim| claim.proxy_id).collect();
-        for proxy in shared.source.list_proxies().await? {
-            if !proxy.deleted && wanted.contains(&proxy.id) {
-                proxies.insert(proxy.id, proxy);
-            }
-        }
-    } else {
-        for claim in claims {
-            if let Some(proxy) = shared.source.proxy_by_id(claim.proxy_id).await?
-                && !proxy.deleted
-            {
-                proxies.insert(proxy.id, proxy);
-            }
-        }
-    }
-    Ok(proxies)
+    let ids: Vec<Uuid> = claims.iter().map(|claim| claim.proxy_id).collect();
+    Ok(shared
+        .source
+        .proxies_by_ids(&ids)
+        .await?
+        .into_iter()
+        .filter(|proxy| !proxy.deleted)
+        .map(|proxy| (proxy.id, proxy))
+        .collect())
 }
 
 /// What to do with a finished check: write the merged status, or ask for a

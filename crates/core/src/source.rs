@@ -30,4 +30,18 @@ pub trait ProxySource: Send + Sync {
 
     /// One proxy by id, deleted or not; `None` when there is no such row.
     async fn proxy_by_id(&self, id: uuid::Uuid) -> Result<Option<Proxy>, SourceError>;
+
+    /// The proxies with these ids, deleted or not, in any order; ids with no
+    /// row are left out. A replica reads what it claimed this way, so a claim
+    /// costs in proportion to its size, not to the fleet's. The default asks
+    /// one by one; a store that can do it in one query does.
+    async fn proxies_by_ids(&self, ids: &[uuid::Uuid]) -> Result<Vec<Proxy>, SourceError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for &id in ids {
+            if let Some(proxy) = self.proxy_by_id(id).await? {
+                found.push(proxy);
+            }
+        }
+        Ok(found)
+    }
 }

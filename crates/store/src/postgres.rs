@@ -233,6 +233,19 @@ impl ProxyStore for PgStore {
         row.as_ref().map(proxy_from_row).transpose()
     }
 
+    async fn get_proxies(&self, ids: &[Uuid]) -> Result<Vec<Proxy>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM workspace_proxies WHERE id = ANY($1)"
+        ))
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(proxy_from_row).collect()
+    }
+
     async fn proxy_by_name(&self, name: &str) -> Result<Option<Proxy>, StoreError> {
         let row = sqlx::query(concat!(
             "SELECT ",

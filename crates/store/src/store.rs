@@ -27,6 +27,19 @@ pub trait ProxyStore: ProxySource {
     /// returns, before its error is turned into a [`proxyhealth_core::SourceError`]).
     async fn get_proxy(&self, id: Uuid) -> Result<Option<Proxy>, StoreError>;
 
+    /// The proxies with these ids, deleted or not, in any order; ids with no
+    /// row are left out (what `proxies_by_ids` returns, with a typed error).
+    /// The default asks one by one; PostgreSQL answers in one query.
+    async fn get_proxies(&self, ids: &[Uuid]) -> Result<Vec<Proxy>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for &id in ids {
+            if let Some(proxy) = self.get_proxy(id).await? {
+                found.push(proxy);
+            }
+        }
+        Ok(found)
+    }
+
     /// The non-deleted proxy with exactly this name (case-sensitive, as Coder).
     async fn proxy_by_name(&self, name: &str) -> Result<Option<Proxy>, StoreError>;
 
@@ -124,6 +137,13 @@ macro_rules! impl_proxy_source {
                 id: uuid::Uuid,
             ) -> Result<Option<proxyhealth_core::Proxy>, proxyhealth_core::SourceError> {
                 Ok($crate::ProxyStore::get_proxy(self, id).await?)
+            }
+
+            async fn proxies_by_ids(
+                &self,
+                ids: &[uuid::Uuid],
+            ) -> Result<Vec<proxyhealth_core::Proxy>, proxyhealth_core::SourceError> {
+                Ok($crate::ProxyStore::get_proxies(self, ids).await?)
             }
         }
     };

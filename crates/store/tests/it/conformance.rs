@@ -20,6 +20,7 @@ macro_rules! conformance_suite {
             region_ids_count_up_from_one,
             proxy_by_name_matches_the_exact_name_of_a_live_proxy,
             proxy_by_id_returns_deleted_proxies_too,
+            proxies_by_ids_returns_the_rows_asked_for_deleted_or_not,
             the_list_is_in_creation_order_and_skips_deleted_proxies,
             a_name_is_taken_case_insensitively,
             a_deleted_proxys_name_can_be_reused,
@@ -151,6 +152,24 @@ pub async fn proxy_by_id_returns_deleted_proxies_too(store: Store) {
         store.proxy_by_id(Uuid::new_v4()).await.expect("by id"),
         None
     );
+}
+
+pub async fn proxies_by_ids_returns_the_rows_asked_for_deleted_or_not(store: Store) {
+    let kept = create(&store, "kept").await.proxy;
+    let gone = create(&store, "gone").await.proxy;
+    let _other = create(&store, "other").await.proxy;
+    store.delete_proxy(gone.id).await.expect("delete");
+    let mut found = store
+        .proxies_by_ids(&[kept.id, gone.id, Uuid::new_v4()])
+        .await
+        .expect("by ids");
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    let names: Vec<(&str, bool)> = found
+        .iter()
+        .map(|proxy| (proxy.name.as_str(), proxy.deleted))
+        .collect();
+    assert_eq!(names, [("gone", true), ("kept", false)]);
+    assert!(store.proxies_by_ids(&[]).await.expect("no ids").is_empty());
 }
 
 pub async fn the_list_is_in_creation_order_and_skips_deleted_proxies(store: Store) {
