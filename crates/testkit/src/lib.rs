@@ -8,6 +8,8 @@
 //! # Layout
 //! - [`postgres`]: [`OwnPostgres`], a PostgreSQL server of the test's own, for
 //!   tests that stop and restart it.
+//! - [`database`]: [`TestDatabase`], a database of the test's own on a
+//!   PostgreSQL server (the shared one, or a test's own).
 //! - [`fake_proxy`]: [`FakeProxy`], a proxy on loopback whose answers the test
 //!   decides, and the responses it gives.
 //! - [`api`]: a client of a test server and the registration a test proxy sends.
@@ -16,9 +18,11 @@
 //!   every test, when there is one.
 
 pub mod api;
+pub mod database;
 pub mod fake_proxy;
 pub mod postgres;
 
+pub use database::TestDatabase;
 pub use fake_proxy::FakeProxy;
 pub use postgres::OwnPostgres;
 
@@ -38,11 +42,16 @@ pub const SHARED_POSTGRES_ENV: &str = "PROXYHEALTH_TEST_PG_URL";
 pub fn shared_postgres_url() -> Option<String> {
     match std::env::var(SHARED_POSTGRES_ENV) {
         Ok(url) if !url.is_empty() => Some(url),
-        _ if in_ci() => {
-            panic!("{SHARED_POSTGRES_ENV} is not set and CI=true: the PostgreSQL tests must run")
-        }
+        _ if in_ci() => panic!(
+            "{SHARED_POSTGRES_ENV} is not set and CI=true: the PostgreSQL tests must run in CI \
+             (start a server with scripts/lib/postgres.sh: pg_start)"
+        ),
         _ => {
-            eprintln!(
+            // written to the real stderr, past the test harness's capture, so
+            // a skip is seen even when the test passes
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
                 "!!! skipped: {SHARED_POSTGRES_ENV} not set (PostgreSQL tests did not run) !!!"
             );
             None

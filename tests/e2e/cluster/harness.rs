@@ -9,11 +9,11 @@ use proxyhealth_cluster::ClusterSettings;
 use proxyhealth_cluster::metrics::{LISTENER_CONNECTED, LIVE_REPLICAS};
 use proxyhealth_core::Status;
 use proxyhealth_engine::EngineOptions;
-use proxyhealth_testkit::FakeProxy;
 use proxyhealth_testkit::fake_proxy::json;
+use proxyhealth_testkit::{FakeProxy, TestDatabase};
 use serde_json::Value;
+use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
@@ -32,8 +32,6 @@ pub(super) const TIMEOUT: Duration = Duration::from_secs(2);
 const HEALTHY: &str = r#"{"errors":[],"warnings":[]}"#;
 /// What a failing proxy answers (with a 500).
 const BROKEN: &str = r#"{"message":"the proxy is broken"}"#;
-/// The env var naming the shared test server.
-const PG_URL_ENV: &str = "PROXYHEALTH_TEST_PG_URL";
 
 /// The runtime's settings for an engine with this interval and timeout: the
 /// lease, poll and batch the bounds are made of.
@@ -47,52 +45,28 @@ pub(super) fn runtime_settings(interval: Duration, timeout: Duration) -> Cluster
 
 // ------------------------------------------------------------------ database
 
-/// A fresh database `e2e_<random>` on a PostgreSQL server.
+/// A fresh database on a PostgreSQL server, and a pool for the test's own
+/// queries.
 pub(super) struct TestDb {
-    server_url: String,
-    name: String,
-    url: String,
+    database: TestDatabase,
+    pub(super) url: String,
 }
 
 impl TestDb {
     /// A database on the shared test server, or `None` (after a loud notice)
     /// when PostgreSQL tests are skipped; with `CI=true` a missing server fails.
     pub(super) async fn create() -> Option<TestDb> {
-        match std::env::var(PG_URL_ENV) {
-            Ok(url) if !url.is_empty() => Some(TestDb::on(&url).await),
-            _ if proxyhealth_testkit::in_ci() => panic!(
-                "{PG_URL_ENV} is not set and CI=true: the replicas' end-to-end tests must run in \
-                 CI (start a server with scripts/lib/postgres.sh: pg_start)"
-            ),
-            _ => {
-                use std::io::Write as _;
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "!!! skipped: {PG_URL_ENV} not set (the replicas' end-to-end test did not run) !!!"
-                );
-                None
-            }
-        }
+        Some(TestDb::from(TestDatabase::create().await?))
     }
 
     /// A database on the server at `server_url`.
     pub(super) async fn on(server_url: &str) -> TestDb {
-        let name = format!("e2e_{}", Uuid::new_v4().simple());
-        let mut admin = PgConnection::connect(server_url)
-            .await
-            .expect("connect to the test server");
-        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await
-            .expect("create the test database");
-        let _ = admin.close().await;
-        let mut url = url::Url::parse(server_url).expect("test server URL");
-        url.set_path(&format!("/{name}"));
-        TestDb {
-            server_url: server_url.to_owned(),
-            name,
-            url: url.to_string(),
-        }
+        TestDb::from(TestDatabase::create_on(server_url).await)
+    }
+
+    fn from(database: TestDatabase) -> TestDb {
+        let url = database.url.clone();
+        TestDb { database, url }
     }
 
     /// A small pool on the test database, for the test's own queries.
@@ -106,15 +80,7 @@ impl TestDb {
 
     /// Drops the database, disconnecting whoever still uses it.
     pub(super) async fn drop_db(self) {
-        if let Ok(mut admin) = PgConnection::connect(&self.server_url).await {
-            let _ = sqlx::query(AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            )))
-            .execute(&mut admin)
-            .await;
-            let _ = admin.close().await;
-        }
+        self.database.drop_db().await;
     }
 }
 

@@ -8,15 +8,13 @@ use proxyhealth_store::{
     Coordination, NewProxy, OpenOptions, ProxyStore, Registration, ReplicaId, ReplicaInfo,
     open_store,
 };
-use proxyhealth_testkit::{FakeProxy, in_ci};
-use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use proxyhealth_testkit::{FakeProxy, TestDatabase, shared_postgres_url};
+use sqlx::PgConnection;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
-
-const PG_URL_ENV: &str = "PROXYHEALTH_TEST_PG_URL";
 
 /// The healthy report a Coder proxy serves.
 pub const HEALTHY: &str = r#"{"errors":[],"warnings":[]}"#;
@@ -26,8 +24,7 @@ pub const INTERVAL: Duration = Duration::from_secs(1);
 
 /// A fresh database on the test server, and a store over it for setup.
 pub struct TestDb {
-    server_url: String,
-    name: String,
+    database: TestDatabase,
     /// The database's URL.
     pub url: String,
     /// A store for setting up proxies.
@@ -38,39 +35,19 @@ impl TestDb {
     /// A fresh, migrated database; `None` (loudly) when PostgreSQL tests are
     /// skipped; a panic under `CI=true` without a server.
     pub async fn create() -> Option<TestDb> {
-        let server_url = match std::env::var(PG_URL_ENV) {
-            Ok(url) if !url.is_empty() => url,
-            _ if in_ci() => {
-                panic!("{PG_URL_ENV} is not set and CI=true: the PostgreSQL tests must run")
-            }
-            _ => {
-                eprintln!("!!! skipped: {PG_URL_ENV} not set (PostgreSQL tests did not run) !!!");
-                return None;
-            }
-        };
+        let server_url = shared_postgres_url()?;
         Some(TestDb::create_on(server_url).await)
     }
 
     /// A fresh, migrated database on the server at `server_url`.
     pub async fn create_on(server_url: String) -> TestDb {
-        let name = format!("c_{}", Uuid::new_v4().simple());
-        let mut admin = PgConnection::connect(&server_url)
-            .await
-            .expect("connect to the test server");
-        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await
-            .expect("create a database");
-        let _ = admin.close().await;
-        let mut url = url::Url::parse(&server_url).expect("server URL");
-        url.set_path(&format!("/{name}"));
-        let url = url.to_string();
+        let database = TestDatabase::create_on(&server_url).await;
+        let url = database.url.clone();
         let store = open_store(&url, OpenOptions::default())
             .await
             .expect("open the store");
         TestDb {
-            server_url,
-            name,
+            database,
             url,
             store,
         }
@@ -116,22 +93,12 @@ impl TestDb {
 
     /// A single connection to the database, for killing sessions.
     pub async fn connect(&self) -> PgConnection {
-        PgConnection::connect(&self.url)
-            .await
-            .expect("connect to the test database")
+        self.database.connect().await
     }
 
     /// Drops the database, disconnecting whoever still uses it.
     pub async fn drop_db(self) {
-        let Ok(mut admin) = PgConnection::connect(&self.server_url).await else {
-            return;
-        };
-        let _ = sqlx::query(AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        )))
-        .execute(&mut admin)
-        .await;
+        self.database.drop_db().await;
     }
 }
 

@@ -5,25 +5,9 @@ use crate::helpers::FakeProxy;
 use proxyhealth_core::Status;
 use proxyhealth_engine::Engine;
 use proxyhealth_store::{NewProxy, OpenOptions, ProxyStore, Registration, open_store};
-use proxyhealth_testkit::OwnPostgres;
-use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use proxyhealth_testkit::{OwnPostgres, TestDatabase};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// A fresh database on the shared test server; returns its URL.
-async fn fresh_database(server_url: &str) -> String {
-    let name = format!("e_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = PgConnection::connect(server_url)
-        .await
-        .expect("connect to the test server");
-    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .expect("create a database");
-    let mut url = url::Url::parse(server_url).expect("server URL");
-    url.set_path(&format!("/{name}"));
-    url.to_string()
-}
 
 fn engine_over(store: Arc<dyn ProxyStore>) -> Engine {
     Engine::builder()
@@ -58,10 +42,10 @@ async fn registered(store: &Arc<dyn ProxyStore>, name: &str, url: &str) -> uuid:
 
 #[tokio::test]
 async fn two_engines_on_one_postgres_database_see_proxies_created_through_either() {
-    let Some(server) = proxyhealth_testkit::shared_postgres_url() else {
+    let Some(db) = TestDatabase::create().await else {
         return;
     };
-    let url = fresh_database(&server).await;
+    let url = db.url.clone();
     let proxy = FakeProxy::fixed(200, Some("application/json"), r#"{"errors":[]}"#).await;
     let store_a = open_store(&url, OpenOptions::default())
         .await
@@ -82,6 +66,7 @@ async fn two_engines_on_one_postgres_database_see_proxies_created_through_either
             );
         }
     }
+    db.drop_db().await;
 }
 
 #[tokio::test]

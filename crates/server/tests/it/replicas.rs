@@ -13,8 +13,8 @@ use proxyhealth_server::{Service, ServiceConfig};
 use proxyhealth_store::{
     NewProxy, OpenOptions, ProxyStore, ReplicaInfo, ResultWrite, WriteOutcome, open_store,
 };
+use proxyhealth_testkit::TestDatabase;
 use serde_json::Value;
-use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceExt;
@@ -23,35 +23,6 @@ use uuid::Uuid;
 const PATH: &str = "/api/v2/proxyhealth/replicas";
 /// The engine's interval in the PostgreSQL test: stale after two of them.
 const INTERVAL: Duration = Duration::from_secs(1);
-
-/// A fresh database on the test server: (server URL, database name, its URL).
-async fn fresh_database(server_url: &str) -> (String, String) {
-    let name = format!("r_{}", Uuid::new_v4().simple());
-    let mut admin = PgConnection::connect(server_url)
-        .await
-        .expect("connect to the test server");
-    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .expect("create a database");
-    let _ = admin.close().await;
-    let (server, _) = server_url
-        .rsplit_once('/')
-        .expect("a server URL with a path");
-    let url = format!("{server}/{name}");
-    (name, url)
-}
-
-async fn drop_database(server_url: &str, name: &str) {
-    if let Ok(mut admin) = PgConnection::connect(server_url).await {
-        let _ = sqlx::query(AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .execute(&mut admin)
-        .await;
-        let _ = admin.close().await;
-    }
-}
 
 fn info(hostname: &str, port: u16) -> ReplicaInfo {
     ReplicaInfo {
@@ -98,11 +69,10 @@ fn replica_by_id(report: &Value, id: Uuid) -> &Value {
 
 #[tokio::test]
 async fn the_report_shows_liveness_lag_disagreements_and_stale_proxies_on_postgres() {
-    let Some(server_url) = proxyhealth_testkit::shared_postgres_url() else {
+    let Some(db) = TestDatabase::create().await else {
         return;
     };
-    let (db_name, url) = fresh_database(&server_url).await;
-    let store = open_store(&url, OpenOptions::default())
+    let store = open_store(&db.url, OpenOptions::default())
         .await
         .expect("open postgres");
     let coordination = store
@@ -297,7 +267,7 @@ async fn the_report_shows_liveness_lag_disagreements_and_stale_proxies_on_postgr
     drop(service);
     drop(coordination);
     drop(store);
-    drop_database(&server_url, &db_name).await;
+    db.drop_db().await;
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use proxyhealth_store::{
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
-use crate::pg::TestDb;
+use proxyhealth_testkit::TestDatabase as TestDb;
 
 /// Coder's `workspace_proxies` table, written from its column definitions
 /// (Coder's dump.sql as described in the spec, §1.1), without our migrations.

@@ -12,7 +12,7 @@ use proxyhealth_store::{
 };
 use uuid::Uuid;
 
-use crate::pg::TestDb;
+use proxyhealth_testkit::TestDatabase as TestDb;
 
 /// A migrated store, its coordination, and `n` proxies.
 struct Setup {

@@ -6,7 +6,6 @@ mod attach;
 mod conformance;
 mod coordination;
 mod memory;
-mod pg;
 mod postgres;
 mod sqlite;
 mod sqlite_crash;

@@ -9,8 +9,8 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinSet;
 
 use crate::conformance::conformance_suite;
-use crate::pg::{TestDb, server_url};
 use crate::support::Fixture;
+use proxyhealth_testkit::{SHARED_POSTGRES_ENV, TestDatabase as TestDb, shared_postgres_url};
 
 async fn fixture() -> Option<Fixture> {
     let db = TestDb::create().await?;
@@ -275,9 +275,9 @@ async fn a_dead_server_fails_calls_quickly_and_the_pool_reconnects_when_it_retur
 
 #[test]
 fn without_a_url_pg_tests_skip_locally() {
-    if std::env::var_os(crate::pg::PG_URL_ENV).is_none()
+    if std::env::var_os(SHARED_POSTGRES_ENV).is_none()
         && std::env::var("CI").as_deref() != Ok("true")
     {
-        assert_eq!(server_url(), None);
+        assert_eq!(shared_postgres_url(), None);
     }
 }

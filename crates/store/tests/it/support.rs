@@ -11,7 +11,7 @@ pub struct Fixture {
     /// The temp dir holding a SQLite file, removed on drop.
     pub dir: Option<tempfile::TempDir>,
     /// A PostgreSQL test database to drop when the test is done.
-    pub pg: Option<crate::pg::TestDb>,
+    pub pg: Option<proxyhealth_testkit::TestDatabase>,
 }
 
 impl Fixture {
