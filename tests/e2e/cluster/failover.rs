@@ -4,8 +4,9 @@
 //! status goes back in time.
 
 use super::harness::{
-    Fake, INTERVAL, Lease, Replica, TIMEOUT, TestDb, all_live, all_ok, eventually, fleet, hits,
-    live_leases, logs, replicas, result_ages, runtime_settings, stored_results, views_show,
+    Fake, INTERVAL, Lease, Replica, TIMEOUT, TestDb, all_live, eventually, fleet, hits,
+    live_leases, logs, replicas, result_ages, runtime_settings, settled, stored_results,
+    views_show,
 };
 use proxyhealth_cluster::metrics::{REJECTED, TAKEOVERS};
 use proxyhealth_core::Status;
@@ -30,15 +31,7 @@ async fn a_killed_replicas_proxies_are_checked_again_within_the_take_over_bound(
     // a check takes half a second, so every replica holds leases most of the time
     let names = ["k0", "k1", "k2", "k3", "k4", "k5"];
     let fakes = fleet(&running[0], &names, Duration::from_millis(500)).await;
-    views_show(
-        &all,
-        &fakes,
-        all_ok,
-        Duration::from_secs(15),
-        "all proxies ok everywhere",
-    )
-    .await;
-    all_live(&all, 3, Duration::from_secs(10)).await;
+    settled(&all, &fakes, Duration::from_secs(15)).await;
 
     // pick a replica holding leases: pause it, read its leases (so none is
     // written in between), then kill it
@@ -168,15 +161,7 @@ async fn a_replica_paused_past_its_lease_has_its_late_results_rejected_and_no_st
     let slow = Fake::create(&running[0], "slow", Duration::from_millis(1500)).await;
     let quick = Fake::create(&running[0], "quick", Duration::ZERO).await;
     let fakes = [slow, quick];
-    views_show(
-        &all,
-        &fakes,
-        all_ok,
-        Duration::from_secs(15),
-        "all proxies ok everywhere",
-    )
-    .await;
-    all_live(&all, 3, Duration::from_secs(10)).await;
+    settled(&all, &fakes, Duration::from_secs(15)).await;
     let mut rejected_before = Vec::new();
     for replica in &running {
         rejected_before.push(replica.metric(REJECTED).await);

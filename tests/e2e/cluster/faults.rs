@@ -3,8 +3,8 @@
 //! without restarting any replica, and without a burst of duplicate probes.
 
 use super::harness::{
-    INTERVAL, Replica, TIMEOUT, TestDb, all_healthy, all_live, all_ok, eventually, fleet, hits,
-    replicas, runtime_settings, shortest_gaps, terminate, views_show,
+    INTERVAL, Replica, TIMEOUT, TestDb, all_healthy, eventually, fleet, hits, replicas,
+    runtime_settings, settled, shortest_gaps, terminate, views_show,
 };
 use proxyhealth_cluster::metrics::LISTENER_RECONNECTS;
 use proxyhealth_core::Status;
@@ -20,15 +20,7 @@ async fn replicas_whose_listener_sessions_are_killed_reconnect_and_converge() {
     let running = replicas(&db, 3, TIMEOUT).await;
     let all: Vec<&Replica> = running.iter().collect();
     let fakes = fleet(&running[0], &["l0", "l1", "l2"], Duration::ZERO).await;
-    views_show(
-        &all,
-        &fakes,
-        all_ok,
-        Duration::from_secs(10),
-        "all proxies ok everywhere",
-    )
-    .await;
-    all_live(&all, 3, Duration::from_secs(10)).await;
+    settled(&all, &fakes, Duration::from_secs(10)).await;
 
     let pool = db.pool().await;
     let killed = terminate(&pool, "LISTEN%").await;
@@ -90,15 +82,7 @@ async fn replicas_keep_serving_through_a_postgresql_restart_and_recover_without_
     let running = replicas(&db, 3, TIMEOUT).await;
     let all: Vec<&Replica> = running.iter().collect();
     let fakes = fleet(&running[0], &["r0", "r1", "r2"], Duration::ZERO).await;
-    views_show(
-        &all,
-        &fakes,
-        all_ok,
-        Duration::from_secs(10),
-        "all proxies ok everywhere",
-    )
-    .await;
-    all_live(&all, 3, Duration::from_secs(10)).await;
+    settled(&all, &fakes, Duration::from_secs(10)).await;
 
     pg.stop();
     let stopped_at = Instant::now();

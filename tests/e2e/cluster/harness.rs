@@ -481,6 +481,13 @@ pub(super) fn all_ok(_: &Fake) -> Status {
     Status::Ok
 }
 
+/// Waits until every replica shows every proxy `ok` (within `bound`) and
+/// counts every replica live (within 10 s): where each scenario starts from.
+pub(super) async fn settled(replicas: &[&Replica], fakes: &[Fake], bound: Duration) {
+    views_show(replicas, fakes, all_ok, bound, "all proxies ok everywhere").await;
+    all_live(replicas, replicas.len(), Duration::from_secs(10)).await;
+}
+
 /// Collects the replicas' logs for a failure message.
 pub(super) fn logs(replicas: &[&Replica]) -> String {
     replicas

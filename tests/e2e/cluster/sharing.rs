@@ -4,7 +4,7 @@
 
 use super::harness::{
     INTERVAL, Replica, TIMEOUT, TestDb, all_live, all_ok, eventually, fleet, logs, replicas,
-    runtime_settings, shortest_gaps, views_show,
+    runtime_settings, settled, shortest_gaps, views_show,
 };
 use proxyhealth_cluster::metrics::CLAIMS;
 use proxyhealth_core::Status;
@@ -103,15 +103,7 @@ async fn three_replicas_serve_the_same_statuses_and_gauges_after_a_change() {
         Duration::ZERO,
     )
     .await;
-    views_show(
-        &all,
-        &fakes,
-        all_ok,
-        Duration::from_secs(10),
-        "all proxies ok everywhere",
-    )
-    .await;
-    all_live(&all, 3, Duration::from_secs(10)).await;
+    settled(&all, &fakes, Duration::from_secs(10)).await;
 
     let changed = &fakes[1];
     changed.fail(true);

@@ -2,7 +2,7 @@
 //! or whose database restarts, reconnects, reloads its whole view, and keeps
 //! converging with the others, without a restart.
 
-use crate::support::{HEALTHY, Running, TestDb, eventually};
+use crate::support::{HEALTHY, TestDb, eventually, every_view_shows, plain_replicas};
 use proxyhealth_cluster::metrics::{LISTENER_CONNECTED, LISTENER_RECONNECTS};
 use proxyhealth_core::Status;
 use proxyhealth_testkit::fake_proxy::json;
@@ -36,13 +36,14 @@ async fn a_replica_whose_listener_session_is_killed_reloads_and_converges() {
     };
     let (fake, healthy) = switchable().await;
     let id = db.proxy("p", &fake.url).await;
-    let replicas = vec![
-        Running::start(&db, "a", None, |_| {}).await,
-        Running::start(&db, "b", None, |_| {}).await,
-    ];
-    eventually(Duration::from_secs(5), "both views ok", || {
-        replicas.iter().all(|r| r.status(&id) == Some(Status::Ok))
-    })
+    let replicas = plain_replicas(&db, 2).await;
+    every_view_shows(
+        &replicas,
+        &id,
+        Status::Ok,
+        Duration::from_secs(5),
+        "both views ok",
+    )
     .await;
 
     let mut conn = db.connect().await;
@@ -67,14 +68,12 @@ async fn a_replica_whose_listener_session_is_killed_reloads_and_converges() {
     )
     .await;
     healthy.store(false, Ordering::SeqCst);
-    eventually(
+    every_view_shows(
+        &replicas,
+        &id,
+        Status::Unhealthy,
         Duration::from_secs(10),
         "both views show the failure",
-        || {
-            replicas
-                .iter()
-                .all(|r| r.status(&id) == Some(Status::Unhealthy))
-        },
     )
     .await;
     for replica in replicas {
@@ -91,13 +90,14 @@ async fn replicas_keep_their_view_through_a_database_restart_and_recover() {
     let db = TestDb::create_on(pg.url.clone()).await;
     let (fake, healthy) = switchable().await;
     let id = db.proxy("p", &fake.url).await;
-    let replicas = vec![
-        Running::start(&db, "a", None, |_| {}).await,
-        Running::start(&db, "b", None, |_| {}).await,
-    ];
-    eventually(Duration::from_secs(5), "both views ok", || {
-        replicas.iter().all(|r| r.status(&id) == Some(Status::Ok))
-    })
+    let replicas = plain_replicas(&db, 2).await;
+    every_view_shows(
+        &replicas,
+        &id,
+        Status::Ok,
+        Duration::from_secs(5),
+        "both views ok",
+    )
     .await;
 
     pg.stop();
@@ -121,14 +121,12 @@ async fn replicas_keep_their_view_through_a_database_restart_and_recover() {
     .await;
     let before = fake.hits();
     healthy.store(false, Ordering::SeqCst);
-    eventually(
+    every_view_shows(
+        &replicas,
+        &id,
+        Status::Unhealthy,
         Duration::from_secs(20),
         "both views show the failure",
-        || {
-            replicas
-                .iter()
-                .all(|r| r.status(&id) == Some(Status::Unhealthy))
-        },
     )
     .await;
     assert!(

@@ -3,7 +3,10 @@
 //! replica is one check in the cluster, and a result written by one replica
 //! is in every replica's view within about a second.
 
-use crate::support::{INTERVAL, Running, TestDb, eventually, healthy_proxy};
+use crate::support::{
+    INTERVAL, Running, TestDb, eventually, every_view_shows, healthy_fleet, healthy_proxy,
+    plain_replicas,
+};
 use proxyhealth_cluster::metrics::{CLAIMS, LIVE_REPLICAS};
 use proxyhealth_core::Status;
 use std::collections::HashMap;
@@ -17,18 +20,8 @@ async fn three_replicas_check_each_proxy_about_once_per_interval() {
     let Some(db) = TestDb::create().await else {
         return;
     };
-    let mut fakes = Vec::new();
-    let mut ids = Vec::new();
-    for i in 0..4 {
-        let fake = healthy_proxy().await;
-        ids.push(db.proxy(&format!("p{i}"), &fake.url).await);
-        fakes.push(fake);
-    }
-    let replicas = vec![
-        Running::start(&db, "a", None, |_| {}).await,
-        Running::start(&db, "b", None, |_| {}).await,
-        Running::start(&db, "c", None, |_| {}).await,
-    ];
+    let (fakes, ids) = healthy_fleet(&db, 4).await;
+    let replicas = plain_replicas(&db, 3).await;
     eventually(
         Duration::from_secs(10),
         "every view shows every proxy ok",
@@ -89,10 +82,12 @@ async fn a_recheck_asked_through_one_replica_is_one_check_in_the_cluster() {
         Running::start(&db, "b", None, long).await,
         Running::start(&db, "c", None, long).await,
     ];
-    eventually(
+    every_view_shows(
+        &replicas,
+        &id,
+        Status::Ok,
         Duration::from_secs(10),
         "every view shows the proxy ok",
-        || replicas.iter().all(|r| r.status(&id) == Some(Status::Ok)),
     )
     .await;
     let before = fake.hits();
@@ -132,18 +127,8 @@ async fn a_result_written_by_one_replica_is_in_every_view_within_a_second() {
     let Some(db) = TestDb::create().await else {
         return;
     };
-    let mut fakes = Vec::new();
-    let mut ids = Vec::new();
-    for i in 0..3 {
-        let fake = healthy_proxy().await;
-        ids.push(db.proxy(&format!("p{i}"), &fake.url).await);
-        fakes.push(fake);
-    }
-    let replicas = vec![
-        Running::start(&db, "a", None, |_| {}).await,
-        Running::start(&db, "b", None, |_| {}).await,
-        Running::start(&db, "c", None, |_| {}).await,
-    ];
+    let (_fakes, ids) = healthy_fleet(&db, 3).await;
+    let replicas = plain_replicas(&db, 3).await;
     eventually(
         Duration::from_secs(10),
         "every view shows every proxy",

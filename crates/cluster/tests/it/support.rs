@@ -102,6 +102,29 @@ impl TestDb {
     }
 }
 
+/// `count` healthy fake proxies registered in `db` as `p0`, `p1`, …, and
+/// their ids, in that order.
+pub async fn healthy_fleet(db: &TestDb, count: usize) -> (Vec<FakeProxy>, Vec<Uuid>) {
+    let mut fakes = Vec::with_capacity(count);
+    let mut ids = Vec::with_capacity(count);
+    for i in 0..count {
+        let fake = healthy_proxy().await;
+        ids.push(db.proxy(&format!("p{i}"), &fake.url).await);
+        fakes.push(fake);
+    }
+    (fakes, ids)
+}
+
+/// `count` replicas with the default settings, named `a`, `b`, `c`, ….
+pub async fn plain_replicas(db: &TestDb, count: u8) -> Vec<Running> {
+    let mut replicas = Vec::with_capacity(usize::from(count));
+    for letter in (b'a'..).take(usize::from(count)) {
+        let name = char::from(letter).to_string();
+        replicas.push(Running::start(db, &name, None, |_| {}).await);
+    }
+    replicas
+}
+
 /// A fake proxy that always serves a healthy report.
 pub async fn healthy_proxy() -> FakeProxy {
     FakeProxy::fixed(200, Some("application/json"), HEALTHY).await
@@ -233,6 +256,21 @@ pub async fn eventually(limit: Duration, what: &str, mut check: impl FnMut() -> 
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Waits until every replica's view shows `status` for the proxy `id`;
+/// fails naming `what` after `limit`.
+pub async fn every_view_shows(
+    replicas: &[Running],
+    id: &Uuid,
+    status: Status,
+    limit: Duration,
+    what: &str,
+) {
+    eventually(limit, what, || {
+        replicas.iter().all(|r| r.status(id) == Some(status))
+    })
+    .await;
 }
 
 /// A client whose every request goes through a proxy that refuses

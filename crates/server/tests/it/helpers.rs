@@ -388,3 +388,25 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Sends `request` through the router without a socket; returns the status
+/// and the body as JSON (`Null` when it is not JSON).
+pub async fn through_router(
+    router: &axum::Router,
+    request: axum::http::Request<axum::body::Body>,
+) -> (StatusCode, Value) {
+    use http_body_util::BodyExt as _;
+    use tower::ServiceExt as _;
+    let response = router.clone().oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}

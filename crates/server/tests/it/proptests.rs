@@ -5,17 +5,15 @@
 //! Requests go through the real router (`Service::router`) with
 //! `tower::ServiceExt::oneshot`, over a real SQLite store, without a socket.
 
-use crate::helpers::{ADMIN, config, engine_for};
+use crate::helpers::{ADMIN, config, engine_for, through_router};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
 use proptest::prelude::*;
 use proxyhealth_server::Service;
 use proxyhealth_store::{OpenOptions, ProxyStore, open_store};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use tower::ServiceExt;
 
 /// Cases per property: enough to find the usual suspects, small enough to keep
 /// the suite fast.
@@ -72,25 +70,7 @@ impl Harness {
             Auth::Proxy(token) => request.header("Coder-External-Proxy-Token", token),
         };
         let request = request.body(Body::from(body)).expect("request");
-        self.runtime.block_on(async {
-            let response = self
-                .router
-                .clone()
-                .oneshot(request)
-                .await
-                .expect("infallible");
-            let status = response.status();
-            let bytes = response
-                .into_body()
-                .collect()
-                .await
-                .expect("body")
-                .to_bytes();
-            (
-                status,
-                serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-            )
-        })
+        self.runtime.block_on(through_router(&self.router, request))
     }
 
     /// Creates a proxy with a plain unique name; returns its id and token.

@@ -3,10 +3,11 @@
 //! lagging, one disagreeing, one proxy stale), its authentication, and the
 //! `single` and `independent` modes of the other stores.
 
-use crate::helpers::{ADMIN, answer, app_settings, config, read_only_store, spawn_with, start};
+use crate::helpers::{
+    ADMIN, answer, app_settings, config, read_only_store, spawn_with, start, through_router,
+};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
 use proxyhealth_engine::{Engine, EngineOptions};
 use proxyhealth_server::replica_report::{INDEPENDENT_NOTE, SINGLE_NOTE};
 use proxyhealth_server::{Service, ServiceConfig};
@@ -17,7 +18,6 @@ use proxyhealth_testkit::TestDatabase;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
-use tower::ServiceExt;
 use uuid::Uuid;
 
 const PATH: &str = "/api/v2/proxyhealth/replicas";
@@ -40,22 +40,7 @@ async fn get_report(router: &axum::Router, token: Option<&str>) -> (StatusCode, 
     if let Some(token) = token {
         request = request.header("authorization", format!("Bearer {token}"));
     }
-    let response = router
-        .clone()
-        .oneshot(request.body(Body::empty()).expect("request"))
-        .await
-        .expect("infallible");
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    through_router(router, request.body(Body::empty()).expect("request")).await
 }
 
 fn replica_by_id(report: &Value, id: Uuid) -> &Value {
