@@ -2,8 +2,8 @@
 
 use crate::helpers::*;
 use axum::body::Body;
-use proxyhealth_core::{Hysteresis, Status};
-use proxyhealth_engine::{EngineOptions, RedirectPolicy};
+use proxyhealth_core::{Hysteresis, Proxy, Status};
+use proxyhealth_engine::{Engine, EngineOptions, RedirectPolicy};
 use std::time::Duration;
 
 #[tokio::test]
@@ -123,6 +123,17 @@ async fn a_redirect_is_not_followed_by_default_and_the_location_is_named() {
     assert_eq!(server.hits(), 1);
 }
 
+/// An engine over `p` alone that follows same-host redirects.
+fn following_redirects(p: &Proxy) -> Engine {
+    engine_with(
+        ListSource::with(vec![p.clone()]),
+        EngineOptions {
+            redirects: RedirectPolicy::SameHost,
+            ..Default::default()
+        },
+    )
+}
+
 async fn redirecting_to(target: String) -> FakeProxy {
     FakeProxy::start(move |_| {
         let target = target.clone();
@@ -142,13 +153,7 @@ async fn a_same_host_redirect_is_followed_when_enabled() {
     let target = FakeProxy::fixed(200, Some("application/json"), r#"{"errors":[]}"#).await;
     let server = redirecting_to(format!("{}/healthz-report", target.url)).await;
     let p = proxy("redirect", &server.url);
-    let engine = engine_with(
-        ListSource::with(vec![p.clone()]),
-        EngineOptions {
-            redirects: RedirectPolicy::SameHost,
-            ..Default::default()
-        },
-    );
+    let engine = following_redirects(&p);
     engine.force_update().await.expect("sweep");
     assert_eq!(engine.status_of(&p.id).expect("p").status, Status::Ok);
     assert_eq!(target.hits(), 1);
@@ -159,13 +164,7 @@ async fn a_followed_redirect_to_a_failing_url_names_the_url_that_answered() {
     let target = FakeProxy::fixed(500, Some("application/json"), r#"{"message":"broken"}"#).await;
     let server = redirecting_to(format!("{}/healthz-report", target.url)).await;
     let p = proxy("redirect", &server.url);
-    let engine = engine_with(
-        ListSource::with(vec![p.clone()]),
-        EngineOptions {
-            redirects: RedirectPolicy::SameHost,
-            ..Default::default()
-        },
-    );
+    let engine = following_redirects(&p);
     engine.force_update().await.expect("sweep");
     let error = only_error(&engine, p.id);
     assert!(
@@ -184,13 +183,7 @@ async fn a_redirect_to_another_host_is_not_followed_even_when_enabled() {
     let other_host = target.url.replace("127.0.0.1", "localhost");
     let server = redirecting_to(format!("{other_host}/healthz-report")).await;
     let p = proxy("redirect", &server.url);
-    let engine = engine_with(
-        ListSource::with(vec![p.clone()]),
-        EngineOptions {
-            redirects: RedirectPolicy::SameHost,
-            ..Default::default()
-        },
-    );
+    let engine = following_redirects(&p);
     engine.force_update().await.expect("sweep");
     assert_eq!(
         engine.status_of(&p.id).expect("p").status,
@@ -214,13 +207,7 @@ async fn a_redirect_loop_is_unreachable_when_following() {
     })
     .await;
     let p = proxy("loop", &server.url);
-    let engine = engine_with(
-        ListSource::with(vec![p.clone()]),
-        EngineOptions {
-            redirects: RedirectPolicy::SameHost,
-            ..Default::default()
-        },
-    );
+    let engine = following_redirects(&p);
     engine.force_update().await.expect("sweep");
     assert_eq!(
         engine.status_of(&p.id).expect("p").status,
