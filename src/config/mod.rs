@@ -84,7 +84,7 @@ pub fn resolve_serve(
         engine: EngineOptions::default(),
         admin_token: ServiceConfig::default().admin_token,
         log_format: LogFormat::default(),
-        second_opinion: true,
+        second_opinion: proxyhealth_cluster::settings::SECOND_OPINION,
     };
     merged(store, file.store).apply(&mut settings.store);
     merged(probe, file.probe).apply(&mut settings.engine);

@@ -79,7 +79,7 @@ settings_group! {
             num_args = 0..=1,
             default_missing_value = "true",
             value_parser = BoolishValueParser::new(),
-            help_default = true
+            help_default = proxyhealth_cluster::settings::SECOND_OPINION
         )]
         #[serde(deserialize_with = "file_value::boolean")]
         pub second_opinion: Option<bool>,

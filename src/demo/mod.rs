@@ -122,8 +122,6 @@ async fn run_in(
         options: OpenOptions::default(),
     };
     let app = Application::build(AppSettings {
-        listen: args.listen,
-        store,
         engine: EngineOptions {
             interval: args.interval,
             timeout: args.timeout,
@@ -133,8 +131,7 @@ async fn run_in(
             admin_token: args.admin_token.clone(),
             ..ServiceConfig::default()
         },
-        sweep_loop: true,
-        second_opinion: true,
+        ..AppSettings::new(args.listen, store)
     })
     .await
     .map_err(|err| match err {

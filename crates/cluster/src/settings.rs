@@ -30,6 +30,10 @@ pub const FULL_RELOAD: Duration = Duration::from_secs(60);
 pub const LEASE_SLACK: Duration = Duration::from_secs(5);
 /// Most proxies claimed in one statement.
 pub const CLAIM_MAX: u32 = 512;
+/// Whether a failure of an `ok` proxy is confirmed by a second replica
+/// unless configured otherwise: on, so one replica's bad network never moves
+/// a proxy for everyone.
+pub const SECOND_OPINION: bool = true;
 
 /// The replica runtime's settings. [`ClusterSettings::for_engine`] gives the
 /// documented defaults for an engine's interval and timeout.
@@ -75,7 +79,7 @@ impl ClusterSettings {
             batch: BATCH,
             safety_read: SAFETY_READ,
             full_reload: FULL_RELOAD,
-            second_opinion: true,
+            second_opinion: SECOND_OPINION,
             claim_max: CLAIM_MAX,
         }
     }

@@ -133,7 +133,7 @@ impl AppSettings {
             engine: EngineOptions::default(),
             service: ServiceConfig::default(),
             sweep_loop: true,
-            second_opinion: true,
+            second_opinion: proxyhealth_cluster::settings::SECOND_OPINION,
         }
     }
 }

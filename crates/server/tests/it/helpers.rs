@@ -76,12 +76,13 @@ pub fn engine_for(store: Arc<dyn ProxyStore>) -> Engine {
 /// a test asks for one.
 pub fn app_settings(store: Arc<dyn ProxyStore>, config: ServiceConfig) -> AppSettings {
     AppSettings {
-        listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-        store: AppStore::Ready(store),
         engine: engine_options(),
         service: config,
         sweep_loop: false,
-        second_opinion: true,
+        ..AppSettings::new(
+            SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            AppStore::Ready(store),
+        )
     }
 }
 
