@@ -345,34 +345,8 @@ impl Engine {
             .filter(|proxy| !proxy.deleted)
             .map(|proxy| proxy.id)
             .collect();
-        let mut generations = self.subscribe();
-        let before: HashMap<Uuid, u64> = {
-            let snapshot = self.snapshot();
-            ids.iter()
-                .filter_map(|id| snapshot.get(id).map(|status| (*id, status.check_seq)))
-                .collect()
-        };
-        for id in &ids {
-            requests.request_recheck(*id);
-        }
-        let deadline = Instant::now() + self.recheck_wait();
-        loop {
-            let snapshot = self.snapshot_arc();
-            let done = ids.iter().all(|id| {
-                snapshot.get(id).is_some_and(|status| {
-                    before
-                        .get(id)
-                        .is_none_or(|before| status.check_seq > *before)
-                })
-            });
-            if done {
-                return Ok(snapshot);
-            }
-            match tokio::time::timeout_at(deadline, generations.changed()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) | Err(_) => return Ok(self.snapshot_arc()),
-            }
-        }
+        self.await_rechecks(requests, &ids).await;
+        Ok(self.snapshot_arc())
     }
 
     /// How long a re-check asked of a [`RecheckRequests`] is waited for:
@@ -392,19 +366,43 @@ impl Engine {
         requests: &dyn RecheckRequests,
         id: Uuid,
     ) -> Option<Arc<ProxyStatus>> {
+        if self.await_rechecks(requests, &[id]).await {
+            self.status_of(&id)
+        } else {
+            None
+        }
+    }
+
+    /// Asks `requests` for a re-check of each of `ids` and waits (at most
+    /// [`Engine::recheck_wait`]) until the snapshot holds a newer status of
+    /// every one; `true` when all came in time.
+    async fn await_rechecks(&self, requests: &dyn RecheckRequests, ids: &[Uuid]) -> bool {
         let mut generations = self.subscribe();
-        let before = self.status_of(&id).map(|status| status.check_seq);
-        requests.request_recheck(id);
+        let before: HashMap<Uuid, u64> = {
+            let snapshot = self.snapshot();
+            ids.iter()
+                .filter_map(|id| snapshot.get(id).map(|status| (*id, status.check_seq)))
+                .collect()
+        };
+        for id in ids {
+            requests.request_recheck(*id);
+        }
         let deadline = Instant::now() + self.recheck_wait();
         loop {
-            if let Some(status) = self.status_of(&id)
-                && before.is_none_or(|before| status.check_seq > before)
-            {
-                return Some(status);
+            let snapshot = self.snapshot_arc();
+            let done = ids.iter().all(|id| {
+                snapshot.get(id).is_some_and(|status| {
+                    before
+                        .get(id)
+                        .is_none_or(|before| status.check_seq > *before)
+                })
+            });
+            if done {
+                return true;
             }
             match tokio::time::timeout_at(deadline, generations.changed()).await {
                 Ok(Ok(())) => {}
-                Ok(Err(_)) | Err(_) => return None,
+                Ok(Err(_)) | Err(_) => return false,
             }
         }
     }
