@@ -20,6 +20,7 @@ pub fn app_store(settings: &StoreSettings) -> AppStore {
         spec: spec(settings),
         options: OpenOptions {
             coder_attach: settings.coder,
+            coordination_schema: settings.coordination_schema.clone(),
             ..OpenOptions::default()
         },
     }

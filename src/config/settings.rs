@@ -50,6 +50,9 @@ pub struct StoreSettings {
     pub db: Option<String>,
     /// Attach read-only to a Coder database.
     pub coder: bool,
+    /// Attached to Coder: the schema of that database where proxyhealth keeps
+    /// its own coordination state, so attached replicas coordinate.
+    pub coordination_schema: Option<String>,
 }
 
 /// Everything `serve` runs with.

@@ -32,6 +32,18 @@ settings_group! {
         )]
         #[serde(deserialize_with = "file_value::boolean")]
         pub coder: Option<bool>,
+
+        /// With --coder: a schema of the Coder database (made when missing) for
+        /// proxyhealth's own coordination state, so several attached replicas
+        /// share the probing and one view; Coder's tables are still only read
+        #[arg(
+            long,
+            env = "PROXYHEALTH_COORDINATION_SCHEMA",
+            value_name = "NAME",
+            help_default = "none: each attached replica probes alone, as Coder does"
+        )]
+        #[serde(deserialize_with = "file_value::string")]
+        pub coordination_schema: Option<String>,
     }
 }
 
@@ -40,5 +52,9 @@ impl StoreLayer {
     pub fn apply(self, store: &mut StoreSettings) {
         set(&mut store.db, self.db.map(Some));
         set(&mut store.coder, self.coder);
+        set(
+            &mut store.coordination_schema,
+            self.coordination_schema.map(Some),
+        );
     }
 }

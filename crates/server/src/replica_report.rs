@@ -30,7 +30,8 @@ pub const SINGLE_NOTE: &str = "One process: SQLite allows one serve per file, an
 store lives in one process; run replicas on PostgreSQL to share the probing.";
 /// The note of [`ReplicaMode::Independent`].
 pub const INDEPENDENT_NOTE: &str = "Each replica probes alone, as Coder does: attached read-only \
-to a Coder database, nothing is shared; give proxyhealth a database of its own to coordinate.";
+to a Coder database, nothing is shared; name a schema of that database for proxyhealth's own \
+state (--coordination-schema), or give proxyhealth a database of its own, to coordinate.";
 
 /// This process's replica id, when it is one (the handler's slice of the state).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -28,6 +28,8 @@
 //! - [`coordination`]: the [`Coordination`] trait and its types.
 //! - `pg_coordination`: [`PgCoordination`], its PostgreSQL implementation.
 //! - `pg_listener`: [`PgNoticeListener`], the reconnecting notification listener.
+//! - `pg_own_state`: proxyhealth's own tables in a schema of an attached Coder
+//!   database (`--coordination-schema`), so attached replicas coordinate too.
 //! - [`instance`]: the SQLite instance lock ([`InstanceGuard`]).
 
 pub mod coordination;
@@ -38,6 +40,7 @@ pub mod model;
 mod open;
 mod pg_coordination;
 mod pg_listener;
+mod pg_own_state;
 mod postgres;
 mod rules;
 mod sqlite;

@@ -13,6 +13,10 @@ pub struct OpenOptions {
     /// migrations, read-only sessions, every write refused with
     /// [`StoreError::ReadOnly`].
     pub coder_attach: bool,
+    /// With `coder_attach`: a schema of the Coder database where proxyhealth
+    /// keeps its own coordination state, so attached replicas coordinate
+    /// instead of each probing alone; Coder's tables are still only read.
+    pub coordination_schema: Option<String>,
     /// Most PostgreSQL connections the pool opens.
     pub max_connections: u32,
     /// How long a PostgreSQL call waits for a connection (including connecting)
@@ -25,6 +29,7 @@ impl Default for OpenOptions {
     fn default() -> Self {
         OpenOptions {
             coder_attach: false,
+            coordination_schema: None,
             max_connections: 8,
             acquire_timeout: Duration::from_secs(3),
         }
@@ -58,6 +63,14 @@ pub async fn open_store(
         return Err(StoreError::Config(format!(
             "attaching to a Coder database needs a postgres:// URL, got {}",
             redact(spec)
+        )));
+    }
+    if let Some(schema) = &options.coordination_schema
+        && !options.coder_attach
+    {
+        return Err(StoreError::Config(format!(
+            "the coordination schema {schema:?} is for a Coder attach (--coder): on its own \
+             database proxyhealth keeps its coordination tables beside its proxies"
         )));
     }
     Ok(match parsed {

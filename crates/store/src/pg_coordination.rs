@@ -117,8 +117,9 @@ impl PgCoordination {
     }
 
     /// Deletes replica rows dead or stopped for longer than
-    /// [`CoordinationSettings::replica_ttl`], and observations older than
-    /// [`CoordinationSettings::observation_ttl`] or of deleted replicas.
+    /// [`CoordinationSettings::replica_ttl`], observations older than
+    /// [`CoordinationSettings::observation_ttl`] or of deleted replicas, and
+    /// the rows of proxies that no longer exist.
     pub async fn prune(&self) -> Result<(), StoreError> {
         sqlx::query(
             "WITH gone AS ( \
@@ -134,6 +135,21 @@ impl PgCoordination {
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
+        // Rows of proxies whose row is gone: our own database cascades the
+        // delete, but beside a Coder database (pg_own_state) no foreign key
+        // ties our tables to Coder's. EXCEPT for the reason given above.
+        for orphans in [
+            "DELETE FROM proxyhealth_checks WHERE proxy_id IN ( \
+               SELECT proxy_id FROM proxyhealth_checks EXCEPT SELECT id FROM workspace_proxies)",
+            "DELETE FROM proxyhealth_observations WHERE proxy_id IN ( \
+               SELECT proxy_id FROM proxyhealth_observations \
+               EXCEPT SELECT id FROM workspace_proxies)",
+        ] {
+            sqlx::query(orphans)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+        }
         Ok(())
     }
 

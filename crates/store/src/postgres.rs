@@ -11,11 +11,12 @@ use std::str::FromStr;
 
 use proxyhealth_core::Proxy;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Executor, Row};
+use sqlx::{AssertSqlSafe, Executor, Row};
 use uuid::Uuid;
 
 use crate::error::{Backend, map_db_error, map_db_error_ref};
 use crate::open::{OpenOptions, redact};
+use crate::pg_own_state;
 use crate::rules::{self, check_new, check_registration, check_update};
 use crate::store::impl_proxy_source;
 use crate::{
@@ -41,6 +42,9 @@ macro_rules! columns {
 pub struct PgStore {
     pool: PgPool,
     read_only: bool,
+    /// Attached to Coder with a schema of our own: the pool that writes our
+    /// coordination state there (see `pg_own_state`).
+    own_state: Option<PgPool>,
 }
 
 impl PgStore {
@@ -49,7 +53,7 @@ impl PgStore {
     /// sqlx's PostgreSQL migrator holds an advisory lock while it runs, so
     /// replicas starting at once migrate one after the other.
     pub async fn open(url: &str, options: &OpenOptions) -> Result<Self, StoreError> {
-        let pool = connect(url, options, false).await?;
+        let pool = connect(url, options, Access::ReadWrite).await?;
         MIGRATOR.run(&pool).await.map_err(|err| {
             let message = format!("cannot migrate PostgreSQL database {}: {err}", redact(url));
             match err {
@@ -64,6 +68,7 @@ impl PgStore {
         Ok(PgStore {
             pool,
             read_only: false,
+            own_state: None,
         })
     }
 
@@ -74,8 +79,13 @@ impl PgStore {
     /// (`SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY`) as it opens, and
     /// every write method returns [`StoreError::ReadOnly`] without touching the
     /// database. Fails with [`StoreError::Config`] when the table is missing.
+    ///
+    /// With [`OpenOptions::coordination_schema`], proxyhealth's own tables are
+    /// made (migrated) in that schema of the same database and written through
+    /// a second pool, so attached replicas coordinate; Coder's tables are
+    /// still only read.
     pub async fn attach_coder(url: &str, options: &OpenOptions) -> Result<Self, StoreError> {
-        let pool = connect(url, options, true).await?;
+        let pool = connect(url, options, Access::ReadOnly).await?;
         let present: bool =
             sqlx::query_scalar("SELECT to_regclass('workspace_proxies') IS NOT NULL")
                 .fetch_one(&pool)
@@ -87,19 +97,28 @@ impl PgStore {
                 redact(url)
             )));
         }
+        let own_state = match &options.coordination_schema {
+            Some(schema) => Some(open_own_state(url, options, schema).await?),
+            None => None,
+        };
         Ok(PgStore {
             pool,
             read_only: true,
+            own_state,
         })
     }
 
-    /// The coordination of replicas on this database, sharing the store's pool
-    /// ([`StoreError::ReadOnly`] when attached to a Coder database: its tables
-    /// are not ours to write).
+    /// The coordination of replicas on this database, sharing the store's pool;
+    /// attached to a Coder database, on the pool of our own schema when one
+    /// was given, else [`StoreError::ReadOnly`] (Coder's tables are not ours
+    /// to write).
     pub fn coordination_with(
         &self,
         settings: CoordinationSettings,
     ) -> Result<PgCoordination, StoreError> {
+        if let Some(own_state) = &self.own_state {
+            return Ok(PgCoordination::new(own_state.clone(), settings));
+        }
         self.refuse_writes()?;
         Ok(PgCoordination::new(self.pool.clone(), settings))
     }
@@ -107,6 +126,9 @@ impl PgStore {
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
         self.pool.close().await;
+        if let Some(own_state) = &self.own_state {
+            own_state.close().await;
+        }
     }
 
     fn refuse_writes(&self) -> Result<(), StoreError> {
@@ -117,11 +139,60 @@ impl PgStore {
     }
 }
 
+/// What a pool's sessions may do.
+#[derive(Debug, Clone, Copy)]
+enum Access<'a> {
+    /// Read and write (our own database).
+    ReadWrite,
+    /// Read only (an attached Coder database).
+    ReadOnly,
+    /// Read and write our tables in this schema, read Coder's after it.
+    OwnSchema(&'a str),
+}
+
+/// Opens the pool of proxyhealth's own tables in `schema` of an attached
+/// Coder database: makes the schema when missing and migrates it.
+async fn open_own_state(
+    url: &str,
+    options: &OpenOptions,
+    schema: &str,
+) -> Result<PgPool, StoreError> {
+    pg_own_state::check_schema_name(schema)?;
+    let pool = connect(url, options, Access::OwnSchema(schema)).await?;
+    let make = format!("CREATE SCHEMA IF NOT EXISTS {schema}");
+    pool.execute(AssertSqlSafe(make)).await.map_err(|err| {
+        StoreError::Config(format!(
+            "cannot make the coordination schema {schema} in {}: {}",
+            redact(url),
+            inner_message(&map_db_error(Backend::Postgres, err, None))
+        ))
+    })?;
+    pg_own_state::own_state_migrator(&MIGRATOR)
+        .run(&pool)
+        .await
+        .map_err(|err| {
+            StoreError::Internal(format!(
+                "cannot migrate the coordination schema {schema} in {}: {err}",
+                redact(url)
+            ))
+        })?;
+    Ok(pool)
+}
+
 /// Opens a pool and checks one connection, so an unreachable server is
 /// reported at open.
-async fn connect(url: &str, options: &OpenOptions, read_only: bool) -> Result<PgPool, StoreError> {
-    let connect_options = PgConnectOptions::from_str(url)
+async fn connect(
+    url: &str,
+    options: &OpenOptions,
+    access: Access<'_>,
+) -> Result<PgPool, StoreError> {
+    let mut connect_options = PgConnectOptions::from_str(url)
         .map_err(|err| StoreError::Config(format!("bad PostgreSQL URL {}: {err}", redact(url))))?;
+    if let Access::OwnSchema(schema) = access {
+        connect_options =
+            connect_options.options([("search_path", pg_own_state::search_path(schema))]);
+    }
+    let read_only = matches!(access, Access::ReadOnly);
     let pool_options = PgPoolOptions::new()
         .max_connections(options.max_connections.max(1))
         .min_connections(0)

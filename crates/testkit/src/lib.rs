@@ -13,11 +13,14 @@
 //! - [`fake_proxy`]: [`FakeProxy`], a proxy on loopback whose answers the test
 //!   decides, and the responses it gives.
 //! - [`api`]: a client of a test server and the registration a test proxy sends.
+//! - [`coder_db`]: Coder's `workspace_proxies` table without our migrations,
+//!   for the tests of the read-only attach.
 //! - [`in_ci`]: whether skipping is forbidden.
 //! - [`shared_postgres_url`]: the PostgreSQL server `scripts/test` starts for
 //!   every test, when there is one.
 
 pub mod api;
+pub mod coder_db;
 pub mod database;
 pub mod fake_proxy;
 pub mod postgres;

@@ -1,43 +1,15 @@
 //! Attach mode: reading an existing Coder database without ever writing to it.
 
 use proxyhealth_store::{
-    NewProxy, OpenOptions, ProxyUpdate, Registration, StoreError, open_store, token,
+    NewProxy, OpenOptions, ProxyUpdate, Registration, ReplicaInfo, ResultWrite, StoreError,
+    WriteOutcome, open_store, token,
 };
-use sqlx::{PgConnection, Row};
+use sqlx::{AssertSqlSafe, Connection, PgConnection, Row};
+use std::time::Duration;
 use uuid::Uuid;
 
 use proxyhealth_testkit::TestDatabase as TestDb;
-
-/// Coder's `workspace_proxies` table, written from its column definitions
-/// (Coder's dump.sql as described in the spec, §1.1), without our migrations.
-const CODER_DDL: &[&str] = &[
-    "CREATE SEQUENCE workspace_proxies_region_id_seq AS integer START WITH 1 \
-     INCREMENT BY 1 NO MINVALUE NO MAXVALUE CACHE 1",
-    "CREATE TABLE workspace_proxies (
-        id uuid NOT NULL,
-        name text NOT NULL,
-        display_name text NOT NULL,
-        icon text NOT NULL,
-        url text NOT NULL,
-        wildcard_hostname text NOT NULL,
-        created_at timestamp with time zone NOT NULL,
-        updated_at timestamp with time zone NOT NULL,
-        deleted boolean NOT NULL,
-        token_hashed_secret bytea NOT NULL,
-        region_id integer NOT NULL,
-        derp_enabled boolean DEFAULT true NOT NULL,
-        derp_only boolean DEFAULT false NOT NULL,
-        version text DEFAULT ''::text NOT NULL
-    )",
-    "ALTER SEQUENCE workspace_proxies_region_id_seq OWNED BY workspace_proxies.region_id",
-    "ALTER TABLE ONLY workspace_proxies ALTER COLUMN region_id \
-     SET DEFAULT nextval('workspace_proxies_region_id_seq'::regclass)",
-    "ALTER TABLE ONLY workspace_proxies ADD CONSTRAINT workspace_proxies_pkey PRIMARY KEY (id)",
-    "ALTER TABLE ONLY workspace_proxies \
-     ADD CONSTRAINT workspace_proxies_region_id_unique UNIQUE (region_id)",
-    "CREATE UNIQUE INDEX workspace_proxies_lower_name_idx \
-     ON workspace_proxies USING btree (lower(name)) WHERE (deleted = false)",
-];
+use proxyhealth_testkit::coder_db::{CoderProxyRow, create_coder_table, insert_coder_proxy};
 
 /// The secret of the `coder-eu` row's token.
 fn eu_secret() -> String {
@@ -52,21 +24,15 @@ async fn insert(
     minutes_ago: i32,
     deleted: bool,
 ) {
-    sqlx::query(
-        "INSERT INTO workspace_proxies (id, name, display_name, icon, url, wildcard_hostname, \
-         created_at, updated_at, deleted, token_hashed_secret, version) \
-         VALUES ($1, $2, $2 || ' display', '/emojis/1f1ea-1f1fa.png', $3, '', \
-         now() - make_interval(mins => $4), now() - make_interval(mins => $4), $5, $6, 'v2.15.0')",
-    )
-    .bind(id)
-    .bind(name)
-    .bind(url)
-    .bind(minutes_ago)
-    .bind(deleted)
-    .bind(token::hash_secret(&eu_secret()))
-    .execute(conn)
-    .await
-    .expect("insert a Coder row");
+    let row = CoderProxyRow {
+        id,
+        name,
+        url,
+        minutes_ago,
+        deleted,
+        token_hash: token::hash_secret(&eu_secret()),
+    };
+    insert_coder_proxy(conn, &row).await;
 }
 
 /// Everything a write could change: every row with its physical location and
@@ -101,12 +67,7 @@ async fn attaching_to_a_coder_database_lists_its_proxies_and_never_writes() {
         return;
     };
     let mut conn = db.connect().await;
-    for ddl in CODER_DDL {
-        sqlx::query(*ddl)
-            .execute(&mut conn)
-            .await
-            .expect("Coder DDL");
-    }
+    create_coder_table(&mut conn).await;
     let (eu, us, gone) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
     insert(
         &mut conn,
@@ -262,4 +223,189 @@ async fn attach_needs_a_postgres_url() {
         err.to_string(),
         "store configuration: attaching to a Coder database needs a postgres:// URL, got memory:"
     );
+}
+
+/// A role that may only read Coder's table and make a schema: what an
+/// operator grants proxyhealth on a Coder database; dropped by [`drop_role`].
+async fn reader_role(conn: &mut PgConnection, db: &TestDb) -> (String, String) {
+    let role = format!("ph_reader_{}", Uuid::new_v4().simple());
+    for statement in [
+        format!("CREATE ROLE {role} LOGIN PASSWORD 'reader-secret'"),
+        format!("GRANT CONNECT, CREATE ON DATABASE {} TO {role}", db.name),
+        // PostgreSQL before 15 lets everyone create in public: not this role
+        "REVOKE CREATE ON SCHEMA public FROM PUBLIC".to_owned(),
+        format!("GRANT USAGE ON SCHEMA public TO {role}"),
+        format!("GRANT SELECT ON workspace_proxies TO {role}"),
+    ] {
+        sqlx::query(AssertSqlSafe(statement))
+            .execute(&mut *conn)
+            .await
+            .expect("grant");
+    }
+    let mut url = url::Url::parse(&db.url).expect("test URL");
+    url.set_username(&role).expect("user");
+    url.set_password(Some("reader-secret")).expect("password");
+    (role, url.to_string())
+}
+
+async fn drop_role(db: TestDb, role: &str) {
+    let server = db.server_url.clone();
+    db.drop_db().await;
+    let mut admin = PgConnection::connect(&server).await.expect("server");
+    sqlx::query(AssertSqlSafe(format!("DROP ROLE IF EXISTS {role}")))
+        .execute(&mut admin)
+        .await
+        .expect("drop role");
+}
+
+#[tokio::test]
+async fn attached_replicas_coordinate_in_a_schema_of_their_own_and_only_read_coders_table() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let mut conn = db.connect().await;
+    create_coder_table(&mut conn).await;
+    let (live, gone) = (Uuid::new_v4(), Uuid::new_v4());
+    insert(&mut conn, live, "coder-eu", "http://127.0.0.1:9", 5, false).await;
+    insert(&mut conn, gone, "coder-gone", "http://127.0.0.1:9", 7, true).await;
+    let (role, url) = reader_role(&mut conn, &db).await;
+    let before = fingerprint(&mut conn).await;
+
+    let options = OpenOptions {
+        coder_attach: true,
+        coordination_schema: Some("proxyhealth".to_owned()),
+        ..OpenOptions::default()
+    };
+    let first = open_store(&url, options.clone()).await.expect("attach");
+    // a second replica finds the schema made and migrated
+    let second = open_store(&url, options).await.expect("attach again");
+    assert!(first.is_read_only() && second.is_read_only());
+    assert_eq!(
+        first
+            .create_proxy(NewProxy::default())
+            .await
+            .map(|c| c.token),
+        Err(StoreError::ReadOnly),
+        "Coder's table is still only read"
+    );
+    let (a, b) = (
+        first.coordination().expect("coordinates in its schema"),
+        second.coordination().expect("coordinates in its schema"),
+    );
+    let info = |host: &str| ReplicaInfo {
+        hostname: host.to_owned(),
+        version: "test".to_owned(),
+        listen_addr: "127.0.0.1:1".to_owned(),
+        pid: 1,
+    };
+    let a_id = a.register(info("a")).await.expect("register a");
+    let b_id = b.register(info("b")).await.expect("register b");
+    let lease = Duration::from_secs(30);
+    let claims = a.claim_due(a_id, 10, lease).await.expect("claim");
+    assert_eq!(
+        claims.iter().map(|c| c.proxy_id).collect::<Vec<_>>(),
+        [live],
+        "the live Coder proxy is due once, the deleted one never"
+    );
+    assert!(
+        b.claim_due(b_id, 10, lease)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "one claim in the cluster"
+    );
+    let write = ResultWrite {
+        claim: claims[0].clone(),
+        status: "ok".to_owned(),
+        message: "ok".to_owned(),
+        result: serde_json::json!({"status": "ok"}),
+        next_due_in: Duration::from_secs(60),
+    };
+    assert!(matches!(
+        a.write_result(write).await.expect("write"),
+        WriteOutcome::Accepted { .. }
+    ));
+    let seen = b.all_results().await.expect("results");
+    assert_eq!(seen.rows.len(), 1, "the other replica reads the result");
+    assert_eq!(seen.rows[0].proxy_id, live);
+    assert_eq!(
+        b.replicas(Duration::from_secs(10))
+            .await
+            .expect("rows")
+            .len(),
+        2
+    );
+
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables \
+         WHERE table_schema = 'proxyhealth' ORDER BY 1",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("our tables");
+    assert!(
+        tables.contains(&"proxyhealth_checks".to_owned())
+            && tables.contains(&"_sqlx_migrations".to_owned()),
+        "{tables:?}"
+    );
+    assert!(
+        !tables.contains(&"workspace_proxies".to_owned()),
+        "{tables:?}"
+    );
+    drop((a, b, first, second));
+    let after = fingerprint(&mut conn).await;
+    assert_eq!(
+        (&after.0, &after.1),
+        (&before.0, &before.1),
+        "no row of Coder's table and not its sequence changed"
+    );
+    let public_before: Vec<&str> = before.2.split(',').collect();
+    let ours: Vec<&str> = after
+        .2
+        .split(',')
+        .filter(|name| !public_before.contains(name))
+        .collect();
+    assert!(
+        ours.iter()
+            .all(|name| name.starts_with("proxyhealth_") || name.starts_with("_sqlx_migrations")),
+        "only our own relations were added: {ours:?}"
+    );
+    drop(conn);
+    drop_role(db, &role).await;
+}
+
+#[tokio::test]
+async fn a_coordination_schema_is_refused_without_a_coder_attach_or_with_a_bad_name() {
+    let options = OpenOptions {
+        coordination_schema: Some("proxyhealth".to_owned()),
+        ..OpenOptions::default()
+    };
+    let text = open_store("memory:", options)
+        .await
+        .err()
+        .expect("not attached")
+        .to_string();
+    assert!(
+        text.contains("coordination schema \"proxyhealth\" is for a Coder attach (--coder)"),
+        "{text}"
+    );
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let mut conn = db.connect().await;
+    create_coder_table(&mut conn).await;
+    let options = OpenOptions {
+        coder_attach: true,
+        coordination_schema: Some("public".to_owned()),
+        ..OpenOptions::default()
+    };
+    let err = open_store(&db.url, options).await.err().expect("bad name");
+    assert!(matches!(err, StoreError::Config(_)), "{err}");
+    assert!(
+        err.to_string()
+            .contains("bad coordination schema \"public\": it is Coder's or PostgreSQL's own"),
+        "{err}"
+    );
+    drop(conn);
+    db.drop_db().await;
 }
