@@ -2,8 +2,10 @@
 //! column definitions without proxyhealth's migrations, for the tests of the
 //! read-only attach (store and end-to-end).
 
-use sqlx::PgConnection;
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use uuid::Uuid;
+
+use crate::TestDatabase;
 
 /// Coder's `workspace_proxies` table, written from its column definitions
 /// (Coder's dump.sql as described in the spec, §1.1), without our migrations.
@@ -80,4 +82,53 @@ pub async fn insert_coder_proxy(conn: &mut PgConnection, row: &CoderProxyRow<'_>
     .execute(conn)
     .await
     .expect("insert a Coder row");
+}
+
+/// A login role that may only read Coder's table and make a schema in the
+/// database: what an operator grants proxyhealth on a Coder database.
+#[derive(Debug, Clone)]
+pub struct ReaderRole {
+    /// The role's name (unique per test).
+    pub name: String,
+    /// A URL to the test database as this role.
+    pub url: String,
+}
+
+impl ReaderRole {
+    /// Makes the role on the server of `db` (through `conn`, an owner's
+    /// connection to `db`); [`ReaderRole::drop_with`] removes it.
+    pub async fn create(conn: &mut PgConnection, db: &TestDatabase) -> ReaderRole {
+        let name = format!("ph_reader_{}", Uuid::new_v4().simple());
+        for statement in [
+            format!("CREATE ROLE {name} LOGIN PASSWORD 'reader-secret'"),
+            format!("GRANT CONNECT, CREATE ON DATABASE {} TO {name}", db.name),
+            // PostgreSQL before 15 lets everyone create in public: not this role
+            "REVOKE CREATE ON SCHEMA public FROM PUBLIC".to_owned(),
+            format!("GRANT USAGE ON SCHEMA public TO {name}"),
+            format!("GRANT SELECT ON workspace_proxies TO {name}"),
+        ] {
+            sqlx::query(AssertSqlSafe(statement))
+                .execute(&mut *conn)
+                .await
+                .expect("grant");
+        }
+        let mut url = url::Url::parse(&db.url).expect("test URL");
+        url.set_username(&name).expect("user");
+        url.set_password(Some("reader-secret")).expect("password");
+        ReaderRole {
+            name,
+            url: url.to_string(),
+        }
+    }
+
+    /// Drops `db`, then this role.
+    pub async fn drop_with(self, db: TestDatabase) {
+        let server = db.server_url.clone();
+        db.drop_db().await;
+        let mut admin = PgConnection::connect(&server).await.expect("server");
+        sqlx::query(AssertSqlSafe(format!("DROP ROLE IF EXISTS {}", self.name)))
+            .execute(&mut admin)
+            .await
+            .expect("drop role");
+    }
 }

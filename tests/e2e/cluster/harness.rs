@@ -43,6 +43,20 @@ pub(super) fn runtime_settings(interval: Duration, timeout: Duration) -> Cluster
     })
 }
 
+/// How many checks one proxy gets in `window` when the cluster checks it
+/// once per interval (`least..=most`): a proxy is due one interval (± 5 %)
+/// after its result is written and is claimed at the next poll of any
+/// replica, so checks are at least 0.95 × interval + batch apart and at most
+/// interval + batch + poll.
+pub(super) fn checks_in(window: Duration) -> (usize, usize) {
+    let settings = runtime_settings(INTERVAL, TIMEOUT);
+    let shortest = INTERVAL.mul_f64(0.95) + settings.batch;
+    let longest = INTERVAL + settings.batch + settings.poll;
+    let most = (window.as_secs_f64() / shortest.as_secs_f64()).floor() as usize + 1;
+    let least = (window.as_secs_f64() / longest.as_secs_f64()).floor() as usize - 1;
+    (least, most)
+}
+
 // ------------------------------------------------------------------ database
 
 /// A fresh database on a PostgreSQL server, and a pool for the test's own
@@ -62,6 +76,16 @@ impl TestDb {
     /// A database on the server at `server_url`.
     pub(super) async fn on(server_url: &str) -> TestDb {
         TestDb::from(TestDatabase::create_on(server_url).await)
+    }
+
+    /// The database itself (its name and server).
+    pub(super) fn database(&self) -> &TestDatabase {
+        &self.database
+    }
+
+    /// Gives back the database, for cleanups that need more than a drop.
+    pub(super) fn into_database(self) -> TestDatabase {
+        self.database
     }
 
     fn from(database: TestDatabase) -> TestDb {
@@ -284,21 +308,32 @@ impl Replica {
         interval: Duration,
         timeout: Duration,
     ) -> Replica {
-        let url = db.url.clone();
+        Replica::start_on(label, &db.url, interval, timeout, &[]).await
+    }
+
+    /// Starts a replica on the database at `url` with `extra` arguments.
+    pub(super) async fn start_on(
+        label: &'static str,
+        url: &str,
+        interval: Duration,
+        timeout: Duration,
+        extra: &[&str],
+    ) -> Replica {
+        let url = url.to_owned();
         let interval = humantime::format_duration(interval).to_string();
         let timeout = humantime::format_duration(timeout).to_string();
+        let extra: Vec<String> = extra.iter().map(|arg| (*arg).to_owned()).collect();
         let mut server = tokio::task::spawn_blocking(move || {
-            Server::start_on(
-                &url,
-                &[
-                    "--interval",
-                    &interval,
-                    "--timeout",
-                    &timeout,
-                    "--admin-token",
-                    ADMIN,
-                ],
-            )
+            let mut args = vec![
+                "--interval",
+                &interval,
+                "--timeout",
+                &timeout,
+                "--admin-token",
+                ADMIN,
+            ];
+            args.extend(extra.iter().map(String::as_str));
+            Server::start_on(&url, &args)
         })
         .await
         .expect("start a replica");

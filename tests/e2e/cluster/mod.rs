@@ -12,7 +12,10 @@
 //! - `failover`: a killed replica taken over; a paused one fenced.
 //! - `faults`: a killed listener session; a PostgreSQL restart.
 //! - `second_opinion`: a failure seen by one replica only.
+//! - `attach`: replicas attached to a Coder database, coordinating in a
+//!   schema of their own.
 
+mod attach;
 mod failover;
 mod faults;
 mod harness;

@@ -3,8 +3,8 @@
 //! same statuses and gauges soon after a change.
 
 use super::harness::{
-    INTERVAL, Replica, TIMEOUT, TestDb, all_live, all_ok, eventually, fleet, logs, replicas,
-    runtime_settings, settled, shortest_gaps, views_show,
+    INTERVAL, Replica, TIMEOUT, TestDb, all_live, all_ok, checks_in, eventually, fleet, logs,
+    replicas, settled, shortest_gaps, views_show,
 };
 use proxyhealth_cluster::metrics::CLAIMS;
 use proxyhealth_core::Status;
@@ -18,15 +18,8 @@ async fn each_proxy_is_checked_about_once_per_interval_with_one_two_or_three_rep
         return;
     };
     const WINDOW: u32 = 10;
-    let settings = runtime_settings(INTERVAL, TIMEOUT);
     let window = INTERVAL * WINDOW;
-    // A proxy is due one interval (± 5 %) after its result is written and is
-    // claimed at the next poll of any replica: checks are at least
-    // 0.95 × interval + batch apart and at most interval + batch + poll.
-    let shortest = INTERVAL.mul_f64(0.95) + settings.batch;
-    let longest = INTERVAL + settings.batch + settings.poll;
-    let most = (window.as_secs_f64() / shortest.as_secs_f64()).floor() as usize + 1;
-    let least = (window.as_secs_f64() / longest.as_secs_f64()).floor() as usize - 1;
+    let (least, most) = checks_in(window);
     let names = ["p0", "p1", "p2", "p3", "p4", "p5"];
     let mut running = vec![Replica::start("a", &db, TIMEOUT).await];
     let fakes = fleet(&running[0], &names, Duration::ZERO).await;

@@ -4,12 +4,14 @@ use proxyhealth_store::{
     NewProxy, OpenOptions, ProxyUpdate, Registration, ReplicaInfo, ResultWrite, StoreError,
     WriteOutcome, open_store, token,
 };
-use sqlx::{AssertSqlSafe, Connection, PgConnection, Row};
+use sqlx::{PgConnection, Row};
 use std::time::Duration;
 use uuid::Uuid;
 
 use proxyhealth_testkit::TestDatabase as TestDb;
-use proxyhealth_testkit::coder_db::{CoderProxyRow, create_coder_table, insert_coder_proxy};
+use proxyhealth_testkit::coder_db::{
+    CoderProxyRow, ReaderRole, create_coder_table, insert_coder_proxy,
+};
 
 /// The secret of the `coder-eu` row's token.
 fn eu_secret() -> String {
@@ -225,39 +227,6 @@ async fn attach_needs_a_postgres_url() {
     );
 }
 
-/// A role that may only read Coder's table and make a schema: what an
-/// operator grants proxyhealth on a Coder database; dropped by [`drop_role`].
-async fn reader_role(conn: &mut PgConnection, db: &TestDb) -> (String, String) {
-    let role = format!("ph_reader_{}", Uuid::new_v4().simple());
-    for statement in [
-        format!("CREATE ROLE {role} LOGIN PASSWORD 'reader-secret'"),
-        format!("GRANT CONNECT, CREATE ON DATABASE {} TO {role}", db.name),
-        // PostgreSQL before 15 lets everyone create in public: not this role
-        "REVOKE CREATE ON SCHEMA public FROM PUBLIC".to_owned(),
-        format!("GRANT USAGE ON SCHEMA public TO {role}"),
-        format!("GRANT SELECT ON workspace_proxies TO {role}"),
-    ] {
-        sqlx::query(AssertSqlSafe(statement))
-            .execute(&mut *conn)
-            .await
-            .expect("grant");
-    }
-    let mut url = url::Url::parse(&db.url).expect("test URL");
-    url.set_username(&role).expect("user");
-    url.set_password(Some("reader-secret")).expect("password");
-    (role, url.to_string())
-}
-
-async fn drop_role(db: TestDb, role: &str) {
-    let server = db.server_url.clone();
-    db.drop_db().await;
-    let mut admin = PgConnection::connect(&server).await.expect("server");
-    sqlx::query(AssertSqlSafe(format!("DROP ROLE IF EXISTS {role}")))
-        .execute(&mut admin)
-        .await
-        .expect("drop role");
-}
-
 #[tokio::test]
 async fn attached_replicas_coordinate_in_a_schema_of_their_own_and_only_read_coders_table() {
     let Some(db) = TestDb::create().await else {
@@ -268,7 +237,8 @@ async fn attached_replicas_coordinate_in_a_schema_of_their_own_and_only_read_cod
     let (live, gone) = (Uuid::new_v4(), Uuid::new_v4());
     insert(&mut conn, live, "coder-eu", "http://127.0.0.1:9", 5, false).await;
     insert(&mut conn, gone, "coder-gone", "http://127.0.0.1:9", 7, true).await;
-    let (role, url) = reader_role(&mut conn, &db).await;
+    let role = ReaderRole::create(&mut conn, &db).await;
+    let url = role.url.clone();
     let before = fingerprint(&mut conn).await;
 
     let options = OpenOptions {
@@ -371,7 +341,7 @@ async fn attached_replicas_coordinate_in_a_schema_of_their_own_and_only_read_cod
         "only our own relations were added: {ours:?}"
     );
     drop(conn);
-    drop_role(db, &role).await;
+    role.drop_with(db).await;
 }
 
 #[tokio::test]
