@@ -97,8 +97,7 @@ async fn replicas_attached_to_coder_with_a_schema_of_their_own_share_the_probing
             icon: String::new(),
         })
         .await
-        .err()
-        .expect("Coder's table is not ours to write");
+        .expect_err("Coder's table is not ours to write");
     assert!(refused.to_string().contains("read-only"), "{refused}");
 
     drop((a, b));
