@@ -176,7 +176,8 @@ fn finish(shared: &Shared, claim: Claim, result: CheckResult) -> Finished {
         result: json,
         // due an interval after the check started, not after it ended: a
         // slow proxy is not checked less often than a fast one
-        next_due_in: jittered(shared.settings.interval).saturating_sub(took),
+        next_due_in: next_due(shared.settings.interval, claim.previous_status.is_none())
+            .saturating_sub(took),
         claim,
     })
 }
@@ -209,8 +210,38 @@ fn jittered_poll(poll: Duration) -> Duration {
     poll.mul_f64(rand::random_range(0.5..1.5))
 }
 
-/// The interval, give or take 5 %, so proxies checked together at first
-/// spread out over the interval instead of staying in one burst.
-fn jittered(interval: Duration) -> Duration {
-    interval.mul_f64(rand::random_range(0.95..1.05))
+/// When a proxy is due again after a check: the interval, give or take 5 %;
+/// after its first check anywhere from half to one and a half intervals.
+///
+/// Proxies first seen together (a cluster's start, a Coder database attached
+/// with thousands of rows) are all checked in the first pass; due again at
+/// one interval, they would stay a burst of results every interval that the
+/// views take a while to read (and ±5 % spreads it only slowly). Spread over
+/// a whole interval once, they stay spread; later checks keep their rhythm.
+fn next_due(interval: Duration, first_check: bool) -> Duration {
+    let spread = if first_check { 0.5..1.5 } else { 0.95..1.05 };
+    interval.mul_f64(rand::random_range(spread))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_checks_spread_over_an_interval_and_later_ones_keep_their_rhythm() {
+        let interval = Duration::from_secs(60);
+        let firsts: Vec<f64> = (0..2000)
+            .map(|_| next_due(interval, true).as_secs_f64())
+            .collect();
+        assert!(firsts.iter().all(|d| (30.0..90.0).contains(d)));
+        let quarter = |lo: f64, hi: f64| firsts.iter().filter(|d| (lo..hi).contains(*d)).count();
+        for (lo, hi) in [(30.0, 45.0), (45.0, 60.0), (60.0, 75.0), (75.0, 90.0)] {
+            let n = quarter(lo, hi);
+            assert!(n > 350, "{n} of 2000 first checks due in {lo}..{hi} s");
+        }
+        for _ in 0..2000 {
+            let later = next_due(interval, false).as_secs_f64();
+            assert!((57.0..63.0).contains(&later), "{later}");
+        }
+    }
 }
