@@ -9,7 +9,7 @@
 //!
 //! Several replicas (issue 13): on a store that coordinates replicas
 //! (writable PostgreSQL), building also registers this process as a replica
-//! ([`proxyhealth_cluster::Replica`]) and sets [`ServiceConfig::replica_id`];
+//! ([`proxyhealth_cluster::Replica`]) and sets [`ServiceConfig::replica`];
 //! running then runs the replica's loops instead of the engine's sweep loop,
 //! and re-checks asked through the API become one check in the cluster. On a
 //! store with one writer (SQLite), building takes the store's instance lock and
@@ -44,6 +44,7 @@
 //! # Ok(()) }
 //! ```
 
+use crate::replica_report::ThisReplica;
 use crate::{SHUTDOWN_GRACE, Service, ServiceConfig, ServiceError};
 use proxyhealth_cluster::{ClusterError, ClusterRechecks, ClusterSettings, Replica};
 use proxyhealth_core::ProxySource;
@@ -275,7 +276,8 @@ impl Application {
                 let replica = Replica::start(engine.clone(), source, coordination, info, cluster)
                     .await
                     .map_err(AppError::Cluster)?;
-                service_config.replica_id = Some(replica.id());
+                let id = replica.id_handle();
+                service_config.replica = ThisReplica::following(move || id.get());
                 Some(replica)
             }
             None => None,

@@ -93,9 +93,10 @@ pub struct ServiceConfig {
     /// Largest accepted request body (default [`DEFAULT_MAX_BODY_BYTES`]); 413 above it.
     pub max_body_bytes: usize,
     /// This process's id as a replica of a cluster on PostgreSQL, set by
-    /// [`Application`] once the replica is registered; `None` when the store
-    /// coordinates no replicas (SQLite, in-memory, a read-only Coder attach).
-    pub replica_id: Option<uuid::Uuid>,
+    /// [`Application`] once the replica is registered (following it if it has
+    /// to register again); none when the store coordinates no replicas
+    /// (SQLite, in-memory, a read-only Coder attach without a schema).
+    pub replica: replica_report::ThisReplica,
 }
 
 impl Default for ServiceConfig {
@@ -104,7 +105,7 @@ impl Default for ServiceConfig {
             admin_token: None,
             public_reads: true,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-            replica_id: None,
+            replica: replica_report::ThisReplica::default(),
         }
     }
 }
@@ -119,7 +120,7 @@ impl std::fmt::Debug for ServiceConfig {
             )
             .field("public_reads", &self.public_reads)
             .field("max_body_bytes", &self.max_body_bytes)
-            .field("replica_id", &self.replica_id)
+            .field("replica", &self.replica)
             .finish()
     }
 }
@@ -185,7 +186,7 @@ impl Service {
             store_health: Arc::new(store_health),
             streams: Default::default(),
             regions: Default::default(),
-            replica: replica_report::ThisReplica(config.replica_id),
+            replica: config.replica.clone(),
         };
         Ok((
             Service {

@@ -33,9 +33,34 @@ pub const INDEPENDENT_NOTE: &str = "Each replica probes alone, as Coder does: at
 to a Coder database, nothing is shared; name a schema of that database for proxyhealth's own \
 state (--coordination-schema), or give proxyhealth a database of its own, to coordinate.";
 
-/// This process's replica id, when it is one (the handler's slice of the state).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ThisReplica(pub Option<Uuid>);
+/// This process's replica id, when it is one (the handler's slice of the
+/// state). A replica gets a new id when it had to register again (its row was
+/// pruned after a long pause), so a running replica is followed, not copied.
+#[derive(Clone, Default)]
+pub struct ThisReplica(Option<Arc<dyn Fn() -> Uuid + Send + Sync>>);
+
+impl ThisReplica {
+    /// Always this id (or none).
+    pub fn fixed(id: Option<Uuid>) -> Self {
+        ThisReplica(id.map(|id| Arc::new(move || id) as Arc<dyn Fn() -> Uuid + Send + Sync>))
+    }
+
+    /// Whatever `current` says at each read: a running replica's id.
+    pub fn following(current: impl Fn() -> Uuid + Send + Sync + 'static) -> Self {
+        ThisReplica(Some(Arc::new(current)))
+    }
+
+    /// The id now, when this process is a replica.
+    pub fn id(&self) -> Option<Uuid> {
+        self.0.as_ref().map(|current| current())
+    }
+}
+
+impl std::fmt::Debug for ThisReplica {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ThisReplica").field(&self.id()).finish()
+    }
+}
 
 /// The report as `GET /api/v2/proxyhealth/replicas` answers it.
 ///
@@ -50,7 +75,7 @@ pub async fn build(
     let snapshot = engine.snapshot_arc();
     let stale_after = engine.options().interval * STALE_INTERVALS;
     match store.coordination() {
-        Some(coordination) => cluster(coordination, store, &snapshot, this.0, stale_after).await,
+        Some(coordination) => cluster(coordination, store, &snapshot, this.id(), stale_after).await,
         None => {
             let (mode, note) = if store.is_read_only() {
                 (ReplicaMode::Independent, INDEPENDENT_NOTE)

@@ -4,12 +4,13 @@
 //! `single` and `independent` modes of the other stores.
 
 use crate::helpers::{
-    ADMIN, answer, app_settings, config, read_only_store, spawn_with, start, through_router,
+    ADMIN, answer, app_settings, config, eventually, read_only_store, spawn_running, spawn_with,
+    start, through_router,
 };
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use proxyhealth_engine::{Engine, EngineOptions};
-use proxyhealth_server::replica_report::{INDEPENDENT_NOTE, SINGLE_NOTE};
+use proxyhealth_server::replica_report::{INDEPENDENT_NOTE, SINGLE_NOTE, ThisReplica};
 use proxyhealth_server::{Service, ServiceConfig};
 use proxyhealth_store::{
     NewProxy, OpenOptions, ProxyStore, ReplicaInfo, ResultWrite, WriteOutcome, open_store,
@@ -153,7 +154,7 @@ async fn the_report_shows_liveness_lag_disagreements_and_stale_proxies_on_postgr
         engine,
         store.clone(),
         ServiceConfig {
-            replica_id: Some(a),
+            replica: ThisReplica::fixed(Some(a)),
             ..config()
         },
     )
@@ -360,4 +361,48 @@ async fn a_single_process_lists_proxies_its_sweeps_left_behind_as_stale() {
     assert_eq!(stale[0]["proxy_id"], id.to_string());
     assert_eq!(stale[0]["name"], "eu");
     assert!(stale[0]["checked_at"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_follows_a_replica_that_had_to_register_again() {
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    let store = open_store(&db.url, OpenOptions::default())
+        .await
+        .expect("open postgres");
+    let app = spawn_running(store, Duration::from_secs(1)).await;
+    let first = eventually(
+        Duration::from_secs(10),
+        "the replica is in the report",
+        || async {
+            let report = app.admin_get(PATH).await;
+            report.body["this_replica"].as_str().map(str::to_owned)
+        },
+    )
+    .await;
+    // what the prune of a replica silent for an hour does
+    let mut conn = db.connect().await;
+    sqlx::query("DELETE FROM proxyhealth_replicas")
+        .execute(&mut conn)
+        .await
+        .expect("delete the replica's row");
+    let second = eventually(
+        Duration::from_secs(15),
+        "the report names the replica's new id",
+        || async {
+            let report = app.admin_get(PATH).await;
+            let this = report.body["this_replica"].as_str().unwrap_or_default();
+            let listed: Vec<&str> = report.body["replicas"]
+                .as_array()
+                .map(|rows| rows.iter().filter_map(|r| r["id"].as_str()).collect())
+                .unwrap_or_default();
+            (this != first && listed == [this]).then(|| this.to_owned())
+        },
+    )
+    .await;
+    assert_ne!(second, first);
+    drop(app);
+    drop(conn);
+    db.drop_db().await;
 }
