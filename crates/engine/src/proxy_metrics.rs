@@ -32,7 +32,8 @@ pub const CHECKED_METRIC: &str = "proxyhealth_last_check_timestamp_seconds";
 /// Name of the status changes per proxy and target status (label `to`).
 pub const CHANGES_METRIC: &str = "proxyhealth_status_changes_total";
 /// Name of the time the last successful sweep finished (a replica of a
-/// cluster: its last read of the shared view); the engine's start before the first.
+/// cluster: its last read of the shared view that brought news, or its full
+/// reload); the engine's start before the first.
 pub const LAST_SWEEP_METRIC: &str = "proxyhealth_last_sweep_timestamp_seconds";
 /// Name of the time between sweeps the engine runs with.
 pub const INTERVAL_METRIC: &str = "proxyhealth_sweep_interval_seconds";
@@ -146,8 +147,9 @@ impl Templates {
             )?,
             last_sweep: Gauge::with_opts(Opts::new(
                 LAST_SWEEP_METRIC,
-                "When the last successful sweep (a replica: read of the shared view) finished, \
-                 in seconds since the epoch; the start of the process before the first.",
+                "When the last successful sweep finished (a replica of a cluster: its last read \
+                 of the shared view with news, or full reload), in seconds since the epoch; the \
+                 start of the process before the first.",
             ))?,
             interval: Gauge::with_opts(Opts::new(
                 INTERVAL_METRIC,
