@@ -14,8 +14,7 @@ use crate::snapshot::{Change, Snapshot};
 use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 use prometheus::core::{Collector, Desc};
-use prometheus::proto::MetricFamily;
-use prometheus::{Gauge, GaugeVec, IntCounterVec, Opts};
+use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
 use proxyhealth_core::Status;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -93,70 +92,29 @@ fn index(status: Status) -> usize {
         .unwrap_or(Status::ALL.len() - 1)
 }
 
+/// Help texts, in the order [`ProxyCollector`] exports the families.
+const INFO_HELP: &str = "Always 1, one per proxy: its names and URL (any password hidden), to \
+join coderd_proxyhealth_health_check_results on proxy_id.";
+const LATENCY_HELP: &str =
+    "How long the last check of the proxy took, in seconds (none when no request was made).";
+const CHECKED_HELP: &str = "When the last check of the proxy started, in seconds since the epoch.";
+const CHANGES_HELP: &str = "Changes of the proxy's shown status, by the status it changed to.";
+const LAST_SWEEP_HELP: &str = "When the last successful sweep finished (a replica of a cluster: \
+its last read of the shared view with news, or full reload), in seconds since the epoch; the \
+start of the process before the first.";
+const INTERVAL_HELP: &str = "Time between sweeps, in seconds.";
+
 /// Exports the series of this module at every scrape.
+///
+/// The families are built directly rather than through metric vectors: a
+/// scrape of 10,000 proxies makes some 70,000 series, and a vector would
+/// hash and check every one of them again.
 pub(crate) struct ProxyCollector {
     snapshot: Arc<ArcSwap<Snapshot>>,
     changes: Arc<StatusChanges>,
     started_at: OffsetDateTime,
     interval: Duration,
-    templates: Templates,
-}
-
-/// One set of the metric vectors; a fresh one per scrape, so series of
-/// proxies that are gone never linger.
-struct Templates {
-    info: GaugeVec,
-    latency: GaugeVec,
-    checked: GaugeVec,
-    changes: IntCounterVec,
-    last_sweep: Gauge,
-    interval: Gauge,
-}
-
-impl Templates {
-    fn new() -> prometheus::Result<Templates> {
-        Ok(Templates {
-            info: GaugeVec::new(
-                Opts::new(
-                    INFO_METRIC,
-                    "Always 1, one per proxy: its names and URL (any password hidden), to join \
-                     coderd_proxyhealth_health_check_results on proxy_id.",
-                ),
-                &["proxy_id", "name", "display_name", "url"],
-            )?,
-            latency: GaugeVec::new(
-                Opts::new(
-                    LATENCY_METRIC,
-                    "How long the last check of the proxy took, in seconds (none when no request was made).",
-                ),
-                &["proxy_id"],
-            )?,
-            checked: GaugeVec::new(
-                Opts::new(
-                    CHECKED_METRIC,
-                    "When the last check of the proxy started, in seconds since the epoch.",
-                ),
-                &["proxy_id"],
-            )?,
-            changes: IntCounterVec::new(
-                Opts::new(
-                    CHANGES_METRIC,
-                    "Changes of the proxy's shown status, by the status it changed to.",
-                ),
-                &["proxy_id", "to"],
-            )?,
-            last_sweep: Gauge::with_opts(Opts::new(
-                LAST_SWEEP_METRIC,
-                "When the last successful sweep finished (a replica of a cluster: its last read \
-                 of the shared view with news, or full reload), in seconds since the epoch; the \
-                 start of the process before the first.",
-            ))?,
-            interval: Gauge::with_opts(Opts::new(
-                INTERVAL_METRIC,
-                "Time between sweeps, in seconds.",
-            ))?,
-        })
-    }
+    descs: Vec<Desc>,
 }
 
 impl ProxyCollector {
@@ -166,79 +124,138 @@ impl ProxyCollector {
         changes: Arc<StatusChanges>,
         interval: Duration,
     ) -> prometheus::Result<Self> {
+        let desc = |name: &str, help: &str, labels: &[&str]| {
+            Desc::new(
+                name.to_owned(),
+                help.to_owned(),
+                labels.iter().map(|label| (*label).to_owned()).collect(),
+                HashMap::new(),
+            )
+        };
+        let descs = vec![
+            desc(
+                INFO_METRIC,
+                INFO_HELP,
+                &["display_name", "name", "proxy_id", "url"],
+            )?,
+            desc(LATENCY_METRIC, LATENCY_HELP, &["proxy_id"])?,
+            desc(CHECKED_METRIC, CHECKED_HELP, &["proxy_id"])?,
+            desc(CHANGES_METRIC, CHANGES_HELP, &["proxy_id", "to"])?,
+            desc(LAST_SWEEP_METRIC, LAST_SWEEP_HELP, &[])?,
+            desc(INTERVAL_METRIC, INTERVAL_HELP, &[])?,
+        ];
         Ok(ProxyCollector {
             snapshot,
             changes,
             started_at: OffsetDateTime::now_utc(),
             interval,
-            templates: Templates::new()?,
+            descs,
         })
     }
 }
 
 impl Collector for ProxyCollector {
     fn desc(&self) -> Vec<&Desc> {
-        let t = &self.templates;
-        let mut descs = t.info.desc();
-        descs.extend(t.latency.desc());
-        descs.extend(t.checked.desc());
-        descs.extend(t.changes.desc());
-        descs.extend(t.last_sweep.desc());
-        descs.extend(t.interval.desc());
-        descs
+        self.descs.iter().collect()
     }
 
     fn collect(&self) -> Vec<MetricFamily> {
-        let Ok(t) = Templates::new() else {
-            return Vec::new();
-        };
         let snapshot = self.snapshot.load();
-        let mut id = Uuid::encode_buffer();
-        {
-            let counts = self.changes.counts.lock();
-            for (proxy_id, status) in snapshot.statuses() {
-                let label = &*proxy_id.hyphenated().encode_lower(&mut id);
-                let proxy = &status.proxy;
-                t.info
-                    .with_label_values(&[
-                        label,
-                        &proxy.name,
-                        &proxy.display_name,
-                        &hide_password(&proxy.url),
-                    ])
-                    .set(1.0);
-                if let Some(latency) = status.latency {
-                    t.latency
-                        .with_label_values(&[label])
-                        .set(latency.as_secs_f64());
-                }
-                t.checked
-                    .with_label_values(&[label])
-                    .set(seconds(status.checked_at));
-                let row = counts.get(proxy_id).copied().unwrap_or_default();
-                for (i, to) in Status::ALL.iter().enumerate() {
-                    if COUNTED.contains(to) || row[i] > 0 {
-                        t.changes
-                            .with_label_values(&[label, to.as_str()])
-                            .inc_by(row[i]);
-                    }
+        // a copy, so the engine's publishing never waits for a scrape
+        let counts = self.changes.counts.lock().clone();
+        let proxies = snapshot.statuses().len();
+        let mut info = Vec::with_capacity(proxies);
+        let mut latency = Vec::with_capacity(proxies);
+        let mut checked = Vec::with_capacity(proxies);
+        let mut changes = Vec::with_capacity(proxies * COUNTED.len());
+        for (proxy_id, status) in snapshot.statuses() {
+            let id = proxy_id.hyphenated().to_string();
+            let proxy = &status.proxy;
+            info.push(gauge(
+                &[
+                    ("display_name", &proxy.display_name),
+                    ("name", &proxy.name),
+                    ("proxy_id", &id),
+                    ("url", &hide_password(&proxy.url)),
+                ],
+                1.0,
+            ));
+            if let Some(took) = status.latency {
+                latency.push(gauge(&[("proxy_id", &id)], took.as_secs_f64()));
+            }
+            checked.push(gauge(&[("proxy_id", &id)], seconds(status.checked_at)));
+            let row = counts.get(proxy_id).copied().unwrap_or_default();
+            for (i, to) in Status::ALL.iter().enumerate() {
+                if COUNTED.contains(to) || row[i] > 0 {
+                    changes.push(counter(
+                        &[("proxy_id", &id), ("to", to.as_str())],
+                        row[i] as f64,
+                    ));
                 }
             }
         }
         let last_sweep = snapshot
             .last_sweep()
             .map_or(self.started_at, |sweep| sweep.started_at + sweep.duration);
-        t.last_sweep.set(seconds(last_sweep));
-        t.interval.set(self.interval.as_secs_f64());
-        let mut families = Vec::new();
-        families.extend(t.info.collect());
-        families.extend(t.latency.collect());
-        families.extend(t.checked.collect());
-        families.extend(t.changes.collect());
-        families.extend(t.last_sweep.collect());
-        families.extend(t.interval.collect());
-        families
+        vec![
+            family(INFO_METRIC, INFO_HELP, MetricType::GAUGE, info),
+            family(LATENCY_METRIC, LATENCY_HELP, MetricType::GAUGE, latency),
+            family(CHECKED_METRIC, CHECKED_HELP, MetricType::GAUGE, checked),
+            family(CHANGES_METRIC, CHANGES_HELP, MetricType::COUNTER, changes),
+            family(
+                LAST_SWEEP_METRIC,
+                LAST_SWEEP_HELP,
+                MetricType::GAUGE,
+                vec![gauge(&[], seconds(last_sweep))],
+            ),
+            family(
+                INTERVAL_METRIC,
+                INTERVAL_HELP,
+                MetricType::GAUGE,
+                vec![gauge(&[], self.interval.as_secs_f64())],
+            ),
+        ]
     }
+}
+
+fn family(name: &str, help: &str, kind: MetricType, metrics: Vec<Metric>) -> MetricFamily {
+    let mut family = MetricFamily::default();
+    family.set_name(name.to_owned());
+    family.set_help(help.to_owned());
+    family.set_field_type(kind);
+    family.set_metric(metrics);
+    family
+}
+
+/// Label pairs, given sorted by name (as the metric vectors print them).
+fn labels(pairs: &[(&str, &str)]) -> Vec<LabelPair> {
+    pairs
+        .iter()
+        .map(|(name, value)| {
+            let mut pair = LabelPair::default();
+            pair.set_name((*name).to_owned());
+            pair.set_value((*value).to_owned());
+            pair
+        })
+        .collect()
+}
+
+fn gauge(pairs: &[(&str, &str)], value: f64) -> Metric {
+    let mut gauge = Gauge::default();
+    gauge.set_value(value);
+    let mut metric = Metric::default();
+    metric.set_label(labels(pairs));
+    metric.set_gauge(gauge);
+    metric
+}
+
+fn counter(pairs: &[(&str, &str)], value: f64) -> Metric {
+    let mut counter = Counter::default();
+    counter.set_value(value);
+    let mut metric = Metric::default();
+    metric.set_label(labels(pairs));
+    metric.set_counter(counter);
+    metric
 }
 
 fn seconds(at: OffsetDateTime) -> f64 {
