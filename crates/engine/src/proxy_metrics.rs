@@ -51,8 +51,8 @@ const COUNTED: [Status; 4] = [
 /// published snapshot.
 ///
 /// A proxy's first status is not a change: it starts its row at zero. The
-/// engine calls [`StatusChanges::count`] with every merge's changes and
-/// [`StatusChanges::retain`] with every snapshot it publishes, both under its
+/// engine calls `count` with every merge's changes and
+/// `retain` with every snapshot it publishes, both under its
 /// publish lock, so the rows are exactly the proxies of the last snapshot.
 #[derive(Debug, Default)]
 pub struct StatusChanges {
