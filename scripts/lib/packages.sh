@@ -12,8 +12,20 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@"
 }
 
+# Debian starts the services of some packages it installs (Prometheus on
+# :9090, Alertmanager on :9093); the tests run their own on other ports, so
+# stop and disable the ones just installed where systemd runs.
+stop_services() {
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+        $sudo systemctl disable --now "$@" >/dev/null 2>&1 || true
+    fi
+}
+
 # PostgreSQL server binaries (initdb, pg_ctl), Chromium for the dashboard's
-# browser test, and promtool to lint the metrics output.
+# browser test, promtool (from prometheus) to lint the metrics output and test
+# the alert rules, and Prometheus with Alertmanager for the alerting test.
 ensure_packages() {
     local missing=()
     if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
@@ -22,13 +34,20 @@ ensure_packages() {
     if ! command -v chromium >/dev/null 2>&1; then
         missing+=(chromium)
     fi
-    if ! command -v promtool >/dev/null 2>&1; then
+    local services=()
+    if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
         missing+=(prometheus)
+        services+=(prometheus)
+    fi
+    if ! command -v prometheus-alertmanager >/dev/null 2>&1; then
+        missing+=(prometheus-alertmanager)
+        services+=(prometheus-alertmanager)
     fi
     if [ "${#missing[@]}" -gt 0 ]; then
         echo "installing: ${missing[*]}"
         apt_install "${missing[@]}"
+        if [ "${#services[@]}" -gt 0 ]; then stop_services "${services[@]}"; fi
     else
-        echo "all present: postgresql, chromium, promtool"
+        echo "all present: postgresql, chromium, prometheus (promtool), prometheus-alertmanager"
     fi
 }

@@ -21,7 +21,7 @@ fn create(server: &Server, name: &str) -> String {
     token
 }
 
-async fn register(server: &Server, token: &str, url: &str) {
+pub(crate) async fn register(server: &Server, token: &str, url: &str) {
     let registration = proxyhealth_testkit::api::registration(url, "e2e");
     let answer = server
         .api()

@@ -1,7 +1,9 @@
 //! End-to-end tests of the `proxyhealth` binary: a real server on a temp SQLite
 //! file, real fake proxies on loopback, and the CLI driving both; and
-//! (`cluster`) three `serve` replicas on one PostgreSQL.
+//! (`cluster`) three `serve` replicas on one PostgreSQL; and (`alerting`) the
+//! shipped alert rules and dashboard on the real Prometheus and Alertmanager.
 
+mod alerting;
 mod check;
 mod cluster;
 mod config;

@@ -1,6 +1,7 @@
 //! The `/metrics` scrape passes Prometheus's own linter, `promtool check metrics`.
 
-use crate::support::{Server, run};
+use crate::support::{Server, run, stderr, stdout};
+use proxyhealth_sim::Kind;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -71,6 +72,11 @@ fn a_scrape_of_metrics_passes_promtool_check_metrics() {
         "{scrape}"
     );
 
+    promtool_check_metrics(&scrape);
+}
+
+/// Runs `promtool check metrics` on a scrape and asserts it passes.
+fn promtool_check_metrics(scrape: &str) {
     let mut promtool = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
@@ -91,4 +97,48 @@ fn a_scrape_of_metrics_passes_promtool_check_metrics() {
         String::from_utf8_lossy(&checked.stdout),
         String::from_utf8_lossy(&checked.stderr)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scrape_with_every_per_proxy_series_passes_promtool_check_metrics() {
+    if !promtool_available() {
+        return;
+    }
+    let server = Server::start(&["--interval", "1h"]);
+    let created =
+        run(server
+            .cli()
+            .args(["proxies", "create", "--name", "eu-west", "--only-token"]));
+    assert!(created.status.success(), "create: {}", stderr(&created));
+    let token = stdout(&created).trim().to_owned();
+    let sim = proxyhealth_sim::spawn(Kind::Ok)
+        .await
+        .expect("spawn a simulated proxy");
+    crate::fleet::register(&server, &token, sim.url()).await;
+    // ok, then down: a status change counted
+    server.api().refresh().await.expect("refresh");
+    sim.set_kind(Kind::Refused)
+        .await
+        .expect("take the proxy down");
+    server.api().refresh().await.expect("refresh");
+    let scrape = reqwest::get(format!("{}/metrics", server.url))
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("scrape text");
+    for family in [
+        "proxyhealth_proxy_info{",
+        "proxyhealth_check_latency_seconds{",
+        "proxyhealth_last_check_timestamp_seconds{",
+        "proxyhealth_last_sweep_timestamp_seconds ",
+        "proxyhealth_sweep_interval_seconds 3600\n",
+    ] {
+        assert!(scrape.contains(family), "no {family} in\n{scrape}");
+    }
+    assert!(
+        scrape.contains("to=\"unreachable\"} 1\n"),
+        "the change to unreachable counted:\n{scrape}"
+    );
+    promtool_check_metrics(&scrape);
 }

@@ -1,7 +1,8 @@
 //! Membership: the heartbeat loop. Every period it writes the heartbeat (on
 //! the database's clock) with the view generation this replica serves,
 //! registers again when its row is gone, counts the live replicas (for the
-//! second opinion and the metric) and, every few periods, the stale proxies.
+//! second opinion and the metric) and, every few periods, the stale proxies
+//! and the proxies the replicas disagree about.
 
 use crate::quiet::Quiet;
 use crate::shared::Shared;
@@ -9,7 +10,7 @@ use std::sync::Arc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-/// The stale-proxy count is refreshed every this many heartbeats.
+/// The stale-proxy and disagreeing-proxy counts are refreshed every this many heartbeats.
 const STALE_EVERY: u32 = 5;
 
 /// Heartbeats until `shutdown`.
@@ -35,6 +36,7 @@ pub(crate) async fn run(shared: Arc<Shared>, shutdown: CancellationToken) {
             count_live(&shared).await;
             if beats.is_multiple_of(STALE_EVERY) {
                 count_stale(&shared).await;
+                count_disagreeing(&shared).await;
             }
             beats = beats.wrapping_add(1);
         };
@@ -106,5 +108,21 @@ async fn count_stale(shared: &Shared) {
             .stale_proxies
             .set(i64::try_from(stale.len()).unwrap_or(i64::MAX)),
         Err(err) => tracing::debug!(error = %err, "counting stale proxies failed"),
+    }
+}
+
+/// Counts the proxies whose recent observations by live replicas differ
+/// (the same query as the replicas report); a failure keeps the last count.
+async fn count_disagreeing(shared: &Shared) {
+    match shared
+        .coordination
+        .disagreements(shared.settings.live_window(), shared.settings.stale_after())
+        .await
+    {
+        Ok(split) => shared
+            .metrics
+            .disagreeing_proxies
+            .set(i64::try_from(split.len()).unwrap_or(i64::MAX)),
+        Err(err) => tracing::debug!(error = %err, "counting disagreeing proxies failed"),
     }
 }

@@ -21,6 +21,8 @@ pub const LISTENER_CONNECTED: &str = "coderd_proxyhealth_listener_connected";
 pub const LISTENER_RECONNECTS: &str = "coderd_proxyhealth_listener_reconnects_total";
 /// Proxies whose newest result is older than two intervals (database clock).
 pub const STALE_PROXIES: &str = "coderd_proxyhealth_stale_proxies";
+/// Proxies whose recent observations by live replicas have different statuses.
+pub const DISAGREEING_PROXIES: &str = "coderd_proxyhealth_disagreeing_proxies";
 
 /// The replica's metrics.
 #[derive(Debug, Clone)]
@@ -43,6 +45,8 @@ pub struct ClusterMetrics {
     pub listener_reconnects: IntCounter,
     /// [`STALE_PROXIES`].
     pub stale_proxies: IntGauge,
+    /// [`DISAGREEING_PROXIES`].
+    pub disagreeing_proxies: IntGauge,
 }
 
 impl ClusterMetrics {
@@ -85,6 +89,10 @@ impl ClusterMetrics {
                 STALE_PROXIES,
                 "Proxies whose newest result is older than two intervals.",
             ))?,
+            disagreeing_proxies: IntGauge::with_opts(Opts::new(
+                DISAGREEING_PROXIES,
+                "Proxies whose observations by live replicas in the last two intervals have different statuses.",
+            ))?,
         };
         registry.register(Box::new(metrics.live_replicas.clone()))?;
         registry.register(Box::new(metrics.heartbeat_age.clone()))?;
@@ -95,6 +103,7 @@ impl ClusterMetrics {
         registry.register(Box::new(metrics.listener_connected.clone()))?;
         registry.register(Box::new(metrics.listener_reconnects.clone()))?;
         registry.register(Box::new(metrics.stale_proxies.clone()))?;
+        registry.register(Box::new(metrics.disagreeing_proxies.clone()))?;
         Ok(metrics)
     }
 }

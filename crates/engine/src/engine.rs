@@ -160,7 +160,7 @@ impl EngineBuilder {
         };
         let registry = self.registry.unwrap_or_default();
         let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::default()));
-        let metrics = EngineMetrics::register(&registry, Arc::clone(&snapshot))?;
+        let metrics = EngineMetrics::register(&registry, Arc::clone(&snapshot), options.interval)?;
         let (generations, _) = watch::channel(0);
         Ok(Engine {
             inner: Arc::new(Inner {
@@ -320,6 +320,7 @@ impl Engine {
         let current = self.inner.snapshot.load();
         if let Some((next, change)) = current.after_recheck(result, self.inner.options.hysteresis) {
             log_changes(change.as_slice());
+            self.inner.metrics.changes.count(change.as_slice());
             self.publish(next);
         }
         self.inner
@@ -513,6 +514,7 @@ impl Engine {
             let current = self.inner.snapshot.load();
             let (next, changes) = current.with_view(statuses, full, info);
             log_changes(&changes);
+            self.inner.metrics.changes.count(&changes);
             self.publish(next);
         }
         *self.inner.view_read_at.lock() = Some(Instant::now());
@@ -629,10 +631,14 @@ impl Engine {
         let (next, changes) =
             current.after_sweep(results, info, self.inner.options.hysteresis, seq);
         log_changes(&changes);
+        self.inner.metrics.changes.count(&changes);
         Ok(self.publish(next))
     }
 
+    /// Stores `next` (the caller holds the publish lock and has counted its
+    /// changes) and trims the change counts to its proxies.
     fn publish(&self, next: Snapshot) -> Arc<Snapshot> {
+        self.inner.metrics.changes.retain(&next);
         let next = Arc::new(next);
         let generation = next.generation();
         self.inner.snapshot.store(Arc::clone(&next));

@@ -20,6 +20,9 @@
 //!   [`sweep_once`], the one-shot sweep `proxyhealth check` runs.
 //! - [`snapshot`]: the immutable snapshot readers see, and how new results merge into it.
 //! - [`metrics`]: the Prometheus metrics (Coder's names), computed from the snapshot.
+//! - [`proxy_metrics`]: the per-proxy series beside Coder's (an info series with
+//!   the names, latency, last check time, status changes) and the last sweep's
+//!   time, for dashboards and alerts.
 //! - [`engine`]: the engine itself: the loop, on-demand sweeps shared by concurrent
 //!   callers, single-proxy re-checks (awaited, or in the background with at most
 //!   one in flight per proxy), and the readers; and what a cluster replica
@@ -33,7 +36,8 @@
 //! leaves any module may use):
 //! ```text
 //! engine     → sweep, snapshot, metrics, probe, recheck
-//! metrics    → snapshot
+//! metrics    → proxy_metrics, snapshot
+//! proxy_metrics → snapshot
 //! snapshot   → sweep (CheckResult)
 //! sweep      → probe
 //! probe      → transport
@@ -49,6 +53,7 @@ pub mod http1;
 pub mod metrics;
 pub mod options;
 mod probe;
+pub mod proxy_metrics;
 pub mod recheck;
 pub mod snapshot;
 mod sweep;

@@ -3,14 +3,18 @@
 //! The per-proxy result gauge is computed from the published snapshot at scrape
 //! time, so its series change only with a stored snapshot: a failed sweep changes
 //! nothing, and a deleted proxy's series disappear with the first snapshot without it.
+//! The series beside Coder's (names, latency, changes, the last sweep) are in
+//! [`crate::proxy_metrics`]; they are registered here with the rest.
 
 use crate::error::EngineError;
+use crate::proxy_metrics::{ProxyCollector, StatusChanges};
 use crate::snapshot::Snapshot;
 use arc_swap::ArcSwap;
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{GaugeVec, Histogram, HistogramOpts, IntCounterVec, Opts, Registry};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Name of the sweep-duration histogram (Coder's).
 pub const DURATION_METRIC: &str = "coderd_proxyhealth_health_check_duration_seconds";
@@ -34,13 +38,17 @@ pub struct EngineMetrics {
     pub sweeps: IntCounterVec,
     /// Checks by their result (the status of the check alone).
     pub checks: IntCounterVec,
+    /// Status changes per proxy, exported as `proxyhealth_status_changes_total`.
+    pub changes: Arc<StatusChanges>,
 }
 
 impl EngineMetrics {
-    /// Registers the metrics; the result gauge reads `snapshot` at every scrape.
+    /// Registers the metrics; the result gauge and the per-proxy series read
+    /// `snapshot` at every scrape; `interval` is exported as the sweep interval.
     pub fn register(
         registry: &Registry,
         snapshot: Arc<ArcSwap<Snapshot>>,
+        interval: Duration,
     ) -> Result<Self, EngineError> {
         let fail = |err: prometheus::Error| EngineError::Metrics(err.to_string());
         let sweep_duration = Histogram::with_opts(
@@ -68,6 +76,17 @@ impl EngineMetrics {
             .map_err(fail)?;
         registry.register(Box::new(sweeps.clone())).map_err(fail)?;
         registry.register(Box::new(checks.clone())).map_err(fail)?;
+        // Both outcomes from the start, so `increase()` and alerts see the first.
+        for outcome in ["ok", "failed"] {
+            sweeps.with_label_values(&[outcome]);
+        }
+        let changes = Arc::new(StatusChanges::default());
+        registry
+            .register(Box::new(
+                ProxyCollector::new(Arc::clone(&snapshot), Arc::clone(&changes), interval)
+                    .map_err(fail)?,
+            ))
+            .map_err(fail)?;
         registry
             .register(Box::new(ResultsCollector::new(snapshot).map_err(fail)?))
             .map_err(fail)?;
@@ -75,6 +94,7 @@ impl EngineMetrics {
             sweep_duration,
             sweeps,
             checks,
+            changes,
         })
     }
 }

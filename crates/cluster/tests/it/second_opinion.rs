@@ -3,7 +3,7 @@
 //! the option off, it does leave `ok`.
 
 use crate::support::{Running, TestDb, broken_client, eventually, healthy_proxy};
-use proxyhealth_cluster::metrics::{CLAIMS, LIVE_REPLICAS, SECOND_OPINIONS};
+use proxyhealth_cluster::metrics::{CLAIMS, DISAGREEING_PROXIES, LIVE_REPLICAS, SECOND_OPINIONS};
 use proxyhealth_core::Status;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -66,6 +66,13 @@ async fn a_proxy_failing_for_one_replica_only_stays_ok_and_both_observations_are
         disagreements.iter().any(|d| d.proxy_id == id),
         "{disagreements:?}"
     );
+    // and each replica's gauge counts it, for the alert on disagreeing replicas
+    eventually(
+        Duration::from_secs(10),
+        "the disagreement in the metric",
+        || good.metric(DISAGREEING_PROXIES) == 1.0 && blind.metric(DISAGREEING_PROXIES) == 1.0,
+    )
+    .await;
     good.stop().await;
     blind.stop().await;
     db.drop_db().await;

@@ -312,3 +312,46 @@ async fn concurrent_refreshes_share_sweeps() {
         "8 refreshes ran {sweeps} sweeps"
     );
 }
+
+#[tokio::test]
+async fn metrics_name_each_proxy_and_a_deleted_proxys_series_go_with_it() {
+    let (app, _) = spawn_app().await;
+    let (id, _, sim) = registered_proxy(&app, "eu-west", Kind::Ok).await;
+    app.wait_for_status(id, "ok").await;
+    let scrape = || async {
+        app.client
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .expect("send")
+            .text()
+            .await
+            .expect("text")
+    };
+    let text = scrape().await;
+    let info = format!(
+        "proxyhealth_proxy_info{{display_name=\"EU-WEST\",name=\"eu-west\",proxy_id=\"{id}\",url=\"{}\"}} 1\n",
+        sim.url()
+    );
+    assert!(text.contains(&info), "missing {info} in\n{text}");
+    for series in [
+        format!("proxyhealth_check_latency_seconds{{proxy_id=\"{id}\"}}"),
+        format!("proxyhealth_last_check_timestamp_seconds{{proxy_id=\"{id}\"}}"),
+    ] {
+        assert!(metric_value(&text, &series) > 0.0, "{series} in\n{text}");
+    }
+    assert!(
+        text.contains(&format!(
+            "proxyhealth_status_changes_total{{proxy_id=\"{id}\",to=\"unreachable\"}} 0\n"
+        )),
+        "{text}"
+    );
+
+    let answer = app.admin_delete("/api/v2/workspaceproxies/eu-west").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let text = scrape().await;
+    assert!(
+        !text.contains(&id.to_string()),
+        "every series of the deleted proxy is gone:\n{text}"
+    );
+}
