@@ -3,6 +3,7 @@
 //! Flags, environment variables and the TOML file all go through these functions,
 //! so a value means the same thing wherever it is written.
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 /// Parses a duration written for people: `1m`, `5s`, `250ms`, `1h 30m`.
@@ -95,6 +96,20 @@ pub fn format_byte_size(bytes: u64) -> String {
         }
     }
     format!("{bytes}")
+}
+
+/// The port of a DNS server given without one.
+const DNS_PORT: u16 = 53;
+
+/// A DNS server: `IP:PORT`, or an IP alone for port 53 (`[::1]:5353` or `::1`).
+pub fn parse_dns_server(text: &str) -> Result<SocketAddr, String> {
+    let text = text.trim();
+    text.parse::<SocketAddr>()
+        .or_else(|_| {
+            text.parse::<IpAddr>()
+                .map(|ip| SocketAddr::new(ip, DNS_PORT))
+        })
+        .map_err(|_| format!("{text:?} is not an IP address or IP:PORT (e.g. 127.0.0.1:5353)"))
 }
 
 #[cfg(test)]

@@ -13,16 +13,20 @@
 //! - [`fake_proxy`]: [`FakeProxy`], a proxy on loopback whose answers the test
 //!   decides, and the responses it gives.
 //! - [`api`]: a client of a test server and the registration a test proxy sends.
+//! - [`dns_server`]: [`DnsServer`], a real DNS server on loopback (UDP and
+//!   TCP) answering a small zone: an address, `NXDOMAIN`, or never.
 //! - [`in_ci`]: whether skipping is forbidden.
 //! - [`shared_postgres_url`]: the PostgreSQL server `scripts/test` starts for
 //!   every test, when there is one.
 
 pub mod api;
 pub mod database;
+pub mod dns_server;
 pub mod fake_proxy;
 pub mod postgres;
 
 pub use database::TestDatabase;
+pub use dns_server::{DnsAnswer, DnsServer};
 pub use fake_proxy::FakeProxy;
 pub use postgres::OwnPostgres;
 
