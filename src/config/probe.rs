@@ -103,7 +103,6 @@ impl ProbeLayer {
     }
 }
 
-
 /// The redirect policy `--follow-redirects` asks for.
 fn policy(follow: bool) -> RedirectPolicy {
     if follow {

@@ -8,6 +8,8 @@ mod config;
 mod crash;
 mod fleet;
 mod metrics;
+mod quiet;
 mod replicas;
+mod secrets;
 mod shutdown;
 mod support;

@@ -90,6 +90,19 @@ fn password_span(url: &str) -> Option<Range<usize>> {
     Some(authority_start + colon + 1..authority_start + userinfo_len)
 }
 
+/// The user name and password of `url` as a client sends them (percent-decoded,
+/// as `reqwest` and Go do for Basic authentication); `None` without userinfo.
+pub fn credentials(url: &url::Url) -> Option<(String, String)> {
+    if url.username().is_empty() && url.password().is_none() {
+        return None;
+    }
+    let decode = |raw: &str| percent_decode(raw).unwrap_or_else(|| raw.to_owned());
+    Some((
+        decode(url.username()),
+        decode(url.password().unwrap_or_default()),
+    ))
+}
+
 /// The percent-decoded text, when decoding changes it and gives UTF-8.
 fn percent_decode(raw: &str) -> Option<String> {
     if !raw.contains('%') {
@@ -158,6 +171,17 @@ mod tests {
     #[test]
     fn a_url_that_does_not_parse_is_still_redacted() {
         assert_eq!(redact_url("http://u:pw@[bad"), "http://u:xxxxx@[bad");
+    }
+
+    #[test]
+    fn credentials_are_decoded_as_a_client_sends_them() {
+        let url = url::Url::parse("https://op%20s:p%40ss@h").expect("a URL");
+        assert_eq!(
+            credentials(&url),
+            Some(("op s".to_owned(), "p@ss".to_owned()))
+        );
+        let url = url::Url::parse("https://h").expect("a URL");
+        assert_eq!(credentials(&url), None);
     }
 
     #[test]

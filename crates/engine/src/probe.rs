@@ -135,7 +135,11 @@ impl Prober {
     /// The addresses of the URL's host when it is a name (and the engine
     /// looks names up), within `deadline`: resolving counts inside the
     /// check's timeout, and a lookup that outlives it says so.
-    async fn look_up(&self, url: &Url, deadline: Instant) -> Result<Option<LookedUp>, ProbeOutcome> {
+    async fn look_up(
+        &self,
+        url: &Url,
+        deadline: Instant,
+    ) -> Result<Option<LookedUp>, ProbeOutcome> {
         let (Some(resolver), Some(url::Host::Domain(host))) = (&self.resolver, url.host()) else {
             return Ok(None);
         };

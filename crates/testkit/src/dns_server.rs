@@ -153,11 +153,7 @@ async fn serve_tcp_connection(
 /// The answer to one query, or `None` to stay silent.
 fn respond(request: &[u8], zone: &HashMap<String, DnsAnswer>) -> Option<Vec<u8>> {
     let request = Message::from_vec(request).ok()?;
-    let mut response = Message::new(
-        request.metadata.id,
-        MessageType::Response,
-        OpCode::Query,
-    );
+    let mut response = Message::new(request.metadata.id, MessageType::Response, OpCode::Query);
     response.metadata.recursion_desired = request.metadata.recursion_desired;
     response.metadata.recursion_available = true;
     response.metadata.authoritative = true;

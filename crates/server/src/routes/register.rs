@@ -14,10 +14,10 @@ use axum::response::{IntoResponse, Response};
 use proxyhealth_api::wire::{
     DERP_REGION_ID_OFFSET, DeregisterRequest, RegisterRequest, RegisterResponse,
 };
-use proxyhealth_core::{Status, redact_url};
 use proxyhealth_core::validate::{
     validate_access_url, validate_derp_flags, validate_version, validate_wildcard_hostname,
 };
+use proxyhealth_core::{Status, redact_url};
 use proxyhealth_engine::Engine;
 use proxyhealth_store::{ProxyStore, Registration};
 use std::sync::Arc;
