@@ -127,7 +127,9 @@ async fn an_error_with_carriage_returns_and_escapes_shows_readably_without_contr
     let text = stdout(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(
-        !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t'),
+        !text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t'),
         "no control character but line ends and tabs (Coder's messages indent with them) \
          reaches the terminal: {text:?}"
     );

@@ -388,7 +388,7 @@ pub(crate) async fn tls_server() -> RawProxy {
 
 /// A TLS proxy with a self-signed certificate for `localhost` that gives each
 /// request (its first bytes) the answer `respond` writes for it.
-async fn tls_server_with(respond: fn(&str) -> String) -> RawProxy {
+pub(crate) async fn tls_server_with(respond: fn(&str) -> String) -> RawProxy {
     use std::sync::Arc;
     let cert =
         rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a certificate");

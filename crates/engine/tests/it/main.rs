@@ -14,3 +14,4 @@ mod metrics;
 mod seed;
 mod shared_view;
 mod stores;
+mod userinfo;
