@@ -134,6 +134,24 @@ mod tests {
     }
 
     #[test]
+    fn a_dns_server_is_an_address_with_port_53_by_default() {
+        assert_eq!(
+            parse_dns_server("127.0.0.1:5353"),
+            Ok("127.0.0.1:5353".parse().expect("addr"))
+        );
+        assert_eq!(
+            parse_dns_server("127.0.0.1"),
+            Ok("127.0.0.1:53".parse().expect("addr"))
+        );
+        assert_eq!(
+            parse_dns_server("::1"),
+            Ok("[::1]:53".parse().expect("addr"))
+        );
+        let err = parse_dns_server("dns.example").expect_err("a name is refused");
+        assert!(err.contains("\"dns.example\""), "{err}");
+    }
+
+    #[test]
     fn a_size_that_overflows_is_refused() {
         assert!(parse_byte_size("99999999999999GiB").is_err());
     }

@@ -7,6 +7,7 @@ mod cluster;
 mod config;
 mod crash;
 mod fleet;
+mod host_names;
 mod metrics;
 mod quiet;
 mod replicas;
