@@ -66,6 +66,12 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, short, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
+    /// Show log lines on stderr (of proxyhealth and its libraries): -v
+    /// warnings and errors, -vv also info, -vvv debug, -vvvv trace. Without
+    /// it `check` prints its results and nothing else (`RUST_LOG` still
+    /// applies when set)
+    #[arg(long, short, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     /// The configuration file.
     #[command(flatten)]
     pub config: ConfigFlag,

@@ -21,3 +21,15 @@ pub fn init(format: LogFormat, default_level: &str) {
         LogFormat::Json => builder.json().try_init(),
     };
 }
+
+/// The log level `-v` repeated `count` times asks for: none at all without
+/// it, then warnings, info, debug and trace.
+pub fn verbosity(count: u8) -> &'static str {
+    match count {
+        0 => "off",
+        1 => "warn",
+        2 => "info",
+        3 => "debug",
+        _ => "trace",
+    }
+}

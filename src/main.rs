@@ -28,6 +28,11 @@ fn main() -> ExitCode {
         cli::Command::Serve(_) => {}
         // The demo's dashboard shows every status change; the terminal keeps its banner.
         cli::Command::Demo(_) => logging::init(config::LogFormat::Human, "error"),
+        // `check` prints its results and nothing else unless asked (`-v`):
+        // a library's log line (a TLS verifier's error, say) is no result.
+        cli::Command::Check(ref args) => {
+            logging::init(config::LogFormat::Human, logging::verbosity(args.verbose));
+        }
         // The others log only warnings, since their result is what they print.
         _ => logging::init(config::LogFormat::Human, "warn"),
     }

@@ -2,7 +2,7 @@
 //! name after a tab (further columns, like the ones `proxyhealth sim` writes, are
 //! ignored); blank lines and `#` comments are ignored.
 
-use proxyhealth_core::Proxy;
+use proxyhealth_core::{Proxy, redact_url};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -27,11 +27,12 @@ pub fn parse(text: &str) -> Result<Vec<Target>, String> {
         let mut columns = line.split('\t');
         let url_text = columns.next().unwrap_or_default().trim();
         let name = columns.next().map(str::trim).unwrap_or_default();
+        let shown = redact_url(url_text);
         let url = url::Url::parse(url_text)
-            .map_err(|err| format!("line {number}: {url_text:?} is not a URL: {err}"))?;
+            .map_err(|err| format!("line {number}: {shown:?} is not a URL: {err}"))?;
         if url.scheme() != "http" && url.scheme() != "https" {
             return Err(format!(
-                "line {number}: {url_text:?}: the scheme must be http or https"
+                "line {number}: {shown:?}: the scheme must be http or https"
             ));
         }
         let host = url.host_str().unwrap_or_default();

@@ -11,7 +11,7 @@ use crate::output::table::{Row, render};
 use crate::targets;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use proxyhealth_core::{Proxy, Status};
+use proxyhealth_core::{Proxy, Status, redact_url};
 use proxyhealth_engine::{CheckResult, EngineOptions, sweep_once};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -134,7 +134,7 @@ fn print_table(results: &[CheckResult]) {
                 .unwrap_or_else(|| "-".to_owned());
             Row::new(vec![
                 result.proxy.name.clone(),
-                result.proxy.url.clone(),
+                redact_url(&result.proxy.url).into_owned(),
                 status.to_string(),
                 latency,
             ])
@@ -181,7 +181,7 @@ fn print_json(results: &[CheckResult]) -> anyhow::Result<()> {
             json!({
                 "id": result.proxy.id,
                 "name": result.proxy.name,
-                "url": result.proxy.url,
+                "url": redact_url(&result.proxy.url),
                 "status": result.verdict.status,
                 "report": {
                     "errors": result.verdict.report.errors,

@@ -186,7 +186,7 @@ mod tests {
         assert_eq!(
             err,
             "unknown key `bogus` (known keys: db, coder, timeout, parallelism, body_cap, \
-             follow_redirects, tls_insecure, listen, interval, rise, fall, admin_token, second_opinion, \
+             follow_redirects, tls_insecure, dns_server, listen, interval, rise, fall, admin_token, second_opinion, \
              log_format)"
         );
     }

@@ -7,7 +7,7 @@
 //! ``invalid value {value} for `{key}`: {reason}``.
 
 use super::settings::LogFormat;
-use super::units::{parse_positive_byte_size, parse_positive_duration};
+use super::units::{parse_dns_server, parse_positive_byte_size, parse_positive_duration};
 use serde::Deserialize;
 use serde::de::{Deserializer, Error as _};
 use std::net::SocketAddr;
@@ -84,6 +84,11 @@ pub fn socket_addr<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>
                 .map_err(|err| format!("{err} (expected e.g. 127.0.0.1:8080)"))
         })
     })
+}
+
+/// A DNS server, `IP:PORT` or an IP alone, as [`parse_dns_server`] reads it.
+pub fn dns_server<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    read(d, |value| parse_str(value, parse_dns_server))
 }
 
 /// `human` or `json`.

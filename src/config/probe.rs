@@ -4,10 +4,12 @@
 use super::file_value;
 use super::layer::{HelpDefault, set, settings_group};
 use super::units::{
-    format_byte_size, parse_positive_byte_size, parse_positive_duration, parse_positive_usize,
+    format_byte_size, parse_dns_server, parse_positive_byte_size, parse_positive_duration,
+    parse_positive_usize,
 };
 use clap::builder::BoolishValueParser;
 use proxyhealth_engine::{EngineOptions, RedirectPolicy};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 settings_group! {
@@ -73,6 +75,19 @@ settings_group! {
         )]
         #[serde(deserialize_with = "file_value::boolean")]
         pub tls_insecure: Option<bool>,
+
+        /// Look proxies' host names up at this DNS server (IP or IP:PORT, port 53
+        /// by default), asked directly with no hosts file, instead of the
+        /// system's resolver; either way the lookup counts inside the timeout
+        #[arg(
+            long,
+            env = "PROXYHEALTH_DNS_SERVER",
+            value_name = "ADDR",
+            value_parser = parse_dns_server,
+            help_default = "the system's resolver"
+        )]
+        #[serde(deserialize_with = "file_value::dns_server")]
+        pub dns_server: Option<SocketAddr>,
     }
 }
 
@@ -84,6 +99,7 @@ impl ProbeLayer {
         set(&mut engine.body_cap, self.body_cap);
         set(&mut engine.redirects, self.follow_redirects.map(policy));
         set(&mut engine.tls_insecure, self.tls_insecure);
+        set(&mut engine.dns_server, self.dns_server.map(Some));
     }
 }
 

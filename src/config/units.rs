@@ -3,6 +3,7 @@
 //! Flags, environment variables and the TOML file all go through these functions,
 //! so a value means the same thing wherever it is written.
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 /// Parses a duration written for people: `1m`, `5s`, `250ms`, `1h 30m`.
@@ -97,6 +98,20 @@ pub fn format_byte_size(bytes: u64) -> String {
     format!("{bytes}")
 }
 
+/// The port of a DNS server given without one.
+const DNS_PORT: u16 = 53;
+
+/// A DNS server: `IP:PORT`, or an IP alone for port 53 (`[::1]:5353` or `::1`).
+pub fn parse_dns_server(text: &str) -> Result<SocketAddr, String> {
+    let text = text.trim();
+    text.parse::<SocketAddr>()
+        .or_else(|_| {
+            text.parse::<IpAddr>()
+                .map(|ip| SocketAddr::new(ip, DNS_PORT))
+        })
+        .map_err(|_| format!("{text:?} is not an IP address or IP:PORT (e.g. 127.0.0.1:5353)"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +131,24 @@ mod tests {
         assert!(err.contains("\"parsecs\""), "{err}");
         let err = parse_byte_size("lots").expect_err("must fail");
         assert!(err.contains("\"lots\""), "{err}");
+    }
+
+    #[test]
+    fn a_dns_server_is_an_address_with_port_53_by_default() {
+        assert_eq!(
+            parse_dns_server("127.0.0.1:5353"),
+            Ok("127.0.0.1:5353".parse().expect("addr"))
+        );
+        assert_eq!(
+            parse_dns_server("127.0.0.1"),
+            Ok("127.0.0.1:53".parse().expect("addr"))
+        );
+        assert_eq!(
+            parse_dns_server("::1"),
+            Ok("[::1]:53".parse().expect("addr"))
+        );
+        let err = parse_dns_server("dns.example").expect_err("a name is refused");
+        assert!(err.contains("\"dns.example\""), "{err}");
     }
 
     #[test]

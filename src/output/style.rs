@@ -55,10 +55,19 @@ pub fn status_text_colour(status: &str) -> Colour {
 
 /// Replaces control characters (escape sequences a proxy could use to rewrite
 /// the operator's terminal) with `\u{..}` escapes. Newlines and tabs are kept
-/// when `keep_newlines`, so multi-line messages stay readable.
+/// when `keep_newlines`, so multi-line messages stay readable; a carriage
+/// return then ends a line too (`\r\n` and a lone `\r` become `\n`, as an
+/// HTTP error page's lines are), rather than showing as an escape.
 pub fn sanitize(text: &str, keep_newlines: bool) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if keep_newlines && c == '\r' {
+            if chars.peek() != Some(&'\n') {
+                out.push('\n');
+            }
+            continue;
+        }
         let allowed = keep_newlines && (c == '\n' || c == '\t');
         if c.is_control() && !allowed {
             out.push_str(&c.escape_unicode().to_string());
@@ -78,6 +87,12 @@ mod tests {
         assert_eq!(sanitize("bad\x1b[2Jthing", true), "bad\\u{1b}[2Jthing");
         assert_eq!(sanitize("a\nb\tc", true), "a\nb\tc");
         assert_eq!(sanitize("a\nb", false), "a\\u{a}b");
+    }
+
+    #[test]
+    fn carriage_returns_end_lines_in_multi_line_text() {
+        assert_eq!(sanitize("a\r\nb\rc\n", true), "a\nb\nc\n");
+        assert_eq!(sanitize("a\r\nb", false), "a\\u{d}\\u{a}b");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! silently drop is a mistake the sender should hear about); answers do not, so
 //! a client reads a newer server's additions without failing.
 
-use proxyhealth_core::{HealthReport, HistoryPoint, Proxy, ProxyStatus, Status};
+use proxyhealth_core::{HealthReport, HistoryPoint, Proxy, ProxyStatus, Status, redact_url};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use time::{Date, Month, OffsetDateTime, Time};
@@ -37,7 +37,8 @@ pub struct Region {
     pub icon_url: String,
     /// `true` only when the status is `ok`.
     pub healthy: bool,
-    /// The registered access URL (empty before registration).
+    /// The registered access URL (empty before registration), its password
+    /// redacted (`https://user:xxxxx@host`).
     pub path_app_url: String,
     /// The registered wildcard hostname.
     pub wildcard_hostname: String,
@@ -52,7 +53,7 @@ impl Region {
             display_name: proxy.display_name.clone(),
             icon_url: proxy.icon.clone(),
             healthy: status.is_healthy(),
-            path_app_url: proxy.url.clone(),
+            path_app_url: redact_url(&proxy.url).into_owned(),
             wildcard_hostname: proxy.wildcard_hostname.clone(),
         }
     }

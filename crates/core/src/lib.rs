@@ -12,6 +12,9 @@
 //! - [`hysteresis`]: the optional rise/fall damping of status changes.
 //! - [`validate`]: rules for names, registered URLs and wildcard hostnames.
 //! - [`source`]: the interface the engine reads proxies through.
+//! - [`secrets`]: a proxy URL's password kept out of everything shown: the URL
+//!   as shown (`https://user:xxxxx@host`, Prometheus's convention) and
+//!   messages cleaned of it.
 
 pub mod classify;
 pub mod envelope;
@@ -20,6 +23,7 @@ pub mod outcome;
 pub mod proxy;
 pub mod proxy_status;
 pub mod report;
+pub mod secrets;
 pub mod source;
 pub mod status;
 pub mod validate;
@@ -30,5 +34,6 @@ pub use outcome::{BodyError, ProbeOutcome, ProbeResponse, TransportError, Transp
 pub use proxy::{Proxy, ProxyHost, app_host_for_csp};
 pub use proxy_status::{HISTORY_LEN, HistoryPoint, ProxyStatus};
 pub use report::{HealthReport, ReportLimits};
+pub use secrets::{redact_in, redact_report, redact_url};
 pub use source::{ProxySource, SourceError};
 pub use status::Status;

@@ -97,8 +97,10 @@ pub fn validate_icon(icon: &str) -> Result<(), FieldError> {
 }
 
 /// A registered access URL: `http` or `https`, a host, an empty path or `/`, and
-/// no query, fragment or credentials (the seed let those through and then probed
-/// the wrong path for ever).
+/// no query or fragment (the seed let those through and then probed the wrong
+/// path for ever). Credentials (`https://user:password@host`) are allowed: the
+/// checker sends them, and everything shown redacts the password
+/// ([`crate::secrets`]).
 pub fn validate_access_url(raw: &str) -> Result<Url, FieldError> {
     const FIELD: &str = "access_url";
     if raw.len() > MAX_URL_BYTES {
@@ -107,8 +109,10 @@ pub fn validate_access_url(raw: &str) -> Result<Url, FieldError> {
             format!("must be at most {MAX_URL_BYTES} bytes"),
         ));
     }
-    let url = Url::parse(raw)
-        .map_err(|err| FieldError::new(FIELD, format!("{raw:?} is not a URL: {err}")))?;
+    let url = Url::parse(raw).map_err(|err| {
+        let shown = crate::secrets::redact_url(raw);
+        FieldError::new(FIELD, format!("{shown:?} is not a URL: {err}"))
+    })?;
     if url.scheme() != "http" && url.scheme() != "https" {
         return Err(FieldError::new(
             FIELD,
@@ -129,9 +133,6 @@ pub fn validate_access_url(raw: &str) -> Result<Url, FieldError> {
             FIELD,
             "must not have a query or a fragment",
         ));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(FieldError::new(FIELD, "must not contain credentials"));
     }
     Ok(url)
 }
@@ -251,9 +252,19 @@ mod tests {
     }
 
     #[test]
-    fn a_query_or_credentials_are_refused() {
+    fn a_query_is_refused() {
         assert!(validate_access_url("https://p.example.com?x=1").is_err());
-        assert!(validate_access_url("https://u:p@p.example.com").is_err());
+    }
+
+    #[test]
+    fn credentials_are_allowed_and_an_unparsable_url_is_named_without_its_password() {
+        // Issue 14: a URL with userinfo may be registered; its password is
+        // redacted wherever it is shown.
+        assert!(validate_access_url("https://u:p@p.example.com").is_ok());
+        let err = validate_access_url("https://u:hunter2@p.example.com:99999")
+            .expect_err("port out of range");
+        assert!(!err.detail.contains("hunter2"), "{err}");
+        assert!(err.detail.contains("u:xxxxx@"), "{err}");
     }
 
     #[test]

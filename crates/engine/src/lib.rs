@@ -7,13 +7,15 @@
 //! - [`options`]: the engine's settings and their defaults, with the reasoning.
 //! - `probe`: the probe pipeline: one `GET <url>/healthz-report` under a
 //!   whole-request deadline and a body cap, following same-host redirects when
-//!   told to; it owns the deadline, the redirect loop, the cap and the response
-//!   the classifier judges.
+//!   told to; it owns the deadline (the host name's lookup included), the
+//!   redirect loop, the cap and the response the classifier judges.
 //! - `transport`: one request, no redirects, until a deadline, into a lent
 //!   buffer, under a cap: `transport::plain_http`, the lean HTTP/1 client for
 //!   `http://`, and `transport::tls`, `reqwest` with rustls for `https://` (and
-//!   for every URL when the caller supplies a client); `transport::exchange`
-//!   holds what both give back.
+//!   for every URL when the caller supplies a client); `transport::resolve`
+//!   looks host names up for both (the system's resolver, or the DNS server
+//!   of [`EngineOptions::dns_server`]); `transport::exchange` holds what both
+//!   give back.
 //! - [`http1`]: the pure parsers of untrusted bytes the lean client uses, the
 //!   response head and chunked decoding (public for the fuzz targets).
 //! - `sweep`: one pass over all proxies with bounded parallelism, and
@@ -41,9 +43,10 @@
 //! snapshot   → sweep (CheckResult)
 //! sweep      → probe
 //! probe      → transport
-//! transport  → transport::{exchange, plain_http, tls}
-//! plain_http → transport::exchange, http1
-//! tls        → transport::exchange, http1::head
+//! transport  → transport::{exchange, plain_http, resolve, tls}
+//! plain_http → transport::{exchange, resolve}, http1
+//! tls        → transport::{exchange, resolve}, http1::head
+//! resolve    → transport::exchange
 //! http1      → nothing of this crate
 //! ```
 

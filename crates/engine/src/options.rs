@@ -50,6 +50,10 @@ pub struct EngineOptions {
     pub report_limits: ReportLimits,
     /// Accept TLS certificates that do not verify (for test fleets only).
     pub tls_insecure: bool,
+    /// The DNS server that proxies' host names are looked up at (asked
+    /// directly, no hosts file); `None`, the default, uses the system's
+    /// resolver. Either way the lookup counts inside the timeout.
+    pub dns_server: Option<std::net::SocketAddr>,
 }
 
 impl Default for EngineOptions {
@@ -63,6 +67,7 @@ impl Default for EngineOptions {
             hysteresis: Hysteresis::default(),
             report_limits: ReportLimits::default(),
             tls_insecure: false,
+            dns_server: None,
         }
     }
 }

@@ -11,7 +11,10 @@
 
 use crate::error::EngineError;
 use crate::options::{EngineOptions, RedirectPolicy};
-use crate::transport::{Answer, BodyCap, BodyStop, Failure, Head, Transport, build_client};
+use crate::transport::{
+    Answer, BodyCap, BodyStop, ClientResolver, Failure, Head, LookedUp, Resolver, Transport,
+    build_client, lookup_timed_out,
+};
 use proxyhealth_core::outcome::humanize;
 use proxyhealth_core::{
     BodyError, ProbeOutcome, ProbeResponse, TransportError, TransportErrorKind,
@@ -30,6 +33,9 @@ pub(crate) struct Prober {
     client: reqwest::Client,
     /// Whether `http://` URLs take the lean transport (not when a client was supplied).
     lean_plain_http: bool,
+    /// Looks up host names before each request, within the deadline; `None`
+    /// when a client was supplied (it looks names up itself).
+    resolver: Option<Resolver>,
     timeout: Duration,
     body_cap: u64,
     redirects: RedirectPolicy,
@@ -38,9 +44,11 @@ pub(crate) struct Prober {
 impl Prober {
     /// A prober with the engine's own TLS client.
     pub(crate) fn new(options: &EngineOptions) -> Result<Self, EngineError> {
+        let resolver = Resolver::new(options.dns_server, options.timeout)?;
         Ok(Prober {
-            client: build_client(options.tls_insecure)?,
+            client: build_client(options.tls_insecure, ClientResolver(resolver.clone()))?,
             lean_plain_http: true,
+            resolver: Some(resolver),
             timeout: options.timeout,
             body_cap: options.body_cap,
             redirects: options.redirects,
@@ -53,6 +61,7 @@ impl Prober {
         Prober {
             client,
             lean_plain_http: false,
+            resolver: None,
             timeout: options.timeout,
             body_cap: options.body_cap,
             redirects: options.redirects,
@@ -90,7 +99,12 @@ impl Prober {
         let mut visited: Vec<Url> = Vec::new();
         let mut current = url;
         loop {
-            let sent = timeout_at(deadline, self.transport_for(&current).send(&current, buf));
+            let looked_up = match self.look_up(&current, deadline).await {
+                Ok(looked_up) => looked_up,
+                Err(outcome) => return outcome,
+            };
+            let transport = self.transport_for(&current);
+            let sent = timeout_at(deadline, transport.send(&current, looked_up, buf));
             let answer = match sent.await {
                 Err(_elapsed) => return headers_timeout(self.timeout),
                 Ok(Err(failure)) => return failed(failure),
@@ -115,6 +129,28 @@ impl Prober {
             }
             buf = answer.body.discard();
             current = next;
+        }
+    }
+
+    /// The addresses of the URL's host when it is a name (and the engine
+    /// looks names up), within `deadline`: resolving counts inside the
+    /// check's timeout, and a lookup that outlives it says so.
+    async fn look_up(
+        &self,
+        url: &Url,
+        deadline: Instant,
+    ) -> Result<Option<LookedUp>, ProbeOutcome> {
+        let (Some(resolver), Some(url::Host::Domain(host))) = (&self.resolver, url.host()) else {
+            return Ok(None);
+        };
+        let port = url.port_or_known_default().unwrap_or(0);
+        match timeout_at(deadline, resolver.lookup(host, port)).await {
+            Err(_elapsed) => Err(ProbeOutcome::Transport(TransportError {
+                kind: TransportErrorKind::Timeout,
+                message: lookup_timed_out(host, &humanize(self.timeout)),
+            })),
+            Ok(Err(failure)) => Err(failed(failure)),
+            Ok(Ok(looked_up)) => Ok(Some(looked_up)),
         }
     }
 

@@ -16,6 +16,7 @@ use parking_lot::Mutex;
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
 use proxyhealth_core::Status;
+use proxyhealth_core::secrets::redact_url;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -176,7 +177,7 @@ impl Collector for ProxyCollector {
                     ("display_name", &proxy.display_name),
                     ("name", &proxy.name),
                     ("proxy_id", &id),
-                    ("url", &hide_password(&proxy.url)),
+                    ("url", &redact_url(&proxy.url)),
                 ],
                 1.0,
             ));
@@ -260,38 +261,4 @@ fn counter(pairs: &[(&str, &str)], value: f64) -> Metric {
 
 fn seconds(at: OffsetDateTime) -> f64 {
     at.unix_timestamp_nanos() as f64 / 1e9
-}
-
-/// The URL with its password, if any, replaced by `***`. Proxy URLs are
-/// refused with credentials when created or registered, but a Coder
-/// database attached read-only may hold anything.
-fn hide_password(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            if parsed.set_password(Some("***")).is_ok() {
-                parsed.to_string()
-            } else {
-                String::new()
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::hide_password;
-
-    #[test]
-    fn a_password_in_a_url_is_hidden() {
-        assert_eq!(
-            hide_password("https://user:secret@eu.example.com"),
-            "https://user:***@eu.example.com/"
-        );
-        assert_eq!(
-            hide_password("https://eu.example.com"),
-            "https://eu.example.com"
-        );
-        assert_eq!(hide_password(""), "");
-    }
 }

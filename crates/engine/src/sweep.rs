@@ -7,7 +7,7 @@ use crate::probe::{Prober, reclaim_buffer};
 use futures::FutureExt;
 use proxyhealth_core::{
     Classified, HealthReport, ProbeOutcome, Proxy, ProxyHost, Status, app_host_for_csp, classify,
-    health_report_url,
+    health_report_url, redact_report,
 };
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -139,6 +139,8 @@ async fn examine(
     };
     let mut verdict = classify(&req_url, &outcome);
     reclaim_buffer(scratch, outcome);
+    // Before bounding, which could cut a password in two.
+    redact_report(&mut verdict.report, &proxy.url);
     verdict.report = verdict.report.bounded(options.report_limits);
     findings.verdict = verdict;
     findings

@@ -15,6 +15,8 @@
 //! - [`api`]: a client of a test server and the registration a test proxy sends.
 //! - [`coder_db`]: Coder's `workspace_proxies` table without our migrations,
 //!   for the tests of the read-only attach.
+//! - [`dns_server`]: [`DnsServer`], a real DNS server on loopback (UDP and
+//!   TCP) answering a small zone: an address, `NXDOMAIN`, or never.
 //! - [`in_ci`]: whether skipping is forbidden.
 //! - [`shared_postgres_url`]: the PostgreSQL server `scripts/test` starts for
 //!   every test, when there is one.
@@ -22,10 +24,12 @@
 pub mod api;
 pub mod coder_db;
 pub mod database;
+pub mod dns_server;
 pub mod fake_proxy;
 pub mod postgres;
 
 pub use database::TestDatabase;
+pub use dns_server::{DnsAnswer, DnsServer};
 pub use fake_proxy::FakeProxy;
 pub use postgres::OwnPostgres;
 

@@ -9,14 +9,17 @@
 //! - [`tls`]: `reqwest` with rustls for `https://` URLs, and for every URL
 //!   when the caller supplied its own client.
 //!
-//! [`exchange`] holds what both give back. Nothing here knows of redirects,
+//! [`resolve`] looks up host names for both (the system's resolver, or a
+//! given DNS server). [`exchange`] holds what both give back. Nothing here knows of redirects,
 //! the deadline's length or the cap's size: the pipeline owns those.
 
 mod exchange;
 mod plain_http;
+mod resolve;
 mod tls;
 
 pub(crate) use exchange::{BodyCap, BodyStop, Failure, Head};
+pub(crate) use resolve::{ClientResolver, LookedUp, Resolver, timed_out as lookup_timed_out};
 pub(crate) use tls::build_client;
 use tokio::time::Instant;
 use url::Url;
@@ -50,18 +53,26 @@ pub(crate) enum Body {
 
 impl Transport<'_> {
     /// Sends `GET url` and reads the response head, reading into `buf`'s
-    /// allocation. Has no deadline of its own: the caller bounds it.
-    pub(crate) async fn send(self, url: &Url, buf: Vec<u8>) -> Result<Answer, Failure> {
+    /// allocation; connects to the addresses in `looked_up` when the URL's
+    /// host is a name the pipeline looked up. Has no deadline of its own: the
+    /// caller bounds it.
+    pub(crate) async fn send(
+        self,
+        url: &Url,
+        looked_up: Option<LookedUp>,
+        buf: Vec<u8>,
+    ) -> Result<Answer, Failure> {
         match self {
             Transport::PlainHttp => {
-                let (head, body) = plain_http::send(url, buf).await?;
+                let (head, body) = plain_http::send(url, looked_up, buf).await?;
                 Ok(Answer {
                     head,
                     body: Body::PlainHttp(body),
                 })
             }
             Transport::Client(client) => {
-                let (head, body) = tls::send(client, url, buf).await?;
+                let sent = tls::send(client, url, buf);
+                let (head, body) = resolve::with_looked_up(looked_up, sent).await?;
                 Ok(Answer {
                     head,
                     body: Body::Client(body),

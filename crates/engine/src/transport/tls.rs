@@ -5,6 +5,7 @@
 //! rules), keeps no pool and ignores environment proxies.
 
 use super::exchange::{BodyCap, BodyStop, Failure, Head, USER_AGENT};
+use super::resolve::ClientResolver;
 use crate::error::EngineError;
 use crate::http1::head::BUILD_VERSION_HEADER;
 use proxyhealth_core::{TransportError, TransportErrorKind};
@@ -21,8 +22,15 @@ use url::Url;
 /// costs far less than the check's own work. Environment proxies are ignored, so
 /// `HTTP_PROXY` can never reroute health checks. Redirects are left to the
 /// pipeline, which follows them by the same rules on both transports.
-pub(crate) fn build_client(tls_insecure: bool) -> Result<reqwest::Client, EngineError> {
+///
+/// Host names are looked up by `resolver` (the pipeline's lookup for the
+/// request in flight, see `transport::resolve`).
+pub(crate) fn build_client(
+    tls_insecure: bool,
+    resolver: ClientResolver,
+) -> Result<reqwest::Client, EngineError> {
     reqwest::Client::builder()
+        .dns_resolver(resolver)
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(0)

@@ -378,7 +378,7 @@ async fn tls_spoken_to_a_plain_port_is_unreachable_with_a_tls_error() {
 }
 
 /// A TLS proxy with a self-signed certificate for `localhost` that answers a report.
-async fn tls_server() -> RawProxy {
+pub(crate) async fn tls_server() -> RawProxy {
     tls_server_with(|_request| {
         let body = r#"{"errors":[]}"#;
         format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len())
@@ -388,7 +388,7 @@ async fn tls_server() -> RawProxy {
 
 /// A TLS proxy with a self-signed certificate for `localhost` that gives each
 /// request (its first bytes) the answer `respond` writes for it.
-async fn tls_server_with(respond: fn(&str) -> String) -> RawProxy {
+pub(crate) async fn tls_server_with(respond: fn(&str) -> String) -> RawProxy {
     use std::sync::Arc;
     let cert =
         rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a certificate");

@@ -14,10 +14,10 @@ use axum::response::{IntoResponse, Response};
 use proxyhealth_api::wire::{
     DERP_REGION_ID_OFFSET, DeregisterRequest, RegisterRequest, RegisterResponse,
 };
-use proxyhealth_core::Status;
 use proxyhealth_core::validate::{
     validate_access_url, validate_derp_flags, validate_version, validate_wildcard_hostname,
 };
+use proxyhealth_core::{Status, redact_url};
 use proxyhealth_engine::Engine;
 use proxyhealth_store::{ProxyStore, Registration};
 use std::sync::Arc;
@@ -92,7 +92,7 @@ async fn register_inner(
         engine.recheck_in_background(after.id);
     }
     if changed {
-        tracing::info!(proxy = %after.name, proxy_id = %after.id, url = %after.url, version = %after.version, "proxy registered");
+        tracing::info!(proxy = %after.name, proxy_id = %after.id, url = %redact_url(&after.url), version = %after.version, "proxy registered");
     } else {
         tracing::debug!(proxy = %after.name, proxy_id = %after.id, "proxy re-registered");
     }

@@ -8,6 +8,7 @@
 //! it is writable, ask the socket whether connecting failed, then write.
 
 use crate::transport::exchange::Failure;
+use crate::transport::resolve::LookedUp;
 use proxyhealth_core::TransportErrorKind;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io::{self, Write};
@@ -33,26 +34,24 @@ impl OpenError {
 }
 
 /// Opens a fresh connection to the URL's host and writes `request` on it,
-/// trying each address the host resolves to until one connects.
-pub(super) async fn open(url: &Url, request: &[u8]) -> Result<TcpStream, Failure> {
+/// trying each address the host name was looked up to (`looked_up`, which
+/// the pipeline gives for a host name) until one connects.
+pub(super) async fn open(
+    url: &Url,
+    looked_up: Option<LookedUp>,
+    request: &[u8],
+) -> Result<TcpStream, Failure> {
     let port = url.port_or_known_default().unwrap_or(80);
     let opened = match url.host() {
         Some(Host::Ipv4(ip)) => open_to(SocketAddr::from((ip, port)), request).await,
         Some(Host::Ipv6(ip)) => open_to(SocketAddr::from((ip, port)), request).await,
-        Some(Host::Domain(domain)) => {
-            let addresses = tokio::net::lookup_host((domain, port))
-                .await
-                .map_err(|err| {
-                    Failure::transport(
-                        TransportErrorKind::Connect,
-                        format!("dns error: {domain}: {err}"),
-                    )
-                })?;
+        Some(Host::Domain(_)) => {
+            let addresses = looked_up.map(|looked_up| looked_up.addresses);
             let mut last = Err(OpenError::Connect(Failure::transport(
                 TransportErrorKind::Connect,
                 "dns error: no addresses found".to_owned(),
             )));
-            for address in addresses {
+            for address in addresses.into_iter().flatten() {
                 last = open_to(address, request).await;
                 if !matches!(last, Err(OpenError::Connect(_))) {
                     break;

@@ -12,6 +12,7 @@ mod connect;
 mod request;
 
 use super::exchange::{BodyCap, BodyStop, Failure, Head};
+use super::resolve::LookedUp;
 use crate::http1::chunked::ChunkedDecoder;
 use crate::http1::head::{self, Framing, HeadError};
 use proxyhealth_core::TransportErrorKind;
@@ -26,13 +27,18 @@ const FIRST_READ: usize = 1024;
 /// Bytes reserved for each later read of a body of unknown length.
 const LATER_READ: usize = 16 * 1024;
 
-/// Sends `GET url` on a fresh connection and reads the final response head
-/// into `buf`'s allocation; the bytes after the head stay in the returned body.
-pub(super) async fn send(url: &Url, mut buf: Vec<u8>) -> Result<(Head, Body), Failure> {
+/// Sends `GET url` on a fresh connection (to the addresses `looked_up` gives
+/// for a host name) and reads the final response head into `buf`'s
+/// allocation; the bytes after the head stay in the returned body.
+pub(super) async fn send(
+    url: &Url,
+    looked_up: Option<LookedUp>,
+    mut buf: Vec<u8>,
+) -> Result<(Head, Body), Failure> {
     let request = request::encode(url).map_err(Failure::RequestBuild)?;
     buf.clear();
     make_room(&mut buf, FIRST_READ);
-    let mut stream = connect::open(url, &request).await?;
+    let mut stream = connect::open(url, looked_up, &request).await?;
     let parsed = read_head(&mut stream, &mut buf).await?;
     buf.drain(..parsed.len);
     let head = Head {

@@ -1,6 +1,10 @@
-//! The bytes of a check's request: `GET <path> HTTP/1.1` with `Connection: close`.
+//! The bytes of a check's request: `GET <path> HTTP/1.1` with `Connection: close`,
+//! and Basic authentication when the URL has userinfo.
 
 use crate::transport::exchange::USER_AGENT;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use proxyhealth_core::secrets::credentials;
 use std::io::Write;
 use url::Url;
 
@@ -32,6 +36,13 @@ pub(crate) fn encode(url: &Url) -> Result<Vec<u8>, String> {
         // Writing to a Vec cannot fail.
         let _ = write!(request, ":{port}");
     }
+    if let Some((user, password)) = credentials(url) {
+        // Basic authentication from the URL's userinfo, as `reqwest` (the TLS
+        // transport) and Go's client send it.
+        let token = BASE64.encode(format!("{user}:{password}"));
+        request.extend_from_slice(b"\r\nAuthorization: Basic ");
+        request.extend_from_slice(token.as_bytes());
+    }
     request.extend_from_slice(b"\r\nUser-Agent: ");
     request.extend_from_slice(USER_AGENT.as_bytes());
     request.extend_from_slice(b"\r\nAccept: */*\r\nConnection: close\r\n\r\n");
@@ -54,6 +65,17 @@ mod tests {
             "GET /base/healthz-report?x=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: {USER_AGENT}\r\nAccept: */*\r\nConnection: close\r\n\r\n"
         );
         assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn userinfo_is_sent_as_basic_authentication_and_not_in_the_host() {
+        let text = encoded("http://ops:s%40cret@127.0.0.1:8080/healthz-report");
+        // base64("ops:s@cret")
+        assert!(
+            text.contains("\r\nHost: 127.0.0.1:8080\r\nAuthorization: Basic b3BzOnNAY3JldA==\r\n"),
+            "{text}"
+        );
+        assert!(!encoded("http://127.0.0.1:1/x").contains("Authorization"));
     }
 
     #[test]
