@@ -13,3 +13,4 @@ mod metrics;
 mod seed;
 mod shared_view;
 mod stores;
+mod tls_trust;

@@ -41,6 +41,7 @@ pub(super) async fn send(url: &Url, mut buf: Vec<u8>) -> Result<(Head, Body), Fa
         build_version: parsed.build_version,
         location: parsed.location,
         answered_from: None,
+        tls_not_after: None,
     };
     let body = Body {
         stream,
