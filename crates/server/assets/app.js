@@ -762,10 +762,26 @@
       const checked = st ? parseTime(st.checked_at) : null;
       tr.append(el('td', { class: 'col-checked admin-only', 'data-label': 'Checked' },
         checked === null ? el('span', { class: 'muted', text: 'never' }) : relTime(checked)));
+      tr.append(el('td', { class: 'col-cert admin-only', 'data-label': 'Certificate' }, certCell(st)));
       tr.append(el('td', { class: 'col-history admin-only', 'data-label': 'History' }, historyStrip(st)));
       tr.append(el('td', { class: 'col-messages admin-only', 'data-label': 'Errors and warnings' }, messagesCell(st)));
     }
     return tr;
+  }
+
+  /** The expiry of the TLS certificate the proxy presented: its date and the days left (text only). */
+  function certCell(st) {
+    const at = st ? parseTime(st.tls_not_after) : null;
+    if (at === null) {
+      return el('span', { class: 'muted', text: '—', title: 'No TLS certificate seen at the last check (an http:// proxy, or the check did not reach the certificate)' });
+    }
+    const days = typeof st.tls_days_left === 'number' && Number.isFinite(st.tls_days_left)
+      ? st.tls_days_left : Math.floor((at - Date.now()) / 86400000);
+    const expired = at <= Date.now() || days < 0;
+    const wrap = el('span', { class: expired ? 'cert cert-expired' : 'cert', title: `TLS certificate valid until ${exactTime(at)}`, dataset: { daysLeft: String(days) } });
+    wrap.append(el('span', { class: 'cert-date', text: new Date(at).toISOString().slice(0, 10) }));
+    wrap.append(el('span', { class: 'cert-left', text: expired ? 'expired' : `${plural(days, 'day', 'days')} left` }));
+    return wrap;
   }
 
   function proxyCell(p) {
