@@ -1,6 +1,7 @@
 //! End-to-end tests of the `proxyhealth` binary: a real server on a temp SQLite
 //! file, real fake proxies on loopback, and the CLI driving both; and
-//! (`cluster`) three `serve` replicas on one PostgreSQL.
+//! (`cluster`) three `serve` replicas on one PostgreSQL; (`tls`) HTTPS
+//! proxies with certificates the test makes.
 
 mod check;
 mod cluster;
@@ -11,3 +12,4 @@ mod metrics;
 mod replicas;
 mod shutdown;
 mod support;
+mod tls;
