@@ -22,7 +22,8 @@ fn request(method: reqwest::Method, url: &str, token: &str) -> (u16, String) {
     })
 }
 
-fn promtool_available() -> bool {
+/// Whether promtool is installed; with `CI=true` its absence fails the test.
+pub(crate) fn promtool_available() -> bool {
     let found = Command::new("promtool")
         .arg("--version")
         .stdout(Stdio::null())
@@ -71,6 +72,11 @@ fn a_scrape_of_metrics_passes_promtool_check_metrics() {
         "{scrape}"
     );
 
+    promtool_check(&scrape);
+}
+
+/// Asserts that `promtool check metrics` passes `scrape`.
+pub(crate) fn promtool_check(scrape: &str) {
     let mut promtool = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())

@@ -4,6 +4,7 @@
 //! a bad TLS file stopping `check` and `serve` at start with exit code 2; and
 //! `serve` giving the expiry in the API and `proxies list`.
 
+use crate::metrics::{promtool_available, promtool_check};
 use crate::support::{Server, async_command, command, run, stderr, stdout, write};
 use proxyhealth_testkit::tls_server::{TestCa, TlsProxy};
 use serde_json::Value;
