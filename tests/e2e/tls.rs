@@ -268,4 +268,20 @@ async fn serve_gives_the_certificates_expiry_in_the_api_and_the_proxies_table() 
         text.contains("warning: the proxy's TLS certificate expires on "),
         "{text}"
     );
+
+    let scrape = reqwest::get(format!("{}/metrics", server.url))
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("the scrape's body");
+    assert!(
+        scrape.contains(&format!(
+            "proxyhealth_tls_not_after_seconds{{proxy_id=\"{id}\"}} "
+        )),
+        "{scrape}"
+    );
+    if promtool_available() {
+        promtool_check(&scrape);
+    }
 }
