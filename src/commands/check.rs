@@ -6,6 +6,7 @@ use crate::commands::store::open;
 use crate::config::{self, CheckSettings};
 use crate::exit::{self, usage};
 use crate::output::OutputFormat;
+use crate::output::certificate;
 use crate::output::style::status_colour;
 use crate::output::table::{Row, render};
 use crate::targets;
@@ -136,6 +137,7 @@ fn print_table(results: &[CheckResult]) {
                 result.proxy.name.clone(),
                 redact_url(&result.proxy.url).into_owned(),
                 status.to_string(),
+                certificate::cell(result.tls_not_after, result.tls_days_left),
                 latency,
             ])
             .colour(2, status_colour(status))
@@ -147,7 +149,11 @@ fn print_table(results: &[CheckResult]) {
         .collect();
     print!(
         "{}",
-        render(&["name", "url", "status", "latency"], &rows, colour)
+        render(
+            &["name", "url", "status", "certificate", "latency"],
+            &rows,
+            colour
+        )
     );
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for result in results {
@@ -192,6 +198,10 @@ fn print_json(results: &[CheckResult]) -> anyhow::Result<()> {
                     .checked_at
                     .format(&time::format_description::well_known::Rfc3339)
                     .unwrap_or_default(),
+                "tls_not_after": result
+                    .tls_not_after
+                    .and_then(|at| at.format(&time::format_description::well_known::Rfc3339).ok()),
+                "tls_days_left": result.tls_days_left,
             })
         })
         .collect();

@@ -5,6 +5,7 @@ use crate::cli::{
 };
 use crate::exit::usage;
 use crate::output::OutputFormat;
+use crate::output::certificate;
 use crate::output::style::{Colour, paint, sanitize, status_text_colour};
 use crate::output::table::{Row, render};
 use anyhow::Context;
@@ -48,15 +49,17 @@ pub(crate) fn print_json<T>(answer: &Answer<T>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The `name, url, status` row of a proxy, with its errors and warnings under it.
+/// The `name, url, certificate, status` row of a proxy (the status last, where
+/// scripts read it), with its errors and warnings under it.
 fn proxy_row(proxy: &WorkspaceProxy) -> Row {
     let status = proxy.status.status.as_str();
     Row::new(vec![
         proxy.region.name.clone(),
         proxy.region.path_app_url.clone(),
+        certificate::cell(proxy.status.tls_not_after, proxy.status.tls_days_left),
         status.to_owned(),
     ])
-    .colour(2, status_text_colour(status))
+    .colour(3, status_text_colour(status))
     .notes(&proxy.status.report.errors, &proxy.status.report.warnings)
 }
 
@@ -64,7 +67,11 @@ fn print_proxies(proxies: &[WorkspaceProxy]) {
     let rows: Vec<Row> = proxies.iter().map(proxy_row).collect();
     print!(
         "{}",
-        render(&["name", "url", "status"], &rows, colour_stdout())
+        render(
+            &["name", "url", "certificate", "status"],
+            &rows,
+            colour_stdout()
+        )
     );
 }
 

@@ -171,6 +171,20 @@ mod tests {
                 "invalid value \"nowhere\" for `listen`: invalid socket address syntax (expected e.g. 127.0.0.1:8080)".to_owned(),
             ),
             (
+                "tls_ca_mode = \"both\"",
+                "invalid value \"both\" for `tls_ca_mode`: unknown CA mode \"both\": expected add (with the system's roots) or replace (instead of them)".to_owned(),
+            ),
+            ("tls_ca_file = 5", "invalid value 5 for `tls_ca_file`: expected a string".to_owned()),
+            (
+                "tls_client_key = \"\"",
+                "invalid value \"\" for `tls_client_key`: expected a file path, not an empty string".to_owned(),
+            ),
+            ("latency_warning = \"0s\"", "invalid value \"0s\" for `latency_warning`: must be more than zero".to_owned()),
+            (
+                "tls_expiry_warning = \"14\"",
+                "invalid value \"14\" for `tls_expiry_warning`: \"14\" has no unit (write e.g. 14s or 14ms)".to_owned(),
+            ),
+            (
                 "log_format = \"xml\"",
                 "invalid value \"xml\" for `log_format`: unknown log format \"xml\": expected human or json".to_owned(),
             ),
@@ -185,9 +199,10 @@ mod tests {
         let err = FileConfig::parse("listen = \"127.0.0.1:9\"\nbogus = 1").expect_err("must fail");
         assert_eq!(
             err,
-            "unknown key `bogus` (known keys: db, coder, timeout, parallelism, body_cap, \
-             follow_redirects, tls_insecure, dns_server, listen, interval, rise, fall, admin_token, second_opinion, \
-             log_format)"
+            "unknown key `bogus` (known keys: db, coder, coordination_schema, timeout, parallelism, body_cap, \
+             follow_redirects, tls_insecure, dns_server, tls_ca_file, tls_ca_mode, tls_client_cert, \
+             tls_client_key, tls_expiry_warning, latency_warning, listen, interval, rise, fall, \
+             admin_token, second_opinion, log_format)"
         );
     }
 

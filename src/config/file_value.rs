@@ -7,10 +7,15 @@
 //! ``invalid value {value} for `{key}`: {reason}``.
 
 use super::settings::LogFormat;
-use super::units::{parse_dns_server, parse_positive_byte_size, parse_positive_duration};
+use super::units::{
+    parse_ca_mode, parse_dns_server, parse_duration, parse_positive_byte_size,
+    parse_positive_duration,
+};
+use proxyhealth_engine::CaMode;
 use serde::Deserialize;
 use serde::de::{Deserializer, Error as _};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Reads any TOML value and converts it; a refusal carries only the reason.
@@ -64,6 +69,30 @@ where
 /// A duration string of more than zero, as [`parse_positive_duration`] reads it.
 pub fn positive_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     read(d, |value| parse_str(value, parse_positive_duration))
+}
+
+/// A duration string, zero allowed, as [`parse_duration`] reads it.
+pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    read(d, |value| parse_str(value, parse_duration))
+}
+
+/// A file path (relative paths are relative to the working directory, as on
+/// the command line).
+pub fn path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+    read(d, |value| {
+        parse_str(value, |text| {
+            if text.is_empty() {
+                Err("expected a file path, not an empty string".to_owned())
+            } else {
+                Ok(PathBuf::from(text))
+            }
+        })
+    })
+}
+
+/// `add` or `replace`.
+pub fn ca_mode<'de, D: Deserializer<'de>>(d: D) -> Result<Option<CaMode>, D::Error> {
+    read(d, |value| parse_str(value, parse_ca_mode))
 }
 
 /// A number of bytes, or a size string as [`parse_positive_byte_size`] reads it.

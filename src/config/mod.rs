@@ -14,7 +14,8 @@
 //! - [`file`](mod@file): the TOML file (one flat table of every group's keys), `--config`,
 //!   unknown keys refused.
 //! - [`file_value`]: how one file value is read, and the reason it is refused.
-//! - [`units`]: the duration, byte-size and count parsers flags and file share.
+//! - [`units`]: the duration, byte-size, count and TLS CA mode parsers flags
+//!   and file share.
 //!
 //! # One declaration per setting
 //! A setting is one field of its group's struct: the doc comment is its `--help`
@@ -53,7 +54,7 @@ pub use store::StoreLayer;
 use crate::exit::usage;
 use file::FileConfig;
 use layer::Layer;
-use proxyhealth_engine::EngineOptions;
+use proxyhealth_engine::{EngineOptions, TlsFiles};
 use proxyhealth_server::ServiceConfig;
 
 fn load_file(config: &ConfigFlag) -> anyhow::Result<FileConfig> {
@@ -61,6 +62,15 @@ fn load_file(config: &ConfigFlag) -> anyhow::Result<FileConfig> {
         Some(path) => FileConfig::load(path),
         None => Ok(FileConfig::default()),
     }
+}
+
+/// Reads the TLS files the settings name, so that a missing or bad one stops
+/// `serve` and `check` at start as a configuration error naming the file,
+/// before any store is opened or proxy checked.
+fn check_tls_files(engine: &EngineOptions) -> anyhow::Result<()> {
+    TlsFiles::load(engine)
+        .map(drop)
+        .map_err(|err| usage(err.to_string()))
 }
 
 /// The flags (with their variables) over the file: one group's layers stacked.
@@ -89,6 +99,7 @@ pub fn resolve_serve(
     merged(store, file.store).apply(&mut settings.store);
     merged(probe, file.probe).apply(&mut settings.engine);
     merged(server, file.server).apply(&mut settings);
+    check_tls_files(&settings.engine)?;
     Ok(settings)
 }
 
@@ -105,6 +116,7 @@ pub fn resolve_check(
     };
     merged(store, file.store).apply(&mut settings.store);
     merged(probe, file.probe).apply(&mut settings.engine);
+    check_tls_files(&settings.engine)?;
     Ok(settings)
 }
 
@@ -112,7 +124,8 @@ pub fn resolve_check(
 mod tests {
     use super::*;
     use clap::{Args, Command};
-    use proxyhealth_engine::RedirectPolicy;
+    use proxyhealth_engine::{CaMode, RedirectPolicy};
+    use std::path::Path;
     use std::time::Duration;
 
     /// The example file, as shipped at the top of the repository.
@@ -191,6 +204,61 @@ mod tests {
         assert_eq!(serve.admin_token.as_deref(), Some("from-file"));
         assert_eq!(serve.log_format, LogFormat::Json);
         assert!(!serve.second_opinion);
+    }
+
+    #[test]
+    fn every_probe_tls_and_warning_key_lands_in_the_engine_options() {
+        let file = FileConfig::parse(
+            "tls_ca_file = \"ca.pem\"\ntls_ca_mode = \"replace\"\n\
+             tls_client_cert = \"c.crt\"\ntls_client_key = \"c.key\"\n\
+             tls_expiry_warning = \"7d\"\nlatency_warning = \"1500ms\"",
+        )
+        .expect("valid");
+        let mut options = EngineOptions::default();
+        merged(&ProbeLayer::default(), file.probe).apply(&mut options);
+        assert_eq!(options.tls_ca_file.as_deref(), Some(Path::new("ca.pem")));
+        assert_eq!(options.tls_ca_mode, CaMode::Replace);
+        assert_eq!(options.tls_client_cert.as_deref(), Some(Path::new("c.crt")));
+        assert_eq!(options.tls_client_key.as_deref(), Some(Path::new("c.key")));
+        assert_eq!(options.tls_expiry_warning, Duration::from_secs(7 * 86_400));
+        assert_eq!(options.latency_warning, Some(Duration::from_millis(1500)));
+    }
+
+    #[test]
+    fn the_tls_and_warning_defaults_are_the_engines() {
+        let mut options = EngineOptions::default();
+        merged(&ProbeLayer::default(), ProbeLayer::default()).apply(&mut options);
+        assert_eq!(options.tls_ca_file, None);
+        assert_eq!(options.tls_ca_mode, CaMode::Add);
+        assert_eq!(options.tls_client_cert, None);
+        assert_eq!(options.tls_expiry_warning, Duration::from_secs(14 * 86_400));
+        assert_eq!(options.latency_warning, None);
+    }
+
+    #[test]
+    fn a_missing_tls_file_stops_check_and_serve_at_start_naming_it() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let missing = dir.path().join("nowhere-ca.pem");
+        let probe = ProbeLayer {
+            tls_ca_file: Some(missing.clone()),
+            ..ProbeLayer::default()
+        };
+        let expected = format!("TLS CA file {}: the file does not exist", missing.display());
+        let err = resolve_check(&ConfigFlag::default(), &StoreLayer::default(), &probe)
+            .expect_err("refused at start");
+        assert!(
+            err.downcast_ref::<crate::exit::UsageError>().is_some(),
+            "{err}"
+        );
+        assert_eq!(err.to_string(), expected);
+        let err = resolve_serve(
+            &ConfigFlag::default(),
+            &StoreLayer::default(),
+            &probe,
+            &ServerLayer::default(),
+        )
+        .expect_err("refused at start");
+        assert_eq!(err.to_string(), expected);
     }
 
     #[test]
@@ -311,5 +379,12 @@ mod tests {
             LogFormat::default().to_string(),
         );
         assert!(help(flags::<ServerLayer>(), "rise").ends_with("[default: 1, no damping]"));
+        shows(flags::<ProbeLayer>(), "tls_ca_mode", "add".to_owned());
+        shows(
+            flags::<ProbeLayer>(),
+            "tls_expiry_warning",
+            duration(defaults.tls_expiry_warning),
+        );
+        shows(flags::<ProbeLayer>(), "latency_warning", "off".to_owned());
     }
 }

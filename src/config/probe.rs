@@ -4,12 +4,13 @@
 use super::file_value;
 use super::layer::{HelpDefault, set, settings_group};
 use super::units::{
-    format_byte_size, parse_dns_server, parse_positive_byte_size, parse_positive_duration,
-    parse_positive_usize,
+    format_byte_size, parse_ca_mode, parse_dns_server, parse_duration, parse_positive_byte_size,
+    parse_positive_duration, parse_positive_usize,
 };
 use clap::builder::BoolishValueParser;
-use proxyhealth_engine::{EngineOptions, RedirectPolicy};
+use proxyhealth_engine::{CaMode, EngineOptions, RedirectPolicy};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 settings_group! {
@@ -88,6 +89,75 @@ settings_group! {
         )]
         #[serde(deserialize_with = "file_value::dns_server")]
         pub dns_server: Option<SocketAddr>,
+
+        /// PEM file of one or more CA certificates trusted for proxies (a
+        /// company CA); read at start, a bad file stops the start
+        #[arg(
+            long,
+            env = "PROXYHEALTH_TLS_CA_FILE",
+            value_name = "FILE",
+            help_default = "none"
+        )]
+        #[serde(deserialize_with = "file_value::path")]
+        pub tls_ca_file: Option<PathBuf>,
+
+        /// Trust --tls-ca-file in addition to the system's roots (add) or
+        /// instead of them (replace)
+        #[arg(
+            long,
+            env = "PROXYHEALTH_TLS_CA_MODE",
+            value_name = "add|replace",
+            value_parser = parse_ca_mode,
+            help_default = EngineOptions::default().tls_ca_mode
+        )]
+        #[serde(deserialize_with = "file_value::ca_mode")]
+        pub tls_ca_mode: Option<CaMode>,
+
+        /// PEM client certificate (leaf first) sent to proxies that require one
+        /// (mutual TLS); needs --tls-client-key
+        #[arg(
+            long,
+            env = "PROXYHEALTH_TLS_CLIENT_CERT",
+            value_name = "FILE",
+            help_default = "none"
+        )]
+        #[serde(deserialize_with = "file_value::path")]
+        pub tls_client_cert: Option<PathBuf>,
+
+        /// PEM private key of --tls-client-cert (PKCS #8, PKCS #1 or SEC1); must
+        /// match the certificate
+        #[arg(
+            long,
+            env = "PROXYHEALTH_TLS_CLIENT_KEY",
+            value_name = "FILE",
+            help_default = "none"
+        )]
+        #[serde(deserialize_with = "file_value::path")]
+        pub tls_client_key: Option<PathBuf>,
+
+        /// Warn when a proxy's TLS certificate expires within this long (the
+        /// proxy stays ok); 0s turns the warning off
+        #[arg(
+            long,
+            env = "PROXYHEALTH_TLS_EXPIRY_WARNING",
+            value_name = "DURATION",
+            value_parser = parse_duration,
+            help_default = humantime::format_duration(EngineOptions::default().tls_expiry_warning)
+        )]
+        #[serde(deserialize_with = "file_value::duration")]
+        pub tls_expiry_warning: Option<Duration>,
+
+        /// Warn when a proxy answers correctly but slower than this (the proxy
+        /// stays ok)
+        #[arg(
+            long,
+            env = "PROXYHEALTH_LATENCY_WARNING",
+            value_name = "DURATION",
+            value_parser = parse_positive_duration,
+            help_default = "off"
+        )]
+        #[serde(deserialize_with = "file_value::positive_duration")]
+        pub latency_warning: Option<Duration>,
     }
 }
 
@@ -100,6 +170,12 @@ impl ProbeLayer {
         set(&mut engine.redirects, self.follow_redirects.map(policy));
         set(&mut engine.tls_insecure, self.tls_insecure);
         set(&mut engine.dns_server, self.dns_server.map(Some));
+        set(&mut engine.tls_ca_file, self.tls_ca_file.map(Some));
+        set(&mut engine.tls_ca_mode, self.tls_ca_mode);
+        set(&mut engine.tls_client_cert, self.tls_client_cert.map(Some));
+        set(&mut engine.tls_client_key, self.tls_client_key.map(Some));
+        set(&mut engine.tls_expiry_warning, self.tls_expiry_warning);
+        set(&mut engine.latency_warning, self.latency_warning.map(Some));
     }
 }
 

@@ -1,8 +1,10 @@
-//! Parsing of the value types the configuration accepts: durations and byte sizes.
+//! Parsing of the value types the configuration accepts: durations, byte
+//! sizes, counts and the TLS CA mode.
 //!
 //! Flags, environment variables and the TOML file all go through these functions,
 //! so a value means the same thing wherever it is written.
 
+use proxyhealth_engine::CaMode;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -31,6 +33,12 @@ pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
         return Err("must be more than zero".to_owned());
     }
     Ok(duration)
+}
+
+/// Parses a TLS CA mode: `add` (with the system's roots) or `replace`
+/// (instead of them).
+pub fn parse_ca_mode(text: &str) -> Result<CaMode, String> {
+    text.trim().parse()
 }
 
 /// Parses a whole number and refuses zero, for counts such as checks in flight.

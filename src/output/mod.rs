@@ -1,5 +1,6 @@
 //! Printing results for people (tables, colours) and for programs (JSON).
 
+pub mod certificate;
 pub mod replicas;
 pub mod style;
 pub mod table;

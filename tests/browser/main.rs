@@ -5,6 +5,7 @@
 //! The first test leaves a full-page screenshot at `target/dashboard.png`.
 
 mod cdp;
+mod certificate;
 mod chromium;
 mod dashboard;
 mod demo;

@@ -1,7 +1,8 @@
 //! End-to-end tests of the `proxyhealth` binary: a real server on a temp SQLite
 //! file, real fake proxies on loopback, and the CLI driving both; and
-//! (`cluster`) three `serve` replicas on one PostgreSQL; and (`alerting`) the
-//! shipped alert rules and dashboard on the real Prometheus and Alertmanager.
+//! (`cluster`) three `serve` replicas on one PostgreSQL; (`tls`) HTTPS
+//! proxies with certificates the test makes; and (`alerting`) the shipped
+//! alert rules and dashboard on the real Prometheus and Alertmanager.
 
 mod alerting;
 mod check;
@@ -16,3 +17,4 @@ mod replicas;
 mod secrets;
 mod shutdown;
 mod support;
+mod tls;

@@ -23,7 +23,8 @@ fn request(method: reqwest::Method, url: &str, token: &str) -> (u16, String) {
     })
 }
 
-fn promtool_available() -> bool {
+/// Whether promtool is installed; with `CI=true` its absence fails the test.
+pub(crate) fn promtool_available() -> bool {
     let found = Command::new("promtool")
         .arg("--version")
         .stdout(Stdio::null())
@@ -72,11 +73,11 @@ fn a_scrape_of_metrics_passes_promtool_check_metrics() {
         "{scrape}"
     );
 
-    promtool_check_metrics(&scrape);
+    promtool_check(&scrape);
 }
 
-/// Runs `promtool check metrics` on a scrape and asserts it passes.
-fn promtool_check_metrics(scrape: &str) {
+/// Asserts that `promtool check metrics` passes `scrape`.
+pub(crate) fn promtool_check(scrape: &str) {
     let mut promtool = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
@@ -140,5 +141,5 @@ async fn a_scrape_with_every_per_proxy_series_passes_promtool_check_metrics() {
         scrape.contains("to=\"unreachable\"} 1\n"),
         "the change to unreachable counted:\n{scrape}"
     );
-    promtool_check_metrics(&scrape);
+    promtool_check(&scrape);
 }

@@ -78,6 +78,15 @@ pub struct WireStatus {
     pub status_changed_at: OffsetDateTime,
     /// proxyhealth: the latest results, oldest first.
     pub history: Vec<WireHistoryPoint>,
+    /// proxyhealth: when the TLS certificate the proxy presented at the last
+    /// check expires (RFC 3339); `null` for an `http://` proxy or when the
+    /// check did not get as far as the certificate.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub tls_not_after: Option<OffsetDateTime>,
+    /// proxyhealth: whole days from the last check to `tls_not_after`,
+    /// rounded down (negative once expired); `null` when that is.
+    #[serde(default)]
+    pub tls_days_left: Option<i64>,
 }
 
 /// One past result in [`WireStatus::history`].
@@ -119,6 +128,8 @@ impl WireStatus {
             latency_ms: None,
             status_changed_at: at,
             history: Vec::new(),
+            tls_not_after: None,
+            tls_days_left: None,
         }
     }
 
@@ -132,6 +143,8 @@ impl WireStatus {
             latency_ms: status.latency.map(duration_ms),
             status_changed_at: status.status_changed_at,
             history: status.history.iter().map(WireHistoryPoint::from).collect(),
+            tls_not_after: status.tls_not_after,
+            tls_days_left: status.tls_days_left,
         }
     }
 }
@@ -527,8 +540,31 @@ mod tests {
             "{json}"
         );
         assert!(json.contains("\"healthy\":false"), "{json}");
+        assert!(
+            json.contains("\"tls_not_after\":null,\"tls_days_left\":null"),
+            "{json}"
+        );
         let back: WorkspaceProxy = serde_json::from_str(&json).expect("read back");
         assert_eq!(back.region.name, "eu");
+    }
+
+    #[test]
+    fn the_certificate_expiry_is_rfc3339_and_reads_back_or_reads_as_absent() {
+        let mut status = WireStatus::unknown();
+        status.tls_not_after = Some(time::macros::datetime!(2026-12-04 13:05 UTC));
+        status.tls_days_left = Some(3);
+        let json = serde_json::to_value(&status).expect("serialize");
+        assert_eq!(json["tls_not_after"], "2026-12-04T13:05:00Z");
+        assert_eq!(json["tls_days_left"], 3);
+        let back: WireStatus = serde_json::from_value(json.clone()).expect("read back");
+        assert_eq!(back, status);
+        let mut older = json;
+        let fields = older.as_object_mut().expect("an object");
+        fields.remove("tls_not_after");
+        fields.remove("tls_days_left");
+        let back: WireStatus = serde_json::from_value(older).expect("an older server's status");
+        assert_eq!(back.tls_not_after, None);
+        assert_eq!(back.tls_days_left, None);
     }
 
     #[test]

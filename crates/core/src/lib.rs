@@ -10,12 +10,15 @@
 //! - [`mod@classify`]: turns an outcome into a status and report, branch by branch as the seed.
 //! - [`envelope`]: Coder's error envelope and the seed's "read body as error" text.
 //! - [`hysteresis`]: the optional rise/fall damping of status changes.
+//! - [`advice`]: the checker's own warnings (a TLS certificate near its expiry,
+//!   a slow answer) and the words for a certificate refused for its dates.
 //! - [`validate`]: rules for names, registered URLs and wildcard hostnames.
 //! - [`source`]: the interface the engine reads proxies through.
 //! - [`secrets`]: a proxy URL's password kept out of everything shown: the URL
 //!   as shown (`https://user:xxxxx@host`, Prometheus's convention) and
 //!   messages cleaned of it.
 
+pub mod advice;
 pub mod classify;
 pub mod envelope;
 pub mod hysteresis;

@@ -37,6 +37,16 @@ pub struct ProxyStatus {
     /// Engine-wide order of the check's start, so a result never replaces a newer one.
     #[serde(skip)]
     pub check_seq: u64,
+    /// When the TLS certificate the proxy presented (its leaf) expires: for an
+    /// `https://` proxy whose last check got as far as its certificate
+    /// (answered, or refused for its dates); `None` otherwise. Read as absent
+    /// from results stored before it existed.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub tls_not_after: Option<OffsetDateTime>,
+    /// Whole days from the check to `tls_not_after` (rounded down, negative
+    /// once expired); `None` when `tls_not_after` is.
+    #[serde(default)]
+    pub tls_days_left: Option<i64>,
 }
 
 /// How many past results each proxy keeps for its history strip.

@@ -1,5 +1,6 @@
 //! The engine's errors.
 
+use crate::tls_files::TlsFileError;
 use proxyhealth_core::SourceError;
 
 /// Why the engine could not be built or a sweep could not run.
@@ -16,6 +17,10 @@ pub enum EngineError {
         /// What is wrong with its value.
         detail: String,
     },
+    /// A TLS file of the options (CA bundle, client certificate or key) is
+    /// missing or wrong; the text names the file and what is wrong.
+    #[error("{0}")]
+    TlsFile(#[from] TlsFileError),
     /// The HTTP client could not be built.
     #[error("build http client: {0}")]
     Client(String),

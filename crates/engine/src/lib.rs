@@ -32,10 +32,12 @@
 //!   and publishing a shared view.
 //! - [`recheck`]: [`RecheckRequests`], the seam that lets a cluster run the
 //!   background re-checks the engine is asked for (one check in the cluster).
+//! - [`tls_files`]: the TLS files the options name (CA bundle, client
+//!   certificate and key), read and checked when the engine is built.
 //! - [`error`]: the engine's errors.
 //!
-//! Who uses whom (`use crate::` edges; `options`, `recheck` and `error` are
-//! leaves any module may use):
+//! Who uses whom (`use crate::` edges; `options`, `recheck`, `tls_files`
+//! (→ options) and `error` (→ tls_files) are leaves any module may use):
 //! ```text
 //! engine     → sweep, snapshot, metrics, probe, recheck
 //! metrics    → proxy_metrics, snapshot
@@ -45,7 +47,7 @@
 //! probe      → transport
 //! transport  → transport::{exchange, plain_http, resolve, tls}
 //! plain_http → transport::{exchange, resolve}, http1
-//! tls        → transport::{exchange, resolve}, http1::head
+//! tls        → transport::{exchange, resolve}, http1::head, tls_files
 //! resolve    → transport::exchange
 //! http1      → nothing of this crate
 //! ```
@@ -60,11 +62,13 @@ pub mod proxy_metrics;
 pub mod recheck;
 pub mod snapshot;
 mod sweep;
+pub mod tls_files;
 mod transport;
 
 pub use engine::{Engine, EngineBuilder, SweepState};
 pub use error::EngineError;
-pub use options::{EngineOptions, RedirectPolicy};
+pub use options::{CaMode, EngineOptions, RedirectPolicy};
 pub use recheck::RecheckRequests;
 pub use snapshot::{Snapshot, SweepInfo};
 pub use sweep::{CheckResult, sweep_once};
+pub use tls_files::{TlsFileError, TlsFiles};

@@ -29,6 +29,11 @@ pub const RESULTS_METRIC: &str = "coderd_proxyhealth_health_check_results";
 /// Help text of the per-proxy result gauge (Coder's).
 pub const RESULTS_HELP: &str = "This endpoint returns a number to indicate the health status. -3 (unknown), -2 (Unreachable), -1 (Unhealthy), 0 (Unregistered), 1 (Healthy)";
 
+/// Name of the per-proxy TLS certificate expiry gauge.
+pub const TLS_NOT_AFTER_METRIC: &str = "proxyhealth_tls_not_after_seconds";
+/// Help text of the per-proxy TLS certificate expiry gauge.
+pub const TLS_NOT_AFTER_HELP: &str = "When the TLS certificate each HTTPS proxy presented at its last check expires, in seconds since the Unix epoch; only proxies whose certificate is known.";
+
 /// The engine's metrics, registered on one registry.
 #[derive(Clone)]
 pub struct EngineMetrics {
@@ -88,7 +93,12 @@ impl EngineMetrics {
             ))
             .map_err(fail)?;
         registry
-            .register(Box::new(ResultsCollector::new(snapshot).map_err(fail)?))
+            .register(Box::new(
+                ResultsCollector::new(Arc::clone(&snapshot)).map_err(fail)?,
+            ))
+            .map_err(fail)?;
+        registry
+            .register(Box::new(TlsExpiryCollector::new(snapshot).map_err(fail)?))
             .map_err(fail)?;
         Ok(EngineMetrics {
             sweep_duration,
@@ -137,6 +147,60 @@ impl Collector for ResultsCollector {
             gauges
                 .with_label_values(&[&*label])
                 .set(status.status.gauge_value() as f64);
+        }
+        gauges.collect()
+    }
+}
+
+/// Exports `proxyhealth_tls_not_after_seconds{proxy_id}` from the snapshot:
+/// one series per proxy whose last check saw its TLS certificate, so a
+/// proxy's series goes with the proxy (or with a check that saw no
+/// certificate), as the result gauge's does.
+struct TlsExpiryCollector {
+    template: GaugeVec,
+    snapshot: Arc<ArcSwap<Snapshot>>,
+}
+
+impl TlsExpiryCollector {
+    fn new(snapshot: Arc<ArcSwap<Snapshot>>) -> prometheus::Result<Self> {
+        Ok(TlsExpiryCollector {
+            template: tls_not_after_vec()?,
+            snapshot,
+        })
+    }
+}
+
+fn tls_not_after_vec() -> prometheus::Result<GaugeVec> {
+    GaugeVec::new(
+        Opts::new(TLS_NOT_AFTER_METRIC, TLS_NOT_AFTER_HELP),
+        &["proxy_id"],
+    )
+}
+
+impl Collector for TlsExpiryCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        self.template.desc()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let snapshot = self.snapshot.load();
+        let mut known = snapshot
+            .statuses()
+            .iter()
+            .filter_map(|(id, status)| status.tls_not_after.map(|at| (id, at)))
+            .peekable();
+        if known.peek().is_none() {
+            return Vec::new();
+        }
+        let Ok(gauges) = tls_not_after_vec() else {
+            return Vec::new();
+        };
+        let mut id = uuid::Uuid::encode_buffer();
+        for (proxy_id, not_after) in known {
+            let label = proxy_id.hyphenated().encode_lower(&mut id);
+            gauges
+                .with_label_values(&[&*label])
+                .set(not_after.unix_timestamp() as f64);
         }
         gauges.collect()
     }

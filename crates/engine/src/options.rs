@@ -1,6 +1,7 @@
 //! The engine's settings and their defaults.
 
 use proxyhealth_core::{Hysteresis, ReportLimits};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Default time between sweeps (Coder's `--proxy-health-interval`).
@@ -18,6 +19,54 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_PARALLELISM: usize = 1024;
 /// Default cap on a report body: a real report is a few hundred bytes.
 pub const DEFAULT_BODY_CAP: u64 = 1024 * 1024;
+
+/// Default warning threshold for a proxy's TLS certificate: a certificate that
+/// expires within 14 days adds a warning (the proxy stays `ok`).
+pub const DEFAULT_TLS_EXPIRY_WARNING: Duration = Duration::from_secs(14 * 24 * 60 * 60);
+
+/// How a CA bundle (`tls_ca_file`) is trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CaMode {
+    /// The bundle's certificates are trusted in addition to the system's roots
+    /// (the default): a fleet behind a company CA, checked by a host that also
+    /// trusts public CAs.
+    #[default]
+    Add,
+    /// Only the bundle's certificates are trusted: the system's roots are not,
+    /// so a proxy with a publicly trusted certificate that is not from the
+    /// bundle is refused.
+    Replace,
+}
+
+impl CaMode {
+    /// The mode as configuration writes it: `add` or `replace`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaMode::Add => "add",
+            CaMode::Replace => "replace",
+        }
+    }
+}
+
+impl std::fmt::Display for CaMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for CaMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "add" => Ok(CaMode::Add),
+            "replace" => Ok(CaMode::Replace),
+            other => Err(format!(
+                "unknown CA mode {other:?}: expected add (with the system's roots) or replace (instead of them)"
+            )),
+        }
+    }
+}
 
 /// Whether the checker follows redirects from a proxy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -54,6 +103,25 @@ pub struct EngineOptions {
     /// directly, no hosts file); `None`, the default, uses the system's
     /// resolver. Either way the lookup counts inside the timeout.
     pub dns_server: Option<std::net::SocketAddr>,
+    /// A PEM file of one or more CA certificates trusted for proxies (default:
+    /// none). Read when the engine is built: a missing or bad file fails then,
+    /// naming the file (see [`crate::tls_files`]).
+    pub tls_ca_file: Option<PathBuf>,
+    /// Whether `tls_ca_file` is trusted with the system's roots or instead of
+    /// them (default: with them). `Replace` needs a `tls_ca_file`.
+    pub tls_ca_mode: CaMode,
+    /// A PEM file with the client certificate (and any intermediates, leaf
+    /// first) sent to proxies that ask for one (mutual TLS); needs `tls_client_key`.
+    pub tls_client_cert: Option<PathBuf>,
+    /// The PEM private key of `tls_client_cert` (PKCS #8, PKCS #1 or SEC1);
+    /// must match that certificate.
+    pub tls_client_key: Option<PathBuf>,
+    /// A proxy whose TLS certificate expires within this long gets a warning
+    /// (default [`DEFAULT_TLS_EXPIRY_WARNING`]); zero turns the warning off.
+    pub tls_expiry_warning: Duration,
+    /// A proxy that answers `ok` but slower than this gets a warning giving
+    /// its latency and the threshold (default: none, no warning).
+    pub latency_warning: Option<Duration>,
 }
 
 impl Default for EngineOptions {
@@ -68,6 +136,12 @@ impl Default for EngineOptions {
             report_limits: ReportLimits::default(),
             tls_insecure: false,
             dns_server: None,
+            tls_ca_file: None,
+            tls_ca_mode: CaMode::Add,
+            tls_client_cert: None,
+            tls_client_key: None,
+            tls_expiry_warning: DEFAULT_TLS_EXPIRY_WARNING,
+            latency_warning: None,
         }
     }
 }

@@ -11,6 +11,7 @@
 
 use crate::error::EngineError;
 use crate::options::{EngineOptions, RedirectPolicy};
+use crate::tls_files::TlsFiles;
 use crate::transport::{
     Answer, BodyCap, BodyStop, ClientResolver, Failure, Head, LookedUp, Resolver, Transport,
     build_client, lookup_timed_out,
@@ -20,8 +21,23 @@ use proxyhealth_core::{
     BodyError, ProbeOutcome, ProbeResponse, TransportError, TransportErrorKind,
 };
 use std::time::Duration;
+use time::OffsetDateTime;
 use tokio::time::{Instant, timeout_at};
 use url::Url;
+
+/// What one check saw: the outcome the classifier judges, and what the
+/// engine keeps beside it.
+#[derive(Debug)]
+pub(crate) struct Probed {
+    /// What came back.
+    pub(crate) outcome: ProbeOutcome,
+    /// How long the check took.
+    pub(crate) latency: Duration,
+    /// When the TLS certificate the proxy presented expires (the last one met,
+    /// when redirects were followed); `None` for `http://` or when no
+    /// certificate was seen.
+    pub(crate) tls_not_after: Option<OffsetDateTime>,
+}
 
 /// Most redirects followed when following is on.
 pub(crate) const MAX_REDIRECTS: usize = 10;
@@ -46,7 +62,11 @@ impl Prober {
     pub(crate) fn new(options: &EngineOptions) -> Result<Self, EngineError> {
         let resolver = Resolver::new(options.dns_server, options.timeout)?;
         Ok(Prober {
-            client: build_client(options.tls_insecure, ClientResolver(resolver.clone()))?,
+            client: build_client(
+                options.tls_insecure,
+                TlsFiles::load(options)?,
+                ClientResolver(resolver.clone()),
+            )?,
             lean_plain_http: true,
             resolver: Some(resolver),
             timeout: options.timeout,
@@ -68,20 +88,20 @@ impl Prober {
         }
     }
 
-    /// Checks `url` within the timeout; returns what was seen and how long it
-    /// took. The answer is read into the allocation of `scratch`, which a sweep
-    /// worker hands to each of its checks in turn (see [`reclaim_buffer`]): a
-    /// thousand checks in flight then need no buffer of their own from the
-    /// allocator.
-    pub(crate) async fn probe_reusing(
-        &self,
-        url: Url,
-        scratch: &mut Vec<u8>,
-    ) -> (ProbeOutcome, Duration) {
+    /// Checks `url` within the timeout; returns what was seen, how long it
+    /// took and when the proxy's TLS certificate expires. The answer is read
+    /// into the allocation of `scratch`, which a sweep worker hands to each of
+    /// its checks in turn (see [`reclaim_buffer`]): a thousand checks in flight
+    /// then need no buffer of their own from the allocator.
+    pub(crate) async fn probe_reusing(&self, url: Url, scratch: &mut Vec<u8>) -> Probed {
         let started = Instant::now();
         let deadline = started + self.timeout;
-        let outcome = self.follow(url, deadline, std::mem::take(scratch)).await;
-        (outcome, started.elapsed())
+        let (outcome, tls_not_after) = self.follow(url, deadline, std::mem::take(scratch)).await;
+        Probed {
+            outcome,
+            latency: started.elapsed(),
+            tls_not_after,
+        }
     }
 
     /// The transport for one request to `url`.
@@ -95,7 +115,29 @@ impl Prober {
 
     /// Requests `url`, and each same-host redirect target while the policy says
     /// to follow, until `deadline`; reads the last answer's body into `buf`.
-    async fn follow(&self, url: Url, deadline: Instant, mut buf: Vec<u8>) -> ProbeOutcome {
+    /// Gives the outcome and the expiry of the last TLS certificate seen.
+    async fn follow(
+        &self,
+        url: Url,
+        deadline: Instant,
+        buf: Vec<u8>,
+    ) -> (ProbeOutcome, Option<OffsetDateTime>) {
+        let mut tls_not_after = None;
+        let outcome = self
+            .follow_noting(url, deadline, buf, &mut tls_not_after)
+            .await;
+        (outcome, tls_not_after)
+    }
+
+    /// [`Prober::follow`], noting in `tls_not_after` the expiry of each TLS
+    /// certificate met (an answer's, or one refused because it expired).
+    async fn follow_noting(
+        &self,
+        url: Url,
+        deadline: Instant,
+        mut buf: Vec<u8>,
+        tls_not_after: &mut Option<OffsetDateTime>,
+    ) -> ProbeOutcome {
         let mut visited: Vec<Url> = Vec::new();
         let mut current = url;
         loop {
@@ -107,9 +149,15 @@ impl Prober {
             let sent = timeout_at(deadline, transport.send(&current, looked_up, buf));
             let answer = match sent.await {
                 Err(_elapsed) => return headers_timeout(self.timeout),
-                Ok(Err(failure)) => return failed(failure),
+                Ok(Err(failure)) => {
+                    if let Failure::Expired { not_after, .. } = &failure {
+                        *tls_not_after = Some(*not_after);
+                    }
+                    return failed(failure);
+                }
                 Ok(Ok(answer)) => answer,
             };
+            *tls_not_after = answer.head.tls_not_after;
             let first = visited.first().unwrap_or(&current);
             let Some(next) = self.redirect_target(&answer.head, &current, first) else {
                 let followed = !visited.is_empty();
@@ -220,7 +268,9 @@ fn is_followed_redirect(status: u16) -> bool {
 /// The outcome of a request that got no answer.
 fn failed(failure: Failure) -> ProbeOutcome {
     match failure {
-        Failure::Transport(error) => ProbeOutcome::Transport(error),
+        Failure::Transport(error) | Failure::Expired { error, .. } => {
+            ProbeOutcome::Transport(error)
+        }
         Failure::RequestBuild(message) => ProbeOutcome::RequestBuild(message),
     }
 }

@@ -267,5 +267,7 @@ fn merge(
         status_changed_at,
         history,
         check_seq: result.check_seq,
+        tls_not_after: result.tls_not_after,
+        tls_days_left: result.tls_days_left,
     }
 }

@@ -3,11 +3,11 @@
 
 use crate::error::EngineError;
 use crate::options::EngineOptions;
-use crate::probe::{Prober, reclaim_buffer};
+use crate::probe::{Probed, Prober, reclaim_buffer};
 use futures::FutureExt;
 use proxyhealth_core::{
-    Classified, HealthReport, ProbeOutcome, Proxy, ProxyHost, Status, app_host_for_csp, classify,
-    health_report_url, redact_report,
+    Classified, HealthReport, ProbeOutcome, Proxy, ProxyHost, Status, advice, app_host_for_csp,
+    classify, health_report_url, redact_report,
 };
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -31,6 +31,11 @@ pub struct CheckResult {
     pub checked_at: OffsetDateTime,
     /// Engine-wide order of the check's start.
     pub check_seq: u64,
+    /// When the TLS certificate the proxy presented expires (`https://` proxies
+    /// whose check got as far as the certificate); `None` otherwise.
+    pub tls_not_after: Option<OffsetDateTime>,
+    /// Whole days from the check to `tls_not_after`, rounded down.
+    pub tls_days_left: Option<i64>,
 }
 
 /// Called as each check ends with how many have ended and how many there are
@@ -68,6 +73,8 @@ struct Findings {
     host: Option<ProxyHost>,
     verdict: Classified,
     latency: Option<Duration>,
+    tls_not_after: Option<OffsetDateTime>,
+    tls_days_left: Option<i64>,
 }
 
 impl Findings {
@@ -79,6 +86,8 @@ impl Findings {
             latency: self.latency,
             checked_at,
             check_seq,
+            tls_not_after: self.tls_not_after,
+            tls_days_left: self.tls_days_left,
         }
     }
 }
@@ -111,6 +120,8 @@ async fn examine(
             report: HealthReport::default(),
         },
         latency: None,
+        tls_not_after: None,
+        tls_days_left: None,
     };
     if !proxy.is_registered() {
         return findings;
@@ -132,8 +143,13 @@ async fn examine(
                 app_host: app_host_for_csp(&host, &proxy.wildcard_hostname),
                 host,
             });
-            let (outcome, latency) = prober.probe_reusing(url, scratch).await;
+            let Probed {
+                outcome,
+                latency,
+                tls_not_after,
+            } = prober.probe_reusing(url, scratch).await;
             findings.latency = Some(latency);
+            findings.tls_not_after = tls_not_after;
             outcome
         }
     };
@@ -143,7 +159,29 @@ async fn examine(
     redact_report(&mut verdict.report, &proxy.url);
     verdict.report = verdict.report.bounded(options.report_limits);
     findings.verdict = verdict;
+    advise(&mut findings, options, OffsetDateTime::now_utc());
     findings
+}
+
+/// Adds the checker's own warnings to a judged check, after the proxy's
+/// report was bounded (so a proxy's many warnings never push them out): a
+/// TLS certificate that expires within the threshold, and an `ok` answer
+/// slower than the latency threshold. Warnings never change the status.
+fn advise(findings: &mut Findings, options: &EngineOptions, now: OffsetDateTime) {
+    let warnings = &mut findings.verdict.report.warnings;
+    if let Some(not_after) = findings.tls_not_after {
+        findings.tls_days_left = Some(advice::days_left(not_after, now));
+        warnings.extend(advice::expiry_warning(
+            not_after,
+            now,
+            options.tls_expiry_warning,
+        ));
+    }
+    if findings.verdict.status == Status::Ok
+        && let (Some(latency), Some(threshold)) = (findings.latency, options.latency_warning)
+    {
+        warnings.extend(advice::latency_warning(latency, threshold));
+    }
 }
 
 /// `host[:port]` of a URL, as Go's `url.URL.Host` (default ports are not written).
@@ -241,5 +279,7 @@ fn internal_failure(proxy: &Proxy) -> Findings {
             ),
         },
         latency: None,
+        tls_not_after: None,
+        tls_days_left: None,
     }
 }

@@ -768,6 +768,25 @@
     return tr;
   }
 
+  /**
+   * The expiry of the TLS certificate the proxy presented, as a tag beside its name (admin view,
+   * https proxies whose certificate the last check saw): the date and the days left (text only).
+   */
+  function certTag(st) {
+    const at = st ? parseTime(st.tls_not_after) : null;
+    if (at === null) return null;
+    const days = typeof st.tls_days_left === 'number' && Number.isFinite(st.tls_days_left)
+      ? st.tls_days_left : Math.floor((at - Date.now()) / 86400000);
+    const expired = at <= Date.now() || days < 0;
+    const date = new Date(at).toISOString().slice(0, 10);
+    return el('span', {
+      class: expired ? 'tag tag-warn cert cert-expired' : 'tag cert',
+      title: `TLS certificate valid until ${exactTime(at)}`,
+      dataset: { daysLeft: String(days) },
+      text: expired ? `TLS certificate expired ${date}` : `TLS certificate until ${date} · ${plural(days, 'day', 'days')} left`,
+    });
+  }
+
   function proxyCell(p) {
     const wrap = el('div', { class: 'proxy' });
     wrap.append(iconNode(str(p.icon_url)));
@@ -779,6 +798,8 @@
     if (p.derp_only === true) meta.append(el('span', { class: 'tag', text: 'DERP only' }));
     if (p.deleted === true) meta.append(el('span', { class: 'tag tag-warn', text: 'deleted' }));
     if (str(p.version)) meta.append(el('span', { class: 'tag version', text: str(p.version), title: 'Version the proxy reported' }));
+    const cert = state.mode === 'admin' && p.status && typeof p.status === 'object' ? certTag(p.status) : null;
+    if (cert) meta.append(cert);
     names.append(meta);
     const url = str(p.path_app_url);
     if (url) {

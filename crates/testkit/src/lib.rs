@@ -12,6 +12,9 @@
 //!   PostgreSQL server (the shared one, or a test's own).
 //! - [`fake_proxy`]: [`FakeProxy`], a proxy on loopback whose answers the test
 //!   decides, and the responses it gives.
+//! - [`tls_server`]: [`TlsProxy`], an HTTPS proxy on loopback with
+//!   certificates the test makes ([`TestCa`]: a private CA and its leaves),
+//!   optionally requiring a client certificate.
 //! - [`api`]: a client of a test server and the registration a test proxy sends.
 //! - [`coder_db`]: Coder's `workspace_proxies` table without our migrations,
 //!   for the tests of the read-only attach.
@@ -27,11 +30,13 @@ pub mod database;
 pub mod dns_server;
 pub mod fake_proxy;
 pub mod postgres;
+pub mod tls_server;
 
 pub use database::TestDatabase;
 pub use dns_server::{DnsAnswer, DnsServer};
 pub use fake_proxy::FakeProxy;
 pub use postgres::OwnPostgres;
+pub use tls_server::{TestCa, TlsProxy};
 
 /// Whether the tests run in CI (`CI=true`): then a test that cannot get its
 /// server or privilege fails instead of skipping.

@@ -7,6 +7,7 @@
 //! or the cap was reached.
 
 use proxyhealth_core::{TransportError, TransportErrorKind};
+use time::OffsetDateTime;
 
 /// The `User-Agent` of every check.
 pub(crate) const USER_AGENT: &str = concat!("proxyhealth/", env!("CARGO_PKG_VERSION"));
@@ -25,6 +26,9 @@ pub(crate) struct Head {
     /// The URL that answered, when the client followed redirects of its own
     /// accord (only a client the caller supplied may); `None` otherwise.
     pub(crate) answered_from: Option<String>,
+    /// When the TLS certificate the proxy presented expires (`https://`
+    /// only, when the certificate parses); `None` otherwise.
+    pub(crate) tls_not_after: Option<OffsetDateTime>,
 }
 
 /// Why a body was not read to its end.
@@ -46,6 +50,14 @@ pub(crate) enum BodyStop {
 pub(crate) enum Failure {
     /// The connection, TLS or the protocol failed.
     Transport(TransportError),
+    /// The handshake refused the proxy's certificate because it expired at
+    /// `not_after`, which the status keeps.
+    Expired {
+        /// The refusal, in words.
+        error: TransportError,
+        /// When the certificate expired.
+        not_after: OffsetDateTime,
+    },
     /// The request could not be built from the URL.
     RequestBuild(String),
 }

@@ -160,7 +160,7 @@ fn server_failure(host: &str, err: &NetError) -> Failure {
 
 fn message_of(failure: Failure) -> String {
     match failure {
-        Failure::Transport(error) => error.message,
+        Failure::Transport(error) | Failure::Expired { error, .. } => error.message,
         Failure::RequestBuild(message) => message,
     }
 }

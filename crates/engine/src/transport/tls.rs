@@ -8,8 +8,13 @@ use super::exchange::{BodyCap, BodyStop, Failure, Head, USER_AGENT};
 use super::resolve::ClientResolver;
 use crate::error::EngineError;
 use crate::http1::head::BUILD_VERSION_HEADER;
+use crate::tls_files::TlsFiles;
+use proxyhealth_core::advice;
 use proxyhealth_core::{TransportError, TransportErrorKind};
+use rustls::pki_types::UnixTime;
+use rustls::{AlertDescription, CertificateError};
 use std::error::Error as StdError;
+use time::OffsetDateTime;
 use tokio::time::{Instant, timeout_at};
 use url::Url;
 
@@ -23,13 +28,17 @@ use url::Url;
 /// `HTTP_PROXY` can never reroute health checks. Redirects are left to the
 /// pipeline, which follows them by the same rules on both transports.
 ///
-/// Host names are looked up by `resolver` (the pipeline's lookup for the
-/// request in flight, see `transport::resolve`).
+/// The CA bundle of `files` is trusted with the system's roots or instead of
+/// them, and its client identity is offered to proxies that ask for one. Each
+/// response carries the proxy's certificate (`tls_info`), whose expiry the
+/// check keeps. Host names are looked up by `resolver` (the pipeline's lookup
+/// for the request in flight, see `transport::resolve`).
 pub(crate) fn build_client(
     tls_insecure: bool,
+    files: TlsFiles,
     resolver: ClientResolver,
 ) -> Result<reqwest::Client, EngineError> {
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .dns_resolver(resolver)
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
@@ -37,6 +46,16 @@ pub(crate) fn build_client(
         .tcp_nodelay(true)
         .user_agent(USER_AGENT)
         .tls_danger_accept_invalid_certs(tls_insecure)
+        .tls_info(true);
+    builder = if files.replace_roots {
+        builder.tls_certs_only(files.roots)
+    } else {
+        builder.tls_certs_merge(files.roots)
+    };
+    if let Some(identity) = files.identity {
+        builder = builder.identity(identity);
+    }
+    builder
         .build()
         .map_err(|err| EngineError::Client(error_chain(&err)))
 }
@@ -52,7 +71,7 @@ pub(super) async fn send(
         .get(url.clone())
         .send()
         .await
-        .map_err(|err| Failure::Transport(transport_error(&err)))?;
+        .map_err(|err| failure(&err))?;
     let headers = response.headers();
     let header = |name: &str| {
         headers
@@ -65,6 +84,7 @@ pub(super) async fn send(
         build_version: header(BUILD_VERSION_HEADER),
         location: header("location"),
         answered_from: (response.url() != url).then(|| response.url().to_string()),
+        tls_not_after: leaf_not_after(&response),
     };
     Ok((head, Body { response, buf }))
 }
@@ -105,6 +125,40 @@ impl Body {
     }
 }
 
+/// When the certificate the proxy presented expires, if the response carries
+/// it (`https://` through the engine's client) and it parses.
+fn leaf_not_after(response: &reqwest::Response) -> Option<OffsetDateTime> {
+    let info = response.extensions().get::<reqwest::tls::TlsInfo>()?;
+    let (_rest, certificate) =
+        x509_parser::parse_x509_certificate(info.peer_certificate()?).ok()?;
+    Some(certificate.validity().not_after.to_datetime())
+}
+
+/// Why a request got no answer: the certificate refusals in words (with the
+/// library's text after them), everything else as the library says it.
+fn failure(err: &reqwest::Error) -> Failure {
+    let error = transport_error(err);
+    let Some(tls) = tls_cause(err) else {
+        return Failure::Transport(error);
+    };
+    let Some(words) = tls_words(tls) else {
+        return Failure::Transport(error);
+    };
+    let error = TransportError {
+        kind: TransportErrorKind::Tls,
+        message: format!("{words} ({})", error.message),
+    };
+    match tls {
+        rustls::Error::InvalidCertificate(CertificateError::ExpiredContext {
+            not_after, ..
+        }) => Failure::Expired {
+            error,
+            not_after: date(*not_after),
+        },
+        _ => Failure::Transport(error),
+    }
+}
+
 fn transport_error(err: &reqwest::Error) -> TransportError {
     let message = error_chain(err);
     let kind = if err.is_timeout() {
@@ -119,6 +173,112 @@ fn transport_error(err: &reqwest::Error) -> TransportError {
         TransportErrorKind::Protocol
     };
     TransportError { kind, message }
+}
+
+/// The rustls error behind a failure, if one is: it sits in the chain itself
+/// or inside an `io::Error` of it (whose `source` skips the error it wraps).
+fn tls_cause<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
+    let mut current: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(link) = current {
+        if let Some(tls) = link.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        if let Some(io) = link.downcast_ref::<std::io::Error>()
+            && let Some(inner) = io.get_ref()
+            && let Some(tls) = tls_cause(inner)
+        {
+            return Some(tls);
+        }
+        current = link.source();
+    }
+    None
+}
+
+/// A TLS refusal in words an operator acts on, for the refusals that have
+/// such words; `None` leaves the library's text alone.
+fn tls_words(err: &rustls::Error) -> Option<String> {
+    let words = match err {
+        rustls::Error::InvalidCertificate(refusal) => match refusal {
+            CertificateError::ExpiredContext { time, not_after } => {
+                advice::expired(date(*not_after), date(*time))
+            }
+            CertificateError::Expired => "the proxy's TLS certificate has expired".to_owned(),
+            CertificateError::NotValidYetContext { time, not_before } => {
+                advice::not_yet_valid(date(*not_before), date(*time))
+            }
+            CertificateError::NotValidYet => {
+                "the proxy's TLS certificate is not valid yet (check its dates and this machine's clock)"
+                    .to_owned()
+            }
+            CertificateError::NotValidForNameContext {
+                expected,
+                presented,
+            } => {
+                let names = if presented.is_empty() {
+                    "it names no host".to_owned()
+                } else {
+                    let names: Vec<&str> = presented.iter().map(|name| plain_name(name)).collect();
+                    format!("it is for {}", names.join(", "))
+                };
+                format!(
+                    "the proxy's TLS certificate is not valid for the name {:?} the proxy URL uses: {names}",
+                    expected.to_str()
+                )
+            }
+            CertificateError::NotValidForName => {
+                "the proxy's TLS certificate is not valid for the name the proxy URL uses".to_owned()
+            }
+            CertificateError::UnknownIssuer => {
+                "the proxy's TLS certificate is not signed by a certificate authority this checker trusts \
+                 (a private CA is trusted with --tls-ca-file)"
+                    .to_owned()
+            }
+            CertificateError::BadSignature => {
+                "the proxy's TLS certificate has a signature that does not verify".to_owned()
+            }
+            CertificateError::Revoked => "the proxy's TLS certificate has been revoked".to_owned(),
+            _ => return None,
+        },
+        rustls::Error::AlertReceived(AlertDescription::CertificateRequired) => {
+            "the proxy requires a TLS client certificate (mutual TLS) and this checker sent none \
+             (set --tls-client-cert and --tls-client-key)"
+                .to_owned()
+        }
+        rustls::Error::AlertReceived(
+            alert @ (AlertDescription::BadCertificate
+            | AlertDescription::UnknownCA
+            | AlertDescription::CertificateUnknown
+            | AlertDescription::CertificateExpired
+            | AlertDescription::CertificateRevoked
+            | AlertDescription::UnsupportedCertificate),
+        ) => format!(
+            "the proxy refused this checker's TLS client certificate (it answered {alert:?})"
+        ),
+        _ => return None,
+    };
+    Some(words)
+}
+
+/// A name a certificate presents, without the wrapper rustls writes around
+/// it (`DnsName("a.example")` is `a.example`, `IpAddress(10.0.0.1)` is `10.0.0.1`).
+fn plain_name(presented: &str) -> &str {
+    presented
+        .strip_prefix("DnsName(\"")
+        .and_then(|rest| rest.strip_suffix("\")"))
+        .or_else(|| {
+            presented
+                .strip_prefix("IpAddress(")
+                .and_then(|rest| rest.strip_suffix(')'))
+        })
+        .unwrap_or(presented)
+}
+
+/// A time of a TLS error as a date.
+fn date(at: UnixTime) -> OffsetDateTime {
+    i64::try_from(at.as_secs())
+        .ok()
+        .and_then(|seconds| OffsetDateTime::from_unix_timestamp(seconds).ok())
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 fn looks_like_tls(message: &str) -> bool {
@@ -145,5 +305,17 @@ fn error_chain(err: &(dyn StdError + 'static)) -> String {
         err.to_string()
     } else {
         parts.join(": ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presented_names_lose_the_wrapper_rustls_writes() {
+        assert_eq!(plain_name("DnsName(\"a.example\")"), "a.example");
+        assert_eq!(plain_name("IpAddress(10.0.0.1)"), "10.0.0.1");
+        assert_eq!(plain_name("something else"), "something else");
     }
 }

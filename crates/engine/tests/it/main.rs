@@ -14,4 +14,5 @@ mod metrics;
 mod seed;
 mod shared_view;
 mod stores;
+mod tls_trust;
 mod userinfo;

@@ -47,6 +47,7 @@ pub(super) async fn send(
         build_version: parsed.build_version,
         location: parsed.location,
         answered_from: None,
+        tls_not_after: None,
     };
     let body = Body {
         stream,
