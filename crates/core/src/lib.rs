@@ -12,23 +12,30 @@
 //! - [`hysteresis`]: the optional rise/fall damping of status changes.
 //! - [`validate`]: rules for names, registered URLs and wildcard hostnames.
 //! - [`source`]: the interface the engine reads proxies through.
+//! - [`history`]: the recording seam of persisted history: checks and status
+//!   transitions handed to the store in one transaction ([`HistoryRecorder`]).
+//! - [`rollup`]: the hourly rollup of a proxy's checks and its latency sketch.
 
 pub mod classify;
 pub mod envelope;
+pub mod history;
 pub mod hysteresis;
 pub mod outcome;
 pub mod proxy;
 pub mod proxy_status;
 pub mod report;
+pub mod rollup;
 pub mod source;
 pub mod status;
 pub mod validate;
 
 pub use classify::{Classified, classify, health_report_url};
+pub use history::{CheckRecord, HistoryBatch, HistoryRecorder, RecordError, Transition};
 pub use hysteresis::Hysteresis;
 pub use outcome::{BodyError, ProbeOutcome, ProbeResponse, TransportError, TransportErrorKind};
 pub use proxy::{Proxy, ProxyHost, app_host_for_csp};
 pub use proxy_status::{HISTORY_LEN, HistoryPoint, ProxyStatus};
 pub use report::{HealthReport, ReportLimits};
+pub use rollup::{LatencySketch, Rollup};
 pub use source::{ProxySource, SourceError};
 pub use status::Status;

@@ -25,6 +25,9 @@
 //!   one in flight per proxy), and the readers; and what a cluster replica
 //!   uses instead of the loop: one check without merging, the merged status,
 //!   and publishing a shared view.
+//! - `history`: writing a sweep's or re-check's checks and transitions to
+//!   the [`proxyhealth_core::HistoryRecorder`] set on the builder, before
+//!   the snapshot showing them is published (issue 15).
 //! - [`recheck`]: [`RecheckRequests`], the seam that lets a cluster run the
 //!   background re-checks the engine is asked for (one check in the cluster).
 //! - [`error`]: the engine's errors.
@@ -32,7 +35,8 @@
 //! Who uses whom (`use crate::` edges; `options`, `recheck` and `error` are
 //! leaves any module may use):
 //! ```text
-//! engine     → sweep, snapshot, metrics, probe, recheck
+//! engine     → sweep, snapshot, metrics, probe, recheck, history
+//! history    → snapshot, sweep (CheckResult)
 //! metrics    → snapshot
 //! snapshot   → sweep (CheckResult)
 //! sweep      → probe
@@ -45,6 +49,7 @@
 
 pub mod engine;
 pub mod error;
+mod history;
 pub mod http1;
 pub mod metrics;
 pub mod options;

@@ -240,6 +240,10 @@ impl Application {
         if let Some(coordination) = &coordination {
             engine =
                 engine.recheck_requests(Arc::new(ClusterRechecks::new(Arc::clone(coordination))));
+        } else if let Some(history) = store.history() {
+            // one replica: the engine writes history before it publishes; a
+            // replica's history is written with its fenced results instead
+            engine = engine.history(proxyhealth_store::history::recorder(history));
         }
         let engine = engine.build().map_err(AppError::Engine)?;
         let listener =

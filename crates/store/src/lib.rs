@@ -29,10 +29,17 @@
 //! - `pg_coordination`: [`PgCoordination`], its PostgreSQL implementation.
 //! - `pg_listener`: [`PgNoticeListener`], the reconnecting notification listener.
 //! - [`instance`]: the SQLite instance lock ([`InstanceGuard`]).
+//! - [`history`]: persisted history (issue 15): [`HistoryStore`] (through
+//!   [`ProxyStore::history`]), its statements per backend, the window and
+//!   incident views, and retention.
+//! - `journal`: the one transaction per batch that writes history (and, with
+//!   issue 16, the notification outbox beside it), on each backend.
 
 pub mod coordination;
 pub mod error;
+pub mod history;
 pub mod instance;
+mod journal;
 mod memory;
 pub mod model;
 mod open;
@@ -49,6 +56,7 @@ pub use coordination::{
     ReplicaInfo, ReplicaRow, ResultBatch, ResultRow, ResultWrite, WriteOutcome,
 };
 pub use error::{StoreError, TokenError};
+pub use history::{HistoryStore, HourBucket, Pruned, UptimeCounts};
 pub use instance::{InstanceGuard, InstanceInfo, InstanceLockError};
 pub use memory::MemoryStore;
 pub use model::{CreatedProxy, NewProxy, ProxyUpdate, Registration};

@@ -41,6 +41,8 @@ macro_rules! columns {
 pub struct PgStore {
     pool: PgPool,
     read_only: bool,
+    /// Persisted history; `None` attached read-only to a Coder database.
+    history: Option<std::sync::Arc<crate::history::postgres::PgHistory>>,
 }
 
 impl PgStore {
@@ -62,6 +64,10 @@ impl PgStore {
             }
         })?;
         Ok(PgStore {
+            history: Some(std::sync::Arc::new(crate::history::postgres::PgHistory {
+                pool: pool.clone(),
+                journal: crate::journal::Journal::new(),
+            })),
             pool,
             read_only: false,
         })
@@ -90,6 +96,7 @@ impl PgStore {
         Ok(PgStore {
             pool,
             read_only: true,
+            history: None,
         })
     }
 
@@ -391,6 +398,12 @@ impl ProxyStore for PgStore {
 
     fn is_read_only(&self) -> bool {
         self.read_only
+    }
+
+    fn history(&self) -> Option<std::sync::Arc<dyn crate::HistoryStore>> {
+        self.history
+            .clone()
+            .map(|history| history as std::sync::Arc<dyn crate::HistoryStore>)
     }
 
     fn coordination(&self) -> Option<std::sync::Arc<dyn Coordination>> {

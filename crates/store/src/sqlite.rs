@@ -68,6 +68,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     path: PathBuf,
+    /// Persisted history, over the same pools.
+    history: std::sync::Arc<crate::history::sqlite::SqliteHistory>,
 }
 
 impl SqliteStore {
@@ -108,10 +110,16 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await
             .map_err(|err| unavailable("open", &err))?;
+        let history = std::sync::Arc::new(crate::history::sqlite::SqliteHistory {
+            writer: writer.clone(),
+            reader: reader.clone(),
+            journal: crate::journal::Journal::new(),
+        });
         Ok(SqliteStore {
             writer,
             reader,
             path: path.to_owned(),
+            history,
         })
     }
 
@@ -373,6 +381,10 @@ impl ProxyStore for SqliteStore {
 
     fn is_read_only(&self) -> bool {
         false
+    }
+
+    fn history(&self) -> Option<std::sync::Arc<dyn crate::HistoryStore>> {
+        Some(self.history.clone())
     }
 
     fn instance_lock(

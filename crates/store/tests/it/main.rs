@@ -5,6 +5,7 @@
 mod attach;
 mod conformance;
 mod coordination;
+mod history;
 mod memory;
 mod postgres;
 mod sqlite;

@@ -13,6 +13,7 @@ async fn fixture() -> Option<Fixture> {
 }
 
 conformance_suite!(fixture);
+crate::history::history_suite!(fixture);
 
 #[tokio::test]
 async fn a_failing_memory_store_reports_unavailable_until_it_recovers() {
