@@ -34,6 +34,9 @@
 //!   incident views, and retention.
 //! - `journal`: the one transaction per batch that writes history (and, with
 //!   issue 16, the notification outbox beside it), on each backend.
+//! - [`outbox`]: the notification outbox (issue 16): [`Outbox`] (through
+//!   [`ProxyStore::outbox`]), rows written by the journal, claimed with a
+//!   lease by the delivery worker, per backend.
 
 pub mod coordination;
 pub mod error;
@@ -43,6 +46,7 @@ mod journal;
 mod memory;
 pub mod model;
 mod open;
+pub mod outbox;
 mod pg_coordination;
 mod pg_listener;
 mod postgres;
@@ -61,6 +65,7 @@ pub use instance::{InstanceGuard, InstanceInfo, InstanceLockError};
 pub use memory::MemoryStore;
 pub use model::{CreatedProxy, NewProxy, ProxyUpdate, Registration};
 pub use open::{OpenOptions, default_sqlite_path, open_store, redact};
+pub use outbox::{AttemptFailure, DeliveryState, Notification, Outbox, OutboxPolicy};
 pub use pg_coordination::{CoordinationSettings, PgCoordination};
 pub use pg_listener::{DUE_CHANNEL, ListenerSettings, PgNoticeListener, RESULTS_CHANNEL};
 pub use postgres::PgStore;

@@ -242,6 +242,10 @@ impl ProxyStore for MemoryStore {
     fn history(&self) -> Option<std::sync::Arc<dyn crate::HistoryStore>> {
         Some(self.history.clone())
     }
+
+    fn outbox(&self) -> Option<std::sync::Arc<dyn crate::Outbox>> {
+        Some(self.history.outbox.clone())
+    }
 }
 
 #[cfg(test)]

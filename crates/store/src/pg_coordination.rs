@@ -103,6 +103,14 @@ impl PgCoordination {
         }
     }
 
+    /// This coordination with its journal writing notification rows by the
+    /// store's outbox policy (issue 16), so a transition recorded by a
+    /// replica's fenced write gets its notification in the same transaction.
+    pub(crate) fn with_outbox(mut self, outbox: crate::outbox::PolicyHandle) -> Self {
+        self.journal.outbox = outbox;
+        self
+    }
+
     /// Inserts a check row, due now, for every non-deleted proxy that has none;
     /// returns how many. `claim_due` does this every
     /// [`CoordinationSettings::ensure_period`].

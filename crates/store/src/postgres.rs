@@ -43,6 +43,9 @@ pub struct PgStore {
     read_only: bool,
     /// Persisted history; `None` attached read-only to a Coder database.
     history: Option<std::sync::Arc<crate::history::postgres::PgHistory>>,
+    /// The notification outbox (issue 16), written by the history's and the
+    /// coordination's journals; `None` attached read-only.
+    outbox: Option<std::sync::Arc<crate::outbox::postgres::PgOutbox>>,
 }
 
 impl PgStore {
@@ -63,11 +66,16 @@ impl PgStore {
                 _ => StoreError::Internal(message),
             }
         })?;
+        let outbox = std::sync::Arc::new(crate::outbox::postgres::PgOutbox {
+            pool: pool.clone(),
+            policy: crate::outbox::PolicyHandle::default(),
+        });
         Ok(PgStore {
             history: Some(std::sync::Arc::new(crate::history::postgres::PgHistory {
                 pool: pool.clone(),
-                journal: crate::journal::Journal::new(),
+                journal: crate::journal::Journal::with_outbox(outbox.policy.clone()),
             })),
+            outbox: Some(outbox),
             pool,
             read_only: false,
         })
@@ -97,6 +105,7 @@ impl PgStore {
             pool,
             read_only: true,
             history: None,
+            outbox: None,
         })
     }
 
@@ -108,7 +117,11 @@ impl PgStore {
         settings: CoordinationSettings,
     ) -> Result<PgCoordination, StoreError> {
         self.refuse_writes()?;
-        Ok(PgCoordination::new(self.pool.clone(), settings))
+        let coordination = PgCoordination::new(self.pool.clone(), settings);
+        Ok(match &self.outbox {
+            Some(outbox) => coordination.with_outbox(outbox.policy.clone()),
+            None => coordination,
+        })
     }
 
     /// Closes the pool, waiting for connections in use to be returned.
@@ -404,6 +417,12 @@ impl ProxyStore for PgStore {
         self.history
             .clone()
             .map(|history| history as std::sync::Arc<dyn crate::HistoryStore>)
+    }
+
+    fn outbox(&self) -> Option<std::sync::Arc<dyn crate::Outbox>> {
+        self.outbox
+            .clone()
+            .map(|outbox| outbox as std::sync::Arc<dyn crate::Outbox>)
     }
 
     fn coordination(&self) -> Option<std::sync::Arc<dyn Coordination>> {

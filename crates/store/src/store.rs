@@ -99,6 +99,12 @@ pub trait ProxyStore: ProxySource {
         None
     }
 
+    /// The store's notification outbox (issue 16): `Some` for stores that
+    /// write history, `None` attached read-only to a Coder database.
+    fn outbox(&self) -> Option<Arc<dyn crate::Outbox>> {
+        None
+    }
+
     /// Makes this process the only `serve` on the store, when the store needs
     /// that (SQLite: one writer). `Ok(None)` for stores that need no lock; hold
     /// the guard while serving. [`InstanceLockError::Held`] names the holder.

@@ -17,6 +17,8 @@ use crate::journal::hour_of;
 #[derive(Debug, Default)]
 pub(crate) struct MemoryHistory {
     inner: Mutex<Inner>,
+    /// The notification outbox (issue 16), written with each batch.
+    pub(crate) outbox: std::sync::Arc<crate::outbox::memory::MemoryOutbox>,
 }
 
 #[derive(Debug, Default)]
@@ -54,6 +56,7 @@ impl HistoryStore for MemoryHistory {
         }
         let recorded = settle(batch.transitions, &mut last);
         inner.transitions.extend(recorded.iter().cloned());
+        self.outbox.write(&recorded);
         Ok(recorded)
     }
 

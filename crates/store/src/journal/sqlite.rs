@@ -47,8 +47,8 @@ pub(crate) async fn record_in(
 ) -> Result<Vec<Transition>, StoreError> {
     history::sqlite::write_rollups(tx, journal.writer, rollups).await?;
     let recorded = history::sqlite::write_transitions(tx, transitions).await?;
-    // Outbox rows are added here (issue 16): one per transition in
-    // `recorded`, in this same transaction, so a notification exists exactly
-    // when its transition does.
+    // the outbox rows (issue 16), in this same transaction: a notification
+    // exists exactly when its transition does
+    crate::outbox::sqlite::write_in(tx, &journal.outbox, &recorded).await?;
     Ok(recorded)
 }

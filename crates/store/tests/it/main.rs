@@ -7,6 +7,7 @@ mod conformance;
 mod coordination;
 mod history;
 mod memory;
+mod outbox;
 mod postgres;
 mod sqlite;
 mod sqlite_crash;
