@@ -10,6 +10,7 @@
 //! and the value, so every message reads ``invalid value {value} for `{key}`: {reason}``.
 
 use super::layer::{HelpDefault, Layer};
+use super::notify::NotifyLayer;
 use super::probe::ProbeLayer;
 use super::server::ServerLayer;
 use super::store::StoreLayer;
@@ -42,11 +43,19 @@ pub struct FileConfig {
     pub probe: ProbeLayer,
     /// The server's keys (read by `check` too, which ignores them).
     pub server: ServerLayer,
+    /// The notifications' keys (read by `serve` and `notify test`).
+    pub notify: NotifyLayer,
 }
 
 /// Every key a configuration file may hold: the groups' keys, in `--help` order.
 pub fn known_keys() -> Vec<&'static str> {
-    [StoreLayer::KEYS, ProbeLayer::KEYS, ServerLayer::KEYS].concat()
+    [
+        StoreLayer::KEYS,
+        ProbeLayer::KEYS,
+        ServerLayer::KEYS,
+        NotifyLayer::KEYS,
+    ]
+    .concat()
 }
 
 impl FileConfig {
@@ -73,6 +82,7 @@ impl FileConfig {
             store: group(&table)?,
             probe: group(&table)?,
             server: group(&table)?,
+            notify: group(&table)?,
         })
     }
 }
@@ -187,7 +197,8 @@ mod tests {
             err,
             "unknown key `bogus` (known keys: db, coder, timeout, parallelism, body_cap, \
              follow_redirects, tls_insecure, listen, interval, rise, fall, admin_token, second_opinion, \
-             log_format)"
+             log_format, notify_webhook, notify_slack, notify_secret, notify_timeout, \
+             notify_retry_for, notify_damping, public_url)"
         );
     }
 

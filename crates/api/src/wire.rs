@@ -18,6 +18,7 @@ pub use crate::wire_history::{
     HistoryBucket, HistoryTransition, HistoryWindow, Incident, IncidentsPage, ParseWindowError,
     ProxyHistory, ProxyUptime,
 };
+pub use crate::wire_notify::{NotificationDelivery, NotificationsResponse};
 
 /// The offset Coder adds to a proxy's `region_id` to make its DERP region id.
 pub const DERP_REGION_ID_OFFSET: i32 = 10_000;
