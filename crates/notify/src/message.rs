@@ -127,7 +127,11 @@ impl WebhookBody {
 
 /// One readable line: `eu-west is unreachable (was ok for 3h 2m)`.
 pub fn summary(t: &Transition) -> String {
-    let now = if t.to == Status::Ok && t.from.is_some() {
+    let again = matches!(
+        t.from,
+        Some(Status::Unhealthy | Status::Unreachable | Status::Unknown)
+    );
+    let now = if t.to == Status::Ok && again {
         format!("{} is ok again", t.proxy_name)
     } else {
         format!("{} is {}", t.proxy_name, t.to)

@@ -12,6 +12,8 @@
 //!   PostgreSQL server (the shared one, or a test's own).
 //! - [`fake_proxy`]: [`FakeProxy`], a proxy on loopback whose answers the test
 //!   decides, and the responses it gives.
+//! - [`receiver`]: [`Receiver`], a notification receiver on loopback that
+//!   records each request, checks its signature, and fails when told to.
 //! - [`api`]: a client of a test server and the registration a test proxy sends.
 //! - [`in_ci`]: whether skipping is forbidden.
 //! - [`shared_postgres_url`]: the PostgreSQL server `scripts/test` starts for
@@ -21,10 +23,12 @@ pub mod api;
 pub mod database;
 pub mod fake_proxy;
 pub mod postgres;
+pub mod receiver;
 
 pub use database::TestDatabase;
 pub use fake_proxy::FakeProxy;
 pub use postgres::OwnPostgres;
+pub use receiver::Receiver;
 
 /// Whether the tests run in CI (`CI=true`): then a test that cannot get its
 /// server or privilege fails instead of skipping.
