@@ -8,6 +8,7 @@ mod config;
 mod crash;
 mod fleet;
 mod metrics;
+mod notify;
 mod replicas;
 mod shutdown;
 mod support;

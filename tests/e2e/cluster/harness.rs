@@ -284,21 +284,32 @@ impl Replica {
         interval: Duration,
         timeout: Duration,
     ) -> Replica {
+        Replica::start_with_flags(label, db, interval, timeout, &[]).await
+    }
+
+    /// Starts a replica with `extra` flags too (notification targets, say).
+    pub(super) async fn start_with_flags(
+        label: &'static str,
+        db: &TestDb,
+        interval: Duration,
+        timeout: Duration,
+        extra: &[&str],
+    ) -> Replica {
         let url = db.url.clone();
         let interval = humantime::format_duration(interval).to_string();
         let timeout = humantime::format_duration(timeout).to_string();
+        let extra: Vec<String> = extra.iter().map(|flag| (*flag).to_owned()).collect();
         let mut server = tokio::task::spawn_blocking(move || {
-            Server::start_on(
-                &url,
-                &[
-                    "--interval",
-                    &interval,
-                    "--timeout",
-                    &timeout,
-                    "--admin-token",
-                    ADMIN,
-                ],
-            )
+            let mut flags = vec![
+                "--interval",
+                &interval,
+                "--timeout",
+                &timeout,
+                "--admin-token",
+                ADMIN,
+            ];
+            flags.extend(extra.iter().map(String::as_str));
+            Server::start_on(&url, &flags)
         })
         .await
         .expect("start a replica");

@@ -12,9 +12,11 @@
 //! - `failover`: a killed replica taken over; a paused one fenced.
 //! - `faults`: a killed listener session; a PostgreSQL restart.
 //! - `second_opinion`: a failure seen by one replica only.
+//! - `notify`: three replicas, one notification per change (issue 16).
 
 mod failover;
 mod faults;
 mod harness;
+mod notify;
 mod second_opinion;
 mod sharing;
