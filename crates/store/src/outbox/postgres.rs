@@ -47,14 +47,16 @@ pub(crate) async fn write_in(
         return Ok(());
     }
     let damping = ms(policy.damping);
+    if policy.damping.is_zero() {
+        // nothing to cancel: one statement for the batch (a replica's fenced
+        // write holds the view row's lock until it commits)
+        return insert_all(conn, rows_of(&policy, recorded)).await;
+    }
     for (target, transition) in rows_of(&policy, recorded) {
-        let row = if policy.damping.is_zero() {
-            Some(transition.clone())
-        } else {
-            let cancelled = cancel_damped(conn, target, transition.proxy_id).await?;
-            after_damping(transition, cancelled)
+        let cancelled = cancel_damped(conn, target, transition.proxy_id).await?;
+        let Some(t) = after_damping(transition, cancelled) else {
+            continue;
         };
-        let Some(t) = row else { continue };
         sqlx::query(
             "INSERT INTO proxyhealth_notifications (target, proxy_id, proxy_name, proxy_url, \
              at, from_status, to_status, report, replica_id, previous_ms, state, not_before, \
@@ -77,6 +79,62 @@ pub(crate) async fn write_in(
         .await
         .map_err(db_err)?;
     }
+    Ok(())
+}
+
+/// Inserts rows due at once, in one statement.
+async fn insert_all<'a>(
+    conn: &mut PgConnection,
+    rows: impl Iterator<Item = (&'a str, &'a Transition)>,
+) -> Result<(), StoreError> {
+    let mut targets = Vec::new();
+    let mut proxies = Vec::new();
+    let mut names = Vec::new();
+    let mut urls = Vec::new();
+    let mut ats = Vec::new();
+    let mut froms = Vec::new();
+    let mut tos = Vec::new();
+    let mut reports = Vec::new();
+    let mut replicas = Vec::new();
+    let mut previous = Vec::new();
+    for (target, t) in rows {
+        targets.push(target.to_owned());
+        proxies.push(t.proxy_id);
+        names.push(t.proxy_name.clone());
+        urls.push(t.proxy_url.clone());
+        ats.push(t.at);
+        froms.push(t.from.map(|s| s.as_str().to_owned()));
+        tos.push(t.to.as_str().to_owned());
+        reports.push(report_json(&t.report)?);
+        replicas.push(t.replica);
+        previous.push(t.previous_lasted.map(to_ms));
+    }
+    if targets.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO proxyhealth_notifications (target, proxy_id, proxy_name, proxy_url, at, \
+         from_status, to_status, report, replica_id, previous_ms, state, not_before, \
+         next_attempt_at) \
+         SELECT tg, p, n, u, a, f, t, r::jsonb, rep, prev, 'pending', now(), now() \
+         FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[], \
+           $6::text[], $7::text[], $8::text[], $9::uuid[], $10::bigint[]) \
+           WITH ORDINALITY AS x(tg, p, n, u, a, f, t, r, rep, prev, ord) \
+         ORDER BY ord",
+    )
+    .bind(&targets)
+    .bind(&proxies)
+    .bind(&names)
+    .bind(&urls)
+    .bind(&ats)
+    .bind(&froms)
+    .bind(&tos)
+    .bind(&reports)
+    .bind(&replicas)
+    .bind(&previous)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
     Ok(())
 }
 
