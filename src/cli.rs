@@ -1,7 +1,7 @@
 //! The command line: subcommands and their flags (parsing only; the work is in
 //! [`crate::commands`]).
 
-use crate::config::{ConfigFlag, ProbeLayer, ServerLayer, StoreLayer};
+use crate::config::{ConfigFlag, NotifyLayer, ProbeLayer, ServerLayer, StoreLayer};
 use crate::output::OutputFormat;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -33,6 +33,9 @@ pub enum Command {
     /// Exits 0 when every proxy is ok, 1 when any is not, 2 on a usage or
     /// configuration error.
     Check(CheckArgs),
+    /// Notifications on status changes.
+    #[command(subcommand)]
+    Notify(NotifyCommand),
     /// Run a simulated fleet of proxies on loopback (for tests and benchmarks).
     Sim(SimArgs),
     /// Run a self-contained demonstration (server plus simulated fleet).
@@ -54,6 +57,32 @@ pub struct ServeArgs {
     /// The server's own settings.
     #[command(flatten)]
     pub server: ServerLayer,
+    /// Notifications on status changes.
+    #[command(flatten)]
+    pub notify: NotifyLayer,
+}
+
+/// `notify` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum NotifyCommand {
+    /// Send a test notification to every configured target and print, per
+    /// target, what came back.
+    ///
+    /// Exits 0 when every target answered with a 2xx, 1 when any did not, 2
+    /// on a usage or configuration error (no target configured, say).
+    Test(NotifyTestArgs),
+}
+
+/// `notify test`'s flags: the configuration file and the notification
+/// settings, as `serve` reads them.
+#[derive(Debug, Args)]
+pub struct NotifyTestArgs {
+    /// The configuration file.
+    #[command(flatten)]
+    pub config: ConfigFlag,
+    /// Notifications on status changes.
+    #[command(flatten)]
+    pub notify: NotifyLayer,
 }
 
 /// `check`'s flags.

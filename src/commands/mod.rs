@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod demo;
+pub mod notify;
 pub mod proxies;
 pub mod replicas;
 pub mod serve;
@@ -18,6 +19,7 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Proxies(command) => proxies::run(command).await.map(|()| ExitCode::SUCCESS),
         Command::Replicas(args) => replicas::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::Check(args) => check::run(args).await,
+        Command::Notify(command) => notify::run(command).await,
         Command::Sim(args) => sim::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::Demo(args) => demo::run(args).await.map(|()| ExitCode::SUCCESS),
     }

@@ -11,8 +11,13 @@ use proxyhealth_server::{AppSettings, Application, SHUTDOWN_GRACE, ServiceConfig
 /// Resolves the configuration (before logging starts, since it picks the log
 /// format), then runs the server.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let settings =
-        crate::config::resolve_serve(&args.config, &args.store, &args.probe, &args.server)?;
+    let settings = crate::config::resolve_serve(
+        &args.config,
+        &args.store,
+        &args.probe,
+        &args.server,
+        &args.notify,
+    )?;
     logging::init(settings.log_format, "info");
     limits::raise_open_files();
     serve(settings).await
@@ -30,6 +35,7 @@ async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         },
         sweep_loop: true,
         second_opinion: settings.second_opinion,
+        notify: settings.notify.clone(),
     })
     .await
     .map_err(app_error)?;
@@ -45,6 +51,7 @@ async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         body_cap = %format_byte_size(options.body_cap),
         rise = options.hysteresis.rise,
         fall = options.hysteresis.fall,
+        notify_targets = settings.notify.targets.len(),
         "proxyhealth starting"
     );
     println!("proxyhealth listening on http://{addr}");

@@ -10,6 +10,7 @@
 //! and the value, so every message reads ``invalid value {value} for `{key}`: {reason}``.
 
 use super::layer::{HelpDefault, Layer};
+use super::notify::NotifyLayer;
 use super::probe::ProbeLayer;
 use super::server::ServerLayer;
 use super::store::StoreLayer;
@@ -42,11 +43,19 @@ pub struct FileConfig {
     pub probe: ProbeLayer,
     /// The server's keys (read by `check` too, which ignores them).
     pub server: ServerLayer,
+    /// The notifications' keys (read by `serve` and `notify test`).
+    pub notify: NotifyLayer,
 }
 
 /// Every key a configuration file may hold: the groups' keys, in `--help` order.
 pub fn known_keys() -> Vec<&'static str> {
-    [StoreLayer::KEYS, ProbeLayer::KEYS, ServerLayer::KEYS].concat()
+    [
+        StoreLayer::KEYS,
+        ProbeLayer::KEYS,
+        ServerLayer::KEYS,
+        NotifyLayer::KEYS,
+    ]
+    .concat()
 }
 
 impl FileConfig {
@@ -73,6 +82,7 @@ impl FileConfig {
             store: group(&table)?,
             probe: group(&table)?,
             server: group(&table)?,
+            notify: group(&table)?,
         })
     }
 }
@@ -202,7 +212,8 @@ mod tests {
             "unknown key `bogus` (known keys: db, coder, coordination_schema, timeout, parallelism, body_cap, \
              follow_redirects, tls_insecure, dns_server, tls_ca_file, tls_ca_mode, tls_client_cert, \
              tls_client_key, tls_expiry_warning, latency_warning, listen, interval, rise, fall, \
-             admin_token, second_opinion, log_format)"
+             admin_token, second_opinion, log_format, notify_webhook, notify_slack, notify_secret, \
+             notify_timeout, notify_retry_for, notify_damping, public_url)"
         );
     }
 

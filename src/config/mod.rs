@@ -11,6 +11,8 @@
 //!   trait: how a group of settings is declared once and stacked.
 //! - [`store`], [`probe`], [`server`]: the three groups, each one struct whose
 //!   fields are its settings, and its `apply`: where each value goes.
+//! - [`notify`](mod@notify): the notifications' group (issue 16): targets,
+//!   secret, timeout, retry bound, damping, public URL.
 //! - [`file`](mod@file): the TOML file (one flat table of every group's keys), `--config`,
 //!   unknown keys refused.
 //! - [`file_value`]: how one file value is read, and the reason it is refused.
@@ -39,6 +41,7 @@
 pub mod file;
 pub mod file_value;
 pub mod layer;
+pub mod notify;
 pub mod probe;
 pub mod server;
 pub mod settings;
@@ -46,6 +49,7 @@ pub mod store;
 pub mod units;
 
 pub use file::ConfigFlag;
+pub use notify::NotifyLayer;
 pub use probe::ProbeLayer;
 pub use server::ServerLayer;
 pub use settings::{CheckSettings, DEFAULT_LISTEN, LogFormat, ServeSettings, StoreSettings};
@@ -84,6 +88,7 @@ pub fn resolve_serve(
     store: &StoreLayer,
     probe: &ProbeLayer,
     server: &ServerLayer,
+    notify: &NotifyLayer,
 ) -> anyhow::Result<ServeSettings> {
     let file = load_file(config)?;
     let mut settings = ServeSettings {
@@ -95,11 +100,27 @@ pub fn resolve_serve(
         admin_token: ServiceConfig::default().admin_token,
         log_format: LogFormat::default(),
         second_opinion: proxyhealth_cluster::settings::SECOND_OPINION,
+        notify: proxyhealth_notify::NotifySettings::default(),
     };
     merged(store, file.store).apply(&mut settings.store);
     merged(probe, file.probe).apply(&mut settings.engine);
     merged(server, file.server).apply(&mut settings);
     check_tls_files(&settings.engine)?;
+    merged(notify, file.notify).apply(&mut settings.notify);
+    settings.notify.validate().map_err(usage)?;
+    Ok(settings)
+}
+
+/// Merges the notification flags (with their variables) over the file over
+/// the defaults (`proxyhealth notify test`).
+pub fn resolve_notify(
+    config: &ConfigFlag,
+    notify: &NotifyLayer,
+) -> anyhow::Result<proxyhealth_notify::NotifySettings> {
+    let file = load_file(config)?;
+    let mut settings = proxyhealth_notify::NotifySettings::default();
+    merged(notify, file.notify).apply(&mut settings);
+    settings.validate().map_err(usage)?;
     Ok(settings)
 }
 
@@ -153,6 +174,7 @@ mod tests {
             &StoreLayer::default(),
             &ProbeLayer::default(),
             &ServerLayer::default(),
+            &NotifyLayer::default(),
         )
         .expect("defaults resolve");
         let defaults = EngineOptions::default();
@@ -195,6 +217,7 @@ mod tests {
             admin_token: None,
             log_format: LogFormat::Human,
             second_opinion: true,
+            notify: Default::default(),
         };
         merged(&ServerLayer::default(), file.server).apply(&mut serve);
         assert_eq!(serve.listen.to_string(), "127.0.0.1:9");
@@ -256,6 +279,7 @@ mod tests {
             &StoreLayer::default(),
             &probe,
             &ServerLayer::default(),
+            &NotifyLayer::default(),
         )
         .expect_err("refused at start");
         assert_eq!(err.to_string(), expected);
@@ -275,6 +299,7 @@ mod tests {
             admin_token: None,
             log_format: LogFormat::Human,
             second_opinion: true,
+            notify: Default::default(),
         };
         merged(&flags, file.server).apply(&mut settings);
         assert_eq!(settings.admin_token, None);
@@ -324,6 +349,7 @@ mod tests {
             (StoreLayer::KEYS, flags::<StoreLayer>()),
             (ProbeLayer::KEYS, flags::<ProbeLayer>()),
             (ServerLayer::KEYS, flags::<ServerLayer>()),
+            (NotifyLayer::KEYS, flags::<NotifyLayer>()),
         ] {
             let ids: Vec<&str> = command
                 .get_arguments()

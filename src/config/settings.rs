@@ -70,6 +70,8 @@ pub struct ServeSettings {
     pub log_format: LogFormat,
     /// Whether a second replica confirms a failing check of an `ok` proxy.
     pub second_opinion: bool,
+    /// Notifications on status changes (issue 16).
+    pub notify: proxyhealth_notify::NotifySettings,
 }
 
 /// Everything `check` runs with.

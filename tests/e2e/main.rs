@@ -12,6 +12,7 @@ mod crash;
 mod fleet;
 mod host_names;
 mod metrics;
+mod notify;
 mod quiet;
 mod replicas;
 mod secrets;

@@ -228,6 +228,20 @@ impl ApiClient {
         .await
     }
 
+    /// `GET /api/v2/proxyhealth/notifications`: the newest notifications
+    /// and how their delivery went (admin).
+    pub async fn notifications(
+        &self,
+    ) -> Result<Answer<crate::wire::NotificationsResponse>, ApiError> {
+        self.call(
+            Method::GET,
+            "api/v2/proxyhealth/notifications",
+            Auth::Admin,
+            None::<&()>,
+        )
+        .await
+    }
+
     /// `GET /healthz`: `ok` (200) or `degraded` with the store's error (503);
     /// both are answers here, any other status is an error.
     pub async fn healthz(&self) -> Result<Answer<Healthz>, ApiError> {

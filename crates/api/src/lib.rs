@@ -11,6 +11,10 @@
 //! - [`wire`]: the JSON shapes: Coder's `Region`, `WorkspaceProxy`, the request
 //!   bodies, registration, and proxyhealth's summary, `/healthz` and the
 //!   replicas' consistency report.
+//! - `wire_history`: the shapes of persisted history (issue 15): a proxy's
+//!   window, incidents, the list's uptime; re-exported by [`wire`].
+//! - `wire_notify`: the shapes of notifications (issue 16): the recent
+//!   deliveries; re-exported by [`wire`].
 //! - [`client`]: [`ApiClient`] (built by [`ApiClientBuilder`]), one method per
 //!   route, each returning an [`Answer`]: the typed value and the raw body.
 //! - [`error`]: [`ApiError`], why a call failed, with the HTTP status and Coder's
@@ -37,6 +41,8 @@
 pub mod client;
 pub mod error;
 pub mod wire;
+mod wire_history;
+mod wire_notify;
 
 pub use client::{Answer, ApiClient, ApiClientBuilder, DEFAULT_TIMEOUT, PROXY_TOKEN_HEADER};
 pub use error::ApiError;

@@ -14,6 +14,12 @@ use std::time::Duration;
 use time::{Date, Month, OffsetDateTime, Time};
 use uuid::Uuid;
 
+pub use crate::wire_history::{
+    HistoryBucket, HistoryTransition, HistoryWindow, Incident, IncidentsPage, ParseWindowError,
+    ProxyHistory, ProxyUptime,
+};
+pub use crate::wire_notify::{NotificationDelivery, NotificationsResponse};
+
 /// The offset Coder adds to a proxy's `region_id` to make its DERP region id.
 pub const DERP_REGION_ID_OFFSET: i32 = 10_000;
 
@@ -176,6 +182,10 @@ pub struct WorkspaceProxy {
     pub deleted: bool,
     /// The version the proxy registered with.
     pub version: String,
+    /// proxyhealth: the share of checks that were `ok` over 24 hours and 30
+    /// days, from the persisted history; absent when the store keeps none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uptime: Option<ProxyUptime>,
 }
 
 impl WorkspaceProxy {
@@ -190,6 +200,7 @@ impl WorkspaceProxy {
             updated_at: proxy.updated_at,
             deleted: proxy.deleted,
             version: proxy.version.clone(),
+            uptime: None,
         }
     }
 

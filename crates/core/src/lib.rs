@@ -17,26 +17,33 @@
 //! - [`secrets`]: a proxy URL's password kept out of everything shown: the URL
 //!   as shown (`https://user:xxxxx@host`, Prometheus's convention) and
 //!   messages cleaned of it.
+//! - [`history`]: the recording seam of persisted history: checks and status
+//!   transitions handed to the store in one transaction ([`HistoryRecorder`]).
+//! - [`rollup`]: the hourly rollup of a proxy's checks and its latency sketch.
 
 pub mod advice;
 pub mod classify;
 pub mod envelope;
+pub mod history;
 pub mod hysteresis;
 pub mod outcome;
 pub mod proxy;
 pub mod proxy_status;
 pub mod report;
+pub mod rollup;
 pub mod secrets;
 pub mod source;
 pub mod status;
 pub mod validate;
 
 pub use classify::{Classified, classify, health_report_url};
+pub use history::{CheckRecord, HistoryBatch, HistoryRecorder, RecordError, Transition};
 pub use hysteresis::Hysteresis;
 pub use outcome::{BodyError, ProbeOutcome, ProbeResponse, TransportError, TransportErrorKind};
 pub use proxy::{Proxy, ProxyHost, app_host_for_csp};
 pub use proxy_status::{HISTORY_LEN, HistoryPoint, ProxyStatus};
 pub use report::{HealthReport, ReportLimits};
+pub use rollup::{LatencySketch, Rollup};
 pub use secrets::{redact_in, redact_report, redact_url};
 pub use source::{ProxySource, SourceError};
 pub use status::Status;

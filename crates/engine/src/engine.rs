@@ -2,6 +2,7 @@
 //! demand, or in the background coalesced per proxy) and the readers.
 
 use crate::error::EngineError;
+use crate::history::{HistoryWriter, checks_of};
 use crate::metrics::EngineMetrics;
 use crate::options::{DEFAULT_INTERVAL, EngineOptions};
 use crate::probe::Prober;
@@ -9,7 +10,7 @@ use crate::recheck::RecheckRequests;
 use crate::snapshot::{Change, Snapshot, SweepInfo};
 use crate::sweep::{CheckResult, check_all, check_proxy};
 use arc_swap::{ArcSwap, Guard};
-use proxyhealth_core::{ProxySource, ProxyStatus, Status};
+use proxyhealth_core::{HistoryRecorder, ProxySource, ProxyStatus, Status};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,6 +51,11 @@ struct Inner {
     background_rechecks: parking_lot::Mutex<HashMap<Uuid, bool>>,
     /// Who runs background re-checks instead of this engine (a cluster).
     recheck_requests: Option<Arc<dyn RecheckRequests>>,
+    /// Where history is written before a snapshot showing it is published.
+    history: Option<HistoryWriter>,
+    /// Held by a sweep or re-check from its merge to its publication while
+    /// history is written in between (an await), so merges stay in order.
+    recording: AsyncMutex<()>,
     /// When a shared view was last read successfully (cluster mode only).
     view_read_at: parking_lot::Mutex<Option<Instant>>,
     metrics: EngineMetrics,
@@ -82,6 +88,7 @@ pub struct EngineBuilder {
     client: Option<reqwest::Client>,
     registry: Option<prometheus::Registry>,
     recheck_requests: Option<Arc<dyn RecheckRequests>>,
+    history: Option<Arc<dyn HistoryRecorder>>,
 }
 
 impl EngineBuilder {
@@ -135,6 +142,15 @@ impl EngineBuilder {
         self
     }
 
+    /// Where to write history (issue 15): every sweep's and re-check's
+    /// checks and the status transitions they cause, in one transaction,
+    /// before the snapshot showing them is published. Unset, nothing is
+    /// written (a cluster replica writes history with its results instead).
+    pub fn history(mut self, recorder: Arc<dyn HistoryRecorder>) -> Self {
+        self.history = Some(recorder);
+        self
+    }
+
     /// Builds the engine, checking the settings.
     pub fn build(self) -> Result<Engine, EngineError> {
         let source = self.source.ok_or(EngineError::MissingStore)?;
@@ -162,6 +178,10 @@ impl EngineBuilder {
         let snapshot = Arc::new(ArcSwap::from_pointee(Snapshot::default()));
         let metrics = EngineMetrics::register(&registry, Arc::clone(&snapshot), options.interval)?;
         let (generations, _) = watch::channel(0);
+        let history = self
+            .history
+            .map(|recorder| HistoryWriter::new(recorder, &registry))
+            .transpose()?;
         Ok(Engine {
             inner: Arc::new(Inner {
                 source,
@@ -179,6 +199,8 @@ impl EngineBuilder {
                 generations,
                 background_rechecks: parking_lot::Mutex::new(HashMap::new()),
                 recheck_requests: self.recheck_requests,
+                history,
+                recording: AsyncMutex::new(()),
                 view_read_at: parking_lot::Mutex::new(None),
                 metrics,
                 registry,
@@ -316,12 +338,18 @@ impl Engine {
             return Ok(Arc::new(self.status_after(result)));
         }
         let result = self.check(proxy).await;
-        let _guard = self.inner.publish.lock();
-        let current = self.inner.snapshot.load();
-        if let Some((next, change)) = current.after_recheck(result, self.inner.options.hysteresis) {
-            log_changes(change.as_slice());
-            self.inner.metrics.changes.count(change.as_slice());
-            self.publish(next);
+        match &self.inner.history {
+            None => {
+                let _guard = self.inner.publish.lock();
+                let current = self.inner.snapshot.load();
+                if let Some((next, change)) =
+                    current.after_recheck(result, self.inner.options.hysteresis)
+                {
+                    self.note_changes(change.as_slice());
+                    self.publish(next);
+                }
+            }
+            Some(history) => self.recheck_recorded(history, result).await,
         }
         self.inner
             .snapshot
@@ -329,6 +357,32 @@ impl Engine {
             .get(&id)
             .cloned()
             .ok_or(EngineError::ProxyNotFound(id))
+    }
+
+    /// Merges a re-check's result, writes its history, then publishes.
+    async fn recheck_recorded(&self, history: &HistoryWriter, result: CheckResult) {
+        let hysteresis = self.inner.options.hysteresis;
+        let _recording = self.inner.recording.lock().await;
+        let current = self.snapshot_arc();
+        let checks = checks_of(std::slice::from_ref(&result));
+        let Some((next, change)) = current.after_recheck(result.clone(), hysteresis) else {
+            return;
+        };
+        history.record(checks, change.as_slice()).await;
+        let _guard = self.inner.publish.lock();
+        let latest = self.inner.snapshot.load();
+        // only a deletion (`forget`) can have published meanwhile: merge again
+        let next = if latest.generation() == current.generation() {
+            Some(next)
+        } else {
+            latest
+                .after_recheck(result, hysteresis)
+                .map(|(next, _)| next)
+        };
+        self.note_changes(change.as_slice());
+        if let Some(next) = next {
+            self.publish(next);
+        }
     }
 
     /// Asks `requests` for a re-check of every proxy and waits for newer
@@ -513,8 +567,7 @@ impl Engine {
             let _guard = self.inner.publish.lock();
             let current = self.inner.snapshot.load();
             let (next, changes) = current.with_view(statuses, full, info);
-            log_changes(&changes);
-            self.inner.metrics.changes.count(&changes);
+            self.note_changes(&changes);
             self.publish(next);
         }
         *self.inner.view_read_at.lock() = Some(Instant::now());
@@ -626,13 +679,38 @@ impl Engine {
             duration: started.elapsed(),
             proxies: count,
         };
+        let hysteresis = self.inner.options.hysteresis;
+        let Some(history) = &self.inner.history else {
+            let _guard = self.inner.publish.lock();
+            let current = self.inner.snapshot.load();
+            let (next, changes) = current.after_sweep(results, info, hysteresis, seq);
+            self.note_changes(&changes);
+            return Ok(self.publish(next));
+        };
+        // history first, then the snapshot that shows it
+        let _recording = self.inner.recording.lock().await;
+        let current = self.snapshot_arc();
+        let checks = checks_of(&results);
+        let (next, changes) = current.after_sweep(results.clone(), info, hysteresis, seq);
+        history.record(checks, &changes).await;
         let _guard = self.inner.publish.lock();
-        let current = self.inner.snapshot.load();
-        let (next, changes) =
-            current.after_sweep(results, info, self.inner.options.hysteresis, seq);
-        log_changes(&changes);
-        self.inner.metrics.changes.count(&changes);
+        let latest = self.inner.snapshot.load();
+        // only a deletion (`forget`) can have published meanwhile: merge again
+        let next = if latest.generation() == current.generation() {
+            next
+        } else {
+            latest.after_sweep(results, info, hysteresis, seq).0
+        };
+        self.note_changes(&changes);
         Ok(self.publish(next))
+    }
+
+    /// Logs each status change a merge made and counts it in the metrics:
+    /// every path that publishes changes (sweep, re-check, a cluster's view)
+    /// goes through here once per change.
+    fn note_changes(&self, changes: &[Change]) {
+        log_changes(changes);
+        self.inner.metrics.changes.count(changes);
     }
 
     /// Stores `next` (the caller holds the publish lock and has counted its

@@ -30,6 +30,9 @@
 //!   one in flight per proxy), and the readers; and what a cluster replica
 //!   uses instead of the loop: one check without merging, the merged status,
 //!   and publishing a shared view.
+//! - `history`: writing a sweep's or re-check's checks and transitions to
+//!   the [`proxyhealth_core::HistoryRecorder`] set on the builder, before
+//!   the snapshot showing them is published (issue 15).
 //! - [`recheck`]: [`RecheckRequests`], the seam that lets a cluster run the
 //!   background re-checks the engine is asked for (one check in the cluster).
 //! - [`tls_files`]: the TLS files the options name (CA bundle, client
@@ -39,7 +42,8 @@
 //! Who uses whom (`use crate::` edges; `options`, `recheck`, `tls_files`
 //! (→ options) and `error` (→ tls_files) are leaves any module may use):
 //! ```text
-//! engine     → sweep, snapshot, metrics, probe, recheck
+//! engine     → sweep, snapshot, metrics, probe, recheck, history
+//! history    → snapshot, sweep (CheckResult)
 //! metrics    → proxy_metrics, snapshot
 //! proxy_metrics → snapshot
 //! snapshot   → sweep (CheckResult)
@@ -54,6 +58,7 @@
 
 pub mod engine;
 pub mod error;
+mod history;
 pub mod http1;
 pub mod metrics;
 pub mod options;

@@ -18,6 +18,11 @@
 //! `proxyhealth demo`, the server's test harness and the benchmarks all start
 //! the service here, so there is one assembly and one shutdown to keep right.
 //!
+//! Notifications (issue 16): with targets configured, building tells the
+//! store's outbox the targets and damping (rows are written with the
+//! transitions), and running runs the delivery worker beside the sweeps
+//! (every replica runs one; each row is claimed by one).
+//!
 //! What the caller does on a signal (log it, print it, exit at once on a second
 //! one) stays with the caller: it chooses the `stop` future, and may race
 //! [`Application::run_until_stopped`] with anything else.
@@ -49,6 +54,7 @@ use crate::{SHUTDOWN_GRACE, Service, ServiceConfig, ServiceError};
 use proxyhealth_cluster::{ClusterError, ClusterRechecks, ClusterSettings, Replica};
 use proxyhealth_core::ProxySource;
 use proxyhealth_engine::{Engine, EngineError, EngineOptions};
+use proxyhealth_notify::{Notifier, NotifySettings};
 use proxyhealth_store::{
     InstanceGuard, InstanceInfo, InstanceLockError, OpenOptions, ProxyStore, ReplicaInfo,
     StoreError, open_store, redact,
@@ -123,6 +129,9 @@ pub struct AppSettings {
     /// proxy is confirmed by another replica before its status changes
     /// (`true` by default; no effect with one replica).
     pub second_opinion: bool,
+    /// Notifications on status changes (issue 16); with no targets (the
+    /// default) nothing is written to the outbox and no worker runs.
+    pub notify: NotifySettings,
 }
 
 impl AppSettings {
@@ -135,6 +144,7 @@ impl AppSettings {
             service: ServiceConfig::default(),
             sweep_loop: true,
             second_opinion: proxyhealth_cluster::settings::SECOND_OPINION,
+            notify: NotifySettings::default(),
         }
     }
 }
@@ -181,13 +191,19 @@ pub enum AppError {
     /// The task serving HTTP panicked or was cancelled.
     #[error("the HTTP service task failed")]
     ServeTask(#[source] tokio::task::JoinError),
+    /// Notifications could not be set up (two targets of one name, say).
+    #[error("notifications: {0}")]
+    Notify(String),
 }
 
 impl AppError {
     /// Whether the error is a mistake in the settings (a bad store spec or engine
     /// option) rather than a failure at run time; the CLI exits 2 for these.
     pub fn is_settings(&self) -> bool {
-        matches!(self, AppError::StoreSpec(_) | AppError::Engine(_))
+        matches!(
+            self,
+            AppError::StoreSpec(_) | AppError::Engine(_) | AppError::Notify(_)
+        )
     }
 }
 
@@ -214,6 +230,8 @@ pub struct Application {
     replica: Option<Replica>,
     /// The one-writer store's lock, held while the application lives.
     instance: Option<InstanceGuard>,
+    /// The notification worker, when targets are configured.
+    notifier: Option<Notifier>,
 }
 
 impl std::fmt::Debug for Application {
@@ -241,8 +259,28 @@ impl Application {
         if let Some(coordination) = &coordination {
             engine =
                 engine.recheck_requests(Arc::new(ClusterRechecks::new(Arc::clone(coordination))));
+        } else if let Some(history) = store.history() {
+            // one replica: the engine writes history before it publishes; a
+            // replica's history is written with its fenced results instead
+            engine = engine.history(proxyhealth_store::history::recorder(history));
         }
         let engine = engine.build().map_err(AppError::Engine)?;
+        // before the first batch is recorded: the outbox writes rows by the
+        // targets it is told here
+        let notifier = match store.outbox() {
+            Some(outbox) if !settings.notify.targets.is_empty() => Some(
+                Notifier::new(outbox, settings.notify, engine.registry())
+                    .map_err(AppError::Notify)?,
+            ),
+            None if !settings.notify.targets.is_empty() => {
+                return Err(AppError::Notify(
+                    "notification targets need a store proxyhealth writes to \
+                     (not a read-only --coder attach without --coordination-schema)"
+                        .to_owned(),
+                ));
+            }
+            _ => None,
+        };
         let listener =
             TcpListener::bind(settings.listen)
                 .await
@@ -302,6 +340,7 @@ impl Application {
             sweep_loop: settings.sweep_loop,
             replica,
             instance,
+            notifier,
         })
     }
 
@@ -347,6 +386,9 @@ impl Application {
                 tokio::spawn(async move { engine.run(shutdown).await })
             }),
         };
+        let notify_task = self
+            .notifier
+            .map(|notifier| tokio::spawn(notifier.run(shutdown.clone())));
         let mut serve_task = tokio::spawn(self.service.serve(self.listener, shutdown.clone()));
 
         let served_early = tokio::select! {
@@ -361,6 +403,9 @@ impl Application {
             };
             if let Some(engine_task) = engine_task {
                 let _ = engine_task.await;
+            }
+            if let Some(notify_task) = notify_task {
+                let _ = notify_task.await;
             }
             served
         };

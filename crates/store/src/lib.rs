@@ -31,13 +31,24 @@
 //! - `pg_own_state`: proxyhealth's own tables in a schema of an attached Coder
 //!   database (`--coordination-schema`), so attached replicas coordinate too.
 //! - [`instance`]: the SQLite instance lock ([`InstanceGuard`]).
+//! - [`history`]: persisted history (issue 15): [`HistoryStore`] (through
+//!   [`ProxyStore::history`]), its statements per backend, the window and
+//!   incident views, and retention.
+//! - `journal`: the one transaction per batch that writes history (and, with
+//!   issue 16, the notification outbox beside it), on each backend.
+//! - [`outbox`]: the notification outbox (issue 16): [`Outbox`] (through
+//!   [`ProxyStore::outbox`]), rows written by the journal, claimed with a
+//!   lease by the delivery worker, per backend.
 
 pub mod coordination;
 pub mod error;
+pub mod history;
 pub mod instance;
+mod journal;
 mod memory;
 pub mod model;
 mod open;
+pub mod outbox;
 mod pg_coordination;
 mod pg_listener;
 mod pg_own_state;
@@ -52,10 +63,12 @@ pub use coordination::{
     ReplicaInfo, ReplicaRow, ResultBatch, ResultRow, ResultWrite, WriteOutcome,
 };
 pub use error::{StoreError, TokenError};
+pub use history::{HistoryStore, HourBucket, Pruned, UptimeCounts};
 pub use instance::{InstanceGuard, InstanceInfo, InstanceLockError};
 pub use memory::MemoryStore;
 pub use model::{CreatedProxy, NewProxy, ProxyUpdate, Registration};
 pub use open::{OpenOptions, default_sqlite_path, open_store, redact};
+pub use outbox::{AttemptFailure, DeliveryState, Notification, Outbox, OutboxPolicy};
 pub use pg_coordination::{CoordinationSettings, PgCoordination};
 pub use pg_listener::{DUE_CHANNEL, ListenerSettings, PgNoticeListener, RESULTS_CHANNEL};
 pub use postgres::PgStore;

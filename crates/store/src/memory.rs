@@ -18,6 +18,8 @@ use crate::{CreatedProxy, NewProxy, ProxyStore, ProxyUpdate, Registration, Store
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    /// Persisted (in memory) history.
+    history: std::sync::Arc<crate::history::memory::MemoryHistory>,
 }
 
 #[derive(Debug, Default)]
@@ -235,6 +237,14 @@ impl ProxyStore for MemoryStore {
 
     fn is_read_only(&self) -> bool {
         self.inner.lock().read_only
+    }
+
+    fn history(&self) -> Option<std::sync::Arc<dyn crate::HistoryStore>> {
+        Some(self.history.clone())
+    }
+
+    fn outbox(&self) -> Option<std::sync::Arc<dyn crate::Outbox>> {
+        Some(self.history.outbox.clone())
     }
 }
 

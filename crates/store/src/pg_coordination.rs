@@ -19,6 +19,7 @@
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use proxyhealth_core::{CheckRecord, HistoryBatch, ProxyStatus, Status, Transition};
 use sqlx::Row;
 use sqlx::postgres::{PgPool, PgRow};
 use time::OffsetDateTime;
@@ -31,6 +32,7 @@ use crate::coordination::{
     ReplicaRow, ResultBatch, ResultRow, ResultWrite, WriteOutcome, from_millis, millis,
 };
 use crate::error::{Backend, map_db_error};
+use crate::journal::{self, Journal};
 use crate::pg_listener::{ListenerSettings, PgNoticeListener};
 
 /// Most check rows one `results_since` statement reads; more are read in
@@ -85,6 +87,9 @@ pub struct PgCoordination {
     settings: CoordinationSettings,
     last_ensure: Mutex<Option<Instant>>,
     last_prune: Mutex<Option<Instant>>,
+    /// This replica's history journal: its accepted results' checks and
+    /// transitions are recorded in the same transaction as the write.
+    journal: Journal,
 }
 
 impl PgCoordination {
@@ -94,7 +99,16 @@ impl PgCoordination {
             settings,
             last_ensure: Mutex::new(None),
             last_prune: Mutex::new(None),
+            journal: Journal::new(),
         }
+    }
+
+    /// This coordination with its journal writing notification rows by the
+    /// store's outbox policy (issue 16), so a transition recorded by a
+    /// replica's fenced write gets its notification in the same transaction.
+    pub(crate) fn with_outbox(mut self, outbox: crate::outbox::PolicyHandle) -> Self {
+        self.journal.outbox = outbox;
+        self
     }
 
     /// Inserts a check row, due now, for every non-deleted proxy that has none;
@@ -419,6 +433,8 @@ impl Coordination for PgCoordination {
             })?);
             next_due.push(millis(write.next_due_in));
         }
+        let mut cache = self.journal.cache.lock().await;
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
         // g takes the view row's lock before any check row is locked (w needs
         // g's value before the UPDATE can join a single row), and holds it to commit.
         let rows = sqlx::query(
@@ -439,10 +455,11 @@ impl Coordination for PgCoordination {
                    status = w.status, result = w.result::jsonb, \
                    checked_at = now(), checked_by = w.owner, generation = w.generation, \
                    confirm_for = NULL, confirm_until = NULL \
-               FROM w \
+               FROM w JOIN proxyhealth_checks old ON old.proxy_id = w.proxy_id \
                WHERE c.proxy_id = w.proxy_id AND c.lease_owner = w.owner \
                  AND c.attempt = w.attempt \
-               RETURNING c.proxy_id, c.generation, w.owner, w.status, w.message), \
+               RETURNING c.proxy_id, c.generation, w.owner, w.status, w.message, \
+                         old.status AS previous_status), \
              seen AS ( \
                INSERT INTO proxyhealth_observations \
                  (proxy_id, replica_id, status, message, observed_at) \
@@ -454,7 +471,8 @@ impl Coordination for PgCoordination {
                                 n.generation::text || ':' || n.proxy_id::text) \
                FROM (SELECT proxy_id, generation FROM done \
                      ORDER BY generation DESC LIMIT 1) n) \
-             SELECT proxy_id, generation, (SELECT count(*) FROM notified) AS notified \
+             SELECT proxy_id, generation, previous_status, \
+                    (SELECT count(*) FROM notified) AS notified \
              FROM done",
         )
         .bind(n)
@@ -465,15 +483,26 @@ impl Coordination for PgCoordination {
         .bind(&messages)
         .bind(&results)
         .bind(&next_due)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await
         .map_err(db_err)?;
         let mut accepted = std::collections::HashMap::with_capacity(rows.len());
+        let mut previous = std::collections::HashMap::with_capacity(rows.len());
         for row in &rows {
             let id: Uuid = row.try_get("proxy_id").map_err(db_err)?;
             let generation: i64 = row.try_get("generation").map_err(db_err)?;
+            let was: Option<String> = row.try_get("previous_status").map_err(db_err)?;
             accepted.insert(id, generation);
+            previous.insert(id, was);
         }
+        // History, in the same transaction: a transition is recorded once,
+        // by the replica whose accepted result caused it (the row's status
+        // before this write is the cluster's truth, read under its lock).
+        let batch = history_of(&writes, &previous);
+        let rollups = journal::postgres::stage(&mut tx, &self.journal, &cache, &batch).await?;
+        journal::postgres::record_in(&mut tx, &self.journal, &rollups, batch.transitions).await?;
+        tx.commit().await.map_err(db_err)?;
+        cache.apply(rollups);
         Ok(writes
             .iter()
             .map(|w| match accepted.remove(&w.claim.proxy_id) {
@@ -661,6 +690,32 @@ impl Coordination for PgCoordination {
     async fn listen(&self) -> Result<Box<dyn NoticeSource>, StoreError> {
         Ok(Box::new(self.listener().await?))
     }
+}
+
+/// The history of a batch of writes: a check for every accepted write whose
+/// result is an engine status, and a transition where its status differs
+/// from the row's status before the write (`previous`, by accepted proxy).
+fn history_of(
+    writes: &[ResultWrite],
+    previous: &std::collections::HashMap<Uuid, Option<String>>,
+) -> HistoryBatch {
+    let mut batch = HistoryBatch::default();
+    for write in writes {
+        let Some(was) = previous.get(&write.claim.proxy_id) else {
+            continue;
+        };
+        let Ok(status) = serde_json::from_value::<ProxyStatus>(write.result.clone()) else {
+            continue;
+        };
+        batch.checks.push(CheckRecord::of(&status));
+        let from = was.as_deref().and_then(|word| word.parse::<Status>().ok());
+        if from != Some(status.status) {
+            batch
+                .transitions
+                .push(Transition::of(&status, from, Some(write.claim.owner)));
+        }
+    }
+    batch
 }
 
 fn db_err(err: sqlx::Error) -> StoreError {

@@ -45,6 +45,11 @@ pub struct PgStore {
     /// Attached to Coder with a schema of our own: the pool that writes our
     /// coordination state there (see `pg_own_state`).
     own_state: Option<PgPool>,
+    /// Persisted history; `None` attached read-only to a Coder database.
+    history: Option<std::sync::Arc<crate::history::postgres::PgHistory>>,
+    /// The notification outbox (issue 16), written by the history's and the
+    /// coordination's journals; `None` attached read-only.
+    outbox: Option<std::sync::Arc<crate::outbox::postgres::PgOutbox>>,
 }
 
 impl PgStore {
@@ -65,7 +70,10 @@ impl PgStore {
                 _ => StoreError::Internal(message),
             }
         })?;
+        let (history, outbox) = history_and_outbox(&pool);
         Ok(PgStore {
+            history: Some(history),
+            outbox: Some(outbox),
             pool,
             read_only: false,
             own_state: None,
@@ -101,10 +109,14 @@ impl PgStore {
             Some(schema) => Some(open_own_state(url, options, schema).await?),
             None => None,
         };
+        // history and notifications live beside the coordination state
+        let (history, outbox) = own_state.as_ref().map(history_and_outbox).unzip();
         Ok(PgStore {
             pool,
             read_only: true,
             own_state,
+            history,
+            outbox,
         })
     }
 
@@ -116,11 +128,18 @@ impl PgStore {
         &self,
         settings: CoordinationSettings,
     ) -> Result<PgCoordination, StoreError> {
-        if let Some(own_state) = &self.own_state {
-            return Ok(PgCoordination::new(own_state.clone(), settings));
-        }
-        self.refuse_writes()?;
-        Ok(PgCoordination::new(self.pool.clone(), settings))
+        let pool = match &self.own_state {
+            Some(own_state) => own_state,
+            None => {
+                self.refuse_writes()?;
+                &self.pool
+            }
+        };
+        let coordination = PgCoordination::new(pool.clone(), settings);
+        Ok(match &self.outbox {
+            Some(outbox) => coordination.with_outbox(outbox.policy.clone()),
+            None => coordination,
+        })
     }
 
     /// Closes the pool, waiting for connections in use to be returned.
@@ -137,6 +156,25 @@ impl PgStore {
         }
         Ok(())
     }
+}
+
+/// The history and the notification outbox written through `pool`, sharing
+/// one outbox policy (the journal writes outbox rows by it).
+fn history_and_outbox(
+    pool: &PgPool,
+) -> (
+    std::sync::Arc<crate::history::postgres::PgHistory>,
+    std::sync::Arc<crate::outbox::postgres::PgOutbox>,
+) {
+    let outbox = std::sync::Arc::new(crate::outbox::postgres::PgOutbox {
+        pool: pool.clone(),
+        policy: crate::outbox::PolicyHandle::default(),
+    });
+    let history = std::sync::Arc::new(crate::history::postgres::PgHistory {
+        pool: pool.clone(),
+        journal: crate::journal::Journal::with_outbox(outbox.policy.clone()),
+    });
+    (history, outbox)
 }
 
 /// What a pool's sessions may do.
@@ -462,6 +500,18 @@ impl ProxyStore for PgStore {
 
     fn is_read_only(&self) -> bool {
         self.read_only
+    }
+
+    fn history(&self) -> Option<std::sync::Arc<dyn crate::HistoryStore>> {
+        self.history
+            .clone()
+            .map(|history| history as std::sync::Arc<dyn crate::HistoryStore>)
+    }
+
+    fn outbox(&self) -> Option<std::sync::Arc<dyn crate::Outbox>> {
+        self.outbox
+            .clone()
+            .map(|outbox| outbox as std::sync::Arc<dyn crate::Outbox>)
     }
 
     fn coordination(&self) -> Option<std::sync::Arc<dyn Coordination>> {

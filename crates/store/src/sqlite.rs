@@ -68,6 +68,10 @@ pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     path: PathBuf,
+    /// Persisted history, over the same pools.
+    history: std::sync::Arc<crate::history::sqlite::SqliteHistory>,
+    /// The notification outbox (issue 16), written by the history's journal.
+    outbox: std::sync::Arc<crate::outbox::sqlite::SqliteOutbox>,
 }
 
 impl SqliteStore {
@@ -108,10 +112,22 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await
             .map_err(|err| unavailable("open", &err))?;
+        let outbox = std::sync::Arc::new(crate::outbox::sqlite::SqliteOutbox {
+            writer: writer.clone(),
+            reader: reader.clone(),
+            policy: crate::outbox::PolicyHandle::default(),
+        });
+        let history = std::sync::Arc::new(crate::history::sqlite::SqliteHistory {
+            writer: writer.clone(),
+            reader: reader.clone(),
+            journal: crate::journal::Journal::with_outbox(outbox.policy.clone()),
+        });
         Ok(SqliteStore {
             writer,
             reader,
             path: path.to_owned(),
+            history,
+            outbox,
         })
     }
 
@@ -373,6 +389,14 @@ impl ProxyStore for SqliteStore {
 
     fn is_read_only(&self) -> bool {
         false
+    }
+
+    fn history(&self) -> Option<std::sync::Arc<dyn crate::HistoryStore>> {
+        Some(self.history.clone())
+    }
+
+    fn outbox(&self) -> Option<std::sync::Arc<dyn crate::Outbox>> {
+        Some(self.outbox.clone())
     }
 
     fn instance_lock(

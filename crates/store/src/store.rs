@@ -6,8 +6,8 @@ use proxyhealth_core::{Proxy, ProxySource};
 use uuid::Uuid;
 
 use crate::{
-    Coordination, CreatedProxy, InstanceGuard, InstanceInfo, InstanceLockError, NewProxy,
-    ProxyUpdate, Registration, StoreError, TokenError, token,
+    Coordination, CreatedProxy, HistoryStore, InstanceGuard, InstanceInfo, InstanceLockError,
+    NewProxy, ProxyUpdate, Registration, StoreError, TokenError, token,
 };
 
 /// Where proxies, their token hashes and the admin token hash are kept.
@@ -89,6 +89,19 @@ pub trait ProxyStore: ProxySource {
     /// writable PostgreSQL store, `None` for stores that are one process
     /// (memory), one writer (SQLite) or read-only.
     fn coordination(&self) -> Option<Arc<dyn Coordination>> {
+        None
+    }
+
+    /// The store's persisted history (issue 15): `Some` for stores that
+    /// write it (memory, SQLite, writable PostgreSQL), `None` attached
+    /// read-only to a Coder database.
+    fn history(&self) -> Option<Arc<dyn HistoryStore>> {
+        None
+    }
+
+    /// The store's notification outbox (issue 16): `Some` for stores that
+    /// write history, `None` attached read-only to a Coder database.
+    fn outbox(&self) -> Option<Arc<dyn crate::Outbox>> {
         None
     }
 

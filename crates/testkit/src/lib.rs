@@ -15,6 +15,8 @@
 //! - [`tls_server`]: [`TlsProxy`], an HTTPS proxy on loopback with
 //!   certificates the test makes ([`TestCa`]: a private CA and its leaves),
 //!   optionally requiring a client certificate.
+//! - [`receiver`]: [`Receiver`], a notification receiver on loopback that
+//!   records each request, checks its signature, and fails when told to.
 //! - [`api`]: a client of a test server and the registration a test proxy sends.
 //! - [`coder_db`]: Coder's `workspace_proxies` table without our migrations,
 //!   for the tests of the read-only attach.
@@ -30,12 +32,14 @@ pub mod database;
 pub mod dns_server;
 pub mod fake_proxy;
 pub mod postgres;
+pub mod receiver;
 pub mod tls_server;
 
 pub use database::TestDatabase;
 pub use dns_server::{DnsAnswer, DnsServer};
 pub use fake_proxy::FakeProxy;
 pub use postgres::OwnPostgres;
+pub use receiver::Receiver;
 pub use tls_server::{TestCa, TlsProxy};
 
 /// Whether the tests run in CI (`CI=true`): then a test that cannot get its

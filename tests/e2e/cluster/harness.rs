@@ -311,6 +311,17 @@ impl Replica {
         Replica::start_on(label, &db.url, interval, timeout, &[]).await
     }
 
+    /// Starts a replica with `extra` flags too (notification targets, say).
+    pub(super) async fn start_with_flags(
+        label: &'static str,
+        db: &TestDb,
+        interval: Duration,
+        timeout: Duration,
+        extra: &[&str],
+    ) -> Replica {
+        Replica::start_on(label, &db.url, interval, timeout, extra).await
+    }
+
     /// Starts a replica on the database at `url` with `extra` arguments.
     pub(super) async fn start_on(
         label: &'static str,

@@ -14,10 +14,12 @@
 //! - `second_opinion`: a failure seen by one replica only.
 //! - `attach`: replicas attached to a Coder database, coordinating in a
 //!   schema of their own.
+//! - `notify`: three replicas, one notification per change (issue 16).
 
 mod attach;
 mod failover;
 mod faults;
 mod harness;
+mod notify;
 mod second_opinion;
 mod sharing;

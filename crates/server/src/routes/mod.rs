@@ -4,6 +4,7 @@
 //! (see [`crate::state`]); the handler modules never import the state itself.
 
 pub(crate) mod health;
+pub(crate) mod notifications;
 pub(crate) mod proxies;
 pub(crate) mod register;
 pub(crate) mod replicas;
@@ -38,6 +39,10 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
                 .delete(proxies::delete),
         )
         .route("/api/v2/proxyhealth/replicas", get(replicas::report))
+        .route(
+            "/api/v2/proxyhealth/notifications",
+            get(notifications::list),
+        )
         .route_layer(from_fn_with_state(state.auth.clone(), require_admin));
     let proxy = Router::new()
         .route(

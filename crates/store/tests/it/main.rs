@@ -5,7 +5,9 @@
 mod attach;
 mod conformance;
 mod coordination;
+mod history;
 mod memory;
+mod outbox;
 mod postgres;
 mod sqlite;
 mod sqlite_crash;

@@ -13,6 +13,8 @@ async fn fixture() -> Option<Fixture> {
 }
 
 conformance_suite!(fixture);
+crate::history::history_suite!(fixture);
+crate::outbox::outbox_suite!(fixture);
 
 #[tokio::test]
 async fn a_failing_memory_store_reports_unavailable_until_it_recovers() {

@@ -23,6 +23,8 @@ async fn fixture() -> Option<Fixture> {
 }
 
 conformance_suite!(fixture);
+crate::history::history_suite!(fixture);
+crate::outbox::outbox_suite!(fixture);
 
 #[tokio::test]
 async fn two_replicas_migrating_at_once_both_succeed() {

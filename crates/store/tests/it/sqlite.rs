@@ -19,6 +19,8 @@ async fn fixture() -> Option<Fixture> {
 }
 
 conformance_suite!(fixture);
+crate::history::history_suite!(fixture);
+crate::outbox::outbox_suite!(fixture);
 
 #[tokio::test]
 async fn opening_creates_the_file_and_its_parent_directories() {

@@ -1,0 +1,240 @@
+//! What a notification says: the generic webhook's JSON body
+//! ([`WebhookBody`], documented in docs/api.md) and the Slack text.
+
+use proxyhealth_core::{Status, Transition};
+use serde::Serialize;
+use std::time::Duration;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// What is notified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A proxy's shown status changed (an outbox row).
+    Change {
+        /// The outbox row's id: the delivery id receivers can deduplicate on.
+        id: i64,
+        /// The change.
+        transition: Transition,
+    },
+    /// `proxyhealth notify test`.
+    Test,
+}
+
+impl Event {
+    /// The event's word (`status_change` or `test`), in the body and the
+    /// `X-Proxyhealth-Event` header.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::Change { .. } => "status_change",
+            Event::Test => "test",
+        }
+    }
+
+    /// The delivery id (`X-Proxyhealth-Delivery`): the outbox row's id, or
+    /// `test`.
+    pub fn delivery_id(&self) -> String {
+        match self {
+            Event::Change { id, .. } => id.to_string(),
+            Event::Test => "test".to_owned(),
+        }
+    }
+}
+
+/// The proxy a webhook body is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BodyProxy {
+    /// Its id.
+    pub id: Uuid,
+    /// Its name when the change happened.
+    pub name: String,
+    /// Its URL, any password replaced by `***`; empty when unregistered.
+    pub url: String,
+}
+
+/// The generic webhook's JSON body. A test notification has `type` `test`
+/// and `proxy`, `from`, `to`, `at` null.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WebhookBody {
+    /// `status_change` or `test`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The delivery id (also in `X-Proxyhealth-Delivery`): the same on
+    /// every retry of one notification.
+    pub delivery_id: String,
+    /// The proxy.
+    pub proxy: Option<BodyProxy>,
+    /// The status before; null for a proxy's first recorded status.
+    pub from: Option<Status>,
+    /// The status now.
+    pub to: Option<Status>,
+    /// Whether `to` is `ok` (a recovery).
+    pub recovered: bool,
+    /// The report's errors from the check that caused the change.
+    pub errors: Vec<String>,
+    /// The report's warnings from that check.
+    pub warnings: Vec<String>,
+    /// When the check that caused the change started (RFC 3339, UTC).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub at: Option<OffsetDateTime>,
+    /// How long the proxy was in `from`, in seconds; null when unknown.
+    pub previous_status_seconds: Option<f64>,
+    /// The dashboard's page for the proxy, when a public URL is configured.
+    pub dashboard_url: Option<String>,
+    /// One readable line (what the Slack text starts with).
+    pub summary: String,
+}
+
+impl WebhookBody {
+    /// The body for `event`; `dashboard_url` is the proxy's page, if any.
+    pub fn of(event: &Event, dashboard_url: Option<String>) -> WebhookBody {
+        match event {
+            Event::Change { id, transition: t } => WebhookBody {
+                kind: event.kind(),
+                delivery_id: id.to_string(),
+                proxy: Some(BodyProxy {
+                    id: t.proxy_id,
+                    name: t.proxy_name.clone(),
+                    url: proxyhealth_store::redact(&t.proxy_url),
+                }),
+                from: t.from,
+                to: Some(t.to),
+                recovered: t.to == Status::Ok,
+                errors: t.report.errors.clone(),
+                warnings: t.report.warnings.clone(),
+                at: Some(t.at),
+                previous_status_seconds: t.previous_lasted.map(|d| d.as_secs_f64()),
+                dashboard_url,
+                summary: summary(t),
+            },
+            Event::Test => WebhookBody {
+                kind: event.kind(),
+                delivery_id: event.delivery_id(),
+                proxy: None,
+                from: None,
+                to: None,
+                recovered: false,
+                errors: Vec::new(),
+                warnings: Vec::new(),
+                at: None,
+                previous_status_seconds: None,
+                dashboard_url: None,
+                summary: "Test notification from proxyhealth".to_owned(),
+            },
+        }
+    }
+}
+
+/// One readable line: `eu-west is unreachable (was ok for 3h 2m)`.
+pub fn summary(t: &Transition) -> String {
+    let again = matches!(
+        t.from,
+        Some(Status::Unhealthy | Status::Unreachable | Status::Unknown)
+    );
+    let now = if t.to == Status::Ok && again {
+        format!("{} is ok again", t.proxy_name)
+    } else {
+        format!("{} is {}", t.proxy_name, t.to)
+    };
+    match (t.from, t.previous_lasted) {
+        (Some(from), Some(lasted)) => format!("{now} (was {from} for {})", rounded(lasted)),
+        (Some(from), None) => format!("{now} (was {from})"),
+        (None, _) => now,
+    }
+}
+
+/// A duration to the second, as humans read it (`3h 2m 5s`).
+fn rounded(duration: Duration) -> String {
+    humantime::format_duration(Duration::from_secs(duration.as_secs().max(1))).to_string()
+}
+
+/// Most error or warning lines a Slack message lists.
+const SLACK_LINES: usize = 10;
+
+/// The Slack text for `event`, escaped as Slack asks (`&`, `<`, `>`).
+pub fn slack_text(event: &Event, dashboard_url: Option<&str>) -> String {
+    let Event::Change { transition: t, .. } = event else {
+        return ":wave: Test notification from proxyhealth".to_owned();
+    };
+    let icon = match t.to {
+        Status::Ok => ":large_green_circle:",
+        Status::Unhealthy => ":large_orange_circle:",
+        Status::Unreachable => ":red_circle:",
+        Status::Unregistered | Status::Unknown => ":white_circle:",
+    };
+    let mut text = format!("{icon} {}", escape(&summary(t)));
+    let lines = t
+        .report
+        .errors
+        .iter()
+        .map(|e| ("error", e))
+        .chain(t.report.warnings.iter().map(|w| ("warning", w)));
+    for (kind, line) in lines.take(SLACK_LINES) {
+        text.push_str(&format!("\n• {kind}: {}", escape(line)));
+    }
+    let more = (t.report.errors.len() + t.report.warnings.len()).saturating_sub(SLACK_LINES);
+    if more > 0 {
+        text.push_str(&format!("\n• … and {more} more"));
+    }
+    if let Some(url) = dashboard_url {
+        text.push_str(&format!("\n<{}|Open in proxyhealth>", escape(url)));
+    }
+    text
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proxyhealth_core::HealthReport;
+
+    fn change() -> Event {
+        Event::Change {
+            id: 7,
+            transition: Transition {
+                proxy_id: Uuid::nil(),
+                proxy_name: "eu-<west>".into(),
+                proxy_url: "https://user:pw@eu.example".into(),
+                at: OffsetDateTime::UNIX_EPOCH,
+                from: Some(Status::Ok),
+                to: Status::Unreachable,
+                report: HealthReport::error("connection refused"),
+                replica: None,
+                previous_lasted: Some(Duration::from_secs(3725)),
+            },
+        }
+    }
+
+    #[test]
+    fn the_webhook_body_hides_the_password_and_says_how_long() {
+        let body = serde_json::to_value(WebhookBody::of(&change(), None)).expect("json");
+        assert_eq!(body["type"], "status_change");
+        assert_eq!(body["delivery_id"], "7");
+        assert_eq!(body["proxy"]["url"], "https://user:***@eu.example/");
+        assert_eq!(body["from"], "ok");
+        assert_eq!(body["to"], "unreachable");
+        assert_eq!(body["recovered"], false);
+        assert_eq!(body["errors"][0], "connection refused");
+        assert_eq!(body["previous_status_seconds"], 3725.0);
+        assert_eq!(body["at"], "1970-01-01T00:00:00Z");
+        assert_eq!(
+            body["summary"],
+            "eu-<west> is unreachable (was ok for 1h 2m 5s)"
+        );
+    }
+
+    #[test]
+    fn the_slack_text_is_escaped_and_links_the_page() {
+        let text = slack_text(&change(), Some("https://h.example/proxies/x"));
+        assert_eq!(
+            text,
+            ":red_circle: eu-&lt;west&gt; is unreachable (was ok for 1h 2m 5s)\n\
+             • error: connection refused\n<https://h.example/proxies/x|Open in proxyhealth>"
+        );
+    }
+}

@@ -1,0 +1,66 @@
+//! `GET /api/v2/proxyhealth/notifications`: the newest notifications (outbox
+//! rows) and how their delivery went (admin).
+
+use crate::error::ApiError;
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use proxyhealth_api::wire::{NotificationDelivery, NotificationsResponse};
+use proxyhealth_store::ProxyStore;
+use std::sync::Arc;
+
+/// Rows listed when `?limit=` is not given.
+const DEFAULT_LIMIT: u32 = 100;
+/// The most rows one answer lists.
+const MAX_LIMIT: u32 = 1000;
+
+/// `?limit=N` from the query string (other keys are ignored).
+fn limit_of(query: Option<&str>) -> Result<u32, ApiError> {
+    let given = query
+        .unwrap_or_default()
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("limit="));
+    let Some(text) = given else {
+        return Ok(DEFAULT_LIMIT);
+    };
+    text.parse::<u32>()
+        .ok()
+        .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "limit must be a whole number from 1 to {MAX_LIMIT}"
+            ))
+        })
+}
+
+/// `GET /api/v2/proxyhealth/notifications[?limit=N]`.
+pub(crate) async fn list(
+    State(store): State<Arc<dyn ProxyStore>>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<NotificationsResponse>, ApiError> {
+    let limit = limit_of(query.as_deref())?;
+    let Some(outbox) = store.outbox() else {
+        return Ok(Json(NotificationsResponse::default()));
+    };
+    let rows = outbox.recent(limit).await?;
+    Ok(Json(NotificationsResponse {
+        notifications: rows
+            .into_iter()
+            .map(|n| NotificationDelivery {
+                id: n.id,
+                target: n.target,
+                proxy_id: n.transition.proxy_id,
+                proxy_name: n.transition.proxy_name,
+                from: n.transition.from,
+                to: n.transition.to,
+                at: n.transition.at,
+                state: n.state.as_str().to_owned(),
+                attempts: n.attempts,
+                created_at: n.created_at,
+                next_attempt_at: n.next_attempt_at,
+                finished_at: n.finished_at,
+                last_status: n.last_status,
+                last_error: n.last_error,
+            })
+            .collect(),
+    }))
+}

@@ -1,0 +1,383 @@
+//! Notifications on status changes (issue 16), end to end inside one
+//! process: the real service over a real store, a fake proxy the test turns
+//! up and down, sweeps on demand, and a real HTTP receiver on loopback
+//! (`proxyhealth_testkit::Receiver`) that records, verifies and fails when
+//! told.
+
+use crate::helpers::{ADMIN, TestApp, app_settings, config, start};
+use proxyhealth_notify::{NotifySettings, Secret, Target, TargetKind};
+use proxyhealth_server::AppSettings;
+use proxyhealth_store::{MemoryStore, NewProxy, ProxyStore, Registration};
+use proxyhealth_testkit::fake_proxy::{FakeProxy, json};
+use proxyhealth_testkit::receiver::{Receiver, signature_is_valid};
+use reqwest::StatusCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use uuid::Uuid;
+
+const SECRET: &str = "whsec-test-0123456789";
+const WAIT: Duration = Duration::from_secs(15);
+
+/// A proxy whose health the test switches: a report without errors, or a 503.
+struct Switch {
+    up: Arc<AtomicBool>,
+    proxy: FakeProxy,
+}
+
+impl Switch {
+    async fn start() -> Switch {
+        let up = Arc::new(AtomicBool::new(true));
+        let answer_up = Arc::clone(&up);
+        let proxy = FakeProxy::start(move |_| {
+            let up = answer_up.load(Ordering::SeqCst);
+            async move {
+                if up {
+                    json(200, r#"{"errors":[],"warnings":[]}"#)
+                } else {
+                    json(503, r#"{"message":"overloaded"}"#)
+                }
+            }
+        })
+        .await;
+        Switch { up, proxy }
+    }
+
+    fn set(&self, up: bool) {
+        self.up.store(up, Ordering::SeqCst);
+    }
+}
+
+/// A memory store holding one registered proxy `eu-west` at `url`.
+async fn store_with_proxy(url: &str) -> (Arc<MemoryStore>, Uuid) {
+    let store = Arc::new(MemoryStore::new());
+    let created = store
+        .create_proxy(NewProxy {
+            name: "eu-west".into(),
+            display_name: "EU West".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("create");
+    let id = created.proxy.id;
+    store
+        .register_proxy(
+            id,
+            Registration {
+                url: url.to_owned(),
+                wildcard_hostname: String::new(),
+                derp_enabled: true,
+                derp_only: false,
+                version: "v2.20.0".into(),
+            },
+        )
+        .await
+        .expect("register");
+    (store, id)
+}
+
+fn webhook(url: &str) -> Target {
+    Target::parse(TargetKind::Webhook, &format!("ops={url}")).expect("target")
+}
+
+fn settings(targets: Vec<Target>) -> NotifySettings {
+    NotifySettings {
+        targets,
+        secret: Some(Secret::new(SECRET)),
+        timeout: Duration::from_secs(2),
+        public_url: url::Url::parse("https://health.example/").ok(),
+        ..NotifySettings::default()
+    }
+}
+
+async fn app_with(store: Arc<MemoryStore>, notify: NotifySettings) -> TestApp {
+    start(AppSettings {
+        notify,
+        ..app_settings(store, config())
+    })
+    .await
+}
+
+async fn sweep(app: &TestApp) {
+    app.engine.force_update().await.expect("sweep");
+}
+
+/// The recent notifications through the admin API.
+async fn deliveries(app: &TestApp) -> serde_json::Value {
+    let answer = app.admin_get("/api/v2/proxyhealth/notifications").await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    answer.body["notifications"].clone()
+}
+
+/// Waits until the newest notification's state is `state`.
+async fn wait_for_state(app: &TestApp, state: &str) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let rows = deliveries(app).await;
+        if rows[0]["state"] == state {
+            return rows;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no {state} notification within {WAIT:?}: {rows}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn metrics(app: &TestApp) -> String {
+    app.client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text")
+}
+
+fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+#[tokio::test]
+async fn a_change_and_its_recovery_are_each_notified_once_and_signed() {
+    let receiver = Receiver::start().await;
+    let proxy = Switch::start().await;
+    let (store, id) = store_with_proxy(&proxy.proxy.url).await;
+    let app = app_with(store, settings(vec![webhook(&receiver.url)])).await;
+    sweep(&app).await;
+    proxy.set(false);
+    sweep(&app).await;
+    let got = receiver.wait_for_accepted(1, WAIT).await;
+    let down = &got[0];
+    assert!(
+        signature_is_valid(SECRET.as_bytes(), down, now(), 300),
+        "the signature verifies with the secret"
+    );
+    assert!(!signature_is_valid(b"another secret", down, now(), 300));
+    assert_eq!(down.header("content-type"), "application/json");
+    assert_eq!(down.header("x-proxyhealth-event"), "status_change");
+    let body = down.json();
+    assert_eq!(body["type"], "status_change");
+    assert_eq!(down.header("x-proxyhealth-delivery"), body["delivery_id"]);
+    assert_eq!(body["proxy"]["id"], id.to_string());
+    assert_eq!(body["proxy"]["name"], "eu-west");
+    assert_eq!(body["proxy"]["url"], proxy.proxy.url);
+    assert_eq!(body["from"], "ok");
+    assert_eq!(body["to"], "unhealthy");
+    assert_eq!(body["recovered"], false);
+    assert!(
+        body["errors"][0].as_str().unwrap_or("").contains("503"),
+        "{body}"
+    );
+    assert!(body["previous_status_seconds"].as_f64().is_some(), "{body}");
+    assert!(body["at"].as_str().is_some_and(|at| at.ends_with('Z')));
+    assert_eq!(
+        body["dashboard_url"],
+        format!("https://health.example/proxies/{id}")
+    );
+
+    proxy.set(true);
+    sweep(&app).await;
+    let got = receiver.wait_for_accepted(2, WAIT).await;
+    let up = got[1].json();
+    assert_eq!(up["from"], "unhealthy");
+    assert_eq!(up["to"], "ok");
+    assert_eq!(up["recovered"], true);
+    assert_eq!(up["errors"], serde_json::json!([]));
+    assert!(signature_is_valid(SECRET.as_bytes(), &got[1], now(), 300));
+
+    // a sweep without a change sends nothing more
+    sweep(&app).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(receiver.received().len(), 2);
+    let rows = deliveries(&app).await;
+    assert_eq!(rows.as_array().map(Vec::len), Some(2), "{rows}");
+    for row in rows.as_array().into_iter().flatten() {
+        assert_eq!(row["state"], "delivered");
+        assert_eq!(row["attempts"], 1);
+        assert_eq!(row["target"], "ops");
+        assert_eq!(row["last_status"], 200);
+    }
+    let text = metrics(&app).await;
+    assert_eq!(
+        metric(
+            &text,
+            "proxyhealth_notifications_sent_total{target=\"ops\"}"
+        ),
+        2.0
+    );
+    assert!(
+        !text.contains(&receiver.url),
+        "the target's URL is never a label"
+    );
+}
+
+#[tokio::test]
+async fn a_slack_target_gets_a_readable_message() {
+    let receiver = Receiver::start().await;
+    let proxy = Switch::start().await;
+    let (store, id) = store_with_proxy(&proxy.proxy.url).await;
+    let slack = Target::parse(TargetKind::Slack, &format!("chat={}", receiver.url)).expect("ok");
+    let app = app_with(store, settings(vec![slack])).await;
+    sweep(&app).await;
+    proxy.set(false);
+    sweep(&app).await;
+    let got = receiver.wait_for_accepted(1, WAIT).await;
+    let text = got[0].json()["text"].as_str().unwrap_or("").to_owned();
+    assert!(
+        text.starts_with(":large_orange_circle: eu-west is unhealthy (was ok for "),
+        "{text}"
+    );
+    assert!(text.contains("\n• error: "), "{text}");
+    assert!(
+        text.ends_with(&format!(
+            "<https://health.example/proxies/{id}|Open in proxyhealth>"
+        )),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_receiver_is_retried_until_it_accepts() {
+    let receiver = Receiver::start().await;
+    receiver.fail_next(2);
+    let proxy = Switch::start().await;
+    let (store, _) = store_with_proxy(&proxy.proxy.url).await;
+    let app = app_with(store, settings(vec![webhook(&receiver.url)])).await;
+    sweep(&app).await;
+    proxy.set(false);
+    sweep(&app).await;
+    // backoff 1 s, then 2 s
+    receiver.wait_for_accepted(1, WAIT).await;
+    let all = receiver.received();
+    assert_eq!(
+        all.iter().map(|r| r.answered).collect::<Vec<_>>(),
+        [503, 503, 200]
+    );
+    let ids: Vec<String> = all
+        .iter()
+        .map(|r| r.header("x-proxyhealth-delivery"))
+        .collect();
+    assert!(
+        ids.iter().all(|id| *id == ids[0]),
+        "one delivery id: {ids:?}"
+    );
+    let rows = wait_for_state(&app, "delivered").await;
+    assert_eq!(rows[0]["attempts"], 3);
+    let text = metrics(&app).await;
+    assert_eq!(
+        metric(
+            &text,
+            "proxyhealth_notifications_retried_total{target=\"ops\"}"
+        ),
+        2.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "proxyhealth_notifications_sent_total{target=\"ops\"}"
+        ),
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn a_notification_is_given_up_after_the_retry_bound() {
+    let nowhere = proxyhealth_testkit::fake_proxy::refused_url().await;
+    let proxy = Switch::start().await;
+    let (store, _) = store_with_proxy(&proxy.proxy.url).await;
+    let app = app_with(
+        store,
+        NotifySettings {
+            retry_for: Duration::from_secs(2),
+            ..settings(vec![webhook(&format!("{nowhere}/hook"))])
+        },
+    )
+    .await;
+    sweep(&app).await;
+    proxy.set(false);
+    sweep(&app).await;
+    let rows = wait_for_state(&app, "failed").await;
+    let row = &rows[0];
+    assert!(row["attempts"].as_u64().is_some_and(|n| n >= 2), "{row}");
+    let error = row["last_error"].as_str().unwrap_or("");
+    assert!(error.contains("cannot connect"), "{error}");
+    assert!(
+        !error.contains("/hook"),
+        "the error never shows the URL: {error}"
+    );
+    let text = metrics(&app).await;
+    assert_eq!(
+        metric(
+            &text,
+            "proxyhealth_notifications_failed_total{target=\"ops\"}"
+        ),
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn a_change_undone_within_the_damping_time_sends_nothing() {
+    let receiver = Receiver::start().await;
+    let proxy = Switch::start().await;
+    let (store, _) = store_with_proxy(&proxy.proxy.url).await;
+    let damping = Duration::from_secs(2);
+    let app = app_with(
+        store,
+        NotifySettings {
+            damping,
+            ..settings(vec![webhook(&receiver.url)])
+        },
+    )
+    .await;
+    sweep(&app).await;
+    proxy.set(false);
+    sweep(&app).await;
+    proxy.set(true);
+    sweep(&app).await;
+    tokio::time::sleep(damping + Duration::from_secs(1)).await;
+    assert!(receiver.received().is_empty(), "a flap sends nothing");
+    let rows = deliveries(&app).await;
+    assert_eq!(rows.as_array().map(Vec::len), Some(1), "{rows}");
+    assert_eq!(rows[0]["state"], "cancelled");
+
+    // a change that lasts is sent once the damping time has passed
+    proxy.set(false);
+    sweep(&app).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        receiver.received().is_empty(),
+        "not before the damping time"
+    );
+    let got = receiver.wait_for_accepted(1, WAIT).await;
+    assert_eq!(got[0].json()["to"], "unhealthy");
+}
+
+#[tokio::test]
+async fn the_notifications_route_is_for_the_admin_only() {
+    let (store, _) = store_with_proxy("http://127.0.0.1:9").await;
+    let app = app_with(store, NotifySettings::default()).await;
+    let answer = app.get("/api/v2/proxyhealth/notifications").await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    let answer = app
+        .admin_get("/api/v2/proxyhealth/notifications?limit=0")
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        answer.message(),
+        "limit must be a whole number from 1 to 1000"
+    );
+    let listed = proxyhealth_testkit::api::client(&app.base, ADMIN)
+        .notifications()
+        .await
+        .expect("listed");
+    assert!(listed.value.notifications.is_empty());
+}

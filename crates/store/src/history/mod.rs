@@ -1,0 +1,202 @@
+//! Persisted history (issue 15): the status transitions and hourly rollups
+//! the journal writes, read back for the API, and pruned by age.
+//!
+//! - [`HistoryStore`]: what every writable store gives through
+//!   [`crate::ProxyStore::history`]: recording (the engine's
+//!   [`HistoryRecorder`], through [`recorder`]), the reads, and pruning.
+//! - `history::sqlite`, `history::postgres`, `history::memory`: the
+//!   statements of each backend (the journal calls their writes inside its
+//!   transaction).
+//! - [`view`]: a proxy's window (uptime, buckets, transitions) and the
+//!   incidents, composed from the reads.
+//! - [`retention`]: the background pruning task.
+
+pub(crate) mod memory;
+pub(crate) mod postgres;
+pub mod retention;
+pub(crate) mod sqlite;
+pub mod view;
+
+use proxyhealth_core::{HistoryBatch, HistoryRecorder, RecordError, Rollup, Status, Transition};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::StoreError;
+
+/// One hour of one proxy's checks, every writer's share added up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HourBucket {
+    /// The hour's start (UTC).
+    pub hour: OffsetDateTime,
+    /// The checks of that hour.
+    pub rollup: Rollup,
+}
+
+/// A proxy's checks over a window: how many, how many were `ok`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UptimeCounts {
+    /// Checks whose result was `ok`.
+    pub ok: u64,
+    /// All checks.
+    pub checks: u64,
+}
+
+impl UptimeCounts {
+    /// The share of checks that were `ok` (0 to 1); `None` without checks.
+    pub fn ratio(&self) -> Option<f64> {
+        (self.checks > 0).then(|| self.ok as f64 / self.checks as f64)
+    }
+}
+
+/// What one pruning pass deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Transitions deleted.
+    pub transitions: u64,
+    /// Rollup rows deleted.
+    pub rollups: u64,
+}
+
+/// A store's persisted history; see the module docs.
+#[async_trait::async_trait]
+pub trait HistoryStore: Send + Sync + std::fmt::Debug {
+    /// Writes a batch in one transaction (see
+    /// [`HistoryRecorder::record`]); returns the transitions as recorded.
+    async fn record_batch(&self, batch: HistoryBatch) -> Result<Vec<Transition>, StoreError>;
+
+    /// One proxy's hourly buckets from the hour holding `since` on, oldest
+    /// first (hours without checks are absent).
+    async fn buckets(
+        &self,
+        proxy_id: Uuid,
+        since: OffsetDateTime,
+    ) -> Result<Vec<HourBucket>, StoreError>;
+
+    /// Transitions at or after `since`, of one proxy or of all, oldest first.
+    async fn transitions(
+        &self,
+        proxy_id: Option<Uuid>,
+        since: OffsetDateTime,
+    ) -> Result<Vec<Transition>, StoreError>;
+
+    /// The last transition before `at` of one proxy or of each proxy (its
+    /// status when a window starts).
+    async fn last_before(
+        &self,
+        proxy_id: Option<Uuid>,
+        at: OffsetDateTime,
+    ) -> Result<Vec<Transition>, StoreError>;
+
+    /// Every proxy's checks from the hour holding `since` on.
+    async fn uptimes(
+        &self,
+        since: OffsetDateTime,
+    ) -> Result<HashMap<Uuid, UptimeCounts>, StoreError>;
+
+    /// Deletes at most `limit` rows of each table older than `before`: rollups
+    /// of earlier hours, and transitions before it that a newer transition
+    /// of the same proxy follows (a proxy's last transition is kept: it is
+    /// its status at the start of any window). One short transaction.
+    async fn prune(&self, before: OffsetDateTime, limit: u32) -> Result<Pruned, StoreError>;
+}
+
+/// The engine's recording seam over a store's history.
+pub fn recorder(history: Arc<dyn HistoryStore>) -> Arc<dyn HistoryRecorder> {
+    Arc::new(Recorder(history))
+}
+
+struct Recorder(Arc<dyn HistoryStore>);
+
+#[async_trait::async_trait]
+impl HistoryRecorder for Recorder {
+    async fn record(&self, batch: HistoryBatch) -> Result<Vec<Transition>, RecordError> {
+        self.0
+            .record_batch(batch)
+            .await
+            .map_err(|err| RecordError::new(err.to_string()))
+    }
+}
+
+/// The transitions of a batch as they are recorded, given each proxy's last
+/// recorded status and its time (updated as the batch goes): a change to the
+/// status already recorded is dropped; `from` and `previous_lasted` come
+/// from the record when there is one.
+pub(crate) fn settle(
+    transitions: Vec<Transition>,
+    last: &mut HashMap<Uuid, (Status, OffsetDateTime)>,
+) -> Vec<Transition> {
+    let mut recorded = Vec::with_capacity(transitions.len());
+    for mut transition in transitions {
+        if let Some((status, at)) = last.get(&transition.proxy_id) {
+            if *status == transition.to {
+                continue;
+            }
+            transition.from = Some(*status);
+            let lasted = transition.at - *at;
+            transition.previous_lasted = Some(Duration::try_from(lasted).unwrap_or_default());
+        }
+        last.insert(transition.proxy_id, (transition.to, transition.at));
+        recorded.push(transition);
+    }
+    recorded
+}
+
+/// A status word read back from the database.
+pub(crate) fn parse_status(word: &str) -> Result<Status, StoreError> {
+    word.parse()
+        .map_err(|err| StoreError::Internal(format!("bad stored status: {err}")))
+}
+
+/// A duration as whole milliseconds for a column.
+pub(crate) fn to_ms(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Milliseconds from a column as a duration (negative is zero).
+pub(crate) fn from_ms(ms: i64) -> Duration {
+    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+/// A count from a column (negative is zero).
+pub(crate) fn count(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+/// A count for a column.
+pub(crate) fn to_count(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// A report as stored (JSON).
+pub(crate) fn report_json(report: &proxyhealth_core::HealthReport) -> Result<String, StoreError> {
+    serde_json::to_string(report)
+        .map_err(|err| StoreError::Internal(format!("cannot encode a report: {err}")))
+}
+
+/// A report read back.
+pub(crate) fn report_from_json(json: &str) -> Result<proxyhealth_core::HealthReport, StoreError> {
+    serde_json::from_str(json)
+        .map_err(|err| StoreError::Internal(format!("bad stored report: {err}")))
+}
+
+/// The rows of one proxy, hour by hour, with every writer's share added up.
+pub(crate) fn merge_hours(rows: Vec<(i64, Rollup)>) -> Result<Vec<HourBucket>, StoreError> {
+    let mut by_hour: std::collections::BTreeMap<i64, Rollup> = std::collections::BTreeMap::new();
+    for (hour, rollup) in rows {
+        by_hour.entry(hour).or_default().merge(&rollup);
+    }
+    by_hour
+        .into_iter()
+        .map(|(hour, rollup)| {
+            Ok(HourBucket {
+                hour: OffsetDateTime::from_unix_timestamp(hour).map_err(|err| {
+                    StoreError::Internal(format!("bad stored hour {hour}: {err}"))
+                })?,
+                rollup,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,1 @@
+//! Pruning history by age, in the background.

@@ -1,0 +1,371 @@
+//! History's statements on SQLite (tables of the `history` migration): the
+//! writes the journal runs in its transaction, the reads, pruning.
+
+use std::collections::HashMap;
+
+use proxyhealth_core::{LatencySketch, Rollup, Status, Transition};
+use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
+use sqlx::{QueryBuilder, Row, Sqlite};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{
+    HistoryStore, HourBucket, Pruned, UptimeCounts, count, from_ms, merge_hours, parse_status,
+    report_from_json, report_json, settle, to_count, to_ms,
+};
+use crate::StoreError;
+use crate::error::{Backend, map_db_error};
+use crate::journal::{self, Journal, RollupRow};
+
+/// Rollup rows per `INSERT` (10 values each, well under SQLite's 32,766).
+const ROLLUPS_PER_STATEMENT: usize = 500;
+
+fn db_err(err: sqlx::Error) -> StoreError {
+    map_db_error(Backend::Sqlite, err, None)
+}
+
+fn nanos(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos()).unwrap_or(i64::MAX)
+}
+
+fn from_nanos(value: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(value))
+        .map_err(|err| StoreError::Internal(format!("bad stored timestamp {value}: {err}")))
+}
+
+fn uuid_of(text: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(text)
+        .map_err(|err| StoreError::Internal(format!("bad stored id {text:?}: {err}")))
+}
+
+/// Writes rollup rows whole (insert or replace this writer's row).
+pub(crate) async fn write_rollups(
+    conn: &mut SqliteConnection,
+    writer: Uuid,
+    rows: &[RollupRow],
+) -> Result<(), StoreError> {
+    let writer = writer.hyphenated().to_string();
+    for chunk in rows.chunks(ROLLUPS_PER_STATEMENT) {
+        let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO proxyhealth_rollups (proxy_id, hour, writer, checks, ok, unhealthy, \
+             unreachable, unregistered, latency_max_us, sketch) ",
+        );
+        insert.push_values(chunk, |mut values, row| {
+            let r = &row.rollup;
+            values
+                .push_bind(row.proxy_id.hyphenated().to_string())
+                .push_bind(row.hour)
+                .push_bind(writer.clone())
+                .push_bind(to_count(r.checks))
+                .push_bind(to_count(r.ok))
+                .push_bind(to_count(r.unhealthy))
+                .push_bind(to_count(r.unreachable))
+                .push_bind(to_count(r.unregistered))
+                .push_bind(r.latency_max_us.map(to_count))
+                .push_bind(r.sketch.encode());
+        });
+        insert.push(
+            " ON CONFLICT (proxy_id, hour, writer) DO UPDATE SET checks = excluded.checks, \
+             ok = excluded.ok, unhealthy = excluded.unhealthy, \
+             unreachable = excluded.unreachable, unregistered = excluded.unregistered, \
+             latency_max_us = excluded.latency_max_us, sketch = excluded.sketch",
+        );
+        insert.build().execute(&mut *conn).await.map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// This writer's stored rows for `keys` (evicted from its cache).
+pub(crate) async fn read_own_rollups(
+    conn: &mut SqliteConnection,
+    writer: Uuid,
+    keys: &[(Uuid, i64)],
+) -> Result<HashMap<(Uuid, i64), Rollup>, StoreError> {
+    let mut found = HashMap::new();
+    for (proxy_id, hour) in keys {
+        let rows = sqlx::query(
+            "SELECT checks, ok, unhealthy, unreachable, unregistered, latency_max_us, sketch \
+             FROM proxyhealth_rollups WHERE proxy_id = ?1 AND hour = ?2 AND writer = ?3",
+        )
+        .bind(proxy_id.hyphenated().to_string())
+        .bind(hour)
+        .bind(writer.hyphenated().to_string())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        if let Some(row) = rows.first() {
+            found.insert((*proxy_id, *hour), rollup_from_row(row)?);
+        }
+    }
+    Ok(found)
+}
+
+/// Records transitions (see [`super::settle`]); returns them as recorded.
+pub(crate) async fn write_transitions(
+    conn: &mut SqliteConnection,
+    transitions: Vec<Transition>,
+) -> Result<Vec<Transition>, StoreError> {
+    if transitions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut last = HashMap::new();
+    for transition in &transitions {
+        if last.contains_key(&transition.proxy_id) {
+            continue;
+        }
+        let rows = sqlx::query(
+            "SELECT to_status, at FROM proxyhealth_transitions WHERE proxy_id = ?1 \
+             ORDER BY at DESC, id DESC LIMIT 1",
+        )
+        .bind(transition.proxy_id.hyphenated().to_string())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        if let Some(row) = rows.first() {
+            let status: String = row.try_get("to_status").map_err(db_err)?;
+            let at: i64 = row.try_get("at").map_err(db_err)?;
+            last.insert(
+                transition.proxy_id,
+                (parse_status(&status)?, from_nanos(at)?),
+            );
+        }
+    }
+    let recorded = settle(transitions, &mut last);
+    for transition in &recorded {
+        sqlx::query(
+            "INSERT INTO proxyhealth_transitions (proxy_id, proxy_name, proxy_url, at, \
+             from_status, to_status, report, replica_id, previous_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )
+        .bind(transition.proxy_id.hyphenated().to_string())
+        .bind(&transition.proxy_name)
+        .bind(&transition.proxy_url)
+        .bind(nanos(transition.at))
+        .bind(transition.from.map(Status::as_str))
+        .bind(transition.to.as_str())
+        .bind(report_json(&transition.report)?)
+        .bind(transition.replica.map(|id| id.hyphenated().to_string()))
+        .bind(transition.previous_lasted.map(to_ms))
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    }
+    Ok(recorded)
+}
+
+fn rollup_from_row(row: &SqliteRow) -> Result<Rollup, StoreError> {
+    let sketch: Vec<u8> = row.try_get("sketch").map_err(db_err)?;
+    Ok(Rollup {
+        checks: count(row.try_get("checks").map_err(db_err)?),
+        ok: count(row.try_get("ok").map_err(db_err)?),
+        unhealthy: count(row.try_get("unhealthy").map_err(db_err)?),
+        unreachable: count(row.try_get("unreachable").map_err(db_err)?),
+        unregistered: count(row.try_get("unregistered").map_err(db_err)?),
+        latency_max_us: row
+            .try_get::<Option<i64>, _>("latency_max_us")
+            .map_err(db_err)?
+            .map(count),
+        sketch: LatencySketch::decode(&sketch)
+            .map_err(|err| StoreError::Internal(err.to_string()))?,
+    })
+}
+
+fn transition_from_row(row: &SqliteRow) -> Result<Transition, StoreError> {
+    let proxy_id: String = row.try_get("proxy_id").map_err(db_err)?;
+    let from: Option<String> = row.try_get("from_status").map_err(db_err)?;
+    let to: String = row.try_get("to_status").map_err(db_err)?;
+    let report: String = row.try_get("report").map_err(db_err)?;
+    let replica: Option<String> = row.try_get("replica_id").map_err(db_err)?;
+    Ok(Transition {
+        proxy_id: uuid_of(&proxy_id)?,
+        proxy_name: row.try_get("proxy_name").map_err(db_err)?,
+        proxy_url: row.try_get("proxy_url").map_err(db_err)?,
+        at: from_nanos(row.try_get("at").map_err(db_err)?)?,
+        from: from.as_deref().map(parse_status).transpose()?,
+        to: parse_status(&to)?,
+        report: report_from_json(&report)?,
+        replica: replica.as_deref().map(uuid_of).transpose()?,
+        previous_lasted: row
+            .try_get::<Option<i64>, _>("previous_ms")
+            .map_err(db_err)?
+            .map(from_ms),
+    })
+}
+
+/// The id of proxy `p.proxy_id`'s last transition before `?1`, for `concat!`.
+macro_rules! last_of {
+    () => {
+        "(SELECT l.id FROM proxyhealth_transitions l WHERE l.proxy_id = p.proxy_id \
+         AND l.at < ?1 ORDER BY l.at DESC, l.id DESC LIMIT 1)"
+    };
+}
+
+/// The columns of a transition row, for `concat!`.
+macro_rules! transition_columns {
+    () => {
+        "proxy_id, proxy_name, proxy_url, at, from_status, to_status, report, replica_id, previous_ms"
+    };
+}
+
+/// History in a SQLite file: writes through the store's single writer, reads
+/// through its read-only pool.
+#[derive(Debug)]
+pub(crate) struct SqliteHistory {
+    pub(crate) writer: SqlitePool,
+    pub(crate) reader: SqlitePool,
+    pub(crate) journal: Journal,
+}
+
+#[async_trait::async_trait]
+impl HistoryStore for SqliteHistory {
+    async fn record_batch(
+        &self,
+        batch: proxyhealth_core::HistoryBatch,
+    ) -> Result<Vec<Transition>, StoreError> {
+        journal::sqlite::record(&self.writer, &self.journal, batch).await
+    }
+
+    async fn buckets(
+        &self,
+        proxy_id: Uuid,
+        since: OffsetDateTime,
+    ) -> Result<Vec<HourBucket>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT hour, checks, ok, unhealthy, unreachable, unregistered, latency_max_us, \
+             sketch FROM proxyhealth_rollups WHERE proxy_id = ?1 AND hour >= ?2 ORDER BY hour",
+        )
+        .bind(proxy_id.hyphenated().to_string())
+        .bind(journal::hour_of(since))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        let rows = rows
+            .iter()
+            .map(|row| Ok((row.try_get("hour").map_err(db_err)?, rollup_from_row(row)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        merge_hours(rows)
+    }
+
+    async fn transitions(
+        &self,
+        proxy_id: Option<Uuid>,
+        since: OffsetDateTime,
+    ) -> Result<Vec<Transition>, StoreError> {
+        let rows = match proxy_id {
+            Some(id) => sqlx::query(concat!(
+                "SELECT ",
+                transition_columns!(),
+                " FROM proxyhealth_transitions \
+                 WHERE proxy_id = ?1 AND at >= ?2 ORDER BY at, id"
+            ))
+            .bind(id.hyphenated().to_string())
+            .bind(nanos(since))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?,
+            None => sqlx::query(concat!(
+                "SELECT ",
+                transition_columns!(),
+                " FROM proxyhealth_transitions \
+                 WHERE at >= ?1 ORDER BY at, id"
+            ))
+            .bind(nanos(since))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?,
+        };
+        rows.iter().map(transition_from_row).collect()
+    }
+
+    async fn last_before(
+        &self,
+        proxy_id: Option<Uuid>,
+        at: OffsetDateTime,
+    ) -> Result<Vec<Transition>, StoreError> {
+        let rows = match proxy_id {
+            Some(id) => sqlx::query(concat!(
+                "SELECT ",
+                transition_columns!(),
+                " FROM proxyhealth_transitions WHERE id = \
+                 (SELECT ",
+                last_of!(),
+                " FROM (SELECT ?2 AS proxy_id) p)"
+            ))
+            .bind(nanos(at))
+            .bind(id.hyphenated().to_string())
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?,
+            None => sqlx::query(concat!(
+                "SELECT ",
+                transition_columns!(),
+                " FROM proxyhealth_transitions WHERE id IN \
+                 (SELECT ",
+                last_of!(),
+                " FROM (SELECT DISTINCT proxy_id FROM proxyhealth_transitions) p)"
+            ))
+            .bind(nanos(at))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?,
+        };
+        rows.iter().map(transition_from_row).collect()
+    }
+
+    async fn uptimes(
+        &self,
+        since: OffsetDateTime,
+    ) -> Result<HashMap<Uuid, UptimeCounts>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT proxy_id, SUM(ok) AS ok, SUM(checks) AS checks FROM proxyhealth_rollups \
+             WHERE hour >= ?1 GROUP BY proxy_id",
+        )
+        .bind(journal::hour_of(since))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get("proxy_id").map_err(db_err)?;
+                Ok((
+                    uuid_of(&id)?,
+                    UptimeCounts {
+                        ok: count(row.try_get("ok").map_err(db_err)?),
+                        checks: count(row.try_get("checks").map_err(db_err)?),
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    async fn prune(&self, before: OffsetDateTime, limit: u32) -> Result<Pruned, StoreError> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let rollups = sqlx::query(
+            "DELETE FROM proxyhealth_rollups WHERE (proxy_id, hour, writer) IN \
+             (SELECT proxy_id, hour, writer FROM proxyhealth_rollups WHERE hour < ?1 LIMIT ?2)",
+        )
+        .bind(journal::hour_of(before))
+        .bind(i64::from(limit))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        let transitions = sqlx::query(
+            "DELETE FROM proxyhealth_transitions WHERE id IN (SELECT t.id FROM \
+             proxyhealth_transitions t WHERE t.at < ?1 AND EXISTS (SELECT 1 FROM \
+             proxyhealth_transitions n WHERE n.proxy_id = t.proxy_id AND n.id > t.id) \
+             LIMIT ?2)",
+        )
+        .bind(nanos(before))
+        .bind(i64::from(limit))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        tx.commit().await.map_err(db_err)?;
+        Ok(Pruned {
+            transitions,
+            rollups,
+        })
+    }
+}

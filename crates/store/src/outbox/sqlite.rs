@@ -1,0 +1,303 @@
+//! The outbox's statements on SQLite (the `notifications` migration): the
+//! rows the journal writes in its transaction, the worker's claim and
+//! outcomes, the API's read, pruning. One process per file, so the clock is
+//! this process's.
+
+use proxyhealth_core::{Status, Transition};
+use sqlx::Row;
+use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
+use std::time::Duration;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{
+    AttemptFailure, Cancelled, DeliveryState, Notification, Outbox, OutboxPolicy, PolicyHandle,
+    after_damping, attempts, rows_of, status_code,
+};
+use crate::StoreError;
+use crate::error::{Backend, map_db_error};
+use crate::history::{from_ms, parse_status, report_from_json, report_json, to_ms};
+
+fn db_err(err: sqlx::Error) -> StoreError {
+    map_db_error(Backend::Sqlite, err, None)
+}
+
+fn nanos(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos()).unwrap_or(i64::MAX)
+}
+
+fn from_nanos(value: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(value))
+        .map_err(|err| StoreError::Internal(format!("bad stored timestamp {value}: {err}")))
+}
+
+fn uuid_of(text: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(text)
+        .map_err(|err| StoreError::Internal(format!("bad stored id {text:?}: {err}")))
+}
+
+fn plus(at: OffsetDateTime, duration: Duration) -> OffsetDateTime {
+    at.saturating_add(time::Duration::try_from(duration).unwrap_or(time::Duration::MAX))
+}
+
+/// The SQLite store's outbox, over the store's pools.
+#[derive(Debug)]
+pub(crate) struct SqliteOutbox {
+    /// The store's one writer connection.
+    pub writer: SqlitePool,
+    /// Its readers.
+    pub reader: SqlitePool,
+    /// The policy its journal writes rows by.
+    pub policy: PolicyHandle,
+}
+
+/// Writes the outbox rows of `recorded` inside the journal's transaction.
+pub(crate) async fn write_in(
+    conn: &mut SqliteConnection,
+    policy: &PolicyHandle,
+    recorded: &[Transition],
+) -> Result<(), StoreError> {
+    let policy = policy.get();
+    if policy.targets.is_empty() || recorded.is_empty() {
+        return Ok(());
+    }
+    let now = OffsetDateTime::now_utc();
+    let not_before = plus(now, policy.damping);
+    for (target, transition) in rows_of(&policy, recorded) {
+        let row = if policy.damping.is_zero() {
+            Some(transition.clone())
+        } else {
+            let cancelled = cancel_damped(conn, target, transition.proxy_id, now).await?;
+            after_damping(transition, cancelled)
+        };
+        if let Some(row) = row {
+            insert(conn, target, &row, now, not_before).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Cancels the proxy's rows for `target` still inside their damping time;
+/// returns the earliest one's `from` and `previous_lasted`.
+async fn cancel_damped(
+    conn: &mut SqliteConnection,
+    target: &str,
+    proxy_id: Uuid,
+    now: OffsetDateTime,
+) -> Result<Option<Cancelled>, StoreError> {
+    let rows = sqlx::query(
+        "UPDATE proxyhealth_notifications SET state = 'cancelled', finished_at = ?1 \
+         WHERE proxy_id = ?2 AND target = ?3 AND state = 'pending' AND not_before > ?1 \
+         RETURNING id, from_status, previous_ms",
+    )
+    .bind(nanos(now))
+    .bind(proxy_id.hyphenated().to_string())
+    .bind(target)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    let mut earliest: Option<(i64, Cancelled)> = None;
+    for row in &rows {
+        let id: i64 = row.try_get("id").map_err(db_err)?;
+        let from: Option<String> = row.try_get("from_status").map_err(db_err)?;
+        let previous: Option<i64> = row.try_get("previous_ms").map_err(db_err)?;
+        if earliest.as_ref().is_none_or(|(first, _)| id < *first) {
+            earliest = Some((
+                id,
+                Cancelled {
+                    from: from.as_deref().map(parse_status).transpose()?,
+                    previous_lasted: previous.map(from_ms),
+                },
+            ));
+        }
+    }
+    Ok(earliest.map(|(_, cancelled)| cancelled))
+}
+
+async fn insert(
+    conn: &mut SqliteConnection,
+    target: &str,
+    t: &Transition,
+    now: OffsetDateTime,
+    not_before: OffsetDateTime,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO proxyhealth_notifications (target, proxy_id, proxy_name, proxy_url, at, \
+         from_status, to_status, report, replica_id, previous_ms, state, created_at, \
+         not_before, next_attempt_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending', ?11, ?12, ?12)",
+    )
+    .bind(target)
+    .bind(t.proxy_id.hyphenated().to_string())
+    .bind(&t.proxy_name)
+    .bind(&t.proxy_url)
+    .bind(nanos(t.at))
+    .bind(t.from.map(Status::as_str))
+    .bind(t.to.as_str())
+    .bind(report_json(&t.report)?)
+    .bind(t.replica.map(|id| id.hyphenated().to_string()))
+    .bind(t.previous_lasted.map(to_ms))
+    .bind(nanos(now))
+    .bind(nanos(not_before))
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+fn notification_from_row(row: &SqliteRow) -> Result<Notification, StoreError> {
+    let proxy_id: String = row.try_get("proxy_id").map_err(db_err)?;
+    let from: Option<String> = row.try_get("from_status").map_err(db_err)?;
+    let to: String = row.try_get("to_status").map_err(db_err)?;
+    let report: String = row.try_get("report").map_err(db_err)?;
+    let replica: Option<String> = row.try_get("replica_id").map_err(db_err)?;
+    let state: String = row.try_get("state").map_err(db_err)?;
+    let finished: Option<i64> = row.try_get("finished_at").map_err(db_err)?;
+    Ok(Notification {
+        id: row.try_get("id").map_err(db_err)?,
+        target: row.try_get("target").map_err(db_err)?,
+        transition: Transition {
+            proxy_id: uuid_of(&proxy_id)?,
+            proxy_name: row.try_get("proxy_name").map_err(db_err)?,
+            proxy_url: row.try_get("proxy_url").map_err(db_err)?,
+            at: from_nanos(row.try_get("at").map_err(db_err)?)?,
+            from: from.as_deref().map(parse_status).transpose()?,
+            to: parse_status(&to)?,
+            report: report_from_json(&report)?,
+            replica: replica.as_deref().map(uuid_of).transpose()?,
+            previous_lasted: row
+                .try_get::<Option<i64>, _>("previous_ms")
+                .map_err(db_err)?
+                .map(from_ms),
+        },
+        state: DeliveryState::parse(&state)?,
+        attempts: attempts(row.try_get("attempts").map_err(db_err)?),
+        created_at: from_nanos(row.try_get("created_at").map_err(db_err)?)?,
+        not_before: from_nanos(row.try_get("not_before").map_err(db_err)?)?,
+        next_attempt_at: from_nanos(row.try_get("next_attempt_at").map_err(db_err)?)?,
+        finished_at: finished.map(from_nanos).transpose()?,
+        last_error: row.try_get("last_error").map_err(db_err)?,
+        last_status: status_code(row.try_get("last_status").map_err(db_err)?),
+    })
+}
+
+#[async_trait::async_trait]
+impl Outbox for SqliteOutbox {
+    fn set_policy(&self, policy: OutboxPolicy) {
+        self.policy.set(policy);
+    }
+
+    async fn claim(
+        &self,
+        owner: Uuid,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<Notification>, StoreError> {
+        let now = OffsetDateTime::now_utc();
+        let rows = sqlx::query(
+            "UPDATE proxyhealth_notifications SET lease_owner = ?1, lease_until = ?2 \
+             WHERE id IN (SELECT n.id FROM proxyhealth_notifications n \
+               WHERE n.state = 'pending' AND n.next_attempt_at <= ?3 \
+                 AND (n.lease_until IS NULL OR n.lease_until < ?3) \
+                 AND NOT EXISTS (SELECT 1 FROM proxyhealth_notifications e \
+                   WHERE e.proxy_id = n.proxy_id AND e.target = n.target \
+                     AND e.state = 'pending' AND e.id < n.id) \
+               ORDER BY n.next_attempt_at, n.id LIMIT ?4) \
+             RETURNING *",
+        )
+        .bind(owner.hyphenated().to_string())
+        .bind(nanos(plus(now, lease)))
+        .bind(nanos(now))
+        .bind(i64::from(limit))
+        .fetch_all(&self.writer)
+        .await
+        .map_err(db_err)?;
+        let mut claimed = rows
+            .iter()
+            .map(notification_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        claimed.sort_unstable_by_key(|n| n.id);
+        Ok(claimed)
+    }
+
+    async fn delivered(
+        &self,
+        id: i64,
+        owner: Uuid,
+        status: Option<u16>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE proxyhealth_notifications SET state = 'delivered', \
+             attempts = attempts + 1, finished_at = ?3, last_status = ?4, last_error = NULL, \
+             lease_owner = NULL, lease_until = NULL \
+             WHERE id = ?1 AND lease_owner = ?2 AND state = 'pending'",
+        )
+        .bind(id)
+        .bind(owner.hyphenated().to_string())
+        .bind(nanos(OffsetDateTime::now_utc()))
+        .bind(status.map(i64::from))
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn attempt_failed(
+        &self,
+        id: i64,
+        owner: Uuid,
+        failure: &AttemptFailure,
+    ) -> Result<Option<DeliveryState>, StoreError> {
+        let now = OffsetDateTime::now_utc();
+        let rows = sqlx::query(
+            "UPDATE proxyhealth_notifications SET attempts = attempts + 1, \
+             last_error = ?3, last_status = ?4, lease_owner = NULL, lease_until = NULL, \
+             state = CASE WHEN ?5 >= not_before + ?7 THEN 'failed' ELSE 'pending' END, \
+             finished_at = CASE WHEN ?5 >= not_before + ?7 THEN ?5 ELSE NULL END, \
+             next_attempt_at = min(?5 + ?6, not_before + ?7) \
+             WHERE id = ?1 AND lease_owner = ?2 AND state = 'pending' RETURNING state",
+        )
+        .bind(id)
+        .bind(owner.hyphenated().to_string())
+        .bind(&failure.error)
+        .bind(failure.status.map(i64::from))
+        .bind(nanos(now))
+        .bind(nanos_of(failure.retry_in))
+        .bind(nanos_of(failure.retry_for))
+        .fetch_all(&self.writer)
+        .await
+        .map_err(db_err)?;
+        match rows.first() {
+            Some(row) => {
+                let state: String = row.try_get("state").map_err(db_err)?;
+                Ok(Some(DeliveryState::parse(&state)?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn recent(&self, limit: u32) -> Result<Vec<Notification>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM proxyhealth_notifications ORDER BY id DESC LIMIT ?1")
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(notification_from_row).collect()
+    }
+
+    async fn prune(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM proxyhealth_notifications WHERE state <> 'pending' AND finished_at < ?1",
+        )
+        .bind(nanos(before))
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected())
+    }
+}
+
+/// A duration in nanoseconds for arithmetic on the time columns.
+fn nanos_of(duration: Duration) -> i64 {
+    i64::try_from(duration.as_nanos()).unwrap_or(i64::MAX / 4)
+}
