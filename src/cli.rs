@@ -17,6 +17,8 @@ pub struct Cli {
 }
 
 /// The subcommands.
+// parsed once at start: the size of the largest (`serve`'s flags) costs nothing
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the health checker: the sweep loop, the HTTP API and the dashboard.
