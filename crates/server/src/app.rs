@@ -48,6 +48,7 @@ use crate::{SHUTDOWN_GRACE, Service, ServiceConfig, ServiceError};
 use proxyhealth_cluster::{ClusterError, ClusterRechecks, ClusterSettings, Replica};
 use proxyhealth_core::ProxySource;
 use proxyhealth_engine::{Engine, EngineError, EngineOptions};
+use proxyhealth_store::history::retention::{self, RetentionSettings};
 use proxyhealth_store::{
     InstanceGuard, InstanceInfo, InstanceLockError, OpenOptions, ProxyStore, ReplicaInfo,
     StoreError, open_store, redact,
@@ -122,6 +123,9 @@ pub struct AppSettings {
     /// proxy is confirmed by another replica before its status changes
     /// (`true` by default; no effect with one replica).
     pub second_opinion: bool,
+    /// How long persisted history is kept (default 90 days); pruned in the
+    /// background while the sweep loop (or the replica) runs.
+    pub history_retention: std::time::Duration,
 }
 
 impl AppSettings {
@@ -134,6 +138,7 @@ impl AppSettings {
             service: ServiceConfig::default(),
             sweep_loop: true,
             second_opinion: proxyhealth_cluster::settings::SECOND_OPINION,
+            history_retention: proxyhealth_store::history::retention::DEFAULT_RETENTION,
         }
     }
 }
@@ -213,6 +218,8 @@ pub struct Application {
     replica: Option<Replica>,
     /// The one-writer store's lock, held while the application lives.
     instance: Option<InstanceGuard>,
+    /// How history is pruned (with the sweep loop), when the store keeps it.
+    retention: RetentionSettings,
 }
 
 impl std::fmt::Debug for Application {
@@ -304,6 +311,10 @@ impl Application {
             sweep_loop: settings.sweep_loop,
             replica,
             instance,
+            retention: RetentionSettings {
+                keep: settings.history_retention,
+                ..RetentionSettings::default()
+            },
         })
     }
 
@@ -349,6 +360,13 @@ impl Application {
                 tokio::spawn(async move { engine.run(shutdown).await })
             }),
         };
+        let retention_task = match self.store.history() {
+            Some(history) if self.sweep_loop => {
+                let stop = shutdown.clone().cancelled_owned();
+                Some(tokio::spawn(retention::run(history, self.retention, stop)))
+            }
+            _ => None,
+        };
         let mut serve_task = tokio::spawn(self.service.serve(self.listener, shutdown.clone()));
 
         let served_early = tokio::select! {
@@ -363,6 +381,9 @@ impl Application {
             };
             if let Some(engine_task) = engine_task {
                 let _ = engine_task.await;
+            }
+            if let Some(retention_task) = retention_task {
+                let _ = retention_task.await;
             }
             served
         };

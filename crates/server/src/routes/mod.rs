@@ -4,6 +4,7 @@
 //! (see [`crate::state`]); the handler modules never import the state itself.
 
 pub(crate) mod health;
+pub(crate) mod history;
 pub(crate) mod proxies;
 pub(crate) mod register;
 pub(crate) mod replicas;
@@ -37,6 +38,11 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
                 .patch(proxies::patch)
                 .delete(proxies::delete),
         )
+        .route(
+            "/api/v2/workspaceproxies/{proxy}/history",
+            get(history::proxy_history),
+        )
+        .route("/api/v2/proxyhealth/incidents", get(history::incidents))
         .route("/api/v2/proxyhealth/replicas", get(replicas::report))
         .route_layer(from_fn_with_state(state.auth.clone(), require_admin));
     let proxy = Router::new()

@@ -90,10 +90,12 @@ pub trait HistoryStore: Send + Sync + std::fmt::Debug {
         at: OffsetDateTime,
     ) -> Result<Vec<Transition>, StoreError>;
 
-    /// Every proxy's checks from the hour holding `since` on.
+    /// Every proxy's checks from the hour holding `since` on, up to the hour
+    /// holding `until` (excluded) when one is given.
     async fn uptimes(
         &self,
         since: OffsetDateTime,
+        until: Option<OffsetDateTime>,
     ) -> Result<HashMap<Uuid, UptimeCounts>, StoreError>;
 
     /// Deletes at most `limit` rows of each table older than `before`: rollups

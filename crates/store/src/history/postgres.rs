@@ -322,12 +322,19 @@ impl HistoryStore for PgHistory {
     async fn uptimes(
         &self,
         since: OffsetDateTime,
+        until: Option<OffsetDateTime>,
     ) -> Result<HashMap<Uuid, UptimeCounts>, StoreError> {
         let rows = sqlx::query(
             "SELECT proxy_id, SUM(ok)::bigint AS ok, SUM(checks)::bigint AS checks \
-             FROM proxyhealth_rollups WHERE hour >= $1 GROUP BY proxy_id",
+             FROM proxyhealth_rollups WHERE hour >= $1 AND ($2::timestamptz IS NULL OR hour < $2) \
+             GROUP BY proxy_id",
         )
         .bind(hour_time(journal::hour_of(since))?)
+        .bind(
+            until
+                .map(|until| hour_time(journal::hour_of(until)))
+                .transpose()?,
+        )
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;

@@ -315,12 +315,14 @@ impl HistoryStore for SqliteHistory {
     async fn uptimes(
         &self,
         since: OffsetDateTime,
+        until: Option<OffsetDateTime>,
     ) -> Result<HashMap<Uuid, UptimeCounts>, StoreError> {
         let rows = sqlx::query(
             "SELECT proxy_id, SUM(ok) AS ok, SUM(checks) AS checks FROM proxyhealth_rollups \
-             WHERE hour >= ?1 GROUP BY proxy_id",
+             WHERE hour >= ?1 AND hour < ?2 GROUP BY proxy_id",
         )
         .bind(journal::hour_of(since))
+        .bind(until.map_or(i64::MAX, journal::hour_of))
         .fetch_all(&self.reader)
         .await
         .map_err(db_err)?;

@@ -198,11 +198,19 @@ pub(crate) async fn uptime_counts_only_the_hours_inside_the_window(store: Arc<dy
         })
         .await
         .expect("record");
-    let uptimes = history.uptimes(window_start).await.expect("uptimes");
+    let uptimes = history.uptimes(window_start, None).await.expect("uptimes");
     let counts = uptimes.get(&id).expect("the proxy's counts");
     assert_eq!((counts.ok, counts.checks), (3, 4));
-    let wider = history.uptimes(hour - day).await.expect("uptimes");
+    let wider = history.uptimes(hour - day, None).await.expect("uptimes");
     assert_eq!(wider.get(&id).map(|c| (c.ok, c.checks)), Some((3, 6)));
+    let before_this_hour = history
+        .uptimes(hour - day, Some(hour))
+        .await
+        .expect("uptimes");
+    assert_eq!(
+        before_this_hour.get(&id).map(|c| (c.ok, c.checks)),
+        Some((1, 4))
+    );
     let buckets = history.buckets(id, window_start).await.expect("buckets");
     assert_eq!(buckets.len(), 2);
     assert_eq!(buckets[0].hour, window_start);
