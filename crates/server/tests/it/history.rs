@@ -80,7 +80,10 @@ async fn a_proxys_history_shows_its_transitions_uptime_and_incidents() {
     assert_eq!(body["uptime"], 0.5);
     let buckets = body["buckets"].as_array().expect("buckets");
     let in_buckets: u64 = buckets.iter().filter_map(|b| b["checks"].as_u64()).sum();
-    assert_eq!(in_buckets, 4, "a sweep may straddle an hour, never lose a check");
+    assert_eq!(
+        in_buckets, 4,
+        "a sweep may straddle an hour, never lose a check"
+    );
     assert!(
         buckets
             .iter()
