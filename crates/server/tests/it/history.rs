@@ -236,3 +236,52 @@ async fn bad_incident_parameters_are_refused_naming_the_value() {
         assert_eq!(answer.first_field(), field);
     }
 }
+
+#[tokio::test]
+async fn history_older_than_the_retention_is_pruned_in_the_background() {
+    let store = Arc::new(proxyhealth_store::MemoryStore::new());
+    let history = store.history().expect("history");
+    let id = Uuid::new_v4();
+    let now = OffsetDateTime::now_utc();
+    let old = now - Duration::from_secs(40 * 24 * 3600);
+    history
+        .record_batch(HistoryBatch {
+            checks: vec![
+                proxyhealth_core::CheckRecord {
+                    proxy_id: id,
+                    at: old,
+                    result: Status::Ok,
+                    latency: None,
+                },
+                proxyhealth_core::CheckRecord {
+                    proxy_id: id,
+                    at: now,
+                    result: Status::Ok,
+                    latency: None,
+                },
+            ],
+            transitions: vec![],
+        })
+        .await
+        .expect("record");
+    let mut settings = crate::helpers::app_settings(store.clone(), config());
+    settings.sweep_loop = true;
+    settings.history_retention = Duration::from_secs(30 * 24 * 3600);
+    let _app = crate::helpers::start(settings).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let buckets = history
+            .buckets(id, OffsetDateTime::UNIX_EPOCH)
+            .await
+            .expect("read");
+        if buckets.len() == 1 {
+            assert!(buckets[0].hour > old, "the recent hour is kept");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the old hour was never pruned"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -54,6 +54,8 @@ impl HistoryStore for MemoryHistory {
         }
         let recorded = settle(batch.transitions, &mut last);
         inner.transitions.extend(recorded.iter().cloned());
+        // The memory store's outbox rows (issue 16) are added here, under
+        // the same lock: its "transaction".
         Ok(recorded)
     }
 

@@ -12,6 +12,9 @@
 //!   replicas, [`crate::PgCoordination`]'s fenced result write calls
 //!   `journal::postgres::record_in` inside its own transaction.
 //!
+//! The memory store applies a batch under one lock instead
+//! (`history::memory`), its outbox rows beside the history there.
+//!
 //! Rollups are added up in memory per writer ([`RollupCache`], one writer id
 //! per process) and written whole, so a sweep never reads a row before
 //! writing it; the cache is changed only after the transaction commits.
