@@ -34,10 +34,13 @@
 //!   incident views, and retention.
 //! - `journal`: the one transaction per batch that writes history (and, with
 //!   issue 16, the notification outbox beside it), on each backend.
+//! - `history_db`: the SQLite and PostgreSQL stores' [`HistoryStore`]s:
+//!   recording through the journal, reads and pruning through `history`.
 
 pub mod coordination;
 pub mod error;
 pub mod history;
+mod history_db;
 pub mod instance;
 mod journal;
 mod memory;

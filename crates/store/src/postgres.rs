@@ -42,7 +42,7 @@ pub struct PgStore {
     pool: PgPool,
     read_only: bool,
     /// Persisted history; `None` attached read-only to a Coder database.
-    history: Option<std::sync::Arc<crate::history::postgres::PgHistory>>,
+    history: Option<std::sync::Arc<crate::history_db::PgHistory>>,
 }
 
 impl PgStore {
@@ -64,8 +64,8 @@ impl PgStore {
             }
         })?;
         Ok(PgStore {
-            history: Some(std::sync::Arc::new(crate::history::postgres::PgHistory {
-                pool: pool.clone(),
+            history: Some(std::sync::Arc::new(crate::history_db::PgHistory {
+                reads: crate::history::postgres::PgReads { pool: pool.clone() },
                 journal: crate::journal::Journal::new(),
             })),
             pool,

@@ -69,7 +69,7 @@ pub struct SqliteStore {
     reader: SqlitePool,
     path: PathBuf,
     /// Persisted history, over the same pools.
-    history: std::sync::Arc<crate::history::sqlite::SqliteHistory>,
+    history: std::sync::Arc<crate::history_db::SqliteHistory>,
 }
 
 impl SqliteStore {
@@ -110,9 +110,11 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await
             .map_err(|err| unavailable("open", &err))?;
-        let history = std::sync::Arc::new(crate::history::sqlite::SqliteHistory {
-            writer: writer.clone(),
-            reader: reader.clone(),
+        let history = std::sync::Arc::new(crate::history_db::SqliteHistory {
+            reads: crate::history::sqlite::SqliteReads {
+                writer: writer.clone(),
+                reader: reader.clone(),
+            },
             journal: crate::journal::Journal::new(),
         });
         Ok(SqliteStore {

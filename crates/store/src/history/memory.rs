@@ -9,9 +9,9 @@ use proxyhealth_core::{HistoryBatch, Rollup, Transition};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::cache::hour_of;
 use super::{HistoryStore, HourBucket, Pruned, UptimeCounts, merge_hours, settle};
 use crate::StoreError;
-use crate::journal::hour_of;
 
 /// The memory store's history.
 #[derive(Debug, Default)]

@@ -9,13 +9,13 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::cache::{self, RollupRow};
 use super::{
-    HistoryStore, HourBucket, Pruned, UptimeCounts, count, from_ms, merge_hours, parse_status,
-    report_from_json, report_json, settle, to_count, to_ms,
+    HourBucket, Pruned, UptimeCounts, count, from_ms, merge_hours, parse_status, report_from_json,
+    report_json, settle, to_count, to_ms,
 };
 use crate::StoreError;
 use crate::error::{Backend, map_db_error};
-use crate::journal::{self, Journal, RollupRow};
 
 /// Rollup rows per `INSERT` (10 values each, well under SQLite's 32,766).
 const ROLLUPS_PER_STATEMENT: usize = 500;
@@ -206,25 +206,16 @@ macro_rules! transition_columns {
     };
 }
 
-/// History in a SQLite file: writes through the store's single writer, reads
-/// through its read-only pool.
+/// History's reads (and pruning) on a SQLite file: reads through the
+/// store's read-only pool, pruning through its single writer.
 #[derive(Debug)]
-pub(crate) struct SqliteHistory {
+pub(crate) struct SqliteReads {
     pub(crate) writer: SqlitePool,
     pub(crate) reader: SqlitePool,
-    pub(crate) journal: Journal,
 }
 
-#[async_trait::async_trait]
-impl HistoryStore for SqliteHistory {
-    async fn record_batch(
-        &self,
-        batch: proxyhealth_core::HistoryBatch,
-    ) -> Result<Vec<Transition>, StoreError> {
-        journal::sqlite::record(&self.writer, &self.journal, batch).await
-    }
-
-    async fn buckets(
+impl SqliteReads {
+    pub(crate) async fn buckets(
         &self,
         proxy_id: Uuid,
         since: OffsetDateTime,
@@ -234,7 +225,7 @@ impl HistoryStore for SqliteHistory {
              sketch FROM proxyhealth_rollups WHERE proxy_id = ?1 AND hour >= ?2 ORDER BY hour",
         )
         .bind(proxy_id.as_bytes().to_vec())
-        .bind(journal::hour_of(since))
+        .bind(cache::hour_of(since))
         .fetch_all(&self.reader)
         .await
         .map_err(db_err)?;
@@ -245,7 +236,7 @@ impl HistoryStore for SqliteHistory {
         merge_hours(rows)
     }
 
-    async fn transitions(
+    pub(crate) async fn transitions(
         &self,
         proxy_id: Option<Uuid>,
         since: OffsetDateTime,
@@ -276,7 +267,7 @@ impl HistoryStore for SqliteHistory {
         rows.iter().map(transition_from_row).collect()
     }
 
-    async fn last_before(
+    pub(crate) async fn last_before(
         &self,
         proxy_id: Option<Uuid>,
         at: OffsetDateTime,
@@ -311,7 +302,7 @@ impl HistoryStore for SqliteHistory {
         rows.iter().map(transition_from_row).collect()
     }
 
-    async fn uptimes(
+    pub(crate) async fn uptimes(
         &self,
         since: OffsetDateTime,
         until: Option<OffsetDateTime>,
@@ -320,8 +311,8 @@ impl HistoryStore for SqliteHistory {
             "SELECT proxy_id, SUM(ok) AS ok, SUM(checks) AS checks FROM proxyhealth_rollups \
              WHERE hour >= ?1 AND hour < ?2 GROUP BY proxy_id",
         )
-        .bind(journal::hour_of(since))
-        .bind(until.map_or(i64::MAX, journal::hour_of))
+        .bind(cache::hour_of(since))
+        .bind(until.map_or(i64::MAX, cache::hour_of))
         .fetch_all(&self.reader)
         .await
         .map_err(db_err)?;
@@ -342,13 +333,17 @@ impl HistoryStore for SqliteHistory {
             .collect()
     }
 
-    async fn prune(&self, before: OffsetDateTime, limit: u32) -> Result<Pruned, StoreError> {
+    pub(crate) async fn prune(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Pruned, StoreError> {
         let mut tx = self.writer.begin().await.map_err(db_err)?;
         let rollups = sqlx::query(
             "DELETE FROM proxyhealth_rollups WHERE (proxy_id, hour, writer) IN \
              (SELECT proxy_id, hour, writer FROM proxyhealth_rollups WHERE hour < ?1 LIMIT ?2)",
         )
-        .bind(journal::hour_of(before))
+        .bind(cache::hour_of(before))
         .bind(i64::from(limit))
         .execute(&mut *tx)
         .await

@@ -19,9 +19,9 @@ use proxyhealth_core::{Status, Transition};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::cache::{HOUR_SECS, hour_of};
 use super::{HistoryStore, HourBucket, UptimeCounts};
 use crate::StoreError;
-use crate::journal::{HOUR_SECS, hour_of};
 
 /// Most transitions walked back to find where an incident that began before
 /// a window started (a chain of changes between bad statuses).
