@@ -7,6 +7,7 @@ mod connecting;
 mod defects;
 mod framing;
 mod helpers;
+mod history;
 mod hostile;
 mod loop_and_cache;
 mod metrics;
