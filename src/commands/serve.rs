@@ -36,6 +36,7 @@ async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         sweep_loop: true,
         second_opinion: settings.second_opinion,
         notify: settings.notify.clone(),
+        history_retention: settings.history_retention,
     })
     .await
     .map_err(app_error)?;

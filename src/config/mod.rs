@@ -101,6 +101,7 @@ pub fn resolve_serve(
         log_format: LogFormat::default(),
         second_opinion: proxyhealth_cluster::settings::SECOND_OPINION,
         notify: proxyhealth_notify::NotifySettings::default(),
+        history_retention: proxyhealth_store::history::retention::DEFAULT_RETENTION,
     };
     merged(store, file.store).apply(&mut settings.store);
     merged(probe, file.probe).apply(&mut settings.engine);
@@ -218,6 +219,7 @@ mod tests {
             log_format: LogFormat::Human,
             second_opinion: true,
             notify: Default::default(),
+            history_retention: proxyhealth_store::history::retention::DEFAULT_RETENTION,
         };
         merged(&ServerLayer::default(), file.server).apply(&mut serve);
         assert_eq!(serve.listen.to_string(), "127.0.0.1:9");
@@ -286,6 +288,29 @@ mod tests {
     }
 
     #[test]
+    fn the_history_retention_comes_from_the_file_or_defaults_to_90_days() {
+        let defaults = resolve_serve(
+            &ConfigFlag::default(),
+            &StoreLayer::default(),
+            &ProbeLayer::default(),
+            &ServerLayer::default(),
+            &NotifyLayer::default(),
+        )
+        .expect("resolves");
+        assert_eq!(
+            defaults.history_retention,
+            Duration::from_secs(90 * 24 * 3600)
+        );
+        let file = FileConfig::parse("history_retention = \"30days\"").expect("valid");
+        let mut settings = defaults;
+        merged(&ServerLayer::default(), file.server).apply(&mut settings);
+        assert_eq!(
+            settings.history_retention,
+            Duration::from_secs(30 * 24 * 3600)
+        );
+    }
+
+    #[test]
     fn an_empty_admin_token_flag_means_none_and_hides_the_files() {
         let file = FileConfig::parse("admin_token = \"from-file\"").expect("valid");
         let flags = ServerLayer {
@@ -300,6 +325,7 @@ mod tests {
             log_format: LogFormat::Human,
             second_opinion: true,
             notify: Default::default(),
+            history_retention: proxyhealth_store::history::retention::DEFAULT_RETENTION,
         };
         merged(&flags, file.server).apply(&mut settings);
         assert_eq!(settings.admin_token, None);

@@ -72,6 +72,8 @@ pub struct ServeSettings {
     pub second_opinion: bool,
     /// Notifications on status changes (issue 16).
     pub notify: proxyhealth_notify::NotifySettings,
+    /// How long persisted history is kept.
+    pub history_retention: std::time::Duration,
 }
 
 /// Everything `check` runs with.

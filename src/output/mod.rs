@@ -1,6 +1,7 @@
 //! Printing results for people (tables, colours) and for programs (JSON).
 
 pub mod certificate;
+pub mod history;
 pub mod replicas;
 pub mod style;
 pub mod table;

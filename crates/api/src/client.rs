@@ -7,9 +7,9 @@
 
 use crate::error::ApiError;
 use crate::wire::{
-    CreateProxyRequest, DeregisterRequest, Healthz, MessageResponse, PatchProxyRequest, Region,
-    RegionsResponse, RegisterRequest, RegisterResponse, ReplicasResponse, Summary,
-    UpdateWorkspaceProxyResponse, WorkspaceProxy,
+    CreateProxyRequest, DeregisterRequest, Healthz, HistoryWindow, IncidentsPage, MessageResponse,
+    PatchProxyRequest, ProxyHistory, Region, RegionsResponse, RegisterRequest, RegisterResponse,
+    ReplicasResponse, Summary, UpdateWorkspaceProxyResponse, WorkspaceProxy,
 };
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -214,6 +214,38 @@ impl ApiClient {
             None::<&()>,
         )
         .await
+    }
+
+    /// `GET /api/v2/workspaceproxies/{name or id}/history?window=` (admin):
+    /// the proxy's uptime, hourly buckets, transitions and incidents.
+    pub async fn proxy_history(
+        &self,
+        name_or_id: &str,
+        window: HistoryWindow,
+    ) -> Result<Answer<ProxyHistory>, ApiError> {
+        let path = format!("{}/history?window={}", proxy_path(name_or_id), window);
+        self.call(Method::GET, &path, Auth::Admin, None::<&()>)
+            .await
+    }
+
+    /// `GET /api/v2/proxyhealth/incidents` (admin): the incidents open at or
+    /// after `since` (an RFC 3339 time, or `24h`, `7d`, …; the server's
+    /// default, 7 days, when `None`), newest first, one page.
+    pub async fn incidents(
+        &self,
+        since: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Answer<IncidentsPage>, ApiError> {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        if let Some(since) = since {
+            query.append_pair("since", since);
+        }
+        query.append_pair("offset", &offset.to_string());
+        query.append_pair("limit", &limit.to_string());
+        let path = format!("api/v2/proxyhealth/incidents?{}", query.finish());
+        self.call(Method::GET, &path, Auth::Admin, None::<&()>)
+            .await
     }
 
     /// `GET /api/v2/proxyhealth/replicas`: the consistency report of the

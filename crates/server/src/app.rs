@@ -55,6 +55,7 @@ use proxyhealth_cluster::{ClusterError, ClusterRechecks, ClusterSettings, Replic
 use proxyhealth_core::ProxySource;
 use proxyhealth_engine::{Engine, EngineError, EngineOptions};
 use proxyhealth_notify::{Notifier, NotifySettings};
+use proxyhealth_store::history::retention::{self, RetentionSettings};
 use proxyhealth_store::{
     InstanceGuard, InstanceInfo, InstanceLockError, OpenOptions, ProxyStore, ReplicaInfo,
     StoreError, open_store, redact,
@@ -132,6 +133,9 @@ pub struct AppSettings {
     /// Notifications on status changes (issue 16); with no targets (the
     /// default) nothing is written to the outbox and no worker runs.
     pub notify: NotifySettings,
+    /// How long persisted history is kept (default 90 days); pruned in the
+    /// background while the sweep loop (or the replica) runs.
+    pub history_retention: std::time::Duration,
 }
 
 impl AppSettings {
@@ -145,6 +149,7 @@ impl AppSettings {
             sweep_loop: true,
             second_opinion: proxyhealth_cluster::settings::SECOND_OPINION,
             notify: NotifySettings::default(),
+            history_retention: proxyhealth_store::history::retention::DEFAULT_RETENTION,
         }
     }
 }
@@ -232,6 +237,8 @@ pub struct Application {
     instance: Option<InstanceGuard>,
     /// The notification worker, when targets are configured.
     notifier: Option<Notifier>,
+    /// How history is pruned (with the sweep loop), when the store keeps it.
+    retention: RetentionSettings,
 }
 
 impl std::fmt::Debug for Application {
@@ -341,6 +348,10 @@ impl Application {
             replica,
             instance,
             notifier,
+            retention: RetentionSettings {
+                keep: settings.history_retention,
+                ..RetentionSettings::default()
+            },
         })
     }
 
@@ -389,6 +400,13 @@ impl Application {
         let notify_task = self
             .notifier
             .map(|notifier| tokio::spawn(notifier.run(shutdown.clone())));
+        let retention_task = match self.store.history() {
+            Some(history) if self.sweep_loop => {
+                let stop = shutdown.clone().cancelled_owned();
+                Some(tokio::spawn(retention::run(history, self.retention, stop)))
+            }
+            _ => None,
+        };
         let mut serve_task = tokio::spawn(self.service.serve(self.listener, shutdown.clone()));
 
         let served_early = tokio::select! {
@@ -406,6 +424,9 @@ impl Application {
             }
             if let Some(notify_task) = notify_task {
                 let _ = notify_task.await;
+            }
+            if let Some(retention_task) = retention_task {
+                let _ = retention_task.await;
             }
             served
         };

@@ -18,6 +18,8 @@
 //! - [`extract`]: [`extract::JsonBody`], the JSON body extractor (415, 413, 400).
 //! - [`auth`]: the admin token, the proxy token and the slow-down of failures.
 //! - `assets`: the dashboard's files and the security headers.
+//! - `history_reader`: persisted history in its wire shapes (a proxy's
+//!   window, the incidents) and the proxy list's uptime figures (issue 15).
 //! - `regions_cache`: the body of `/api/v2/regions`, rendered once per snapshot.
 //! - [`replica_report`]: the replicas' consistency report (cluster, single or
 //!   independent mode; liveness, lag, disagreements, stale proxies).
@@ -43,6 +45,7 @@ pub mod auth;
 pub mod error;
 mod event_streams;
 pub mod extract;
+mod history_reader;
 pub mod http_metrics;
 mod order;
 mod regions_cache;
@@ -178,9 +181,11 @@ impl Service {
             .map_err(|err| ServiceError::Metrics(err.to_string()))?;
         let store_health = StoreHealth::register(engine.registry())
             .map_err(|err| ServiceError::Metrics(err.to_string()))?;
+        let history = Arc::new(history_reader::HistoryReader::new(store.history()));
         let state = AppState {
             engine,
             store,
+            history,
             auth: Auth::new(admin_hash, config.public_reads, FailureThrottle::default()),
             http_metrics,
             store_health: Arc::new(store_health),

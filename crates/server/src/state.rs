@@ -8,6 +8,7 @@
 
 use crate::auth::Auth;
 use crate::event_streams::EventStreams;
+use crate::history_reader::HistoryReader;
 use crate::http_metrics::HttpMetrics;
 use crate::regions_cache::RegionsCache;
 use crate::replica_report::ThisReplica;
@@ -36,6 +37,8 @@ pub(crate) struct AppState {
     pub regions: Arc<RegionsCache>,
     /// This process's replica id, for the consistency report.
     pub replica: ThisReplica,
+    /// Persisted history, and the proxy list's uptime figures.
+    pub history: Arc<HistoryReader>,
 }
 
 /// `impl FromRef<AppState> for <slice>` for each field, cloning the handle.
@@ -60,4 +63,5 @@ slices! {
     streams: EventStreams,
     regions: Arc<RegionsCache>,
     replica: ThisReplica,
+    history: Arc<HistoryReader>,
 }

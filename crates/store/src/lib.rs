@@ -39,10 +39,13 @@
 //! - [`outbox`]: the notification outbox (issue 16): [`Outbox`] (through
 //!   [`ProxyStore::outbox`]), rows written by the journal, claimed with a
 //!   lease by the delivery worker, per backend.
+//! - `history_db`: the SQLite and PostgreSQL stores' [`HistoryStore`]s:
+//!   recording through the journal, reads and pruning through `history`.
 
 pub mod coordination;
 pub mod error;
 pub mod history;
+mod history_db;
 pub mod instance;
 mod journal;
 mod memory;

@@ -46,7 +46,7 @@ pub struct PgStore {
     /// coordination state there (see `pg_own_state`).
     own_state: Option<PgPool>,
     /// Persisted history; `None` attached read-only to a Coder database.
-    history: Option<std::sync::Arc<crate::history::postgres::PgHistory>>,
+    history: Option<std::sync::Arc<crate::history_db::PgHistory>>,
     /// The notification outbox (issue 16), written by the history's and the
     /// coordination's journals; `None` attached read-only.
     outbox: Option<std::sync::Arc<crate::outbox::postgres::PgOutbox>>,
@@ -163,15 +163,15 @@ impl PgStore {
 fn history_and_outbox(
     pool: &PgPool,
 ) -> (
-    std::sync::Arc<crate::history::postgres::PgHistory>,
+    std::sync::Arc<crate::history_db::PgHistory>,
     std::sync::Arc<crate::outbox::postgres::PgOutbox>,
 ) {
     let outbox = std::sync::Arc::new(crate::outbox::postgres::PgOutbox {
         pool: pool.clone(),
         policy: crate::outbox::PolicyHandle::default(),
     });
-    let history = std::sync::Arc::new(crate::history::postgres::PgHistory {
-        pool: pool.clone(),
+    let history = std::sync::Arc::new(crate::history_db::PgHistory {
+        reads: crate::history::postgres::PgReads { pool: pool.clone() },
         journal: crate::journal::Journal::with_outbox(outbox.policy.clone()),
     });
     (history, outbox)

@@ -69,7 +69,7 @@ pub struct SqliteStore {
     reader: SqlitePool,
     path: PathBuf,
     /// Persisted history, over the same pools.
-    history: std::sync::Arc<crate::history::sqlite::SqliteHistory>,
+    history: std::sync::Arc<crate::history_db::SqliteHistory>,
     /// The notification outbox (issue 16), written by the history's journal.
     outbox: std::sync::Arc<crate::outbox::sqlite::SqliteOutbox>,
 }
@@ -117,9 +117,11 @@ impl SqliteStore {
             reader: reader.clone(),
             policy: crate::outbox::PolicyHandle::default(),
         });
-        let history = std::sync::Arc::new(crate::history::sqlite::SqliteHistory {
-            writer: writer.clone(),
-            reader: reader.clone(),
+        let history = std::sync::Arc::new(crate::history_db::SqliteHistory {
+            reads: crate::history::sqlite::SqliteReads {
+                writer: writer.clone(),
+                reader: reader.clone(),
+            },
             journal: crate::journal::Journal::with_outbox(outbox.policy.clone()),
         });
         Ok(SqliteStore {

@@ -8,6 +8,7 @@ mod defects;
 mod framing;
 mod helpers;
 mod host_names;
+mod history;
 mod hostile;
 mod loop_and_cache;
 mod metrics;

@@ -5,6 +5,7 @@
 
 pub(crate) mod health;
 pub(crate) mod notifications;
+pub(crate) mod history;
 pub(crate) mod proxies;
 pub(crate) mod register;
 pub(crate) mod replicas;
@@ -38,6 +39,11 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
                 .patch(proxies::patch)
                 .delete(proxies::delete),
         )
+        .route(
+            "/api/v2/workspaceproxies/{proxy}/history",
+            get(history::proxy_history),
+        )
+        .route("/api/v2/proxyhealth/incidents", get(history::incidents))
         .route("/api/v2/proxyhealth/replicas", get(replicas::report))
         .route(
             "/api/v2/proxyhealth/notifications",

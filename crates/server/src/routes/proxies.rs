@@ -2,6 +2,7 @@
 
 use crate::error::ApiError;
 use crate::extract::JsonBody;
+use crate::history_reader::HistoryReader;
 use crate::order::by_name;
 use crate::regions_cache::RegionsCache;
 use crate::store_health::StoreHealth;
@@ -73,14 +74,29 @@ async fn all_with_status(
         .collect())
 }
 
-/// `GET /api/v2/workspaceproxies`.
+/// `GET /api/v2/workspaceproxies`, each proxy with its uptime over 24 hours
+/// and 30 days when the store keeps history (a failed read of it is logged
+/// and leaves the figures out: the list itself does not depend on it).
 pub(crate) async fn list(
     State(engine): State<Engine>,
     State(store): Store,
     State(store_health): State<Arc<StoreHealth>>,
+    State(history): State<Arc<HistoryReader>>,
 ) -> Result<Json<RegionsResponse<WorkspaceProxy>>, ApiError> {
     let snapshot = engine.snapshot_arc();
-    let regions = all_with_status(store.as_ref(), &store_health, &snapshot).await?;
+    let mut regions = all_with_status(store.as_ref(), &store_health, &snapshot).await?;
+    match history
+        .uptimes(OffsetDateTime::now_utc(), snapshot.generation())
+        .await
+    {
+        Ok(Some(uptimes)) => {
+            for proxy in &mut regions {
+                proxy.uptime = Some(uptimes.get(&proxy.region.id).copied().unwrap_or_default());
+            }
+        }
+        Ok(None) => {}
+        Err(err) => tracing::warn!(error = %err, "reading the uptime figures failed"),
+    }
     Ok(Json(RegionsResponse { regions }))
 }
 

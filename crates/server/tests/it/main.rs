@@ -9,6 +9,7 @@ mod errors;
 mod health;
 mod helpers;
 mod notify;
+mod history;
 mod proptests;
 mod proxies;
 mod register;

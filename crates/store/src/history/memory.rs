@@ -9,9 +9,9 @@ use proxyhealth_core::{HistoryBatch, Rollup, Transition};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::cache::hour_of;
 use super::{HistoryStore, HourBucket, Pruned, UptimeCounts, merge_hours, settle};
 use crate::StoreError;
-use crate::journal::hour_of;
 
 /// The memory store's history.
 #[derive(Debug, Default)]
@@ -111,12 +111,14 @@ impl HistoryStore for MemoryHistory {
     async fn uptimes(
         &self,
         since: OffsetDateTime,
+        until: Option<OffsetDateTime>,
     ) -> Result<HashMap<Uuid, UptimeCounts>, StoreError> {
         let from = hour_of(since);
+        let to = until.map_or(i64::MAX, hour_of);
         let inner = self.inner.lock();
         let mut counts: HashMap<Uuid, UptimeCounts> = HashMap::new();
         for ((id, hour), rollup) in &inner.rollups {
-            if *hour >= from {
+            if *hour >= from && *hour < to {
                 let entry = counts.entry(*id).or_default();
                 entry.ok += rollup.ok;
                 entry.checks += rollup.checks;

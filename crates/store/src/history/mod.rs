@@ -4,13 +4,17 @@
 //! - [`HistoryStore`]: what every writable store gives through
 //!   [`crate::ProxyStore::history`]: recording (the engine's
 //!   [`HistoryRecorder`], through [`recorder`]), the reads, and pruning.
-//! - `history::sqlite`, `history::postgres`, `history::memory`: the
-//!   statements of each backend (the journal calls their writes inside its
-//!   transaction).
+//! - `history::cache`: a process's share of the hourly rollups, added up in
+//!   memory, and the hour arithmetic.
+//! - `history::sqlite`, `history::postgres`: the statements of each backend
+//!   (the journal calls their writes inside its transaction; the stores'
+//!   [`HistoryStore`]s, in `history_db`, call their reads).
+//! - `history::memory`: the memory store's history.
 //! - [`view`]: a proxy's window (uptime, buckets, transitions) and the
 //!   incidents, composed from the reads.
 //! - [`retention`]: the background pruning task.
 
+pub(crate) mod cache;
 pub(crate) mod memory;
 pub(crate) mod postgres;
 pub mod retention;
@@ -90,10 +94,12 @@ pub trait HistoryStore: Send + Sync + std::fmt::Debug {
         at: OffsetDateTime,
     ) -> Result<Vec<Transition>, StoreError>;
 
-    /// Every proxy's checks from the hour holding `since` on.
+    /// Every proxy's checks from the hour holding `since` on, up to the hour
+    /// holding `until` (excluded) when one is given.
     async fn uptimes(
         &self,
         since: OffsetDateTime,
+        until: Option<OffsetDateTime>,
     ) -> Result<HashMap<Uuid, UptimeCounts>, StoreError>;
 
     /// Deletes at most `limit` rows of each table older than `before`: rollups

@@ -10,13 +10,13 @@ use sqlx::postgres::{PgConnection, PgPool, PgRow};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::cache::{self, RollupRow};
 use super::{
-    HistoryStore, HourBucket, Pruned, UptimeCounts, count, from_ms, merge_hours, parse_status,
-    report_from_json, report_json, settle, to_count, to_ms,
+    HourBucket, Pruned, UptimeCounts, count, from_ms, merge_hours, parse_status, report_from_json,
+    report_json, settle, to_count, to_ms,
 };
 use crate::StoreError;
 use crate::error::{Backend, map_db_error};
-use crate::journal::{self, Journal, RollupRow};
 
 fn db_err(err: sqlx::Error) -> StoreError {
     map_db_error(Backend::Postgres, err, None)
@@ -30,7 +30,7 @@ fn hour_time(hour: i64) -> Result<OffsetDateTime, StoreError> {
 /// Writes rollup rows whole (insert or replace this writer's row), in one statement.
 pub(crate) async fn write_rollups(
     conn: &mut PgConnection,
-    writer: Uuid,
+    writer: i64,
     rows: &[RollupRow],
 ) -> Result<(), StoreError> {
     if rows.is_empty() {
@@ -87,7 +87,7 @@ pub(crate) async fn write_rollups(
 /// This writer's stored rows for `keys` (evicted from its cache).
 pub(crate) async fn read_own_rollups(
     conn: &mut PgConnection,
-    writer: Uuid,
+    writer: i64,
     keys: &[(Uuid, i64)],
 ) -> Result<HashMap<(Uuid, i64), Rollup>, StoreError> {
     let proxies: Vec<Uuid> = keys.iter().map(|key| key.0).collect();
@@ -239,24 +239,15 @@ macro_rules! transition_columns {
     };
 }
 
-/// History in a PostgreSQL database (a store sweeping alone writes it here;
-/// replicas write through their coordination, and everyone reads here).
+/// History's reads (and pruning) on a PostgreSQL database, whoever wrote it
+/// (a store sweeping alone, or replicas through their coordination).
 #[derive(Debug)]
-pub(crate) struct PgHistory {
+pub(crate) struct PgReads {
     pub(crate) pool: PgPool,
-    pub(crate) journal: Journal,
 }
 
-#[async_trait::async_trait]
-impl HistoryStore for PgHistory {
-    async fn record_batch(
-        &self,
-        batch: proxyhealth_core::HistoryBatch,
-    ) -> Result<Vec<Transition>, StoreError> {
-        journal::postgres::record(&self.pool, &self.journal, batch).await
-    }
-
-    async fn buckets(
+impl PgReads {
+    pub(crate) async fn buckets(
         &self,
         proxy_id: Uuid,
         since: OffsetDateTime,
@@ -266,7 +257,7 @@ impl HistoryStore for PgHistory {
              sketch FROM proxyhealth_rollups WHERE proxy_id = $1 AND hour >= $2 ORDER BY hour",
         )
         .bind(proxy_id)
-        .bind(hour_time(journal::hour_of(since))?)
+        .bind(hour_time(cache::hour_of(since))?)
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
@@ -280,7 +271,7 @@ impl HistoryStore for PgHistory {
         merge_hours(rows)
     }
 
-    async fn transitions(
+    pub(crate) async fn transitions(
         &self,
         proxy_id: Option<Uuid>,
         since: OffsetDateTime,
@@ -299,7 +290,7 @@ impl HistoryStore for PgHistory {
         rows.iter().map(transition_from_row).collect()
     }
 
-    async fn last_before(
+    pub(crate) async fn last_before(
         &self,
         proxy_id: Option<Uuid>,
         at: OffsetDateTime,
@@ -319,15 +310,22 @@ impl HistoryStore for PgHistory {
         rows.iter().map(transition_from_row).collect()
     }
 
-    async fn uptimes(
+    pub(crate) async fn uptimes(
         &self,
         since: OffsetDateTime,
+        until: Option<OffsetDateTime>,
     ) -> Result<HashMap<Uuid, UptimeCounts>, StoreError> {
         let rows = sqlx::query(
             "SELECT proxy_id, SUM(ok)::bigint AS ok, SUM(checks)::bigint AS checks \
-             FROM proxyhealth_rollups WHERE hour >= $1 GROUP BY proxy_id",
+             FROM proxyhealth_rollups WHERE hour >= $1 AND ($2::timestamptz IS NULL OR hour < $2) \
+             GROUP BY proxy_id",
         )
-        .bind(hour_time(journal::hour_of(since))?)
+        .bind(hour_time(cache::hour_of(since))?)
+        .bind(
+            until
+                .map(|until| hour_time(cache::hour_of(until)))
+                .transpose()?,
+        )
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
@@ -344,12 +342,16 @@ impl HistoryStore for PgHistory {
             .collect()
     }
 
-    async fn prune(&self, before: OffsetDateTime, limit: u32) -> Result<Pruned, StoreError> {
+    pub(crate) async fn prune(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Pruned, StoreError> {
         let rollups = sqlx::query(
             "DELETE FROM proxyhealth_rollups WHERE ctid = ANY(ARRAY(SELECT ctid FROM \
              proxyhealth_rollups WHERE hour < $1 LIMIT $2))",
         )
-        .bind(hour_time(journal::hour_of(before))?)
+        .bind(hour_time(cache::hour_of(before))?)
         .bind(i64::from(limit))
         .execute(&self.pool)
         .await

@@ -9,13 +9,13 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::cache::{self, RollupRow};
 use super::{
-    HistoryStore, HourBucket, Pruned, UptimeCounts, count, from_ms, merge_hours, parse_status,
-    report_from_json, report_json, settle, to_count, to_ms,
+    HourBucket, Pruned, UptimeCounts, count, from_ms, merge_hours, parse_status, report_from_json,
+    report_json, settle, to_count, to_ms,
 };
 use crate::StoreError;
 use crate::error::{Backend, map_db_error};
-use crate::journal::{self, Journal, RollupRow};
 
 /// Rollup rows per `INSERT` (10 values each, well under SQLite's 32,766).
 const ROLLUPS_PER_STATEMENT: usize = 500;
@@ -41,10 +41,9 @@ fn uuid_of(text: &str) -> Result<Uuid, StoreError> {
 /// Writes rollup rows whole (insert or replace this writer's row).
 pub(crate) async fn write_rollups(
     conn: &mut SqliteConnection,
-    writer: Uuid,
+    writer: i64,
     rows: &[RollupRow],
 ) -> Result<(), StoreError> {
-    let writer = writer.hyphenated().to_string();
     for chunk in rows.chunks(ROLLUPS_PER_STATEMENT) {
         let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO proxyhealth_rollups (proxy_id, hour, writer, checks, ok, unhealthy, \
@@ -53,9 +52,9 @@ pub(crate) async fn write_rollups(
         insert.push_values(chunk, |mut values, row| {
             let r = &row.rollup;
             values
-                .push_bind(row.proxy_id.hyphenated().to_string())
+                .push_bind(row.proxy_id.as_bytes().to_vec())
                 .push_bind(row.hour)
-                .push_bind(writer.clone())
+                .push_bind(writer)
                 .push_bind(to_count(r.checks))
                 .push_bind(to_count(r.ok))
                 .push_bind(to_count(r.unhealthy))
@@ -78,7 +77,7 @@ pub(crate) async fn write_rollups(
 /// This writer's stored rows for `keys` (evicted from its cache).
 pub(crate) async fn read_own_rollups(
     conn: &mut SqliteConnection,
-    writer: Uuid,
+    writer: i64,
     keys: &[(Uuid, i64)],
 ) -> Result<HashMap<(Uuid, i64), Rollup>, StoreError> {
     let mut found = HashMap::new();
@@ -87,9 +86,9 @@ pub(crate) async fn read_own_rollups(
             "SELECT checks, ok, unhealthy, unreachable, unregistered, latency_max_us, sketch \
              FROM proxyhealth_rollups WHERE proxy_id = ?1 AND hour = ?2 AND writer = ?3",
         )
-        .bind(proxy_id.hyphenated().to_string())
+        .bind(proxy_id.as_bytes().to_vec())
         .bind(hour)
-        .bind(writer.hyphenated().to_string())
+        .bind(writer)
         .fetch_all(&mut *conn)
         .await
         .map_err(db_err)?;
@@ -207,25 +206,16 @@ macro_rules! transition_columns {
     };
 }
 
-/// History in a SQLite file: writes through the store's single writer, reads
-/// through its read-only pool.
+/// History's reads (and pruning) on a SQLite file: reads through the
+/// store's read-only pool, pruning through its single writer.
 #[derive(Debug)]
-pub(crate) struct SqliteHistory {
+pub(crate) struct SqliteReads {
     pub(crate) writer: SqlitePool,
     pub(crate) reader: SqlitePool,
-    pub(crate) journal: Journal,
 }
 
-#[async_trait::async_trait]
-impl HistoryStore for SqliteHistory {
-    async fn record_batch(
-        &self,
-        batch: proxyhealth_core::HistoryBatch,
-    ) -> Result<Vec<Transition>, StoreError> {
-        journal::sqlite::record(&self.writer, &self.journal, batch).await
-    }
-
-    async fn buckets(
+impl SqliteReads {
+    pub(crate) async fn buckets(
         &self,
         proxy_id: Uuid,
         since: OffsetDateTime,
@@ -234,8 +224,8 @@ impl HistoryStore for SqliteHistory {
             "SELECT hour, checks, ok, unhealthy, unreachable, unregistered, latency_max_us, \
              sketch FROM proxyhealth_rollups WHERE proxy_id = ?1 AND hour >= ?2 ORDER BY hour",
         )
-        .bind(proxy_id.hyphenated().to_string())
-        .bind(journal::hour_of(since))
+        .bind(proxy_id.as_bytes().to_vec())
+        .bind(cache::hour_of(since))
         .fetch_all(&self.reader)
         .await
         .map_err(db_err)?;
@@ -246,7 +236,7 @@ impl HistoryStore for SqliteHistory {
         merge_hours(rows)
     }
 
-    async fn transitions(
+    pub(crate) async fn transitions(
         &self,
         proxy_id: Option<Uuid>,
         since: OffsetDateTime,
@@ -277,7 +267,7 @@ impl HistoryStore for SqliteHistory {
         rows.iter().map(transition_from_row).collect()
     }
 
-    async fn last_before(
+    pub(crate) async fn last_before(
         &self,
         proxy_id: Option<Uuid>,
         at: OffsetDateTime,
@@ -312,23 +302,28 @@ impl HistoryStore for SqliteHistory {
         rows.iter().map(transition_from_row).collect()
     }
 
-    async fn uptimes(
+    pub(crate) async fn uptimes(
         &self,
         since: OffsetDateTime,
+        until: Option<OffsetDateTime>,
     ) -> Result<HashMap<Uuid, UptimeCounts>, StoreError> {
         let rows = sqlx::query(
             "SELECT proxy_id, SUM(ok) AS ok, SUM(checks) AS checks FROM proxyhealth_rollups \
-             WHERE hour >= ?1 GROUP BY proxy_id",
+             WHERE hour >= ?1 AND hour < ?2 GROUP BY proxy_id",
         )
-        .bind(journal::hour_of(since))
+        .bind(cache::hour_of(since))
+        .bind(until.map_or(i64::MAX, cache::hour_of))
         .fetch_all(&self.reader)
         .await
         .map_err(db_err)?;
         rows.iter()
             .map(|row| {
-                let id: String = row.try_get("proxy_id").map_err(db_err)?;
+                let id: Vec<u8> = row.try_get("proxy_id").map_err(db_err)?;
+                let id = Uuid::from_slice(&id).map_err(|err| {
+                    StoreError::Internal(format!("bad stored proxy id {id:?}: {err}"))
+                })?;
                 Ok((
-                    uuid_of(&id)?,
+                    id,
                     UptimeCounts {
                         ok: count(row.try_get("ok").map_err(db_err)?),
                         checks: count(row.try_get("checks").map_err(db_err)?),
@@ -338,13 +333,17 @@ impl HistoryStore for SqliteHistory {
             .collect()
     }
 
-    async fn prune(&self, before: OffsetDateTime, limit: u32) -> Result<Pruned, StoreError> {
+    pub(crate) async fn prune(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Pruned, StoreError> {
         let mut tx = self.writer.begin().await.map_err(db_err)?;
         let rollups = sqlx::query(
             "DELETE FROM proxyhealth_rollups WHERE (proxy_id, hour, writer) IN \
              (SELECT proxy_id, hour, writer FROM proxyhealth_rollups WHERE hour < ?1 LIMIT ?2)",
         )
-        .bind(journal::hour_of(before))
+        .bind(cache::hour_of(before))
         .bind(i64::from(limit))
         .execute(&mut *tx)
         .await

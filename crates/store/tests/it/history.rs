@@ -17,7 +17,8 @@ macro_rules! history_suite {
             transitions_and_rollups_are_written_as_checks_happen,
             a_status_already_recorded_is_not_a_transition_again,
             uptime_counts_only_the_hours_inside_the_window,
-            pruning_deletes_old_rows_but_keeps_each_proxys_last_transition
+            pruning_deletes_old_rows_but_keeps_each_proxys_last_transition,
+            retention_prunes_chunk_by_chunk_until_nothing_is_older
         );
     };
     (@cases $factory:ident; $($case:ident),* $(,)?) => {
@@ -198,11 +199,19 @@ pub(crate) async fn uptime_counts_only_the_hours_inside_the_window(store: Arc<dy
         })
         .await
         .expect("record");
-    let uptimes = history.uptimes(window_start).await.expect("uptimes");
+    let uptimes = history.uptimes(window_start, None).await.expect("uptimes");
     let counts = uptimes.get(&id).expect("the proxy's counts");
     assert_eq!((counts.ok, counts.checks), (3, 4));
-    let wider = history.uptimes(hour - day).await.expect("uptimes");
+    let wider = history.uptimes(hour - day, None).await.expect("uptimes");
     assert_eq!(wider.get(&id).map(|c| (c.ok, c.checks)), Some((3, 6)));
+    let before_this_hour = history
+        .uptimes(hour - day, Some(hour))
+        .await
+        .expect("uptimes");
+    assert_eq!(
+        before_this_hour.get(&id).map(|c| (c.ok, c.checks)),
+        Some((1, 4))
+    );
     let buckets = history.buckets(id, window_start).await.expect("buckets");
     assert_eq!(buckets.len(), 2);
     assert_eq!(buckets[0].hour, window_start);
@@ -263,4 +272,43 @@ pub(crate) async fn pruning_deletes_old_rows_but_keeps_each_proxys_last_transiti
             .transitions,
         0
     );
+}
+
+pub(crate) async fn retention_prunes_chunk_by_chunk_until_nothing_is_older(
+    store: Arc<dyn ProxyStore>,
+) {
+    use proxyhealth_store::history::retention::{RetentionSettings, prune_once};
+    let history = history_of(&store);
+    let hour = this_hour();
+    let old = hour - Duration::from_secs(100 * 24 * 3600);
+    let checks = (0..7)
+        .map(|i| {
+            check(
+                Uuid::new_v4(),
+                old + Duration::from_secs(i * 3600),
+                Status::Ok,
+                None,
+            )
+        })
+        .collect();
+    history
+        .record_batch(HistoryBatch {
+            checks,
+            transitions: vec![],
+        })
+        .await
+        .expect("record");
+    let settings = RetentionSettings {
+        chunk: 2,
+        ..RetentionSettings::default()
+    };
+    let pruned = prune_once(history.as_ref(), settings, OffsetDateTime::now_utc())
+        .await
+        .expect("prune");
+    assert_eq!(pruned.rollups, 7, "every chunk until none is left");
+    let left = history
+        .uptimes(OffsetDateTime::UNIX_EPOCH, None)
+        .await
+        .expect("read");
+    assert!(left.is_empty(), "{left:?}");
 }

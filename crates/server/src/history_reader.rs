@@ -1,0 +1,225 @@
+//! Reading persisted history for the API (issue 15): a proxy's window and
+//! the incidents in their wire shapes, and the proxy list's uptime figures.
+//!
+//! The list's figures are cheap to keep fresh: the hours before the last two
+//! do not change once written, so their sums (24 hours and 30 days) are
+//! read once per hour; the last two hours (a sweep that started just before
+//! an hour ended may still write the earlier one) are read again whenever
+//! the engine's snapshot changed. So a list costs at most one small query
+//! per sweep, whatever the fleet's size.
+
+use proxyhealth_api::wire::{
+    HistoryBucket, HistoryTransition, HistoryWindow, Incident, IncidentsPage, ProxyHistory,
+    ProxyUptime,
+};
+use proxyhealth_core::{Proxy, Transition};
+use proxyhealth_store::history::view::{self, IncidentRecord};
+use proxyhealth_store::{HistoryStore, HourBucket, StoreError, UptimeCounts};
+use std::collections::HashMap;
+use std::sync::Arc;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Hours in 30 days.
+const MONTH_HOURS: u32 = 30 * 24;
+/// Seconds in an hour.
+const HOUR: i64 = 3600;
+
+/// The history slice of the state: `None` inside when the store keeps none
+/// (attached read-only to a Coder database).
+pub(crate) struct HistoryReader {
+    history: Option<Arc<dyn HistoryStore>>,
+    uptimes: tokio::sync::Mutex<UptimeCache>,
+}
+
+#[derive(Default)]
+struct UptimeCache {
+    /// The hour (unix seconds) the settled sums end at.
+    settled_until: Option<i64>,
+    day: HashMap<Uuid, UptimeCounts>,
+    month: HashMap<Uuid, UptimeCounts>,
+    /// The snapshot generation `figures` were made at.
+    generation: Option<u64>,
+    figures: Arc<HashMap<Uuid, ProxyUptime>>,
+}
+
+impl HistoryReader {
+    /// A reader over the store's history, if it keeps one.
+    pub(crate) fn new(history: Option<Arc<dyn HistoryStore>>) -> Self {
+        HistoryReader {
+            history,
+            uptimes: tokio::sync::Mutex::new(UptimeCache::default()),
+        }
+    }
+
+    /// Every proxy's uptime over 24 hours and 30 days at `now`, read again
+    /// when the snapshot `generation` changed (see the module docs); `None`
+    /// when the store keeps no history.
+    pub(crate) async fn uptimes(
+        &self,
+        now: OffsetDateTime,
+        generation: u64,
+    ) -> Result<Option<Arc<HashMap<Uuid, ProxyUptime>>>, StoreError> {
+        let Some(history) = &self.history else {
+            return Ok(None);
+        };
+        let recent_start = now.unix_timestamp().div_euclid(HOUR) * HOUR - HOUR;
+        let mut cache = self.uptimes.lock().await;
+        if cache.settled_until == Some(recent_start) && cache.generation == Some(generation) {
+            return Ok(Some(Arc::clone(&cache.figures)));
+        }
+        let recent_at = at(recent_start);
+        if cache.settled_until != Some(recent_start) {
+            cache.day = history
+                .uptimes(view::window_start(now, 24), Some(recent_at))
+                .await?;
+            cache.month = history
+                .uptimes(view::window_start(now, MONTH_HOURS), Some(recent_at))
+                .await?;
+            cache.settled_until = Some(recent_start);
+        }
+        let recent = history.uptimes(recent_at, None).await?;
+        let mut ids: Vec<Uuid> = cache.month.keys().chain(recent.keys()).copied().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let figures: HashMap<Uuid, ProxyUptime> = ids
+            .into_iter()
+            .map(|id| {
+                let recent = recent.get(&id).copied().unwrap_or_default();
+                let sum = |settled: Option<&UptimeCounts>| {
+                    let settled = settled.copied().unwrap_or_default();
+                    UptimeCounts {
+                        ok: settled.ok + recent.ok,
+                        checks: settled.checks + recent.checks,
+                    }
+                    .ratio()
+                };
+                let figure = ProxyUptime {
+                    last_24h: sum(cache.day.get(&id)),
+                    last_30d: sum(cache.month.get(&id)),
+                };
+                (id, figure)
+            })
+            .collect();
+        cache.figures = Arc::new(figures);
+        cache.generation = Some(generation);
+        Ok(Some(Arc::clone(&cache.figures)))
+    }
+
+    /// A proxy's history over `window` at `now`; `None` when the store keeps none.
+    pub(crate) async fn proxy_history(
+        &self,
+        proxy: &Proxy,
+        window: HistoryWindow,
+        now: OffsetDateTime,
+    ) -> Result<Option<ProxyHistory>, StoreError> {
+        let Some(history) = &self.history else {
+            return Ok(None);
+        };
+        let view = view::window(history.as_ref(), proxy.id, window.hours(), now).await?;
+        Ok(Some(ProxyHistory {
+            proxy_id: proxy.id,
+            proxy_name: proxy.name.clone(),
+            window,
+            since: view.since,
+            until: now,
+            uptime: view.counts.ratio(),
+            checks: view.counts.checks,
+            ok_checks: view.counts.ok,
+            status_at_start: view.status_at_start,
+            buckets: view.buckets.iter().map(wire_bucket).collect(),
+            transitions: view.transitions.iter().map(wire_transition).collect(),
+            incidents: view
+                .incidents
+                .iter()
+                .map(|incident| wire_incident(incident, now))
+                .collect(),
+        }))
+    }
+
+    /// One page of the incidents open at or after `since`, newest first;
+    /// `None` when the store keeps no history.
+    pub(crate) async fn incidents(
+        &self,
+        since: OffsetDateTime,
+        offset: usize,
+        limit: usize,
+        now: OffsetDateTime,
+    ) -> Result<Option<IncidentsPage>, StoreError> {
+        let Some(history) = &self.history else {
+            return Ok(None);
+        };
+        let all = view::incidents(history.as_ref(), since).await?;
+        let total = all.len();
+        let incidents = all
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|incident| wire_incident(incident, now))
+            .collect();
+        let next = offset.saturating_add(limit);
+        Ok(Some(IncidentsPage {
+            since,
+            incidents,
+            total,
+            offset,
+            limit,
+            next_offset: (next < total).then_some(next),
+        }))
+    }
+}
+
+fn at(unix: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(unix).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+fn wire_bucket(bucket: &HourBucket) -> HistoryBucket {
+    let r = &bucket.rollup;
+    HistoryBucket {
+        hour: bucket.hour,
+        checks: r.checks,
+        ok: r.ok,
+        unhealthy: r.unhealthy,
+        unreachable: r.unreachable,
+        unregistered: r.unregistered,
+        uptime: UptimeCounts {
+            ok: r.ok,
+            checks: r.checks,
+        }
+        .ratio(),
+        latency_median_ms: r.latency_median_us().map(ms),
+        latency_max_ms: r.latency_max_us.map(ms),
+    }
+}
+
+fn wire_transition(transition: &Transition) -> HistoryTransition {
+    HistoryTransition {
+        proxy_id: transition.proxy_id,
+        proxy_name: transition.proxy_name.clone(),
+        at: transition.at,
+        from: transition.from,
+        to: transition.to,
+        report: transition.report.clone(),
+        replica_id: transition.replica,
+        previous_duration_ms: transition
+            .previous_lasted
+            .map(|lasted| u64::try_from(lasted.as_millis()).unwrap_or(u64::MAX)),
+    }
+}
+
+fn wire_incident(incident: &IncidentRecord, now: OffsetDateTime) -> Incident {
+    Incident {
+        proxy_id: incident.proxy_id,
+        proxy_name: incident.proxy_name.clone(),
+        started_at: incident.started_at,
+        ended_at: incident.ended_at,
+        open: incident.ended_at.is_none(),
+        duration_ms: u64::try_from(incident.duration(now).as_millis()).unwrap_or(u64::MAX),
+        worst_status: incident.worst,
+        first_error: incident.first_error.clone(),
+    }
+}

@@ -1,0 +1,141 @@
+//! The history routes (issue 15, admin): a proxy's history over a window,
+//! and the incidents of the fleet.
+
+use crate::error::ApiError;
+use crate::history_reader::HistoryReader;
+use crate::routes::proxies::find_proxy;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use proxyhealth_api::wire::{HistoryWindow, IncidentsPage, ProxyHistory};
+use proxyhealth_store::ProxyStore;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// The incidents listed when `since` is not given: the last 7 days.
+pub(crate) const DEFAULT_SINCE: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The page size when `limit` is not given.
+pub(crate) const DEFAULT_LIMIT: usize = 50;
+/// The largest page.
+pub(crate) const MAX_LIMIT: usize = 500;
+
+type Params = Query<HashMap<String, String>>;
+
+/// 400 for a query parameter, naming it and its value.
+fn bad_param(field: &str, detail: String) -> ApiError {
+    ApiError::bad_request("Invalid query parameter.")
+        .with_detail(detail.clone())
+        .with_validation(field, detail)
+}
+
+/// 404 when the store keeps no history (attached read-only to Coder).
+fn not_kept() -> ApiError {
+    ApiError::not_found("History is not kept.")
+        .with_detail("proxyhealth is attached read-only to a Coder database and writes no history.")
+}
+
+/// `GET /api/v2/workspaceproxies/{proxy}/history?window=24h|7d|30d|90d`.
+pub(crate) async fn proxy_history(
+    State(store): State<Arc<dyn ProxyStore>>,
+    State(history): State<Arc<HistoryReader>>,
+    Path(key): Path<String>,
+    Query(params): Params,
+) -> Result<Json<ProxyHistory>, ApiError> {
+    let window = match params.get("window") {
+        None => HistoryWindow::default(),
+        Some(value) => value
+            .parse::<HistoryWindow>()
+            .map_err(|err| bad_param("window", err.to_string()))?,
+    };
+    let proxy = find_proxy(store.as_ref(), &key).await?;
+    history
+        .proxy_history(&proxy, window, OffsetDateTime::now_utc())
+        .await?
+        .map(Json)
+        .ok_or_else(not_kept)
+}
+
+/// `GET /api/v2/proxyhealth/incidents?since=&limit=&offset=`.
+pub(crate) async fn incidents(
+    State(history): State<Arc<HistoryReader>>,
+    Query(params): Params,
+) -> Result<Json<IncidentsPage>, ApiError> {
+    let now = OffsetDateTime::now_utc();
+    let since = match params.get("since") {
+        None => now - DEFAULT_SINCE,
+        Some(value) => parse_since(value, now).ok_or_else(|| {
+            bad_param(
+                "since",
+                format!(
+                    "invalid since {value:?}: expected an RFC 3339 time \
+                     (2026-12-01T00:00:00Z) or a duration back from now (90m, 24h, 7d)"
+                ),
+            )
+        })?,
+    };
+    let limit = match params.get("limit") {
+        None => DEFAULT_LIMIT,
+        Some(value) => value
+            .parse::<usize>()
+            .ok()
+            .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+            .ok_or_else(|| {
+                bad_param(
+                    "limit",
+                    format!(
+                        "invalid limit {value:?}: expected a whole number from 1 to {MAX_LIMIT}"
+                    ),
+                )
+            })?,
+    };
+    let offset = match params.get("offset") {
+        None => 0,
+        Some(value) => value.parse::<usize>().map_err(|_| {
+            bad_param(
+                "offset",
+                format!("invalid offset {value:?}: expected a whole number from 0"),
+            )
+        })?,
+    };
+    history
+        .incidents(since, offset, limit, now)
+        .await?
+        .map(Json)
+        .ok_or_else(not_kept)
+}
+
+/// An RFC 3339 time, or a whole number of minutes, hours or days back from `now`.
+fn parse_since(value: &str, now: OffsetDateTime) -> Option<OffsetDateTime> {
+    if let Ok(at) = OffsetDateTime::parse(value, &Rfc3339) {
+        return Some(at);
+    }
+    let unit = match value.chars().last()? {
+        'm' => 60,
+        'h' => 3600,
+        'd' => 24 * 3600,
+        _ => return None,
+    };
+    let count: u64 = value[..value.len() - 1].parse().ok()?;
+    let back = Duration::from_secs(count.checked_mul(unit)?);
+    now.checked_sub(time::Duration::try_from(back).ok()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_reads_a_time_or_a_duration_back() {
+        let now = OffsetDateTime::from_unix_timestamp(1_000_000).expect("a time");
+        assert_eq!(parse_since("2h", now), Some(now - time::Duration::hours(2)));
+        assert_eq!(parse_since("7d", now), Some(now - time::Duration::days(7)));
+        assert_eq!(
+            parse_since("1970-01-01T00:00:10Z", now).map(|at| at.unix_timestamp()),
+            Some(10)
+        );
+        assert_eq!(parse_since("yesterday", now), None);
+        assert_eq!(parse_since("5w", now), None);
+    }
+}

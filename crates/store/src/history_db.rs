@@ -1,0 +1,117 @@
+//! The stores' [`HistoryStore`]s: recording through the journal (one
+//! transaction per batch), reading and pruning through each backend's
+//! statements (`history::sqlite`, `history::postgres`). The memory store's
+//! is `history::memory`.
+
+use std::collections::HashMap;
+
+use proxyhealth_core::{HistoryBatch, Transition};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::StoreError;
+use crate::history::postgres::PgReads;
+use crate::history::sqlite::SqliteReads;
+use crate::history::{HistoryStore, HourBucket, Pruned, UptimeCounts};
+use crate::journal::{self, Journal};
+
+/// History in a SQLite file: batches through the store's single writer.
+#[derive(Debug)]
+pub(crate) struct SqliteHistory {
+    pub(crate) reads: SqliteReads,
+    pub(crate) journal: Journal,
+}
+
+/// History in a PostgreSQL database, written by a store sweeping alone
+/// (replicas write theirs with their results, through their coordination).
+#[derive(Debug)]
+pub(crate) struct PgHistory {
+    pub(crate) reads: PgReads,
+    pub(crate) journal: Journal,
+}
+
+#[async_trait::async_trait]
+impl HistoryStore for SqliteHistory {
+    async fn record_batch(&self, batch: HistoryBatch) -> Result<Vec<Transition>, StoreError> {
+        journal::sqlite::record(&self.reads.writer, &self.journal, batch).await
+    }
+
+    async fn buckets(
+        &self,
+        proxy_id: Uuid,
+        since: OffsetDateTime,
+    ) -> Result<Vec<HourBucket>, StoreError> {
+        self.reads.buckets(proxy_id, since).await
+    }
+
+    async fn transitions(
+        &self,
+        proxy_id: Option<Uuid>,
+        since: OffsetDateTime,
+    ) -> Result<Vec<Transition>, StoreError> {
+        self.reads.transitions(proxy_id, since).await
+    }
+
+    async fn last_before(
+        &self,
+        proxy_id: Option<Uuid>,
+        at: OffsetDateTime,
+    ) -> Result<Vec<Transition>, StoreError> {
+        self.reads.last_before(proxy_id, at).await
+    }
+
+    async fn uptimes(
+        &self,
+        since: OffsetDateTime,
+        until: Option<OffsetDateTime>,
+    ) -> Result<HashMap<Uuid, UptimeCounts>, StoreError> {
+        self.reads.uptimes(since, until).await
+    }
+
+    async fn prune(&self, before: OffsetDateTime, limit: u32) -> Result<Pruned, StoreError> {
+        self.reads.prune(before, limit).await
+    }
+}
+
+#[async_trait::async_trait]
+impl HistoryStore for PgHistory {
+    async fn record_batch(&self, batch: HistoryBatch) -> Result<Vec<Transition>, StoreError> {
+        journal::postgres::record(&self.reads.pool, &self.journal, batch).await
+    }
+
+    async fn buckets(
+        &self,
+        proxy_id: Uuid,
+        since: OffsetDateTime,
+    ) -> Result<Vec<HourBucket>, StoreError> {
+        self.reads.buckets(proxy_id, since).await
+    }
+
+    async fn transitions(
+        &self,
+        proxy_id: Option<Uuid>,
+        since: OffsetDateTime,
+    ) -> Result<Vec<Transition>, StoreError> {
+        self.reads.transitions(proxy_id, since).await
+    }
+
+    async fn last_before(
+        &self,
+        proxy_id: Option<Uuid>,
+        at: OffsetDateTime,
+    ) -> Result<Vec<Transition>, StoreError> {
+        self.reads.last_before(proxy_id, at).await
+    }
+
+    async fn uptimes(
+        &self,
+        since: OffsetDateTime,
+        until: Option<OffsetDateTime>,
+    ) -> Result<HashMap<Uuid, UptimeCounts>, StoreError> {
+        self.reads.uptimes(since, until).await
+    }
+
+    async fn prune(&self, before: OffsetDateTime, limit: u32) -> Result<Pruned, StoreError> {
+        self.reads.prune(before, limit).await
+    }
+}
