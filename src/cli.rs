@@ -118,6 +118,23 @@ pub enum ProxiesCommand {
     Delete(DeleteArgs),
     /// Mint a new token for a proxy; the old one stops working.
     RegenerateToken(RegenerateArgs),
+    /// Show a proxy's history: uptime over a window, a compact timeline of
+    /// its hours, and its incidents with their first error.
+    History(HistoryArgs),
+}
+
+/// `proxies history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The proxy's name or id
+    #[arg(value_name = "NAME|ID")]
+    pub proxy: String,
+    /// The window: 24h, 7d, 30d or 90d
+    #[arg(long, value_name = "WINDOW", default_value_t = proxyhealth_api::wire::HistoryWindow::Day)]
+    pub window: proxyhealth_api::wire::HistoryWindow,
+    /// The server.
+    #[command(flatten)]
+    pub conn: ServerConnection,
 }
 
 /// Only the connection flags.

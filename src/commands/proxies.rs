@@ -1,7 +1,8 @@
 //! `proxyhealth proxies ...`: managing proxies on a running server over its API.
 
 use crate::cli::{
-    CreateArgs, DeleteArgs, EditArgs, ProxiesCommand, RegenerateArgs, ServerConnection, TargetArgs,
+    CreateArgs, DeleteArgs, EditArgs, HistoryArgs, ProxiesCommand, RegenerateArgs,
+    ServerConnection, TargetArgs,
 };
 use crate::exit::usage;
 use crate::output::OutputFormat;
@@ -23,6 +24,7 @@ pub async fn run(command: ProxiesCommand) -> anyhow::Result<()> {
         ProxiesCommand::Edit(args) => edit(args).await,
         ProxiesCommand::Delete(args) => delete(args).await,
         ProxiesCommand::RegenerateToken(args) => regenerate(args).await,
+        ProxiesCommand::History(args) => history(args).await,
     }
 }
 
@@ -233,6 +235,21 @@ async fn delete(args: DeleteArgs) -> anyhow::Result<()> {
             println!(
                 "Workspace proxy {:?} deleted.",
                 sanitize(&args.proxy, false)
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn history(args: HistoryArgs) -> anyhow::Result<()> {
+    let api = client(&args.conn)?;
+    let answer = api.proxy_history(&args.proxy, args.window).await?;
+    match args.conn.output {
+        OutputFormat::Json => print_json(&answer),
+        OutputFormat::Table => {
+            print!(
+                "{}",
+                crate::output::history::render_history(&answer.value, colour_stdout())
             );
             Ok(())
         }

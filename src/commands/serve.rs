@@ -30,6 +30,7 @@ async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         },
         sweep_loop: true,
         second_opinion: settings.second_opinion,
+        history_retention: settings.history_retention,
     })
     .await
     .map_err(app_error)?;

@@ -187,7 +187,7 @@ mod tests {
             err,
             "unknown key `bogus` (known keys: db, coder, timeout, parallelism, body_cap, \
              follow_redirects, tls_insecure, listen, interval, rise, fall, admin_token, second_opinion, \
-             log_format)"
+             log_format, history_retention)"
         );
     }
 

@@ -85,6 +85,7 @@ pub fn resolve_serve(
         admin_token: ServiceConfig::default().admin_token,
         log_format: LogFormat::default(),
         second_opinion: proxyhealth_cluster::settings::SECOND_OPINION,
+        history_retention: proxyhealth_store::history::retention::DEFAULT_RETENTION,
     };
     merged(store, file.store).apply(&mut settings.store);
     merged(probe, file.probe).apply(&mut settings.engine);
@@ -182,6 +183,7 @@ mod tests {
             admin_token: None,
             log_format: LogFormat::Human,
             second_opinion: true,
+            history_retention: proxyhealth_store::history::retention::DEFAULT_RETENTION,
         };
         merged(&ServerLayer::default(), file.server).apply(&mut serve);
         assert_eq!(serve.listen.to_string(), "127.0.0.1:9");
@@ -191,6 +193,28 @@ mod tests {
         assert_eq!(serve.admin_token.as_deref(), Some("from-file"));
         assert_eq!(serve.log_format, LogFormat::Json);
         assert!(!serve.second_opinion);
+    }
+
+    #[test]
+    fn the_history_retention_comes_from_the_file_or_defaults_to_90_days() {
+        let defaults = resolve_serve(
+            &ConfigFlag::default(),
+            &StoreLayer::default(),
+            &ProbeLayer::default(),
+            &ServerLayer::default(),
+        )
+        .expect("resolves");
+        assert_eq!(
+            defaults.history_retention,
+            Duration::from_secs(90 * 24 * 3600)
+        );
+        let file = FileConfig::parse("history_retention = \"30days\"").expect("valid");
+        let mut settings = defaults;
+        merged(&ServerLayer::default(), file.server).apply(&mut settings);
+        assert_eq!(
+            settings.history_retention,
+            Duration::from_secs(30 * 24 * 3600)
+        );
     }
 
     #[test]
@@ -207,6 +231,7 @@ mod tests {
             admin_token: None,
             log_format: LogFormat::Human,
             second_opinion: true,
+            history_retention: proxyhealth_store::history::retention::DEFAULT_RETENTION,
         };
         merged(&flags, file.server).apply(&mut settings);
         assert_eq!(settings.admin_token, None);

@@ -8,6 +8,7 @@ use super::units::parse_positive_duration;
 use clap::builder::BoolishValueParser;
 use proxyhealth_core::Hysteresis;
 use proxyhealth_engine::EngineOptions;
+use proxyhealth_store::history::retention::DEFAULT_RETENTION;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -94,6 +95,18 @@ settings_group! {
         )]
         #[serde(deserialize_with = "file_value::log_format")]
         pub log_format: Option<LogFormat>,
+
+        /// How long persisted history (status transitions and hourly rollups of
+        /// checks) is kept; older rows are pruned in the background
+        #[arg(
+            long,
+            env = "PROXYHEALTH_HISTORY_RETENTION",
+            value_name = "DURATION",
+            value_parser = parse_positive_duration,
+            help_default = humantime::format_duration(DEFAULT_RETENTION)
+        )]
+        #[serde(deserialize_with = "file_value::positive_duration")]
+        pub history_retention: Option<Duration>,
     }
 }
 
@@ -113,6 +126,7 @@ impl ServerLayer {
         );
         set(&mut settings.log_format, self.log_format);
         set(&mut settings.second_opinion, self.second_opinion);
+        set(&mut settings.history_retention, self.history_retention);
     }
 }
 

@@ -67,6 +67,8 @@ pub struct ServeSettings {
     pub log_format: LogFormat,
     /// Whether a second replica confirms a failing check of an `ok` proxy.
     pub second_opinion: bool,
+    /// How long persisted history is kept.
+    pub history_retention: std::time::Duration,
 }
 
 /// Everything `check` runs with.

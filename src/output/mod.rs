@@ -1,5 +1,6 @@
 //! Printing results for people (tables, colours) and for programs (JSON).
 
+pub mod history;
 pub mod replicas;
 pub mod style;
 pub mod table;

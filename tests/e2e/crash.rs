@@ -1,6 +1,7 @@
 //! SIGKILL while proxies are being created and registered: after a restart on
 //! the same SQLite file, every acknowledged write is there and no row is
-//! half-written.
+//! half-written, and every status change the API showed before the kill is
+//! in the persisted history (issue 15).
 
 use crate::support::command;
 use proxyhealth_api::ApiClient;
@@ -121,6 +122,28 @@ fn registration(access_url: String) -> RegisterRequest {
     }
 }
 
+/// A status change the API showed: the proxy, its status and when it changed.
+type Shown = (Uuid, String, time::OffsetDateTime);
+
+/// Reads the proxy list until the server stops answering, keeping every
+/// (proxy, status, changed at) it shows.
+async fn watch_statuses(api: ApiClient, shown: Arc<Mutex<HashSet<Shown>>>) {
+    loop {
+        let Ok(answer) = api.list_proxies().await else {
+            return;
+        };
+        let mut shown = shown.lock().await;
+        for proxy in answer.value.regions {
+            let status = proxy.status.status.as_str().to_owned();
+            if status != "unknown" {
+                shown.insert((proxy.region.id, status, proxy.status.status_changed_at));
+            }
+        }
+        drop(shown);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn hammer(api: ApiClient, writer: usize, acked: Arc<Mutex<Acked>>) {
     for n in 0.. {
         let name = format!("w{writer}-{n}");
@@ -171,6 +194,8 @@ async fn after_a_sigkill_mid_writes_every_acknowledged_write_is_there_and_no_row
     let db = dir.path().join("proxyhealth.db");
     let mut first = Serve::start(&db, &dir.path().join("first.log"));
     let acked = Arc::new(Mutex::new(Acked::default()));
+    let shown = Arc::new(Mutex::new(HashSet::new()));
+    let watcher = tokio::spawn(watch_statuses(client(&first.url), Arc::clone(&shown)));
     let writers: Vec<_> = (0..WRITERS)
         .map(|writer| tokio::spawn(hammer(client(&first.url), writer, Arc::clone(&acked))))
         .collect();
@@ -179,6 +204,11 @@ async fn after_a_sigkill_mid_writes_every_acknowledged_write_is_there_and_no_row
     for writer in writers {
         writer.await.expect("writer task");
     }
+    watcher.await.expect("watcher task");
+    let shown = Arc::try_unwrap(shown)
+        .map_err(|_| "the watcher still holds the record")
+        .expect("watcher done")
+        .into_inner();
     let acked = Arc::try_unwrap(acked)
         .map_err(|_| "writers still hold the record")
         .expect("writers done")
@@ -256,6 +286,27 @@ async fn after_a_sigkill_mid_writes_every_acknowledged_write_is_there_and_no_row
     }
     for id in acked.created.keys() {
         assert!(rows.iter().any(|row| row.id == *id), "{id} missing");
+    }
+
+    // Every status change the API showed before the kill is in the history,
+    // at the time it showed (history is written before a status is shown).
+    assert!(
+        shown.len() >= 10,
+        "only {} status changes were shown before the kill",
+        shown.len()
+    );
+    let history = store.history().expect("SQLite keeps history");
+    for (id, status, changed_at) in &shown {
+        let recorded = history
+            .transitions(Some(*id), time::OffsetDateTime::UNIX_EPOCH)
+            .await
+            .expect("read the history");
+        assert!(
+            recorded
+                .iter()
+                .any(|t| t.to.as_str() == status && t.at == *changed_at),
+            "the change of {id} to {status} at {changed_at} was shown but is not in the history: {recorded:?}"
+        );
     }
     store.close().await;
 }

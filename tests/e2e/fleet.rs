@@ -224,3 +224,46 @@ fn proxy_management_round_trip_through_the_cli() {
         stderr(&unauthorised)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_shows_a_proxys_history_as_a_timeline_or_as_the_apis_json() {
+    let server = Server::start(&["--interval", "1h", "--timeout", "2s"]);
+    let token = create(&server, "flaky");
+    let fake = spawn(Kind::Errors).await.expect("spawn a fake proxy");
+    register(&server, &token, fake.url()).await;
+    server.api().refresh().await.expect("refresh");
+
+    let json = run(server.cli().args([
+        "proxies", "history", "flaky", "--window", "7d", "--output", "json",
+    ]));
+    assert!(json.status.success(), "{}", stderr(&json));
+    let body: Value = serde_json::from_slice(&json.stdout).expect("history --output json");
+    assert_eq!(body["window"], "7d");
+    assert_eq!(body["proxy_name"], "flaky");
+    let last = body["transitions"]
+        .as_array()
+        .and_then(|t| t.last())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(last["to"], "unhealthy", "{body}");
+
+    let table = run(server.cli().args(["proxies", "history", "flaky"]));
+    assert!(table.status.success(), "{}", stderr(&table));
+    let text = stdout(&table);
+    assert!(text.starts_with("flaky: uptime 0.00% over 24h"), "{text}");
+    assert!(text.contains("timeline, one cell per hour"), "{text}");
+    // never ok: unregistered, then unhealthy, is one incident, still open
+    assert!(text.contains("incidents (1):"), "{text}");
+    assert!(text.contains("open   "), "{text}");
+    assert!(text.contains("unhealthy"), "{text}");
+
+    let bad = run(server
+        .cli()
+        .args(["proxies", "history", "flaky", "--window", "5d"]));
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("invalid window \"5d\": expected one of 24h, 7d, 30d, 90d"),
+        "{}",
+        stderr(&bad)
+    );
+}

@@ -6,6 +6,7 @@
 //! `CI=true`, where they fail.
 
 mod fencing;
+mod history;
 mod listener;
 mod second_opinion;
 mod sharing;

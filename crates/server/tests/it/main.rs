@@ -8,6 +8,7 @@ mod auth;
 mod errors;
 mod health;
 mod helpers;
+mod history;
 mod proptests;
 mod proxies;
 mod register;

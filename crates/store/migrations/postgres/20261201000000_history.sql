@@ -23,14 +23,14 @@ CREATE TABLE proxyhealth_transitions (
 CREATE INDEX proxyhealth_transitions_proxy_at_idx ON proxyhealth_transitions (proxy_id, at);
 CREATE INDEX proxyhealth_transitions_at_idx ON proxyhealth_transitions (at);
 
--- One row per proxy, hour and writer (one per process: each adds up its own
+-- One row per proxy, hour and writer (a random number per process: each adds up its own
 -- checks in memory and writes its whole row, so no row is read before it is
 -- written and replicas never write each other's rows; readers add the
 -- writers' rows up). sketch is the latency histogram (proxyhealth_core::rollup).
 CREATE TABLE proxyhealth_rollups (
     proxy_id uuid NOT NULL,
     hour timestamp with time zone NOT NULL,
-    writer uuid NOT NULL,
+    writer bigint NOT NULL,
     checks integer NOT NULL,
     ok integer NOT NULL,
     unhealthy integer NOT NULL,

@@ -24,15 +24,17 @@ CREATE INDEX proxyhealth_transitions_proxy_at_idx ON proxyhealth_transitions (pr
 -- Incidents across the fleet since a time, and pruning.
 CREATE INDEX proxyhealth_transitions_at_idx ON proxyhealth_transitions (at);
 
--- One row per proxy, hour (unix seconds of its start, UTC) and writer (one
--- per process: each process adds up its own checks in memory and writes its
--- whole row, so no row is read before it is written and replicas never
--- write each other's rows; readers add the writers' rows up). sketch is the
--- latency histogram (proxyhealth_core::rollup), latency_max_us the maximum.
+-- One row per proxy, hour (unix seconds of its start, UTC) and writer (a
+-- random number per process: each process adds up its own checks in memory
+-- and writes its whole row, so no row is read before it is written and
+-- replicas never write each other's rows; readers add the writers' rows up).
+-- The proxy id is its 16 bytes (the table is the one that grows: 24 rows a
+-- day per proxy). sketch is the latency histogram (proxyhealth_core::rollup),
+-- latency_max_us the maximum.
 CREATE TABLE proxyhealth_rollups (
-    proxy_id TEXT NOT NULL,
+    proxy_id BLOB NOT NULL,
     hour INTEGER NOT NULL,
-    writer TEXT NOT NULL,
+    writer INTEGER NOT NULL,
     checks INTEGER NOT NULL,
     ok INTEGER NOT NULL,
     unhealthy INTEGER NOT NULL,

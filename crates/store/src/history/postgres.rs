@@ -30,7 +30,7 @@ fn hour_time(hour: i64) -> Result<OffsetDateTime, StoreError> {
 /// Writes rollup rows whole (insert or replace this writer's row), in one statement.
 pub(crate) async fn write_rollups(
     conn: &mut PgConnection,
-    writer: Uuid,
+    writer: i64,
     rows: &[RollupRow],
 ) -> Result<(), StoreError> {
     if rows.is_empty() {
@@ -87,7 +87,7 @@ pub(crate) async fn write_rollups(
 /// This writer's stored rows for `keys` (evicted from its cache).
 pub(crate) async fn read_own_rollups(
     conn: &mut PgConnection,
-    writer: Uuid,
+    writer: i64,
     keys: &[(Uuid, i64)],
 ) -> Result<HashMap<(Uuid, i64), Rollup>, StoreError> {
     let proxies: Vec<Uuid> = keys.iter().map(|key| key.0).collect();

@@ -41,10 +41,9 @@ fn uuid_of(text: &str) -> Result<Uuid, StoreError> {
 /// Writes rollup rows whole (insert or replace this writer's row).
 pub(crate) async fn write_rollups(
     conn: &mut SqliteConnection,
-    writer: Uuid,
+    writer: i64,
     rows: &[RollupRow],
 ) -> Result<(), StoreError> {
-    let writer = writer.hyphenated().to_string();
     for chunk in rows.chunks(ROLLUPS_PER_STATEMENT) {
         let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO proxyhealth_rollups (proxy_id, hour, writer, checks, ok, unhealthy, \
@@ -53,9 +52,9 @@ pub(crate) async fn write_rollups(
         insert.push_values(chunk, |mut values, row| {
             let r = &row.rollup;
             values
-                .push_bind(row.proxy_id.hyphenated().to_string())
+                .push_bind(row.proxy_id.as_bytes().to_vec())
                 .push_bind(row.hour)
-                .push_bind(writer.clone())
+                .push_bind(writer)
                 .push_bind(to_count(r.checks))
                 .push_bind(to_count(r.ok))
                 .push_bind(to_count(r.unhealthy))
@@ -78,7 +77,7 @@ pub(crate) async fn write_rollups(
 /// This writer's stored rows for `keys` (evicted from its cache).
 pub(crate) async fn read_own_rollups(
     conn: &mut SqliteConnection,
-    writer: Uuid,
+    writer: i64,
     keys: &[(Uuid, i64)],
 ) -> Result<HashMap<(Uuid, i64), Rollup>, StoreError> {
     let mut found = HashMap::new();
@@ -87,9 +86,9 @@ pub(crate) async fn read_own_rollups(
             "SELECT checks, ok, unhealthy, unreachable, unregistered, latency_max_us, sketch \
              FROM proxyhealth_rollups WHERE proxy_id = ?1 AND hour = ?2 AND writer = ?3",
         )
-        .bind(proxy_id.hyphenated().to_string())
+        .bind(proxy_id.as_bytes().to_vec())
         .bind(hour)
-        .bind(writer.hyphenated().to_string())
+        .bind(writer)
         .fetch_all(&mut *conn)
         .await
         .map_err(db_err)?;
@@ -234,7 +233,7 @@ impl HistoryStore for SqliteHistory {
             "SELECT hour, checks, ok, unhealthy, unreachable, unregistered, latency_max_us, \
              sketch FROM proxyhealth_rollups WHERE proxy_id = ?1 AND hour >= ?2 ORDER BY hour",
         )
-        .bind(proxy_id.hyphenated().to_string())
+        .bind(proxy_id.as_bytes().to_vec())
         .bind(journal::hour_of(since))
         .fetch_all(&self.reader)
         .await
@@ -328,9 +327,12 @@ impl HistoryStore for SqliteHistory {
         .map_err(db_err)?;
         rows.iter()
             .map(|row| {
-                let id: String = row.try_get("proxy_id").map_err(db_err)?;
+                let id: Vec<u8> = row.try_get("proxy_id").map_err(db_err)?;
+                let id = Uuid::from_slice(&id).map_err(|err| {
+                    StoreError::Internal(format!("bad stored proxy id {id:?}: {err}"))
+                })?;
                 Ok((
-                    uuid_of(&id)?,
+                    id,
                     UptimeCounts {
                         ok: count(row.try_get("ok").map_err(db_err)?),
                         checks: count(row.try_get("checks").map_err(db_err)?),

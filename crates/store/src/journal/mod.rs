@@ -133,8 +133,8 @@ impl RollupCache {
 /// The journal state of one writer (a store, or a replica's coordination).
 #[derive(Debug)]
 pub(crate) struct Journal {
-    /// This process's writer id in `proxyhealth_rollups`.
-    pub writer: Uuid,
+    /// This process's writer id in `proxyhealth_rollups` (random).
+    pub writer: i64,
     /// Its rollups; locked for the length of a batch's transaction, so
     /// batches of one writer are staged and committed one at a time.
     pub cache: tokio::sync::Mutex<RollupCache>,
@@ -144,7 +144,7 @@ impl Journal {
     /// A journal with a new writer id.
     pub(crate) fn new() -> Self {
         Journal {
-            writer: Uuid::new_v4(),
+            writer: rand::random::<i64>(),
             cache: tokio::sync::Mutex::new(RollupCache::default()),
         }
     }
