@@ -289,7 +289,13 @@ async fn the_demo_dashboard_shows_every_state_with_its_message_and_updates_witho
             "updates come over the event stream"
         );
 
-        // Every flag icon loaded (the demo serves them on loopback).
+        // Every flag icon loaded (the demo serves them on loopback). The icons
+        // load lazily, near the viewport: the page's middle is in view so the
+        // first and last rows are both near it (rows are rebuilt with new
+        // images as results come in).
+        page.eval("window.scrollTo(0, (document.documentElement.scrollHeight - window.innerHeight) / 2); true")
+            .await
+            .expect("scroll to the middle");
         let icons = page
             .eval(
                 "Promise.all([...document.querySelectorAll('.icon img')].map((i) => i.decode().then(() => i.naturalWidth > 0, () => false)))",
@@ -299,6 +305,9 @@ async fn the_demo_dashboard_shows_every_state_with_its_message_and_updates_witho
         let icons = icons.as_array().cloned().unwrap_or_default();
         assert_eq!(icons.len(), 14, "every demo proxy has an image icon");
         assert!(icons.iter().all(|ok| ok == &json!(true)), "every icon loads: {icons:?}");
+        page.eval("window.scrollTo(0, 0); true")
+            .await
+            .expect("scroll back to the top");
 
         // For the screenshot: enough history that the flapping proxy's strip shows it.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
