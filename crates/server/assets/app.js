@@ -1042,7 +1042,9 @@
     return Number(n).toLocaleString();
   }
 
+  /** Shows why the page has nothing to show; the history panels hide until a load succeeds. */
   function showPageMessage(text) {
+    $('#proxy-page').dataset.loaded = 'false';
     const p = $('#proxy-missing');
     setText(p, text);
     p.hidden = false;
@@ -1094,6 +1096,7 @@
     state.lastSuccess = Date.now();
     hideNotice('load');
     hidePageMessage();
+    $('#proxy-page').dataset.loaded = 'true';
     renderProxyPage();
     document.body.dataset.pageLoads = String(Number(document.body.dataset.pageLoads || 0) + 1);
   }
