@@ -8,6 +8,8 @@
 //! - `reads`: reads of the engine's cache under criterion;
 //! - `serve-regions`: the service with 10,000 proxies, for `wrk`;
 //! - `store-list`: `list_proxies()` against a plain SELECT;
+//! - `history`: the cost of persisted history (issue 15) on one backend:
+//!   writing a sweep's history, the size after 90 simulated days, a 30-day read;
 //! - `replicas`: several `proxyhealth serve` replicas and 10,000 proxies on one
 //!   PostgreSQL (issue 13): checks per proxy per interval, the database's work,
 //!   the time from a result to every replica serving it.
@@ -16,6 +18,7 @@ mod child;
 mod client_loop;
 mod criterion_read;
 mod fleet;
+mod history;
 mod pgstats;
 mod procstat;
 mod propagation;
@@ -24,6 +27,7 @@ mod regions;
 mod replica_proc;
 mod replicas;
 mod report;
+mod report_history;
 mod report_replicas;
 mod run;
 mod source;
@@ -61,6 +65,8 @@ enum Command {
     StoreList(store_list::StoreListArgs),
     /// Replicas and a large fleet on one PostgreSQL; prints a JSON line.
     Replicas(replicas::ReplicasArgs),
+    /// The cost of persisted history on one backend; prints a JSON line.
+    History(history::HistoryArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -89,6 +95,7 @@ fn main() -> std::process::ExitCode {
             Command::ServeRegions(args) => regions::run(args).await,
             Command::StoreList(args) => store_list::run(args).await,
             Command::Replicas(args) => replicas::run(args).await,
+            Command::History(args) => history::run(args).await,
         }
     });
     // The stdin readers of `fleet` and `serve-regions` live on blocking threads.

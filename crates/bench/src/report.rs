@@ -42,6 +42,10 @@ pub struct Results {
     pub replicas: Option<ReplicasReport>,
     /// Why the replicas stage was not run, when it was skipped on purpose.
     pub replicas_skipped: Option<String>,
+    /// The history stage, one row per backend.
+    pub history: Vec<crate::history::HistoryReport>,
+    /// Why the history stage was not run, when it was skipped on purpose.
+    pub history_skipped: Option<String>,
     /// Runs that failed.
     pub failures: Vec<String>,
     /// Remarks about what was skipped.
@@ -179,6 +183,11 @@ pub fn render(results: &Results) -> String {
     limit(&mut md, results);
     reads(&mut md, results);
     stores(&mut md, results);
+    crate::report_history::section(
+        &mut md,
+        &results.history,
+        results.history_skipped.as_deref(),
+    );
     crate::report_replicas::section(
         &mut md,
         results.replicas.as_ref(),

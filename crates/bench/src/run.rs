@@ -64,6 +64,13 @@ pub struct RunArgs {
     /// Skip the replicas stage (about three minutes).
     #[arg(long)]
     pub skip_replicas: bool,
+    /// Skip the history stage (issue 15; a few minutes).
+    #[arg(long)]
+    pub skip_history: bool,
+    /// Run only the history stage and replace its section in the file at
+    /// `--out` (the other sections are kept as they are).
+    #[arg(long, conflicts_with = "skip_history")]
+    pub history_only: bool,
 }
 
 /// The check timeout of every sweep.
@@ -81,6 +88,27 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| scratch.path().to_owned());
     std::fs::create_dir_all(&work_dir)?;
+    if args.history_only {
+        let mut section = String::new();
+        let (rows, failures) = history_rows(&args).await;
+        crate::report_history::section(&mut section, &rows, None);
+        println!("{section}");
+        let existing = std::fs::read_to_string(&args.out).unwrap_or_default();
+        std::fs::write(
+            &args.out,
+            crate::report_history::splice(&existing, &section),
+        )
+        .with_context(|| format!("write {}", args.out.display()))?;
+        eprintln!("wrote the history section of {}", args.out.display());
+        if !failures.is_empty() {
+            bail!(
+                "{} run(s) failed:\n  {}",
+                failures.len(),
+                failures.join("\n  ")
+            );
+        }
+        return Ok(());
+    }
     let mut results = Results {
         parallelism: args.parallelism,
         baseline_parallelism: args.baseline_parallelism,
@@ -134,6 +162,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         results
             .notes
             .push("PostgreSQL listing skipped: no server (PROXYHEALTH_TEST_PG_URL unset).".into());
+    }
+
+    if args.skip_history {
+        results.history_skipped = Some("skipped (--skip-history)".into());
+    } else {
+        let (rows, failures) = history_rows(&args).await;
+        results.history = rows;
+        results.failures.extend(failures);
     }
 
     match (&args.pg_url, args.skip_replicas) {
@@ -195,6 +231,25 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The history stage on SQLite and (with a server) PostgreSQL, each in a child.
+async fn history_rows(args: &RunArgs) -> (Vec<crate::history::HistoryReport>, Vec<String>) {
+    let mut rows = Vec::new();
+    let mut failures = Vec::new();
+    let mut dbs = vec![("sqlite".to_owned(), "sqlite".to_owned())];
+    if let Some(url) = &args.pg_url {
+        dbs.push(("postgres".to_owned(), url.clone()));
+    }
+    for (name, spec) in dbs {
+        eprintln!("== history: {name}");
+        let child = vec!["history".to_owned(), "--db".to_owned(), spec];
+        match run_json::<crate::history::HistoryReport>(&child, Duration::from_secs(1200)).await {
+            Ok(report) => rows.push(report),
+            Err(err) => failures.push(format!("history {name}: {err:#}")),
+        }
+    }
+    (rows, failures)
 }
 
 /// The criterion read benches, in a child with its own criterion directory.

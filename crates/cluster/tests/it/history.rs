@@ -90,7 +90,10 @@ async fn with_three_replicas_each_transition_is_recorded_once_by_the_replica_tha
         .expect("read the rollups");
     let checks: u64 = buckets.iter().map(|b| b.rollup.checks).sum();
     let unhealthy: u64 = buckets.iter().map(|b| b.rollup.unhealthy).sum();
-    assert!(checks >= 3, "{checks} checks counted: at least the three transitions' ones");
+    assert!(
+        checks >= 3,
+        "{checks} checks counted: at least the three transitions' ones"
+    );
     assert!(
         checks <= fake.hits() as u64,
         "{checks} counted, {} made",
