@@ -2,18 +2,21 @@
 //! against `proxyhealth demo` (the binary, as a user runs it).
 //!
 //! Without Chromium these tests skip loudly; with `CI=true` they fail instead.
-//! The first test leaves a full-page screenshot at `target/dashboard.png`.
+//! The first test leaves a full-page screenshot at `target/dashboard.png`, the
+//! proxy page's test one at `target/proxy-page.png`.
 
 mod cdp;
 mod certificate;
 mod chromium;
 mod dashboard;
 mod demo;
+mod proxy_page;
 
 use cdp::Cdp;
 use chromium::Chromium;
 use dashboard::{Row, generation, row, wait_for_rows, wait_for_tiles};
 use demo::Demo;
+use proxy_page::ProxyPage;
 use proxyhealth_api::wire::CreateProxyRequest;
 use proxyhealth_testkit::FakeProxy;
 use serde_json::json;
@@ -287,7 +290,13 @@ async fn the_demo_dashboard_shows_every_state_with_its_message_and_updates_witho
             "updates come over the event stream"
         );
 
-        // Every flag icon loaded (the demo serves them on loopback).
+        // Every flag icon loaded (the demo serves them on loopback). The icons
+        // load lazily, near the viewport: the page's middle is in view so the
+        // first and last rows are both near it (rows are rebuilt with new
+        // images as results come in).
+        page.eval("window.scrollTo(0, (document.documentElement.scrollHeight - window.innerHeight) / 2); true")
+            .await
+            .expect("scroll to the middle");
         let icons = page
             .eval(
                 "Promise.all([...document.querySelectorAll('.icon img')].map((i) => i.decode().then(() => i.naturalWidth > 0, () => false)))",
@@ -297,6 +306,9 @@ async fn the_demo_dashboard_shows_every_state_with_its_message_and_updates_witho
         let icons = icons.as_array().cloned().unwrap_or_default();
         assert_eq!(icons.len(), 14, "every demo proxy has an image icon");
         assert!(icons.iter().all(|ok| ok == &json!(true)), "every icon loads: {icons:?}");
+        page.eval("window.scrollTo(0, 0); true")
+            .await
+            .expect("scroll back to the top");
 
         // For the screenshot: enough history that the flapping proxy's strip shows it.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
@@ -422,6 +434,282 @@ async fn a_proxy_name_and_error_text_with_markup_render_as_text() {
         let dialogs = cdp.events_named("Page.javascriptDialogOpening");
         assert!(dialogs.is_empty(), "no alert dialog opened: {dialogs:?}");
 
+        close(browser, cdp).await;
+        drop(fake);
+        stop_demo(demo).await;
+    })
+    .await
+    .expect("the test finishes within its time limit");
+}
+
+/// The uptime figure `period` (`last_24h`, `last_30d`) of the proxy `name`.
+async fn uptime_text(page: &cdp::Page<'_>, name: &str, period: &str) -> String {
+    let js = format!(
+        "(() => {{ const c = document.querySelector('tr[data-proxy-name=\"{name}\"] .uptime[data-period=\"{period}\"] .uptime-value'); return c ? c.textContent : ''; }})()"
+    );
+    let value = page.eval(&js).await.expect("read an uptime cell");
+    value.as_str().unwrap_or_default().to_owned()
+}
+
+/// `None` when the flapping proxy's page shows both statuses on its timeline,
+/// its latency (median and maximum), and an incident with its error.
+fn flapping_history_shown(p: &ProxyPage) -> Option<String> {
+    for status in ["ok", "unhealthy"] {
+        if !p.timeline.iter().any(|s| s == status) {
+            return Some(format!("no {status} on the timeline {:?}", p.timeline));
+        }
+    }
+    if p.transitions < 2 {
+        return Some(format!("{} transitions drawn", p.transitions));
+    }
+    if p.latency_hours == 0 || p.median_marks == 0 || p.max_marks == 0 {
+        return Some(format!(
+            "latency chart: {} hours, {} median marks, {} max marks",
+            p.latency_hours, p.median_marks, p.max_marks
+        ));
+    }
+    let closed = p.incidents.iter().any(|i| {
+        i.status == "unhealthy" && !i.open && i.message.contains("failed to get build info")
+    });
+    if !closed {
+        return Some(format!(
+            "no ended unhealthy incident with its message in {:?}",
+            p.incidents
+        ));
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_page_shows_its_timeline_latency_and_incidents_and_can_be_shared() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let Some((browser, cdp)) = browser().await else {
+            return;
+        };
+        let demo = Demo::start("proxy-page-admin-token").await;
+        let page = cdp.new_page().await.expect("open a page");
+        page.set_viewport(1360, 900).await.expect("set the viewport");
+        page.navigate(&demo.dashboard)
+            .await
+            .expect("load the dashboard");
+        let rows = wait_for_rows(&page, SETTLE, "the flapping proxy has a row", |rows| {
+            row(rows, "eu-north").map_or(Some("no eu-north row".into()), |_| None)
+        })
+        .await;
+        let display = row(&rows, "eu-north")
+            .expect("eu-north row")
+            .display_text
+            .clone();
+
+        // The table's uptime columns: a healthy proxy is mostly up (its checks
+        // before it registered were not ok), a refused one never.
+        let percent = |text: &str| text.strip_suffix('%').and_then(|n| n.parse::<f64>().ok());
+        let deadline = tokio::time::Instant::now() + SETTLE;
+        loop {
+            let up = uptime_text(&page, "eu-west", "last_24h").await;
+            let up_30d = uptime_text(&page, "eu-west", "last_30d").await;
+            let down = uptime_text(&page, "af-south", "last_24h").await;
+            let mostly_up = |text: &str| percent(text).is_some_and(|p| p >= 50.0);
+            if mostly_up(&up) && mostly_up(&up_30d) && down == "0.00%" {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "uptime 24 h / 30 d of eu-west {up:?} / {up_30d:?} (want at least 50%), of af-south {down:?} (want 0.00%)"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+
+        // The name in the row links to the proxy's own page.
+        proxy_page::follow(&cdp, &page, "tr[data-proxy-name=\"eu-north\"] a.proxy-link").await;
+        let shown = proxy_page::wait_for(
+            &page,
+            Duration::from_secs(60),
+            "the flapping proxy's page shows its history",
+            flapping_history_shown,
+        )
+        .await;
+        assert!(
+            shown.path.starts_with("/proxies/"),
+            "the page has its own address: {}",
+            shown.path
+        );
+        assert_eq!(shown.view, "proxy");
+        assert!(!shown.table_shown, "the fleet table is not on a proxy's page");
+        assert_eq!(shown.title, display, "the heading is the proxy's display name");
+        assert_eq!(shown.name, "eu-north");
+        assert!(
+            ["ok", "unhealthy"].contains(&shown.badge.as_str()),
+            "the current status: {:?}",
+            shown.badge
+        );
+        assert_eq!(shown.window, "24h", "24 hours unless asked");
+        assert!(
+            shown.uptime.contains("uptime") && shown.uptime.contains("checks ok"),
+            "the window's uptime: {:?}",
+            shown.uptime
+        );
+
+        // Another window: the address says which, and a reload keeps it.
+        let loads = shown.loads;
+        assert_eq!(
+            page.eval("document.querySelector('#windows button[data-window=\"7d\"]').click() ?? true")
+                .await
+                .expect("choose 7 days"),
+            json!(true)
+        );
+        proxy_page::wait_for(&page, Duration::from_secs(10), "the 7-day window is shown", |p| {
+            if p.window == "7d" && p.search == "?window=7d" && p.loads > loads {
+                None
+            } else {
+                Some(format!("window {:?}, search {:?}, loads {}", p.window, p.search, p.loads))
+            }
+        })
+        .await;
+        let address = page.eval("location.href").await.expect("the address");
+        let address = address.as_str().expect("an address").to_owned();
+        page.navigate(&address).await.expect("reload the proxy page");
+        let reloaded = proxy_page::wait_for(
+            &page,
+            Duration::from_secs(20),
+            "the reloaded page shows the same proxy and window",
+            |p| {
+                if p.window != "7d" {
+                    return Some(format!("window {:?}", p.window));
+                }
+                flapping_history_shown(p)
+            },
+        )
+        .await;
+        assert_eq!(reloaded.path, shown.path);
+        assert_eq!(reloaded.name, "eu-north");
+
+        // The shared address without a window: 24 hours, for the screenshot with
+        // a few more changes on the timeline.
+        page.navigate(&format!("{}{}", demo.base, shown.path))
+            .await
+            .expect("open the proxy page");
+        let last = proxy_page::wait_for(&page, Duration::from_secs(60), "the page for the screenshot", |p| {
+            if p.window != "24h" {
+                return Some(format!("window {:?}", p.window));
+            }
+            if p.incidents.len() < 5 {
+                return Some(format!("{} incidents", p.incidents.len()));
+            }
+            flapping_history_shown(p)
+        })
+        .await;
+        let png = page.screenshot_full_page().await.expect("take a screenshot");
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "the screenshot is a PNG");
+        let path = target_dir().join("proxy-page.png");
+        std::fs::write(&path, &png).expect("save the screenshot");
+        eprintln!(
+            "proxy page screenshot: {} ({} incidents, {} transitions)",
+            path.display(),
+            last.incidents.len(),
+            last.transitions
+        );
+        assert!(
+            cdp.events_named("Page.javascriptDialogOpening").is_empty(),
+            "no dialog opened"
+        );
+        close(browser, cdp).await;
+        stop_demo(demo).await;
+    })
+    .await
+    .expect("the test finishes within its time limit");
+}
+
+/// The error text of the proxy page's markup test.
+const MARKUP_IMG_ERROR: &str = "<img src=x onerror=\"window.__pwned=3\">";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_page_shows_markup_in_the_name_and_incident_message_as_text() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let Some((browser, cdp)) = browser().await else {
+            return;
+        };
+        let demo = Demo::start("markup-page-admin-token").await;
+        let fake =
+            FakeProxy::report(json!({"errors": [MARKUP_IMG_ERROR], "warnings": []}).to_string())
+                .await;
+        let api = proxyhealth_testkit::api::client(&demo.base, &demo.admin_token);
+        let created = api
+            .create_proxy(&CreateProxyRequest {
+                name: MARKUP_NAME.to_owned(),
+                ..CreateProxyRequest::default()
+            })
+            .await
+            .expect("the markup name is accepted as data");
+        assert_eq!(created.status, 201, "the markup name is accepted as data");
+        let registered = api
+            .register(
+                &created.value.proxy_token,
+                &proxyhealth_testkit::api::registration(&fake.url, "markup-page-test"),
+            )
+            .await
+            .expect("the fake proxy registers");
+        assert_eq!(registered.status, 201, "the fake proxy registers");
+
+        let id = created.value.proxy.region.id;
+        let page = cdp.new_page().await.expect("open a page");
+        page.navigate(&format!(
+            "{}/proxies/{id}#token={}",
+            demo.base, demo.admin_token
+        ))
+        .await
+        .expect("load the proxy page");
+        let shown = proxy_page::wait_for(
+            &page,
+            SETTLE,
+            "the markup proxy's incident is shown",
+            |p| match p.incidents.first() {
+                Some(i) if i.status == "unhealthy" && i.message == MARKUP_IMG_ERROR => None,
+                _ => Some(format!("incidents {:?}", p.incidents)),
+            },
+        )
+        .await;
+        // One more load after it, so a handler that markup would have set off has run.
+        proxy_page::wait_for(
+            &page,
+            Duration::from_secs(20),
+            "the page reads the API again",
+            |p| (p.loads <= shown.loads).then(|| "no new load".to_owned()),
+        )
+        .await;
+        assert_eq!(shown.title, MARKUP_NAME, "the name is shown as text");
+        assert_eq!(shown.name, MARKUP_NAME, "the name is shown as text");
+        assert_eq!(
+            shown.errors,
+            [MARKUP_IMG_ERROR],
+            "the current error is shown as text"
+        );
+        assert_eq!(
+            page.eval("location.hash").await.expect("hash"),
+            json!(""),
+            "the page takes the token out of the address bar"
+        );
+        assert_eq!(
+            page.eval("document.title").await.expect("title"),
+            json!(format!("{MARKUP_NAME} · proxyhealth")),
+            "the document title holds the name as text"
+        );
+        assert_eq!(
+            page.eval("document.querySelectorAll('img[src=\"x\"], #proxy-page script').length")
+                .await
+                .expect("count injected elements"),
+            json!(0),
+            "no <img src=x> or <script> element was made"
+        );
+        assert_eq!(
+            page.eval("typeof window.__pwned")
+                .await
+                .expect("read __pwned"),
+            json!("undefined"),
+            "no injected script ran"
+        );
+        let dialogs = cdp.events_named("Page.javascriptDialogOpening");
+        assert!(dialogs.is_empty(), "no alert dialog opened: {dialogs:?}");
         close(browser, cdp).await;
         drop(fake);
         stop_demo(demo).await;

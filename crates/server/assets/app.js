@@ -53,6 +53,10 @@
     pollTimer: null,
     checking: false,
     replicas: null, // the consistency report (admin only), or null
+    page: null, // on a proxy's page (/proxies/{id}): its id or name
+    window: '24h', // the proxy page's history window
+    detail: null, // the proxy page's data: {proxy, history, historyError}
+    view: null, // the proxy page's history, read for the charts
   };
 
   // ---------- small helpers ----------
@@ -131,6 +135,20 @@
     if (ms < 10) return `${ms.toFixed(1)} ms`;
     if (ms < 1000) return `${Math.round(ms)} ms`;
     return `${(ms / 1000).toFixed(2)} s`;
+  }
+
+  /** A share (0 to 1) as a percentage, rounded down so that a single failure never reads 100 %. */
+  function fmtUptime(u) {
+    if (typeof u !== 'number' || !Number.isFinite(u)) return '—';
+    if (u >= 1) return '100%';
+    return `${(Math.floor(u * 10000) / 100).toFixed(2)}%`;
+  }
+
+  function uptimeLevel(u) {
+    if (typeof u !== 'number') return 'none';
+    if (u >= 0.999) return 'good';
+    if (u >= 0.95) return 'fair';
+    return 'poor';
   }
 
   function plural(n, one, many) {
@@ -266,6 +284,10 @@
   }
 
   async function loadOnce() {
+    if (state.page !== null) {
+      await loadProxyOnce();
+      return;
+    }
     let summary;
     let list = null;
     let mode = 'public';
@@ -662,6 +684,12 @@
         if (la === null || lb === null) return (la === null) - (lb === null) || byName(a, b);
         return la - lb || byName(a, b);
       },
+      'uptime-asc': (a, b) => {
+        const ua = uptimeOf(a, 'last_30d');
+        const ub = uptimeOf(b, 'last_30d');
+        if (ua === null || ub === null) return (ua === null) - (ub === null) || byName(a, b);
+        return ua - ub || byName(a, b);
+      },
     }[state.sort] || byName;
     return out.sort(cmp);
   }
@@ -672,9 +700,9 @@
     // Latency is only known with the admin token.
     const sort = $('#sort');
     for (const opt of sort.options) {
-      if (opt.value.startsWith('latency')) opt.disabled = state.mode === 'public';
+      if (opt.value.startsWith('latency') || opt.value.startsWith('uptime')) opt.disabled = state.mode === 'public';
     }
-    if (state.mode === 'public' && state.sort.startsWith('latency')) {
+    if (state.mode === 'public' && (state.sort.startsWith('latency') || state.sort.startsWith('uptime'))) {
       state.sort = 'status';
       sort.value = 'status';
     }
@@ -754,6 +782,8 @@
     if (state.mode === 'admin') {
       tr.append(el('td', { class: 'col-latency num admin-only', 'data-label': 'Latency' },
         el('span', { class: 'latency', text: st ? fmtMs(st.latency_ms) : '—', title: st && st.latency_ms === null ? 'No request was made' : null })));
+      tr.append(el('td', { class: 'col-uptime num admin-only', 'data-label': 'Uptime' },
+        uptimeFigure(p, 'last_24h', '24 h'), uptimeFigure(p, 'last_30d', '30 d')));
       const changed = st ? parseTime(st.status_changed_at) : null;
       tr.append(el('td', { class: 'col-since admin-only', 'data-label': 'In status for' },
         changed === null
@@ -792,7 +822,14 @@
     wrap.append(iconNode(str(p.icon_url)));
     const names = el('div', { class: 'proxy-names' });
     const display = str(p.display_name) || str(p.name);
-    names.append(el('span', { class: 'display-name', text: display }));
+    if (state.mode === 'admin' && str(p.id)) {
+      const a = el('a', { class: 'display-name proxy-link', title: 'History, latency and incidents of this proxy' });
+      a.href = proxyPath(str(p.id));
+      a.textContent = display;
+      names.append(a);
+    } else {
+      names.append(el('span', { class: 'display-name', text: display }));
+    }
     const meta = el('div', { class: 'proxy-meta' });
     meta.append(el('code', { class: 'proxy-name', text: str(p.name) }));
     if (p.derp_only === true) meta.append(el('span', { class: 'tag', text: 'DERP only' }));
@@ -840,6 +877,22 @@
       box.classList.add('icon-missing');
     }
     return box;
+  }
+
+  /** The share of `ok` checks the list gives for `key` (`last_24h`, `last_30d`), or null. */
+  function uptimeOf(p, key) {
+    const u = p && p.uptime && typeof p.uptime === 'object' ? p.uptime[key] : null;
+    return typeof u === 'number' && Number.isFinite(u) ? u : null;
+  }
+
+  /** One uptime figure of a row (`24 h` or `30 d`), with its period as a small label. */
+  function uptimeFigure(p, key, period) {
+    const u = uptimeOf(p, key);
+    return el('span', {
+      class: 'uptime',
+      dataset: { period: key, level: uptimeLevel(u) },
+      title: u === null ? `No checks recorded in the last ${period}` : `Share of checks that were ok in the last ${period}`,
+    }, el('span', { class: 'uptime-value', text: fmtUptime(u) }), el('span', { class: 'uptime-period', text: period }));
   }
 
   function statusCell(p, status, st) {
@@ -937,11 +990,487 @@
     }
   }
 
+  // ---------- a proxy's page (/proxies/{id}) ----------
+
+  /** The history windows the API knows (`?window=`). */
+  const WINDOWS = ['24h', '7d', '30d', '90d'];
+  const SECOND_MS = 1000;
+  const MINUTE_MS = 60 * SECOND_MS;
+  const HOUR_MS = 60 * MINUTE_MS;
+  const DAY_MS = 24 * HOUR_MS;
+  const SVG_NS = 'http://www.w3.org/2000/svg';
+  /** Left and right margins of both charts: they share them so that their time axes line up. */
+  const PLOT = { left: 64, right: 14 };
+  /** Steps between time-axis ticks, shortest first. */
+  const TICK_STEPS = [10 * SECOND_MS, 30 * SECOND_MS, MINUTE_MS, 5 * MINUTE_MS, 15 * MINUTE_MS, 30 * MINUTE_MS, HOUR_MS, 3 * HOUR_MS,
+    6 * HOUR_MS, 12 * HOUR_MS, DAY_MS, 2 * DAY_MS, 7 * DAY_MS, 14 * DAY_MS, 30 * DAY_MS];
+  /** How bad a status is on the timeline (lower is worse); a pixel shows the worst status it covers. */
+  const RANK = { unreachable: 0, unhealthy: 1, unregistered: 2, unknown: 3, ok: 4, none: 5 };
+
+  /** The proxy (id or name) of a `/proxies/{id}` address, or null on the fleet page. */
+  function proxyRoute() {
+    const m = /^\/proxies\/([^/]+)\/?$/.exec(location.pathname);
+    if (!m) return null;
+    try {
+      return decodeURIComponent(m[1]);
+    } catch {
+      return null;
+    }
+  }
+
+  /** The address of a proxy's page. */
+  function proxyPath(id) {
+    return `/proxies/${encodeURIComponent(id)}`;
+  }
+
+  /** The window of the address (`?window=7d`), else 24 hours. */
+  function windowFromUrl() {
+    const w = new URLSearchParams(location.search).get('window');
+    return WINDOWS.includes(w) ? w : '24h';
+  }
+
+  /** Builds an SVG element; `text` sets textContent, every other prop is an attribute. */
+  function svg(tag, props, ...children) {
+    const node = document.createElementNS(SVG_NS, tag);
+    for (const [k, v] of Object.entries(props || {})) {
+      if (v === null || v === undefined) continue;
+      if (k === 'text') node.textContent = String(v);
+      else if (k === 'dataset') Object.assign(node.dataset, v);
+      else node.setAttribute(k, String(v));
+    }
+    for (const c of children) {
+      if (c) node.append(c);
+    }
+    return node;
+  }
+
+  function isObj(v) {
+    return v !== null && typeof v === 'object';
+  }
+
+  function num(v) {
+    return typeof v === 'number' && Number.isFinite(v) ? v : null;
+  }
+
+  /** A short local date and time for the charts and incidents. */
+  function fmtClock(t, withSeconds) {
+    const opts = { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' };
+    if (withSeconds) opts.second = '2-digit';
+    return new Date(t).toLocaleString([], opts);
+  }
+
+  function fmtCount(n) {
+    return Number(n).toLocaleString();
+  }
+
+  /** Shows why the page has nothing to show; the history panels hide until a load succeeds. */
+  function showPageMessage(text) {
+    $('#proxy-page').dataset.loaded = 'false';
+    const p = $('#proxy-missing');
+    setText(p, text);
+    p.hidden = false;
+  }
+
+  function hidePageMessage() {
+    $('#proxy-missing').hidden = true;
+  }
+
+  /** Reads the proxy and its history over the chosen window, then renders the page. */
+  async function loadProxyOnce() {
+    if (!state.token) {
+      renderAuth();
+      setText($('#proxy-title'), state.page);
+      showPageMessage('A proxy’s page needs the admin token: sign in above.');
+      return;
+    }
+    const base = `${API.list}/${encodeURIComponent(state.page)}`;
+    const asked = state.window;
+    let proxy;
+    try {
+      proxy = await api('GET', base);
+    } catch (e) {
+      if (e.status === 401 || e.status === 403) {
+        signOut(`The admin token was rejected (${e.status}): ${e.message}`);
+        showPageMessage('A proxy’s page needs the admin token: sign in above.');
+      } else if (e.status === 404) {
+        setText($('#proxy-title'), state.page);
+        showPageMessage(`${e.message} There is no proxy with the id or name ${JSON.stringify(state.page)}.`);
+      } else {
+        showNotice(e.status ? `Could not load the proxy (HTTP ${e.status}): ${e.message}` : `${e.message}.`, e.detail, 'load');
+        markStale();
+      }
+      return;
+    }
+    let history = null;
+    let historyError = '';
+    try {
+      history = await api('GET', `${base}/history?window=${encodeURIComponent(asked)}`);
+    } catch (e) {
+      historyError = `${e.message}${e.detail ? ` ${e.detail}` : ''}`;
+    }
+    if (asked !== state.window) {
+      // Another window was chosen meanwhile: read that one instead.
+      state.again = true;
+      return;
+    }
+    state.detail = { proxy, history, historyError };
+    state.lastSuccess = Date.now();
+    hideNotice('load');
+    hidePageMessage();
+    $('#proxy-page').dataset.loaded = 'true';
+    renderProxyPage();
+    document.body.dataset.pageLoads = String(Number(document.body.dataset.pageLoads || 0) + 1);
+  }
+
+  function renderProxyPage() {
+    document.body.classList.remove('stale');
+    renderAuth();
+    const { proxy, history, historyError } = state.detail;
+    renderProxyHead(proxy);
+    renderWindows();
+    if (history && isObj(history)) {
+      renderHistory(history);
+    } else {
+      const why = historyError || 'No history.';
+      setText($('#window-uptime'), '');
+      $('#timeline').replaceChildren(el('p', { class: 'empty', text: why }));
+      $('#latency-chart').replaceChildren();
+      renderIncidents([]);
+    }
+    setText($('#generation-info'), state.lastSuccess ? `loaded ${new Date(state.lastSuccess).toLocaleTimeString()}` : '');
+    tick();
+  }
+
+  /** The proxy's names, icon, URL, current status, latency and messages. */
+  function renderProxyHead(p) {
+    const st = isObj(p.status) ? p.status : null;
+    const status = normStatus(st ? st.status : 'unknown');
+    const display = str(p.display_name) || str(p.name);
+    document.title = `${display} · proxyhealth`;
+    const names = el('div', { class: 'proxy-names' }, el('h2', { id: 'proxy-title', class: 'proxy-title', text: display }));
+    const meta = el('div', { class: 'proxy-meta' }, el('code', { class: 'proxy-name', text: str(p.name) }));
+    if (p.derp_only === true) meta.append(el('span', { class: 'tag', text: 'DERP only' }));
+    if (p.deleted === true) meta.append(el('span', { class: 'tag tag-warn', text: 'deleted' }));
+    if (str(p.version)) meta.append(el('span', { class: 'tag version', text: str(p.version), title: 'Version the proxy reported' }));
+    names.append(meta);
+    const url = str(p.path_app_url);
+    if (url && isWebUrl(url)) {
+      const a = el('a', { class: 'proxy-url', target: '_blank', rel: 'noopener noreferrer' });
+      a.href = url;
+      a.textContent = url;
+      names.append(a);
+    } else {
+      names.append(el('span', { class: url ? 'proxy-url' : 'proxy-url muted', text: url || 'no URL yet (not registered)' }));
+    }
+    $('#proxy-head').replaceChildren(el('div', { class: 'proxy' }, iconNode(str(p.icon_url)), names));
+
+    const changed = st ? parseTime(st.status_changed_at) : null;
+    const checked = st ? parseTime(st.checked_at) : null;
+    const now = $('#proxy-now');
+    now.dataset.status = status;
+    now.replaceChildren(
+      statusCell(p, status, st),
+      el('dl', { class: 'facts' },
+        el('div', {}, el('dt', { text: 'Latency' }), el('dd', { class: 'latency', text: st ? fmtMs(st.latency_ms) : '—' })),
+        el('div', {}, el('dt', { text: 'In status for' }), el('dd', {}, changed === null
+          ? '—'
+          : el('span', { class: 'since', title: `In this status since ${exactTime(changed)}`, dataset: { since: String(changed) }, text: fmtDuration(Date.now() - changed) }))),
+        el('div', {}, el('dt', { text: 'Checked' }), el('dd', {}, checked === null ? 'never' : relTime(checked))),
+        el('div', { class: 'facts-strip' }, el('dt', { text: 'Last checks' }), el('dd', {}, historyStrip(st)))));
+    $('#proxy-messages').replaceChildren(messagesCell(st));
+  }
+
+  function renderWindows() {
+    for (const b of document.querySelectorAll('#windows button[data-window]')) {
+      b.setAttribute('aria-pressed', String(b.dataset.window === state.window));
+    }
+  }
+
+  function chooseWindow(w) {
+    if (!WINDOWS.includes(w) || w === state.window) return;
+    state.window = w;
+    const params = new URLSearchParams(location.search);
+    params.set('window', w);
+    history.replaceState(history.state, '', `${location.pathname}?${params}${location.hash}`);
+    renderWindows();
+    load();
+  }
+
+  /** The history answer, checked and turned into times (ms): what both charts draw. */
+  function readHistory(h) {
+    const since = parseTime(h.since);
+    const until = parseTime(h.until);
+    const transitions = (Array.isArray(h.transitions) ? h.transitions : [])
+      .filter(isObj)
+      .map((t) => ({ at: parseTime(t.at), to: normStatus(t.to), report: isObj(t.report) ? t.report : {} }))
+      .filter((t) => t.at !== null)
+      .sort((a, b) => a.at - b.at);
+    const buckets = (Array.isArray(h.buckets) ? h.buckets : [])
+      .filter(isObj)
+      .map((b) => ({
+        hour: parseTime(b.hour),
+        checks: num(b.checks) || 0,
+        ok: num(b.ok) || 0,
+        uptime: num(b.uptime),
+        median: num(b.latency_median_ms),
+        max: num(b.latency_max_ms),
+      }))
+      .filter((b) => b.hour !== null)
+      .sort((a, b) => a.hour - b.hour);
+    const startStatus = typeof h.status_at_start === 'string' ? normStatus(h.status_at_start) : null;
+    const end = until === null ? Date.now() : until;
+    let start = since === null ? end - DAY_MS : since;
+    // A proxy with no status before the window is drawn from its first record on:
+    // there is nothing to show before it.
+    let recordedFrom = null;
+    if (startStatus === null) {
+      recordedFrom = transitions.length ? transitions[0].at : buckets.length ? buckets[0].hour : null;
+      if (recordedFrom !== null && recordedFrom > start) start = recordedFrom;
+    }
+    start = Math.min(start, end - 15 * SECOND_MS);
+    return { start, end, startStatus, transitions, buckets, recordedFrom };
+  }
+
+  function renderHistory(h) {
+    state.view = readHistory(h);
+    const v = state.view;
+    const checks = num(h.checks) || 0;
+    const okChecks = num(h.ok_checks) || 0;
+    const parts = [];
+    const uptime = $('#window-uptime');
+    uptime.replaceChildren(
+      el('span', { class: 'window-uptime-figure', dataset: { level: uptimeLevel(num(h.uptime)) }, text: `${fmtUptime(num(h.uptime))} uptime` }));
+    parts.push(checks ? `${fmtCount(okChecks)} of ${fmtCount(checks)} checks ok` : 'no checks in this window');
+    parts.push(plural(v.transitions.length, 'status change', 'status changes'));
+    if (v.recordedFrom !== null) parts.push(`recorded since ${fmtClock(v.recordedFrom)}`);
+    uptime.append(el('span', { class: 'muted', text: ` · ${parts.join(' · ')}` }));
+    renderCharts();
+    renderIncidents(Array.isArray(h.incidents) ? h.incidents : []);
+  }
+
+  /** Draws the timeline and the latency chart at the width they have now. */
+  function renderCharts() {
+    const v = state.view;
+    if (!v) return;
+    const box = $('#timeline');
+    const width = Math.max(360, Math.floor(box.clientWidth || 0));
+    box.replaceChildren(timelineSvg(v, width));
+    $('#latency-chart').replaceChildren(latencySvg(v, width));
+  }
+
+  /** Maps times of [start, end] onto the plot's x range. */
+  function xScale(v, width) {
+    const plotW = width - PLOT.left - PLOT.right;
+    const span = Math.max(1, v.end - v.start);
+    return (t) => PLOT.left + ((Math.min(Math.max(t, v.start), v.end) - v.start) / span) * plotW;
+  }
+
+  /** The periods of one status each: from the status at the start, through every transition, to the end. */
+  function segmentsOf(v) {
+    const out = [];
+    let status = v.startStatus;
+    let from = v.start;
+    for (const t of v.transitions) {
+      if (t.at > from) {
+        out.push({ from, to: Math.min(t.at, v.end), status });
+        from = t.at;
+      }
+      status = t.to;
+    }
+    if (v.end > from) out.push({ from, to: v.end, status });
+    return out;
+  }
+
+  /** Time-axis ticks: local whole minutes, hours or days, at most one per 110 px. */
+  function timeTicks(start, end, plotW) {
+    const most = Math.max(2, Math.floor(plotW / 110));
+    const step = TICK_STEPS.find((s) => (end - start) / s <= most) || TICK_STEPS[TICK_STEPS.length - 1];
+    const offset = new Date(start).getTimezoneOffset() * MINUTE_MS;
+    const ticks = [];
+    for (let t = Math.ceil((start - offset) / step) * step + offset; t <= end; t += step) ticks.push(t);
+    const label = (t) => {
+      const d = new Date(t);
+      if (step >= DAY_MS) return d.toLocaleDateString([], { month: 'short', day: 'numeric' });
+      if (end - start > DAY_MS) return d.toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+      if (step < MINUTE_MS) return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+      return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+    };
+    return ticks.map((t) => ({ t, label: label(t) }));
+  }
+
+  function xAxis(node, v, width, top, bottom) {
+    const x = xScale(v, width);
+    for (const { t, label } of timeTicks(v.start, v.end, width - PLOT.left - PLOT.right)) {
+      node.append(svg('line', { class: 'grid', x1: x(t), x2: x(t), y1: top, y2: bottom }));
+      node.append(svg('text', { class: 'tick-label', x: x(t), y: bottom + 14, 'text-anchor': 'middle', text: label }));
+    }
+  }
+
+  /** The status timeline: one bar, each pixel coloured by the worst status it covers. */
+  function timelineSvg(v, width) {
+    const barTop = 4;
+    const barH = 30;
+    const height = barTop + barH + 22;
+    const plotW = width - PLOT.left - PLOT.right;
+    const x = xScale(v, width);
+    const span = Math.max(1, v.end - v.start);
+    const segments = segmentsOf(v);
+    const cols = new Array(plotW).fill(null);
+    for (const s of segments) {
+      const status = s.status || 'none';
+      const i0 = Math.max(0, Math.floor(((s.from - v.start) / span) * plotW));
+      const i1 = Math.min(plotW - 1, Math.max(i0, Math.ceil(((s.to - v.start) / span) * plotW) - 1));
+      for (let i = i0; i <= i1; i++) {
+        if (cols[i] === null || RANK[status] < RANK[cols[i]]) cols[i] = status;
+      }
+    }
+    const counts = {};
+    for (const s of segments) counts[s.status || 'none'] = (counts[s.status || 'none'] || 0) + 1;
+    const node = svg('svg', {
+      class: 'chart timeline-chart', width, height, viewBox: `0 0 ${width} ${height}`, role: 'img',
+      'aria-label': `Status from ${fmtClock(v.start)} to ${fmtClock(v.end)}: ${plural(v.transitions.length, 'change', 'changes')}`,
+      dataset: { segments: String(segments.length), transitions: String(v.transitions.length) },
+    });
+    xAxis(node, v, width, barTop, barTop + barH);
+    const t = (i) => v.start + (i / plotW) * span;
+    let i = 0;
+    while (i < plotW) {
+      const status = cols[i] || 'none';
+      let j = i + 1;
+      while (j < plotW && (cols[j] || 'none') === status) j++;
+      const from = t(i);
+      const to = t(j);
+      const what = status === 'none' ? 'no data' : LABEL[status];
+      node.append(svg('rect', {
+        class: status === 'none' ? 'seg seg-none' : 'seg',
+        x: PLOT.left + i, y: barTop, width: j - i, height: barH,
+        dataset: { status },
+      }, svg('title', { text: `${what} · ${fmtClock(from, true)} – ${fmtClock(to, true)} (${fmtDuration(to - from)})` })));
+      i = j;
+    }
+    node.append(svg('rect', { class: 'frame', x: PLOT.left, y: barTop, width: plotW, height: barH }));
+    // A tick for every transition when they are few enough to tell apart.
+    if (v.transitions.length <= plotW / 4) {
+      for (const tr of v.transitions) {
+        node.append(svg('line', { class: 'change', x1: x(tr.at), x2: x(tr.at), y1: barTop + barH, y2: barTop + barH + 4 }));
+      }
+    }
+    return node;
+  }
+
+  /** A round number at or above `v` whose quarters are round too (1, 2, 4, 6 or 8 times a power of ten). */
+  function niceCeil(v) {
+    if (!(v > 0)) return 1;
+    const pow = 10 ** Math.floor(Math.log10(v));
+    for (const m of [1, 2, 4, 6, 8, 10]) {
+      if (m * pow >= v) return m * pow;
+    }
+    return 10 * pow;
+  }
+
+  /** The latency chart: median and maximum per hour, as steps (each hour's figure across the hour). */
+  function latencySvg(v, width) {
+    const withLatency = v.buckets.filter((b) => b.median !== null || b.max !== null);
+    if (withLatency.length === 0) {
+      return el('p', { class: 'empty', text: 'No latency in this window: no request was made (or no check ran).' });
+    }
+    const top = 10;
+    const plotH = 150;
+    const height = top + plotH + 24;
+    const x = xScale(v, width);
+    const yMax = niceCeil(Math.max(...withLatency.map((b) => Math.max(b.median || 0, b.max || 0))));
+    const y = (ms) => top + plotH - (ms / yMax) * plotH;
+    const node = svg('svg', {
+      class: 'chart latency-svg', width, height, viewBox: `0 0 ${width} ${height}`, role: 'img',
+      'aria-label': `Latency per hour, median and maximum, up to ${fmtMs(yMax)}`,
+      dataset: { hours: String(withLatency.length) },
+    });
+    for (let i = 0; i <= 4; i++) {
+      const ms = (yMax * i) / 4;
+      node.append(svg('line', { class: i === 0 ? 'grid baseline' : 'grid', x1: PLOT.left, x2: width - PLOT.right, y1: y(ms), y2: y(ms) }));
+      node.append(svg('text', { class: 'tick-label', x: PLOT.left - 8, y: y(ms) + 4, 'text-anchor': 'end', text: i === 0 ? '0' : fmtMs(ms) }));
+    }
+    xAxis(node, v, width, top, top + plotH);
+    // Each hour is drawn across the part of it the window shows: a step line
+    // through consecutive hours.
+    const left = (b) => x(b.hour);
+    const right = (b) => x(b.hour + HOUR_MS);
+    for (const key of ['max', 'median']) {
+      let d = '';
+      let prev = null;
+      for (const b of v.buckets) {
+        if (b[key] === null) {
+          prev = null;
+          continue;
+        }
+        const yy = y(b[key]).toFixed(1);
+        if (prev && b.hour - prev.hour <= HOUR_MS) d += ` V${yy} H${right(b).toFixed(1)}`;
+        else d += ` M${left(b).toFixed(1)} ${yy} H${Math.max(right(b), left(b) + 2).toFixed(1)}`;
+        prev = b;
+      }
+      if (d) node.append(svg('path', { class: `line line-${key}`, d: d.trim() }));
+    }
+    // One hover target per hour, with its figures.
+    for (const b of withLatency) {
+      const lines = [
+        `${fmtClock(b.hour)} – ${new Date(b.hour + HOUR_MS).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`,
+        `median ${fmtMs(b.median)}, maximum ${fmtMs(b.max)}`,
+        `${fmtCount(b.checks)} checks, ${fmtUptime(b.uptime)} ok`,
+      ];
+      node.append(svg('rect', {
+        class: 'hover', x: left(b), y: top, width: Math.max(2, right(b) - left(b)), height: plotH,
+      }, svg('title', { text: lines.join('\n') })));
+    }
+    return node;
+  }
+
+  /** The incidents overlapping the window, newest first, each with its first error as text. */
+  function renderIncidents(list) {
+    const items = list.filter(isObj);
+    setText($('#incident-count'), items.length ? `${plural(items.length, 'incident', 'incidents')} in this window` : '');
+    $('#incident-list').replaceChildren(...items.map(incidentItem));
+    const empty = $('#incidents-empty');
+    setText(empty, 'No incidents in this window: every recorded status was ok.');
+    empty.hidden = items.length > 0;
+  }
+
+  function incidentItem(i) {
+    const worst = normStatus(i.worst_status);
+    const started = parseTime(i.started_at);
+    const ended = parseTime(i.ended_at);
+    const open = i.open === true;
+    const message = str(i.first_error);
+    const when = el('span', { class: 'incident-when' });
+    if (started !== null) when.append(el('time', { datetime: new Date(started).toISOString(), title: exactTime(started), text: fmtClock(started, true) }));
+    when.append(' → ');
+    if (open) when.append(el('span', { class: 'tag tag-open', text: 'ongoing' }));
+    else if (ended !== null) when.append(el('time', { datetime: new Date(ended).toISOString(), title: exactTime(ended), text: fmtClock(ended, true) }));
+    const duration = num(i.duration_ms);
+    return el('li', { class: 'incident', dataset: { status: worst, open: String(open) } },
+      el('div', { class: 'incident-head' },
+        el('span', { class: 'badge', dataset: { status: worst }, text: LABEL[worst] }),
+        when,
+        el('span', { class: 'incident-duration', text: duration === null ? '' : `${open ? 'for ' : 'lasted '}${fmtDuration(duration)}` })),
+      el('p', { class: message ? 'incident-message' : 'incident-message muted', dataset: { empty: String(!message) }, text: message || 'No error message was reported.' }));
+  }
+
   // ---------- wiring ----------
 
   function init() {
     state.token = initToken();
+    state.page = proxyRoute();
+    state.window = windowFromUrl();
+    document.body.dataset.view = state.page === null ? 'fleet' : 'proxy';
+    $('#proxy-page').hidden = state.page === null;
     renderAuth();
+    for (const b of document.querySelectorAll('#windows button[data-window]')) {
+      b.addEventListener('click', () => chooseWindow(b.dataset.window));
+    }
+    let resizeTimer = 0;
+    window.addEventListener('resize', () => {
+      window.clearTimeout(resizeTimer);
+      resizeTimer = window.setTimeout(renderCharts, 150);
+    });
 
     $('#sign-in').addEventListener('submit', (ev) => {
       ev.preventDefault();

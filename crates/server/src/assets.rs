@@ -53,7 +53,9 @@ fn serve(asset: &Asset) -> Response {
         .into_response()
 }
 
-/// `GET /`: the dashboard page.
+/// `GET /` and `GET /proxies/{id}`: the dashboard page. A proxy's page is the
+/// same document (the script reads the path), so its address can be shared
+/// and reloaded.
 pub(crate) async fn index() -> Response {
     serve(&INDEX)
 }

@@ -68,6 +68,7 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route_layer(from_fn_with_state(state.auth.clone(), require_reader));
     let dashboard = Router::new()
         .route("/", get(assets::index))
+        .route("/proxies/{proxy}", get(assets::index))
         .route("/assets/{file}", get(assets::asset));
     Router::new()
         .merge(admin)

@@ -192,6 +192,37 @@ async fn the_dashboard_and_its_assets_are_served_with_the_csp() {
 }
 
 #[tokio::test]
+async fn a_proxy_page_address_serves_the_dashboard_with_the_csp() {
+    let (app, _) = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/proxies/4f2b7c1e-0000-4000-8000-000000000001"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::OK);
+    let headers = response.headers();
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    assert_eq!(headers["content-security-policy"], CSP);
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    let page = response.text().await.expect("html");
+    let index = app
+        .client
+        .get(app.url("/"))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("html");
+    assert_eq!(page, index, "a proxy's page is the dashboard document");
+    let deeper = app.get("/proxies/a/b").await;
+    assert_eq!(deeper.status, StatusCode::NOT_FOUND);
+    assert_eq!(deeper.message(), "Route not found.");
+}
+
+#[tokio::test]
 async fn reads_need_the_admin_token_when_public_reads_are_off() {
     let store = std::sync::Arc::new(proxyhealth_store::MemoryStore::new());
     let mut config = crate::helpers::config();
