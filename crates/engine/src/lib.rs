@@ -18,6 +18,9 @@
 //!   response head and chunked decoding (public for the fuzz targets).
 //! - `sweep`: one pass over all proxies with bounded parallelism, and
 //!   [`sweep_once`], the one-shot sweep `proxyhealth check` runs.
+//! - `dispatch`: the order a sweep of the engine starts its checks in: the
+//!   longest expected (from the previous sweep) first, so the proxies that hung
+//!   last time start at once and a sweep ends about one timeout after its start.
 //! - [`snapshot`]: the immutable snapshot readers see, and how new results merge into it.
 //! - [`metrics`]: the Prometheus metrics (Coder's names), computed from the snapshot.
 //! - [`engine`]: the engine itself: the loop, on-demand sweeps shared by concurrent
@@ -32,7 +35,7 @@
 //! Who uses whom (`use crate::` edges; `options`, `recheck` and `error` are
 //! leaves any module may use):
 //! ```text
-//! engine     → sweep, snapshot, metrics, probe, recheck
+//! engine     → sweep, dispatch, snapshot, metrics, probe, recheck
 //! metrics    → snapshot
 //! snapshot   → sweep (CheckResult)
 //! sweep      → probe
@@ -41,8 +44,10 @@
 //! plain_http → transport::exchange, http1
 //! tls        → transport::exchange, http1::head
 //! http1      → nothing of this crate
+//! dispatch   → nothing of this crate
 //! ```
 
+mod dispatch;
 pub mod engine;
 pub mod error;
 pub mod http1;
