@@ -8,7 +8,7 @@
 //!   chain that canonicalises every header, makes a request id, sets the
 //!   security headers and formats an access-log line) and a handler that
 //!   builds the JSON report per request and hashes it for an `ETag`, plus
-//!   [`Stack::Costly::work`] more rounds of SHA-256 over 1 KiB to calibrate the
+//!   `work` more rounds of SHA-256 over 1 KiB to calibrate the
 //!   CPU per request against a real server (the bench shows the figure).
 //!
 //! [`SimTls`] puts TLS in front of either stack with a self-made certificate.
@@ -18,9 +18,13 @@ use std::sync::Arc;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
 
-/// The default extra SHA-256 rounds of [`Stack::Costly`] (calibrated in
-/// bench/RESULTS.md: a request then costs about what a Go `net/http` proxy's does).
-pub const DEFAULT_COSTLY_WORK: u32 = 16;
+/// The default extra SHA-256 rounds of [`Stack::Costly`] (about 1 µs each).
+///
+/// Calibrated with `scripts/bench` (bench/RESULTS.md, section 6): a request then
+/// costs the fleet about 2.5 times the lean stack's CPU, the ratio that makes a
+/// 10,000-proxy bad-day sweep take as much longer than on the lean stack as the
+/// Go `net/http` fleet of issue 14 did (6.1–6.4 s against 5.5 s).
+pub const DEFAULT_COSTLY_WORK: u32 = 100;
 
 /// Which HTTP server answers a simulated proxy's requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
