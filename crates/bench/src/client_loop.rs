@@ -3,6 +3,12 @@
 //! one `GET /healthz-report` with `Connection: close`, read to EOF, close; at most
 //! `concurrency` at once. What it reaches is what the loopback and the simulated
 //! fleet allow; the checker is measured against it.
+//!
+//! For `https://` targets the connection is wrapped in rustls directly (the
+//! checker's provider, aws-lc-rs): a full handshake per request (no session
+//! resumption), certificates accepted without verification as the checker's
+//! `tls_insecure` does (reqwest's verifier then checks neither the chain nor
+//! the handshake signature), ALPN `http/1.1`.
 
 use crate::procstat::{cpu_seconds, peak_rss_kib};
 use crate::targets::read_targets;
@@ -15,6 +21,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::client::danger::{
+    HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
+};
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 
 /// Bound on one request, as the checker's default timeout.
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -50,11 +62,19 @@ pub async fn run(args: ClientLoopArgs) -> anyhow::Result<()> {
     let _ = proxyhealth_sim::raise_fd_limit();
     let targets = read_targets(&args.targets)?;
     let mut requests = Vec::with_capacity(targets.len());
+    let mut tls = false;
     for target in &targets {
-        let rest = target
-            .url
-            .strip_prefix("http://")
-            .ok_or_else(|| anyhow!("{} is not an http:// URL", target.url))?;
+        let (rest, https) = match target.url.strip_prefix("https://") {
+            Some(rest) => (rest, true),
+            None => (
+                target
+                    .url
+                    .strip_prefix("http://")
+                    .ok_or_else(|| anyhow!("{} is not an http(s):// URL", target.url))?,
+                false,
+            ),
+        };
+        tls |= https;
         let addr: SocketAddr = rest
             .trim_end_matches('/')
             .parse()
@@ -65,6 +85,7 @@ pub async fn run(args: ClientLoopArgs) -> anyhow::Result<()> {
         );
         requests.push((addr, request.into_bytes()));
     }
+    let connector = if tls { Some(tls_connector()?) } else { None };
     let requests = Arc::new(requests);
     let next = Arc::new(AtomicUsize::new(0));
     let ok = Arc::new(AtomicUsize::new(0));
@@ -76,11 +97,18 @@ pub async fn run(args: ClientLoopArgs) -> anyhow::Result<()> {
         let requests = Arc::clone(&requests);
         let next = Arc::clone(&next);
         let ok = Arc::clone(&ok);
+        let connector = connector.clone();
         workers.spawn(async move {
             let mut buf = Vec::with_capacity(1024);
             while let Some((addr, request)) = requests.get(next.fetch_add(1, Ordering::Relaxed)) {
                 buf.clear();
-                let answered = tokio::time::timeout(TIMEOUT, fetch(*addr, request, &mut buf)).await;
+                let fetched = async {
+                    match &connector {
+                        Some(connector) => fetch_tls(connector, *addr, request, &mut buf).await,
+                        None => fetch(*addr, request, &mut buf).await,
+                    }
+                };
+                let answered = tokio::time::timeout(TIMEOUT, fetched).await;
                 if matches!(answered, Ok(Ok(()))) && buf.starts_with(b"HTTP/1.1 200") {
                     ok.fetch_add(1, Ordering::Relaxed);
                 }
@@ -106,4 +134,81 @@ async fn fetch(addr: SocketAddr, request: &[u8], buf: &mut Vec<u8>) -> std::io::
     stream.write_all(request).await?;
     stream.read_to_end(buf).await?;
     Ok(())
+}
+
+/// One request over a fresh connection and a full TLS handshake; the answer
+/// read to the end into `buf` (a peer that closes without `close_notify` after
+/// the answer still counts as answered).
+async fn fetch_tls(
+    connector: &TlsConnector,
+    addr: SocketAddr,
+    request: &[u8],
+    buf: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    let stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let mut stream = connector
+        .connect(ServerName::IpAddress(addr.ip().into()), stream)
+        .await?;
+    stream.write_all(request).await?;
+    match stream.read_to_end(buf).await {
+        Err(err) if err.kind() == std::io::ErrorKind::UnexpectedEof && !buf.is_empty() => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
+
+/// A rustls client on aws-lc-rs that accepts any certificate, without session
+/// resumption, offering ALPN `http/1.1`.
+fn tls_connector() -> anyhow::Result<TlsConnector> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let verifier = Arc::new(AcceptAny(Arc::clone(&provider)));
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    config.resumption = rustls::client::Resumption::disabled();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsConnector::from(Arc::new(config)))
+}
+
+/// Accepts every certificate and handshake signature, as reqwest's
+/// `danger_accept_invalid_certs` does: the bench's fleet has a self-made certificate.
+#[derive(Debug)]
+struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
 }

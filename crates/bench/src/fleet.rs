@@ -5,7 +5,7 @@
 //! stops when its stdin closes (so it never outlives the run that started it).
 
 use anyhow::Context;
-use proxyhealth_sim::{Fleet, FleetSpec, Kind};
+use proxyhealth_sim::{Fleet, FleetSpec, Kind, Serving, SimTls, Stack};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -50,6 +50,25 @@ impl MixArg {
     }
 }
 
+/// The fleet's server stack (`proxyhealth_sim::Stack`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StackArg {
+    /// Bare hyper and static answers: the least CPU per request.
+    Lean,
+    /// A general-purpose stack and real work per request, close to a real server's CPU.
+    Costly,
+}
+
+impl StackArg {
+    /// The name in tables and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            StackArg::Lean => "lean",
+            StackArg::Costly => "costly",
+        }
+    }
+}
+
 /// The options of `fleet`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct FleetArgs {
@@ -65,6 +84,15 @@ pub struct FleetArgs {
     /// Connections at once to budget file descriptors for.
     #[arg(long, default_value_t = 1100)]
     pub max_connections: usize,
+    /// The server stack every proxy serves with.
+    #[arg(long, value_enum, default_value = "lean")]
+    pub stack: StackArg,
+    /// Extra SHA-256 rounds per request of the costly stack (its calibration).
+    #[arg(long, default_value_t = proxyhealth_sim::DEFAULT_COSTLY_WORK)]
+    pub work: u32,
+    /// Serve HTTPS with a self-made certificate (a fresh handshake per connection).
+    #[arg(long)]
+    pub tls: bool,
 }
 
 /// The `ready` line.
@@ -83,6 +111,9 @@ pub struct FleetReady {
 pub struct FleetStats {
     /// `/healthz-report` requests received so far.
     pub requests: u64,
+    /// CPU seconds (user + system) the fleet process has used so far.
+    #[serde(default)]
+    pub cpu_s: f64,
 }
 
 /// The answer to `spread`: how the requests since the last `mark` (or the
@@ -125,10 +156,22 @@ fn spread(fleet: &Fleet, mark: &[u64]) -> FleetSpread {
 /// Starts the fleet and serves until stdin closes.
 pub async fn run(args: FleetArgs) -> anyhow::Result<()> {
     let _ = proxyhealth_sim::raise_fd_limit();
+    let serving = Serving {
+        stack: match args.stack {
+            StackArg::Lean => Stack::Lean,
+            StackArg::Costly => Stack::Costly { work: args.work },
+        },
+        tls: if args.tls {
+            Some(SimTls::self_signed()?)
+        } else {
+            None
+        },
+    };
     let spec = args
         .mix
         .spec(args.count)?
-        .max_connections(args.max_connections);
+        .max_connections(args.max_connections)
+        .serving(serving);
     let fleet = Fleet::start(spec).await.context("start the fleet")?;
     fleet.write_targets(&args.targets)?;
     let ready = FleetReady {
@@ -144,6 +187,7 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<()> {
             "stats" => {
                 let stats = FleetStats {
                     requests: fleet.requests(),
+                    cpu_s: crate::procstat::cpu_seconds(),
                 };
                 println!("{}", serde_json::to_string(&stats)?);
             }
@@ -151,6 +195,7 @@ pub async fn run(args: FleetArgs) -> anyhow::Result<()> {
                 mark = counts(&fleet);
                 let stats = FleetStats {
                     requests: mark.iter().sum(),
+                    cpu_s: crate::procstat::cpu_seconds(),
                 };
                 println!("{}", serde_json::to_string(&stats)?);
             }

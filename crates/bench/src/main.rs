@@ -13,11 +13,17 @@
 //! - `replicas`: several `proxyhealth serve` replicas and 10,000 proxies on one
 //!   PostgreSQL (issue 13): checks per proxy per interval, the database's work,
 //!   the time from a result to every replica serving it.
+//!
+//! `run` also measures issue 14's rows (`fleets`, shown by `report_fleets`): a
+//! bad day of 10,000 proxies on the lean and on the costly fleet (`fleet
+//! --stack costly`, a real server's CPU per request), first and next sweep; and
+//! HTTPS with a fresh handshake per check against a bare TLS client loop.
 
 mod child;
 mod client_loop;
 mod criterion_read;
 mod fleet;
+mod fleets;
 mod history;
 mod pgstats;
 mod procstat;
@@ -27,6 +33,7 @@ mod regions;
 mod replica_proc;
 mod replicas;
 mod report;
+mod report_fleets;
 mod report_history;
 mod report_replicas;
 mod run;

@@ -46,6 +46,12 @@ pub struct Results {
     pub history: Vec<crate::history::HistoryReport>,
     /// Why the history stage was not run, when it was skipped on purpose.
     pub history_skipped: Option<String>,
+    /// The bad-day rows on both fleets (issue 14).
+    pub bad_days: Vec<crate::fleets::BadDayRow>,
+    /// The HTTPS rows (issue 14).
+    pub https: Vec<crate::fleets::HttpsRow>,
+    /// Issue 14's stages skipped on purpose, and why.
+    pub fleets_skipped: Vec<String>,
     /// Runs that failed.
     pub failures: Vec<String>,
     /// Remarks about what was skipped.
@@ -93,7 +99,7 @@ pub struct StoreRow {
     pub report: StoreListReport,
 }
 
-fn median(mut values: Vec<f64>) -> Option<f64> {
+pub(crate) fn median(mut values: Vec<f64>) -> Option<f64> {
     if values.is_empty() {
         return None;
     }
@@ -149,11 +155,11 @@ impl SweepRow {
     }
 }
 
-fn opt(value: Option<f64>, digits: usize) -> String {
+pub(crate) fn opt(value: Option<f64>, digits: usize) -> String {
     value.map_or("—".to_owned(), |v| format!("{v:.digits$}"))
 }
 
-fn verdict(met: Option<bool>) -> &'static str {
+pub(crate) fn verdict(met: Option<bool>) -> &'static str {
     match met {
         Some(true) => "**met**",
         Some(false) => "**missed**",
@@ -183,15 +189,16 @@ pub fn render(results: &Results) -> String {
     limit(&mut md, results);
     reads(&mut md, results);
     stores(&mut md, results);
-    crate::report_history::section(
-        &mut md,
-        &results.history,
-        results.history_skipped.as_deref(),
-    );
     crate::report_replicas::section(
         &mut md,
         results.replicas.as_ref(),
         results.replicas_skipped.as_deref(),
+    );
+    crate::report_fleets::sections(&mut md, results);
+    crate::report_history::section(
+        &mut md,
+        &results.history,
+        results.history_skipped.as_deref(),
     );
     targets(&mut md, results);
     growth(&mut md, results);
@@ -461,6 +468,7 @@ fn targets(md: &mut String, results: &Results) {
         }
     }
     crate::report_replicas::targets(md, results.replicas.as_ref());
+    crate::report_fleets::targets(md, results);
     md.push('\n');
 }
 

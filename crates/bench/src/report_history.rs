@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 /// The heading the section starts with (`run --history-only` replaces the
 /// section under it in an existing file).
-pub const HEADING: &str = "## 5. History";
+pub const HEADING: &str = "## 8. History";
 
 /// Writes the section: one row per backend for each measurement, or why it
 /// was not run.
@@ -131,16 +131,16 @@ mod tests {
     fn splicing_replaces_the_section_or_puts_it_before_the_targets() {
         let fresh = splice(
             "# t\n\n## 4. Store\n\nx\n\n## Targets\n\ny\n",
-            "## 5. History\n\nnew\n\n",
+            "## 8. History\n\nnew\n\n",
         );
         assert_eq!(
             fresh,
-            "# t\n\n## 4. Store\n\nx\n\n## 5. History\n\nnew\n\n## Targets\n\ny\n"
+            "# t\n\n## 4. Store\n\nx\n\n## 8. History\n\nnew\n\n## Targets\n\ny\n"
         );
-        let again = splice(&fresh, "## 5. History\n\nnewer\n\n");
+        let again = splice(&fresh, "## 8. History\n\nnewer\n\n");
         assert_eq!(
             again,
-            "# t\n\n## 4. Store\n\nx\n\n## 5. History\n\nnewer\n\n## Targets\n\ny\n"
+            "# t\n\n## 4. Store\n\nx\n\n## 8. History\n\nnewer\n\n## Targets\n\ny\n"
         );
     }
 }

@@ -4,7 +4,7 @@
 use crate::child::{Service, run_json, run_json_with_env};
 use crate::client_loop::ClientLoopReport;
 use crate::criterion_read::ReadsReport;
-use crate::fleet::{FleetReady, FleetStats, MixArg};
+use crate::fleet::{FleetReady, FleetStats, MixArg, StackArg};
 use crate::regions::ServeReady;
 use crate::replicas::ReplicasReport;
 use crate::report::{RegionsResult, Results, StoreRow, SweepRow};
@@ -71,6 +71,28 @@ pub struct RunArgs {
     /// `--out` (the other sections are kept as they are).
     #[arg(long, conflicts_with = "skip_history")]
     pub history_only: bool,
+    /// Proxies in the bad-day rows on both fleets (issue 14).
+    #[arg(long, default_value_t = 10_000)]
+    pub bad_day_count: usize,
+    /// Skip the bad-day rows on both fleets (about two minutes).
+    #[arg(long)]
+    pub skip_bad_day_fleets: bool,
+    /// Extra SHA-256 rounds per request of the costly fleet (its calibration).
+    #[arg(long, default_value_t = proxyhealth_sim::DEFAULT_COSTLY_WORK)]
+    pub costly_work: u32,
+    /// Fleet sizes of the HTTPS row.
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+    pub https_sizes: Vec<usize>,
+    /// Runs of the checker and of the bare TLS loop at each HTTPS size.
+    #[arg(long, default_value_t = 3)]
+    pub https_reps: usize,
+    /// Skip the HTTPS row (about two minutes).
+    #[arg(long)]
+    pub skip_https: bool,
+    /// Skip section 1-4 (sweeps, reads, regions, store listing): run only the
+    /// stages not skipped otherwise (to re-measure issue 14's rows alone).
+    #[arg(long)]
+    pub skip_core: bool,
 }
 
 /// The check timeout of every sweep.
@@ -117,7 +139,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         ..Results::default()
     };
 
-    for &n in &args.sizes {
+    let sizes: &[usize] = if args.skip_core { &[] } else { &args.sizes };
+    for &n in sizes {
         for mix in [MixArg::Ok, MixArg::BadDay] {
             eprintln!("== sweep: {n} proxies, {} mix", mix.name());
             let row = sweep_row(&args, &work_dir, n, mix).await;
@@ -128,21 +151,63 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     }
 
-    eprintln!("== reads: criterion");
-    match reads(&args, &work_dir).await {
-        Ok(reads) => results.reads = Some(reads),
-        Err(err) => results.failures.push(format!("reads: {err:#}")),
+    if args.skip_bad_day_fleets {
+        results
+            .fleets_skipped
+            .push("bad day on both fleets: skipped (--skip-bad-day-fleets)".into());
+    } else {
+        for stack in [StackArg::Lean, StackArg::Costly] {
+            eprintln!(
+                "== bad day on the {} fleet: {} proxies",
+                stack.name(),
+                args.bad_day_count
+            );
+            let row = crate::fleets::bad_day(&args, &work_dir, args.bad_day_count, stack).await;
+            for error in &row.errors {
+                eprintln!("   FAILED: {error}");
+                results
+                    .failures
+                    .push(format!("bad day ({}): {error}", row.stack));
+            }
+            results.bad_days.push(row);
+        }
+    }
+    if args.skip_https {
+        results
+            .fleets_skipped
+            .push("HTTPS: skipped (--skip-https)".into());
+    } else {
+        for &n in &args.https_sizes {
+            eprintln!("== https: {n} proxies, a fresh handshake per check");
+            let row = crate::fleets::https(&args, &work_dir, n).await;
+            for error in &row.errors {
+                eprintln!("   FAILED: {error}");
+                results.failures.push(format!("https {n}: {error}"));
+            }
+            results.https.push(row);
+        }
     }
 
-    eprintln!("== GET /api/v2/regions with {} proxies", args.count);
-    match regions(&args).await {
-        Ok(r) => results.regions = Some(r),
-        Err(err) => results.failures.push(format!("regions: {err:#}")),
+    if !args.skip_core {
+        eprintln!("== reads: criterion");
+        match reads(&args, &work_dir).await {
+            Ok(reads) => results.reads = Some(reads),
+            Err(err) => results.failures.push(format!("reads: {err:#}")),
+        }
+
+        eprintln!("== GET /api/v2/regions with {} proxies", args.count);
+        match regions(&args).await {
+            Ok(r) => results.regions = Some(r),
+            Err(err) => results.failures.push(format!("regions: {err:#}")),
+        }
     }
 
     let mut dbs = vec![("sqlite".to_owned(), "sqlite".to_owned())];
     if let Some(url) = &args.pg_url {
         dbs.push(("postgres".to_owned(), url.clone()));
+    }
+    if args.skip_core {
+        dbs.clear();
     }
     for (name, spec) in dbs {
         eprintln!("== store listing: {name}, {} proxies", args.count);
@@ -158,7 +223,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             Err(err) => results.failures.push(format!("store-list {name}: {err:#}")),
         }
     }
-    if args.pg_url.is_none() {
+    if args.pg_url.is_none() && !args.skip_core {
         results
             .notes
             .push("PostgreSQL listing skipped: no server (PROXYHEALTH_TEST_PG_URL unset).".into());

@@ -28,6 +28,13 @@ pub struct SweepArgs {
     /// Stop the sweep after this long and report it as not completed.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub cap: Option<Duration>,
+    /// Sweeps of the same engine before the measured one (0: the measured sweep
+    /// is the engine's first, with nothing known about the proxies).
+    #[arg(long, default_value_t = 0)]
+    pub warm_up: usize,
+    /// Accept any TLS certificate (the simulated fleet's is self-made).
+    #[arg(long)]
+    pub tls_insecure: bool,
 }
 
 /// What one `sweep` run prints, as one JSON line.
@@ -55,6 +62,10 @@ pub struct SweepReport {
     pub first_mismatch: Option<String>,
     /// Proxies per status found.
     pub counts: BTreeMap<String, usize>,
+    /// Wall seconds of the engine's first sweep, when warm-up sweeps ran
+    /// before the measured one.
+    #[serde(default)]
+    pub first_wall_s: Option<f64>,
 }
 
 /// Runs one sweep as `args` says and prints the report.
@@ -73,11 +84,21 @@ pub async fn run(args: SweepArgs) -> anyhow::Result<()> {
         .options(EngineOptions {
             parallelism: args.parallelism,
             timeout: args.timeout,
+            tls_insecure: args.tls_insecure,
             ..EngineOptions::default()
         })
         .build()
         .context("build the engine")?;
 
+    let mut first_wall_s = None;
+    for _ in 0..args.warm_up {
+        let started = Instant::now();
+        engine
+            .force_update()
+            .await
+            .context("a warm-up sweep failed")?;
+        first_wall_s.get_or_insert(started.elapsed().as_secs_f64());
+    }
     let cpu_before = cpu_seconds();
     let started = Instant::now();
     let outcome = match args.cap {
@@ -98,6 +119,7 @@ pub async fn run(args: SweepArgs) -> anyhow::Result<()> {
         mismatches: 0,
         first_mismatch: None,
         counts: BTreeMap::new(),
+        first_wall_s,
     };
     if let Some(result) = outcome {
         let snapshot = result.context("the sweep failed")?;

@@ -1,6 +1,7 @@
 //! The engine: the sweep loop, on-demand sweeps, single-proxy re-checks (on
 //! demand, or in the background coalesced per proxy) and the readers.
 
+use crate::dispatch;
 use crate::error::EngineError;
 use crate::history::{HistoryWriter, checks_of};
 use crate::metrics::EngineMetrics;
@@ -662,10 +663,19 @@ impl Engine {
             .filter(|proxy| !proxy.deleted)
             .collect();
         let count = proxies.len();
+        // The checks that took longest last time start first (see `dispatch`).
+        let previous = self.inner.snapshot.load();
+        let order = dispatch::longest_first(
+            &proxies,
+            |proxy| previous.get(&proxy.id).map(AsRef::as_ref),
+            self.inner.options.timeout,
+        );
+        drop(previous);
         let results = check_all(
             &self.inner.prober,
             &self.inner.options,
             proxies,
+            Some(order),
             started_at,
             seq,
             None,

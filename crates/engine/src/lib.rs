@@ -20,6 +20,9 @@
 //!   response head and chunked decoding (public for the fuzz targets).
 //! - `sweep`: one pass over all proxies with bounded parallelism, and
 //!   [`sweep_once`], the one-shot sweep `proxyhealth check` runs.
+//! - `dispatch`: the order a sweep of the engine starts its checks in: the
+//!   longest expected (from the previous sweep) first, so the proxies that hung
+//!   last time start at once and a sweep ends about one timeout after its start.
 //! - [`snapshot`]: the immutable snapshot readers see, and how new results merge into it.
 //! - [`metrics`]: the Prometheus metrics (Coder's names), computed from the snapshot.
 //! - [`proxy_metrics`]: the per-proxy series beside Coder's (an info series with
@@ -42,7 +45,7 @@
 //! Who uses whom (`use crate::` edges; `options`, `recheck`, `tls_files`
 //! (→ options) and `error` (→ tls_files) are leaves any module may use):
 //! ```text
-//! engine     → sweep, snapshot, metrics, probe, recheck, history
+//! engine     → sweep, dispatch, snapshot, metrics, probe, recheck, history
 //! history    → snapshot, sweep (CheckResult)
 //! metrics    → proxy_metrics, snapshot
 //! proxy_metrics → snapshot
@@ -54,8 +57,10 @@
 //! tls        → transport::{exchange, resolve}, http1::head, tls_files
 //! resolve    → transport::exchange
 //! http1      → nothing of this crate
+//! dispatch   → nothing of this crate
 //! ```
 
+mod dispatch;
 pub mod engine;
 pub mod error;
 mod history;

@@ -62,7 +62,16 @@ where
     let prober = Prober::new(options)?;
     let checked_at = OffsetDateTime::now_utc();
     let progress: Progress = Arc::new(progress);
-    Ok(check_all(&prober, options, proxies, checked_at, 1, Some(progress)).await)
+    Ok(check_all(
+        &prober,
+        options,
+        proxies,
+        None,
+        checked_at,
+        1,
+        Some(progress),
+    )
+    .await)
 }
 
 /// What one check found, apart from the proxy it was about: a sweep keeps the
@@ -194,7 +203,9 @@ fn host_and_port(url: &url::Url) -> String {
 }
 
 /// Checks every proxy with at most `options.parallelism` checks in flight; the
-/// results come in the order of `proxies`.
+/// results come in the order of `proxies`. The checks start in the order of
+/// `order` (indices into `proxies`, each once; see `crate::dispatch`), or in
+/// list order without one.
 ///
 /// A fixed set of worker tasks takes the next proxy from a shared cursor and
 /// puts what it found in that proxy's slot, so a sweep uses every core without
@@ -205,12 +216,14 @@ pub(crate) async fn check_all(
     prober: &Prober,
     options: &EngineOptions,
     proxies: Vec<Proxy>,
+    order: Option<Vec<usize>>,
     checked_at: OffsetDateTime,
     check_seq: u64,
     progress: Option<Progress>,
 ) -> Vec<CheckResult> {
     let total = proxies.len();
     let proxies = Arc::new(proxies);
+    let order = order.map(Arc::new);
     let slots: Arc<Vec<OnceLock<Findings>>> =
         Arc::new(std::iter::repeat_with(OnceLock::new).take(total).collect());
     let cursor = Arc::new(AtomicUsize::new(0));
@@ -219,8 +232,9 @@ pub(crate) async fn check_all(
     let mut tasks = JoinSet::new();
     for _ in 0..workers {
         let (prober, options) = (prober.clone(), options.clone());
-        let (proxies, slots, cursor, done, progress) = (
+        let (proxies, order, slots, cursor, done, progress) = (
             Arc::clone(&proxies),
+            order.clone(),
             Arc::clone(&slots),
             Arc::clone(&cursor),
             Arc::clone(&done),
@@ -229,7 +243,14 @@ pub(crate) async fn check_all(
         tasks.spawn(async move {
             let mut scratch = Vec::new();
             loop {
-                let index = cursor.fetch_add(1, Ordering::Relaxed);
+                let next = cursor.fetch_add(1, Ordering::Relaxed);
+                let index = match &order {
+                    Some(order) => match order.get(next) {
+                        Some(&index) => index,
+                        None => return,
+                    },
+                    None => next,
+                };
                 let (Some(proxy), Some(slot)) = (proxies.get(index), slots.get(index)) else {
                     return;
                 };

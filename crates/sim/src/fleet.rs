@@ -82,6 +82,7 @@ impl Fleet {
                 planned.kind,
                 root.child_token(),
                 Some(Arc::clone(&stats)),
+                spec.serving_of().clone(),
             );
             proxies.push(FleetProxy {
                 index: planned.index,

@@ -8,10 +8,16 @@
 //! (127.1.0.1, 127.1.0.2, …) sharing one port, optionally split into shards over several
 //! processes. [`run_sim`] is what `proxyhealth sim` runs.
 //!
+//! A fleet serves with the lean stack (bare hyper, static answers) unless its spec
+//! says otherwise ([`FleetSpec::serving`]): [`Stack::Costly`] spends per request
+//! what a real server does (`costly`), and [`SimTls`] serves over TLS with a
+//! self-made certificate (`stack`).
+//!
 //! Addresses other than 127.0.0.1 rely on Linux routing all of 127.0.0.0/8 to loopback.
 
 pub mod addr;
 pub mod bodies;
+mod costly;
 mod error;
 pub mod fds;
 mod fleet;
@@ -21,6 +27,7 @@ mod respond;
 mod run;
 mod serve;
 mod spec;
+mod stack;
 mod stats;
 
 pub use addr::{MAX_FLEET, fleet_ip};
@@ -32,3 +39,4 @@ pub use proxy::{SimProxy, spawn};
 pub use respond::HEALTH_REPORT_PATH;
 pub use run::{SimArgs, run_sim};
 pub use spec::{DEFAULT_MAX_CONNECTIONS, DEFAULT_SEED, FleetSpec, Mix, Planned, Shard};
+pub use stack::{DEFAULT_COSTLY_WORK, Serving, SimTls, Stack};

@@ -3,6 +3,7 @@
 use crate::error::SimError;
 use crate::kind::Kind;
 use crate::serve::{Shared, bind, spawn_accept};
+use crate::stack::Serving;
 use crate::stats::Stats;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -54,6 +55,7 @@ pub async fn spawn(kind: Kind) -> Result<SimProxy, SimError> {
         kind,
         CancellationToken::new(),
         None,
+        Serving::default(),
     ))
 }
 
@@ -65,22 +67,25 @@ impl SimProxy {
         kind: Kind,
         root: CancellationToken,
         fleet: Option<Arc<Stats>>,
+        serving: Serving,
     ) -> SimProxy {
-        let shared = Arc::new(Shared::new(addr, kind, fleet));
+        let url = format!("{}://{addr}", serving.scheme());
+        let shared = Arc::new(Shared::new(addr, kind, fleet, serving));
         let running = listener.map(|listener| {
             let stop = root.child_token();
             let accept = spawn_accept(listener, Arc::clone(&shared), stop.clone());
             Running { stop, accept }
         });
         SimProxy {
-            url: format!("http://{addr}"),
+            url,
             shared,
             root,
             running: Mutex::new(running),
         }
     }
 
-    /// The base URL to register for this proxy, like `http://127.0.0.1:PORT` (no slash).
+    /// The base URL to register for this proxy, like `http://127.0.0.1:PORT` (no slash;
+    /// `https://` when it serves TLS).
     pub fn url(&self) -> &str {
         &self.url
     }

@@ -70,8 +70,19 @@ pub(crate) async fn health_report(
     flap_index: u64,
     in_flight: InFlight,
 ) -> Response<SimBody> {
+    health_report_built(kind, flap_index, in_flight, full).await
+}
+
+/// [`health_report`] with the bodies sent in one piece built by `full` from
+/// their text (the costly stack builds its JSON per request).
+pub(crate) async fn health_report_built(
+    kind: Kind,
+    flap_index: u64,
+    in_flight: InFlight,
+    full: fn(&'static str) -> UnsyncBoxBody<Bytes, Infallible>,
+) -> Response<SimBody> {
     let (status, content_type, version, body) = match kind {
-        Kind::Ok | Kind::Refused => ok_parts(),
+        Kind::Ok | Kind::Refused => ok_parts(full),
         Kind::OkWithWarnings => (StatusCode::OK, JSON_CONTENT_TYPE, true, full(WARNINGS_BODY)),
         Kind::Errors => (StatusCode::OK, JSON_CONTENT_TYPE, true, full(ERRORS_BODY)),
         Kind::ServerError => (
@@ -95,7 +106,7 @@ pub(crate) async fn health_report(
         }
         Kind::Slow(delay) => {
             tokio::time::sleep(delay).await;
-            ok_parts()
+            ok_parts(full)
         }
         Kind::SlowBody(step) => (
             StatusCode::OK,
@@ -106,7 +117,7 @@ pub(crate) async fn health_report(
         Kind::Flapping(period) => {
             let period = u64::from(period.max(1));
             if (flap_index / period).is_multiple_of(2) {
-                ok_parts()
+                ok_parts(full)
             } else {
                 (StatusCode::OK, JSON_CONTENT_TYPE, true, full(ERRORS_BODY))
             }
@@ -129,7 +140,9 @@ pub(crate) async fn health_report(
 }
 
 /// Status, content type, whether to send the build version, and body of a healthy report.
-fn ok_parts() -> (
+fn ok_parts(
+    full: fn(&'static str) -> UnsyncBoxBody<Bytes, Infallible>,
+) -> (
     StatusCode,
     &'static str,
     bool,

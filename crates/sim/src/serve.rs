@@ -2,12 +2,15 @@
 
 use crate::kind::Kind;
 use crate::respond::{HEALTH_REPORT_PATH, SimBody, health_report, not_found};
-use crate::stats::{Connections, Stats};
+use crate::stack::{Serving, Stack};
+use crate::stats::{Connections, InFlight, Stats};
+use axum::Router;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
@@ -31,18 +34,34 @@ pub(crate) struct Shared {
     flap: AtomicU64,
     pub(crate) stats: Arc<Stats>,
     pub(crate) connections: Arc<Connections>,
+    /// The server stack and TLS it serves with.
+    pub(crate) serving: Serving,
 }
 
 impl Shared {
     /// State for a proxy on `addr`, counting into `fleet` when it belongs to one.
-    pub(crate) fn new(addr: SocketAddr, kind: Kind, fleet: Option<Arc<Stats>>) -> Self {
+    pub(crate) fn new(
+        addr: SocketAddr,
+        kind: Kind,
+        fleet: Option<Arc<Stats>>,
+        serving: Serving,
+    ) -> Self {
         Shared {
             addr,
             kind: Mutex::new(kind),
             flap: AtomicU64::new(0),
             stats: Arc::new(Stats::with_parent(fleet)),
             connections: Arc::new(Connections::default()),
+            serving,
         }
+    }
+
+    /// Counts one health-report request: the kind answering it, its number
+    /// since the kind was set, and its in-flight mark.
+    pub(crate) fn begin_request(self: &Arc<Self>) -> (Kind, u64, InFlight) {
+        let kind = self.kind();
+        let flap_index = self.flap.fetch_add(1, Ordering::AcqRel);
+        (kind, flap_index, self.stats.begin())
     }
 
     /// The kind answering now.
@@ -72,13 +91,18 @@ pub(crate) fn spawn_accept(
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, stop: CancellationToken) {
+    // A costly proxy builds its router once, as a real server does at start.
+    let router = match shared.serving.stack {
+        Stack::Lean => None,
+        Stack::Costly { work } => Some(crate::costly::router(Arc::clone(&shared), work)),
+    };
     loop {
         let accepted = tokio::select! {
             () = stop.cancelled() => return,
             accepted = listener.accept() => accepted,
         };
         match accepted {
-            Ok((stream, _peer)) => serve(stream, Arc::clone(&shared), stop.clone()),
+            Ok((stream, _peer)) => serve(stream, Arc::clone(&shared), router.clone(), stop.clone()),
             Err(err) if is_per_connection(&err) => {}
             Err(err) => {
                 tracing::warn!(addr = %shared.addr, error = %err, "sim proxy cannot accept; pausing");
@@ -101,34 +125,63 @@ fn is_per_connection(err: &io::Error) -> bool {
     )
 }
 
-/// Serves one connection with HTTP/1 (keep-alive allowed) until it closes or `stop`.
-fn serve(stream: TcpStream, shared: Arc<Shared>, stop: CancellationToken) {
+/// Serves one connection (after the TLS handshake, when the proxy has TLS)
+/// until it closes or `stop`: with bare HTTP/1 (keep-alive allowed), or with
+/// the costly stack's router.
+fn serve(stream: TcpStream, shared: Arc<Shared>, router: Option<Router>, stop: CancellationToken) {
     let open = shared.connections.open();
     // Small answers must not wait for Nagle; failing to set it only costs latency.
     let _ = stream.set_nodelay(true);
     tokio::spawn(async move {
         let _open = open;
-        let service = service_fn(move |request| {
-            let shared = Arc::clone(&shared);
-            async move { Ok::<_, Infallible>(answer(&shared, request).await) }
-        });
-        let connection = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .serve_connection(TokioIo::new(stream), service);
+        let serving = async {
+            match shared.serving.tls.clone() {
+                Some(tls) => {
+                    // A failed handshake is the client's problem; the connection just ends.
+                    if let Ok(stream) = tls.acceptor().accept(stream).await {
+                        serve_io(TokioIo::new(stream), &shared, router).await;
+                    }
+                }
+                None => serve_io(TokioIo::new(stream), &shared, router).await,
+            }
+        };
         tokio::select! {
             () = stop.cancelled() => {}
-            _ = connection => {}
+            () = serving => {}
         }
     });
 }
 
+/// HTTP over `io` until the connection ends (errors end it too).
+async fn serve_io<I>(io: I, shared: &Arc<Shared>, router: Option<Router>)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    match router {
+        None => {
+            let shared = Arc::clone(shared);
+            let service = service_fn(move |request| {
+                let shared = Arc::clone(&shared);
+                async move { Ok::<_, Infallible>(answer(&shared, request).await) }
+            });
+            let _ = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .serve_connection(io, service)
+                .await;
+        }
+        Some(router) => {
+            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(io, TowerToHyperService::new(router))
+                .await;
+        }
+    }
+}
+
 /// Routes one request: the health report is answered by the current kind, the rest is 404.
-async fn answer(shared: &Shared, request: Request<Incoming>) -> Response<SimBody> {
+async fn answer(shared: &Arc<Shared>, request: Request<Incoming>) -> Response<SimBody> {
     if request.uri().path() != HEALTH_REPORT_PATH {
         return not_found();
     }
-    let kind = shared.kind();
-    let flap_index = shared.flap.fetch_add(1, Ordering::AcqRel);
-    let in_flight = shared.stats.begin();
+    let (kind, flap_index, in_flight) = shared.begin_request();
     health_report(kind, flap_index, in_flight).await
 }

@@ -3,6 +3,7 @@
 use crate::addr::{MAX_FLEET, fleet_ip};
 use crate::error::SimError;
 use crate::kind::Kind;
+use crate::stack::Serving;
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::str::FromStr;
@@ -93,6 +94,7 @@ pub struct FleetSpec {
     port: Option<u16>,
     seed: u64,
     max_connections: usize,
+    serving: Serving,
 }
 
 impl FleetSpec {
@@ -104,6 +106,7 @@ impl FleetSpec {
             port: None,
             seed: DEFAULT_SEED,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            serving: Serving::default(),
         }
     }
 
@@ -164,6 +167,17 @@ impl FleetSpec {
     pub fn max_connections(mut self, connections: usize) -> Self {
         self.max_connections = connections;
         self
+    }
+
+    /// Serves every proxy with this stack and TLS (default: the lean stack, plain TCP).
+    pub fn serving(mut self, serving: Serving) -> Self {
+        self.serving = serving;
+        self
+    }
+
+    /// How the proxies serve.
+    pub fn serving_of(&self) -> &Serving {
+        &self.serving
     }
 
     /// The proxies of the whole fleet, all shards together.

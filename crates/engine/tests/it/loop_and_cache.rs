@@ -311,3 +311,46 @@ async fn status_changes_record_when_and_latency_is_measured() {
     assert!(second.checked_at > first.checked_at);
     assert_eq!(second.streak, 2);
 }
+
+#[tokio::test]
+async fn a_proxy_that_hung_in_the_last_sweep_is_checked_first_in_the_next() {
+    // One slot, so the order the checks start in is the order the proxies
+    // are asked; each proxy notes its name when asked.
+    let asked = Arc::new(parking_lot::Mutex::new(Vec::<&'static str>::new()));
+    let noting = |name: &'static str, hang: bool| {
+        let asked = Arc::clone(&asked);
+        move |_| {
+            let asked = Arc::clone(&asked);
+            async move {
+                asked.lock().push(name);
+                if hang {
+                    std::future::pending::<()>().await;
+                }
+                json(200, r#"{"errors":[]}"#)
+            }
+        }
+    };
+    let first = FakeProxy::start(noting("first", false)).await;
+    let second = FakeProxy::start(noting("second", false)).await;
+    let hanging = FakeProxy::start(noting("hanging", true)).await;
+    let proxies = vec![
+        proxy("first", &first.url),
+        proxy("second", &second.url),
+        proxy("hanging", &hanging.url),
+    ];
+    let engine = engine_with(
+        ListSource::with(proxies),
+        EngineOptions {
+            parallelism: 1,
+            timeout: Duration::from_millis(500),
+            ..Default::default()
+        },
+    );
+    engine.force_update().await.expect("first sweep");
+    assert_eq!(*asked.lock(), ["first", "second", "hanging"], "list order");
+    asked.lock().clear();
+    engine.force_update().await.expect("second sweep");
+    let asked = asked.lock().clone();
+    assert_eq!(asked.first(), Some(&"hanging"), "{asked:?}");
+    assert_eq!(asked.len(), 3, "{asked:?}");
+}

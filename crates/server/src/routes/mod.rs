@@ -4,8 +4,8 @@
 //! (see [`crate::state`]); the handler modules never import the state itself.
 
 pub(crate) mod health;
-pub(crate) mod notifications;
 pub(crate) mod history;
+pub(crate) mod notifications;
 pub(crate) mod proxies;
 pub(crate) mod register;
 pub(crate) mod replicas;

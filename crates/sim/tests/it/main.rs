@@ -5,3 +5,4 @@ mod fleet;
 mod kinds;
 mod proxy;
 mod run;
+mod stacks;
