@@ -6,12 +6,17 @@
 //! notifications are gone) and on a longer period. A failed read keeps the
 //! last view served and is retried at the next occasion; the engine reports
 //! the view's age for `/healthz`.
+//!
+//! The periodic whole read runs beside the incremental ones, so results
+//! written while it reads thousands of rows are still served within
+//! milliseconds; it is merged keeping whatever is newer than it (see
+//! [`ViewRead::Whole`]).
 
 use crate::quiet::Quiet;
 use crate::shared::Shared;
 use futures::FutureExt;
 use proxyhealth_core::ProxyStatus;
-use proxyhealth_engine::SweepInfo;
+use proxyhealth_engine::{SweepInfo, ViewRead};
 use proxyhealth_store::{Notice, NoticeSource, ResultBatch, StoreError};
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -26,21 +31,59 @@ enum Need {
     Everything,
 }
 
-/// Reads the whole view and publishes it (at start and after a reconnect).
+/// Reads the whole view and publishes it in place of the one served (at
+/// start and after a reconnect).
 pub(crate) async fn load_all(shared: &Shared) -> Result<(), StoreError> {
     let started_at = OffsetDateTime::now_utc();
     let started = Instant::now();
     let batch = shared.coordination.all_results().await?;
     let generation = batch.generation;
+    publish_whole(shared, batch, ViewRead::Replace, started_at, started);
+    shared.reset_view_generation(generation);
+    Ok(())
+}
+
+/// What a periodic whole read gives back: the batch, and when it started.
+type WholeRead = (Result<ResultBatch, StoreError>, OffsetDateTime, Instant);
+
+/// The periodic whole read: everything stored, read while the incremental
+/// reads go on.
+async fn read_whole(shared: Arc<Shared>) -> WholeRead {
+    let started_at = OffsetDateTime::now_utc();
+    let started = Instant::now();
+    (shared.coordination.all_results().await, started_at, started)
+}
+
+/// Merges a periodic whole read into the view: a proxy keeps a status newer
+/// than the read, and one missing from it is dropped unless newer.
+fn merge_whole(shared: &Shared, batch: ResultBatch, started_at: OffsetDateTime, started: Instant) {
+    let generation = batch.generation;
+    let as_of = u64::try_from(generation).unwrap_or(0);
+    publish_whole(
+        shared,
+        batch,
+        ViewRead::Whole { as_of },
+        started_at,
+        started,
+    );
+    shared.set_view_generation(generation);
+}
+
+/// Publishes a whole read, merged as `read` says.
+fn publish_whole(
+    shared: &Shared,
+    batch: ResultBatch,
+    read: ViewRead,
+    started_at: OffsetDateTime,
+    started: Instant,
+) {
     let statuses = statuses_of(batch);
     let info = SweepInfo {
         started_at,
         duration: started.elapsed(),
         proxies: statuses.len(),
     };
-    shared.engine.publish_view(statuses, true, info);
-    shared.reset_view_generation(generation);
-    Ok(())
+    shared.engine.publish_view(statuses, read, info);
 }
 
 /// Reads the results newer than the view and publishes them.
@@ -58,7 +101,7 @@ async fn load_since(shared: &Shared) -> Result<(), StoreError> {
         duration: started.elapsed(),
         proxies: shared.engine.snapshot().statuses().len(),
     };
-    shared.engine.publish_view(statuses, false, info);
+    shared.engine.publish_view(statuses, ViewRead::Since, info);
     shared.set_view_generation(generation);
     Ok(())
 }
@@ -104,16 +147,47 @@ pub(crate) async fn run(
     // what is still to be read: kept until a read succeeds
     let mut need = Need::Nothing;
     let mut quiet = Quiet::default();
+    // the periodic whole read, while it runs
+    let mut whole: Option<tokio::task::JoinHandle<WholeRead>> = None;
     loop {
         shared
             .metrics
             .listener_connected
             .set(i64::from(stats.connected()));
         tokio::select! {
-            () = shutdown.cancelled() => return,
+            () = shutdown.cancelled() => {
+                if let Some(whole) = whole {
+                    whole.abort();
+                }
+                return;
+            }
             notice = listener.recv() => need = need.max(handle(&shared, notice)),
             _ = safety.tick() => need = need.max(Need::Since),
-            _ = full.tick() => need = need.max(Need::Everything),
+            _ = full.tick(), if whole.is_none() => {
+                whole = Some(tokio::spawn(read_whole(Arc::clone(&shared))));
+            }
+            Some(done) = async {
+                match whole.as_mut() {
+                    Some(running) => Some(running.await),
+                    None => None,
+                }
+            }, if whole.is_some() => {
+                whole = None;
+                match done {
+                    Ok((Ok(batch), started_at, started)) => {
+                        merge_whole(&shared, batch, started_at, started);
+                    }
+                    // a failed whole read is made again, whole, at once
+                    Ok((Err(err), ..)) => {
+                        tracing::debug!(error = %err, "the periodic read of the whole view failed");
+                        need = need.max(Need::Everything);
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "the periodic read of the whole view stopped");
+                        need = need.max(Need::Everything);
+                    }
+                }
+            }
         }
         // coalesce: whatever else is ready now is served by the same read
         while let Some(notice) = listener.recv().now_or_never() {

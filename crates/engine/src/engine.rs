@@ -8,7 +8,7 @@ use crate::metrics::EngineMetrics;
 use crate::options::{DEFAULT_INTERVAL, EngineOptions};
 use crate::probe::Prober;
 use crate::recheck::RecheckRequests;
-use crate::snapshot::{Change, Snapshot, SweepInfo};
+use crate::snapshot::{Change, Snapshot, SweepInfo, ViewRead};
 use crate::sweep::{CheckResult, check_all, check_proxy};
 use arc_swap::{ArcSwap, Guard};
 use proxyhealth_core::{HistoryRecorder, ProxySource, ProxyStatus, Status};
@@ -556,18 +556,17 @@ impl Engine {
         current.merged(result, self.inner.options.hysteresis)
     }
 
-    /// Publishes statuses read from a shared view (a cluster's store): with
-    /// `full`, they replace the whole set (a proxy not among them is gone);
-    /// otherwise each replaces the proxy's status unless the snapshot holds a
-    /// newer one (a higher [`ProxyStatus::check_seq`], which a cluster sets to
-    /// the result's generation). Status changes are logged. Also records a
-    /// successful read of the view (see [`Engine::view_age`]) and a successful
-    /// "sweep" for `/healthz`.
-    pub fn publish_view(&self, statuses: Vec<ProxyStatus>, full: bool, info: SweepInfo) {
-        if full || !statuses.is_empty() {
+    /// Publishes statuses read from a shared view (a cluster's store), merged
+    /// as [`ViewRead`] says: new results, each unless the snapshot holds a
+    /// newer one (a higher [`ProxyStatus::check_seq`], which a cluster sets
+    /// to the result's generation), or the whole set. Status changes are
+    /// logged and counted. Also records a successful read of the view (see
+    /// [`Engine::view_age`]) and a successful "sweep" for `/healthz`.
+    pub fn publish_view(&self, statuses: Vec<ProxyStatus>, read: ViewRead, info: SweepInfo) {
+        if read != ViewRead::Since || !statuses.is_empty() {
             let _guard = self.inner.publish.lock();
             let current = self.inner.snapshot.load();
-            let (next, changes) = current.with_view(statuses, full, info);
+            let (next, changes) = current.with_view(statuses, read, info);
             self.note_changes(&changes);
             self.publish(next);
         }

@@ -79,6 +79,6 @@ pub use engine::{Engine, EngineBuilder, SweepState};
 pub use error::EngineError;
 pub use options::{CaMode, EngineOptions, RedirectPolicy};
 pub use recheck::RecheckRequests;
-pub use snapshot::{Snapshot, SweepInfo};
+pub use snapshot::{Snapshot, SweepInfo, ViewRead};
 pub use sweep::{CheckResult, sweep_once};
 pub use tls_files::{TlsFileError, TlsFiles};

@@ -29,6 +29,27 @@ pub struct SweepInfo {
     pub proxies: usize,
 }
 
+/// What a read of a shared view (a cluster's stored results) holds, and so
+/// how it is merged into the snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViewRead {
+    /// Results newer than the view: each replaces its proxy's status unless
+    /// the snapshot holds a newer one (a higher `check_seq`, which a cluster
+    /// sets to the result's generation).
+    Since,
+    /// Every result, as of the generation `as_of`, read while newer results
+    /// may have been published: a proxy keeps a status newer than the one
+    /// read, and a proxy missing from the read is dropped (gone) unless its
+    /// status is newer than `as_of`.
+    Whole {
+        /// The newest generation the read covers.
+        as_of: u64,
+    },
+    /// Every result, replacing the whole set (at start, after the
+    /// notification connection was lost, or the database was restored).
+    Replace,
+}
+
 /// A status change that a merge made, for the log line of each change.
 #[derive(Debug, Clone)]
 pub struct Change {
@@ -149,25 +170,34 @@ impl Snapshot {
         merge(previous.map(Arc::as_ref), result, hysteresis)
     }
 
-    /// The snapshot after statuses read from a shared view: with `full` they
-    /// are the whole set; otherwise each replaces its proxy's status unless
-    /// the one here is newer (a higher `check_seq`).
+    /// The snapshot after statuses read from a shared view (see [`ViewRead`]).
     pub(crate) fn with_view(
         &self,
         statuses: Vec<ProxyStatus>,
-        full: bool,
+        read: ViewRead,
         info: SweepInfo,
     ) -> (Snapshot, Vec<Change>) {
-        let mut next = if full {
-            HashMap::with_capacity(statuses.len())
-        } else {
-            self.statuses.clone()
+        let mut next = match read {
+            ViewRead::Since => self.statuses.clone(),
+            ViewRead::Replace => HashMap::with_capacity(statuses.len()),
+            // what the read could not have seen: results newer than it
+            ViewRead::Whole { as_of } => self
+                .statuses
+                .iter()
+                .filter(|(_, status)| status.check_seq > as_of)
+                .map(|(id, status)| (*id, Arc::clone(status)))
+                .collect(),
         };
+        let keep_newer = !matches!(read, ViewRead::Replace);
         let mut changes = Vec::new();
         for status in statuses {
             let id = status.proxy.id;
             let previous = self.statuses.get(&id);
-            if !full && previous.is_some_and(|previous| previous.check_seq > status.check_seq) {
+            if keep_newer && previous.is_some_and(|previous| previous.check_seq > status.check_seq)
+            {
+                if let Some(previous) = previous {
+                    next.insert(id, Arc::clone(previous));
+                }
                 continue;
             }
             let status = Arc::new(status);

@@ -179,3 +179,43 @@ async fn a_result_written_by_one_replica_is_in_every_view_within_a_second() {
     }
     db.drop_db().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_periodic_whole_read_drops_a_proxy_whose_row_is_gone_and_keeps_the_others() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let (_fakes, ids) = healthy_fleet(&db, 2).await;
+    let replica = Running::start(&db, "a", None, |settings| {
+        settings.full_reload = Duration::from_secs(1);
+    })
+    .await;
+    eventually(Duration::from_secs(10), "both proxies ok", || {
+        ids.iter().all(|id| replica.status(id) == Some(Status::Ok))
+    })
+    .await;
+    // gone without a trace an incremental read could see (a hard delete,
+    // as an operator's SQL or a restored backup would do)
+    let mut conn = db.connect().await;
+    sqlx::query("DELETE FROM workspace_proxies WHERE id = $1")
+        .bind(ids[0])
+        .execute(&mut conn)
+        .await
+        .expect("delete the row");
+    eventually(
+        Duration::from_secs(5),
+        "the whole read drops the proxy",
+        || replica.status(&ids[0]).is_none(),
+    )
+    .await;
+    assert_eq!(replica.status(&ids[1]), Some(Status::Ok), "the other stays");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        replica.status(&ids[1]),
+        Some(Status::Ok),
+        "whole reads beside the incremental ones keep it"
+    );
+    replica.stop().await;
+    drop(conn);
+    db.drop_db().await;
+}

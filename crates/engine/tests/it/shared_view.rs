@@ -4,7 +4,7 @@
 
 use crate::helpers::*;
 use proxyhealth_core::{ProxyStatus, Status};
-use proxyhealth_engine::{Engine, EngineOptions, RecheckRequests, SweepInfo};
+use proxyhealth_engine::{Engine, EngineOptions, RecheckRequests, SweepInfo, ViewRead};
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -47,7 +47,7 @@ async fn a_check_is_not_merged_until_a_view_publishes_it_and_an_older_result_nev
     status.proxy.token_hashed_secret.clear();
     read.check_seq = 7;
     assert_eq!(read, status, "a status survives the store");
-    engine.publish_view(vec![read.clone()], false, info());
+    engine.publish_view(vec![read.clone()], ViewRead::Since, info());
     assert_eq!(engine.status_of(&p.id).as_deref(), Some(&read));
     assert!(
         engine
@@ -58,11 +58,29 @@ async fn a_check_is_not_merged_until_a_view_publishes_it_and_an_older_result_nev
     let mut older = read.clone();
     older.check_seq = 6;
     older.status = Status::Unhealthy;
-    engine.publish_view(vec![older], false, info());
+    engine.publish_view(vec![older], ViewRead::Since, info());
     assert_eq!(engine.status_of(&p.id).map(|s| s.status), Some(Status::Ok));
 
-    // a full view replaces the set
-    engine.publish_view(Vec::new(), true, info());
+    // a whole view read as of an older generation keeps the newer status
+    // (published while it was read); as of a newer one, a missing proxy is gone
+    engine.publish_view(Vec::new(), ViewRead::Whole { as_of: 6 }, info());
+    assert_eq!(engine.status_of(&p.id).map(|s| s.check_seq), Some(7));
+    let mut stale = read.clone();
+    stale.check_seq = 5;
+    stale.status = Status::Unreachable;
+    engine.publish_view(vec![stale], ViewRead::Whole { as_of: 6 }, info());
+    assert_eq!(
+        engine.status_of(&p.id).map(|s| (s.check_seq, s.status)),
+        Some((7, Status::Ok)),
+        "an older stored result never replaces a newer one"
+    );
+    engine.publish_view(Vec::new(), ViewRead::Whole { as_of: 7 }, info());
+    assert!(engine.status_of(&p.id).is_none(), "gone from the store");
+
+    // a replacing view replaces the set
+    engine.publish_view(vec![read.clone()], ViewRead::Since, info());
+    assert!(engine.status_of(&p.id).is_some());
+    engine.publish_view(Vec::new(), ViewRead::Replace, info());
     assert!(engine.status_of(&p.id).is_none());
 }
 
@@ -77,7 +95,7 @@ async fn a_failed_view_read_keeps_the_view_and_reports_the_error() {
         Some("reading the shared view: down")
     );
     assert_eq!(state.consecutive_failures, 1);
-    engine.publish_view(Vec::new(), false, info());
+    engine.publish_view(Vec::new(), ViewRead::Since, info());
     assert_eq!(engine.sweep_state().last_error, None);
 }
 
@@ -106,7 +124,7 @@ impl RecheckRequests for FakeCluster {
             let result = engine.check(proxy).await;
             let mut status = engine.status_after(result);
             status.check_seq = generation;
-            engine.publish_view(vec![status], false, info());
+            engine.publish_view(vec![status], ViewRead::Since, info());
         });
     }
 }
