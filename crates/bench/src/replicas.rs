@@ -64,8 +64,9 @@ pub struct ReplicasArgs {
     /// Intervals measured with every replica.
     #[arg(long, default_value_t = 3)]
     pub intervals: u32,
-    /// How long results are sampled for the propagation time.
-    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+    /// How long results are sampled for the propagation time: longer than
+    /// the replicas' 60 s whole read of the view, so the samples include it.
+    #[arg(long, default_value = "65s", value_parser = humantime::parse_duration)]
     pub propagation: Duration,
     /// The `proxyhealth` binary (default: next to this one).
     #[arg(long)]
