@@ -4,9 +4,11 @@
 //! The list's figures are cheap to keep fresh: the hours before the last two
 //! do not change once written, so their sums (24 hours and 30 days) are
 //! read once per hour; the last two hours (a sweep that started just before
-//! an hour ended may still write the earlier one) are read again whenever
-//! the engine's snapshot changed. So a list costs at most one small query
-//! per sweep, whatever the fleet's size.
+//! an hour ended may still write the earlier one) are read again when the
+//! engine's snapshot changed, at most once per [`RECENT_MIN_AGE`]: a
+//! replica of a cluster publishes its view several times a second. So a list
+//! costs at most one small query per sweep (or per second), whatever the
+//! fleet's size.
 
 use proxyhealth_api::wire::{
     HistoryBucket, HistoryTransition, HistoryWindow, Incident, IncidentsPage, ProxyHistory,
@@ -24,6 +26,9 @@ use uuid::Uuid;
 const MONTH_HOURS: u32 = 30 * 24;
 /// Seconds in an hour.
 const HOUR: i64 = 3600;
+/// The recent hours' figures are not read again sooner than this, however
+/// often the snapshot changes.
+pub(crate) const RECENT_MIN_AGE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The history slice of the state: `None` inside when the store keeps none
 /// (attached read-only to a Coder database).
@@ -38,8 +43,9 @@ struct UptimeCache {
     settled_until: Option<i64>,
     day: HashMap<Uuid, UptimeCounts>,
     month: HashMap<Uuid, UptimeCounts>,
-    /// The snapshot generation `figures` were made at.
+    /// The snapshot generation `figures` were made at, and when.
     generation: Option<u64>,
+    made_at: Option<std::time::Instant>,
     figures: Arc<HashMap<Uuid, ProxyUptime>>,
 }
 
@@ -65,7 +71,12 @@ impl HistoryReader {
         };
         let recent_start = now.unix_timestamp().div_euclid(HOUR) * HOUR - HOUR;
         let mut cache = self.uptimes.lock().await;
-        if cache.settled_until == Some(recent_start) && cache.generation == Some(generation) {
+        let young = cache
+            .made_at
+            .is_some_and(|at| at.elapsed() < RECENT_MIN_AGE);
+        if cache.settled_until == Some(recent_start)
+            && (cache.generation == Some(generation) || young)
+        {
             return Ok(Some(Arc::clone(&cache.figures)));
         }
         let recent_at = at(recent_start);
@@ -103,6 +114,7 @@ impl HistoryReader {
             .collect();
         cache.figures = Arc::new(figures);
         cache.generation = Some(generation);
+        cache.made_at = Some(std::time::Instant::now());
         Ok(Some(Arc::clone(&cache.figures)))
     }
 
@@ -221,5 +233,91 @@ fn wire_incident(incident: &IncidentRecord, now: OffsetDateTime) -> Incident {
         duration_ms: u64::try_from(incident.duration(now).as_millis()).unwrap_or(u64::MAX),
         worst_status: incident.worst,
         first_error: incident.first_error.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proxyhealth_core::{HistoryBatch, Transition};
+    use proxyhealth_store::history::Pruned;
+    use proxyhealth_store::{MemoryStore, ProxyStore};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// The memory store's history, counting the uptime reads.
+    #[derive(Debug)]
+    struct Counting {
+        inner: Arc<dyn HistoryStore>,
+        uptime_reads: AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl HistoryStore for Counting {
+        async fn record_batch(&self, batch: HistoryBatch) -> Result<Vec<Transition>, StoreError> {
+            self.inner.record_batch(batch).await
+        }
+        async fn buckets(
+            &self,
+            proxy_id: Uuid,
+            since: OffsetDateTime,
+        ) -> Result<Vec<HourBucket>, StoreError> {
+            self.inner.buckets(proxy_id, since).await
+        }
+        async fn transitions(
+            &self,
+            proxy_id: Option<Uuid>,
+            since: OffsetDateTime,
+        ) -> Result<Vec<Transition>, StoreError> {
+            self.inner.transitions(proxy_id, since).await
+        }
+        async fn last_before(
+            &self,
+            proxy_id: Option<Uuid>,
+            at: OffsetDateTime,
+        ) -> Result<Vec<Transition>, StoreError> {
+            self.inner.last_before(proxy_id, at).await
+        }
+        async fn uptimes(
+            &self,
+            since: OffsetDateTime,
+            until: Option<OffsetDateTime>,
+        ) -> Result<HashMap<Uuid, UptimeCounts>, StoreError> {
+            self.uptime_reads.fetch_add(1, Ordering::SeqCst);
+            self.inner.uptimes(since, until).await
+        }
+        async fn prune(&self, before: OffsetDateTime, limit: u32) -> Result<Pruned, StoreError> {
+            self.inner.prune(before, limit).await
+        }
+    }
+
+    #[tokio::test]
+    async fn the_recent_uptimes_are_read_at_most_once_a_second_however_often_the_view_changes() {
+        let store = MemoryStore::new();
+        let counting = Arc::new(Counting {
+            inner: store.history().expect("the memory store keeps history"),
+            uptime_reads: AtomicUsize::new(0),
+        });
+        let reader = HistoryReader::new(Some(counting.clone() as Arc<dyn HistoryStore>));
+        let now = OffsetDateTime::now_utc();
+        reader.uptimes(now, 1).await.expect("read");
+        // the settled sums (day, month) and the recent hours
+        assert_eq!(counting.uptime_reads.load(Ordering::SeqCst), 3);
+        for generation in 2..50 {
+            reader.uptimes(now, generation).await.expect("read");
+        }
+        assert_eq!(
+            counting.uptime_reads.load(Ordering::SeqCst),
+            3,
+            "48 new snapshots within a second: no new read"
+        );
+        tokio::time::sleep(RECENT_MIN_AGE).await;
+        reader.uptimes(now, 50).await.expect("read");
+        assert_eq!(
+            counting.uptime_reads.load(Ordering::SeqCst),
+            4,
+            "a second later, a new snapshot reads the recent hours again"
+        );
+        reader.uptimes(now, 50).await.expect("read");
+        assert_eq!(counting.uptime_reads.load(Ordering::SeqCst), 4);
     }
 }
