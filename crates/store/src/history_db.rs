@@ -30,88 +30,62 @@ pub(crate) struct PgHistory {
     pub(crate) journal: Journal,
 }
 
-#[async_trait::async_trait]
-impl HistoryStore for SqliteHistory {
-    async fn record_batch(&self, batch: HistoryBatch) -> Result<Vec<Transition>, StoreError> {
-        journal::sqlite::record(&self.reads.writer, &self.journal, batch).await
-    }
+/// Implements [`HistoryStore`] for a backend's history: recording with
+/// `$record` (its journal's transaction), every read and the pruning through
+/// its `reads` statements, which both backends name alike.
+macro_rules! history_store {
+    ($history:ty, $record:path, $handle:ident) => {
+        #[async_trait::async_trait]
+        impl HistoryStore for $history {
+            async fn record_batch(
+                &self,
+                batch: HistoryBatch,
+            ) -> Result<Vec<Transition>, StoreError> {
+                $record(&self.reads.$handle, &self.journal, batch).await
+            }
 
-    async fn buckets(
-        &self,
-        proxy_id: Uuid,
-        since: OffsetDateTime,
-    ) -> Result<Vec<HourBucket>, StoreError> {
-        self.reads.buckets(proxy_id, since).await
-    }
+            async fn buckets(
+                &self,
+                proxy_id: Uuid,
+                since: OffsetDateTime,
+            ) -> Result<Vec<HourBucket>, StoreError> {
+                self.reads.buckets(proxy_id, since).await
+            }
 
-    async fn transitions(
-        &self,
-        proxy_id: Option<Uuid>,
-        since: OffsetDateTime,
-    ) -> Result<Vec<Transition>, StoreError> {
-        self.reads.transitions(proxy_id, since).await
-    }
+            async fn transitions(
+                &self,
+                proxy_id: Option<Uuid>,
+                since: OffsetDateTime,
+            ) -> Result<Vec<Transition>, StoreError> {
+                self.reads.transitions(proxy_id, since).await
+            }
 
-    async fn last_before(
-        &self,
-        proxy_id: Option<Uuid>,
-        at: OffsetDateTime,
-    ) -> Result<Vec<Transition>, StoreError> {
-        self.reads.last_before(proxy_id, at).await
-    }
+            async fn last_before(
+                &self,
+                proxy_id: Option<Uuid>,
+                at: OffsetDateTime,
+            ) -> Result<Vec<Transition>, StoreError> {
+                self.reads.last_before(proxy_id, at).await
+            }
 
-    async fn uptimes(
-        &self,
-        since: OffsetDateTime,
-        until: Option<OffsetDateTime>,
-    ) -> Result<HashMap<Uuid, UptimeCounts>, StoreError> {
-        self.reads.uptimes(since, until).await
-    }
+            async fn uptimes(
+                &self,
+                since: OffsetDateTime,
+                until: Option<OffsetDateTime>,
+            ) -> Result<HashMap<Uuid, UptimeCounts>, StoreError> {
+                self.reads.uptimes(since, until).await
+            }
 
-    async fn prune(&self, before: OffsetDateTime, limit: u32) -> Result<Pruned, StoreError> {
-        self.reads.prune(before, limit).await
-    }
+            async fn prune(
+                &self,
+                before: OffsetDateTime,
+                limit: u32,
+            ) -> Result<Pruned, StoreError> {
+                self.reads.prune(before, limit).await
+            }
+        }
+    };
 }
 
-#[async_trait::async_trait]
-impl HistoryStore for PgHistory {
-    async fn record_batch(&self, batch: HistoryBatch) -> Result<Vec<Transition>, StoreError> {
-        journal::postgres::record(&self.reads.pool, &self.journal, batch).await
-    }
-
-    async fn buckets(
-        &self,
-        proxy_id: Uuid,
-        since: OffsetDateTime,
-    ) -> Result<Vec<HourBucket>, StoreError> {
-        self.reads.buckets(proxy_id, since).await
-    }
-
-    async fn transitions(
-        &self,
-        proxy_id: Option<Uuid>,
-        since: OffsetDateTime,
-    ) -> Result<Vec<Transition>, StoreError> {
-        self.reads.transitions(proxy_id, since).await
-    }
-
-    async fn last_before(
-        &self,
-        proxy_id: Option<Uuid>,
-        at: OffsetDateTime,
-    ) -> Result<Vec<Transition>, StoreError> {
-        self.reads.last_before(proxy_id, at).await
-    }
-
-    async fn uptimes(
-        &self,
-        since: OffsetDateTime,
-        until: Option<OffsetDateTime>,
-    ) -> Result<HashMap<Uuid, UptimeCounts>, StoreError> {
-        self.reads.uptimes(since, until).await
-    }
-
-    async fn prune(&self, before: OffsetDateTime, limit: u32) -> Result<Pruned, StoreError> {
-        self.reads.prune(before, limit).await
-    }
-}
+history_store!(SqliteHistory, journal::sqlite::record, writer);
+history_store!(PgHistory, journal::postgres::record, pool);
