@@ -92,6 +92,17 @@ pub(crate) enum Backend {
 /// The name of the unique index on `lower(name)` among non-deleted proxies.
 pub(crate) const NAME_INDEX: &str = "workspace_proxies_lower_name_idx";
 
+/// A SQLite error with no name to blame: [`map_db_error`] for the
+/// statements that write no user-named row.
+pub(crate) fn sqlite_err(err: sqlx::Error) -> StoreError {
+    map_db_error(Backend::Sqlite, err, None)
+}
+
+/// A PostgreSQL error with no name to blame (see [`sqlite_err`]).
+pub(crate) fn pg_err(err: sqlx::Error) -> StoreError {
+    map_db_error(Backend::Postgres, err, None)
+}
+
 /// Maps a database error to a store error; `name` is the proxy name a write used,
 /// so a unique violation on the name index becomes [`StoreError::NameTaken`].
 pub(crate) fn map_db_error(backend: Backend, err: sqlx::Error, name: Option<&str>) -> StoreError {

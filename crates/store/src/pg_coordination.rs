@@ -31,6 +31,7 @@ use crate::coordination::{
     Claim, Coordination, Disagreement, NoticeSource, Observation, ReplicaId, ReplicaInfo,
     ReplicaRow, ResultBatch, ResultRow, ResultWrite, WriteOutcome, from_millis, millis,
 };
+use crate::error::pg_err as db_err;
 use crate::error::{Backend, map_db_error};
 use crate::journal::{self, Journal};
 use crate::pg_listener::{ListenerSettings, PgNoticeListener};
@@ -716,10 +717,6 @@ fn history_of(
         }
     }
     batch
-}
-
-fn db_err(err: sqlx::Error) -> StoreError {
-    map_db_error(Backend::Postgres, err, None)
 }
 
 fn replica_from_row(row: &PgRow) -> Result<ReplicaRow, StoreError> {

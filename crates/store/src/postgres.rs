@@ -14,6 +14,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Executor, Row};
 use uuid::Uuid;
 
+use crate::error::pg_err as db_err;
 use crate::error::{Backend, map_db_error, map_db_error_ref};
 use crate::open::{OpenOptions, redact};
 use crate::pg_own_state;
@@ -273,10 +274,6 @@ fn inner_message(err: &StoreError) -> String {
         StoreError::Unavailable(m) | StoreError::Internal(m) | StoreError::Config(m) => m.clone(),
         other => other.to_string(),
     }
-}
-
-fn db_err(err: sqlx::Error) -> StoreError {
-    map_db_error(Backend::Postgres, err, None)
 }
 
 fn proxy_from_row(row: &PgRow) -> Result<Proxy, StoreError> {

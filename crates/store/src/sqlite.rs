@@ -33,6 +33,7 @@ use sqlx::sqlite::{
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::error::sqlite_err as db_err;
 use crate::error::{Backend, map_db_error};
 use crate::rules::{self, check_new, check_registration, check_update};
 use crate::store::impl_proxy_source;
@@ -152,10 +153,6 @@ impl SqliteStore {
     ) -> Result<InstanceGuard, InstanceLockError> {
         crate::instance::acquire(&self.path, info)
     }
-}
-
-fn db_err(err: sqlx::Error) -> StoreError {
-    map_db_error(Backend::Sqlite, err, None)
 }
 
 fn nanos(at: OffsetDateTime) -> Result<i64, StoreError> {

@@ -16,11 +16,7 @@ use super::{
     report_json, settle, to_count, to_ms,
 };
 use crate::StoreError;
-use crate::error::{Backend, map_db_error};
-
-fn db_err(err: sqlx::Error) -> StoreError {
-    map_db_error(Backend::Postgres, err, None)
-}
+use crate::error::pg_err as db_err;
 
 fn hour_time(hour: i64) -> Result<OffsetDateTime, StoreError> {
     OffsetDateTime::from_unix_timestamp(hour)

@@ -15,25 +15,24 @@ use super::{
     report_json, settle, to_count, to_ms,
 };
 use crate::StoreError;
-use crate::error::{Backend, map_db_error};
+use crate::error::sqlite_err as db_err;
 
 /// Rollup rows per `INSERT` (10 values each, well under SQLite's 32,766).
 const ROLLUPS_PER_STATEMENT: usize = 500;
 
-fn db_err(err: sqlx::Error) -> StoreError {
-    map_db_error(Backend::Sqlite, err, None)
-}
-
-fn nanos(at: OffsetDateTime) -> i64 {
+/// A time as SQLite keeps it: nanoseconds since the epoch (saturating).
+pub(crate) fn nanos(at: OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos()).unwrap_or(i64::MAX)
 }
 
-fn from_nanos(value: i64) -> Result<OffsetDateTime, StoreError> {
+/// A time SQLite kept as nanoseconds since the epoch.
+pub(crate) fn from_nanos(value: i64) -> Result<OffsetDateTime, StoreError> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(value))
         .map_err(|err| StoreError::Internal(format!("bad stored timestamp {value}: {err}")))
 }
 
-fn uuid_of(text: &str) -> Result<Uuid, StoreError> {
+/// An id SQLite kept as text.
+pub(crate) fn uuid_of(text: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(text)
         .map_err(|err| StoreError::Internal(format!("bad stored id {text:?}: {err}")))
 }

@@ -7,12 +7,8 @@ use sqlx::postgres::{PgConnection, PgPool};
 
 use super::{Journal, RollupCache, RollupRow};
 use crate::StoreError;
-use crate::error::{Backend, map_db_error};
+use crate::error::pg_err as db_err;
 use crate::history;
-
-fn db_err(err: sqlx::Error) -> StoreError {
-    map_db_error(Backend::Postgres, err, None)
-}
 
 /// Writes `batch` in one transaction of its own (the single-replica path).
 pub(crate) async fn record(

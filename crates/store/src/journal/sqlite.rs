@@ -6,12 +6,8 @@ use sqlx::sqlite::{SqliteConnection, SqlitePool};
 
 use super::{Journal, RollupRow};
 use crate::StoreError;
-use crate::error::{Backend, map_db_error};
+use crate::error::sqlite_err as db_err;
 use crate::history;
-
-fn db_err(err: sqlx::Error) -> StoreError {
-    map_db_error(Backend::Sqlite, err, None)
-}
 
 /// Writes `batch` in one transaction of its own (the single-replica path).
 pub(crate) async fn record(

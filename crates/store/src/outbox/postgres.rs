@@ -15,12 +15,8 @@ use super::{
     after_damping, attempts, rows_of, status_code,
 };
 use crate::StoreError;
-use crate::error::{Backend, map_db_error};
+use crate::error::pg_err as db_err;
 use crate::history::{from_ms, parse_status, report_json, to_ms};
-
-fn db_err(err: sqlx::Error) -> StoreError {
-    map_db_error(Backend::Postgres, err, None)
-}
 
 /// A duration as whole milliseconds for `interval` arithmetic.
 fn ms(duration: Duration) -> i64 {

@@ -15,26 +15,9 @@ use super::{
     after_damping, attempts, rows_of, status_code,
 };
 use crate::StoreError;
-use crate::error::{Backend, map_db_error};
+use crate::error::sqlite_err as db_err;
+use crate::history::sqlite::{from_nanos, nanos, uuid_of};
 use crate::history::{from_ms, parse_status, report_from_json, report_json, to_ms};
-
-fn db_err(err: sqlx::Error) -> StoreError {
-    map_db_error(Backend::Sqlite, err, None)
-}
-
-fn nanos(at: OffsetDateTime) -> i64 {
-    i64::try_from(at.unix_timestamp_nanos()).unwrap_or(i64::MAX)
-}
-
-fn from_nanos(value: i64) -> Result<OffsetDateTime, StoreError> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(value))
-        .map_err(|err| StoreError::Internal(format!("bad stored timestamp {value}: {err}")))
-}
-
-fn uuid_of(text: &str) -> Result<Uuid, StoreError> {
-    Uuid::parse_str(text)
-        .map_err(|err| StoreError::Internal(format!("bad stored id {text:?}: {err}")))
-}
 
 fn plus(at: OffsetDateTime, duration: Duration) -> OffsetDateTime {
     at.saturating_add(time::Duration::try_from(duration).unwrap_or(time::Duration::MAX))
