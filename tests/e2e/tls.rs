@@ -8,6 +8,7 @@ use crate::metrics::{promtool_available, promtool_check};
 use crate::support::{Server, async_command, command, run, stderr, stdout, write};
 use proxyhealth_testkit::tls_server::{TestCa, TlsProxy};
 use serde_json::Value;
+use std::ffi::OsStr;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_trusts_a_private_ca_and_shows_the_certificates_expiry_and_warning() {
@@ -21,16 +22,15 @@ async fn check_trusts_a_private_ca_and_shows_the_certificates_expiry_and_warning
         &format!("{}\tsecure\n", server.url),
     );
 
-    let output = async_command()
-        .arg("check")
-        .arg("--targets")
-        .arg(&targets)
-        .arg("--tls-ca-file")
-        .arg(&ca_file)
-        .args(["--output", "json"])
-        .output()
-        .await
-        .expect("run check");
+    let output = check(&[
+        OsStr::new("--targets"),
+        targets.as_os_str(),
+        OsStr::new("--tls-ca-file"),
+        ca_file.as_os_str(),
+        OsStr::new("--output"),
+        OsStr::new("json"),
+    ])
+    .await;
     let text = stdout(&output);
     assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
     let json: Value = serde_json::from_str(&text).expect("JSON");
@@ -45,16 +45,15 @@ async fn check_trusts_a_private_ca_and_shows_the_certificates_expiry_and_warning
         "{proxy}"
     );
 
-    let output = async_command()
-        .arg("check")
-        .arg("--targets")
-        .arg(&targets)
-        .arg("--tls-ca-file")
-        .arg(&ca_file)
-        .args(["--tls-expiry-warning", "1d"])
-        .output()
-        .await
-        .expect("run check");
+    let output = check(&[
+        OsStr::new("--targets"),
+        targets.as_os_str(),
+        OsStr::new("--tls-ca-file"),
+        ca_file.as_os_str(),
+        OsStr::new("--tls-expiry-warning"),
+        OsStr::new("1d"),
+    ])
+    .await;
     let text = stdout(&output);
     assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
     let lines: Vec<&str> = text.lines().collect();
@@ -72,13 +71,7 @@ async fn check_without_the_ca_says_the_certificate_is_not_trusted() {
     let ca = TestCa::new("company CA");
     let server = TlsProxy::start(&ca.leaf(ca.spec())).await;
     let targets = write(dir.path(), "targets.txt", &format!("{}\n", server.url));
-    let output = async_command()
-        .arg("check")
-        .arg("--targets")
-        .arg(&targets)
-        .output()
-        .await
-        .expect("run check");
+    let output = check(&[OsStr::new("--targets"), targets.as_os_str()]).await;
     let text = stdout(&output);
     assert_eq!(output.status.code(), Some(1), "{text}{}", stderr(&output));
     assert!(
@@ -111,16 +104,15 @@ async fn check_sends_the_client_certificate_the_config_file_names() {
         ),
     );
     let targets = write(dir.path(), "targets.txt", &format!("{}\n", server.url));
-    let output = async_command()
-        .arg("check")
-        .arg("--config")
-        .arg(&config)
-        .arg("--targets")
-        .arg(&targets)
-        .args(["--output", "json"])
-        .output()
-        .await
-        .expect("run check");
+    let output = check(&[
+        OsStr::new("--config"),
+        config.as_os_str(),
+        OsStr::new("--targets"),
+        targets.as_os_str(),
+        OsStr::new("--output"),
+        OsStr::new("json"),
+    ])
+    .await;
     let text = stdout(&output);
     assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
 
@@ -130,16 +122,15 @@ async fn check_sends_the_client_certificate_the_config_file_names() {
         "without.toml",
         &format!("tls_ca_file = {:?}\n", ca_file.display().to_string()),
     );
-    let output = async_command()
-        .arg("check")
-        .arg("--config")
-        .arg(&without)
-        .arg("--targets")
-        .arg(&targets)
-        .args(["--output", "json"])
-        .output()
-        .await
-        .expect("run check");
+    let output = check(&[
+        OsStr::new("--config"),
+        without.as_os_str(),
+        OsStr::new("--targets"),
+        targets.as_os_str(),
+        OsStr::new("--output"),
+        OsStr::new("json"),
+    ])
+    .await;
     let text = stdout(&output);
     assert_eq!(output.status.code(), Some(1), "{text}{}", stderr(&output));
     let json: Value = serde_json::from_str(&text).expect("JSON");
@@ -284,4 +275,14 @@ async fn serve_gives_the_certificates_expiry_in_the_api_and_the_proxies_table() 
     if promtool_available() {
         promtool_check(&scrape);
     }
+}
+
+/// Runs `proxyhealth check` with `args`.
+async fn check(args: &[&OsStr]) -> std::process::Output {
+    async_command()
+        .arg("check")
+        .args(args)
+        .output()
+        .await
+        .expect("run check")
 }
