@@ -259,23 +259,31 @@ async fn a_certificate_for_another_name_is_unreachable_naming_both() {
     );
 }
 
+/// Options trusting `ca` and offering a client certificate for "checker"
+/// issued by `issuer`, written to `dir` as `name`.
+fn offering_client_certificate(
+    dir: &std::path::Path,
+    ca: &TestCa,
+    issuer: &TestCa,
+    name: &str,
+) -> EngineOptions {
+    let (cert, key) = issuer
+        .leaf(issuer.spec().names(&["checker"]).client())
+        .write(dir, name);
+    EngineOptions {
+        tls_client_cert: Some(cert),
+        tls_client_key: Some(key),
+        ..trusting(dir, ca)
+    }
+}
+
 #[tokio::test]
 async fn a_proxy_requiring_a_client_certificate_is_ok_with_one() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let (ca, clients) = (TestCa::new("company CA"), TestCa::new("client CA"));
     let server = TlsProxy::requiring_client_certificate(&ca.leaf(ca.spec()), &clients).await;
-    let (cert, key) = clients
-        .leaf(clients.spec().names(&["checker"]).client())
-        .write(dir.path(), "client");
-    let (_engine, _id, status) = check(
-        &server.url,
-        EngineOptions {
-            tls_client_cert: Some(cert),
-            tls_client_key: Some(key),
-            ..trusting(dir.path(), &ca)
-        },
-    )
-    .await;
+    let options = offering_client_certificate(dir.path(), &ca, &clients, "client");
+    let (_engine, _id, status) = check(&server.url, options).await;
     assert_ok_without_warnings(&status);
     assert!(status.tls_not_after.is_some());
 }
@@ -305,18 +313,8 @@ async fn a_proxy_refusing_the_client_certificate_is_unreachable_saying_so() {
         TestCa::new("stranger CA"),
     );
     let server = TlsProxy::requiring_client_certificate(&ca.leaf(ca.spec()), &clients).await;
-    let (cert, key) = strangers
-        .leaf(strangers.spec().names(&["checker"]).client())
-        .write(dir.path(), "stranger");
-    let (_engine, _id, status) = check(
-        &server.url,
-        EngineOptions {
-            tls_client_cert: Some(cert),
-            tls_client_key: Some(key),
-            ..trusting(dir.path(), &ca)
-        },
-    )
-    .await;
+    let options = offering_client_certificate(dir.path(), &ca, &strangers, "stranger");
+    let (_engine, _id, status) = check(&server.url, options).await;
     let error = unreachable_error(&status, &server.url);
     assert!(
         error.starts_with("the proxy refused this checker's TLS client certificate (it answered "),
