@@ -357,23 +357,7 @@ async fn a_proxy_name_and_error_text_with_markup_render_as_text() {
             json!({"errors": [MARKUP_ERROR], "warnings": [MARKUP_WARNING]}).to_string(),
         )
         .await;
-        let api = proxyhealth_testkit::api::client(&demo.base, &demo.admin_token);
-        let created = api
-            .create_proxy(&CreateProxyRequest {
-                name: MARKUP_NAME.to_owned(),
-                ..CreateProxyRequest::default()
-            })
-            .await
-            .expect("the markup name is accepted as data");
-        assert_eq!(created.status, 201, "the markup name is accepted as data");
-        let registered = api
-            .register(
-                &created.value.proxy_token,
-                &proxyhealth_testkit::api::registration(&fake.url, "markup-test"),
-            )
-            .await
-            .expect("the fake proxy registers");
-        assert_eq!(registered.status, 201, "the fake proxy registers");
+        register_markup_proxy(&demo, &fake.url, "markup-test").await;
 
         let page = cdp.new_page().await.expect("open a page");
         page.navigate(&demo.dashboard)
@@ -633,25 +617,8 @@ async fn a_proxy_page_shows_markup_in_the_name_and_incident_message_as_text() {
         let fake =
             FakeProxy::report(json!({"errors": [MARKUP_IMG_ERROR], "warnings": []}).to_string())
                 .await;
-        let api = proxyhealth_testkit::api::client(&demo.base, &demo.admin_token);
-        let created = api
-            .create_proxy(&CreateProxyRequest {
-                name: MARKUP_NAME.to_owned(),
-                ..CreateProxyRequest::default()
-            })
-            .await
-            .expect("the markup name is accepted as data");
-        assert_eq!(created.status, 201, "the markup name is accepted as data");
-        let registered = api
-            .register(
-                &created.value.proxy_token,
-                &proxyhealth_testkit::api::registration(&fake.url, "markup-page-test"),
-            )
-            .await
-            .expect("the fake proxy registers");
-        assert_eq!(registered.status, 201, "the fake proxy registers");
+        let id = register_markup_proxy(&demo, &fake.url, "markup-page-test").await;
 
-        let id = created.value.proxy.region.id;
         let page = cdp.new_page().await.expect("open a page");
         page.navigate(&format!(
             "{}/proxies/{id}#token={}",
@@ -764,4 +731,27 @@ async fn the_demo_stops_on_sigterm_and_leaves_nothing_behind() {
     })
     .await
     .expect("the test finishes within its time limit");
+}
+
+/// Creates the proxy named [`MARKUP_NAME`] on `demo` and registers it at
+/// `url` (as `instance`); returns its id.
+async fn register_markup_proxy(demo: &Demo, url: &str, instance: &str) -> uuid::Uuid {
+    let api = proxyhealth_testkit::api::client(&demo.base, &demo.admin_token);
+    let created = api
+        .create_proxy(&CreateProxyRequest {
+            name: MARKUP_NAME.to_owned(),
+            ..CreateProxyRequest::default()
+        })
+        .await
+        .expect("the markup name is accepted as data");
+    assert_eq!(created.status, 201, "the markup name is accepted as data");
+    let registered = api
+        .register(
+            &created.value.proxy_token,
+            &proxyhealth_testkit::api::registration(url, instance),
+        )
+        .await
+        .expect("the fake proxy registers");
+    assert_eq!(registered.status, 201, "the fake proxy registers");
+    created.value.proxy.region.id
 }
