@@ -31,6 +31,7 @@ async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         engine: settings.engine.clone(),
         service: ServiceConfig {
             admin_token: settings.admin_token.clone(),
+            public_reads: settings.public_reads,
             ..ServiceConfig::default()
         },
         sweep_loop: true,

@@ -100,6 +100,7 @@ pub fn resolve_serve(
         admin_token: ServiceConfig::default().admin_token,
         log_format: LogFormat::default(),
         second_opinion: proxyhealth_cluster::settings::SECOND_OPINION,
+        public_reads: ServiceConfig::default().public_reads,
         notify: proxyhealth_notify::NotifySettings::default(),
         history_retention: proxyhealth_store::history::retention::DEFAULT_RETENTION,
     };
@@ -197,6 +198,7 @@ mod tests {
         let file = FileConfig::parse(
             "listen = \"127.0.0.1:9\"\ninterval = \"5m\"\nrise = 2\nfall = 3\n\
              admin_token = \"from-file\"\nlog_format = \"json\"\nsecond_opinion = false\n\
+             public_reads = false\n\
              db = \"memory:\"\ncoder = true\nfollow_redirects = true\ntls_insecure = true",
         )
         .expect("valid");
@@ -218,6 +220,7 @@ mod tests {
             admin_token: None,
             log_format: LogFormat::Human,
             second_opinion: true,
+            public_reads: true,
             notify: Default::default(),
             history_retention: proxyhealth_store::history::retention::DEFAULT_RETENTION,
         };
@@ -229,6 +232,7 @@ mod tests {
         assert_eq!(serve.admin_token.as_deref(), Some("from-file"));
         assert_eq!(serve.log_format, LogFormat::Json);
         assert!(!serve.second_opinion);
+        assert!(!serve.public_reads);
     }
 
     #[test]
@@ -324,6 +328,7 @@ mod tests {
             admin_token: None,
             log_format: LogFormat::Human,
             second_opinion: true,
+            public_reads: true,
             notify: Default::default(),
             history_retention: proxyhealth_store::history::retention::DEFAULT_RETENTION,
         };

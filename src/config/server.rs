@@ -1,5 +1,6 @@
 //! The settings only a long-running server has: where it listens, how often it
-//! sweeps, the hysteresis, the admin token and the log format.
+//! sweeps, the hysteresis, the admin token, who may read without it and the log
+//! format.
 
 use super::file_value;
 use super::layer::{HelpDefault, set, settings_group};
@@ -8,6 +9,7 @@ use super::units::parse_positive_duration;
 use clap::builder::BoolishValueParser;
 use proxyhealth_core::Hysteresis;
 use proxyhealth_engine::EngineOptions;
+use proxyhealth_server::ServiceConfig;
 use proxyhealth_store::history::retention::DEFAULT_RETENTION;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -85,6 +87,21 @@ settings_group! {
         #[serde(deserialize_with = "file_value::boolean")]
         pub second_opinion: Option<bool>,
 
+        /// Let readers without a token see the summary, the events,
+        /// `/api/v2/regions`, `/healthz` and `/metrics`; `false` makes them need
+        /// the admin token (proxies' URLs and errors stay admin-only either way)
+        #[arg(
+            long,
+            env = "PROXYHEALTH_PUBLIC_READS",
+            value_name = "BOOL",
+            num_args = 0..=1,
+            default_missing_value = "true",
+            value_parser = BoolishValueParser::new(),
+            help_default = ServiceConfig::default().public_reads
+        )]
+        #[serde(deserialize_with = "file_value::boolean")]
+        pub public_reads: Option<bool>,
+
         /// Log format on stderr; RUST_LOG sets the level
         #[arg(
             long,
@@ -126,6 +143,7 @@ impl ServerLayer {
         );
         set(&mut settings.log_format, self.log_format);
         set(&mut settings.second_opinion, self.second_opinion);
+        set(&mut settings.public_reads, self.public_reads);
         set(&mut settings.history_retention, self.history_retention);
     }
 }

@@ -70,6 +70,9 @@ pub struct ServeSettings {
     pub log_format: LogFormat,
     /// Whether a second replica confirms a failing check of an `ok` proxy.
     pub second_opinion: bool,
+    /// Whether the summary, events, regions, `/healthz` and `/metrics` answer
+    /// without a token.
+    pub public_reads: bool,
     /// Notifications on status changes (issue 16).
     pub notify: proxyhealth_notify::NotifySettings,
     /// How long persisted history is kept.

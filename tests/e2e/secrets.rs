@@ -251,3 +251,63 @@ async fn a_password_in_a_proxy_url_appears_in_no_output_and_the_url_is_shown_red
     failing.shutdown().await;
     refused.shutdown().await;
 }
+
+/// The `url` label of `proxyhealth_proxy_info` for the proxy named `name`.
+fn info_url(metrics: &str, name: &str) -> Option<String> {
+    let line = metrics.lines().find(|line| {
+        line.starts_with("proxyhealth_proxy_info{") && line.contains(&format!("name=\"{name}\""))
+    })?;
+    let start = line.find("url=\"")? + "url=\"".len();
+    let end = start + line[start..].find('"')?;
+    Some(line[start..end].to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_is_hidden_one_way_in_the_api_the_metrics_and_a_notification() {
+    let receiver = proxyhealth_testkit::receiver::Receiver::start().await;
+    let refused = spawn(Kind::Refused).await.expect("spawn");
+    let target = format!("ops={}", receiver.url);
+    let server = tokio::task::spawn_blocking(move || {
+        Server::start(&[
+            "--interval",
+            "1s",
+            "--timeout",
+            "2s",
+            "--notify-webhook",
+            &target,
+        ])
+    })
+    .await
+    .expect("start serve");
+    let api = server.api();
+    let created = api
+        .create_proxy(&CreateProxyRequest {
+            name: "guarded".to_owned(),
+            ..CreateProxyRequest::default()
+        })
+        .await
+        .expect("create a proxy");
+    // No path, so a URL library would add a trailing `/`: shown as given.
+    let url = with_password(refused.url());
+    api.register(&created.value.proxy_token, &registration(&url, "guarded"))
+        .await
+        .expect("register");
+    let shown = redacted(refused.url());
+
+    let notifications = receiver.wait_for_accepted(1, Duration::from_secs(30)).await;
+    let body = notifications[0].json();
+    assert_eq!(body["type"], "status_change", "{body}");
+    assert_eq!(body["proxy"]["url"], shown.as_str(), "{body}");
+
+    let proxy = api.proxy("guarded").await.expect("the proxy").value;
+    assert_eq!(proxy.region.path_app_url, shown);
+    let (status, metrics) = request(&server, reqwest::Method::GET, "/metrics", None).await;
+    assert_eq!(status, 200, "{metrics}");
+    assert_eq!(
+        info_url(&metrics, "guarded").as_deref(),
+        Some(shown.as_str()),
+        "{metrics}"
+    );
+    assert_clean("the notification", &body.to_string());
+    refused.shutdown().await;
+}

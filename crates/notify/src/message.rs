@@ -48,7 +48,8 @@ pub struct BodyProxy {
     pub id: Uuid,
     /// Its name when the change happened.
     pub name: String,
-    /// Its URL, any password replaced by `***`; empty when unregistered.
+    /// Its URL as given, any password replaced by `xxxxx` (as everywhere
+    /// else); empty when unregistered.
     pub url: String,
 }
 
@@ -95,7 +96,7 @@ impl WebhookBody {
                 proxy: Some(BodyProxy {
                     id: t.proxy_id,
                     name: t.proxy_name.clone(),
-                    url: proxyhealth_store::redact(&t.proxy_url),
+                    url: proxyhealth_core::redact_url(&t.proxy_url).into_owned(),
                 }),
                 from: t.from,
                 to: Some(t.to),
@@ -215,7 +216,7 @@ mod tests {
         let body = serde_json::to_value(WebhookBody::of(&change(), None)).expect("json");
         assert_eq!(body["type"], "status_change");
         assert_eq!(body["delivery_id"], "7");
-        assert_eq!(body["proxy"]["url"], "https://user:***@eu.example/");
+        assert_eq!(body["proxy"]["url"], "https://user:xxxxx@eu.example");
         assert_eq!(body["from"], "ok");
         assert_eq!(body["to"], "unreachable");
         assert_eq!(body["recovered"], false);

@@ -121,18 +121,11 @@ fn looks_like_scheme(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
 }
 
-/// A URL with its password replaced by `***`, for error messages and logs.
+/// A database URL with its password hidden, for error messages and logs: the
+/// one form everything shown uses ([`proxyhealth_core::redact_url`]), the URL
+/// otherwise as it was given.
 pub fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            if parsed.set_password(Some("***")).is_ok() {
-                parsed.to_string()
-            } else {
-                url.to_owned()
-            }
-        }
-        _ => url.to_owned(),
-    }
+    proxyhealth_core::redact_url(url).into_owned()
 }
 
 /// The default SQLite file: `$XDG_DATA_HOME/proxyhealth/proxyhealth.db` when
@@ -189,7 +182,7 @@ mod tests {
     fn an_unknown_scheme_is_refused_naming_the_value_without_its_password() {
         let err = parse_spec("mysql://root:hunter2@db/x").expect_err("unknown");
         let text = err.to_string();
-        assert!(text.contains("mysql://root:***@db/x"), "{text}");
+        assert!(text.contains("mysql://root:xxxxx@db/x"), "{text}");
         assert!(!text.contains("hunter2"), "{text}");
         assert!(parse_spec("").is_err());
         assert!(parse_spec("sqlite://").is_err());
