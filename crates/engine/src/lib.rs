@@ -28,11 +28,12 @@
 //! - [`proxy_metrics`]: the per-proxy series beside Coder's (an info series with
 //!   the names, latency, last check time, status changes) and the last sweep's
 //!   time, for dashboards and alerts.
-//! - [`engine`]: the engine itself: the loop, on-demand sweeps shared by concurrent
-//!   callers, single-proxy re-checks (awaited, or in the background with at most
-//!   one in flight per proxy), and the readers; and what a cluster replica
-//!   uses instead of the loop: one check without merging, the merged status,
-//!   and publishing a shared view.
+//! - [`engine`]: the engine itself, one job per file: building it, the loop
+//!   and on-demand sweeps shared by concurrent callers, single-proxy
+//!   re-checks (awaited, or in the background with at most one in flight per
+//!   proxy), the shared view a cluster replica publishes instead of sweeping,
+//!   and the one publishing protocol all of them go through (merge, record
+//!   the history, merge again after a deletion, publish); and the readers.
 //! - `history`: writing a sweep's or re-check's checks and transitions to
 //!   the [`proxyhealth_core::HistoryRecorder`] set on the builder, before
 //!   the snapshot showing them is published (issue 15).

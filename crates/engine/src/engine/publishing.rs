@@ -1,0 +1,100 @@
+//! The one way a new snapshot is published, whatever made it (a sweep, a
+//! re-check, a deletion, a shared view): merge into the current snapshot,
+//! write the history the merge makes before anything shows it, merge again
+//! if a deletion published meanwhile, then store it, counting and logging
+//! each status change once.
+
+use super::Engine;
+
+use crate::snapshot::{Change, Snapshot};
+use proxyhealth_core::{CheckRecord, Status};
+use std::sync::Arc;
+
+impl Engine {
+    /// Merges `input` into the current snapshot with `merge`, records `checks`
+    /// and the changes of the merge in the history (when the engine has one)
+    /// before publishing, and publishes. `None` when `merge` found nothing
+    /// to change.
+    ///
+    /// While history is written (an await) another merge may not start, so
+    /// merges stay in order; only a deletion ([`Engine::forget`]) can publish
+    /// meanwhile, and then `input` is merged again into what it published.
+    pub(super) async fn merge_and_publish<I, M>(
+        &self,
+        input: I,
+        checks: impl FnOnce(&I) -> Vec<CheckRecord>,
+        merge: M,
+    ) -> Option<Arc<Snapshot>>
+    where
+        I: Clone,
+        M: Fn(&Snapshot, I) -> Option<(Snapshot, Vec<Change>)>,
+    {
+        let Some(history) = &self.inner.history else {
+            let _guard = self.inner.publish.lock();
+            let current = self.inner.snapshot.load();
+            let (next, changes) = merge(&current, input)?;
+            self.note_changes(&changes);
+            return Some(self.publish(next));
+        };
+        let _recording = self.inner.recording.lock().await;
+        let current = self.snapshot_arc();
+        let checks = checks(&input);
+        let (next, changes) = merge(&current, input.clone())?;
+        history.record(checks, &changes).await;
+        let _guard = self.inner.publish.lock();
+        let latest = self.inner.snapshot.load();
+        let next = if latest.generation() == current.generation() {
+            Some(next)
+        } else {
+            merge(&latest, input).map(|(next, _)| next)
+        };
+        self.note_changes(&changes);
+        next.map(|next| self.publish(next))
+    }
+
+    /// Takes a proxy out of the snapshot at once (it was deleted).
+    pub fn forget(&self, id: &uuid::Uuid) {
+        let _guard = self.inner.publish.lock();
+        if let Some(next) = self.inner.snapshot.load().without(id) {
+            self.publish(next);
+        }
+    }
+
+    /// Logs each status change a merge made and counts it in the metrics:
+    /// every path that publishes changes (sweep, re-check, a cluster's view)
+    /// goes through here once per change.
+    pub(super) fn note_changes(&self, changes: &[Change]) {
+        log_changes(changes);
+        self.inner.metrics.changes.count(changes);
+    }
+
+    /// Stores `next` (the caller holds the publish lock and has counted its
+    /// changes) and trims the change counts to its proxies.
+    pub(super) fn publish(&self, next: Snapshot) -> Arc<Snapshot> {
+        self.inner.metrics.changes.retain(&next);
+        let next = Arc::new(next);
+        let generation = next.generation();
+        self.inner.snapshot.store(Arc::clone(&next));
+        self.inner.generations.send_replace(generation);
+        next
+    }
+}
+
+/// One log line per status change: which proxy, from, to, and why.
+fn log_changes(changes: &[Change]) {
+    for change in changes {
+        let status = &change.status;
+        let why = status
+            .report
+            .errors
+            .first()
+            .map(|error| error.lines().next().unwrap_or_default().to_owned())
+            .unwrap_or_default();
+        let from = change.from.map_or("none", Status::as_str);
+        if status.status == Status::Ok || status.status == Status::Unregistered {
+            tracing::info!(proxy = %status.proxy.name, proxy_id = %status.proxy.id, from, to = %status.status, "proxy status changed");
+        } else {
+            tracing::warn!(proxy = %status.proxy.name, proxy_id = %status.proxy.id, from, to = %status.status, why, "proxy status changed");
+        }
+    }
+}
