@@ -109,7 +109,10 @@ pub fn resolve_serve(
     merged(server, file.server).apply(&mut settings);
     check_tls_files(&settings.engine)?;
     merged(notify, file.notify).apply(&mut settings.notify);
-    settings.notify.validate().map_err(usage)?;
+    settings
+        .notify
+        .validate()
+        .map_err(|err| usage(err.to_string()))?;
     Ok(settings)
 }
 
@@ -122,7 +125,7 @@ pub fn resolve_notify(
     let file = load_file(config)?;
     let mut settings = proxyhealth_notify::NotifySettings::default();
     merged(notify, file.notify).apply(&mut settings);
-    settings.validate().map_err(usage)?;
+    settings.validate().map_err(|err| usage(err.to_string()))?;
     Ok(settings)
 }
 

@@ -35,12 +35,16 @@
 //! - `view`: the view loop and the full load.
 //! - `writer`: batched, fenced writes and second-opinion hand-offs.
 //! - `probing`: the claim and check loop.
+//! - [`replica_engine`]: [`ReplicaEngine`], the engine a replica runs on,
+//!   built with the cluster's re-checks installed (the only way to get one).
 //! - [`runtime`]: [`Replica`]: start, run, stop.
 //!
 //! Who uses whom (`use crate::` edges; `settings`, `metrics`, `quiet` and
 //! `error` are leaves):
 //! ```text
-//! runtime    → shared, membership, view, probing, settings, metrics, error
+//! runtime    → shared, membership, view, probing, settings, metrics, error,
+//!              replica_engine
+//! replica_engine → rechecks
 //! probing    → shared, writer, settings, quiet
 //! writer     → shared, settings
 //! view       → shared, quiet
@@ -55,6 +59,7 @@ pub mod metrics;
 mod probing;
 mod quiet;
 pub mod rechecks;
+pub mod replica_engine;
 pub mod runtime;
 pub mod settings;
 mod shared;
@@ -63,5 +68,6 @@ mod writer;
 
 pub use error::ClusterError;
 pub use rechecks::ClusterRechecks;
+pub use replica_engine::ReplicaEngine;
 pub use runtime::{Replica, ReplicaIdHandle};
 pub use settings::ClusterSettings;

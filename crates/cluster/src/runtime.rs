@@ -4,12 +4,12 @@
 
 use crate::error::ClusterError;
 use crate::metrics::ClusterMetrics;
+use crate::replica_engine::ReplicaEngine;
 use crate::settings::ClusterSettings;
 use crate::shared::Shared;
 use crate::{membership, probing, view};
 use proxyhealth_core::ProxySource;
-use proxyhealth_engine::Engine;
-use proxyhealth_store::{Coordination, ListenerStats, NoticeSource, ReplicaId, ReplicaInfo};
+use proxyhealth_store::{ListenerStats, NoticeSource, ReplicaId, ReplicaInfo};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -39,15 +39,16 @@ impl Replica {
     /// the whole view into `engine` (in that order, so no result written in
     /// between is missed), and registers the metrics on the engine's registry.
     ///
-    /// `engine` should have been built with [`crate::ClusterRechecks`] so a
-    /// re-check asked through this replica is one check in the cluster.
+    /// The engine comes built for the cluster ([`ReplicaEngine::build`]), so
+    /// a re-check asked through this replica is one check in the cluster.
     pub async fn start(
-        engine: Engine,
+        engine: &ReplicaEngine,
         source: Arc<dyn ProxySource>,
-        coordination: Arc<dyn Coordination>,
         info: ReplicaInfo,
         settings: ClusterSettings,
     ) -> Result<Replica, ClusterError> {
+        let coordination = Arc::clone(engine.coordination());
+        let engine = engine.engine().clone();
         let metrics = ClusterMetrics::register(engine.registry()).map_err(ClusterError::Metrics)?;
         let me = coordination
             .register(info.clone())

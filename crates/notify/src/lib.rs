@@ -32,5 +32,7 @@ pub mod worker;
 pub use message::{Event, WebhookBody};
 pub use metrics::NotifyMetrics;
 pub use send::{SendError, Sender};
-pub use settings::{NotifySettings, Secret, Target, TargetKind, TargetSpecError};
-pub use worker::{Notifier, TestOutcome, send_tests};
+pub use settings::{
+    DuplicateTargetName, NotifySettings, Secret, Target, TargetKind, TargetSpecError,
+};
+pub use worker::{Notifier, NotifierError, TestOutcome, send_tests};

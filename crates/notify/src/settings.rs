@@ -173,13 +173,10 @@ impl Default for NotifySettings {
 impl NotifySettings {
     /// Refuses two targets of one name (the name is what rows and metrics
     /// know a target by).
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), DuplicateTargetName> {
         for (index, target) in self.targets.iter().enumerate() {
             if self.targets[..index].iter().any(|t| t.name == target.name) {
-                return Err(format!(
-                    "two notification targets are named {:?}; names must be unique",
-                    target.name
-                ));
+                return Err(DuplicateTargetName(target.name.clone()));
             }
         }
         Ok(())
@@ -197,6 +194,12 @@ impl NotifySettings {
             .map(|base| format!("{}/proxies/{proxy_id}", base.as_str().trim_end_matches('/')))
     }
 }
+
+/// Two notification targets share a name; names label the metrics and the
+/// outbox's rows, so they must be unique.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("two notification targets are named {0:?}; names must be unique")]
+pub struct DuplicateTargetName(pub String);
 
 #[cfg(test)]
 mod tests {

@@ -6,7 +6,7 @@
 use crate::message::Event;
 use crate::metrics::NotifyMetrics;
 use crate::send::{SendError, Sender};
-use crate::settings::NotifySettings;
+use crate::settings::{DuplicateTargetName, NotifySettings};
 use proxyhealth_store::{AttemptFailure, DeliveryState, Notification, Outbox, OutboxPolicy};
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +44,21 @@ pub struct Notifier {
     owner: Uuid,
 }
 
+/// Why a [`Notifier`] could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum NotifierError {
+    /// Two targets share a name.
+    #[error(transparent)]
+    Settings(#[from] DuplicateTargetName),
+    /// The per-target counters could not be registered (twice on one
+    /// registry, say).
+    #[error("notification metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    /// The HTTP client could not be built.
+    #[error("notification client: {0}")]
+    Client(#[from] SendError),
+}
+
 impl Notifier {
     /// A worker over `outbox`, which it also tells the targets and damping
     /// ([`Outbox::set_policy`]); its counters go on `registry`.
@@ -51,16 +66,15 @@ impl Notifier {
         outbox: Arc<dyn Outbox>,
         settings: NotifySettings,
         registry: &prometheus::Registry,
-    ) -> Result<Notifier, String> {
+    ) -> Result<Notifier, NotifierError> {
         settings.validate()?;
         let names: Vec<&str> = settings.targets.iter().map(|t| t.name.as_str()).collect();
-        let metrics = NotifyMetrics::register(registry, &names)
-            .map_err(|err| format!("notification metrics: {err}"))?;
+        let metrics = NotifyMetrics::register(registry, &names)?;
         outbox.set_policy(OutboxPolicy {
             targets: names.iter().map(|name| (*name).to_owned()).collect(),
             damping: settings.damping,
         });
-        let sender = Sender::new(settings).map_err(|err| err.to_string())?;
+        let sender = Sender::new(settings)?;
         Ok(Notifier {
             outbox,
             sender,

@@ -51,10 +51,10 @@
 
 use crate::replica_report::ThisReplica;
 use crate::{SHUTDOWN_GRACE, Service, ServiceConfig, ServiceError};
-use proxyhealth_cluster::{ClusterError, ClusterRechecks, ClusterSettings, Replica};
+use proxyhealth_cluster::{ClusterError, ClusterSettings, Replica, ReplicaEngine};
 use proxyhealth_core::ProxySource;
 use proxyhealth_engine::{Engine, EngineError, EngineOptions};
-use proxyhealth_notify::{Notifier, NotifySettings};
+use proxyhealth_notify::{Notifier, NotifierError, NotifySettings};
 use proxyhealth_store::history::retention::{self, RetentionSettings};
 use proxyhealth_store::{
     InstanceGuard, InstanceInfo, InstanceLockError, OpenOptions, ProxyStore, ReplicaInfo,
@@ -198,7 +198,14 @@ pub enum AppError {
     ServeTask(#[source] tokio::task::JoinError),
     /// Notifications could not be set up (two targets of one name, say).
     #[error("notifications: {0}")]
-    Notify(String),
+    Notify(#[source] NotifierError),
+    /// Notification targets are configured on a store proxyhealth cannot
+    /// write its outbox to.
+    #[error(
+        "notifications: notification targets need a store proxyhealth writes to \
+         (not a read-only --coder attach without --coordination-schema)"
+    )]
+    NotifyNeedsWritableStore,
 }
 
 impl AppError {
@@ -207,7 +214,10 @@ impl AppError {
     pub fn is_settings(&self) -> bool {
         matches!(
             self,
-            AppError::StoreSpec(_) | AppError::Engine(_) | AppError::Notify(_)
+            AppError::StoreSpec(_)
+                | AppError::Engine(_)
+                | AppError::Notify(_)
+                | AppError::NotifyNeedsWritableStore
         )
     }
 }
@@ -260,18 +270,24 @@ impl Application {
         let store = settings.store.open().await?;
         // a replica only when it will run: otherwise re-checks stay local
         let coordination = store.coordination().filter(|_| settings.sweep_loop);
-        let mut engine = Engine::builder()
+        let builder = Engine::builder()
             .store(Arc::clone(&store) as Arc<dyn ProxySource>)
             .options(settings.engine);
-        if let Some(coordination) = &coordination {
-            engine =
-                engine.recheck_requests(Arc::new(ClusterRechecks::new(Arc::clone(coordination))));
-        } else if let Some(history) = store.history() {
-            // one replica: the engine writes history before it publishes; a
-            // replica's history is written with its fenced results instead
-            engine = engine.history(proxyhealth_store::history::recorder(history));
-        }
-        let engine = engine.build().map_err(AppError::Engine)?;
+        let (engine, replica_engine) = match &coordination {
+            Some(coordination) => {
+                let built = ReplicaEngine::build(builder, Arc::clone(coordination))
+                    .map_err(AppError::Engine)?;
+                (built.engine().clone(), Some(built))
+            }
+            // one replica: the engine writes history before it publishes
+            None => {
+                let builder = match store.history() {
+                    Some(history) => builder.history(proxyhealth_store::history::recorder(history)),
+                    None => builder,
+                };
+                (builder.build().map_err(AppError::Engine)?, None)
+            }
+        };
         // before the first batch is recorded: the outbox writes rows by the
         // targets it is told here
         let notifier = match store.outbox() {
@@ -280,11 +296,7 @@ impl Application {
                     .map_err(AppError::Notify)?,
             ),
             None if !settings.notify.targets.is_empty() => {
-                return Err(AppError::Notify(
-                    "notification targets need a store proxyhealth writes to \
-                     (not a read-only --coder attach without --coordination-schema)"
-                        .to_owned(),
-                ));
+                return Err(AppError::NotifyNeedsWritableStore);
             }
             _ => None,
         };
@@ -305,8 +317,8 @@ impl Application {
             })
             .map_err(AppError::InstanceLock)?;
         let mut service_config = settings.service;
-        let replica = match coordination {
-            Some(coordination) => {
+        let replica = match replica_engine {
+            Some(replica_engine) => {
                 let cluster = ClusterSettings {
                     second_opinion: settings.second_opinion,
                     ..ClusterSettings::for_engine(engine.options())
@@ -318,7 +330,7 @@ impl Application {
                     pid: std::process::id(),
                 };
                 let source = Arc::clone(&store) as Arc<dyn ProxySource>;
-                let replica = Replica::start(engine.clone(), source, coordination, info, cluster)
+                let replica = Replica::start(&replica_engine, source, info, cluster)
                     .await
                     .map_err(AppError::Cluster)?;
                 let id = replica.id_handle();

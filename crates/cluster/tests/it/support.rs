@@ -1,7 +1,7 @@
 //! A fresh database per test, replicas started on it, fake proxies, and the
 //! helpers the tests share.
 
-use proxyhealth_cluster::{ClusterRechecks, ClusterSettings, Replica};
+use proxyhealth_cluster::{ClusterSettings, Replica, ReplicaEngine};
 use proxyhealth_core::{ProxySource, Status};
 use proxyhealth_engine::{Engine, EngineOptions};
 use proxyhealth_store::{
@@ -177,18 +177,17 @@ impl Running {
         let options = engine_options();
         let mut builder = Engine::builder()
             .store(Arc::clone(&store) as Arc<dyn ProxySource>)
-            .options(options.clone())
-            .recheck_requests(Arc::new(ClusterRechecks::new(Arc::clone(&coordination))));
+            .options(options.clone());
         if let Some(client) = client {
             builder = builder.client(client);
         }
-        let engine = builder.build().expect("engine");
+        let replica_engine = ReplicaEngine::build(builder, coordination).expect("engine");
+        let engine = replica_engine.engine().clone();
         let mut settings = cluster_settings(&options);
         tweak(&mut settings);
         let replica = Replica::start(
-            engine.clone(),
+            &replica_engine,
             store as Arc<dyn ProxySource>,
-            coordination,
             ReplicaInfo {
                 hostname: name.to_owned(),
                 version: "test".to_owned(),
