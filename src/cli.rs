@@ -1,7 +1,7 @@
 //! The command line: subcommands and their flags (parsing only; the work is in
 //! [`crate::commands`]).
 
-use crate::config::{ConfigFlag, NotifyLayer, ProbeLayer, ServerLayer, StoreLayer};
+use crate::config::{CheckLayer, ConfigFlag, NotifyLayer, ProbeLayer, ServerLayer, StoreLayer};
 use crate::output::OutputFormat;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -33,7 +33,8 @@ pub enum Command {
     /// Check every proxy once, without a server, and print the results.
     ///
     /// Exits 0 when every proxy is ok, 1 when any is not, 2 on a usage or
-    /// configuration error.
+    /// configuration error, and 2 when there is nothing to check (an empty
+    /// targets file or store) unless --allow-empty is given.
     Check(CheckArgs),
     /// Notifications on status changes.
     #[command(subcommand)]
@@ -112,6 +113,9 @@ pub struct CheckArgs {
     /// How proxies are checked.
     #[command(flatten)]
     pub probe: ProbeLayer,
+    /// `check`'s own settings.
+    #[command(flatten)]
+    pub check: CheckLayer,
 }
 
 /// How to reach a running server; shared by the `proxies` subcommands and `replicas`.

@@ -2,7 +2,7 @@
 //! file, printed as a table or JSON; the exit code says whether all are `ok`.
 
 use crate::cli::CheckArgs;
-use crate::commands::store::open;
+use crate::commands::store::{self, open};
 use crate::config::{self, CheckSettings};
 use crate::exit::{self, usage};
 use crate::output::OutputFormat;
@@ -23,14 +23,18 @@ use std::process::ExitCode;
 /// Above this many proxies, a progress bar is shown on stderr (when it is a terminal).
 const PROGRESS_THRESHOLD: usize = 50;
 
-/// Runs `check` and returns the exit code: 0 all ok, 1 any not ok.
+/// Runs `check` and returns the exit code: 0 all ok, 1 any not ok; nothing to
+/// check is a usage error (exit 2) unless `--allow-empty` accepts it.
 pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let settings = config::resolve_check(&args.config, &args.store, &args.probe)?;
+    let settings = config::resolve_check(&args.config, &args.store, &args.probe, &args.check)?;
     crate::limits::raise_open_files();
     let proxies = match &args.targets {
         Some(path) => read_targets(path)?,
         None => load_store_proxies(&settings).await?,
     };
+    if proxies.is_empty() && !settings.allow_empty {
+        return Err(nothing_to_check(args.targets.as_deref(), &settings));
+    }
     let results = sweep(&settings.engine, proxies).await?;
     let all_ok = results
         .iter()
@@ -73,6 +77,23 @@ fn read_targets(path: &Path) -> anyhow::Result<Vec<Proxy>> {
             targets::to_proxy(target, region_base.saturating_add(offset))
         })
         .collect())
+}
+
+/// The error for an empty list of proxies: where the list came from, and how
+/// to accept an empty one.
+fn nothing_to_check(targets: Option<&Path>, settings: &CheckSettings) -> anyhow::Error {
+    let source = match targets {
+        Some(path) if path == Path::new("-") => "--targets -: stdin lists no proxies".to_owned(),
+        Some(path) => format!("--targets {}: the file lists no proxies", path.display()),
+        None => format!(
+            "the store {} has no proxies",
+            redact_url(&store::spec(&settings.store))
+        ),
+    };
+    usage(format!(
+        "nothing to check: {source}; pass --allow-empty (or set PROXYHEALTH_ALLOW_EMPTY=true, \
+         or allow_empty = true in the file) to accept an empty list and exit 0"
+    ))
 }
 
 async fn load_store_proxies(settings: &CheckSettings) -> anyhow::Result<Vec<Proxy>> {
@@ -125,6 +146,11 @@ fn latency_ms(result: &CheckResult) -> Option<f64> {
 }
 
 fn print_table(results: &[CheckResult]) {
+    if results.is_empty() {
+        // Only reached with --allow-empty: a header over no rows says nothing.
+        println!("no proxies to check");
+        return;
+    }
     let colour = std::io::stdout().is_terminal();
     let rows: Vec<Row> = results
         .iter()
@@ -160,16 +186,12 @@ fn print_table(results: &[CheckResult]) {
         *counts.entry(result.verdict.status.as_str()).or_default() += 1;
     }
     let summary: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
-    if summary.is_empty() {
-        println!("no proxies to check");
+    let noun = if results.len() == 1 {
+        "proxy"
     } else {
-        let noun = if results.len() == 1 {
-            "proxy"
-        } else {
-            "proxies"
-        };
-        println!("{} {noun}: {}", results.len(), summary.join(", "));
-    }
+        "proxies"
+    };
+    println!("{} {noun}: {}", results.len(), summary.join(", "));
 }
 
 fn print_json(results: &[CheckResult]) -> anyhow::Result<()> {

@@ -243,3 +243,86 @@ fn a_bad_store_spec_exits_two_naming_it() {
         "{err}"
     );
 }
+
+#[test]
+fn an_empty_targets_file_exits_two_saying_there_is_nothing_to_check() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let targets = write(dir.path(), "t.txt", "# the fleet, not filled in yet\n\n");
+    let output = run(command().arg("check").arg("--targets").arg(&targets));
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+    assert_eq!(stdout(&output), "", "no results are printed");
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "error: nothing to check: --targets {}: the file lists no proxies; pass --allow-empty \
+             (or set PROXYHEALTH_ALLOW_EMPTY=true, or allow_empty = true in the file) to accept \
+             an empty list and exit 0\n",
+            targets.display()
+        )
+    );
+}
+
+#[test]
+fn an_empty_store_exits_two_saying_there_is_nothing_to_check() {
+    let output = run(command().args(["check", "--db", "memory:", "--output", "json"]));
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+    assert_eq!(stdout(&output), "", "no JSON for nothing checked");
+    let err = stderr(&output);
+    assert!(
+        err.starts_with(
+            "error: nothing to check: the store memory: has no proxies; pass --allow-empty"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_fresh_database_exits_two_naming_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let spec = format!("sqlite://{}", dir.path().join("fresh.db").display());
+    let output = run(command().args(["check", "--db", &spec]));
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains(&format!(
+            "nothing to check: the store {spec} has no proxies"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn allow_empty_accepts_nothing_to_check_from_the_flag_the_variable_or_the_file() {
+    let output = run(command().args(["check", "--db", "memory:", "--allow-empty"]));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "no proxies to check\n");
+
+    let output = run(command()
+        .args(["check", "--db", "memory:", "--output", "json"])
+        .env("PROXYHEALTH_ALLOW_EMPTY", "true"));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let body: Value = serde_json::from_slice(&output.stdout).expect("check JSON");
+    assert_eq!(body["total"], 0, "{body}");
+    assert_eq!(body["proxies"], serde_json::json!([]), "{body}");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write(
+        dir.path(),
+        "ph.toml",
+        "db = \"memory:\"\nallow_empty = true\n",
+    );
+    let output = run(command().arg("check").arg("--config").arg(&config));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+
+    let output = run(command()
+        .arg("check")
+        .arg("--config")
+        .arg(&config)
+        .arg("--allow-empty=false"));
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "the flag beats the file: {}",
+        stderr(&output)
+    );
+}
