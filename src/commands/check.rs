@@ -7,6 +7,7 @@ use crate::config::{self, CheckSettings};
 use crate::exit::{self, usage};
 use crate::output::OutputFormat;
 use crate::output::certificate;
+use crate::output::check_json;
 use crate::output::style::status_colour;
 use crate::output::table::{Row, render};
 use crate::targets;
@@ -14,7 +15,6 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use proxyhealth_core::{Proxy, Status, redact_url};
 use proxyhealth_engine::{CheckResult, EngineOptions, sweep_once};
-use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Read};
 use std::path::Path;
@@ -195,44 +195,8 @@ fn print_table(results: &[CheckResult]) {
 }
 
 fn print_json(results: &[CheckResult]) -> anyhow::Result<()> {
-    let mut counts = serde_json::Map::new();
-    for status in Status::ALL {
-        let n = results
-            .iter()
-            .filter(|r| r.verdict.status == status)
-            .count();
-        counts.insert(status.as_str().to_owned(), json!(n));
-    }
-    let proxies: Vec<serde_json::Value> = results
-        .iter()
-        .map(|result| {
-            json!({
-                "id": result.proxy.id,
-                "name": result.proxy.name,
-                "url": redact_url(&result.proxy.url),
-                "status": result.verdict.status,
-                "report": {
-                    "errors": result.verdict.report.errors,
-                    "warnings": result.verdict.report.warnings,
-                },
-                "latency_ms": latency_ms(result),
-                "checked_at": result
-                    .checked_at
-                    .format(&time::format_description::well_known::Rfc3339)
-                    .unwrap_or_default(),
-                "tls_not_after": result
-                    .tls_not_after
-                    .and_then(|at| at.format(&time::format_description::well_known::Rfc3339).ok()),
-                "tls_days_left": result.tls_days_left,
-            })
-        })
-        .collect();
-    let document = json!({
-        "proxies": proxies,
-        "counts": counts,
-        "total": results.len(),
-    });
-    let text = serde_json::to_string_pretty(&document).context("formatting JSON")?;
+    let text =
+        serde_json::to_string_pretty(&check_json::document(results)).context("formatting JSON")?;
     println!("{text}");
     Ok(())
 }

@@ -43,12 +43,21 @@ pub(crate) fn colour_stdout() -> bool {
     std::io::stdout().is_terminal()
 }
 
-/// Prints the answer's body as the server sent it (pretty-printed).
+/// Prints the answer's body byte for byte as the server sent it (compact, in
+/// the server's key order), then a newline: what `--output json` promises.
 pub(crate) fn print_json<T>(answer: &Answer<T>) -> anyhow::Result<()> {
-    let value = answer.raw().context("formatting JSON")?;
-    let text = serde_json::to_string_pretty(&value).context("formatting JSON")?;
-    println!("{text}");
-    Ok(())
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(&answer.body)
+        .and_then(|()| {
+            if answer.body.ends_with(b"\n") {
+                Ok(())
+            } else {
+                stdout.write_all(b"\n")
+            }
+        })
+        .and_then(|()| stdout.flush())
+        .context("writing the answer to stdout")
 }
 
 /// The `name, url, certificate, status` row of a proxy (the status last, where

@@ -16,6 +16,7 @@ mod notify;
 mod quiet;
 mod replicas;
 mod secrets;
+mod server_json;
 mod shutdown;
 mod support;
 mod tls;
