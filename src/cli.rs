@@ -98,10 +98,11 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, short, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
-    /// Show log lines on stderr (of proxyhealth and its libraries): -v
-    /// warnings and errors, -vv also info, -vvv debug, -vvvv trace. Without
-    /// it `check` prints its results and nothing else (`RUST_LOG` still
-    /// applies when set)
+    /// Show log lines on stderr (of proxyhealth and its libraries); stdout
+    /// keeps the results alone: -v warnings and errors (each proxy that is not
+    /// ok, with why), -vv also info (every proxy checked and the sweep's
+    /// summary), -vvv debug, -vvvv trace. Without it `check` prints its
+    /// results and nothing else (`RUST_LOG` still applies when set)
     #[arg(long, short, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// The configuration file.

@@ -8,7 +8,7 @@ use crate::exit::{self, usage};
 use crate::output::OutputFormat;
 use crate::output::certificate;
 use crate::output::check_json;
-use crate::output::style::status_colour;
+use crate::output::style::{sanitize, status_colour};
 use crate::output::table::{Row, render};
 use crate::targets;
 use anyhow::Context;
@@ -35,7 +35,9 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     if proxies.is_empty() && !settings.allow_empty {
         return Err(nothing_to_check(args.targets.as_deref(), &settings));
     }
+    let started = std::time::Instant::now();
     let results = sweep(&settings.engine, proxies).await?;
+    log_results(&results, started.elapsed());
     let all_ok = results
         .iter()
         .all(|result| result.verdict.status == Status::Ok);
@@ -128,6 +130,63 @@ async fn sweep(options: &EngineOptions, proxies: Vec<Proxy>) -> anyhow::Result<V
     Ok(results)
 }
 
+/// Logs each result on stderr, for `-v` and `-vv` (stdout keeps the results
+/// alone): a proxy that is not `ok` with its errors as a warning (`-v`), an
+/// `ok` one and the sweep's summary as info (`-vv`). Names, URLs and messages
+/// come from proxies and files, so control characters are escaped.
+fn log_results(results: &[CheckResult], took: std::time::Duration) {
+    for result in results {
+        let name = sanitize(&result.proxy.name, false);
+        let url = sanitize(&redact_url(&result.proxy.url), false);
+        let status = result.verdict.status;
+        let report = &result.verdict.report;
+        if status == Status::Ok {
+            let latency =
+                latency_ms(result).map_or_else(String::new, |ms| format!(" in {ms:.1} ms"));
+            let warnings = messages(" with warnings", &report.warnings);
+            tracing::info!("{name} ({url}) is ok{latency}{warnings}");
+        } else {
+            let errors = messages("", &report.errors);
+            tracing::warn!("{name} ({url}) is {status}{errors}");
+        }
+    }
+    tracing::info!(
+        "checked {} in {:.2} s: {}",
+        proxies(results.len()),
+        took.as_secs_f64(),
+        summary(results)
+    );
+}
+
+/// `{label}: first; second`, each message on one line with control characters
+/// escaped; empty for no messages.
+fn messages(label: &str, messages: &[String]) -> String {
+    if messages.is_empty() {
+        return String::new();
+    }
+    let joined: Vec<String> = messages.iter().map(|m| sanitize(m, false)).collect();
+    format!("{label}: {}", joined.join("; "))
+}
+
+/// `1 proxy`, `4 proxies`.
+fn proxies(n: usize) -> String {
+    if n == 1 {
+        "1 proxy".to_owned()
+    } else {
+        format!("{n} proxies")
+    }
+}
+
+/// How many proxies have each status that occurs: `1 ok, 3 unreachable`.
+fn summary(results: &[CheckResult]) -> String {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for result in results {
+        *counts.entry(result.verdict.status.as_str()).or_default() += 1;
+    }
+    let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    parts.join(", ")
+}
+
 fn progress_bar(total: usize) -> Option<ProgressBar> {
     if total <= PROGRESS_THRESHOLD || !std::io::stderr().is_terminal() {
         return None;
@@ -181,17 +240,7 @@ fn print_table(results: &[CheckResult]) {
             colour
         )
     );
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for result in results {
-        *counts.entry(result.verdict.status.as_str()).or_default() += 1;
-    }
-    let summary: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
-    let noun = if results.len() == 1 {
-        "proxy"
-    } else {
-        "proxies"
-    };
-    println!("{} {noun}: {}", results.len(), summary.join(", "));
+    println!("{}: {}", proxies(results.len()), summary(results));
 }
 
 fn print_json(results: &[CheckResult]) -> anyhow::Result<()> {
