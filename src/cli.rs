@@ -92,7 +92,8 @@ pub struct NotifyTestArgs {
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Check the URLs in this file instead of the store: one URL per line, an
-    /// optional name after a tab, blank lines and `#` comments ignored; `-` reads stdin
+    /// optional name after a tab (more tab-separated columns are ignored),
+    /// blank lines and `#` comments ignored; `-` reads stdin
     #[arg(long, value_name = "FILE")]
     pub targets: Option<PathBuf>,
     /// Output format.
@@ -293,8 +294,9 @@ pub struct SimArgs {
     /// fleet over processes (give every shard the same --port) [default: 0/1]
     #[arg(long, value_name = "I/N")]
     pub shard: Option<proxyhealth_sim::Shard>,
-    /// Where to write the targets file (URL, kind, expected status per line, tab
-    /// separated; `check --targets` reads it) [default: sim-targets.tsv]
+    /// Where to write the targets file: URL, name (kind-number, unique), kind
+    /// and expected status per line, tab separated, after a `#` comment;
+    /// `check --targets` reads it, with those names [default: sim-targets.tsv]
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Also write a plain list of URLs, one a line [default: none]

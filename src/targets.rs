@@ -1,5 +1,6 @@
-//! Targets files for `check --targets`: one proxy URL per line, with an optional
-//! name after a tab (further columns, like the ones `proxyhealth sim` writes, are
+//! Targets files for `check --targets` (the format README.md documents): one
+//! proxy URL per line, with an optional name after a tab (further columns, like
+//! the kind and expected status `proxyhealth sim` writes after its names, are
 //! ignored); blank lines and `#` comments are ignored.
 
 use proxyhealth_core::{Proxy, redact_url};

@@ -454,3 +454,87 @@ fn a_url_listed_twice_exits_two_naming_both_lines() {
         )
     );
 }
+
+/// A `proxyhealth sim` process; killed when dropped.
+struct SimProcess(std::process::Child);
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reads_the_targets_file_sim_writes_with_its_names_and_expected_statuses() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let targets = dir.path().join("sim-targets.tsv");
+    let _sim = SimProcess(
+        command()
+            .args([
+                "sim",
+                "--count",
+                "100",
+                "--mix",
+                "bad-day",
+                "--slow-delay",
+                "100ms",
+            ])
+            .arg("--out")
+            .arg(&targets)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start proxyhealth sim"),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let text = loop {
+        let text = std::fs::read_to_string(&targets).unwrap_or_default();
+        if text.lines().filter(|l| !l.starts_with('#')).count() == 100 {
+            break text;
+        }
+        assert!(std::time::Instant::now() < deadline, "sim wrote no targets");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    // name -> expected status, from the file's second and fourth columns
+    let expected: std::collections::BTreeMap<String, String> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            let columns: Vec<&str> = l.split('\t').collect();
+            (columns[1].to_owned(), columns[3].to_owned())
+        })
+        .collect();
+    assert_eq!(expected.len(), 100, "every name is unique:\n{text}");
+    assert!(
+        expected.keys().any(|n| n.starts_with("hang-")),
+        "a bad day has hanging proxies:\n{text}"
+    );
+
+    let output = async_command()
+        .arg("check")
+        .arg("--targets")
+        .arg(&targets)
+        .args(["--timeout", "1s", "-o", "json"])
+        .output()
+        .await
+        .expect("run check");
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let body: Value = serde_json::from_slice(&output.stdout).expect("check JSON");
+    let found: std::collections::BTreeMap<String, String> = body["proxies"]
+        .as_array()
+        .expect("proxies")
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap_or_default().to_owned(),
+                p["status"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found, expected,
+        "check names each proxy as sim does and finds what sim expects"
+    );
+}
