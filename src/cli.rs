@@ -306,3 +306,60 @@ pub struct SimArgs {
     #[arg(long)]
     pub port: Option<u16>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use crate::config::units::{format_duration, parse_duration};
+    use clap::CommandFactory;
+
+    /// The default a flag's help shows: clap's own `default_value`, or the
+    /// `[default: …]` the configuration groups append (up to a comma, after
+    /// which some explain it: `0s, notify at once`).
+    fn shown_default(arg: &clap::Arg) -> Option<String> {
+        if let Some(value) = arg.get_default_values().first() {
+            return Some(value.to_string_lossy().into_owned());
+        }
+        let help = arg.get_help()?.to_string();
+        let (_, rest) = help.rsplit_once("[default: ")?;
+        let value = rest.trim_end_matches(']');
+        Some(value.split(',').next().unwrap_or(value).to_owned())
+    }
+
+    /// Every argument of every (sub)command, named `command --flag`.
+    fn every_arg(command: &clap::Command, path: &str, out: &mut Vec<(String, clap::Arg)>) {
+        for arg in command.get_arguments() {
+            out.push((format!("{path} --{}", arg.get_id()), arg.clone()));
+        }
+        for sub in command.get_subcommands() {
+            every_arg(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_duration_default_in_the_help_is_written_as_its_flag_reads_it() {
+        let mut args = Vec::new();
+        every_arg(&Cli::command(), "proxyhealth", &mut args);
+        let durations: Vec<_> = args
+            .iter()
+            .filter(|(_, arg)| {
+                arg.get_value_names()
+                    .is_some_and(|names| names.iter().any(|n| n.as_str() == "DURATION"))
+            })
+            .collect();
+        assert!(durations.len() >= 11, "{} duration flags", durations.len());
+        for (name, arg) in durations {
+            let default = shown_default(arg).unwrap_or_else(|| panic!("{name}: no default"));
+            if default == "off" {
+                continue; // no duration at all: the setting is off unless given
+            }
+            let parsed = parse_duration(&default)
+                .unwrap_or_else(|err| panic!("{name}: [default: {default}] does not parse: {err}"));
+            assert_eq!(
+                format_duration(parsed),
+                default,
+                "{name}: the default is written in the largest exact unit"
+            );
+        }
+    }
+}

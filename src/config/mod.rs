@@ -420,7 +420,7 @@ mod tests {
                 "--{id}: {help}"
             );
         };
-        let duration = |d| humantime::format_duration(d).to_string();
+        let duration = units::format_duration;
         shows(flags::<ProbeLayer>(), "timeout", duration(defaults.timeout));
         shows(
             flags::<ProbeLayer>(),
