@@ -131,7 +131,8 @@ pub struct ServerConnection {
         default_value = "http://127.0.0.1:8080"
     )]
     pub url: url::Url,
-    /// The admin token
+    /// The server's admin token (the variable is better: a flag shows in the
+    /// process list)
     #[arg(
         long,
         env = "PROXYHEALTH_ADMIN_TOKEN",

@@ -5,7 +5,9 @@
 //! clap already uses for a bad command line, so scripts can tell "fix the command"
 //! from "the fleet is sick". `check` with nothing to check (an empty targets file
 //! or store) exits 2 too, unless `--allow-empty` accepts it: the list it was
-//! pointed at is what needs fixing, and no fleet was found sick.
+//! pointed at is what needs fixing, and no fleet was found sick. So does a
+//! command sent to a server without the admin token it asks for (a missing
+//! option, found out by the server).
 
 use std::fmt;
 use std::process::ExitCode;

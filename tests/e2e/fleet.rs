@@ -218,11 +218,44 @@ fn proxy_management_round_trip_through_the_cli() {
         .env("PROXYHEALTH_ADMIN_TOKEN", "wrong")
         .args(["proxies", "list"]));
     assert_eq!(unauthorised.status.code(), Some(1));
-    assert!(
-        stderr(&unauthorised).contains("401"),
-        "{}",
-        stderr(&unauthorised)
+    assert_eq!(
+        stderr(&unauthorised),
+        "error: Invalid admin token. (401 Unauthorized)\n  detail: The token does not match the \
+         admin token.\n  the server refused the admin token given with --token or \
+         PROXYHEALTH_ADMIN_TOKEN\n"
     );
+}
+
+#[test]
+fn a_missing_token_says_which_flag_and_variable_give_the_cli_its_token() {
+    let server = Server::start(&["--interval", "1h"]);
+    for token in [None, Some("")] {
+        let mut cli = server.cli();
+        match token {
+            None => cli.env_remove("PROXYHEALTH_ADMIN_TOKEN"),
+            Some(empty) => cli.env("PROXYHEALTH_ADMIN_TOKEN", empty),
+        };
+        let refused = run(cli.args(["proxies", "create", "--name", "eu-west"]));
+        assert_eq!(
+            refused.status.code(),
+            Some(2),
+            "no token is a usage error: {}",
+            stderr(&refused)
+        );
+        assert_eq!(
+            stderr(&refused),
+            "error: Missing admin token. (401 Unauthorized)\n  give the CLI the admin token with \
+             --token TOKEN or the PROXYHEALTH_ADMIN_TOKEN environment variable\n",
+            "token {token:?}"
+        );
+    }
+    let given = run(server.cli().env_remove("PROXYHEALTH_ADMIN_TOKEN").args([
+        "proxies",
+        "list",
+        "--token",
+        &server.token,
+    ]));
+    assert!(given.status.success(), "{}", stderr(&given));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
