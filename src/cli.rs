@@ -201,7 +201,7 @@ pub struct CreateArgs {
     /// Icon: a URL or an /emojis/... path [default: none]
     #[arg(long)]
     pub icon: Option<String>,
-    /// Print only the proxy token
+    /// Print only the proxy token (with -o json: {"proxy_token": "…"})
     #[arg(long)]
     pub only_token: bool,
     /// The server.
@@ -226,7 +226,7 @@ pub struct RegenerateArgs {
     /// The proxy's name or id
     #[arg(value_name = "NAME|ID")]
     pub proxy: String,
-    /// Print only the new proxy token
+    /// Print only the new proxy token (with -o json: {"proxy_token": "…"})
     #[arg(long)]
     pub only_token: bool,
     /// The server.

@@ -159,17 +159,26 @@ async fn show(args: TargetArgs) -> anyhow::Result<()> {
     }
 }
 
-/// Prints a proxy with its new token: the token alone, the server's JSON, or a
-/// short text with the token and how to use it.
+/// Prints a proxy with its new token: the token alone (as a line, or with
+/// `-o json` as `{"proxy_token": "…"}`, the key of the server's answer), the
+/// server's JSON, or a short text with the token and how to use it.
 fn print_token_answer(
     answer: &Answer<UpdateWorkspaceProxyResponse>,
     output: OutputFormat,
     only_token: bool,
     verb: &str,
 ) -> anyhow::Result<()> {
-    if only_token {
-        println!("{}", answer.value.proxy_token);
-        return Ok(());
+    let token = &answer.value.proxy_token;
+    match (only_token, output) {
+        (true, OutputFormat::Table) => {
+            println!("{token}");
+            return Ok(());
+        }
+        (true, OutputFormat::Json) => {
+            println!("{}", serde_json::json!({ "proxy_token": token }));
+            return Ok(());
+        }
+        (false, _) => {}
     }
     match output {
         OutputFormat::Json => print_json(answer),

@@ -300,3 +300,41 @@ async fn the_cli_shows_a_proxys_history_as_a_timeline_or_as_the_apis_json() {
         stderr(&bad)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_token_with_json_output_prints_the_token_as_a_json_object() {
+    let server = Server::start(&["--interval", "1h"]);
+    let created = run(server.cli().args([
+        "proxies",
+        "create",
+        "--name",
+        "eu-west",
+        "--only-token",
+        "-o",
+        "json",
+    ]));
+    assert!(created.status.success(), "{}", stderr(&created));
+    let body: Value = serde_json::from_slice(&created.stdout)
+        .unwrap_or_else(|err| panic!("not JSON ({err}): {}", stdout(&created)));
+    let fields = body.as_object().expect("an object");
+    assert_eq!(fields.keys().collect::<Vec<_>>(), ["proxy_token"], "{body}");
+    let token = body["proxy_token"].as_str().expect("a string");
+    assert_eq!(token.len(), 36 + 1 + 64, "{token}");
+    let fake = spawn(Kind::Ok).await.expect("spawn a fake proxy");
+    register(&server, token, fake.url()).await;
+
+    let rotated = run(server.cli().args([
+        "proxies",
+        "regenerate-token",
+        "eu-west",
+        "--only-token",
+        "-o",
+        "json",
+    ]));
+    assert!(rotated.status.success(), "{}", stderr(&rotated));
+    let body: Value = serde_json::from_slice(&rotated.stdout).expect("JSON");
+    let new_token = body["proxy_token"].as_str().expect("a string");
+    assert_ne!(new_token, token, "a new token");
+    register(&server, new_token, fake.url()).await;
+    fake.shutdown().await;
+}
