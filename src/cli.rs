@@ -1,7 +1,7 @@
 //! The command line: subcommands and their flags (parsing only; the work is in
 //! [`crate::commands`]).
 
-use crate::config::{ConfigFlag, NotifyLayer, ProbeLayer, ServerLayer, StoreLayer};
+use crate::config::{CheckLayer, ConfigFlag, NotifyLayer, ProbeLayer, ServerLayer, StoreLayer};
 use crate::output::OutputFormat;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -33,7 +33,8 @@ pub enum Command {
     /// Check every proxy once, without a server, and print the results.
     ///
     /// Exits 0 when every proxy is ok, 1 when any is not, 2 on a usage or
-    /// configuration error.
+    /// configuration error, and 2 when there is nothing to check (an empty
+    /// targets file or store) unless --allow-empty is given.
     Check(CheckArgs),
     /// Notifications on status changes.
     #[command(subcommand)]
@@ -91,16 +92,18 @@ pub struct NotifyTestArgs {
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Check the URLs in this file instead of the store: one URL per line, an
-    /// optional name after a tab, blank lines and `#` comments ignored; `-` reads stdin
+    /// optional name after a tab (more tab-separated columns are ignored),
+    /// blank lines and `#` comments ignored; `-` reads stdin
     #[arg(long, value_name = "FILE")]
     pub targets: Option<PathBuf>,
     /// Output format.
     #[arg(long, short, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
-    /// Show log lines on stderr (of proxyhealth and its libraries): -v
-    /// warnings and errors, -vv also info, -vvv debug, -vvvv trace. Without
-    /// it `check` prints its results and nothing else (`RUST_LOG` still
-    /// applies when set)
+    /// Show log lines on stderr (of proxyhealth and its libraries); stdout
+    /// keeps the results alone: -v warnings and errors (each proxy that is not
+    /// ok, with why), -vv also info (every proxy checked and the sweep's
+    /// summary), -vvv debug, -vvvv trace. Without it `check` prints its
+    /// results and nothing else (`RUST_LOG` still applies when set)
     #[arg(long, short, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// The configuration file.
@@ -112,6 +115,9 @@ pub struct CheckArgs {
     /// How proxies are checked.
     #[command(flatten)]
     pub probe: ProbeLayer,
+    /// `check`'s own settings.
+    #[command(flatten)]
+    pub check: CheckLayer,
 }
 
 /// How to reach a running server; shared by the `proxies` subcommands and `replicas`.
@@ -125,7 +131,8 @@ pub struct ServerConnection {
         default_value = "http://127.0.0.1:8080"
     )]
     pub url: url::Url,
-    /// The admin token
+    /// The server's admin token (the variable is better: a flag shows in the
+    /// process list)
     #[arg(
         long,
         env = "PROXYHEALTH_ADMIN_TOKEN",
@@ -194,7 +201,7 @@ pub struct CreateArgs {
     /// Icon: a URL or an /emojis/... path [default: none]
     #[arg(long)]
     pub icon: Option<String>,
-    /// Print only the proxy token
+    /// Print only the proxy token (with -o json: {"proxy_token": "…"})
     #[arg(long)]
     pub only_token: bool,
     /// The server.
@@ -219,7 +226,7 @@ pub struct RegenerateArgs {
     /// The proxy's name or id
     #[arg(value_name = "NAME|ID")]
     pub proxy: String,
-    /// Print only the new proxy token
+    /// Print only the new proxy token (with -o json: {"proxy_token": "…"})
     #[arg(long)]
     pub only_token: bool,
     /// The server.
@@ -288,8 +295,9 @@ pub struct SimArgs {
     /// fleet over processes (give every shard the same --port) [default: 0/1]
     #[arg(long, value_name = "I/N")]
     pub shard: Option<proxyhealth_sim::Shard>,
-    /// Where to write the targets file (URL, kind, expected status per line, tab
-    /// separated; `check --targets` reads it) [default: sim-targets.tsv]
+    /// Where to write the targets file: URL, name (kind-number, unique), kind
+    /// and expected status per line, tab separated, after a `#` comment;
+    /// `check --targets` reads it, with those names [default: sim-targets.tsv]
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Also write a plain list of URLs, one a line [default: none]
@@ -298,4 +306,61 @@ pub struct SimArgs {
     /// One port for every proxy (each on its own 127.x address) [default: a free port]
     #[arg(long)]
     pub port: Option<u16>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use crate::config::units::{format_duration, parse_duration};
+    use clap::CommandFactory;
+
+    /// The default a flag's help shows: clap's own `default_value`, or the
+    /// `[default: …]` the configuration groups append (up to a comma, after
+    /// which some explain it: `0s, notify at once`).
+    fn shown_default(arg: &clap::Arg) -> Option<String> {
+        if let Some(value) = arg.get_default_values().first() {
+            return Some(value.to_string_lossy().into_owned());
+        }
+        let help = arg.get_help()?.to_string();
+        let (_, rest) = help.rsplit_once("[default: ")?;
+        let value = rest.trim_end_matches(']');
+        Some(value.split(',').next().unwrap_or(value).to_owned())
+    }
+
+    /// Every argument of every (sub)command, named `command --flag`.
+    fn every_arg(command: &clap::Command, path: &str, out: &mut Vec<(String, clap::Arg)>) {
+        for arg in command.get_arguments() {
+            out.push((format!("{path} --{}", arg.get_id()), arg.clone()));
+        }
+        for sub in command.get_subcommands() {
+            every_arg(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_duration_default_in_the_help_is_written_as_its_flag_reads_it() {
+        let mut args = Vec::new();
+        every_arg(&Cli::command(), "proxyhealth", &mut args);
+        let durations: Vec<_> = args
+            .iter()
+            .filter(|(_, arg)| {
+                arg.get_value_names()
+                    .is_some_and(|names| names.iter().any(|n| n.as_str() == "DURATION"))
+            })
+            .collect();
+        assert!(durations.len() >= 11, "{} duration flags", durations.len());
+        for (name, arg) in durations {
+            let default = shown_default(arg).unwrap_or_else(|| panic!("{name}: no default"));
+            if default == "off" {
+                continue; // no duration at all: the setting is off unless given
+            }
+            let parsed = parse_duration(&default)
+                .unwrap_or_else(|err| panic!("{name}: [default: {default}] does not parse: {err}"));
+            assert_eq!(
+                format_duration(parsed),
+                default,
+                "{name}: the default is written in the largest exact unit"
+            );
+        }
+    }
 }

@@ -3,7 +3,11 @@
 //! The binary exits 0 on success, 1 on a failure at run time (a server error, an
 //! unhealthy proxy in `check`), and 2 on a usage or configuration error, the code
 //! clap already uses for a bad command line, so scripts can tell "fix the command"
-//! from "the fleet is sick".
+//! from "the fleet is sick". `check` with nothing to check (an empty targets file
+//! or store) exits 2 too, unless `--allow-empty` accepts it: the list it was
+//! pointed at is what needs fixing, and no fleet was found sick. So does a
+//! command sent to a server without the admin token it asks for (a missing
+//! option, found out by the server).
 
 use std::fmt;
 use std::process::ExitCode;
@@ -41,7 +45,7 @@ pub fn app_error(err: proxyhealth_server::AppError) -> anyhow::Error {
 pub const SUCCESS: u8 = 0;
 /// Exit code for a failure at run time.
 pub const FAILURE: u8 = 1;
-/// Exit code for a usage or configuration error.
+/// Exit code for a usage or configuration error (and `check` with nothing to check).
 pub const USAGE: u8 = 2;
 
 /// Prints a command's error on stderr and picks the exit code for it.

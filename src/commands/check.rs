@@ -2,19 +2,19 @@
 //! file, printed as a table or JSON; the exit code says whether all are `ok`.
 
 use crate::cli::CheckArgs;
-use crate::commands::store::open;
+use crate::commands::store::{self, open};
 use crate::config::{self, CheckSettings};
 use crate::exit::{self, usage};
 use crate::output::OutputFormat;
 use crate::output::certificate;
-use crate::output::style::status_colour;
+use crate::output::check_json;
+use crate::output::style::{sanitize, status_colour};
 use crate::output::table::{Row, render};
 use crate::targets;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use proxyhealth_core::{Proxy, Status, redact_url};
 use proxyhealth_engine::{CheckResult, EngineOptions, sweep_once};
-use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Read};
 use std::path::Path;
@@ -23,15 +23,21 @@ use std::process::ExitCode;
 /// Above this many proxies, a progress bar is shown on stderr (when it is a terminal).
 const PROGRESS_THRESHOLD: usize = 50;
 
-/// Runs `check` and returns the exit code: 0 all ok, 1 any not ok.
+/// Runs `check` and returns the exit code: 0 all ok, 1 any not ok; nothing to
+/// check is a usage error (exit 2) unless `--allow-empty` accepts it.
 pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let settings = config::resolve_check(&args.config, &args.store, &args.probe)?;
+    let settings = config::resolve_check(&args.config, &args.store, &args.probe, &args.check)?;
     crate::limits::raise_open_files();
     let proxies = match &args.targets {
         Some(path) => read_targets(path)?,
         None => load_store_proxies(&settings).await?,
     };
+    if proxies.is_empty() && !settings.allow_empty {
+        return Err(nothing_to_check(args.targets.as_deref(), &settings));
+    }
+    let started = std::time::Instant::now();
     let results = sweep(&settings.engine, proxies).await?;
+    log_results(&results, started.elapsed());
     let all_ok = results
         .iter()
         .all(|result| result.verdict.status == Status::Ok);
@@ -75,6 +81,23 @@ fn read_targets(path: &Path) -> anyhow::Result<Vec<Proxy>> {
         .collect())
 }
 
+/// The error for an empty list of proxies: where the list came from, and how
+/// to accept an empty one.
+fn nothing_to_check(targets: Option<&Path>, settings: &CheckSettings) -> anyhow::Error {
+    let source = match targets {
+        Some(path) if path == Path::new("-") => "--targets -: stdin lists no proxies".to_owned(),
+        Some(path) => format!("--targets {}: the file lists no proxies", path.display()),
+        None => format!(
+            "the store {} has no proxies",
+            redact_url(&store::spec(&settings.store))
+        ),
+    };
+    usage(format!(
+        "nothing to check: {source}; pass --allow-empty (or set PROXYHEALTH_ALLOW_EMPTY=true, \
+         or allow_empty = true in the file) to accept an empty list and exit 0"
+    ))
+}
+
 async fn load_store_proxies(settings: &CheckSettings) -> anyhow::Result<Vec<Proxy>> {
     let store = open(&settings.store).await?;
     store
@@ -107,6 +130,63 @@ async fn sweep(options: &EngineOptions, proxies: Vec<Proxy>) -> anyhow::Result<V
     Ok(results)
 }
 
+/// Logs each result on stderr, for `-v` and `-vv` (stdout keeps the results
+/// alone): a proxy that is not `ok` with its errors as a warning (`-v`), an
+/// `ok` one and the sweep's summary as info (`-vv`). Names, URLs and messages
+/// come from proxies and files, so control characters are escaped.
+fn log_results(results: &[CheckResult], took: std::time::Duration) {
+    for result in results {
+        let name = sanitize(&result.proxy.name, false);
+        let url = sanitize(&redact_url(&result.proxy.url), false);
+        let status = result.verdict.status;
+        let report = &result.verdict.report;
+        if status == Status::Ok {
+            let latency =
+                latency_ms(result).map_or_else(String::new, |ms| format!(" in {ms:.1} ms"));
+            let warnings = messages(" with warnings", &report.warnings);
+            tracing::info!("{name} ({url}) is ok{latency}{warnings}");
+        } else {
+            let errors = messages("", &report.errors);
+            tracing::warn!("{name} ({url}) is {status}{errors}");
+        }
+    }
+    tracing::info!(
+        "checked {} in {:.2} s: {}",
+        proxies(results.len()),
+        took.as_secs_f64(),
+        summary(results)
+    );
+}
+
+/// `{label}: first; second`, each message on one line with control characters
+/// escaped; empty for no messages.
+fn messages(label: &str, messages: &[String]) -> String {
+    if messages.is_empty() {
+        return String::new();
+    }
+    let joined: Vec<String> = messages.iter().map(|m| sanitize(m, false)).collect();
+    format!("{label}: {}", joined.join("; "))
+}
+
+/// `1 proxy`, `4 proxies`.
+fn proxies(n: usize) -> String {
+    if n == 1 {
+        "1 proxy".to_owned()
+    } else {
+        format!("{n} proxies")
+    }
+}
+
+/// How many proxies have each status that occurs: `1 ok, 3 unreachable`.
+fn summary(results: &[CheckResult]) -> String {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for result in results {
+        *counts.entry(result.verdict.status.as_str()).or_default() += 1;
+    }
+    let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    parts.join(", ")
+}
+
 fn progress_bar(total: usize) -> Option<ProgressBar> {
     if total <= PROGRESS_THRESHOLD || !std::io::stderr().is_terminal() {
         return None;
@@ -125,6 +205,11 @@ fn latency_ms(result: &CheckResult) -> Option<f64> {
 }
 
 fn print_table(results: &[CheckResult]) {
+    if results.is_empty() {
+        // Only reached with --allow-empty: a header over no rows says nothing.
+        println!("no proxies to check");
+        return;
+    }
     let colour = std::io::stdout().is_terminal();
     let rows: Vec<Row> = results
         .iter()
@@ -155,62 +240,12 @@ fn print_table(results: &[CheckResult]) {
             colour
         )
     );
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for result in results {
-        *counts.entry(result.verdict.status.as_str()).or_default() += 1;
-    }
-    let summary: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
-    if summary.is_empty() {
-        println!("no proxies to check");
-    } else {
-        let noun = if results.len() == 1 {
-            "proxy"
-        } else {
-            "proxies"
-        };
-        println!("{} {noun}: {}", results.len(), summary.join(", "));
-    }
+    println!("{}: {}", proxies(results.len()), summary(results));
 }
 
 fn print_json(results: &[CheckResult]) -> anyhow::Result<()> {
-    let mut counts = serde_json::Map::new();
-    for status in Status::ALL {
-        let n = results
-            .iter()
-            .filter(|r| r.verdict.status == status)
-            .count();
-        counts.insert(status.as_str().to_owned(), json!(n));
-    }
-    let proxies: Vec<serde_json::Value> = results
-        .iter()
-        .map(|result| {
-            json!({
-                "id": result.proxy.id,
-                "name": result.proxy.name,
-                "url": redact_url(&result.proxy.url),
-                "status": result.verdict.status,
-                "report": {
-                    "errors": result.verdict.report.errors,
-                    "warnings": result.verdict.report.warnings,
-                },
-                "latency_ms": latency_ms(result),
-                "checked_at": result
-                    .checked_at
-                    .format(&time::format_description::well_known::Rfc3339)
-                    .unwrap_or_default(),
-                "tls_not_after": result
-                    .tls_not_after
-                    .and_then(|at| at.format(&time::format_description::well_known::Rfc3339).ok()),
-                "tls_days_left": result.tls_days_left,
-            })
-        })
-        .collect();
-    let document = json!({
-        "proxies": proxies,
-        "counts": counts,
-        "total": results.len(),
-    });
-    let text = serde_json::to_string_pretty(&document).context("formatting JSON")?;
+    let text =
+        serde_json::to_string_pretty(&check_json::document(results)).context("formatting JSON")?;
     println!("{text}");
     Ok(())
 }

@@ -13,7 +13,7 @@ use anyhow::Context;
 use proxyhealth_api::wire::{
     CreateProxyRequest, PatchProxyRequest, UpdateWorkspaceProxyResponse, WorkspaceProxy,
 };
-use proxyhealth_api::{Answer, ApiClient};
+use proxyhealth_api::{Answer, ApiClient, ApiError};
 use std::io::{BufRead, IsTerminal, Write};
 
 /// Runs one `proxies` subcommand.
@@ -29,13 +29,48 @@ pub async fn run(command: ProxiesCommand) -> anyhow::Result<()> {
     }
 }
 
-/// The API client for a server connection (its URL and admin token).
+/// The API client for a server connection (its URL and admin token; an
+/// empty token counts as none).
 pub(crate) fn client(conn: &ServerConnection) -> anyhow::Result<ApiClient> {
     let mut builder = ApiClient::builder(conn.url.as_str());
-    if let Some(token) = &conn.token {
-        builder = builder.admin_token(token.as_str());
+    if let Some(token) = admin_token(conn) {
+        builder = builder.admin_token(token);
     }
     Ok(builder.build()?)
+}
+
+/// The admin token the CLI was given, if any (`--token` or `PROXYHEALTH_ADMIN_TOKEN`).
+fn admin_token(conn: &ServerConnection) -> Option<&str> {
+    conn.token.as_deref().filter(|token| !token.is_empty())
+}
+
+/// A failed call as the CLI reports it. A 401 says which flag and variable give
+/// the CLI its admin token (the server's own hint names an HTTP header, which
+/// no CLI user writes); no token at all is then a usage error (exit code 2),
+/// like any missing option. Every other error is the server's, unchanged.
+pub(crate) fn explain(conn: &ServerConnection) -> impl Fn(ApiError) -> anyhow::Error + '_ {
+    move |err| {
+        let Some(status) = err.status().filter(|status| status.as_u16() == 401) else {
+            return err.into();
+        };
+        match admin_token(conn) {
+            None => {
+                let message = err
+                    .envelope()
+                    .map_or("The server asks for the admin token.", |envelope| {
+                        envelope.message.as_str()
+                    });
+                usage(format!(
+                    "{message} ({status})\n  give the CLI the admin token with --token TOKEN or \
+                     the PROXYHEALTH_ADMIN_TOKEN environment variable"
+                ))
+            }
+            Some(_) => anyhow::anyhow!(
+                "{err}\n  the server refused the admin token given with --token or \
+                 PROXYHEALTH_ADMIN_TOKEN"
+            ),
+        }
+    }
 }
 
 /// Whether stdout takes colours (a terminal).
@@ -43,12 +78,21 @@ pub(crate) fn colour_stdout() -> bool {
     std::io::stdout().is_terminal()
 }
 
-/// Prints the answer's body as the server sent it (pretty-printed).
+/// Prints the answer's body byte for byte as the server sent it (compact, in
+/// the server's key order), then a newline: what `--output json` promises.
 pub(crate) fn print_json<T>(answer: &Answer<T>) -> anyhow::Result<()> {
-    let value = answer.raw().context("formatting JSON")?;
-    let text = serde_json::to_string_pretty(&value).context("formatting JSON")?;
-    println!("{text}");
-    Ok(())
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(&answer.body)
+        .and_then(|()| {
+            if answer.body.ends_with(b"\n") {
+                Ok(())
+            } else {
+                stdout.write_all(b"\n")
+            }
+        })
+        .and_then(|()| stdout.flush())
+        .context("writing the answer to stdout")
 }
 
 /// The `name, url, certificate, status` row of a proxy (the status last, where
@@ -79,7 +123,7 @@ fn print_proxies(proxies: &[WorkspaceProxy]) {
 
 async fn list(conn: ServerConnection) -> anyhow::Result<()> {
     let api = client(&conn)?;
-    let answer = api.list_proxies().await?;
+    let answer = api.list_proxies().await.map_err(explain(&conn))?;
     match conn.output {
         OutputFormat::Json => print_json(&answer),
         OutputFormat::Table => {
@@ -91,7 +135,7 @@ async fn list(conn: ServerConnection) -> anyhow::Result<()> {
 
 async fn show(args: TargetArgs) -> anyhow::Result<()> {
     let api = client(&args.conn)?;
-    let answer = api.proxy(&args.proxy).await?;
+    let answer = api.proxy(&args.proxy).await.map_err(explain(&args.conn))?;
     match args.conn.output {
         OutputFormat::Json => print_json(&answer),
         OutputFormat::Table => {
@@ -115,17 +159,26 @@ async fn show(args: TargetArgs) -> anyhow::Result<()> {
     }
 }
 
-/// Prints a proxy with its new token: the token alone, the server's JSON, or a
-/// short text with the token and how to use it.
+/// Prints a proxy with its new token: the token alone (as a line, or with
+/// `-o json` as `{"proxy_token": "…"}`, the key of the server's answer), the
+/// server's JSON, or a short text with the token and how to use it.
 fn print_token_answer(
     answer: &Answer<UpdateWorkspaceProxyResponse>,
     output: OutputFormat,
     only_token: bool,
     verb: &str,
 ) -> anyhow::Result<()> {
-    if only_token {
-        println!("{}", answer.value.proxy_token);
-        return Ok(());
+    let token = &answer.value.proxy_token;
+    match (only_token, output) {
+        (true, OutputFormat::Table) => {
+            println!("{token}");
+            return Ok(());
+        }
+        (true, OutputFormat::Json) => {
+            println!("{}", serde_json::json!({ "proxy_token": token }));
+            return Ok(());
+        }
+        (false, _) => {}
     }
     match output {
         OutputFormat::Json => print_json(answer),
@@ -159,7 +212,10 @@ async fn create(args: CreateArgs) -> anyhow::Result<()> {
         display_name,
         icon: args.icon.clone().unwrap_or_default(),
     };
-    let answer = api.create_proxy(&request).await?;
+    let answer = api
+        .create_proxy(&request)
+        .await
+        .map_err(explain(&args.conn))?;
     print_token_answer(&answer, args.conn.output, args.only_token, "created")
 }
 
@@ -169,7 +225,10 @@ async fn regenerate(args: RegenerateArgs) -> anyhow::Result<()> {
         regenerate_token: true,
         ..PatchProxyRequest::default()
     };
-    let answer = api.patch_proxy(&args.proxy, &request).await?;
+    let answer = api
+        .patch_proxy(&args.proxy, &request)
+        .await
+        .map_err(explain(&args.conn))?;
     print_token_answer(
         &answer,
         args.conn.output,
@@ -191,7 +250,10 @@ async fn edit(args: EditArgs) -> anyhow::Result<()> {
             "proxies edit: give at least one of --name, --display-name, --icon",
         ));
     }
-    let answer = api.patch_proxy(&args.proxy, &request).await?;
+    let answer = api
+        .patch_proxy(&args.proxy, &request)
+        .await
+        .map_err(explain(&args.conn))?;
     match args.conn.output {
         OutputFormat::Json => print_json(&answer),
         OutputFormat::Table => {
@@ -235,7 +297,10 @@ async fn delete(args: DeleteArgs) -> anyhow::Result<()> {
         }
     }
     let api = client(&args.conn)?;
-    let answer = api.delete_proxy(&args.proxy).await?;
+    let answer = api
+        .delete_proxy(&args.proxy)
+        .await
+        .map_err(explain(&args.conn))?;
     match args.conn.output {
         OutputFormat::Json => print_json(&answer),
         OutputFormat::Table => {
@@ -250,7 +315,10 @@ async fn delete(args: DeleteArgs) -> anyhow::Result<()> {
 
 async fn history(args: HistoryArgs) -> anyhow::Result<()> {
     let api = client(&args.conn)?;
-    let answer = api.proxy_history(&args.proxy, args.window).await?;
+    let answer = api
+        .proxy_history(&args.proxy, args.window)
+        .await
+        .map_err(explain(&args.conn))?;
     match args.conn.output {
         OutputFormat::Json => print_json(&answer),
         OutputFormat::Table => {

@@ -9,6 +9,7 @@
 //! which gives only the reason for a refusal; [`FileConfig::parse`] adds the key
 //! and the value, so every message reads ``invalid value {value} for `{key}`: {reason}``.
 
+use super::check::CheckLayer;
 use super::layer::{HelpDefault, Layer};
 use super::notify::NotifyLayer;
 use super::probe::ProbeLayer;
@@ -45,6 +46,8 @@ pub struct FileConfig {
     pub server: ServerLayer,
     /// The notifications' keys (read by `serve` and `notify test`).
     pub notify: NotifyLayer,
+    /// `check`'s own keys (read by `check` only).
+    pub check: CheckLayer,
 }
 
 /// Every key a configuration file may hold: the groups' keys, in `--help` order.
@@ -54,6 +57,7 @@ pub fn known_keys() -> Vec<&'static str> {
         ProbeLayer::KEYS,
         ServerLayer::KEYS,
         NotifyLayer::KEYS,
+        CheckLayer::KEYS,
     ]
     .concat()
 }
@@ -83,6 +87,7 @@ impl FileConfig {
             probe: group(&table)?,
             server: group(&table)?,
             notify: group(&table)?,
+            check: group(&table)?,
         })
     }
 }
@@ -212,8 +217,9 @@ mod tests {
             "unknown key `bogus` (known keys: db, coder, coordination_schema, timeout, parallelism, body_cap, \
              follow_redirects, tls_insecure, dns_server, tls_ca_file, tls_ca_mode, tls_client_cert, \
              tls_client_key, tls_expiry_warning, latency_warning, listen, interval, rise, fall, \
-             admin_token, second_opinion, public_reads, log_format, history_retention, notify_webhook, notify_slack, \
-             notify_secret, notify_timeout, notify_retry_for, notify_damping, public_url)"
+             admin_token, second_opinion, public_reads, log_format, history_retention, notify_webhook, \
+             notify_slack, notify_secret, notify_timeout, notify_retry_for, notify_damping, public_url, \
+             allow_empty)"
         );
     }
 

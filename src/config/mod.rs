@@ -11,6 +11,7 @@
 //!   trait: how a group of settings is declared once and stacked.
 //! - [`store`], [`probe`], [`server`]: the three groups, each one struct whose
 //!   fields are its settings, and its `apply`: where each value goes.
+//! - [`check`](mod@check): the group only `check` reads (`allow_empty`).
 //! - [`notify`](mod@notify): the notifications' group (issue 16): targets,
 //!   secret, timeout, retry bound, damping, public URL.
 //! - [`file`](mod@file): the TOML file (one flat table of every group's keys), `--config`,
@@ -38,6 +39,7 @@
 //! the result over the defaults. A layer leaves `None` for what its source does
 //! not say, which is why no flag carries a clap `default_value`.
 
+pub mod check;
 pub mod file;
 pub mod file_value;
 pub mod layer;
@@ -48,6 +50,7 @@ pub mod settings;
 pub mod store;
 pub mod units;
 
+pub use check::CheckLayer;
 pub use file::ConfigFlag;
 pub use notify::NotifyLayer;
 pub use probe::ProbeLayer;
@@ -134,14 +137,17 @@ pub fn resolve_check(
     config: &ConfigFlag,
     store: &StoreLayer,
     probe: &ProbeLayer,
+    check: &CheckLayer,
 ) -> anyhow::Result<CheckSettings> {
     let file = load_file(config)?;
     let mut settings = CheckSettings {
         store: StoreSettings::default(),
         engine: EngineOptions::default(),
+        allow_empty: false,
     };
     merged(store, file.store).apply(&mut settings.store);
     merged(probe, file.probe).apply(&mut settings.engine);
+    merged(check, file.check).apply(&mut settings);
     check_tls_files(&settings.engine)?;
     Ok(settings)
 }
@@ -208,6 +214,7 @@ mod tests {
         let mut settings = CheckSettings {
             store: StoreSettings::default(),
             engine: EngineOptions::default(),
+            allow_empty: false,
         };
         merged(&StoreLayer::default(), file.store).apply(&mut settings.store);
         merged(&ProbeLayer::default(), file.probe).apply(&mut settings.engine);
@@ -276,8 +283,13 @@ mod tests {
             ..ProbeLayer::default()
         };
         let expected = format!("TLS CA file {}: the file does not exist", missing.display());
-        let err = resolve_check(&ConfigFlag::default(), &StoreLayer::default(), &probe)
-            .expect_err("refused at start");
+        let err = resolve_check(
+            &ConfigFlag::default(),
+            &StoreLayer::default(),
+            &probe,
+            &CheckLayer::default(),
+        )
+        .expect_err("refused at start");
         assert!(
             err.downcast_ref::<crate::exit::UsageError>().is_some(),
             "{err}"
@@ -384,6 +396,7 @@ mod tests {
             (ProbeLayer::KEYS, flags::<ProbeLayer>()),
             (ServerLayer::KEYS, flags::<ServerLayer>()),
             (NotifyLayer::KEYS, flags::<NotifyLayer>()),
+            (CheckLayer::KEYS, flags::<CheckLayer>()),
         ] {
             let ids: Vec<&str> = command
                 .get_arguments()
@@ -415,7 +428,7 @@ mod tests {
                 "--{id}: {help}"
             );
         };
-        let duration = |d| humantime::format_duration(d).to_string();
+        let duration = units::format_duration;
         shows(flags::<ProbeLayer>(), "timeout", duration(defaults.timeout));
         shows(
             flags::<ProbeLayer>(),

@@ -8,7 +8,7 @@
 //! metrics and the API's rows; the URL is never printed.
 
 use super::layer::{HelpDefault, set, settings_group};
-use super::units::{parse_duration, parse_positive_duration};
+use super::units::{format_duration, parse_duration, parse_positive_duration};
 use proxyhealth_notify::settings::{DEFAULT_RETRY_FOR, DEFAULT_TIMEOUT};
 use proxyhealth_notify::{NotifySettings, Secret, Target, TargetKind};
 use serde::Deserialize;
@@ -66,7 +66,7 @@ settings_group! {
             env = "PROXYHEALTH_NOTIFY_TIMEOUT",
             value_name = "DURATION",
             value_parser = parse_positive_duration,
-            help_default = humantime::format_duration(DEFAULT_TIMEOUT)
+            help_default = format_duration(DEFAULT_TIMEOUT)
         )]
         #[serde(deserialize_with = "super::file_value::positive_duration")]
         pub notify_timeout: Option<Duration>,
@@ -78,7 +78,7 @@ settings_group! {
             env = "PROXYHEALTH_NOTIFY_RETRY_FOR",
             value_name = "DURATION",
             value_parser = parse_duration,
-            help_default = humantime::format_duration(DEFAULT_RETRY_FOR)
+            help_default = format_duration(DEFAULT_RETRY_FOR)
         )]
         #[serde(deserialize_with = "duration")]
         pub notify_retry_for: Option<Duration>,

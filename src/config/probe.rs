@@ -4,8 +4,8 @@
 use super::file_value;
 use super::layer::{HelpDefault, set, settings_group};
 use super::units::{
-    format_byte_size, parse_ca_mode, parse_dns_server, parse_duration, parse_positive_byte_size,
-    parse_positive_duration, parse_positive_usize,
+    format_byte_size, format_duration, parse_ca_mode, parse_dns_server, parse_duration,
+    parse_positive_byte_size, parse_positive_duration, parse_positive_usize,
 };
 use clap::builder::BoolishValueParser;
 use proxyhealth_engine::{CaMode, EngineOptions, RedirectPolicy};
@@ -23,7 +23,7 @@ settings_group! {
             env = "PROXYHEALTH_TIMEOUT",
             value_name = "DURATION",
             value_parser = parse_positive_duration,
-            help_default = humantime::format_duration(EngineOptions::default().timeout)
+            help_default = format_duration(EngineOptions::default().timeout)
         )]
         #[serde(deserialize_with = "file_value::positive_duration")]
         pub timeout: Option<Duration>,
@@ -142,7 +142,7 @@ settings_group! {
             env = "PROXYHEALTH_TLS_EXPIRY_WARNING",
             value_name = "DURATION",
             value_parser = parse_duration,
-            help_default = humantime::format_duration(EngineOptions::default().tls_expiry_warning)
+            help_default = format_duration(EngineOptions::default().tls_expiry_warning)
         )]
         #[serde(deserialize_with = "file_value::duration")]
         pub tls_expiry_warning: Option<Duration>,

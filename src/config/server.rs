@@ -5,7 +5,7 @@
 use super::file_value;
 use super::layer::{HelpDefault, set, settings_group};
 use super::settings::{DEFAULT_LISTEN, LogFormat, ServeSettings};
-use super::units::parse_positive_duration;
+use super::units::{format_duration, parse_positive_duration};
 use clap::builder::BoolishValueParser;
 use proxyhealth_core::Hysteresis;
 use proxyhealth_engine::EngineOptions;
@@ -34,7 +34,7 @@ settings_group! {
             env = "PROXYHEALTH_INTERVAL",
             value_name = "DURATION",
             value_parser = parse_positive_duration,
-            help_default = humantime::format_duration(EngineOptions::default().interval)
+            help_default = format_duration(EngineOptions::default().interval)
         )]
         #[serde(deserialize_with = "file_value::positive_duration")]
         pub interval: Option<Duration>,
@@ -120,7 +120,7 @@ settings_group! {
             env = "PROXYHEALTH_HISTORY_RETENTION",
             value_name = "DURATION",
             value_parser = parse_positive_duration,
-            help_default = humantime::format_duration(DEFAULT_RETENTION)
+            help_default = format_duration(DEFAULT_RETENTION)
         )]
         #[serde(deserialize_with = "file_value::positive_duration")]
         pub history_retention: Option<Duration>,

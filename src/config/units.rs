@@ -25,6 +25,36 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|err| format!("{err} (expected e.g. 5s, 250ms, 1m)"))
 }
 
+/// The units [`format_duration`] writes, largest first, with their length.
+const DURATION_UNITS: [(&str, Duration); 7] = [
+    ("d", Duration::from_secs(86_400)),
+    ("h", Duration::from_secs(3_600)),
+    ("m", Duration::from_secs(60)),
+    ("s", Duration::from_secs(1)),
+    ("ms", Duration::from_millis(1)),
+    ("us", Duration::from_micros(1)),
+    ("ns", Duration::from_nanos(1)),
+];
+
+/// Writes a duration the way [`parse_duration`] reads it and people write it,
+/// in the largest unit that divides it exactly: `90d`, `1h`, `30s`, `1500ms`,
+/// `0s`. The defaults in `--help` are written this way, so each can be copied
+/// back into its flag (humantime's own format gives `2months 29days 2h 52m 48s`
+/// for 90 days, months of its own length).
+pub fn format_duration(duration: Duration) -> String {
+    if duration.is_zero() {
+        return "0s".to_owned();
+    }
+    let nanos = duration.as_nanos();
+    for (unit, length) in DURATION_UNITS {
+        let length = length.as_nanos();
+        if nanos.is_multiple_of(length) {
+            return format!("{}{unit}", nanos / length);
+        }
+    }
+    format!("{nanos}ns")
+}
+
 /// Parses a duration like [`parse_duration`] and refuses zero, for settings where
 /// zero would mean "never wait" (a check timeout) or "spin" (a sweep interval).
 pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
@@ -171,6 +201,25 @@ mod tests {
         let err = parse_duration("5").expect_err("must fail");
         assert!(err.contains("no unit"), "{err}");
         assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn durations_format_in_the_largest_exact_unit_and_parse_back() {
+        let cases = [
+            (Duration::from_secs(90 * 86_400), "90d"),
+            (Duration::from_secs(14 * 86_400), "14d"),
+            (Duration::from_secs(3_600), "1h"),
+            (Duration::from_secs(90 * 60), "90m"),
+            (Duration::from_secs(30), "30s"),
+            (Duration::from_millis(1_500), "1500ms"),
+            (Duration::from_micros(7), "7us"),
+            (Duration::from_nanos(1_000_001), "1000001ns"),
+            (Duration::ZERO, "0s"),
+        ];
+        for (duration, text) in cases {
+            assert_eq!(format_duration(duration), text);
+            assert_eq!(parse_duration(text), Ok(duration), "{text} parses back");
+        }
     }
 
     #[test]

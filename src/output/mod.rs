@@ -1,6 +1,7 @@
 //! Printing results for people (tables, colours) and for programs (JSON).
 
 pub mod certificate;
+pub mod check_json;
 pub mod history;
 pub mod replicas;
 pub mod style;
@@ -12,6 +13,7 @@ pub enum OutputFormat {
     /// Aligned columns for people.
     #[default]
     Table,
-    /// The API's JSON, for programs.
+    /// JSON for programs: the server's answer byte for byte (`proxies`,
+    /// `replicas`), or `check`'s own document (docs/api.md, "The CLI's JSON").
     Json,
 }

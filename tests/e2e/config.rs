@@ -124,3 +124,81 @@ fn a_missing_config_file_exits_two() {
         stderr(&output)
     );
 }
+
+/// `(flag, default)` of every `<DURATION>` flag in a command's `-h`, the
+/// default up to a comma (after which some explain it: `0s, notify at once`).
+fn duration_defaults(help: &str) -> Vec<(String, String)> {
+    help.lines()
+        .filter(|line| line.contains("<DURATION>"))
+        .map(|line| {
+            let flag = line
+                .split_whitespace()
+                .find(|word| word.starts_with("--"))
+                .expect("a flag")
+                .to_owned();
+            let (_, rest) = line
+                .split_once("[default: ")
+                .unwrap_or_else(|| panic!("{flag} shows no default: {line}"));
+            let value = rest.split(']').next().unwrap_or_default();
+            (flag, value.split(',').next().unwrap_or(value).to_owned())
+        })
+        .collect()
+}
+
+/// Whether a duration is written as a number and one unit, as people write
+/// it and the flags read it (`90d`, `5s`, `1500ms`).
+fn is_short_duration(text: &str) -> bool {
+    let digits = text.chars().take_while(char::is_ascii_digit).count();
+    digits > 0 && ["ns", "us", "ms", "s", "m", "h", "d"].contains(&&text[digits..])
+}
+
+#[test]
+fn the_help_shows_every_duration_default_as_its_flag_reads_it() {
+    let serve = run(command().args(["serve", "-h"]));
+    let serve_help = String::from_utf8_lossy(&serve.stdout);
+    let retention = serve_help
+        .lines()
+        .find(|line| line.contains("--history-retention <DURATION>"))
+        .expect("--history-retention in serve's help");
+    assert!(retention.contains("[default: 90d]"), "{retention}");
+
+    let commands: [&[&str]; 5] = [
+        &["serve"],
+        &["check"],
+        &["notify", "test"],
+        &["sim"],
+        &["demo"],
+    ];
+    let mut seen = 0;
+    for words in commands {
+        let output = run(command().args(words).arg("-h"));
+        assert!(output.status.success(), "{words:?} -h");
+        let help = String::from_utf8_lossy(&output.stdout).into_owned();
+        for (flag, default) in duration_defaults(&help) {
+            seen += 1;
+            if default == "off" {
+                continue; // no duration: the warning is off unless given
+            }
+            assert!(
+                is_short_duration(&default),
+                "{words:?} {flag}: [default: {default}] is not written as the flag reads it"
+            );
+            if words == ["sim"] || words == ["demo"] {
+                continue; // clap reads these defaults itself on every run
+            }
+            // The value is read back by the binary: the command then stops at
+            // the missing configuration file, after its flags were accepted.
+            let back = run(command()
+                .args(words)
+                .args([flag.as_str(), default.as_str()])
+                .args(["--config", "/nonexistent/proxyhealth.toml"]));
+            assert_eq!(back.status.code(), Some(2), "{words:?} {flag} {default}");
+            assert!(
+                stderr(&back).starts_with("error: cannot read config file /nonexistent/"),
+                "{words:?} {flag} {default}: {}",
+                stderr(&back)
+            );
+        }
+    }
+    assert!(seen >= 15, "every duration flag of every command: {seen}");
+}

@@ -218,11 +218,44 @@ fn proxy_management_round_trip_through_the_cli() {
         .env("PROXYHEALTH_ADMIN_TOKEN", "wrong")
         .args(["proxies", "list"]));
     assert_eq!(unauthorised.status.code(), Some(1));
-    assert!(
-        stderr(&unauthorised).contains("401"),
-        "{}",
-        stderr(&unauthorised)
+    assert_eq!(
+        stderr(&unauthorised),
+        "error: Invalid admin token. (401 Unauthorized)\n  detail: The token does not match the \
+         admin token.\n  the server refused the admin token given with --token or \
+         PROXYHEALTH_ADMIN_TOKEN\n"
     );
+}
+
+#[test]
+fn a_missing_token_says_which_flag_and_variable_give_the_cli_its_token() {
+    let server = Server::start(&["--interval", "1h"]);
+    for token in [None, Some("")] {
+        let mut cli = server.cli();
+        match token {
+            None => cli.env_remove("PROXYHEALTH_ADMIN_TOKEN"),
+            Some(empty) => cli.env("PROXYHEALTH_ADMIN_TOKEN", empty),
+        };
+        let refused = run(cli.args(["proxies", "create", "--name", "eu-west"]));
+        assert_eq!(
+            refused.status.code(),
+            Some(2),
+            "no token is a usage error: {}",
+            stderr(&refused)
+        );
+        assert_eq!(
+            stderr(&refused),
+            "error: Missing admin token. (401 Unauthorized)\n  give the CLI the admin token with \
+             --token TOKEN or the PROXYHEALTH_ADMIN_TOKEN environment variable\n",
+            "token {token:?}"
+        );
+    }
+    let given = run(server.cli().env_remove("PROXYHEALTH_ADMIN_TOKEN").args([
+        "proxies",
+        "list",
+        "--token",
+        &server.token,
+    ]));
+    assert!(given.status.success(), "{}", stderr(&given));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -266,4 +299,42 @@ async fn the_cli_shows_a_proxys_history_as_a_timeline_or_as_the_apis_json() {
         "{}",
         stderr(&bad)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_token_with_json_output_prints_the_token_as_a_json_object() {
+    let server = Server::start(&["--interval", "1h"]);
+    let created = run(server.cli().args([
+        "proxies",
+        "create",
+        "--name",
+        "eu-west",
+        "--only-token",
+        "-o",
+        "json",
+    ]));
+    assert!(created.status.success(), "{}", stderr(&created));
+    let body: Value = serde_json::from_slice(&created.stdout)
+        .unwrap_or_else(|err| panic!("not JSON ({err}): {}", stdout(&created)));
+    let fields = body.as_object().expect("an object");
+    assert_eq!(fields.keys().collect::<Vec<_>>(), ["proxy_token"], "{body}");
+    let token = body["proxy_token"].as_str().expect("a string");
+    assert_eq!(token.len(), 36 + 1 + 64, "{token}");
+    let fake = spawn(Kind::Ok).await.expect("spawn a fake proxy");
+    register(&server, token, fake.url()).await;
+
+    let rotated = run(server.cli().args([
+        "proxies",
+        "regenerate-token",
+        "eu-west",
+        "--only-token",
+        "-o",
+        "json",
+    ]));
+    assert!(rotated.status.success(), "{}", stderr(&rotated));
+    let body: Value = serde_json::from_slice(&rotated.stdout).expect("JSON");
+    let new_token = body["proxy_token"].as_str().expect("a string");
+    assert_ne!(new_token, token, "a new token");
+    register(&server, new_token, fake.url()).await;
+    fake.shutdown().await;
 }

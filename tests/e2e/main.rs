@@ -18,6 +18,7 @@ mod public_reads;
 mod quiet;
 mod replicas;
 mod secrets;
+mod server_json;
 mod shutdown;
 mod support;
 mod tls;

@@ -149,3 +149,61 @@ async fn an_error_with_carriage_returns_and_escapes_shows_readably_without_contr
         "the first line ends at its CR LF:\n{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_v_logs_each_failing_check_on_stderr_and_vv_every_check_and_the_sweep() {
+    let ok = spawn(Kind::Ok).await.expect("spawn");
+    let refused = spawn(Kind::Refused).await.expect("spawn");
+    let errors = spawn(Kind::Errors).await.expect("spawn");
+    let targets = format!(
+        "{}\tup\n{}\trefused\n{}\tbroken\n",
+        ok.url(),
+        refused.url(),
+        errors.url()
+    );
+    let verbose = check(&targets, &["-v"]).await;
+    assert_eq!(verbose.status.code(), Some(1));
+    let results_alone = |output: &std::process::Output| {
+        let text = stdout(output);
+        assert!(
+            text.starts_with("NAME ")
+                && text.ends_with("\n3 proxies: 1 ok, 1 unhealthy, 1 unreachable\n")
+                && !text.contains("WARN")
+                && !text.contains("INFO"),
+            "stdout keeps the results alone:\n{text}"
+        );
+    };
+    results_alone(&verbose);
+    let log = stderr(&verbose);
+    let line = |name: &str| -> String {
+        log.lines()
+            .find(|line| line.contains(&format!(" {name} (")))
+            .unwrap_or_else(|| panic!("no line for {name}:\n{log}"))
+            .to_owned()
+    };
+    let refused_line = line("refused");
+    assert!(
+        refused_line.contains("WARN")
+            && refused_line.contains(&format!("refused ({}) is unreachable: ", refused.url())),
+        "{log}"
+    );
+    let broken_line = line("broken");
+    assert!(broken_line.contains(") is unhealthy: "), "{log}");
+    assert!(!log.contains(" up ("), "-v shows only what failed:\n{log}");
+
+    let more = check(&targets, &["-vv"]).await;
+    let log = stderr(&more);
+    assert!(
+        log.lines()
+            .any(|l| l.contains("INFO") && l.contains(&format!(" up ({}) is ok in ", ok.url()))),
+        "-vv shows the ok check too:\n{log}"
+    );
+    assert!(
+        log.contains("checked 3 proxies in ") && log.contains(": 1 ok, 1 unhealthy, 1 unreachable"),
+        "and the sweep's summary:\n{log}"
+    );
+    results_alone(&more);
+    ok.shutdown().await;
+    refused.shutdown().await;
+    errors.shutdown().await;
+}

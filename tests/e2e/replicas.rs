@@ -54,9 +54,10 @@ async fn replicas_on_sqlite_reports_a_single_process_as_a_table_and_as_json() {
         .cli()
         .env_remove("PROXYHEALTH_ADMIN_TOKEN")
         .args(["replicas"]));
-    assert_eq!(refused.status.code(), Some(1), "{}", stdout(&refused));
+    assert_eq!(refused.status.code(), Some(2), "{}", stdout(&refused));
     assert!(
-        stderr(&refused).contains("Missing admin token."),
+        stderr(&refused).contains("Missing admin token.")
+            && stderr(&refused).contains("--token TOKEN or the PROXYHEALTH_ADMIN_TOKEN"),
         "{}",
         stderr(&refused)
     );

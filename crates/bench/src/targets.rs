@@ -1,4 +1,5 @@
-//! The targets file the fleet writes: `<url>\t<kind>\t<expected status>` per line.
+//! The targets file the fleet writes: `<url>\t<name>\t<kind>\t<expected status>`
+//! per line, after `#` comments.
 
 use anyhow::{Context, bail};
 use proxyhealth_core::Status;
@@ -15,20 +16,22 @@ pub struct Target {
     pub expected: Status,
 }
 
-/// Reads a targets file; a line without three tab-separated fields is an error.
+/// Reads a targets file; blank lines and `#` comments are skipped, and a line
+/// without four tab-separated fields is an error.
 pub fn read_targets(path: &Path) -> anyhow::Result<Vec<Target>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("read the targets file {}", path.display()))?;
     let mut targets = Vec::new();
     for (number, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
+        if line.trim().is_empty() || line.starts_with('#') {
             continue;
         }
         let mut fields = line.split('\t');
-        let (Some(url), Some(kind), Some(expected)) = (fields.next(), fields.next(), fields.next())
+        let (Some(url), Some(_name), Some(kind), Some(expected)) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
         else {
             bail!(
-                "{}:{}: expected <url>\\t<kind>\\t<status>, got {line:?}",
+                "{}:{}: expected <url>\\t<name>\\t<kind>\\t<status>, got {line:?}",
                 path.display(),
                 number + 1
             );
@@ -43,4 +46,36 @@ pub fn read_targets(path: &Path) -> anyhow::Result<Vec<Target>> {
         });
     }
     Ok(targets)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_file_the_sim_writes_is_read_past_its_comment_and_names() {
+        let path = std::env::temp_dir().join(format!("bench-targets-{}.tsv", std::process::id()));
+        let text = format!(
+            "{}http://127.1.0.1:9\thang-0\thang\tunreachable\n\nhttp://127.1.0.2:9\tok-1\tok\tok\n",
+            proxyhealth_sim::TARGETS_HEADER
+        );
+        std::fs::write(&path, text).expect("write");
+        let targets = read_targets(&path).expect("read");
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(
+            targets,
+            vec![
+                Target {
+                    url: "http://127.1.0.1:9".into(),
+                    kind: "hang".into(),
+                    expected: Status::Unreachable,
+                },
+                Target {
+                    url: "http://127.1.0.2:9".into(),
+                    kind: "ok".into(),
+                    expected: Status::Ok,
+                },
+            ]
+        );
+    }
 }

@@ -39,6 +39,18 @@ pub struct FleetProxy {
     pub expected: Status,
 }
 
+/// The first line of a targets file: what its columns are.
+pub const TARGETS_HEADER: &str = "# url\tname\tkind\texpected status (proxyhealth sim; \
+     `proxyhealth check --targets FILE` reads the url and the name)\n";
+
+impl FleetProxy {
+    /// Its name in a targets file: its kind and its number in the whole fleet
+    /// (`hang-17`), so unique across shards and telling what it simulates.
+    pub fn name(&self) -> String {
+        format!("{}-{}", self.kind.name(), self.index)
+    }
+}
+
 /// Many simulated proxies in one process, one accept loop each, all on one port.
 ///
 /// Dropping the fleet stops every proxy; [`Fleet::shutdown`] also waits until they are closed.
@@ -187,11 +199,23 @@ impl Fleet {
         (self.fds_needed, self.fd_limit)
     }
 
-    /// The targets list: one line per member, `<url>\t<kind name>\t<expected status>`.
+    /// The targets file, in the format `proxyhealth check --targets` reads: a
+    /// `#` comment naming the columns, then one line per member,
+    /// `<url>\t<name>\t<kind name>\t<expected status>`, where the name
+    /// ([`FleetProxy::name`]) is unique in the whole fleet and `check` ignores
+    /// the last two columns.
     pub fn targets_text(&self) -> String {
-        let mut text = String::with_capacity(self.proxies.len() * 40);
+        let mut text = String::with_capacity(self.proxies.len() * 56 + TARGETS_HEADER.len());
+        text.push_str(TARGETS_HEADER);
         for p in &self.proxies {
-            let _ = writeln!(text, "{}\t{}\t{}", p.url, p.kind.name(), p.expected);
+            let _ = writeln!(
+                text,
+                "{}\t{}\t{}\t{}",
+                p.url,
+                p.name(),
+                p.kind.name(),
+                p.expected
+            );
         }
         text
     }

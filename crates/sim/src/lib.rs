@@ -33,7 +33,7 @@ mod stats;
 pub use addr::{MAX_FLEET, fleet_ip};
 pub use error::SimError;
 pub use fds::{FD_RESERVE, fd_limit, fds_needed, raise_fd_limit};
-pub use fleet::{Fleet, FleetProxy};
+pub use fleet::{Fleet, FleetProxy, TARGETS_HEADER};
 pub use kind::{DEFAULT_FLAP_PERIOD, DEFAULT_SLOW, DEFAULT_SLOW_BODY_STEP, Kind, ParseKindError};
 pub use proxy::{SimProxy, spawn};
 pub use respond::HEALTH_REPORT_PATH;

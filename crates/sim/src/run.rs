@@ -18,7 +18,8 @@ pub struct SimArgs {
     pub slow: Duration,
     /// The part of the fleet this process serves.
     pub shard: Shard,
-    /// Where to write the targets list (`<url>\t<kind>\t<expected status>` per line).
+    /// Where to write the targets file (`<url>\t<name>\t<kind>\t<expected status>`
+    /// per line after a `#` comment; see [`crate::Fleet::targets_text`]).
     pub targets: PathBuf,
     /// Where to also write the plain URL list, if anywhere.
     pub url_list: Option<PathBuf>,

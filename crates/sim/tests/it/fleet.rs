@@ -81,7 +81,7 @@ async fn totals_and_expected_statuses_match_the_spec() {
 }
 
 #[tokio::test]
-async fn the_targets_file_has_url_kind_and_expected_status_per_line() {
+async fn the_targets_file_has_url_name_kind_and_expected_status_per_line() {
     let fleet = Fleet::start(mixed_300()).await.expect("start");
     let dir = std::env::temp_dir().join(format!("sim-targets-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
@@ -91,14 +91,32 @@ async fn the_targets_file_has_url_kind_and_expected_status_per_line() {
     fleet.write_url_list(&urls).expect("urls");
 
     let text = std::fs::read_to_string(&targets).expect("read");
-    let lines: Vec<&str> = text.lines().collect();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            "# url\tname\tkind\texpected status (proxyhealth sim; \
+             `proxyhealth check --targets FILE` reads the url and the name)"
+        )
+    );
+    let lines: Vec<&str> = lines.collect();
     assert_eq!(lines.len(), 300);
     for (line, p) in lines.iter().zip(fleet.proxies()) {
         assert_eq!(
             *line,
-            format!("{}\t{}\t{}", p.url, p.kind.name(), p.expected)
+            format!(
+                "{}\t{}-{}\t{}\t{}",
+                p.url,
+                p.kind.name(),
+                p.index,
+                p.kind.name(),
+                p.expected
+            )
         );
     }
+    let names: std::collections::HashSet<&str> =
+        lines.iter().filter_map(|l| l.split('\t').nth(1)).collect();
+    assert_eq!(names.len(), 300, "every name is unique");
     assert!(lines.iter().any(|l| l.ends_with("\trefused\tunreachable")));
     let urls_text = std::fs::read_to_string(&urls).expect("read");
     let url_lines: Vec<&str> = urls_text.lines().collect();
