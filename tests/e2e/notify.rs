@@ -186,21 +186,15 @@ async fn a_notification_pending_at_a_restart_is_delivered_by_the_next_serve() {
 
 /// Waits until `server` shows the proxy `id` with `status`.
 async fn wait_for(server: &Server, id: uuid::Uuid, status: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
+    let what = format!("{id} shown {status}");
+    proxyhealth_testkit::eventually(Duration::from_secs(15), &what, async || {
         let shown = server
             .api()
             .proxy(&id.to_string())
             .await
             .map(|answer| answer.value.status.status.as_str().to_owned())
             .unwrap_or_default();
-        if shown == status {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{id} is {shown}, not {status}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        if shown == status { Ok(()) } else { Err(shown) }
+    })
+    .await;
 }

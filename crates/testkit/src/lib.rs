@@ -22,6 +22,7 @@
 //!   for the tests of the read-only attach.
 //! - [`dns_server`]: [`DnsServer`], a real DNS server on loopback (UDP and
 //!   TCP) answering a small zone: an address, `NXDOMAIN`, or never.
+//! - [`eventually`]: waiting for something that happens on its own time.
 //! - [`in_ci`]: whether skipping is forbidden.
 //! - [`shared_postgres_url`]: the PostgreSQL server `scripts/test` starts for
 //!   every test, when there is one.
@@ -30,6 +31,7 @@ pub mod api;
 pub mod coder_db;
 pub mod database;
 pub mod dns_server;
+pub mod eventually;
 pub mod fake_proxy;
 pub mod postgres;
 pub mod receiver;
@@ -37,6 +39,7 @@ pub mod tls_server;
 
 pub use database::TestDatabase;
 pub use dns_server::{DnsAnswer, DnsServer};
+pub use eventually::eventually;
 pub use fake_proxy::FakeProxy;
 pub use postgres::OwnPostgres;
 pub use receiver::Receiver;

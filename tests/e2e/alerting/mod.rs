@@ -12,7 +12,7 @@ use proxyhealth_sim::Kind;
 use serde_json::Value;
 use stack::Receiver;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A file of the repository.
 fn shipped(path: &str) -> PathBuf {
@@ -45,25 +45,15 @@ fn rules_with_short_waits(shipped: &str) -> String {
     out
 }
 
-/// Polls `check` every 200 ms until it gives a value or `limit` passes.
+/// [`proxyhealth_testkit::eventually`], with `context` (the programs' logs)
+/// in the message when it gives up.
 async fn eventually<T>(
     limit: Duration,
     what: &str,
     context: impl Fn() -> String,
     mut check: impl AsyncFnMut() -> Option<T>,
 ) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not happen within {limit:?}\n{}",
-            context()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    proxyhealth_testkit::eventually(limit, what, async || check().await.ok_or_else(&context)).await
 }
 
 /// An instant query against Prometheus's HTTP API; the result vector.

@@ -15,7 +15,6 @@ use serde_json::Value;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -461,27 +460,16 @@ pub(super) async fn replicas(db: &TestDb, n: usize, timeout: Duration) -> Vec<Re
     out
 }
 
-/// Polls `check` every 50 ms until it gives `Ok`, or panics after `bound`
-/// with what it said last. Returns the value and how long it took.
-pub(super) async fn eventually<T, F, Fut>(
+/// [`proxyhealth_testkit::eventually`], also saying how long it took (the
+/// bounds docs/replicas.md states are what these tests compare).
+pub(super) async fn eventually<T>(
     bound: Duration,
     what: &str,
-    mut check: F,
-) -> (T, Duration)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, String>>,
-{
+    check: impl AsyncFnMut() -> Result<T, String>,
+) -> (T, Duration) {
     let started = Instant::now();
-    loop {
-        match check().await {
-            Ok(value) => return (value, started.elapsed()),
-            Err(why) if started.elapsed() > bound => {
-                panic!("{what}: not within {bound:?}; last: {why}")
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
+    let value = proxyhealth_testkit::eventually(bound, what, check).await;
+    (value, started.elapsed())
 }
 
 /// Every replica shows every proxy with the status `expected` gives it.

@@ -66,9 +66,11 @@ async fn a_proxy_failing_for_one_replica_only_stays_ok_and_both_observations_are
         disagreements.iter().any(|d| d.proxy_id == id),
         "{disagreements:?}"
     );
-    // and each replica's gauge counts it, for the alert on disagreeing replicas
+    // and each replica's gauge counts it, for the alert on disagreeing
+    // replicas; the gauge is refreshed every five heartbeats (10 s), so the
+    // wait allows two refreshes on a loaded machine
     eventually(
-        Duration::from_secs(10),
+        Duration::from_secs(20),
         "the disagreement in the metric",
         || good.metric(DISAGREEING_PROXIES) == 1.0 && blind.metric(DISAGREEING_PROXIES) == 1.0,
     )

@@ -245,16 +245,9 @@ pub fn metric(engine: &Engine, name: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// Polls `check` every 50 ms until it is true, for at most `limit`.
+/// Waits until `check` holds ([`proxyhealth_testkit::eventually`]).
 pub async fn eventually(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + limit;
-    while !check() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what} did not happen within {limit:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    proxyhealth_testkit::eventually(limit, what, async || check()).await;
 }
 
 /// Waits until every replica's view shows `status` for the proxy `id`;

@@ -7,16 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
-/// Polls `done` until it holds, failing the test after five seconds.
+/// Waits until `done` holds, failing the test after five seconds.
 async fn wait_until(what: &str, done: impl Fn() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while !done() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    proxyhealth_testkit::eventually(Duration::from_secs(5), what, async || done()).await;
 }
 
 /// A fake proxy that answers ok, its first request only once `gate` has a permit.

@@ -371,24 +371,7 @@ impl LogCapture {
     }
 }
 
-/// Polls `check` every 100 ms until it returns `Some`, for at most `limit`.
-pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what} did not happen within {limit:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+pub use proxyhealth_testkit::eventually;
 
 /// Sends `request` through the router without a socket; returns the status
 /// and the body as JSON (`Null` when it is not JSON).

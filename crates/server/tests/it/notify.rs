@@ -4,7 +4,7 @@
 //! (`proxyhealth_testkit::Receiver`) that records, verifies and fails when
 //! told.
 
-use crate::helpers::{ADMIN, TestApp, app_settings, config, start};
+use crate::helpers::{ADMIN, TestApp, app_settings, config, eventually, start};
 use proxyhealth_notify::{NotifySettings, Secret, Target, TargetKind};
 use proxyhealth_server::AppSettings;
 use proxyhealth_store::{MemoryStore, NewProxy, ProxyStore, Registration};
@@ -111,18 +111,15 @@ async fn deliveries(app: &TestApp) -> serde_json::Value {
 
 /// Waits until the newest notification's state is `state`.
 async fn wait_for_state(app: &TestApp, state: &str) -> serde_json::Value {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
+    eventually(WAIT, &format!("a {state} notification"), async || {
         let rows = deliveries(app).await;
         if rows[0]["state"] == state {
-            return rows;
+            Ok(rows)
+        } else {
+            Err(rows)
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no {state} notification within {WAIT:?}: {rows}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await
 }
 
 async fn metrics(app: &TestApp) -> String {
