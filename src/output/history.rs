@@ -150,6 +150,7 @@ mod tests {
                 proxy_name: "eu".into(),
                 started_at: since + time::Duration::hours(2),
                 ended_at: None,
+                ended_by: None,
                 open: true,
                 duration_ms: 90_000,
                 worst_status: Status::Unhealthy,

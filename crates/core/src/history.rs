@@ -86,6 +86,17 @@ impl Transition {
     }
 }
 
+/// Why an incident (a period out of `ok`) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentEnd {
+    /// The proxy was `ok` again.
+    Recovered,
+    /// The proxy was deleted while out of `ok`: nothing checks it any more,
+    /// so the incident ends when it was deleted rather than staying open.
+    ProxyDeleted,
+}
+
 /// What one sweep, re-check or replica write hands to the recorder: written
 /// in one transaction.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -37,7 +37,9 @@ pub mod status;
 pub mod validate;
 
 pub use classify::{Classified, classify, health_report_url};
-pub use history::{CheckRecord, HistoryBatch, HistoryRecorder, RecordError, Transition};
+pub use history::{
+    CheckRecord, HistoryBatch, HistoryRecorder, IncidentEnd, RecordError, Transition,
+};
 pub use hysteresis::Hysteresis;
 pub use outcome::{BodyError, ProbeOutcome, ProbeResponse, TransportError, TransportErrorKind};
 pub use proxy::{Proxy, ProxyHost, app_host_for_csp};

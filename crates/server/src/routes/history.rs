@@ -59,6 +59,7 @@ pub(crate) async fn proxy_history(
 
 /// `GET /api/v2/proxyhealth/incidents?since=&limit=&offset=`.
 pub(crate) async fn incidents(
+    State(store): State<Arc<dyn ProxyStore>>,
     State(history): State<Arc<HistoryReader>>,
     Query(params): Params,
 ) -> Result<Json<IncidentsPage>, ApiError> {
@@ -100,7 +101,7 @@ pub(crate) async fn incidents(
         })?,
     };
     history
-        .incidents(since, offset, limit, now)
+        .incidents(store.as_ref(), since, offset, limit, now)
         .await?
         .map(Json)
         .ok_or_else(not_kept)
