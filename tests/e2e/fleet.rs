@@ -267,3 +267,67 @@ async fn the_cli_shows_a_proxys_history_as_a_timeline_or_as_the_apis_json() {
         stderr(&bad)
     );
 }
+
+#[test]
+fn the_cli_refuses_a_name_outside_the_rule_and_finds_names_in_any_case() {
+    let mut server = Server::start(&["--interval", "1h", "--admin-token", "e2e-admin-token"]);
+    server.token = "e2e-admin-token".to_owned();
+
+    let help = run(server.cli().args(["proxies", "create", "--help"]));
+    assert!(
+        stdout(&help)
+            .contains("letters, digits and single hyphens between them (eu-west-1), at most 32"),
+        "the help states the rule: {}",
+        stdout(&help)
+    );
+    for name in [
+        "bad name!",
+        "Upper_Case",
+        "refresh ",
+        "x".repeat(33).as_str(),
+    ] {
+        let refused = run(server.cli().args(["proxies", "create", "--name", name]));
+        assert_eq!(
+            refused.status.code(),
+            Some(2),
+            "{name:?}: {}",
+            stderr(&refused)
+        );
+        assert!(
+            stderr(&refused).contains("for '--name <NAME>'"),
+            "the flag is named: {}",
+            stderr(&refused)
+        );
+    }
+    let refused = run(server
+        .cli()
+        .args(["proxies", "create", "--name", "bad name!"]));
+    assert!(
+        stderr(&refused)
+            .contains("\"bad name!\" is not a valid name: use letters, digits and single hyphens"),
+        "{}",
+        stderr(&refused)
+    );
+    let listed = run(server.cli().args(["proxies", "list", "-o", "json"]));
+    let body: Value = serde_json::from_slice(&listed.stdout).expect("list JSON");
+    assert_eq!(
+        body["regions"],
+        serde_json::json!([]),
+        "nothing was created"
+    );
+
+    create(&server, "eu-west");
+    let renamed = run(server
+        .cli()
+        .args(["proxies", "edit", "EU-WEST", "--name", "eu west"]));
+    assert_eq!(renamed.status.code(), Some(2), "{}", stderr(&renamed));
+    let shown = run(server
+        .cli()
+        .args(["proxies", "show", "EU-West", "-o", "json"]));
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    let body: Value = serde_json::from_slice(&shown.stdout).expect("show JSON");
+    assert_eq!(
+        body["name"], "eu-west",
+        "found in any case, kept as written"
+    );
+}
