@@ -367,17 +367,31 @@ async fn the_notifications_route_is_for_the_admin_only() {
     let app = app_with(store, NotifySettings::default()).await;
     let answer = app.get("/api/v2/proxyhealth/notifications").await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
-    let answer = app
-        .admin_get("/api/v2/proxyhealth/notifications?limit=0")
-        .await;
-    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        answer.message(),
-        "limit must be a whole number from 1 to 1000"
-    );
     let listed = proxyhealth_testkit::api::client(&app.base, ADMIN)
         .notifications()
         .await
         .expect("listed");
     assert!(listed.value.notifications.is_empty());
+}
+
+#[tokio::test]
+async fn a_bad_notifications_limit_is_refused_naming_the_parameter_like_the_incidents() {
+    let (store, _) = store_with_proxy("http://127.0.0.1:9").await;
+    let app = app_with(store, NotifySettings::default()).await;
+    for value in ["0", "1001", "ten"] {
+        let answer = app
+            .admin_get(&format!("/api/v2/proxyhealth/notifications?limit={value}"))
+            .await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{value}");
+        assert_eq!(answer.message(), "Invalid query parameter.");
+        assert_eq!(
+            answer.detail(),
+            format!("invalid limit \"{value}\": expected a whole number from 1 to 1000")
+        );
+        assert_eq!(answer.first_field(), "limit");
+        assert_eq!(answer.body["validations"][0]["detail"], answer.detail());
+    }
+    let incidents = app.admin_get("/api/v2/proxyhealth/incidents?limit=0").await;
+    assert_eq!(incidents.message(), "Invalid query parameter.");
+    assert_eq!(incidents.first_field(), "limit");
 }
