@@ -90,7 +90,7 @@ fn cell_of(history: &ProxyHistory, bucket: &HistoryBucket, per_cell: usize) -> O
 
 fn incident_row(incident: &Incident) -> Row {
     let ended = incident.ended_at.map_or_else(|| "open".to_owned(), when);
-    let lasted = humantime::format_duration(Duration::from_secs(incident.duration_ms / 1000));
+    let lasted = proxyhealth_core::human::duration(Duration::from_millis(incident.duration_ms));
     Row::new(vec![
         when(incident.started_at),
         ended,

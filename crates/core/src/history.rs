@@ -84,6 +84,18 @@ impl Transition {
             previous_lasted: None,
         }
     }
+
+    /// Whether this is a recovery: `ok` after a failing status (`unhealthy`,
+    /// `unreachable`, `unknown`). A first status is none, and neither is a
+    /// proxy's registration (`unregistered` is where every proxy starts, not
+    /// a failure), whatever status it registers into.
+    pub fn is_recovery(&self) -> bool {
+        self.to == Status::Ok
+            && matches!(
+                self.from,
+                Some(Status::Unhealthy | Status::Unreachable | Status::Unknown)
+            )
+    }
 }
 
 /// Why an incident (a period out of `ok`) ended.

@@ -20,11 +20,13 @@
 //! - [`history`]: the recording seam of persisted history: checks and status
 //!   transitions handed to the store in one transaction ([`HistoryRecorder`]).
 //! - [`rollup`]: the hourly rollup of a proxy's checks and its latency sketch.
+//! - [`human`]: how long something lasted, as people read it.
 
 pub mod advice;
 pub mod classify;
 pub mod envelope;
 pub mod history;
+pub mod human;
 pub mod hysteresis;
 pub mod outcome;
 pub mod proxy;

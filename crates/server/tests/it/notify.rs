@@ -395,3 +395,39 @@ async fn a_bad_notifications_limit_is_refused_naming_the_parameter_like_the_inci
     assert_eq!(incidents.message(), "Invalid query parameter.");
     assert_eq!(incidents.first_field(), "limit");
 }
+
+#[tokio::test]
+async fn a_registration_right_after_creation_is_notified_as_one_not_as_a_recovery() {
+    let receiver = Receiver::start().await;
+    let proxy = Switch::start().await;
+    let store = Arc::new(MemoryStore::new());
+    let app = app_with(store, settings(vec![webhook(&receiver.url)])).await;
+    let (id, token) = app.create_proxy("eu-west").await;
+    let registered = app
+        .register(&token, &crate::helpers::registration(&proxy.proxy.url))
+        .await;
+    assert_eq!(
+        registered.status,
+        StatusCode::CREATED,
+        "{}",
+        registered.body
+    );
+    app.wait_for_status(id, "ok").await;
+    let got = receiver.wait_for_accepted(1, WAIT).await;
+    let body = got[0].json();
+    assert_eq!(body["from"], "unregistered");
+    assert_eq!(body["to"], "ok");
+    assert_eq!(body["recovered"], false, "a registration is no recovery");
+    let unregistered_for = body["previous_status_seconds"].as_f64().expect("seconds");
+    let summary = body["summary"].as_str().expect("summary");
+    assert!(
+        summary.starts_with("eu-west registered and is ok (was unregistered for "),
+        "{summary}"
+    );
+    if unregistered_for < 1.0 {
+        assert!(
+            summary.ends_with("ms)"),
+            "{unregistered_for} s reads in milliseconds, not as a second: {summary}"
+        );
+    }
+}
