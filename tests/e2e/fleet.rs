@@ -331,3 +331,42 @@ fn the_cli_refuses_a_name_outside_the_rule_and_finds_names_in_any_case() {
         "found in any case, kept as written"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_deleted_through_the_cli_has_its_incident_ended_not_open_for_ever() {
+    let mut server = Server::start(&["--interval", "1h", "--admin-token", "e2e-admin-token"]);
+    server.token = "e2e-admin-token".to_owned();
+    create(&server, "eu-west");
+    let api = server.api();
+    let open = api.incidents(Some("1h"), 0, 50).await.expect("incidents");
+    assert_eq!(open.value.incidents.len(), 1, "{:?}", open.value);
+    let incident = &open.value.incidents[0];
+    assert!(incident.open, "unregistered: an open incident");
+    let old = incident.proxy_id;
+
+    let deleted = run(server.cli().args(["proxies", "delete", "eu-west", "--yes"]));
+    assert!(deleted.status.success(), "{}", stderr(&deleted));
+    create(&server, "eu-west");
+
+    let page = api.incidents(Some("1h"), 0, 50).await.expect("incidents");
+    assert_eq!(page.value.incidents.len(), 2, "{:?}", page.value);
+    let ended = page
+        .value
+        .incidents
+        .iter()
+        .find(|incident| incident.proxy_id == old)
+        .expect("the deleted proxy's incident");
+    assert!(!ended.open, "{ended:?}");
+    assert_eq!(
+        ended.ended_by,
+        Some(proxyhealth_core::IncidentEnd::ProxyDeleted)
+    );
+    let fresh = page
+        .value
+        .incidents
+        .iter()
+        .find(|incident| incident.proxy_id != old)
+        .expect("the new proxy's incident");
+    assert!(fresh.open, "the new proxy's own incident: {fresh:?}");
+    assert_eq!(fresh.proxy_name, "eu-west");
+}
