@@ -189,11 +189,21 @@ pub struct ConnectionOnly {
     pub conn: ServerConnection,
 }
 
+/// A proxy name for `--name`, refused here by the rule the server applies
+/// ([`proxyhealth_core::validate::validate_name`]) before anything is sent.
+fn proxy_name(value: &str) -> Result<String, String> {
+    proxyhealth_core::validate::validate_name(value)
+        .map(|()| value.to_owned())
+        .map_err(|err| err.detail)
+}
+
 /// `proxies create`.
 #[derive(Debug, Args)]
 pub struct CreateArgs {
-    /// Unique short name (letters, digits and dashes)
-    #[arg(long)]
+    /// Unique name: letters, digits and single hyphens between them
+    /// (eu-west-1), at most 32 characters; not primary, me, refresh or a UUID.
+    /// Unique and looked up regardless of case
+    #[arg(long, value_parser = proxy_name)]
     pub name: String,
     /// Human-readable name [default: the name]
     #[arg(long)]
@@ -241,8 +251,8 @@ pub struct EditArgs {
     /// The proxy's name or id
     #[arg(value_name = "NAME|ID")]
     pub proxy: String,
-    /// New name
-    #[arg(long)]
+    /// New name, by the rule of `proxies create --name`
+    #[arg(long, value_parser = proxy_name)]
     pub name: Option<String>,
     /// New display name
     #[arg(long)]

@@ -90,7 +90,7 @@ fn cell_of(history: &ProxyHistory, bucket: &HistoryBucket, per_cell: usize) -> O
 
 fn incident_row(incident: &Incident) -> Row {
     let ended = incident.ended_at.map_or_else(|| "open".to_owned(), when);
-    let lasted = humantime::format_duration(Duration::from_secs(incident.duration_ms / 1000));
+    let lasted = proxyhealth_core::human::duration(Duration::from_millis(incident.duration_ms));
     Row::new(vec![
         when(incident.started_at),
         ended,
@@ -150,6 +150,7 @@ mod tests {
                 proxy_name: "eu".into(),
                 started_at: since + time::Duration::hours(2),
                 ended_at: None,
+                ended_by: None,
                 open: true,
                 duration_ms: 90_000,
                 worst_status: Status::Unhealthy,

@@ -339,15 +339,19 @@ async fn the_demo_dashboard_shows_every_state_with_its_message_and_updates_witho
     .expect("the test finishes within its time limit");
 }
 
-/// The proxy name of the markup test.
+/// The display name of the markup test (names follow the name rule, so
+/// markup can only come in display names, or names an attached Coder
+/// database holds, which the dashboard shows the same way).
 const MARKUP_NAME: &str = "<img src=x onerror=alert(1)>";
+/// The name of the markup test's proxy.
+const MARKUP_PROXY: &str = "markup";
 /// The error text of the markup test.
 const MARKUP_ERROR: &str = "<script>window.__pwned=1</script>";
 /// The warning text of the markup test.
 const MARKUP_WARNING: &str = "<img src=x onerror=\"window.__pwned=2\">";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_proxy_name_and_error_text_with_markup_render_as_text() {
+async fn a_display_name_and_error_text_with_markup_render_as_text() {
     tokio::time::timeout(TEST_TIMEOUT, async {
         let Some((browser, cdp)) = browser().await else {
             return;
@@ -367,7 +371,7 @@ async fn a_proxy_name_and_error_text_with_markup_render_as_text() {
             &page,
             SETTLE,
             "the markup proxy is checked",
-            |rows| match row(rows, MARKUP_NAME) {
+            |rows| match row(rows, MARKUP_PROXY) {
                 Some(r) if r.status == "unhealthy" && r.errors == [MARKUP_ERROR] => None,
                 Some(r) => Some(format!("{:?} with errors {:?}", r.status, r.errors)),
                 None => Some("no row for the markup proxy".into()),
@@ -381,11 +385,11 @@ async fn a_proxy_name_and_error_text_with_markup_render_as_text() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
 
-        let markup = row(&rows, MARKUP_NAME).expect("markup row");
-        assert_eq!(markup.name_text, MARKUP_NAME, "the name is shown as text");
+        let markup = row(&rows, MARKUP_PROXY).expect("markup row");
+        assert_eq!(markup.name_text, MARKUP_PROXY, "the name is shown");
         assert_eq!(
             markup.display_text, MARKUP_NAME,
-            "the display name (the name, as none was given) is shown as text"
+            "the display name is shown as text"
         );
         assert_eq!(markup.badge, "unhealthy");
         assert_eq!(markup.errors, [MARKUP_ERROR], "the error is shown as text");
@@ -608,7 +612,7 @@ async fn a_proxy_page_shows_its_timeline_latency_and_incidents_and_can_be_shared
 const MARKUP_IMG_ERROR: &str = "<img src=x onerror=\"window.__pwned=3\">";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_proxy_page_shows_markup_in_the_name_and_incident_message_as_text() {
+async fn a_proxy_page_shows_markup_in_the_display_name_and_incident_message_as_text() {
     tokio::time::timeout(TEST_TIMEOUT, async {
         let Some((browser, cdp)) = browser().await else {
             return;
@@ -644,8 +648,11 @@ async fn a_proxy_page_shows_markup_in_the_name_and_incident_message_as_text() {
             |p| (p.loads <= shown.loads).then(|| "no new load".to_owned()),
         )
         .await;
-        assert_eq!(shown.title, MARKUP_NAME, "the name is shown as text");
-        assert_eq!(shown.name, MARKUP_NAME, "the name is shown as text");
+        assert_eq!(
+            shown.title, MARKUP_NAME,
+            "the display name is shown as text"
+        );
+        assert_eq!(shown.name, MARKUP_PROXY, "the name is shown");
         assert_eq!(
             shown.errors,
             [MARKUP_IMG_ERROR],
@@ -733,18 +740,22 @@ async fn the_demo_stops_on_sigterm_and_leaves_nothing_behind() {
     .expect("the test finishes within its time limit");
 }
 
-/// Creates the proxy named [`MARKUP_NAME`] on `demo` and registers it at
-/// `url` (as `instance`); returns its id.
+/// Creates the proxy [`MARKUP_PROXY`] displayed as [`MARKUP_NAME`] on `demo`
+/// and registers it at `url` (as `instance`); returns its id.
 async fn register_markup_proxy(demo: &Demo, url: &str, instance: &str) -> uuid::Uuid {
     let api = proxyhealth_testkit::api::client(&demo.base, &demo.admin_token);
     let created = api
         .create_proxy(&CreateProxyRequest {
-            name: MARKUP_NAME.to_owned(),
+            name: MARKUP_PROXY.to_owned(),
+            display_name: MARKUP_NAME.to_owned(),
             ..CreateProxyRequest::default()
         })
         .await
-        .expect("the markup name is accepted as data");
-    assert_eq!(created.status, 201, "the markup name is accepted as data");
+        .expect("the markup display name is accepted as data");
+    assert_eq!(
+        created.status, 201,
+        "the markup display name is accepted as data"
+    );
     let registered = api
         .register(
             &created.value.proxy_token,

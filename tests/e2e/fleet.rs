@@ -338,3 +338,106 @@ async fn only_token_with_json_output_prints_the_token_as_a_json_object() {
     register(&server, new_token, fake.url()).await;
     fake.shutdown().await;
 }
+
+#[test]
+fn the_cli_refuses_a_name_outside_the_rule_and_finds_names_in_any_case() {
+    let mut server = Server::start(&["--interval", "1h", "--admin-token", "e2e-admin-token"]);
+    server.token = "e2e-admin-token".to_owned();
+
+    let help = run(server.cli().args(["proxies", "create", "--help"]));
+    assert!(
+        stdout(&help)
+            .contains("letters, digits and single hyphens between them (eu-west-1), at most 32"),
+        "the help states the rule: {}",
+        stdout(&help)
+    );
+    for name in [
+        "bad name!",
+        "Upper_Case",
+        "refresh ",
+        "x".repeat(33).as_str(),
+    ] {
+        let refused = run(server.cli().args(["proxies", "create", "--name", name]));
+        assert_eq!(
+            refused.status.code(),
+            Some(2),
+            "{name:?}: {}",
+            stderr(&refused)
+        );
+        assert!(
+            stderr(&refused).contains("for '--name <NAME>'"),
+            "the flag is named: {}",
+            stderr(&refused)
+        );
+    }
+    let refused = run(server
+        .cli()
+        .args(["proxies", "create", "--name", "bad name!"]));
+    assert!(
+        stderr(&refused)
+            .contains("\"bad name!\" is not a valid name: use letters, digits and single hyphens"),
+        "{}",
+        stderr(&refused)
+    );
+    let listed = run(server.cli().args(["proxies", "list", "-o", "json"]));
+    let body: Value = serde_json::from_slice(&listed.stdout).expect("list JSON");
+    assert_eq!(
+        body["regions"],
+        serde_json::json!([]),
+        "nothing was created"
+    );
+
+    create(&server, "eu-west");
+    let renamed = run(server
+        .cli()
+        .args(["proxies", "edit", "EU-WEST", "--name", "eu west"]));
+    assert_eq!(renamed.status.code(), Some(2), "{}", stderr(&renamed));
+    let shown = run(server
+        .cli()
+        .args(["proxies", "show", "EU-West", "-o", "json"]));
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    let body: Value = serde_json::from_slice(&shown.stdout).expect("show JSON");
+    assert_eq!(
+        body["name"], "eu-west",
+        "found in any case, kept as written"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_deleted_through_the_cli_has_its_incident_ended_not_open_for_ever() {
+    let mut server = Server::start(&["--interval", "1h", "--admin-token", "e2e-admin-token"]);
+    server.token = "e2e-admin-token".to_owned();
+    create(&server, "eu-west");
+    let api = server.api();
+    let open = api.incidents(Some("1h"), 0, 50).await.expect("incidents");
+    assert_eq!(open.value.incidents.len(), 1, "{:?}", open.value);
+    let incident = &open.value.incidents[0];
+    assert!(incident.open, "unregistered: an open incident");
+    let old = incident.proxy_id;
+
+    let deleted = run(server.cli().args(["proxies", "delete", "eu-west", "--yes"]));
+    assert!(deleted.status.success(), "{}", stderr(&deleted));
+    create(&server, "eu-west");
+
+    let page = api.incidents(Some("1h"), 0, 50).await.expect("incidents");
+    assert_eq!(page.value.incidents.len(), 2, "{:?}", page.value);
+    let ended = page
+        .value
+        .incidents
+        .iter()
+        .find(|incident| incident.proxy_id == old)
+        .expect("the deleted proxy's incident");
+    assert!(!ended.open, "{ended:?}");
+    assert_eq!(
+        ended.ended_by,
+        Some(proxyhealth_core::IncidentEnd::ProxyDeleted)
+    );
+    let fresh = page
+        .value
+        .incidents
+        .iter()
+        .find(|incident| incident.proxy_id != old)
+        .expect("the new proxy's incident");
+    assert!(fresh.open, "the new proxy's own incident: {fresh:?}");
+    assert_eq!(fresh.proxy_name, "eu-west");
+}

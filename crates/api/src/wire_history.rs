@@ -2,7 +2,7 @@
 //! window, the incidents, and the uptime figures of the proxy list.
 //! Re-exported by [`crate::wire`].
 
-use proxyhealth_core::{HealthReport, Status};
+use proxyhealth_core::{HealthReport, IncidentEnd, Status};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -153,9 +153,14 @@ pub struct Incident {
     /// When it left `ok` (or was first recorded out of it).
     #[serde(with = "time::serde::rfc3339")]
     pub started_at: OffsetDateTime,
-    /// When it was `ok` again; `null` while the incident is open.
+    /// When it was `ok` again, or its proxy was deleted; `null` while the
+    /// incident is open.
     #[serde(with = "time::serde::rfc3339::option")]
     pub ended_at: Option<OffsetDateTime>,
+    /// Why it ended: `recovered` (`ok` again) or `proxy_deleted`; `null`
+    /// while the incident is open.
+    #[serde(default)]
+    pub ended_by: Option<IncidentEnd>,
     /// Whether it is still going on.
     pub open: bool,
     /// From start to end (to now while open), in milliseconds.

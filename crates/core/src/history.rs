@@ -84,6 +84,29 @@ impl Transition {
             previous_lasted: None,
         }
     }
+
+    /// Whether this is a recovery: `ok` after a failing status (`unhealthy`,
+    /// `unreachable`, `unknown`). A first status is none, and neither is a
+    /// proxy's registration (`unregistered` is where every proxy starts, not
+    /// a failure), whatever status it registers into.
+    pub fn is_recovery(&self) -> bool {
+        self.to == Status::Ok
+            && matches!(
+                self.from,
+                Some(Status::Unhealthy | Status::Unreachable | Status::Unknown)
+            )
+    }
+}
+
+/// Why an incident (a period out of `ok`) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentEnd {
+    /// The proxy was `ok` again.
+    Recovered,
+    /// The proxy was deleted while out of `ok`: nothing checks it any more,
+    /// so the incident ends when it was deleted rather than staying open.
+    ProxyDeleted,
 }
 
 /// What one sweep, re-check or replica write hands to the recorder: written

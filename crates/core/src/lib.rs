@@ -20,11 +20,13 @@
 //! - [`history`]: the recording seam of persisted history: checks and status
 //!   transitions handed to the store in one transaction ([`HistoryRecorder`]).
 //! - [`rollup`]: the hourly rollup of a proxy's checks and its latency sketch.
+//! - [`human`]: how long something lasted, as people read it.
 
 pub mod advice;
 pub mod classify;
 pub mod envelope;
 pub mod history;
+pub mod human;
 pub mod hysteresis;
 pub mod outcome;
 pub mod proxy;
@@ -37,7 +39,9 @@ pub mod status;
 pub mod validate;
 
 pub use classify::{Classified, classify, health_report_url};
-pub use history::{CheckRecord, HistoryBatch, HistoryRecorder, RecordError, Transition};
+pub use history::{
+    CheckRecord, HistoryBatch, HistoryRecorder, IncidentEnd, RecordError, Transition,
+};
 pub use hysteresis::Hysteresis;
 pub use outcome::{BodyError, ProbeOutcome, ProbeResponse, TransportError, TransportErrorKind};
 pub use proxy::{Proxy, ProxyHost, app_host_for_csp};

@@ -11,8 +11,8 @@ pub const RESERVED_NAME: &str = "primary";
 /// (`me/register`, `refresh`): a proxy with one of them could not be addressed
 /// by name, so they are refused (case-insensitively).
 pub const ROUTE_NAMES: [&str; 2] = ["me", "refresh"];
-/// Longest proxy name, in characters.
-pub const MAX_NAME_CHARS: usize = 64;
+/// Longest proxy name, in characters (Coder's limit for names).
+pub const MAX_NAME_CHARS: usize = 32;
 /// Longest display name, in characters.
 pub const MAX_DISPLAY_NAME_CHARS: usize = 128;
 /// Longest icon URL, in bytes.
@@ -42,18 +42,32 @@ impl FieldError {
     }
 }
 
-/// A proxy name: 1 to 64 characters, not blank, and not `primary` in any case.
+/// A proxy name, by Coder's rule for names (`NameValid`): 1 to
+/// [`MAX_NAME_CHARS`] ASCII letters and digits, in groups joined by single
+/// hyphens (`eu-west-1`; no leading, trailing or doubled hyphen). On top of
+/// it: not `primary` (the primary region's), `me` or `refresh` (routes of the
+/// API, [`ROUTE_NAMES`]) in any case, and not a UUID (the API reads a UUID in
+/// a path as an id, so such a name would hide the proxy it is the id of, and
+/// reach no proxy by name).
 ///
-/// Any other characters are allowed and kept byte for byte (quotes, emoji, …);
-/// consumers display names as text.
+/// Names are unique and looked up regardless of case (`EU-West` is
+/// `eu-west`); they are kept as written. The one place this rule is written:
+/// the API, the stores and the CLI call it.
 pub fn validate_name(name: &str) -> Result<(), FieldError> {
-    if name.trim().is_empty() {
+    if name.is_empty() {
         return Err(FieldError::new("name", "must not be empty"));
     }
-    if name.chars().count() > MAX_NAME_CHARS {
+    let chars = name.chars().count();
+    if chars > MAX_NAME_CHARS {
         return Err(FieldError::new(
             "name",
-            format!("must be at most {MAX_NAME_CHARS} characters"),
+            format!("must be at most {MAX_NAME_CHARS} characters, got {chars}"),
+        ));
+    }
+    if !follows_name_pattern(name) {
+        return Err(FieldError::new(
+            "name",
+            format!("{name:?} is not a valid name: {NAME_RULE}"),
         ));
     }
     if name.eq_ignore_ascii_case(RESERVED_NAME) {
@@ -71,7 +85,27 @@ pub fn validate_name(name: &str) -> Result<(), FieldError> {
             format!("the name {name:?} is reserved: the API uses it as a route"),
         ));
     }
+    if uuid::Uuid::parse_str(name).is_ok() {
+        return Err(FieldError::new(
+            "name",
+            format!(
+                "the name {name:?} reads as an id (a UUID): the API would take it for \
+                 the id of a proxy, so no proxy could be reached by it"
+            ),
+        ));
+    }
     Ok(())
+}
+
+/// The name rule in words, for errors and help texts.
+pub const NAME_RULE: &str = "use letters, digits and single hyphens between them \
+                             (eu-west-1), at most 32 characters";
+
+/// Letters and digits in groups joined by single hyphens (Coder's
+/// `^[a-zA-Z0-9]+(?:-[a-zA-Z0-9]+)*$`).
+fn follows_name_pattern(name: &str) -> bool {
+    name.split('-')
+        .all(|group| !group.is_empty() && group.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 /// A display name: at most 128 characters (empty means "use the name").
@@ -297,8 +331,55 @@ mod tests {
     }
 
     #[test]
-    fn names_with_quotes_and_emoji_are_allowed() {
-        assert!(validate_name("eu \"west\" 🇪🇺 '; DROP TABLE x;--").is_ok());
+    fn names_are_letters_digits_and_single_hyphens_up_to_32() {
+        for ok in [
+            "eu-west",
+            "EU-West-1",
+            "a",
+            "9",
+            &"z".repeat(32),
+            "me2",
+            "refreshed",
+        ] {
+            assert_eq!(validate_name(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "bad name!",
+            "a b/c",
+            "x\u{0}y",
+            " padded ",
+            "Upper_Case",
+            "refresh ",
+            "-eu",
+            "eu-",
+            "eu--west",
+            "é",
+            "eu \"west\" 🇪🇺 '; DROP TABLE x;--",
+        ] {
+            let err = validate_name(bad).expect_err(bad);
+            assert_eq!(err.field, "name");
+            assert_eq!(
+                err.detail,
+                format!("{bad:?} is not a valid name: {NAME_RULE}")
+            );
+        }
+        let err = validate_name(&"a".repeat(33)).expect_err("too long");
+        assert_eq!(err.detail, "must be at most 32 characters, got 33");
+        assert!(NAME_RULE.contains(&MAX_NAME_CHARS.to_string()));
+        assert_eq!(
+            validate_name("").expect_err("empty").detail,
+            "must not be empty"
+        );
+    }
+
+    #[test]
+    fn a_name_that_reads_as_a_uuid_is_refused() {
+        // 32 hex digits fit the pattern and the length; the hyphenated form
+        // is longer than 32 anyway.
+        let id = uuid::Uuid::new_v4();
+        let err = validate_name(&id.simple().to_string()).expect_err("a UUID");
+        assert!(err.detail.contains("reads as an id"), "{}", err.detail);
+        assert!(validate_name(&id.hyphenated().to_string()).is_err());
     }
 
     #[test]

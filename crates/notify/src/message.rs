@@ -3,7 +3,6 @@
 
 use proxyhealth_core::{Status, Transition};
 use serde::Serialize;
-use std::time::Duration;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -69,7 +68,8 @@ pub struct WebhookBody {
     pub from: Option<Status>,
     /// The status now.
     pub to: Option<Status>,
-    /// Whether `to` is `ok` (a recovery).
+    /// Whether this is a recovery: `ok` after a failing status (not a
+    /// registration; see [`Transition::is_recovery`]).
     pub recovered: bool,
     /// The report's errors from the check that caused the change.
     pub errors: Vec<String>,
@@ -100,7 +100,7 @@ impl WebhookBody {
                 }),
                 from: t.from,
                 to: Some(t.to),
-                recovered: t.to == Status::Ok,
+                recovered: t.is_recovery(),
                 errors: t.report.errors.clone(),
                 warnings: t.report.warnings.clone(),
                 at: Some(t.at),
@@ -126,27 +126,25 @@ impl WebhookBody {
     }
 }
 
-/// One readable line: `eu-west is unreachable (was ok for 3h 2m)`.
+/// One readable line: `eu-west is unreachable (was ok for 3h 2m)`, `eu-west
+/// is ok again (…)` for a recovery, `eu-west registered and is ok (was
+/// unregistered for 22ms)` for a registration.
 pub fn summary(t: &Transition) -> String {
-    let again = matches!(
-        t.from,
-        Some(Status::Unhealthy | Status::Unreachable | Status::Unknown)
-    );
-    let now = if t.to == Status::Ok && again {
+    let now = if t.is_recovery() {
         format!("{} is ok again", t.proxy_name)
+    } else if t.from == Some(Status::Unregistered) {
+        format!("{} registered and is {}", t.proxy_name, t.to)
     } else {
         format!("{} is {}", t.proxy_name, t.to)
     };
     match (t.from, t.previous_lasted) {
-        (Some(from), Some(lasted)) => format!("{now} (was {from} for {})", rounded(lasted)),
+        (Some(from), Some(lasted)) => format!(
+            "{now} (was {from} for {})",
+            proxyhealth_core::human::duration(lasted)
+        ),
         (Some(from), None) => format!("{now} (was {from})"),
         (None, _) => now,
     }
-}
-
-/// A duration to the second, as humans read it (`3h 2m 5s`).
-fn rounded(duration: Duration) -> String {
-    humantime::format_duration(Duration::from_secs(duration.as_secs().max(1))).to_string()
 }
 
 /// Most error or warning lines a Slack message lists.
@@ -193,6 +191,7 @@ fn escape(text: &str) -> String {
 mod tests {
     use super::*;
     use proxyhealth_core::HealthReport;
+    use std::time::Duration;
 
     fn change() -> Event {
         Event::Change {
@@ -227,6 +226,55 @@ mod tests {
             body["summary"],
             "eu-<west> is unreachable (was ok for 1h 2m 5s)"
         );
+    }
+
+    fn transition(from: Status, to: Status, lasted: Duration) -> Transition {
+        let Event::Change { transition, .. } = change() else {
+            unreachable!("a change")
+        };
+        Transition {
+            from: Some(from),
+            to,
+            previous_lasted: Some(lasted),
+            proxy_name: "eu-west".into(),
+            ..transition
+        }
+    }
+
+    #[test]
+    fn a_registration_soon_after_creation_is_no_recovery_and_says_its_milliseconds() {
+        let registered = transition(Status::Unregistered, Status::Ok, Duration::from_millis(22));
+        assert!(!registered.is_recovery());
+        assert_eq!(
+            summary(&registered),
+            "eu-west registered and is ok (was unregistered for 22ms)"
+        );
+        let event = Event::Change {
+            id: 1,
+            transition: registered,
+        };
+        let body = serde_json::to_value(WebhookBody::of(&event, None)).expect("json");
+        assert_eq!(body["recovered"], false);
+        assert_eq!(body["previous_status_seconds"], 0.022);
+    }
+
+    #[test]
+    fn ok_after_a_failure_is_a_recovery() {
+        let back = transition(
+            Status::Unreachable,
+            Status::Ok,
+            Duration::from_millis(1_500),
+        );
+        assert_eq!(
+            summary(&back),
+            "eu-west is ok again (was unreachable for 1s)"
+        );
+        let event = Event::Change {
+            id: 1,
+            transition: back,
+        };
+        let body = serde_json::to_value(WebhookBody::of(&event, None)).expect("json");
+        assert_eq!(body["recovered"], true);
     }
 
     #[test]

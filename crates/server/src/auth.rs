@@ -61,9 +61,10 @@ impl Auth {
     /// Records a failure for the throttle, waits if the address failed too
     /// often, and hands the error back.
     pub async fn fail(&self, ip: Option<IpAddr>, err: ApiError) -> ApiError {
-        tracing::debug!(client = ?ip, status = err.status.as_u16(), message = %err.envelope.message, "authentication failed");
+        let client = client_text(ip);
+        tracing::debug!(%client, status = err.status.as_u16(), message = %err.envelope.message, "authentication failed");
         if let Some(delay) = self.throttle.record_failure(ip) {
-            tracing::warn!(client = ?ip, "repeated authentication failures; answering late");
+            tracing::warn!(%client, "repeated authentication failures; answering late");
             tokio::time::sleep(delay).await;
         }
         err
@@ -163,4 +164,22 @@ fn admin_credential(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
 fn malformed_authorization() -> ApiError {
     ApiError::unauthorized("Invalid admin token.")
         .with_detail("The Authorization header must be \"Bearer <admin token>\".")
+}
+
+/// A client's address as the logs show it: the address, or `unknown` when
+/// the connection's is not known (a request served without a socket).
+fn client_text(ip: Option<IpAddr>) -> String {
+    ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_is_logged_by_its_address_or_as_unknown() {
+        let ip: IpAddr = "127.0.0.1".parse().expect("an address");
+        assert_eq!(client_text(Some(ip)), "127.0.0.1");
+        assert_eq!(client_text(None), "unknown");
+    }
 }

@@ -65,6 +65,15 @@ impl ApiError {
             .with_validation(err.field, err.detail.clone())
     }
 
+    /// 400 for a query parameter: `Invalid query parameter.`, the detail
+    /// (naming the value) and the parameter named in `validations`.
+    pub fn invalid_param(param: &str, detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        ApiError::bad_request("Invalid query parameter.")
+            .with_detail(detail.clone())
+            .with_validation(param, detail)
+    }
+
     /// 401: no credentials or bad ones.
     pub fn unauthorized(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::UNAUTHORIZED, message)

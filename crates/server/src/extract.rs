@@ -61,7 +61,9 @@ fn check_content_type(value: Option<&axum::http::HeaderValue>) -> Result<(), Api
 }
 
 /// Decodes a body, turning serde's error into a 400 that names the field.
+/// Every body the API takes is an object: anything else is refused first.
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    check_object(bytes)?;
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = match serde_path_to_error::deserialize::<_, T>(&mut de) {
         Ok(value) => value,
@@ -77,6 +79,31 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
+/// 400 when the body is JSON but not an object. serde reads a struct from an
+/// array too (its fields by position: `["eu","EU",""]` would create a proxy),
+/// which no client means. A body that is not JSON is refused as such, with
+/// where it breaks.
+fn check_object(bytes: &[u8]) -> Result<(), ApiError> {
+    let first = bytes
+        .iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+    let kind = match first {
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b'-' | b'0'..=b'9') => "a number",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        _ => return Ok(()),
+    };
+    if let Err(err) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+        return Err(
+            ApiError::bad_request("Request body is not valid JSON.").with_detail(err.to_string())
+        );
+    }
+    Err(ApiError::bad_request("Invalid request body.")
+        .with_detail(format!("expected a JSON object, got {kind}")))
+}
+
 fn json_error(path: &str, err: &serde_json::Error) -> ApiError {
     use serde_json::error::Category;
     match err.classify() {
@@ -85,14 +112,17 @@ fn json_error(path: &str, err: &serde_json::Error) -> ApiError {
         }
         Category::Data => {
             let message = err.to_string();
-            // `unknown field `x`` and `missing field `x`` name the field in backticks;
+            // `unknown field `x``, `missing field `x`` and `duplicate field `x``
+            // name the field in backticks (the path is the object holding it);
             // other data errors (a wrong type) are located by the path.
-            let field =
-                if message.starts_with("unknown field") || message.starts_with("missing field") {
-                    between_backticks(&message).map(str::to_owned)
-                } else {
-                    None
-                };
+            let named = ["unknown field", "missing field", "duplicate field"]
+                .iter()
+                .any(|start| message.starts_with(start));
+            let field = if named {
+                between_backticks(&message).map(str::to_owned)
+            } else {
+                None
+            };
             let field = field.unwrap_or_else(|| path.to_owned());
             let detail = if field == "." || field.is_empty() {
                 message.clone()
@@ -150,6 +180,42 @@ mod tests {
         assert_eq!(err.envelope.message, "Request body is not valid JSON.");
         assert!(
             err.envelope.detail.contains("line 1 column"),
+            "{}",
+            err.envelope.detail
+        );
+    }
+
+    #[test]
+    fn only_an_object_is_a_body() {
+        for (body, kind) in [
+            (&br#"["a", false]"#[..], "an array"),
+            (br#" [1]"#, "an array"),
+            (br#""a""#, "a string"),
+            (br#"-1"#, "a number"),
+            (br#"true"#, "a boolean"),
+            (b"null", "null"),
+        ] {
+            let err = decode::<Body>(body).expect_err("not an object");
+            assert_eq!(err.envelope.message, "Invalid request body.");
+            assert_eq!(
+                err.envelope.detail,
+                format!("expected a JSON object, got {kind}")
+            );
+        }
+        let err = decode::<Body>(b"[1,").expect_err("broken");
+        assert_eq!(err.envelope.message, "Request body is not valid JSON.");
+        assert!(decode::<Body>(br#" {"name":"a"}"#).is_ok());
+    }
+
+    #[test]
+    fn a_duplicate_key_is_named() {
+        let err = decode::<Body>(br#"{"name":"a","name":"b"}"#).expect_err("duplicate");
+        assert_eq!(err.envelope.message, "Invalid request body.");
+        assert_eq!(err.envelope.validations[0].field, "name");
+        assert!(
+            err.envelope
+                .detail
+                .starts_with("name: duplicate field `name`"),
             "{}",
             err.envelope.detail
         );

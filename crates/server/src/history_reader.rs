@@ -16,7 +16,7 @@ use proxyhealth_api::wire::{
 };
 use proxyhealth_core::{Proxy, Transition};
 use proxyhealth_store::history::view::{self, IncidentRecord};
-use proxyhealth_store::{HistoryStore, HourBucket, StoreError, UptimeCounts};
+use proxyhealth_store::{HistoryStore, HourBucket, ProxyStore, StoreError, UptimeCounts};
 use std::collections::HashMap;
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -149,10 +149,12 @@ impl HistoryReader {
         }))
     }
 
-    /// One page of the incidents open at or after `since`, newest first;
-    /// `None` when the store keeps no history.
+    /// One page of the incidents open at or after `since`, newest first,
+    /// those of proxies deleted since ended at their deletion (`proxies`
+    /// says which were); `None` when the store keeps no history.
     pub(crate) async fn incidents(
         &self,
+        proxies: &dyn ProxyStore,
         since: OffsetDateTime,
         offset: usize,
         limit: usize,
@@ -162,6 +164,18 @@ impl HistoryReader {
             return Ok(None);
         };
         let all = view::incidents(history.as_ref(), since).await?;
+        let mut ids: Vec<Uuid> = all.iter().map(|incident| incident.proxy_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let deleted_at: HashMap<Uuid, OffsetDateTime> = proxies
+            .get_proxies(&ids)
+            .await?
+            .into_iter()
+            .filter(|proxy| proxy.deleted)
+            // a deleted proxy is never written again: its last change is its deletion
+            .map(|proxy| (proxy.id, proxy.updated_at))
+            .collect();
+        let all = view::end_at_deletion(all, &deleted_at, since);
         let total = all.len();
         let incidents = all
             .iter()
@@ -229,6 +243,7 @@ fn wire_incident(incident: &IncidentRecord, now: OffsetDateTime) -> Incident {
         proxy_name: incident.proxy_name.clone(),
         started_at: incident.started_at,
         ended_at: incident.ended_at,
+        ended_by: incident.ended_by,
         open: incident.ended_at.is_none(),
         duration_ms: u64::try_from(incident.duration(now).as_millis()).unwrap_or(u64::MAX),
         worst_status: incident.worst,
@@ -240,8 +255,8 @@ fn wire_incident(incident: &IncidentRecord, now: OffsetDateTime) -> Incident {
 mod tests {
     use super::*;
     use proxyhealth_core::{HistoryBatch, Transition};
+    use proxyhealth_store::MemoryStore;
     use proxyhealth_store::history::Pruned;
-    use proxyhealth_store::{MemoryStore, ProxyStore};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// The memory store's history, counting the uptime reads.

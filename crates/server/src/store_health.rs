@@ -22,6 +22,8 @@ use tokio::time::Instant;
 pub const STORE_ERRORS_METRIC: &str = "proxyhealth_store_errors_total";
 /// Name of the gauge that is 1 while the store answers reads and writes.
 pub const STORE_UP_METRIC: &str = "proxyhealth_store_up";
+/// The `operation` labels of [`STORE_ERRORS_METRIC`].
+pub const OPERATIONS: [&str; 2] = ["read", "write"];
 /// Least time between two write probes from `/healthz`.
 pub const PROBE_SPACING: Duration = Duration::from_millis(500);
 /// Longest a write probe may take before `/healthz` answers without it.
@@ -56,6 +58,11 @@ impl StoreHealth {
             STORE_UP_METRIC,
             "1 while the last sweep read the store and no store write is failing, else 0.",
         )?;
+        // both series exist from the start, at 0, so a rate or an alert on
+        // them has a series before the first error
+        for operation in OPERATIONS {
+            errors.with_label_values(&[operation]);
+        }
         registry.register(Box::new(errors.clone()))?;
         registry.register(Box::new(up.clone()))?;
         up.set(1);

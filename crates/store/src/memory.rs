@@ -134,7 +134,7 @@ impl ProxyStore for MemoryStore {
         Ok(inner
             .proxies
             .values()
-            .find(|p| !p.deleted && p.name == name)
+            .find(|p| !p.deleted && fold_name(&p.name) == fold_name(name))
             .cloned())
     }
 

@@ -356,7 +356,7 @@ impl ProxyStore for PgStore {
         let row = sqlx::query(concat!(
             "SELECT ",
             columns!(),
-            " FROM workspace_proxies WHERE name = $1 AND deleted = false"
+            " FROM workspace_proxies WHERE lower(name) = lower($1) AND deleted = false"
         ))
         .bind(name)
         .fetch_optional(&self.pool)

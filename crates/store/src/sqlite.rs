@@ -240,7 +240,7 @@ impl ProxyStore for SqliteStore {
         let row = sqlx::query(concat!(
             "SELECT ",
             columns!(),
-            " FROM workspace_proxies WHERE name = ?1 AND deleted = 0"
+            " FROM workspace_proxies WHERE lower(name) = lower(?1) AND deleted = 0"
         ))
         .bind(name)
         .fetch_optional(&self.reader)

@@ -40,7 +40,9 @@ pub trait ProxyStore: ProxySource {
         Ok(found)
     }
 
-    /// The non-deleted proxy with exactly this name (case-sensitive, as Coder).
+    /// The non-deleted proxy with this name in any case (`EU-WEST` finds
+    /// `eu-west`): the rule names are unique by, so a lookup finds the one
+    /// proxy a create under that name would clash with.
     async fn proxy_by_name(&self, name: &str) -> Result<Option<Proxy>, StoreError>;
 
     /// Every non-deleted proxy ordered by creation time, then id.

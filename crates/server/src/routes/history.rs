@@ -23,13 +23,6 @@ pub(crate) const MAX_LIMIT: usize = 500;
 
 type Params = Query<HashMap<String, String>>;
 
-/// 400 for a query parameter, naming it and its value.
-fn bad_param(field: &str, detail: String) -> ApiError {
-    ApiError::bad_request("Invalid query parameter.")
-        .with_detail(detail.clone())
-        .with_validation(field, detail)
-}
-
 /// 404 when the store keeps no history (attached read-only to Coder).
 fn not_kept() -> ApiError {
     ApiError::not_found("History is not kept.")
@@ -47,7 +40,7 @@ pub(crate) async fn proxy_history(
         None => HistoryWindow::default(),
         Some(value) => value
             .parse::<HistoryWindow>()
-            .map_err(|err| bad_param("window", err.to_string()))?,
+            .map_err(|err| ApiError::invalid_param("window", err.to_string()))?,
     };
     let proxy = find_proxy(store.as_ref(), &key).await?;
     history
@@ -59,6 +52,7 @@ pub(crate) async fn proxy_history(
 
 /// `GET /api/v2/proxyhealth/incidents?since=&limit=&offset=`.
 pub(crate) async fn incidents(
+    State(store): State<Arc<dyn ProxyStore>>,
     State(history): State<Arc<HistoryReader>>,
     Query(params): Params,
 ) -> Result<Json<IncidentsPage>, ApiError> {
@@ -66,7 +60,7 @@ pub(crate) async fn incidents(
     let since = match params.get("since") {
         None => now - DEFAULT_SINCE,
         Some(value) => parse_since(value, now).ok_or_else(|| {
-            bad_param(
+            ApiError::invalid_param(
                 "since",
                 format!(
                     "invalid since {value:?}: expected an RFC 3339 time \
@@ -82,7 +76,7 @@ pub(crate) async fn incidents(
             .ok()
             .filter(|limit| (1..=MAX_LIMIT).contains(limit))
             .ok_or_else(|| {
-                bad_param(
+                ApiError::invalid_param(
                     "limit",
                     format!(
                         "invalid limit {value:?}: expected a whole number from 1 to {MAX_LIMIT}"
@@ -93,14 +87,14 @@ pub(crate) async fn incidents(
     let offset = match params.get("offset") {
         None => 0,
         Some(value) => value.parse::<usize>().map_err(|_| {
-            bad_param(
+            ApiError::invalid_param(
                 "offset",
                 format!("invalid offset {value:?}: expected a whole number from 0"),
             )
         })?,
     };
     history
-        .incidents(since, offset, limit, now)
+        .incidents(store.as_ref(), since, offset, limit, now)
         .await?
         .map(Json)
         .ok_or_else(not_kept)

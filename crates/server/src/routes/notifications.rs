@@ -26,9 +26,10 @@ fn limit_of(query: Option<&str>) -> Result<u32, ApiError> {
         .ok()
         .filter(|limit| (1..=MAX_LIMIT).contains(limit))
         .ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "limit must be a whole number from 1 to {MAX_LIMIT}"
-            ))
+            ApiError::invalid_param(
+                "limit",
+                format!("invalid limit {text:?}: expected a whole number from 1 to {MAX_LIMIT}"),
+            )
         })
 }
 

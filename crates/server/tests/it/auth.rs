@@ -1,6 +1,6 @@
 //! Admin authentication: missing, wrong and misplaced tokens, and the slow-down.
 
-use crate::helpers::{ADMIN, answer, spawn_app};
+use crate::helpers::{ADMIN, LogCapture, answer, spawn_app};
 use reqwest::StatusCode;
 use std::time::{Duration, Instant};
 
@@ -132,4 +132,36 @@ async fn repeated_failures_from_one_address_are_answered_late() {
     assert!(elapsed >= Duration::from_millis(950), "{elapsed:?}");
     let ok = app.admin_get("/api/v2/workspaceproxies").await;
     assert_eq!(ok.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn failures_and_the_slow_down_are_logged_with_the_clients_address() {
+    let (logs, _guard) = LogCapture::install();
+    let (app, _) = spawn_app().await;
+    for _ in 0..6 {
+        let response = app
+            .client
+            .get(app.url("/api/v2/workspaceproxies"))
+            .bearer_auth("wrong")
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let text = logs.text();
+    let late = text
+        .lines()
+        .find(|line| line.contains("repeated authentication failures; answering late"))
+        .unwrap_or_else(|| panic!("the slow-down is logged: {text}"));
+    assert!(late.contains("client=127.0.0.1"), "{late}");
+    assert!(
+        !late.contains("Some("),
+        "the address, not a Rust option: {late}"
+    );
+    let failed = text
+        .lines()
+        .find(|line| line.contains("authentication failed"))
+        .unwrap_or_else(|| panic!("a failure is logged: {text}"));
+    assert!(failed.contains("client=127.0.0.1"), "{failed}");
+    assert!(!failed.contains("Some("), "{failed}");
 }

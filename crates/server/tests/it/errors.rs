@@ -28,6 +28,102 @@ async fn a_body_that_is_not_json_is_a_400_naming_the_position() {
     );
 }
 
+/// Sends `body` as JSON to `path` with the admin token, or with `proxy_token`
+/// as the proxy's header when given.
+async fn send_raw(
+    app: &crate::helpers::TestApp,
+    method: Method,
+    path: &str,
+    proxy_token: Option<&str>,
+    body: &str,
+) -> crate::helpers::Answer {
+    let mut request = app
+        .client
+        .request(method, app.url(path))
+        .header("content-type", "application/json")
+        .body(body.to_owned());
+    request = match proxy_token {
+        Some(token) => request.header("Coder-External-Proxy-Token", token),
+        None => request.bearer_auth(ADMIN),
+    };
+    answer(request.send().await.expect("send")).await
+}
+
+#[tokio::test]
+async fn a_body_that_is_json_but_not_an_object_is_refused_on_every_route() {
+    let (app, _) = spawn_app().await;
+    let (_, token) = app.create_proxy("eu-west").await;
+    let routes = [
+        (Method::POST, "/api/v2/workspaceproxies", None),
+        (Method::PATCH, "/api/v2/workspaceproxies/eu-west", None),
+        (
+            Method::POST,
+            "/api/v2/workspaceproxies/me/register",
+            Some(token.as_str()),
+        ),
+        (
+            Method::POST,
+            "/api/v2/workspaceproxies/me/deregister",
+            Some(token.as_str()),
+        ),
+    ];
+    let bodies = [
+        (r#"["seqname","Seq Name",""]"#, "an array"),
+        ("[1]", "an array"),
+        (r#""eu""#, "a string"),
+        ("7", "a number"),
+        ("true", "a boolean"),
+        ("null", "null"),
+    ];
+    for (method, path, proxy_token) in &routes {
+        for (body, kind) in bodies {
+            let answer = send_raw(&app, method.clone(), path, *proxy_token, body).await;
+            assert_eq!(
+                answer.status,
+                StatusCode::BAD_REQUEST,
+                "{method} {path} {body}"
+            );
+            assert_eq!(answer.message(), "Invalid request body.", "{path} {body}");
+            assert_eq!(
+                answer.detail(),
+                format!("expected a JSON object, got {kind}"),
+                "{path} {body}"
+            );
+        }
+    }
+    let list = app.admin_get("/api/v2/workspaceproxies").await;
+    let names: Vec<&str> = list.body["regions"]
+        .as_array()
+        .expect("regions")
+        .iter()
+        .filter_map(|proxy| proxy["name"].as_str())
+        .collect();
+    assert_eq!(names, ["eu-west"], "nothing created or renamed");
+}
+
+#[tokio::test]
+async fn a_duplicated_key_is_a_400_naming_the_key() {
+    let (app, _) = spawn_app().await;
+    let answer = send_raw(
+        &app,
+        Method::POST,
+        "/api/v2/workspaceproxies",
+        None,
+        r#"{"name":"eu-west","display_name":"EU","name":"us-east"}"#,
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+    assert_eq!(answer.message(), "Invalid request body.");
+    assert_eq!(answer.first_field(), "name");
+    assert!(
+        answer.detail().starts_with("name: duplicate field `name`"),
+        "{}",
+        answer.detail()
+    );
+    let list = app.admin_get("/api/v2/workspaceproxies").await;
+    assert_eq!(list.body["regions"], json!([]));
+}
+
 #[tokio::test]
 async fn an_unknown_field_is_a_400_naming_the_field() {
     let (app, _) = spawn_app().await;

@@ -161,6 +161,27 @@ async fn metrics_have_coders_names_and_http_metrics_by_route_template() {
 }
 
 #[tokio::test]
+async fn the_store_error_counters_are_exported_at_zero_before_any_error() {
+    let (app, _) = spawn_app().await;
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("text");
+    for operation in ["read", "write"] {
+        let series = format!("proxyhealth_store_errors_total{{operation=\"{operation}\"}} 0");
+        assert!(
+            text.lines().any(|line| line == series),
+            "{series} is exported: {text}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn the_dashboard_and_its_assets_are_served_with_the_csp() {
     let (app, _) = spawn_app().await;
     for (path, content_type) in [

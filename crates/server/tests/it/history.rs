@@ -1,9 +1,13 @@
 //! Persisted history through the API (issue 15): a proxy's window, the
-//! incidents, the uptime in the list, and the errors of their parameters.
+//! incidents, the uptime in the list, and the errors of their parameters;
+//! a deleted proxy's incident ends at its deletion on every store.
 
-use crate::helpers::{config, registration, spawn_app, spawn_with};
+use crate::helpers::{
+    TestApp, config, eventually, registration, spawn_app, spawn_running, spawn_with,
+};
 use proxyhealth_core::{HealthReport, HistoryBatch, Status, Transition};
-use proxyhealth_store::{ProxyStore, SqliteStore};
+use proxyhealth_store::{OpenOptions, ProxyStore, SqliteStore, open_store};
+use proxyhealth_testkit::TestDatabase;
 use proxyhealth_testkit::fake_proxy::{FakeProxy, json};
 use reqwest::StatusCode;
 use std::sync::Arc;
@@ -284,4 +288,106 @@ async fn history_older_than_the_retention_is_pruned_in_the_background() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The incidents `app` lists over the last day.
+async fn listed_incidents(app: &TestApp) -> Vec<serde_json::Value> {
+    let answer = app
+        .admin_get("/api/v2/proxyhealth/incidents?since=24h")
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    answer.body["incidents"]
+        .as_array()
+        .expect("incidents")
+        .clone()
+}
+
+/// The incident of proxy `id` that `app` lists, once there is one.
+async fn incident_of(app: &TestApp, id: Uuid) -> serde_json::Value {
+    eventually(Duration::from_secs(10), "the proxy's incident", || async {
+        listed_incidents(app)
+            .await
+            .into_iter()
+            .find(|incident| incident["proxy_id"] == id.to_string())
+    })
+    .await
+}
+
+/// A proxy created through `creator` (unregistered: an open incident) and
+/// deleted through it: `reader` lists the incident as ended by the deletion,
+/// not open for ever; a proxy created again under the same name has an
+/// incident of its own, told apart by its id.
+async fn a_deleted_proxys_incident_ends_at_its_deletion(creator: &TestApp, reader: &TestApp) {
+    let (old, _) = creator.create_proxy("eu-west").await;
+    let open = incident_of(reader, old).await;
+    assert_eq!(open["open"], true, "{open}");
+    assert_eq!(open["ended_by"], serde_json::Value::Null);
+
+    let deleted = creator
+        .admin_delete("/api/v2/workspaceproxies/eu-west")
+        .await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
+    let ended = incident_of(reader, old).await;
+    assert_eq!(ended["open"], false, "{ended}");
+    assert_eq!(ended["ended_by"], "proxy_deleted");
+    assert_eq!(ended["worst_status"], "unregistered");
+    let ended_at = ended["ended_at"].as_str().expect("an end").to_owned();
+    let lasted = ended["duration_ms"].as_u64().expect("a duration");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let later = incident_of(reader, old).await;
+    assert_eq!(later["ended_at"], ended_at.as_str(), "the end stays put");
+    assert_eq!(later["duration_ms"], lasted, "the duration stops growing");
+
+    let (new, _) = reader.create_proxy("eu-west").await;
+    assert_ne!(new, old);
+    let fresh = incident_of(creator, new).await;
+    assert_eq!(fresh["proxy_name"], "eu-west");
+    assert_eq!(fresh["open"], true, "{fresh}");
+    let listed = listed_incidents(creator).await;
+    assert_eq!(listed.len(), 2, "one incident each: {listed:?}");
+    let old_one = listed
+        .iter()
+        .find(|incident| incident["proxy_id"] == old.to_string())
+        .expect("the deleted proxy's incident");
+    assert_eq!(old_one["ended_by"], "proxy_deleted", "{old_one}");
+    let history = creator
+        .admin_get("/api/v2/workspaceproxies/eu-west/history")
+        .await;
+    assert_eq!(history.body["proxy_id"], new.to_string());
+    let own = history.body["incidents"].as_array().expect("incidents");
+    assert_eq!(own.len(), 1, "only the new proxy's: {own:?}");
+    assert_eq!(own[0]["proxy_id"], new.to_string());
+}
+
+#[tokio::test]
+async fn a_deleted_proxys_incident_ends_at_its_deletion_in_memory() {
+    let (app, _store) = spawn_app().await;
+    a_deleted_proxys_incident_ends_at_its_deletion(&app, &app).await;
+}
+
+#[tokio::test]
+async fn a_deleted_proxys_incident_ends_at_its_deletion_on_sqlite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(&dir.path().join("proxyhealth.db"))
+        .await
+        .expect("open");
+    let app = spawn_with(Arc::new(store), config()).await;
+    a_deleted_proxys_incident_ends_at_its_deletion(&app, &app).await;
+}
+
+#[tokio::test]
+async fn a_deleted_proxys_incident_ends_at_its_deletion_on_postgres_with_two_replicas() {
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    let open = || async {
+        open_store(&db.url, OpenOptions::default())
+            .await
+            .expect("open postgres")
+    };
+    let a = spawn_running(open().await, Duration::from_millis(200)).await;
+    let b = spawn_running(open().await, Duration::from_millis(200)).await;
+    a_deleted_proxys_incident_ends_at_its_deletion(&a, &b).await;
+    drop((a, b));
+    db.drop_db().await;
 }

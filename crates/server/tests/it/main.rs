@@ -9,6 +9,7 @@ mod errors;
 mod health;
 mod helpers;
 mod history;
+mod names;
 mod notify;
 mod proptests;
 mod proxies;

@@ -364,17 +364,67 @@ async fn the_notifications_route_is_for_the_admin_only() {
     let app = app_with(store, NotifySettings::default()).await;
     let answer = app.get("/api/v2/proxyhealth/notifications").await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
-    let answer = app
-        .admin_get("/api/v2/proxyhealth/notifications?limit=0")
-        .await;
-    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        answer.message(),
-        "limit must be a whole number from 1 to 1000"
-    );
     let listed = proxyhealth_testkit::api::client(&app.base, ADMIN)
         .notifications()
         .await
         .expect("listed");
     assert!(listed.value.notifications.is_empty());
+}
+
+#[tokio::test]
+async fn a_bad_notifications_limit_is_refused_naming_the_parameter_like_the_incidents() {
+    let (store, _) = store_with_proxy("http://127.0.0.1:9").await;
+    let app = app_with(store, NotifySettings::default()).await;
+    for value in ["0", "1001", "ten"] {
+        let answer = app
+            .admin_get(&format!("/api/v2/proxyhealth/notifications?limit={value}"))
+            .await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{value}");
+        assert_eq!(answer.message(), "Invalid query parameter.");
+        assert_eq!(
+            answer.detail(),
+            format!("invalid limit \"{value}\": expected a whole number from 1 to 1000")
+        );
+        assert_eq!(answer.first_field(), "limit");
+        assert_eq!(answer.body["validations"][0]["detail"], answer.detail());
+    }
+    let incidents = app.admin_get("/api/v2/proxyhealth/incidents?limit=0").await;
+    assert_eq!(incidents.message(), "Invalid query parameter.");
+    assert_eq!(incidents.first_field(), "limit");
+}
+
+#[tokio::test]
+async fn a_registration_right_after_creation_is_notified_as_one_not_as_a_recovery() {
+    let receiver = Receiver::start().await;
+    let proxy = Switch::start().await;
+    let store = Arc::new(MemoryStore::new());
+    let app = app_with(store, settings(vec![webhook(&receiver.url)])).await;
+    let (id, token) = app.create_proxy("eu-west").await;
+    let registered = app
+        .register(&token, &crate::helpers::registration(&proxy.proxy.url))
+        .await;
+    assert_eq!(
+        registered.status,
+        StatusCode::CREATED,
+        "{}",
+        registered.body
+    );
+    app.wait_for_status(id, "ok").await;
+    let got = receiver.wait_for_accepted(1, WAIT).await;
+    let body = got[0].json();
+    assert_eq!(body["from"], "unregistered");
+    assert_eq!(body["to"], "ok");
+    assert_eq!(body["recovered"], false, "a registration is no recovery");
+    let unregistered_for = body["previous_status_seconds"].as_f64().expect("seconds");
+    let summary = body["summary"].as_str().expect("summary");
+    assert!(
+        summary.starts_with("eu-west registered and is ok (was unregistered for "),
+        "{summary}"
+    );
+    if unregistered_for < 1.0 {
+        assert!(
+            summary.ends_with("ms)"),
+            "{unregistered_for} s reads in milliseconds, not as a second: {summary}"
+        );
+    }
 }

@@ -10,12 +10,13 @@
 //! and ends at the next transition to `ok`; until then it is open. Its worst
 //! status ranks `unreachable` over `unhealthy` over `unregistered` over
 //! `unknown`; its first error is the first line of the first error any of
-//! its transitions reported.
+//! its transitions reported. A deleted proxy is checked no more, so its
+//! open incident ends when it was deleted ([`end_at_deletion`]).
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use proxyhealth_core::{Status, Transition};
+use proxyhealth_core::{IncidentEnd, Status, Transition};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -36,8 +37,10 @@ pub struct IncidentRecord {
     pub proxy_name: String,
     /// When it left `ok`.
     pub started_at: OffsetDateTime,
-    /// When it was `ok` again; `None` while open.
+    /// When it was `ok` again, or its proxy was deleted; `None` while open.
     pub ended_at: Option<OffsetDateTime>,
+    /// Why it ended; `None` while open.
+    pub ended_by: Option<IncidentEnd>,
     /// The worst status during it.
     pub worst: Status,
     /// The first line of the first error reported during it (empty if none).
@@ -164,6 +167,7 @@ pub fn incidents_of(transitions: &[Transition]) -> Vec<IncidentRecord> {
         if transition.to == Status::Ok {
             if let Some(mut incident) = open.take() {
                 incident.ended_at = Some(transition.at);
+                incident.ended_by = Some(IncidentEnd::Recovered);
                 found.push(incident);
             }
             continue;
@@ -184,6 +188,7 @@ pub fn incidents_of(transitions: &[Transition]) -> Vec<IncidentRecord> {
                     proxy_name: transition.proxy_name.clone(),
                     started_at: transition.at,
                     ended_at: None,
+                    ended_by: None,
                     worst: transition.to,
                     first_error: error,
                 });
@@ -192,6 +197,37 @@ pub fn incidents_of(transitions: &[Transition]) -> Vec<IncidentRecord> {
     }
     found.extend(open);
     found
+}
+
+/// The incidents (newest first) with those of deleted proxies ended when
+/// their proxy was deleted (`deleted_at`, by proxy id): an incident open at
+/// the deletion, or ended only by a result written after it, ends then; one
+/// that started at or after it (a check that raced the deletion) is dropped,
+/// and so is one that now ends before `since`.
+pub fn end_at_deletion(
+    incidents: Vec<IncidentRecord>,
+    deleted_at: &HashMap<Uuid, OffsetDateTime>,
+    since: OffsetDateTime,
+) -> Vec<IncidentRecord> {
+    incidents
+        .into_iter()
+        .filter_map(|mut incident| {
+            let Some(&deleted) = deleted_at.get(&incident.proxy_id) else {
+                return Some(incident);
+            };
+            if incident.started_at >= deleted {
+                return None;
+            }
+            if incident.ended_at.is_none_or(|ended| ended > deleted) {
+                incident.ended_at = Some(deleted);
+                incident.ended_by = Some(IncidentEnd::ProxyDeleted);
+            }
+            incident
+                .ended_at
+                .is_none_or(|ended| ended >= since)
+                .then_some(incident)
+        })
+        .collect()
 }
 
 fn first_error_line(transition: &Transition) -> String {
@@ -254,11 +290,38 @@ mod tests {
         assert_eq!(found.len(), 2);
         assert_eq!(found[0].started_at, at(10));
         assert_eq!(found[0].ended_at, Some(at(15)));
+        assert_eq!(found[0].ended_by, Some(IncidentEnd::Recovered));
         assert_eq!(found[0].worst, Status::Unreachable);
         assert_eq!(found[0].first_error, "disk full");
         assert_eq!(found[0].duration(at(100)), Duration::from_secs(300));
         assert_eq!(found[1].ended_at, None, "still open");
+        assert_eq!(found[1].ended_by, None);
         assert_eq!(found[1].duration(at(30)), Duration::from_secs(600));
+    }
+
+    #[test]
+    fn a_deleted_proxys_open_incident_ends_at_its_deletion_and_later_ones_are_dropped() {
+        let mut found = incidents_of(&[
+            t(0, None, Status::Unreachable, "refused"),
+            t(5, Some(Status::Unreachable), Status::Ok, ""),
+            t(10, Some(Status::Ok), Status::Unhealthy, "disk full"),
+            t(30, Some(Status::Unhealthy), Status::Ok, ""),
+            t(40, Some(Status::Ok), Status::Unhealthy, "late"),
+        ]);
+        found.reverse();
+        let deleted = HashMap::from([(Uuid::nil(), at(20))]);
+        let ended = end_at_deletion(found.clone(), &deleted, at(0));
+        assert_eq!(ended.len(), 2, "the incident after the deletion is dropped");
+        assert_eq!(ended[0].started_at, at(10));
+        assert_eq!(ended[0].ended_at, Some(at(20)), "ended by the deletion");
+        assert_eq!(ended[0].ended_by, Some(IncidentEnd::ProxyDeleted));
+        assert_eq!(ended[1].ended_at, Some(at(5)), "ended before it: kept");
+        assert_eq!(ended[1].ended_by, Some(IncidentEnd::Recovered));
+
+        let since_later = end_at_deletion(found.clone(), &deleted, at(25));
+        assert!(since_later.is_empty(), "{since_later:?}");
+        let others = end_at_deletion(found.clone(), &HashMap::new(), at(0));
+        assert_eq!(others, found, "a live proxy's incidents are untouched");
     }
 
     #[test]

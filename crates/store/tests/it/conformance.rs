@@ -18,7 +18,7 @@ macro_rules! conformance_suite {
         conformance_suite!(@cases $factory;
             a_created_proxy_is_unregistered_with_derp_enabled_and_a_token,
             region_ids_count_up_from_one,
-            proxy_by_name_matches_the_exact_name_of_a_live_proxy,
+            proxy_by_name_matches_a_live_proxys_name_in_any_case,
             proxy_by_id_returns_deleted_proxies_too,
             proxies_by_ids_returns_the_rows_asked_for_deleted_or_not,
             the_list_is_in_creation_order_and_skips_deleted_proxies,
@@ -42,7 +42,7 @@ macro_rules! conformance_suite {
             the_admin_token_hash_is_set_only_once,
             concurrent_admin_token_sets_let_exactly_one_win,
             ping_succeeds_and_the_store_is_writable,
-            names_with_quotes_and_emoji_round_trip
+            display_names_with_quotes_and_emoji_round_trip
         );
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
@@ -129,11 +129,12 @@ pub async fn region_ids_count_up_from_one(store: Store) {
     assert_eq!((a.region_id, b.region_id, c.region_id), (1, 2, 3));
 }
 
-pub async fn proxy_by_name_matches_the_exact_name_of_a_live_proxy(store: Store) {
+pub async fn proxy_by_name_matches_a_live_proxys_name_in_any_case(store: Store) {
     let p = create(&store, "eu-west").await.proxy;
     let found = store.proxy_by_name("eu-west").await.expect("by name");
     assert_eq!(found.map(|f| f.id), Some(p.id));
-    assert_eq!(store.proxy_by_name("EU-WEST").await.expect("by name"), None);
+    let found = store.proxy_by_name("EU-West").await.expect("by name");
+    assert_eq!(found.map(|f| f.id), Some(p.id), "as unique: in any case");
     assert_eq!(store.proxy_by_name("eu").await.expect("by name"), None);
     store.delete_proxy(p.id).await.expect("delete");
     assert_eq!(store.proxy_by_name("eu-west").await.expect("by name"), None);
@@ -246,7 +247,9 @@ pub async fn invalid_names_are_refused_naming_the_field(store: Store) {
     );
     assert_invalid(store.create_proxy(new_proxy("primary")).await, "name");
     assert_invalid(store.create_proxy(new_proxy("  ")).await, "name");
-    assert_invalid(store.create_proxy(new_proxy(&"x".repeat(65))).await, "name");
+    assert_invalid(store.create_proxy(new_proxy(&"x".repeat(33))).await, "name");
+    assert_invalid(store.create_proxy(new_proxy("bad name!")).await, "name");
+    assert_invalid(store.create_proxy(new_proxy("eu_west")).await, "name");
     let mut long_display = new_proxy("ok");
     long_display.display_name = "d".repeat(129);
     assert_invalid(store.create_proxy(long_display).await, "display_name");
@@ -597,14 +600,22 @@ pub async fn ping_succeeds_and_the_store_is_writable(store: Store) {
     assert!(!store.is_read_only());
 }
 
-pub async fn names_with_quotes_and_emoji_round_trip(store: Store) {
-    let name = "eu \"west\" 🇪🇺 '; DROP TABLE workspace_proxies;--";
-    let p = create(&store, name).await.proxy;
-    let found = store
-        .proxy_by_name(name)
+pub async fn display_names_with_quotes_and_emoji_round_trip(store: Store) {
+    let display_name = "eu \"west\" 🇪🇺 '; DROP TABLE workspace_proxies;--";
+    let p = store
+        .create_proxy(NewProxy {
+            display_name: display_name.to_owned(),
+            ..new_proxy("eu-west")
+        })
         .await
-        .expect("by name")
-        .expect("found");
-    assert_eq!(found.id, p.id);
-    assert_eq!(found.name, name);
+        .expect("create")
+        .proxy;
+    let found = store.get_proxy(p.id).await.expect("by id").expect("found");
+    assert_eq!(found.display_name, display_name);
+    // the same text looked up as a name is only a value, bound as one
+    assert_eq!(
+        store.proxy_by_name(display_name).await.expect("by name"),
+        None
+    );
+    assert_eq!(store.all_proxies().await.expect("list").len(), 1);
 }
