@@ -20,6 +20,11 @@
 //! - [`history`]: the recording seam of persisted history: checks and status
 //!   transitions handed to the store in one transaction ([`HistoryRecorder`]).
 //! - [`rollup`]: the hourly rollup of a proxy's checks and its latency sketch.
+//!
+//! # Features
+//! - `openapi`: `utoipa::ToSchema` on the types the API sends (the status, the
+//!   report, the error envelope), for the server's OpenAPI description; turned
+//!   on by `proxyhealth-api`.
 
 pub mod advice;
 pub mod classify;
