@@ -10,6 +10,7 @@ mod health;
 mod helpers;
 mod history;
 mod notify;
+mod openapi;
 mod proptests;
 mod proxies;
 mod register;
