@@ -2,7 +2,8 @@
 //!
 //! axum's own `Json` answers rejections in plain text; ours checks the content
 //! type (415), the size (413, from the router's `DefaultBodyLimit`) and the JSON
-//! itself (400, naming the field and the position serde reports).
+//! itself (400, naming the field and the position serde reports; an array is
+//! refused, every body being an object).
 
 use crate::error::ApiError;
 use axum::body::Bytes;
@@ -62,6 +63,7 @@ fn check_content_type(value: Option<&axum::http::HeaderValue>) -> Result<(), Api
 
 /// Decodes a body, turning serde's error into a 400 that names the field.
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    refuse_array(bytes)?;
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = match serde_path_to_error::deserialize::<_, T>(&mut de) {
         Ok(value) => value,
@@ -75,6 +77,21 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         ApiError::bad_request("Request body is not valid JSON.").with_detail(err.to_string())
     })?;
     Ok(value)
+}
+
+/// 400 for a body that is a JSON array. Every body of the API is an object,
+/// but serde also reads a struct from an array, its fields by position
+/// (`["eu-west"]` as `{"name": "eu-west"}`); other values than objects and
+/// arrays serde refuses itself.
+fn refuse_array(bytes: &[u8]) -> Result<(), ApiError> {
+    let first = bytes
+        .iter()
+        .find(|byte| !matches!(byte, b' ' | b'\t' | b'\n' | b'\r'));
+    if first == Some(&b'[') {
+        return Err(ApiError::bad_request("Request body must be a JSON object.")
+            .with_detail("Expected a JSON object, got an array."));
+    }
+    Ok(())
 }
 
 fn json_error(path: &str, err: &serde_json::Error) -> ApiError {
@@ -153,6 +170,14 @@ mod tests {
             "{}",
             err.envelope.detail
         );
+    }
+
+    #[test]
+    fn an_array_is_refused_even_where_its_values_would_fill_the_fields() {
+        let err = decode::<Body>(br#" ["a", true]"#).expect_err("an array");
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert_eq!(err.envelope.message, "Request body must be a JSON object.");
+        assert_eq!(err.envelope.detail, "Expected a JSON object, got an array.");
     }
 
     #[test]

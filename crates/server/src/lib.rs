@@ -16,6 +16,7 @@
 //! - `event_streams`: the cap on open event streams and their stop signal.
 //! - [`error`]: [`ApiError`], the one error answer (Coder's envelope and a status).
 //! - [`extract`]: [`extract::JsonBody`], the JSON body extractor (415, 413, 400).
+//! - `path_param`: the path parameter extractor (its rejections in the envelope).
 //! - [`auth`]: the admin token, the proxy token and the slow-down of failures.
 //! - `assets`: the dashboard's files and the security headers.
 //! - `history_reader`: persisted history in its wire shapes (a proxy's
@@ -53,6 +54,7 @@ pub mod extract;
 mod history_reader;
 pub mod http_metrics;
 mod order;
+mod path_param;
 mod regions_cache;
 pub mod replica_report;
 mod routes;

@@ -3,9 +3,10 @@
 
 use crate::error::ApiError;
 use crate::history_reader::HistoryReader;
+use crate::path_param::PathParam;
 use crate::routes::proxies::find_proxy;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use proxyhealth_api::wire::{HistoryWindow, IncidentsPage, ProxyHistory};
 use proxyhealth_core::envelope::ErrorEnvelope;
 use proxyhealth_store::ProxyStore;
@@ -49,7 +50,7 @@ fn not_kept() -> ApiError {
     ),
     responses(
         (status = 200, description = "The proxy's hourly buckets, transitions and incidents over the window.", body = ProxyHistory),
-        (status = 400, description = "`window` is not one of the four; `validations` names it.", body = ErrorEnvelope),
+        (status = 400, description = "`window` is not one of the four (`validations` names it), or the path is not UTF-8 once percent-decoded.", body = ErrorEnvelope),
         (status = 404, description = "No proxy has this id or name, or no history is kept (attached read-only to a Coder database).", body = ErrorEnvelope),
         (status = 503, description = "The store is unavailable.", body = ErrorEnvelope),
         (status = 500, description = "The store failed.", body = ErrorEnvelope),
@@ -58,7 +59,7 @@ fn not_kept() -> ApiError {
 pub(crate) async fn proxy_history(
     State(store): State<Arc<dyn ProxyStore>>,
     State(history): State<Arc<HistoryReader>>,
-    Path(key): Path<String>,
+    PathParam(key): PathParam<String>,
     Query(params): Params,
 ) -> Result<Json<ProxyHistory>, ApiError> {
     let window = match params.get("window") {

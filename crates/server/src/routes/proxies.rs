@@ -4,10 +4,11 @@ use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::history_reader::HistoryReader;
 use crate::order::by_name;
+use crate::path_param::PathParam;
 use crate::regions_cache::RegionsCache;
 use crate::store_health::StoreHealth;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use proxyhealth_api::wire::{
@@ -122,6 +123,7 @@ pub(crate) async fn list(
     ),
     responses(
         (status = 200, description = "The proxy with its status.", body = WorkspaceProxy),
+        (status = 400, description = "The path is not UTF-8 once percent-decoded.", body = ErrorEnvelope),
         (status = 404, description = "No proxy has this id or name.", body = ErrorEnvelope),
         (status = 503, description = "The store is unavailable.", body = ErrorEnvelope),
         (status = 500, description = "The store failed.", body = ErrorEnvelope),
@@ -130,7 +132,7 @@ pub(crate) async fn list(
 pub(crate) async fn get_one(
     State(engine): State<Engine>,
     State(store): Store,
-    Path(key): Path<String>,
+    PathParam(key): PathParam<String>,
 ) -> Result<Json<WorkspaceProxy>, ApiError> {
     let proxy = find_proxy(store.as_ref(), &key).await?;
     let status = engine.status_of(&proxy.id);
@@ -184,7 +186,7 @@ fn check_display_name_and_icon(
                 ("history" = (operation_id = "get_proxy_history", parameters(("proxy" = "$response.body#/proxy/id")), description = "The history of the proxy just created.")),
             ),
         ),
-        (status = 400, description = "A field breaks a rule, or the body is not the expected JSON; `validations` names the field.", body = ErrorEnvelope),
+        (status = 400, description = "A field breaks a rule, or the body is not the expected JSON object; `validations` names the field.", body = ErrorEnvelope),
         (status = 409, description = "The name is taken.", body = ErrorEnvelope),
         (status = 413, description = "The body is larger than `max_body_bytes`.", body = ErrorEnvelope),
         (status = 415, description = "The body is not `application/json`.", body = ErrorEnvelope),
@@ -237,7 +239,7 @@ pub(crate) async fn create(
     request_body = PatchProxyRequest,
     responses(
         (status = 200, description = "The proxy after the change; `proxy_token` only when regenerated (empty otherwise).", body = UpdateWorkspaceProxyResponse),
-        (status = 400, description = "A field breaks a rule, the body's `id` is another proxy's, or the body is not the expected JSON.", body = ErrorEnvelope),
+        (status = 400, description = "A field breaks a rule, the body's `id` is another proxy's, the body is not the expected JSON object, or the path is not UTF-8 once percent-decoded.", body = ErrorEnvelope),
         (status = 404, description = "No proxy has this id or name.", body = ErrorEnvelope),
         (status = 409, description = "The new name is taken.", body = ErrorEnvelope),
         (status = 413, description = "The body is larger than `max_body_bytes`.", body = ErrorEnvelope),
@@ -249,7 +251,7 @@ pub(crate) async fn create(
 pub(crate) async fn patch(
     State(engine): State<Engine>,
     State(store): Store,
-    Path(key): Path<String>,
+    PathParam(key): PathParam<String>,
     JsonBody(body): JsonBody<PatchProxyRequest>,
 ) -> Result<Json<UpdateWorkspaceProxyResponse>, ApiError> {
     let mut proxy = find_proxy(store.as_ref(), &key).await?;
@@ -300,6 +302,7 @@ pub(crate) async fn patch(
     ),
     responses(
         (status = 200, description = "Deleted (soft): `Proxy has been deleted!`.", body = MessageResponse),
+        (status = 400, description = "The path is not UTF-8 once percent-decoded.", body = ErrorEnvelope),
         (status = 404, description = "No proxy has this id or name.", body = ErrorEnvelope),
         (status = 503, description = "The store is unavailable or read-only.", body = ErrorEnvelope),
         (status = 500, description = "The store failed.", body = ErrorEnvelope),
@@ -308,7 +311,7 @@ pub(crate) async fn patch(
 pub(crate) async fn delete(
     State(engine): State<Engine>,
     State(store): Store,
-    Path(key): Path<String>,
+    PathParam(key): PathParam<String>,
 ) -> Result<Json<MessageResponse>, ApiError> {
     let proxy = find_proxy(store.as_ref(), &key).await?;
     store.delete_proxy(proxy.id).await?;

@@ -55,7 +55,7 @@ fn check_registration(body: &RegisterRequest) -> Result<(), ApiError> {
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "Registered; the proxy is re-checked in the background when anything changed or it is not `ok`.", body = RegisterResponse),
-        (status = 400, description = "A field breaks a rule (Coder's messages), or the body is not the expected JSON; `validations` names the field.", body = ErrorEnvelope),
+        (status = 400, description = "A field breaks a rule (Coder's messages), or the body is not the expected JSON object; `validations` names the field.", body = ErrorEnvelope),
         (status = 413, description = "The body is larger than `max_body_bytes`.", body = ErrorEnvelope),
         (status = 415, description = "The body is not `application/json`.", body = ErrorEnvelope),
         (status = 503, description = "The store is unavailable or read-only.", body = ErrorEnvelope),
@@ -132,7 +132,7 @@ async fn register_inner(
     request_body = DeregisterRequest,
     responses(
         (status = 204, description = "Deregistered; the proxy is re-checked in the background."),
-        (status = 400, description = "The body is not the expected JSON.", body = ErrorEnvelope),
+        (status = 400, description = "The body is not the expected JSON object.", body = ErrorEnvelope),
         (status = 413, description = "The body is larger than `max_body_bytes`.", body = ErrorEnvelope),
         (status = 415, description = "The body is not `application/json`.", body = ErrorEnvelope),
         (status = 503, description = "The store is unavailable.", body = ErrorEnvelope),

@@ -379,3 +379,39 @@ async fn without_public_reads_the_description_is_an_admin_read_and_says_reads_ne
         );
     }
 }
+
+#[tokio::test]
+async fn a_path_that_is_not_utf8_is_a_400_in_the_envelope() {
+    let (app, _) = spawn_app().await;
+    for path in [
+        "/api/v2/workspaceproxies/%FF",
+        "/api/v2/workspaceproxies/%FF/history",
+    ] {
+        let answer = app.admin_get(path).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{path}");
+        assert_eq!(answer.headers["content-type"], "application/json", "{path}");
+        assert_eq!(answer.message(), "Invalid URL.", "{path}");
+        assert!(
+            answer.detail().contains("Invalid UTF-8 in `proxy`"),
+            "{path}: {}",
+            answer.detail()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_body_that_is_an_array_is_refused_and_creates_nothing() {
+    let (app, _) = spawn_app().await;
+    let answer = app
+        .admin_send(
+            Method::POST,
+            "/api/v2/workspaceproxies",
+            &json!(["eu-west"]),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.message(), "Request body must be a JSON object.");
+    assert_eq!(answer.detail(), "Expected a JSON object, got an array.");
+    let list = app.admin_get("/api/v2/workspaceproxies").await;
+    assert_eq!(list.body["regions"], json!([]));
+}
