@@ -12,6 +12,7 @@ use proxyhealth_core::{HealthReport, HistoryPoint, Proxy, ProxyStatus, Status, r
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use time::{Date, Month, OffsetDateTime, Time};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 pub use crate::wire_history::{
@@ -31,7 +32,7 @@ pub fn zero_time() -> OffsetDateTime {
 }
 
 /// Coder's `Region`: what `/api/v2/regions` lists.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct Region {
     /// The proxy id.
     pub id: Uuid,
@@ -66,7 +67,7 @@ impl Region {
 }
 
 /// Coder's `WorkspaceProxyStatus`, with proxyhealth's additions.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct WireStatus {
     /// The status consumers act on.
     pub status: Status,
@@ -78,6 +79,7 @@ pub struct WireStatus {
     /// proxyhealth: the raw result of the last check (differs under hysteresis).
     pub last_result: Status,
     /// proxyhealth: how long the last request took; `null` when none was made.
+    #[schema(required = true)]
     pub latency_ms: Option<f64>,
     /// proxyhealth: when `status` last changed.
     #[serde(with = "time::serde::rfc3339")]
@@ -88,15 +90,17 @@ pub struct WireStatus {
     /// check expires (RFC 3339); `null` for an `http://` proxy or when the
     /// check did not get as far as the certificate.
     #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schema(required = true)]
     pub tls_not_after: Option<OffsetDateTime>,
     /// proxyhealth: whole days from the last check to `tls_not_after`,
     /// rounded down (negative once expired); `null` when that is.
     #[serde(default)]
+    #[schema(required = true)]
     pub tls_days_left: Option<i64>,
 }
 
 /// One past result in [`WireStatus::history`].
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct WireHistoryPoint {
     /// The result of that check.
     pub status: Status,
@@ -104,6 +108,7 @@ pub struct WireHistoryPoint {
     #[serde(with = "time::serde::rfc3339")]
     pub checked_at: OffsetDateTime,
     /// How long it took, in milliseconds; `null` when no request was made.
+    #[schema(required = true)]
     pub latency_ms: Option<u32>,
 }
 
@@ -161,7 +166,7 @@ pub fn duration_ms(duration: Duration) -> f64 {
 }
 
 /// Coder's `WorkspaceProxy`: the `Region` fields, then the proxy's own.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct WorkspaceProxy {
     /// The region fields (inline, first, as Go embeds them).
     #[serde(flatten)]
@@ -212,14 +217,14 @@ impl WorkspaceProxy {
 }
 
 /// Coder's `RegionsResponse[T]`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct RegionsResponse<T> {
     /// The regions or proxies, ordered by name.
     pub regions: Vec<T>,
 }
 
 /// Coder's `UpdateWorkspaceProxyResponse`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct UpdateWorkspaceProxyResponse {
     /// The proxy after the change.
     pub proxy: WorkspaceProxy,
@@ -228,10 +233,16 @@ pub struct UpdateWorkspaceProxyResponse {
 }
 
 /// Coder's `CreateWorkspaceProxyRequest`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProxyRequest {
-    /// The unique name (required).
+    /// The unique name (required): letters, digits and single hyphens
+    /// between them, at most 32 characters (`proxyhealth_core::validate_name`).
+    #[schema(
+        pattern = "^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$",
+        min_length = 1,
+        max_length = 32
+    )]
     pub name: String,
     /// The human-readable name.
     #[serde(default)]
@@ -245,14 +256,19 @@ pub struct CreateProxyRequest {
 ///
 /// Serialized, it carries only the fields that are set (and
 /// `regenerate_token` only when `true`), so a patch changes nothing else.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchProxyRequest {
     /// Coder's CLI sends the proxy id; when present it must be the path's proxy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<Uuid>,
-    /// A new name.
+    /// A new name, by the rule of [`CreateProxyRequest::name`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(
+        pattern = "^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$",
+        min_length = 1,
+        max_length = 32
+    )]
     pub name: Option<String>,
     /// A new display name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -269,7 +285,7 @@ pub struct PatchProxyRequest {
 ///
 /// Unknown fields are refused and named, as in every body: a field this service
 /// would silently drop is a mistake the sender should hear about.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// The proxy's access URL.
@@ -303,22 +319,24 @@ pub struct RegisterRequest {
 
 /// `wsproxysdk.RegisterWorkspaceProxyResponse`; proxyhealth runs no DERP mesh,
 /// so only the region id carries information.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct RegisterResponse {
     /// Always empty: there is no mesh.
     pub derp_mesh_key: String,
     /// `10000 + region_id`, as Coder.
     pub derp_region_id: i32,
     /// Always `null`.
+    #[schema(required = true, value_type = Option<Object>)]
     pub derp_map: Option<serde_json::Value>,
     /// Always `false`.
     pub derp_force_websockets: bool,
     /// Always empty.
+    #[schema(value_type = Vec<Object>)]
     pub sibling_replicas: Vec<serde_json::Value>,
 }
 
 /// `wsproxysdk.DeregisterWorkspaceProxyRequest`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct DeregisterRequest {
     /// The replica that stops.
     #[serde(default)]
@@ -326,14 +344,14 @@ pub struct DeregisterRequest {
 }
 
 /// A plain message answer (`{"message": "..."}`), as Coder's `codersdk.Response`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct MessageResponse {
     /// The message.
     pub message: String,
 }
 
 /// How many proxies are in each status.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct Counts {
     /// Proxies answering with a report without errors.
     pub ok: usize,
@@ -348,29 +366,33 @@ pub struct Counts {
 }
 
 /// The last sweep, as the summary shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct LastSweep {
     /// When it started.
     #[serde(with = "time::serde::rfc3339")]
     pub started_at: OffsetDateTime,
     /// How long it took; `null` when it failed.
+    #[schema(required = true)]
     pub duration_ms: Option<f64>,
     /// Why it failed; `null` when it succeeded.
+    #[schema(required = true)]
     pub error: Option<String>,
     /// proxyhealth: how many proxies it checked; `null` when it failed.
+    #[schema(required = true)]
     pub proxies: Option<usize>,
     /// proxyhealth: failed sweeps in a row (0 after a success).
     pub consecutive_failures: u32,
 }
 
 /// `GET /api/v2/proxyhealth/summary`, also the data of each `sweep` event.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct Summary {
     /// Proxies per status.
     pub counts: Counts,
     /// All proxies in the snapshot.
     pub total: usize,
     /// The last full sweep; `null` before the first.
+    #[schema(required = true)]
     pub last_sweep: Option<LastSweep>,
     /// Time between sweeps.
     pub interval_ms: u64,
@@ -378,19 +400,30 @@ pub struct Summary {
     pub generation: u64,
 }
 
-/// `GET /healthz`: `{"status":"ok"}` (200), or `{"status":"degraded",
-/// "store_error":"…"}` (503) when the store is failing.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+/// `GET /healthz`: `{"status":"ok"}` (200), or `{"status":"degraded", …}`
+/// (503) with the store's error when the store is failing, and `"view":
+/// "stale"` with the view's age when a replica of a cluster has not read its
+/// shared view for more than two intervals.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct Healthz {
     /// `ok` or `degraded`.
+    #[schema(pattern = "^(ok|degraded)$")]
     pub status: String,
-    /// The store's error, only when degraded.
+    /// The store's error, only when degraded by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store_error: Option<String>,
+    /// `stale`, only when degraded by a shared view not read for more than
+    /// two intervals (a replica of a cluster).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^stale$")]
+    pub view: Option<String>,
+    /// How old the shared view is, in milliseconds, only with `view`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view_age_ms: Option<f64>,
 }
 
 /// How the replicas of a deployment relate, as the consistency report says.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReplicaMode {
     /// Replicas on one PostgreSQL coordinate: one shared view, shared probing.
@@ -414,7 +447,7 @@ impl ReplicaMode {
 
 /// One replica in the consistency report. Ages, liveness and lag are computed
 /// by the database, on its clock.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct ReplicaReport {
     /// The replica's id.
     pub id: Uuid,
@@ -436,6 +469,7 @@ pub struct ReplicaReport {
     pub live: bool,
     /// When it stopped cleanly; `null` while it runs (or if it died).
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(required = true)]
     pub stopped_at: Option<OffsetDateTime>,
     /// The generation of the view it reported serving at its last heartbeat.
     pub view_generation: i64,
@@ -449,7 +483,7 @@ pub struct ReplicaReport {
 }
 
 /// What one replica last saw of one proxy.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct ReplicaObservation {
     /// The replica that saw it.
     pub replica_id: Uuid,
@@ -465,7 +499,7 @@ pub struct ReplicaObservation {
 }
 
 /// A proxy whose recent observations from live replicas differ.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct ReplicaDisagreement {
     /// The proxy.
     pub proxy_id: Uuid,
@@ -476,7 +510,7 @@ pub struct ReplicaDisagreement {
 }
 
 /// A proxy whose newest result is older than two intervals.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct StaleProxy {
     /// The proxy.
     pub proxy_id: Uuid,
@@ -484,18 +518,21 @@ pub struct StaleProxy {
     pub name: String,
     /// When its newest result was made; `null` when it was never checked.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(required = true)]
     pub checked_at: Option<OffsetDateTime>,
 }
 
 /// `GET /api/v2/proxyhealth/replicas`: the consistency report (admin).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct ReplicasResponse {
     /// How the replicas relate.
     pub mode: ReplicaMode,
     /// What the mode means for the operator; `null` in cluster mode.
+    #[schema(required = true)]
     pub note: Option<String>,
     /// The id of the replica that answered; `null` outside cluster mode (or
     /// before it registered).
+    #[schema(required = true)]
     pub this_replica: Option<Uuid>,
     /// In cluster mode the newest result's generation in the database;
     /// otherwise the generation of this process's view.

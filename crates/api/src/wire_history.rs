@@ -8,10 +8,11 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// The windows a proxy's history can be asked for (`?window=`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, ToSchema)]
 pub enum HistoryWindow {
     /// The last 24 hours (the default).
     #[serde(rename = "24h")]
@@ -87,16 +88,18 @@ impl FromStr for HistoryWindow {
 
 /// The uptime figures the proxy list adds to each proxy (proxyhealth's
 /// addition to Coder's `WorkspaceProxy`): the share of checks that were `ok`.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct ProxyUptime {
     /// Over the last 24 hours (0 to 1); `null` without checks.
+    #[schema(required = true)]
     pub last_24h: Option<f64>,
     /// Over the last 30 days (0 to 1); `null` without checks.
+    #[schema(required = true)]
     pub last_30d: Option<f64>,
 }
 
 /// One hour of a proxy's checks.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct HistoryBucket {
     /// The hour's start (UTC).
     #[serde(with = "time::serde::rfc3339")]
@@ -112,16 +115,19 @@ pub struct HistoryBucket {
     /// Of which `unregistered`.
     pub unregistered: u64,
     /// The share of checks that were `ok` (0 to 1); `null` without checks.
+    #[schema(required = true)]
     pub uptime: Option<f64>,
     /// The median latency in milliseconds, from a sketch within ±9 %;
     /// `null` when no request was made.
+    #[schema(required = true)]
     pub latency_median_ms: Option<f64>,
     /// The largest latency in milliseconds; `null` when no request was made.
+    #[schema(required = true)]
     pub latency_max_ms: Option<f64>,
 }
 
 /// A change of a proxy's status, as recorded.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct HistoryTransition {
     /// The proxy.
     pub proxy_id: Uuid,
@@ -131,20 +137,23 @@ pub struct HistoryTransition {
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
     /// The status before; `null` for the proxy's first recorded status.
+    #[schema(required = true)]
     pub from: Option<Status>,
     /// The status after.
     pub to: Status,
     /// The proxy's report from that check (errors explain a bad status).
     pub report: HealthReport,
     /// With several replicas, the replica whose result caused it.
+    #[schema(required = true)]
     pub replica_id: Option<Uuid>,
     /// How long the previous status lasted, in milliseconds; `null` for a
     /// first status.
+    #[schema(required = true)]
     pub previous_duration_ms: Option<u64>,
 }
 
 /// A period a proxy spent out of `ok`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct Incident {
     /// The proxy.
     pub proxy_id: Uuid,
@@ -156,10 +165,12 @@ pub struct Incident {
     /// When it was `ok` again, or its proxy was deleted; `null` while the
     /// incident is open.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(required = true)]
     pub ended_at: Option<OffsetDateTime>,
     /// Why it ended: `recovered` (`ok` again) or `proxy_deleted`; `null`
     /// while the incident is open.
     #[serde(default)]
+    #[schema(required = true)]
     pub ended_by: Option<IncidentEnd>,
     /// Whether it is still going on.
     pub open: bool,
@@ -173,7 +184,7 @@ pub struct Incident {
 }
 
 /// `GET /api/v2/workspaceproxies/{id or name}/history?window=`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct ProxyHistory {
     /// The proxy.
     pub proxy_id: Uuid,
@@ -190,6 +201,7 @@ pub struct ProxyHistory {
     pub until: OffsetDateTime,
     /// The share of the window's checks that were `ok` (0 to 1); `null`
     /// without checks.
+    #[schema(required = true)]
     pub uptime: Option<f64>,
     /// The window's checks.
     pub checks: u64,
@@ -197,6 +209,7 @@ pub struct ProxyHistory {
     pub ok_checks: u64,
     /// The proxy's status when the window started (its last transition
     /// before it); `null` when none was recorded.
+    #[schema(required = true)]
     pub status_at_start: Option<Status>,
     /// The hours with checks, oldest first.
     pub buckets: Vec<HistoryBucket>,
@@ -207,7 +220,7 @@ pub struct ProxyHistory {
 }
 
 /// `GET /api/v2/proxyhealth/incidents?since=&limit=&offset=`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct IncidentsPage {
     /// Incidents that were open at or after this time are listed.
     #[serde(with = "time::serde::rfc3339")]
@@ -221,6 +234,7 @@ pub struct IncidentsPage {
     /// The page size asked for.
     pub limit: usize,
     /// The `offset` of the next page; `null` on the last.
+    #[schema(required = true)]
     pub next_offset: Option<usize>,
 }
 

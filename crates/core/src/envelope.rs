@@ -4,9 +4,11 @@ use serde::{Deserialize, Serialize};
 
 /// Coder's `codersdk.Response`: the body of every error the API returns.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorEnvelope {
     /// What went wrong, for people.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub message: String,
     /// More detail, often the underlying error.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -18,6 +20,7 @@ pub struct ErrorEnvelope {
 
 /// One invalid field of a request, as in `codersdk.ValidationError`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Validation {
     /// The field's name in the request body.
     pub field: String,

@@ -100,6 +100,7 @@ impl Transition {
 
 /// Why an incident (a period out of `ok`) ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum IncidentEnd {
     /// The proxy was `ok` again.

@@ -21,6 +21,11 @@
 //!   transitions handed to the store in one transaction ([`HistoryRecorder`]).
 //! - [`rollup`]: the hourly rollup of a proxy's checks and its latency sketch.
 //! - [`human`]: how long something lasted, as people read it.
+//!
+//! # Features
+//! - `openapi`: `utoipa::ToSchema` on the types the API sends (the status, the
+//!   report, the error envelope), for the server's OpenAPI description; turned
+//!   on by `proxyhealth-api`.
 
 pub mod advice;
 pub mod classify;

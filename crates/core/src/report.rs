@@ -9,12 +9,15 @@ use serde_json::Value;
 /// are read as empty lists and always written as lists (`[]`, never `null`).
 /// Errors make a proxy `unhealthy`; warnings never do.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HealthReport {
     /// Problems that make the proxy unfit to carry traffic.
     #[serde(default, deserialize_with = "null_as_empty")]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub errors: Vec<String>,
     /// Problems worth knowing that do not affect health.
     #[serde(default, deserialize_with = "null_as_empty")]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub warnings: Vec<String>,
 }
 

@@ -9,6 +9,7 @@ use std::str::FromStr;
 /// The wire strings (`ok`, `unhealthy`, …) and the gauge values are part of the
 /// contract: dashboards, alerts and scripts written for Coder read them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Status {
     /// The proxy answered 200 with a report that has no errors.
     #[serde(rename = "ok")]

@@ -58,6 +58,11 @@ impl Auth {
         }
     }
 
+    /// Whether the read routes are open without a token (`public_reads`).
+    pub fn public_reads(&self) -> bool {
+        self.public_reads
+    }
+
     /// Records a failure for the throttle, waits if the address failed too
     /// often, and hands the error back.
     pub async fn fail(&self, ip: Option<IpAddr>, err: ApiError) -> ApiError {

@@ -2,7 +2,8 @@
 //!
 //! axum's own `Json` answers rejections in plain text; ours checks the content
 //! type (415), the size (413, from the router's `DefaultBodyLimit`) and the JSON
-//! itself (400, naming the field and the position serde reports).
+//! itself (400, naming the field and the position serde reports; an array is
+//! refused, every body being an object).
 
 use crate::error::ApiError;
 use axum::body::Bytes;

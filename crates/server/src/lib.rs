@@ -16,6 +16,7 @@
 //! - `event_streams`: the cap on open event streams and their stop signal.
 //! - [`error`]: [`ApiError`], the one error answer (Coder's envelope and a status).
 //! - [`extract`]: [`extract::JsonBody`], the JSON body extractor (415, 413, 400).
+//! - `path_param`: the path parameter extractor (its rejections in the envelope).
 //! - [`auth`]: the admin token, the proxy token and the slow-down of failures.
 //! - `assets`: the dashboard's files and the security headers.
 //! - `history_reader`: persisted history in its wire shapes (a proxy's
@@ -23,10 +24,14 @@
 //! - `regions_cache`: the body of `/api/v2/regions`, rendered once per snapshot.
 //! - [`replica_report`]: the replicas' consistency report (cluster, single or
 //!   independent mode; liveness, lag, disagreements, stale proxies).
+//! - `api_description`: the OpenAPI 3.1 description's info and security
+//!   schemes, what each access rule adds to the operations it guards, and the
+//!   finished description the handlers share.
 //! - `state`: what the handlers share, one cheap handle per slice, each
 //!   extractable on its own (axum's `FromRef`).
-//! - `routes`: the handlers, each taking only the slices of state it needs, and
-//!   the router, which hands them the state.
+//! - `routes`: the handlers, each taking only the slices of state it needs and
+//!   described by its `#[utoipa::path]`, and the router, which hands them the
+//!   state and makes the OpenAPI description from the routes it adds.
 //! - this file: [`Service`], which builds the state and serves the router.
 //! - [`app`]: [`Application`], the whole service (store, engine, listener,
 //!   service) built from settings and run until stopped; the one way it starts.
@@ -39,6 +44,7 @@
 //! [`Service`] alone is the HTTP part, and [`Service::router`] serves tests
 //! that need no socket.
 
+mod api_description;
 pub mod app;
 mod assets;
 pub mod auth;
@@ -48,6 +54,7 @@ pub mod extract;
 mod history_reader;
 pub mod http_metrics;
 mod order;
+mod path_param;
 mod regions_cache;
 pub mod replica_report;
 mod routes;
@@ -192,6 +199,7 @@ impl Service {
             streams: Default::default(),
             regions: Default::default(),
             replica: config.replica.clone(),
+            description: Default::default(),
         };
         Ok((
             Service {

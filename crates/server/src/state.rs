@@ -6,6 +6,7 @@
 //! HTTP metrics, the store health, the regions cache, the event streams) never
 //! import this one.
 
+use crate::api_description::ApiDescription;
 use crate::auth::Auth;
 use crate::event_streams::EventStreams;
 use crate::history_reader::HistoryReader;
@@ -39,6 +40,9 @@ pub(crate) struct AppState {
     pub replica: ThisReplica,
     /// Persisted history, and the proxy list's uptime figures.
     pub history: Arc<HistoryReader>,
+    /// The OpenAPI description served at `/api/v2/openapi.json`; set by the
+    /// router, which makes it from the routes it adds.
+    pub description: ApiDescription,
 }
 
 /// `impl FromRef<AppState> for <slice>` for each field, cloning the handle.
@@ -64,4 +68,5 @@ slices! {
     regions: Arc<RegionsCache>,
     replica: ThisReplica,
     history: Arc<HistoryReader>,
+    description: ApiDescription,
 }

@@ -10,9 +10,11 @@ use axum::http::{StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::Stream;
+use proxyhealth_api::wire::Healthz;
 use proxyhealth_api::wire::duration_ms;
 pub use proxyhealth_api::wire::{Counts, LastSweep, Summary};
 use proxyhealth_core::Status;
+use proxyhealth_core::envelope::ErrorEnvelope;
 use proxyhealth_engine::Engine;
 use proxyhealth_store::ProxyStore;
 use std::sync::Arc;
@@ -68,6 +70,15 @@ pub(crate) fn summary(engine: &Engine) -> Summary {
 }
 
 /// `GET /api/v2/proxyhealth/summary`.
+#[utoipa::path(
+    get,
+    path = "/api/v2/proxyhealth/summary",
+    operation_id = "get_summary",
+    tag = "proxyhealth",
+    responses(
+        (status = 200, description = "Proxies per status and the last sweep, from the engine's snapshot.", body = Summary),
+    ),
+)]
 pub(crate) async fn get_summary(State(engine): State<Engine>) -> Json<Summary> {
     Json(summary(&engine))
 }
@@ -75,6 +86,16 @@ pub(crate) async fn get_summary(State(engine): State<Engine>) -> Json<Summary> {
 /// `GET /api/v2/proxyhealth/events`: a `sweep` event with the summary at once,
 /// then each time a snapshot is stored (several stored while a client is slow
 /// give one event), with keep-alive comments; ends when the server shuts down.
+#[utoipa::path(
+    get,
+    path = "/api/v2/proxyhealth/events",
+    operation_id = "stream_events",
+    tag = "proxyhealth",
+    responses(
+        (status = 200, description = "A server-sent event stream that does not end while the server runs: an event `sweep` whose data is the `Summary` JSON, at once and each time a snapshot is stored, and a keep-alive comment every 15 s.", body = String, content_type = "text/event-stream"),
+        (status = 503, description = "Too many event streams are open.", body = ErrorEnvelope),
+    ),
+)]
 pub(crate) async fn events(
     State(engine): State<Engine>,
     State(streams): State<EventStreams>,
@@ -123,6 +144,16 @@ pub(crate) async fn store_error(
 /// of a cluster also answers 503 when its shared view was not read for more
 /// than two intervals (`"view": "stale"` with the view's age): it keeps
 /// serving its last view, but that view may be wrong.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "proxyhealth",
+    responses(
+        (status = 200, description = "`{\"status\":\"ok\"}`.", body = Healthz),
+        (status = 503, description = "`degraded`: the store is failing (`store_error`), or a replica's shared view is stale (`view`, `view_age_ms`).", body = Healthz),
+    ),
+)]
 pub(crate) async fn healthz(
     State(engine): State<Engine>,
     State(store): State<Arc<dyn ProxyStore>>,
@@ -135,22 +166,33 @@ pub(crate) async fn healthz(
         store_error(&engine, store.as_ref(), &store_health).await,
         stale_view,
     ) {
-        (None, None) => Json(serde_json::json!({"status": "ok"})).into_response(),
-        (error, stale_view) => {
-            let mut body = serde_json::json!({"status": "degraded"});
-            if let Some(error) = error {
-                body["store_error"] = error.into();
-            }
-            if let Some(age) = stale_view {
-                body["view"] = "stale".into();
-                body["view_age_ms"] = duration_ms(age).into();
-            }
+        (None, None) => Json(Healthz {
+            status: "ok".to_owned(),
+            ..Healthz::default()
+        })
+        .into_response(),
+        (store_error, stale_view) => {
+            let body = Healthz {
+                status: "degraded".to_owned(),
+                store_error,
+                view: stale_view.map(|_| "stale".to_owned()),
+                view_age_ms: stale_view.map(duration_ms),
+            };
             (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
         }
     }
 }
 
 /// `GET /metrics`: the engine's metrics (Coder's names) and the HTTP metrics.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "proxyhealth",
+    responses(
+        (status = 200, description = "The metrics in Prometheus's text format 0.0.4.", body = String, content_type = "text/plain"),
+    ),
+)]
 pub(crate) async fn metrics(
     State(engine): State<Engine>,
     State(store_health): State<Arc<StoreHealth>>,

@@ -3,10 +3,12 @@
 
 use crate::error::ApiError;
 use crate::history_reader::HistoryReader;
+use crate::path_param::PathParam;
 use crate::routes::proxies::find_proxy;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use proxyhealth_api::wire::{HistoryWindow, IncidentsPage, ProxyHistory};
+use proxyhealth_core::envelope::ErrorEnvelope;
 use proxyhealth_store::ProxyStore;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,10 +32,27 @@ fn not_kept() -> ApiError {
 }
 
 /// `GET /api/v2/workspaceproxies/{proxy}/history?window=24h|7d|30d|90d`.
+#[utoipa::path(
+    get,
+    path = "/api/v2/workspaceproxies/{proxy}/history",
+    operation_id = "get_proxy_history",
+    tag = "history",
+    params(
+        ("proxy" = String, Path, description = "The proxy's id (a UUID) or its name."),
+        ("window" = Option<HistoryWindow>, Query, description = "The window: `24h` (the default), `7d`, `30d` or `90d`."),
+    ),
+    responses(
+        (status = 200, description = "The proxy's hourly buckets, transitions and incidents over the window.", body = ProxyHistory),
+        (status = 400, description = "`window` is not one of the four (`validations` names it), or the path is not UTF-8 once percent-decoded.", body = ErrorEnvelope),
+        (status = 404, description = "No proxy has this id or name, or no history is kept (attached read-only to a Coder database).", body = ErrorEnvelope),
+        (status = 503, description = "The store is unavailable.", body = ErrorEnvelope),
+        (status = 500, description = "The store failed.", body = ErrorEnvelope),
+    ),
+)]
 pub(crate) async fn proxy_history(
     State(store): State<Arc<dyn ProxyStore>>,
     State(history): State<Arc<HistoryReader>>,
-    Path(key): Path<String>,
+    PathParam(key): PathParam<String>,
     Query(params): Params,
 ) -> Result<Json<ProxyHistory>, ApiError> {
     let window = match params.get("window") {
@@ -51,6 +70,24 @@ pub(crate) async fn proxy_history(
 }
 
 /// `GET /api/v2/proxyhealth/incidents?since=&limit=&offset=`.
+#[utoipa::path(
+    get,
+    path = "/api/v2/proxyhealth/incidents",
+    operation_id = "list_incidents",
+    tag = "history",
+    params(
+        ("since" = Option<String>, Query, description = "Incidents open at or after this time: an RFC 3339 time (`2026-12-01T00:00:00Z`) or a whole number of minutes, hours or days back from now (`90m`, `24h`, `7d`); 7 days back by default."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "The page size, 1 to 500 (50 by default)."),
+        ("offset" = Option<u64>, Query, description = "Where the page starts in the whole list (0 by default)."),
+    ),
+    responses(
+        (status = 200, description = "One page of incidents, newest start first.", body = IncidentsPage),
+        (status = 400, description = "`since`, `limit` or `offset` is invalid; `validations` names it.", body = ErrorEnvelope),
+        (status = 404, description = "No history is kept (attached read-only to a Coder database).", body = ErrorEnvelope),
+        (status = 503, description = "The store is unavailable.", body = ErrorEnvelope),
+        (status = 500, description = "The store failed.", body = ErrorEnvelope),
+    ),
+)]
 pub(crate) async fn incidents(
     State(store): State<Arc<dyn ProxyStore>>,
     State(history): State<Arc<HistoryReader>>,

@@ -3,6 +3,7 @@
 //! Each handler and middleware takes only the slices of [`AppState`] it needs
 //! (see [`crate::state`]); the handler modules never import the state itself.
 
+pub(crate) mod description;
 pub(crate) mod health;
 pub(crate) mod history;
 pub(crate) mod notifications;
@@ -10,8 +11,9 @@ pub(crate) mod proxies;
 pub(crate) mod register;
 pub(crate) mod replicas;
 
+use crate::api_description::{self, Access, ApiDescription};
 use crate::assets;
-use crate::auth::{require_admin, require_reader};
+use crate::auth::{Auth, require_admin, require_reader};
 use crate::error::ApiError;
 use crate::http_metrics::observe;
 use crate::state::AppState;
@@ -21,60 +23,52 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Every route of docs/api.md, with its authentication, the body limit
 /// (`max_body_bytes`), the HTTP metrics, the recording of store faults and the
 /// security headers.
+///
+/// The API routes are added with their `#[utoipa::path]` descriptions
+/// (`routes!`), one `routes!` per path, so the router and the OpenAPI
+/// description served at `/api/v2/openapi.json` are made together; only the
+/// dashboard's pages and files are plain routes, outside the description.
 pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
-    let admin = Router::new()
-        .route(
-            "/api/v2/workspaceproxies",
-            get(proxies::list).post(proxies::create),
-        )
-        .route("/api/v2/workspaceproxies/refresh", post(proxies::refresh))
-        .route(
-            "/api/v2/workspaceproxies/{proxy}",
-            get(proxies::get_one)
-                .patch(proxies::patch)
-                .delete(proxies::delete),
-        )
-        .route(
-            "/api/v2/workspaceproxies/{proxy}/history",
-            get(history::proxy_history),
-        )
-        .route("/api/v2/proxyhealth/incidents", get(history::incidents))
-        .route("/api/v2/proxyhealth/replicas", get(replicas::report))
-        .route(
-            "/api/v2/proxyhealth/notifications",
-            get(notifications::list),
-        )
-        .route_layer(from_fn_with_state(state.auth.clone(), require_admin));
-    let proxy = Router::new()
-        .route(
-            "/api/v2/workspaceproxies/me/register",
-            post(register::register),
-        )
-        .route(
-            "/api/v2/workspaceproxies/me/deregister",
-            post(register::deregister),
-        );
-    let reads = Router::new()
-        .route("/api/v2/regions", get(proxies::regions))
-        .route("/api/v2/proxyhealth/summary", get(health::get_summary))
-        .route("/api/v2/proxyhealth/events", get(health::events))
-        .route("/healthz", get(health::healthz))
-        .route("/metrics", get(health::metrics))
-        .route_layer(from_fn_with_state(state.auth.clone(), require_reader));
+    let admin = OpenApiRouter::default()
+        .routes(routes!(proxies::list, proxies::create))
+        .routes(routes!(proxies::refresh))
+        .routes(routes!(proxies::get_one, proxies::patch, proxies::delete))
+        .routes(routes!(history::proxy_history))
+        .routes(routes!(history::incidents))
+        .routes(routes!(replicas::report))
+        .routes(routes!(notifications::list));
+    let proxy = OpenApiRouter::default()
+        .routes(routes!(register::register))
+        .routes(routes!(register::deregister));
+    let reads = OpenApiRouter::default()
+        .routes(routes!(proxies::regions))
+        .routes(routes!(health::get_summary))
+        .routes(routes!(health::events))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::metrics))
+        .routes(routes!(description::openapi));
+    let public = state.auth.public_reads();
+    let (api, description) = OpenApiRouter::with_openapi(api_description::base())
+        .merge(guarded(admin, Access::Admin, &state.auth))
+        .merge(guarded(proxy, Access::Proxy, &state.auth))
+        .merge(guarded(reads, Access::Read { public }, &state.auth))
+        .split_for_parts();
+    let state = AppState {
+        description: ApiDescription::new(description),
+        ..state
+    };
     let dashboard = Router::new()
         .route("/", get(assets::index))
         .route("/proxies/{proxy}", get(assets::index))
         .route("/assets/{file}", get(assets::asset));
-    Router::new()
-        .merge(admin)
-        .merge(proxy)
-        .merge(reads)
-        .merge(dashboard)
+    api.merge(dashboard)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))
@@ -85,6 +79,24 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
         .layer(from_fn_with_state(state.http_metrics.clone(), observe))
         .layer(from_fn(assets::security_headers))
         .with_state(state)
+}
+
+/// A group of routes behind the middleware of `access`, with the security
+/// requirement and the refusals of that middleware added to their
+/// description in the same place, so the two cannot differ.
+fn guarded(
+    routes: OpenApiRouter<AppState>,
+    access: Access,
+    auth: &Auth,
+) -> OpenApiRouter<AppState> {
+    let mut routes = match access {
+        Access::Admin => routes.route_layer(from_fn_with_state(auth.clone(), require_admin)),
+        Access::Read { .. } => routes.route_layer(from_fn_with_state(auth.clone(), require_reader)),
+        // The handlers check the proxy token themselves, before reading the body.
+        Access::Proxy => routes,
+    };
+    access.describe(routes.get_openapi_mut());
+    routes
 }
 
 async fn not_found() -> ApiError {

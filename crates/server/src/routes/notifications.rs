@@ -5,6 +5,7 @@ use crate::error::ApiError;
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use proxyhealth_api::wire::{NotificationDelivery, NotificationsResponse};
+use proxyhealth_core::envelope::ErrorEnvelope;
 use proxyhealth_store::ProxyStore;
 use std::sync::Arc;
 
@@ -34,6 +35,21 @@ fn limit_of(query: Option<&str>) -> Result<u32, ApiError> {
 }
 
 /// `GET /api/v2/proxyhealth/notifications[?limit=N]`.
+#[utoipa::path(
+    get,
+    path = "/api/v2/proxyhealth/notifications",
+    operation_id = "list_notifications",
+    tag = "notifications",
+    params(
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "How many notifications, 1 to 1000 (100 by default)."),
+    ),
+    responses(
+        (status = 200, description = "The newest notifications first, and how their delivery went (an empty list when the store keeps none).", body = NotificationsResponse),
+        (status = 400, description = "`limit` is not a whole number from 1 to 1000.", body = ErrorEnvelope),
+        (status = 503, description = "The store is unavailable.", body = ErrorEnvelope),
+        (status = 500, description = "The store failed.", body = ErrorEnvelope),
+    ),
+)]
 pub(crate) async fn list(
     State(store): State<Arc<dyn ProxyStore>>,
     RawQuery(query): RawQuery,

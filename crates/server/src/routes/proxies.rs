@@ -4,16 +4,18 @@ use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::history_reader::HistoryReader;
 use crate::order::by_name;
+use crate::path_param::PathParam;
 use crate::regions_cache::RegionsCache;
 use crate::store_health::StoreHealth;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use proxyhealth_api::wire::{
-    CreateProxyRequest, MessageResponse, PatchProxyRequest, RegionsResponse,
+    CreateProxyRequest, MessageResponse, PatchProxyRequest, Region, RegionsResponse,
     UpdateWorkspaceProxyResponse, WireStatus, WorkspaceProxy,
 };
+use proxyhealth_core::envelope::ErrorEnvelope;
 use proxyhealth_core::validate::{
     RESERVED_NAME, validate_display_name, validate_icon, validate_name,
 };
@@ -77,6 +79,16 @@ async fn all_with_status(
 /// `GET /api/v2/workspaceproxies`, each proxy with its uptime over 24 hours
 /// and 30 days when the store keeps history (a failed read of it is logged
 /// and leaves the figures out: the list itself does not depend on it).
+#[utoipa::path(
+    get,
+    path = "/api/v2/workspaceproxies",
+    operation_id = "list_workspace_proxies",
+    tag = "workspaceproxies",
+    responses(
+        (status = 200, description = "Every proxy with its status, ordered by name; `uptime` when the store keeps history.", body = RegionsResponse<WorkspaceProxy>),
+        (status = 500, description = "The store failed.", body = ErrorEnvelope),
+    ),
+)]
 pub(crate) async fn list(
     State(engine): State<Engine>,
     State(store): Store,
@@ -101,10 +113,26 @@ pub(crate) async fn list(
 }
 
 /// `GET /api/v2/workspaceproxies/{proxy}`.
+#[utoipa::path(
+    get,
+    path = "/api/v2/workspaceproxies/{proxy}",
+    operation_id = "get_workspace_proxy",
+    tag = "workspaceproxies",
+    params(
+        ("proxy" = String, Path, description = "The proxy's id (a UUID) or its name."),
+    ),
+    responses(
+        (status = 200, description = "The proxy with its status.", body = WorkspaceProxy),
+        (status = 400, description = "The path is not UTF-8 once percent-decoded.", body = ErrorEnvelope),
+        (status = 404, description = "No proxy has this id or name.", body = ErrorEnvelope),
+        (status = 503, description = "The store is unavailable.", body = ErrorEnvelope),
+        (status = 500, description = "The store failed.", body = ErrorEnvelope),
+    ),
+)]
 pub(crate) async fn get_one(
     State(engine): State<Engine>,
     State(store): Store,
-    Path(key): Path<String>,
+    PathParam(key): PathParam<String>,
 ) -> Result<Json<WorkspaceProxy>, ApiError> {
     let proxy = find_proxy(store.as_ref(), &key).await?;
     let status = engine.status_of(&proxy.id);
@@ -143,6 +171,29 @@ fn check_display_name_and_icon(
 /// `POST /api/v2/workspaceproxies`: 201 with the token and status `unregistered`,
 /// after re-checking this proxy alone (no request is made for an unregistered
 /// proxy, so this is immediate).
+#[utoipa::path(
+    post,
+    path = "/api/v2/workspaceproxies",
+    operation_id = "create_workspace_proxy",
+    tag = "workspaceproxies",
+    request_body = CreateProxyRequest,
+    responses(
+        (status = 201, description = "Created: the proxy (`unregistered`) and its token, shown only now.", body = UpdateWorkspaceProxyResponse,
+            links(
+                ("get" = (operation_id = "get_workspace_proxy", parameters(("proxy" = "$response.body#/proxy/id")), description = "The proxy just created.")),
+                ("patch" = (operation_id = "patch_workspace_proxy", parameters(("proxy" = "$response.body#/proxy/id")), description = "Change the proxy just created.")),
+                ("delete" = (operation_id = "delete_workspace_proxy", parameters(("proxy" = "$response.body#/proxy/id")), description = "Delete the proxy just created.")),
+                ("history" = (operation_id = "get_proxy_history", parameters(("proxy" = "$response.body#/proxy/id")), description = "The history of the proxy just created.")),
+            ),
+        ),
+        (status = 400, description = "A field breaks a rule, or the body is not the expected JSON object; `validations` names the field.", body = ErrorEnvelope),
+        (status = 409, description = "The name is taken.", body = ErrorEnvelope),
+        (status = 413, description = "The body is larger than `max_body_bytes`.", body = ErrorEnvelope),
+        (status = 415, description = "The body is not `application/json`.", body = ErrorEnvelope),
+        (status = 503, description = "The store is unavailable or read-only.", body = ErrorEnvelope),
+        (status = 500, description = "The store failed.", body = ErrorEnvelope),
+    ),
+)]
 pub(crate) async fn create(
     State(engine): State<Engine>,
     State(store): Store,
@@ -177,10 +228,30 @@ pub(crate) async fn create(
 
 /// `PATCH /api/v2/workspaceproxies/{proxy}`: any of name, display name and icon,
 /// and perhaps a new token; 200, then a re-check of this proxy in the background.
+#[utoipa::path(
+    patch,
+    path = "/api/v2/workspaceproxies/{proxy}",
+    operation_id = "patch_workspace_proxy",
+    tag = "workspaceproxies",
+    params(
+        ("proxy" = String, Path, description = "The proxy's id (a UUID) or its name."),
+    ),
+    request_body = PatchProxyRequest,
+    responses(
+        (status = 200, description = "The proxy after the change; `proxy_token` only when regenerated (empty otherwise).", body = UpdateWorkspaceProxyResponse),
+        (status = 400, description = "A field breaks a rule, the body's `id` is another proxy's, the body is not the expected JSON object, or the path is not UTF-8 once percent-decoded.", body = ErrorEnvelope),
+        (status = 404, description = "No proxy has this id or name.", body = ErrorEnvelope),
+        (status = 409, description = "The new name is taken.", body = ErrorEnvelope),
+        (status = 413, description = "The body is larger than `max_body_bytes`.", body = ErrorEnvelope),
+        (status = 415, description = "The body is not `application/json`.", body = ErrorEnvelope),
+        (status = 503, description = "The store is unavailable or read-only.", body = ErrorEnvelope),
+        (status = 500, description = "The store failed.", body = ErrorEnvelope),
+    ),
+)]
 pub(crate) async fn patch(
     State(engine): State<Engine>,
     State(store): Store,
-    Path(key): Path<String>,
+    PathParam(key): PathParam<String>,
     JsonBody(body): JsonBody<PatchProxyRequest>,
 ) -> Result<Json<UpdateWorkspaceProxyResponse>, ApiError> {
     let mut proxy = find_proxy(store.as_ref(), &key).await?;
@@ -221,10 +292,26 @@ pub(crate) async fn patch(
 
 /// `DELETE /api/v2/workspaceproxies/{proxy}`: soft delete; the proxy leaves the
 /// snapshot at once.
+#[utoipa::path(
+    delete,
+    path = "/api/v2/workspaceproxies/{proxy}",
+    operation_id = "delete_workspace_proxy",
+    tag = "workspaceproxies",
+    params(
+        ("proxy" = String, Path, description = "The proxy's id (a UUID) or its name."),
+    ),
+    responses(
+        (status = 200, description = "Deleted (soft): `Proxy has been deleted!`.", body = MessageResponse),
+        (status = 400, description = "The path is not UTF-8 once percent-decoded.", body = ErrorEnvelope),
+        (status = 404, description = "No proxy has this id or name.", body = ErrorEnvelope),
+        (status = 503, description = "The store is unavailable or read-only.", body = ErrorEnvelope),
+        (status = 500, description = "The store failed.", body = ErrorEnvelope),
+    ),
+)]
 pub(crate) async fn delete(
     State(engine): State<Engine>,
     State(store): Store,
-    Path(key): Path<String>,
+    PathParam(key): PathParam<String>,
 ) -> Result<Json<MessageResponse>, ApiError> {
     let proxy = find_proxy(store.as_ref(), &key).await?;
     store.delete_proxy(proxy.id).await?;
@@ -237,6 +324,17 @@ pub(crate) async fn delete(
 
 /// `POST /api/v2/workspaceproxies/refresh`: a sweep now, shared with concurrent
 /// callers; answers with the statuses it stored.
+#[utoipa::path(
+    post,
+    path = "/api/v2/workspaceproxies/refresh",
+    operation_id = "refresh_workspace_proxies",
+    tag = "workspaceproxies",
+    responses(
+        (status = 200, description = "The statuses the sweep stored, ordered by name.", body = RegionsResponse<WorkspaceProxy>),
+        (status = 503, description = "The store is unavailable, or the service is shutting down.", body = ErrorEnvelope),
+        (status = 500, description = "The sweep failed.", body = ErrorEnvelope),
+    ),
+)]
 pub(crate) async fn refresh(
     State(engine): State<Engine>,
     State(store): Store,
@@ -249,6 +347,16 @@ pub(crate) async fn refresh(
 
 /// `GET /api/v2/regions`: Coder's regions, derp-only proxies left out, served
 /// from the snapshot with its JSON rendered once per snapshot (see `regions_cache`).
+#[utoipa::path(
+    get,
+    path = "/api/v2/regions",
+    operation_id = "get_regions",
+    tag = "regions",
+    responses(
+        (status = 200, description = "Coder's regions, derp-only proxies left out; `healthy` only for `ok`.", body = RegionsResponse<Region>),
+        (status = 500, description = "The regions could not be encoded.", body = ErrorEnvelope),
+    ),
+)]
 pub(crate) async fn regions(
     State(engine): State<Engine>,
     State(regions): State<Arc<RegionsCache>>,

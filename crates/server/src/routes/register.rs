@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use proxyhealth_api::wire::{
     DERP_REGION_ID_OFFSET, DeregisterRequest, RegisterRequest, RegisterResponse,
 };
+use proxyhealth_core::envelope::ErrorEnvelope;
 use proxyhealth_core::validate::{
     validate_access_url, validate_derp_flags, validate_version, validate_wildcard_hostname,
 };
@@ -46,6 +47,21 @@ fn check_registration(body: &RegisterRequest) -> Result<(), ApiError> {
 /// and, when that changed anything or the proxy is not `ok`, re-checks it alone
 /// in the background (the proxy's answer is not held up by its own probe: a
 /// Coder proxy registers before it starts serving).
+#[utoipa::path(
+    post,
+    path = "/api/v2/workspaceproxies/me/register",
+    operation_id = "register_workspace_proxy",
+    tag = "registration",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Registered; the proxy is re-checked in the background when anything changed or it is not `ok`.", body = RegisterResponse),
+        (status = 400, description = "A field breaks a rule (Coder's messages), or the body is not the expected JSON object; `validations` names the field.", body = ErrorEnvelope),
+        (status = 413, description = "The body is larger than `max_body_bytes`.", body = ErrorEnvelope),
+        (status = 415, description = "The body is not `application/json`.", body = ErrorEnvelope),
+        (status = 503, description = "The store is unavailable or read-only.", body = ErrorEnvelope),
+        (status = 500, description = "The store failed.", body = ErrorEnvelope),
+    ),
+)]
 pub(crate) async fn register(
     State(auth): State<Auth>,
     State(engine): State<Engine>,
@@ -108,6 +124,21 @@ async fn register_inner(
 /// `POST /api/v2/workspaceproxies/me/deregister`: 204; the proxy is re-checked in
 /// the background, so a proxy that went away shows as such without waiting for
 /// the next sweep.
+#[utoipa::path(
+    post,
+    path = "/api/v2/workspaceproxies/me/deregister",
+    operation_id = "deregister_workspace_proxy",
+    tag = "registration",
+    request_body = DeregisterRequest,
+    responses(
+        (status = 204, description = "Deregistered; the proxy is re-checked in the background."),
+        (status = 400, description = "The body is not the expected JSON object.", body = ErrorEnvelope),
+        (status = 413, description = "The body is larger than `max_body_bytes`.", body = ErrorEnvelope),
+        (status = 415, description = "The body is not `application/json`.", body = ErrorEnvelope),
+        (status = 503, description = "The store is unavailable.", body = ErrorEnvelope),
+        (status = 500, description = "The store failed.", body = ErrorEnvelope),
+    ),
+)]
 pub(crate) async fn deregister(
     State(auth): State<Auth>,
     State(engine): State<Engine>,

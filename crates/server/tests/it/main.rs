@@ -11,6 +11,7 @@ mod helpers;
 mod history;
 mod names;
 mod notify;
+mod openapi;
 mod proptests;
 mod proxies;
 mod register;
