@@ -6,7 +6,7 @@
 use crate::child::{Service, run_json};
 use crate::client_loop::ClientLoopReport;
 use crate::fleet::{FleetReady, FleetStats, MixArg, StackArg};
-use crate::run::RunArgs;
+use crate::run_args::{RunArgs, TIMEOUT};
 use crate::sweep::SweepReport;
 use std::path::Path;
 use std::time::Duration;
@@ -88,7 +88,7 @@ fn sweep_args(args: &RunArgs, targets: &Path, warm_up: usize, tls: bool) -> Vec<
         "--parallelism".to_owned(),
         args.parallelism.to_string(),
         "--timeout".to_owned(),
-        format!("{}ms", crate::run::TIMEOUT.as_millis()),
+        format!("{}ms", TIMEOUT.as_millis()),
         "--warm-up".to_owned(),
         warm_up.to_string(),
     ];

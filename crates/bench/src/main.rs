@@ -36,11 +36,14 @@ mod report;
 mod report_fleets;
 mod report_history;
 mod report_replicas;
+mod results;
 mod run;
+mod run_args;
 mod source;
 mod stdin;
 mod store_list;
 mod sweep;
+mod table;
 mod targets;
 mod wrk;
 
@@ -57,7 +60,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Every measurement, the table, bench/RESULTS.md.
-    Run(run::RunArgs),
+    Run(run_args::RunArgs),
     /// A simulated fleet in this process until stdin closes.
     Fleet(fleet::FleetArgs),
     /// One sweep over a targets file; prints a JSON line.
@@ -101,13 +104,23 @@ fn main() -> std::process::ExitCode {
             Command::Reads(_) => Ok(()),
             Command::ServeRegions(args) => regions::run(args).await,
             Command::StoreList(args) => store_list::run(args).await,
-            Command::Replicas(args) => replicas::run(args).await,
+            Command::Replicas(args) => run_replicas(args).await,
             Command::History(args) => history::run(args).await,
         }
     });
     // The stdin readers of `fleet` and `serve-regions` live on blocking threads.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     exit_code(result)
+}
+
+/// `replicas`: the stage, then its rows as the results page shows them (on
+/// stderr, for a run by hand) and its report as one JSON line (for `run`).
+/// Here, above both, so measuring the stage and rendering it stay apart.
+async fn run_replicas(args: replicas::ReplicasArgs) -> anyhow::Result<()> {
+    let report = replicas::run(args).await?;
+    eprintln!("{}", report_replicas::by_hand(&report));
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
 }
 
 fn exit_code(result: anyhow::Result<()>) -> std::process::ExitCode {

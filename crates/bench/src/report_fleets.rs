@@ -1,8 +1,9 @@
 //! Issue 14's sections of bench/RESULTS.md: a bad day on both fleets, and HTTPS.
 
 use crate::fleets::{BadDayRow, HttpsRow};
-use crate::report::{Results, median, opt, verdict};
+use crate::results::Results;
 use crate::sweep::SweepReport;
+use crate::table::{median, opt, verdict};
 use std::fmt::Write as _;
 
 /// How far past the timeout a bad-day sweep may end (issue 14).

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::error::pg_err as db_err;
 use crate::error::{Backend, map_db_error, map_db_error_ref};
-use crate::open::{OpenOptions, redact};
+use crate::open_options::{OpenOptions, redact};
 use crate::pg_own_state;
 use crate::rules::{self, check_new, check_registration, check_update};
 use crate::store::impl_proxy_source;

@@ -11,11 +11,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::cache::{self, RollupRow};
-use super::{
-    HourBucket, Pruned, UptimeCounts, count, from_ms, merge_hours, parse_status, report_from_json,
-    report_json, settle, to_count, to_ms,
-};
+use super::{HourBucket, Pruned, UptimeCounts, count, merge_hours, settle, to_count};
 use crate::StoreError;
+use crate::columns::{from_ms, parse_status, report_from_json, report_json, to_ms};
 use crate::error::pg_err as db_err;
 
 fn hour_time(hour: i64) -> Result<OffsetDateTime, StoreError> {

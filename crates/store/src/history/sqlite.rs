@@ -10,32 +10,14 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::cache::{self, RollupRow};
-use super::{
-    HourBucket, Pruned, UptimeCounts, count, from_ms, merge_hours, parse_status, report_from_json,
-    report_json, settle, to_count, to_ms,
-};
+use super::{HourBucket, Pruned, UptimeCounts, count, merge_hours, settle, to_count};
 use crate::StoreError;
+use crate::columns::sqlite::{from_nanos, nanos, uuid_of};
+use crate::columns::{from_ms, parse_status, report_from_json, report_json, to_ms};
 use crate::error::sqlite_err as db_err;
 
 /// Rollup rows per `INSERT` (10 values each, well under SQLite's 32,766).
 const ROLLUPS_PER_STATEMENT: usize = 500;
-
-/// A time as SQLite keeps it: nanoseconds since the epoch (saturating).
-pub(crate) fn nanos(at: OffsetDateTime) -> i64 {
-    i64::try_from(at.unix_timestamp_nanos()).unwrap_or(i64::MAX)
-}
-
-/// A time SQLite kept as nanoseconds since the epoch.
-pub(crate) fn from_nanos(value: i64) -> Result<OffsetDateTime, StoreError> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(value))
-        .map_err(|err| StoreError::Internal(format!("bad stored timestamp {value}: {err}")))
-}
-
-/// An id SQLite kept as text.
-pub(crate) fn uuid_of(text: &str) -> Result<Uuid, StoreError> {
-    Uuid::parse_str(text)
-        .map_err(|err| StoreError::Internal(format!("bad stored id {text:?}: {err}")))
-}
 
 /// Writes rollup rows whole (insert or replace this writer's row).
 pub(crate) async fn write_rollups(

@@ -15,8 +15,8 @@ use super::{
     after_damping, attempts, rows_of, status_code,
 };
 use crate::StoreError;
+use crate::columns::{from_ms, parse_status, report_from_json, report_json, to_ms};
 use crate::error::pg_err as db_err;
-use crate::history::{from_ms, parse_status, report_json, to_ms};
 
 /// A duration as whole milliseconds for `interval` arithmetic.
 fn ms(duration: Duration) -> i64 {
@@ -193,7 +193,7 @@ fn notification_from_row(row: &PgRow) -> Result<Notification, StoreError> {
             at: row.try_get("at").map_err(db_err)?,
             from: from.as_deref().map(parse_status).transpose()?,
             to: parse_status(&to)?,
-            report: crate::history::report_from_json(&report)?,
+            report: report_from_json(&report)?,
             replica: row.try_get("replica_id").map_err(db_err)?,
             previous_lasted: row
                 .try_get::<Option<i64>, _>("previous_ms")

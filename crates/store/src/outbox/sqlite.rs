@@ -15,9 +15,9 @@ use super::{
     after_damping, attempts, rows_of, status_code,
 };
 use crate::StoreError;
+use crate::columns::sqlite::{from_nanos, nanos, uuid_of};
+use crate::columns::{from_ms, parse_status, report_from_json, report_json, to_ms};
 use crate::error::sqlite_err as db_err;
-use crate::history::sqlite::{from_nanos, nanos, uuid_of};
-use crate::history::{from_ms, parse_status, report_from_json, report_json, to_ms};
 
 fn plus(at: OffsetDateTime, duration: Duration) -> OffsetDateTime {
     at.saturating_add(time::Duration::try_from(duration).unwrap_or(time::Duration::MAX))
