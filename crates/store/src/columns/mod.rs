@@ -5,8 +5,11 @@
 //!
 //! - this module: what every backend shares (status words, milliseconds,
 //!   the report as JSON);
-//! - `columns::sqlite`: SQLite's own (times as nanoseconds, ids as text).
+//! - `columns::sqlite`, `columns::postgres`: a transition's columns written
+//!   (bound) and read back on each backend, one codec for both tables; on
+//!   SQLite also its own values (times as nanoseconds, ids as text).
 
+pub(crate) mod postgres;
 pub(crate) mod sqlite;
 
 use proxyhealth_core::Status;
