@@ -1,4 +1,4 @@
-//! Issue 14's rows: a bad-day sweep of 10,000 proxies on both fleets (the lean
+//! The fleets' rows: a bad-day sweep of 10,000 proxies on both fleets (the lean
 //! simulator and the costly one, whose CPU per request is a real server's), and
 //! HTTPS sweeps with a fresh handshake per check against a bare TLS client loop.
 //! Each fleet is its own process beside the checker, taking its share of the cores.

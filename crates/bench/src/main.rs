@@ -1,4 +1,6 @@
-//! `proxyhealth-bench`: the benchmarks of issue 6 (and the store listing of issue 3).
+//! `proxyhealth-bench`: the benchmarks of the checker's performance targets (a
+//! sweep, the loopback limit, memory, reads while a sweep stores) and of the
+//! store listing.
 //!
 //! `run` measures everything and writes bench/RESULTS.md; it starts the other
 //! subcommands as child processes so each is measured alone:
@@ -8,13 +10,13 @@
 //! - `reads`: reads of the engine's cache under criterion;
 //! - `serve-regions`: the service with 10,000 proxies, for `wrk`;
 //! - `store-list`: `list_proxies()` against a plain SELECT;
-//! - `history`: the cost of persisted history (issue 15) on one backend:
+//! - `history`: the cost of persisted history on one backend:
 //!   writing a sweep's history, the size after 90 simulated days, a 30-day read;
 //! - `replicas`: several `proxyhealth serve` replicas and 10,000 proxies on one
-//!   PostgreSQL (issue 13): checks per proxy per interval, the database's work,
+//!   PostgreSQL: checks per proxy per interval, the database's work,
 //!   the time from a result to every replica serving it.
 //!
-//! `run` also measures issue 14's rows (`fleets`, shown by `report_fleets`): a
+//! `run` also measures the fleets' rows (`fleets`, shown by `report_fleets`): a
 //! bad day of 10,000 proxies on the lean and on the costly fleet (`fleet
 //! --stack costly`, a real server's CPU per request), first and next sweep; and
 //! HTTPS with a fresh handshake per check against a bare TLS client loop.

@@ -1,5 +1,5 @@
 //! `proxyhealth-bench replicas`: several `proxyhealth serve` replicas and a
-//! large fleet on one PostgreSQL (issue 13). Prints one JSON line.
+//! large fleet on one PostgreSQL. Prints one JSON line.
 //!
 //! In a scratch database on the server: `count` healthy simulated proxies
 //! (the fleet in its own process, counting the requests each proxy gets),

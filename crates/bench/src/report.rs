@@ -1,5 +1,5 @@
 //! The Markdown page of a run's [`Results`] (printed and written to
-//! bench/RESULTS.md), with the targets of issue 6 marked met or missed.
+//! bench/RESULTS.md), with the performance targets marked met or missed.
 
 use crate::results::{Results, SweepRow};
 use crate::table::{opt, verdict};

@@ -1,4 +1,4 @@
-//! The replicas section of the results page (issue 13) and its targets.
+//! The replicas section of the results page and its targets.
 
 use crate::replicas::{ReplicasReport, Window};
 use crate::table::opt;

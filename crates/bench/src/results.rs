@@ -36,11 +36,11 @@ pub struct Results {
     pub history: Vec<crate::history::HistoryReport>,
     /// Why the history stage was not run, when it was skipped on purpose.
     pub history_skipped: Option<String>,
-    /// The bad-day rows on both fleets (issue 14).
+    /// The bad-day rows on both fleets.
     pub bad_days: Vec<crate::fleets::BadDayRow>,
-    /// The HTTPS rows (issue 14).
+    /// The HTTPS rows.
     pub https: Vec<crate::fleets::HttpsRow>,
-    /// Issue 14's stages skipped on purpose, and why.
+    /// The fleets' stages skipped on purpose, and why.
     pub fleets_skipped: Vec<String>,
     /// Runs that failed.
     pub failures: Vec<String>,

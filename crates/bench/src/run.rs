@@ -1,5 +1,5 @@
-//! `proxyhealth-bench run`: every measurement of issues 6 and 13 in one go, each
-//! in its own child process against a fleet in another, then the table.
+//! `proxyhealth-bench run`: every measurement in one go, each in its own
+//! child process against a fleet in another, then the table.
 
 use crate::child::{Service, run_json, run_json_with_env};
 use crate::client_loop::ClientLoopReport;

@@ -53,14 +53,14 @@ pub struct RunArgs {
     /// Skip the replicas stage (about three minutes).
     #[arg(long)]
     pub skip_replicas: bool,
-    /// Skip the history stage (issue 15; a few minutes).
+    /// Skip the history stage (a few minutes).
     #[arg(long)]
     pub skip_history: bool,
     /// Run only the history stage and replace its section in the file at
     /// `--out` (the other sections are kept as they are).
     #[arg(long, conflicts_with = "skip_history")]
     pub history_only: bool,
-    /// Proxies in the bad-day rows on both fleets (issue 14).
+    /// Proxies in the bad-day rows on both fleets.
     #[arg(long, default_value_t = 10_000)]
     pub bad_day_count: usize,
     /// Skip the bad-day rows on both fleets (about two minutes).
@@ -79,7 +79,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub skip_https: bool,
     /// Skip section 1-4 (sweeps, reads, regions, store listing): run only the
-    /// stages not skipped otherwise (to re-measure issue 14's rows alone).
+    /// stages not skipped otherwise (to re-measure the fleets' rows alone).
     #[arg(long)]
     pub skip_core: bool,
 }

@@ -33,15 +33,15 @@
 //! - `pg_own_state`: proxyhealth's own tables in a schema of an attached Coder
 //!   database (`--coordination-schema`), so attached replicas coordinate too.
 //! - [`instance`]: the SQLite instance lock ([`InstanceGuard`]).
-//! - [`history`]: persisted history (issue 15): [`HistoryStore`] (through
+//! - [`history`]: persisted history: [`HistoryStore`] (through
 //!   [`ProxyStore::history`]), its statements per backend, the window and
 //!   incident views, and retention.
 //! - `columns`: how a transition's values are kept in a column, shared by
 //!   the history's and the outbox's tables (a leaf both use).
-//! - `journal`: the one transaction per batch that writes history (and, with
-//!   issue 16, the notification outbox beside it), on each backend, and each
+//! - `journal`: the one transaction per batch that writes history and the
+//!   notification outbox beside it, on each backend, and each
 //!   writer's journal state (`Journal`), above both `history` and `outbox`.
-//! - [`outbox`]: the notification outbox (issue 16): [`Outbox`] (through
+//! - [`outbox`]: the notification outbox: [`Outbox`] (through
 //!   [`ProxyStore::outbox`]), rows written by the journal, claimed with a
 //!   lease by the delivery worker, per backend.
 //! - `history_db`: the SQLite and PostgreSQL stores' [`HistoryStore`]s:

@@ -48,7 +48,7 @@ pub struct PgStore {
     own_state: Option<PgPool>,
     /// Persisted history; `None` attached read-only to a Coder database.
     history: Option<std::sync::Arc<crate::history_db::PgHistory>>,
-    /// The notification outbox (issue 16), written by the history's and the
+    /// The notification outbox, written by the history's and the
     /// coordination's journals; `None` attached read-only.
     outbox: Option<std::sync::Arc<crate::outbox::postgres::PgOutbox>>,
 }

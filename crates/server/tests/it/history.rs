@@ -1,4 +1,4 @@
-//! Persisted history through the API (issue 15): a proxy's window, the
+//! Persisted history through the API: a proxy's window, the
 //! incidents, the uptime in the list, and the errors of their parameters.
 
 use crate::helpers::{config, registration, spawn_app, spawn_with};

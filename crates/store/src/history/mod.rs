@@ -1,4 +1,4 @@
-//! Persisted history (issue 15): the status transitions and hourly rollups
+//! Persisted history: the status transitions and hourly rollups
 //! the journal writes, read back for the API, and pruned by age.
 //!
 //! - [`HistoryStore`]: what every writable store gives through

@@ -3,9 +3,9 @@
 //!
 //! - `journal::sqlite::record_in` and `journal::postgres::record_in` write a
 //!   staged batch inside a transaction the caller opened: the hourly rollup
-//!   rows, then the transitions (`history::…`). **A notification outbox
-//!   (issue 16) adds its rows there**, from the transitions as recorded, so
-//!   they commit or roll back with the history and the status change.
+//!   rows, then the transitions (`history::…`), then **the notification
+//!   outbox's rows**, made from the transitions as recorded, so they commit
+//!   or roll back with the history and the status change.
 //! - The single-replica path (the engine's [`proxyhealth_core::HistoryRecorder`],
 //!   implemented by every store's history) opens that transaction itself
 //!   (`journal::sqlite::record`, `journal::postgres::record`); with several
@@ -34,7 +34,7 @@ pub(crate) struct Journal {
     /// Its rollups; locked for the length of a batch's transaction, so
     /// batches of one writer are staged and committed one at a time.
     pub cache: tokio::sync::Mutex<RollupCache>,
-    /// The notification outbox's policy (issue 16): rows are written beside
+    /// The notification outbox's policy: rows are written beside
     /// the transitions by it.
     pub outbox: PolicyHandle,
 }

@@ -1,4 +1,4 @@
-//! The notification outbox (issue 16): one row per recorded status
+//! The notification outbox: one row per recorded status
 //! transition and configured target, written by the journal in the same
 //! transaction as the transition, and delivered by a worker
 //! (`proxyhealth-notify`) that claims due rows with a lease.
