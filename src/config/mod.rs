@@ -12,7 +12,7 @@
 //! - [`store`], [`probe`], [`server`]: the three groups, each one struct whose
 //!   fields are its settings, and its `apply`: where each value goes.
 //! - [`check`](mod@check): the group only `check` reads (`allow_empty`).
-//! - [`notify`](mod@notify): the notifications' group (issue 16): targets,
+//! - [`notify`](mod@notify): the notifications' group: targets,
 //!   secret, timeout, retry bound, damping, public URL.
 //! - [`file`](mod@file): the TOML file (one flat table of every group's keys), `--config`,
 //!   unknown keys refused.

@@ -1,4 +1,4 @@
-//! Notifications on status changes (issue 16): the targets, the signing
+//! Notifications on status changes: the targets, the signing
 //! secret, the timeout, the retry bound, the damping time and the public URL
 //! the notifications link to. `serve` and `notify test` read them.
 //!

@@ -73,7 +73,7 @@ pub struct ServeSettings {
     /// Whether the summary, events, regions, `/healthz` and `/metrics` answer
     /// without a token.
     pub public_reads: bool,
-    /// Notifications on status changes (issue 16).
+    /// Notifications on status changes.
     pub notify: proxyhealth_notify::NotifySettings,
     /// How long persisted history is kept.
     pub history_retention: std::time::Duration,

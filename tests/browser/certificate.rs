@@ -1,4 +1,4 @@
-//! The TLS certificate's expiry on the dashboard (issue 14): `proxyhealth
+//! The TLS certificate's expiry on the dashboard: `proxyhealth
 //! serve` trusting a private CA, an HTTPS proxy whose certificate expires in
 //! 3 days, and the tag beside its name and the warning under it, as text.
 

@@ -1,7 +1,7 @@
 //! SIGKILL while proxies are being created and registered: after a restart on
 //! the same SQLite file, every acknowledged write is there and no row is
 //! half-written, and every status change the API showed before the kill is
-//! in the persisted history (issue 15).
+//! in the persisted history.
 
 use crate::support::command;
 use proxyhealth_api::ApiClient;

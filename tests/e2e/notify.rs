@@ -1,4 +1,4 @@
-//! Notifications through the real binary (issue 16): `notify test` against a
+//! Notifications through the real binary: `notify test` against a
 //! real receiver, and a `serve` stopped with a notification still pending
 //! (its receiver down) that the next `serve` on the same SQLite file delivers.
 

@@ -11,9 +11,9 @@
 //! - [`wire`]: the JSON shapes: Coder's `Region`, `WorkspaceProxy`, the request
 //!   bodies, registration, and proxyhealth's summary, `/healthz` and the
 //!   replicas' consistency report.
-//! - `wire_history`: the shapes of persisted history (issue 15): a proxy's
+//! - `wire_history`: the shapes of persisted history: a proxy's
 //!   window, incidents, the list's uptime; re-exported by [`wire`].
-//! - `wire_notify`: the shapes of notifications (issue 16): the recent
+//! - `wire_notify`: the shapes of notifications: the recent
 //!   deliveries; re-exported by [`wire`].
 //! - [`client`]: [`ApiClient`] (built by [`ApiClientBuilder`]), one method per
 //!   route, each returning an [`Answer`]: the typed value and the raw body.

@@ -1,4 +1,4 @@
-//! The JSON shapes of persisted history (issue 15): a proxy's history over a
+//! The JSON shapes of persisted history: a proxy's history over a
 //! window, the incidents, and the uptime figures of the proxy list.
 //! Re-exported by [`crate::wire`].
 

@@ -1,4 +1,4 @@
-//! The JSON shapes of notifications (issue 16): the recent deliveries of
+//! The JSON shapes of notifications: the recent deliveries of
 //! `GET /api/v2/proxyhealth/notifications`. Re-exported by [`crate::wire`].
 
 use proxyhealth_core::Status;

@@ -18,7 +18,8 @@ pub const SLOW: Duration = Duration::from_secs(2);
 pub enum MixArg {
     /// Every proxy healthy.
     Ok,
-    /// Issue 6's bad day: 2% hang, 2% slow at 2 s, 3% errors, 2% 500, 1% refused, the rest ok.
+    /// A bad day, the mix the performance targets are stated for: 2% hang,
+    /// 2% slow at 2 s, 3% errors, 2% 500, 1% refused, the rest ok.
     BadDay,
 }
 

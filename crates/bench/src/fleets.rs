@@ -1,4 +1,4 @@
-//! Issue 14's rows: a bad-day sweep of 10,000 proxies on both fleets (the lean
+//! The fleets' rows: a bad-day sweep of 10,000 proxies on both fleets (the lean
 //! simulator and the costly one, whose CPU per request is a real server's), and
 //! HTTPS sweeps with a fresh handshake per check against a bare TLS client loop.
 //! Each fleet is its own process beside the checker, taking its share of the cores.
@@ -6,7 +6,7 @@
 use crate::child::{Service, run_json};
 use crate::client_loop::ClientLoopReport;
 use crate::fleet::{FleetReady, FleetStats, MixArg, StackArg};
-use crate::run::RunArgs;
+use crate::run_args::{RunArgs, TIMEOUT};
 use crate::sweep::SweepReport;
 use std::path::Path;
 use std::time::Duration;
@@ -88,7 +88,7 @@ fn sweep_args(args: &RunArgs, targets: &Path, warm_up: usize, tls: bool) -> Vec<
         "--parallelism".to_owned(),
         args.parallelism.to_string(),
         "--timeout".to_owned(),
-        format!("{}ms", crate::run::TIMEOUT.as_millis()),
+        format!("{}ms", TIMEOUT.as_millis()),
         "--warm-up".to_owned(),
         warm_up.to_string(),
     ];

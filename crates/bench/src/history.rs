@@ -1,4 +1,4 @@
-//! `proxyhealth-bench history`: the cost of persisted history (issue 15) on
+//! `proxyhealth-bench history`: the cost of persisted history on
 //! one backend, each figure beside a baseline measured in the same run:
 //! - **write**: one sweep's history (10,000 checks and the transitions 1 % of
 //!   the proxies make) through the store's journal, against a plain

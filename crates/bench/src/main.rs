@@ -1,4 +1,6 @@
-//! `proxyhealth-bench`: the benchmarks of issue 6 (and the store listing of issue 3).
+//! `proxyhealth-bench`: the benchmarks of the checker's performance targets (a
+//! sweep, the loopback limit, memory, reads while a sweep stores) and of the
+//! store listing.
 //!
 //! `run` measures everything and writes bench/RESULTS.md; it starts the other
 //! subcommands as child processes so each is measured alone:
@@ -8,13 +10,13 @@
 //! - `reads`: reads of the engine's cache under criterion;
 //! - `serve-regions`: the service with 10,000 proxies, for `wrk`;
 //! - `store-list`: `list_proxies()` against a plain SELECT;
-//! - `history`: the cost of persisted history (issue 15) on one backend:
+//! - `history`: the cost of persisted history on one backend:
 //!   writing a sweep's history, the size after 90 simulated days, a 30-day read;
 //! - `replicas`: several `proxyhealth serve` replicas and 10,000 proxies on one
-//!   PostgreSQL (issue 13): checks per proxy per interval, the database's work,
+//!   PostgreSQL: checks per proxy per interval, the database's work,
 //!   the time from a result to every replica serving it.
 //!
-//! `run` also measures issue 14's rows (`fleets`, shown by `report_fleets`): a
+//! `run` also measures the fleets' rows (`fleets`, shown by `report_fleets`): a
 //! bad day of 10,000 proxies on the lean and on the costly fleet (`fleet
 //! --stack costly`, a real server's CPU per request), first and next sweep; and
 //! HTTPS with a fresh handshake per check against a bare TLS client loop.
@@ -36,11 +38,14 @@ mod report;
 mod report_fleets;
 mod report_history;
 mod report_replicas;
+mod results;
 mod run;
+mod run_args;
 mod source;
 mod stdin;
 mod store_list;
 mod sweep;
+mod table;
 mod targets;
 mod wrk;
 
@@ -57,7 +62,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Every measurement, the table, bench/RESULTS.md.
-    Run(run::RunArgs),
+    Run(run_args::RunArgs),
     /// A simulated fleet in this process until stdin closes.
     Fleet(fleet::FleetArgs),
     /// One sweep over a targets file; prints a JSON line.
@@ -101,13 +106,23 @@ fn main() -> std::process::ExitCode {
             Command::Reads(_) => Ok(()),
             Command::ServeRegions(args) => regions::run(args).await,
             Command::StoreList(args) => store_list::run(args).await,
-            Command::Replicas(args) => replicas::run(args).await,
+            Command::Replicas(args) => run_replicas(args).await,
             Command::History(args) => history::run(args).await,
         }
     });
     // The stdin readers of `fleet` and `serve-regions` live on blocking threads.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     exit_code(result)
+}
+
+/// `replicas`: the stage, then its rows as the results page shows them (on
+/// stderr, for a run by hand) and its report as one JSON line (for `run`).
+/// Here, above both, so measuring the stage and rendering it stay apart.
+async fn run_replicas(args: replicas::ReplicasArgs) -> anyhow::Result<()> {
+    let report = replicas::run(args).await?;
+    eprintln!("{}", report_replicas::by_hand(&report));
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
 }
 
 fn exit_code(result: anyhow::Result<()>) -> std::process::ExitCode {

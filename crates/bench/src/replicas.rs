@@ -1,5 +1,5 @@
 //! `proxyhealth-bench replicas`: several `proxyhealth serve` replicas and a
-//! large fleet on one PostgreSQL (issue 13). Prints one JSON line.
+//! large fleet on one PostgreSQL. Prints one JSON line.
 //!
 //! In a scratch database on the server: `count` healthy simulated proxies
 //! (the fleet in its own process, counting the requests each proxy gets),
@@ -130,18 +130,11 @@ pub struct ReplicasReport {
     pub total_s: f64,
 }
 
-/// Runs the stage and prints the report as one JSON line.
-pub async fn run(args: ReplicasArgs) -> anyhow::Result<()> {
+/// Runs the stage and returns its report (`main` prints it, as the results
+/// page shows it and as one JSON line).
+pub async fn run(args: ReplicasArgs) -> anyhow::Result<ReplicasReport> {
     let _ = proxyhealth_sim::raise_fd_limit();
-    let report = measure(&args).await?;
-    // the row as the results page shows it, for a run by hand
-    let mut md = String::new();
-    crate::report_replicas::section(&mut md, Some(&report), None);
-    md.push_str("| target | measured | |\n|---|---|---|\n");
-    crate::report_replicas::targets(&mut md, Some(&report));
-    eprintln!("{md}");
-    println!("{}", serde_json::to_string(&report)?);
-    Ok(())
+    measure(&args).await
 }
 
 /// Makes the scratch database, runs the stage in it and drops it.

@@ -1,11 +1,14 @@
-//! Issue 14's sections of bench/RESULTS.md: a bad day on both fleets, and HTTPS.
+//! The fleets' sections of bench/RESULTS.md: a bad day on both fleets, and HTTPS.
 
 use crate::fleets::{BadDayRow, HttpsRow};
-use crate::report::{Results, median, opt, verdict};
+use crate::results::Results;
 use crate::sweep::SweepReport;
+use crate::table::{median, opt, verdict};
 use std::fmt::Write as _;
 
-/// How far past the timeout a bad-day sweep may end (issue 14).
+/// How far past the timeout a bad-day sweep may end: a bad day is bounded by
+/// one timeout (the hung proxies' checks all end there), plus the time to
+/// start and finish the sweep around them.
 pub const BAD_DAY_SLACK_S: f64 = 0.5;
 
 fn walls(reports: &[SweepReport], f: impl Fn(&SweepReport) -> Option<f64>) -> Vec<f64> {
@@ -178,7 +181,7 @@ pub fn sections(md: &mut String, results: &Results) {
     }
 }
 
-/// Issue 14's lines of the targets table.
+/// The fleets' lines of the targets table.
 pub fn targets(md: &mut String, results: &Results) {
     let bound = results.timeout_s + BAD_DAY_SLACK_S;
     for row in &results.bad_days {

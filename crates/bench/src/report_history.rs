@@ -1,4 +1,4 @@
-//! Section 5 of bench/RESULTS.md: the cost of persisted history (issue 15).
+//! The history section of bench/RESULTS.md: the cost of persisted history.
 
 use crate::history::HistoryReport;
 use std::fmt::Write as _;

@@ -1,6 +1,7 @@
-//! The replicas section of the results page (issue 13) and its targets.
+//! The replicas section of the results page and its targets.
 
 use crate::replicas::{ReplicasReport, Window};
+use crate::table::opt;
 use std::fmt::Write as _;
 
 /// The most a result may take to reach every replica ("within about a second").
@@ -8,10 +9,6 @@ pub const PROPAGATION_TARGET_MS: f64 = 1000.0;
 /// How far the cluster's checks per proxy per interval may be from one
 /// replica's (the load must not grow with the replicas).
 pub const CHECKS_SLACK: f64 = 0.1;
-
-fn opt(value: Option<f64>, digits: usize) -> String {
-    value.map_or("—".to_owned(), |v| format!("{v:.digits$}"))
-}
 
 /// `a / b`, or `None` when `b` is zero or missing.
 fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
@@ -181,4 +178,14 @@ pub fn targets(md: &mut String, report: Option<&ReplicasReport>) {
         c.replicas,
         opt(c.db.statements_per_s.or(Some(c.db.transactions_per_s)), 0)
     );
+}
+
+/// The section and its rows of the Targets table, for a run of `replicas` by
+/// hand (`run` writes them into the whole page instead).
+pub fn by_hand(report: &ReplicasReport) -> String {
+    let mut md = String::new();
+    section(&mut md, Some(report), None);
+    md.push_str("| target | measured | |\n|---|---|---|\n");
+    targets(&mut md, Some(report));
+    md
 }

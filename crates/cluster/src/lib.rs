@@ -1,5 +1,5 @@
 //! The replica runtime: several `proxyhealth serve` processes on one
-//! PostgreSQL act as one checker (issue 13), coordinated through the store's
+//! PostgreSQL act as one checker, coordinated through the store's
 //! [`Coordination`](proxyhealth_store::Coordination) alone.
 //!
 //! A [`Replica`] runs three loops instead of the engine's own sweep loop:

@@ -155,7 +155,7 @@ async fn proxies_of(
 fn finish(shared: &Shared, claim: Claim, result: CheckResult) -> Finished {
     let took = result.latency.unwrap_or_default();
     let status = shared.engine.status_after(result);
-    let message = message_of(&status);
+    let message = status.report.headline().to_owned();
     if needs_second_opinion(shared, &claim, &status) {
         return Finished::Defer {
             claim,
@@ -188,17 +188,6 @@ fn needs_second_opinion(shared: &Shared, claim: &Claim, status: &ProxyStatus) ->
         && claim.confirming.is_none()
         && claim.previous_status.as_deref() == Some(Status::Ok.as_str())
         && matches!(status.status, Status::Unhealthy | Status::Unreachable)
-}
-
-/// The first line of the first error, or empty.
-fn message_of(status: &ProxyStatus) -> String {
-    status
-        .report
-        .errors
-        .first()
-        .and_then(|error| error.lines().next())
-        .unwrap_or_default()
-        .to_owned()
 }
 
 /// The poll period, anywhere from half to one and a half times it, drawn

@@ -8,9 +8,6 @@ use std::time::Duration;
 pub const HEARTBEAT: Duration = Duration::from_secs(2);
 /// A replica is live while its heartbeat is younger than this many periods.
 pub const LIVE_PERIODS: u32 = 3;
-/// A replica is live while its heartbeat is younger than this (with the
-/// default heartbeat): what every replica and the consistency report use.
-pub const LIVE_WINDOW: Duration = Duration::from_secs(HEARTBEAT.as_secs() * LIVE_PERIODS as u64);
 /// How often a replica looks for due proxies when nothing woke it.
 pub const POLL: Duration = Duration::from_secs(1);
 /// How long finished checks are collected before one write sends them all.
@@ -25,9 +22,6 @@ pub const SAFETY_READ: Duration = Duration::from_secs(3);
 /// result tells the others). A full read costs a few kilobytes per proxy (its
 /// status with its history), so not much more often than this.
 pub const FULL_RELOAD: Duration = Duration::from_secs(60);
-/// What a lease adds to twice the check timeout (the write's own time, a
-/// slow claim query, a scheduler hiccup).
-pub const LEASE_SLACK: Duration = Duration::from_secs(5);
 /// Most proxies claimed in one statement.
 pub const CLAIM_MAX: u32 = 512;
 /// Whether a failure of an `ok` proxy is confirmed by a second replica
@@ -47,7 +41,8 @@ pub struct ClusterSettings {
     /// How often the heartbeat is written.
     pub heartbeat: Duration,
     /// The lease of a claim: at least twice the check timeout plus slack, so a
-    /// check that runs to its timeout is written well within it.
+    /// check that runs to its timeout is written well within it (by default
+    /// [`EngineOptions::result_within`]).
     pub lease: Duration,
     /// How often due proxies are looked for without a wake-up.
     pub poll: Duration,
@@ -71,10 +66,7 @@ impl ClusterSettings {
             interval: options.interval,
             parallelism: options.parallelism.max(1),
             heartbeat: HEARTBEAT,
-            lease: options
-                .timeout
-                .saturating_mul(2)
-                .saturating_add(LEASE_SLACK),
+            lease: options.result_within(),
             poll: POLL,
             batch: BATCH,
             safety_read: SAFETY_READ,
@@ -84,15 +76,17 @@ impl ClusterSettings {
         }
     }
 
-    /// A replica is live while its heartbeat is younger than this.
+    /// A replica is live while its heartbeat is younger than this: what every
+    /// replica and the consistency report use.
     pub fn live_window(&self) -> Duration {
         self.heartbeat.saturating_mul(LIVE_PERIODS)
     }
 
-    /// A result older than this is stale (two intervals), and so is a view
-    /// not read for this long.
+    /// A result older than this is stale, and so is a view not read for this
+    /// long: the engine's rule ([`proxyhealth_engine::options::stale_after`])
+    /// for this interval.
     pub fn stale_after(&self) -> Duration {
-        self.interval.saturating_mul(2)
+        proxyhealth_engine::options::stale_after(self.interval)
     }
 
     /// How long a proxy held for a second opinion waits for another replica

@@ -1,4 +1,4 @@
-//! The recording seam of persisted history (issue 15): what the engine (one
+//! The recording seam of persisted history: what the engine (one
 //! replica) or a replica's fenced write (several) hands to the store when
 //! checks happen, and the trait the stores implement to write it.
 //!

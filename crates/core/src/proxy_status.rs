@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 /// The result of checking one proxy, as kept in the engine's snapshot.
 /// Serializable both ways so a replica can store it as its result and the
-/// others can read it back (issue 13); `check_seq` is local and not stored.
+/// others can read it back; `check_seq` is local and not stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProxyStatus {
     /// The proxy row as it was when the check started.

@@ -109,6 +109,17 @@ impl HealthReport {
         bound_list(&mut self.warnings, "warnings", limits);
         self
     }
+
+    /// The report in one line: the first line of its first error, or `""`
+    /// when it has no error. What a status change's log line, a replica's
+    /// disagreement and an incident's `first_error` show of it (an error may
+    /// carry a body or a stack over several lines; the first says what failed).
+    pub fn headline(&self) -> &str {
+        self.errors
+            .first()
+            .and_then(|error| error.lines().next())
+            .unwrap_or_default()
+    }
 }
 
 /// How much of a proxy's report is kept.
@@ -213,6 +224,20 @@ pub enum ReportDecodeError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_headline_is_the_first_line_of_the_first_error() {
+        let report = HealthReport {
+            errors: vec!["disk full\nat /var".into(), "second".into()],
+            warnings: vec!["a warning".into()],
+        };
+        assert_eq!(report.headline(), "disk full");
+        let warnings_only = HealthReport {
+            errors: Vec::new(),
+            warnings: vec!["a warning".into()],
+        };
+        assert_eq!(warnings_only.headline(), "");
+    }
 
     #[test]
     fn null_lists_read_as_empty_and_write_as_empty_lists() {

@@ -292,8 +292,8 @@ mod tests {
 
     #[test]
     fn credentials_are_allowed_and_an_unparsable_url_is_named_without_its_password() {
-        // Issue 14: a URL with userinfo may be registered; its password is
-        // redacted wherever it is shown.
+        // a URL with userinfo may be registered (the checker sends it as
+        // Basic authentication); its password is redacted wherever it is shown
         assert!(validate_access_url("https://u:p@p.example.com").is_ok());
         let err = validate_access_url("https://u:hunter2@p.example.com:99999")
             .expect_err("port out of range");

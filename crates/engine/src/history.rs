@@ -1,4 +1,4 @@
-//! Recording history (issue 15) from the engine: the batch of a sweep or a
+//! Recording history from the engine: the batch of a sweep or a
 //! re-check (its checks and the transitions its merge made) is handed to
 //! the [`HistoryRecorder`] set on the builder, before the snapshot that
 //! shows those transitions is published.

@@ -36,7 +36,7 @@
 //!   the history, merge again after a deletion, publish); and the readers.
 //! - `history`: writing a sweep's or re-check's checks and transitions to
 //!   the [`proxyhealth_core::HistoryRecorder`] set on the builder, before
-//!   the snapshot showing them is published (issue 15).
+//!   the snapshot showing them is published.
 //! - [`recheck`]: [`RecheckRequests`], the seam that lets a cluster run the
 //!   background re-checks the engine is asked for (one check in the cluster).
 //! - [`tls_files`]: the TLS files the options name (CA bundle, client

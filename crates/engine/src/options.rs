@@ -24,6 +24,23 @@ pub const DEFAULT_BODY_CAP: u64 = 1024 * 1024;
 /// expires within 14 days adds a warning (the proxy stays `ok`).
 pub const DEFAULT_TLS_EXPIRY_WARNING: Duration = Duration::from_secs(14 * 24 * 60 * 60);
 
+/// A result older than this many intervals is stale, and so is a replica's
+/// view not read for as long: the newest result is normally up to one
+/// interval old, and the second interval lets a slow sweep or a busy replica
+/// catch up before a proxy or a view is reported stale.
+pub const STALE_INTERVALS: u32 = 2;
+
+/// What [`EngineOptions::result_within`] adds to twice the timeout: the time
+/// around a check (a claim, the write, a read, a scheduler hiccup).
+pub const RESULT_SLACK: Duration = Duration::from_secs(5);
+
+/// The age at which a result of a proxy checked every `interval` is stale
+/// ([`STALE_INTERVALS`] intervals): [`EngineOptions::stale_after`] for an
+/// interval held elsewhere (a replica's cluster settings).
+pub fn stale_after(interval: Duration) -> Duration {
+    interval.saturating_mul(STALE_INTERVALS)
+}
+
 /// How a CA bundle (`tls_ca_file`) is trusted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CaMode {
@@ -122,6 +139,22 @@ pub struct EngineOptions {
     /// A proxy that answers `ok` but slower than this gets a warning giving
     /// its latency and the threshold (default: none, no warning).
     pub latency_warning: Option<Duration>,
+}
+
+impl EngineOptions {
+    /// A result older than this is stale, and so is a replica's view not
+    /// read for this long ([`stale_after`] of the interval).
+    pub fn stale_after(&self) -> Duration {
+        stale_after(self.interval)
+    }
+
+    /// The longest a check asked for now may take to become a result: twice
+    /// the timeout, so a check that runs to its timeout is done well within
+    /// it, and [`RESULT_SLACK`] more. A replica's lease of a claim lasts this
+    /// long, and a re-check asked of the replicas is waited for this long.
+    pub fn result_within(&self) -> Duration {
+        self.timeout.saturating_mul(2).saturating_add(RESULT_SLACK)
+    }
 }
 
 impl Default for EngineOptions {

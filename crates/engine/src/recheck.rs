@@ -2,7 +2,7 @@
 //! registration asks for.
 //!
 //! Alone, the engine re-checks the proxy itself. In a cluster of replicas
-//! (issue 13) that would make every replica that heard of the change check it;
+//! that would make every replica that heard of the change check it;
 //! instead the replica runtime plugs in an implementation that asks the
 //! cluster for one check (`Coordination::request_check`), so the server's
 //! routes stay the same whichever runs.

@@ -1,4 +1,4 @@
-//! Notifications on status changes (issue 16): the targets (a generic
+//! Notifications on status changes: the targets (a generic
 //! webhook with a documented JSON body, a Slack-compatible incoming webhook),
 //! HMAC-SHA256 signed requests, and the worker that delivers the store's
 //! outbox ([`proxyhealth_store::Outbox`]) with a timeout, retries with

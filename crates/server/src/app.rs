@@ -7,7 +7,7 @@
 //! HTTP service; when the `stop` future finishes (or the service fails), both
 //! are told to stop and get one grace period to do so.
 //!
-//! Several replicas (issue 13): on a store that coordinates replicas
+//! Several replicas: on a store that coordinates replicas
 //! (writable PostgreSQL), building also registers this process as a replica
 //! ([`proxyhealth_cluster::Replica`]) and sets [`ServiceConfig::replica`];
 //! running then runs the replica's loops instead of the engine's sweep loop,
@@ -18,7 +18,7 @@
 //! `proxyhealth demo`, the server's test harness and the benchmarks all start
 //! the service here, so there is one assembly and one shutdown to keep right.
 //!
-//! Notifications (issue 16): with targets configured, building tells the
+//! Notifications: with targets configured, building tells the
 //! store's outbox the targets and damping (rows are written with the
 //! transitions), and running runs the delivery worker beside the sweeps
 //! (every replica runs one; each row is claimed by one).
@@ -130,7 +130,7 @@ pub struct AppSettings {
     /// proxy is confirmed by another replica before its status changes
     /// (`true` by default; no effect with one replica).
     pub second_opinion: bool,
-    /// Notifications on status changes (issue 16); with no targets (the
+    /// Notifications on status changes; with no targets (the
     /// default) nothing is written to the outbox and no worker runs.
     pub notify: NotifySettings,
     /// How long persisted history is kept (default 90 days); pruned in the

@@ -1,4 +1,4 @@
-//! Reading persisted history for the API (issue 15): a proxy's window and
+//! Reading persisted history for the API: a proxy's window and
 //! the incidents in their wire shapes, and the proxy list's uptime figures.
 //!
 //! The list's figures are cheap to keep fresh: the hours before the last two

@@ -20,7 +20,7 @@
 //! - [`auth`]: the admin token, the proxy token and the slow-down of failures.
 //! - `assets`: the dashboard's files and the security headers.
 //! - `history_reader`: persisted history in its wire shapes (a proxy's
-//!   window, the incidents) and the proxy list's uptime figures (issue 15).
+//!   window, the incidents) and the proxy list's uptime figures.
 //! - `regions_cache`: the body of `/api/v2/regions`, rendered once per snapshot.
 //! - [`replica_report`]: the replicas' consistency report (cluster, single or
 //!   independent mode; liveness, lag, disagreements, stale proxies).

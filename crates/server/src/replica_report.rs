@@ -10,6 +10,7 @@ use proxyhealth_api::wire::{
     ReplicaDisagreement, ReplicaMode, ReplicaObservation, ReplicaReport, ReplicasResponse,
     StaleProxy, zero_time,
 };
+use proxyhealth_cluster::ClusterSettings;
 use proxyhealth_engine::{Engine, Snapshot};
 use proxyhealth_store::{Coordination, ProxyStore, ReplicaRow, StoreError};
 use std::collections::HashMap;
@@ -17,13 +18,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
 use uuid::Uuid;
-
-/// A replica is live while its heartbeat is younger than this: the cluster
-/// runtime's own window, so the report and the replicas agree on who is live.
-pub use proxyhealth_cluster::settings::LIVE_WINDOW;
-/// A proxy is stale when its newest result is older than this many intervals;
-/// disagreements are looked for among observations this recent as well.
-pub const STALE_INTERVALS: u32 = 2;
 
 /// The note of [`ReplicaMode::Single`].
 pub const SINGLE_NOTE: &str = "One process: SQLite allows one serve per file, and the in-memory \
@@ -73,9 +67,24 @@ pub async fn build(
     this: ThisReplica,
 ) -> Result<ReplicasResponse, StoreError> {
     let snapshot = engine.snapshot_arc();
-    let stale_after = engine.options().interval * STALE_INTERVALS;
+    // a proxy is stale when its newest result is older than this;
+    // disagreements are looked for among observations this recent as well
+    let stale_after = engine.options().stale_after();
     match store.coordination() {
-        Some(coordination) => cluster(coordination, store, &snapshot, this.id(), stale_after).await,
+        Some(coordination) => {
+            // the replicas' own settings, so the report and the replicas
+            // agree on who is live
+            let live_window = ClusterSettings::for_engine(engine.options()).live_window();
+            cluster(
+                coordination,
+                store,
+                &snapshot,
+                this.id(),
+                live_window,
+                stale_after,
+            )
+            .await
+        }
         None => {
             let (mode, note) = if store.is_read_only() {
                 (ReplicaMode::Independent, INDEPENDENT_NOTE)
@@ -101,11 +110,12 @@ async fn cluster(
     store: &dyn ProxyStore,
     snapshot: &Snapshot,
     this: Option<Uuid>,
+    live_window: Duration,
     stale_after: Duration,
 ) -> Result<ReplicasResponse, StoreError> {
     let newest_generation = coordination.newest_generation().await?;
-    let rows = coordination.replicas(LIVE_WINDOW).await?;
-    let disagreements = coordination.disagreements(LIVE_WINDOW, stale_after).await?;
+    let rows = coordination.replicas(live_window).await?;
+    let disagreements = coordination.disagreements(live_window, stale_after).await?;
     let stale = coordination.stale(stale_after).await?;
 
     let hostnames: HashMap<Uuid, String> = rows

@@ -10,7 +10,7 @@
 //! `work` times for an `ETag`.
 
 use crate::respond::{HEALTH_REPORT_PATH, health_report_built, not_found};
-use crate::serve::Shared;
+use crate::shared::Shared;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};

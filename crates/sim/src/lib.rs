@@ -26,6 +26,7 @@ mod proxy;
 mod respond;
 mod run;
 mod serve;
+mod shared;
 mod spec;
 mod stack;
 mod stats;

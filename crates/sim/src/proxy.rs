@@ -2,7 +2,8 @@
 
 use crate::error::SimError;
 use crate::kind::Kind;
-use crate::serve::{Shared, bind, spawn_accept};
+use crate::serve::{bind, spawn_accept};
+use crate::shared::Shared;
 use crate::stack::Serving;
 use crate::stats::Stats;
 use std::net::{Ipv4Addr, SocketAddr};

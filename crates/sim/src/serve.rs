@@ -1,9 +1,8 @@
 //! The accept loop of one listener and the HTTP/1 serving of its connections.
 
-use crate::kind::Kind;
 use crate::respond::{HEALTH_REPORT_PATH, SimBody, health_report, not_found};
-use crate::stack::{Serving, Stack};
-use crate::stats::{Connections, InFlight, Stats};
+use crate::shared::Shared;
+use crate::stack::Stack;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -14,8 +13,7 @@ use hyper_util::service::TowerToHyperService;
 use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -23,58 +21,6 @@ use tokio_util::sync::CancellationToken;
 
 /// How long the accept loop pauses after an error such as running out of descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
-
-/// The state one simulated proxy shares with its accept loop and connections.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    /// The address the proxy listens on (or would, when refused).
-    pub(crate) addr: SocketAddr,
-    kind: Mutex<Kind>,
-    /// Requests since the kind was last set, for [`Kind::Flapping`].
-    flap: AtomicU64,
-    pub(crate) stats: Arc<Stats>,
-    pub(crate) connections: Arc<Connections>,
-    /// The server stack and TLS it serves with.
-    pub(crate) serving: Serving,
-}
-
-impl Shared {
-    /// State for a proxy on `addr`, counting into `fleet` when it belongs to one.
-    pub(crate) fn new(
-        addr: SocketAddr,
-        kind: Kind,
-        fleet: Option<Arc<Stats>>,
-        serving: Serving,
-    ) -> Self {
-        Shared {
-            addr,
-            kind: Mutex::new(kind),
-            flap: AtomicU64::new(0),
-            stats: Arc::new(Stats::with_parent(fleet)),
-            connections: Arc::new(Connections::default()),
-            serving,
-        }
-    }
-
-    /// Counts one health-report request: the kind answering it, its number
-    /// since the kind was set, and its in-flight mark.
-    pub(crate) fn begin_request(self: &Arc<Self>) -> (Kind, u64, InFlight) {
-        let kind = self.kind();
-        let flap_index = self.flap.fetch_add(1, Ordering::AcqRel);
-        (kind, flap_index, self.stats.begin())
-    }
-
-    /// The kind answering now.
-    pub(crate) fn kind(&self) -> Kind {
-        *self.kind.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Changes the kind for the next requests and restarts the flapping count.
-    pub(crate) fn set_kind(&self, kind: Kind) {
-        *self.kind.lock().unwrap_or_else(PoisonError::into_inner) = kind;
-        self.flap.store(0, Ordering::Release);
-    }
-}
 
 /// Binds a listener on `addr` (with `SO_REUSEADDR`, so a proxy can come back at once).
 pub(crate) async fn bind(addr: SocketAddr) -> io::Result<TcpListener> {

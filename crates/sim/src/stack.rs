@@ -23,7 +23,8 @@ use tokio_rustls::rustls;
 /// Calibrated with `scripts/bench` (bench/RESULTS.md, section 6): a request then
 /// costs the fleet about 2.5 times the lean stack's CPU, the ratio that makes a
 /// 10,000-proxy bad-day sweep take as much longer than on the lean stack as the
-/// Go `net/http` fleet of issue 14 did (6.1–6.4 s against 5.5 s).
+/// fleet of real Go `net/http` servers did when it was measured (6.1–6.4 s
+/// against 5.5 s).
 pub const DEFAULT_COSTLY_WORK: u32 = 100;
 
 /// Which HTTP server answers a simulated proxy's requests.

@@ -1,5 +1,5 @@
 //! The `Coordination` seam: how several replicas on one database act as one
-//! system (issue 13), with no other server and no consensus protocol of their
+//! system, with no other server and no consensus protocol of their
 //! own: rows, leases on the database clock, `FOR UPDATE SKIP LOCKED` and
 //! `LISTEN/NOTIFY`.
 //!

@@ -24,6 +24,8 @@
 //!   [`CreatedProxy`].
 //! - `store`: the [`ProxyStore`] trait.
 //! - `rules`: the validation shared by every backend.
+//! - `open_options`: [`OpenOptions`] and [`redact`], read by `open` and the
+//!   backend it opens.
 //! - `open`: [`open_store`] picks and opens a backend from a spec string.
 //! - [`coordination`]: the [`Coordination`] trait and its types.
 //! - `pg_coordination`: [`PgCoordination`], its PostgreSQL implementation.
@@ -31,17 +33,21 @@
 //! - `pg_own_state`: proxyhealth's own tables in a schema of an attached Coder
 //!   database (`--coordination-schema`), so attached replicas coordinate too.
 //! - [`instance`]: the SQLite instance lock ([`InstanceGuard`]).
-//! - [`history`]: persisted history (issue 15): [`HistoryStore`] (through
+//! - [`history`]: persisted history: [`HistoryStore`] (through
 //!   [`ProxyStore::history`]), its statements per backend, the window and
 //!   incident views, and retention.
-//! - `journal`: the one transaction per batch that writes history (and, with
-//!   issue 16, the notification outbox beside it), on each backend.
-//! - [`outbox`]: the notification outbox (issue 16): [`Outbox`] (through
+//! - `columns`: how a transition's values are kept in a column, shared by
+//!   the history's and the outbox's tables (a leaf both use).
+//! - `journal`: the one transaction per batch that writes history and the
+//!   notification outbox beside it, on each backend, and each
+//!   writer's journal state (`Journal`), above both `history` and `outbox`.
+//! - [`outbox`]: the notification outbox: [`Outbox`] (through
 //!   [`ProxyStore::outbox`]), rows written by the journal, claimed with a
 //!   lease by the delivery worker, per backend.
 //! - `history_db`: the SQLite and PostgreSQL stores' [`HistoryStore`]s:
 //!   recording through the journal, reads and pruning through `history`.
 
+mod columns;
 pub mod coordination;
 pub mod error;
 pub mod history;
@@ -51,6 +57,7 @@ mod journal;
 mod memory;
 pub mod model;
 mod open;
+mod open_options;
 pub mod outbox;
 mod pg_coordination;
 mod pg_listener;
@@ -70,7 +77,8 @@ pub use history::{HistoryStore, HourBucket, Pruned, UptimeCounts};
 pub use instance::{InstanceGuard, InstanceInfo, InstanceLockError};
 pub use memory::MemoryStore;
 pub use model::{CreatedProxy, NewProxy, ProxyUpdate, Registration};
-pub use open::{OpenOptions, default_sqlite_path, open_store, redact};
+pub use open::{default_sqlite_path, open_store};
+pub use open_options::{OpenOptions, redact};
 pub use outbox::{AttemptFailure, DeliveryState, Notification, Outbox, OutboxPolicy};
 pub use pg_coordination::{CoordinationSettings, PgCoordination};
 pub use pg_listener::{DUE_CHANNEL, ListenerSettings, PgNoticeListener, RESULTS_CHANNEL};

@@ -2,39 +2,9 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
+use crate::open_options::{OpenOptions, redact};
 use crate::{MemoryStore, PgStore, ProxyStore, SqliteStore, StoreError};
-
-/// How to open a store; `OpenOptions::default()` suits the service.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OpenOptions {
-    /// Attach read-only to an existing Coder database (PostgreSQL only): no
-    /// migrations, read-only sessions, every write refused with
-    /// [`StoreError::ReadOnly`].
-    pub coder_attach: bool,
-    /// With `coder_attach`: a schema of the Coder database where proxyhealth
-    /// keeps its own coordination state, so attached replicas coordinate
-    /// instead of each probing alone; Coder's tables are still only read.
-    pub coordination_schema: Option<String>,
-    /// Most PostgreSQL connections the pool opens.
-    pub max_connections: u32,
-    /// How long a PostgreSQL call waits for a connection (including connecting)
-    /// before failing with [`StoreError::Unavailable`]; keeps a dead database
-    /// from hanging a sweep.
-    pub acquire_timeout: Duration,
-}
-
-impl Default for OpenOptions {
-    fn default() -> Self {
-        OpenOptions {
-            coder_attach: false,
-            coordination_schema: None,
-            max_connections: 8,
-            acquire_timeout: Duration::from_secs(3),
-        }
-    }
-}
 
 /// Where a store spec points.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,13 +89,6 @@ fn looks_like_scheme(s: &str) -> bool {
     let mut chars = s.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-}
-
-/// A database URL with its password hidden, for error messages and logs: the
-/// one form everything shown uses ([`proxyhealth_core::redact_url`]), the URL
-/// otherwise as it was given.
-pub fn redact(url: &str) -> String {
-    proxyhealth_core::redact_url(url).into_owned()
 }
 
 /// The default SQLite file: `$XDG_DATA_HOME/proxyhealth/proxyhealth.db` when

@@ -105,7 +105,7 @@ impl PgCoordination {
     }
 
     /// This coordination with its journal writing notification rows by the
-    /// store's outbox policy (issue 16), so a transition recorded by a
+    /// store's outbox policy, so a transition recorded by a
     /// replica's fenced write gets its notification in the same transaction.
     pub(crate) fn with_outbox(mut self, outbox: crate::outbox::PolicyHandle) -> Self {
         self.journal.outbox = outbox;

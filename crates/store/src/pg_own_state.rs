@@ -1,5 +1,5 @@
 //! proxyhealth's own tables in a schema of an attached Coder database, so
-//! replicas attached read-only to Coder can still coordinate (issue 13).
+//! replicas attached read-only to Coder can still coordinate.
 //!
 //! Attached to Coder, proxyhealth never writes to Coder's tables. When the
 //! operator names a schema for proxyhealth's own state

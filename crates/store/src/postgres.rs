@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::error::pg_err as db_err;
 use crate::error::{Backend, map_db_error, map_db_error_ref};
-use crate::open::{OpenOptions, redact};
+use crate::open_options::{OpenOptions, redact};
 use crate::pg_own_state;
 use crate::rules::{self, check_new, check_registration, check_update};
 use crate::store::impl_proxy_source;
@@ -48,7 +48,7 @@ pub struct PgStore {
     own_state: Option<PgPool>,
     /// Persisted history; `None` attached read-only to a Coder database.
     history: Option<std::sync::Arc<crate::history_db::PgHistory>>,
-    /// The notification outbox (issue 16), written by the history's and the
+    /// The notification outbox, written by the history's and the
     /// coordination's journals; `None` attached read-only.
     outbox: Option<std::sync::Arc<crate::outbox::postgres::PgOutbox>>,
 }

@@ -71,7 +71,7 @@ pub struct SqliteStore {
     path: PathBuf,
     /// Persisted history, over the same pools.
     history: std::sync::Arc<crate::history_db::SqliteHistory>,
-    /// The notification outbox (issue 16), written by the history's journal.
+    /// The notification outbox, written by the history's journal.
     outbox: std::sync::Arc<crate::outbox::sqlite::SqliteOutbox>,
 }
 

@@ -94,14 +94,14 @@ pub trait ProxyStore: ProxySource {
         None
     }
 
-    /// The store's persisted history (issue 15): `Some` for stores that
+    /// The store's persisted history: `Some` for stores that
     /// write it (memory, SQLite, writable PostgreSQL), `None` attached
     /// read-only to a Coder database.
     fn history(&self) -> Option<Arc<dyn HistoryStore>> {
         None
     }
 
-    /// The store's notification outbox (issue 16): `Some` for stores that
+    /// The store's notification outbox: `Some` for stores that
     /// write history, `None` attached read-only to a Coder database.
     fn outbox(&self) -> Option<Arc<dyn crate::Outbox>> {
         None

@@ -1,4 +1,4 @@
-//! Several `proxyhealth serve` replicas on one PostgreSQL (issue 13): real
+//! Several `proxyhealth serve` replicas on one PostgreSQL: real
 //! processes, each test on a database of its own on the server `scripts/test`
 //! starts (`PROXYHEALTH_TEST_PG_URL`; the restart test starts a server of its
 //! own), a fleet of fake proxies on loopback that count and time the requests
@@ -14,7 +14,7 @@
 //! - `second_opinion`: a failure seen by one replica only.
 //! - `attach`: replicas attached to a Coder database, coordinating in a
 //!   schema of their own.
-//! - `notify`: three replicas, one notification per change (issue 16).
+//! - `notify`: three replicas, one notification per change.
 
 mod attach;
 mod failover;

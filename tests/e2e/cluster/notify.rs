@@ -1,4 +1,4 @@
-//! Notifications with three replicas on one PostgreSQL (issue 16): each
+//! Notifications with three replicas on one PostgreSQL: each
 //! status change is recorded once (by the replica whose fenced result write
 //! made it) with its outbox row in the same transaction, and the replicas'
 //! workers claim each row once, so a receiver gets exactly one notification

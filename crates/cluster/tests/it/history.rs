@@ -1,4 +1,4 @@
-//! Persisted history with several replicas (issue 15): each transition is
+//! Persisted history with several replicas: each transition is
 //! recorded once, by the replica whose result caused it, in the same
 //! transaction as that result; the hourly rollups add up every replica's share.
 

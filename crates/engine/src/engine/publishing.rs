@@ -84,12 +84,7 @@ impl Engine {
 fn log_changes(changes: &[Change]) {
     for change in changes {
         let status = &change.status;
-        let why = status
-            .report
-            .errors
-            .first()
-            .map(|error| error.lines().next().unwrap_or_default().to_owned())
-            .unwrap_or_default();
+        let why = status.report.headline();
         let from = change.from.map_or("none", Status::as_str);
         if status.status == Status::Ok || status.status == Status::Unregistered {
             tracing::info!(proxy = %status.proxy.name, proxy_id = %status.proxy.id, from, to = %status.status, "proxy status changed");

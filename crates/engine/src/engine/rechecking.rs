@@ -22,9 +22,10 @@ impl Engine {
     ///
     /// With a [`RecheckRequests`] (a cluster), the re-check is asked of it and
     /// this waits for its result to reach the snapshot (one check in the
-    /// cluster); only when none arrives within twice the timeout and 5 s more
-    /// does the engine check the proxy itself, and then it returns that status
-    /// without publishing it.
+    /// cluster); only when none arrives within
+    /// [`EngineOptions::result_within`](crate::EngineOptions::result_within)
+    /// does the engine check the proxy itself, and then it returns that
+    /// status without publishing it.
     pub async fn recheck(&self, id: Uuid) -> Result<Arc<ProxyStatus>, EngineError> {
         let proxy = match self.inner.source.proxy_by_id(id).await? {
             Some(proxy) if !proxy.deleted => proxy,
@@ -162,14 +163,11 @@ impl Engine {
         Ok(self.snapshot_arc())
     }
 
-    /// How long a re-check asked of a [`RecheckRequests`] is waited for:
-    /// twice the timeout and 5 s more (a claim, a check, a write, a read).
+    /// How long a re-check asked of a [`RecheckRequests`] is waited for
+    /// ([`EngineOptions::result_within`](crate::EngineOptions::result_within):
+    /// a claim, a check, a write, a read).
     fn recheck_wait(&self) -> Duration {
-        self.inner
-            .options
-            .timeout
-            .saturating_mul(2)
-            .saturating_add(Duration::from_secs(5))
+        self.inner.options.result_within()
     }
 
     /// Asks `requests` for a re-check of `id` and waits for a newer status of

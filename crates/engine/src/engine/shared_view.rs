@@ -53,7 +53,8 @@ impl Engine {
 
     /// How long ago a shared view was last read successfully; `None` when the
     /// engine serves no shared view (it runs its own sweeps) or none was read
-    /// yet. `/healthz` calls the view stale past two intervals.
+    /// yet. `/healthz` calls the view stale past
+    /// [`EngineOptions::stale_after`](crate::EngineOptions::stale_after).
     pub fn view_age(&self) -> Option<Duration> {
         self.inner
             .view_read_at

@@ -44,9 +44,9 @@ impl Engine {
     /// and then shares the next one with everyone else who arrived meanwhile.
     ///
     /// With a [`crate::RecheckRequests`] (a cluster), a re-check of every
-    /// proxy is asked of it instead, and this waits (at most twice the
-    /// timeout and 5 s more) for their results to reach the snapshot, then
-    /// returns it.
+    /// proxy is asked of it instead, and this waits (at most
+    /// [`EngineOptions::result_within`](crate::EngineOptions::result_within))
+    /// for their results to reach the snapshot, then returns it.
     pub async fn force_update(&self) -> Result<Arc<Snapshot>, EngineError> {
         if let Some(requests) = &self.inner.recheck_requests {
             return self.refresh_through(requests.as_ref()).await;

@@ -1,4 +1,4 @@
-//! Recording history from the engine (issue 15): a sweep's and a re-check's
+//! Recording history from the engine: a sweep's and a re-check's
 //! checks and transitions reach the recorder before a snapshot shows them,
 //! and a failing recorder never stops the statuses from being published.
 

@@ -1,4 +1,4 @@
-//! Trust and certificates (issue 14): real TLS proxies on loopback with
+//! Trust and certificates: real TLS proxies on loopback with
 //! certificates the test makes (a private CA, leaves with chosen names and
 //! dates, a proxy requiring a client certificate), the CA and client files
 //! given to the engine, the certificate's expiry in the status, its warning

@@ -161,7 +161,7 @@ pub(crate) async fn healthz(
 ) -> Response {
     let stale_view = engine
         .view_age()
-        .filter(|age| *age > engine.options().interval.saturating_mul(2));
+        .filter(|age| *age > engine.options().stale_after());
     match (
         store_error(&engine, store.as_ref(), &store_health).await,
         stale_view,

@@ -1,4 +1,4 @@
-//! The history routes (issue 15, admin): a proxy's history over a window,
+//! The history routes (admin): a proxy's history over a window,
 //! and the incidents of the fleet.
 
 use crate::error::ApiError;

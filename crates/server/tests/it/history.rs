@@ -1,6 +1,6 @@
-//! Persisted history through the API (issue 15): a proxy's window, the
-//! incidents, the uptime in the list, and the errors of their parameters;
-//! a deleted proxy's incident ends at its deletion on every store.
+//! Persisted history through the API: a proxy's window, the incidents, the
+//! uptime in the list, and the errors of their parameters; a deleted proxy's
+//! incident ends at its deletion on every store.
 
 use crate::helpers::{
     TestApp, config, eventually, registration, spawn_app, spawn_running, spawn_with,

@@ -1,4 +1,4 @@
-//! Notifications on status changes (issue 16), end to end inside one
+//! Notifications on status changes, end to end inside one
 //! process: the real service over a real store, a fake proxy the test turns
 //! up and down, sweeps on demand, and a real HTTP receiver on loopback
 //! (`proxyhealth_testkit::Receiver`) that records, verifies and fails when

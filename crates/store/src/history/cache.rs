@@ -113,36 +113,6 @@ impl RollupCache {
     }
 }
 
-/// The journal state of one writer (a store, or a replica's coordination).
-#[derive(Debug)]
-pub(crate) struct Journal {
-    /// This process's writer id in `proxyhealth_rollups` (random).
-    pub writer: i64,
-    /// Its rollups; locked for the length of a batch's transaction, so
-    /// batches of one writer are staged and committed one at a time.
-    pub cache: tokio::sync::Mutex<RollupCache>,
-    /// The notification outbox's policy (issue 16): rows are written beside
-    /// the transitions by it.
-    pub outbox: crate::outbox::PolicyHandle,
-}
-
-impl Journal {
-    /// A journal with a new writer id (and an outbox policy of its own,
-    /// with no targets: no notification rows).
-    pub(crate) fn new() -> Self {
-        Journal::with_outbox(crate::outbox::PolicyHandle::default())
-    }
-
-    /// A journal with a new writer id writing outbox rows by `outbox`.
-    pub(crate) fn with_outbox(outbox: crate::outbox::PolicyHandle) -> Self {
-        Journal {
-            writer: rand::random::<i64>(),
-            cache: tokio::sync::Mutex::new(RollupCache::default()),
-            outbox,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

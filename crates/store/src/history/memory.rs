@@ -17,7 +17,7 @@ use crate::StoreError;
 #[derive(Debug, Default)]
 pub(crate) struct MemoryHistory {
     inner: Mutex<Inner>,
-    /// The notification outbox (issue 16), written with each batch.
+    /// The notification outbox, written with each batch.
     pub(crate) outbox: std::sync::Arc<crate::outbox::memory::MemoryOutbox>,
 }
 

@@ -1,4 +1,4 @@
-//! Persisted history (issue 15): the status transitions and hourly rollups
+//! Persisted history: the status transitions and hourly rollups
 //! the journal writes, read back for the API, and pruned by age.
 //!
 //! - [`HistoryStore`]: what every writable store gives through
@@ -150,22 +150,6 @@ pub(crate) fn settle(
     recorded
 }
 
-/// A status word read back from the database.
-pub(crate) fn parse_status(word: &str) -> Result<Status, StoreError> {
-    word.parse()
-        .map_err(|err| StoreError::Internal(format!("bad stored status: {err}")))
-}
-
-/// A duration as whole milliseconds for a column.
-pub(crate) fn to_ms(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
-}
-
-/// Milliseconds from a column as a duration (negative is zero).
-pub(crate) fn from_ms(ms: i64) -> Duration {
-    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
-}
-
 /// A count from a column (negative is zero).
 pub(crate) fn count(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
@@ -174,18 +158,6 @@ pub(crate) fn count(value: i64) -> u64 {
 /// A count for a column.
 pub(crate) fn to_count(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-/// A report as stored (JSON).
-pub(crate) fn report_json(report: &proxyhealth_core::HealthReport) -> Result<String, StoreError> {
-    serde_json::to_string(report)
-        .map_err(|err| StoreError::Internal(format!("cannot encode a report: {err}")))
-}
-
-/// A report read back.
-pub(crate) fn report_from_json(json: &str) -> Result<proxyhealth_core::HealthReport, StoreError> {
-    serde_json::from_str(json)
-        .map_err(|err| StoreError::Internal(format!("bad stored report: {err}")))
 }
 
 /// The rows of one proxy, hour by hour, with every writer's share added up.

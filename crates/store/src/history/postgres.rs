@@ -11,11 +11,10 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::cache::{self, RollupRow};
-use super::{
-    HourBucket, Pruned, UptimeCounts, count, from_ms, merge_hours, parse_status, report_from_json,
-    report_json, settle, to_count, to_ms,
-};
+use super::{HourBucket, Pruned, UptimeCounts, count, merge_hours, settle, to_count};
 use crate::StoreError;
+use crate::columns::parse_status;
+use crate::columns::postgres::{TransitionArrays, transition_columns, transition_from_row};
 use crate::error::pg_err as db_err;
 
 fn hour_time(hour: i64) -> Result<OffsetDateTime, StoreError> {
@@ -144,46 +143,23 @@ pub(crate) async fn write_transitions(
     if recorded.is_empty() {
         return Ok(recorded);
     }
-    let mut proxies = Vec::with_capacity(recorded.len());
-    let mut names = Vec::with_capacity(recorded.len());
-    let mut urls = Vec::with_capacity(recorded.len());
-    let mut ats = Vec::with_capacity(recorded.len());
-    let mut froms = Vec::with_capacity(recorded.len());
-    let mut tos = Vec::with_capacity(recorded.len());
-    let mut reports = Vec::with_capacity(recorded.len());
-    let mut replicas = Vec::with_capacity(recorded.len());
-    let mut previous = Vec::with_capacity(recorded.len());
+    let mut arrays = TransitionArrays::default();
     for t in &recorded {
-        proxies.push(t.proxy_id);
-        names.push(t.proxy_name.clone());
-        urls.push(t.proxy_url.clone());
-        ats.push(t.at);
-        froms.push(t.from.map(|s| s.as_str().to_owned()));
-        tos.push(t.to.as_str().to_owned());
-        reports.push(report_json(&t.report)?);
-        replicas.push(t.replica);
-        previous.push(t.previous_lasted.map(to_ms));
+        arrays.push(t)?;
     }
-    sqlx::query(
+    let insert = sqlx::query(
         "INSERT INTO proxyhealth_transitions (proxy_id, proxy_name, proxy_url, at, \
          from_status, to_status, report, replica_id, previous_ms) \
          SELECT p, n, u, a, f, t, r::jsonb, rep, prev FROM unnest($1::uuid[], $2::text[], \
            $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::uuid[], \
            $9::bigint[]) WITH ORDINALITY AS x(p, n, u, a, f, t, r, rep, prev, ord) \
          ORDER BY ord",
-    )
-    .bind(&proxies)
-    .bind(&names)
-    .bind(&urls)
-    .bind(&ats)
-    .bind(&froms)
-    .bind(&tos)
-    .bind(&reports)
-    .bind(&replicas)
-    .bind(&previous)
-    .execute(&mut *conn)
-    .await
-    .map_err(db_err)?;
+    );
+    arrays
+        .bind(insert)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
     Ok(recorded)
 }
 
@@ -206,33 +182,6 @@ fn rollup_from_row(row: &PgRow) -> Result<Rollup, StoreError> {
         sketch: LatencySketch::decode(&sketch)
             .map_err(|err| StoreError::Internal(err.to_string()))?,
     })
-}
-
-fn transition_from_row(row: &PgRow) -> Result<Transition, StoreError> {
-    let from: Option<String> = row.try_get("from_status").map_err(db_err)?;
-    let to: String = row.try_get("to_status").map_err(db_err)?;
-    let report: String = row.try_get("report").map_err(db_err)?;
-    Ok(Transition {
-        proxy_id: row.try_get("proxy_id").map_err(db_err)?,
-        proxy_name: row.try_get("proxy_name").map_err(db_err)?,
-        proxy_url: row.try_get("proxy_url").map_err(db_err)?,
-        at: row.try_get("at").map_err(db_err)?,
-        from: from.as_deref().map(parse_status).transpose()?,
-        to: parse_status(&to)?,
-        report: report_from_json(&report)?,
-        replica: row.try_get("replica_id").map_err(db_err)?,
-        previous_lasted: row
-            .try_get::<Option<i64>, _>("previous_ms")
-            .map_err(db_err)?
-            .map(from_ms),
-    })
-}
-
-/// The columns of a transition row, for `concat!`.
-macro_rules! transition_columns {
-    () => {
-        "proxy_id, proxy_name, proxy_url, at, from_status, to_status, report::text AS report, replica_id, previous_ms"
-    };
 }
 
 /// History's reads (and pruning) on a PostgreSQL database, whoever wrote it

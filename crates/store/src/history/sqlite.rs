@@ -3,39 +3,23 @@
 
 use std::collections::HashMap;
 
-use proxyhealth_core::{LatencySketch, Rollup, Status, Transition};
+use proxyhealth_core::{LatencySketch, Rollup, Transition};
 use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 use sqlx::{QueryBuilder, Row, Sqlite};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::cache::{self, RollupRow};
-use super::{
-    HourBucket, Pruned, UptimeCounts, count, from_ms, merge_hours, parse_status, report_from_json,
-    report_json, settle, to_count, to_ms,
-};
+use super::{HourBucket, Pruned, UptimeCounts, count, merge_hours, settle, to_count};
 use crate::StoreError;
+use crate::columns::parse_status;
+use crate::columns::sqlite::{
+    bind_transition, from_nanos, nanos, transition_columns, transition_from_row,
+};
 use crate::error::sqlite_err as db_err;
 
 /// Rollup rows per `INSERT` (10 values each, well under SQLite's 32,766).
 const ROLLUPS_PER_STATEMENT: usize = 500;
-
-/// A time as SQLite keeps it: nanoseconds since the epoch (saturating).
-pub(crate) fn nanos(at: OffsetDateTime) -> i64 {
-    i64::try_from(at.unix_timestamp_nanos()).unwrap_or(i64::MAX)
-}
-
-/// A time SQLite kept as nanoseconds since the epoch.
-pub(crate) fn from_nanos(value: i64) -> Result<OffsetDateTime, StoreError> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(value))
-        .map_err(|err| StoreError::Internal(format!("bad stored timestamp {value}: {err}")))
-}
-
-/// An id SQLite kept as text.
-pub(crate) fn uuid_of(text: &str) -> Result<Uuid, StoreError> {
-    Uuid::parse_str(text)
-        .map_err(|err| StoreError::Internal(format!("bad stored id {text:?}: {err}")))
-}
 
 /// Writes rollup rows whole (insert or replace this writer's row).
 pub(crate) async fn write_rollups(
@@ -130,23 +114,15 @@ pub(crate) async fn write_transitions(
     }
     let recorded = settle(transitions, &mut last);
     for transition in &recorded {
-        sqlx::query(
-            "INSERT INTO proxyhealth_transitions (proxy_id, proxy_name, proxy_url, at, \
-             from_status, to_status, report, replica_id, previous_ms) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )
-        .bind(transition.proxy_id.hyphenated().to_string())
-        .bind(&transition.proxy_name)
-        .bind(&transition.proxy_url)
-        .bind(nanos(transition.at))
-        .bind(transition.from.map(Status::as_str))
-        .bind(transition.to.as_str())
-        .bind(report_json(&transition.report)?)
-        .bind(transition.replica.map(|id| id.hyphenated().to_string()))
-        .bind(transition.previous_lasted.map(to_ms))
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
+        let insert = sqlx::query(concat!(
+            "INSERT INTO proxyhealth_transitions (",
+            transition_columns!(),
+            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+        ));
+        bind_transition(insert, transition)?
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
     }
     Ok(recorded)
 }
@@ -168,40 +144,11 @@ fn rollup_from_row(row: &SqliteRow) -> Result<Rollup, StoreError> {
     })
 }
 
-fn transition_from_row(row: &SqliteRow) -> Result<Transition, StoreError> {
-    let proxy_id: String = row.try_get("proxy_id").map_err(db_err)?;
-    let from: Option<String> = row.try_get("from_status").map_err(db_err)?;
-    let to: String = row.try_get("to_status").map_err(db_err)?;
-    let report: String = row.try_get("report").map_err(db_err)?;
-    let replica: Option<String> = row.try_get("replica_id").map_err(db_err)?;
-    Ok(Transition {
-        proxy_id: uuid_of(&proxy_id)?,
-        proxy_name: row.try_get("proxy_name").map_err(db_err)?,
-        proxy_url: row.try_get("proxy_url").map_err(db_err)?,
-        at: from_nanos(row.try_get("at").map_err(db_err)?)?,
-        from: from.as_deref().map(parse_status).transpose()?,
-        to: parse_status(&to)?,
-        report: report_from_json(&report)?,
-        replica: replica.as_deref().map(uuid_of).transpose()?,
-        previous_lasted: row
-            .try_get::<Option<i64>, _>("previous_ms")
-            .map_err(db_err)?
-            .map(from_ms),
-    })
-}
-
 /// The id of proxy `p.proxy_id`'s last transition before `?1`, for `concat!`.
 macro_rules! last_of {
     () => {
         "(SELECT l.id FROM proxyhealth_transitions l WHERE l.proxy_id = p.proxy_id \
          AND l.at < ?1 ORDER BY l.at DESC, l.id DESC LIMIT 1)"
-    };
-}
-
-/// The columns of a transition row, for `concat!`.
-macro_rules! transition_columns {
-    () => {
-        "proxy_id, proxy_name, proxy_url, at, from_status, to_status, report, replica_id, previous_ms"
     };
 }
 

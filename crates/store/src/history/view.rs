@@ -172,7 +172,7 @@ pub fn incidents_of(transitions: &[Transition]) -> Vec<IncidentRecord> {
             }
             continue;
         }
-        let error = first_error_line(transition);
+        let error = transition.report.headline().to_owned();
         match &mut open {
             Some(incident) => {
                 if rank(transition.to) > rank(incident.worst) {
@@ -228,16 +228,6 @@ pub fn end_at_deletion(
                 .then_some(incident)
         })
         .collect()
-}
-
-fn first_error_line(transition: &Transition) -> String {
-    transition
-        .report
-        .errors
-        .iter()
-        .find_map(|error| error.lines().find(|line| !line.trim().is_empty()))
-        .unwrap_or_default()
-        .to_owned()
 }
 
 /// How bad a status is, for an incident's worst status.

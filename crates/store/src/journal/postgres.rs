@@ -55,7 +55,7 @@ pub(crate) async fn record_in(
 ) -> Result<Vec<Transition>, StoreError> {
     history::postgres::write_rollups(tx, journal.writer, rollups).await?;
     let recorded = history::postgres::write_transitions(tx, transitions).await?;
-    // the outbox rows (issue 16), in this same transaction (with several
+    // the outbox rows, in this same transaction (with several
     // replicas, the one of the fenced result write): a notification exists
     // exactly when its transition does, once however many replicas run
     crate::outbox::postgres::write_in(tx, &journal.outbox, &recorded).await?;

@@ -43,7 +43,7 @@ pub(crate) async fn record_in(
 ) -> Result<Vec<Transition>, StoreError> {
     history::sqlite::write_rollups(tx, journal.writer, rollups).await?;
     let recorded = history::sqlite::write_transitions(tx, transitions).await?;
-    // the outbox rows (issue 16), in this same transaction: a notification
+    // the outbox rows, in this same transaction: a notification
     // exists exactly when its transition does
     crate::outbox::sqlite::write_in(tx, &journal.outbox, &recorded).await?;
     Ok(recorded)

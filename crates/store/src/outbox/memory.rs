@@ -9,13 +9,9 @@ use uuid::Uuid;
 
 use super::{
     AttemptFailure, Cancelled, DeliveryState, Notification, Outbox, OutboxPolicy, PolicyHandle,
-    after_damping, rows_of,
+    after_damping, plus, rows_of,
 };
 use crate::StoreError;
-
-fn plus(at: OffsetDateTime, duration: Duration) -> OffsetDateTime {
-    at.saturating_add(time::Duration::try_from(duration).unwrap_or(time::Duration::MAX))
-}
 
 /// The memory store's outbox.
 #[derive(Debug, Default)]
@@ -172,15 +168,13 @@ impl Outbox for MemoryOutbox {
         };
         row.lease = None;
         let n = &mut row.notification;
-        let bound = plus(n.not_before, failure.retry_for);
+        let after = failure.outcome(n.not_before, now);
         n.attempts += 1;
         n.last_error = Some(failure.error.clone());
         n.last_status = failure.status;
-        n.next_attempt_at = plus(now, failure.retry_in).min(bound);
-        if now >= bound {
-            n.state = DeliveryState::Failed;
-            n.finished_at = Some(now);
-        }
+        n.state = after.state;
+        n.next_attempt_at = after.next_attempt_at;
+        n.finished_at = after.finished_at;
         Ok(Some(n.state))
     }
 

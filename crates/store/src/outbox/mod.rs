@@ -1,4 +1,4 @@
-//! The notification outbox (issue 16): one row per recorded status
+//! The notification outbox: one row per recorded status
 //! transition and configured target, written by the journal in the same
 //! transaction as the transition, and delivered by a worker
 //! (`proxyhealth-notify`) that claims due rows with a lease.
@@ -25,7 +25,8 @@
 //!   row carries the cancelled row's `from`.
 //! - Retries: a failed attempt is retried at `now + retry_in` (the worker's
 //!   backoff), but never later than `not_before + retry_for`; an attempt
-//!   failing at or after that bound marks the row `failed`.
+//!   failing at or after that bound marks the row `failed`
+//!   (`AttemptFailure::outcome`, which every backend applies).
 //! - Claims take a lease on the store's clock (PostgreSQL: `now()` and
 //!   `FOR UPDATE SKIP LOCKED`, so replicas never claim the same row); the
 //!   outcome is written only by the lease's owner.
@@ -149,6 +150,48 @@ pub struct AttemptFailure {
     pub retry_in: Duration,
     /// How long after `not_before` attempts go on before the row is failed.
     pub retry_for: Duration,
+}
+
+impl AttemptFailure {
+    /// The retry bound of a row due from `not_before`: no attempt is made
+    /// after `not_before + retry_for`.
+    pub fn retry_until(&self, not_before: OffsetDateTime) -> OffsetDateTime {
+        plus(not_before, self.retry_for)
+    }
+
+    /// Where this failure, at `now`, leaves a row due from `not_before`:
+    /// due again after the backoff (`now + retry_in`) but never after the
+    /// [retry bound](AttemptFailure::retry_until); failed, and finished now,
+    /// once the bound has come. Every backend applies it, so they agree.
+    pub(crate) fn outcome(&self, not_before: OffsetDateTime, now: OffsetDateTime) -> AfterFailure {
+        let bound = self.retry_until(not_before);
+        let failed = now >= bound;
+        AfterFailure {
+            state: if failed {
+                DeliveryState::Failed
+            } else {
+                DeliveryState::Pending
+            },
+            next_attempt_at: plus(now, self.retry_in).min(bound),
+            finished_at: failed.then_some(now),
+        }
+    }
+}
+
+/// Where a failed attempt leaves its row ([`AttemptFailure::outcome`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AfterFailure {
+    /// Pending again, or failed.
+    pub state: DeliveryState,
+    /// When it is due next.
+    pub next_attempt_at: OffsetDateTime,
+    /// Now when it failed; `None` while it is pending.
+    pub finished_at: Option<OffsetDateTime>,
+}
+
+/// `at` plus `duration`, saturating instead of overflowing.
+pub(crate) fn plus(at: OffsetDateTime, duration: Duration) -> OffsetDateTime {
+    at.saturating_add(time::Duration::try_from(duration).unwrap_or(time::Duration::MAX))
 }
 
 /// A store's notification outbox; see the module docs.
@@ -278,6 +321,39 @@ mod tests {
         assert!(!notifiable(&transition(None, Status::Unregistered)));
         assert!(notifiable(&transition(None, Status::Unreachable)));
         assert!(notifiable(&transition(Some(Status::Unhealthy), Status::Ok)));
+    }
+
+    #[test]
+    fn a_failed_attempt_is_retried_until_the_bound_and_then_failed() {
+        let failure = AttemptFailure {
+            error: "502".to_owned(),
+            status: Some(502),
+            retry_in: Duration::from_secs(60),
+            retry_for: Duration::from_secs(100),
+        };
+        let not_before = OffsetDateTime::UNIX_EPOCH;
+        let at = |secs| not_before + time::Duration::seconds(secs);
+        assert_eq!(
+            failure.outcome(not_before, at(10)),
+            AfterFailure {
+                state: DeliveryState::Pending,
+                next_attempt_at: at(70),
+                finished_at: None,
+            }
+        );
+        assert_eq!(
+            failure.outcome(not_before, at(50)).next_attempt_at,
+            at(100),
+            "never due after the bound"
+        );
+        assert_eq!(
+            failure.outcome(not_before, at(100)),
+            AfterFailure {
+                state: DeliveryState::Failed,
+                next_attempt_at: at(100),
+                finished_at: Some(at(100)),
+            }
+        );
     }
 
     #[test]

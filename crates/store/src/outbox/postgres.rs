@@ -15,8 +15,11 @@ use super::{
     after_damping, attempts, rows_of, status_code,
 };
 use crate::StoreError;
+use crate::columns::postgres::{
+    TransitionArrays, bind_transition, transition_columns, transition_from_row,
+};
+use crate::columns::{from_ms, parse_status};
 use crate::error::pg_err as db_err;
-use crate::history::{from_ms, parse_status, report_json, to_ms};
 
 /// A duration as whole milliseconds for `interval` arithmetic.
 fn ms(duration: Duration) -> i64 {
@@ -53,27 +56,19 @@ pub(crate) async fn write_in(
         let Some(t) = after_damping(transition, cancelled) else {
             continue;
         };
-        sqlx::query(
+        let insert = sqlx::query(
             "INSERT INTO proxyhealth_notifications (target, proxy_id, proxy_name, proxy_url, \
              at, from_status, to_status, report, replica_id, previous_ms, state, not_before, \
              next_attempt_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, 'pending', \
                now() + $11 * interval '1 millisecond', now() + $11 * interval '1 millisecond')",
         )
-        .bind(target)
-        .bind(t.proxy_id)
-        .bind(&t.proxy_name)
-        .bind(&t.proxy_url)
-        .bind(t.at)
-        .bind(t.from.map(|s| s.as_str()))
-        .bind(t.to.as_str())
-        .bind(report_json(&t.report)?)
-        .bind(t.replica)
-        .bind(t.previous_lasted.map(to_ms))
-        .bind(damping)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
+        .bind(target);
+        bind_transition(insert, &t)?
+            .bind(damping)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
     }
     Ok(())
 }
@@ -84,31 +79,15 @@ async fn insert_all<'a>(
     rows: impl Iterator<Item = (&'a str, &'a Transition)>,
 ) -> Result<(), StoreError> {
     let mut targets = Vec::new();
-    let mut proxies = Vec::new();
-    let mut names = Vec::new();
-    let mut urls = Vec::new();
-    let mut ats = Vec::new();
-    let mut froms = Vec::new();
-    let mut tos = Vec::new();
-    let mut reports = Vec::new();
-    let mut replicas = Vec::new();
-    let mut previous = Vec::new();
+    let mut transitions = TransitionArrays::default();
     for (target, t) in rows {
         targets.push(target.to_owned());
-        proxies.push(t.proxy_id);
-        names.push(t.proxy_name.clone());
-        urls.push(t.proxy_url.clone());
-        ats.push(t.at);
-        froms.push(t.from.map(|s| s.as_str().to_owned()));
-        tos.push(t.to.as_str().to_owned());
-        reports.push(report_json(&t.report)?);
-        replicas.push(t.replica);
-        previous.push(t.previous_lasted.map(to_ms));
+        transitions.push(t)?;
     }
     if targets.is_empty() {
         return Ok(());
     }
-    sqlx::query(
+    let insert = sqlx::query(
         "INSERT INTO proxyhealth_notifications (target, proxy_id, proxy_name, proxy_url, at, \
          from_status, to_status, report, replica_id, previous_ms, state, not_before, \
          next_attempt_at) \
@@ -118,19 +97,12 @@ async fn insert_all<'a>(
            WITH ORDINALITY AS x(tg, p, n, u, a, f, t, r, rep, prev, ord) \
          ORDER BY ord",
     )
-    .bind(&targets)
-    .bind(&proxies)
-    .bind(&names)
-    .bind(&urls)
-    .bind(&ats)
-    .bind(&froms)
-    .bind(&tos)
-    .bind(&reports)
-    .bind(&replicas)
-    .bind(&previous)
-    .execute(&mut *conn)
-    .await
-    .map_err(db_err)?;
+    .bind(&targets);
+    transitions
+        .bind(insert)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
     Ok(())
 }
 
@@ -172,34 +144,21 @@ async fn cancel_damped(
 /// The columns every read returns (the report as text).
 macro_rules! columns {
     () => {
-        "id, target, proxy_id, proxy_name, proxy_url, at, from_status, to_status, \
-         report::text AS report, replica_id, previous_ms, state, attempts, created_at, \
-         not_before, next_attempt_at, finished_at, last_error, last_status"
+        concat!(
+            "id, target, ",
+            transition_columns!(),
+            ", state, attempts, created_at, not_before, next_attempt_at, finished_at, \
+             last_error, last_status"
+        )
     };
 }
 
 fn notification_from_row(row: &PgRow) -> Result<Notification, StoreError> {
-    let from: Option<String> = row.try_get("from_status").map_err(db_err)?;
-    let to: String = row.try_get("to_status").map_err(db_err)?;
-    let report: String = row.try_get("report").map_err(db_err)?;
     let state: String = row.try_get("state").map_err(db_err)?;
     Ok(Notification {
         id: row.try_get("id").map_err(db_err)?,
         target: row.try_get("target").map_err(db_err)?,
-        transition: Transition {
-            proxy_id: row.try_get("proxy_id").map_err(db_err)?,
-            proxy_name: row.try_get("proxy_name").map_err(db_err)?,
-            proxy_url: row.try_get("proxy_url").map_err(db_err)?,
-            at: row.try_get("at").map_err(db_err)?,
-            from: from.as_deref().map(parse_status).transpose()?,
-            to: parse_status(&to)?,
-            report: crate::history::report_from_json(&report)?,
-            replica: row.try_get("replica_id").map_err(db_err)?,
-            previous_lasted: row
-                .try_get::<Option<i64>, _>("previous_ms")
-                .map_err(db_err)?
-                .map(from_ms),
-        },
+        transition: transition_from_row(row)?,
         state: DeliveryState::parse(&state)?,
         attempts: attempts(i64::from(
             row.try_get::<i32, _>("attempts").map_err(db_err)?,
@@ -286,33 +245,43 @@ impl Outbox for PgOutbox {
         owner: Uuid,
         failure: &AttemptFailure,
     ) -> Result<Option<DeliveryState>, StoreError> {
-        let rows = sqlx::query(
+        // one transaction: `now()` is the database's clock and the same in
+        // both statements, as the lease's
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let held = sqlx::query(
+            "SELECT not_before, now() AS now FROM proxyhealth_notifications \
+             WHERE id = $1 AND lease_owner = $2 AND state = 'pending' FOR UPDATE",
+        )
+        .bind(id)
+        .bind(owner)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let Some(held) = held else {
+            return Ok(None);
+        };
+        let after = failure.outcome(
+            held.try_get("not_before").map_err(db_err)?,
+            held.try_get("now").map_err(db_err)?,
+        );
+        sqlx::query(
             "UPDATE proxyhealth_notifications SET attempts = attempts + 1, \
              last_error = $3, last_status = $4, lease_owner = NULL, lease_until = NULL, \
-             state = CASE WHEN now() >= not_before + $6 * interval '1 millisecond' \
-               THEN 'failed' ELSE 'pending' END, \
-             finished_at = CASE WHEN now() >= not_before + $6 * interval '1 millisecond' \
-               THEN now() ELSE NULL END, \
-             next_attempt_at = LEAST(now() + $5 * interval '1 millisecond', \
-               not_before + $6 * interval '1 millisecond') \
-             WHERE id = $1 AND lease_owner = $2 AND state = 'pending' RETURNING state",
+             state = $5, finished_at = $6, next_attempt_at = $7 \
+             WHERE id = $1 AND lease_owner = $2 AND state = 'pending'",
         )
         .bind(id)
         .bind(owner)
         .bind(&failure.error)
         .bind(failure.status.map(i32::from))
-        .bind(ms(failure.retry_in))
-        .bind(ms(failure.retry_for))
-        .fetch_all(&self.pool)
+        .bind(after.state.as_str())
+        .bind(after.finished_at)
+        .bind(after.next_attempt_at)
+        .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        match rows.first() {
-            Some(row) => {
-                let state: String = row.try_get("state").map_err(db_err)?;
-                Ok(Some(DeliveryState::parse(&state)?))
-            }
-            None => Ok(None),
-        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(Some(after.state))
     }
 
     async fn recent(&self, limit: u32) -> Result<Vec<Notification>, StoreError> {

@@ -3,7 +3,7 @@
 //! outcomes, the API's read, pruning. One process per file, so the clock is
 //! this process's.
 
-use proxyhealth_core::{Status, Transition};
+use proxyhealth_core::Transition;
 use sqlx::Row;
 use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 use std::time::Duration;
@@ -12,16 +12,14 @@ use uuid::Uuid;
 
 use super::{
     AttemptFailure, Cancelled, DeliveryState, Notification, Outbox, OutboxPolicy, PolicyHandle,
-    after_damping, attempts, rows_of, status_code,
+    after_damping, attempts, plus, rows_of, status_code,
 };
 use crate::StoreError;
+use crate::columns::sqlite::{
+    bind_transition, from_nanos, nanos, transition_columns, transition_from_row,
+};
+use crate::columns::{from_ms, parse_status};
 use crate::error::sqlite_err as db_err;
-use crate::history::sqlite::{from_nanos, nanos, uuid_of};
-use crate::history::{from_ms, parse_status, report_from_json, report_json, to_ms};
-
-fn plus(at: OffsetDateTime, duration: Duration) -> OffsetDateTime {
-    at.saturating_add(time::Duration::try_from(duration).unwrap_or(time::Duration::MAX))
-}
 
 /// The SQLite store's outbox, over the store's pools.
 #[derive(Debug)]
@@ -104,55 +102,29 @@ async fn insert(
     now: OffsetDateTime,
     not_before: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO proxyhealth_notifications (target, proxy_id, proxy_name, proxy_url, at, \
-         from_status, to_status, report, replica_id, previous_ms, state, created_at, \
-         not_before, next_attempt_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending', ?11, ?12, ?12)",
-    )
-    .bind(target)
-    .bind(t.proxy_id.hyphenated().to_string())
-    .bind(&t.proxy_name)
-    .bind(&t.proxy_url)
-    .bind(nanos(t.at))
-    .bind(t.from.map(Status::as_str))
-    .bind(t.to.as_str())
-    .bind(report_json(&t.report)?)
-    .bind(t.replica.map(|id| id.hyphenated().to_string()))
-    .bind(t.previous_lasted.map(to_ms))
-    .bind(nanos(now))
-    .bind(nanos(not_before))
-    .execute(&mut *conn)
-    .await
-    .map_err(db_err)?;
+    let insert = sqlx::query(concat!(
+        "INSERT INTO proxyhealth_notifications (target, ",
+        transition_columns!(),
+        ", state, created_at, not_before, next_attempt_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending', ?11, ?12, ?12)"
+    ))
+    .bind(target);
+    bind_transition(insert, t)?
+        .bind(nanos(now))
+        .bind(nanos(not_before))
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
     Ok(())
 }
 
 fn notification_from_row(row: &SqliteRow) -> Result<Notification, StoreError> {
-    let proxy_id: String = row.try_get("proxy_id").map_err(db_err)?;
-    let from: Option<String> = row.try_get("from_status").map_err(db_err)?;
-    let to: String = row.try_get("to_status").map_err(db_err)?;
-    let report: String = row.try_get("report").map_err(db_err)?;
-    let replica: Option<String> = row.try_get("replica_id").map_err(db_err)?;
     let state: String = row.try_get("state").map_err(db_err)?;
     let finished: Option<i64> = row.try_get("finished_at").map_err(db_err)?;
     Ok(Notification {
         id: row.try_get("id").map_err(db_err)?,
         target: row.try_get("target").map_err(db_err)?,
-        transition: Transition {
-            proxy_id: uuid_of(&proxy_id)?,
-            proxy_name: row.try_get("proxy_name").map_err(db_err)?,
-            proxy_url: row.try_get("proxy_url").map_err(db_err)?,
-            at: from_nanos(row.try_get("at").map_err(db_err)?)?,
-            from: from.as_deref().map(parse_status).transpose()?,
-            to: parse_status(&to)?,
-            report: report_from_json(&report)?,
-            replica: replica.as_deref().map(uuid_of).transpose()?,
-            previous_lasted: row
-                .try_get::<Option<i64>, _>("previous_ms")
-                .map_err(db_err)?
-                .map(from_ms),
-        },
+        transition: transition_from_row(row)?,
         state: DeliveryState::parse(&state)?,
         attempts: attempts(row.try_get("attempts").map_err(db_err)?),
         created_at: from_nanos(row.try_get("created_at").map_err(db_err)?)?,
@@ -232,31 +204,39 @@ impl Outbox for SqliteOutbox {
         failure: &AttemptFailure,
     ) -> Result<Option<DeliveryState>, StoreError> {
         let now = OffsetDateTime::now_utc();
-        let rows = sqlx::query(
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let held = sqlx::query(
+            "SELECT not_before FROM proxyhealth_notifications \
+             WHERE id = ?1 AND lease_owner = ?2 AND state = 'pending'",
+        )
+        .bind(id)
+        .bind(owner.hyphenated().to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let Some(held) = held else {
+            return Ok(None);
+        };
+        let not_before = from_nanos(held.try_get("not_before").map_err(db_err)?)?;
+        let after = failure.outcome(not_before, now);
+        sqlx::query(
             "UPDATE proxyhealth_notifications SET attempts = attempts + 1, \
              last_error = ?3, last_status = ?4, lease_owner = NULL, lease_until = NULL, \
-             state = CASE WHEN ?5 >= not_before + ?7 THEN 'failed' ELSE 'pending' END, \
-             finished_at = CASE WHEN ?5 >= not_before + ?7 THEN ?5 ELSE NULL END, \
-             next_attempt_at = min(?5 + ?6, not_before + ?7) \
-             WHERE id = ?1 AND lease_owner = ?2 AND state = 'pending' RETURNING state",
+             state = ?5, finished_at = ?6, next_attempt_at = ?7 \
+             WHERE id = ?1 AND lease_owner = ?2 AND state = 'pending'",
         )
         .bind(id)
         .bind(owner.hyphenated().to_string())
         .bind(&failure.error)
         .bind(failure.status.map(i64::from))
-        .bind(nanos(now))
-        .bind(nanos_of(failure.retry_in))
-        .bind(nanos_of(failure.retry_for))
-        .fetch_all(&self.writer)
+        .bind(after.state.as_str())
+        .bind(after.finished_at.map(nanos))
+        .bind(nanos(after.next_attempt_at))
+        .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        match rows.first() {
-            Some(row) => {
-                let state: String = row.try_get("state").map_err(db_err)?;
-                Ok(Some(DeliveryState::parse(&state)?))
-            }
-            None => Ok(None),
-        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(Some(after.state))
     }
 
     async fn recent(&self, limit: u32) -> Result<Vec<Notification>, StoreError> {
@@ -278,9 +258,4 @@ impl Outbox for SqliteOutbox {
         .map_err(db_err)?;
         Ok(done.rows_affected())
     }
-}
-
-/// A duration in nanoseconds for arithmetic on the time columns.
-fn nanos_of(duration: Duration) -> i64 {
-    i64::try_from(duration.as_nanos()).unwrap_or(i64::MAX / 4)
 }

@@ -1,4 +1,4 @@
-//! Persisted history (issue 15), written once and run against every backend
+//! Persisted history, written once and run against every backend
 //! the way the conformance suite is: `history_suite!` turns every case into
 //! one `#[tokio::test]` for a backend's fixture factory.
 

@@ -1,4 +1,4 @@
-//! The notification outbox (issue 16), written once and run against every
+//! The notification outbox, written once and run against every
 //! backend: `outbox_suite!` turns every case into one `#[tokio::test]` for a
 //! backend's fixture factory. Rows are written through the history's
 //! recording (the journal's transaction), as the engine and replicas do.
