@@ -22,7 +22,8 @@
 //!   for the tests of the read-only attach.
 //! - [`dns_server`]: [`DnsServer`], a real DNS server on loopback (UDP and
 //!   TCP) answering a small zone: an address, `NXDOMAIN`, or never.
-//! - [`eventually`]: waiting for something that happens on its own time.
+//! - [`eventually`](mod@eventually): waiting for something that happens on
+//!   its own time.
 //! - [`in_ci`]: whether skipping is forbidden.
 //! - [`shared_postgres_url`]: the PostgreSQL server `scripts/test` starts for
 //!   every test, when there is one.
