@@ -15,6 +15,8 @@
 //!   window, incidents, the list's uptime; re-exported by [`wire`].
 //! - `wire_notify`: the shapes of notifications: the recent
 //!   deliveries; re-exported by [`wire`].
+//! - `wire_replicas`: the shapes of the replicas' consistency report;
+//!   re-exported by [`wire`].
 //! - [`client`]: [`ApiClient`] (built by [`ApiClientBuilder`]), one method per
 //!   route, each returning an [`Answer`]: the typed value and the raw body.
 //! - [`error`]: [`ApiError`], why a call failed, with the HTTP status and Coder's
@@ -43,6 +45,7 @@ pub mod error;
 pub mod wire;
 mod wire_history;
 mod wire_notify;
+mod wire_replicas;
 
 pub use client::{Answer, ApiClient, ApiClientBuilder, DEFAULT_TIMEOUT, PROXY_TOKEN_HEADER};
 pub use error::ApiError;
