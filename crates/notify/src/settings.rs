@@ -182,6 +182,16 @@ impl NotifySettings {
         Ok(())
     }
 
+    /// The targets and damping a store must be opened with
+    /// ([`proxyhealth_store::OpenOptions::outbox_policy`]) for its journal to
+    /// write the rows these settings deliver.
+    pub fn outbox_policy(&self) -> proxyhealth_store::OutboxPolicy {
+        proxyhealth_store::OutboxPolicy {
+            targets: self.targets.iter().map(|t| t.name.clone()).collect(),
+            damping: self.damping,
+        }
+    }
+
     /// The target named `name`.
     pub fn target(&self, name: &str) -> Option<&Target> {
         self.targets.iter().find(|t| t.name == name)

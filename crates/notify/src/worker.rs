@@ -57,11 +57,25 @@ pub enum NotifierError {
     /// The HTTP client could not be built.
     #[error("notification client: {0}")]
     Client(#[from] SendError),
+    /// The store was opened writing notification rows for other targets (or
+    /// another damping) than the worker's: the rows written would not be the
+    /// ones it delivers. Open the store with [`NotifySettings::outbox_policy`].
+    #[error(
+        "the store writes notification rows for {opened_with:?}, not for this worker's {wanted:?}: \
+         open it with the notification settings' outbox policy"
+    )]
+    StoreOpenedForOtherTargets {
+        /// The policy of this worker's settings.
+        wanted: OutboxPolicy,
+        /// The policy the store was opened with.
+        opened_with: OutboxPolicy,
+    },
 }
 
 impl Notifier {
-    /// A worker over `outbox`, which it also tells the targets and damping
-    /// ([`Outbox::set_policy`]); its counters go on `registry`.
+    /// A worker over `outbox`, which must have been opened with these
+    /// settings' targets and damping ([`NotifySettings::outbox_policy`]); its
+    /// counters go on `registry`.
     pub fn new(
         outbox: Arc<dyn Outbox>,
         settings: NotifySettings,
@@ -70,10 +84,14 @@ impl Notifier {
         settings.validate()?;
         let names: Vec<&str> = settings.targets.iter().map(|t| t.name.as_str()).collect();
         let metrics = NotifyMetrics::register(registry, &names)?;
-        outbox.set_policy(OutboxPolicy {
-            targets: names.iter().map(|name| (*name).to_owned()).collect(),
-            damping: settings.damping,
-        });
+        let wanted = settings.outbox_policy();
+        let opened_with = outbox.policy();
+        if opened_with != wanted {
+            return Err(NotifierError::StoreOpenedForOtherTargets {
+                wanted,
+                opened_with,
+            });
+        }
         let sender = Sender::new(settings)?;
         Ok(Notifier {
             outbox,

@@ -80,6 +80,22 @@ pub enum AppStore {
 }
 
 impl AppStore {
+    /// Opens a spec writing notification rows by `policy`; a store given
+    /// ready was opened by its caller, with its own policy (a notifier
+    /// refuses a store opened for other targets).
+    pub fn with_outbox_policy(self, policy: proxyhealth_store::OutboxPolicy) -> Self {
+        match self {
+            AppStore::Open { spec, options } => AppStore::Open {
+                spec,
+                options: OpenOptions {
+                    outbox_policy: policy,
+                    ..options
+                },
+            },
+            ready @ AppStore::Ready(_) => ready,
+        }
+    }
+
     /// The store: opened now, or the one given. A spec the store does not
     /// understand is [`AppError::StoreSpec`]; one it cannot open, [`AppError::Store`].
     /// (`proxyhealth check` opens its store this way too, without the service.)
@@ -267,7 +283,13 @@ impl Application {
     /// Opens the store, builds the engine, binds the listener and builds the
     /// service. Nothing runs yet: see [`Application::run_until_stopped`].
     pub async fn build(settings: AppSettings) -> Result<Application, AppError> {
-        let store = settings.store.open().await?;
+        // the journal writes notification rows from the first batch on, so
+        // the store knows the targets from the moment it is opened
+        let store = settings
+            .store
+            .with_outbox_policy(settings.notify.outbox_policy())
+            .open()
+            .await?;
         // a replica only when it will run: otherwise re-checks stay local
         let coordination = store.coordination().filter(|_| settings.sweep_loop);
         let builder = Engine::builder()

@@ -65,9 +65,20 @@ impl Inner {
 }
 
 impl MemoryStore {
-    /// An empty store.
+    /// An empty store that writes no notification rows.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store whose history writes notification rows by `policy`
+    /// (the targets and damping of the notifications configured).
+    pub fn with_outbox_policy(policy: crate::OutboxPolicy) -> Self {
+        MemoryStore {
+            inner: Mutex::default(),
+            history: std::sync::Arc::new(crate::history::memory::MemoryHistory::with_outbox(
+                policy,
+            )),
+        }
     }
 
     /// Test hook: with `Some(message)`, every call returns

@@ -44,8 +44,10 @@ pub async fn open_store(
         )));
     }
     Ok(match parsed {
-        Spec::Memory => Arc::new(MemoryStore::new()),
-        Spec::Sqlite(path) => Arc::new(SqliteStore::open(&path).await?),
+        Spec::Memory => Arc::new(MemoryStore::with_outbox_policy(
+            options.outbox_policy.clone(),
+        )),
+        Spec::Sqlite(path) => Arc::new(SqliteStore::open_with(&path, &options).await?),
         Spec::Postgres(url) if options.coder_attach => {
             Arc::new(PgStore::attach_coder(&url, &options).await?)
         }

@@ -22,6 +22,10 @@ pub struct OpenOptions {
     /// [`StoreError::Unavailable`](crate::StoreError::Unavailable); keeps a
     /// dead database from hanging a sweep.
     pub acquire_timeout: Duration,
+    /// The notification targets and damping the store's journal writes
+    /// outbox rows by: part of opening, so no status change is recorded
+    /// before the store knows whom to notify. Empty: no rows are written.
+    pub outbox_policy: crate::OutboxPolicy,
 }
 
 impl Default for OpenOptions {
@@ -31,6 +35,7 @@ impl Default for OpenOptions {
             coordination_schema: None,
             max_connections: 8,
             acquire_timeout: Duration::from_secs(3),
+            outbox_policy: crate::OutboxPolicy::default(),
         }
     }
 }

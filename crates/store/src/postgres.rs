@@ -71,7 +71,7 @@ impl PgStore {
                 _ => StoreError::Internal(message),
             }
         })?;
-        let (history, outbox) = history_and_outbox(&pool);
+        let (history, outbox) = history_and_outbox(&pool, &options.outbox_policy);
         Ok(PgStore {
             history: Some(history),
             outbox: Some(outbox),
@@ -111,7 +111,10 @@ impl PgStore {
             None => None,
         };
         // history and notifications live beside the coordination state
-        let (history, outbox) = own_state.as_ref().map(history_and_outbox).unzip();
+        let (history, outbox) = own_state
+            .as_ref()
+            .map(|pool| history_and_outbox(pool, &options.outbox_policy))
+            .unzip();
         Ok(PgStore {
             pool,
             read_only: true,
@@ -163,13 +166,14 @@ impl PgStore {
 /// one outbox policy (the journal writes outbox rows by it).
 fn history_and_outbox(
     pool: &PgPool,
+    policy: &crate::OutboxPolicy,
 ) -> (
     std::sync::Arc<crate::history_db::PgHistory>,
     std::sync::Arc<crate::outbox::postgres::PgOutbox>,
 ) {
     let outbox = std::sync::Arc::new(crate::outbox::postgres::PgOutbox {
         pool: pool.clone(),
-        policy: crate::outbox::PolicyHandle::default(),
+        policy: crate::outbox::PolicyHandle::new(policy.clone()),
     });
     let history = std::sync::Arc::new(crate::history_db::PgHistory {
         reads: crate::history::postgres::PgReads { pool: pool.clone() },

@@ -77,8 +77,15 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating it and its parent directories if needed) the database
-    /// file at `path` and applies the embedded migrations.
+    /// file at `path` and applies the embedded migrations; it writes no
+    /// notification rows.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with(path, &crate::OpenOptions::default()).await
+    }
+
+    /// [`SqliteStore::open`], with the notification rows written by
+    /// `options.outbox_policy` (the other options are PostgreSQL's).
+    pub async fn open_with(path: &Path, open: &crate::OpenOptions) -> Result<Self, StoreError> {
         let unavailable = |what: &str, err: &dyn std::fmt::Display| {
             StoreError::Unavailable(format!(
                 "cannot {what} SQLite database {}: {err}",
@@ -116,7 +123,7 @@ impl SqliteStore {
         let outbox = std::sync::Arc::new(crate::outbox::sqlite::SqliteOutbox {
             writer: writer.clone(),
             reader: reader.clone(),
-            policy: crate::outbox::PolicyHandle::default(),
+            policy: crate::outbox::PolicyHandle::new(open.outbox_policy.clone()),
         });
         let history = std::sync::Arc::new(crate::history_db::SqliteHistory {
             reads: crate::history::sqlite::SqliteReads {

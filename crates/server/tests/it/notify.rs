@@ -49,8 +49,10 @@ impl Switch {
 }
 
 /// A memory store holding one registered proxy `eu-west` at `url`.
-async fn store_with_proxy(url: &str) -> (Arc<MemoryStore>, Uuid) {
-    let store = Arc::new(MemoryStore::new());
+/// The store is opened with the notification settings' policy, as `serve`
+/// opens its own.
+async fn store_with_proxy(url: &str, notify: &NotifySettings) -> (Arc<MemoryStore>, Uuid) {
+    let store = Arc::new(MemoryStore::with_outbox_policy(notify.outbox_policy()));
     let created = store
         .create_proxy(NewProxy {
             name: "eu-west".into(),
@@ -147,8 +149,9 @@ fn now() -> i64 {
 async fn a_change_and_its_recovery_are_each_notified_once_and_signed() {
     let receiver = Receiver::start().await;
     let proxy = Switch::start().await;
-    let (store, id) = store_with_proxy(&proxy.proxy.url).await;
-    let app = app_with(store, settings(vec![webhook(&receiver.url)])).await;
+    let notify = settings(vec![webhook(&receiver.url)]);
+    let (store, id) = store_with_proxy(&proxy.proxy.url, &notify).await;
+    let app = app_with(store, notify).await;
     sweep(&app).await;
     proxy.set(false);
     sweep(&app).await;
@@ -221,9 +224,10 @@ async fn a_change_and_its_recovery_are_each_notified_once_and_signed() {
 async fn a_slack_target_gets_a_readable_message() {
     let receiver = Receiver::start().await;
     let proxy = Switch::start().await;
-    let (store, id) = store_with_proxy(&proxy.proxy.url).await;
     let slack = Target::parse(TargetKind::Slack, &format!("chat={}", receiver.url)).expect("ok");
-    let app = app_with(store, settings(vec![slack])).await;
+    let notify = settings(vec![slack]);
+    let (store, id) = store_with_proxy(&proxy.proxy.url, &notify).await;
+    let app = app_with(store, notify).await;
     sweep(&app).await;
     proxy.set(false);
     sweep(&app).await;
@@ -247,8 +251,9 @@ async fn a_failing_receiver_is_retried_until_it_accepts() {
     let receiver = Receiver::start().await;
     receiver.fail_next(2);
     let proxy = Switch::start().await;
-    let (store, _) = store_with_proxy(&proxy.proxy.url).await;
-    let app = app_with(store, settings(vec![webhook(&receiver.url)])).await;
+    let notify = settings(vec![webhook(&receiver.url)]);
+    let (store, _) = store_with_proxy(&proxy.proxy.url, &notify).await;
+    let app = app_with(store, notify).await;
     sweep(&app).await;
     proxy.set(false);
     sweep(&app).await;
@@ -290,15 +295,12 @@ async fn a_failing_receiver_is_retried_until_it_accepts() {
 async fn a_notification_is_given_up_after_the_retry_bound() {
     let nowhere = proxyhealth_testkit::fake_proxy::refused_url().await;
     let proxy = Switch::start().await;
-    let (store, _) = store_with_proxy(&proxy.proxy.url).await;
-    let app = app_with(
-        store,
-        NotifySettings {
-            retry_for: Duration::from_secs(2),
-            ..settings(vec![webhook(&format!("{nowhere}/hook"))])
-        },
-    )
-    .await;
+    let notify = NotifySettings {
+        retry_for: Duration::from_secs(2),
+        ..settings(vec![webhook(&format!("{nowhere}/hook"))])
+    };
+    let (store, _) = store_with_proxy(&proxy.proxy.url, &notify).await;
+    let app = app_with(store, notify).await;
     sweep(&app).await;
     proxy.set(false);
     sweep(&app).await;
@@ -325,16 +327,13 @@ async fn a_notification_is_given_up_after_the_retry_bound() {
 async fn a_change_undone_within_the_damping_time_sends_nothing() {
     let receiver = Receiver::start().await;
     let proxy = Switch::start().await;
-    let (store, _) = store_with_proxy(&proxy.proxy.url).await;
     let damping = Duration::from_secs(2);
-    let app = app_with(
-        store,
-        NotifySettings {
-            damping,
-            ..settings(vec![webhook(&receiver.url)])
-        },
-    )
-    .await;
+    let notify = NotifySettings {
+        damping,
+        ..settings(vec![webhook(&receiver.url)])
+    };
+    let (store, _) = store_with_proxy(&proxy.proxy.url, &notify).await;
+    let app = app_with(store, notify).await;
     sweep(&app).await;
     proxy.set(false);
     sweep(&app).await;
@@ -360,8 +359,9 @@ async fn a_change_undone_within_the_damping_time_sends_nothing() {
 
 #[tokio::test]
 async fn the_notifications_route_is_for_the_admin_only() {
-    let (store, _) = store_with_proxy("http://127.0.0.1:9").await;
-    let app = app_with(store, NotifySettings::default()).await;
+    let notify = NotifySettings::default();
+    let (store, _) = store_with_proxy("http://127.0.0.1:9", &notify).await;
+    let app = app_with(store, notify).await;
     let answer = app.get("/api/v2/proxyhealth/notifications").await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
     let listed = proxyhealth_testkit::api::client(&app.base, ADMIN)
@@ -373,8 +373,9 @@ async fn the_notifications_route_is_for_the_admin_only() {
 
 #[tokio::test]
 async fn a_bad_notifications_limit_is_refused_naming_the_parameter_like_the_incidents() {
-    let (store, _) = store_with_proxy("http://127.0.0.1:9").await;
-    let app = app_with(store, NotifySettings::default()).await;
+    let notify = NotifySettings::default();
+    let (store, _) = store_with_proxy("http://127.0.0.1:9", &notify).await;
+    let app = app_with(store, notify).await;
     for value in ["0", "1001", "ten"] {
         let answer = app
             .admin_get(&format!("/api/v2/proxyhealth/notifications?limit={value}"))
@@ -397,8 +398,9 @@ async fn a_bad_notifications_limit_is_refused_naming_the_parameter_like_the_inci
 async fn a_registration_right_after_creation_is_notified_as_one_not_as_a_recovery() {
     let receiver = Receiver::start().await;
     let proxy = Switch::start().await;
-    let store = Arc::new(MemoryStore::new());
-    let app = app_with(store, settings(vec![webhook(&receiver.url)])).await;
+    let notify = settings(vec![webhook(&receiver.url)]);
+    let store = Arc::new(MemoryStore::with_outbox_policy(notify.outbox_policy()));
+    let app = app_with(store, notify).await;
     let (id, token) = app.create_proxy("eu-west").await;
     let registered = app
         .register(&token, &crate::helpers::registration(&proxy.proxy.url))
@@ -427,4 +429,23 @@ async fn a_registration_right_after_creation_is_notified_as_one_not_as_a_recover
             "{unregistered_for} s reads in milliseconds, not as a second: {summary}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_store_opened_for_other_targets_is_refused_at_build_not_silent() {
+    let notify = settings(vec![webhook("http://127.0.0.1:9/hook")]);
+    // opened without the notification settings: its journal would write no rows
+    let (store, _) = store_with_proxy("http://127.0.0.1:9", &NotifySettings::default()).await;
+    let err = proxyhealth_server::Application::build(AppSettings {
+        notify,
+        ..app_settings(store, config())
+    })
+    .await
+    .expect_err("a notifier over a store opened for no target");
+    let text = format!("{err}");
+    assert!(
+        text.starts_with("notifications: the store writes notification rows for"),
+        "{text}"
+    );
+    assert!(err.is_settings(), "a settings mistake: {text}");
 }

@@ -21,6 +21,16 @@ pub(crate) struct MemoryHistory {
     pub(crate) outbox: std::sync::Arc<crate::outbox::memory::MemoryOutbox>,
 }
 
+impl MemoryHistory {
+    /// An empty history whose outbox is written by `policy`.
+    pub(crate) fn with_outbox(policy: crate::outbox::OutboxPolicy) -> Self {
+        MemoryHistory {
+            inner: Mutex::default(),
+            outbox: std::sync::Arc::new(crate::outbox::memory::MemoryOutbox::new(policy)),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Inner {
     /// Transitions in the order they were recorded.

@@ -33,6 +33,14 @@ struct Row {
 }
 
 impl MemoryOutbox {
+    /// An empty outbox written by `policy`.
+    pub(crate) fn new(policy: OutboxPolicy) -> Self {
+        MemoryOutbox {
+            policy: PolicyHandle::new(policy),
+            inner: Mutex::default(),
+        }
+    }
+
     /// Writes the outbox rows of `recorded` (called under the history's lock,
     /// as part of its "transaction").
     pub(crate) fn write(&self, recorded: &[Transition]) {
@@ -90,8 +98,8 @@ impl MemoryOutbox {
 
 #[async_trait::async_trait]
 impl Outbox for MemoryOutbox {
-    fn set_policy(&self, policy: OutboxPolicy) {
-        self.policy.set(policy);
+    fn policy(&self) -> OutboxPolicy {
+        self.policy.get()
     }
 
     async fn claim(

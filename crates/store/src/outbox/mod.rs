@@ -35,7 +35,6 @@ pub(crate) mod memory;
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
 
-use parking_lot::RwLock;
 use proxyhealth_core::{Status, Transition};
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,8 +43,10 @@ use uuid::Uuid;
 
 use crate::StoreError;
 
-/// What the journal writes outbox rows by: set once at start
-/// ([`Outbox::set_policy`]); with no targets no row is written.
+/// What the journal writes outbox rows by: given when the store is opened
+/// ([`crate::OpenOptions::outbox_policy`], [`crate::MemoryStore::with_outbox_policy`]),
+/// so no batch can be recorded before it is known; with no targets no row is
+/// written.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OutboxPolicy {
     /// The configured targets' names: one row per transition and target.
@@ -57,17 +58,17 @@ pub struct OutboxPolicy {
 /// The policy shared by a store's journals (its history's and, with replicas,
 /// its coordination's).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct PolicyHandle(Arc<RwLock<OutboxPolicy>>);
+pub(crate) struct PolicyHandle(Arc<OutboxPolicy>);
 
 impl PolicyHandle {
-    /// The policy now.
-    pub(crate) fn get(&self) -> OutboxPolicy {
-        self.0.read().clone()
+    /// A handle on `policy`, fixed for the store's life.
+    pub(crate) fn new(policy: OutboxPolicy) -> Self {
+        PolicyHandle(Arc::new(policy))
     }
 
-    /// Replaces the policy.
-    pub(crate) fn set(&self, policy: OutboxPolicy) {
-        *self.0.write() = policy;
+    /// The policy.
+    pub(crate) fn get(&self) -> OutboxPolicy {
+        OutboxPolicy::clone(&self.0)
     }
 }
 
@@ -197,9 +198,9 @@ pub(crate) fn plus(at: OffsetDateTime, duration: Duration) -> OffsetDateTime {
 /// A store's notification outbox; see the module docs.
 #[async_trait::async_trait]
 pub trait Outbox: Send + Sync + std::fmt::Debug {
-    /// Sets the targets and damping the journal writes rows by (at start,
-    /// before the first batch is recorded).
-    fn set_policy(&self, policy: OutboxPolicy);
+    /// The targets and damping the journal writes rows by, as the store was
+    /// opened with; a worker checks they are its own.
+    fn policy(&self) -> OutboxPolicy;
 
     /// Leases at most `limit` due rows to `owner` for `lease`, oldest due
     /// first, at most one per proxy and target (the oldest pending).

@@ -178,8 +178,8 @@ fn notification_from_row(row: &PgRow) -> Result<Notification, StoreError> {
 
 #[async_trait::async_trait]
 impl Outbox for PgOutbox {
-    fn set_policy(&self, policy: OutboxPolicy) {
-        self.policy.set(policy);
+    fn policy(&self) -> OutboxPolicy {
+        self.policy.get()
     }
 
     async fn claim(

@@ -138,8 +138,8 @@ fn notification_from_row(row: &SqliteRow) -> Result<Notification, StoreError> {
 
 #[async_trait::async_trait]
 impl Outbox for SqliteOutbox {
-    fn set_policy(&self, policy: OutboxPolicy) {
-        self.policy.set(policy);
+    fn policy(&self) -> OutboxPolicy {
+        self.policy.get()
     }
 
     async fn claim(

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use proxyhealth_core::ProxySource;
-use proxyhealth_store::{MemoryStore, NewProxy, ProxyStore, StoreError};
+use proxyhealth_store::{MemoryStore, NewProxy, OutboxPolicy, ProxyStore, StoreError};
 
 use crate::conformance::conformance_suite;
 use crate::support::Fixture;
@@ -12,9 +12,16 @@ async fn fixture() -> Option<Fixture> {
     Some(Fixture::new(Arc::new(MemoryStore::new())))
 }
 
+/// A fresh store writing notification rows by `policy`.
+async fn outbox_fixture(policy: OutboxPolicy) -> Option<Fixture> {
+    Some(Fixture::new(Arc::new(MemoryStore::with_outbox_policy(
+        policy,
+    ))))
+}
+
 conformance_suite!(fixture);
 crate::history::history_suite!(fixture);
-crate::outbox::outbox_suite!(fixture);
+crate::outbox::outbox_suite!(outbox_fixture);
 
 #[tokio::test]
 async fn a_failing_memory_store_reports_unavailable_until_it_recovers() {

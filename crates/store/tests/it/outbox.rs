@@ -11,27 +11,30 @@ use proxyhealth_store::{AttemptFailure, DeliveryState, Outbox, OutboxPolicy, Pro
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// Generates one test per outbox case, each on a fresh store from `$factory`.
+/// Generates one test per outbox case, each on a fresh store from
+/// `$factory`, opened with the outbox policy the case is listed with (the
+/// policy is part of opening a store, as in service).
 macro_rules! outbox_suite {
     ($factory:ident) => {
         $crate::outbox::outbox_suite!(@cases $factory;
-            a_transition_writes_one_row_per_target_in_its_transaction,
-            a_first_ok_status_is_not_notified,
-            no_target_writes_no_row,
-            a_claimed_row_is_leased_to_its_owner_only,
-            concurrent_claims_never_share_a_row,
-            rows_of_one_proxy_are_claimed_in_order,
-            a_failed_attempt_is_retried_until_the_bound_then_failed,
-            a_flap_inside_the_damping_time_is_not_notified,
-            finished_rows_are_pruned_and_pending_ones_kept
+            a_transition_writes_one_row_per_target_in_its_transaction => (&["ops", "chat"], 0),
+            a_first_ok_status_is_not_notified => (&["ops"], 0),
+            no_target_writes_no_row => (&[], 0),
+            a_claimed_row_is_leased_to_its_owner_only => (&["ops"], 0),
+            concurrent_claims_never_share_a_row => (&["ops"], 0),
+            rows_of_one_proxy_are_claimed_in_order => (&["ops"], 0),
+            a_failed_attempt_is_retried_until_the_bound_then_failed => (&["ops"], 0),
+            a_flap_inside_the_damping_time_is_not_notified => (&["ops"], 60),
+            finished_rows_are_pruned_and_pending_ones_kept => (&["ops"], 0)
         );
     };
-    (@cases $factory:ident; $($case:ident),* $(,)?) => {
+    (@cases $factory:ident; $($case:ident => ($targets:expr, $damping_s:expr)),* $(,)?) => {
         mod outbox_cases {
             $(
                 #[tokio::test]
                 async fn $case() {
-                    let Some(fixture) = super::$factory().await else { return };
+                    let policy = $crate::outbox::policy($targets, $damping_s);
+                    let Some(fixture) = super::$factory(policy).await else { return };
                     $crate::outbox::$case(fixture.store.clone()).await;
                     fixture.finish().await;
                 }
@@ -43,12 +46,26 @@ pub(crate) use outbox_suite;
 
 const LEASE: Duration = Duration::from_secs(30);
 
+/// The policy of a case: its targets and damping in seconds.
+pub(crate) fn policy(targets: &[&str], damping_s: u64) -> OutboxPolicy {
+    OutboxPolicy {
+        targets: targets.iter().map(|t| (*t).to_owned()).collect(),
+        damping: Duration::from_secs(damping_s),
+    }
+}
+
+/// The store's outbox, checked to be written by the policy the case is
+/// listed with.
 fn outbox_of(store: &Arc<dyn ProxyStore>, targets: &[&str], damping: Duration) -> Arc<dyn Outbox> {
     let outbox = store.outbox().expect("a writable store has an outbox");
-    outbox.set_policy(OutboxPolicy {
-        targets: targets.iter().map(|t| (*t).to_owned()).collect(),
-        damping,
-    });
+    assert_eq!(
+        outbox.policy(),
+        OutboxPolicy {
+            targets: targets.iter().map(|t| (*t).to_owned()).collect(),
+            damping,
+        },
+        "the store was opened with the case's policy"
+    );
     outbox
 }
 

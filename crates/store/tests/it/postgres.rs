@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use proxyhealth_store::{NewProxy, OpenOptions, PgStore, ProxyStore, open_store};
+use proxyhealth_store::{NewProxy, OpenOptions, OutboxPolicy, PgStore, ProxyStore, open_store};
 use tokio::io::copy_bidirectional;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinSet;
@@ -13,8 +13,17 @@ use crate::support::Fixture;
 use proxyhealth_testkit::{SHARED_POSTGRES_ENV, TestDatabase as TestDb, shared_postgres_url};
 
 async fn fixture() -> Option<Fixture> {
+    outbox_fixture(OutboxPolicy::default()).await
+}
+
+/// A fresh store writing notification rows by `policy`.
+async fn outbox_fixture(policy: OutboxPolicy) -> Option<Fixture> {
     let db = TestDb::create().await?;
-    let store = PgStore::open(&db.url, &OpenOptions::default())
+    let options = OpenOptions {
+        outbox_policy: policy,
+        ..OpenOptions::default()
+    };
+    let store = PgStore::open(&db.url, &options)
         .await
         .expect("open pg store");
     let mut fixture = Fixture::new(Arc::new(store));
@@ -24,7 +33,7 @@ async fn fixture() -> Option<Fixture> {
 
 conformance_suite!(fixture);
 crate::history::history_suite!(fixture);
-crate::outbox::outbox_suite!(fixture);
+crate::outbox::outbox_suite!(outbox_fixture);
 
 #[tokio::test]
 async fn two_replicas_migrating_at_once_both_succeed() {

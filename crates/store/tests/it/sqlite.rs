@@ -3,14 +3,23 @@
 use std::sync::Arc;
 
 use proxyhealth_core::ProxySource;
-use proxyhealth_store::{NewProxy, ProxyStore, SqliteStore};
+use proxyhealth_store::{NewProxy, OpenOptions, OutboxPolicy, ProxyStore, SqliteStore};
 
 use crate::conformance::conformance_suite;
 use crate::support::Fixture;
 
 async fn fixture() -> Option<Fixture> {
+    outbox_fixture(OutboxPolicy::default()).await
+}
+
+/// A fresh store writing notification rows by `policy`.
+async fn outbox_fixture(policy: OutboxPolicy) -> Option<Fixture> {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open(&dir.path().join("proxyhealth.db"))
+    let options = OpenOptions {
+        outbox_policy: policy,
+        ..OpenOptions::default()
+    };
+    let store = SqliteStore::open_with(&dir.path().join("proxyhealth.db"), &options)
         .await
         .expect("open sqlite store");
     let mut fixture = Fixture::new(Arc::new(store));
@@ -20,7 +29,7 @@ async fn fixture() -> Option<Fixture> {
 
 conformance_suite!(fixture);
 crate::history::history_suite!(fixture);
-crate::outbox::outbox_suite!(fixture);
+crate::outbox::outbox_suite!(outbox_fixture);
 
 #[tokio::test]
 async fn opening_creates_the_file_and_its_parent_directories() {
