@@ -11,7 +11,7 @@
 use crate::quiet::Quiet;
 use crate::shared::Shared;
 use crate::writer::{self, Finished};
-use proxyhealth_core::{Proxy, ProxyStatus, Status};
+use proxyhealth_core::{Proxy, ProxyStatus, Status, Transition};
 use proxyhealth_engine::CheckResult;
 use proxyhealth_store::{Claim, ResultWrite};
 use std::collections::HashMap;
@@ -151,7 +151,9 @@ async fn proxies_of(
 }
 
 /// What to do with a finished check: write the merged status, or ask for a
-/// second opinion (see the module docs).
+/// second opinion (see the module docs). A written status carries the
+/// transition it makes from the claim's previous status, the cluster's truth
+/// while the claim holds: the store records it as told.
 fn finish(shared: &Shared, claim: Claim, result: CheckResult) -> Finished {
     let took = result.latency.unwrap_or_default();
     let status = shared.engine.status_after(result);
@@ -159,34 +161,27 @@ fn finish(shared: &Shared, claim: Claim, result: CheckResult) -> Finished {
     if needs_second_opinion(shared, &claim, &status) {
         return Finished::Defer {
             claim,
-            status: status.status.as_str().to_owned(),
+            status: status.status,
             message,
         };
     }
-    let json = match serde_json::to_value(&status) {
-        Ok(json) => json,
-        Err(err) => {
-            tracing::error!(proxy_id = %claim.proxy_id, error = %err, "a status could not be encoded");
-            serde_json::Value::Null
-        }
-    };
-    Finished::Write(ResultWrite {
-        status: status.status.as_str().to_owned(),
+    Finished::Write(Box::new(ResultWrite {
+        transition: Transition::between(claim.previous_status, &status, Some(claim.owner)),
         message,
-        result: json,
+        result: status,
         // due an interval after the check started, not after it ended: a
         // slow proxy is not checked less often than a fast one
         next_due_in: next_due(shared.settings.interval, claim.previous_status.is_none())
             .saturating_sub(took),
         claim,
-    })
+    }))
 }
 
 fn needs_second_opinion(shared: &Shared, claim: &Claim, status: &ProxyStatus) -> bool {
     shared.settings.second_opinion
         && shared.live() >= 2
         && claim.confirming.is_none()
-        && claim.previous_status.as_deref() == Some(Status::Ok.as_str())
+        && claim.previous_status == Some(Status::Ok)
         && matches!(status.status, Status::Unhealthy | Status::Unreachable)
 }
 

@@ -3,7 +3,7 @@
 //! this replica checking alone; the claim decides which replica runs it.
 
 use proxyhealth_engine::RecheckRequests;
-use proxyhealth_store::{Coordination, StoreError};
+use proxyhealth_store::{Claims, StoreError};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -11,12 +11,12 @@ use uuid::Uuid;
 /// [`proxyhealth_engine::EngineBuilder::recheck_requests`].
 #[derive(Debug, Clone)]
 pub struct ClusterRechecks {
-    coordination: Arc<dyn Coordination>,
+    coordination: Arc<dyn Claims>,
 }
 
 impl ClusterRechecks {
-    /// Requests go through `coordination`.
-    pub fn new(coordination: Arc<dyn Coordination>) -> ClusterRechecks {
+    /// Requests go through `coordination`'s claims (all a request needs).
+    pub fn new(coordination: Arc<dyn Claims>) -> ClusterRechecks {
         ClusterRechecks { coordination }
     }
 }

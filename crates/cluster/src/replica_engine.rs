@@ -4,7 +4,7 @@
 
 use crate::rechecks::ClusterRechecks;
 use proxyhealth_engine::{Engine, EngineBuilder, EngineError};
-use proxyhealth_store::Coordination;
+use proxyhealth_store::{Claims, Coordination};
 use std::sync::Arc;
 
 /// An engine built for a replica of the cluster that `coordination` joins:
@@ -24,7 +24,9 @@ impl ReplicaEngine {
         coordination: Arc<dyn Coordination>,
     ) -> Result<ReplicaEngine, EngineError> {
         let engine = builder
-            .recheck_requests(Arc::new(ClusterRechecks::new(Arc::clone(&coordination))))
+            .recheck_requests(Arc::new(ClusterRechecks::new(
+                Arc::clone(&coordination) as Arc<dyn Claims>
+            )))
             .build()?;
         Ok(ReplicaEngine {
             engine,

@@ -107,24 +107,17 @@ async fn load_since(shared: &Shared) -> Result<(), StoreError> {
 }
 
 /// The stored results as statuses; each one's `check_seq` is its generation,
-/// so an older result never replaces a newer one in the snapshot.
+/// so an older result never replaces a newer one in the snapshot. (A result
+/// the store could not read, written by a replica of another version, say,
+/// is not in the batch: the next check of that proxy replaces it.)
 fn statuses_of(batch: ResultBatch) -> Vec<ProxyStatus> {
     batch
         .rows
         .into_iter()
-        .filter_map(|row| {
-            match serde_json::from_value::<ProxyStatus>(row.result) {
-                Ok(mut status) => {
-                    status.check_seq = u64::try_from(row.generation).unwrap_or(0);
-                    Some(status)
-                }
-                Err(err) => {
-                    // written by a replica of another version, say: skip it;
-                    // the next check of that proxy replaces it
-                    tracing::warn!(proxy_id = %row.proxy_id, error = %err, "a stored result could not be read");
-                    None
-                }
-            }
+        .map(|row| {
+            let mut status = row.result;
+            status.check_seq = u64::try_from(row.generation).unwrap_or(0);
+            status
         })
         .collect()
 }

@@ -6,6 +6,7 @@
 //! what it holds and returns: the replica stops only after that.
 
 use crate::shared::Shared;
+use proxyhealth_core::Status;
 use proxyhealth_store::{Claim, ResultWrite, WriteOutcome};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -14,12 +15,12 @@ use tokio::time::Instant;
 /// What a finished check asks the writer to do.
 #[derive(Debug)]
 pub(crate) enum Finished {
-    /// Store the result (fenced by its claim).
-    Write(ResultWrite),
+    /// Store the result (fenced by its claim); boxed, a status is large.
+    Write(Box<ResultWrite>),
     /// Ask a different replica to confirm this failure before it counts.
     Defer {
         claim: Claim,
-        status: String,
+        status: Status,
         message: String,
     },
 }
@@ -58,7 +59,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut finished: mpsc::Receiver<Finish
 /// Queues a write, or hands a failure on for a second opinion at once.
 async fn take(shared: &Shared, finished: Finished, writes: &mut Vec<ResultWrite>) {
     match finished {
-        Finished::Write(write) => writes.push(write),
+        Finished::Write(write) => writes.push(*write),
         Finished::Defer {
             claim,
             status,
@@ -67,12 +68,12 @@ async fn take(shared: &Shared, finished: Finished, writes: &mut Vec<ResultWrite>
             let within = shared.settings.confirm_within();
             match shared
                 .coordination
-                .defer_for_confirmation(&claim, &status, &message, within)
+                .defer_for_confirmation(&claim, status, &message, within)
                 .await
             {
                 Ok(true) => {
                     shared.metrics.second_opinions.inc();
-                    tracing::info!(proxy_id = %claim.proxy_id, status, "a failing check of an ok proxy was handed to another replica to confirm");
+                    tracing::info!(proxy_id = %claim.proxy_id, %status, "a failing check of an ok proxy was handed to another replica to confirm");
                 }
                 Ok(false) => shared.metrics.rejected.inc(),
                 Err(err) => {

@@ -85,6 +85,19 @@ impl Transition {
         }
     }
 
+    /// The transition a merged status makes from `from`, the status shown
+    /// before it (`None`: none was), caused by `replica`'s result when there
+    /// is one; `None` when the status is the same, which is no transition.
+    /// The rule a replica's fenced write decides its transition by (against
+    /// its claim's previous status); the store records what it is told.
+    pub fn between(
+        from: Option<Status>,
+        status: &ProxyStatus,
+        replica: Option<Uuid>,
+    ) -> Option<Self> {
+        (from != Some(status.status)).then(|| Transition::of(status, from, replica))
+    }
+
     /// Whether this is a recovery: `ok` after a failing status (`unhealthy`,
     /// `unreachable`, `unknown`). A first status is none, and neither is a
     /// proxy's registration (`unregistered` is where every proxy starts, not

@@ -4,7 +4,7 @@
 //! Alone, the engine re-checks the proxy itself. In a cluster of replicas
 //! that would make every replica that heard of the change check it;
 //! instead the replica runtime plugs in an implementation that asks the
-//! cluster for one check (`Coordination::request_check`), so the server's
+//! cluster for one check (`Claims::request_check`), so the server's
 //! routes stay the same whichever runs.
 
 use uuid::Uuid;

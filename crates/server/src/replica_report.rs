@@ -134,7 +134,7 @@ async fn cluster(
                 .map(|seen| ReplicaObservation {
                     replica_id: seen.replica_id,
                     hostname: hostnames.get(&seen.replica_id).cloned().unwrap_or_default(),
-                    status: seen.status,
+                    status: seen.status.as_str().to_owned(),
                     message: seen.message,
                     observed_at: seen.observed_at,
                 })

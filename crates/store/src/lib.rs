@@ -13,7 +13,10 @@
 //! # Several replicas
 //! On PostgreSQL, [`ProxyStore::coordination`] gives a [`Coordination`]
 //! ([`PgCoordination`]): membership, leased probing with fenced writes, the
-//! shared view of results and its notifications. SQLite is one writer:
+//! shared view of results and its notifications, observations. Each concern
+//! is a trait of its own ([`Membership`], [`Claims`], [`SharedView`],
+//! [`Observations`]); [`MemoryCoordination`] implements them in one process,
+//! for tests of the replica runtime without a database. SQLite is one writer:
 //! [`ProxyStore::instance_lock`] makes a second `serve` on the same file refuse
 //! to start, naming the running one.
 //!
@@ -27,8 +30,12 @@
 //! - `open_options`: [`OpenOptions`] and [`redact`], read by `open` and the
 //!   backend it opens.
 //! - `open`: [`open_store`] picks and opens a backend from a spec string.
-//! - [`coordination`]: the [`Coordination`] trait and its types.
-//! - `pg_coordination`: [`PgCoordination`], its PostgreSQL implementation.
+//! - [`coordination`]: the coordination traits, one per concern, their sum
+//!   [`Coordination`], and their types.
+//! - `pg_coordination`: [`PgCoordination`], the PostgreSQL implementation,
+//!   one module per concern.
+//! - `memory_coordination`: [`MemoryCoordination`], the in-memory
+//!   implementation on tokio's clock, one module per concern.
 //! - `pg_listener`: [`PgNoticeListener`], the reconnecting notification listener.
 //! - `pg_own_state`: proxyhealth's own tables in a schema of an attached Coder
 //!   database (`--coordination-schema`), so attached replicas coordinate too.
@@ -55,6 +62,7 @@ mod history_db;
 pub mod instance;
 mod journal;
 mod memory;
+mod memory_coordination;
 pub mod model;
 mod open;
 mod open_options;
@@ -69,13 +77,15 @@ mod store;
 pub mod token;
 
 pub use coordination::{
-    Claim, Coordination, Disagreement, ListenerStats, Notice, NoticeSource, Observation, ReplicaId,
-    ReplicaInfo, ReplicaRow, ResultBatch, ResultRow, ResultWrite, WriteOutcome,
+    Claim, Claims, Coordination, Disagreement, ListenerStats, Membership, Notice, NoticeSource,
+    Observation, Observations, ReplicaId, ReplicaInfo, ReplicaRow, ResultBatch, ResultRow,
+    ResultWrite, SharedView, WriteOutcome,
 };
 pub use error::{StoreError, TokenError};
 pub use history::{HistoryStore, HourBucket, Pruned, UptimeCounts};
 pub use instance::{InstanceGuard, InstanceInfo, InstanceLockError};
 pub use memory::MemoryStore;
+pub use memory_coordination::MemoryCoordination;
 pub use model::{CreatedProxy, NewProxy, ProxyUpdate, Registration};
 pub use open::{default_sqlite_path, open_store};
 pub use open_options::{OpenOptions, redact};

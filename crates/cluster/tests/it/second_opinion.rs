@@ -49,14 +49,10 @@ async fn a_proxy_failing_for_one_replica_only_stays_ok_and_both_observations_are
         observations
             .iter()
             .find(|o| o.replica_id == replica.id)
-            .map(|o| o.status.clone())
+            .map(|o| o.status)
     };
-    assert_eq!(of(&good).as_deref(), Some("ok"), "{observations:?}");
-    assert_eq!(
-        of(&blind).as_deref(),
-        Some("unreachable"),
-        "{observations:?}"
-    );
+    assert_eq!(of(&good), Some(Status::Ok), "{observations:?}");
+    assert_eq!(of(&blind), Some(Status::Unreachable), "{observations:?}");
     let disagreements = db
         .coordination()
         .disagreements(Duration::from_secs(2), Duration::from_secs(10))

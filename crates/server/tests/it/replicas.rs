@@ -9,6 +9,7 @@ use crate::helpers::{
 };
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use proxyhealth_core::{HealthReport, Proxy, ProxyStatus, Status};
 use proxyhealth_engine::{Engine, EngineOptions};
 use proxyhealth_server::replica_report::{INDEPENDENT_NOTE, SINGLE_NOTE, ThisReplica};
 use proxyhealth_server::{Service, ServiceConfig};
@@ -31,6 +32,26 @@ fn info(hostname: &str, port: u16) -> ReplicaInfo {
         version: "9.9.9-test".to_owned(),
         listen_addr: format!("127.0.0.1:{port}"),
         pid: 42,
+    }
+}
+
+/// `proxy` found healthy just now, as a replica writes it.
+fn healthy(proxy: &Proxy) -> ProxyStatus {
+    let now = time::OffsetDateTime::now_utc();
+    ProxyStatus {
+        proxy: proxy.clone(),
+        host: None,
+        status: Status::Ok,
+        last_result: Status::Ok,
+        streak: 1,
+        report: HealthReport::default(),
+        checked_at: now,
+        latency: Some(Duration::from_millis(5)),
+        status_changed_at: now,
+        history: Vec::new(),
+        check_seq: 0,
+        tls_not_after: None,
+        tls_days_left: None,
     }
 }
 
@@ -66,6 +87,7 @@ async fn the_report_shows_liveness_lag_disagreements_and_stale_proxies_on_postgr
         .expect("a writable PostgreSQL store coordinates");
 
     let mut ids = Vec::new();
+    let mut proxies = Vec::new();
     for name in ["eu-west", "us-east", "never-checked"] {
         let created = store
             .create_proxy(NewProxy {
@@ -79,6 +101,7 @@ async fn the_report_shows_liveness_lag_disagreements_and_stale_proxies_on_postgr
             .await
             .expect("check row");
         ids.push(created.proxy.id);
+        proxies.push(created.proxy);
     }
     let (eu, us, never) = (ids[0], ids[1], ids[2]);
 
@@ -109,10 +132,15 @@ async fn the_report_shows_liveness_lag_disagreements_and_stale_proxies_on_postgr
         .filter(|claim| claim.proxy_id != never)
         .map(|claim| ResultWrite {
             claim: claim.clone(),
-            status: "ok".to_owned(),
+            result: healthy(
+                proxies
+                    .iter()
+                    .find(|proxy: &&Proxy| proxy.id == claim.proxy_id)
+                    .expect("a created proxy"),
+            ),
             message: "healthy".to_owned(),
-            result: serde_json::json!({}),
             next_due_in: Duration::from_secs(3600),
+            transition: None,
         })
         .collect();
     assert_eq!(writes.len(), 2, "claimed {claims:?}");
@@ -125,11 +153,11 @@ async fn the_report_shows_liveness_lag_disagreements_and_stale_proxies_on_postgr
     );
     // b sees eu-west fail: the replicas disagree about it; both see us-east ok.
     coordination
-        .record_observation(eu, b, "unreachable", "connection refused")
+        .record_observation(eu, b, Status::Unreachable, "connection refused")
         .await
         .expect("observe");
     coordination
-        .record_observation(us, b, "ok", "healthy")
+        .record_observation(us, b, Status::Ok, "healthy")
         .await
         .expect("observe");
     let newest = coordination.newest_generation().await.expect("newest");

@@ -1,5 +1,6 @@
 //! Attach mode: reading an existing Coder database without ever writing to it.
 
+use proxyhealth_core::{Status, Transition};
 use proxyhealth_store::{
     NewProxy, OpenOptions, ProxyUpdate, Registration, ReplicaInfo, ResultWrite, StoreError,
     WriteOutcome, open_store, token,
@@ -284,11 +285,17 @@ async fn attached_replicas_coordinate_in_a_schema_of_their_own_and_only_read_cod
             .is_empty(),
         "one claim in the cluster"
     );
+    let proxy = first
+        .get_proxy(live)
+        .await
+        .expect("read")
+        .expect("the live proxy");
+    let result = crate::coordination::conformance::result_of(&proxy, Status::Ok, a_id);
     let write = ResultWrite {
         claim: claims[0].clone(),
-        status: "ok".to_owned(),
+        transition: Transition::between(None, &result, Some(a_id)),
         message: "ok".to_owned(),
-        result: serde_json::json!({"status": "ok"}),
+        result,
         next_due_in: Duration::from_secs(60),
     };
     assert!(matches!(

@@ -1,6 +1,7 @@
 //! The store integration tests: one conformance suite run on every backend, plus
 //! backend-specific tests (SQLite crash safety, PostgreSQL migrations, Coder attach),
-//! and the replicas' coordination on PostgreSQL.
+//! and the replicas' coordination: its own conformance suite, run in memory and
+//! on PostgreSQL.
 
 mod attach;
 mod conformance;

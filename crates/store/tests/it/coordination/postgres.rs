@@ -1,25 +1,47 @@
-//! `PgCoordination` on a real PostgreSQL: membership, leased claims and
-//! take-overs, fenced writes, generations, re-check requests, the listener, the
-//! second opinion; and the SQLite instance lock.
+//! `PgCoordination` on a real PostgreSQL: the coordination conformance suite,
+//! and what only PostgreSQL shows (the listener's session killed, its
+//! self-ping on an idle or a half-open connection, the store offering
+//! coordination, the statements' cost at fleet scale); and the SQLite
+//! instance lock, the one-writer alternative to coordination.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use proxyhealth_core::{Proxy, Status, Transition};
 use proxyhealth_store::{
-    Claim, Coordination, CoordinationSettings, InstanceInfo, InstanceLockError, NewProxy, Notice,
-    NoticeSource, OpenOptions, PgCoordination, PgStore, ProxyStore, ReplicaInfo, ResultWrite,
-    SqliteStore, WriteOutcome,
+    Claim, Claims, Coordination, CoordinationSettings, InstanceInfo, InstanceLockError, Membership,
+    Notice, NoticeSource, Observations, OpenOptions, PgCoordination, PgStore, ProxyStore,
+    ReplicaInfo, ResultWrite, SharedView, SqliteStore, WriteOutcome,
 };
 use uuid::Uuid;
 
 use proxyhealth_testkit::TestDatabase as TestDb;
+
+use super::conformance::{self, coordination_suite, create_proxies, result_of};
+
+/// A fresh database with `n` proxies and two replicas' coordinations on it.
+async fn suite_setup(n: usize) -> Option<conformance::Setup> {
+    let s = Setup::new(n).await?;
+    // another replica's view of the database (its own ensure/prune timers)
+    let other = s.other();
+    Some(conformance::Setup {
+        coord: Arc::new(s.coord) as Arc<dyn Coordination>,
+        other: Arc::new(other) as Arc<dyn Coordination>,
+        store: Arc::new(s.store) as Arc<dyn ProxyStore>,
+        proxies: s.proxies,
+        db: Some(s.db),
+    })
+}
+
+coordination_suite!(suite_setup; ());
 
 /// A migrated store, its coordination, and `n` proxies.
 struct Setup {
     db: TestDb,
     store: PgStore,
     coord: PgCoordination,
-    proxies: Vec<Uuid>,
+    proxies: Vec<Proxy>,
 }
 
 impl Setup {
@@ -31,17 +53,7 @@ impl Setup {
         let coord = store
             .coordination_with(CoordinationSettings::default())
             .expect("coordination");
-        let mut proxies = Vec::new();
-        for i in 0..n {
-            let created = store
-                .create_proxy(NewProxy {
-                    name: format!("p{i}"),
-                    ..Default::default()
-                })
-                .await
-                .expect("create proxy");
-            proxies.push(created.proxy.id);
-        }
+        let proxies = create_proxies(&store, n).await;
         // what the service's create does (request_check), for all at once
         coord.ensure_checks().await.expect("check rows");
         Some(Setup {
@@ -60,9 +72,32 @@ impl Setup {
             .expect("coordination")
     }
 
+    /// The write of a result with `status` under `claim`.
+    fn write(&self, claim: &Claim, status: Status, next: Duration) -> ResultWrite {
+        let proxy = self
+            .proxies
+            .iter()
+            .find(|p| p.id == claim.proxy_id)
+            .expect("a proxy of the setup");
+        write_for(proxy, claim, status, next)
+    }
+
     async fn finish(self) {
         self.store.close().await;
         self.db.drop_db().await;
+    }
+}
+
+/// The write of a result of `proxy` with `status` under `claim`, its
+/// transition decided as a replica decides it.
+fn write_for(proxy: &Proxy, claim: &Claim, status: Status, next: Duration) -> ResultWrite {
+    let result = result_of(proxy, status, claim.owner);
+    ResultWrite {
+        claim: claim.clone(),
+        transition: Transition::between(claim.previous_status, &result, Some(claim.owner)),
+        message: format!("{status} by {}", claim.owner),
+        result,
+        next_due_in: next,
     }
 }
 
@@ -75,330 +110,8 @@ fn info(name: &str) -> ReplicaInfo {
     }
 }
 
-fn write(claim: &Claim, status: &str, next: Duration) -> ResultWrite {
-    ResultWrite {
-        claim: claim.clone(),
-        status: status.into(),
-        message: format!("{status} by {}", claim.owner),
-        result: serde_json::json!({ "status": status, "by": claim.owner.to_string() }),
-        next_due_in: next,
-    }
-}
-
 const HOUR: Duration = Duration::from_secs(3600);
 const LEASE: Duration = Duration::from_secs(30);
-
-#[tokio::test]
-async fn two_owners_claim_disjoint_sets() {
-    let Some(s) = Setup::new(10).await else {
-        return;
-    };
-    let other = s.other();
-    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-    let (ca, cb) = tokio::join!(s.coord.claim_due(a, 6, LEASE), other.claim_due(b, 6, LEASE));
-    let (ca, cb) = (ca.expect("claim a"), cb.expect("claim b"));
-    let ids_a: HashSet<Uuid> = ca.iter().map(|c| c.proxy_id).collect();
-    let ids_b: HashSet<Uuid> = cb.iter().map(|c| c.proxy_id).collect();
-    assert!(ids_a.is_disjoint(&ids_b), "{ids_a:?} / {ids_b:?}");
-    assert_eq!(ids_a.len() + ids_b.len(), 10);
-    assert!(
-        ca.iter()
-            .chain(&cb)
-            .all(|c| c.attempt == 1 && c.taken_over_from.is_none() && c.previous_status.is_none())
-    );
-    // everything is leased now: nothing more to claim
-    assert!(
-        s.coord
-            .claim_due(a, 100, LEASE)
-            .await
-            .expect("again")
-            .is_empty()
-    );
-    s.finish().await;
-}
-
-#[tokio::test]
-async fn an_expired_lease_is_taken_over_and_the_take_over_reported() {
-    let Some(s) = Setup::new(1).await else {
-        return;
-    };
-    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-    // short, but long enough that b's first try surely falls inside it
-    let lease = Duration::from_millis(500);
-    let first = s.coord.claim_due(a, 10, lease).await.expect("claim a");
-    assert_eq!(first.len(), 1);
-    assert!(s.coord.claim_due(b, 10, lease).await.expect("b").is_empty());
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    let second = s.coord.claim_due(b, 10, LEASE).await.expect("claim b");
-    assert_eq!(second.len(), 1);
-    assert_eq!(second[0].taken_over_from, Some(a));
-    assert_eq!(second[0].attempt, 2);
-    s.finish().await;
-}
-
-#[tokio::test]
-async fn the_stale_owners_write_is_rejected_and_changes_nothing_while_the_new_owners_is_accepted() {
-    let Some(s) = Setup::new(1).await else {
-        return;
-    };
-    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-    let stale = s
-        .coord
-        .claim_due(a, 1, Duration::from_millis(200))
-        .await
-        .expect("claim a")
-        .remove(0);
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let fresh = s
-        .coord
-        .claim_due(b, 1, LEASE)
-        .await
-        .expect("claim b")
-        .remove(0);
-    let before = s.coord.newest_generation().await.expect("generation");
-
-    // a wakes up late: rejected, nothing changes
-    let late = s
-        .coord
-        .write_result(write(&stale, "unhealthy", HOUR))
-        .await
-        .expect("late write");
-    assert_eq!(late, WriteOutcome::Rejected);
-    assert!(s.coord.all_results().await.expect("view").rows.is_empty());
-    assert!(
-        s.coord
-            .observations(stale.proxy_id)
-            .await
-            .expect("obs")
-            .is_empty()
-    );
-
-    let on_time = s
-        .coord
-        .write_result(write(&fresh, "ok", HOUR))
-        .await
-        .expect("write b");
-    let WriteOutcome::Accepted { generation } = on_time else {
-        panic!("b's write rejected");
-    };
-    assert!(generation > before);
-    // the same claim cannot write twice, and a's stays rejected
-    assert_eq!(
-        s.coord
-            .write_result(write(&fresh, "ok", HOUR))
-            .await
-            .expect("twice"),
-        WriteOutcome::Rejected
-    );
-    assert_eq!(
-        s.coord
-            .write_result(write(&stale, "unhealthy", HOUR))
-            .await
-            .expect("again"),
-        WriteOutcome::Rejected
-    );
-    let view = s.coord.all_results().await.expect("view");
-    assert_eq!(view.rows.len(), 1);
-    assert_eq!(view.rows[0].status, "ok");
-    assert_eq!(view.rows[0].checked_by, b);
-    assert_eq!(view.rows[0].generation, generation);
-    assert_eq!(view.rows[0].result["by"], b.to_string());
-    // generations increase but are not dense: a rejected write used one up
-    assert!(view.generation >= generation);
-    assert_eq!(
-        view.generation,
-        s.coord.newest_generation().await.expect("newest")
-    );
-    // the written result set the next due time: nothing is due
-    assert!(
-        s.coord
-            .claim_due(a, 10, LEASE)
-            .await
-            .expect("none")
-            .is_empty()
-    );
-    s.finish().await;
-}
-
-#[tokio::test]
-async fn generations_increase_and_results_since_returns_exactly_the_newer_ones() {
-    let Some(s) = Setup::new(5).await else {
-        return;
-    };
-    let owner = Uuid::new_v4();
-    let claims = s.coord.claim_due(owner, 10, LEASE).await.expect("claim");
-    assert_eq!(claims.len(), 5);
-    let mut generations = Vec::new();
-    for claim in &claims[..2] {
-        match s
-            .coord
-            .write_result(write(claim, "ok", HOUR))
-            .await
-            .expect("write")
-        {
-            WriteOutcome::Accepted { generation } => generations.push(generation),
-            WriteOutcome::Rejected => panic!("rejected"),
-        }
-    }
-    let seen = s.coord.newest_generation().await.expect("newest");
-    // the other three in one batch
-    let outcomes = s
-        .coord
-        .write_results(
-            claims[2..]
-                .iter()
-                .map(|c| write(c, "unhealthy", HOUR))
-                .collect(),
-        )
-        .await
-        .expect("batch");
-    for outcome in outcomes {
-        match outcome {
-            WriteOutcome::Accepted { generation } => generations.push(generation),
-            WriteOutcome::Rejected => panic!("rejected"),
-        }
-    }
-    assert!(
-        generations.windows(2).all(|w| w[0] < w[1]),
-        "{generations:?}"
-    );
-    assert_eq!(seen, generations[1]);
-    let newest = s.coord.newest_generation().await.expect("newest");
-    assert_eq!(newest, generations[4]);
-
-    let since = s.coord.results_since(seen).await.expect("since");
-    assert_eq!(since.generation, newest);
-    let got: Vec<i64> = since.rows.iter().map(|r| r.generation).collect();
-    assert_eq!(got, generations[2..].to_vec());
-    assert!(since.rows.iter().all(|r| r.status == "unhealthy"));
-    let nothing = s.coord.results_since(newest).await.expect("nothing new");
-    assert!(nothing.rows.is_empty());
-    assert_eq!(nothing.generation, newest);
-    assert_eq!(s.coord.all_results().await.expect("all").rows.len(), 5);
-    s.finish().await;
-}
-
-#[tokio::test]
-async fn a_requested_check_is_claimed_exactly_once_by_two_competing_claimers() {
-    let Some(s) = Setup::new(3).await else {
-        return;
-    };
-    let other = s.other();
-    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-    let claims = s.coord.claim_due(a, 10, LEASE).await.expect("claim");
-    s.coord
-        .write_results(claims.iter().map(|c| write(c, "ok", HOUR)).collect())
-        .await
-        .expect("write");
-    assert!(
-        s.coord
-            .claim_due(a, 10, LEASE)
-            .await
-            .expect("none due")
-            .is_empty()
-    );
-
-    let target = s.proxies[1];
-    s.coord.request_check(target).await.expect("request");
-    for _ in 0..3 {
-        let (ca, cb) = tokio::join!(
-            s.coord.claim_due(a, 10, LEASE),
-            other.claim_due(b, 10, LEASE)
-        );
-        let all: Vec<Claim> = ca.expect("a").into_iter().chain(cb.expect("b")).collect();
-        if all.is_empty() {
-            continue;
-        }
-        assert_eq!(all.len(), 1, "{all:?}");
-        assert_eq!(all[0].proxy_id, target);
-        assert_eq!(all[0].previous_status.as_deref(), Some("ok"));
-        // a request while the check is in flight: due again right after its write
-        s.coord
-            .request_check(target)
-            .await
-            .expect("request in flight");
-        assert!(
-            s.coord
-                .claim_due(a, 10, LEASE)
-                .await
-                .expect("leased")
-                .is_empty()
-        );
-        s.coord
-            .write_result(write(&all[0], "ok", HOUR))
-            .await
-            .expect("write");
-        let again = other.claim_due(b, 10, LEASE).await.expect("again");
-        assert_eq!(again.len(), 1);
-        assert_eq!(again[0].proxy_id, target);
-        s.coord
-            .write_result(write(&again[0], "ok", HOUR))
-            .await
-            .expect("write");
-        assert!(
-            s.coord
-                .claim_due(a, 10, LEASE)
-                .await
-                .expect("done")
-                .is_empty()
-        );
-        assert!(matches!(
-            s.coord.request_check(Uuid::new_v4()).await,
-            Err(proxyhealth_store::StoreError::NotFound)
-        ));
-        s.finish().await;
-        return;
-    }
-    panic!("the requested proxy was never claimed");
-}
-
-#[tokio::test]
-async fn heartbeats_keep_a_replica_live_and_a_stop_ends_it_and_frees_its_leases() {
-    let Some(s) = Setup::new(2).await else {
-        return;
-    };
-    let a = s.coord.register(info("host-a")).await.expect("register a");
-    let b = s.coord.register(info("host-b")).await.expect("register b");
-    let window = Duration::from_millis(300);
-    assert!(s.coord.heartbeat(a, 5).await.expect("beat a").is_some());
-    s.coord.heartbeat(b, 0).await.expect("beat b");
-    let rows = s.coord.replicas(window).await.expect("replicas");
-    assert_eq!(rows.len(), 2);
-    assert!(rows.iter().all(|r| r.live), "{rows:?}");
-    let ra = rows.iter().find(|r| r.id == a).expect("a listed");
-    assert_eq!(
-        (ra.hostname.as_str(), ra.pid, ra.view_generation),
-        ("host-a", 7, 5)
-    );
-
-    let claims = s.coord.claim_due(a, 10, LEASE).await.expect("claim");
-    assert_eq!(claims.len(), 2);
-    s.coord.stop(a).await.expect("stop a");
-    assert_eq!(s.coord.heartbeat(a, 6).await.expect("stopped beat"), None);
-    // its leases are free at once, and taking them is no take-over
-    let taken = s.coord.claim_due(b, 10, LEASE).await.expect("claim b");
-    assert_eq!(taken.len(), 2);
-    assert!(taken.iter().all(|c| c.taken_over_from.is_none()));
-    assert_eq!(
-        s.coord
-            .write_result(write(&claims[0], "ok", HOUR))
-            .await
-            .expect("late"),
-        WriteOutcome::Rejected
-    );
-
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let rows = s.coord.replicas(window).await.expect("replicas");
-    let ra = rows.iter().find(|r| r.id == a).expect("a listed");
-    let rb = rows.iter().find(|r| r.id == b).expect("b listed");
-    assert!(!ra.live && ra.stopped_at.is_some());
-    assert!(!rb.live, "no heartbeat for 500 ms in a 300 ms window");
-    assert!(rb.heartbeat_age >= Duration::from_millis(400), "{rb:?}");
-    s.coord.heartbeat(b, 0).await.expect("beat b");
-    let rows = s.coord.replicas(window).await.expect("replicas");
-    assert!(rows.iter().find(|r| r.id == b).is_some_and(|r| r.live));
-    s.finish().await;
-}
 
 #[tokio::test]
 async fn the_listener_hears_results_and_after_its_session_is_killed_says_reconnected() {
@@ -412,7 +125,7 @@ async fn the_listener_hears_results_and_after_its_session_is_killed_says_reconne
     let claims = s.coord.claim_due(owner, 10, LEASE).await.expect("claim");
     let WriteOutcome::Accepted { generation } = s
         .coord
-        .write_result(write(&claims[0], "ok", HOUR))
+        .write_result(s.write(&claims[0], Status::Ok, HOUR))
         .await
         .expect("write")
     else {
@@ -460,7 +173,10 @@ async fn the_listener_hears_results_and_after_its_session_is_killed_says_reconne
     );
 
     // a batch notifies once, with its newest result
-    let both = vec![write(&claims[1], "ok", HOUR), write(&claims[2], "ok", HOUR)];
+    let both = vec![
+        s.write(&claims[1], Status::Ok, HOUR),
+        s.write(&claims[2], Status::Ok, HOUR),
+    ];
     let outcomes = s.coord.write_results(both).await.expect("batch");
     let newest = s.coord.newest_generation().await.expect("newest");
     assert!(
@@ -579,201 +295,23 @@ async fn a_half_open_listener_connection_is_found_by_its_ping_and_replaced() {
     assert!(stats.connected());
 
     // the new connection hears what is sent through the direct store
-    s.coord.request_check(s.proxies[0]).await.expect("request");
+    s.coord
+        .request_check(s.proxies[0].id)
+        .await
+        .expect("request");
     let notice = tokio::time::timeout(Duration::from_secs(5), listener.recv())
         .await
         .expect("a notice after the reconnect");
     assert_eq!(
         notice,
         Notice::Due {
-            proxy_id: Some(s.proxies[0])
+            proxy_id: Some(s.proxies[0].id)
         }
     );
     // the forwarded pool holds frozen connections: drop it without waiting
     drop(listener);
     drop(coord);
     drop(forwarded);
-    s.finish().await;
-}
-
-#[tokio::test]
-async fn disagreements_list_proxies_seen_differently_by_live_replicas() {
-    let Some(s) = Setup::new(2).await else {
-        return;
-    };
-    let a = s.coord.register(info("a")).await.expect("a");
-    let b = s.coord.register(info("b")).await.expect("b");
-    let (p, q) = (s.proxies[0], s.proxies[1]);
-    for (proxy, replica, status) in [
-        (p, a, "ok"),
-        (p, b, "unhealthy"),
-        (q, a, "ok"),
-        (q, b, "ok"),
-    ] {
-        s.coord
-            .record_observation(proxy, replica, status, "seen")
-            .await
-            .expect("observe");
-    }
-    let window = Duration::from_secs(30);
-    let found = s.coord.disagreements(window, HOUR).await.expect("report");
-    assert_eq!(found.len(), 1, "{found:?}");
-    assert_eq!(found[0].proxy_id, p);
-    let mut statuses: Vec<(Uuid, &str)> = found[0]
-        .observations
-        .iter()
-        .map(|o| (o.replica_id, o.status.as_str()))
-        .collect();
-    statuses.sort();
-    let mut expected = vec![(a, "ok"), (b, "unhealthy")];
-    expected.sort();
-    assert_eq!(statuses, expected);
-    // a stopped replica's observation no longer counts
-    s.coord.stop(b).await.expect("stop b");
-    assert!(
-        s.coord
-            .disagreements(window, HOUR)
-            .await
-            .expect("report")
-            .is_empty()
-    );
-    s.finish().await;
-}
-
-#[tokio::test]
-async fn a_deferred_failure_is_confirmed_by_another_replica() {
-    let Some(s) = Setup::new(1).await else {
-        return;
-    };
-    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-    let first = s
-        .coord
-        .claim_due(a, 1, LEASE)
-        .await
-        .expect("claim")
-        .remove(0);
-    s.coord
-        .write_result(write(&first, "ok", HOUR))
-        .await
-        .expect("ok");
-    s.coord
-        .request_check(first.proxy_id)
-        .await
-        .expect("request");
-    let check = s
-        .coord
-        .claim_due(a, 1, LEASE)
-        .await
-        .expect("claim")
-        .remove(0);
-    assert!(
-        s.coord
-            .defer_for_confirmation(&check, "unhealthy", "timeout", Duration::from_secs(60))
-            .await
-            .expect("defer")
-    );
-    // the result did not change; a may not confirm itself; b may
-    let view = s.coord.all_results().await.expect("view");
-    assert_eq!(view.rows[0].status, "ok");
-    assert!(s.coord.claim_due(a, 1, LEASE).await.expect("a").is_empty());
-    let confirm = s.coord.claim_due(b, 1, LEASE).await.expect("b").remove(0);
-    assert_eq!(confirm.confirming, Some(a));
-    assert_eq!(confirm.previous_status.as_deref(), Some("ok"));
-    assert_eq!(
-        s.coord
-            .write_result(write(&confirm, "unhealthy", HOUR))
-            .await
-            .expect("confirm"),
-        WriteOutcome::Accepted {
-            generation: s.coord.newest_generation().await.expect("newest")
-        }
-    );
-    let seen = s
-        .coord
-        .observations(first.proxy_id)
-        .await
-        .expect("observations");
-    let mut got: Vec<(Uuid, &str)> = seen
-        .iter()
-        .map(|o| (o.replica_id, o.status.as_str()))
-        .collect();
-    got.sort();
-    let mut expected = vec![(a, "unhealthy"), (b, "unhealthy")];
-    expected.sort();
-    assert_eq!(got, expected);
-    // a deferral with a stale claim changes nothing
-    assert!(
-        !s.coord
-            .defer_for_confirmation(&check, "unhealthy", "late", Duration::from_secs(60))
-            .await
-            .expect("stale defer")
-    );
-    s.finish().await;
-}
-
-#[tokio::test]
-async fn stale_lists_proxies_whose_newest_result_is_old() {
-    let Some(s) = Setup::new(2).await else {
-        return;
-    };
-    let owner = Uuid::new_v4();
-    let claims = s.coord.claim_due(owner, 10, LEASE).await.expect("claim");
-    s.coord
-        .write_result(write(&claims[0], "ok", HOUR))
-        .await
-        .expect("write");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let mut stale = s
-        .coord
-        .stale(Duration::from_millis(200))
-        .await
-        .expect("stale");
-    stale.sort();
-    let mut all = s.proxies.clone();
-    all.sort();
-    assert_eq!(stale, all, "both: one checked 300 ms ago, one never");
-    s.coord
-        .write_result(write(&claims[1], "ok", HOUR))
-        .await
-        .expect("write");
-    assert_eq!(
-        s.coord
-            .stale(Duration::from_millis(200))
-            .await
-            .expect("stale"),
-        vec![claims[0].proxy_id]
-    );
-    assert!(s.coord.stale(HOUR).await.expect("none").is_empty());
-    s.finish().await;
-}
-
-#[tokio::test]
-async fn a_deleted_proxy_is_neither_claimed_nor_shown() {
-    let Some(s) = Setup::new(2).await else {
-        return;
-    };
-    let owner = Uuid::new_v4();
-    let claims = s.coord.claim_due(owner, 10, LEASE).await.expect("claim");
-    s.coord
-        .write_results(
-            claims
-                .iter()
-                .map(|c| write(c, "ok", Duration::ZERO))
-                .collect(),
-        )
-        .await
-        .expect("write");
-    s.store.delete_proxy(s.proxies[0]).await.expect("delete");
-    let again = s.coord.claim_due(owner, 10, LEASE).await.expect("claim");
-    assert_eq!(
-        again.iter().map(|c| c.proxy_id).collect::<Vec<_>>(),
-        vec![s.proxies[1]]
-    );
-    let view = s.coord.all_results().await.expect("view");
-    assert_eq!(
-        view.rows.iter().map(|r| r.proxy_id).collect::<Vec<_>>(),
-        vec![s.proxies[1]]
-    );
     s.finish().await;
 }
 
@@ -917,6 +455,16 @@ async fn statement_costs() {
         .execute(&mut conn)
         .await
         .expect("analyze");
+    // the rows the results are written of, read once
+    let by_id: Arc<HashMap<Uuid, Proxy>> = Arc::new(
+        store
+            .all_proxies()
+            .await
+            .expect("the seeded proxies")
+            .into_iter()
+            .map(|proxy| (proxy.id, proxy))
+            .collect(),
+    );
     println!("{proxies} proxies");
     println!("| statement | client mean | server mean | calls | rows per call |");
     println!("|---|---|---|---|---|");
@@ -976,7 +524,12 @@ async fn statement_costs() {
     for batch in claims.drain(..batches as usize) {
         let t = Instant::now();
         coord
-            .write_results(batch.iter().map(|c| write(c, "ok", HOUR)).collect())
+            .write_results(
+                batch
+                    .iter()
+                    .map(|c| write_for(&by_id[&c.proxy_id], c, Status::Ok, HOUR))
+                    .collect(),
+            )
             .await
             .expect("write batch");
         write_t += t.elapsed();
@@ -1009,7 +562,7 @@ async fn statement_costs() {
     for batch in claims.drain(..) {
         for c in batch {
             coord
-                .write_result(write(&c, "ok", HOUR))
+                .write_result(write_for(&by_id[&c.proxy_id], &c, Status::Ok, HOUR))
                 .await
                 .expect("write");
             singles += 1;
@@ -1036,10 +589,11 @@ async fn statement_costs() {
     let mut tasks = tokio::task::JoinSet::new();
     for set in sets {
         let coord = coord.clone();
+        let by_id = Arc::clone(&by_id);
         tasks.spawn(async move {
             for c in set {
                 coord
-                    .write_result(write(&c, "ok", HOUR))
+                    .write_result(write_for(&by_id[&c.proxy_id], &c, Status::Ok, HOUR))
                     .await
                     .expect("write");
             }

@@ -1,0 +1,128 @@
+//! The periodic chores of [`PgCoordination`]: inserting the missing check rows
+//! (before a claim) and pruning old rows (at a register or a heartbeat), each
+//! run by one replica per period cluster-wide.
+
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use tokio::time::Instant;
+
+use super::{PgCoordination, millis};
+use crate::StoreError;
+use crate::error::pg_err as db_err;
+
+impl PgCoordination {
+    /// Inserts a check row, due now, for every non-deleted proxy that has none;
+    /// returns how many. `claim_due` does this every
+    /// [`super::CoordinationSettings::ensure_period`].
+    pub async fn ensure_checks(&self) -> Result<u64, StoreError> {
+        // EXCEPT, not NOT EXISTS: a set operation is hashed or sorted, never a
+        // nested loop, which an anti-join can become when the statistics say
+        // the check table is empty (measured: 11 minutes for 100,000 proxies).
+        let done = sqlx::query(
+            "INSERT INTO proxyhealth_checks (proxy_id) \
+             SELECT id FROM workspace_proxies WHERE deleted = false \
+             EXCEPT SELECT proxy_id FROM proxyhealth_checks \
+             ON CONFLICT (proxy_id) DO NOTHING",
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected())
+    }
+
+    /// Deletes replica rows dead or stopped for longer than
+    /// [`super::CoordinationSettings::replica_ttl`], observations older than
+    /// [`super::CoordinationSettings::observation_ttl`] or of deleted
+    /// replicas, and the rows of proxies that no longer exist.
+    pub async fn prune(&self) -> Result<(), StoreError> {
+        sqlx::query(
+            "WITH gone AS ( \
+               DELETE FROM proxyhealth_replicas \
+               WHERE COALESCE(stopped_at, heartbeat_at) < now() - $1 * interval '1 millisecond' \
+               RETURNING id) \
+             DELETE FROM proxyhealth_observations \
+             WHERE observed_at < now() - $2 * interval '1 millisecond' \
+                OR replica_id IN (SELECT id FROM gone)",
+        )
+        .bind(millis(self.settings.replica_ttl))
+        .bind(millis(self.settings.observation_ttl))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        // Rows of proxies whose row is gone: our own database cascades the
+        // delete, but beside a Coder database (pg_own_state) no foreign key
+        // ties our tables to Coder's. EXCEPT for the reason given above.
+        for orphans in [
+            "DELETE FROM proxyhealth_checks WHERE proxy_id IN ( \
+               SELECT proxy_id FROM proxyhealth_checks EXCEPT SELECT id FROM workspace_proxies)",
+            "DELETE FROM proxyhealth_observations WHERE proxy_id IN ( \
+               SELECT proxy_id FROM proxyhealth_observations \
+               EXCEPT SELECT id FROM workspace_proxies)",
+        ] {
+            sqlx::query(orphans)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+        }
+        Ok(())
+    }
+
+    /// Whether this replica runs the chore `job` now: it asks at most once per
+    /// `period` (tracked in `last`), and the database gives the turn to one
+    /// asker per `period` cluster-wide (`proxyhealth_jobs`). A chore therefore
+    /// runs about once per one to two periods, whatever the replica count.
+    async fn take_turn(
+        &self,
+        job: &str,
+        last: &Mutex<Option<Instant>>,
+        period: Duration,
+    ) -> Result<bool, StoreError> {
+        {
+            let mut last = last.lock();
+            let now = Instant::now();
+            if last.is_some_and(|at| now.duration_since(at) < period) {
+                return Ok(false);
+            }
+            *last = Some(now);
+        }
+        let turn = sqlx::query(
+            "UPDATE proxyhealth_jobs SET last_run = now() \
+             WHERE name = $1 AND last_run <= now() - $2 * interval '1 millisecond' \
+             RETURNING name",
+        )
+        .bind(job)
+        .bind(millis(period))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(turn.is_some())
+    }
+
+    /// Prunes when it is this replica's turn (at registers and heartbeats).
+    pub(super) async fn prune_now_and_then(&self) -> Result<(), StoreError> {
+        if self
+            .take_turn("prune", &self.last_prune, self.settings.prune_period)
+            .await?
+        {
+            self.prune().await?;
+        }
+        Ok(())
+    }
+
+    /// Inserts the missing check rows when it is this replica's turn (before
+    /// a claim).
+    pub(super) async fn ensure_now_and_then(&self) -> Result<(), StoreError> {
+        if self
+            .take_turn(
+                "ensure_checks",
+                &self.last_ensure,
+                self.settings.ensure_period,
+            )
+            .await?
+        {
+            self.ensure_checks().await?;
+        }
+        Ok(())
+    }
+}
