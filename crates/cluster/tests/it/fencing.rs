@@ -2,7 +2,7 @@
 //! when it wakes; its late write is rejected and counted, and no status goes
 //! back in time.
 
-use crate::support::{HEALTHY, Running, TestDb, eventually};
+use crate::support::{HEALTHY, Running, TestCluster, eventually};
 use proxyhealth_cluster::metrics::{REJECTED, TAKEOVERS};
 use proxyhealth_core::Status;
 use proxyhealth_testkit::FakeProxy;
@@ -10,11 +10,9 @@ use proxyhealth_testkit::fake_proxy::json;
 use std::time::Duration;
 use tokio::time::Instant;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[tokio::test(start_paused = true)]
 async fn a_stalled_replicas_late_write_is_rejected_and_counted() {
-    let Some(db) = TestDb::create().await else {
-        return;
-    };
+    let db = TestCluster::memory();
     // the first check hangs past the timeout (2 s): its replica stalls past
     // its lease; every later check is answered at once
     let fake = FakeProxy::start(|n| async move {
@@ -67,5 +65,5 @@ async fn a_stalled_replicas_late_write_is_rejected_and_counted() {
     assert_eq!(other.metric(REJECTED), 0.0);
     stalled.stop().await;
     other.stop().await;
-    db.drop_db().await;
+    db.finish().await;
 }

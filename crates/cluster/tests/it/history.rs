@@ -2,7 +2,7 @@
 //! recorded once, by the replica whose result caused it, in the same
 //! transaction as that result; the hourly rollups add up every replica's share.
 
-use crate::support::{TestDb, every_view_shows, plain_replicas};
+use crate::support::{TestCluster, every_view_shows, plain_replicas};
 use proxyhealth_core::Status;
 use proxyhealth_testkit::FakeProxy;
 use proxyhealth_testkit::fake_proxy::json;
@@ -11,11 +11,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use time::OffsetDateTime;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[tokio::test(start_paused = true)]
 async fn with_three_replicas_each_transition_is_recorded_once_by_the_replica_that_caused_it() {
-    let Some(db) = TestDb::create().await else {
-        return;
-    };
+    let db = TestCluster::memory();
     let failing = Arc::new(AtomicBool::new(false));
     let answer = failing.clone();
     let fake = FakeProxy::start(move |_| {
@@ -100,5 +98,5 @@ async fn with_three_replicas_each_transition_is_recorded_once_by_the_replica_tha
         fake.hits()
     );
     assert!(unhealthy >= 1, "the failure was counted");
-    db.drop_db().await;
+    db.finish().await;
 }

@@ -2,7 +2,7 @@
 //! or whose database restarts, reconnects, reloads its whole view, and keeps
 //! converging with the others, without a restart.
 
-use crate::support::{HEALTHY, TestDb, eventually, every_view_shows, plain_replicas};
+use crate::support::{HEALTHY, TestCluster, eventually, every_view_shows, plain_replicas};
 use proxyhealth_cluster::metrics::{LISTENER_CONNECTED, LISTENER_RECONNECTS};
 use proxyhealth_core::Status;
 use proxyhealth_testkit::fake_proxy::json;
@@ -31,7 +31,7 @@ async fn switchable() -> (FakeProxy, Arc<AtomicBool>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_replica_whose_listener_session_is_killed_reloads_and_converges() {
-    let Some(db) = TestDb::create().await else {
+    let Some(db) = TestCluster::postgres().await else {
         return;
     };
     let (fake, healthy) = switchable().await;
@@ -79,7 +79,7 @@ async fn a_replica_whose_listener_session_is_killed_reloads_and_converges() {
     for replica in replicas {
         replica.stop().await;
     }
-    db.drop_db().await;
+    db.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -87,7 +87,7 @@ async fn replicas_keep_their_view_through_a_database_restart_and_recover() {
     let Some(pg) = OwnPostgres::start() else {
         return;
     };
-    let db = TestDb::create_on(pg.url.clone()).await;
+    let db = TestCluster::postgres_on(pg.url.clone()).await;
     let (fake, healthy) = switchable().await;
     let id = db.proxy("p", &fake.url).await;
     let replicas = plain_replicas(&db, 2).await;
@@ -141,5 +141,5 @@ async fn replicas_keep_their_view_through_a_database_restart_and_recover() {
     for replica in replicas {
         replica.stop().await;
     }
-    db.drop_db().await;
+    db.finish().await;
 }

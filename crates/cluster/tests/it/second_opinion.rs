@@ -2,17 +2,23 @@
 //! one of them does not leave `ok`, and both observations are stored; with
 //! the option off, it does leave `ok`.
 
-use crate::support::{Running, TestDb, broken_client, eventually, healthy_proxy};
+use crate::support::{Running, TestCluster, broken_client, eventually, healthy_proxy};
+use proxyhealth_cluster::ClusterSettings;
 use proxyhealth_cluster::metrics::{CLAIMS, DISAGREEING_PROXIES, LIVE_REPLICAS, SECOND_OPINIONS};
 use proxyhealth_core::Status;
 use std::time::Duration;
 use tokio::time::Instant;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+/// The failing replica's settings: it polls four times as often as the
+/// healthy one (whichever polls first after a proxy is due claims it), so
+/// it claims most checks.
+fn eager(settings: &mut ClusterSettings) {
+    settings.poll = Duration::from_millis(50);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_proxy_failing_for_one_replica_only_stays_ok_and_both_observations_are_stored() {
-    let Some(db) = TestDb::create().await else {
-        return;
-    };
+    let db = TestCluster::memory();
     let fake = healthy_proxy().await;
     let id = db.proxy("p", &fake.url).await;
     let good = Running::start(&db, "good", None, |_| {}).await;
@@ -20,8 +26,10 @@ async fn a_proxy_failing_for_one_replica_only_stays_ok_and_both_observations_are
         good.status(&id) == Some(Status::Ok)
     })
     .await;
-    // every check of this replica fails (its requests go nowhere)
-    let blind = Running::start(&db, "blind", Some(broken_client().await), |_| {}).await;
+    // every check of this replica fails (its requests go nowhere); it polls
+    // four times as often as the other, so it claims most checks and the
+    // scenario does not hang on winning the race for a due proxy
+    let blind = Running::start(&db, "blind", Some(broken_client().await), eager).await;
     eventually(Duration::from_secs(5), "two live replicas", || {
         good.metric(LIVE_REPLICAS) == 2.0
     })
@@ -73,23 +81,25 @@ async fn a_proxy_failing_for_one_replica_only_stays_ok_and_both_observations_are
     .await;
     good.stop().await;
     blind.stop().await;
-    db.drop_db().await;
+    db.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[tokio::test(start_paused = true)]
 async fn without_the_second_opinion_one_replicas_failure_counts() {
-    let Some(db) = TestDb::create().await else {
-        return;
-    };
+    let db = TestCluster::memory();
     let fake = healthy_proxy().await;
     let id = db.proxy("p", &fake.url).await;
-    let off = |s: &mut proxyhealth_cluster::ClusterSettings| s.second_opinion = false;
+    let off = |s: &mut ClusterSettings| s.second_opinion = false;
     let good = Running::start(&db, "good", None, off).await;
     eventually(Duration::from_secs(5), "the proxy ok", || {
         good.status(&id) == Some(Status::Ok)
     })
     .await;
-    let blind = Running::start(&db, "blind", Some(broken_client().await), off).await;
+    let blind = Running::start(&db, "blind", Some(broken_client().await), |s| {
+        off(s);
+        eager(s);
+    })
+    .await;
     let seen = tokio::time::timeout(Duration::from_secs(10), async {
         while good.status(&id) != Some(Status::Unreachable) {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -106,5 +116,5 @@ async fn without_the_second_opinion_one_replicas_failure_counts() {
     assert_eq!(blind.metric(SECOND_OPINIONS), 0.0);
     good.stop().await;
     blind.stop().await;
-    db.drop_db().await;
+    db.finish().await;
 }

@@ -4,7 +4,7 @@
 //! is in every replica's view within about a second.
 
 use crate::support::{
-    INTERVAL, Running, TestDb, eventually, every_view_shows, healthy_fleet, healthy_proxy,
+    INTERVAL, Running, TestCluster, eventually, every_view_shows, healthy_fleet, healthy_proxy,
     plain_replicas,
 };
 use proxyhealth_cluster::metrics::{CLAIMS, LIVE_REPLICAS};
@@ -15,11 +15,9 @@ use time::OffsetDateTime;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[tokio::test(start_paused = true)]
 async fn three_replicas_check_each_proxy_about_once_per_interval() {
-    let Some(db) = TestDb::create().await else {
-        return;
-    };
+    let db = TestCluster::memory();
     let (fakes, ids) = healthy_fleet(&db, 4).await;
     let replicas = plain_replicas(&db, 3).await;
     eventually(
@@ -66,14 +64,12 @@ async fn three_replicas_check_each_proxy_about_once_per_interval() {
     for replica in replicas {
         replica.stop().await;
     }
-    db.drop_db().await;
+    db.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[tokio::test(start_paused = true)]
 async fn a_recheck_asked_through_one_replica_is_one_check_in_the_cluster() {
-    let Some(db) = TestDb::create().await else {
-        return;
-    };
+    let db = TestCluster::memory();
     let fake = healthy_proxy().await;
     let id = db.proxy("p", &fake.url).await;
     let long = |s: &mut proxyhealth_cluster::ClusterSettings| s.interval = Duration::from_secs(60);
@@ -119,14 +115,12 @@ async fn a_recheck_asked_through_one_replica_is_one_check_in_the_cluster() {
         rows.iter().all(|row| row.stopped_at.is_some() && !row.live),
         "a clean stop marks each replica stopped at once: {rows:?}"
     );
-    db.drop_db().await;
+    db.finish().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[tokio::test(start_paused = true)]
 async fn a_result_written_by_one_replica_is_in_every_view_within_a_second() {
-    let Some(db) = TestDb::create().await else {
-        return;
-    };
+    let db = TestCluster::memory();
     let (_fakes, ids) = healthy_fleet(&db, 3).await;
     let replicas = plain_replicas(&db, 3).await;
     eventually(
@@ -177,12 +171,12 @@ async fn a_result_written_by_one_replica_is_in_every_view_within_a_second() {
     for replica in replicas {
         replica.stop().await;
     }
-    db.drop_db().await;
+    db.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_periodic_whole_read_drops_a_proxy_whose_row_is_gone_and_keeps_the_others() {
-    let Some(db) = TestDb::create().await else {
+    let Some(db) = TestCluster::postgres().await else {
         return;
     };
     let (_fakes, ids) = healthy_fleet(&db, 2).await;
@@ -217,5 +211,5 @@ async fn the_periodic_whole_read_drops_a_proxy_whose_row_is_gone_and_keeps_the_o
     );
     replica.stop().await;
     drop(conn);
-    db.drop_db().await;
+    db.finish().await;
 }

@@ -1,12 +1,13 @@
-//! A fresh database per test, replicas started on it, fake proxies, and the
-//! helpers the tests share.
+//! Where the replicas of a test coordinate (one `MemoryCoordination` in this
+//! process, or a fresh PostgreSQL database), replicas started on it, fake
+//! proxies, and the helpers the tests share.
 
 use proxyhealth_cluster::{ClusterSettings, Replica, ReplicaEngine};
 use proxyhealth_core::{ProxySource, Status};
 use proxyhealth_engine::{Engine, EngineOptions};
 use proxyhealth_store::{
-    Coordination, NewProxy, OpenOptions, ProxyStore, Registration, ReplicaId, ReplicaInfo,
-    open_store,
+    Coordination, MemoryCoordination, MemoryStore, NewProxy, OpenOptions, ProxyStore, Registration,
+    ReplicaId, ReplicaInfo, open_store,
 };
 use proxyhealth_testkit::{FakeProxy, TestDatabase, shared_postgres_url};
 use sqlx::PgConnection;
@@ -22,40 +23,74 @@ pub const HEALTHY: &str = r#"{"errors":[],"warnings":[]}"#;
 /// The interval the test replicas check at.
 pub const INTERVAL: Duration = Duration::from_secs(1);
 
-/// A fresh database on the test server, and a store over it for setup.
-pub struct TestDb {
-    database: TestDatabase,
-    /// The database's URL.
-    pub url: String,
-    /// A store for setting up proxies.
+/// What the replicas of a test share: one store of proxies, and the
+/// coordination they join.
+pub struct TestCluster {
+    backing: Backing,
+    /// A store for setting up proxies (and reading history).
     pub store: Arc<dyn ProxyStore>,
 }
 
-impl TestDb {
-    /// A fresh, migrated database; `None` (loudly) when PostgreSQL tests are
-    /// skipped; a panic under `CI=true` without a server.
-    pub async fn create() -> Option<TestDb> {
-        let server_url = shared_postgres_url()?;
-        Some(TestDb::create_on(server_url).await)
+/// Where a [`TestCluster`] keeps its state.
+enum Backing {
+    /// One coordination in this process, shared by every replica (run the
+    /// test with paused time: leases and intervals pass without waiting).
+    Memory(Arc<MemoryCoordination>),
+    /// A fresh database; each replica opens its own store pool on it.
+    Postgres(TestDatabase),
+}
+
+impl TestCluster {
+    /// A cluster in memory.
+    pub fn memory() -> TestCluster {
+        let store: Arc<dyn ProxyStore> = Arc::new(MemoryStore::new());
+        let coordination = Arc::new(MemoryCoordination::new(Arc::clone(&store)));
+        TestCluster {
+            backing: Backing::Memory(coordination),
+            store,
+        }
     }
 
-    /// A fresh, migrated database on the server at `server_url`.
-    pub async fn create_on(server_url: String) -> TestDb {
+    /// A cluster on a fresh, migrated database; `None` (loudly) when
+    /// PostgreSQL tests are skipped; a panic under `CI=true` without a server.
+    pub async fn postgres() -> Option<TestCluster> {
+        let server_url = shared_postgres_url()?;
+        Some(TestCluster::postgres_on(server_url).await)
+    }
+
+    /// A cluster on a fresh, migrated database on the server at `server_url`.
+    pub async fn postgres_on(server_url: String) -> TestCluster {
         let database = TestDatabase::create_on(&server_url).await;
-        let url = database.url.clone();
-        let store = open_store(&url, OpenOptions::default())
+        let store = open_store(&database.url, OpenOptions::default())
             .await
             .expect("open the store");
-        TestDb {
-            database,
-            url,
+        TestCluster {
+            backing: Backing::Postgres(database),
             store,
         }
     }
 
     /// The coordination of the setup store.
     pub fn coordination(&self) -> Arc<dyn Coordination> {
-        self.store.coordination().expect("PostgreSQL coordinates")
+        match &self.backing {
+            Backing::Memory(coordination) => Arc::clone(coordination) as Arc<dyn Coordination>,
+            Backing::Postgres(_) => self.store.coordination().expect("PostgreSQL coordinates"),
+        }
+    }
+
+    /// What a new replica runs on: its store and its coordination (on
+    /// PostgreSQL a pool of its own, as a separate process would have).
+    async fn replica_parts(&self) -> (Arc<dyn ProxyStore>, Arc<dyn Coordination>) {
+        match &self.backing {
+            Backing::Memory(_) => (Arc::clone(&self.store), self.coordination()),
+            Backing::Postgres(database) => {
+                let store = open_store(&database.url, OpenOptions::default())
+                    .await
+                    .expect("open the replica's store");
+                let coordination = store.coordination().expect("PostgreSQL coordinates");
+                (store, coordination)
+            }
+        }
     }
 
     /// A registered proxy at `url`, with its check row due now.
@@ -91,20 +126,26 @@ impl TestDb {
         id
     }
 
-    /// A single connection to the database, for killing sessions.
+    /// A single connection to the database, for killing sessions and
+    /// deleting rows behind the store's back (PostgreSQL only).
     pub async fn connect(&self) -> PgConnection {
-        self.database.connect().await
+        match &self.backing {
+            Backing::Postgres(database) => database.connect().await,
+            Backing::Memory(_) => panic!("a memory cluster has no database to connect to"),
+        }
     }
 
     /// Drops the database, disconnecting whoever still uses it.
-    pub async fn drop_db(self) {
-        self.database.drop_db().await;
+    pub async fn finish(self) {
+        if let Backing::Postgres(database) = self.backing {
+            database.drop_db().await;
+        }
     }
 }
 
 /// `count` healthy fake proxies registered in `db` as `p0`, `p1`, …, and
 /// their ids, in that order.
-pub async fn healthy_fleet(db: &TestDb, count: usize) -> (Vec<FakeProxy>, Vec<Uuid>) {
+pub async fn healthy_fleet(db: &TestCluster, count: usize) -> (Vec<FakeProxy>, Vec<Uuid>) {
     let mut fakes = Vec::with_capacity(count);
     let mut ids = Vec::with_capacity(count);
     for i in 0..count {
@@ -116,7 +157,7 @@ pub async fn healthy_fleet(db: &TestDb, count: usize) -> (Vec<FakeProxy>, Vec<Uu
 }
 
 /// `count` replicas with the default settings, named `a`, `b`, `c`, ….
-pub async fn plain_replicas(db: &TestDb, count: u8) -> Vec<Running> {
+pub async fn plain_replicas(db: &TestCluster, count: u8) -> Vec<Running> {
     let mut replicas = Vec::with_capacity(usize::from(count));
     for letter in (b'a'..).take(usize::from(count)) {
         let name = char::from(letter).to_string();
@@ -151,7 +192,8 @@ pub fn cluster_settings(options: &EngineOptions) -> ClusterSettings {
     }
 }
 
-/// A replica running in this process, with its own engine and store pool.
+/// A replica running in this process, with its own engine (and, on
+/// PostgreSQL, its own store pool).
 pub struct Running {
     /// Its engine (its snapshot is the cluster's view).
     pub engine: Engine,
@@ -165,15 +207,12 @@ impl Running {
     /// Starts a replica on `db`; `client` replaces the engine's HTTP client
     /// (a broken one makes every check of this replica fail).
     pub async fn start(
-        db: &TestDb,
+        db: &TestCluster,
         name: &str,
         client: Option<reqwest::Client>,
         tweak: impl FnOnce(&mut ClusterSettings),
     ) -> Running {
-        let store = open_store(&db.url, OpenOptions::default())
-            .await
-            .expect("open the replica's store");
-        let coordination = store.coordination().expect("PostgreSQL coordinates");
+        let (store, coordination) = db.replica_parts().await;
         let options = engine_options();
         let mut builder = Engine::builder()
             .store(Arc::clone(&store) as Arc<dyn ProxySource>)
