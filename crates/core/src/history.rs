@@ -88,8 +88,9 @@ impl Transition {
     /// The transition a merged status makes from `from`, the status shown
     /// before it (`None`: none was), caused by `replica`'s result when there
     /// is one; `None` when the status is the same, which is no transition.
-    /// The rule a replica's fenced write decides its transition by (against
-    /// its claim's previous status); the store records what it is told.
+    /// The one rule of what a transition is: the engine's history of a merge
+    /// and a replica's fenced write (against its claim's previous status)
+    /// both decide by it, and the store records what it is told.
     pub fn between(
         from: Option<Status>,
         status: &ProxyStatus,

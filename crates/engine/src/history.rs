@@ -47,9 +47,10 @@ impl HistoryWriter {
     pub(crate) async fn record(&self, checks: Vec<CheckRecord>, changes: &[Change]) {
         let batch = HistoryBatch {
             checks,
+            // the rule a replica's fenced write decides by, too
             transitions: changes
                 .iter()
-                .map(|change| Transition::of(&change.status, change.from, None))
+                .filter_map(|change| Transition::between(change.from, &change.status, None))
                 .collect(),
         };
         if batch.is_empty() {
