@@ -62,9 +62,7 @@ impl Claims for PgCoordination {
                     attempt: row.try_get("attempt").map_err(db_err)?,
                     lease,
                     taken_over_from: row.try_get("previous_owner").map_err(db_err)?,
-                    previous_status: previous
-                        .map(|word| status_of("status", &word))
-                        .transpose()?,
+                    previous_status: previous.and_then(|word| previous_status(&word)),
                     confirming: row.try_get("confirming").map_err(db_err)?,
                 })
             })
@@ -230,5 +228,18 @@ impl Claims for PgCoordination {
             return Err(StoreError::NotFound);
         }
         Ok(())
+    }
+}
+
+/// The status of a check row's newest result, for a claim. A word that is no
+/// status (written by a replica of a newer version, say) reads as none, with
+/// a warning: probing goes on, the claim decides as for a first check.
+fn previous_status(word: &str) -> Option<Status> {
+    match status_of("status", word) {
+        Ok(status) => Some(status),
+        Err(err) => {
+            tracing::warn!(error = %err, "a claimed proxy's previous status is read as none");
+            None
+        }
     }
 }

@@ -201,6 +201,48 @@ async fn the_listener_hears_results_and_after_its_session_is_killed_says_reconne
 }
 
 #[tokio::test]
+async fn a_stored_result_of_another_version_is_skipped_and_its_status_read_as_none() {
+    let Some(s) = Setup::new(2).await else {
+        return;
+    };
+    let owner = Uuid::new_v4();
+    let claims = s.coord.claim_due(owner, 10, LEASE).await.expect("claim");
+    s.coord
+        .write_results(
+            claims
+                .iter()
+                .map(|c| s.write(c, Status::Ok, Duration::ZERO))
+                .collect(),
+        )
+        .await
+        .expect("write");
+    // what a replica of another version might have written
+    let (odd, fine) = (s.proxies[0].id, s.proxies[1].id);
+    let mut conn = s.db.connect().await;
+    sqlx::query(
+        "UPDATE proxyhealth_checks SET status = 'sideways', result = '{\"shape\": 2}' \
+         WHERE proxy_id = $1",
+    )
+    .bind(odd)
+    .execute(&mut conn)
+    .await
+    .expect("overwrite one result");
+    let view = s.coord.all_results().await.expect("the view reads");
+    assert_eq!(
+        view.rows.iter().map(|r| r.proxy_id).collect::<Vec<_>>(),
+        [fine],
+        "the unreadable result is skipped, the other read"
+    );
+    let mut again = s.coord.claim_due(owner, 10, LEASE).await.expect("claim");
+    again.sort_by_key(|c| c.proxy_id != odd);
+    assert_eq!(again.len(), 2, "probing goes on: {again:?}");
+    assert_eq!((again[0].proxy_id, again[0].previous_status), (odd, None));
+    assert_eq!(again[1].previous_status, Some(Status::Ok));
+    drop(conn);
+    s.finish().await;
+}
+
+#[tokio::test]
 async fn the_listener_pings_itself_when_idle_and_stays_connected() {
     let Some(db) = TestDb::create().await else {
         return;
