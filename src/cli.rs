@@ -150,9 +150,11 @@ pub struct ServerConnection {
 pub enum ProxiesCommand {
     /// Create a proxy and print its token (shown only this once).
     Create(CreateArgs),
-    /// List every proxy with its status, errors and warnings.
+    /// List every proxy with its status, errors and warnings; or, with any
+    /// of --status, --name, --sort, --offset, --limit, one page of the
+    /// proxies that match
     #[command(visible_alias = "ls")]
-    List(ConnectionOnly),
+    List(ListArgs),
     /// Show one proxy.
     Show(TargetArgs),
     /// Change a proxy's name, display name or icon.
@@ -187,6 +189,49 @@ pub struct ConnectionOnly {
     /// The server.
     #[command(flatten)]
     pub conn: ServerConnection,
+}
+
+/// `proxies list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// The server.
+    #[command(flatten)]
+    pub conn: ServerConnection,
+    /// Only proxies in these statuses (ok, unhealthy, unreachable,
+    /// unregistered, unknown), separated by commas
+    #[arg(long, value_name = "STATUS,...", value_delimiter = ',')]
+    pub status: Vec<proxyhealth_core::Status>,
+    /// Only proxies whose name or display name holds this text, in any case
+    #[arg(long, value_name = "TEXT")]
+    pub name: Option<String>,
+    /// Sort by name, status, latency or changed (when the status last
+    /// changed); a leading - sorts descending (-latency: slowest first)
+    #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
+    pub sort: Option<String>,
+    /// Skip this many matching proxies
+    #[arg(long, value_name = "N")]
+    pub offset: Option<usize>,
+    /// At most this many proxies, 1 to 1000
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub limit: Option<u16>,
+}
+
+impl ListArgs {
+    /// The page asked for; `None` for the whole list (no filter, sort or page).
+    pub fn query(&self) -> Option<proxyhealth_api::ProxyListQuery> {
+        let paged = !self.status.is_empty()
+            || self.name.is_some()
+            || self.sort.is_some()
+            || self.offset.is_some()
+            || self.limit.is_some();
+        paged.then(|| proxyhealth_api::ProxyListQuery {
+            statuses: self.status.clone(),
+            name: self.name.clone(),
+            sort: self.sort.clone(),
+            offset: self.offset.unwrap_or(0),
+            limit: self.limit.map_or(100, usize::from),
+        })
+    }
 }
 
 /// A proxy name for `--name`, refused here by the rule the server applies

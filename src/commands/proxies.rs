@@ -1,7 +1,7 @@
 //! `proxyhealth proxies ...`: managing proxies on a running server over its API.
 
 use crate::cli::{
-    CreateArgs, DeleteArgs, EditArgs, HistoryArgs, ProxiesCommand, RegenerateArgs,
+    CreateArgs, DeleteArgs, EditArgs, HistoryArgs, ListArgs, ProxiesCommand, RegenerateArgs,
     ServerConnection, TargetArgs,
 };
 use crate::exit::usage;
@@ -20,7 +20,7 @@ use std::io::{BufRead, IsTerminal, Write};
 pub async fn run(command: ProxiesCommand) -> anyhow::Result<()> {
     match command {
         ProxiesCommand::Create(args) => create(args).await,
-        ProxiesCommand::List(args) => list(args.conn).await,
+        ProxiesCommand::List(args) => list(args).await,
         ProxiesCommand::Show(args) => show(args).await,
         ProxiesCommand::Edit(args) => edit(args).await,
         ProxiesCommand::Delete(args) => delete(args).await,
@@ -121,13 +121,36 @@ fn print_proxies(proxies: &[WorkspaceProxy]) {
     );
 }
 
-async fn list(conn: ServerConnection) -> anyhow::Result<()> {
-    let api = client(&conn)?;
-    let answer = api.list_proxies().await.map_err(explain(&conn))?;
+async fn list(args: ListArgs) -> anyhow::Result<()> {
+    let conn = &args.conn;
+    let api = client(conn)?;
+    let Some(query) = args.query() else {
+        let answer = api.list_proxies().await.map_err(explain(conn))?;
+        return match conn.output {
+            OutputFormat::Json => print_json(&answer),
+            OutputFormat::Table => {
+                print_proxies(&answer.value.regions);
+                Ok(())
+            }
+        };
+    };
+    let answer = api.list_proxies_page(&query).await.map_err(explain(conn))?;
     match conn.output {
         OutputFormat::Json => print_json(&answer),
         OutputFormat::Table => {
-            print_proxies(&answer.value.regions);
+            let page = &answer.value;
+            print_proxies(&page.regions);
+            let total = page.total.unwrap_or(page.regions.len() as u64);
+            let first = page.offset.unwrap_or(0);
+            if page.regions.is_empty() {
+                println!("{total} matching; none from {}", first + 1);
+            } else {
+                println!(
+                    "{total} matching; showing {} to {}",
+                    first + 1,
+                    first + page.regions.len() as u64
+                );
+            }
             Ok(())
         }
     }

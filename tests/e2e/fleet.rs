@@ -441,3 +441,42 @@ async fn a_proxy_deleted_through_the_cli_has_its_incident_ended_not_open_for_eve
     assert!(fresh.open, "the new proxy's own incident: {fresh:?}");
     assert_eq!(fresh.proxy_name, "eu-west");
 }
+
+#[test]
+fn proxies_list_filters_sorts_and_pages_when_asked() {
+    let server = Server::start(&["--interval", "1h"]);
+    for name in ["ap-south", "eu-west", "us-east"] {
+        create(&server, name);
+    }
+    let page = run(server.cli().args([
+        "proxies",
+        "list",
+        "--status",
+        "unregistered",
+        "--sort",
+        "-name",
+        "--limit",
+        "2",
+    ]));
+    assert!(page.status.success(), "{}", stderr(&page));
+    let text = stdout(&page);
+    let us = text.find("us-east").expect("us-east is listed");
+    let eu = text.find("eu-west").expect("eu-west is listed");
+    assert!(us < eu, "descending by name:\n{text}");
+    assert!(!text.contains("ap-south"), "the page holds two:\n{text}");
+    assert!(
+        text.contains("3 matching; showing 1 to 2"),
+        "the page says where it is:\n{text}"
+    );
+
+    let json = run(server
+        .cli()
+        .args(["proxies", "list", "--name", "EU", "-o", "json"]));
+    let body: Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(body["total"], 1, "{body}");
+    assert_eq!(body["regions"][0]["name"], "eu-west", "{body}");
+
+    let bad = run(server.cli().args(["proxies", "list", "--status", "down"]));
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("--status"), "{}", stderr(&bad));
+}

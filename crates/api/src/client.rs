@@ -8,8 +8,8 @@
 use crate::error::ApiError;
 use crate::wire::{
     CreateProxyRequest, DeregisterRequest, Healthz, HistoryWindow, IncidentsPage, MessageResponse,
-    PatchProxyRequest, ProxyHistory, Region, RegionsResponse, RegisterRequest, RegisterResponse,
-    ReplicasResponse, Summary, UpdateWorkspaceProxyResponse, WorkspaceProxy,
+    PatchProxyRequest, ProxyHistory, ProxyList, Region, RegionsResponse, RegisterRequest,
+    RegisterResponse, ReplicasResponse, Summary, UpdateWorkspaceProxyResponse, WorkspaceProxy,
 };
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -133,6 +133,31 @@ impl ApiClient {
     /// `GET /api/v2/workspaceproxies`: every proxy with its status (admin).
     pub async fn list_proxies(&self) -> Result<Answer<RegionsResponse<WorkspaceProxy>>, ApiError> {
         self.call(Method::GET, PROXIES, Auth::Admin, None::<&()>)
+            .await
+    }
+
+    /// `GET /api/v2/workspaceproxies` with paging, filtering or sorting
+    /// (admin): one page of the proxies that match `query`, with how many
+    /// matched.
+    pub async fn list_proxies_page(
+        &self,
+        query: &ProxyListQuery,
+    ) -> Result<Answer<ProxyList>, ApiError> {
+        let mut params = url::form_urlencoded::Serializer::new(String::new());
+        if !query.statuses.is_empty() {
+            let statuses: Vec<&str> = query.statuses.iter().map(|s| s.as_str()).collect();
+            params.append_pair("status", &statuses.join(","));
+        }
+        if let Some(name) = &query.name {
+            params.append_pair("name", name);
+        }
+        if let Some(sort) = &query.sort {
+            params.append_pair("sort", sort);
+        }
+        params.append_pair("offset", &query.offset.to_string());
+        params.append_pair("limit", &query.limit.to_string());
+        let path = format!("{PROXIES}?{}", params.finish());
+        self.call(Method::GET, &path, Auth::Admin, None::<&()>)
             .await
     }
 
@@ -424,6 +449,35 @@ fn proxy_path(name_or_id: &str) -> String {
         segments.pop_if_empty().push(name_or_id);
     }
     url.path().trim_start_matches('/').to_owned()
+}
+
+/// What [`ApiClient::list_proxies_page`] asks for: the parameters of
+/// `GET /api/v2/workspaceproxies` (docs/api.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyListQuery {
+    /// Only proxies in one of these statuses (all when empty).
+    pub statuses: Vec<proxyhealth_core::Status>,
+    /// Only proxies whose name or display name holds this, in any case.
+    pub name: Option<String>,
+    /// `name`, `status`, `latency` or `changed`, `-` before it for
+    /// descending; the server's order by name when `None`.
+    pub sort: Option<String>,
+    /// Where the page starts.
+    pub offset: usize,
+    /// The page size (1 to 1000).
+    pub limit: usize,
+}
+
+impl Default for ProxyListQuery {
+    fn default() -> Self {
+        ProxyListQuery {
+            statuses: Vec::new(),
+            name: None,
+            sort: None,
+            offset: 0,
+            limit: 100,
+        }
+    }
 }
 
 #[cfg(test)]

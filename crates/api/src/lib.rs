@@ -47,5 +47,7 @@ mod wire_history;
 mod wire_notify;
 mod wire_replicas;
 
-pub use client::{Answer, ApiClient, ApiClientBuilder, DEFAULT_TIMEOUT, PROXY_TOKEN_HEADER};
+pub use client::{
+    Answer, ApiClient, ApiClientBuilder, DEFAULT_TIMEOUT, PROXY_TOKEN_HEADER, ProxyListQuery,
+};
 pub use error::ApiError;

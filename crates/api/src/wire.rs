@@ -228,6 +228,47 @@ pub struct RegionsResponse<T> {
     pub regions: Vec<T>,
 }
 
+/// `GET /api/v2/workspaceproxies`: Coder's `RegionsResponse[WorkspaceProxy]`,
+/// and where the page sits when the list was asked for with paging,
+/// filtering or sorting parameters (the fields Coder's clients do not know
+/// are absent otherwise, so its shape is unchanged).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct ProxyList {
+    /// The proxies: all of them ordered by name, or the page asked for.
+    pub regions: Vec<WorkspaceProxy>,
+    /// How many proxies matched the filters; absent for the whole list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+    /// Where the page starts among them; absent for the whole list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// The page size asked for; absent for the whole list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+}
+
+impl ProxyList {
+    /// The whole list, as Coder answers.
+    pub fn whole(regions: Vec<WorkspaceProxy>) -> Self {
+        ProxyList {
+            regions,
+            total: None,
+            offset: None,
+            limit: None,
+        }
+    }
+
+    /// One page of `total` matching proxies.
+    pub fn page(regions: Vec<WorkspaceProxy>, total: usize, offset: usize, limit: usize) -> Self {
+        ProxyList {
+            regions,
+            total: Some(total as u64),
+            offset: Some(offset as u64),
+            limit: Some(limit as u64),
+        }
+    }
+}
+
 /// Coder's `UpdateWorkspaceProxyResponse`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct UpdateWorkspaceProxyResponse {

@@ -17,6 +17,7 @@
 //! - [`error`]: [`ApiError`], the one error answer (Coder's envelope and a status).
 //! - [`extract`]: [`extract::JsonBody`], the JSON body extractor (415, 413, 400).
 //! - `path_param`: the path parameter extractor (its rejections in the envelope).
+//! - `proxy_list`: the proxy list filtered, sorted and paged for a large fleet.
 //! - [`auth`]: the admin token, the proxy token and the slow-down of failures.
 //! - `assets`: the dashboard's files and the security headers.
 //! - `history_reader`: persisted history in its wire shapes (a proxy's
@@ -55,6 +56,7 @@ mod history_reader;
 pub mod http_metrics;
 mod order;
 mod path_param;
+mod proxy_list;
 mod regions_cache;
 pub mod replica_report;
 mod routes;

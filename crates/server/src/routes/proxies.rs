@@ -5,14 +5,16 @@ use crate::extract::JsonBody;
 use crate::history_reader::HistoryReader;
 use crate::order::by_name;
 use crate::path_param::PathParam;
+use crate::proxy_list::ListQuery;
 use crate::regions_cache::RegionsCache;
 use crate::store_health::StoreHealth;
 use axum::Json;
+use axum::extract::Query;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use proxyhealth_api::wire::{
-    CreateProxyRequest, MessageResponse, PatchProxyRequest, Region, RegionsResponse,
+    CreateProxyRequest, MessageResponse, PatchProxyRequest, ProxyList, Region, RegionsResponse,
     UpdateWorkspaceProxyResponse, WireStatus, WorkspaceProxy,
 };
 use proxyhealth_core::envelope::ErrorEnvelope;
@@ -22,6 +24,7 @@ use proxyhealth_core::validate::{
 use proxyhealth_core::{Proxy, Status};
 use proxyhealth_engine::{Engine, Snapshot};
 use proxyhealth_store::{NewProxy, ProxyStore, ProxyUpdate, StoreError};
+use std::collections::HashMap;
 use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -42,16 +45,16 @@ pub(crate) async fn find_proxy(store: &dyn ProxyStore, key: &str) -> Result<Prox
     }
 }
 
-/// Every non-deleted proxy with its status in `snapshot`, ordered by name.
+/// Every non-deleted proxy, ordered by name.
 ///
 /// When the store is unavailable, the proxies of the snapshot itself are served
 /// (as they were at their last check), so readers keep the last known fleet
 /// while the fault is recorded for `/healthz` and the metrics.
-async fn all_with_status(
+async fn live_proxies(
     store: &dyn ProxyStore,
     store_health: &StoreHealth,
     snapshot: &Snapshot,
-) -> Result<Vec<WorkspaceProxy>, ApiError> {
+) -> Result<Vec<Proxy>, ApiError> {
     let mut proxies = match store.all_proxies().await {
         Ok(proxies) => proxies,
         Err(err @ StoreError::Unavailable(_)) => {
@@ -68,6 +71,16 @@ async fn all_with_status(
     };
     proxies.retain(|proxy| !proxy.deleted);
     proxies.sort_by(by_name);
+    Ok(proxies)
+}
+
+/// Every non-deleted proxy with its status in `snapshot`, ordered by name.
+async fn all_with_status(
+    store: &dyn ProxyStore,
+    store_health: &StoreHealth,
+    snapshot: &Snapshot,
+) -> Result<Vec<WorkspaceProxy>, ApiError> {
+    let proxies = live_proxies(store, store_health, snapshot).await?;
     Ok(proxies
         .iter()
         .map(|proxy| {
@@ -76,16 +89,43 @@ async fn all_with_status(
         .collect())
 }
 
-/// `GET /api/v2/workspaceproxies`, each proxy with its uptime over 24 hours
-/// and 30 days when the store keeps history (a failed read of it is logged
-/// and leaves the figures out: the list itself does not depend on it).
+/// Adds each proxy's uptime over 24 hours and 30 days when the store keeps
+/// history (a failed read of it is logged and leaves the figures out: the
+/// list itself does not depend on it).
+async fn with_uptime(history: &HistoryReader, snapshot: &Snapshot, proxies: &mut [WorkspaceProxy]) {
+    match history
+        .uptimes(OffsetDateTime::now_utc(), snapshot.generation())
+        .await
+    {
+        Ok(Some(uptimes)) => {
+            for proxy in proxies {
+                proxy.uptime = Some(uptimes.get(&proxy.region.id).copied().unwrap_or_default());
+            }
+        }
+        Ok(None) => {}
+        Err(err) => tracing::warn!(error = %err, "reading the uptime figures failed"),
+    }
+}
+
+/// `GET /api/v2/workspaceproxies`: without parameters, Coder's whole list
+/// ordered by name; with any of `status`, `name`, `sort`, `offset`, `limit`,
+/// one page of the proxies that match, with how many matched. Each proxy
+/// carries its uptime over 24 hours and 30 days when the store keeps history.
 #[utoipa::path(
     get,
     path = "/api/v2/workspaceproxies",
     operation_id = "list_workspace_proxies",
     tag = "workspaceproxies",
+    params(
+        ("status" = Option<String>, Query, description = "Only proxies in these statuses, separated by commas (`unreachable,unhealthy`)."),
+        ("name" = Option<String>, Query, description = "Only proxies whose name or display name holds this text, in any case."),
+        ("sort" = Option<String>, Query, description = "`name` (the default), `status` (`ok` first), `latency` (fastest first, never checked last) or `changed` (when the status last changed); `-` before it for descending. Ties by name."),
+        ("offset" = Option<u64>, Query, description = "Where the page starts among the matching proxies (0 by default)."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "The page size, 1 to 1000 (100 by default when any parameter is given)."),
+    ),
     responses(
-        (status = 200, description = "Every proxy with its status, ordered by name; `uptime` when the store keeps history.", body = RegionsResponse<WorkspaceProxy>),
+        (status = 200, description = "Every proxy with its status, ordered by name (no parameter), or one page with `total`, `offset` and `limit`; `uptime` when the store keeps history.", body = ProxyList),
+        (status = 400, description = "`status`, `sort`, `offset` or `limit` is invalid; `validations` names it.", body = ErrorEnvelope),
         (status = 500, description = "The store failed.", body = ErrorEnvelope),
     ),
 )]
@@ -94,22 +134,32 @@ pub(crate) async fn list(
     State(store): Store,
     State(store_health): State<Arc<StoreHealth>>,
     State(history): State<Arc<HistoryReader>>,
-) -> Result<Json<RegionsResponse<WorkspaceProxy>>, ApiError> {
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<ProxyList>, ApiError> {
+    let query = ListQuery::from_params(&params)?;
     let snapshot = engine.snapshot_arc();
-    let mut regions = all_with_status(store.as_ref(), &store_health, &snapshot).await?;
-    match history
-        .uptimes(OffsetDateTime::now_utc(), snapshot.generation())
-        .await
-    {
-        Ok(Some(uptimes)) => {
-            for proxy in &mut regions {
-                proxy.uptime = Some(uptimes.get(&proxy.region.id).copied().unwrap_or_default());
-            }
-        }
-        Ok(None) => {}
-        Err(err) => tracing::warn!(error = %err, "reading the uptime figures failed"),
-    }
-    Ok(Json(RegionsResponse { regions }))
+    let Some(query) = query else {
+        let mut regions = all_with_status(store.as_ref(), &store_health, &snapshot).await?;
+        with_uptime(&history, &snapshot, &mut regions).await;
+        return Ok(Json(ProxyList::whole(regions)));
+    };
+    let proxies = live_proxies(store.as_ref(), &store_health, &snapshot).await?;
+    let with_status = proxies
+        .iter()
+        .map(|proxy| (proxy, snapshot.get(&proxy.id).map(Arc::as_ref)))
+        .collect();
+    let (page, total) = query.page(with_status);
+    let mut regions: Vec<WorkspaceProxy> = page
+        .into_iter()
+        .map(|(proxy, status)| WorkspaceProxy::with_engine_status(proxy, status))
+        .collect();
+    with_uptime(&history, &snapshot, &mut regions).await;
+    Ok(Json(ProxyList::page(
+        regions,
+        total,
+        query.offset(),
+        query.limit(),
+    )))
 }
 
 /// `GET /api/v2/workspaceproxies/{proxy}`.

@@ -14,6 +14,7 @@ mod notify;
 mod openapi;
 mod proptests;
 mod proxies;
+mod proxy_list;
 mod register;
 mod reliability;
 mod replicas;

@@ -1,0 +1,243 @@
+//! The proxy list as a large fleet needs it: filtered by status and name,
+//! sorted, and one page at a time. Without any of its parameters the list is
+//! Coder's, whole and ordered by name, so Coder's clients see no change.
+
+use crate::error::ApiError;
+use proxyhealth_core::{Proxy, ProxyStatus, Status};
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Most proxies one page holds.
+pub(crate) const MAX_LIMIT: usize = 1000;
+/// The page size when only other parameters are given.
+pub(crate) const DEFAULT_LIMIT: usize = 100;
+
+/// What a list can be sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SortKey {
+    /// The name, case-insensitive (Coder's order).
+    Name,
+    /// The status, from `ok` to `unreachable` (worst last).
+    Status,
+    /// The last check's latency (proxies without one last).
+    Latency,
+    /// When the status last changed.
+    Changed,
+}
+
+/// How a list is sorted: a key, ascending or descending; ties by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sort {
+    key: SortKey,
+    descending: bool,
+}
+
+impl FromStr for Sort {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let (descending, key) = match value.strip_prefix('-') {
+            Some(key) => (true, key),
+            None => (false, value),
+        };
+        let key = match key {
+            "name" => SortKey::Name,
+            "status" => SortKey::Status,
+            "latency" => SortKey::Latency,
+            "changed" => SortKey::Changed,
+            _ => {
+                return Err(format!(
+                    "invalid sort {value:?}: expected name, status, latency or changed, \
+                     optionally after - for descending"
+                ));
+            }
+        };
+        Ok(Sort { key, descending })
+    }
+}
+
+/// The parameters of a paged list; see docs/api.md.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ListQuery {
+    /// Only proxies in one of these statuses (all when empty).
+    statuses: Vec<Status>,
+    /// Only proxies whose name or display name holds this, in any case.
+    name: Option<String>,
+    sort: Sort,
+    offset: usize,
+    limit: usize,
+}
+
+impl ListQuery {
+    /// The query the parameters ask for; `None` when none of them is given
+    /// (Coder's whole list). Unknown parameters are ignored, as Coder does.
+    pub(crate) fn from_params(params: &HashMap<String, String>) -> Result<Option<Self>, ApiError> {
+        const NAMES: [&str; 5] = ["status", "name", "sort", "offset", "limit"];
+        if !NAMES.iter().any(|name| params.contains_key(*name)) {
+            return Ok(None);
+        }
+        let statuses = match params.get("status") {
+            None => Vec::new(),
+            Some(value) => value
+                .split(',')
+                .map(|word| {
+                    word.trim().parse::<Status>().map_err(|_| {
+                        ApiError::invalid_param(
+                            "status",
+                            format!(
+                                "invalid status {word:?}: expected ok, unhealthy, unreachable, \
+                                 unregistered or unknown, several separated by commas"
+                            ),
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let name = params
+            .get("name")
+            .map(|name| name.trim().to_lowercase())
+            .filter(|name| !name.is_empty());
+        let sort = match params.get("sort") {
+            None => Sort {
+                key: SortKey::Name,
+                descending: false,
+            },
+            Some(value) => value
+                .parse()
+                .map_err(|detail: String| ApiError::invalid_param("sort", detail))?,
+        };
+        let offset = match params.get("offset") {
+            None => 0,
+            Some(value) => value.parse::<usize>().map_err(|_| {
+                ApiError::invalid_param(
+                    "offset",
+                    format!("invalid offset {value:?}: expected a whole number from 0"),
+                )
+            })?,
+        };
+        let limit = match params.get("limit") {
+            None => DEFAULT_LIMIT,
+            Some(value) => value
+                .parse::<usize>()
+                .ok()
+                .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+                .ok_or_else(|| {
+                    ApiError::invalid_param(
+                        "limit",
+                        format!(
+                            "invalid limit {value:?}: expected a whole number from 1 to {MAX_LIMIT}"
+                        ),
+                    )
+                })?,
+        };
+        Ok(Some(ListQuery {
+            statuses,
+            name,
+            sort,
+            offset,
+            limit,
+        }))
+    }
+
+    /// The page of `proxies` (each with its status, if any) the query asks
+    /// for, and how many matched in all. Only the page is returned, so a
+    /// caller builds answers for one page, not for the fleet.
+    pub(crate) fn page<'a>(
+        &self,
+        proxies: Vec<(&'a Proxy, Option<&'a ProxyStatus>)>,
+    ) -> (Vec<(&'a Proxy, Option<&'a ProxyStatus>)>, usize) {
+        let mut matching: Vec<_> = proxies
+            .into_iter()
+            .filter(|(proxy, status)| {
+                (self.statuses.is_empty() || self.statuses.contains(&status_of(*status)))
+                    && self.name.as_deref().is_none_or(|name| {
+                        proxy.name.to_lowercase().contains(name)
+                            || proxy.display_name.to_lowercase().contains(name)
+                    })
+            })
+            .collect();
+        let total = matching.len();
+        matching.sort_by(|a, b| self.compare(a, b));
+        let page = matching
+            .into_iter()
+            .skip(self.offset)
+            .take(self.limit)
+            .collect();
+        (page, total)
+    }
+
+    /// Where the page starts.
+    pub(crate) fn offset(&self) -> usize {
+        self.offset
+    }
+
+    /// The most proxies the page holds.
+    pub(crate) fn limit(&self) -> usize {
+        self.limit
+    }
+
+    fn compare(
+        &self,
+        (a, a_status): &(&Proxy, Option<&ProxyStatus>),
+        (b, b_status): &(&Proxy, Option<&ProxyStatus>),
+    ) -> Ordering {
+        let by_key = match self.sort.key {
+            SortKey::Name => Ordering::Equal,
+            SortKey::Status => severity(status_of(*a_status)).cmp(&severity(status_of(*b_status))),
+            SortKey::Latency => compare_missing_last(
+                latency_of(*a_status),
+                latency_of(*b_status),
+                self.sort.descending,
+            ),
+            SortKey::Changed => a_status
+                .map(|s| s.status_changed_at)
+                .cmp(&b_status.map(|s| s.status_changed_at)),
+        };
+        let by_key = if self.sort.descending && self.sort.key != SortKey::Latency {
+            by_key.reverse()
+        } else {
+            by_key
+        };
+        let by_name = crate::order::by_name(a, b);
+        let by_name = if self.sort.descending && self.sort.key == SortKey::Name {
+            by_name.reverse()
+        } else {
+            by_name
+        };
+        by_key.then(by_name)
+    }
+}
+
+/// The status a proxy is listed with (`unknown` before its first check).
+fn status_of(status: Option<&ProxyStatus>) -> Status {
+    status.map_or(Status::Unknown, |status| status.status)
+}
+
+fn latency_of(status: Option<&ProxyStatus>) -> Option<Duration> {
+    status.and_then(|status| status.latency)
+}
+
+/// How bad a status is: `ok` first, `unreachable` last.
+fn severity(status: Status) -> u8 {
+    match status {
+        Status::Ok => 0,
+        Status::Unknown => 1,
+        Status::Unregistered => 2,
+        Status::Unhealthy => 3,
+        Status::Unreachable => 4,
+    }
+}
+
+/// Compares two optional values with the missing ones last in either
+/// direction (a proxy never measured is no fastest and no slowest).
+fn compare_missing_last<T: Ord>(a: Option<T>, b: Option<T>, descending: bool) -> Ordering {
+    match (a, b) {
+        (Some(a), Some(b)) if descending => b.cmp(&a),
+        (Some(a), Some(b)) => a.cmp(&b),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+}
