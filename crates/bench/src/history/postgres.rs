@@ -107,7 +107,7 @@ async fn pg_write(url: &str, args: &HistoryArgs, report: &mut HistoryReport) -> 
     Ok(())
 }
 
-/// Makes the store's tables at `url` and fills them as [`fill_sqlite`] does.
+/// Makes the store's tables at `url` and fills them as the SQLite fill does.
 async fn fill_pg(
     url: &str,
     proxies: usize,
