@@ -17,6 +17,8 @@
 //!   deliveries; re-exported by [`wire`].
 //! - `wire_replicas`: the shapes of the replicas' consistency report;
 //!   re-exported by [`wire`].
+//! - `wire_summary`: the summary, its counts and last sweep, and
+//!   `/healthz`; re-exported by [`wire`].
 //! - [`client`]: [`ApiClient`] (built by [`ApiClientBuilder`]), one method per
 //!   route, each returning an [`Answer`]: the typed value and the raw body.
 //! - [`error`]: [`ApiError`], why a call failed, with the HTTP status and Coder's
@@ -46,6 +48,7 @@ pub mod wire;
 mod wire_history;
 mod wire_notify;
 mod wire_replicas;
+mod wire_summary;
 
 pub use client::{
     Answer, ApiClient, ApiClientBuilder, DEFAULT_TIMEOUT, PROXY_TOKEN_HEADER, ProxyListQuery,

@@ -39,6 +39,8 @@
 //! - `pg_listener`: [`PgNoticeListener`], the reconnecting notification listener.
 //! - `pg_own_state`: proxyhealth's own tables in a schema of an attached Coder
 //!   database (`--coordination-schema`), so attached replicas coordinate too.
+//! - `pg_pool`: opening PostgreSQL pools (checked at open, read-only when
+//!   attached, our own schema made and migrated), used by `postgres`.
 //! - [`instance`]: the SQLite instance lock ([`InstanceGuard`]).
 //! - [`history`]: persisted history: [`HistoryStore`] (through
 //!   [`ProxyStore::history`]), its statements per backend, the window and
@@ -70,6 +72,7 @@ pub mod outbox;
 mod pg_coordination;
 mod pg_listener;
 mod pg_own_state;
+mod pg_pool;
 mod postgres;
 mod rules;
 mod sqlite;

@@ -7,17 +7,15 @@
 //! reconnects by itself when the server comes back; a short acquire timeout
 //! makes a dead server fail a call quickly instead of hanging a sweep.
 
-use std::str::FromStr;
-
 use proxyhealth_core::Proxy;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{AssertSqlSafe, Executor, Row};
+use sqlx::Row;
+use sqlx::postgres::{PgPool, PgRow};
 use uuid::Uuid;
 
 use crate::error::pg_err as db_err;
 use crate::error::{Backend, map_db_error, map_db_error_ref};
 use crate::open_options::{OpenOptions, redact};
-use crate::pg_own_state;
+use crate::pg_pool::{self, Access, connect, open_own_state};
 use crate::rules::{self, check_new, check_registration, check_update};
 use crate::store::impl_proxy_source;
 use crate::{
@@ -27,8 +25,6 @@ use crate::{
 
 /// The settings key of the admin token hash.
 const ADMIN_TOKEN_KEY: &str = "admin_token_hash";
-
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// The columns of a proxy row (Coder's, in Coder's order).
 macro_rules! columns {
@@ -60,7 +56,7 @@ impl PgStore {
     /// replicas starting at once migrate one after the other.
     pub async fn open(url: &str, options: &OpenOptions) -> Result<Self, StoreError> {
         let pool = connect(url, options, Access::ReadWrite).await?;
-        MIGRATOR.run(&pool).await.map_err(|err| {
+        pg_pool::MIGRATOR.run(&pool).await.map_err(|err| {
             let message = format!("cannot migrate PostgreSQL database {}: {err}", redact(url));
             match err {
                 sqlx::migrate::MigrateError::Execute(ref inner)
@@ -180,104 +176,6 @@ fn history_and_outbox(
         journal: crate::journal::Journal::with_outbox(outbox.policy.clone()),
     });
     (history, outbox)
-}
-
-/// What a pool's sessions may do.
-#[derive(Debug, Clone, Copy)]
-enum Access<'a> {
-    /// Read and write (our own database).
-    ReadWrite,
-    /// Read only (an attached Coder database).
-    ReadOnly,
-    /// Read and write our tables in this schema, read Coder's after it.
-    OwnSchema(&'a str),
-}
-
-/// Opens the pool of proxyhealth's own tables in `schema` of an attached
-/// Coder database: makes the schema when missing and migrates it.
-async fn open_own_state(
-    url: &str,
-    options: &OpenOptions,
-    schema: &str,
-) -> Result<PgPool, StoreError> {
-    pg_own_state::check_schema_name(schema)?;
-    let pool = connect(url, options, Access::OwnSchema(schema)).await?;
-    let make = format!("CREATE SCHEMA IF NOT EXISTS {schema}");
-    pool.execute(AssertSqlSafe(make)).await.map_err(|err| {
-        StoreError::Config(format!(
-            "cannot make the coordination schema {schema} in {}: {}",
-            redact(url),
-            inner_message(&map_db_error(Backend::Postgres, err, None))
-        ))
-    })?;
-    pg_own_state::own_state_migrator(&MIGRATOR)
-        .run(&pool)
-        .await
-        .map_err(|err| {
-            StoreError::Internal(format!(
-                "cannot migrate the coordination schema {schema} in {}: {err}",
-                redact(url)
-            ))
-        })?;
-    Ok(pool)
-}
-
-/// Opens a pool and checks one connection, so an unreachable server is
-/// reported at open.
-async fn connect(
-    url: &str,
-    options: &OpenOptions,
-    access: Access<'_>,
-) -> Result<PgPool, StoreError> {
-    let mut connect_options = PgConnectOptions::from_str(url)
-        .map_err(|err| StoreError::Config(format!("bad PostgreSQL URL {}: {err}", redact(url))))?;
-    if let Access::OwnSchema(schema) = access {
-        connect_options =
-            connect_options.options([("search_path", pg_own_state::search_path(schema))]);
-    }
-    let read_only = matches!(access, Access::ReadOnly);
-    let pool_options = PgPoolOptions::new()
-        .max_connections(options.max_connections.max(1))
-        .min_connections(0)
-        .acquire_timeout(options.acquire_timeout)
-        .idle_timeout(Some(std::time::Duration::from_secs(60)))
-        .test_before_acquire(true);
-    // Every statement here is short: compiling it with JIT costs tens of
-    // milliseconds and saves nothing, and the small coordination tables'
-    // estimates (before autovacuum analyzes them) can make PostgreSQL try.
-    let pool_options = pool_options.after_connect(move |conn, _meta| {
-        Box::pin(async move {
-            conn.execute("SET jit = off").await?;
-            if read_only {
-                conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-                    .await?;
-            }
-            Ok(())
-        })
-    });
-    pool_options
-        .connect_with(connect_options)
-        .await
-        .map_err(|err| {
-            let mapped = map_db_error(Backend::Postgres, err, None);
-            let message = format!(
-                "cannot connect to PostgreSQL at {}: {}",
-                redact(url),
-                inner_message(&mapped)
-            );
-            match mapped {
-                StoreError::Internal(_) => StoreError::Internal(message),
-                _ => StoreError::Unavailable(message),
-            }
-        })
-}
-
-/// The cause inside a mapped error, without the variant's prefix.
-fn inner_message(err: &StoreError) -> String {
-    match err {
-        StoreError::Unavailable(m) | StoreError::Internal(m) | StoreError::Config(m) => m.clone(),
-        other => other.to_string(),
-    }
 }
 
 fn proxy_from_row(row: &PgRow) -> Result<Proxy, StoreError> {
