@@ -21,7 +21,7 @@ pub fn section(md: &mut String, rows: &[HistoryReport], skipped: Option<&str>) {
     }
     let _ = writeln!(
         md,
-        "`proxyhealth-bench history` (issue 15). **Write**: one sweep's history through the \
+        "`proxyhealth-bench history`: what keeping history costs. **Write**: one sweep's history through the \
          store's journal, in one transaction: {} checks (the hourly rollup rows written whole) \
          and the transitions 1 % of the proxies make, median of 9 sweeps a minute apart, against \
          a plain multi-row INSERT of the same checks as raw rows in one transaction (what keeping \

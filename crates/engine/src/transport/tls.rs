@@ -22,8 +22,8 @@ use url::Url;
 ///
 /// Connections are not reused: every check opens a fresh one, as blackbox_exporter
 /// does. A reused connection can hide what a new client would meet (a changed DNS
-/// record, a firewall, a load balancer: Coder's open issue #29045 is a checker that
-/// kept reading a stale connection's answers), and on a LAN a fresh TCP handshake
+/// record, a firewall, a load balancer: Coder's own checker, sharing keep-alive
+/// connections, kept reading a stale connection's answers), and on a LAN a fresh TCP handshake
 /// costs far less than the check's own work. Environment proxies are ignored, so
 /// `HTTP_PROXY` can never reroute health checks. Redirects are left to the
 /// pipeline, which follows them by the same rules on both transports.
