@@ -15,6 +15,7 @@
 //!   write probe of `/healthz`.
 //! - `event_streams`: the cap on open event streams and their stop signal.
 //! - [`error`]: [`ApiError`], the one error answer (Coder's envelope and a status).
+//! - `paging`: the `limit` and `offset` parameters of the list routes.
 //! - [`extract`]: [`extract::JsonBody`], the JSON body extractor (415, 413, 400).
 //! - `path_param`: the path parameter extractor (its rejections in the envelope).
 //! - `proxy_list`: the proxy list filtered, sorted and paged for a large fleet.
@@ -55,6 +56,7 @@ pub mod extract;
 mod history_reader;
 pub mod http_metrics;
 mod order;
+mod paging;
 mod path_param;
 mod proxy_list;
 mod regions_cache;

@@ -3,6 +3,7 @@
 //! Coder's, whole and ordered by name, so Coder's clients see no change.
 
 use crate::error::ApiError;
+use crate::paging;
 use proxyhealth_core::{Proxy, ProxyStatus, Status};
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -108,30 +109,12 @@ impl ListQuery {
                 .parse()
                 .map_err(|detail: String| ApiError::invalid_param("sort", detail))?,
         };
-        let offset = match params.get("offset") {
-            None => 0,
-            Some(value) => value.parse::<usize>().map_err(|_| {
-                ApiError::invalid_param(
-                    "offset",
-                    format!("invalid offset {value:?}: expected a whole number from 0"),
-                )
-            })?,
-        };
-        let limit = match params.get("limit") {
-            None => DEFAULT_LIMIT,
-            Some(value) => value
-                .parse::<usize>()
-                .ok()
-                .filter(|limit| (1..=MAX_LIMIT).contains(limit))
-                .ok_or_else(|| {
-                    ApiError::invalid_param(
-                        "limit",
-                        format!(
-                            "invalid limit {value:?}: expected a whole number from 1 to {MAX_LIMIT}"
-                        ),
-                    )
-                })?,
-        };
+        let offset = paging::offset(params.get("offset").map(String::as_str))?;
+        let limit = paging::limit(
+            params.get("limit").map(String::as_str),
+            DEFAULT_LIMIT,
+            MAX_LIMIT,
+        )?;
         Ok(Some(ListQuery {
             statuses,
             name,

@@ -3,6 +3,7 @@
 
 use crate::error::ApiError;
 use crate::history_reader::HistoryReader;
+use crate::paging;
 use crate::path_param::PathParam;
 use crate::routes::proxies::find_proxy;
 use axum::Json;
@@ -106,30 +107,12 @@ pub(crate) async fn incidents(
             )
         })?,
     };
-    let limit = match params.get("limit") {
-        None => DEFAULT_LIMIT,
-        Some(value) => value
-            .parse::<usize>()
-            .ok()
-            .filter(|limit| (1..=MAX_LIMIT).contains(limit))
-            .ok_or_else(|| {
-                ApiError::invalid_param(
-                    "limit",
-                    format!(
-                        "invalid limit {value:?}: expected a whole number from 1 to {MAX_LIMIT}"
-                    ),
-                )
-            })?,
-    };
-    let offset = match params.get("offset") {
-        None => 0,
-        Some(value) => value.parse::<usize>().map_err(|_| {
-            ApiError::invalid_param(
-                "offset",
-                format!("invalid offset {value:?}: expected a whole number from 0"),
-            )
-        })?,
-    };
+    let limit = paging::limit(
+        params.get("limit").map(String::as_str),
+        DEFAULT_LIMIT,
+        MAX_LIMIT,
+    )?;
+    let offset = paging::offset(params.get("offset").map(String::as_str))?;
     history
         .incidents(store.as_ref(), since, offset, limit, now)
         .await?

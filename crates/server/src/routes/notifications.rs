@@ -2,6 +2,7 @@
 //! rows) and how their delivery went (admin).
 
 use crate::error::ApiError;
+use crate::paging;
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use proxyhealth_api::wire::{NotificationDelivery, NotificationsResponse};
@@ -10,9 +11,9 @@ use proxyhealth_store::ProxyStore;
 use std::sync::Arc;
 
 /// Rows listed when `?limit=` is not given.
-const DEFAULT_LIMIT: u32 = 100;
+const DEFAULT_LIMIT: usize = 100;
 /// The most rows one answer lists.
-const MAX_LIMIT: u32 = 1000;
+const MAX_LIMIT: usize = 1000;
 
 /// `?limit=N` from the query string (other keys are ignored).
 fn limit_of(query: Option<&str>) -> Result<u32, ApiError> {
@@ -20,18 +21,9 @@ fn limit_of(query: Option<&str>) -> Result<u32, ApiError> {
         .unwrap_or_default()
         .split('&')
         .find_map(|pair| pair.strip_prefix("limit="));
-    let Some(text) = given else {
-        return Ok(DEFAULT_LIMIT);
-    };
-    text.parse::<u32>()
-        .ok()
-        .filter(|limit| (1..=MAX_LIMIT).contains(limit))
-        .ok_or_else(|| {
-            ApiError::invalid_param(
-                "limit",
-                format!("invalid limit {text:?}: expected a whole number from 1 to {MAX_LIMIT}"),
-            )
-        })
+    let limit = paging::limit(given, DEFAULT_LIMIT, MAX_LIMIT)?;
+    // at most MAX_LIMIT, which a u32 holds
+    Ok(u32::try_from(limit).unwrap_or(u32::MAX))
 }
 
 /// `GET /api/v2/proxyhealth/notifications[?limit=N]`.
