@@ -167,8 +167,9 @@ impl ListQuery {
         (b, b_status): &(&Proxy, Option<&ProxyStatus>),
     ) -> Ordering {
         let by_key = match self.sort.key {
-            SortKey::Name => Ordering::Equal,
+            SortKey::Name => crate::order::by_name(a, b),
             SortKey::Status => severity(status_of(*a_status)).cmp(&severity(status_of(*b_status))),
+            // the direction is applied inside: never measured stays last
             SortKey::Latency => compare_missing_last(
                 latency_of(*a_status),
                 latency_of(*b_status),
@@ -183,13 +184,7 @@ impl ListQuery {
         } else {
             by_key
         };
-        let by_name = crate::order::by_name(a, b);
-        let by_name = if self.sort.descending && self.sort.key == SortKey::Name {
-            by_name.reverse()
-        } else {
-            by_name
-        };
-        by_key.then(by_name)
+        by_key.then_with(|| crate::order::by_name(a, b))
     }
 }
 
