@@ -122,8 +122,7 @@ async fn a_notification_pending_at_a_restart_is_delivered_by_the_next_serve() {
     wait_for(&first, id, "unhealthy").await;
     // its notification is tried, and fails: nothing listens yet; stop then,
     // before the backoff grows
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
+    proxyhealth_testkit::eventually(Duration::from_secs(15), "a failed attempt", async || {
         let rows = api.notifications().await.expect("notifications").value;
         let tried = rows.notifications.iter().any(|n| {
             n.proxy_id == id
@@ -132,15 +131,12 @@ async fn a_notification_pending_at_a_restart_is_delivered_by_the_next_serve() {
                 && n.attempts >= 1
         });
         if tried {
-            break;
+            Ok(())
+        } else {
+            Err(format!("{rows:?}\n{}", first.log_text()))
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no failed attempt: {rows:?}\n{}",
-            first.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
     let stopped = tokio::task::spawn_blocking(move || {
         let stopped = first.terminate(Duration::from_secs(15));
         (first, stopped)
@@ -152,22 +148,18 @@ async fn a_notification_pending_at_a_restart_is_delivered_by_the_next_serve() {
 
     let receiver = Receiver::start_on(addr).await;
     let second = serve(&db, &receiver_url).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let down = loop {
-        let found = receiver
-            .accepted()
-            .into_iter()
-            .find(|r| r.json()["to"] == "unhealthy");
-        if let Some(found) = found {
-            break found;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the pending notification was not delivered after the restart:\n{}",
-            second.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let down = proxyhealth_testkit::eventually(
+        Duration::from_secs(20),
+        "the pending notification delivered after the restart",
+        async || {
+            receiver
+                .accepted()
+                .into_iter()
+                .find(|r| r.json()["to"] == "unhealthy")
+                .ok_or_else(|| second.log_text())
+        },
+    )
+    .await;
     let body = down.json();
     assert_eq!(body["proxy"]["id"], id.to_string());
     assert!(

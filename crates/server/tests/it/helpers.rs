@@ -243,21 +243,18 @@ impl TestApp {
 
     /// Waits until the proxy's status (read through the API) is `want`.
     pub async fn wait_for_status(&self, id: Uuid, want: &str) -> Answer {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
+        let what = format!("the status becoming {want}");
+        eventually(Duration::from_secs(10), &what, async || {
             let answer = self
                 .admin_get(&format!("/api/v2/workspaceproxies/{id}"))
                 .await;
             if answer.body["status"]["status"] == want {
-                return answer;
+                Ok(answer)
+            } else {
+                Err(answer.body)
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "status never became {want}: {}",
-                answer.body
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        })
+        .await
     }
 }
 

@@ -272,22 +272,15 @@ async fn history_older_than_the_retention_is_pruned_in_the_background() {
     settings.sweep_loop = true;
     settings.history_retention = Duration::from_secs(30 * 24 * 3600);
     let _app = crate::helpers::start(settings).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
+    let buckets = eventually(Duration::from_secs(10), "the old hour pruned", async || {
         let buckets = history
             .buckets(id, OffsetDateTime::UNIX_EPOCH)
             .await
             .expect("read");
-        if buckets.len() == 1 {
-            assert!(buckets[0].hour > old, "the recent hour is kept");
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the old hour was never pruned"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        (buckets.len() == 1).then_some(buckets)
+    })
+    .await;
+    assert!(buckets[0].hour > old, "the recent hour is kept");
 }
 
 /// The incidents `app` lists over the last day.
