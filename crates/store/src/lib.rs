@@ -45,6 +45,8 @@
 //! - [`history`]: persisted history: [`HistoryStore`] (through
 //!   [`ProxyStore::history`]), its statements per backend, the window and
 //!   incident views, and retention.
+//! - [`clock`]: [`StoreClock`], the time the in-memory store and
+//!   coordination read, which tests move instead of waiting.
 //! - `columns`: how a transition's values are kept in a column, shared by
 //!   the history's and the outbox's tables (a leaf both use).
 //! - `journal`: the one transaction per batch that writes history and the
@@ -56,6 +58,7 @@
 //! - `history_db`: the SQLite and PostgreSQL stores' [`HistoryStore`]s:
 //!   recording through the journal, reads and pruning through `history`.
 
+pub mod clock;
 mod columns;
 pub mod coordination;
 pub mod error;
@@ -79,6 +82,7 @@ mod sqlite;
 mod store;
 pub mod token;
 
+pub use clock::StoreClock;
 pub use coordination::{
     Claim, Claims, Coordination, Disagreement, ListenerStats, Membership, Notice, NoticeSource,
     Observation, Observations, ReplicaId, ReplicaInfo, ReplicaRow, ResultBatch, ResultRow,

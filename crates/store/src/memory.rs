@@ -15,9 +15,11 @@ use crate::{CreatedProxy, NewProxy, ProxyStore, ProxyUpdate, Registration, Store
 ///
 /// [`MemoryStore::set_failing`] makes every call fail as if the database were
 /// down, so tests can check how callers survive an unavailable store.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    /// What the outbox's damping, leases and backoff are measured on.
+    clock: crate::StoreClock,
     /// Persisted (in memory) history.
     history: std::sync::Arc<crate::history::memory::MemoryHistory>,
 }
@@ -64,21 +66,37 @@ impl Inner {
     }
 }
 
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl MemoryStore {
     /// An empty store that writes no notification rows.
     pub fn new() -> Self {
-        Self::default()
+        Self::with_outbox_policy(crate::OutboxPolicy::default())
     }
 
     /// An empty store whose history writes notification rows by `policy`
     /// (the targets and damping of the notifications configured).
     pub fn with_outbox_policy(policy: crate::OutboxPolicy) -> Self {
+        let clock = crate::StoreClock::new();
         MemoryStore {
             inner: Mutex::default(),
             history: std::sync::Arc::new(crate::history::memory::MemoryHistory::with_outbox(
                 policy,
+                clock.clone(),
             )),
+            clock,
         }
+    }
+
+    /// The clock the outbox's rules read: a test moves it
+    /// ([`crate::StoreClock::advance`]) to see damping or backoff end
+    /// without waiting for it.
+    pub fn clock(&self) -> &crate::StoreClock {
+        &self.clock
     }
 
     /// Test hook: with `Some(message)`, every call returns

@@ -22,11 +22,14 @@ pub(crate) struct MemoryHistory {
 }
 
 impl MemoryHistory {
-    /// An empty history whose outbox is written by `policy`.
-    pub(crate) fn with_outbox(policy: crate::outbox::OutboxPolicy) -> Self {
+    /// An empty history whose outbox is written by `policy`, on `clock`.
+    pub(crate) fn with_outbox(
+        policy: crate::outbox::OutboxPolicy,
+        clock: crate::StoreClock,
+    ) -> Self {
         MemoryHistory {
             inner: Mutex::default(),
-            outbox: std::sync::Arc::new(crate::outbox::memory::MemoryOutbox::new(policy)),
+            outbox: std::sync::Arc::new(crate::outbox::memory::MemoryOutbox::new(policy, clock)),
         }
     }
 }

@@ -19,7 +19,7 @@
 //! nothing (a test's process is short).
 //!
 //! # Layout
-//! - `state`: the rows and the clock.
+//! - `state`: the rows (the clock is [`crate::StoreClock`]).
 //! - `membership`, `claims`, `view`, `observations`: one concern each.
 
 mod claims;
@@ -35,9 +35,10 @@ use proxyhealth_core::Proxy;
 use tokio::sync::{Mutex, broadcast};
 use uuid::Uuid;
 
+use crate::StoreClock;
 use crate::coordination::Notice;
 use crate::{ProxyStore, StoreError};
-use state::{Clock, State};
+use state::State;
 
 /// How many notices a listener may fall behind before it is told to reload.
 const NOTICE_BACKLOG: usize = 1024;
@@ -48,7 +49,7 @@ const NOTICE_BACKLOG: usize = 1024;
 pub struct MemoryCoordination {
     store: Arc<dyn ProxyStore>,
     state: Mutex<State>,
-    clock: Clock,
+    clock: StoreClock,
     notices: broadcast::Sender<Notice>,
 }
 
@@ -65,7 +66,7 @@ impl MemoryCoordination {
         MemoryCoordination {
             store,
             state: Mutex::new(State::default()),
-            clock: Clock::new(),
+            clock: StoreClock::new(),
             notices,
         }
     }

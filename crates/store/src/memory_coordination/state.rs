@@ -1,35 +1,12 @@
-//! The rows of [`super::MemoryCoordination`] and its clock.
+//! The rows of [`super::MemoryCoordination`].
 
 use std::collections::{BTreeMap, HashMap};
 
 use proxyhealth_core::{ProxyStatus, Status};
-use time::OffsetDateTime;
 use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::coordination::{ReplicaId, ReplicaInfo};
-
-/// Tokio's clock (paused in tests that want it), read as a date from the
-/// moment the coordination was made.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Clock {
-    started: Instant,
-    wall: OffsetDateTime,
-}
-
-impl Clock {
-    pub(super) fn new() -> Self {
-        Clock {
-            started: Instant::now(),
-            wall: OffsetDateTime::now_utc(),
-        }
-    }
-
-    /// The date of an instant of this clock.
-    pub(super) fn date(&self, at: Instant) -> OffsetDateTime {
-        self.wall + at.saturating_duration_since(self.started)
-    }
-}
 
 /// Every row, under one lock.
 #[derive(Debug, Default)]

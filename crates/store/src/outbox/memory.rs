@@ -11,12 +11,14 @@ use super::{
     AttemptFailure, Cancelled, DeliveryState, Notification, Outbox, OutboxPolicy, PolicyHandle,
     after_damping, plus, rows_of,
 };
-use crate::StoreError;
+use crate::{StoreClock, StoreError};
 
 /// The memory store's outbox.
 #[derive(Debug, Default)]
 pub(crate) struct MemoryOutbox {
     policy: PolicyHandle,
+    /// What damping, leases and backoff are measured on.
+    clock: StoreClock,
     inner: Mutex<Inner>,
 }
 
@@ -33,10 +35,11 @@ struct Row {
 }
 
 impl MemoryOutbox {
-    /// An empty outbox written by `policy`.
-    pub(crate) fn new(policy: OutboxPolicy) -> Self {
+    /// An empty outbox written by `policy`, on `clock`.
+    pub(crate) fn new(policy: OutboxPolicy, clock: StoreClock) -> Self {
         MemoryOutbox {
             policy: PolicyHandle::new(policy),
+            clock,
             inner: Mutex::default(),
         }
     }
@@ -48,7 +51,7 @@ impl MemoryOutbox {
         if policy.targets.is_empty() || recorded.is_empty() {
             return;
         }
-        let now = OffsetDateTime::now_utc();
+        let now = self.clock.now();
         let not_before = plus(now, policy.damping);
         let mut inner = self.inner.lock();
         for (target, transition) in rows_of(&policy, recorded) {
@@ -108,7 +111,7 @@ impl Outbox for MemoryOutbox {
         lease: Duration,
         limit: u32,
     ) -> Result<Vec<Notification>, StoreError> {
-        let now = OffsetDateTime::now_utc();
+        let now = self.clock.now();
         let mut inner = self.inner.lock();
         let mut blocked = std::collections::HashSet::new();
         let mut due = Vec::new();
@@ -157,7 +160,7 @@ impl Outbox for MemoryOutbox {
         let n = &mut row.notification;
         n.state = DeliveryState::Delivered;
         n.attempts += 1;
-        n.finished_at = Some(OffsetDateTime::now_utc());
+        n.finished_at = Some(self.clock.now());
         n.last_status = status;
         n.last_error = None;
         Ok(true)
@@ -169,7 +172,7 @@ impl Outbox for MemoryOutbox {
         owner: Uuid,
         failure: &AttemptFailure,
     ) -> Result<Option<DeliveryState>, StoreError> {
-        let now = OffsetDateTime::now_utc();
+        let now = self.clock.now();
         let mut inner = self.inner.lock();
         let Some(row) = held(&mut inner, id, owner) else {
             return Ok(None);

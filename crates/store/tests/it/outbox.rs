@@ -14,9 +14,17 @@ use uuid::Uuid;
 /// Generates one test per outbox case, each on a fresh store from
 /// `$factory`, opened with the outbox policy the case is listed with (the
 /// policy is part of opening a store, as in service).
+///
+/// `outbox_suite!(factory)` runs on the wall clock (a database's rules read
+/// its own clock); `outbox_suite!(factory; (start_paused = true))` runs on
+/// tokio's paused clock, for a store whose rules read it (the memory store's
+/// `StoreClock`): the cases' waits for a backoff then cost no time.
 macro_rules! outbox_suite {
     ($factory:ident) => {
-        $crate::outbox::outbox_suite!(@cases $factory;
+        $crate::outbox::outbox_suite!($factory; ());
+    };
+    ($factory:ident; $attr:tt) => {
+        $crate::outbox::outbox_suite!(@cases $factory; $attr;
             a_transition_writes_one_row_per_target_in_its_transaction => (&["ops", "chat"], 0),
             a_first_ok_status_is_not_notified => (&["ops"], 0),
             no_target_writes_no_row => (&[], 0),
@@ -28,10 +36,10 @@ macro_rules! outbox_suite {
             finished_rows_are_pruned_and_pending_ones_kept => (&["ops"], 0)
         );
     };
-    (@cases $factory:ident; $($case:ident => ($targets:expr, $damping_s:expr)),* $(,)?) => {
+    (@cases $factory:ident; $attr:tt; $($case:ident => ($targets:expr, $damping_s:expr)),* $(,)?) => {
         mod outbox_cases {
             $(
-                #[tokio::test]
+                #[tokio::test $attr]
                 async fn $case() {
                     let policy = $crate::outbox::policy($targets, $damping_s);
                     let Some(fixture) = super::$factory(policy).await else { return };
