@@ -56,11 +56,15 @@ async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         notify_targets = settings.notify.targets.len(),
         "proxyhealth starting"
     );
-    println!("proxyhealth listening on http://{addr}");
-    println!("dashboard: http://{addr}/");
+    // One write, so whoever reads the banner sees all of it at once (a
+    // generated token included) or none of it.
+    let mut banner = format!("proxyhealth listening on http://{addr}\ndashboard: http://{addr}/\n");
     if let Some(token) = app.generated_admin_token() {
-        println!("admin token (shown only this once; only its hash is kept): {token}");
+        banner.push_str(&format!(
+            "admin token (shown only this once; only its hash is kept): {token}\n"
+        ));
     }
+    print!("{banner}");
 
     let first = async {
         let name = signals.nth(1).await;

@@ -5,38 +5,25 @@
 use crate::dashboard::{row, wait_for_rows};
 use crate::{SETTLE, TEST_TIMEOUT, browser, close};
 use proxyhealth_api::wire::CreateProxyRequest;
+use proxyhealth_testkit::Program;
 use proxyhealth_testkit::tls_server::{TestCa, TlsProxy};
 use serde_json::json;
-use std::process::Stdio;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 const ADMIN_TOKEN: &str = "certificate-test-admin-token";
 
-/// Starts `serve` on an in-memory store trusting `ca_file`; the child (killed
-/// when dropped) and its base URL.
-async fn serve(ca_file: &std::path::Path) -> (tokio::process::Child, String) {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_proxyhealth"))
+/// Starts `serve` on an in-memory store trusting `ca_file`; the program
+/// (killed when dropped) and its base URL.
+async fn serve(ca_file: &std::path::Path) -> (Program, String) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_proxyhealth"));
+    command
         .args(["serve", "--db", "memory:", "--listen", "127.0.0.1:0"])
         .args(["--admin-token", ADMIN_TOKEN, "--interval", "1s"])
         .arg("--tls-ca-file")
         .arg(ca_file)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start proxyhealth serve");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout pipe")).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        if let Some(url) = line.strip_prefix("proxyhealth listening on ") {
-            let url = url.trim().to_owned();
-            // keep draining stdout so the server never blocks on it
-            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-            return (child, url);
-        }
-    }
-    panic!("serve printed no listen address");
+        .env_remove("RUST_LOG");
+    let mut program = Program::spawn(command, None);
+    let url = program.banner_async().await.url;
+    (program, url)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

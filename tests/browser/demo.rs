@@ -1,19 +1,17 @@
 //! Running `proxyhealth demo` as a child process and reading what it prints.
 
+use proxyhealth_testkit::Program;
 use std::path::PathBuf;
-use std::process::{ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, ExitStatus};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::process::{Child, Command};
 
 /// How long the demo may take to print its dashboard line.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// A running demo; killed on drop if still running (its output is printed when
-/// a test fails, to say why).
+/// A running demo (the testkit's [`Program`]); killed on drop if still
+/// running, its output printed when a test fails.
 pub struct Demo {
-    child: Child,
+    program: Program,
     /// `http://127.0.0.1:PORT`, no slash.
     pub base: String,
     /// The dashboard URL with the token in the fragment, as printed.
@@ -22,23 +20,14 @@ pub struct Demo {
     pub admin_token: String,
     /// The targets file in the demo's temporary directory.
     pub targets: PathBuf,
-    output: Arc<Mutex<Vec<String>>>,
-}
-
-fn drain(reader: impl AsyncRead + Unpin + Send + 'static, output: Arc<Mutex<Vec<String>>>) {
-    tokio::spawn(async move {
-        let mut lines = BufReader::new(reader).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            output.lock().expect("output lock").push(line);
-        }
-    });
 }
 
 impl Demo {
     /// Starts the demo on a free loopback port with a fixed admin token and
     /// waits until it printed the dashboard and targets lines.
     pub async fn start(admin_token: &str) -> Demo {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_proxyhealth"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_proxyhealth"));
+        command
             .args([
                 "demo",
                 "--listen",
@@ -46,48 +35,18 @@ impl Demo {
                 "--admin-token",
                 admin_token,
             ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start proxyhealth demo");
-        let output: Arc<Mutex<Vec<String>>> = Arc::default();
-        drain(
-            child.stderr.take().expect("stderr pipe"),
-            Arc::clone(&output),
-        );
-        drain(
-            child.stdout.take().expect("stdout pipe"),
-            Arc::clone(&output),
-        );
-        let deadline = tokio::time::Instant::now() + START_TIMEOUT;
-        let (dashboard, targets) = loop {
-            let found = {
-                let lines = output.lock().expect("output lock");
+            .env_remove("RUST_LOG");
+        let mut program = Program::spawn(command, None);
+        let (dashboard, targets) = program
+            .wait_for_async(START_TIMEOUT, "the demo's dashboard line", |lines| {
                 let find = |prefix: &str| {
                     lines
                         .iter()
                         .find_map(|line| line.strip_prefix(prefix).map(str::to_owned))
                 };
-                (find("dashboard: "), find("targets: "))
-            };
-            if let (Some(dashboard), Some(targets)) = found {
-                break (dashboard, PathBuf::from(targets));
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!(
-                    "the demo exited ({status}) before printing its dashboard line:\n{}",
-                    output.lock().expect("output lock").join("\n")
-                );
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the demo printed no dashboard line within {START_TIMEOUT:?}:\n{}",
-                output.lock().expect("output lock").join("\n")
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+                Some((find("dashboard: ")?, PathBuf::from(find("targets: ")?)))
+            })
+            .await;
         let base = dashboard
             .split("/#token=")
             .next()
@@ -103,42 +62,27 @@ impl Demo {
             "the dashboard URL carries the admin token in its fragment"
         );
         Demo {
-            child,
+            program,
             base,
             dashboard,
             admin_token: admin_token.to_owned(),
             targets,
-            output,
         }
     }
 
     /// Everything the demo printed so far.
     pub fn output(&self) -> String {
-        self.output.lock().expect("output lock").join("\n")
+        self.program.output()
     }
 
     /// Sends SIGTERM and waits for the demo to exit.
     pub async fn terminate(mut self) -> ExitStatus {
-        let pid = self.child.id().expect("the demo is still running");
-        let sent = std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .expect("run kill");
-        assert!(sent.success(), "kill -TERM {pid} failed");
-        match tokio::time::timeout(Duration::from_secs(15), self.child.wait()).await {
-            Ok(status) => status.expect("wait for the demo"),
-            Err(_) => panic!(
+        match self.program.terminate_async(Duration::from_secs(15)).await {
+            Some((status, _)) => status,
+            None => panic!(
                 "the demo did not stop within 15 s of SIGTERM:\n{}",
                 self.output()
             ),
-        }
-    }
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("--- the demo's output ---\n{}\n---", self.output());
         }
     }
 }

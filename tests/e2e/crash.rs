@@ -7,11 +7,11 @@ use crate::support::command;
 use proxyhealth_api::ApiClient;
 use proxyhealth_api::wire::{CreateProxyRequest, RegisterRequest};
 use proxyhealth_store::{ProxyStore, SqliteStore};
+use proxyhealth_testkit::Program;
 use reqwest::StatusCode;
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
@@ -25,14 +25,14 @@ const WRITERS: usize = 8;
 
 /// `proxyhealth serve` on `db`, with its URL read from its banner.
 struct Serve {
-    child: Child,
+    program: Program,
     url: String,
 }
 
 impl Serve {
     fn start(db: &Path, log: &Path) -> Serve {
-        let mut child = command()
-            .arg("serve")
+        let mut cmd = command();
+        cmd.arg("serve")
             .arg("--db")
             .arg(format!("sqlite://{}", db.display()))
             .args([
@@ -43,47 +43,16 @@ impl Serve {
                 "--timeout",
                 "1s",
             ])
-            .args(["--admin-token", ADMIN])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(log).expect("log file"))
-            .spawn()
-            .expect("start proxyhealth serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let url = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .find_map(|line| {
-                line.strip_prefix("proxyhealth listening on ")
-                    .map(str::to_owned)
-            })
-            .unwrap_or_else(|| {
-                panic!(
-                    "serve printed no address; log:\n{}",
-                    std::fs::read_to_string(log).unwrap_or_default()
-                )
-            });
-        std::thread::spawn(move || for _ in lines {});
-        Serve { child, url }
+            .args(["--admin-token", ADMIN]);
+        let mut program = Program::spawn(cmd, Some(log));
+        let url = program.banner().url;
+        Serve { program, url }
     }
 
     /// SIGKILL, by the child's pid, and reap it.
     fn kill_hard(&mut self) {
-        let sent = Command::new("kill")
-            .args(["-KILL", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(sent.success(), "kill -KILL failed");
-        let status = self.child.wait().expect("reap serve");
+        let status = self.program.kill_hard();
         assert!(!status.success(), "serve was killed, not stopped: {status}");
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

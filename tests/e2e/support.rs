@@ -1,10 +1,10 @@
 //! Running the real binary: a `serve` process with a temp SQLite file, CLI
 //! invocations, and small helpers around them.
 
-use std::io::{BufRead, BufReader};
+use proxyhealth_testkit::Program;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, ExitStatus, Output, Stdio};
+use std::time::Duration;
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_proxyhealth");
@@ -28,16 +28,15 @@ pub fn async_command() -> tokio::process::Command {
     tokio::process::Command::from(command())
 }
 
-/// A running `proxyhealth serve`; killed when dropped.
+/// A running `proxyhealth serve` on a store of its own (the testkit's
+/// [`Program`], with the store's folder); killed when dropped.
 pub struct Server {
     /// The process.
-    pub child: Child,
+    pub program: Program,
     /// `http://127.0.0.1:PORT`, as printed.
     pub url: String,
     /// The admin token: generated and printed, or the one given.
     pub token: String,
-    /// Everything the server logged, for failure messages.
-    pub log: PathBuf,
     /// The SQLite file the server stores proxies in.
     pub db: PathBuf,
     /// Keeps the database directory alive until the server is dropped.
@@ -77,51 +76,31 @@ impl Server {
         env: &[(&str, &str)],
         listen_from: Option<&str>,
     ) -> Server {
-        let log = dir.path().join("serve.log");
         let mut cmd = command();
         cmd.arg("serve").arg("--db").arg(db_spec);
         if listen_from.is_none() {
             cmd.args(["--listen", "127.0.0.1:0"]);
         }
-        cmd.args(extra)
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).expect("log file"));
-        let mut child = cmd.spawn().expect("start proxyhealth serve");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (url, token) = read_banner(stdout, &log);
+        cmd.args(extra).envs(env.iter().copied());
+        let mut program = Program::spawn(cmd, Some(&dir.path().join("serve.log")));
+        let banner = program.banner();
         Server {
-            child,
-            url,
-            token: token.unwrap_or_default(),
-            log,
+            program,
+            url: banner.url,
+            token: banner.generated_token.unwrap_or_default(),
             db,
             _dir: dir,
         }
     }
 
-    /// What the server logged so far.
+    /// What the server printed and logged so far.
     pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.program.output()
     }
 
     /// Sends SIGTERM and waits up to `bound` for the exit; `None` if it did not exit.
     pub fn terminate(&mut self, bound: Duration) -> Option<(ExitStatus, Duration)> {
-        let started = Instant::now();
-        let sent = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("run kill");
-        assert!(sent.success(), "kill -TERM failed");
-        while started.elapsed() < bound {
-            if let Some(status) = self.child.try_wait().expect("wait for serve") {
-                return Some((status, started.elapsed()));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
+        self.program.terminate(bound)
     }
 
     /// The typed API client of this server, with its admin token.
@@ -137,54 +116,6 @@ impl Server {
             .stdin(Stdio::null());
         cmd
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Reads `serve`'s first lines: the listen URL, the dashboard, and the token
-/// line when one was generated. Stdout keeps being drained afterwards.
-fn read_banner(stdout: std::process::ChildStdout, log: &Path) -> (String, Option<String>) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                // Nobody listens any more: keep draining so the server never blocks.
-                continue;
-            }
-        }
-    });
-    let mut url = None;
-    let mut token = None;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = rx.recv_timeout(left).unwrap_or_else(|_| {
-            panic!(
-                "serve printed no banner; its log:\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            )
-        });
-        if let Some(rest) = line.strip_prefix("proxyhealth listening on ") {
-            url = Some(rest.trim().to_owned());
-        } else if let Some((_, rest)) = line.split_once("admin token (shown only this once") {
-            token = rest.rsplit(' ').next().map(str::to_owned);
-        } else if line.starts_with("dashboard: ") {
-            // The token, when generated, comes right after the dashboard line.
-            if let Ok(next) = rx.recv_timeout(Duration::from_millis(300))
-                && let Some((_, rest)) = next.split_once("admin token (shown only this once")
-            {
-                token = rest.rsplit(' ').next().map(str::to_owned);
-            }
-            break;
-        }
-    }
-    (url.expect("a listen URL"), token)
 }
 
 /// Stdout of a finished command, as text.

@@ -24,6 +24,9 @@
 //!   TCP) answering a small zone: an address, `NXDOMAIN`, or never.
 //! - [`eventually`](mod@eventually): waiting for something that happens on
 //!   its own time.
+//! - [`program`]: [`Program`], the real binary run as a child process
+//!   (`serve`, `demo`), its banner read and its output kept: the one harness
+//!   every test binary starts it with.
 //! - [`in_ci`]: whether skipping is forbidden.
 //! - [`shared_postgres_url`]: the PostgreSQL server `scripts/test` starts for
 //!   every test, when there is one.
@@ -35,6 +38,7 @@ pub mod dns_server;
 pub mod eventually;
 pub mod fake_proxy;
 pub mod postgres;
+pub mod program;
 pub mod receiver;
 pub mod tls_server;
 
@@ -43,6 +47,7 @@ pub use dns_server::{DnsAnswer, DnsServer};
 pub use eventually::eventually;
 pub use fake_proxy::FakeProxy;
 pub use postgres::OwnPostgres;
+pub use program::{Banner, Program};
 pub use receiver::Receiver;
 pub use tls_server::{TestCa, TlsProxy};
 

@@ -352,7 +352,7 @@ impl Replica {
     }
 
     pub(super) fn pid(&self) -> u32 {
-        self.server.child.id()
+        self.server.program.pid()
     }
 
     pub(super) fn api(&self) -> ApiClient {
@@ -428,12 +428,7 @@ impl Replica {
     }
 
     pub(super) fn signal(&self, signal: &str) {
-        let sent = std::process::Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.pid().to_string())
-            .status()
-            .expect("run kill");
-        assert!(sent.success(), "kill -{signal} {}", self.label);
+        self.server.program.signal(signal);
     }
 
     pub(super) fn log(&self) -> String {

@@ -99,16 +99,12 @@ async fn a_postgres_outage_keeps_the_snapshot_and_the_next_sweep_recovers() {
     assert!(engine.sweep_state().last_error.is_some());
 
     pg.start_again();
-    let mut recovered = None;
-    for _ in 0..20 {
-        if let Ok(snapshot) = engine.force_update().await {
-            recovered = Some(snapshot);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    let snapshot =
-        recovered.expect("a sweep succeeds once the database is back, without a restart");
+    let snapshot = proxyhealth_testkit::eventually(
+        Duration::from_secs(5),
+        "a sweep succeeds once the database is back, without a restart",
+        async || engine.force_update().await,
+    )
+    .await;
     assert_eq!(snapshot.get(&id).expect("still there").status, Status::Ok);
     assert_eq!(engine.sweep_state().last_error, None);
 }
