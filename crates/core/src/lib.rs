@@ -21,6 +21,8 @@
 //!   transitions handed to the store in one transaction ([`HistoryRecorder`]).
 //! - [`rollup`]: the hourly rollup of a proxy's checks and its latency sketch.
 //! - [`human`]: how long something lasted, as people read it.
+//! - [`vantage`]: the places probes come from, and the quorum rule that
+//!   turns one result per vantage into the overall status.
 //!
 //! # Features
 //! - `openapi`: `utoipa::ToSchema` on the types the API sends (the status, the
@@ -42,6 +44,7 @@ pub mod secrets;
 pub mod source;
 pub mod status;
 pub mod validate;
+pub mod vantage;
 
 pub use classify::{Classified, classify, health_report_url};
 pub use history::{
@@ -56,3 +59,4 @@ pub use rollup::{LatencySketch, Rollup};
 pub use secrets::{redact_in, redact_report, redact_url};
 pub use source::{ProxySource, SourceError};
 pub use status::Status;
+pub use vantage::{Quorum, VantageName, VantageResult, Verdict};
