@@ -278,7 +278,10 @@ mod tests {
         ];
         let verdict = verdict(&results, now(), INTERVAL, Quorum::Majority);
         assert_eq!(verdict.status, Status::Ok);
-        assert_eq!(verdict.stale, vec![VantageName::new("ap-south").unwrap()]);
+        assert_eq!(
+            verdict.stale,
+            vec![VantageName::new("ap-south").expect("a valid name")]
+        );
         assert_eq!(verdict.partial.len(), 1);
     }
 
