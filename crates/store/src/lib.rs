@@ -55,6 +55,9 @@
 //! - [`outbox`]: the notification outbox: [`Outbox`] (through
 //!   [`ProxyStore::outbox`]), rows written by the journal, claimed with a
 //!   lease by the delivery worker, per backend.
+//! - [`vantages`]: [`VantageStore`] (through [`ProxyStore::vantages`]): the
+//!   places probes come from besides the replicas, and their agents' hashed
+//!   tokens, per backend.
 //! - `history_db`: the SQLite and PostgreSQL stores' [`HistoryStore`]s:
 //!   recording through the journal, reads and pruning through `history`.
 
@@ -81,6 +84,7 @@ mod rules;
 mod sqlite;
 mod store;
 pub mod token;
+pub mod vantages;
 
 pub use clock::StoreClock;
 pub use coordination::{
@@ -102,3 +106,4 @@ pub use pg_listener::{DUE_CHANNEL, ListenerSettings, PgNoticeListener, RESULTS_C
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use store::ProxyStore;
+pub use vantages::{AgentTokenError, MintedVantage, Vantage, VantageError, VantageStore};

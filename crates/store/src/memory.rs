@@ -20,6 +20,8 @@ pub struct MemoryStore {
     inner: Mutex<Inner>,
     /// What the outbox's damping, leases and backoff are measured on.
     clock: crate::StoreClock,
+    /// The vantages and their agent tokens.
+    vantages: std::sync::Arc<crate::vantages::memory::MemoryVantages>,
     /// Persisted (in memory) history.
     history: std::sync::Arc<crate::history::memory::MemoryHistory>,
 }
@@ -86,6 +88,9 @@ impl MemoryStore {
             inner: Mutex::default(),
             history: std::sync::Arc::new(crate::history::memory::MemoryHistory::with_outbox(
                 policy,
+                clock.clone(),
+            )),
+            vantages: std::sync::Arc::new(crate::vantages::memory::MemoryVantages::new(
                 clock.clone(),
             )),
             clock,
@@ -274,6 +279,10 @@ impl ProxyStore for MemoryStore {
 
     fn outbox(&self) -> Option<std::sync::Arc<dyn crate::Outbox>> {
         Some(self.history.outbox.clone())
+    }
+
+    fn vantages(&self) -> Option<std::sync::Arc<dyn crate::VantageStore>> {
+        Some(self.vantages.clone())
     }
 }
 

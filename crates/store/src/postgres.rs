@@ -47,6 +47,8 @@ pub struct PgStore {
     /// The notification outbox, written by the history's and the
     /// coordination's journals; `None` attached read-only.
     outbox: Option<std::sync::Arc<crate::outbox::postgres::PgOutbox>>,
+    /// The vantages; `None` attached read-only without a schema of our own.
+    vantages: Option<std::sync::Arc<crate::vantages::postgres::PgVantages>>,
 }
 
 impl PgStore {
@@ -71,6 +73,9 @@ impl PgStore {
         Ok(PgStore {
             history: Some(history),
             outbox: Some(outbox),
+            vantages: Some(std::sync::Arc::new(crate::vantages::postgres::PgVantages {
+                pool: pool.clone(),
+            })),
             pool,
             read_only: false,
             own_state: None,
@@ -111,12 +116,16 @@ impl PgStore {
             .as_ref()
             .map(|pool| history_and_outbox(pool, &options.outbox_policy))
             .unzip();
+        let vantages = own_state.as_ref().map(|pool| {
+            std::sync::Arc::new(crate::vantages::postgres::PgVantages { pool: pool.clone() })
+        });
         Ok(PgStore {
             pool,
             read_only: true,
             own_state,
             history,
             outbox,
+            vantages,
         })
     }
 
@@ -411,6 +420,12 @@ impl ProxyStore for PgStore {
         self.outbox
             .clone()
             .map(|outbox| outbox as std::sync::Arc<dyn crate::Outbox>)
+    }
+
+    fn vantages(&self) -> Option<std::sync::Arc<dyn crate::VantageStore>> {
+        self.vantages
+            .clone()
+            .map(|vantages| vantages as std::sync::Arc<dyn crate::VantageStore>)
     }
 
     fn coordination(&self) -> Option<std::sync::Arc<dyn Coordination>> {

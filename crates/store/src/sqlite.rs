@@ -73,6 +73,8 @@ pub struct SqliteStore {
     history: std::sync::Arc<crate::history_db::SqliteHistory>,
     /// The notification outbox, written by the history's journal.
     outbox: std::sync::Arc<crate::outbox::sqlite::SqliteOutbox>,
+    /// The vantages, over the same pools.
+    vantages: std::sync::Arc<crate::vantages::sqlite::SqliteVantages>,
 }
 
 impl SqliteStore {
@@ -132,12 +134,17 @@ impl SqliteStore {
             },
             journal: crate::journal::Journal::with_outbox(outbox.policy.clone()),
         });
+        let vantages = std::sync::Arc::new(crate::vantages::sqlite::SqliteVantages {
+            writer: writer.clone(),
+            reader: reader.clone(),
+        });
         Ok(SqliteStore {
             writer,
             reader,
             path: path.to_owned(),
             history,
             outbox,
+            vantages,
         })
     }
 
@@ -403,6 +410,10 @@ impl ProxyStore for SqliteStore {
 
     fn outbox(&self) -> Option<std::sync::Arc<dyn crate::Outbox>> {
         Some(self.outbox.clone())
+    }
+
+    fn vantages(&self) -> Option<std::sync::Arc<dyn crate::VantageStore>> {
+        Some(self.vantages.clone())
     }
 
     fn instance_lock(

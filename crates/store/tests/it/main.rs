@@ -13,3 +13,4 @@ mod postgres;
 mod sqlite;
 mod sqlite_crash;
 mod support;
+mod vantages;

@@ -1,0 +1,130 @@
+//! Vantages and their agent tokens: the places probes come from besides the
+//! service's own replicas. An agent proves its vantage with a token of the
+//! proxy tokens' form (`<vantage uuid>:<64 hex>`), of which only the hash of
+//! the secret half is kept; rotating it or deleting the vantage makes the old
+//! token fail on the next request.
+//!
+//! # Layout
+//! - `memory`, `sqlite`, `postgres`: [`VantageStore`] on each backend (the
+//!   `vantages` migration on the databases).
+
+pub(crate) mod memory;
+pub(crate) mod postgres;
+pub(crate) mod sqlite;
+
+use proxyhealth_core::VantageName;
+use proxyhealth_core::validate::FieldError;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::StoreError;
+use crate::token::{self, MintedToken};
+
+/// A vantage as stored (never its token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vantage {
+    /// Its id, the first half of its agents' token.
+    pub id: Uuid,
+    /// Its name, unique ignoring case.
+    pub name: VantageName,
+    /// When it was created.
+    pub created_at: OffsetDateTime,
+    /// When its token was last minted (created or rotated).
+    pub token_minted_at: OffsetDateTime,
+}
+
+/// A vantage with the token just minted for it, shown once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MintedVantage {
+    /// The vantage.
+    pub vantage: Vantage,
+    /// `<vantage uuid>:<64 hex>`; only its hash is kept.
+    pub token: String,
+}
+
+/// Why a vantage could not be created, found or changed.
+#[derive(Debug, thiserror::Error)]
+pub enum VantageError {
+    /// The name breaks the name rule.
+    #[error("{0}")]
+    Invalid(#[from] FieldError),
+    /// Another vantage has this name (ignoring case).
+    #[error("a vantage named {0:?} already exists")]
+    Taken(String),
+    /// No vantage has this name.
+    #[error("no vantage named {0:?}")]
+    NotFound(String),
+    /// The store failed.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+/// Why an agent token was refused, in words an agent can print.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentTokenError {
+    /// Not `<uuid>:<64 hex>`.
+    #[error("malformed agent token")]
+    Malformed,
+    /// No vantage has the token's id: it was deleted (or never existed).
+    #[error("the agent token's vantage does not exist (deleted?)")]
+    UnknownVantage,
+    /// The secret is not the vantage's current one: it was rotated.
+    #[error("the agent token is not the vantage's current token (rotated?)")]
+    WrongSecret,
+    /// The store failed.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+/// The vantages and their tokens, on one backend.
+#[async_trait::async_trait]
+pub trait VantageStore: Send + Sync + std::fmt::Debug {
+    /// Creates a vantage named `name` with a fresh token.
+    async fn create(&self, name: &str) -> Result<MintedVantage, VantageError>;
+
+    /// Every vantage, by name.
+    async fn list(&self) -> Result<Vec<Vantage>, VantageError>;
+
+    /// Deletes the vantage named `name` (ignoring case); its token stops
+    /// working at once.
+    async fn delete(&self, name: &str) -> Result<(), VantageError>;
+
+    /// Mints a new token for the vantage named `name`; the old one stops
+    /// working at once.
+    async fn rotate_token(&self, name: &str) -> Result<MintedVantage, VantageError>;
+
+    /// The vantage whose current token `token` is, compared in constant time.
+    async fn verify_token(&self, token: &str) -> Result<Vantage, AgentTokenError>;
+}
+
+/// The name checked against the rule, and the key it is unique by.
+fn checked_name(name: &str) -> Result<(VantageName, String), VantageError> {
+    let name = VantageName::new(name)?;
+    let key = name.as_str().to_lowercase();
+    Ok((name, key))
+}
+
+/// A token for vantage `id`, or the store error the OS's RNG failing is.
+fn mint(id: Uuid) -> Result<MintedToken, VantageError> {
+    token::mint(id).map_err(|err| VantageError::Store(StoreError::Internal(err.to_string())))
+}
+
+/// The id and secret of an agent token.
+fn parse(agent_token: &str) -> Result<(Uuid, &str), AgentTokenError> {
+    token::parse(agent_token).ok_or(AgentTokenError::Malformed)
+}
+
+/// Whether `secret` is the one `stored` hashes, or the error saying it is not.
+fn check_secret(secret: &str, stored: &[u8]) -> Result<(), AgentTokenError> {
+    if token::secret_matches(secret, stored) {
+        Ok(())
+    } else {
+        Err(AgentTokenError::WrongSecret)
+    }
+}
+
+/// A stored name read back; a row that breaks the rule is the store's fault.
+fn stored_name(name: &str) -> Result<VantageName, StoreError> {
+    VantageName::new(name)
+        .map_err(|err| StoreError::Internal(format!("stored vantage name {name:?}: {err}")))
+}
