@@ -7,6 +7,9 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod vantages;
+pub use vantages::{VantageNameArgs, VantagesCommand, VantagesListArgs};
+
 /// Health checker for a fleet of regional reverse proxies (Coder workspace proxies).
 #[derive(Debug, Parser)]
 #[command(name = "proxyhealth", version, about, propagate_version = true)]
@@ -39,6 +42,10 @@ pub enum Command {
     /// Notifications on status changes.
     #[command(subcommand)]
     Notify(NotifyCommand),
+    /// Manage vantages (places probes come from) and their agent tokens on a
+    /// running server.
+    #[command(subcommand, visible_alias = "vantage")]
+    Vantages(VantagesCommand),
     /// Run a simulated fleet of proxies on loopback (for tests and benchmarks).
     Sim(SimArgs),
     /// Run a self-contained demonstration (server plus simulated fleet).

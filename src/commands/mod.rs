@@ -8,6 +8,7 @@ pub mod replicas;
 pub mod serve;
 pub mod sim;
 pub mod store;
+pub mod vantages;
 
 use crate::cli::Command;
 use std::process::ExitCode;
@@ -20,6 +21,7 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Replicas(args) => replicas::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::Check(args) => check::run(args).await,
         Command::Notify(command) => notify::run(command).await,
+        Command::Vantages(command) => vantages::run(command).await.map(|()| ExitCode::SUCCESS),
         Command::Sim(args) => sim::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::Demo(args) => demo::run(args).await.map(|()| ExitCode::SUCCESS),
     }

@@ -22,3 +22,4 @@ mod server_json;
 mod shutdown;
 mod support;
 mod tls;
+mod vantages;

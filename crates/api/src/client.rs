@@ -25,6 +25,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The path of the proxy collection, relative to the base URL.
 const PROXIES: &str = "api/v2/workspaceproxies";
+/// The vantages route, relative to the base URL.
+const VANTAGES: &str = "api/v2/proxyhealth/vantages";
 
 /// A parsed answer and the body it came from.
 #[derive(Debug, Clone)]
@@ -299,6 +301,52 @@ impl ApiClient {
         .await
     }
 
+    /// `GET /api/v2/proxyhealth/vantages`: every vantage (admin).
+    pub async fn vantages(&self) -> Result<Answer<crate::wire::VantagesResponse>, ApiError> {
+        self.call(Method::GET, VANTAGES, Auth::Admin, None::<&()>)
+            .await
+    }
+
+    /// `POST /api/v2/proxyhealth/vantages`: creates a vantage and mints its
+    /// agent token, shown only in this answer (admin).
+    pub async fn create_vantage(
+        &self,
+        name: &str,
+    ) -> Result<Answer<crate::wire::VantageTokenResponse>, ApiError> {
+        let request = crate::wire::CreateVantageRequest {
+            name: name.to_owned(),
+        };
+        self.call(Method::POST, VANTAGES, Auth::Admin, Some(&request))
+            .await
+    }
+
+    /// `DELETE /api/v2/proxyhealth/vantages/{name}`: deletes a vantage; its
+    /// agent token stops working at once (admin).
+    pub async fn delete_vantage(&self, name: &str) -> Result<Answer<MessageResponse>, ApiError> {
+        self.call(
+            Method::DELETE,
+            &vantage_path(name, None),
+            Auth::Admin,
+            None::<&()>,
+        )
+        .await
+    }
+
+    /// `POST /api/v2/proxyhealth/vantages/{name}/token`: mints a new agent
+    /// token for a vantage; the old one stops working at once (admin).
+    pub async fn rotate_vantage_token(
+        &self,
+        name: &str,
+    ) -> Result<Answer<crate::wire::VantageTokenResponse>, ApiError> {
+        self.call(
+            Method::POST,
+            &vantage_path(name, Some("token")),
+            Auth::Admin,
+            None::<&()>,
+        )
+        .await
+    }
+
     /// `GET /healthz`: `ok` (200) or `degraded` with the store's error (503);
     /// both are answers here, any other status is an error.
     pub async fn healthz(&self) -> Result<Answer<Healthz>, ApiError> {
@@ -440,6 +488,21 @@ fn parse<T: DeserializeOwned>(
 }
 
 /// The path of one proxy, with its name or id escaped as one path segment.
+/// `api/v2/proxyhealth/vantages/{name}[/{then}]`, the name as one path segment.
+fn vantage_path(name: &str, then: Option<&str>) -> String {
+    let mut url = match url::Url::parse("http://x/api/v2/proxyhealth/vantages/") {
+        Ok(url) => url,
+        Err(_) => return format!("{VANTAGES}/{name}"),
+    };
+    if let Ok(mut segments) = url.path_segments_mut() {
+        segments.pop_if_empty().push(name);
+        if let Some(then) = then {
+            segments.push(then);
+        }
+    }
+    url.path().trim_start_matches('/').to_owned()
+}
+
 fn proxy_path(name_or_id: &str) -> String {
     let mut url = match url::Url::parse("http://x/api/v2/workspaceproxies/") {
         Ok(url) => url,

@@ -19,6 +19,8 @@
 //!   re-exported by [`wire`].
 //! - `wire_summary`: the summary, its counts and last sweep, and
 //!   `/healthz`; re-exported by [`wire`].
+//! - `wire_vantages`: the shapes of vantages and their agent tokens;
+//!   re-exported by [`wire`].
 //! - [`client`]: [`ApiClient`] (built by [`ApiClientBuilder`]), one method per
 //!   route, each returning an [`Answer`]: the typed value and the raw body.
 //! - [`error`]: [`ApiError`], why a call failed, with the HTTP status and Coder's
@@ -49,6 +51,7 @@ mod wire_history;
 mod wire_notify;
 mod wire_replicas;
 mod wire_summary;
+mod wire_vantages;
 
 pub use client::{
     Answer, ApiClient, ApiClientBuilder, DEFAULT_TIMEOUT, PROXY_TOKEN_HEADER, ProxyListQuery,

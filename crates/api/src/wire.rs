@@ -26,6 +26,9 @@ pub use crate::wire_replicas::{
     StaleProxy,
 };
 pub use crate::wire_summary::{Counts, Healthz, LastSweep, Summary};
+pub use crate::wire_vantages::{
+    CreateVantageRequest, VantageInfo, VantageTokenResponse, VantagesResponse,
+};
 
 /// The offset Coder adds to a proxy's `region_id` to make its DERP region id.
 pub const DERP_REGION_ID_OFFSET: i32 = 10_000;

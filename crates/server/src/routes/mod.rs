@@ -10,6 +10,7 @@ pub(crate) mod notifications;
 pub(crate) mod proxies;
 pub(crate) mod register;
 pub(crate) mod replicas;
+pub(crate) mod vantages;
 
 use crate::api_description::{self, Access, ApiDescription};
 use crate::assets;
@@ -43,7 +44,10 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
         .routes(routes!(history::proxy_history))
         .routes(routes!(history::incidents))
         .routes(routes!(replicas::report))
-        .routes(routes!(notifications::list));
+        .routes(routes!(notifications::list))
+        .routes(routes!(vantages::list, vantages::create))
+        .routes(routes!(vantages::delete))
+        .routes(routes!(vantages::rotate_token));
     let proxy = OpenApiRouter::default()
         .routes(routes!(register::register))
         .routes(routes!(register::deregister));

@@ -1,0 +1,154 @@
+//! `/api/v2/proxyhealth/vantages`: the places probes come from besides the
+//! service's own replicas, and their agents' tokens (admin). A token is
+//! shown once, when it is minted; only its hash is kept.
+
+use crate::error::ApiError;
+use crate::extract::JsonBody;
+use crate::path_param::PathParam;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use proxyhealth_api::wire::{
+    CreateVantageRequest, MessageResponse, VantageInfo, VantageTokenResponse, VantagesResponse,
+};
+use proxyhealth_core::envelope::ErrorEnvelope;
+use proxyhealth_store::{
+    MintedVantage, ProxyStore, StoreError, Vantage, VantageError, VantageStore,
+};
+use std::sync::Arc;
+
+impl From<VantageError> for ApiError {
+    fn from(err: VantageError) -> Self {
+        match err {
+            VantageError::Invalid(field) => ApiError::invalid_field("Validation failed.", &field),
+            VantageError::Taken(_) => ApiError::new(StatusCode::CONFLICT, err.to_string())
+                .with_validation("name", "taken"),
+            VantageError::NotFound(_) => ApiError::not_found(err.to_string()),
+            VantageError::Store(store) => store.into(),
+        }
+    }
+}
+
+/// The store's vantages, or the refusal of a store without tables of our own.
+fn vantages_of(store: &dyn ProxyStore) -> Result<Arc<dyn VantageStore>, ApiError> {
+    store
+        .vantages()
+        .ok_or_else(|| ApiError::from(StoreError::ReadOnly))
+}
+
+fn info(vantage: Vantage) -> VantageInfo {
+    VantageInfo {
+        id: vantage.id,
+        name: vantage.name.to_string(),
+        created_at: vantage.created_at,
+        token_minted_at: vantage.token_minted_at,
+    }
+}
+
+fn minted(minted: MintedVantage) -> VantageTokenResponse {
+    VantageTokenResponse {
+        vantage: info(minted.vantage),
+        agent_token: minted.token,
+    }
+}
+
+/// `GET /api/v2/proxyhealth/vantages`.
+#[utoipa::path(
+    get,
+    path = "/api/v2/proxyhealth/vantages",
+    operation_id = "list_vantages",
+    tag = "vantages",
+    responses(
+        (status = 200, description = "Every vantage, by name (never a token).", body = VantagesResponse),
+        (status = 503, description = "The store is unavailable, or keeps no vantages (attached read-only to Coder without a schema of our own).", body = ErrorEnvelope),
+        (status = 500, description = "The store failed.", body = ErrorEnvelope),
+    ),
+)]
+pub(crate) async fn list(
+    State(store): State<Arc<dyn ProxyStore>>,
+) -> Result<Json<VantagesResponse>, ApiError> {
+    let vantages = vantages_of(store.as_ref())?.list().await?;
+    Ok(Json(VantagesResponse {
+        vantages: vantages.into_iter().map(info).collect(),
+    }))
+}
+
+/// `POST /api/v2/proxyhealth/vantages`.
+#[utoipa::path(
+    post,
+    path = "/api/v2/proxyhealth/vantages",
+    operation_id = "create_vantage",
+    tag = "vantages",
+    request_body = CreateVantageRequest,
+    responses(
+        (status = 201, description = "Created: the vantage and its agent token, shown only now.", body = VantageTokenResponse),
+        (status = 400, description = "The name breaks the name rule, or the body is not the expected JSON object; `validations` names the field.", body = ErrorEnvelope),
+        (status = 409, description = "A vantage has this name (ignoring case).", body = ErrorEnvelope),
+        (status = 413, description = "The body is larger than `max_body_bytes`.", body = ErrorEnvelope),
+        (status = 415, description = "The body is not `application/json`.", body = ErrorEnvelope),
+        (status = 503, description = "The store is unavailable or keeps no vantages.", body = ErrorEnvelope),
+        (status = 500, description = "The store failed.", body = ErrorEnvelope),
+    ),
+)]
+pub(crate) async fn create(
+    State(store): State<Arc<dyn ProxyStore>>,
+    JsonBody(body): JsonBody<CreateVantageRequest>,
+) -> Result<(StatusCode, Json<VantageTokenResponse>), ApiError> {
+    let created = vantages_of(store.as_ref())?.create(&body.name).await?;
+    tracing::info!(vantage = %created.vantage.name, "vantage created");
+    Ok((StatusCode::CREATED, Json(minted(created))))
+}
+
+/// `DELETE /api/v2/proxyhealth/vantages/{vantage}`.
+#[utoipa::path(
+    delete,
+    path = "/api/v2/proxyhealth/vantages/{vantage}",
+    operation_id = "delete_vantage",
+    tag = "vantages",
+    params(
+        ("vantage" = String, Path, description = "The vantage's name (ignoring case)."),
+    ),
+    responses(
+        (status = 200, description = "Deleted: `Vantage has been deleted!`; its agent token is refused from now on.", body = MessageResponse),
+        (status = 400, description = "The path is not UTF-8 once percent-decoded.", body = ErrorEnvelope),
+        (status = 404, description = "No vantage has this name.", body = ErrorEnvelope),
+        (status = 503, description = "The store is unavailable or keeps no vantages.", body = ErrorEnvelope),
+        (status = 500, description = "The store failed.", body = ErrorEnvelope),
+    ),
+)]
+pub(crate) async fn delete(
+    State(store): State<Arc<dyn ProxyStore>>,
+    PathParam(name): PathParam<String>,
+) -> Result<Json<MessageResponse>, ApiError> {
+    vantages_of(store.as_ref())?.delete(&name).await?;
+    tracing::info!(vantage = %name, "vantage deleted");
+    Ok(Json(MessageResponse {
+        message: "Vantage has been deleted!".to_owned(),
+    }))
+}
+
+/// `POST /api/v2/proxyhealth/vantages/{vantage}/token`.
+#[utoipa::path(
+    post,
+    path = "/api/v2/proxyhealth/vantages/{vantage}/token",
+    operation_id = "rotate_vantage_token",
+    tag = "vantages",
+    params(
+        ("vantage" = String, Path, description = "The vantage's name (ignoring case)."),
+    ),
+    responses(
+        (status = 200, description = "A new agent token, shown only now; the old one is refused from now on.", body = VantageTokenResponse),
+        (status = 400, description = "The path is not UTF-8 once percent-decoded.", body = ErrorEnvelope),
+        (status = 404, description = "No vantage has this name.", body = ErrorEnvelope),
+        (status = 503, description = "The store is unavailable or keeps no vantages.", body = ErrorEnvelope),
+        (status = 500, description = "The store failed.", body = ErrorEnvelope),
+    ),
+)]
+pub(crate) async fn rotate_token(
+    State(store): State<Arc<dyn ProxyStore>>,
+    PathParam(name): PathParam<String>,
+) -> Result<Json<VantageTokenResponse>, ApiError> {
+    let rotated = vantages_of(store.as_ref())?.rotate_token(&name).await?;
+    tracing::info!(vantage = %rotated.vantage.name, "vantage token rotated");
+    Ok(Json(minted(rotated)))
+}
