@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// How long the one proxy takes to answer: the first sweep takes at least this.
-const ANSWER_DELAY: Duration = Duration::from_secs(2);
+const ANSWER_DELAY: Duration = Duration::from_secs(3);
 
 /// A SQLite store at `db` holding one proxy registered at `url`.
 async fn seeded_store(db: &Path, url: &str) {

@@ -1,5 +1,6 @@
 //! The Debian package under systemd: `dpkg -i` into a booted Debian, then
-//! the unit started (ready through `Type=notify`), serving, restarted with
+//! the unit started (ready through `Type=notify`), serving, checking a proxy
+//! (the package's own `proxyhealth sim`) under its hardening, restarted with
 //! its proxies kept in the state directory, and its rating by
 //! `systemd-analyze security` printed and held to "OK".
 
@@ -8,6 +9,7 @@ mod machine;
 use machine::{Machine, text};
 use proxyhealth_testkit::in_ci;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The admin token the test writes into the package's environment file.
 const TOKEN: &str = "debian-package-test-token";
@@ -119,7 +121,45 @@ async fn the_package_installs_starts_ready_and_keeps_its_store_across_a_restart(
     let cli = format!(
         "PROXYHEALTH_URL=http://127.0.0.1:8080 PROXYHEALTH_ADMIN_TOKEN={TOKEN} proxyhealth"
     );
-    machine.sh_ok(&format!("{cli} proxies create --name edge-1 --only-token"));
+    // a proxy to check, on the container's loopback: the binary's own simulator
+    machine.sh_ok(
+        "systemd-run --unit=fake-proxy proxyhealth sim --count 1 --port 9000 \
+         --out /run/sim-targets.tsv",
+    );
+    let proxy_url = proxyhealth_testkit::eventually(
+        Duration::from_secs(20),
+        "the simulated proxy",
+        async || {
+            let output = machine.sh("grep -v '^#' /run/sim-targets.tsv | cut -f1");
+            let url = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+            if url.starts_with("http://") {
+                Ok(url)
+            } else {
+                Err(text(&output))
+            }
+        },
+    )
+    .await;
+    let token = machine.sh_ok(&format!("{cli} proxies create --name edge-1 --only-token"));
+    let registration = format!(
+        r#"{{"access_url":"{proxy_url}","wildcard_hostname":"","derp_enabled":true,"derp_only":false,"replica_id":"{}","hostname":"edge-1","replica_error":"","replica_relay_address":"","version":"v2.20.0"}}"#,
+        uuid::Uuid::new_v4()
+    );
+    machine.sh_ok(&format!(
+        "curl -sS --fail-with-body -H 'Coder-External-Proxy-Token: {token}' \
+         -H 'Content-Type: application/json' --data '{registration}' \
+         http://127.0.0.1:8080/api/v2/workspaceproxies/me/register"
+    ));
+    // the hardened service reaches it and finds it healthy
+    proxyhealth_testkit::eventually(Duration::from_secs(30), "edge-1 ok", async || {
+        let listed = machine.sh_ok(&format!("{cli} proxies list --status ok"));
+        if listed.contains("edge-1") {
+            Ok(())
+        } else {
+            Err(listed)
+        }
+    })
+    .await;
     assert_eq!(
         machine.sh_ok("stat -c '%U %a' /var/lib/proxyhealth /var/lib/proxyhealth/proxyhealth.db"),
         "proxyhealth 750\nproxyhealth 600",
