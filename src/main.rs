@@ -11,6 +11,7 @@ mod exit;
 mod limits;
 mod logging;
 mod output;
+mod readiness;
 mod shutdown;
 mod targets;
 

@@ -25,7 +25,9 @@ stop_services() {
 
 # PostgreSQL server binaries (initdb, pg_ctl), Chromium for the dashboard's
 # browser test, promtool (from prometheus) to lint the metrics output and test
-# the alert rules, and Prometheus with Alertmanager for the alerting test.
+# the alert rules, Prometheus with Alertmanager for the alerting test, and
+# systemd-nspawn (systemd-container) with debootstrap to boot a Debian with
+# systemd for the Debian package's test.
 ensure_packages() {
     local missing=()
     if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
@@ -43,11 +45,18 @@ ensure_packages() {
         missing+=(prometheus-alertmanager)
         services+=(prometheus-alertmanager)
     fi
+    if ! command -v systemd-nspawn >/dev/null 2>&1; then
+        missing+=(systemd-container)
+    fi
+    if ! command -v debootstrap >/dev/null 2>&1; then
+        missing+=(debootstrap)
+    fi
     if [ "${#missing[@]}" -gt 0 ]; then
         echo "installing: ${missing[*]}"
         apt_install "${missing[@]}"
         if [ "${#services[@]}" -gt 0 ]; then stop_services "${services[@]}"; fi
     else
-        echo "all present: postgresql, chromium, prometheus (promtool), prometheus-alertmanager"
+        echo "all present: postgresql, chromium, prometheus (promtool), prometheus-alertmanager," \
+            "systemd-container, debootstrap"
     fi
 }

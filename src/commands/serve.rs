@@ -5,7 +5,7 @@ use crate::commands::store;
 use crate::config::{ServeSettings, units::format_byte_size};
 use crate::exit::app_error;
 use crate::shutdown::Signals;
-use crate::{limits, logging};
+use crate::{limits, logging, readiness};
 use proxyhealth_server::{AppSettings, Application, SHUTDOWN_GRACE, ServiceConfig, Stopped};
 
 /// Resolves the configuration (before logging starts, since it picks the log
@@ -66,9 +66,12 @@ async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
     }
     print!("{banner}");
 
+    // spawned before the sweep loop starts, so its first sweep is not missed
+    let ready = tokio::spawn(readiness::announce_when_ready(app.engine().clone(), addr));
     let first = async {
         let name = signals.nth(1).await;
         tracing::info!(signal = name, "shutting down");
+        readiness::stopping();
     };
     tokio::select! {
         stopped = app.run_until_stopped(first) => {
@@ -80,6 +83,7 @@ async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
             tracing::warn!(signal = name, "second signal; exiting at once");
         }
     }
+    ready.abort();
     tracing::info!("stopped");
     Ok(())
 }

@@ -11,8 +11,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Flags the docs name that belong to other programs, each with its owner.
-const OTHER_PROGRAMS_FLAGS: [(&str, &str); 4] = [
+const OTHER_PROGRAMS_FLAGS: [(&str, &str); 6] = [
     ("--release", "cargo run --release"),
+    ("--locked", "cargo install --locked"),
+    ("--now", "systemctl enable --now"),
     ("--test", "cargo test --test"),
     ("--nocapture", "the test harness"),
     ("--skip-replicas", "scripts/bench"),
@@ -25,7 +27,12 @@ fn documents() -> Vec<PathBuf> {
         .iter()
         .map(|name| root.join(name))
         .collect();
-    for dir in ["docs", "deploy/prometheus", "deploy/grafana"] {
+    for dir in [
+        "docs",
+        "deploy/prometheus",
+        "deploy/grafana",
+        "deploy/debian",
+    ] {
         let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
             continue;
         };
@@ -33,7 +40,8 @@ fn documents() -> Vec<PathBuf> {
             let path = entry.path();
             if matches!(
                 path.extension().and_then(|e| e.to_str()),
-                Some("md" | "yml" | "yaml")
+                // the Debian package's configuration, environment file and unit
+                Some("md" | "yml" | "yaml" | "toml" | "env" | "service")
             ) {
                 files.push(path);
             }

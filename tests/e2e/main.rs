@@ -16,6 +16,7 @@ mod metrics;
 mod notify;
 mod public_reads;
 mod quiet;
+mod readiness;
 mod replicas;
 mod secrets;
 mod server_json;

@@ -68,6 +68,13 @@ impl Server {
         Server::spawn(dir, db, db_spec, extra, &[], None)
     }
 
+    /// Like [`Server::start_on`], with environment variables.
+    pub fn start_on_with(db_spec: &str, extra: &[&str], env: &[(&str, &str)]) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("not-a-sqlite-store");
+        Server::spawn(dir, db, db_spec, extra, env, None)
+    }
+
     fn spawn(
         dir: tempfile::TempDir,
         db: PathBuf,

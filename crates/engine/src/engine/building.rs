@@ -133,7 +133,7 @@ impl EngineBuilder {
                     covers: 0,
                     result: Err(EngineError::ShuttingDown),
                 }),
-                state: ArcSwap::from_pointee(SweepState::default()),
+                state: watch::channel(Arc::new(SweepState::default())).0,
                 generations,
                 background_rechecks: parking_lot::Mutex::new(HashMap::new()),
                 recheck_requests: self.recheck_requests,

@@ -60,8 +60,9 @@ struct Inner {
     sweep_requests: AtomicU64,
     /// Held while a sweep runs: one sweep at a time; holds the last sweep's outcome.
     sweep: AsyncMutex<LastSweep>,
-    /// How the last sweep went, for `/healthz`.
-    state: ArcSwap<SweepState>,
+    /// How the last sweep went, for `/healthz`; a watch so a caller can wait
+    /// for the first one (see [`Engine::first_view`]).
+    state: watch::Sender<Arc<SweepState>>,
     /// The generation of each stored snapshot, for waiters (server-sent events).
     generations: watch::Sender<u64>,
     /// Proxies with a background re-check in flight, and whether another is
@@ -138,7 +139,24 @@ impl Engine {
 
     /// How the sweeps have been going.
     pub fn sweep_state(&self) -> Arc<SweepState> {
-        self.inner.state.load_full()
+        Arc::clone(&self.inner.state.borrow())
+    }
+
+    /// Waits until the first sweep (on a cluster replica: the first read of
+    /// the shared view) has ended, successful or not, and returns how it
+    /// went. Until then the snapshot is empty whatever the store holds, so
+    /// this is when the service is ready to tell a supervisor so (systemd's
+    /// `READY=1`). Returns at once when one has already ended.
+    pub async fn first_view(&self) -> Arc<SweepState> {
+        let mut states = self.inner.state.subscribe();
+        match states
+            .wait_for(|state| state.last_attempt_at.is_some())
+            .await
+        {
+            Ok(state) => Arc::clone(&state),
+            // unreachable while `self` holds the sender; answer what is known
+            Err(_) => self.sweep_state(),
+        }
     }
 
     /// A receiver that sees the generation of every stored snapshot.

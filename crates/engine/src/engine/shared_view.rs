@@ -25,7 +25,7 @@ impl Engine {
             self.publish(next);
         }
         *self.inner.view_read_at.lock() = Some(Instant::now());
-        self.inner.state.store(Arc::new(SweepState {
+        self.inner.state.send_replace(Arc::new(SweepState {
             last_error: None,
             consecutive_failures: 0,
             last_attempt_at: Some(info.started_at),
@@ -43,8 +43,8 @@ impl Engine {
             .sweeps
             .with_label_values(&["failed"])
             .inc();
-        let previous = self.inner.state.load();
-        self.inner.state.store(Arc::new(SweepState {
+        let previous = self.sweep_state();
+        self.inner.state.send_replace(Arc::new(SweepState {
             last_error: Some(error),
             consecutive_failures: previous.consecutive_failures.saturating_add(1),
             last_attempt_at: Some(OffsetDateTime::now_utc()),

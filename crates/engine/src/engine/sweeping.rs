@@ -71,7 +71,7 @@ impl Engine {
             .metrics
             .sweep_duration
             .observe(started.elapsed().as_secs_f64());
-        let previous = self.inner.state.load();
+        let previous = self.sweep_state();
         let state = match &outcome {
             Ok(_) => SweepState {
                 last_error: None,
@@ -86,7 +86,7 @@ impl Engine {
         };
         let label = if outcome.is_ok() { "ok" } else { "failed" };
         self.inner.metrics.sweeps.with_label_values(&[label]).inc();
-        self.inner.state.store(Arc::new(state));
+        self.inner.state.send_replace(Arc::new(state));
         outcome
     }
 

@@ -98,6 +98,36 @@ async fn a_store_error_keeps_the_previous_snapshot() {
 }
 
 #[tokio::test]
+async fn the_first_view_is_awaited_until_the_first_sweep_ends() {
+    let engine = engine(ListSource::with(vec![]));
+    let before = tokio::time::timeout(Duration::ZERO, engine.first_view()).await;
+    assert!(before.is_err(), "no sweep ran yet: still waiting");
+    let waiting = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.first_view().await }
+    });
+    engine.force_update().await.expect("first sweep");
+    let state = waiting.await.expect("join");
+    assert_eq!(state.last_error, None);
+    assert!(state.last_attempt_at.is_some());
+}
+
+#[tokio::test]
+async fn a_failed_first_sweep_ends_the_wait_for_the_first_view_with_its_error() {
+    let source = ListSource::with(vec![]);
+    source.fail_with(Some("connection refused"));
+    let engine = engine(source);
+    engine.force_update().await.expect_err("the store fails");
+    let state = tokio::time::timeout(Duration::ZERO, engine.first_view())
+        .await
+        .expect("a sweep already ended");
+    assert_eq!(
+        state.last_error.as_deref(),
+        Some("get workspace proxies: connection refused")
+    );
+}
+
+#[tokio::test]
 async fn concurrent_force_updates_share_sweeps_that_started_after_them() {
     let server = FakeProxy::start(slow_ok(300)).await;
     let p = proxy("p", &server.url);
