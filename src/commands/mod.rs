@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod demo;
+pub mod healthcheck;
 pub mod notify;
 pub mod proxies;
 pub mod replicas;
@@ -21,6 +22,7 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Check(args) => check::run(args).await,
         Command::Notify(command) => notify::run(command).await,
         Command::Sim(args) => sim::run(args).await.map(|()| ExitCode::SUCCESS),
+        Command::Healthcheck(args) => healthcheck::run(args).await,
         Command::Demo(args) => demo::run(args).await.map(|()| ExitCode::SUCCESS),
     }
 }
