@@ -8,5 +8,6 @@
 //!
 //! Without Docker the tests skip with a message; with `CI=true` they fail.
 
+mod compose;
 mod image;
 mod support;
