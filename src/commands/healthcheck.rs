@@ -24,7 +24,11 @@ pub async fn run(args: HealthcheckArgs) -> anyhow::Result<ExitCode> {
     if let Some(token) = settings.admin_token.as_deref() {
         builder = builder.admin_token(token);
     }
-    let answer = builder.build()?.healthz().await?;
+    let answer = builder
+        .build()?
+        .healthz()
+        .await
+        .map_err(|err| anyhow::anyhow!(one_line(&format!("{:#}", anyhow::Error::new(err)))))?;
     let health = answer.value;
     if health.status == "ok" {
         println!("ok");
@@ -41,6 +45,16 @@ pub async fn run(args: HealthcheckArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(crate::exit::FAILURE))
 }
 
+/// `text` on one line (a health check's output is read as one line): its
+/// lines joined with `; `.
+fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// The address to reach a server listening on `listen` from the same host:
 /// the unspecified address (every interface) is reached on loopback.
 fn local_address(listen: SocketAddr) -> SocketAddr {
@@ -54,7 +68,15 @@ fn local_address(listen: SocketAddr) -> SocketAddr {
 
 #[cfg(test)]
 mod tests {
-    use super::local_address;
+    use super::{local_address, one_line};
+
+    #[test]
+    fn a_message_of_several_lines_is_printed_on_one() {
+        assert_eq!(
+            one_line("Missing admin token. (401)\n  detail: Send it.\n"),
+            "Missing admin token. (401); detail: Send it."
+        );
+    }
 
     #[test]
     fn every_interface_is_reached_on_loopback() {

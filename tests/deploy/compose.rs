@@ -506,10 +506,10 @@ async fn a_replica_cut_off_from_postgresql_goes_stale_writes_nothing_late_and_co
         async || {
             for service in ["proxyhealth-1", "proxyhealth-2"] {
                 let now = stack.statuses(service).await?;
-                if service == "proxyhealth-1" {
-                    if let Err(why) = never_back(&mut seen, &now) {
-                        panic!("{why}");
-                    }
+                if service == "proxyhealth-1"
+                    && let Err(why) = never_back(&mut seen, &now)
+                {
+                    panic!("{why}");
                 }
                 if now
                     .values()

@@ -85,8 +85,12 @@ pub fn logs(name: &str) -> String {
 pub struct Cleanup {
     containers: Vec<String>,
     volumes: Vec<String>,
-    projects: Vec<(Vec<String>, Vec<(String, String)>, PathBuf)>,
+    projects: Vec<Project>,
 }
+
+/// A Compose project to take down: the arguments that name it, the
+/// variables its file reads, the folder it runs in.
+type Project = (Vec<String>, Vec<(String, String)>, PathBuf);
 
 impl Cleanup {
     /// Removes the container `name` at the end.
