@@ -11,8 +11,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Flags the docs name that belong to other programs, each with its owner.
-const OTHER_PROGRAMS_FLAGS: [(&str, &str); 4] = [
+const OTHER_PROGRAMS_FLAGS: [(&str, &str); 6] = [
     ("--release", "cargo run --release"),
+    ("--read-only", "docker run --read-only"),
+    ("--build-arg", "docker build --build-arg"),
     ("--test", "cargo test --test"),
     ("--nocapture", "the test harness"),
     ("--skip-replicas", "scripts/bench"),
@@ -25,7 +27,13 @@ fn documents() -> Vec<PathBuf> {
         .iter()
         .map(|name| root.join(name))
         .collect();
-    for dir in ["docs", "deploy/prometheus", "deploy/grafana"] {
+    for dir in [
+        "docs",
+        "deploy/prometheus",
+        "deploy/grafana",
+        "deploy/compose",
+        "deploy/kubernetes",
+    ] {
         let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
             continue;
         };
