@@ -46,6 +46,15 @@ pub enum Command {
     /// running server.
     #[command(subcommand, visible_alias = "vantage")]
     Vantages(VantagesCommand),
+    /// Ask a running server whether it is healthy (`GET /healthz`), for a
+    /// container's HEALTHCHECK or a probe: prints `ok` and exits 0, or prints
+    /// what is wrong and exits 1.
+    ///
+    /// Finds the server where `serve` would listen with the same
+    /// configuration (--config, --listen, PROXYHEALTH_LISTEN; every interface
+    /// is reached on loopback) unless --url says where, and sends the admin
+    /// token when one is configured (needed with --public-reads=false).
+    Healthcheck(HealthcheckArgs),
     /// Run a simulated fleet of proxies on loopback (for tests and benchmarks).
     Sim(SimArgs),
     /// Run a self-contained demonstration (server plus simulated fleet).
@@ -70,6 +79,22 @@ pub struct ServeArgs {
     /// Notifications on status changes.
     #[command(flatten)]
     pub notify: NotifyLayer,
+}
+
+/// `healthcheck`'s flags: where the server is, or the settings `serve` reads
+/// to find it.
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// The server's base URL [default: http://ADDR, from the address `serve`
+    /// listens on]
+    #[arg(long, value_name = "URL")]
+    pub url: Option<url::Url>,
+    /// The configuration file.
+    #[command(flatten)]
+    pub config: ConfigFlag,
+    /// The server's own settings (its listen address and admin token).
+    #[command(flatten)]
+    pub server: ServerLayer,
 }
 
 /// `notify` subcommands.

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod demo;
+pub mod healthcheck;
 pub mod notify;
 pub mod proxies;
 pub mod replicas;
@@ -23,6 +24,7 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Notify(command) => notify::run(command).await,
         Command::Vantages(command) => vantages::run(command).await.map(|()| ExitCode::SUCCESS),
         Command::Sim(args) => sim::run(args).await.map(|()| ExitCode::SUCCESS),
+        Command::Healthcheck(args) => healthcheck::run(args).await,
         Command::Demo(args) => demo::run(args).await.map(|()| ExitCode::SUCCESS),
     }
 }

@@ -94,7 +94,22 @@ pub fn resolve_serve(
     notify: &NotifyLayer,
 ) -> anyhow::Result<ServeSettings> {
     let file = load_file(config)?;
-    let mut settings = ServeSettings {
+    let mut settings = serve_defaults()?;
+    merged(store, file.store).apply(&mut settings.store);
+    merged(probe, file.probe).apply(&mut settings.engine);
+    merged(server, file.server).apply(&mut settings);
+    check_tls_files(&settings.engine)?;
+    merged(notify, file.notify).apply(&mut settings.notify);
+    settings
+        .notify
+        .validate()
+        .map_err(|err| usage(err.to_string()))?;
+    Ok(settings)
+}
+
+/// What `serve` runs with when nothing is configured.
+fn serve_defaults() -> anyhow::Result<ServeSettings> {
+    Ok(ServeSettings {
         listen: DEFAULT_LISTEN
             .parse()
             .map_err(|err| usage(format!("default listen address: {err}")))?,
@@ -106,16 +121,16 @@ pub fn resolve_serve(
         public_reads: ServiceConfig::default().public_reads,
         notify: proxyhealth_notify::NotifySettings::default(),
         history_retention: proxyhealth_store::history::retention::DEFAULT_RETENTION,
-    };
-    merged(store, file.store).apply(&mut settings.store);
-    merged(probe, file.probe).apply(&mut settings.engine);
+    })
+}
+
+/// The server settings `serve` would run with, from the same flags (with
+/// their variables) and file: where `healthcheck` finds the server it
+/// checks, and the admin token it may need.
+pub fn resolve_server(config: &ConfigFlag, server: &ServerLayer) -> anyhow::Result<ServeSettings> {
+    let file = load_file(config)?;
+    let mut settings = serve_defaults()?;
     merged(server, file.server).apply(&mut settings);
-    check_tls_files(&settings.engine)?;
-    merged(notify, file.notify).apply(&mut settings.notify);
-    settings
-        .notify
-        .validate()
-        .map_err(|err| usage(err.to_string()))?;
     Ok(settings)
 }
 

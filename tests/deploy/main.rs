@@ -1,9 +1,17 @@
-//! The ways users install proxyhealth, each run for real: the Debian package
-//! ([`debian`]) installed with `dpkg -i` into a Debian booted with systemd
-//! (`systemd-nspawn`), where its unit is started, restarted and rated.
+//! The ways users install proxyhealth, each run for real: the container
+//! image built from the repository's `Dockerfile` ([`image`]) and the Compose
+//! deployment of `deploy/compose/` ([`compose`]) on Docker, and the Debian
+//! package ([`debian`]) installed with `dpkg -i` into a Debian booted with
+//! systemd (`systemd-nspawn`), where its unit is started, restarted and rated.
+//! No image can be pulled here, so the public base images are stood in for by
+//! images made from Debian's packages (`scripts/docker-bases`), passed to the
+//! very files users build and start. The image and the package hold the binary
+//! `cargo build --release` made (build it first; `scripts/test` does).
 //!
-//! The package is the one `cargo deb` made from the release build (make it
-//! first; `scripts/test` does). Without what booting a container needs the
-//! tests skip with a message; with `CI=true` they fail.
+//! Without Docker, or what booting a container needs, the tests skip with a
+//! message; with `CI=true` they fail.
 
+mod compose;
 mod debian;
+mod image;
+mod support;

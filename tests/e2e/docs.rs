@@ -15,6 +15,8 @@ const OTHER_PROGRAMS_FLAGS: [(&str, &str); 6] = [
     ("--release", "cargo run --release"),
     ("--locked", "cargo install --locked"),
     ("--now", "systemctl enable --now"),
+    ("--read-only", "docker run --read-only"),
+    ("--build-arg", "docker build --build-arg"),
     ("--test", "cargo test --test"),
     ("--nocapture", "the test harness"),
     ("--skip-replicas", "scripts/bench"),
@@ -32,6 +34,8 @@ fn documents() -> Vec<PathBuf> {
         "deploy/prometheus",
         "deploy/grafana",
         "deploy/debian",
+        "deploy/compose",
+        "deploy/kubernetes",
     ] {
         let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
             continue;

@@ -11,6 +11,7 @@ mod config;
 mod crash;
 mod docs;
 mod fleet;
+mod healthcheck;
 mod host_names;
 mod metrics;
 mod notify;

@@ -63,6 +63,21 @@ macro_rules! columns {
     };
 }
 
+/// Whether files can be made in `dir`: SQLite makes its write-ahead log and
+/// shared-memory files beside the database, so a directory it cannot write
+/// (a read-only volume, one owned by another user) fails every write even when
+/// the database file itself opens. Tried with a file of our own, removed at
+/// once, so the answer is the kernel's and not a guess from permission bits.
+fn check_writable(dir: &Path) -> std::io::Result<()> {
+    let probe = dir.join(format!(".proxyhealth-write-test-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&probe)?;
+    std::fs::remove_file(&probe)
+}
+
 /// A store in one SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -94,10 +109,20 @@ impl SqliteStore {
                 path.display()
             ))
         };
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .map_err(|err| unavailable("create the directory of", &err))?;
-        }
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent)
+            .map_err(|err| unavailable("create the directory of", &err))?;
+        check_writable(parent).map_err(|err| {
+            StoreError::Unavailable(format!(
+                "cannot use SQLite database {}: its directory {} is not writable ({err}); \
+                 it must be writable by the user proxyhealth runs as",
+                path.display(),
+                parent.display()
+            ))
+        })?;
         let options = SqliteConnectOptions::from_str("sqlite:")
             .map_err(|err| StoreError::Internal(err.to_string()))?
             .filename(path)
