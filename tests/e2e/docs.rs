@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Flags the docs name that belong to other programs, each with its owner.
-const OTHER_PROGRAMS_FLAGS: [(&str, &str); 6] = [
+const OTHER_PROGRAMS_FLAGS: [(&str, &str); 8] = [
     ("--release", "cargo run --release"),
     ("--locked", "cargo install --locked"),
     ("--now", "systemctl enable --now"),
