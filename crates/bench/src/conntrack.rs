@@ -56,3 +56,10 @@ pub async fn make_room(connections: usize) -> Option<String> {
          new connections may be dropped and healthy proxies time out in this run"
     ))
 }
+
+/// [`make_room`], its note (if any) said on stderr: for the rows that keep no notes.
+pub async fn wait_for_room(connections: usize) {
+    if let Some(note) = make_room(connections).await {
+        eprintln!("   {note}");
+    }
+}

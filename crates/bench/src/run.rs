@@ -319,7 +319,7 @@ async fn sweep_row(args: &RunArgs, work_dir: &std::path::Path, n: usize, mix: Mi
         MixArg::BadDay => args.bad_day_reps,
     };
     for _ in 0..reps.max(1) {
-        make_room(n).await;
+        crate::conntrack::wait_for_room(n).await;
         // Alternate checker and client loop so both see the same machine state.
         match run_json::<SweepReport>(&sweep_args(args.parallelism, None), limit).await {
             Ok(report) => {
@@ -339,7 +339,7 @@ async fn sweep_row(args: &RunArgs, work_dir: &std::path::Path, n: usize, mix: Mi
             Err(err) => row.errors.push(format!("checker: {err:#}")),
         }
         if with_client {
-            make_room(n).await;
+            crate::conntrack::wait_for_room(n).await;
             match run_json::<ClientLoopReport>(&client_args, limit).await {
                 Ok(report) => {
                     if report.ok != report.requests {
@@ -446,12 +446,4 @@ async fn count_regions(url: &str) -> anyhow::Result<usize> {
         .and_then(serde_json::Value::as_array)
         .map(Vec::len)
         .context("the answer has no regions array")
-}
-
-/// Waits for room for `n` connections in the kernel's connection-tracking
-/// table (see `crate::conntrack`), saying so on stderr when it had to.
-pub async fn make_room(n: usize) {
-    if let Some(note) = crate::conntrack::make_room(n).await {
-        eprintln!("   {note}");
-    }
 }
