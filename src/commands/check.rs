@@ -9,14 +9,14 @@ use crate::output::OutputFormat;
 use crate::output::certificate;
 use crate::output::check_json;
 use crate::output::style::{sanitize, status_colour};
-use crate::output::table::{Row, render};
+use crate::output::table::{Row, write_table};
 use crate::targets;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use proxyhealth_core::{Proxy, Status, redact_url};
 use proxyhealth_engine::{CheckResult, EngineOptions, sweep_once};
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Read};
+use std::io::{BufWriter, IsTerminal, Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -43,7 +43,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         .all(|result| result.verdict.status == Status::Ok);
     match args.output {
         OutputFormat::Json => print_json(&results)?,
-        OutputFormat::Table => print_table(&results),
+        OutputFormat::Table => print_table(&results).context("writing the table")?,
     }
     Ok(ExitCode::from(if all_ok {
         exit::SUCCESS
@@ -135,7 +135,19 @@ async fn sweep(options: &EngineOptions, proxies: Vec<Proxy>) -> anyhow::Result<V
 /// `ok` one and the sweep's summary as info (`-vv`). Names, URLs and messages
 /// come from proxies and files, so control characters are escaped.
 fn log_results(results: &[CheckResult], took: std::time::Duration) {
+    // Without `-v` nothing is logged: the lines are not even made (a large
+    // fleet's sweep would spend its last moments formatting them for nothing).
+    let warn = tracing::enabled!(tracing::Level::WARN);
+    let info = tracing::enabled!(tracing::Level::INFO);
     for result in results {
+        let wanted = if result.verdict.status == Status::Ok {
+            info
+        } else {
+            warn
+        };
+        if !wanted {
+            continue;
+        }
         let name = sanitize(&result.proxy.name, false);
         let url = sanitize(&redact_url(&result.proxy.url), false);
         let status = result.verdict.status;
@@ -149,6 +161,9 @@ fn log_results(results: &[CheckResult], took: std::time::Duration) {
             let errors = messages("", &report.errors);
             tracing::warn!("{name} ({url}) is {status}{errors}");
         }
+    }
+    if !info {
+        return;
     }
     tracing::info!(
         "checked {} in {:.2} s: {}",
@@ -204,48 +219,51 @@ fn latency_ms(result: &CheckResult) -> Option<f64> {
     result.latency.map(|d| d.as_secs_f64() * 1000.0)
 }
 
-fn print_table(results: &[CheckResult]) {
+/// Prints the table a row at a time (each row made as it is written), so a
+/// large fleet's table is never held whole in memory.
+fn print_table(results: &[CheckResult]) -> std::io::Result<()> {
+    let mut out = BufWriter::new(std::io::stdout().lock());
     if results.is_empty() {
         // Only reached with --allow-empty: a header over no rows says nothing.
-        println!("no proxies to check");
-        return;
+        writeln!(out, "no proxies to check")?;
+        return out.flush();
     }
     let colour = std::io::stdout().is_terminal();
-    let rows: Vec<Row> = results
-        .iter()
-        .map(|result| {
-            let status = result.verdict.status;
-            let latency = latency_ms(result)
-                .map(|ms| format!("{ms:.1} ms"))
-                .unwrap_or_else(|| "-".to_owned());
-            Row::new(vec![
-                result.proxy.name.clone(),
-                redact_url(&result.proxy.url).into_owned(),
-                status.to_string(),
-                certificate::cell(result.tls_not_after, result.tls_days_left),
-                latency,
-            ])
-            .colour(2, status_colour(status))
-            .notes(
-                &result.verdict.report.errors,
-                &result.verdict.report.warnings,
-            )
-        })
-        .collect();
-    print!(
-        "{}",
-        render(
-            &["name", "url", "status", "certificate", "latency"],
-            &rows,
-            colour
-        )
-    );
-    println!("{}: {}", proxies(results.len()), summary(results));
+    write_table(
+        &mut out,
+        &["name", "url", "status", "certificate", "latency"],
+        || results.iter().map(table_row),
+        colour,
+    )?;
+    writeln!(out, "{}: {}", proxies(results.len()), summary(results))?;
+    out.flush()
 }
 
+/// One result's line of the table, with its errors and warnings under it.
+fn table_row(result: &CheckResult) -> Row {
+    let status = result.verdict.status;
+    let latency = latency_ms(result)
+        .map(|ms| format!("{ms:.1} ms"))
+        .unwrap_or_else(|| "-".to_owned());
+    Row::new(vec![
+        result.proxy.name.clone(),
+        redact_url(&result.proxy.url).into_owned(),
+        status.to_string(),
+        certificate::cell(result.tls_not_after, result.tls_days_left),
+        latency,
+    ])
+    .colour(2, status_colour(status))
+    .notes(
+        &result.verdict.report.errors,
+        &result.verdict.report.warnings,
+    )
+}
+
+/// Prints the JSON document as it is serialised, without a copy of it as text.
 fn print_json(results: &[CheckResult]) -> anyhow::Result<()> {
-    let text =
-        serde_json::to_string_pretty(&check_json::document(results)).context("formatting JSON")?;
-    println!("{text}");
-    Ok(())
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    serde_json::to_writer_pretty(&mut out, &check_json::document(results))
+        .context("writing JSON")?;
+    writeln!(out).context("writing JSON")?;
+    out.flush().context("writing JSON")
 }

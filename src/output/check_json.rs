@@ -15,7 +15,7 @@ use uuid::Uuid;
 #[derive(Debug, Serialize)]
 pub struct CheckDocument<'a> {
     /// One entry per proxy, in the order of the table (by name, then URL).
-    pub proxies: Vec<CheckedProxy<'a>>,
+    pub proxies: Proxies<'a>,
     /// How many proxies have each status, every status listed (0 included).
     pub counts: Counts<'a>,
     /// How many proxies were checked.
@@ -55,6 +55,17 @@ pub struct Messages<'a> {
     pub warnings: &'a [String],
 }
 
+/// Every proxy's entry, each made as it is written (a fleet's document is
+/// never held whole).
+#[derive(Debug)]
+pub struct Proxies<'a>(&'a [CheckResult]);
+
+impl Serialize for Proxies<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(checked_proxy))
+    }
+}
+
 /// The counts per status, written as an object in the order of
 /// [`Status::ALL`].
 #[derive(Debug)]
@@ -74,7 +85,7 @@ impl Serialize for Counts<'_> {
 /// The document for a sweep's results (already in the order to print).
 pub fn document(results: &[CheckResult]) -> CheckDocument<'_> {
     CheckDocument {
-        proxies: results.iter().map(checked_proxy).collect(),
+        proxies: Proxies(results),
         counts: Counts(results),
         total: results.len(),
     }

@@ -1,11 +1,14 @@
 //! A table of proxies, one line each, with their errors and warnings printed
 //! under their line.
 //!
-//! comfy-table lays out the columns; the notes are put between its lines
-//! afterwards, so a long error never widens the table.
+//! Columns are left-aligned, two spaces apart, as wide as their widest cell
+//! (in terminal columns); the notes go between the lines, so a long error
+//! never widens the table. The table is written as it is laid out, a row at a
+//! time: a check of 100,000 proxies never holds its table as text or cells.
 
 use super::style::{Colour, paint, sanitize};
-use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
+use std::io::{self, Write};
+use unicode_width::UnicodeWidthStr;
 
 /// What a note under a row is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,66 +58,76 @@ impl Row {
     }
 }
 
-fn comfy_colour(colour: Colour) -> Color {
-    match colour {
-        Colour::Red => Color::Red,
-        Colour::Yellow => Color::Yellow,
-        Colour::Green => Color::Green,
-        Colour::Grey => Color::DarkGrey,
-    }
-}
-
 /// Renders the table; colours are written only when `colour` is set (stdout is a
 /// terminal). The result ends with a newline.
 pub fn render(headers: &[&str], rows: &[Row], colour: bool) -> String {
-    let mut table = Table::new();
-    table
-        .load_preset(presets::NOTHING)
-        .set_content_arrangement(ContentArrangement::Disabled);
-    if colour {
-        table.enforce_styling();
-    } else {
-        table.force_no_tty();
-    }
-    table.set_header(headers.iter().map(|h| h.to_uppercase()));
-    for row in rows {
-        table.add_row(row.cells.iter().enumerate().map(|(i, text)| {
-            let cell = Cell::new(sanitize(text, false));
-            match row.colours.get(i).copied().flatten() {
-                Some(c) if colour => cell.fg(comfy_colour(c)),
-                _ => cell,
+    let mut out = Vec::new();
+    // Writing to a Vec cannot fail.
+    let _ = write_table(&mut out, headers, || rows.iter().cloned(), colour);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Writes the table to `out` as [`render`] lays it out. `rows` is called
+/// twice, once to measure the columns and once to write the lines, so the
+/// caller can make each row as it is needed instead of holding them all.
+pub fn write_table<W, I>(
+    out: &mut W,
+    headers: &[&str],
+    rows: impl Fn() -> I,
+    colour: bool,
+) -> io::Result<()>
+where
+    W: Write,
+    I: Iterator<Item = Row>,
+{
+    let headers: Vec<String> = headers.iter().map(|h| h.to_uppercase()).collect();
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.width()).collect();
+    for row in rows() {
+        for (i, cell) in row.cells.iter().enumerate() {
+            let width = sanitize(cell, false).width();
+            match widths.get_mut(i) {
+                Some(widest) => *widest = (*widest).max(width),
+                None => widths.push(width),
             }
-        }));
-    }
-    let laid_out: Vec<String> = table
-        .lines()
-        .map(|line| line.trim_end().to_owned())
-        .filter(|line| !line.trim().is_empty())
-        .collect();
-    // The preset's invisible left border and padding indent every line alike.
-    let margin = laid_out
-        .iter()
-        .map(|line| line.len() - line.trim_start_matches(' ').len())
-        .min()
-        .unwrap_or(0);
-    let mut lines = laid_out
-        .into_iter()
-        .map(|line| line.get(margin..).unwrap_or_default().to_owned());
-    let mut out = String::new();
-    if let Some(header) = lines.next() {
-        out.push_str(&header);
-        out.push('\n');
-    }
-    for row in rows {
-        if let Some(line) = lines.next() {
-            out.push_str(&line);
-            out.push('\n');
         }
+    }
+    let mut line = String::new();
+    let plain = vec![None; headers.len()];
+    write_line(out, &mut line, &widths, &headers, &plain, colour)?;
+    for row in rows() {
+        write_line(out, &mut line, &widths, &row.cells, &row.colours, colour)?;
         for (kind, text) in &row.notes {
-            out.push_str(&note(*kind, text, colour));
+            out.write_all(note(*kind, text, colour).as_bytes())?;
         }
     }
-    out
+    Ok(())
+}
+
+/// One line: each cell (escaped, painted when `colour`) padded to its
+/// column's width, two spaces between columns, no trailing spaces.
+fn write_line<W: Write>(
+    out: &mut W,
+    line: &mut String,
+    widths: &[usize],
+    cells: &[String],
+    colours: &[Option<Colour>],
+    colour: bool,
+) -> io::Result<()> {
+    line.clear();
+    for (i, cell) in cells.iter().enumerate() {
+        if i > 0 {
+            line.push_str("  ");
+        }
+        let text = sanitize(cell, false);
+        match colours.get(i).copied().flatten() {
+            Some(tint) if colour => line.push_str(&paint(&text, tint, true)),
+            _ => line.push_str(&text),
+        }
+        let width = widths.get(i).copied().unwrap_or(0);
+        line.extend(std::iter::repeat_n(' ', width.saturating_sub(text.width())));
+    }
+    out.write_all(line.trim_end().as_bytes())?;
+    out.write_all(b"\n")
 }
 
 /// One note: `    error: first line`, further lines indented under the first.

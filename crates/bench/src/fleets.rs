@@ -146,11 +146,13 @@ pub async fn bad_day(args: &RunArgs, work_dir: &Path, n: usize, stack: StackArg)
     row.fleet = ready.summary;
     let before: Option<FleetStats> = fleet.ask("stats").await.ok();
     for _ in 0..args.bad_day_reps.max(1) {
+        crate::conntrack::wait_for_room(n).await;
         let cold = checker(&sweep_args(args, &targets, 0, false), &mut row.errors).await;
         if let Some(report) = cold {
             eprintln!("   first sweep: {:.3} s", report.wall_s);
             row.cold.push(report);
         }
+        crate::conntrack::wait_for_room(2 * n).await;
         let warm = checker(&sweep_args(args, &targets, 1, false), &mut row.errors).await;
         if let Some(report) = warm {
             eprintln!(
@@ -197,6 +199,7 @@ pub async fn https(args: &RunArgs, work_dir: &Path, n: usize) -> HttpsRow {
     ];
     let before: Option<FleetStats> = fleet.ask("stats").await.ok();
     for _ in 0..args.https_reps.max(1) {
+        crate::conntrack::wait_for_room(n).await;
         if let Some(report) = checker(&sweep_args(args, &targets, 0, true), &mut row.errors).await {
             eprintln!(
                 "   checker: {:.3} s, cpu {:.3} s",
@@ -204,6 +207,7 @@ pub async fn https(args: &RunArgs, work_dir: &Path, n: usize) -> HttpsRow {
             );
             row.checker.push(report);
         }
+        crate::conntrack::wait_for_room(n).await;
         match run_json::<ClientLoopReport>(&client_args, LIMIT).await {
             Ok(report) => {
                 if report.ok != report.requests {

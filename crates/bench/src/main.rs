@@ -10,6 +10,8 @@
 //! - `reads`: reads of the engine's cache under criterion;
 //! - `serve-regions`: the service with 10,000 proxies, for `wrk`;
 //! - `store-list`: `list_proxies()` against a plain SELECT;
+//! - `check-cli`: the real `proxyhealth check` binary's peak memory, wall
+//!   time and CPU per check at 1,000 to 100,000 proxies;
 //! - `history`: the cost of persisted history on one backend:
 //!   writing a sweep's history, the size after 90 simulated days, a 30-day read;
 //! - `replicas`: several `proxyhealth serve` replicas and 10,000 proxies on one
@@ -21,8 +23,10 @@
 //! --stack costly`, a real server's CPU per request), first and next sweep; and
 //! HTTPS with a fresh handshake per check against a bare TLS client loop.
 
+mod check_cli;
 mod child;
 mod client_loop;
+mod conntrack;
 mod criterion_read;
 mod fleet;
 mod fleets;
@@ -79,6 +83,8 @@ enum Command {
     Replicas(replicas::ReplicasArgs),
     /// The cost of persisted history on one backend; prints a JSON line.
     History(history::HistoryArgs),
+    /// The real `proxyhealth check` under GNU time; prints a JSON line.
+    CheckCli(check_cli::CheckCliArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -108,6 +114,7 @@ fn main() -> std::process::ExitCode {
             Command::StoreList(args) => store_list::run(args).await,
             Command::Replicas(args) => run_replicas(args).await,
             Command::History(args) => history::run(args).await,
+            Command::CheckCli(args) => check_cli::run(args).await,
         }
     });
     // The stdin readers of `fleet` and `serve-regions` live on blocking threads.

@@ -48,6 +48,11 @@ pub fn render(results: &Results) -> String {
         &results.history,
         results.history_skipped.as_deref(),
     );
+    crate::check_cli::section(
+        &mut md,
+        results.check_cli.as_ref(),
+        results.check_cli_skipped.as_deref(),
+    );
     targets(&mut md, results);
     growth(&mut md, results);
     if !results.notes.is_empty() || !results.failures.is_empty() {

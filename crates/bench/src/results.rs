@@ -44,6 +44,10 @@ pub struct Results {
     pub fleets_skipped: Vec<String>,
     /// Runs that failed.
     pub failures: Vec<String>,
+    /// The real `proxyhealth check` (section 9).
+    pub check_cli: Option<crate::check_cli::CheckCliReport>,
+    /// Why section 9 is missing.
+    pub check_cli_skipped: Option<String>,
     /// Remarks about what was skipped.
     pub notes: Vec<String>,
     /// Seconds the whole run took.

@@ -105,6 +105,18 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     }
 
+    if args.skip_check_cli {
+        results.check_cli_skipped = Some("skipped (--skip-check-cli)".into());
+    } else {
+        eprintln!("== proxyhealth check: 1,000 to 100,000 healthy proxies");
+        let child = vec!["check-cli".to_owned()];
+        match run_json::<crate::check_cli::CheckCliReport>(&child, Duration::from_secs(1200)).await
+        {
+            Ok(report) => results.check_cli = Some(report),
+            Err(err) => results.failures.push(format!("check-cli: {err:#}")),
+        }
+    }
+
     if !args.skip_core {
         eprintln!("== reads: criterion");
         match reads(&args, &work_dir).await {
@@ -307,6 +319,7 @@ async fn sweep_row(args: &RunArgs, work_dir: &std::path::Path, n: usize, mix: Mi
         MixArg::BadDay => args.bad_day_reps,
     };
     for _ in 0..reps.max(1) {
+        crate::conntrack::wait_for_room(n).await;
         // Alternate checker and client loop so both see the same machine state.
         match run_json::<SweepReport>(&sweep_args(args.parallelism, None), limit).await {
             Ok(report) => {
@@ -326,6 +339,7 @@ async fn sweep_row(args: &RunArgs, work_dir: &std::path::Path, n: usize, mix: Mi
             Err(err) => row.errors.push(format!("checker: {err:#}")),
         }
         if with_client {
+            crate::conntrack::wait_for_room(n).await;
             match run_json::<ClientLoopReport>(&client_args, limit).await {
                 Ok(report) => {
                     if report.ok != report.requests {

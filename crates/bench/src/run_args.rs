@@ -78,6 +78,9 @@ pub struct RunArgs {
     /// Skip the HTTPS row (about two minutes).
     #[arg(long)]
     pub skip_https: bool,
+    /// Skip the real `proxyhealth check` at 1,000 to 100,000 proxies (about a minute).
+    #[arg(long)]
+    pub skip_check_cli: bool,
     /// Skip section 1-4 (sweeps, reads, regions, store listing): run only the
     /// stages not skipped otherwise (to re-measure the fleets' rows alone).
     #[arg(long)]

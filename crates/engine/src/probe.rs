@@ -192,7 +192,10 @@ impl Prober {
             return Ok(None);
         };
         let port = url.port_or_known_default().unwrap_or(0);
-        match timeout_at(deadline, resolver.lookup(host, port)).await {
+        // Boxed: the resolver's future is large and only checks of host names
+        // await it, while every check's task would carry its size inline (a
+        // sweep holds one such task per check in flight).
+        match timeout_at(deadline, Box::pin(resolver.lookup(host, port))).await {
             Err(_elapsed) => Err(ProbeOutcome::Transport(TransportError {
                 kind: TransportErrorKind::Timeout,
                 message: lookup_timed_out(host, &humanize(self.timeout)),

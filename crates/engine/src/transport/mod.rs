@@ -47,8 +47,9 @@ pub(crate) struct Answer {
 pub(crate) enum Body {
     /// A body on the lean path.
     PlainHttp(plain_http::Body),
-    /// A body read through `reqwest`.
-    Client(tls::Body),
+    /// A body read through `reqwest` (boxed: a response is large, and the
+    /// lean path should not carry its size in every check's task).
+    Client(Box<tls::Body>),
 }
 
 impl Transport<'_> {
@@ -71,11 +72,17 @@ impl Transport<'_> {
                 })
             }
             Transport::Client(client) => {
-                let sent = tls::send(client, url, buf);
-                let (head, body) = resolve::with_looked_up(looked_up, sent).await?;
+                // Boxed, like the body's read below: `reqwest`'s futures are
+                // several times the lean path's, and a check's task is as large
+                // as the largest future it may await, whichever transport it uses.
+                let sent = Box::pin(resolve::with_looked_up(
+                    looked_up,
+                    tls::send(client, url, buf),
+                ));
+                let (head, body) = sent.await?;
                 Ok(Answer {
                     head,
-                    body: Body::Client(body),
+                    body: Body::Client(Box::new(body)),
                 })
             }
         }
@@ -88,7 +95,7 @@ impl Body {
     pub(crate) async fn read(self, deadline: Instant, cap: BodyCap) -> (Vec<u8>, Option<BodyStop>) {
         match self {
             Body::PlainHttp(body) => body.read(deadline, cap).await,
-            Body::Client(body) => body.read(deadline, cap).await,
+            Body::Client(body) => Box::pin(body.read(deadline, cap)).await,
         }
     }
 
