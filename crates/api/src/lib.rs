@@ -19,6 +19,8 @@
 //!   re-exported by [`wire`].
 //! - `wire_summary`: the summary, its counts and last sweep, and
 //!   `/healthz`; re-exported by [`wire`].
+//! - `wire_events`: the live-update events of the event stream (what
+//!   changed between two generations); re-exported by [`wire`].
 //! - [`client`]: [`ApiClient`] (built by [`ApiClientBuilder`]), one method per
 //!   route, each returning an [`Answer`]: the typed value and the raw body.
 //! - [`error`]: [`ApiError`], why a call failed, with the HTTP status and Coder's
@@ -45,6 +47,7 @@
 pub mod client;
 pub mod error;
 pub mod wire;
+mod wire_events;
 mod wire_history;
 mod wire_notify;
 mod wire_replicas;
