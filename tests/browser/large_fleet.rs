@@ -2,10 +2,10 @@
 //! DOM, search and sort on the page's own copy of the fleet, and live changes
 //! applied from the event stream without reading the list again.
 
-use crate::cdp::Page;
 use crate::demo::Demo;
 use futures::StreamExt;
 use proxyhealth_api::wire::CreateProxyRequest;
+use proxyhealth_cdp::Page;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -34,7 +34,10 @@ pub async fn add_proxies(demo: &Demo) {
         .buffer_unordered(8)
         .collect()
         .await;
-    assert!(created.iter().all(|s| *s == 201), "every proxy is created: {created:?}");
+    assert!(
+        created.iter().all(|s| *s == 201),
+        "every proxy is created: {created:?}"
+    );
 }
 
 /// The pager's state: `[page, pages, total, range text, hidden]`.

@@ -5,20 +5,17 @@
 //! The first test leaves a full-page screenshot at `target/dashboard.png`, the
 //! proxy page's test one at `target/proxy-page.png`.
 
-mod cdp;
 mod certificate;
-mod chromium;
 mod dashboard;
 mod demo;
 mod large_fleet;
 mod proxy_page;
 
-use cdp::Cdp;
-use chromium::Chromium;
 use dashboard::{Row, generation, row, wait_for_rows, wait_for_tiles};
 use demo::Demo;
 use proxy_page::ProxyPage;
 use proxyhealth_api::wire::CreateProxyRequest;
+use proxyhealth_cdp::{Cdp, Chromium, chromium};
 use proxyhealth_testkit::FakeProxy;
 use serde_json::json;
 use std::path::PathBuf;
@@ -432,7 +429,7 @@ async fn a_display_name_and_error_text_with_markup_render_as_text() {
 }
 
 /// The uptime figure `period` (`last_24h`, `last_30d`) of the proxy `name`.
-async fn uptime_text(page: &cdp::Page<'_>, name: &str, period: &str) -> String {
+async fn uptime_text(page: &proxyhealth_cdp::Page<'_>, name: &str, period: &str) -> String {
     let js = format!(
         "(() => {{ const c = document.querySelector('tr[data-proxy-name=\"{name}\"] .uptime[data-period=\"{period}\"] .uptime-value'); return c ? c.textContent : ''; }})()"
     );

@@ -14,7 +14,8 @@ use uuid::Uuid;
 ///
 /// `changed` holds every proxy that is new or whose shown state changed
 /// (status, last result, report, names, URL, version, certificate, latency
-/// by more than [`LATENCY_TOLERANCE_MS`] ms and a quarter), whole and as the
+/// by more than [`LATENCY_TOLERANCE_MS`] ms and a factor of two from the one
+/// last sent), whole and as the
 /// list shows it (without `uptime`); `removed` the ids of the proxies gone.
 /// When `checked_at` is set, a sweep checked every other proxy at that time
 /// with the same result and about the same latency: a client that holds
@@ -61,7 +62,7 @@ pub struct Resync {
     pub generation: u64,
 }
 
-/// A latency change smaller than this (in milliseconds), or than a quarter
-/// of the latency, does not make a proxy count as changed in a
-/// [`ProxyDelta`]: latencies jitter at every check.
+/// A latency within this many milliseconds, or within a factor of two, of
+/// the one a stream last sent for a proxy does not make it count as changed
+/// in a [`ProxyDelta`]: a check's latency during a sweep jitters with load.
 pub const LATENCY_TOLERANCE_MS: f64 = 20.0;

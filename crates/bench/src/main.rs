@@ -12,6 +12,9 @@
 //! - `store-list`: `list_proxies()` against a plain SELECT;
 //! - `history`: the cost of persisted history on one backend:
 //!   writing a sweep's history, the size after 90 simulated days, a 30-day read;
+//! - `serve-dashboard`: the service on SQLite with registered proxies, for
+//!   the dashboard row (a real Chromium, `dashboard_bench`) and the API rows
+//!   at 10,000 and 100,000 proxies (`api_rows`);
 //! - `replicas`: several `proxyhealth serve` replicas and 10,000 proxies on one
 //!   PostgreSQL: checks per proxy per interval, the database's work,
 //!   the time from a result to every replica serving it.
@@ -21,9 +24,12 @@
 //! --stack costly`, a real server's CPU per request), first and next sweep; and
 //! HTTPS with a fresh handshake per check against a bare TLS client loop.
 
+mod api_rows;
 mod child;
 mod client_loop;
 mod criterion_read;
+mod dashboard_bench;
+mod dashboard_serve;
 mod fleet;
 mod fleets;
 mod history;
@@ -35,6 +41,7 @@ mod regions;
 mod replica_proc;
 mod replicas;
 mod report;
+mod report_dashboard;
 mod report_fleets;
 mod report_history;
 mod report_replicas;
@@ -79,6 +86,9 @@ enum Command {
     Replicas(replicas::ReplicasArgs),
     /// The cost of persisted history on one backend; prints a JSON line.
     History(history::HistoryArgs),
+    /// The service on SQLite with registered proxies, for the dashboard and
+    /// API rows, until stdin closes.
+    ServeDashboard(dashboard_serve::ServeDashboardArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -108,6 +118,7 @@ fn main() -> std::process::ExitCode {
             Command::StoreList(args) => store_list::run(args).await,
             Command::Replicas(args) => run_replicas(args).await,
             Command::History(args) => history::run(args).await,
+            Command::ServeDashboard(args) => dashboard_serve::run(args).await,
         }
     });
     // The stdin readers of `fleet` and `serve-regions` live on blocking threads.

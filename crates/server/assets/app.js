@@ -123,9 +123,18 @@
     return t;
   }
 
+  /** Formatted times by their value: a sweep gives every proxy the same times, and local formatting is slow. */
+  const exactTimes = new Map();
+
   function exactTime(t) {
-    const d = new Date(t);
-    return `${d.toLocaleString()} (${d.toISOString()})`;
+    let text = exactTimes.get(t);
+    if (text === undefined) {
+      const d = new Date(t);
+      text = `${d.toLocaleString()} (${d.toISOString()})`;
+      if (exactTimes.size > 20000) exactTimes.clear();
+      exactTimes.set(t, text);
+    }
+    return text;
   }
 
   function fmtDuration(ms) {
@@ -412,6 +421,7 @@
     state.firstPage = null;
     state.shown = null;
     document.body.dataset.model = 'complete';
+    if (!document.body.dataset.modelMs) document.body.dataset.modelMs = String(Math.round(performance.now()));
   }
 
   /** A proxy of the model with what filtering and sorting read, worked out once. */

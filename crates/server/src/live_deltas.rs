@@ -17,10 +17,11 @@ use proxyhealth_api::wire::{
 };
 use proxyhealth_core::{Proxy, ProxyStatus};
 use proxyhealth_engine::Snapshot;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 /// How many changes are kept for streams that fell behind.
 pub(crate) const KEPT: usize = 32;
@@ -77,6 +78,10 @@ pub(crate) struct LiveDeltas {
 struct Inner {
     /// The snapshot the newest change leads to.
     base: Option<Arc<Snapshot>>,
+    /// Each proxy's status as the streams' clients hold it: the last one a
+    /// change carried (or the base's, for a proxy no change carried yet).
+    /// Small latency moves are measured from it, so they never add up unseen.
+    sent: HashMap<Uuid, Arc<ProxyStatus>>,
     /// The newest changes, oldest first.
     kept: VecDeque<Arc<Delta>>,
 }
@@ -131,12 +136,13 @@ impl Inner {
     fn advance(&mut self, snapshot: &Arc<Snapshot>) -> Result<(), serde_json::Error> {
         let Some(base) = &self.base else {
             self.base = Some(Arc::clone(snapshot));
+            self.sent = snapshot.statuses().clone();
             return Ok(());
         };
         if snapshot.generation() <= base.generation() {
             return Ok(());
         }
-        let delta = Arc::new(delta(base, snapshot)?);
+        let delta = Arc::new(delta(base, snapshot, &mut self.sent)?);
         if self.kept.len() == KEPT {
             self.kept.pop_front();
         }
@@ -146,8 +152,13 @@ impl Inner {
     }
 }
 
-/// The change from `old` to `new`, rendered for both views.
-pub(crate) fn delta(old: &Snapshot, new: &Snapshot) -> Result<Delta, serde_json::Error> {
+/// The change from `old` to `new`, rendered for both views; `sent` (what the
+/// clients hold) is brought up to date with it.
+pub(crate) fn delta(
+    old: &Snapshot,
+    new: &Snapshot,
+    sent: &mut HashMap<Uuid, Arc<ProxyStatus>>,
+) -> Result<Delta, serde_json::Error> {
     let checked_at = sweep_started(old, new);
     let mut proxies = Vec::new();
     let mut regions = Vec::new();
@@ -156,10 +167,11 @@ pub(crate) fn delta(old: &Snapshot, new: &Snapshot) -> Result<Delta, serde_json:
         if before.is_some_and(|before| Arc::ptr_eq(before, status)) {
             continue;
         }
-        let same_shown = before.is_some_and(|before| {
-            checked_at == Some(status.checked_at) && shown_alike(before, status)
-        });
+        let same_shown = sent
+            .get(id)
+            .is_some_and(|held| checked_at == Some(status.checked_at) && shown_alike(held, status));
         if !same_shown {
+            sent.insert(*id, Arc::clone(status));
             let mut proxy = WorkspaceProxy::with_engine_status(&status.proxy, Some(status));
             proxy.uptime = None;
             proxies.push(proxy);
@@ -180,6 +192,9 @@ pub(crate) fn delta(old: &Snapshot, new: &Snapshot) -> Result<Delta, serde_json:
         .copied()
         .collect();
     removed.sort_unstable();
+    for id in &removed {
+        sent.remove(id);
+    }
     // Regions also lose the proxies that turned derp-only (or deleted).
     let mut regions_removed = removed.clone();
     for (id, status) in new.statuses() {
@@ -188,8 +203,8 @@ pub(crate) fn delta(old: &Snapshot, new: &Snapshot) -> Result<Delta, serde_json:
             regions_removed.push(*id);
         }
     }
-    proxies.sort_by(|a, b| a.region.id.cmp(&b.region.id));
-    regions.sort_by(|a, b| a.id.cmp(&b.id));
+    proxies.sort_by_key(|proxy| proxy.region.id);
+    regions.sort_by_key(|region| region.id);
     let (from, to) = (old.generation(), new.generation());
     let proxies = serde_json::to_vec(&ProxyDelta {
         from,
@@ -235,13 +250,15 @@ fn shown_alike(a: &ProxyStatus, b: &ProxyStatus) -> bool {
         && proxy_alike(&a.proxy, &b.proxy)
 }
 
-/// Whether two latencies differ by less than the tolerance of a delta.
-fn latency_alike(a: Option<Duration>, b: Option<Duration>) -> bool {
-    match (a, b) {
+/// Whether a latency is close enough to the one the clients hold: within
+/// [`LATENCY_TOLERANCE_MS`], or within a factor of two (a check's latency
+/// during a sweep jitters with the machine's load).
+fn latency_alike(held: Option<Duration>, now: Option<Duration>) -> bool {
+    match (held, now) {
         (None, None) => true,
         (Some(a), Some(b)) => {
             let (a, b) = (a.as_secs_f64() * 1000.0, b.as_secs_f64() * 1000.0);
-            (a - b).abs() < LATENCY_TOLERANCE_MS.max(a.max(b) / 4.0)
+            (a - b).abs() < LATENCY_TOLERANCE_MS || a.max(b) < 2.0 * a.min(b)
         }
         _ => false,
     }
