@@ -2,7 +2,7 @@
 //! `.badge`, `ul.errors`/`ul.warnings .msg-text`, `[data-count-for]`,
 //! `body[data-generation]`).
 
-use crate::cdp::Page;
+use proxyhealth_cdp::Page;
 use serde::Deserialize;
 use std::time::Duration;
 

@@ -5,19 +5,17 @@
 //! The first test leaves a full-page screenshot at `target/dashboard.png`, the
 //! proxy page's test one at `target/proxy-page.png`.
 
-mod cdp;
 mod certificate;
-mod chromium;
 mod dashboard;
 mod demo;
+mod large_fleet;
 mod proxy_page;
 
-use cdp::Cdp;
-use chromium::Chromium;
 use dashboard::{Row, generation, row, wait_for_rows, wait_for_tiles};
 use demo::Demo;
 use proxy_page::ProxyPage;
 use proxyhealth_api::wire::CreateProxyRequest;
+use proxyhealth_cdp::{Cdp, Chromium, chromium};
 use proxyhealth_testkit::FakeProxy;
 use serde_json::json;
 use std::path::PathBuf;
@@ -431,7 +429,7 @@ async fn a_display_name_and_error_text_with_markup_render_as_text() {
 }
 
 /// The uptime figure `period` (`last_24h`, `last_30d`) of the proxy `name`.
-async fn uptime_text(page: &cdp::Page<'_>, name: &str, period: &str) -> String {
+async fn uptime_text(page: &proxyhealth_cdp::Page<'_>, name: &str, period: &str) -> String {
     let js = format!(
         "(() => {{ const c = document.querySelector('tr[data-proxy-name=\"{name}\"] .uptime[data-period=\"{period}\"] .uptime-value'); return c ? c.textContent : ''; }})()"
     );
@@ -686,6 +684,112 @@ async fn a_proxy_page_shows_markup_in_the_display_name_and_incident_message_as_t
         assert!(dialogs.is_empty(), "no alert dialog opened: {dialogs:?}");
         close(browser, cdp).await;
         drop(fake);
+        stop_demo(demo).await;
+    })
+    .await
+    .expect("the test finishes within its time limit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_fleet_shows_one_page_of_rows_searches_and_applies_live_changes_in_place() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let Some((browser, cdp)) = browser().await else {
+            return;
+        };
+        let demo = Demo::start("large-fleet-admin-token").await;
+        large_fleet::add_proxies(&demo).await;
+        let total = 14 + large_fleet::EXTRA as u64;
+        let page = cdp.new_page().await.expect("open a page");
+        page.set_viewport(1360, 900).await.expect("set the viewport");
+        page.navigate(&demo.dashboard).await.expect("load the dashboard");
+        large_fleet::wait_for_model(&page, SETTLE).await;
+
+        // One page of rows in the DOM, and the pager says how many in all.
+        let first = wait_for_rows(&page, SETTLE, "a full first page", |rows| {
+            (rows.len() as u64 != large_fleet::PAGE_SIZE).then(|| format!("{} rows", rows.len()))
+        })
+        .await;
+        assert_eq!(
+            large_fleet::pager(&page).await,
+            json!([1, total.div_ceil(large_fleet::PAGE_SIZE), total, format!("1–50 of {total} proxies"), false]),
+            "the pager shows the first of the pages"
+        );
+        assert_eq!(
+            page.eval("document.querySelectorAll('#proxy-rows tr').length").await.expect("count"),
+            json!(large_fleet::PAGE_SIZE),
+            "the DOM holds only one page"
+        );
+
+        // The next page: other rows; sorted by name, in the server's order.
+        page.eval("document.querySelector('#pager-next').click() ?? true").await.expect("next page");
+        let second = dashboard::rows(&page).await;
+        assert_eq!(second.len() as u64, large_fleet::PAGE_SIZE);
+        assert!(
+            second.iter().all(|r| row(&first, &r.name).is_none()),
+            "the second page shows other proxies"
+        );
+        assert_eq!(large_fleet::pager(&page).await[0], json!(2));
+        page.eval("(() => { const s = document.querySelector('#sort'); s.value = 'name'; s.dispatchEvent(new Event('change')); return true; })()")
+            .await
+            .expect("sort by name");
+        let by_name = dashboard::rows(&page).await;
+        assert_eq!(large_fleet::pager(&page).await[0], json!(1), "a new sort starts at page 1");
+        assert_eq!(by_name.first().map(|r| r.name.as_str()), Some("af-south"));
+        assert!(
+            by_name.windows(2).all(|w| w[0].name.to_lowercase() <= w[1].name.to_lowercase()),
+            "rows by name"
+        );
+
+        // Search answers from the page's copy, without asking the server.
+        let reads = large_fleet::list_reads(&page).await;
+        large_fleet::search(&page, "bulk-12").await;
+        let found = dashboard::rows(&page).await;
+        let names: Vec<&str> = found.iter().map(|r| r.name.as_str()).collect();
+        let expected: Vec<String> = (120..130).map(|i| format!("bulk-{i}")).collect();
+        assert_eq!(names, expected, "the search shows its matches at once, by name");
+        assert_eq!(
+            large_fleet::pager(&page).await[4],
+            json!(true),
+            "no pager for one page"
+        );
+        assert_eq!(large_fleet::list_reads(&page).await, reads, "the search read nothing");
+
+        // A live change arrives as a change of the stream, not a new read of the list.
+        large_fleet::search(&page, "eu-north").await;
+        let was = row(&dashboard::rows(&page).await, "eu-north")
+            .expect("the flapping proxy is found")
+            .status
+            .clone();
+        let live_before = page
+            .eval("Number(document.body.dataset.liveGeneration || 0)")
+            .await
+            .expect("live generation");
+        wait_for_rows(&page, Duration::from_secs(40), "the flapping proxy changes status", |rows| {
+            match row(rows, "eu-north") {
+                Some(r) if r.status != was && r.badge == r.status => None,
+                Some(r) => Some(format!("eu-north still {:?}", r.status)),
+                None => Some("no eu-north row".into()),
+            }
+        })
+        .await;
+        assert!(
+            page.eval("Number(document.body.dataset.liveGeneration || 0)")
+                .await
+                .expect("live generation")
+                .as_u64()
+                > live_before.as_u64(),
+            "the page applied the stream's changes"
+        );
+        assert_eq!(
+            large_fleet::list_reads(&page).await,
+            reads,
+            "the update read no list"
+        );
+        assert_eq!(
+            page.eval("document.querySelector('#live').dataset.state").await.expect("live"),
+            json!("live")
+        );
+        close(browser, cdp).await;
         stop_demo(demo).await;
     })
     .await

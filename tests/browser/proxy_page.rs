@@ -4,7 +4,7 @@
 //! `.incident-message`, `#windows button[aria-pressed]`, and
 //! `body[data-page-loads]`.
 
-use crate::cdp::{Cdp, Page};
+use proxyhealth_cdp::{Cdp, Page};
 use serde::Deserialize;
 use std::time::Duration;
 

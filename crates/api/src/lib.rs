@@ -21,6 +21,8 @@
 //!   `/healthz`; re-exported by [`wire`].
 //! - `wire_vantages`: the shapes of vantages and their agent tokens;
 //!   re-exported by [`wire`].
+//! - `wire_events`: the live-update events of the event stream (what
+//!   changed between two generations); re-exported by [`wire`].
 //! - [`client`]: [`ApiClient`] (built by [`ApiClientBuilder`]), one method per
 //!   route, each returning an [`Answer`]: the typed value and the raw body.
 //! - [`error`]: [`ApiError`], why a call failed, with the HTTP status and Coder's
@@ -47,6 +49,7 @@
 pub mod client;
 pub mod error;
 pub mod wire;
+mod wire_events;
 mod wire_history;
 mod wire_notify;
 mod wire_replicas;

@@ -14,6 +14,9 @@
 //!   time and CPU per check at 1,000 to 100,000 proxies;
 //! - `history`: the cost of persisted history on one backend:
 //!   writing a sweep's history, the size after 90 simulated days, a 30-day read;
+//! - `serve-dashboard`: the service on SQLite with registered proxies, for
+//!   the dashboard row (a real Chromium, `dashboard_bench`) and the API rows
+//!   at 10,000 and 100,000 proxies (`api_rows`);
 //! - `replicas`: several `proxyhealth serve` replicas and 10,000 proxies on one
 //!   PostgreSQL: checks per proxy per interval, the database's work,
 //!   the time from a result to every replica serving it.
@@ -24,10 +27,13 @@
 //! HTTPS with a fresh handshake per check against a bare TLS client loop.
 
 mod check_cli;
+mod api_rows;
 mod child;
 mod client_loop;
 mod conntrack;
 mod criterion_read;
+mod dashboard_bench;
+mod dashboard_serve;
 mod fleet;
 mod fleets;
 mod history;
@@ -39,6 +45,7 @@ mod regions;
 mod replica_proc;
 mod replicas;
 mod report;
+mod report_dashboard;
 mod report_fleets;
 mod report_history;
 mod report_replicas;
@@ -85,6 +92,9 @@ enum Command {
     History(history::HistoryArgs),
     /// The real `proxyhealth check` under GNU time; prints a JSON line.
     CheckCli(check_cli::CheckCliArgs),
+    /// The service on SQLite with registered proxies, for the dashboard and
+    /// API rows, until stdin closes.
+    ServeDashboard(dashboard_serve::ServeDashboardArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -115,6 +125,7 @@ fn main() -> std::process::ExitCode {
             Command::Replicas(args) => run_replicas(args).await,
             Command::History(args) => history::run(args).await,
             Command::CheckCli(args) => check_cli::run(args).await,
+            Command::ServeDashboard(args) => dashboard_serve::run(args).await,
         }
     });
     // The stdin readers of `fleet` and `serve-regions` live on blocking threads.

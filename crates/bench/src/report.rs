@@ -53,6 +53,12 @@ pub fn render(results: &Results) -> String {
         results.check_cli.as_ref(),
         results.check_cli_skipped.as_deref(),
     );
+    crate::report_dashboard::section(
+        &mut md,
+        results.dashboard.as_ref(),
+        &results.api,
+        results.dashboard_skipped.as_deref(),
+    );
     targets(&mut md, results);
     growth(&mut md, results);
     if !results.notes.is_empty() || !results.failures.is_empty() {

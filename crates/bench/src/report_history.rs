@@ -110,17 +110,7 @@ pub fn section(md: &mut String, rows: &[HistoryReport], skipped: Option<&str>) {
 /// `existing` with its history section replaced by `section` (or `section`
 /// put before `## Targets`, or at the end, when it has none).
 pub fn splice(existing: &str, section: &str) -> String {
-    if let Some(start) = existing.find(HEADING) {
-        let rest = &existing[start + HEADING.len()..];
-        let end = rest
-            .find("\n## ")
-            .map_or(existing.len(), |i| start + HEADING.len() + i + 1);
-        return format!("{}{}{}", &existing[..start], section, &existing[end..]);
-    }
-    match existing.find("## Targets") {
-        Some(at) => format!("{}{}{}", &existing[..at], section, &existing[at..]),
-        None => format!("{existing}\n{section}"),
-    }
+    crate::table::splice(existing, HEADING, section)
 }
 
 #[cfg(test)]

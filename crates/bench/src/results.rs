@@ -36,6 +36,12 @@ pub struct Results {
     pub history: Vec<crate::history::HistoryReport>,
     /// Why the history stage was not run, when it was skipped on purpose.
     pub history_skipped: Option<String>,
+    /// The dashboard row.
+    pub dashboard: Option<crate::dashboard_bench::DashboardReport>,
+    /// The API rows, one per size.
+    pub api: Vec<crate::api_rows::ApiReport>,
+    /// Why the dashboard and API rows were not run, when skipped on purpose.
+    pub dashboard_skipped: Option<String>,
     /// The bad-day rows on both fleets.
     pub bad_days: Vec<crate::fleets::BadDayRow>,
     /// The HTTPS rows.

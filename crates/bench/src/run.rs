@@ -48,6 +48,33 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    if args.dashboard_only {
+        let mut section = String::new();
+        let mut results = Results::default();
+        let failures = dashboard_rows(&args, &work_dir, &mut results).await;
+        crate::report_dashboard::section(
+            &mut section,
+            results.dashboard.as_ref(),
+            &results.api,
+            None,
+        );
+        println!("{section}");
+        let existing = std::fs::read_to_string(&args.out).unwrap_or_default();
+        std::fs::write(
+            &args.out,
+            crate::table::splice(&existing, crate::report_dashboard::HEADING, &section),
+        )
+        .with_context(|| format!("write {}", args.out.display()))?;
+        eprintln!("wrote the dashboard section of {}", args.out.display());
+        if !failures.is_empty() {
+            bail!(
+                "{} run(s) failed:\n  {}",
+                failures.len(),
+                failures.join("\n  ")
+            );
+        }
+        return Ok(());
+    }
     let mut results = Results {
         parallelism: args.parallelism,
         baseline_parallelism: args.baseline_parallelism,
@@ -166,6 +193,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         results.failures.extend(failures);
     }
 
+    if args.skip_dashboard {
+        results.dashboard_skipped = Some("skipped (--skip-dashboard)".into());
+    } else {
+        let failures = dashboard_rows(&args, &work_dir, &mut results).await;
+        results.failures.extend(failures);
+    }
+
     match (&args.pg_url, args.skip_replicas) {
         (_, true) => results.replicas_skipped = Some("skipped (--skip-replicas)".into()),
         (None, false) => {
@@ -225,6 +259,31 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The dashboard row and the API rows; returns what failed.
+async fn dashboard_rows(
+    args: &RunArgs,
+    work_dir: &std::path::Path,
+    results: &mut Results,
+) -> Vec<String> {
+    let mut failures = Vec::new();
+    eprintln!(
+        "== dashboard: {} proxies in a real Chromium",
+        args.dashboard_count
+    );
+    match crate::dashboard_bench::run(args, work_dir).await {
+        Ok(report) => results.dashboard = Some(report),
+        Err(err) => failures.push(format!("dashboard: {err:#}")),
+    }
+    for &n in &args.api_sizes {
+        eprintln!("== API: {n} proxies");
+        match crate::api_rows::run(n).await {
+            Ok(report) => results.api.push(report),
+            Err(err) => failures.push(format!("API {n}: {err:#}")),
+        }
+    }
+    failures
 }
 
 /// The history stage on SQLite and (with a server) PostgreSQL, each in a child.

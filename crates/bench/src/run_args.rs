@@ -81,6 +81,25 @@ pub struct RunArgs {
     /// Skip the real `proxyhealth check` at 1,000 to 100,000 proxies (about a minute).
     #[arg(long)]
     pub skip_check_cli: bool,
+    /// Registered proxies of the dashboard row.
+    #[arg(long, default_value_t = 10_000)]
+    pub dashboard_count: usize,
+    /// Time between sweeps in the dashboard row (`serve --interval`).
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub dashboard_interval: Duration,
+    /// Extra streams connected for the CPU per dashboard.
+    #[arg(long, default_value_t = 20)]
+    pub dashboard_streams: usize,
+    /// Fleet sizes of the API row.
+    #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
+    pub api_sizes: Vec<usize>,
+    /// Skip the dashboard and API rows (about five minutes).
+    #[arg(long)]
+    pub skip_dashboard: bool,
+    /// Run only the dashboard and API rows and replace their section in the
+    /// file at `--out` (the other sections are kept as they are).
+    #[arg(long, conflicts_with = "skip_dashboard")]
+    pub dashboard_only: bool,
     /// Skip section 1-4 (sweeps, reads, regions, store listing): run only the
     /// stages not skipped otherwise (to re-measure the fleets' rows alone).
     #[arg(long)]

@@ -18,6 +18,14 @@
   const TOKEN_KEY = 'proxyhealth.adminToken';
   const POLL_MS = 5000;
   const RECONNECT_MS = 15000;
+  /** Rows on one page of the table: the DOM holds only these, whatever the fleet's size. */
+  const PAGE_SIZE = 50;
+  /** Proxies per request while the page reads the whole admin list, a page at a time. */
+  const MODEL_PAGE = 1000;
+  /** How long the whole list waits for the event stream to say where it starts. */
+  const LIVE_WAIT_MS = 3000;
+  /** The history strip's length (the server keeps as many). */
+  const HISTORY_LEN = 30;
 
   /** The statuses of docs/api.md, plus `not-ok` for the read-only view (regions only say healthy or not). */
   const KNOWN = ['ok', 'unhealthy', 'unreachable', 'unregistered', 'unknown'];
@@ -38,8 +46,20 @@
   const state = {
     token: null,
     mode: 'admin', // 'admin' (workspaceproxies) or 'public' (regions)
-    proxies: [],
     summary: null,
+    // The fleet, read whole once and then kept current by the stream's changes:
+    // id -> {p, id, n (lowercase name), q (search text), st (status)}.
+    model: new Map(),
+    complete: false, // the model holds the whole fleet of this mode
+    modelMode: null, // the mode the model was read in
+    shown: null, // the model filtered and sorted for the table (null: work it out again)
+    firstPage: null, // before the model is read: one page from the server {rows, total}
+    pageIndex: 0,
+    liveGen: null, // the generation the stream's changes start from
+    liveWaiters: [],
+    queued: [], // changes that arrived while the model was being read
+    renderQueued: false,
+    reading: false, // the model is being read: changes wait in `queued`
     filter: 'all',
     sort: 'status',
     search: '',
@@ -48,8 +68,8 @@
     loadPromise: null,
     again: false,
     lastSuccess: 0,
-    es: null,
-    esOpenedOnce: false,
+    es: null, // the open stream: {close()} (an EventSource, or a fetch's abort)
+    esView: null, // what the open stream follows: 'proxies', 'regions' or 'page'
     pollTimer: null,
     checking: false,
     replicas: null, // the consistency report (admin only), or null
@@ -103,9 +123,18 @@
     return t;
   }
 
+  /** Formatted times by their value: a sweep gives every proxy the same times, and local formatting is slow. */
+  const exactTimes = new Map();
+
   function exactTime(t) {
-    const d = new Date(t);
-    return `${d.toLocaleString()} (${d.toISOString()})`;
+    let text = exactTimes.get(t);
+    if (text === undefined) {
+      const d = new Date(t);
+      text = `${d.toLocaleString()} (${d.toISOString()})`;
+      if (exactTimes.size > 20000) exactTimes.clear();
+      exactTimes.set(t, text);
+    }
+    return text;
   }
 
   function fmtDuration(ms) {
@@ -263,7 +292,7 @@
 
   // ---------- loading ----------
 
-  /** Fetches summary, then the list (so the list is never older than the generation we publish). Calls coalesce. */
+  /** Reads what the page shows (summary, then the proxies). Calls coalesce. */
   function load() {
     if (state.loading) {
       state.again = true;
@@ -283,13 +312,25 @@
     return state.loadPromise;
   }
 
+  /** The server's sort for the table's (null: only the page can sort so). */
+  function serverSort() {
+    return { status: '-status', name: 'name', 'latency-desc': '-latency', 'latency-asc': 'latency' }[state.sort] || null;
+  }
+
+  /** The list route's address for one page of what the table shows now. */
+  function pageUrl(offset, limit) {
+    const params = new URLSearchParams({ sort: serverSort() || 'name', offset: String(offset), limit: String(limit) });
+    if (state.filter !== 'all' && KNOWN.includes(state.filter)) params.set('status', state.filter);
+    if (state.search.trim()) params.set('name', state.search.trim());
+    return `${API.list}?${params}`;
+  }
+
   async function loadOnce() {
     if (state.page !== null) {
       await loadProxyOnce();
       return;
     }
     let summary;
-    let list = null;
     let mode = 'public';
     try {
       try {
@@ -302,9 +343,25 @@
           throw e;
         }
       }
+      publishSummary(summary);
       if (state.token) {
         try {
-          list = regionsOf(await api('GET', API.list));
+          if (!state.complete || state.modelMode !== 'admin') {
+            // The first view: one page from the server, before the whole list.
+            const first = await api('GET', pageUrl(0, PAGE_SIZE));
+            state.mode = 'admin';
+            state.firstPage = { rows: regionsOf(first).map((p) => entryOf(p, 'admin')), total: num(first.total) ?? 0 };
+            state.pageIndex = 0;
+            render();
+          }
+          await liveStart('proxies');
+          state.reading = true;
+          try {
+            await loadModel('admin');
+            drainQueued();
+          } finally {
+            state.reading = false;
+          }
           mode = 'admin';
         } catch (e) {
           if (e.status === 401) signOut(`The admin token was rejected (401): ${e.message}${e.detail ? ` — ${e.detail}` : ''}`);
@@ -312,7 +369,16 @@
           else throw e;
         }
       }
-      if (list === null) list = regionsOf(await api('GET', API.regions));
+      if (mode === 'public') {
+        await liveStart('regions');
+        state.reading = true;
+        try {
+          setModel('public', regionsOf(await api('GET', API.regions)));
+          drainQueued();
+        } finally {
+          state.reading = false;
+        }
+      }
     } catch (e) {
       if (e.status === 401 && !state.token) {
         showAuthError('This server needs the admin token even for the read-only view.');
@@ -322,13 +388,55 @@
       markStale();
       return;
     }
-    state.summary = summary;
-    state.proxies = list;
     state.mode = mode;
     state.replicas = mode === 'admin' ? await loadReplicas() : null;
     state.lastSuccess = Date.now();
     hideNotice('load');
     render();
+  }
+
+  /** Reads the whole admin list a page at a time (each a short task), then makes it the model. */
+  async function loadModel(mode) {
+    const all = [];
+    let total = Infinity;
+    for (let offset = 0; offset < total; offset += MODEL_PAGE) {
+      const body = await api('GET', `${API.list}?sort=name&offset=${offset}&limit=${MODEL_PAGE}`);
+      const regions = regionsOf(body);
+      total = num(body.total) ?? 0;
+      for (const p of regions) all.push(p);
+      if (regions.length === 0) break;
+    }
+    setModel(mode, all);
+  }
+
+  /** Replaces the model with `list`, read in `mode`. */
+  function setModel(mode, list) {
+    state.model = new Map();
+    for (const p of list) {
+      const e = entryOf(p, mode);
+      state.model.set(e.id, e);
+    }
+    state.modelMode = mode;
+    state.complete = true;
+    state.firstPage = null;
+    state.shown = null;
+    document.body.dataset.model = 'complete';
+    if (!document.body.dataset.modelMs) document.body.dataset.modelMs = String(Math.round(performance.now()));
+  }
+
+  /** A proxy of the model with what filtering and sorting read, worked out once. */
+  function entryOf(p, mode) {
+    const name = str(p.name);
+    const lower = name.toLowerCase();
+    const st = mode === 'public' ? (p.healthy === true ? 'ok' : 'not-ok')
+      : normStatus(p.status && typeof p.status === 'object' ? p.status.status : 'unknown');
+    const lat = mode === 'admin' && p.status && typeof p.status.latency_ms === 'number' ? p.status.latency_ms : null;
+    return { p, id: str(p.id) || `name:${name}`, name, n: lower, q: `${lower}\n${str(p.display_name).toLowerCase()}`, st, lat, up: uptimeOf(p, 'last_30d') };
+  }
+
+  /** Shows a summary: the tiles and the generation the page is at. */
+  function publishSummary(summary) {
+    state.summary = summary;
     if (summary && (typeof summary.generation === 'number' || typeof summary.generation === 'string')) {
       document.body.dataset.generation = String(summary.generation);
     }
@@ -372,36 +480,239 @@
     state.pollTimer = null;
   }
 
+  /** What the stream should follow: a proxy's page reloads on each sweep; the fleet follows the changes of its list. */
+  function wantedView() {
+    if (state.page !== null) return 'page';
+    return state.token ? 'proxies' : 'regions';
+  }
+
+  /**
+   * Makes sure the stream follows `view` and has said where its changes start (or failed),
+   * so the list read next misses no change. Waits at most LIVE_WAIT_MS.
+   */
+  function liveStart(view) {
+    if (state.esView !== view || !state.es) connectEvents();
+    if (state.liveGen !== null || state.pollTimer) return Promise.resolve();
+    return new Promise((resolve) => {
+      state.liveWaiters.push(resolve);
+      window.setTimeout(resolve, LIVE_WAIT_MS);
+    });
+  }
+
+  function liveReady() {
+    const waiters = state.liveWaiters;
+    state.liveWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  function closeEvents() {
+    if (state.es) state.es.close();
+    state.es = null;
+    state.esView = null;
+    state.liveGen = null;
+    state.queued = [];
+  }
+
   function connectEvents() {
-    if (!('EventSource' in window)) {
-      startPolling();
-      return;
+    closeEvents();
+    const view = wantedView();
+    state.esView = view;
+    const url = view === 'page' ? API.events : `${API.events}?view=${view}`;
+    const handlers = {
+      open: () => {
+        stopPolling();
+        setLive('live', 'Connected to the event stream: the page updates after every sweep.');
+      },
+      sweep: (data) => {
+        if (view === 'page') {
+          load();
+          return;
+        }
+        publishSummary(data);
+        scheduleRender();
+      },
+      proxies: (data) => onChange(data),
+      regions: (data) => onChange(data),
+      resync: (data) => {
+        state.liveGen = num(data.generation);
+        state.queued = [];
+        load();
+      },
+      failed: () => {
+        startPolling();
+        liveReady();
+      },
+    };
+    const retry = () => window.setTimeout(() => {
+      if (state.esView === view) connectEvents();
+    }, RECONNECT_MS);
+    if (view === 'proxies') state.es = streamWithToken(url, handlers, retry);
+    else state.es = eventSource(url, handlers, retry);
+    if (!state.es) {
+      state.esView = null;
+      handlers.failed();
     }
+  }
+
+  /** The stream as an EventSource (no token needed); null where there is none. */
+  function eventSource(url, handlers, retry) {
+    if (!('EventSource' in window)) return null;
     let es;
     try {
-      es = new EventSource(API.events);
+      es = new EventSource(url);
     } catch {
-      startPolling();
-      return;
+      return null;
     }
-    state.es = es;
-    es.addEventListener('open', () => {
-      stopPolling();
-      setLive('live', 'Connected to the event stream: the page updates after every sweep.');
-      // After a reconnect we may have missed sweeps.
-      if (state.esOpenedOnce) load();
-      state.esOpenedOnce = true;
-    });
-    es.addEventListener('sweep', () => {
-      load();
-    });
+    es.addEventListener('open', handlers.open);
+    for (const name of ['sweep', 'proxies', 'regions', 'resync']) {
+      es.addEventListener(name, (ev) => {
+        let data;
+        try { data = JSON.parse(ev.data); } catch { return; }
+        handlers[name](data);
+      });
+    }
     es.addEventListener('error', () => {
-      startPolling();
+      handlers.failed();
       if (es.readyState === EventSource.CLOSED) {
         es.close();
-        if (state.es === es) state.es = null;
-        window.setTimeout(connectEvents, RECONNECT_MS);
+        retry();
       }
+    });
+    return es;
+  }
+
+  /**
+   * The stream read with fetch, so it can carry the admin token (an EventSource cannot send
+   * headers): the same server-sent events, parsed here.
+   */
+  function streamWithToken(url, handlers, retry) {
+    if (!('ReadableStream' in window) || !('TextDecoderStream' in window)) return null;
+    const abort = new AbortController();
+    let closed = false;
+    (async () => {
+      const res = await fetch(url, {
+        headers: { Accept: 'text/event-stream', Authorization: `Bearer ${state.token}` },
+        cache: 'no-store', credentials: 'same-origin', signal: abort.signal,
+      });
+      if (!res.ok || !res.body) throw new ApiError(res.status, `HTTP ${res.status}`);
+      handlers.open();
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        buffer += value;
+        let end = buffer.indexOf('\n\n');
+        while (end >= 0) {
+          dispatchBlock(buffer.slice(0, end), handlers);
+          buffer = buffer.slice(end + 2);
+          end = buffer.indexOf('\n\n');
+        }
+      }
+    })().catch(() => {}).finally(() => {
+      if (closed) return;
+      handlers.failed();
+      retry();
+    });
+    return { close: () => { closed = true; abort.abort(); } };
+  }
+
+  /** One server-sent event block: `event:` and `data:` lines. */
+  function dispatchBlock(block, handlers) {
+    let name = 'message';
+    const data = [];
+    for (const line of block.split('\n')) {
+      if (line.startsWith('event:')) name = line.slice(6).trim();
+      else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+    }
+    if (!data.length || !Object.hasOwn(handlers, name) || name === 'open' || name === 'failed') return;
+    let parsed;
+    try { parsed = JSON.parse(data.join('\n')); } catch { return; }
+    handlers[name](parsed);
+  }
+
+  /** A `proxies` or `regions` event: where the stream starts, or a change to apply. */
+  function onChange(d) {
+    const from = num(d.from);
+    const to = num(d.generation);
+    if (from === null || to === null) return;
+    if (from === to) {
+      // The stream (re)started: changes before it may be missed, so a model read earlier is read again.
+      state.liveGen = to;
+      state.queued = [];
+      liveReady();
+      if (state.complete) load();
+      return;
+    }
+    if (!state.complete || state.reading) {
+      state.queued.push(d);
+      return;
+    }
+    applyChange(d);
+    scheduleRender();
+  }
+
+  /** Applies the changes that arrived while the model was read. */
+  function drainQueued() {
+    const queued = state.queued;
+    state.queued = [];
+    for (const d of queued) applyChange(d);
+  }
+
+  /** Applies one change to the model; a change that does not follow the last reads the list again. */
+  function applyChange(d) {
+    if (!state.complete) return;
+    if (num(d.from) !== state.liveGen) {
+      state.liveGen = num(d.generation);
+      load();
+      return;
+    }
+    state.liveGen = num(d.generation);
+    const mode = state.modelMode;
+    for (const id of Array.isArray(d.removed) ? d.removed : []) state.model.delete(String(id));
+    const changed = (Array.isArray(d.changed) ? d.changed : []).filter((p) => p && typeof p === 'object');
+    const at = parseTime(d.checked_at);
+    if (at !== null && mode === 'admin') {
+      // Every other proxy was checked by this sweep with the same result.
+      const ids = new Set(changed.map((p) => str(p.id)));
+      for (const e of state.model.values()) {
+        if (!ids.has(e.id)) checkedAgain(e.p, d.checked_at, at);
+      }
+    }
+    for (const p of changed) {
+      const e = entryOf(p, mode);
+      const before = state.model.get(e.id);
+      if (before && p.uptime === undefined && before.p.uptime !== undefined) {
+        p.uptime = before.p.uptime;
+        e.up = before.up;
+      }
+      state.model.set(e.id, e);
+    }
+    state.shown = null;
+    document.body.dataset.liveGeneration = String(state.liveGen);
+  }
+
+  /** A proxy checked again at `iso` with its last result: its time and one more history point. */
+  function checkedAgain(p, iso, at) {
+    const st = p.status;
+    if (!st || typeof st !== 'object') return;
+    const was = parseTime(st.checked_at);
+    if (was !== null && was >= at) return;
+    st.checked_at = iso;
+    if (Array.isArray(st.history)) {
+      const latency = typeof st.latency_ms === 'number' ? Math.round(st.latency_ms) : null;
+      st.history.push({ status: st.last_result, checked_at: iso, latency_ms: latency });
+      if (st.history.length > HISTORY_LEN) st.history.splice(0, st.history.length - HISTORY_LEN);
+    }
+  }
+
+  /** Renders once at the next frame, however many changes arrive before it. */
+  function scheduleRender() {
+    if (state.renderQueued) return;
+    state.renderQueued = true;
+    window.requestAnimationFrame(() => {
+      state.renderQueued = false;
+      if (state.page === null) render();
     });
   }
 
@@ -426,7 +737,8 @@
       const n = regionsOf(body).length;
       setText($('#check-status'), `Checked ${plural(n, 'proxy', 'proxies')}`);
       window.setTimeout(() => setText($('#check-status'), ''), 4000);
-      await load();
+      // A live stream brings the sweep's changes by itself.
+      if (state.liveGen === null || state.pollTimer) await load();
     } catch (e) {
       if (e.status === 401) {
         signOut(`The admin token was rejected (401): ${e.message}`);
@@ -628,11 +940,7 @@
     const wanted = state.mode === 'public' ? PUBLIC_FILTERS : ADMIN_FILTERS;
     if (!wanted.includes(state.filter)) state.filter = 'all';
     const box = $('#filters');
-    const counts = { all: state.proxies.length };
-    for (const p of state.proxies) {
-      const st = statusOf(p);
-      counts[st] = (counts[st] || 0) + 1;
-    }
+    const counts = filterCounts();
     if (box.dataset.mode !== state.mode) {
       box.dataset.mode = state.mode;
       box.replaceChildren();
@@ -643,8 +951,7 @@
           el('span', { class: 'chip-count' }));
         b.addEventListener('click', () => {
           state.filter = f;
-          renderFilters();
-          renderRows();
+          viewChanged();
         });
         box.append(b);
       }
@@ -660,38 +967,79 @@
     }
   }
 
-  function visibleProxies() {
+  /** Proxies per filter chip: from the model, or from the summary until the model is read. */
+  function filterCounts() {
+    if (!state.complete) {
+      const c = state.summary && isObj(state.summary.counts) ? state.summary.counts : {};
+      const counts = { all: num(state.summary && state.summary.total) ?? 0 };
+      for (const st of KNOWN) counts[st] = num(c[st]) ?? 0;
+      return counts;
+    }
+    const counts = { all: state.model.size };
+    for (const e of state.model.values()) counts[e.st] = (counts[e.st] || 0) + 1;
+    return counts;
+  }
+
+  /** The filter, search or sort changed: back to the first page, shown at once (or asked of the server until the model is read). */
+  function viewChanged() {
+    state.shown = null;
+    state.pageIndex = 0;
+    renderFilters();
+    if (!state.complete && state.firstPage && state.token) {
+      askServerPage();
+      return;
+    }
+    renderRows();
+  }
+
+  /** Before the model is read: the page the table shows now, from the server. */
+  async function askServerPage() {
+    const asked = pageUrl(state.pageIndex * PAGE_SIZE, PAGE_SIZE);
+    state.asked = asked;
+    try {
+      const body = await api('GET', asked);
+      if (state.asked !== asked || state.complete) return;
+      state.firstPage = { rows: regionsOf(body).map((p) => entryOf(p, 'admin')), total: num(body.total) ?? 0 };
+      renderRows();
+    } catch {
+      // The model, read meanwhile, answers instead.
+    }
+  }
+
+  /** Orders by name as the server does: lowercase, then exactly. */
+  function byName(a, b) {
+    if (a.n !== b.n) return a.n < b.n ? -1 : 1;
+    if (a.name !== b.name) return a.name < b.name ? -1 : 1;
+    return 0;
+  }
+
+  /** Missing values last, whatever the direction. */
+  function missingLast(a, b, diff) {
+    if (a === null || b === null) return (a === null) - (b === null);
+    return diff;
+  }
+
+  /** The model filtered and sorted as the table shows it (kept until something changes). */
+  function shownProxies() {
+    if (state.shown) return state.shown;
     const q = state.search.trim().toLowerCase();
-    const out = state.proxies.filter((p) => {
-      if (state.filter !== 'all' && statusOf(p) !== state.filter) return false;
-      if (!q) return true;
-      return str(p.name).toLowerCase().includes(q) || str(p.display_name).toLowerCase().includes(q);
-    });
-    const byName = (a, b) => str(a.name).localeCompare(str(b.name), undefined, { sensitivity: 'base', numeric: true });
-    const lat = (p) => (p.status && typeof p.status.latency_ms === 'number' ? p.status.latency_ms : null);
+    const f = state.filter;
+    const out = [];
+    for (const e of state.model.values()) {
+      if (f !== 'all' && e.st !== f) continue;
+      if (q && !e.q.includes(q)) continue;
+      out.push(e);
+    }
     const cmp = {
       name: byName,
-      status: (a, b) => (SEVERITY[statusOf(a)] - SEVERITY[statusOf(b)]) || byName(a, b),
-      'latency-desc': (a, b) => {
-        const la = lat(a);
-        const lb = lat(b);
-        if (la === null || lb === null) return (la === null) - (lb === null) || byName(a, b);
-        return lb - la || byName(a, b);
-      },
-      'latency-asc': (a, b) => {
-        const la = lat(a);
-        const lb = lat(b);
-        if (la === null || lb === null) return (la === null) - (lb === null) || byName(a, b);
-        return la - lb || byName(a, b);
-      },
-      'uptime-asc': (a, b) => {
-        const ua = uptimeOf(a, 'last_30d');
-        const ub = uptimeOf(b, 'last_30d');
-        if (ua === null || ub === null) return (ua === null) - (ub === null) || byName(a, b);
-        return ua - ub || byName(a, b);
-      },
+      status: (a, b) => (SEVERITY[a.st] - SEVERITY[b.st]) || byName(a, b),
+      'latency-desc': (a, b) => missingLast(a.lat, b.lat, b.lat - a.lat) || byName(a, b),
+      'latency-asc': (a, b) => missingLast(a.lat, b.lat, a.lat - b.lat) || byName(a, b),
+      'uptime-asc': (a, b) => missingLast(a.up, b.up, a.up - b.up) || byName(a, b),
     }[state.sort] || byName;
-    return out.sort(cmp);
+    out.sort(cmp);
+    state.shown = out;
+    return out;
   }
 
   function renderRows() {
@@ -705,31 +1053,43 @@
     if (state.mode === 'public' && (state.sort.startsWith('latency') || state.sort.startsWith('uptime'))) {
       state.sort = 'status';
       sort.value = 'status';
+      state.shown = null;
+    }
+    let page;
+    let total;
+    if (state.complete) {
+      const shown = shownProxies();
+      total = shown.length;
+      const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
+      if (state.pageIndex >= pages) state.pageIndex = pages - 1;
+      page = shown.slice(state.pageIndex * PAGE_SIZE, (state.pageIndex + 1) * PAGE_SIZE);
+    } else if (state.firstPage) {
+      page = state.firstPage.rows;
+      total = state.firstPage.total;
+    } else {
+      page = [];
+      total = 0;
     }
     const tbody = $('#proxy-rows');
     const scrollY = window.scrollY;
-    const seen = new Set();
     const wanted = [];
-    for (const p of visibleProxies()) {
-      const id = str(p.id) || `name:${str(p.name)}`;
-      seen.add(id);
-      const key = `${state.mode}|${JSON.stringify(p)}`;
-      let entry = state.rows.get(id);
+    const kept = new Map();
+    for (const e of page) {
+      const key = `${state.mode}|${JSON.stringify(e.p)}`;
+      let entry = state.rows.get(e.id);
       if (!entry || entry.key !== key) {
-        const tr = buildRow(p, id);
+        const tr = buildRow(e.p, e.id);
         if (entry) {
           keepOpenDetails(entry.tr, tr);
           if (entry.tr.parentNode) entry.tr.replaceWith(tr);
         }
         entry = { key, tr };
-        state.rows.set(id, entry);
       }
+      kept.set(e.id, entry);
       wanted.push(entry.tr);
     }
-    // Forget proxies that are gone from the list (filtered ones stay cached, detached).
-    for (const id of [...state.rows.keys()]) {
-      if (!state.proxies.some((p) => (str(p.id) || `name:${str(p.name)}`) === id)) state.rows.delete(id);
-    }
+    // Only the rows of this page are kept: the DOM never grows with the fleet.
+    state.rows = kept;
     // Put the wanted rows in order, moving as few nodes as possible.
     let cursor = tbody.firstChild;
     for (const tr of wanted) {
@@ -746,14 +1106,45 @@
     }
     const empty = $('#empty');
     if (wanted.length === 0) {
-      setText(empty, state.proxies.length === 0
+      const none = state.complete ? state.model.size === 0 : !state.firstPage || (total === 0 && state.filter === 'all' && !state.search.trim());
+      setText(empty, none
         ? 'No proxies registered yet. Create one with POST /api/v2/workspaceproxies.'
         : 'No proxy matches this filter or search.');
-      empty.hidden = false;
+      empty.hidden = !state.complete && !state.firstPage;
     } else {
       empty.hidden = true;
     }
+    renderPager(total);
     if (window.scrollY !== scrollY) window.scrollTo(window.scrollX, scrollY);
+    if (wanted.length && !document.body.dataset.firstRowsMs) {
+      document.body.dataset.firstRowsMs = String(Math.round(performance.now()));
+    }
+  }
+
+  /** "1–50 of 10,000" and the buttons to the other pages; hidden when one page holds everything. */
+  function renderPager(total) {
+    const pager = $('#pager');
+    const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
+    pager.hidden = total <= PAGE_SIZE;
+    pager.dataset.page = String(state.pageIndex + 1);
+    pager.dataset.pages = String(pages);
+    pager.dataset.total = String(total);
+    const from = Math.min(total, state.pageIndex * PAGE_SIZE + 1);
+    const to = Math.min(total, (state.pageIndex + 1) * PAGE_SIZE);
+    setText($('#pager-range'), `${fmtCount(from)}–${fmtCount(to)} of ${plural(total, 'proxy', 'proxies').replace(/^\d+/, fmtCount(total))}`);
+    $('#pager-first').disabled = state.pageIndex === 0;
+    $('#pager-prev').disabled = state.pageIndex === 0;
+    $('#pager-next').disabled = state.pageIndex >= pages - 1;
+    $('#pager-last').disabled = state.pageIndex >= pages - 1;
+  }
+
+  /** Shows another page of the table. */
+  function goToPage(index) {
+    state.pageIndex = Math.max(0, index);
+    if (!state.complete && state.token) askServerPage();
+    else renderRows();
+    const top = $('#proxies');
+    if (top.getBoundingClientRect().top < 0) top.scrollIntoView({ block: 'start' });
   }
 
   /** Carries the open/closed state of folded messages (and keyboard focus on them) over to a rebuilt row. */
@@ -1494,16 +1885,20 @@
     $('#notice .notice-close').addEventListener('click', () => { $('#notice').hidden = true; });
     $('#sort').addEventListener('change', (ev) => {
       state.sort = ev.target.value;
-      renderRows();
+      viewChanged();
     });
     $('#search').addEventListener('input', (ev) => {
       state.search = ev.target.value;
-      renderRows();
+      viewChanged();
     });
+    $('#pager-first').addEventListener('click', () => goToPage(0));
+    $('#pager-prev').addEventListener('click', () => goToPage(state.pageIndex - 1));
+    $('#pager-next').addEventListener('click', () => goToPage(state.pageIndex + 1));
+    $('#pager-last').addEventListener('click', () => goToPage(Number($('#pager').dataset.pages || 1) - 1));
 
     setLive('connecting', 'Opening the event stream');
     load();
-    connectEvents();
+    if (state.page !== null) connectEvents();
     window.setInterval(tick, 1000);
   }
 

@@ -32,7 +32,12 @@ pub fn hash_token(token: &str) -> Vec<u8> {
 
 /// The client's IP address, when the server was started with connection info.
 pub(crate) fn client_ip(req: &Request) -> Option<IpAddr> {
-    req.extensions()
+    ip_of(req.extensions())
+}
+
+/// The client's IP address from a request's extensions (see [`client_ip`]).
+pub(crate) fn ip_of(extensions: &axum::http::Extensions) -> Option<IpAddr> {
+    extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0.ip())
 }
@@ -73,6 +78,16 @@ impl Auth {
             tokio::time::sleep(delay).await;
         }
         err
+    }
+
+    /// The admin token's check of `require_admin` (401 or 403, the failure
+    /// counted for the slow-down), for a handler that needs it only for some
+    /// of its requests.
+    pub async fn admin(&self, headers: &HeaderMap, ip: Option<IpAddr>) -> Result<(), ApiError> {
+        match self.check_admin(headers) {
+            Ok(()) => Ok(()),
+            Err(err) => Err(self.fail(ip, err).await),
+        }
     }
 
     fn check_admin(&self, headers: &HeaderMap) -> Result<(), ApiError> {

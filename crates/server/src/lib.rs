@@ -24,6 +24,9 @@
 //! - `history_reader`: persisted history in its wire shapes (a proxy's
 //!   window, the incidents) and the proxy list's uptime figures.
 //! - `regions_cache`: the body of `/api/v2/regions`, rendered once per snapshot.
+//! - `live_deltas`: what changed between two generations, worked out once per
+//!   generation and shared by the event streams (their `proxies` and
+//!   `regions` events).
 //! - [`replica_report`]: the replicas' consistency report (cluster, single or
 //!   independent mode; liveness, lag, disagreements, stale proxies).
 //! - `api_description`: the OpenAPI 3.1 description's info and security
@@ -55,6 +58,7 @@ mod event_streams;
 pub mod extract;
 mod history_reader;
 pub mod http_metrics;
+mod live_deltas;
 mod order;
 mod paging;
 mod path_param;
@@ -201,6 +205,7 @@ impl Service {
             http_metrics,
             store_health: Arc::new(store_health),
             streams: Default::default(),
+            deltas: Default::default(),
             regions: Default::default(),
             replica: config.replica.clone(),
             description: Default::default(),

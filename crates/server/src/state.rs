@@ -11,6 +11,7 @@ use crate::auth::Auth;
 use crate::event_streams::EventStreams;
 use crate::history_reader::HistoryReader;
 use crate::http_metrics::HttpMetrics;
+use crate::live_deltas::LiveDeltas;
 use crate::regions_cache::RegionsCache;
 use crate::replica_report::ThisReplica;
 use crate::store_health::StoreHealth;
@@ -34,6 +35,8 @@ pub(crate) struct AppState {
     pub store_health: Arc<StoreHealth>,
     /// The open event streams and the signal that ends them.
     pub streams: EventStreams,
+    /// The changes between generations the event streams share.
+    pub deltas: Arc<LiveDeltas>,
     /// The rendered body of `/api/v2/regions` for the current snapshot.
     pub regions: Arc<RegionsCache>,
     /// This process's replica id, for the consistency report.
@@ -65,6 +68,7 @@ slices! {
     http_metrics: HttpMetrics,
     store_health: Arc<StoreHealth>,
     streams: EventStreams,
+    deltas: Arc<LiveDeltas>,
     regions: Arc<RegionsCache>,
     replica: ThisReplica,
     history: Arc<HistoryReader>,

@@ -269,3 +269,136 @@ async fn reads_need_the_admin_token_when_public_reads_are_off() {
     }
     assert_eq!(app.get("/").await.status, StatusCode::OK);
 }
+
+/// Reads server-sent events until one named `name` arrives; returns its data.
+async fn next_event(response: &mut reqwest::Response, buffer: &mut String, name: &str) -> Value {
+    loop {
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            if !block.lines().any(|line| line == format!("event: {name}")) {
+                continue;
+            }
+            let data: String = block
+                .lines()
+                .filter_map(|line| line.strip_prefix("data: "))
+                .collect();
+            return serde_json::from_str(&data).expect("event JSON");
+        }
+        let chunk = tokio::time::timeout(Duration::from_secs(10), response.chunk())
+            .await
+            .expect("an event within 10 s")
+            .expect("read the stream")
+            .expect("the stream stays open");
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+/// The names of the proxies in a `proxies` event's `changed`.
+fn changed_names(event: &Value) -> Vec<String> {
+    let mut names: Vec<String> = event["changed"]
+        .as_array()
+        .expect("changed")
+        .iter()
+        .map(|p| p["name"].as_str().expect("name").to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn the_proxies_stream_sends_only_what_changed_between_generations() {
+    // Unregistered proxies: a sweep makes no request to them, so no latency
+    // can change and the sweep changes nothing shown.
+    let (app, _) = spawn_app().await;
+    app.create_proxy("steady").await;
+    let (gone_id, _) = app.create_proxy("leaving").await;
+    let mut stream = app
+        .client
+        .get(app.url("/api/v2/proxyhealth/events?view=proxies"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .expect("connect");
+    assert_eq!(stream.status(), StatusCode::OK);
+    let mut buffer = String::new();
+    let start = next_event(&mut stream, &mut buffer, "proxies").await;
+    let at = start["generation"].as_u64().expect("generation");
+    assert_eq!(
+        start["from"],
+        json!(at),
+        "the first event only names where it starts"
+    );
+    assert_eq!(changed_names(&start), Vec::<String>::new());
+
+    // A sweep that changes nothing shown: no proxy is sent, only its time.
+    let refresh = app
+        .admin_post_empty("/api/v2/workspaceproxies/refresh")
+        .await;
+    assert_eq!(refresh.status, StatusCode::OK);
+    let sweep = next_event(&mut stream, &mut buffer, "proxies").await;
+    assert_eq!(sweep["from"], json!(at));
+    assert!(sweep["generation"].as_u64().expect("generation") > at);
+    assert!(sweep["checked_at"].is_string(), "a sweep's time: {sweep}");
+    assert_eq!(changed_names(&sweep), Vec::<String>::new(), "{sweep}");
+    assert_eq!(sweep["removed"], json!([]));
+
+    // A deletion and a creation: the one gone by id, the new one whole.
+    app.admin_delete(&format!("/api/v2/workspaceproxies/{gone_id}"))
+        .await;
+    let removed = next_event(&mut stream, &mut buffer, "proxies").await;
+    assert_eq!(removed["from"], sweep["generation"], "the changes chain");
+    assert_eq!(removed["removed"], json!([gone_id]));
+    assert_eq!(removed["checked_at"], json!(null));
+    app.create_proxy("arriving").await;
+    let created = next_event(&mut stream, &mut buffer, "proxies").await;
+    assert_eq!(created["from"], removed["generation"]);
+    assert_eq!(changed_names(&created), ["arriving"]);
+    assert_eq!(created["changed"][0]["status"]["status"], "unregistered");
+    let summary = next_event(&mut stream, &mut buffer, "sweep").await;
+    assert_eq!(
+        summary["generation"], created["generation"],
+        "the summary of the same generation follows the change"
+    );
+}
+
+#[tokio::test]
+async fn the_proxies_stream_needs_the_admin_token_and_a_known_view() {
+    let (app, _) = spawn_app().await;
+    let anonymous = app.get("/api/v2/proxyhealth/events?view=proxies").await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(anonymous.message(), "Missing admin token.");
+    let unknown = app.get("/api/v2/proxyhealth/events?view=everything").await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    assert_eq!(unknown.first_field(), "view");
+}
+
+#[tokio::test]
+async fn the_regions_stream_sends_a_region_when_its_health_changes() {
+    let (app, _) = spawn_app().await;
+    let sim = proxyhealth_sim::spawn(Kind::Ok).await.expect("sim");
+    let (id, token) = app.create_proxy("eu").await;
+    let mut stream = app
+        .client
+        .get(app.url("/api/v2/proxyhealth/events?view=regions"))
+        .send()
+        .await
+        .expect("connect");
+    assert_eq!(stream.status(), StatusCode::OK);
+    let mut buffer = String::new();
+    let start = next_event(&mut stream, &mut buffer, "regions").await;
+    assert_eq!(start["changed"], json!([]));
+    app.register(&token, &registration(sim.url())).await;
+    app.wait_for_status(id, "ok").await;
+    let healthy = loop {
+        let event = next_event(&mut stream, &mut buffer, "regions").await;
+        if event["changed"].as_array().is_some_and(|c| !c.is_empty()) {
+            break event;
+        }
+    };
+    assert_eq!(healthy["changed"][0]["name"], "eu");
+    assert_eq!(healthy["changed"][0]["healthy"], true);
+    assert!(
+        healthy["changed"][0].get("status").is_none(),
+        "a region carries no admin status: {healthy}"
+    );
+}

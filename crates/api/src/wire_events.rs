@@ -1,0 +1,68 @@
+//! The shapes of the live-update events of `/api/v2/proxyhealth/events`
+//! (`?view=proxies` and `?view=regions`): what changed from one generation
+//! of the snapshot to another, so a dashboard follows a large fleet without
+//! reading the whole list again. Re-exported by [`crate::wire`].
+
+use crate::wire::{Region, WorkspaceProxy};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// The data of a `proxies` event: the admin list's change from the
+/// generation `from` to `generation`.
+///
+/// `changed` holds every proxy that is new or whose shown state changed
+/// (status, last result, report, names, URL, version, certificate, latency
+/// by more than [`LATENCY_TOLERANCE_MS`] ms and a factor of two from the one
+/// last sent), whole and as the
+/// list shows it (without `uptime`); `removed` the ids of the proxies gone.
+/// When `checked_at` is set, a sweep checked every other proxy at that time
+/// with the same result and about the same latency: a client that holds
+/// them marks them checked then and adds that result to their history.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct ProxyDelta {
+    /// The generation this change starts from; a client that is not at it
+    /// reads the list again.
+    pub from: u64,
+    /// The generation after the change.
+    pub generation: u64,
+    /// When the sweep of this change started; `null` when no sweep ran
+    /// (single re-checks, deletions).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schema(required = true)]
+    pub checked_at: Option<OffsetDateTime>,
+    /// The proxies new or changed, as `GET /api/v2/workspaceproxies` lists them.
+    pub changed: Vec<WorkspaceProxy>,
+    /// The ids of the proxies deleted or gone.
+    pub removed: Vec<Uuid>,
+}
+
+/// The data of a `regions` event: `/api/v2/regions`'s change from the
+/// generation `from` to `generation` (new or changed regions whole, the ids
+/// of those gone).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct RegionDelta {
+    /// The generation this change starts from.
+    pub from: u64,
+    /// The generation after the change.
+    pub generation: u64,
+    /// The regions new or changed.
+    pub changed: Vec<Region>,
+    /// The ids of the regions gone.
+    pub removed: Vec<Uuid>,
+}
+
+/// The data of a `resync` event: the stream could not say what changed
+/// since the client's generation (it fell too far behind); read the list
+/// again. Later events start from `generation`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct Resync {
+    /// The generation later events start from.
+    pub generation: u64,
+}
+
+/// A latency within this many milliseconds, or within a factor of two, of
+/// the one a stream last sent for a proxy does not make it count as changed
+/// in a [`ProxyDelta`]: a check's latency during a sweep jitters with load.
+pub const LATENCY_TOLERANCE_MS: f64 = 20.0;
