@@ -14,7 +14,10 @@
 //!   writing a sweep's history, the size after 90 simulated days, a 30-day read;
 //! - `replicas`: several `proxyhealth serve` replicas and 10,000 proxies on one
 //!   PostgreSQL: checks per proxy per interval, the database's work,
-//!   the time from a result to every replica serving it.
+//!   the time from a result to every replica serving it;
+//! - `registration`: 10,000 proxies registering again every 15 s (667
+//!   requests/s, open loop) against `proxyhealth serve` on one backend:
+//!   latency, memory, and the checks it caused.
 //!
 //! `run` also measures the fleets' rows (`fleets`, shown by `report_fleets`): a
 //! bad day of 10,000 proxies on the lean and on the costly fleet (`fleet
@@ -32,16 +35,19 @@ mod procstat;
 mod propagation;
 mod reads;
 mod regions;
+mod registration;
 mod replica_proc;
 mod replicas;
 mod report;
 mod report_fleets;
 mod report_history;
+mod report_registration;
 mod report_replicas;
 mod results;
 mod run;
 mod run_args;
 mod source;
+mod splice;
 mod stdin;
 mod store_list;
 mod sweep;
@@ -79,6 +85,8 @@ enum Command {
     Replicas(replicas::ReplicasArgs),
     /// The cost of persisted history on one backend; prints a JSON line.
     History(history::HistoryArgs),
+    /// A fleet re-registering at a fixed rate on one backend; prints a JSON line.
+    Registration(registration::RegistrationArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -108,6 +116,7 @@ fn main() -> std::process::ExitCode {
             Command::StoreList(args) => store_list::run(args).await,
             Command::Replicas(args) => run_replicas(args).await,
             Command::History(args) => history::run(args).await,
+            Command::Registration(args) => registration::run(args).await,
         }
     });
     // The stdin readers of `fleet` and `serve-regions` live on blocking threads.

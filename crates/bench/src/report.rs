@@ -48,6 +48,11 @@ pub fn render(results: &Results) -> String {
         &results.history,
         results.history_skipped.as_deref(),
     );
+    crate::report_registration::section(
+        &mut md,
+        &results.registration,
+        results.registration_skipped.as_deref(),
+    );
     targets(&mut md, results);
     growth(&mut md, results);
     if !results.notes.is_empty() || !results.failures.is_empty() {
@@ -317,6 +322,7 @@ fn targets(md: &mut String, results: &Results) {
     }
     crate::report_replicas::targets(md, results.replicas.as_ref());
     crate::report_fleets::targets(md, results);
+    crate::report_registration::targets(md, &results.registration);
     md.push('\n');
 }
 

@@ -36,6 +36,10 @@ pub struct Results {
     pub history: Vec<crate::history::HistoryReport>,
     /// Why the history stage was not run, when it was skipped on purpose.
     pub history_skipped: Option<String>,
+    /// The registration row, one report per backend.
+    pub registration: Vec<crate::registration::RegistrationReport>,
+    /// Why the registration row was not run, when it was skipped on purpose.
+    pub registration_skipped: Option<String>,
     /// The bad-day rows on both fleets.
     pub bad_days: Vec<crate::fleets::BadDayRow>,
     /// The HTTPS rows.
