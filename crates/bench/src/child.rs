@@ -1,5 +1,6 @@
 //! Child processes of the orchestrator: this same binary run with a subcommand,
 //! each measured alone. Every child is started here and ended here, by its handle.
+//! Also where the stages that start `proxyhealth serve` find its binary.
 
 use anyhow::{Context, anyhow, bail};
 use serde::de::DeserializeOwned;
@@ -7,6 +8,25 @@ use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+/// The `proxyhealth` binary: `given`, else the one next to this binary
+/// (`scripts/bench` builds both); an error saying how to get it when absent.
+pub fn proxyhealth_binary(given: Option<&std::path::Path>) -> anyhow::Result<std::path::PathBuf> {
+    let binary = match given {
+        Some(path) => path.to_owned(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("the bench binary's directory")?
+            .join("proxyhealth"),
+    };
+    if !binary.is_file() {
+        bail!(
+            "{} not found: build it (cargo build --release -p proxyhealth) or pass --proxyhealth",
+            binary.display()
+        );
+    }
+    Ok(binary)
+}
 
 /// This binary with `args`, stdout piped, stderr passed through.
 fn command(args: &[String]) -> anyhow::Result<Command> {

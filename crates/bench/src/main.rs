@@ -19,7 +19,10 @@
 //!   at 10,000 and 100,000 proxies (`api_rows`);
 //! - `replicas`: several `proxyhealth serve` replicas and 10,000 proxies on one
 //!   PostgreSQL: checks per proxy per interval, the database's work,
-//!   the time from a result to every replica serving it.
+//!   the time from a result to every replica serving it;
+//! - `registration`: 10,000 proxies registering again every 15 s (667
+//!   requests/s, open loop) against `proxyhealth serve` on one backend:
+//!   latency, memory, and the checks it caused.
 //!
 //! `run` also measures the fleets' rows (`fleets`, shown by `report_fleets`): a
 //! bad day of 10,000 proxies on the lean and on the costly fleet (`fleet
@@ -42,17 +45,20 @@ mod procstat;
 mod propagation;
 mod reads;
 mod regions;
+mod registration;
 mod replica_proc;
 mod replicas;
 mod report;
 mod report_dashboard;
 mod report_fleets;
 mod report_history;
+mod report_registration;
 mod report_replicas;
 mod results;
 mod run;
 mod run_args;
 mod source;
+mod splice;
 mod stdin;
 mod store_list;
 mod sweep;
@@ -95,6 +101,8 @@ enum Command {
     /// The service on SQLite with registered proxies, for the dashboard and
     /// API rows, until stdin closes.
     ServeDashboard(dashboard_serve::ServeDashboardArgs),
+    /// A fleet re-registering at a fixed rate on one backend; prints a JSON line.
+    Registration(registration::RegistrationArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -126,6 +134,7 @@ fn main() -> std::process::ExitCode {
             Command::History(args) => history::run(args).await,
             Command::CheckCli(args) => check_cli::run(args).await,
             Command::ServeDashboard(args) => dashboard_serve::run(args).await,
+            Command::Registration(args) => registration::run(args).await,
         }
     });
     // The stdin readers of `fleet` and `serve-regions` live on blocking threads.

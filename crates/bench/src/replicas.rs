@@ -140,19 +140,7 @@ pub async fn run(args: ReplicasArgs) -> anyhow::Result<ReplicasReport> {
 /// Makes the scratch database, runs the stage in it and drops it.
 async fn measure(args: &ReplicasArgs) -> anyhow::Result<ReplicasReport> {
     let started = Instant::now();
-    let binary = match &args.proxyhealth {
-        Some(path) => path.clone(),
-        None => std::env::current_exe()?
-            .parent()
-            .context("the bench binary's directory")?
-            .join("proxyhealth"),
-    };
-    if !binary.is_file() {
-        bail!(
-            "{} not found: build it (cargo build --release -p proxyhealth) or pass --proxyhealth",
-            binary.display()
-        );
-    }
+    let binary = crate::child::proxyhealth_binary(args.proxyhealth.as_deref())?;
     let scratch = tempfile::Builder::new()
         .prefix("proxyhealth-bench-replicas")
         .tempdir()?;

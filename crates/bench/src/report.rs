@@ -59,6 +59,11 @@ pub fn render(results: &Results) -> String {
         &results.api,
         results.dashboard_skipped.as_deref(),
     );
+    crate::report_registration::section(
+        &mut md,
+        &results.registration,
+        results.registration_skipped.as_deref(),
+    );
     targets(&mut md, results);
     growth(&mut md, results);
     if !results.notes.is_empty() || !results.failures.is_empty() {
@@ -328,6 +333,7 @@ fn targets(md: &mut String, results: &Results) {
     }
     crate::report_replicas::targets(md, results.replicas.as_ref());
     crate::report_fleets::targets(md, results);
+    crate::report_registration::targets(md, &results.registration);
     md.push('\n');
 }
 

@@ -4,7 +4,7 @@ use crate::history::HistoryReport;
 use std::fmt::Write as _;
 
 /// The heading the section starts with (`run --history-only` replaces the
-/// section under it in an existing file).
+/// section under it in an existing file, see [`crate::splice`]).
 pub const HEADING: &str = "## 8. History";
 
 /// Writes the section: one row per backend for each measurement, or why it
@@ -105,32 +105,4 @@ pub fn section(md: &mut String, rows: &[HistoryReport], skipped: Option<&str>) {
         );
     }
     md.push('\n');
-}
-
-/// `existing` with its history section replaced by `section` (or `section`
-/// put before `## Targets`, or at the end, when it has none).
-pub fn splice(existing: &str, section: &str) -> String {
-    crate::table::splice(existing, HEADING, section)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn splicing_replaces_the_section_or_puts_it_before_the_targets() {
-        let fresh = splice(
-            "# t\n\n## 4. Store\n\nx\n\n## Targets\n\ny\n",
-            "## 8. History\n\nnew\n\n",
-        );
-        assert_eq!(
-            fresh,
-            "# t\n\n## 4. Store\n\nx\n\n## 8. History\n\nnew\n\n## Targets\n\ny\n"
-        );
-        let again = splice(&fresh, "## 8. History\n\nnewer\n\n");
-        assert_eq!(
-            again,
-            "# t\n\n## 4. Store\n\nx\n\n## 8. History\n\nnewer\n\n## Targets\n\ny\n"
-        );
-    }
 }

@@ -42,6 +42,10 @@ pub struct Results {
     pub api: Vec<crate::api_rows::ApiReport>,
     /// Why the dashboard and API rows were not run, when skipped on purpose.
     pub dashboard_skipped: Option<String>,
+    /// The registration row, one report per backend.
+    pub registration: Vec<crate::registration::RegistrationReport>,
+    /// Why the registration row was not run, when it was skipped on purpose.
+    pub registration_skipped: Option<String>,
     /// The bad-day rows on both fleets.
     pub bad_days: Vec<crate::fleets::BadDayRow>,
     /// The HTTPS rows.

@@ -31,22 +31,18 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         let mut section = String::new();
         let (rows, failures) = history_rows(&args).await;
         crate::report_history::section(&mut section, &rows, None);
-        println!("{section}");
-        let existing = std::fs::read_to_string(&args.out).unwrap_or_default();
-        std::fs::write(
-            &args.out,
-            crate::report_history::splice(&existing, &section),
-        )
-        .with_context(|| format!("write {}", args.out.display()))?;
-        eprintln!("wrote the history section of {}", args.out.display());
-        if !failures.is_empty() {
-            bail!(
-                "{} run(s) failed:\n  {}",
-                failures.len(),
-                failures.join("\n  ")
-            );
-        }
-        return Ok(());
+        return write_section(&args, crate::report_history::HEADING, &section, &failures);
+    }
+    if args.registration_only {
+        let mut section = String::new();
+        let (rows, failures) = registration_rows(&args).await;
+        crate::report_registration::section(&mut section, &rows, None);
+        return write_section(
+            &args,
+            crate::report_registration::HEADING,
+            &section,
+            &failures,
+        );
     }
     if args.dashboard_only {
         let mut section = String::new();
@@ -58,22 +54,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             &results.api,
             None,
         );
-        println!("{section}");
-        let existing = std::fs::read_to_string(&args.out).unwrap_or_default();
-        std::fs::write(
-            &args.out,
-            crate::table::splice(&existing, crate::report_dashboard::HEADING, &section),
-        )
-        .with_context(|| format!("write {}", args.out.display()))?;
-        eprintln!("wrote the dashboard section of {}", args.out.display());
-        if !failures.is_empty() {
-            bail!(
-                "{} run(s) failed:\n  {}",
-                failures.len(),
-                failures.join("\n  ")
-            );
-        }
-        return Ok(());
+        return write_section(
+            &args,
+            crate::report_dashboard::HEADING,
+            &section,
+            &failures,
+        );
     }
     let mut results = Results {
         parallelism: args.parallelism,
@@ -200,6 +186,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         results.failures.extend(failures);
     }
 
+    if args.skip_registration {
+        results.registration_skipped = Some("skipped (--skip-registration)".into());
+    } else {
+        let (rows, failures) = registration_rows(&args).await;
+        results.registration = rows;
+        results.failures.extend(failures);
+    }
+
     match (&args.pg_url, args.skip_replicas) {
         (_, true) => results.replicas_skipped = Some("skipped (--skip-replicas)".into()),
         (None, false) => {
@@ -284,6 +278,77 @@ async fn dashboard_rows(
         }
     }
     failures
+}
+
+/// Prints `section` and puts it in place of its old one in the file at `--out`
+/// (the other sections kept); fails when a run failed.
+fn write_section(
+    args: &RunArgs,
+    heading: &str,
+    section: &str,
+    failures: &[String],
+) -> anyhow::Result<()> {
+    println!("{section}");
+    let existing = std::fs::read_to_string(&args.out).unwrap_or_default();
+    std::fs::write(
+        &args.out,
+        crate::splice::splice(&existing, heading, section),
+    )
+    .with_context(|| format!("write {}", args.out.display()))?;
+    eprintln!("wrote the section {heading:?} of {}", args.out.display());
+    if !failures.is_empty() {
+        bail!(
+            "{} run(s) failed:\n  {}",
+            failures.len(),
+            failures.join("\n  ")
+        );
+    }
+    Ok(())
+}
+
+/// The registration row on SQLite and (with a server) PostgreSQL, each in a
+/// child; a run that failed is reported, and one with failed requests too.
+async fn registration_rows(
+    args: &RunArgs,
+) -> (Vec<crate::registration::RegistrationReport>, Vec<String>) {
+    let mut rows = Vec::new();
+    let mut failures = Vec::new();
+    let mut dbs = vec![("sqlite".to_owned(), "sqlite".to_owned())];
+    if let Some(url) = &args.pg_url {
+        dbs.push(("postgres".to_owned(), url.clone()));
+    }
+    for (name, spec) in dbs {
+        eprintln!(
+            "== registration: {name}, {} proxies re-registering every 15 s",
+            args.registration_count
+        );
+        let child = vec![
+            "registration".to_owned(),
+            "--db".to_owned(),
+            spec,
+            "--count".to_owned(),
+            args.registration_count.to_string(),
+            "--duration".to_owned(),
+            format!("{}ms", args.registration_duration.as_millis()),
+        ];
+        match run_json::<crate::registration::RegistrationReport>(&child, Duration::from_secs(600))
+            .await
+        {
+            Ok(report) => {
+                if report.failed > 0 {
+                    failures.push(format!(
+                        "registration {name}: {} of {} requests failed: {}",
+                        report.failed,
+                        report.sent,
+                        report.failures.join("; ")
+                    ));
+                }
+                rows.push(report);
+            }
+            Err(err) => failures.push(format!("registration {name}: {err:#}")),
+        }
+    }
+    (rows, failures)
 }
 
 /// The history stage on SQLite and (with a server) PostgreSQL, each in a child.

@@ -100,6 +100,19 @@ pub struct RunArgs {
     /// file at `--out` (the other sections are kept as they are).
     #[arg(long, conflicts_with = "skip_dashboard")]
     pub dashboard_only: bool,
+    /// Proxies in the registration row (each registers again every 15 s).
+    #[arg(long, default_value_t = 10_000)]
+    pub registration_count: usize,
+    /// How long the registration row's re-registrations run on each backend.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub registration_duration: Duration,
+    /// Skip the registration row (about three minutes with both backends).
+    #[arg(long)]
+    pub skip_registration: bool,
+    /// Run only the registration row and replace its section in the file at
+    /// `--out` (the other sections are kept as they are).
+    #[arg(long, conflicts_with_all = ["skip_registration", "history_only"])]
+    pub registration_only: bool,
     /// Skip section 1-4 (sweeps, reads, regions, store listing): run only the
     /// stages not skipped otherwise (to re-measure the fleets' rows alone).
     #[arg(long)]

@@ -24,20 +24,3 @@ pub(crate) fn verdict(met: Option<bool>) -> &'static str {
         None => "not measured",
     }
 }
-
-/// `existing` with the section under `heading` replaced by `section` (or
-/// `section` put before `## Targets`, or at the end, when it has none): a
-/// stage run alone rewrites only its own section of the results page.
-pub(crate) fn splice(existing: &str, heading: &str, section: &str) -> String {
-    if let Some(start) = existing.find(heading) {
-        let rest = &existing[start + heading.len()..];
-        let end = rest
-            .find("\n## ")
-            .map_or(existing.len(), |i| start + heading.len() + i + 1);
-        return format!("{}{}{}", &existing[..start], section, &existing[end..]);
-    }
-    match existing.find("## Targets") {
-        Some(at) => format!("{}{}{}", &existing[..at], section, &existing[at..]),
-        None => format!("{existing}\n{section}"),
-    }
-}

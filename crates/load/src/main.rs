@@ -1,30 +1,26 @@
-//! `proxyhealth-load`: a bounded, loopback-only load run against the real binary.
+//! `proxyhealth-load`: a bounded, loopback-only load run against the real binary
+//! (the pieces it is made of are in the library, shared with the bench).
 //!
 //! Starts a simulated fleet of healthy proxies (`proxyhealth-sim`) on loopback
 //! addresses, starts `proxyhealth serve` on a temporary SQLite file sweeping every
 //! second, creates and registers every proxy through the API, then for a fixed
 //! time runs readers of `/api/v2/regions` and clients re-registering proxies with
 //! their tokens. Reports requests, failures, p50/p99 latency per kind, whether
-//! every proxy still has a status, and the server's RSS at 25/50/75/100 % of the
-//! run. Exits 1 if any request failed or a status was lost. Run by `scripts/load`.
+//! every proxy still has a status, and the server's RSS at the start and at
+//! 25/50/75/100 % of the run. Exits 1 if any request failed or a status was lost. Run by `scripts/load`.
 //! Every call goes through the typed client of `proxyhealth-api`.
 
-mod serve;
-mod stats;
-
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Parser;
-use futures::StreamExt;
-use proxyhealth_api::wire::{CreateProxyRequest, RegisterRequest};
-use proxyhealth_api::{ApiClient, ApiError};
+use proxyhealth_api::ApiClient;
+use proxyhealth_load::serve::{ServeSpec, Server};
+use proxyhealth_load::setup::{Member, Wanted, create_and_register, wait_all_ok};
+use proxyhealth_load::stats::{Samples, failure};
 use proxyhealth_sim::{Fleet, FleetSpec, Kind};
-use serve::Server;
-use stats::Samples;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 use tokio::time::Instant;
-use uuid::Uuid;
 
 /// The admin token of the server under load (loopback only, thrown away).
 const ADMIN: &str = "load-run-admin-token";
@@ -50,14 +46,6 @@ struct Args {
     registerers: usize,
 }
 
-/// A proxy created and registered through the API.
-#[derive(Debug, Clone)]
-struct Member {
-    token: String,
-    url: String,
-    replica_id: Uuid,
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
     match run(Args::parse()).await {
@@ -70,25 +58,6 @@ async fn main() -> ExitCode {
     }
 }
 
-fn registration(member: &Member) -> RegisterRequest {
-    RegisterRequest {
-        access_url: member.url.clone(),
-        derp_enabled: true,
-        replica_id: member.replica_id,
-        hostname: "load".to_owned(),
-        version: "v2.20.0".to_owned(),
-        ..RegisterRequest::default()
-    }
-}
-
-/// A failed call in a sample: the status when the server answered, else the error.
-fn failure(kind: &str, err: &ApiError) -> String {
-    match err.status() {
-        Some(status) => format!("{kind}: {status}"),
-        None => format!("{kind}: {err}"),
-    }
-}
-
 async fn run(args: Args) -> anyhow::Result<bool> {
     proxyhealth_sim::raise_fd_limit().context("raise the open-file limit")?;
     let fleet = Fleet::start(FleetSpec::uniform(Kind::Ok, args.proxies))
@@ -96,7 +65,13 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         .context("start the simulated fleet")?;
     let dir = tempfile::tempdir().context("temp dir")?;
     let log = dir.path().join("serve.log");
-    let server = Server::start(&args.bin, &dir.path().join("proxyhealth.db"), ADMIN, &log)?;
+    let spec = ServeSpec::sqlite(
+        &dir.path().join("proxyhealth.db"),
+        Duration::from_secs(1),
+        ADMIN,
+        &log,
+    );
+    let server = Server::start(&args.bin, &spec)?;
     let base = server.url.clone();
     // The admin sets up and reads back; readers and proxies send no admin token.
     let admin = ApiClient::builder(base.as_str())
@@ -117,8 +92,16 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     );
 
     let setup = Instant::now();
-    let members = create_and_register(&admin, &client, &fleet).await?;
-    wait_all_ok(&admin, members.len()).await?;
+    let wanted: Vec<Wanted> = fleet
+        .proxies()
+        .iter()
+        .map(|proxy| Wanted {
+            name: format!("load-{:04}", proxy.index),
+            url: proxy.url.clone(),
+        })
+        .collect();
+    let members = create_and_register(&admin, &client, &wanted).await?;
+    wait_all_ok(&admin, members.len(), Duration::from_secs(60)).await?;
     println!(
         "created and registered {} proxies, all ok, in {:.1} s",
         members.len(),
@@ -176,35 +159,6 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     Ok(ok)
 }
 
-async fn create_and_register(
-    admin: &ApiClient,
-    client: &ApiClient,
-    fleet: &Fleet,
-) -> anyhow::Result<Vec<Member>> {
-    let results: Vec<anyhow::Result<Member>> =
-        futures::stream::iter(fleet.proxies().iter().cloned())
-            .map(|proxy| async move {
-                let request = CreateProxyRequest {
-                    name: format!("load-{:04}", proxy.index),
-                    ..CreateProxyRequest::default()
-                };
-                let created = admin.create_proxy(&request).await?;
-                let member = Member {
-                    token: created.value.proxy_token,
-                    url: proxy.url.clone(),
-                    replica_id: Uuid::new_v4(),
-                };
-                client
-                    .register(&member.token, &registration(&member))
-                    .await?;
-                Ok(member)
-            })
-            .buffer_unordered(32)
-            .collect()
-            .await;
-    results.into_iter().collect()
-}
-
 /// The statuses of every listed proxy: how many, and the ones not `ok`.
 async fn final_statuses(admin: &ApiClient) -> anyhow::Result<(usize, Vec<String>)> {
     let regions = admin.list_proxies().await?.value.regions;
@@ -216,23 +170,6 @@ async fn final_statuses(admin: &ApiClient) -> anyhow::Result<(usize, Vec<String>
     Ok((regions.len(), not_ok))
 }
 
-async fn wait_all_ok(admin: &ApiClient, want: usize) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (count, not_ok) = final_statuses(admin).await?;
-        if count == want && not_ok.is_empty() {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            bail!(
-                "after 60 s, {count} proxies listed and {} not ok",
-                not_ok.len()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
 /// The load phase: readers, registerers and the RSS samples.
 async fn load(
     args: &Args,
@@ -242,7 +179,6 @@ async fn load(
 ) -> (Samples, Samples, Vec<(&'static str, u64)>) {
     let duration = Duration::from_secs(args.seconds.max(1));
     let deadline = Instant::now() + duration;
-    let started = Instant::now();
     let want = members.len();
     let readers: Vec<_> = (0..args.readers)
         .map(|_| {
@@ -281,7 +217,7 @@ async fn load(
                         break;
                     }
                     let sent = Instant::now();
-                    match client.register(&member.token, &registration(member)).await {
+                    match client.register(&member.token, &member.registration()).await {
                         Ok(answer) if answer.status == 201 => {
                             samples.latencies.push(sent.elapsed());
                         }
@@ -293,12 +229,7 @@ async fn load(
             })
         })
         .collect();
-    let mut rss = Vec::new();
-    for (label, quarter) in [("25%", 1u32), ("50%", 2), ("75%", 3), ("100%", 4)] {
-        let at = started + duration * quarter / 4;
-        tokio::time::sleep_until(at).await;
-        rss.push((label, server.rss_kib().unwrap_or(0)));
-    }
+    let rss = proxyhealth_load::memory::rss_at_quarters(server, duration).await;
     let mut reads = Samples::default();
     for reader in readers {
         match reader.await {

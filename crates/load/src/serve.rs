@@ -1,9 +1,35 @@
 //! Starting the real `proxyhealth serve` and reading its memory.
 
-use anyhow::{Context, bail};
+use crate::error::LoadError;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// How `proxyhealth serve` is started.
+#[derive(Debug, Clone)]
+pub struct ServeSpec {
+    /// `--db`: `sqlite://FILE` or a `postgres://` URL.
+    pub db: String,
+    /// `--interval`, the time between sweeps.
+    pub interval: Duration,
+    /// `--admin-token`.
+    pub admin_token: String,
+    /// Where the server's stderr (its log) goes.
+    pub log: PathBuf,
+}
+
+impl ServeSpec {
+    /// A server on the SQLite file `db`.
+    pub fn sqlite(db: &Path, interval: Duration, admin_token: &str, log: &Path) -> ServeSpec {
+        ServeSpec {
+            db: format!("sqlite://{}", db.display()),
+            interval,
+            admin_token: admin_token.to_owned(),
+            log: log.to_owned(),
+        }
+    }
+}
 
 /// A running `proxyhealth serve`; killed when dropped.
 pub struct Server {
@@ -13,30 +39,51 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `bin serve` on the SQLite file `db`, on 127.0.0.1:0, sweeping every
-    /// second, with `admin` as the admin token; logs go to `log`.
-    pub fn start(bin: &Path, db: &Path, admin: &str, log: &Path) -> anyhow::Result<Server> {
+    /// Starts `bin serve` as `spec` says, on 127.0.0.1:0, and waits for the
+    /// line with its address. Settings from the caller's environment
+    /// (`PROXYHEALTH_CONFIG`, parallelism, rise and fall) are removed, so they
+    /// cannot change what is measured.
+    pub fn start(bin: &Path, spec: &ServeSpec) -> Result<Server, LoadError> {
+        let log =
+            std::fs::File::create(&spec.log).map_err(LoadError::io("create the server log"))?;
         let mut child = Command::new(bin)
             .arg("serve")
             .arg("--db")
-            .arg(format!("sqlite://{}", db.display()))
-            .args(["--listen", "127.0.0.1:0", "--interval", "1s"])
-            .args(["--admin-token", admin])
+            .arg(&spec.db)
+            .args(["--listen", "127.0.0.1:0"])
+            .arg("--interval")
+            .arg(format!("{}ms", spec.interval.as_millis()))
+            .arg("--admin-token")
+            .arg(&spec.admin_token)
+            .env_remove("PROXYHEALTH_CONFIG")
+            .env_remove("PROXYHEALTH_PARALLELISM")
+            .env_remove("PROXYHEALTH_SECOND_OPINION")
+            .env_remove("PROXYHEALTH_RISE")
+            .env_remove("PROXYHEALTH_FALL")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(log).context("create the server log")?)
+            .stderr(log)
             .spawn()
-            .with_context(|| format!("start {} serve", bin.display()))?;
-        let stdout = child.stdout.take().context("the server's stdout")?;
+            .map_err(LoadError::io(format!("start {} serve", bin.display())))?;
+        let Some(stdout) = child.stdout.take() else {
+            let _ = child.kill();
+            return Err(LoadError::NoAddress {
+                log: spec.log.clone(),
+            });
+        };
         let mut lines = BufReader::new(stdout).lines();
         let url = lines.by_ref().map_while(Result::ok).find_map(|line| {
             line.strip_prefix("proxyhealth listening on ")
-                .map(str::to_owned)
+                .map(|url| url.trim().to_owned())
         });
         let Some(url) = url else {
             let _ = child.kill();
-            bail!("the server printed no address; see {}", log.display());
+            let _ = child.wait();
+            return Err(LoadError::NoAddress {
+                log: spec.log.clone(),
+            });
         };
+        // keep reading stdout so the server never blocks on a full pipe
         std::thread::spawn(move || lines.for_each(drop));
         Ok(Server { child, url })
     }
@@ -47,15 +94,15 @@ impl Server {
     }
 
     /// The server's resident memory (VmRSS) in KiB, from /proc.
-    pub fn rss_kib(&self) -> anyhow::Result<u64> {
+    pub fn rss_kib(&self) -> Result<u64, LoadError> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
-            .context("read /proc/PID/status")?;
+            .map_err(LoadError::io("read /proc/PID/status"))?;
         status
             .lines()
             .find_map(|line| line.strip_prefix("VmRSS:"))
             .and_then(|rest| rest.split_whitespace().next())
             .and_then(|kib| kib.parse().ok())
-            .context("no VmRSS line")
+            .ok_or(LoadError::NoRss(self.pid()))
     }
 }
 

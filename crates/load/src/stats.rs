@@ -1,6 +1,18 @@
 //! Latency samples per kind of request, and their percentiles.
 
+use proxyhealth_api::ApiError;
 use std::time::Duration;
+
+/// How many failure reasons are kept for the report.
+const REASONS_KEPT: usize = 5;
+
+/// A failed call as a sample's reason: the status when the server answered, else the error.
+pub fn failure(kind: &str, err: &ApiError) -> String {
+    match err.status() {
+        Some(status) => format!("{kind}: {status}"),
+        None => format!("{kind}: {err}"),
+    }
+}
 
 /// The latencies and failures of one kind of request.
 #[derive(Debug, Default)]
@@ -19,7 +31,7 @@ impl Samples {
         self.latencies.extend(other.latencies);
         self.failures += other.failures;
         for reason in other.reasons {
-            if self.reasons.len() < 5 {
+            if self.reasons.len() < REASONS_KEPT {
                 self.reasons.push(reason);
             }
         }
@@ -28,7 +40,7 @@ impl Samples {
     /// Records a failure and keeps its reason if few are kept yet.
     pub fn fail(&mut self, reason: String) {
         self.failures += 1;
-        if self.reasons.len() < 5 {
+        if self.reasons.len() < REASONS_KEPT {
             self.reasons.push(reason);
         }
     }
@@ -36,6 +48,15 @@ impl Samples {
     /// Requests done (successful or not).
     pub fn total(&self) -> u64 {
         self.latencies.len() as u64 + self.failures
+    }
+
+    /// The longest latency; zero when empty.
+    pub fn max(&self) -> Duration {
+        self.latencies
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(Duration::ZERO)
     }
 
     /// The `p`-th percentile (0–100) of the latencies, nearest rank; zero when empty.
@@ -61,6 +82,7 @@ mod tests {
         };
         assert_eq!(samples.percentile(50.0), Duration::from_millis(50));
         assert_eq!(samples.percentile(99.0), Duration::from_millis(99));
+        assert_eq!(samples.max(), Duration::from_millis(100));
         assert_eq!(Samples::default().percentile(50.0), Duration::ZERO);
     }
 }

@@ -1,9 +1,10 @@
 //! Proxy self-registration and deregistration.
 
-use crate::helpers::{answer, registration, spawn_app};
+use crate::helpers::{answer, eventually, registration, spawn_app};
 use proxyhealth_sim::Kind;
 use reqwest::StatusCode;
 use serde_json::json;
+use std::time::Duration;
 use uuid::Uuid;
 
 #[tokio::test]
@@ -29,6 +30,39 @@ async fn a_registered_proxy_becomes_ok_without_a_full_sweep() {
     let summary = app.get("/api/v2/proxyhealth/summary").await;
     assert_eq!(summary.body["last_sweep"], json!(null), "a full sweep ran");
     assert_eq!(summary.body["counts"]["ok"], 1);
+}
+
+#[tokio::test]
+async fn registering_again_unchanged_while_ok_checks_nothing_again() {
+    let (app, _) = spawn_app().await;
+    let sim = proxyhealth_sim::spawn(Kind::Ok).await.expect("sim");
+    let (id, token) = app.create_proxy("eu").await;
+    let body = registration(sim.url());
+    app.register(&token, &body).await;
+    app.wait_for_status(id, "ok").await;
+    let engine = app.engine.clone();
+    eventually(
+        Duration::from_secs(10),
+        "the first re-check finishing",
+        async || !engine.recheck_pending(&id),
+    )
+    .await;
+    let generation = app.engine.snapshot().generation();
+    // A workspace proxy registers again every few seconds with the same body.
+    for _ in 0..20 {
+        let answer = app.register(&token, &body).await;
+        assert_eq!(answer.status, StatusCode::CREATED);
+        assert!(
+            !app.engine.recheck_pending(&id),
+            "an unchanged registration of an ok proxy asked for a re-check"
+        );
+    }
+    assert_eq!(sim.requests(), 1, "the proxy was checked again");
+    assert_eq!(
+        app.engine.snapshot().generation(),
+        generation,
+        "a snapshot was published"
+    );
 }
 
 #[tokio::test]
