@@ -21,8 +21,9 @@
 //!   `/healthz`; re-exported by [`wire`].
 //! - `wire_vantages`: the shapes of vantages and their agent tokens;
 //!   re-exported by [`wire`].
-//! - `wire_events`: the live-update events of the event stream (what
-//!   changed between two generations); re-exported by [`wire`].
+//! - [`wire_events`]: the live-update events of the event stream (what
+//!   changed between two generations), built on [`wire`]'s shapes (a module
+//!   of its own, so [`wire`] does not import back what imports it).
 //! - [`client`]: [`ApiClient`] (built by [`ApiClientBuilder`]), one method per
 //!   route, each returning an [`Answer`]: the typed value and the raw body.
 //! - [`error`]: [`ApiError`], why a call failed, with the HTTP status and Coder's
@@ -49,7 +50,7 @@
 pub mod client;
 pub mod error;
 pub mod wire;
-mod wire_events;
+pub mod wire_events;
 mod wire_history;
 mod wire_notify;
 mod wire_replicas;

@@ -16,7 +16,6 @@ use time::{Date, Month, OffsetDateTime, Time};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-pub use crate::wire_events::{LATENCY_TOLERANCE_MS, ProxyDelta, RegionDelta, Resync};
 pub use crate::wire_history::{
     HistoryBucket, HistoryTransition, HistoryWindow, Incident, IncidentsPage, ParseWindowError,
     ProxyHistory, ProxyUptime,

@@ -1,7 +1,7 @@
 //! The shapes of the live-update events of `/api/v2/proxyhealth/events`
 //! (`?view=proxies` and `?view=regions`): what changed from one generation
 //! of the snapshot to another, so a dashboard follows a large fleet without
-//! reading the whole list again. Re-exported by [`crate::wire`].
+//! reading the whole list again. Built on [`crate::wire`]'s shapes.
 
 use crate::wire::{Region, WorkspaceProxy};
 use serde::{Deserialize, Serialize};

@@ -29,8 +29,8 @@
 //! --stack costly`, a real server's CPU per request), first and next sweep; and
 //! HTTPS with a fresh handshake per check against a bare TLS client loop.
 
-mod check_cli;
 mod api_rows;
+mod check_cli;
 mod child;
 mod client_loop;
 mod conntrack;

@@ -54,12 +54,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             &results.api,
             None,
         );
-        return write_section(
-            &args,
-            crate::report_dashboard::HEADING,
-            &section,
-            &failures,
-        );
+        return write_section(&args, crate::report_dashboard::HEADING, &section, &failures);
     }
     let mut results = Results {
         parallelism: args.parallelism,

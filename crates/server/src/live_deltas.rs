@@ -12,9 +12,8 @@
 //! a `resync` instead, and its client reads the list again.
 
 use axum::body::Bytes;
-use proxyhealth_api::wire::{
-    LATENCY_TOLERANCE_MS, ProxyDelta, Region, RegionDelta, WorkspaceProxy,
-};
+use proxyhealth_api::wire::{Region, WorkspaceProxy};
+use proxyhealth_api::wire_events::{LATENCY_TOLERANCE_MS, ProxyDelta, RegionDelta};
 use proxyhealth_core::{Proxy, ProxyStatus};
 use proxyhealth_engine::Snapshot;
 use std::collections::{HashMap, VecDeque};
