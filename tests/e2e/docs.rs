@@ -11,11 +11,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Flags the docs name that belong to other programs, each with its owner.
-const OTHER_PROGRAMS_FLAGS: [(&str, &str); 4] = [
+const OTHER_PROGRAMS_FLAGS: [(&str, &str); 5] = [
     ("--release", "cargo run --release"),
     ("--test", "cargo test --test"),
     ("--nocapture", "the test harness"),
     ("--skip-replicas", "scripts/bench"),
+    ("--dashboard-only", "scripts/bench"),
 ];
 
 /// The documents users read, relative to the repository.
