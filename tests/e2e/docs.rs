@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Flags the docs name that belong to other programs, each with its owner.
-const OTHER_PROGRAMS_FLAGS: [(&str, &str); 8] = [
+const OTHER_PROGRAMS_FLAGS: [(&str, &str); 9] = [
     ("--release", "cargo run --release"),
     ("--locked", "cargo install --locked"),
     ("--now", "systemctl enable --now"),
@@ -20,6 +20,7 @@ const OTHER_PROGRAMS_FLAGS: [(&str, &str); 8] = [
     ("--test", "cargo test --test"),
     ("--nocapture", "the test harness"),
     ("--skip-replicas", "scripts/bench"),
+    ("--dashboard-only", "scripts/bench"),
 ];
 
 /// The documents users read, relative to the repository.

@@ -14,7 +14,7 @@ use uuid::Uuid;
 ///
 /// `changed` holds every proxy that is new or whose shown state changed
 /// (status, last result, report, names, URL, version, certificate, latency
-/// by more than [`LATENCY_TOLERANCE_MS`] ms and a factor of two from the one
+/// by more than [`LATENCY_TOLERANCE_MS`] ms and a factor of four from the one
 /// last sent), whole and as the
 /// list shows it (without `uptime`); `removed` the ids of the proxies gone.
 /// When `checked_at` is set, a sweep checked every other proxy at that time
@@ -62,7 +62,7 @@ pub struct Resync {
     pub generation: u64,
 }
 
-/// A latency within this many milliseconds, or within a factor of two, of
+/// A latency within this many milliseconds, or within a factor of four, of
 /// the one a stream last sent for a proxy does not make it count as changed
 /// in a [`ProxyDelta`]: a check's latency during a sweep jitters with load.
-pub const LATENCY_TOLERANCE_MS: f64 = 20.0;
+pub const LATENCY_TOLERANCE_MS: f64 = 100.0;

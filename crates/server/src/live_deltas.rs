@@ -250,14 +250,15 @@ fn shown_alike(a: &ProxyStatus, b: &ProxyStatus) -> bool {
 }
 
 /// Whether a latency is close enough to the one the clients hold: within
-/// [`LATENCY_TOLERANCE_MS`], or within a factor of two (a check's latency
-/// during a sweep jitters with the machine's load).
+/// [`LATENCY_TOLERANCE_MS`], or within a factor of four (a check's latency
+/// during a sweep jitters with the machine's load: a proxy going from 5 ms
+/// to 500 ms is news, one from 3 ms to 45 ms on a busy machine is not).
 fn latency_alike(held: Option<Duration>, now: Option<Duration>) -> bool {
     match (held, now) {
         (None, None) => true,
         (Some(a), Some(b)) => {
             let (a, b) = (a.as_secs_f64() * 1000.0, b.as_secs_f64() * 1000.0);
-            (a - b).abs() < LATENCY_TOLERANCE_MS || a.max(b) < 2.0 * a.min(b)
+            (a - b).abs() < LATENCY_TOLERANCE_MS || a.max(b) < 4.0 * a.min(b)
         }
         _ => false,
     }
