@@ -10,7 +10,7 @@ use crate::table::verdict;
 use std::fmt::Write as _;
 
 /// The heading of the section.
-pub const HEADING: &str = "## 9. Dashboard and API at fleet scale";
+pub const HEADING: &str = "## 10. Dashboard and API at fleet scale";
 
 /// Writes the section.
 pub fn section(

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 /// The heading the section starts with (`run --registration-only` replaces
 /// the section under it in an existing file, see [`crate::splice`]).
-pub const HEADING: &str = "## 9. Registration at fleet scale";
+pub const HEADING: &str = "## 11. Registration at fleet scale";
 /// The 99th percentile a re-registration must stay under, from its planned send time.
 pub const P99_TARGET_MS: f64 = 100.0;
 /// The most the server's RSS may grow from the start to the end of the run
