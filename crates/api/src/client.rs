@@ -488,14 +488,15 @@ fn parse<T: DeserializeOwned>(
 }
 
 /// The path of one proxy, with its name or id escaped as one path segment.
-/// `api/v2/proxyhealth/vantages/{name}[/{then}]`, the name as one path segment.
-fn vantage_path(name: &str, then: Option<&str>) -> String {
-    let mut url = match url::Url::parse("http://x/api/v2/proxyhealth/vantages/") {
+/// `{collection}/{key}[/{then}]`, relative to the base URL, with `key` (a
+/// name or id the user typed) percent-encoded as one path segment.
+fn item_path(collection: &str, key: &str, then: Option<&str>) -> String {
+    let mut url = match url::Url::parse(&format!("http://x/{collection}/")) {
         Ok(url) => url,
-        Err(_) => return format!("{VANTAGES}/{name}"),
+        Err(_) => return format!("{collection}/{key}"),
     };
     if let Ok(mut segments) = url.path_segments_mut() {
-        segments.pop_if_empty().push(name);
+        segments.pop_if_empty().push(key);
         if let Some(then) = then {
             segments.push(then);
         }
@@ -503,15 +504,14 @@ fn vantage_path(name: &str, then: Option<&str>) -> String {
     url.path().trim_start_matches('/').to_owned()
 }
 
+/// `api/v2/workspaceproxies/{name or id}`.
 fn proxy_path(name_or_id: &str) -> String {
-    let mut url = match url::Url::parse("http://x/api/v2/workspaceproxies/") {
-        Ok(url) => url,
-        Err(_) => return format!("{PROXIES}/{name_or_id}"),
-    };
-    if let Ok(mut segments) = url.path_segments_mut() {
-        segments.pop_if_empty().push(name_or_id);
-    }
-    url.path().trim_start_matches('/').to_owned()
+    item_path(PROXIES, name_or_id, None)
+}
+
+/// `api/v2/proxyhealth/vantages/{name}[/{then}]`.
+fn vantage_path(name: &str, then: Option<&str>) -> String {
+    item_path(VANTAGES, name, then)
 }
 
 /// What [`ApiClient::list_proxies_page`] asks for: the parameters of
@@ -551,6 +551,10 @@ mod tests {
     fn a_name_is_escaped_as_one_segment() {
         assert_eq!(proxy_path("eu-west"), "api/v2/workspaceproxies/eu-west");
         assert_eq!(proxy_path("a/b c"), "api/v2/workspaceproxies/a%2Fb%20c");
+        assert_eq!(
+            vantage_path("a/b", Some("token")),
+            "api/v2/proxyhealth/vantages/a%2Fb/token"
+        );
     }
 
     #[test]

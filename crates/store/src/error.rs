@@ -140,6 +140,13 @@ pub(crate) fn map_db_error_ref(
     }
 }
 
+/// Whether `err` is the database refusing a row that breaks a unique index
+/// (either backend).
+pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|db| db.kind() == sqlx::error::ErrorKind::UniqueViolation)
+}
+
 fn is_name_violation(backend: Backend, db: &dyn sqlx::error::DatabaseError) -> bool {
     match backend {
         Backend::Postgres => db.constraint() == Some(NAME_INDEX),

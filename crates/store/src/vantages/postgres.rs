@@ -11,6 +11,7 @@ use super::{
     checked_name, mint, parse, stored_name,
 };
 use crate::StoreError;
+use crate::error::is_unique_violation;
 use crate::error::pg_err as db_err;
 
 /// The PostgreSQL store's vantages.
@@ -35,11 +36,6 @@ fn vantage_of(row: &PgRow) -> Result<Vantage, StoreError> {
         created_at: row.try_get("created_at").map_err(db_err)?,
         token_minted_at: row.try_get("token_minted_at").map_err(db_err)?,
     })
-}
-
-fn is_unique_violation(err: &sqlx::Error) -> bool {
-    err.as_database_error()
-        .is_some_and(|db| db.kind() == sqlx::error::ErrorKind::UniqueViolation)
 }
 
 #[async_trait::async_trait]

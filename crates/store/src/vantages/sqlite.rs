@@ -12,6 +12,7 @@ use super::{
 };
 use crate::StoreError;
 use crate::columns::sqlite::{from_nanos, nanos, uuid_of};
+use crate::error::is_unique_violation;
 use crate::error::sqlite_err as db_err;
 
 /// The SQLite store's vantages.
@@ -38,11 +39,6 @@ fn vantage_of(row: &SqliteRow) -> Result<Vantage, StoreError> {
         created_at: from_nanos(row.try_get("created_at").map_err(db_err)?)?,
         token_minted_at: from_nanos(row.try_get("token_minted_at").map_err(db_err)?)?,
     })
-}
-
-fn is_unique_violation(err: &sqlx::Error) -> bool {
-    err.as_database_error()
-        .is_some_and(|db| db.kind() == sqlx::error::ErrorKind::UniqueViolation)
 }
 
 #[async_trait::async_trait]
@@ -72,12 +68,14 @@ impl VantageStore for SqliteVantages {
             }
             Err(err) => return Err(db_err(err).into()),
         }
+        // the time as stored (to the nanosecond), so it reads back the same
+        let stored_at = from_nanos(nanos(now))?;
         Ok(MintedVantage {
             vantage: Vantage {
                 id,
                 name,
-                created_at: from_nanos(nanos(now))?,
-                token_minted_at: from_nanos(nanos(now))?,
+                created_at: stored_at,
+                token_minted_at: stored_at,
             },
             token: minted.token,
         })
