@@ -9,7 +9,9 @@
 //! silently drop is a mistake the sender should hear about); answers do not, so
 //! a client reads a newer server's additions without failing.
 
-use proxyhealth_core::{HealthReport, HistoryPoint, Proxy, ProxyStatus, Status, redact_url};
+use proxyhealth_core::{
+    HealthReport, HistoryPoint, Proxy, ProxyStatus, Status, VantageReading, redact_url,
+};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use time::{Date, Month, OffsetDateTime, Time};
@@ -27,7 +29,10 @@ pub use crate::wire_replicas::{
 };
 pub use crate::wire_summary::{Counts, Healthz, LastSweep, Summary};
 pub use crate::wire_vantages::{
-    CreateVantageRequest, VantageInfo, VantageTokenResponse, VantagesResponse,
+    AGENT_ID_HEADER, AGENT_VERSION_HEADER, AgentAssignment, AgentInfo, AgentResult,
+    AgentResultsRequest, AgentResultsResponse, AssignedProxy, CreateVantageRequest,
+    MAX_AGENT_BATCH, ProbeSettings, RefusedResult, VantageInfo, VantageLiveness,
+    VantageTokenResponse, VantagesResponse,
 };
 
 /// The offset Coder adds to a proxy's `region_id` to make its DERP region id.
@@ -200,6 +205,45 @@ pub struct WorkspaceProxy {
     /// days, from the persisted history; absent when the store keeps none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uptime: Option<ProxyUptime>,
+    /// proxyhealth: what each vantage saw at its newest check, the service's
+    /// own first, when a vantage besides the service's own has a result
+    /// (then `status` is the quorum's verdict over them); absent otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vantages: Vec<WireVantageReading>,
+}
+
+/// One vantage's newest result for a proxy: a cell of the latency matrix.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct WireVantageReading {
+    /// The vantage's name.
+    pub vantage: String,
+    /// Its status for the proxy (after hysteresis).
+    pub status: Status,
+    /// How long its last request took, in milliseconds; `null` when none was made.
+    #[schema(required = true)]
+    pub latency_ms: Option<u32>,
+    /// When it checked (the service's clock for its own vantage, the
+    /// agent's for the others).
+    #[serde(with = "time::serde::rfc3339")]
+    pub checked_at: OffsetDateTime,
+    /// Its report of that check.
+    pub report: HealthReport,
+    /// Whether its result was no longer fresh when the proxy was last judged
+    /// (not counted in the quorum).
+    pub stale: bool,
+}
+
+impl From<&VantageReading> for WireVantageReading {
+    fn from(reading: &VantageReading) -> Self {
+        WireVantageReading {
+            vantage: reading.vantage.to_string(),
+            status: reading.status,
+            latency_ms: reading.latency_ms,
+            checked_at: reading.checked_at,
+            report: reading.report.clone(),
+            stale: reading.stale,
+        }
+    }
 }
 
 impl WorkspaceProxy {
@@ -215,13 +259,18 @@ impl WorkspaceProxy {
             deleted: proxy.deleted,
             version: proxy.version.clone(),
             uptime: None,
+            vantages: Vec::new(),
         }
     }
 
     /// A store row with the engine's status for it (`unknown` when it has none).
     pub fn with_engine_status(proxy: &Proxy, status: Option<&ProxyStatus>) -> Self {
-        let status = status.map_or_else(WireStatus::unknown, WireStatus::from_engine);
-        WorkspaceProxy::new(proxy, status)
+        let wire = status.map_or_else(WireStatus::unknown, WireStatus::from_engine);
+        let mut proxy = WorkspaceProxy::new(proxy, wire);
+        if let Some(status) = status {
+            proxy.vantages = status.vantages.iter().map(WireVantageReading::from).collect();
+        }
+        proxy
     }
 }
 

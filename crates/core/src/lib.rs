@@ -59,4 +59,4 @@ pub use rollup::{LatencySketch, Rollup};
 pub use secrets::{redact_in, redact_report, redact_url};
 pub use source::{ProxySource, SourceError};
 pub use status::Status;
-pub use vantage::{Quorum, VantageName, VantageResult, Verdict};
+pub use vantage::{Quorum, VantageName, VantageReading, Verdict};

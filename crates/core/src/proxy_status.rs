@@ -1,6 +1,6 @@
 //! What the engine knows about one proxy after checking it.
 
-use crate::{HealthReport, Proxy, ProxyHost, Status};
+use crate::{HealthReport, Proxy, ProxyHost, Status, VantageReading};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -47,6 +47,21 @@ pub struct ProxyStatus {
     /// once expired); `None` when `tls_not_after` is.
     #[serde(default)]
     pub tls_days_left: Option<i64>,
+    /// Every vantage's newest result for the proxy, this service's own first,
+    /// when a vantage besides the service's own has one: then `status` is
+    /// the quorum's verdict over them and `report` says which vantages fail.
+    /// Empty when only the service's own vantage probes the proxy (then
+    /// `status` and `report` are its own, as without vantages).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vantages: Vec<VantageReading>,
+}
+
+impl ProxyStatus {
+    /// The service's own vantage's status after hysteresis, before the
+    /// quorum: what the next own result is damped against.
+    pub fn own_status(&self) -> Status {
+        self.vantages.first().map_or(self.status, |own| own.status)
+    }
 }
 
 /// How many past results each proxy keeps for its history strip.

@@ -14,8 +14,10 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::Status;
+use serde::{Deserialize, Serialize};
+
 use crate::validate::{FieldError, validate_name};
+use crate::{HealthReport, Hysteresis, Status};
 
 /// How many intervals a vantage's newest result stays fresh: the same
 /// "stale after two intervals" the replicas use for their own results.
@@ -23,8 +25,23 @@ pub const FRESH_INTERVALS: u32 = 2;
 
 /// A vantage's name (`eu-west`, `ap-south`): the proxy name rule, so it is
 /// safe in a URL path, a metric label and a file name.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct VantageName(String);
+
+impl TryFrom<String> for VantageName {
+    type Error = FieldError;
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        validate_name(&name)?;
+        Ok(VantageName(name))
+    }
+}
+
+impl From<VantageName> for String {
+    fn from(name: VantageName) -> Self {
+        name.0
+    }
+}
 
 impl VantageName {
     /// The name the service's own replicas probe from when `--vantage` is
@@ -40,6 +57,13 @@ impl VantageName {
     /// The name as given.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl Default for VantageName {
+    /// [`VantageName::DEFAULT`].
+    fn default() -> Self {
+        VantageName(VantageName::DEFAULT.to_owned())
     }
 }
 
@@ -103,23 +127,65 @@ impl FromStr for Quorum {
     }
 }
 
-/// One vantage's newest result for one proxy.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VantageResult {
+/// One vantage's newest result for one proxy: what the matrix shows in one
+/// cell, and what the quorum counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VantageReading {
     /// Where the probe came from.
     pub vantage: VantageName,
-    /// What the probe gave.
+    /// The vantage's status after hysteresis (each vantage's own results
+    /// are damped on their own before the quorum counts them).
     pub status: Status,
+    /// What the vantage's last check alone gave.
+    pub last_result: Status,
+    /// How many of the vantage's checks in a row gave `last_result`.
+    pub streak: u32,
+    /// How long the vantage's last request took, in milliseconds; `None`
+    /// when none was made.
+    pub latency_ms: Option<u32>,
     /// When it was checked, on the service's clock.
+    #[serde(with = "time::serde::rfc3339")]
     pub checked_at: OffsetDateTime,
-    /// The headline of its report (its first error), when it failed.
-    pub headline: Option<String>,
+    /// The vantage's report of that check.
+    pub report: HealthReport,
+    /// Whether the reading was no longer fresh when the proxy was last
+    /// judged (then it did not count).
+    #[serde(default)]
+    pub stale: bool,
 }
 
-impl VantageResult {
+impl VantageReading {
     /// Whether this result still counts at `now`, with checks every `interval`.
     pub fn is_fresh(&self, now: OffsetDateTime, interval: Duration) -> bool {
         self.checked_at + interval * FRESH_INTERVALS >= now
+    }
+
+    /// The reading after a new result of the same vantage: its status damped
+    /// by `hysteresis` against this one's.
+    pub fn next(
+        previous: Option<&VantageReading>,
+        vantage: VantageName,
+        raw: Status,
+        latency_ms: Option<u32>,
+        checked_at: OffsetDateTime,
+        report: HealthReport,
+        hysteresis: Hysteresis,
+    ) -> VantageReading {
+        let streak = match previous {
+            Some(previous) if previous.last_result == raw => previous.streak.saturating_add(1),
+            _ => 1,
+        };
+        let status = hysteresis.next(previous.map(|p| p.status), raw, streak);
+        VantageReading {
+            vantage,
+            status,
+            last_result: raw,
+            streak,
+            latency_ms,
+            checked_at,
+            report,
+            stale: false,
+        }
     }
 }
 
@@ -130,7 +196,12 @@ pub struct Verdict {
     pub status: Status,
     /// Vantages that saw the proxy fail without reaching the quorum, with
     /// what they saw: a partial outage when not empty.
-    pub partial: Vec<VantageResult>,
+    pub partial: Vec<VantageReading>,
+    /// Vantages that saw the proxy fail when they reached the quorum (the
+    /// proxy is down overall), with what they saw.
+    pub failing: Vec<VantageReading>,
+    /// Vantages with a fresh result.
+    pub fresh: usize,
     /// Vantages without a fresh result: not counted.
     pub stale: Vec<VantageName>,
 }
@@ -145,16 +216,45 @@ impl Verdict {
         let seen: Vec<String> = self
             .partial
             .iter()
-            .map(|r| match &r.headline {
-                Some(headline) => format!("{} ({}: {headline})", r.vantage, r.status),
-                None => format!("{} ({})", r.vantage, r.status),
-            })
+            .map(describe)
             .collect();
         Some(format!(
-            "partial outage: failing from {} of the vantages: {}",
+            "partial outage: failing from {} of {} vantages: {}",
             self.partial.len(),
+            self.fresh,
             seen.join("; ")
         ))
+    }
+
+    /// The error a proxy down by the quorum gets in its report, naming the
+    /// vantages that agree and what they saw; `None` when it is not down.
+    pub fn quorum_error(&self) -> Option<String> {
+        if self.failing.is_empty() {
+            return None;
+        }
+        let seen: Vec<String> = self.failing.iter().map(describe).collect();
+        Some(format!(
+            "{} from {} of {} vantages: {}",
+            self.status,
+            self.failing.len(),
+            self.fresh,
+            seen.join("; ")
+        ))
+    }
+
+    /// Whether `vantage` is among the stale ones.
+    pub fn is_stale(&self, vantage: &VantageName) -> bool {
+        self.stale.contains(vantage)
+    }
+}
+
+/// `name (status: first error)`, what one failing vantage saw.
+fn describe(reading: &VantageReading) -> String {
+    let headline = reading.report.headline();
+    if headline.is_empty() {
+        format!("{} ({})", reading.vantage, reading.status)
+    } else {
+        format!("{} ({}: {headline})", reading.vantage, reading.status)
     }
 }
 
@@ -168,15 +268,15 @@ impl Verdict {
 /// holds (`ok`; `unregistered` when the proxy has no URL, which every vantage
 /// sees alike); without any fresh result, `unknown`.
 pub fn verdict(
-    results: &[VantageResult],
+    results: &[VantageReading],
     now: OffsetDateTime,
     interval: Duration,
     quorum: Quorum,
 ) -> Verdict {
-    let (fresh, stale): (Vec<&VantageResult>, Vec<&VantageResult>) =
+    let (fresh, stale): (Vec<&VantageReading>, Vec<&VantageReading>) =
         results.iter().partition(|r| r.is_fresh(now, interval));
     let stale = stale.iter().map(|r| r.vantage.clone()).collect();
-    let failing: Vec<&VantageResult> = fresh
+    let failing: Vec<&VantageReading> = fresh
         .iter()
         .copied()
         .filter(|r| matches!(r.status, Status::Unhealthy | Status::Unreachable))
@@ -185,6 +285,8 @@ pub fn verdict(
         return Verdict {
             status: Status::Unknown,
             partial: Vec::new(),
+            failing: Vec::new(),
+            fresh: 0,
             stale,
         };
     }
@@ -201,6 +303,8 @@ pub fn verdict(
         return Verdict {
             status,
             partial: Vec::new(),
+            failing: failing.into_iter().cloned().collect(),
+            fresh: fresh.len(),
             stale,
         };
     }
@@ -212,6 +316,8 @@ pub fn verdict(
     Verdict {
         status,
         partial: failing.into_iter().cloned().collect(),
+        failing: Vec::new(),
+        fresh: fresh.len(),
         stale,
     }
 }
@@ -226,12 +332,20 @@ mod tests {
         OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("a valid time")
     }
 
-    fn seen(vantage: &str, status: Status, ago_s: u64) -> VantageResult {
-        VantageResult {
+    fn seen(vantage: &str, status: Status, ago_s: u64) -> VantageReading {
+        VantageReading {
             vantage: VantageName::new(vantage).expect("a valid name"),
             status,
+            last_result: status,
+            streak: 1,
+            latency_ms: Some(20),
             checked_at: now() - Duration::from_secs(ago_s),
-            headline: (status != Status::Ok).then(|| format!("{status} from {vantage}")),
+            report: if status == Status::Ok {
+                HealthReport::default()
+            } else {
+                HealthReport::error(format!("{status} from {vantage}"))
+            },
+            stale: false,
         }
     }
 
@@ -248,7 +362,7 @@ mod tests {
         assert_eq!(
             verdict.partial_warning().as_deref(),
             Some(
-                "partial outage: failing from 1 of the vantages: \
+                "partial outage: failing from 1 of 3 vantages: \
                  ap-south (unreachable: unreachable from ap-south)"
             )
         );
@@ -265,6 +379,47 @@ mod tests {
         assert_eq!(verdict.status, Status::Unreachable);
         assert!(verdict.partial.is_empty());
         assert_eq!(verdict.partial_warning(), None);
+        assert_eq!(
+            verdict.quorum_error().as_deref(),
+            Some(
+                "unreachable from 2 of 3 vantages: us-east (unreachable: unreachable from us-east); \
+                 ap-south (unreachable: unreachable from ap-south)"
+            )
+        );
+    }
+
+    #[test]
+    fn a_vantage_damps_its_own_results_before_the_quorum_counts_them() {
+        let rise_fall = Hysteresis { rise: 1, fall: 2 };
+        let ok = VantageReading::next(
+            None,
+            VantageName::new("eu-west").expect("a valid name"),
+            Status::Ok,
+            Some(10),
+            now(),
+            HealthReport::default(),
+            rise_fall,
+        );
+        let once = VantageReading::next(
+            Some(&ok),
+            ok.vantage.clone(),
+            Status::Unreachable,
+            None,
+            now(),
+            HealthReport::error("refused"),
+            rise_fall,
+        );
+        assert_eq!((once.status, once.last_result, once.streak), (Status::Ok, Status::Unreachable, 1));
+        let twice = VantageReading::next(
+            Some(&once),
+            ok.vantage.clone(),
+            Status::Unreachable,
+            None,
+            now(),
+            HealthReport::error("refused"),
+            rise_fall,
+        );
+        assert_eq!((twice.status, twice.streak), (Status::Unreachable, 2));
     }
 
     #[test]

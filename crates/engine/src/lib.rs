@@ -41,6 +41,9 @@
 //!   background re-checks the engine is asked for (one check in the cluster).
 //! - [`tls_files`]: the TLS files the options name (CA bundle, client
 //!   certificate and key), read and checked when the engine is built.
+//! - [`vantages`]: other vantages' newest readings per proxy (what agents
+//!   send, damped and checked for age and clock), and the judge that turns
+//!   them and the own result into the overall status by the quorum.
 //! - [`error`]: the engine's errors.
 //!
 //! Who uses whom (`use crate::` edges; `options`, `recheck`, `tls_files`
@@ -50,7 +53,7 @@
 //! history    → snapshot, sweep (CheckResult)
 //! metrics    → proxy_metrics, snapshot
 //! proxy_metrics → snapshot
-//! snapshot   → sweep (CheckResult)
+//! snapshot   → sweep (CheckResult), vantages
 //! sweep      → probe
 //! probe      → transport
 //! transport  → transport::{exchange, plain_http, resolve, tls}
@@ -75,6 +78,7 @@ pub mod snapshot;
 mod sweep;
 pub mod tls_files;
 mod transport;
+pub mod vantages;
 
 pub use engine::{Engine, EngineBuilder, SweepState};
 pub use error::EngineError;

@@ -1,6 +1,6 @@
 //! The engine's settings and their defaults.
 
-use proxyhealth_core::{Hysteresis, ReportLimits};
+use proxyhealth_core::{Hysteresis, Quorum, ReportLimits, VantageName};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -139,6 +139,13 @@ pub struct EngineOptions {
     /// A proxy that answers `ok` but slower than this gets a warning giving
     /// its latency and the threshold (default: none, no warning).
     pub latency_warning: Option<Duration>,
+    /// The vantage this engine probes from (default
+    /// [`VantageName::DEFAULT`]): its results count as that vantage's in
+    /// the quorum over vantages.
+    pub vantage: VantageName,
+    /// How many vantages with a fresh result must see a proxy fail before
+    /// it is down overall (default: a majority of them).
+    pub quorum: Quorum,
 }
 
 impl EngineOptions {
@@ -175,6 +182,8 @@ impl Default for EngineOptions {
             tls_client_key: None,
             tls_expiry_warning: DEFAULT_TLS_EXPIRY_WARNING,
             latency_warning: None,
+            vantage: VantageName::default(),
+            quorum: Quorum::Majority,
         }
     }
 }

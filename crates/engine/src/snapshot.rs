@@ -1,7 +1,8 @@
 //! The immutable snapshot readers see, and how new results merge into it.
 
 use crate::sweep::CheckResult;
-use proxyhealth_core::{HISTORY_LEN, HistoryPoint, Hysteresis, ProxyHost, ProxyStatus, Status};
+use crate::vantages::Judge;
+use proxyhealth_core::{HISTORY_LEN, HistoryPoint, ProxyHost, ProxyStatus, Status, VantageReading};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -103,7 +104,7 @@ impl Snapshot {
         &self,
         results: Vec<CheckResult>,
         info: SweepInfo,
-        hysteresis: Hysteresis,
+        judge: &Judge<'_>,
         sweep_seq: u64,
     ) -> (Snapshot, Vec<Change>) {
         let mut statuses = HashMap::with_capacity(results.len());
@@ -116,7 +117,7 @@ impl Snapshot {
                     statuses.insert(id, Arc::clone(previous));
                 }
                 _ => {
-                    let merged = Arc::new(merge(previous.map(Arc::as_ref), result, hysteresis));
+                    let merged = Arc::new(merge(previous.map(Arc::as_ref), result, judge));
                     note_change(previous, &merged, &mut changes);
                     statuses.insert(id, merged);
                 }
@@ -141,14 +142,14 @@ impl Snapshot {
     pub(crate) fn after_recheck(
         &self,
         result: CheckResult,
-        hysteresis: Hysteresis,
+        judge: &Judge<'_>,
     ) -> Option<(Snapshot, Option<Change>)> {
         let id = result.proxy.id;
         let previous = self.statuses.get(&id);
         if previous.is_some_and(|previous| previous.check_seq > result.check_seq) {
             return None;
         }
-        let merged = Arc::new(merge(previous.map(Arc::as_ref), result, hysteresis));
+        let merged = Arc::new(merge(previous.map(Arc::as_ref), result, judge));
         let mut changes = Vec::new();
         note_change(previous, &merged, &mut changes);
         let mut statuses = self.statuses.clone();
@@ -165,9 +166,44 @@ impl Snapshot {
     }
 
     /// One proxy's status after `result`, merged with its status here.
-    pub(crate) fn merged(&self, result: CheckResult, hysteresis: Hysteresis) -> ProxyStatus {
+    pub(crate) fn merged(&self, result: CheckResult, judge: &Judge<'_>) -> ProxyStatus {
         let previous = self.statuses.get(&result.proxy.id);
-        merge(previous.map(Arc::as_ref), result, hysteresis)
+        merge(previous.map(Arc::as_ref), result, judge)
+    }
+
+    /// The snapshot after judging `ids` again at `now` (another vantage's
+    /// results for them arrived), or `None` when none of them changed.
+    pub(crate) fn rejudged(
+        &self,
+        ids: &[Uuid],
+        judge: &Judge<'_>,
+        now: OffsetDateTime,
+    ) -> Option<(Snapshot, Vec<Change>)> {
+        let mut statuses: Option<HashMap<Uuid, Arc<ProxyStatus>>> = None;
+        let mut changes = Vec::new();
+        for id in ids {
+            let Some(previous) = self.statuses.get(id) else {
+                continue;
+            };
+            let Some(next) = judge.rejudge(previous, now) else {
+                continue;
+            };
+            let next = Arc::new(next);
+            note_change(Some(previous), &next, &mut changes);
+            statuses
+                .get_or_insert_with(|| self.statuses.clone())
+                .insert(*id, next);
+        }
+        let statuses = statuses?;
+        Some((
+            Snapshot {
+                hosts: self.hosts.clone(),
+                statuses,
+                generation: self.generation + 1,
+                last_sweep: self.last_sweep,
+            },
+            changes,
+        ))
     }
 
     /// The snapshot after statuses read from a shared view (see [`ViewRead`]).
@@ -256,18 +292,41 @@ fn hosts_of(statuses: &HashMap<Uuid, Arc<ProxyStatus>>) -> Vec<ProxyHost> {
     hosts
 }
 
-/// One proxy's new status from its previous one and a new result.
-fn merge(
-    previous: Option<&ProxyStatus>,
-    result: CheckResult,
-    hysteresis: Hysteresis,
-) -> ProxyStatus {
+/// One proxy's new status from its previous one and a new result: the own
+/// vantage's result damped by hysteresis, then judged with the other
+/// vantages' readings when there are any.
+fn merge(previous: Option<&ProxyStatus>, result: CheckResult, judge: &Judge<'_>) -> ProxyStatus {
     let raw = result.verdict.status;
-    let streak = match previous {
-        Some(previous) if previous.last_result == raw => previous.streak.saturating_add(1),
+    let own_before = previous.map(|p| match p.vantages.first() {
+        Some(own) => (own.status, own.last_result, own.streak),
+        None => (p.status, p.last_result, p.streak),
+    });
+    let streak = match own_before {
+        Some((_, last_result, streak)) if last_result == raw => streak.saturating_add(1),
         _ => 1,
     };
-    let status = hysteresis.next(previous.map(|p| p.status), raw, streak);
+    let own_status = judge
+        .hysteresis
+        .next(own_before.map(|(status, _, _)| status), raw, streak);
+    let latency_ms = result
+        .latency
+        .map(|latency| u32::try_from(latency.as_millis()).unwrap_or(u32::MAX));
+    let (status, report, vantages) = if judge.remote.of(&result.proxy.id).is_empty() {
+        (own_status, result.verdict.report, Vec::new())
+    } else {
+        let own = VantageReading {
+            vantage: judge.own.clone(),
+            status: own_status,
+            last_result: raw,
+            streak,
+            latency_ms,
+            checked_at: result.checked_at,
+            report: result.verdict.report,
+            stale: false,
+        };
+        let judged = judge.judge(&result.proxy.id, own, result.checked_at);
+        (judged.status, judged.report, judged.vantages)
+    };
     let status_changed_at = match previous {
         Some(previous) if previous.status == status => previous.status_changed_at,
         _ => result.checked_at,
@@ -281,9 +340,7 @@ fn merge(
     history.push(HistoryPoint {
         status: raw,
         checked_at: result.checked_at,
-        latency_ms: result
-            .latency
-            .map(|latency| u32::try_from(latency.as_millis()).unwrap_or(u32::MAX)),
+        latency_ms,
     });
     ProxyStatus {
         proxy: result.proxy,
@@ -291,7 +348,7 @@ fn merge(
         status,
         last_result: raw,
         streak,
-        report: result.verdict.report,
+        report,
         checked_at: result.checked_at,
         latency: result.latency,
         status_changed_at,
@@ -299,5 +356,6 @@ fn merge(
         check_seq: result.check_seq,
         tls_not_after: result.tls_not_after,
         tls_days_left: result.tls_days_left,
+        vantages,
     }
 }

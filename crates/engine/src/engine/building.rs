@@ -1,6 +1,7 @@
 //! [`EngineBuilder`]: the settings and collaborators of an [`Engine`], checked
 //! once when it is built.
 
+use crate::vantages::RemoteBook;
 use super::{Engine, Inner, LastSweep, SweepState};
 use crate::error::EngineError;
 use crate::history::HistoryWriter;
@@ -140,6 +141,7 @@ impl EngineBuilder {
                 history,
                 recording: AsyncMutex::new(()),
                 view_read_at: parking_lot::Mutex::new(None),
+                remote: parking_lot::RwLock::new(RemoteBook::default()),
                 metrics,
                 registry,
             }),

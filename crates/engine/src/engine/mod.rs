@@ -9,6 +9,8 @@
 //! - `rechecking`: one proxy re-checked, awaited or in the background, or
 //!   asked of a cluster and waited for.
 //! - `shared_view`: what a cluster replica publishes instead of sweeping.
+//! - `vantages`: other vantages' results taken in (from agents), judged with
+//!   the own ones by the quorum, and restored or forgotten.
 //! - `publishing`: the one protocol every new snapshot goes through (merge,
 //!   record the history, merge again after a deletion, publish), used by the
 //!   three above.
@@ -18,6 +20,7 @@ mod publishing;
 mod rechecking;
 mod shared_view;
 mod sweeping;
+mod vantages;
 
 pub use building::EngineBuilder;
 
@@ -29,6 +32,7 @@ use crate::probe::Prober;
 use crate::recheck::RecheckRequests;
 use crate::snapshot::Snapshot;
 use crate::sweep::CheckResult;
+use crate::vantages::{Judge, RemoteBook};
 use arc_swap::{ArcSwap, Guard};
 use proxyhealth_core::{ProxySource, ProxyStatus};
 use std::collections::HashMap;
@@ -77,6 +81,9 @@ struct Inner {
     recording: AsyncMutex<()>,
     /// When a shared view was last read successfully (cluster mode only).
     view_read_at: parking_lot::Mutex<Option<Instant>>,
+    /// The other vantages' newest readings; locked only inside a merge or
+    /// an intake, never across an await.
+    remote: parking_lot::RwLock<RemoteBook>,
     metrics: EngineMetrics,
     registry: prometheus::Registry,
 }
@@ -167,6 +174,18 @@ impl Engine {
     /// The next number in the order checks start in.
     fn next_check_seq(&self) -> u64 {
         self.inner.check_seq.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// How merges judge proxies, over `remote` (the book, read-locked by the caller).
+    fn judge<'a>(&'a self, remote: &'a RemoteBook) -> Judge<'a> {
+        let options = &self.inner.options;
+        Judge {
+            hysteresis: options.hysteresis,
+            own: &options.vantage,
+            quorum: options.quorum,
+            interval: options.interval,
+            remote,
+        }
     }
 
     /// Counts one check by its verdict.

@@ -45,13 +45,13 @@ impl Engine {
             return Ok(Arc::new(self.status_after(result)));
         }
         let result = self.check(proxy).await;
-        let hysteresis = self.inner.options.hysteresis;
         self.merge_and_publish(
             result,
             |result| checks_of(std::slice::from_ref(result)),
             |current, result| {
+                let remote = self.inner.remote.read();
                 current
-                    .after_recheck(result, hysteresis)
+                    .after_recheck(result, &self.judge(&remote))
                     .map(|(next, change)| (next, change.into_iter().collect()))
             },
         )
@@ -141,7 +141,8 @@ impl Engine {
     /// publishing it.
     pub fn status_after(&self, result: CheckResult) -> ProxyStatus {
         let current = self.inner.snapshot.load();
-        current.merged(result, self.inner.options.hysteresis)
+        let remote = self.inner.remote.read();
+        current.merged(result, &self.judge(&remote))
     }
 
     /// Asks `requests` for a re-check of every proxy and waits for newer

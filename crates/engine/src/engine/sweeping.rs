@@ -133,14 +133,24 @@ impl Engine {
             duration: started.elapsed(),
             proxies: count,
         };
-        let hysteresis = self.inner.options.hysteresis;
         let published = self
             .merge_and_publish(
                 results,
                 |results| checks_of(results),
-                |current, results| Some(current.after_sweep(results, info, hysteresis, seq)),
+                |current, results| {
+                    let remote = self.inner.remote.read();
+                    Some(current.after_sweep(results, info, &self.judge(&remote), seq))
+                },
             )
             .await;
+        if let Some(published) = &published {
+            // readings of proxies gone since are of no use to anyone
+            let statuses = published.statuses();
+            self.inner
+                .remote
+                .write()
+                .retain_proxies(|id| statuses.contains_key(id));
+        }
         // A sweep's merge always gives a snapshot.
         Ok(published.unwrap_or_else(|| self.snapshot_arc()))
     }

@@ -52,6 +52,7 @@ fn healthy(proxy: &Proxy) -> ProxyStatus {
         check_seq: 0,
         tls_not_after: None,
         tls_days_left: None,
+        vantages: Vec::new(),
     }
 }
 

@@ -150,6 +150,7 @@ pub fn result_of(proxy: &Proxy, status: Status, by: Uuid) -> ProxyStatus {
         check_seq: 0,
         tls_not_after: None,
         tls_days_left: None,
+        vantages: Vec::new(),
     }
 }
 

@@ -1,0 +1,70 @@
+//! Other vantages' results: taken in from their agents, judged with the own
+//! results by the quorum, and published through the one publishing path (so
+//! an overall change is logged, counted, recorded and notified like any
+//! other); restored at start, forgotten with their vantage.
+
+use super::Engine;
+use crate::vantages::{Intake, RemoteCheck};
+use proxyhealth_core::{VantageName, VantageReading};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+impl Engine {
+    /// Takes a batch of results from `vantage`'s agents: each result for a
+    /// proxy this engine has, not older than the vantage's newest for it and
+    /// not timed in the future (on this engine's clock), replaces the
+    /// vantage's reading of its proxy; the proxies are judged again and the
+    /// snapshot published when an overall status, report or reading
+    /// changed. Returns what was taken (for the store to keep) and what
+    /// was refused, and why.
+    pub async fn take_vantage_results(
+        &self,
+        vantage: &VantageName,
+        checks: Vec<RemoteCheck>,
+    ) -> Intake {
+        let now = OffsetDateTime::now_utc();
+        let intake = {
+            let snapshot = self.inner.snapshot.load();
+            self.inner.remote.write().take(
+                vantage,
+                checks,
+                |id| snapshot.get(id).is_some_and(|s| s.host.is_some()),
+                now,
+                self.inner.options.hysteresis,
+            )
+        };
+        let ids: Vec<Uuid> = intake.accepted.iter().map(|(id, _)| *id).collect();
+        self.rejudge(ids, now).await;
+        intake
+    }
+
+    /// Puts readings a store kept back (at start, before the first sweep
+    /// judges with them), each unless a newer one of its vantage is there.
+    pub fn restore_vantage_readings(&self, readings: Vec<(Uuid, VantageReading)>) {
+        self.inner.remote.write().restore(readings);
+    }
+
+    /// Forgets every reading of `vantage` (it was deleted) and judges its
+    /// proxies again without them.
+    pub async fn forget_vantage(&self, vantage: &VantageName) {
+        let ids: Vec<Uuid> = self.snapshot().statuses().keys().copied().collect();
+        self.inner.remote.write().forget_vantage(vantage);
+        self.rejudge(ids, OffsetDateTime::now_utc()).await;
+    }
+
+    /// Judges `ids` again at `now` and publishes what changed.
+    async fn rejudge(&self, ids: Vec<Uuid>, now: OffsetDateTime) {
+        if ids.is_empty() {
+            return;
+        }
+        self.merge_and_publish(
+            ids,
+            |_| Vec::new(),
+            |current, ids| {
+                let remote = self.inner.remote.read();
+                current.rejudged(&ids, &self.judge(&remote), now)
+            },
+        )
+        .await;
+    }
+}
