@@ -137,10 +137,18 @@ pub fn vantage<'de, D: Deserializer<'de>>(
 }
 
 /// `majority` or a whole number from 1.
-pub fn quorum<'de, D: Deserializer<'de>>(d: D) -> Result<Option<proxyhealth_core::Quorum>, D::Error> {
+pub fn quorum<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<proxyhealth_core::Quorum>, D::Error> {
     read(d, |value| match value {
-        toml::Value::Integer(n) => n.to_string().parse().map_err(|err: proxyhealth_core::vantage::QuorumError| err.to_string()),
-        _ => parse_str(value, |text| text.parse().map_err(|err: proxyhealth_core::vantage::QuorumError| err.to_string())),
+        toml::Value::Integer(n) => n
+            .to_string()
+            .parse()
+            .map_err(|err: proxyhealth_core::vantage::QuorumError| err.to_string()),
+        _ => parse_str(value, |text| {
+            text.parse()
+                .map_err(|err: proxyhealth_core::vantage::QuorumError| err.to_string())
+        }),
     })
 }
 

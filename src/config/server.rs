@@ -157,7 +157,8 @@ fn parse_vantage(text: &str) -> Result<VantageName, String> {
 }
 
 fn parse_quorum(text: &str) -> Result<Quorum, String> {
-    text.parse().map_err(|err: proxyhealth_core::vantage::QuorumError| err.to_string())
+    text.parse()
+        .map_err(|err: proxyhealth_core::vantage::QuorumError| err.to_string())
 }
 
 impl ServerLayer {

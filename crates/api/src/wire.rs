@@ -268,7 +268,11 @@ impl WorkspaceProxy {
         let wire = status.map_or_else(WireStatus::unknown, WireStatus::from_engine);
         let mut proxy = WorkspaceProxy::new(proxy, wire);
         if let Some(status) = status {
-            proxy.vantages = status.vantages.iter().map(WireVantageReading::from).collect();
+            proxy.vantages = status
+                .vantages
+                .iter()
+                .map(WireVantageReading::from)
+                .collect();
         }
         proxy
     }

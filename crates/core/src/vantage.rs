@@ -213,11 +213,7 @@ impl Verdict {
         if self.partial.is_empty() {
             return None;
         }
-        let seen: Vec<String> = self
-            .partial
-            .iter()
-            .map(describe)
-            .collect();
+        let seen: Vec<String> = self.partial.iter().map(describe).collect();
         Some(format!(
             "partial outage: failing from {} of {} vantages: {}",
             self.partial.len(),
@@ -409,7 +405,10 @@ mod tests {
             HealthReport::error("refused"),
             rise_fall,
         );
-        assert_eq!((once.status, once.last_result, once.streak), (Status::Ok, Status::Unreachable, 1));
+        assert_eq!(
+            (once.status, once.last_result, once.streak),
+            (Status::Ok, Status::Unreachable, 1)
+        );
         let twice = VantageReading::next(
             Some(&once),
             ok.vantage.clone(),

@@ -45,7 +45,9 @@ pub enum Refusal {
     #[error("proxy {0} is not assigned to this vantage")]
     NotAssigned(Uuid),
     /// A newer result of the vantage for the proxy was already taken.
-    #[error("result for proxy {proxy_id} checked at {checked_at} is older than the newest already accepted ({newest})")]
+    #[error(
+        "result for proxy {proxy_id} checked at {checked_at} is older than the newest already accepted ({newest})"
+    )]
     Older {
         /// The proxy.
         proxy_id: Uuid,
@@ -55,7 +57,9 @@ pub enum Refusal {
         newest: OffsetDateTime,
     },
     /// Timed after the service's clock (beyond [`CLOCK_SKEW_ALLOWED`]).
-    #[error("result for proxy {proxy_id} is timed in the future ({checked_at}, the service's clock reads {now})")]
+    #[error(
+        "result for proxy {proxy_id} is timed in the future ({checked_at}, the service's clock reads {now})"
+    )]
     Future {
         /// The proxy.
         proxy_id: Uuid,
@@ -186,7 +190,9 @@ impl RemoteBook {
     }
 
     fn reading(&self, id: &Uuid, vantage: &VantageName) -> Option<&VantageReading> {
-        self.of(id).iter().find(|reading| &reading.vantage == vantage)
+        self.of(id)
+            .iter()
+            .find(|reading| &reading.vantage == vantage)
     }
 
     fn put(&mut self, id: Uuid, reading: VantageReading) {
@@ -343,11 +349,29 @@ mod tests {
         let id = Uuid::new_v4();
         let mut book = RemoteBook::default();
         let eu = name("eu-west");
-        let first = book.take(&eu, vec![check(id, Status::Ok, at(10))], |_| true, at(10), Hysteresis::default());
+        let first = book.take(
+            &eu,
+            vec![check(id, Status::Ok, at(10))],
+            |_| true,
+            at(10),
+            Hysteresis::default(),
+        );
         assert_eq!(first.accepted.len(), 1);
-        let again = book.take(&eu, vec![check(id, Status::Ok, at(10))], |_| true, at(11), Hysteresis::default());
+        let again = book.take(
+            &eu,
+            vec![check(id, Status::Ok, at(10))],
+            |_| true,
+            at(11),
+            Hysteresis::default(),
+        );
         assert_eq!((again.accepted.len(), again.refused.len()), (1, 0));
-        let older = book.take(&eu, vec![check(id, Status::Unreachable, at(5))], |_| true, at(12), Hysteresis::default());
+        let older = book.take(
+            &eu,
+            vec![check(id, Status::Unreachable, at(5))],
+            |_| true,
+            at(12),
+            Hysteresis::default(),
+        );
         assert_eq!(older.refused[0].reason(), "older");
         assert_eq!(book.of(&id)[0].status, Status::Ok);
     }
@@ -359,7 +383,10 @@ mod tests {
         let eu = name("eu-west");
         let intake = book.take(
             &eu,
-            vec![check(id, Status::Ok, at(60)), check(Uuid::new_v4(), Status::Ok, at(0))],
+            vec![
+                check(id, Status::Ok, at(60)),
+                check(Uuid::new_v4(), Status::Ok, at(0)),
+            ],
             |known| *known == id,
             at(0),
             Hysteresis::default(),
@@ -367,7 +394,11 @@ mod tests {
         let reasons: Vec<_> = intake.refused.iter().map(Refusal::reason).collect();
         assert_eq!(reasons, ["future", "not_assigned"]);
         assert!(book.of(&id).is_empty());
-        assert!(intake.refused[0].to_string().contains("timed in the future"));
+        assert!(
+            intake.refused[0]
+                .to_string()
+                .contains("timed in the future")
+        );
     }
 
     #[test]
@@ -375,7 +406,13 @@ mod tests {
         let id = Uuid::new_v4();
         let mut book = RemoteBook::default();
         for vantage in ["ap-south", "us-east"] {
-            book.take(&name(vantage), vec![check(id, Status::Unreachable, at(0))], |_| true, at(0), Hysteresis::default());
+            book.take(
+                &name(vantage),
+                vec![check(id, Status::Unreachable, at(0))],
+                |_| true,
+                at(0),
+                Hysteresis::default(),
+            );
         }
         let own_name = name("local");
         let judge = Judge {
@@ -385,13 +422,23 @@ mod tests {
             interval: Duration::from_secs(30),
             remote: &book,
         };
-        let own = VantageReading::next(None, own_name.clone(), Status::Ok, Some(5), at(1), HealthReport::default(), Hysteresis::default());
+        let own = VantageReading::next(
+            None,
+            own_name.clone(),
+            Status::Ok,
+            Some(5),
+            at(1),
+            HealthReport::default(),
+            Hysteresis::default(),
+        );
         let judged = judge.judge(&id, own, at(1));
         assert_eq!(judged.status, Status::Unreachable);
         assert_eq!(
             judged.report.errors,
-            ["unreachable from 2 of 3 vantages: ap-south (unreachable: connection refused); \
-              us-east (unreachable: connection refused)"]
+            [
+                "unreachable from 2 of 3 vantages: ap-south (unreachable: connection refused); \
+              us-east (unreachable: connection refused)"
+            ]
         );
         assert_eq!(judged.vantages.len(), 3);
         assert_eq!(judged.vantages[0].vantage, own_name);
@@ -402,7 +449,13 @@ mod tests {
         let id = Uuid::new_v4();
         let mut book = RemoteBook::default();
         for vantage in ["ap-south", "us-east"] {
-            book.take(&name(vantage), vec![check(id, Status::Ok, at(0))], |_| true, at(0), Hysteresis::default());
+            book.take(
+                &name(vantage),
+                vec![check(id, Status::Ok, at(0))],
+                |_| true,
+                at(0),
+                Hysteresis::default(),
+            );
         }
         let own_name = name("local");
         let judge = Judge {
@@ -412,13 +465,23 @@ mod tests {
             interval: Duration::from_secs(30),
             remote: &book,
         };
-        let own = VantageReading::next(None, own_name.clone(), Status::Unreachable, None, at(1), HealthReport::error("connection refused"), Hysteresis::default());
+        let own = VantageReading::next(
+            None,
+            own_name.clone(),
+            Status::Unreachable,
+            None,
+            at(1),
+            HealthReport::error("connection refused"),
+            Hysteresis::default(),
+        );
         let judged = judge.judge(&id, own, at(1));
         assert_eq!(judged.status, Status::Ok);
         assert!(judged.report.errors.is_empty());
         assert_eq!(
             judged.report.warnings,
-            ["partial outage: failing from 1 of 3 vantages: local (unreachable: connection refused)"]
+            [
+                "partial outage: failing from 1 of 3 vantages: local (unreachable: connection refused)"
+            ]
         );
     }
 
@@ -427,7 +490,13 @@ mod tests {
         let id = Uuid::new_v4();
         let mut book = RemoteBook::default();
         let eu = name("eu-west");
-        book.take(&eu, vec![check(id, Status::Ok, at(0))], |_| true, at(0), Hysteresis::default());
+        book.take(
+            &eu,
+            vec![check(id, Status::Ok, at(0))],
+            |_| true,
+            at(0),
+            Hysteresis::default(),
+        );
         book.forget_vantage(&eu);
         assert!(book.of(&id).is_empty());
     }

@@ -77,7 +77,12 @@ impl AgentRoster {
 
     /// Notes how many proxies `agent` was assigned.
     pub(crate) fn assigned(&self, vantage: &VantageName, agent: &str, count: usize) {
-        if let Some(seen) = self.vantages.lock().get_mut(vantage).and_then(|a| a.get_mut(agent)) {
+        if let Some(seen) = self
+            .vantages
+            .lock()
+            .get_mut(vantage)
+            .and_then(|a| a.get_mut(agent))
+        {
             seen.assigned = count;
         }
     }
@@ -91,14 +96,24 @@ impl AgentRoster {
         oldest: Option<OffsetDateTime>,
         now: OffsetDateTime,
     ) {
-        if let Some(seen) = self.vantages.lock().get_mut(vantage).and_then(|a| a.get_mut(agent)) {
+        if let Some(seen) = self
+            .vantages
+            .lock()
+            .get_mut(vantage)
+            .and_then(|a| a.get_mut(agent))
+        {
             seen.lag = oldest.map(|oldest| (now - oldest).try_into().unwrap_or(Duration::ZERO));
             seen.last_result_at = Some(now);
         }
     }
 
     /// The live agents of `vantage` at `now` (seen within two intervals), by id.
-    pub(crate) fn live(&self, vantage: &VantageName, now: OffsetDateTime, interval: Duration) -> Vec<String> {
+    pub(crate) fn live(
+        &self,
+        vantage: &VantageName,
+        now: OffsetDateTime,
+        interval: Duration,
+    ) -> Vec<String> {
         let vantages = self.vantages.lock();
         let mut live: Vec<String> = vantages
             .get(vantage)
@@ -223,11 +238,16 @@ mod tests {
         let proxies: Vec<Uuid> = (0..300).map(|_| Uuid::new_v4()).collect();
         let mut counts = [0usize; 3];
         for proxy in &proxies {
-            let takers: Vec<usize> = (0..3).filter(|i| falls_to(proxy, &live[*i], &live)).collect();
+            let takers: Vec<usize> = (0..3)
+                .filter(|i| falls_to(proxy, &live[*i], &live))
+                .collect();
             assert_eq!(takers.len(), 1, "one taker per proxy");
             counts[takers[0]] += 1;
         }
-        assert!(counts.iter().all(|c| *c > 50), "shares are roughly even: {counts:?}");
+        assert!(
+            counts.iter().all(|c| *c > 50),
+            "shares are roughly even: {counts:?}"
+        );
     }
 
     #[test]
@@ -249,7 +269,14 @@ mod tests {
         let start = OffsetDateTime::UNIX_EPOCH;
         roster.seen(&eu, "a", "1.0", None, start);
         let interval = Duration::from_secs(10);
-        assert_eq!(roster.live(&eu, start + Duration::from_secs(20), interval), ["a"]);
-        assert!(roster.live(&eu, start + Duration::from_secs(21), interval).is_empty());
+        assert_eq!(
+            roster.live(&eu, start + Duration::from_secs(20), interval),
+            ["a"]
+        );
+        assert!(
+            roster
+                .live(&eu, start + Duration::from_secs(21), interval)
+                .is_empty()
+        );
     }
 }

@@ -163,9 +163,8 @@ impl Auth {
                 return Err(self.fail(ip, err).await);
             }
             Err(_) => {
-                let err = ApiError::unauthorized("Invalid agent token.").with_detail(
-                    "The Authorization header must be \"Bearer <agent token>\".",
-                );
+                let err = ApiError::unauthorized("Invalid agent token.")
+                    .with_detail("The Authorization header must be \"Bearer <agent token>\".");
                 return Err(self.fail(ip, err).await);
             }
         };

@@ -1,7 +1,6 @@
 //! [`EngineBuilder`]: the settings and collaborators of an [`Engine`], checked
 //! once when it is built.
 
-use crate::vantages::RemoteBook;
 use super::{Engine, Inner, LastSweep, SweepState};
 use crate::error::EngineError;
 use crate::history::HistoryWriter;
@@ -10,6 +9,7 @@ use crate::options::{DEFAULT_INTERVAL, EngineOptions};
 use crate::probe::Prober;
 use crate::recheck::RecheckRequests;
 use crate::snapshot::Snapshot;
+use crate::vantages::RemoteBook;
 use arc_swap::ArcSwap;
 use proxyhealth_core::{HistoryRecorder, ProxySource};
 use std::collections::HashMap;

@@ -59,21 +59,31 @@ async fn caller(
             .filter(|value| !value.is_empty())
     };
     let Some(agent) = header(AGENT_ID_HEADER) else {
-        return Err(ApiError::bad_request("Missing agent id.").with_detail(format!(
-            "Send a stable id of the agent's own choosing in the {AGENT_ID_HEADER} header."
-        )));
+        return Err(
+            ApiError::bad_request("Missing agent id.").with_detail(format!(
+                "Send a stable id of the agent's own choosing in the {AGENT_ID_HEADER} header."
+            )),
+        );
     };
     if agent.len() > MAX_AGENT_HEADER {
-        return Err(ApiError::bad_request("Agent id is too long.").with_detail(format!(
-            "The {AGENT_ID_HEADER} header is at most {MAX_AGENT_HEADER} bytes."
-        )));
+        return Err(
+            ApiError::bad_request("Agent id is too long.").with_detail(format!(
+                "The {AGENT_ID_HEADER} header is at most {MAX_AGENT_HEADER} bytes."
+            )),
+        );
     }
     let version: String = header(AGENT_VERSION_HEADER)
         .unwrap_or("unknown")
         .chars()
         .take(MAX_AGENT_HEADER)
         .collect();
-    roster.seen(&vantage.name, agent, &version, ip, OffsetDateTime::now_utc());
+    roster.seen(
+        &vantage.name,
+        agent,
+        &version,
+        ip,
+        OffsetDateTime::now_utc(),
+    );
     Ok(Caller {
         vantage,
         agent: agent.to_owned(),

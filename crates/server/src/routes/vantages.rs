@@ -2,26 +2,26 @@
 //! service's own replicas, and their agents' tokens (admin). A token is
 //! shown once, when it is minted; only its hash is kept.
 
+use crate::agents::AgentRoster;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::path_param::PathParam;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use crate::agents::AgentRoster;
 use proxyhealth_api::wire::{
     CreateVantageRequest, MessageResponse, VantageInfo, VantageLiveness, VantageTokenResponse,
     VantagesResponse,
 };
+use proxyhealth_core::envelope::ErrorEnvelope;
 use proxyhealth_core::vantage::FRESH_INTERVALS;
 use proxyhealth_engine::Engine;
-use std::time::Duration;
-use time::OffsetDateTime;
-use proxyhealth_core::envelope::ErrorEnvelope;
 use proxyhealth_store::{
     MintedVantage, ProxyStore, StoreError, Vantage, VantageError, VantageStore,
 };
 use std::sync::Arc;
+use std::time::Duration;
+use time::OffsetDateTime;
 
 impl From<VantageError> for ApiError {
     fn from(err: VantageError) -> Self {
@@ -60,8 +60,7 @@ fn info_with_liveness(
     interval: Duration,
 ) -> VantageInfo {
     let (agents, last_result_at) = roster.describe(&vantage.name, now, interval);
-    let live = last_result_at
-        .is_some_and(|at| at + interval * FRESH_INTERVALS >= now);
+    let live = last_result_at.is_some_and(|at| at + interval * FRESH_INTERVALS >= now);
     VantageInfo {
         liveness: Some(VantageLiveness {
             own: false,

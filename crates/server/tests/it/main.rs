@@ -3,6 +3,7 @@
 //!
 //! Run with `cargo test -p proxyhealth-server`.
 
+mod agents;
 mod app;
 mod auth;
 mod errors;

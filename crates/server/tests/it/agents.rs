@@ -1,0 +1,339 @@
+//! Agents of other vantages: their assignment, their results judged by the
+//! quorum, and the refusals of what a well-behaved agent never sends.
+
+use crate::helpers::{Answer, TestApp, answer, registration, spawn_app};
+use proxyhealth_sim::Kind;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+const RESULTS: &str = "/api/v2/proxyhealth/agent/results";
+const ASSIGNMENT: &str = "/api/v2/proxyhealth/agent/assignment";
+
+/// Creates a vantage through the API; returns its agent token.
+async fn vantage(app: &TestApp, name: &str) -> String {
+    let created = app
+        .admin_send(
+            reqwest::Method::POST,
+            "/api/v2/proxyhealth/vantages",
+            &json!({ "name": name }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    created.body["agent_token"]
+        .as_str()
+        .expect("a token")
+        .to_owned()
+}
+
+async fn assignment(app: &TestApp, token: &str, agent: &str) -> Answer {
+    answer(
+        app.client
+            .get(app.url(ASSIGNMENT))
+            .bearer_auth(token)
+            .header("Proxyhealth-Agent-Id", agent)
+            .header("Proxyhealth-Agent-Version", "test")
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await
+}
+
+async fn send_results(app: &TestApp, token: &str, results: Value) -> Answer {
+    answer(
+        app.client
+            .post(app.url(RESULTS))
+            .bearer_auth(token)
+            .header("Proxyhealth-Agent-Id", "agent-1")
+            .json(&json!({ "results": results }))
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await
+}
+
+fn now_text(offset_s: i64) -> String {
+    (OffsetDateTime::now_utc() + time::Duration::seconds(offset_s))
+        .format(&Rfc3339)
+        .expect("a time formats")
+}
+
+fn result(id: Uuid, status: &str, offset_s: i64) -> Value {
+    let errors: Vec<&str> = if status == "ok" {
+        vec![]
+    } else {
+        vec!["connection refused"]
+    };
+    json!({
+        "proxy_id": id,
+        "status": status,
+        "latency_ms": if status == "ok" { json!(42) } else { Value::Null },
+        "checked_at": now_text(offset_s),
+        "report": { "errors": errors, "warnings": [] },
+    })
+}
+
+/// A service with one proxy that is `ok` from the service's own vantage.
+async fn one_healthy_proxy() -> (TestApp, Uuid, proxyhealth_sim::SimProxy) {
+    let (app, _store) = spawn_app().await;
+    let sim = proxyhealth_sim::spawn(Kind::Ok).await.expect("sim");
+    let (id, token) = app.create_proxy("sydney").await;
+    app.register(&token, &registration(sim.url())).await;
+    app.wait_for_status(id, "ok").await;
+    (app, id, sim)
+}
+
+#[tokio::test]
+async fn an_agent_is_assigned_every_registered_proxy_with_the_services_probe_settings() {
+    let (app, id, _sim) = one_healthy_proxy().await;
+    app.create_proxy("never-registered").await;
+    let token = vantage(&app, "ap-south").await;
+    let answer = assignment(&app, &token, "agent-1").await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.body["vantage"], "ap-south");
+    assert_eq!(answer.body["probe"]["timeout_ms"], 2000);
+    assert_eq!(answer.body["probe"]["redirects"], "none");
+    let proxies = answer.body["proxies"].as_array().expect("a list");
+    assert_eq!(proxies.len(), 1, "only registered proxies: {proxies:?}");
+    assert_eq!(proxies[0]["id"], json!(id));
+}
+
+#[tokio::test]
+async fn two_agents_of_one_vantage_share_its_proxies_instead_of_doubling_them() {
+    let (app, _store) = spawn_app().await;
+    let sim = proxyhealth_sim::spawn(Kind::Ok).await.expect("sim");
+    for n in 0..20 {
+        let (_, token) = app.create_proxy(&format!("p{n}")).await;
+        app.register(&token, &registration(sim.url())).await;
+    }
+    app.engine.force_update().await.expect("a sweep");
+    let token = vantage(&app, "eu-west").await;
+    // both are seen before either asks again
+    assignment(&app, &token, "agent-a").await;
+    assignment(&app, &token, "agent-b").await;
+    let a = assignment(&app, &token, "agent-a").await;
+    let b = assignment(&app, &token, "agent-b").await;
+    let ids = |answer: &Answer| -> Vec<String> {
+        answer.body["proxies"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|p| p["id"].as_str().expect("an id").to_owned())
+            .collect()
+    };
+    let (a, b) = (ids(&a), ids(&b));
+    assert_eq!(a.len() + b.len(), 20, "every proxy once: {a:?} {b:?}");
+    assert!(a.iter().all(|id| !b.contains(id)), "no proxy twice");
+    assert!(!a.is_empty() && !b.is_empty(), "both have a share");
+}
+
+#[tokio::test]
+async fn a_failure_seen_from_one_of_three_vantages_is_a_partial_outage_that_stays_ok() {
+    let (app, id, _sim) = one_healthy_proxy().await;
+    let ap = vantage(&app, "ap-south").await;
+    let us = vantage(&app, "us-east").await;
+    assert_eq!(
+        send_results(&app, &ap, json!([result(id, "unreachable", 0)]))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send_results(&app, &us, json!([result(id, "ok", 0)]))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let proxy = app
+        .admin_get(&format!("/api/v2/workspaceproxies/{id}"))
+        .await;
+    assert_eq!(proxy.body["status"]["status"], "ok");
+    assert_eq!(proxy.body["status"]["report"]["errors"], json!([]));
+    assert_eq!(
+        proxy.body["status"]["report"]["warnings"][0],
+        "partial outage: failing from 1 of 3 vantages: ap-south (unreachable: connection refused)"
+    );
+    let vantages: Vec<(&str, &str)> = proxy.body["vantages"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|v| {
+            (
+                v["vantage"].as_str().unwrap_or(""),
+                v["status"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        vantages,
+        [
+            ("local", "ok"),
+            ("ap-south", "unreachable"),
+            ("us-east", "ok")
+        ]
+    );
+    assert_eq!(proxy.body["vantages"][2]["latency_ms"], 42);
+}
+
+#[tokio::test]
+async fn a_failure_seen_from_two_of_three_vantages_is_down_overall_and_for_coders_clients() {
+    let (app, id, _sim) = one_healthy_proxy().await;
+    let ap = vantage(&app, "ap-south").await;
+    let us = vantage(&app, "us-east").await;
+    send_results(&app, &ap, json!([result(id, "unreachable", 0)])).await;
+    send_results(&app, &us, json!([result(id, "unreachable", 0)])).await;
+    let proxy = app
+        .admin_get(&format!("/api/v2/workspaceproxies/{id}"))
+        .await;
+    assert_eq!(proxy.body["status"]["status"], "unreachable");
+    assert_eq!(
+        proxy.body["status"]["report"]["errors"][0],
+        "unreachable from 2 of 3 vantages: ap-south (unreachable: connection refused); \
+         us-east (unreachable: connection refused)"
+    );
+    let regions = app.get("/api/v2/regions").await;
+    assert_eq!(regions.body["regions"][0]["healthy"], false);
+}
+
+#[tokio::test]
+async fn results_an_agent_should_not_send_are_refused_counted_and_change_nothing() {
+    let (app, id, _sim) = one_healthy_proxy().await;
+    let ap = vantage(&app, "ap-south").await;
+    assert_eq!(
+        send_results(&app, &ap, json!([result(id, "ok", 0)]))
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    let stranger = Uuid::new_v4();
+    let refused = send_results(&app, &ap, json!([result(stranger, "unreachable", 0)])).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused.body["refused"][0]["reason"], "not_assigned");
+    assert_eq!(
+        refused.body["refused"][0]["message"],
+        format!("proxy {stranger} is not assigned to this vantage")
+    );
+
+    let future = send_results(&app, &ap, json!([result(id, "unreachable", 3600)])).await;
+    assert_eq!(future.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(future.body["refused"][0]["reason"], "future");
+
+    let older = send_results(&app, &ap, json!([result(id, "unreachable", -600)])).await;
+    assert_eq!(older.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(older.body["refused"][0]["reason"], "older");
+
+    let many: Vec<Value> = (0..2001).map(|_| result(id, "ok", 0)).collect();
+    let oversized = send_results(&app, &ap, Value::Array(many)).await;
+    assert_eq!(oversized.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(oversized.message(), "Too many results in one batch.");
+
+    let proxy = app
+        .admin_get(&format!("/api/v2/workspaceproxies/{id}"))
+        .await;
+    assert_eq!(
+        proxy.body["vantages"][1]["status"], "ok",
+        "nothing refused was taken"
+    );
+    let text = answer_text(&app, "/metrics").await;
+    for outcome in ["accepted", "not_assigned", "future", "older", "oversized"] {
+        let series = format!(
+            "proxyhealth_agent_results_total{{outcome=\"{outcome}\",vantage=\"ap-south\"}} 1"
+        );
+        assert!(text.contains(&series), "{series} in:\n{text}");
+    }
+}
+
+async fn answer_text(app: &TestApp, path: &str) -> String {
+    app.client
+        .get(app.url(path))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("text")
+}
+
+#[tokio::test]
+async fn an_agent_token_opens_no_admin_route_and_the_admin_token_no_agent_route() {
+    let (app, _store) = spawn_app().await;
+    let token = vantage(&app, "ap-south").await;
+    let admin_route = answer(
+        app.client
+            .get(app.url("/api/v2/workspaceproxies"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(admin_route.status, StatusCode::FORBIDDEN);
+    assert!(
+        admin_route.detail().contains("an agent token only fetches"),
+        "{}",
+        admin_route.detail()
+    );
+    let with_admin = assignment(&app, crate::helpers::ADMIN, "agent-1").await;
+    assert_eq!(with_admin.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(with_admin.message(), "Invalid agent token.");
+}
+
+#[tokio::test]
+async fn a_deleted_vantages_token_is_refused_in_words_and_its_results_stop_counting() {
+    let (app, id, _sim) = one_healthy_proxy().await;
+    let ap = vantage(&app, "ap-south").await;
+    let us = vantage(&app, "us-east").await;
+    send_results(&app, &ap, json!([result(id, "unreachable", 0)])).await;
+    send_results(&app, &us, json!([result(id, "unreachable", 0)])).await;
+    app.wait_for_status(id, "unreachable").await;
+    let deleted = app
+        .admin_delete("/api/v2/proxyhealth/vantages/ap-south")
+        .await;
+    assert_eq!(deleted.status, StatusCode::OK);
+    let refused = assignment(&app, &ap, "agent-1").await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        refused.detail(),
+        "the agent token's vantage does not exist (deleted?)"
+    );
+    // one of two fresh vantages failing is not a majority of them
+    let proxy = app.wait_for_status(id, "ok").await;
+    let names: Vec<&str> = proxy.body["vantages"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|v| v["vantage"].as_str())
+        .collect();
+    assert_eq!(names, ["local", "us-east"]);
+}
+
+#[tokio::test]
+async fn the_vantages_list_shows_each_vantages_agents_and_whether_it_is_live() {
+    let (app, id, _sim) = one_healthy_proxy().await;
+    let ap = vantage(&app, "ap-south").await;
+    vantage(&app, "quiet").await;
+    assignment(&app, &ap, "agent-1").await;
+    send_results(&app, &ap, json!([result(id, "ok", -2)])).await;
+    let list = app.admin_get("/api/v2/proxyhealth/vantages").await;
+    assert_eq!(list.body["own"], "local");
+    assert_eq!(list.body["quorum"], "majority");
+    let ap_south = &list.body["vantages"][0];
+    assert_eq!(ap_south["name"], "ap-south");
+    assert_eq!(ap_south["liveness"]["live"], true);
+    assert_eq!(ap_south["liveness"]["agents"][0]["id"], "agent-1");
+    assert_eq!(ap_south["liveness"]["agents"][0]["assigned"], 1);
+    assert!(
+        ap_south["liveness"]["agents"][0]["lag_ms"]
+            .as_u64()
+            .expect("a lag")
+            >= 2000
+    );
+    let quiet = &list.body["vantages"][1];
+    assert_eq!(quiet["liveness"]["live"], false);
+    assert_eq!(quiet["liveness"]["agents"], json!([]));
+}
