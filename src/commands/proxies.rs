@@ -177,9 +177,51 @@ async fn show(args: TargetArgs) -> anyhow::Result<()> {
             if let Some(latency) = proxy.status.latency_ms {
                 println!("latency:      {latency:.1} ms");
             }
+            if !proxy.vantages.is_empty() {
+                println!();
+                print_vantages(proxy);
+            }
             Ok(())
         }
     }
+}
+
+/// One row per vantage: what each saw at its newest check, with its errors
+/// and warnings under it; a stale vantage (not counted) says so.
+fn print_vantages(proxy: &WorkspaceProxy) {
+    let rows: Vec<Row> = proxy
+        .vantages
+        .iter()
+        .map(|reading| {
+            let status = reading.status.as_str();
+            let shown = if reading.stale {
+                format!("{status} (stale)")
+            } else {
+                status.to_owned()
+            };
+            Row::new(vec![
+                reading.vantage.clone(),
+                reading
+                    .latency_ms
+                    .map_or_else(|| "-".to_owned(), |ms| format!("{ms} ms")),
+                reading
+                    .checked_at
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+                shown,
+            ])
+            .colour(3, status_text_colour(status))
+            .notes(&reading.report.errors, &reading.report.warnings)
+        })
+        .collect();
+    print!(
+        "{}",
+        render(
+            &["vantage", "latency", "checked", "status"],
+            &rows,
+            colour_stdout()
+        )
+    );
 }
 
 /// Prints a proxy with its new token: the token alone (as a line, or with

@@ -31,7 +31,7 @@ pub use crate::wire_summary::{Counts, Healthz, LastSweep, Summary};
 pub use crate::wire_vantages::{
     AGENT_ID_HEADER, AGENT_VERSION_HEADER, AgentAssignment, AgentInfo, AgentResult,
     AgentResultsRequest, AgentResultsResponse, AssignedProxy, CreateVantageRequest,
-    MAX_AGENT_BATCH, ProbeSettings, RefusedResult, VantageInfo, VantageLiveness,
+    MAX_AGENT_BATCH, ProbeSettings, VantageInfo, VantageLiveness,
     VantageTokenResponse, VantagesResponse,
 };
 

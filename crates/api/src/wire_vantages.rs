@@ -158,25 +158,13 @@ pub struct AgentResultsRequest {
     pub results: Vec<AgentResult>,
 }
 
-/// One result the service did not take.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct RefusedResult {
-    /// The proxy the result named.
-    pub proxy_id: Uuid,
-    /// `not_assigned`, `older` or `future`.
-    pub reason: String,
-    /// Why, in words.
-    pub message: String,
-}
-
-/// The answer to a batch of results: 200 when all were taken, 422 when some
-/// were refused (the others were taken).
+/// The answer to a batch of results all taken (200). When some are refused
+/// the answer is 422 with the error envelope, whose `validations` name each
+/// refused result (`results[i]`) and why; the others were taken.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AgentResultsResponse {
     /// How many results were taken.
     pub accepted: usize,
-    /// The results refused, and why; the agent drops them.
-    pub refused: Vec<RefusedResult>,
 }
 
 /// One agent of a vantage, as the service last saw it.

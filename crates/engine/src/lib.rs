@@ -41,6 +41,8 @@
 //!   background re-checks the engine is asked for (one check in the cluster).
 //! - [`tls_files`]: the TLS files the options name (CA bundle, client
 //!   certificate and key), read and checked when the engine is built.
+//! - [`vantage_metrics`]: the per-vantage series (each vantage's status and
+//!   latency per proxy, each vantage's newest result and whether it is live).
 //! - [`vantages`]: other vantages' newest readings per proxy (what agents
 //!   send, damped and checked for age and clock), and the judge that turns
 //!   them and the own result into the overall status by the quorum.
@@ -49,9 +51,10 @@
 //! Who uses whom (`use crate::` edges; `options`, `recheck`, `tls_files`
 //! (→ options) and `error` (→ tls_files) are leaves any module may use):
 //! ```text
-//! engine     → sweep, dispatch, snapshot, metrics, probe, recheck, history
+//! engine     → sweep, dispatch, snapshot, metrics, probe, recheck, history, vantages
 //! history    → snapshot, sweep (CheckResult)
-//! metrics    → proxy_metrics, snapshot
+//! metrics    → proxy_metrics, vantage_metrics, snapshot
+//! vantage_metrics → proxy_metrics, snapshot
 //! proxy_metrics → snapshot
 //! snapshot   → sweep (CheckResult), vantages
 //! sweep      → probe
@@ -78,6 +81,7 @@ pub mod snapshot;
 mod sweep;
 pub mod tls_files;
 mod transport;
+pub mod vantage_metrics;
 pub mod vantages;
 
 pub use engine::{Engine, EngineBuilder, SweepState};

@@ -7,6 +7,7 @@
 //! [`crate::proxy_metrics`]; they are registered here with the rest.
 
 use crate::error::EngineError;
+use crate::vantage_metrics::VantageCollector;
 use crate::proxy_metrics::{ProxyCollector, StatusChanges};
 use crate::snapshot::Snapshot;
 use arc_swap::ArcSwap;
@@ -95,6 +96,11 @@ impl EngineMetrics {
         registry
             .register(Box::new(
                 ResultsCollector::new(Arc::clone(&snapshot)).map_err(fail)?,
+            ))
+            .map_err(fail)?;
+        registry
+            .register(Box::new(
+                VantageCollector::new(Arc::clone(&snapshot)).map_err(fail)?,
             ))
             .map_err(fail)?;
         registry

@@ -219,7 +219,7 @@ impl Collector for ProxyCollector {
     }
 }
 
-fn family(name: &str, help: &str, kind: MetricType, metrics: Vec<Metric>) -> MetricFamily {
+pub(crate) fn family(name: &str, help: &str, kind: MetricType, metrics: Vec<Metric>) -> MetricFamily {
     let mut family = MetricFamily::default();
     family.set_name(name.to_owned());
     family.set_help(help.to_owned());
@@ -241,7 +241,7 @@ fn labels(pairs: &[(&str, &str)]) -> Vec<LabelPair> {
         .collect()
 }
 
-fn gauge(pairs: &[(&str, &str)], value: f64) -> Metric {
+pub(crate) fn gauge(pairs: &[(&str, &str)], value: f64) -> Metric {
     let mut gauge = Gauge::default();
     gauge.set_value(value);
     let mut metric = Metric::default();
@@ -259,6 +259,6 @@ fn counter(pairs: &[(&str, &str)], value: f64) -> Metric {
     metric
 }
 
-fn seconds(at: OffsetDateTime) -> f64 {
+pub(crate) fn seconds(at: OffsetDateTime) -> f64 {
     at.unix_timestamp_nanos() as f64 / 1e9
 }

@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use proxyhealth_api::wire::{
     AGENT_ID_HEADER, AGENT_VERSION_HEADER, AgentAssignment, AgentResultsRequest,
-    AgentResultsResponse, AssignedProxy, MAX_AGENT_BATCH, ProbeSettings, RefusedResult,
+    AgentResultsResponse, AssignedProxy, MAX_AGENT_BATCH, ProbeSettings,
 };
 use proxyhealth_core::envelope::ErrorEnvelope;
 use proxyhealth_core::{Status, redact_report};
@@ -27,6 +27,7 @@ use proxyhealth_engine::{CaMode, Engine, EngineOptions, RedirectPolicy};
 use proxyhealth_store::{ProxyStore, Vantage};
 use std::sync::Arc;
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 /// Most bytes of one batch of results: [`MAX_AGENT_BATCH`] results with
 /// reports at their bounds fit well within it.
@@ -187,7 +188,7 @@ pub(crate) async fn assignment(
         (status = 400, description = "The agent id header is missing, or the body is not the expected JSON object, or a result's status is not one a check gives; `validations` names the field.", body = ErrorEnvelope),
         (status = 413, description = "More than 2,000 results, or a body over 8 MiB: nothing was taken.", body = ErrorEnvelope),
         (status = 415, description = "The body is not `application/json`.", body = ErrorEnvelope),
-        (status = 422, description = "Some results were refused (for a proxy the service does not have, older than the vantage's newest, or timed in the future); the others were taken.", body = AgentResultsResponse),
+        (status = 422, description = "Some results were refused and counted (for a proxy the service does not have, older than the vantage's newest, or timed in the future); the others were taken. `validations` names each refused result (`results[i]`) and why (`not_assigned`, `older` or `future`, then the reason in words).", body = ErrorEnvelope),
         (status = 503, description = "The store is unavailable or keeps no vantages.", body = ErrorEnvelope),
         (status = 500, description = "The store failed.", body = ErrorEnvelope),
     ),
@@ -201,7 +202,7 @@ pub(crate) async fn results(
     req: Request,
 ) -> Response {
     match results_inner(&auth, &engine, store.as_ref(), &roster, &counters, req).await {
-        Ok((status, body)) => (status, Json(body)).into_response(),
+        Ok(body) => Json(body).into_response(),
         Err(err) => err.into_response(),
     }
 }
@@ -213,7 +214,7 @@ async fn results_inner(
     roster: &AgentRoster,
     counters: &AgentCounters,
     req: Request,
-) -> Result<(StatusCode, AgentResultsResponse), ApiError> {
+) -> Result<AgentResultsResponse, ApiError> {
     let ip = client_ip(&req);
     let caller = caller(auth, store, roster, req.headers(), ip).await?;
     let vantage = caller.vantage.name.clone();
@@ -266,29 +267,39 @@ async fn results_inner(
     }
     drop(snapshot);
     let oldest = checks.iter().map(|check| check.checked_at).min();
+    let ids: Vec<Uuid> = checks.iter().map(|check| check.proxy_id).collect();
     let intake = engine.take_vantage_results(&vantage, checks).await;
     roster.results(&vantage, &caller.agent, oldest, OffsetDateTime::now_utc());
     counters.accepted(&vantage, intake.accepted.len());
     for refusal in &intake.refused {
         counters.refused(&vantage, refusal.reason(), 1);
     }
-    // PERSIST-READINGS
-    let response = AgentResultsResponse {
-        accepted: intake.accepted.len(),
-        refused: intake
-            .refused
-            .iter()
-            .map(|refusal| RefusedResult {
-                proxy_id: refusal.proxy_id(),
-                reason: refusal.reason().to_owned(),
-                message: refusal.to_string(),
-            })
-            .collect(),
-    };
-    if response.refused.is_empty() {
-        Ok((StatusCode::OK, response))
-    } else {
-        tracing::warn!(vantage = %vantage, agent = %caller.agent, refused = response.refused.len(), first = %response.refused[0].message, "agent results refused");
-        Ok((StatusCode::UNPROCESSABLE_ENTITY, response))
+    if !intake.accepted.is_empty() {
+        if let Some(vantages) = store.vantages() {
+            vantages.keep_readings(&vantage, &intake.accepted).await?;
+        }
     }
+    let accepted = intake.accepted.len();
+    if intake.refused.is_empty() {
+        return Ok(AgentResultsResponse { accepted });
+    }
+    tracing::warn!(vantage = %vantage, agent = %caller.agent, refused = intake.refused.len(), first = %intake.refused[0], "agent results refused");
+    // each refusal named by its place in the batch
+    let mut places: Vec<Option<Uuid>> = ids.into_iter().map(Some).collect();
+    let mut err = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Some results were refused.")
+        .with_detail(format!(
+            "{accepted} of {} results were taken; the others were refused and are counted \
+             (see validations).",
+            places.len()
+        ));
+    for refusal in &intake.refused {
+        let id = refusal.proxy_id();
+        let at = places.iter().position(|place| *place == Some(id));
+        if let Some(at) = at {
+            places[at] = None;
+        }
+        let field = at.map_or_else(|| "results".to_owned(), |at| format!("results[{at}]"));
+        err = err.with_validation(field, format!("{}: {refusal}", refusal.reason()));
+    }
+    Err(err)
 }
