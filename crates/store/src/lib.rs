@@ -56,8 +56,8 @@
 //!   [`ProxyStore::outbox`]), rows written by the journal, claimed with a
 //!   lease by the delivery worker, per backend.
 //! - [`vantages`]: [`VantageStore`] (through [`ProxyStore::vantages`]): the
-//!   places probes come from besides the replicas, and their agents' hashed
-//!   tokens, per backend.
+//!   places probes come from besides the replicas, their agents' hashed
+//!   tokens, and each vantage's newest reading of each proxy, per backend.
 //! - `history_db`: the SQLite and PostgreSQL stores' [`HistoryStore`]s:
 //!   recording through the journal, reads and pruning through `history`.
 

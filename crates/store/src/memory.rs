@@ -17,7 +17,8 @@ use crate::{CreatedProxy, NewProxy, ProxyStore, ProxyUpdate, Registration, Store
 /// down, so tests can check how callers survive an unavailable store.
 #[derive(Debug)]
 pub struct MemoryStore {
-    inner: Mutex<Inner>,
+    /// Shared with the vantages, which ask it whether a proxy is live.
+    inner: std::sync::Arc<Mutex<Inner>>,
     /// What the outbox's damping, leases and backoff are measured on.
     clock: crate::StoreClock,
     /// The vantages and their agent tokens.
@@ -84,14 +85,20 @@ impl MemoryStore {
     /// (the targets and damping of the notifications configured).
     pub fn with_outbox_policy(policy: crate::OutboxPolicy) -> Self {
         let clock = crate::StoreClock::new();
+        let inner = std::sync::Arc::new(Mutex::new(Inner::default()));
+        let proxies = inner.clone();
+        let live = crate::vantages::memory::ProxyLiveness::new(move |id| {
+            proxies.lock().proxies.get(id).is_some_and(|p| !p.deleted)
+        });
         MemoryStore {
-            inner: Mutex::default(),
+            inner,
             history: std::sync::Arc::new(crate::history::memory::MemoryHistory::with_outbox(
                 policy,
                 clock.clone(),
             )),
             vantages: std::sync::Arc::new(crate::vantages::memory::MemoryVantages::new(
                 clock.clone(),
+                live,
             )),
             clock,
         }
@@ -223,11 +230,18 @@ impl ProxyStore for MemoryStore {
     }
 
     async fn delete_proxy(&self, id: Uuid) -> Result<(), StoreError> {
-        let mut inner = self.inner.lock();
-        inner.check_writable()?;
-        let proxy = inner.live_mut(id)?;
-        proxy.deleted = true;
-        proxy.updated_at = rules::now();
+        {
+            let mut inner = self.inner.lock();
+            inner.check_writable()?;
+            let proxy = inner.live_mut(id)?;
+            proxy.deleted = true;
+            proxy.updated_at = rules::now();
+        }
+        // after the store's lock is let go: the vantages take it under theirs
+        // (to ask whether a proxy is live), so it is never held while
+        // taking theirs; a reading being kept now either sees the proxy
+        // deleted or is forgotten here
+        self.vantages.forget_proxy(&id);
         Ok(())
     }
 

@@ -102,8 +102,13 @@ mod tests {
         );
         for migration in own.iter() {
             let sql = migration.sql.as_str();
+            // foreign keys between our own tables stay
+            let references_coders = sql
+                .split("REFERENCES")
+                .skip(1)
+                .any(|rest| rest.trim_start().starts_with("workspace_proxies"));
             assert!(
-                !sql.contains("workspace_proxies (id)") && !sql.contains("REFERENCES"),
+                !sql.contains("workspace_proxies (id)") && !references_coders,
                 "migration {} still ties a table to Coder's: {sql}",
                 migration.version
             );

@@ -330,18 +330,28 @@ impl ProxyStore for PgStore {
 
     async fn delete_proxy(&self, id: Uuid) -> Result<(), StoreError> {
         self.refuse_writes()?;
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
         let done = sqlx::query(
             "UPDATE workspace_proxies SET deleted = true, updated_at = $1 \
              WHERE id = $2 AND deleted = false",
         )
         .bind(rules::now())
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db_err)?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        // its vantages' readings go with it (a soft delete cascades nothing);
+        // one kept by a write that raced this one is pruned by the
+        // coordination's chores
+        sqlx::query("DELETE FROM proxyhealth_vantage_readings WHERE proxy_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
         Ok(())
     }
 

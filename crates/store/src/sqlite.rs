@@ -341,18 +341,26 @@ impl ProxyStore for SqliteStore {
     }
 
     async fn delete_proxy(&self, id: Uuid) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
         let done = sqlx::query(
             "UPDATE workspace_proxies SET deleted = 1, updated_at = ?1 \
              WHERE id = ?2 AND deleted = 0",
         )
         .bind(nanos(rules::now())?)
         .bind(id.hyphenated())
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await
         .map_err(db_err)?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        // its vantages' readings go with it (a soft delete cascades nothing)
+        sqlx::query("DELETE FROM proxyhealth_vantage_readings WHERE proxy_id = ?")
+            .bind(id.hyphenated())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
         Ok(())
     }
 

@@ -34,7 +34,8 @@ impl PgCoordination {
     /// Deletes replica rows dead or stopped for longer than
     /// [`super::CoordinationSettings::replica_ttl`], observations older than
     /// [`super::CoordinationSettings::observation_ttl`] or of deleted
-    /// replicas, and the rows of proxies that no longer exist.
+    /// replicas, the rows of proxies that no longer exist, and vantages'
+    /// readings of proxies that are deleted.
     pub async fn prune(&self) -> Result<(), StoreError> {
         sqlx::query(
             "WITH gone AS ( \
@@ -59,6 +60,12 @@ impl PgCoordination {
             "DELETE FROM proxyhealth_observations WHERE proxy_id IN ( \
                SELECT proxy_id FROM proxyhealth_observations \
                EXCEPT SELECT id FROM workspace_proxies)",
+            // and vantages' readings of proxies deleted too (soft-deleted, by
+            // Coder beside its database, or while a write of them raced the
+            // delete that took the rest)
+            "DELETE FROM proxyhealth_vantage_readings WHERE proxy_id IN ( \
+               SELECT proxy_id FROM proxyhealth_vantage_readings \
+               EXCEPT SELECT id FROM workspace_proxies WHERE deleted = false)",
         ] {
             sqlx::query(orphans)
                 .execute(&self.pool)

@@ -1,11 +1,15 @@
 //! [`super::VantageStore`] in memory, for the memory store.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use parking_lot::Mutex;
+use proxyhealth_core::{VantageName, VantageReading};
 use uuid::Uuid;
 
 use super::{
     AgentTokenError, MintedVantage, Vantage, VantageError, VantageStore, check_secret,
-    checked_name, mint, parse,
+    checked_name, mint, newest_per_proxy, parse,
 };
 use crate::StoreClock;
 
@@ -13,15 +17,61 @@ use crate::StoreClock;
 #[derive(Debug, Default)]
 pub(crate) struct MemoryVantages {
     clock: StoreClock,
-    rows: Mutex<Vec<(Vantage, Vec<u8>)>>,
+    /// Whether a proxy is live in the store these vantages belong to.
+    live: ProxyLiveness,
+    /// Vantages and readings under one lock, so a reading is never kept for a
+    /// vantage deleted meanwhile.
+    tables: Mutex<Tables>,
+}
+
+#[derive(Debug, Default)]
+struct Tables {
+    /// Each vantage with the hash of its token's secret.
+    vantages: Vec<(Vantage, Vec<u8>)>,
+    /// Per vantage id, its newest reading of each proxy.
+    readings: HashMap<Uuid, HashMap<Uuid, VantageReading>>,
+}
+
+/// Asks the memory store whether a proxy exists and is not deleted (a
+/// function, so this module needs nothing of the store's).
+#[derive(Clone, Default)]
+pub(crate) struct ProxyLiveness(Option<Arc<IsLive>>);
+
+/// Whether the proxy with this id exists and is not deleted.
+type IsLive = dyn Fn(&Uuid) -> bool + Send + Sync;
+
+impl ProxyLiveness {
+    /// Liveness as `live` tells it.
+    pub(crate) fn new(live: impl Fn(&Uuid) -> bool + Send + Sync + 'static) -> Self {
+        ProxyLiveness(Some(Arc::new(live)))
+    }
+
+    /// Whether proxy `id` is live; every proxy is without a store to ask.
+    fn is_live(&self, id: &Uuid) -> bool {
+        self.0.as_ref().is_none_or(|live| live(id))
+    }
+}
+
+impl std::fmt::Debug for ProxyLiveness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProxyLiveness")
+    }
 }
 
 impl MemoryVantages {
-    /// No vantage yet; times read from `clock`.
-    pub(crate) fn new(clock: StoreClock) -> Self {
+    /// No vantage yet; times read from `clock`, proxies' liveness from `live`.
+    pub(crate) fn new(clock: StoreClock, live: ProxyLiveness) -> Self {
         MemoryVantages {
             clock,
-            rows: Mutex::default(),
+            live,
+            tables: Mutex::default(),
+        }
+    }
+
+    /// Deletes every vantage's reading of proxy `id` (it was deleted).
+    pub(crate) fn forget_proxy(&self, id: &Uuid) {
+        for readings in self.tables.lock().readings.values_mut() {
+            readings.remove(id);
         }
     }
 }
@@ -35,8 +85,8 @@ fn find<'a>(rows: &'a mut [(Vantage, Vec<u8>)], key: &str) -> Option<&'a mut (Va
 impl VantageStore for MemoryVantages {
     async fn create(&self, name: &str) -> Result<MintedVantage, VantageError> {
         let (name, key) = checked_name(name)?;
-        let mut rows = self.rows.lock();
-        if find(&mut rows, &key).is_some() {
+        let mut tables = self.tables.lock();
+        if find(&mut tables.vantages, &key).is_some() {
             return Err(VantageError::Taken(name.to_string()));
         }
         let id = Uuid::new_v4();
@@ -48,7 +98,9 @@ impl VantageStore for MemoryVantages {
             created_at: now,
             token_minted_at: now,
         };
-        rows.push((vantage.clone(), minted.hashed_secret));
+        tables
+            .vantages
+            .push((vantage.clone(), minted.hashed_secret));
         Ok(MintedVantage {
             vantage,
             token: minted.token,
@@ -56,28 +108,38 @@ impl VantageStore for MemoryVantages {
     }
 
     async fn list(&self) -> Result<Vec<Vantage>, VantageError> {
-        let mut all: Vec<Vantage> = self.rows.lock().iter().map(|(v, _)| v.clone()).collect();
+        let mut all: Vec<Vantage> = self
+            .tables
+            .lock()
+            .vantages
+            .iter()
+            .map(|(v, _)| v.clone())
+            .collect();
         all.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(all)
     }
 
     async fn delete(&self, name: &str) -> Result<(), VantageError> {
         let key = name.to_lowercase();
-        let mut rows = self.rows.lock();
-        let before = rows.len();
-        rows.retain(|(v, _)| v.name.as_str().to_lowercase() != key);
-        if rows.len() == before {
+        let mut tables = self.tables.lock();
+        let Some(at) = tables
+            .vantages
+            .iter()
+            .position(|(v, _)| v.name.as_str().to_lowercase() == key)
+        else {
             return Err(VantageError::NotFound(name.to_owned()));
-        }
+        };
+        let (gone, _) = tables.vantages.remove(at);
+        tables.readings.remove(&gone.id);
         Ok(())
     }
 
     async fn rotate_token(&self, name: &str) -> Result<MintedVantage, VantageError> {
         let key = name.to_lowercase();
-        let mut rows = self.rows.lock();
+        let mut tables = self.tables.lock();
         let now = self.clock.now();
-        let (vantage, hash) =
-            find(&mut rows, &key).ok_or_else(|| VantageError::NotFound(name.to_owned()))?;
+        let (vantage, hash) = find(&mut tables.vantages, &key)
+            .ok_or_else(|| VantageError::NotFound(name.to_owned()))?;
         let minted = mint(vantage.id)?;
         *hash = minted.hashed_secret;
         vantage.token_minted_at = now;
@@ -89,12 +151,66 @@ impl VantageStore for MemoryVantages {
 
     async fn verify_token(&self, token: &str) -> Result<Vantage, AgentTokenError> {
         let (id, secret) = parse(token)?;
-        let rows = self.rows.lock();
-        let (vantage, hash) = rows
+        let tables = self.tables.lock();
+        let (vantage, hash) = tables
+            .vantages
             .iter()
             .find(|(v, _)| v.id == id)
             .ok_or(AgentTokenError::UnknownVantage)?;
         check_secret(secret, hash)?;
         Ok(vantage.clone())
+    }
+
+    async fn keep_readings(
+        &self,
+        vantage: &VantageName,
+        readings: &[(Uuid, VantageReading)],
+    ) -> Result<usize, VantageError> {
+        let key = vantage.as_str().to_lowercase();
+        // liveness is asked under our lock, so a proxy deleted meanwhile is
+        // either seen deleted here or forgotten after (the store never holds
+        // its lock while taking ours)
+        let mut tables = self.tables.lock();
+        let live: Vec<&(Uuid, VantageReading)> = newest_per_proxy(readings)
+            .into_iter()
+            .filter(|(id, _)| self.live.is_live(id))
+            .collect();
+        let (found, _) = find(&mut tables.vantages, &key)
+            .ok_or_else(|| VantageError::NotFound(vantage.to_string()))?;
+        let (id, name) = (found.id, found.name.clone());
+        let kept = tables.readings.entry(id).or_default();
+        let mut written = 0;
+        for (proxy, reading) in live {
+            if kept
+                .get(proxy)
+                .is_some_and(|old| old.checked_at > reading.checked_at)
+            {
+                continue;
+            }
+            let mut reading = reading.clone();
+            reading.vantage = name.clone();
+            kept.insert(*proxy, reading);
+            written += 1;
+        }
+        Ok(written)
+    }
+
+    async fn readings(&self) -> Result<Vec<(Uuid, VantageReading)>, VantageError> {
+        let tables = self.tables.lock();
+        let mut vantages: Vec<&Vantage> = tables.vantages.iter().map(|(v, _)| v).collect();
+        vantages.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut all = Vec::new();
+        for vantage in vantages {
+            let Some(kept) = tables.readings.get(&vantage.id) else {
+                continue;
+            };
+            let mut of_vantage: Vec<(Uuid, VantageReading)> = kept
+                .iter()
+                .map(|(proxy, reading)| (*proxy, reading.clone()))
+                .collect();
+            of_vantage.sort_by_key(|(proxy, _)| *proxy);
+            all.extend(of_vantage);
+        }
+        Ok(all)
     }
 }

@@ -4,16 +4,24 @@
 //! the secret half is kept; rotating it or deleting the vantage makes the old
 //! token fail on the next request.
 //!
+//! Each vantage's newest reading of each proxy is kept too, so a restarted
+//! service loses no vantage's newest result: a reading replaces a kept one
+//! only when it is at least as new, so writes that arrive out of order never
+//! bring an older result back. A vantage's readings are deleted with it, a
+//! proxy's with the proxy.
+//!
 //! # Layout
 //! - `memory`, `sqlite`, `postgres`: [`VantageStore`] on each backend (the
-//!   `vantages` migration on the databases).
+//!   `vantages` and `vantage_readings` migrations on the databases).
 
 pub(crate) mod memory;
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
 
-use proxyhealth_core::VantageName;
+use std::collections::HashMap;
+
 use proxyhealth_core::validate::FieldError;
+use proxyhealth_core::{VantageName, VantageReading};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -95,6 +103,30 @@ pub trait VantageStore: Send + Sync + std::fmt::Debug {
 
     /// The vantage whose current token `token` is, compared in constant time.
     async fn verify_token(&self, token: &str) -> Result<Vantage, AgentTokenError>;
+
+    /// Keeps `readings` (proxy id, reading) as the vantage named `vantage`'s
+    /// (ignoring case; the readings' own `vantage` fields are not consulted),
+    /// in one transaction, and returns how many were written.
+    ///
+    /// Each replaces the kept reading of its proxy only when it was checked
+    /// no earlier (the same result sent again is written again; an older one
+    /// never replaces a newer, whatever order writes arrive in); of several
+    /// readings of one proxy only the newest counts. Readings of proxies that
+    /// do not exist or are deleted are not written (a proxy deleted while its
+    /// results were on their way). PostgreSQL compares times to the
+    /// microsecond, the others to the nanosecond.
+    ///
+    /// [`VantageError::NotFound`] when no vantage has that name (it was
+    /// deleted meanwhile): nothing is written.
+    async fn keep_readings(
+        &self,
+        vantage: &VantageName,
+        readings: &[(Uuid, VantageReading)],
+    ) -> Result<usize, VantageError>;
+
+    /// Every kept reading (proxy id, reading) of every vantage, by vantage
+    /// name, then proxy id; each reading's `vantage` is its vantage's name.
+    async fn readings(&self) -> Result<Vec<(Uuid, VantageReading)>, VantageError>;
 }
 
 /// The name checked against the rule, and the key it is unique by.
@@ -121,6 +153,38 @@ fn check_secret(secret: &str, stored: &[u8]) -> Result<(), AgentTokenError> {
     } else {
         Err(AgentTokenError::WrongSecret)
     }
+}
+
+/// Of `readings`, one per proxy: the newest (the last of equally new ones),
+/// in the order first seen, so a batch upserts each row at most once.
+fn newest_per_proxy(readings: &[(Uuid, VantageReading)]) -> Vec<&(Uuid, VantageReading)> {
+    let mut at: HashMap<Uuid, usize> = HashMap::with_capacity(readings.len());
+    let mut newest: Vec<&(Uuid, VantageReading)> = Vec::with_capacity(readings.len());
+    for entry in readings {
+        match at.get(&entry.0) {
+            Some(&i) if newest[i].1.checked_at > entry.1.checked_at => {}
+            Some(&i) => newest[i] = entry,
+            None => {
+                at.insert(entry.0, newest.len());
+                newest.push(entry);
+            }
+        }
+    }
+    newest
+}
+
+/// A reading as stored (JSON).
+fn reading_json(reading: &VantageReading) -> Result<String, StoreError> {
+    serde_json::to_string(reading)
+        .map_err(|err| StoreError::Internal(format!("cannot encode a vantage reading: {err}")))
+}
+
+/// A reading read back, as the reading of the vantage named `vantage`.
+fn reading_from_json(json: &str, vantage: VantageName) -> Result<VantageReading, StoreError> {
+    let mut reading: VantageReading = serde_json::from_str(json)
+        .map_err(|err| StoreError::Internal(format!("bad stored vantage reading: {err}")))?;
+    reading.vantage = vantage;
+    Ok(reading)
 }
 
 /// A stored name read back; a row that breaks the rule is the store's fault.

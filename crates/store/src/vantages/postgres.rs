@@ -2,13 +2,15 @@
 //! by every replica, so a token rotated or a vantage deleted through one is
 //! refused by all on the next request.
 
+use proxyhealth_core::{VantageName, VantageReading};
 use sqlx::Row;
 use sqlx::postgres::{PgPool, PgRow};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
     AgentTokenError, MintedVantage, Vantage, VantageError, VantageStore, check_secret,
-    checked_name, mint, parse, stored_name,
+    checked_name, mint, newest_per_proxy, parse, reading_from_json, reading_json, stored_name,
 };
 use crate::StoreError;
 use crate::error::is_unique_violation;
@@ -129,5 +131,73 @@ impl VantageStore for PgVantages {
         let stored: Vec<u8> = row.try_get("token_hashed_secret").map_err(db_err)?;
         check_secret(secret, &stored)?;
         Ok(vantage_of(&row)?)
+    }
+
+    async fn keep_readings(
+        &self,
+        vantage: &VantageName,
+        readings: &[(Uuid, VantageReading)],
+    ) -> Result<usize, VantageError> {
+        let newest = newest_per_proxy(readings);
+        let mut proxies = Vec::with_capacity(newest.len());
+        let mut times: Vec<OffsetDateTime> = Vec::with_capacity(newest.len());
+        let mut jsons = Vec::with_capacity(newest.len());
+        for (proxy, reading) in newest {
+            proxies.push(*proxy);
+            times.push(reading.checked_at);
+            jsons.push(reading_json(reading)?);
+        }
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        // KEY SHARE: a delete of the vantage waits for this transaction, then
+        // cascades to what it wrote
+        let id: Uuid = sqlx::query_scalar(
+            "SELECT id FROM proxyhealth_vantages WHERE lower(name) = lower($1) FOR KEY SHARE",
+        )
+        .bind(vantage.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| VantageError::NotFound(vantage.to_string()))?;
+        // one statement for the batch; only live proxies' readings
+        let done = sqlx::query(
+            "INSERT INTO proxyhealth_vantage_readings (vantage_id, proxy_id, checked_at, reading) \
+             SELECT $1, r.proxy_id, r.checked_at, r.reading::jsonb \
+             FROM unnest($2::uuid[], $3::timestamptz[], $4::text[]) AS r(proxy_id, checked_at, reading) \
+             JOIN workspace_proxies p ON p.id = r.proxy_id AND NOT p.deleted \
+             ON CONFLICT (vantage_id, proxy_id) DO UPDATE \
+             SET checked_at = EXCLUDED.checked_at, reading = EXCLUDED.reading \
+             WHERE EXCLUDED.checked_at >= proxyhealth_vantage_readings.checked_at",
+        )
+        .bind(id)
+        .bind(&proxies)
+        .bind(&times)
+        .bind(&jsons)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
+    }
+
+    async fn readings(&self) -> Result<Vec<(Uuid, VantageReading)>, VantageError> {
+        // names compared byte by byte, as the other backends order them
+        let rows = sqlx::query(
+            "SELECT v.name, r.proxy_id, r.reading::text AS reading \
+             FROM proxyhealth_vantage_readings r \
+             JOIN proxyhealth_vantages v ON v.id = r.vantage_id \
+             ORDER BY v.name COLLATE \"C\", r.proxy_id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let mut all = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let name = stored_name(row.try_get::<&str, _>("name").map_err(db_err)?)?;
+            let proxy: Uuid = row.try_get("proxy_id").map_err(db_err)?;
+            let reading =
+                reading_from_json(row.try_get::<&str, _>("reading").map_err(db_err)?, name)?;
+            all.push((proxy, reading));
+        }
+        Ok(all)
     }
 }

@@ -1,6 +1,7 @@
 //! [`super::VantageStore`] on SQLite (the `vantages` migration), over the
 //! store's writer and reader pools.
 
+use proxyhealth_core::{VantageName, VantageReading};
 use sqlx::Row;
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 use time::OffsetDateTime;
@@ -8,7 +9,7 @@ use uuid::Uuid;
 
 use super::{
     AgentTokenError, MintedVantage, Vantage, VantageError, VantageStore, check_secret,
-    checked_name, mint, parse, stored_name,
+    checked_name, mint, newest_per_proxy, parse, reading_from_json, reading_json, stored_name,
 };
 use crate::StoreError;
 use crate::columns::sqlite::{from_nanos, nanos, uuid_of};
@@ -148,5 +149,63 @@ impl VantageStore for SqliteVantages {
         let stored: Vec<u8> = row.try_get("token_hashed_secret").map_err(db_err)?;
         check_secret(secret, &stored)?;
         Ok(vantage_of(&row)?)
+    }
+
+    async fn keep_readings(
+        &self,
+        vantage: &VantageName,
+        readings: &[(Uuid, VantageReading)],
+    ) -> Result<usize, VantageError> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let id: String =
+            sqlx::query_scalar("SELECT id FROM proxyhealth_vantages WHERE name_key = ?")
+                .bind(vantage.as_str().to_lowercase())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .ok_or_else(|| VantageError::NotFound(vantage.to_string()))?;
+        let mut written = 0;
+        for (proxy, reading) in newest_per_proxy(readings) {
+            let done = sqlx::query(
+                "INSERT INTO proxyhealth_vantage_readings \
+                 (vantage_id, proxy_id, checked_at, reading) \
+                 SELECT ?1, ?2, ?3, ?4 \
+                 WHERE EXISTS (SELECT 1 FROM workspace_proxies WHERE id = ?2 AND deleted = 0) \
+                 ON CONFLICT (vantage_id, proxy_id) DO UPDATE \
+                 SET checked_at = excluded.checked_at, reading = excluded.reading \
+                 WHERE excluded.checked_at >= proxyhealth_vantage_readings.checked_at",
+            )
+            .bind(&id)
+            .bind(proxy.hyphenated().to_string())
+            .bind(nanos(reading.checked_at))
+            .bind(reading_json(reading)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            written += usize::try_from(done.rows_affected()).unwrap_or(usize::MAX);
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(written)
+    }
+
+    async fn readings(&self) -> Result<Vec<(Uuid, VantageReading)>, VantageError> {
+        let rows = sqlx::query(
+            "SELECT v.name, r.proxy_id, r.reading \
+             FROM proxyhealth_vantage_readings r \
+             JOIN proxyhealth_vantages v ON v.id = r.vantage_id \
+             ORDER BY v.name, r.proxy_id",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        let mut all = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let name = stored_name(row.try_get::<&str, _>("name").map_err(db_err)?)?;
+            let proxy = uuid_of(row.try_get::<&str, _>("proxy_id").map_err(db_err)?)?;
+            let reading =
+                reading_from_json(row.try_get::<&str, _>("reading").map_err(db_err)?, name)?;
+            all.push((proxy, reading));
+        }
+        Ok(all)
     }
 }

@@ -1,9 +1,9 @@
 //! Attach mode: reading an existing Coder database without ever writing to it.
 
-use proxyhealth_core::{Status, Transition};
+use proxyhealth_core::{HealthReport, Status, Transition, VantageName, VantageReading};
 use proxyhealth_store::{
-    NewProxy, OpenOptions, ProxyUpdate, Registration, ReplicaInfo, ResultWrite, StoreError,
-    WriteOutcome, open_store, token,
+    CoordinationSettings, NewProxy, OpenOptions, PgStore, ProxyStore, ProxyUpdate, Registration,
+    ReplicaInfo, ResultWrite, StoreError, WriteOutcome, open_store, token,
 };
 use sqlx::{PgConnection, Row};
 use std::time::Duration;
@@ -347,6 +347,82 @@ async fn attached_replicas_coordinate_in_a_schema_of_their_own_and_only_read_cod
             .all(|name| name.starts_with("proxyhealth_") || name.starts_with("_sqlx_migrations")),
         "only our own relations were added: {ours:?}"
     );
+    drop(conn);
+    role.drop_with(db).await;
+}
+
+#[tokio::test]
+async fn readings_of_a_proxy_coder_deleted_are_pruned_beside_its_database() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let mut conn = db.connect().await;
+    create_coder_table(&mut conn).await;
+    let (live, doomed) = (Uuid::new_v4(), Uuid::new_v4());
+    insert(&mut conn, live, "coder-eu", "http://127.0.0.1:9", 5, false).await;
+    insert(
+        &mut conn,
+        doomed,
+        "coder-us",
+        "http://127.0.0.1:9",
+        6,
+        false,
+    )
+    .await;
+    let role = ReaderRole::create(&mut conn, &db).await;
+    let options = OpenOptions {
+        coder_attach: true,
+        coordination_schema: Some("proxyhealth".to_owned()),
+        ..OpenOptions::default()
+    };
+    let store = PgStore::attach_coder(&role.url, &options)
+        .await
+        .expect("attach");
+    let vantages = store.vantages().expect("vantages in our own schema");
+    vantages.create("eu-west").await.expect("create");
+    let eu = VantageName::new("eu-west").expect("a valid name");
+    let reading = |proxy: Uuid| {
+        (
+            proxy,
+            VantageReading {
+                vantage: eu.clone(),
+                status: Status::Ok,
+                last_result: Status::Ok,
+                streak: 1,
+                latency_ms: Some(12),
+                checked_at: time::OffsetDateTime::now_utc(),
+                report: HealthReport::default(),
+                stale: false,
+            },
+        )
+    };
+    let written = vantages
+        .keep_readings(&eu, &[reading(live), reading(doomed)])
+        .await
+        .expect("keep readings of Coder's proxies");
+    assert_eq!(written, 2);
+
+    // Coder deletes its proxy itself: no call of ours sees it
+    sqlx::query("UPDATE workspace_proxies SET deleted = true WHERE id = $1")
+        .bind(doomed)
+        .execute(&mut conn)
+        .await
+        .expect("Coder deletes a proxy");
+    store
+        .coordination_with(CoordinationSettings::default())
+        .expect("coordinates in its schema")
+        .prune()
+        .await
+        .expect("prune");
+    let left: Vec<Uuid> = vantages
+        .readings()
+        .await
+        .expect("readings")
+        .into_iter()
+        .map(|(proxy, _)| proxy)
+        .collect();
+    assert_eq!(left, [live], "the deleted proxy's reading is pruned");
+    drop((vantages, store));
     drop(conn);
     role.drop_with(db).await;
 }

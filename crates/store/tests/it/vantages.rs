@@ -3,8 +3,12 @@
 //! a backend's fixture factory.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use proxyhealth_store::{AgentTokenError, ProxyStore, VantageError, VantageStore};
+use proxyhealth_core::{HealthReport, Status, VantageName, VantageReading};
+use proxyhealth_store::{AgentTokenError, NewProxy, ProxyStore, VantageError, VantageStore};
+use time::OffsetDateTime;
+use uuid::Uuid;
 
 /// Generates one test per vantage case, each on a fresh store from `$factory`.
 macro_rules! vantage_suite {
@@ -15,7 +19,12 @@ macro_rules! vantage_suite {
             a_rotated_token_replaces_the_old_one_at_once,
             a_deleted_vantage_s_token_says_its_vantage_is_gone,
             a_malformed_or_foreign_token_is_refused,
-            an_unknown_vantage_is_not_found_by_name
+            an_unknown_vantage_is_not_found_by_name,
+            kept_readings_read_back_exactly_with_their_report_and_stale_flag,
+            an_older_reading_never_replaces_a_newer_one,
+            a_batch_keeps_the_newest_reading_of_each_proxy,
+            deleting_a_vantage_deletes_its_readings_and_refuses_more,
+            a_deleted_proxy_s_readings_go_with_it_and_are_not_kept_again
         );
     };
     (@cases $factory:ident; $($case:ident),* $(,)?) => {
@@ -138,4 +147,211 @@ pub(crate) async fn an_unknown_vantage_is_not_found_by_name(store: Arc<dyn Proxy
     assert_eq!(err.to_string(), "no vantage named \"nowhere\"");
     let err = vantages.rotate_token("nowhere").await.expect_err("absent");
     assert!(matches!(err, VantageError::NotFound(_)), "{err:?}");
+}
+
+/// A proxy created in `store`, by id.
+async fn proxy(store: &Arc<dyn ProxyStore>, name: &str) -> Uuid {
+    store
+        .create_proxy(NewProxy {
+            name: name.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("create a proxy")
+        .proxy
+        .id
+}
+
+/// A time with nanoseconds, so a reading that lost any precision shows it.
+fn at(seconds_later: u64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(1_800_000_000_123_456_789).expect("a valid time")
+        + Duration::from_secs(seconds_later)
+}
+
+/// A failing reading of `vantage` with errors, warnings and the stale flag set.
+fn reading(vantage: &str, checked_at: OffsetDateTime) -> VantageReading {
+    VantageReading {
+        vantage: VantageName::new(vantage).expect("a valid name"),
+        status: Status::Unreachable,
+        last_result: Status::Unreachable,
+        streak: 3,
+        latency_ms: Some(1234),
+        checked_at,
+        report: HealthReport {
+            errors: vec!["connect: connection refused (\"quoted\", ünïcode)".into()],
+            warnings: vec!["slow".into(), "older TLS".into()],
+        },
+        stale: true,
+    }
+}
+
+fn name(vantage: &str) -> VantageName {
+    VantageName::new(vantage).expect("a valid name")
+}
+
+pub(crate) async fn kept_readings_read_back_exactly_with_their_report_and_stale_flag(
+    store: Arc<dyn ProxyStore>,
+) {
+    let vantages = vantages(&store);
+    vantages.create("eu-west").await.expect("create");
+    vantages.create("ap-south").await.expect("create");
+    let (sydney, tokyo) = (proxy(&store, "sydney").await, proxy(&store, "tokyo").await);
+    let mut fresh = reading("eu-west", at(0));
+    fresh.status = Status::Ok;
+    fresh.last_result = Status::Ok;
+    fresh.latency_ms = None;
+    fresh.report = HealthReport::default();
+    fresh.stale = false;
+    let eu = vec![(sydney, reading("eu-west", at(0))), (tokyo, fresh)];
+    let ap = vec![(sydney, reading("ap-south", at(1)))];
+    assert_eq!(
+        vantages
+            .keep_readings(&name("eu-west"), &eu)
+            .await
+            .expect("keep"),
+        2
+    );
+    assert_eq!(
+        vantages
+            .keep_readings(&name("AP-South"), &ap)
+            .await
+            .expect("keep"),
+        1
+    );
+
+    let mut expected = [ap.clone(), eu.clone()].concat();
+    expected[1..].sort_by_key(|(id, _)| *id);
+    assert_eq!(
+        vantages.readings().await.expect("readings"),
+        expected,
+        "every reading as written, by vantage name then proxy id"
+    );
+}
+
+pub(crate) async fn an_older_reading_never_replaces_a_newer_one(store: Arc<dyn ProxyStore>) {
+    let vantages = vantages(&store);
+    vantages.create("eu-west").await.expect("create");
+    let sydney = proxy(&store, "sydney").await;
+    let newer = reading("eu-west", at(30));
+    let mut older = reading("eu-west", at(0));
+    older.status = Status::Ok;
+    let eu = name("eu-west");
+    vantages
+        .keep_readings(&eu, &[(sydney, newer.clone())])
+        .await
+        .expect("keep the newer");
+    let written = vantages
+        .keep_readings(&eu, &[(sydney, older)])
+        .await
+        .expect("an older write is no error");
+    assert_eq!(written, 0, "the older one is not written");
+    assert_eq!(
+        vantages.readings().await.expect("readings"),
+        [(sydney, newer.clone())]
+    );
+
+    // the same time again is written (a batch sent again, or judged again)
+    let mut judged_again = newer;
+    judged_again.stale = false;
+    let written = vantages
+        .keep_readings(&eu, &[(sydney, judged_again.clone())])
+        .await
+        .expect("keep");
+    assert_eq!(written, 1);
+    assert_eq!(
+        vantages.readings().await.expect("readings"),
+        [(sydney, judged_again)]
+    );
+}
+
+pub(crate) async fn a_batch_keeps_the_newest_reading_of_each_proxy(store: Arc<dyn ProxyStore>) {
+    let vantages = vantages(&store);
+    vantages.create("eu-west").await.expect("create");
+    let sydney = proxy(&store, "sydney").await;
+    let newest = reading("eu-west", at(20));
+    let batch = [
+        (sydney, reading("eu-west", at(10))),
+        (sydney, newest.clone()),
+        (sydney, reading("eu-west", at(0))),
+    ];
+    let written = vantages
+        .keep_readings(&name("eu-west"), &batch)
+        .await
+        .expect("keep");
+    assert_eq!(written, 1, "one row per proxy");
+    assert_eq!(
+        vantages.readings().await.expect("readings"),
+        [(sydney, newest)]
+    );
+}
+
+pub(crate) async fn deleting_a_vantage_deletes_its_readings_and_refuses_more(
+    store: Arc<dyn ProxyStore>,
+) {
+    let vantages = vantages(&store);
+    vantages.create("eu-west").await.expect("create");
+    vantages.create("ap-south").await.expect("create");
+    let sydney = proxy(&store, "sydney").await;
+    let kept = reading("ap-south", at(0));
+    vantages
+        .keep_readings(&name("eu-west"), &[(sydney, reading("eu-west", at(0)))])
+        .await
+        .expect("keep");
+    vantages
+        .keep_readings(&name("ap-south"), &[(sydney, kept.clone())])
+        .await
+        .expect("keep");
+
+    vantages.delete("eu-west").await.expect("delete");
+    assert_eq!(
+        vantages.readings().await.expect("readings"),
+        [(sydney, kept)],
+        "only the other vantage's reading is left"
+    );
+    let err = vantages
+        .keep_readings(&name("eu-west"), &[(sydney, reading("eu-west", at(60)))])
+        .await
+        .expect_err("a deleted vantage's readings are refused");
+    assert!(matches!(err, VantageError::NotFound(_)), "{err:?}");
+    assert_eq!(err.to_string(), "no vantage named \"eu-west\"");
+
+    // a vantage made again under the name starts with no readings
+    vantages.create("eu-west").await.expect("create again");
+    assert_eq!(vantages.readings().await.expect("readings").len(), 1);
+}
+
+pub(crate) async fn a_deleted_proxy_s_readings_go_with_it_and_are_not_kept_again(
+    store: Arc<dyn ProxyStore>,
+) {
+    let vantages = vantages(&store);
+    vantages.create("eu-west").await.expect("create");
+    let (sydney, tokyo) = (proxy(&store, "sydney").await, proxy(&store, "tokyo").await);
+    let eu = name("eu-west");
+    let kept = reading("eu-west", at(0));
+    vantages
+        .keep_readings(&eu, &[(sydney, kept.clone()), (tokyo, kept.clone())])
+        .await
+        .expect("keep");
+
+    store.delete_proxy(tokyo).await.expect("delete the proxy");
+    assert_eq!(
+        vantages.readings().await.expect("readings"),
+        [(sydney, kept.clone())]
+    );
+    // results on their way when it was deleted, and of a proxy never made
+    let written = vantages
+        .keep_readings(
+            &eu,
+            &[
+                (tokyo, reading("eu-west", at(30))),
+                (Uuid::new_v4(), reading("eu-west", at(30))),
+            ],
+        )
+        .await
+        .expect("keep");
+    assert_eq!(written, 0);
+    assert_eq!(
+        vantages.readings().await.expect("readings"),
+        [(sydney, kept)]
+    );
 }
