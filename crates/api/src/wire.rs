@@ -31,8 +31,8 @@ pub use crate::wire_summary::{Counts, Healthz, LastSweep, Summary};
 pub use crate::wire_vantages::{
     AGENT_ID_HEADER, AGENT_VERSION_HEADER, AgentAssignment, AgentInfo, AgentResult,
     AgentResultsRequest, AgentResultsResponse, AssignedProxy, CreateVantageRequest,
-    MAX_AGENT_BATCH, ProbeSettings, VantageInfo, VantageLiveness,
-    VantageTokenResponse, VantagesResponse,
+    MAX_AGENT_BATCH, ProbeSettings, VantageInfo, VantageLiveness, VantageTokenResponse,
+    VantagesResponse,
 };
 
 /// The offset Coder adds to a proxy's `region_id` to make its DERP region id.

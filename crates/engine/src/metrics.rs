@@ -7,9 +7,9 @@
 //! [`crate::proxy_metrics`]; they are registered here with the rest.
 
 use crate::error::EngineError;
-use crate::vantage_metrics::VantageCollector;
 use crate::proxy_metrics::{ProxyCollector, StatusChanges};
 use crate::snapshot::Snapshot;
+use crate::vantage_metrics::VantageCollector;
 use arc_swap::ArcSwap;
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;

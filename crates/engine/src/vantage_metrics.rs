@@ -30,8 +30,7 @@ pub const VANTAGE_UP_METRIC: &str = "proxyhealth_vantage_up";
 const RESULTS_HELP: &str = "A proxy's status as one vantage saw it at its newest check: 1 ok, \
 -1 unhealthy, -2 unreachable, 0 unregistered, -3 unknown (the values of \
 coderd_proxyhealth_health_check_results).";
-const LATENCY_HELP: &str =
-    "How long one vantage's newest check of the proxy took, in seconds (none when no request was made).";
+const LATENCY_HELP: &str = "How long one vantage's newest check of the proxy took, in seconds (none when no request was made).";
 const LAST_RESULT_HELP: &str =
     "When the vantage's newest result for any proxy was checked, in seconds since the epoch.";
 const UP_HELP: &str = "1 when the vantage has a fresh result (it counts in the quorum), 0 when \
@@ -57,8 +56,16 @@ impl VantageCollector {
         Ok(VantageCollector {
             snapshot,
             descs: vec![
-                desc(VANTAGE_RESULTS_METRIC, RESULTS_HELP, &["proxy_id", "vantage"])?,
-                desc(VANTAGE_LATENCY_METRIC, LATENCY_HELP, &["proxy_id", "vantage"])?,
+                desc(
+                    VANTAGE_RESULTS_METRIC,
+                    RESULTS_HELP,
+                    &["proxy_id", "vantage"],
+                )?,
+                desc(
+                    VANTAGE_LATENCY_METRIC,
+                    LATENCY_HELP,
+                    &["proxy_id", "vantage"],
+                )?,
                 desc(VANTAGE_LAST_RESULT_METRIC, LAST_RESULT_HELP, &["vantage"])?,
                 desc(VANTAGE_UP_METRIC, UP_HELP, &["vantage"])?,
             ],
@@ -107,12 +114,32 @@ impl Collector for VantageCollector {
             .collect();
         let up = names
             .iter()
-            .map(|name| gauge(&[("vantage", name)], f64::from(u8::from(vantages[**name].1))))
+            .map(|name| {
+                gauge(
+                    &[("vantage", name)],
+                    f64::from(u8::from(vantages[**name].1)),
+                )
+            })
             .collect();
         vec![
-            family(VANTAGE_RESULTS_METRIC, RESULTS_HELP, MetricType::GAUGE, results),
-            family(VANTAGE_LATENCY_METRIC, LATENCY_HELP, MetricType::GAUGE, latency),
-            family(VANTAGE_LAST_RESULT_METRIC, LAST_RESULT_HELP, MetricType::GAUGE, last),
+            family(
+                VANTAGE_RESULTS_METRIC,
+                RESULTS_HELP,
+                MetricType::GAUGE,
+                results,
+            ),
+            family(
+                VANTAGE_LATENCY_METRIC,
+                LATENCY_HELP,
+                MetricType::GAUGE,
+                latency,
+            ),
+            family(
+                VANTAGE_LAST_RESULT_METRIC,
+                LAST_RESULT_HELP,
+                MetricType::GAUGE,
+                last,
+            ),
             family(VANTAGE_UP_METRIC, UP_HELP, MetricType::GAUGE, up),
         ]
     }

@@ -184,6 +184,9 @@ pub enum AppError {
     /// The engine refused its settings (a settings mistake).
     #[error("engine settings: {0}")]
     Engine(EngineError),
+    /// Other vantages' newest results could not be read back from the store.
+    #[error("reading the vantages' kept results: {0}")]
+    VantageReadings(#[source] proxyhealth_store::VantageError),
     /// The listen address could not be bound.
     #[error("--listen {addr}: cannot listen")]
     Listen {
@@ -310,6 +313,14 @@ impl Application {
                 (builder.build().map_err(AppError::Engine)?, None)
             }
         };
+        // other vantages' newest results, so the first sweep judges with them
+        if let Some(vantages) = store.vantages() {
+            let readings = vantages
+                .readings()
+                .await
+                .map_err(AppError::VantageReadings)?;
+            engine.restore_vantage_readings(readings);
+        }
         // before the first batch is recorded: the outbox writes rows by the
         // targets it is told here
         let notifier = match store.outbox() {

@@ -286,12 +286,15 @@ async fn results_inner(
     tracing::warn!(vantage = %vantage, agent = %caller.agent, refused = intake.refused.len(), first = %intake.refused[0], "agent results refused");
     // each refusal named by its place in the batch
     let mut places: Vec<Option<Uuid>> = ids.into_iter().map(Some).collect();
-    let mut err = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Some results were refused.")
-        .with_detail(format!(
-            "{accepted} of {} results were taken; the others were refused and are counted \
+    let mut err = ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "Some results were refused.",
+    )
+    .with_detail(format!(
+        "{accepted} of {} results were taken; the others were refused and are counted \
              (see validations).",
-            places.len()
-        ));
+        places.len()
+    ));
     for refusal in &intake.refused {
         let id = refusal.proxy_id();
         let at = places.iter().position(|place| *place == Some(id));

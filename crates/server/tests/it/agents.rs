@@ -213,19 +213,30 @@ async fn results_an_agent_should_not_send_are_refused_counted_and_change_nothing
     let stranger = Uuid::new_v4();
     let refused = send_results(&app, &ap, json!([result(stranger, "unreachable", 0)])).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(refused.body["refused"][0]["reason"], "not_assigned");
+    assert_eq!(refused.message(), "Some results were refused.");
+    assert_eq!(refused.first_field(), "results[0]");
     assert_eq!(
-        refused.body["refused"][0]["message"],
-        format!("proxy {stranger} is not assigned to this vantage")
+        refused.body["validations"][0]["detail"],
+        format!("not_assigned: proxy {stranger} is not assigned to this vantage")
     );
 
     let future = send_results(&app, &ap, json!([result(id, "unreachable", 3600)])).await;
     assert_eq!(future.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(future.body["refused"][0]["reason"], "future");
+    assert!(
+        future.body["validations"][0]["detail"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("future: ")
+    );
 
     let older = send_results(&app, &ap, json!([result(id, "unreachable", -600)])).await;
     assert_eq!(older.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(older.body["refused"][0]["reason"], "older");
+    assert!(
+        older.body["validations"][0]["detail"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("older: ")
+    );
 
     let many: Vec<Value> = (0..2001).map(|_| result(id, "ok", 0)).collect();
     let oversized = send_results(&app, &ap, Value::Array(many)).await;
@@ -284,6 +295,28 @@ async fn an_agent_token_opens_no_admin_route_and_the_admin_token_no_agent_route(
 }
 
 #[tokio::test]
+async fn a_batch_with_some_refused_results_takes_the_others() {
+    let (app, id, _sim) = one_healthy_proxy().await;
+    let ap = vantage(&app, "ap-south").await;
+    let stranger = Uuid::new_v4();
+    let mixed = send_results(
+        &app,
+        &ap,
+        json!([result(stranger, "ok", 0), result(id, "unreachable", 0)]),
+    )
+    .await;
+    assert_eq!(mixed.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        mixed.detail(),
+        "1 of 2 results were taken; the others were refused and are counted (see validations)."
+    );
+    let proxy = app
+        .admin_get(&format!("/api/v2/workspaceproxies/{id}"))
+        .await;
+    assert_eq!(proxy.body["vantages"][1]["status"], "unreachable");
+}
+
+#[tokio::test]
 async fn a_deleted_vantages_token_is_refused_in_words_and_its_results_stop_counting() {
     let (app, id, _sim) = one_healthy_proxy().await;
     let ap = vantage(&app, "ap-south").await;
@@ -336,4 +369,21 @@ async fn the_vantages_list_shows_each_vantages_agents_and_whether_it_is_live() {
     let quiet = &list.body["vantages"][1];
     assert_eq!(quiet["liveness"]["live"], false);
     assert_eq!(quiet["liveness"]["agents"], json!([]));
+}
+
+#[tokio::test]
+async fn each_vantages_view_of_a_proxy_is_a_series_of_its_own() {
+    let (app, id, _sim) = one_healthy_proxy().await;
+    let ap = vantage(&app, "ap-south").await;
+    send_results(&app, &ap, json!([result(id, "unreachable", 0)])).await;
+    let text = answer_text(&app, "/metrics").await;
+    for series in [
+        format!("proxyhealth_vantage_check_results{{proxy_id=\"{id}\",vantage=\"ap-south\"}} -2"),
+        format!("proxyhealth_vantage_check_results{{proxy_id=\"{id}\",vantage=\"local\"}} 1"),
+        "proxyhealth_vantage_up{vantage=\"ap-south\"} 1".to_owned(),
+        // one failing vantage of two fresh ones is not a majority
+        format!("coderd_proxyhealth_health_check_results{{proxy_id=\"{id}\"}} 1"),
+    ] {
+        assert!(text.contains(&series), "{series} in:\n{text}");
+    }
 }
