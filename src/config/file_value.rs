@@ -125,6 +125,25 @@ pub fn log_format<'de, D: Deserializer<'de>>(d: D) -> Result<Option<LogFormat>, 
     read(d, |value| parse_str(value, str::parse::<LogFormat>))
 }
 
+/// A vantage's name, by the name rule.
+pub fn vantage<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<proxyhealth_core::VantageName>, D::Error> {
+    read(d, |value| {
+        parse_str(value, |text| {
+            proxyhealth_core::VantageName::new(text).map_err(|err| err.detail)
+        })
+    })
+}
+
+/// `majority` or a whole number from 1.
+pub fn quorum<'de, D: Deserializer<'de>>(d: D) -> Result<Option<proxyhealth_core::Quorum>, D::Error> {
+    read(d, |value| match value {
+        toml::Value::Integer(n) => n.to_string().parse().map_err(|err: proxyhealth_core::vantage::QuorumError| err.to_string()),
+        _ => parse_str(value, |text| text.parse().map_err(|err: proxyhealth_core::vantage::QuorumError| err.to_string())),
+    })
+}
+
 fn parse_str<T>(
     value: &toml::Value,
     parse: impl FnOnce(&str) -> Result<T, String>,

@@ -7,7 +7,7 @@ use super::layer::{HelpDefault, set, settings_group};
 use super::settings::{DEFAULT_LISTEN, LogFormat, ServeSettings};
 use super::units::{format_duration, parse_positive_duration};
 use clap::builder::BoolishValueParser;
-use proxyhealth_core::Hysteresis;
+use proxyhealth_core::{Hysteresis, Quorum, VantageName};
 use proxyhealth_engine::EngineOptions;
 use proxyhealth_server::ServiceConfig;
 use proxyhealth_store::history::retention::DEFAULT_RETENTION;
@@ -124,7 +124,40 @@ settings_group! {
         )]
         #[serde(deserialize_with = "file_value::positive_duration")]
         pub history_retention: Option<Duration>,
+
+        /// The vantage this service's own checks come from (replicas naming
+        /// the same one share its probing); agents send other vantages'
+        #[arg(
+            long,
+            env = "PROXYHEALTH_VANTAGE",
+            value_name = "NAME",
+            value_parser = parse_vantage,
+            help_default = VantageName::DEFAULT
+        )]
+        #[serde(deserialize_with = "file_value::vantage")]
+        pub vantage: Option<VantageName>,
+
+        /// How many vantages with a fresh result must see a proxy fail before
+        /// it is down overall: `majority` or a whole number; fewer failing
+        /// vantages are a partial outage (`ok`, with a warning)
+        #[arg(
+            long,
+            env = "PROXYHEALTH_VANTAGE_QUORUM",
+            value_name = "QUORUM",
+            value_parser = parse_quorum,
+            help_default = Quorum::Majority
+        )]
+        #[serde(deserialize_with = "file_value::quorum")]
+        pub vantage_quorum: Option<Quorum>,
     }
+}
+
+fn parse_vantage(text: &str) -> Result<VantageName, String> {
+    VantageName::new(text).map_err(|err| err.detail)
+}
+
+fn parse_quorum(text: &str) -> Result<Quorum, String> {
+    text.parse().map_err(|err: proxyhealth_core::vantage::QuorumError| err.to_string())
 }
 
 impl ServerLayer {
@@ -145,6 +178,8 @@ impl ServerLayer {
         set(&mut settings.second_opinion, self.second_opinion);
         set(&mut settings.public_reads, self.public_reads);
         set(&mut settings.history_retention, self.history_retention);
+        set(&mut settings.engine.vantage, self.vantage);
+        set(&mut settings.engine.quorum, self.vantage_quorum);
     }
 }
 

@@ -67,6 +67,14 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// The proxy the refused result named.
+    pub fn proxy_id(&self) -> Uuid {
+        match self {
+            Refusal::NotAssigned(id) => *id,
+            Refusal::Older { proxy_id, .. } | Refusal::Future { proxy_id, .. } => *proxy_id,
+        }
+    }
+
     /// A short name for counting refusals by kind (a metric label).
     pub fn reason(&self) -> &'static str {
         match self {

@@ -30,6 +30,8 @@ pub(crate) const ADMIN_BEARER: &str = "admin_bearer";
 pub(crate) const ADMIN_SESSION: &str = "admin_session_token";
 /// The security scheme of a proxy's token (`Coder-External-Proxy-Token`).
 pub(crate) const PROXY_TOKEN: &str = "proxy_token";
+/// The security scheme of a vantage's agent token (`Authorization: Bearer`).
+pub(crate) const AGENT_BEARER: &str = "agent_bearer";
 
 /// The reusable 401 answer (`#/components/responses/…`).
 const UNAUTHORIZED: &str = "Unauthorized";
@@ -84,6 +86,14 @@ impl Modify for Components {
                  registers and deregisters its own proxy.",
             ))),
         );
+        let mut agent = Http::new(HttpAuthScheme::Bearer);
+        agent.description = Some(
+            "A vantage's agent token, `<vantage uuid>:<64 hex characters>`, as returned \
+             once by the creation of the vantage (or a rotation): `Authorization: Bearer \
+             <agent token>`. It only fetches its vantage's assignment and sends its results."
+                .to_owned(),
+        );
+        components.add_security_scheme(AGENT_BEARER, SecurityScheme::Http(agent));
         components.responses.insert(
             UNAUTHORIZED.to_owned(),
             RefOr::T(
@@ -136,6 +146,8 @@ pub(crate) enum Access {
     Admin,
     /// A proxy's token, checked by the handler itself.
     Proxy,
+    /// A vantage's agent token, checked by the handler itself.
+    Agent,
     /// Anyone when `public_reads` is on, else the admin token (`require_reader`).
     Read {
         /// Whether `public_reads` is on.
@@ -158,6 +170,10 @@ impl Access {
             Access::Admin | Access::Read { public: false } => (admin(), &[UNAUTHORIZED, FORBIDDEN]),
             Access::Proxy => (
                 vec![SecurityRequirement::new(PROXY_TOKEN, Vec::<String>::new())],
+                &[UNAUTHORIZED],
+            ),
+            Access::Agent => (
+                vec![SecurityRequirement::new(AGENT_BEARER, Vec::<String>::new())],
                 &[UNAUTHORIZED],
             ),
             // The empty requirement: no credentials needed.

@@ -5,6 +5,8 @@
 //! the caller holds valid-looking credentials that are not allowed there, and the
 //! distinct status tells an operator who pasted the wrong token what happened.
 //! A missing or wrong admin token is 401, as Coder answers for a bad session.
+//! An agent token (the proxy token's form) on an admin route is the same 403;
+//! on the agent routes it is checked against the store and names its vantage.
 
 use crate::error::ApiError;
 use crate::throttle::FailureThrottle;
@@ -13,7 +15,7 @@ use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use proxyhealth_core::Proxy;
-use proxyhealth_store::{ProxyStore, TokenError, token};
+use proxyhealth_store::{AgentTokenError, ProxyStore, StoreError, TokenError, Vantage, token};
 use sha2::{Digest, Sha256};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -142,6 +144,49 @@ impl Auth {
     }
 }
 
+impl Auth {
+    /// Authenticates an agent by the agent token in `Authorization: Bearer`
+    /// against `store`: the token alone decides which vantage is acting.
+    /// A refusal says why in words an agent prints (deleted, rotated).
+    pub async fn authenticate_agent(
+        &self,
+        store: &dyn ProxyStore,
+        headers: &HeaderMap,
+        ip: Option<IpAddr>,
+    ) -> Result<Vantage, ApiError> {
+        let presented = match admin_credential(headers) {
+            Ok(Some(token)) => token,
+            Ok(None) => {
+                let err = ApiError::unauthorized("Missing agent token.").with_detail(
+                    "Send the agent token as \"Authorization: Bearer <agent token>\".",
+                );
+                return Err(self.fail(ip, err).await);
+            }
+            Err(_) => {
+                let err = ApiError::unauthorized("Invalid agent token.").with_detail(
+                    "The Authorization header must be \"Bearer <agent token>\".",
+                );
+                return Err(self.fail(ip, err).await);
+            }
+        };
+        let vantages = store.vantages().ok_or(StoreError::ReadOnly)?;
+        match vantages.verify_token(presented).await {
+            Ok(vantage) => Ok(vantage),
+            Err(AgentTokenError::Store(err)) => Err(err.into()),
+            Err(err) => {
+                let detail = match err {
+                    AgentTokenError::Malformed => {
+                        "The token must be \"<vantage uuid>:<64 hex characters>\".".to_owned()
+                    }
+                    other => other.to_string(),
+                };
+                let err = ApiError::unauthorized("Invalid agent token.").with_detail(detail);
+                Err(self.fail(ip, err).await)
+            }
+        }
+    }
+}
+
 /// Middleware for admin routes: the admin token or 401/403.
 pub(crate) async fn require_admin(State(auth): State<Auth>, req: Request, next: Next) -> Response {
     match auth.check_admin(req.headers()) {
@@ -160,7 +205,9 @@ pub(crate) async fn require_reader(State(auth): State<Auth>, req: Request, next:
 
 fn proxy_token_refused() -> ApiError {
     ApiError::forbidden("Proxy tokens are not allowed on this route.").with_detail(
-        "A proxy token only registers its proxy (/api/v2/workspaceproxies/me/*); use the admin token.",
+        "A proxy token only registers its proxy (/api/v2/workspaceproxies/me/*), and an agent \
+         token only fetches its vantage's assignment and sends its results \
+         (/api/v2/proxyhealth/agent/*); use the admin token.",
     )
 }
 

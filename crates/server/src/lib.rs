@@ -29,6 +29,9 @@
 //!   `regions` events).
 //! - [`replica_report`]: the replicas' consistency report (cluster, single or
 //!   independent mode; liveness, lag, disagreements, stale proxies).
+//! - `agents`: the agents of each vantage as this process has seen them
+//!   (liveness, lag, their shares of the proxies) and the count of their
+//!   results.
 //! - `api_description`: the OpenAPI 3.1 description's info and security
 //!   schemes, what each access rule adds to the operations it guards, and the
 //!   finished description the handlers share.
@@ -49,6 +52,7 @@
 //! [`Service`] alone is the HTTP part, and [`Service::router`] serves tests
 //! that need no socket.
 
+mod agents;
 mod api_description;
 pub mod app;
 mod assets;
@@ -197,10 +201,14 @@ impl Service {
         let store_health = StoreHealth::register(engine.registry())
             .map_err(|err| ServiceError::Metrics(err.to_string()))?;
         let history = Arc::new(history_reader::HistoryReader::new(store.history()));
+        let agent_counters = agents::AgentCounters::register(engine.registry())
+            .map_err(|err| ServiceError::Metrics(err.to_string()))?;
         let state = AppState {
             engine,
             store,
             history,
+            agents: Default::default(),
+            agent_counters,
             auth: Auth::new(admin_hash, config.public_reads, FailureThrottle::default()),
             http_metrics,
             store_health: Arc::new(store_health),

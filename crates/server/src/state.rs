@@ -6,6 +6,7 @@
 //! HTTP metrics, the store health, the regions cache, the event streams) never
 //! import this one.
 
+use crate::agents::{AgentCounters, AgentRoster};
 use crate::api_description::ApiDescription;
 use crate::auth::Auth;
 use crate::event_streams::EventStreams;
@@ -43,6 +44,10 @@ pub(crate) struct AppState {
     pub replica: ThisReplica,
     /// Persisted history, and the proxy list's uptime figures.
     pub history: Arc<HistoryReader>,
+    /// The agents of each vantage as this process has seen them.
+    pub agents: Arc<AgentRoster>,
+    /// The count of agents' results, taken and refused.
+    pub agent_counters: AgentCounters,
     /// The OpenAPI description served at `/api/v2/openapi.json`; set by the
     /// router, which makes it from the routes it adds.
     pub description: ApiDescription,
@@ -72,5 +77,7 @@ slices! {
     regions: Arc<RegionsCache>,
     replica: ThisReplica,
     history: Arc<HistoryReader>,
+    agents: Arc<AgentRoster>,
+    agent_counters: AgentCounters,
     description: ApiDescription,
 }

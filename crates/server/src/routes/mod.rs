@@ -3,6 +3,7 @@
 //! Each handler and middleware takes only the slices of [`AppState`] it needs
 //! (see [`crate::state`]); the handler modules never import the state itself.
 
+pub(crate) mod agent;
 pub(crate) mod description;
 pub(crate) mod health;
 pub(crate) mod history;
@@ -48,6 +49,10 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
         .routes(routes!(vantages::list, vantages::create))
         .routes(routes!(vantages::delete))
         .routes(routes!(vantages::rotate_token));
+    let agent = OpenApiRouter::default()
+        .routes(routes!(agent::assignment))
+        .routes(routes!(agent::results))
+        .layer(DefaultBodyLimit::max(agent::AGENT_MAX_BODY_BYTES));
     let proxy = OpenApiRouter::default()
         .routes(routes!(register::register))
         .routes(routes!(register::deregister));
@@ -62,6 +67,7 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
     let (api, description) = OpenApiRouter::with_openapi(api_description::base())
         .merge(guarded(admin, Access::Admin, &state.auth))
         .merge(guarded(proxy, Access::Proxy, &state.auth))
+        .merge(guarded(agent, Access::Agent, &state.auth))
         .merge(guarded(reads, Access::Read { public }, &state.auth))
         .split_for_parts();
     let state = AppState {
@@ -96,8 +102,9 @@ fn guarded(
     let mut routes = match access {
         Access::Admin => routes.route_layer(from_fn_with_state(auth.clone(), require_admin)),
         Access::Read { .. } => routes.route_layer(from_fn_with_state(auth.clone(), require_reader)),
-        // The handlers check the proxy token themselves, before reading the body.
-        Access::Proxy => routes,
+        // The handlers check the proxy or agent token themselves, before
+        // reading the body.
+        Access::Proxy | Access::Agent => routes,
     };
     access.describe(routes.get_openapi_mut());
     routes

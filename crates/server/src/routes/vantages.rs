@@ -8,9 +8,15 @@ use crate::path_param::PathParam;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use crate::agents::AgentRoster;
 use proxyhealth_api::wire::{
-    CreateVantageRequest, MessageResponse, VantageInfo, VantageTokenResponse, VantagesResponse,
+    CreateVantageRequest, MessageResponse, VantageInfo, VantageLiveness, VantageTokenResponse,
+    VantagesResponse,
 };
+use proxyhealth_core::vantage::FRESH_INTERVALS;
+use proxyhealth_engine::Engine;
+use std::time::Duration;
+use time::OffsetDateTime;
 use proxyhealth_core::envelope::ErrorEnvelope;
 use proxyhealth_store::{
     MintedVantage, ProxyStore, StoreError, Vantage, VantageError, VantageStore,
@@ -42,6 +48,28 @@ fn info(vantage: Vantage) -> VantageInfo {
         name: vantage.name.to_string(),
         created_at: vantage.created_at,
         token_minted_at: vantage.token_minted_at,
+        liveness: None,
+    }
+}
+
+/// A vantage with how its agents are doing at `now`.
+fn info_with_liveness(
+    vantage: Vantage,
+    roster: &AgentRoster,
+    now: OffsetDateTime,
+    interval: Duration,
+) -> VantageInfo {
+    let (agents, last_result_at) = roster.describe(&vantage.name, now, interval);
+    let live = last_result_at
+        .is_some_and(|at| at + interval * FRESH_INTERVALS >= now);
+    VantageInfo {
+        liveness: Some(VantageLiveness {
+            own: false,
+            live,
+            last_result_at,
+            agents,
+        }),
+        ..info(vantage)
     }
 }
 
@@ -59,17 +87,26 @@ fn minted(minted: MintedVantage) -> VantageTokenResponse {
     operation_id = "list_vantages",
     tag = "vantages",
     responses(
-        (status = 200, description = "Every vantage, by name (never a token).", body = VantagesResponse),
+        (status = 200, description = "The service's own vantage and quorum, and every vantage with agents, by name, with its agents' liveness, last seen, version and lag (never a token).", body = VantagesResponse),
         (status = 503, description = "The store is unavailable, or keeps no vantages (attached read-only to Coder without a schema of our own).", body = ErrorEnvelope),
         (status = 500, description = "The store failed.", body = ErrorEnvelope),
     ),
 )]
 pub(crate) async fn list(
     State(store): State<Arc<dyn ProxyStore>>,
+    State(engine): State<Engine>,
+    State(roster): State<Arc<AgentRoster>>,
 ) -> Result<Json<VantagesResponse>, ApiError> {
     let vantages = vantages_of(store.as_ref())?.list().await?;
+    let options = engine.options();
+    let now = OffsetDateTime::now_utc();
     Ok(Json(VantagesResponse {
-        vantages: vantages.into_iter().map(info).collect(),
+        own: options.vantage.to_string(),
+        quorum: options.quorum.to_string(),
+        vantages: vantages
+            .into_iter()
+            .map(|vantage| info_with_liveness(vantage, &roster, now, options.interval))
+            .collect(),
     }))
 }
 
@@ -118,9 +155,21 @@ pub(crate) async fn create(
 )]
 pub(crate) async fn delete(
     State(store): State<Arc<dyn ProxyStore>>,
+    State(engine): State<Engine>,
+    State(roster): State<Arc<AgentRoster>>,
     PathParam(name): PathParam<String>,
 ) -> Result<Json<MessageResponse>, ApiError> {
-    vantages_of(store.as_ref())?.delete(&name).await?;
+    let store = vantages_of(store.as_ref())?;
+    let deleted = store
+        .list()
+        .await?
+        .into_iter()
+        .find(|vantage| vantage.name.as_str().eq_ignore_ascii_case(&name));
+    store.delete(&name).await?;
+    if let Some(deleted) = deleted {
+        engine.forget_vantage(&deleted.name).await;
+        roster.forget(&deleted.name);
+    }
     tracing::info!(vantage = %name, "vantage deleted");
     Ok(Json(MessageResponse {
         message: "Vantage has been deleted!".to_owned(),
