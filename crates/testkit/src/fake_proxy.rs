@@ -42,6 +42,18 @@ impl FakeProxy {
         F: Fn(usize) -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = Response<Body>> + Send + 'static,
     {
+        FakeProxy::start_by_peer(move |n, _peer| answer(n)).await
+    }
+
+    /// Starts a fake proxy that answers by who asks: `answer` gets the
+    /// request number (0-based) and the address the request came from, so
+    /// checks from different vantages (`--source-address`) can see
+    /// different proxies.
+    pub async fn start_by_peer<F, Fut>(answer: F) -> FakeProxy
+    where
+        F: Fn(usize, SocketAddr) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = Response<Body>> + Send + 'static,
+    {
         let hits = Arc::new(AtomicUsize::new(0));
         let in_flight = Arc::new(AtomicUsize::new(0));
         let max_in_flight = Arc::new(AtomicUsize::new(0));
@@ -65,14 +77,15 @@ impl FakeProxy {
             );
             async move {
                 *last_path.lock() = request.uri().path().to_owned();
-                *last_peer.lock() = request
+                let peer = request
                     .extensions()
                     .get::<ConnectInfo<SocketAddr>>()
-                    .map(|info| info.0);
+                    .map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |info| info.0);
+                *last_peer.lock() = Some(peer);
                 let n = hits.fetch_add(1, Ordering::SeqCst);
                 let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
                 max_in_flight.fetch_max(now, Ordering::SeqCst);
-                let response = answer(n).await;
+                let response = answer(n, peer).await;
                 in_flight.fetch_sub(1, Ordering::SeqCst);
                 response
             }
