@@ -1,14 +1,14 @@
 //! `proxyhealth agent` against a real `serve` on SQLite: its vantage's
 //! results in each proxy's JSON, checked from its own `--source-address`;
-//! a deleted vantage or a rotated token ends it with the reason in words;
-//! an outage of the service survived, the newest results sent when it is
-//! back.
+//! the service behind HTTPS of a private CA (`--server-ca-file`); a deleted
+//! vantage or a rotated token ends it with the reason in words; an outage
+//! of the service survived, the newest results sent when it is back.
 
 use crate::support::{Server, command};
 use proxyhealth_api::ApiClient;
 use proxyhealth_api::wire::{CreateProxyRequest, WireVantageReading};
 use proxyhealth_testkit::fake_proxy::json;
-use proxyhealth_testkit::{FakeProxy, Program, eventually};
+use proxyhealth_testkit::{FakeProxy, Program, TestCa, TlsFront, eventually};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
@@ -65,12 +65,25 @@ async fn registered(api: &ApiClient, name: &str, url: &str) {
 /// `proxyhealth agent` for `server` with `token` (from the environment),
 /// from [`AGENT_ADDRESS`]; its log is read as it comes.
 fn agent(server: &str, token: &str) -> Program {
+    agent_with(server, token, &[])
+}
+
+/// [`agent`] with `extra` flags.
+fn agent_with(server: &str, token: &str, extra: &[&str]) -> Program {
     let mut cmd = command();
     cmd.arg("agent")
         .args(["--server", server])
         .args(["--source-address", &AGENT_ADDRESS.to_string()])
+        .args(extra)
         .env("PROXYHEALTH_AGENT_TOKEN", token);
     Program::spawn(cmd, None)
+}
+
+/// The `127.0.0.1:PORT` of a server's `http://` URL.
+fn socket_of(url: &str) -> SocketAddr {
+    url.trim_start_matches("http://")
+        .parse()
+        .expect("a loopback address")
 }
 
 /// The newest reading of `vantage` for proxy `name`, once there is one.
@@ -127,6 +140,76 @@ async fn an_agents_result_appears_in_the_proxys_vantages_checked_from_its_own_ad
         own.status.as_str(),
         "ok",
         "the service checks from 127.0.0.1"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_reaches_a_service_behind_a_private_ca_with_server_ca_file() {
+    let fake = proxy_seen_by_address(|| HEALTHY.to_owned()).await;
+    let server = tokio::task::spawn_blocking(|| Server::start(&["--interval", "1s"]))
+        .await
+        .expect("start serve");
+    let api = server.api();
+    let token = api
+        .create_vantage("eu-west")
+        .await
+        .expect("the vantage is created")
+        .value
+        .agent_token;
+    registered(&api, "paris", &fake.url).await;
+    let ca = TestCa::new("company CA");
+    let front = TlsFront::start(&ca.leaf(ca.spec()), socket_of(&server.url)).await;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let ca_file = dir.path().join("company-ca.pem");
+    std::fs::write(&ca_file, ca.pem()).expect("write the CA");
+    let ca_flag = ca_file.display().to_string();
+    let _agent = agent_with(&front.url, &token, &["--server-ca-file", &ca_flag]);
+    let seen = eventually(
+        RESULT_LIMIT,
+        "eu-west's reading through HTTPS",
+        async || reading(&api, "paris", "eu-west").await,
+    )
+    .await;
+    assert_eq!(seen.status.as_str(), "ok", "{seen:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_that_does_not_trust_the_services_ca_says_so_and_waits() {
+    let ca = TestCa::new("company CA");
+    let nowhere: SocketAddr = "127.0.0.1:9".parse().expect("an address");
+    let front = TlsFront::start(&ca.leaf(ca.spec()), nowhere).await;
+    let mut agent = agent(&front.url, "00000000-0000-0000-0000-000000000000:00");
+    let line = agent
+        .wait_for_async(RESULT_LIMIT, "the outage logged", |lines| {
+            lines
+                .iter()
+                .find(|line| line.contains("cannot reach the service"))
+                .cloned()
+        })
+        .await;
+    assert!(line.contains("UnknownIssuer"), "{line}");
+    assert!(agent.try_wait().is_none(), "it waits for the service");
+}
+
+#[test]
+fn a_server_ca_file_without_a_certificate_is_a_usage_error() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("not-a-ca.pem");
+    std::fs::write(&path, "hello").expect("write");
+    let out = command()
+        .args(["agent", "--server", "https://127.0.0.1:1", "--token", "t"])
+        .arg("--server-ca-file")
+        .arg(&path)
+        .output()
+        .expect("run the agent");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "--server-ca-file {}: the CA certificates do not parse: no -----BEGIN CERTIFICATE----- block",
+            path.display()
+        )),
+        "{stderr}"
     );
 }
 

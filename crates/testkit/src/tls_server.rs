@@ -180,7 +180,7 @@ impl Leaf {
         (cert, key)
     }
 
-    fn key(&self) -> PrivateKeyDer<'static> {
+    pub(crate) fn key(&self) -> PrivateKeyDer<'static> {
         PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key_der.clone()))
     }
 }
@@ -274,7 +274,8 @@ impl TlsProxy {
     }
 }
 
-fn server_config() -> rustls::ConfigBuilder<rustls::ServerConfig, rustls::WantsVerifier> {
+pub(crate) fn server_config() -> rustls::ConfigBuilder<rustls::ServerConfig, rustls::WantsVerifier>
+{
     rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::aws_lc_rs::default_provider(),
     ))
