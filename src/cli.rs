@@ -7,7 +7,9 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod agent;
 mod vantages;
+pub use agent::AgentArgs;
 pub use vantages::{VantageNameArgs, VantagesCommand, VantagesListArgs};
 
 /// Health checker for a fleet of regional reverse proxies (Coder workspace proxies).
@@ -46,6 +48,16 @@ pub enum Command {
     /// running server.
     #[command(subcommand, visible_alias = "vantage")]
     Vantages(VantagesCommand),
+    /// Probe the proxies from another place, for one vantage: fetch the
+    /// assignment from the service, check its proxies on the service's
+    /// interval, send the results back; no database, only outbound
+    /// connections.
+    ///
+    /// While the service cannot be reached it keeps probing and keeps the
+    /// newest result per proxy, sent when the service answers again. Exits 1
+    /// when the service refuses the token (its vantage deleted, the token
+    /// rotated), saying why; SIGINT or SIGTERM stop it (exit 0).
+    Agent(AgentArgs),
     /// Ask a running server whether it is healthy (`GET /healthz`), for a
     /// container's HEALTHCHECK or a probe: prints `ok` and exits 0, or prints
     /// what is wrong and exits 1.

@@ -3,6 +3,7 @@
 //! This file only parses the command line, starts the runtime and maps the
 //! outcome to an exit code; each subcommand lives in [`commands`].
 
+mod agent;
 mod cli;
 mod commands;
 mod config;
@@ -34,6 +35,8 @@ fn main() -> ExitCode {
         cli::Command::Check(ref args) => {
             logging::init(config::LogFormat::Human, logging::verbosity(args.verbose));
         }
+        // A long-running process, like `serve`: its log is what it says.
+        cli::Command::Agent(_) => logging::init(config::LogFormat::Human, "info"),
         // The others log only warnings, since their result is what they print.
         _ => logging::init(config::LogFormat::Human, "warn"),
     }

@@ -1,5 +1,6 @@
 //! One module per subcommand; each takes its parsed flags and does the work.
 
+pub mod agent;
 pub mod check;
 pub mod demo;
 pub mod healthcheck;
@@ -23,6 +24,7 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Check(args) => check::run(args).await,
         Command::Notify(command) => notify::run(command).await,
         Command::Vantages(command) => vantages::run(command).await.map(|()| ExitCode::SUCCESS),
+        Command::Agent(args) => agent::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::Sim(args) => sim::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::Healthcheck(args) => healthcheck::run(args).await,
         Command::Demo(args) => demo::run(args).await.map(|()| ExitCode::SUCCESS),

@@ -4,6 +4,7 @@
 //! proxies with certificates the test makes; and (`alerting`) the shipped
 //! alert rules and dashboard on the real Prometheus and Alertmanager.
 
+mod agent;
 mod alerting;
 mod check;
 mod cluster;

@@ -7,9 +7,11 @@
 
 use crate::error::ApiError;
 use crate::wire::{
-    CreateProxyRequest, DeregisterRequest, Healthz, HistoryWindow, IncidentsPage, MessageResponse,
-    PatchProxyRequest, ProxyHistory, ProxyList, Region, RegionsResponse, RegisterRequest,
-    RegisterResponse, ReplicasResponse, Summary, UpdateWorkspaceProxyResponse, WorkspaceProxy,
+    AGENT_ID_HEADER, AGENT_VERSION_HEADER, AgentAssignment, AgentResultsRequest,
+    AgentResultsResponse, CreateProxyRequest, DeregisterRequest, Healthz, HistoryWindow,
+    IncidentsPage, MessageResponse, PatchProxyRequest, ProxyHistory, ProxyList, Region,
+    RegionsResponse, RegisterRequest, RegisterResponse, ReplicasResponse, Summary,
+    UpdateWorkspaceProxyResponse, WorkspaceProxy,
 };
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -27,6 +29,10 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 const PROXIES: &str = "api/v2/workspaceproxies";
 /// The vantages route, relative to the base URL.
 const VANTAGES: &str = "api/v2/proxyhealth/vantages";
+/// An agent's assignment, relative to the base URL.
+const AGENT_ASSIGNMENT: &str = "api/v2/proxyhealth/agent/assignment";
+/// Where an agent sends its results, relative to the base URL.
+const AGENT_RESULTS: &str = "api/v2/proxyhealth/agent/results";
 
 /// A parsed answer and the body it came from.
 #[derive(Debug, Clone)]
@@ -53,6 +59,7 @@ pub struct ApiClientBuilder {
     admin_token: Option<String>,
     timeout: Duration,
     pool_max_idle_per_host: Option<usize>,
+    extra_roots_pem: Option<Vec<u8>>,
 }
 
 impl ApiClientBuilder {
@@ -76,8 +83,17 @@ impl ApiClientBuilder {
         self
     }
 
-    /// The client; fails when the base URL does not parse or the HTTP client
-    /// cannot be built.
+    /// Also trusts the CA certificates of `pem` (one or more `BEGIN
+    /// CERTIFICATE` blocks) for the server's HTTPS, besides the system's
+    /// roots: a service behind a private CA.
+    pub fn trust_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.extra_roots_pem = Some(pem.into());
+        self
+    }
+
+    /// The client; fails when the base URL does not parse, the CA
+    /// certificates given to [`ApiClientBuilder::trust_ca_pem`] do not, or
+    /// the HTTP client cannot be built.
     pub fn build(self) -> Result<ApiClient, ApiError> {
         let base = url::Url::parse(&self.base).map_err(|source| ApiError::Url {
             base: self.base.clone(),
@@ -88,12 +104,49 @@ impl ApiClientBuilder {
         if let Some(connections) = self.pool_max_idle_per_host {
             http = http.pool_max_idle_per_host(connections);
         }
+        if let Some(pem) = &self.extra_roots_pem {
+            http = http.tls_certs_merge(ca_certificates(pem)?);
+        }
         let http = http.build().map_err(ApiError::Client)?;
         Ok(ApiClient {
             http,
             base,
             admin_token: self.admin_token,
         })
+    }
+}
+
+/// The CA certificates of a PEM text, at least one.
+fn ca_certificates(pem: &[u8]) -> Result<Vec<reqwest::Certificate>, ApiError> {
+    let certificates = reqwest::Certificate::from_pem_bundle(pem)
+        .map_err(|err| ApiError::CaCertificates(err.to_string()))?;
+    if certificates.is_empty() {
+        return Err(ApiError::CaCertificates(
+            "no -----BEGIN CERTIFICATE----- block".to_owned(),
+        ));
+    }
+    Ok(certificates)
+}
+
+/// Who an agent is to the service: its vantage's token, the id it made for
+/// itself at start and its version, sent on every call it makes.
+#[derive(Clone)]
+pub struct AgentIdentity {
+    /// The agent token of its vantage (`vantages create` prints it).
+    pub token: String,
+    /// A stable id of the agent's own choosing ([`AGENT_ID_HEADER`]).
+    pub id: String,
+    /// The agent's version ([`AGENT_VERSION_HEADER`]).
+    pub version: String,
+}
+
+impl std::fmt::Debug for AgentIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // never the token: it ends up in logs
+        f.debug_struct("AgentIdentity")
+            .field("id", &self.id)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
     }
 }
 
@@ -104,6 +157,8 @@ enum Auth<'a> {
     Admin,
     /// A workspace proxy, with its token.
     Proxy(&'a str),
+    /// An agent of a vantage.
+    Agent(&'a AgentIdentity),
 }
 
 /// A client of one proxyhealth server. Cheap to clone (the connection pool is
@@ -124,6 +179,7 @@ impl ApiClient {
             admin_token: None,
             timeout: DEFAULT_TIMEOUT,
             pool_max_idle_per_host: None,
+            extra_roots_pem: None,
         }
     }
 
@@ -398,6 +454,45 @@ impl ApiClient {
         }
     }
 
+    /// `GET /api/v2/proxyhealth/agent/assignment`: the proxies `agent` is to
+    /// check and how (an agent token).
+    pub async fn agent_assignment(
+        &self,
+        agent: &AgentIdentity,
+    ) -> Result<Answer<AgentAssignment>, ApiError> {
+        self.call(
+            Method::GET,
+            AGENT_ASSIGNMENT,
+            Auth::Agent(agent),
+            None::<&()>,
+        )
+        .await
+    }
+
+    /// `POST /api/v2/proxyhealth/agent/results`: a batch of `agent`'s results
+    /// (at most [`crate::wire::MAX_AGENT_BATCH`]). Both 200 (all taken) and
+    /// 422 (some refused, listed in the answer; the others taken) are
+    /// answers; any other status is an error.
+    pub async fn send_agent_results(
+        &self,
+        agent: &AgentIdentity,
+        request: &AgentResultsRequest,
+    ) -> Result<Answer<AgentResultsResponse>, ApiError> {
+        let (status, url, body) = self
+            .send(
+                Method::POST,
+                AGENT_RESULTS,
+                Auth::Agent(agent),
+                Some(request),
+            )
+            .await?;
+        if status.is_success() || status == StatusCode::UNPROCESSABLE_ENTITY {
+            parse(Method::POST, url, status, body)
+        } else {
+            Err(ApiError::from_answer(status, &body))
+        }
+    }
+
     /// Sends a request and parses a successful answer; an error status becomes
     /// [`ApiError::Status`].
     async fn call<T: DeserializeOwned, B: Serialize + ?Sized>(
@@ -430,6 +525,10 @@ impl ApiClient {
         let mut request = self.http.request(method.clone(), url.clone());
         request = match auth {
             Auth::Proxy(token) => request.header(PROXY_TOKEN_HEADER, token),
+            Auth::Agent(agent) => request
+                .bearer_auth(&agent.token)
+                .header(AGENT_ID_HEADER, &agent.id)
+                .header(AGENT_VERSION_HEADER, &agent.version),
             Auth::Admin => match &self.admin_token {
                 Some(token) => request.bearer_auth(token),
                 None => request,
@@ -566,6 +665,125 @@ mod tests {
             err.to_string().starts_with("building a URL from not a url"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_ca_file_without_certificates_is_refused_when_the_client_is_built() {
+        let err = ApiClient::builder("https://127.0.0.1:1")
+            .trust_ca_pem("not a certificate")
+            .build()
+            .expect_err("no certificate");
+        assert_eq!(
+            err.to_string(),
+            "the CA certificates do not parse: no -----BEGIN CERTIFICATE----- block"
+        );
+    }
+
+    /// A server on loopback that reads one request and answers `status`
+    /// with `body`; gives back the request's head and body as text.
+    async fn answer_once(
+        status: &str,
+        body: &'static str,
+    ) -> (String, tokio::task::JoinHandle<String>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let status = status.to_owned();
+        let served = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.expect("accept");
+            let mut request = Vec::new();
+            let mut chunk = [0; 4096];
+            loop {
+                let read = stream.read(&mut chunk).await.expect("read");
+                request.extend_from_slice(&chunk[..read]);
+                let text = String::from_utf8_lossy(&request).to_lowercase();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text
+                        .lines()
+                        .find_map(|line| line.strip_prefix("content-length: "))
+                        .map_or(0, |n| n.trim().parse::<usize>().expect("a length"));
+                    if request.len() >= end + 4 + length || read == 0 {
+                        break;
+                    }
+                }
+            }
+            let answer = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            stream.write_all(answer.as_bytes()).await.expect("write");
+            String::from_utf8_lossy(&request).into_owned()
+        });
+        (url, served)
+    }
+
+    fn agent() -> AgentIdentity {
+        AgentIdentity {
+            token: "the-token".to_owned(),
+            id: "agent-1".to_owned(),
+            version: "9.9.9".to_owned(),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_agent_sends_its_token_id_and_version_and_a_422_is_an_answer() {
+        let (url, served) = answer_once(
+            "422 Unprocessable Entity",
+            r#"{"accepted":0,"refused":[{"proxy_id":"00000000-0000-0000-0000-000000000001","reason":"older","message":"older"}]}"#,
+        )
+        .await;
+        let client = ApiClient::builder(url).build().expect("client");
+        let answer = client
+            .send_agent_results(&agent(), &AgentResultsRequest::default())
+            .await
+            .expect("a 422 is an answer");
+        assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(answer.value.refused.len(), 1);
+        assert_eq!(answer.value.refused[0].reason, "older");
+        let request = served.await.expect("served").to_lowercase();
+        assert!(
+            request.starts_with("post /api/v2/proxyhealth/agent/results "),
+            "{request}"
+        );
+        assert!(
+            request.contains("authorization: bearer the-token"),
+            "{request}"
+        );
+        assert!(
+            request.contains("proxyhealth-agent-id: agent-1"),
+            "{request}"
+        );
+        assert!(
+            request.contains("proxyhealth-agent-version: 9.9.9"),
+            "{request}"
+        );
+        assert!(request.ends_with(r#"{"results":[]}"#), "{request}");
+    }
+
+    #[tokio::test]
+    async fn an_agent_refused_with_401_gets_the_servers_words() {
+        let (url, _served) = answer_once(
+            "401 Unauthorized",
+            r#"{"message":"the agent token's vantage does not exist (deleted?)"}"#,
+        )
+        .await;
+        let client = ApiClient::builder(url).build().expect("client");
+        let err = client
+            .agent_assignment(&agent())
+            .await
+            .expect_err("a 401 is an error");
+        assert_eq!(err.status(), Some(StatusCode::UNAUTHORIZED));
+        assert_eq!(
+            err.to_string(),
+            "the agent token's vantage does not exist (deleted?) (401 Unauthorized)"
+        );
+    }
+
+    #[test]
+    fn an_agent_identity_never_shows_its_token() {
+        assert!(!format!("{:?}", agent()).contains("the-token"));
     }
 
     #[tokio::test]

@@ -14,6 +14,9 @@ pub enum ApiError {
     /// The HTTP client could not be built (TLS set-up).
     #[error("building the HTTP client")]
     Client(#[source] reqwest::Error),
+    /// The CA certificates to trust for the server do not parse.
+    #[error("the CA certificates do not parse: {0}")]
+    CaCertificates(String),
     /// The base URL does not parse, or a path cannot be joined to it.
     #[error("building a URL from {base} and {path}")]
     Url {

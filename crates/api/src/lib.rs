@@ -25,7 +25,8 @@
 //!   changed between two generations), built on [`wire`]'s shapes (a module
 //!   of its own, so [`wire`] does not import back what imports it).
 //! - [`client`]: [`ApiClient`] (built by [`ApiClientBuilder`]), one method per
-//!   route, each returning an [`Answer`]: the typed value and the raw body.
+//!   route, each returning an [`Answer`]: the typed value and the raw body;
+//!   an agent's calls name it with an [`AgentIdentity`].
 //! - [`error`]: [`ApiError`], why a call failed, with the HTTP status and Coder's
 //!   error envelope when the server sent one.
 //!
@@ -58,6 +59,7 @@ mod wire_summary;
 mod wire_vantages;
 
 pub use client::{
-    Answer, ApiClient, ApiClientBuilder, DEFAULT_TIMEOUT, PROXY_TOKEN_HEADER, ProxyListQuery,
+    AgentIdentity, Answer, ApiClient, ApiClientBuilder, DEFAULT_TIMEOUT, PROXY_TOKEN_HEADER,
+    ProxyListQuery,
 };
 pub use error::ApiError;

@@ -1,6 +1,7 @@
 //! The engine's settings and their defaults.
 
 use proxyhealth_core::{Hysteresis, Quorum, ReportLimits, VantageName};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -146,6 +147,12 @@ pub struct EngineOptions {
     /// How many vantages with a fresh result must see a proxy fail before
     /// it is down overall (default: a majority of them).
     pub quorum: Quorum,
+    /// The local address every check's connection is made from (default:
+    /// none, the system picks): a host with several addresses probes from
+    /// the one its firewall rules or routes expect, and tests put several
+    /// vantages on one machine. A proxy of the other address family cannot
+    /// be reached from it.
+    pub source_address: Option<IpAddr>,
 }
 
 impl EngineOptions {
@@ -184,6 +191,7 @@ impl Default for EngineOptions {
             latency_warning: None,
             vantage: VantageName::default(),
             quorum: Quorum::Majority,
+            source_address: None,
         }
     }
 }

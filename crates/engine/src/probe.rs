@@ -20,6 +20,7 @@ use proxyhealth_core::outcome::humanize;
 use proxyhealth_core::{
     BodyError, ProbeOutcome, ProbeResponse, TransportError, TransportErrorKind,
 };
+use std::net::IpAddr;
 use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::time::{Instant, timeout_at};
@@ -55,6 +56,8 @@ pub(crate) struct Prober {
     timeout: Duration,
     body_cap: u64,
     redirects: RedirectPolicy,
+    /// The local address the lean transport's connections are made from.
+    source_address: Option<IpAddr>,
 }
 
 impl Prober {
@@ -66,17 +69,20 @@ impl Prober {
                 options.tls_insecure,
                 TlsFiles::load(options)?,
                 ClientResolver(resolver.clone()),
+                options.source_address,
             )?,
             lean_plain_http: true,
             resolver: Some(resolver),
             timeout: options.timeout,
             body_cap: options.body_cap,
             redirects: options.redirects,
+            source_address: options.source_address,
         })
     }
 
     /// A prober that sends every request through `client`; the engine's timeout,
-    /// body cap and redirect policy still apply.
+    /// body cap and redirect policy still apply (the source address is the
+    /// client's business).
     pub(crate) fn with_client(client: reqwest::Client, options: &EngineOptions) -> Self {
         Prober {
             client,
@@ -85,6 +91,7 @@ impl Prober {
             timeout: options.timeout,
             body_cap: options.body_cap,
             redirects: options.redirects,
+            source_address: None,
         }
     }
 
@@ -107,7 +114,9 @@ impl Prober {
     /// The transport for one request to `url`.
     fn transport_for(&self, url: &Url) -> Transport<'_> {
         if self.lean_plain_http && url.scheme() == "http" {
-            Transport::PlainHttp
+            Transport::PlainHttp {
+                source: self.source_address,
+            }
         } else {
             Transport::Client(&self.client)
         }

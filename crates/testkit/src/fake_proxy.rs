@@ -3,8 +3,10 @@
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{Request, Response};
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -22,6 +24,8 @@ pub struct FakeProxy {
     pub max_in_flight: Arc<AtomicUsize>,
     /// The path of the last request.
     pub last_path: Arc<parking_lot::Mutex<String>>,
+    /// The address the last request came from.
+    pub last_peer: Arc<parking_lot::Mutex<Option<SocketAddr>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -38,25 +42,50 @@ impl FakeProxy {
         F: Fn(usize) -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = Response<Body>> + Send + 'static,
     {
+        FakeProxy::start_by_peer(move |n, _peer| answer(n)).await
+    }
+
+    /// Starts a fake proxy that answers by who asks: `answer` gets the
+    /// request number (0-based) and the address the request came from, so
+    /// checks from different vantages (`--source-address`) can see
+    /// different proxies.
+    pub async fn start_by_peer<F, Fut>(answer: F) -> FakeProxy
+    where
+        F: Fn(usize, SocketAddr) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = Response<Body>> + Send + 'static,
+    {
         let hits = Arc::new(AtomicUsize::new(0));
         let in_flight = Arc::new(AtomicUsize::new(0));
         let max_in_flight = Arc::new(AtomicUsize::new(0));
         let last_path = Arc::new(parking_lot::Mutex::new(String::new()));
-        let (h, i, m, p) = (
+        let last_peer = Arc::new(parking_lot::Mutex::new(None));
+        let (h, i, m, p, c) = (
             hits.clone(),
             in_flight.clone(),
             max_in_flight.clone(),
             last_path.clone(),
+            last_peer.clone(),
         );
         let app = Router::new().fallback(move |request: Request<Body>| {
-            let (hits, in_flight, max_in_flight, last_path, answer) =
-                (h.clone(), i.clone(), m.clone(), p.clone(), answer.clone());
+            let (hits, in_flight, max_in_flight, last_path, last_peer, answer) = (
+                h.clone(),
+                i.clone(),
+                m.clone(),
+                p.clone(),
+                c.clone(),
+                answer.clone(),
+            );
             async move {
                 *last_path.lock() = request.uri().path().to_owned();
+                let peer = request
+                    .extensions()
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |info| info.0);
+                *last_peer.lock() = Some(peer);
                 let n = hits.fetch_add(1, Ordering::SeqCst);
                 let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
                 max_in_flight.fetch_max(now, Ordering::SeqCst);
-                let response = answer(n).await;
+                let response = answer(n, peer).await;
                 in_flight.fetch_sub(1, Ordering::SeqCst);
                 response
             }
@@ -66,6 +95,7 @@ impl FakeProxy {
             .expect("bind a loopback port");
         let addr = listener.local_addr().expect("local addr");
         let task = tokio::spawn(async move {
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
             let _ = axum::serve(listener, app).await;
         });
         FakeProxy {
@@ -73,6 +103,7 @@ impl FakeProxy {
             hits,
             max_in_flight,
             last_path,
+            last_peer,
             task,
         }
     }

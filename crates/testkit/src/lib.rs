@@ -18,6 +18,9 @@
 //! - [`tls_server`]: [`TlsProxy`], an HTTPS proxy on loopback with
 //!   certificates the test makes ([`TestCa`]: a private CA and its leaves),
 //!   optionally requiring a client certificate.
+//! - [`tls_front`]: [`TlsFront`], HTTPS on loopback in front of a plain
+//!   HTTP server (a TLS-terminating load balancer), with a leaf of a
+//!   [`TestCa`].
 //! - [`receiver`]: [`Receiver`], a notification receiver on loopback that
 //!   records each request, checks its signature, and fails when told to.
 //! - [`api`]: a client of a test server and the registration a test proxy sends.
@@ -44,6 +47,7 @@ pub mod per_client;
 pub mod postgres;
 pub mod program;
 pub mod receiver;
+pub mod tls_front;
 pub mod tls_server;
 
 pub use database::TestDatabase;
@@ -53,6 +57,7 @@ pub use fake_proxy::FakeProxy;
 pub use postgres::OwnPostgres;
 pub use program::{Banner, Program};
 pub use receiver::Receiver;
+pub use tls_front::TlsFront;
 pub use tls_server::{TestCa, TlsProxy};
 
 /// Whether the tests run in CI (`CI=true`): then a test that cannot get its

@@ -180,7 +180,7 @@ impl Leaf {
         (cert, key)
     }
 
-    fn key(&self) -> PrivateKeyDer<'static> {
+    pub(crate) fn key(&self) -> PrivateKeyDer<'static> {
         PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key_der.clone()))
     }
 }
@@ -192,6 +192,8 @@ pub struct TlsProxy {
     pub url: String,
     /// The address it listens on.
     pub addr: std::net::SocketAddr,
+    /// The address the last connection came from.
+    pub last_peer: Arc<parking_lot::Mutex<Option<std::net::SocketAddr>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -235,9 +237,12 @@ impl TlsProxy {
             .await
             .expect("bind a loopback port");
         let addr = listener.local_addr().expect("local addr");
+        let last_peer = Arc::new(parking_lot::Mutex::new(None));
+        let peer_seen = last_peer.clone();
         let task = tokio::spawn(async move {
             let mut connections = tokio::task::JoinSet::new();
-            while let Ok((stream, _)) = listener.accept().await {
+            while let Ok((stream, peer)) = listener.accept().await {
+                *peer_seen.lock() = Some(peer);
                 let acceptor = acceptor.clone();
                 connections.spawn(async move {
                     let Ok(mut tls) = acceptor.accept(stream).await else {
@@ -263,12 +268,14 @@ impl TlsProxy {
         TlsProxy {
             url: format!("https://{addr}"),
             addr,
+            last_peer,
             task,
         }
     }
 }
 
-fn server_config() -> rustls::ConfigBuilder<rustls::ServerConfig, rustls::WantsVerifier> {
+pub(crate) fn server_config() -> rustls::ConfigBuilder<rustls::ServerConfig, rustls::WantsVerifier>
+{
     rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::aws_lc_rs::default_provider(),
     ))

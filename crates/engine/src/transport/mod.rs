@@ -27,8 +27,12 @@ use url::Url;
 /// The client that sends one request.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Transport<'a> {
-    /// The lean HTTP/1 client (`http://` only).
-    PlainHttp,
+    /// The lean HTTP/1 client (`http://` only), its connections made from
+    /// `source` when given.
+    PlainHttp {
+        /// The local address to connect from.
+        source: Option<std::net::IpAddr>,
+    },
     /// A `reqwest` client: the engine's own for TLS, or the caller's.
     Client(&'a reqwest::Client),
 }
@@ -64,8 +68,8 @@ impl Transport<'_> {
         buf: Vec<u8>,
     ) -> Result<Answer, Failure> {
         match self {
-            Transport::PlainHttp => {
-                let (head, body) = plain_http::send(url, looked_up, buf).await?;
+            Transport::PlainHttp { source } => {
+                let (head, body) = plain_http::send(url, looked_up, buf, source).await?;
                 Ok(Answer {
                     head,
                     body: Body::PlainHttp(body),

@@ -32,13 +32,16 @@ use url::Url;
 /// them, and its client identity is offered to proxies that ask for one. Each
 /// response carries the proxy's certificate (`tls_info`), whose expiry the
 /// check keeps. Host names are looked up by `resolver` (the pipeline's lookup
-/// for the request in flight, see `transport::resolve`).
+/// for the request in flight, see `transport::resolve`). Connections are
+/// made from `source` when given.
 pub(crate) fn build_client(
     tls_insecure: bool,
     files: TlsFiles,
     resolver: ClientResolver,
+    source: Option<std::net::IpAddr>,
 ) -> Result<reqwest::Client, EngineError> {
     let mut builder = reqwest::Client::builder()
+        .local_address(source)
         .dns_resolver(resolver)
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())

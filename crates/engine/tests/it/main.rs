@@ -14,6 +14,7 @@ mod loop_and_cache;
 mod metrics;
 mod seed;
 mod shared_view;
+mod source_address;
 mod stores;
 mod tls_trust;
 mod userinfo;

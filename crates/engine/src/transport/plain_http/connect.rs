@@ -12,7 +12,7 @@ use crate::transport::resolve::LookedUp;
 use proxyhealth_core::TransportErrorKind;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io::{self, Write};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use url::{Host, Url};
@@ -33,18 +33,20 @@ impl OpenError {
     }
 }
 
-/// Opens a fresh connection to the URL's host and writes `request` on it,
-/// trying each address the host name was looked up to (`looked_up`, which
-/// the pipeline gives for a host name) until one connects.
+/// Opens a fresh connection to the URL's host from `source` (when given) and
+/// writes `request` on it, trying each address the host name was looked up
+/// to (`looked_up`, which the pipeline gives for a host name) until one
+/// connects.
 pub(super) async fn open(
     url: &Url,
     looked_up: Option<LookedUp>,
     request: &[u8],
+    source: Option<IpAddr>,
 ) -> Result<TcpStream, Failure> {
     let port = url.port_or_known_default().unwrap_or(80);
     let opened = match url.host() {
-        Some(Host::Ipv4(ip)) => open_to(SocketAddr::from((ip, port)), request).await,
-        Some(Host::Ipv6(ip)) => open_to(SocketAddr::from((ip, port)), request).await,
+        Some(Host::Ipv4(ip)) => open_to(SocketAddr::from((ip, port)), request, source).await,
+        Some(Host::Ipv6(ip)) => open_to(SocketAddr::from((ip, port)), request, source).await,
         Some(Host::Domain(_)) => {
             let addresses = looked_up.map(|looked_up| looked_up.addresses);
             let mut last = Err(OpenError::Connect(Failure::transport(
@@ -52,7 +54,7 @@ pub(super) async fn open(
                 "dns error: no addresses found".to_owned(),
             )));
             for address in addresses.into_iter().flatten() {
-                last = open_to(address, request).await;
+                last = open_to(address, request, source).await;
                 if !matches!(last, Err(OpenError::Connect(_))) {
                     break;
                 }
@@ -69,8 +71,23 @@ pub(super) async fn open(
     opened.map_err(OpenError::into_failure)
 }
 
-/// Connects to one address and writes `request`.
-async fn open_to(address: SocketAddr, request: &[u8]) -> Result<TcpStream, OpenError> {
+/// Binds `socket` to `source` (any port) before it connects, so the
+/// connection comes from that address.
+fn bind_source(socket: &Socket, source: Option<IpAddr>) -> io::Result<()> {
+    match source {
+        Some(ip) => socket
+            .bind(&SocketAddr::new(ip, 0).into())
+            .map_err(|err| io::Error::new(err.kind(), format!("binding to {ip}: {err}"))),
+        None => Ok(()),
+    }
+}
+
+/// Connects to one address (from `source` when given) and writes `request`.
+async fn open_to(
+    address: SocketAddr,
+    request: &[u8],
+    source: Option<IpAddr>,
+) -> Result<TcpStream, OpenError> {
     let connect_error = |err: io::Error| {
         OpenError::Connect(Failure::transport(
             TransportErrorKind::Connect,
@@ -83,6 +100,7 @@ async fn open_to(address: SocketAddr, request: &[u8]) -> Result<TcpStream, OpenE
         Some(Protocol::TCP),
     )
     .map_err(connect_error)?;
+    bind_source(&socket, source).map_err(connect_error)?;
     match socket.connect(&address.into()) {
         Ok(()) => {}
         Err(err) if err.raw_os_error() == Some(libc::EINPROGRESS) => {}

@@ -16,6 +16,7 @@ use super::resolve::LookedUp;
 use crate::http1::chunked::ChunkedDecoder;
 use crate::http1::head::{self, Framing, HeadError};
 use proxyhealth_core::TransportErrorKind;
+use std::net::IpAddr;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
@@ -28,17 +29,19 @@ const FIRST_READ: usize = 1024;
 const LATER_READ: usize = 16 * 1024;
 
 /// Sends `GET url` on a fresh connection (to the addresses `looked_up` gives
-/// for a host name) and reads the final response head into `buf`'s
-/// allocation; the bytes after the head stay in the returned body.
+/// for a host name, from the local address `source` when given) and reads
+/// the final response head into `buf`'s allocation; the bytes after the head
+/// stay in the returned body.
 pub(super) async fn send(
     url: &Url,
     looked_up: Option<LookedUp>,
     mut buf: Vec<u8>,
+    source: Option<IpAddr>,
 ) -> Result<(Head, Body), Failure> {
     let request = request::encode(url).map_err(Failure::RequestBuild)?;
     buf.clear();
     make_room(&mut buf, FIRST_READ);
-    let mut stream = connect::open(url, looked_up, &request).await?;
+    let mut stream = connect::open(url, looked_up, &request, source).await?;
     let parsed = read_head(&mut stream, &mut buf).await?;
     buf.drain(..parsed.len);
     let head = Head {

@@ -1,0 +1,258 @@
+//! `proxyhealth agent`: probes from another place for one vantage, with no
+//! database and only outbound connections: it fetches its assignment (the
+//! proxies and the service's probe settings), checks them on the service's
+//! interval with the engine's one-shot sweep (the pipeline `serve` and
+//! `check` run), and sends the results back in batches, until SIGINT or
+//! SIGTERM, or until the service refuses its token.
+//!
+//! - [`probing`]: the probe settings as the engine's options, the assigned
+//!   proxies as rows, a check as the result the service takes;
+//! - [`pending`]: the results not yet taken, the newest per proxy;
+//! - [`link`]: the calls to the service, outages and refusals.
+
+mod link;
+mod pending;
+mod probing;
+
+use crate::cli::AgentArgs;
+use crate::exit::usage;
+use crate::shutdown::Signals;
+use link::Link;
+use pending::Pending;
+use probing::{ProbePlan, agent_result, proxy_row};
+use proxyhealth_api::wire::AgentAssignment;
+use proxyhealth_api::{AgentIdentity, ApiClient};
+use proxyhealth_core::{Status, redact_url};
+use proxyhealth_engine::sweep_once;
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::time::Duration;
+use tokio::time::{Instant, sleep_until};
+use uuid::Uuid;
+
+/// How long one call to the service may take: short, so a service that
+/// hangs delays the next sweep by little.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs the agent until a signal (`Ok`) or until the service refuses it.
+pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
+    let signals = Signals::install()?;
+    crate::limits::raise_open_files();
+    let id = Uuid::new_v4().to_string();
+    let api = client(&args)?;
+    tracing::info!(
+        server = %redact_url(args.server.as_str()),
+        agent = %id,
+        source_address = %args
+            .source_address
+            .map_or_else(|| "the system's choice".to_owned(), |ip| ip.to_string()),
+        version = env!("CARGO_PKG_VERSION"),
+        "proxyhealth agent starting"
+    );
+    let identity = AgentIdentity {
+        token: args.token,
+        id,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    };
+    let mut agent = Agent {
+        link: Link::new(api, identity),
+        pending: Pending::default(),
+        plan: None,
+        source: args.source_address,
+        assigned: None,
+        seen: HashMap::new(),
+    };
+    let outcome = tokio::select! {
+        outcome = agent.run() => outcome,
+        name = signals.nth(1) => {
+            tracing::info!(signal = name, "stopping");
+            Ok(())
+        }
+    };
+    if outcome.is_ok() {
+        tracing::info!("stopped");
+    }
+    outcome
+}
+
+/// The client of the service: its URL, the private CA of `--server-ca-file`.
+fn client(args: &AgentArgs) -> anyhow::Result<ApiClient> {
+    if args.token.trim().is_empty() {
+        return Err(usage(
+            "--token: empty; give the vantage's agent token (`vantages create` prints it) with \
+             --token or PROXYHEALTH_AGENT_TOKEN",
+        ));
+    }
+    let mut builder = ApiClient::builder(args.server.as_str()).timeout(CALL_TIMEOUT);
+    if let Some(path) = &args.server_ca_file {
+        let pem = std::fs::read(path).map_err(|err| {
+            usage(format!(
+                "--server-ca-file {}: cannot read the file: {err}",
+                path.display()
+            ))
+        })?;
+        builder = builder.trust_ca_pem(pem);
+    }
+    builder.build().map_err(|err| match &args.server_ca_file {
+        Some(path) => usage(format!("--server-ca-file {}: {err}", path.display())),
+        None => usage(format!("--server {}: {err}", args.server)),
+    })
+}
+
+/// The agent's state between sweeps.
+struct Agent {
+    link: Link,
+    pending: Pending,
+    /// How to probe, from the newest assignment.
+    plan: Option<ProbePlan>,
+    /// `--source-address`.
+    source: Option<IpAddr>,
+    /// The proxies of the newest assignment; `None` before the first.
+    assigned: Option<HashSet<Uuid>>,
+    /// Each assigned proxy's status in the previous sweep, to log changes.
+    seen: HashMap<Uuid, Status>,
+}
+
+impl Agent {
+    /// Fetches the assignment, sweeps, sends, waits for the interval (trying
+    /// again to send in an outage), and again; ends only when the service
+    /// refuses the agent.
+    async fn run(&mut self) -> anyhow::Result<()> {
+        let mut assignment = self.first_assignment().await?;
+        loop {
+            let started = Instant::now();
+            let interval = self.adopt(&assignment)?;
+            if !self.pending.is_empty() && self.link.retry_at().is_none() {
+                // The service answers again: what was kept through the
+                // outage goes now, not after a sweep that may take a while.
+                self.link.flush(&mut self.pending).await?;
+            }
+            self.sweep(&assignment).await;
+            self.link.flush(&mut self.pending).await?;
+            self.wait_sending(started + interval).await?;
+            if let Some(newer) = self.link.assignment(self.pending.len()).await? {
+                assignment = newer;
+            }
+        }
+    }
+
+    /// The first assignment, waiting through an outage.
+    async fn first_assignment(&mut self) -> anyhow::Result<AgentAssignment> {
+        loop {
+            if let Some(assignment) = self.link.assignment(0).await? {
+                return Ok(assignment);
+            }
+            let retry = self
+                .link
+                .retry_at()
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+            sleep_until(retry).await;
+        }
+    }
+
+    /// Takes `assignment`'s probe settings (when they changed) and proxies;
+    /// gives the time to the next sweep.
+    fn adopt(&mut self, assignment: &AgentAssignment) -> anyhow::Result<Duration> {
+        let plan = match self.plan.take() {
+            Some(plan) if plan.settings == assignment.probe => plan,
+            previous => {
+                let plan = ProbePlan::new(assignment.probe.clone(), self.source)?;
+                tracing::info!(
+                    vantage = %assignment.vantage,
+                    interval = %humantime::format_duration(plan.interval()),
+                    timeout = %humantime::format_duration(plan.options.timeout),
+                    first = previous.is_none(),
+                    "probe settings from the service"
+                );
+                plan
+            }
+        };
+        let interval = plan.interval();
+        self.plan = Some(plan);
+        let assigned: HashSet<Uuid> = assignment.proxies.iter().map(|p| p.id).collect();
+        if self.assigned.as_ref() != Some(&assigned) {
+            tracing::info!(
+                vantage = %assignment.vantage,
+                proxies = assigned.len(),
+                agents = assignment.agents,
+                "assignment"
+            );
+            self.seen.retain(|id, _| assigned.contains(id));
+            self.pending.retain_assigned(&assigned);
+            self.assigned = Some(assigned);
+        }
+        Ok(interval)
+    }
+
+    /// Checks every assigned proxy once and keeps the results to send.
+    async fn sweep(&mut self, assignment: &AgentAssignment) {
+        let Some(plan) = &self.plan else {
+            return;
+        };
+        let names: HashMap<Uuid, &str> = assignment
+            .proxies
+            .iter()
+            .map(|p| (p.id, p.name.as_str()))
+            .collect();
+        let proxies = assignment.proxies.iter().map(proxy_row).collect();
+        let started = Instant::now();
+        let checks = match sweep_once(proxies, &plan.options, |_, _| {}).await {
+            Ok(checks) => checks,
+            Err(err) => {
+                tracing::error!(error = %err, "cannot check the proxies with the service's probe settings");
+                return;
+            }
+        };
+        let mut counts = [0_usize; 3];
+        for check in checks {
+            let Some(result) = agent_result(check) else {
+                continue;
+            };
+            counts[match result.status {
+                Status::Ok => 0,
+                Status::Unhealthy => 1,
+                _ => 2,
+            }] += 1;
+            match self.seen.insert(result.proxy_id, result.status) {
+                // The first check of a proxy is no change (and a fleet's
+                // first sweep would log a line per proxy).
+                None => {}
+                Some(previous) if previous == result.status => {}
+                Some(previous) => tracing::info!(
+                    proxy = names.get(&result.proxy_id).copied().unwrap_or_default(),
+                    proxy_id = %result.proxy_id,
+                    from = %previous,
+                    to = %result.status,
+                    error = result.report.errors.first().map(String::as_str).unwrap_or_default(),
+                    "proxy status changed (as seen from this vantage)"
+                ),
+            }
+            self.pending.keep(result);
+        }
+        tracing::debug!(
+            ok = counts[0],
+            unhealthy = counts[1],
+            unreachable = counts[2],
+            took = ?started.elapsed(),
+            waiting = self.pending.len(),
+            "sweep done"
+        );
+    }
+
+    /// Waits until `until`, trying again to send what waits while the
+    /// service is away, each try after a longer pause.
+    async fn wait_sending(&mut self, until: Instant) -> anyhow::Result<()> {
+        while !self.pending.is_empty() {
+            let Some(retry) = self.link.retry_at() else {
+                break;
+            };
+            if retry >= until {
+                break;
+            }
+            sleep_until(retry).await;
+            self.link.flush(&mut self.pending).await?;
+        }
+        sleep_until(until).await;
+        Ok(())
+    }
+}
