@@ -9,10 +9,9 @@
 //! a batch drops it, logged: sending it again would be refused again.
 
 use super::pending::Pending;
-use proxyhealth_api::wire::{
-    AgentAssignment, AgentResultsRequest, AgentResultsResponse, MAX_AGENT_BATCH,
-};
+use proxyhealth_api::wire::{AgentAssignment, AgentResultsRequest, MAX_AGENT_BATCH};
 use proxyhealth_api::{AgentIdentity, ApiClient, ApiError};
+use proxyhealth_core::envelope::ErrorEnvelope;
 use std::error::Error as _;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -140,10 +139,18 @@ impl Link {
                 results: pending.take_batch(MAX_AGENT_BATCH),
             };
             match self.api.send_agent_results(&self.identity, &request).await {
-                Ok(answer) => {
+                Ok(_) => {
                     let waiting = pending.len();
                     self.answered(waiting + request.results.len());
-                    log_refusals(&answer.value);
+                }
+                Err(ApiError::Status {
+                    status,
+                    envelope: Some(envelope),
+                    ..
+                }) if status.as_u16() == 422 => {
+                    let waiting = pending.len();
+                    self.answered(waiting + request.results.len());
+                    log_refusals(&envelope);
                 }
                 Err(err) => match Failure::of(&err) {
                     Failure::Unreachable => {
@@ -206,23 +213,20 @@ fn round_to_seconds(duration: Duration) -> Duration {
     Duration::from_secs(duration.as_secs())
 }
 
-/// The results the service refused (422): logged, then dropped, since the
-/// service would refuse them again.
-fn log_refusals(answer: &AgentResultsResponse) {
-    if answer.refused.is_empty() {
-        return;
-    }
-    for refused in answer.refused.iter().take(10) {
+/// The results the service refused (422; it took the others): each logged
+/// with the service's reason, then dropped, since the service would refuse
+/// them again.
+fn log_refusals(envelope: &ErrorEnvelope) {
+    for refused in envelope.validations.iter().take(10) {
         tracing::warn!(
-            proxy = %refused.proxy_id,
-            reason = %refused.reason,
-            message = %refused.message,
+            result = %refused.field,
+            reason = %refused.detail,
             "the service refused a result; dropped"
         );
     }
-    if answer.refused.len() > 10 {
+    if envelope.validations.len() > 10 {
         tracing::warn!(
-            more = answer.refused.len() - 10,
+            more = envelope.validations.len() - 10,
             "the service refused more results; dropped"
         );
     }

@@ -470,27 +470,21 @@ impl ApiClient {
     }
 
     /// `POST /api/v2/proxyhealth/agent/results`: a batch of `agent`'s results
-    /// (at most [`crate::wire::MAX_AGENT_BATCH`]). Both 200 (all taken) and
-    /// 422 (some refused, listed in the answer; the others taken) are
-    /// answers; any other status is an error.
+    /// (at most [`crate::wire::MAX_AGENT_BATCH`]). 200 when all were taken;
+    /// a 422 (some refused, the others taken; the envelope's `validations`
+    /// name each refused result) is an [`ApiError::Status`] like any other.
     pub async fn send_agent_results(
         &self,
         agent: &AgentIdentity,
         request: &AgentResultsRequest,
     ) -> Result<Answer<AgentResultsResponse>, ApiError> {
-        let (status, url, body) = self
-            .send(
-                Method::POST,
-                AGENT_RESULTS,
-                Auth::Agent(agent),
-                Some(request),
-            )
-            .await?;
-        if status.is_success() || status == StatusCode::UNPROCESSABLE_ENTITY {
-            parse(Method::POST, url, status, body)
-        } else {
-            Err(ApiError::from_answer(status, &body))
-        }
+        self.call(
+            Method::POST,
+            AGENT_RESULTS,
+            Auth::Agent(agent),
+            Some(request),
+        )
+        .await
     }
 
     /// Sends a request and parses a successful answer; an error status becomes
@@ -728,20 +722,26 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_agent_sends_its_token_id_and_version_and_a_422_is_an_answer() {
+    async fn an_agent_sends_its_token_id_and_version_and_a_422_names_the_refused_results() {
         let (url, served) = answer_once(
             "422 Unprocessable Entity",
-            r#"{"accepted":0,"refused":[{"proxy_id":"00000000-0000-0000-0000-000000000001","reason":"older","message":"older"}]}"#,
+            r#"{"message":"Some results were refused.","validations":[{"field":"results[0]","detail":"older: older"}]}"#,
         )
         .await;
         let client = ApiClient::builder(url).build().expect("client");
-        let answer = client
+        let err = client
             .send_agent_results(&agent(), &AgentResultsRequest::default())
             .await
-            .expect("a 422 is an answer");
-        assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(answer.value.refused.len(), 1);
-        assert_eq!(answer.value.refused[0].reason, "older");
+            .expect_err("a 422 is an error answer");
+        let ApiError::Status {
+            status, envelope, ..
+        } = &err
+        else {
+            panic!("a status error: {err}");
+        };
+        assert_eq!(*status, StatusCode::UNPROCESSABLE_ENTITY);
+        let envelope = envelope.as_ref().expect("the envelope");
+        assert_eq!(envelope.validations[0].field, "results[0]");
         let request = served.await.expect("served").to_lowercase();
         assert!(
             request.starts_with("post /api/v2/proxyhealth/agent/results "),
