@@ -68,6 +68,16 @@ impl Server {
         Server::spawn(dir, db, db_spec, extra, &[], None)
     }
 
+    /// Starts `serve` on the store `db_spec` listening on `listen` (say the
+    /// address of a server stopped a moment ago, so its clients find it again).
+    pub fn start_at(db_spec: &str, listen: &str, extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("not-a-sqlite-store");
+        let mut args = vec!["--listen", listen];
+        args.extend_from_slice(extra);
+        Server::spawn(dir, db, db_spec, &args, &[], Some("flag"))
+    }
+
     /// Like [`Server::start_on`], with environment variables.
     pub fn start_on_with(db_spec: &str, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");

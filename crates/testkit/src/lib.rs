@@ -12,6 +12,9 @@
 //!   PostgreSQL server (the shared one, or a test's own).
 //! - [`fake_proxy`]: [`FakeProxy`], a proxy on loopback whose answers the test
 //!   decides, and the responses it gives.
+//! - [`per_client`]: [`per_client::PerClientProxy`], a healthy proxy that
+//!   treats each client address as the test says (cut off, delayed), for
+//!   several vantages on one machine.
 //! - [`tls_server`]: [`TlsProxy`], an HTTPS proxy on loopback with
 //!   certificates the test makes ([`TestCa`]: a private CA and its leaves),
 //!   optionally requiring a client certificate.
@@ -37,6 +40,7 @@ pub mod database;
 pub mod dns_server;
 pub mod eventually;
 pub mod fake_proxy;
+pub mod per_client;
 pub mod postgres;
 pub mod program;
 pub mod receiver;
