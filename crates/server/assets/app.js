@@ -1115,6 +1115,7 @@
       empty.hidden = true;
     }
     renderPager(total);
+    renderVantages('fleet', page);
     if (window.scrollY !== scrollY) window.scrollTo(window.scrollX, scrollY);
     if (wanted.length && !document.body.dataset.firstRowsMs) {
       document.body.dataset.firstRowsMs = String(Math.round(performance.now()));
@@ -1518,6 +1519,7 @@
     renderAuth();
     const { proxy, history, historyError } = state.detail;
     renderProxyHead(proxy);
+    renderVantages('proxy', proxy);
     renderWindows();
     if (history && isObj(history)) {
       renderHistory(history);
@@ -1843,6 +1845,16 @@
         when,
         el('span', { class: 'incident-duration', text: duration === null ? '' : `${open ? 'for ' : 'lasted '}${fmtDuration(duration)}` })),
       el('p', { class: message ? 'incident-message' : 'incident-message muted', dataset: { empty: String(!message) }, text: message || 'No error message was reported.' }));
+  }
+
+  // ---------- vantages (vantages.js) ----------
+
+  /** Hands what the page shows to vantages.js: the table's rows (the latency matrix shows the same ones) or a proxy. */
+  function renderVantages(what, data) {
+    const v = window.ProxyhealthVantages;
+    if (!v) return;
+    if (what === 'proxy') v.proxy(data);
+    else v.fleet({ mode: state.mode, proxies: data.map((e) => e.p), model: state.model, api });
   }
 
   // ---------- wiring ----------

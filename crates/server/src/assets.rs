@@ -24,16 +24,26 @@ const INDEX: Asset = Asset {
     body: include_bytes!("../assets/index.html"),
 };
 
-const ASSETS: [Asset; 3] = [
+const ASSETS: [Asset; 5] = [
     Asset {
         name: "app.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("../assets/app.js"),
     },
     Asset {
+        name: "vantages.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../assets/vantages.js"),
+    },
+    Asset {
         name: "style.css",
         content_type: "text/css; charset=utf-8",
         body: include_bytes!("../assets/style.css"),
+    },
+    Asset {
+        name: "vantages.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_bytes!("../assets/vantages.css"),
     },
     Asset {
         name: "favicon.svg",

@@ -274,10 +274,10 @@ async fn results_inner(
     for refusal in &intake.refused {
         counters.refused(&vantage, refusal.reason(), 1);
     }
-    if !intake.accepted.is_empty() {
-        if let Some(vantages) = store.vantages() {
-            vantages.keep_readings(&vantage, &intake.accepted).await?;
-        }
+    if !intake.accepted.is_empty()
+        && let Some(vantages) = store.vantages()
+    {
+        vantages.keep_readings(&vantage, &intake.accepted).await?;
     }
     let accepted = intake.accepted.len();
     if intake.refused.is_empty() {

@@ -188,6 +188,8 @@ async fn the_dashboard_and_its_assets_are_served_with_the_csp() {
         ("/", "text/html; charset=utf-8"),
         ("/assets/app.js", "text/javascript; charset=utf-8"),
         ("/assets/style.css", "text/css; charset=utf-8"),
+        ("/assets/vantages.js", "text/javascript; charset=utf-8"),
+        ("/assets/vantages.css", "text/css; charset=utf-8"),
         ("/assets/favicon.svg", "image/svg+xml"),
     ] {
         let response = app.client.get(app.url(path)).send().await.expect("send");
