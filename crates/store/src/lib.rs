@@ -39,6 +39,7 @@
 //! - `pg_listener`: [`PgNoticeListener`], the reconnecting notification listener.
 //! - `pg_own_state`: proxyhealth's own tables in a schema of an attached Coder
 //!   database (`--coordination-schema`), so attached replicas coordinate too.
+//! - `migrations`: our SQL migrations per backend, embedded in the binary.
 //! - `pg_pool`: opening PostgreSQL pools (checked at open, read-only when
 //!   attached, our own schema made and migrated), used by `postgres`.
 //! - [`instance`]: the SQLite instance lock ([`InstanceGuard`]).
@@ -71,6 +72,7 @@ pub mod instance;
 mod journal;
 mod memory;
 mod memory_coordination;
+mod migrations;
 pub mod model;
 mod open;
 mod open_options;

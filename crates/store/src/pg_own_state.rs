@@ -86,8 +86,7 @@ pub fn own_state_migrator(all: &Migrator) -> Migrator {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    static ALL: Migrator = sqlx::migrate!("./migrations/postgres");
+    use crate::migrations::POSTGRES_MIGRATOR as ALL;
 
     #[test]
     fn the_own_state_schema_leaves_out_coders_table_and_every_tie_to_it() {

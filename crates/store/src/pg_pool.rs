@@ -9,11 +9,9 @@ use sqlx::{AssertSqlSafe, Executor};
 
 use crate::StoreError;
 use crate::error::{Backend, map_db_error};
+use crate::migrations::POSTGRES_MIGRATOR;
 use crate::open_options::{OpenOptions, redact};
 use crate::pg_own_state;
-
-/// Our PostgreSQL migrations, embedded.
-pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// What a pool's sessions may do.
 #[derive(Debug, Clone, Copy)]
@@ -43,7 +41,7 @@ pub(crate) async fn open_own_state(
             inner_message(&map_db_error(Backend::Postgres, err, None))
         ))
     })?;
-    pg_own_state::own_state_migrator(&MIGRATOR)
+    pg_own_state::own_state_migrator(&POSTGRES_MIGRATOR)
         .run(&pool)
         .await
         .map_err(|err| {

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::error::pg_err as db_err;
 use crate::error::{Backend, map_db_error, map_db_error_ref};
 use crate::open_options::{OpenOptions, redact};
-use crate::pg_pool::{self, Access, connect, open_own_state};
+use crate::pg_pool::{Access, connect, open_own_state};
 use crate::rules::{self, check_new, check_registration, check_update};
 use crate::store::impl_proxy_source;
 use crate::{
@@ -58,17 +58,20 @@ impl PgStore {
     /// replicas starting at once migrate one after the other.
     pub async fn open(url: &str, options: &OpenOptions) -> Result<Self, StoreError> {
         let pool = connect(url, options, Access::ReadWrite).await?;
-        pg_pool::MIGRATOR.run(&pool).await.map_err(|err| {
-            let message = format!("cannot migrate PostgreSQL database {}: {err}", redact(url));
-            match err {
-                sqlx::migrate::MigrateError::Execute(ref inner)
-                    if map_db_error_ref(Backend::Postgres, inner, None).is_unavailable() =>
-                {
-                    StoreError::Unavailable(message)
+        crate::migrations::POSTGRES_MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|err| {
+                let message = format!("cannot migrate PostgreSQL database {}: {err}", redact(url));
+                match err {
+                    sqlx::migrate::MigrateError::Execute(ref inner)
+                        if map_db_error_ref(Backend::Postgres, inner, None).is_unavailable() =>
+                    {
+                        StoreError::Unavailable(message)
+                    }
+                    _ => StoreError::Internal(message),
                 }
-                _ => StoreError::Internal(message),
-            }
-        })?;
+            })?;
         let (history, outbox) = history_and_outbox(&pool, &options.outbox_policy);
         Ok(PgStore {
             history: Some(history),

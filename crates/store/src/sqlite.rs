@@ -53,8 +53,6 @@ const ADMIN_TOKEN_KEY: &str = "admin_token_hash";
 /// The settings key [`ProxyStore::probe_write`] overwrites.
 const WRITE_PROBE_KEY: &str = "write_probe";
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-
 /// The columns of a proxy row, in the order [`proxy_from_row`] reads them.
 macro_rules! columns {
     () => {
@@ -137,7 +135,7 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await
             .map_err(|err| unavailable("open", &err))?;
-        MIGRATOR
+        crate::migrations::SQLITE_MIGRATOR
             .run(&writer)
             .await
             .map_err(|err| unavailable("migrate", &err))?;
