@@ -37,6 +37,10 @@ const SQLITE: &[File] = &[
         "20261220000000_vantages.sql",
         include_str!("../migrations/sqlite/20261220000000_vantages.sql"),
     ),
+    (
+        "20261221000000_vantage_readings.sql",
+        include_str!("../migrations/sqlite/20261221000000_vantage_readings.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations, oldest first.
@@ -60,6 +64,10 @@ const POSTGRES: &[File] = &[
     (
         "20261220000000_vantages.sql",
         include_str!("../migrations/postgres/20261220000000_vantages.sql"),
+    ),
+    (
+        "20261221000000_vantage_readings.sql",
+        include_str!("../migrations/postgres/20261221000000_vantage_readings.sql"),
     ),
 ];
 
