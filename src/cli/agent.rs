@@ -8,7 +8,7 @@ use std::path::PathBuf;
 /// nothing but outbound connections to the service and to the proxies.
 #[derive(Debug, Args)]
 pub struct AgentArgs {
-    /// The service's base URL (https://proxyhealth.example.com)
+    /// The service's base URL, with its scheme (`https://` or `http://`), host and port
     #[arg(long, value_name = "URL")]
     pub server: url::Url,
     /// The vantage's agent token, as `vantages create` printed it (the
