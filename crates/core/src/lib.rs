@@ -23,12 +23,14 @@
 //! - [`human`]: how long something lasted, as people read it.
 //! - [`vantage`]: the places probes come from, and the quorum rule that
 //!   turns one result per vantage into the overall status.
+//! - [`access`]: the roles people hold and the principal a request is made by.
 //!
 //! # Features
 //! - `openapi`: `utoipa::ToSchema` on the types the API sends (the status, the
 //!   report, the error envelope), for the server's OpenAPI description; turned
 //!   on by `proxyhealth-api`.
 
+pub mod access;
 pub mod advice;
 pub mod classify;
 pub mod envelope;
@@ -46,6 +48,7 @@ pub mod status;
 pub mod validate;
 pub mod vantage;
 
+pub use access::{Credential, Principal, Role, UnknownRole};
 pub use classify::{Classified, classify, health_report_url};
 pub use history::{
     CheckRecord, HistoryBatch, HistoryRecorder, IncidentEnd, RecordError, Transition,
