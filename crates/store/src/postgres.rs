@@ -49,6 +49,9 @@ pub struct PgStore {
     outbox: Option<std::sync::Arc<crate::outbox::postgres::PgOutbox>>,
     /// The vantages; `None` attached read-only without a schema of our own.
     vantages: Option<std::sync::Arc<crate::vantages::postgres::PgVantages>>,
+    /// The personal tokens; `None` attached read-only without a schema of
+    /// our own.
+    personal_tokens: Option<std::sync::Arc<crate::personal_tokens::postgres::PgPersonalTokens>>,
 }
 
 impl PgStore {
@@ -79,6 +82,9 @@ impl PgStore {
             vantages: Some(std::sync::Arc::new(crate::vantages::postgres::PgVantages {
                 pool: pool.clone(),
             })),
+            personal_tokens: Some(std::sync::Arc::new(
+                crate::personal_tokens::postgres::PgPersonalTokens { pool: pool.clone() },
+            )),
             pool,
             read_only: false,
             own_state: None,
@@ -122,6 +128,11 @@ impl PgStore {
         let vantages = own_state.as_ref().map(|pool| {
             std::sync::Arc::new(crate::vantages::postgres::PgVantages { pool: pool.clone() })
         });
+        let personal_tokens = own_state.as_ref().map(|pool| {
+            std::sync::Arc::new(crate::personal_tokens::postgres::PgPersonalTokens {
+                pool: pool.clone(),
+            })
+        });
         Ok(PgStore {
             pool,
             read_only: true,
@@ -129,6 +140,7 @@ impl PgStore {
             history,
             outbox,
             vantages,
+            personal_tokens,
         })
     }
 
@@ -439,6 +451,12 @@ impl ProxyStore for PgStore {
         self.vantages
             .clone()
             .map(|vantages| vantages as std::sync::Arc<dyn crate::VantageStore>)
+    }
+
+    fn personal_tokens(&self) -> Option<std::sync::Arc<dyn crate::PersonalTokenStore>> {
+        self.personal_tokens
+            .clone()
+            .map(|tokens| tokens as std::sync::Arc<dyn crate::PersonalTokenStore>)
     }
 
     fn coordination(&self) -> Option<std::sync::Arc<dyn Coordination>> {
