@@ -56,6 +56,7 @@ mod agents;
 mod api_description;
 pub mod app;
 mod assets;
+mod audit;
 pub mod auth;
 pub mod error;
 mod event_streams;

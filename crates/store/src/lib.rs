@@ -62,9 +62,12 @@
 //! - [`personal_tokens`]: [`PersonalTokenStore`] (through
 //!   [`ProxyStore::personal_tokens`]): the tokens people act with, each with
 //!   a role, hashed, revoked rather than deleted, per backend.
+//! - [`audit`]: [`AuditLog`] (through [`ProxyStore::audit`]): what people did
+//!   through the API, per backend, and its retention.
 //! - `history_db`: the SQLite and PostgreSQL stores' [`HistoryStore`]s:
 //!   recording through the journal, reads and pruning through `history`.
 
+pub mod audit;
 pub mod clock;
 mod columns;
 pub mod coordination;
@@ -92,6 +95,7 @@ mod store;
 pub mod token;
 pub mod vantages;
 
+pub use audit::{AuditFilter, AuditLog, AuditRecord, NewAuditEntry};
 pub use clock::StoreClock;
 pub use coordination::{
     Claim, Claims, Coordination, Disagreement, ListenerStats, Membership, Notice, NoticeSource,

@@ -25,6 +25,8 @@ pub struct MemoryStore {
     vantages: std::sync::Arc<crate::vantages::memory::MemoryVantages>,
     /// The personal tokens.
     personal_tokens: std::sync::Arc<crate::personal_tokens::memory::MemoryPersonalTokens>,
+    /// The audit log.
+    audit: std::sync::Arc<crate::audit::memory::MemoryAudit>,
     /// Persisted (in memory) history.
     history: std::sync::Arc<crate::history::memory::MemoryHistory>,
 }
@@ -102,6 +104,7 @@ impl MemoryStore {
                 clock.clone(),
                 live,
             )),
+            audit: std::sync::Arc::default(),
             personal_tokens: std::sync::Arc::new(
                 crate::personal_tokens::memory::MemoryPersonalTokens::new(clock.clone()),
             ),
@@ -306,6 +309,10 @@ impl ProxyStore for MemoryStore {
 
     fn personal_tokens(&self) -> Option<std::sync::Arc<dyn crate::PersonalTokenStore>> {
         Some(self.personal_tokens.clone())
+    }
+
+    fn audit(&self) -> Option<std::sync::Arc<dyn crate::AuditLog>> {
+        Some(self.audit.clone())
     }
 }
 

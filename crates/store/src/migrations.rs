@@ -45,6 +45,10 @@ const SQLITE: &[File] = &[
         "20261222000000_personal_tokens.sql",
         include_str!("../migrations/sqlite/20261222000000_personal_tokens.sql"),
     ),
+    (
+        "20261222000100_audit.sql",
+        include_str!("../migrations/sqlite/20261222000100_audit.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations, oldest first.
@@ -76,6 +80,10 @@ const POSTGRES: &[File] = &[
     (
         "20261222000000_personal_tokens.sql",
         include_str!("../migrations/postgres/20261222000000_personal_tokens.sql"),
+    ),
+    (
+        "20261222000100_audit.sql",
+        include_str!("../migrations/postgres/20261222000100_audit.sql"),
     ),
 ];
 

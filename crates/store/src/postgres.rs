@@ -52,6 +52,8 @@ pub struct PgStore {
     /// The personal tokens; `None` attached read-only without a schema of
     /// our own.
     personal_tokens: Option<std::sync::Arc<crate::personal_tokens::postgres::PgPersonalTokens>>,
+    /// The audit log; `None` attached read-only without a schema of our own.
+    audit: Option<std::sync::Arc<crate::audit::postgres::PgAudit>>,
 }
 
 impl PgStore {
@@ -85,6 +87,9 @@ impl PgStore {
             personal_tokens: Some(std::sync::Arc::new(
                 crate::personal_tokens::postgres::PgPersonalTokens { pool: pool.clone() },
             )),
+            audit: Some(std::sync::Arc::new(crate::audit::postgres::PgAudit {
+                pool: pool.clone(),
+            })),
             pool,
             read_only: false,
             own_state: None,
@@ -128,6 +133,9 @@ impl PgStore {
         let vantages = own_state.as_ref().map(|pool| {
             std::sync::Arc::new(crate::vantages::postgres::PgVantages { pool: pool.clone() })
         });
+        let audit = own_state.as_ref().map(|pool| {
+            std::sync::Arc::new(crate::audit::postgres::PgAudit { pool: pool.clone() })
+        });
         let personal_tokens = own_state.as_ref().map(|pool| {
             std::sync::Arc::new(crate::personal_tokens::postgres::PgPersonalTokens {
                 pool: pool.clone(),
@@ -141,6 +149,7 @@ impl PgStore {
             outbox,
             vantages,
             personal_tokens,
+            audit,
         })
     }
 
@@ -457,6 +466,12 @@ impl ProxyStore for PgStore {
         self.personal_tokens
             .clone()
             .map(|tokens| tokens as std::sync::Arc<dyn crate::PersonalTokenStore>)
+    }
+
+    fn audit(&self) -> Option<std::sync::Arc<dyn crate::AuditLog>> {
+        self.audit
+            .clone()
+            .map(|audit| audit as std::sync::Arc<dyn crate::AuditLog>)
     }
 
     fn coordination(&self) -> Option<std::sync::Arc<dyn Coordination>> {

@@ -90,6 +90,8 @@ pub struct SqliteStore {
     vantages: std::sync::Arc<crate::vantages::sqlite::SqliteVantages>,
     /// The personal tokens, over the same pools.
     personal_tokens: std::sync::Arc<crate::personal_tokens::sqlite::SqlitePersonalTokens>,
+    /// The audit log, over the same pools.
+    audit: std::sync::Arc<crate::audit::sqlite::SqliteAudit>,
 }
 
 impl SqliteStore {
@@ -168,7 +170,12 @@ impl SqliteStore {
                 writer: writer.clone(),
                 reader: reader.clone(),
             });
+        let audit = std::sync::Arc::new(crate::audit::sqlite::SqliteAudit {
+            writer: writer.clone(),
+            reader: reader.clone(),
+        });
         Ok(SqliteStore {
+            audit,
             personal_tokens,
             writer,
             reader,
@@ -457,6 +464,10 @@ impl ProxyStore for SqliteStore {
 
     fn personal_tokens(&self) -> Option<std::sync::Arc<dyn crate::PersonalTokenStore>> {
         Some(self.personal_tokens.clone())
+    }
+
+    fn audit(&self) -> Option<std::sync::Arc<dyn crate::AuditLog>> {
+        Some(self.audit.clone())
     }
 
     fn instance_lock(

@@ -4,6 +4,7 @@
 //! (see [`crate::state`]); the handler modules never import the state itself.
 
 pub(crate) mod agent;
+pub(crate) mod audit;
 pub(crate) mod description;
 pub(crate) mod health;
 pub(crate) mod history;
@@ -11,6 +12,7 @@ pub(crate) mod notifications;
 pub(crate) mod proxies;
 pub(crate) mod register;
 pub(crate) mod replicas;
+pub(crate) mod tokens;
 pub(crate) mod vantages;
 
 use crate::api_description::{self, Access, ApiDescription};
@@ -57,7 +59,10 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
         .routes(routes!(proxies::patch, proxies::delete))
         .routes(routes!(vantages::create))
         .routes(routes!(vantages::delete))
-        .routes(routes!(vantages::rotate_token));
+        .routes(routes!(vantages::rotate_token))
+        .routes(routes!(tokens::list, tokens::create))
+        .routes(routes!(tokens::revoke))
+        .routes(routes!(audit::list));
     let agent = OpenApiRouter::default()
         .routes(routes!(agent::assignment))
         .routes(routes!(agent::results))
@@ -89,6 +94,10 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/", get(assets::index))
         .route("/proxies/{proxy}", get(assets::index))
         .route("/assets/{file}", get(assets::asset));
+    let api = api.layer(from_fn_with_state(
+        state.store.clone(),
+        crate::audit::record,
+    ));
     api.merge(dashboard)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
