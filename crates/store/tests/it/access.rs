@@ -101,13 +101,16 @@ pub(crate) async fn a_token_name_is_unique_ignoring_case_and_a_bad_one_is_refuse
         .create(new("ci", Role::Viewer))
         .await
         .expect("create");
-    let taken = tokens.create(new("CI", Role::Admin)).await.unwrap_err();
+    let taken = tokens
+        .create(new("CI", Role::Admin))
+        .await
+        .expect_err("refused");
     assert!(matches!(taken, PersonalTokenError::Taken(_)), "{taken:?}");
     assert_eq!(taken.to_string(), "a token named \"CI\" already exists");
     let bad = tokens
         .create(new("no_underscores", Role::Viewer))
         .await
-        .unwrap_err();
+        .expect_err("refused");
     match bad {
         PersonalTokenError::Invalid(field) => assert_eq!(field.field, "name"),
         other => panic!("expected a field error, got {other:?}"),
@@ -132,7 +135,7 @@ pub(crate) async fn a_revoked_token_still_verifies_with_its_revocation_and_stays
         .expect("still its token");
     assert_eq!(verified.revoked_at, Some(at));
     assert_eq!(tokens.list().await.expect("list").len(), 1);
-    let missing = tokens.revoke("nobody").await.unwrap_err();
+    let missing = tokens.revoke("nobody").await.expect_err("refused");
     assert_eq!(missing.to_string(), "no token named \"nobody\"");
 }
 
