@@ -5,6 +5,7 @@ use proxyhealth_core::access::Role;
 use std::time::Duration;
 
 use super::ServerConnection;
+use crate::config::layer::HelpDefault;
 use crate::config::units::parse_positive_duration;
 
 /// `proxyhealth tokens …`: the personal tokens people act with, each with a
@@ -32,9 +33,14 @@ pub struct TokenCreateArgs {
     /// proxies, vantages, tokens, the audit log)
     #[arg(long, value_name = "ROLE")]
     pub role: Role,
-    /// How long until the token stops working (90d, 12h); it never expires
-    /// without it
-    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration)]
+    /// How long until the token stops working (90d, 12h); without it the
+    /// token never expires
+    #[arg(
+        long,
+        value_name = "DURATION",
+        value_parser = parse_positive_duration,
+        help_default = "off"
+    )]
     pub expires: Option<Duration>,
     /// The server.
     #[command(flatten)]

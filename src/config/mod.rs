@@ -250,7 +250,6 @@ mod tests {
             notify: Default::default(),
             history_retention: proxyhealth_store::history::retention::DEFAULT_RETENTION,
             audit_retention: proxyhealth_store::audit::retention::DEFAULT_AUDIT_RETENTION,
-            audit_retention: proxyhealth_store::audit::retention::DEFAULT_AUDIT_RETENTION,
         };
         merged(&ServerLayer::default(), file.server).apply(&mut serve);
         assert_eq!(serve.listen.to_string(), "127.0.0.1:9");
@@ -364,7 +363,6 @@ mod tests {
             public_reads: true,
             notify: Default::default(),
             history_retention: proxyhealth_store::history::retention::DEFAULT_RETENTION,
-            audit_retention: proxyhealth_store::audit::retention::DEFAULT_AUDIT_RETENTION,
             audit_retention: proxyhealth_store::audit::retention::DEFAULT_AUDIT_RETENTION,
         };
         merged(&flags, file.server).apply(&mut settings);
