@@ -41,6 +41,14 @@ const SQLITE: &[File] = &[
         "20261221000000_vantage_readings.sql",
         include_str!("../migrations/sqlite/20261221000000_vantage_readings.sql"),
     ),
+    (
+        "20261222000000_personal_tokens.sql",
+        include_str!("../migrations/sqlite/20261222000000_personal_tokens.sql"),
+    ),
+    (
+        "20261222000100_audit.sql",
+        include_str!("../migrations/sqlite/20261222000100_audit.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations, oldest first.
@@ -68,6 +76,14 @@ const POSTGRES: &[File] = &[
     (
         "20261221000000_vantage_readings.sql",
         include_str!("../migrations/postgres/20261221000000_vantage_readings.sql"),
+    ),
+    (
+        "20261222000000_personal_tokens.sql",
+        include_str!("../migrations/postgres/20261222000000_personal_tokens.sql"),
+    ),
+    (
+        "20261222000100_audit.sql",
+        include_str!("../migrations/postgres/20261222000100_audit.sql"),
     ),
 ];
 

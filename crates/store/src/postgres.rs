@@ -49,6 +49,11 @@ pub struct PgStore {
     outbox: Option<std::sync::Arc<crate::outbox::postgres::PgOutbox>>,
     /// The vantages; `None` attached read-only without a schema of our own.
     vantages: Option<std::sync::Arc<crate::vantages::postgres::PgVantages>>,
+    /// The personal tokens; `None` attached read-only without a schema of
+    /// our own.
+    personal_tokens: Option<std::sync::Arc<crate::personal_tokens::postgres::PgPersonalTokens>>,
+    /// The audit log; `None` attached read-only without a schema of our own.
+    audit: Option<std::sync::Arc<crate::audit::postgres::PgAudit>>,
 }
 
 impl PgStore {
@@ -77,6 +82,12 @@ impl PgStore {
             history: Some(history),
             outbox: Some(outbox),
             vantages: Some(std::sync::Arc::new(crate::vantages::postgres::PgVantages {
+                pool: pool.clone(),
+            })),
+            personal_tokens: Some(std::sync::Arc::new(
+                crate::personal_tokens::postgres::PgPersonalTokens { pool: pool.clone() },
+            )),
+            audit: Some(std::sync::Arc::new(crate::audit::postgres::PgAudit {
                 pool: pool.clone(),
             })),
             pool,
@@ -122,6 +133,14 @@ impl PgStore {
         let vantages = own_state.as_ref().map(|pool| {
             std::sync::Arc::new(crate::vantages::postgres::PgVantages { pool: pool.clone() })
         });
+        let audit = own_state.as_ref().map(|pool| {
+            std::sync::Arc::new(crate::audit::postgres::PgAudit { pool: pool.clone() })
+        });
+        let personal_tokens = own_state.as_ref().map(|pool| {
+            std::sync::Arc::new(crate::personal_tokens::postgres::PgPersonalTokens {
+                pool: pool.clone(),
+            })
+        });
         Ok(PgStore {
             pool,
             read_only: true,
@@ -129,6 +148,8 @@ impl PgStore {
             history,
             outbox,
             vantages,
+            personal_tokens,
+            audit,
         })
     }
 
@@ -439,6 +460,18 @@ impl ProxyStore for PgStore {
         self.vantages
             .clone()
             .map(|vantages| vantages as std::sync::Arc<dyn crate::VantageStore>)
+    }
+
+    fn personal_tokens(&self) -> Option<std::sync::Arc<dyn crate::PersonalTokenStore>> {
+        self.personal_tokens
+            .clone()
+            .map(|tokens| tokens as std::sync::Arc<dyn crate::PersonalTokenStore>)
+    }
+
+    fn audit(&self) -> Option<std::sync::Arc<dyn crate::AuditLog>> {
+        self.audit
+            .clone()
+            .map(|audit| audit as std::sync::Arc<dyn crate::AuditLog>)
     }
 
     fn coordination(&self) -> Option<std::sync::Arc<dyn Coordination>> {

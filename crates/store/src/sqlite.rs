@@ -88,6 +88,10 @@ pub struct SqliteStore {
     outbox: std::sync::Arc<crate::outbox::sqlite::SqliteOutbox>,
     /// The vantages, over the same pools.
     vantages: std::sync::Arc<crate::vantages::sqlite::SqliteVantages>,
+    /// The personal tokens, over the same pools.
+    personal_tokens: std::sync::Arc<crate::personal_tokens::sqlite::SqlitePersonalTokens>,
+    /// The audit log, over the same pools.
+    audit: std::sync::Arc<crate::audit::sqlite::SqliteAudit>,
 }
 
 impl SqliteStore {
@@ -161,7 +165,18 @@ impl SqliteStore {
             writer: writer.clone(),
             reader: reader.clone(),
         });
+        let personal_tokens =
+            std::sync::Arc::new(crate::personal_tokens::sqlite::SqlitePersonalTokens {
+                writer: writer.clone(),
+                reader: reader.clone(),
+            });
+        let audit = std::sync::Arc::new(crate::audit::sqlite::SqliteAudit {
+            writer: writer.clone(),
+            reader: reader.clone(),
+        });
         Ok(SqliteStore {
+            audit,
+            personal_tokens,
             writer,
             reader,
             path: path.to_owned(),
@@ -445,6 +460,14 @@ impl ProxyStore for SqliteStore {
 
     fn vantages(&self) -> Option<std::sync::Arc<dyn crate::VantageStore>> {
         Some(self.vantages.clone())
+    }
+
+    fn personal_tokens(&self) -> Option<std::sync::Arc<dyn crate::PersonalTokenStore>> {
+        Some(self.personal_tokens.clone())
+    }
+
+    fn audit(&self) -> Option<std::sync::Arc<dyn crate::AuditLog>> {
+        Some(self.audit.clone())
     }
 
     fn instance_lock(
