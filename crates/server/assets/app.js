@@ -337,7 +337,7 @@
         summary = await api('GET', API.summary);
       } catch (e) {
         if (e.status === 401 && state.token) {
-          signOut(`The admin token was rejected: ${e.message}`);
+          signOut(`The token was rejected: ${e.message}`);
           summary = await api('GET', API.summary);
         } else {
           throw e;
@@ -364,7 +364,7 @@
           }
           mode = 'admin';
         } catch (e) {
-          if (e.status === 401) signOut(`The admin token was rejected (401): ${e.message}${e.detail ? ` — ${e.detail}` : ''}`);
+          if (e.status === 401) signOut(`The token was rejected (401): ${e.message}${e.detail ? ` — ${e.detail}` : ''}`);
           else if (e.status === 403) signOut(`This token may not read the proxies (403): ${e.message}`);
           else throw e;
         }
@@ -381,7 +381,7 @@
       }
     } catch (e) {
       if (e.status === 401 && !state.token) {
-        showAuthError('This server needs the admin token even for the read-only view.');
+        showAuthError('This server needs a token even for the read-only view.');
         renderAuth();
       }
       showNotice(e.status ? `Could not load the dashboard data (HTTP ${e.status}): ${e.message}` : `${e.message}.`, e.detail, 'load');
@@ -741,7 +741,7 @@
       if (state.liveGen === null || state.pollTimer) await load();
     } catch (e) {
       if (e.status === 401) {
-        signOut(`The admin token was rejected (401): ${e.message}`);
+        signOut(`The token was rejected (401): ${e.message}`);
       }
       showNotice(`Check now failed${e.status ? ` (HTTP ${e.status})` : ''}: ${e.message}`, e.detail, 'check');
     } finally {
@@ -863,7 +863,7 @@
     $('#sign-out').hidden = !signedIn;
     const btn = $('#check-now');
     btn.disabled = !signedIn || state.checking;
-    btn.title = signedIn ? 'Run a health sweep of every proxy now' : 'Check now needs the admin token: sign in first';
+    btn.title = signedIn ? 'Run a health sweep of every proxy now' : 'Check now needs a token: sign in first';
     document.body.dataset.mode = signedIn ? 'admin' : 'public';
   }
 
@@ -1472,7 +1472,7 @@
     if (!state.token) {
       renderAuth();
       setText($('#proxy-title'), state.page);
-      showPageMessage('A proxy’s page needs the admin token: sign in above.');
+      showPageMessage('A proxy’s page needs a token: sign in above.');
       return;
     }
     const base = `${API.list}/${encodeURIComponent(state.page)}`;
@@ -1482,8 +1482,8 @@
       proxy = await api('GET', base);
     } catch (e) {
       if (e.status === 401 || e.status === 403) {
-        signOut(`The admin token was rejected (${e.status}): ${e.message}`);
-        showPageMessage('A proxy’s page needs the admin token: sign in above.');
+        signOut(`The token was rejected (${e.status}): ${e.message}`);
+        showPageMessage('A proxy’s page needs a token: sign in above.');
       } else if (e.status === 404) {
         setText($('#proxy-title'), state.page);
         showPageMessage(`${e.message} There is no proxy with the id or name ${JSON.stringify(state.page)}.`);
