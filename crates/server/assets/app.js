@@ -672,6 +672,13 @@
     for (const id of Array.isArray(d.removed) ? d.removed : []) state.model.delete(String(id));
     const changed = (Array.isArray(d.changed) ? d.changed : []).filter((p) => p && typeof p === 'object');
     const at = parseTime(d.checked_at);
+    // Proxies whose latency alone moved: set it before their check is added to the history.
+    for (const c of Array.isArray(d.latencies) ? d.latencies : []) {
+      const e = c && state.model.get(str(c.id));
+      if (!e || typeof c.latency_ms !== 'number' || !e.p.status || typeof e.p.status !== 'object') continue;
+      e.p.status.latency_ms = c.latency_ms;
+      if (mode === 'admin') e.lat = c.latency_ms;
+    }
     if (at !== null && mode === 'admin') {
       // Every other proxy was checked by this sweep with the same result.
       const ids = new Set(changed.map((p) => str(p.id)));
