@@ -28,6 +28,7 @@ pub use crate::wire_replicas::{
     StaleProxy,
 };
 pub use crate::wire_summary::{Counts, Healthz, LastSweep, Summary};
+pub use crate::wire_vantage_history::{VantageHistory, VantageHistoryTransition};
 pub use crate::wire_vantages::{
     AGENT_ID_HEADER, AGENT_VERSION_HEADER, AgentAssignment, AgentInfo, AgentResult,
     AgentResultsRequest, AgentResultsResponse, AssignedProxy, CreateVantageRequest,

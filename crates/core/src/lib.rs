@@ -47,6 +47,7 @@ pub mod source;
 pub mod status;
 pub mod validate;
 pub mod vantage;
+pub mod vantage_history;
 
 pub use access::{Credential, Principal, Role, UnknownRole};
 pub use classify::{Classified, classify, health_report_url};
@@ -63,3 +64,4 @@ pub use secrets::{redact_in, redact_report, redact_url};
 pub use source::{ProxySource, SourceError};
 pub use status::Status;
 pub use vantage::{Quorum, VantageName, VantageReading, Verdict};
+pub use vantage_history::{VantageHistory, VantageTransition};

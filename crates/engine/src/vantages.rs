@@ -11,7 +11,8 @@
 
 use proxyhealth_core::vantage::verdict;
 use proxyhealth_core::{
-    HealthReport, Hysteresis, ProxyStatus, Quorum, Status, VantageName, VantageReading,
+    CheckRecord, HealthReport, Hysteresis, ProxyStatus, Quorum, Status, VantageHistory,
+    VantageName, VantageReading, VantageTransition,
 };
 use std::collections::HashMap;
 use std::time::Duration;
@@ -97,6 +98,9 @@ pub struct Intake {
     pub accepted: Vec<(Uuid, VantageReading)>,
     /// The results refused, and why.
     pub refused: Vec<Refusal>,
+    /// What the new readings add to the vantage's own history: their checks
+    /// and the vantage's status changes (a result sent again adds nothing).
+    pub history: VantageHistory,
 }
 
 /// Every other vantage's newest reading per proxy.
@@ -170,6 +174,25 @@ impl RemoteBook {
                 check.report,
                 hysteresis,
             );
+            let from = previous.map(|previous| previous.status);
+            intake.history.checks.push(CheckRecord {
+                proxy_id: id,
+                at: reading.checked_at,
+                result: reading.last_result,
+                latency: reading
+                    .latency_ms
+                    .map(|ms| Duration::from_millis(u64::from(ms))),
+            });
+            if from != Some(reading.status) {
+                intake.history.transitions.push(VantageTransition {
+                    proxy_id: id,
+                    vantage: vantage.clone(),
+                    at: reading.checked_at,
+                    from,
+                    to: reading.status,
+                    report: reading.report.clone(),
+                });
+            }
             intake.accepted.push((id, reading.clone()));
             self.put(id, reading);
         }

@@ -448,7 +448,12 @@ impl Application {
         let retention_task = match self.store.history() {
             Some(history) if self.sweep_loop => {
                 let stop = shutdown.clone().cancelled_owned();
-                Some(tokio::spawn(retention::run(history, self.retention, stop)))
+                Some(tokio::spawn(retention::run(
+                    history,
+                    self.store.vantages(),
+                    self.retention,
+                    stop,
+                )))
             }
             _ => None,
         };

@@ -203,7 +203,7 @@ fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
 
-fn wire_bucket(bucket: &HourBucket) -> HistoryBucket {
+pub(crate) fn wire_bucket(bucket: &HourBucket) -> HistoryBucket {
     let r = &bucket.rollup;
     HistoryBucket {
         hour: bucket.hour,

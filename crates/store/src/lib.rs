@@ -108,4 +108,6 @@ pub use pg_listener::{DUE_CHANNEL, ListenerSettings, PgNoticeListener, RESULTS_C
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use store::ProxyStore;
-pub use vantages::{AgentTokenError, MintedVantage, Vantage, VantageError, VantageStore};
+pub use vantages::{
+    AgentTokenError, MintedVantage, Vantage, VantageError, VantageStore, VantageWindow,
+};

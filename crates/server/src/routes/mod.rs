@@ -11,6 +11,7 @@ pub(crate) mod notifications;
 pub(crate) mod proxies;
 pub(crate) mod register;
 pub(crate) mod replicas;
+pub(crate) mod vantage_history;
 pub(crate) mod vantages;
 
 use crate::api_description::{self, Access, ApiDescription};
@@ -44,6 +45,7 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
         .routes(routes!(proxies::get_one, proxies::patch, proxies::delete))
         .routes(routes!(history::proxy_history))
         .routes(routes!(history::incidents))
+        .routes(routes!(vantage_history::vantage_history))
         .routes(routes!(replicas::report))
         .routes(routes!(notifications::list))
         .routes(routes!(vantages::list, vantages::create))
