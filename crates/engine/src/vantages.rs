@@ -400,6 +400,45 @@ mod tests {
     }
 
     #[test]
+    fn an_intake_adds_each_new_check_and_each_change_of_the_vantages_status_to_its_history() {
+        let id = Uuid::new_v4();
+        let mut book = RemoteBook::default();
+        let eu = name("eu-west");
+        let mut take = |status, s| {
+            book.take(
+                &eu,
+                vec![check(id, status, at(s))],
+                |_| true,
+                at(s),
+                Hysteresis::default(),
+            )
+            .history
+        };
+        let first = take(Status::Ok, 0);
+        assert_eq!(first.checks.len(), 1);
+        assert_eq!(
+            first
+                .transitions
+                .iter()
+                .map(|t| (t.from, t.to))
+                .collect::<Vec<_>>(),
+            [(None, Status::Ok)]
+        );
+        let same = take(Status::Ok, 10);
+        assert_eq!((same.checks.len(), same.transitions.len()), (1, 0));
+        let down = take(Status::Unreachable, 20);
+        assert_eq!(down.transitions[0].from, Some(Status::Ok));
+        assert_eq!(down.transitions[0].to, Status::Unreachable);
+        assert_eq!(down.transitions[0].vantage, eu);
+        assert_eq!(down.checks[0].latency, Some(Duration::from_millis(30)));
+        let again = take(Status::Unreachable, 20);
+        assert!(
+            again.is_empty(),
+            "a result sent again adds nothing: {again:?}"
+        );
+    }
+
+    #[test]
     fn a_result_timed_in_the_future_or_for_an_unknown_proxy_is_refused() {
         let id = Uuid::new_v4();
         let mut book = RemoteBook::default();
