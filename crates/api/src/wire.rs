@@ -19,8 +19,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 pub use crate::wire_history::{
-    HistoryBucket, HistoryTransition, HistoryWindow, Incident, IncidentsPage, ParseWindowError,
-    ProxyHistory, ProxyUptime,
+    HistoryBucket, HistoryTransition, HistoryWindow, Incident, IncidentKind, IncidentsPage,
+    ParseWindowError, ProxyHistory, ProxyUptime,
 };
 pub use crate::wire_notify::{NotificationDelivery, NotificationsResponse};
 pub use crate::wire_replicas::{

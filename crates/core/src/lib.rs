@@ -38,6 +38,7 @@ pub mod history;
 pub mod human;
 pub mod hysteresis;
 pub mod outcome;
+pub mod partial;
 pub mod proxy;
 pub mod proxy_status;
 pub mod report;
@@ -56,6 +57,7 @@ pub use history::{
 };
 pub use hysteresis::Hysteresis;
 pub use outcome::{BodyError, ProbeOutcome, ProbeResponse, TransportError, TransportErrorKind};
+pub use partial::{PartialChange, PartialRecorder, partial_vantages};
 pub use proxy::{Proxy, ProxyHost, app_host_for_csp};
 pub use proxy_status::{HISTORY_LEN, HistoryPoint, ProxyStatus};
 pub use report::{HealthReport, ReportLimits};

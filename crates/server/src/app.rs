@@ -307,7 +307,12 @@ impl Application {
             // one replica: the engine writes history before it publishes
             None => {
                 let builder = match store.history() {
-                    Some(history) => builder.history(proxyhealth_store::history::recorder(history)),
+                    Some(history) => builder
+                        .history(proxyhealth_store::history::recorder(Arc::clone(&history)))
+                        .partial_outages(proxyhealth_store::partial_recorder(
+                            history,
+                            settings.notify.partial,
+                        )),
                     None => builder,
                 };
                 (builder.build().map_err(AppError::Engine)?, None)

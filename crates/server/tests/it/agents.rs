@@ -491,3 +491,62 @@ async fn a_vantage_history_names_what_is_wrong_with_the_vantage_asked_for() {
     assert_eq!(window.status, StatusCode::BAD_REQUEST);
     assert_eq!(window.body["validations"][0]["field"], "window");
 }
+
+#[tokio::test]
+async fn a_partial_outage_is_an_incident_naming_its_vantages_until_it_is_over() {
+    let (app, id, _sim) = one_healthy_proxy().await;
+    let ap = vantage(&app, "ap-south").await;
+    let us = vantage(&app, "us-east").await;
+    send_results(&app, &us, json!([result(id, "ok", -5)])).await;
+    send_results(&app, &ap, json!([result(id, "unreachable", -4)])).await;
+    let open = app.admin_get("/api/v2/proxyhealth/incidents").await;
+    assert_eq!(open.status, StatusCode::OK, "{}", open.body);
+    let incidents = open.body["incidents"].as_array().expect("incidents");
+    let partial: Vec<&Value> = incidents
+        .iter()
+        .filter(|i| i["kind"] == "partial")
+        .collect();
+    assert_eq!(partial.len(), 1, "{}", open.body);
+    assert_eq!(partial[0]["proxy_id"], json!(id));
+    assert_eq!(partial[0]["open"], true);
+    assert_eq!(partial[0]["vantages"], json!(["ap-south"]));
+    assert_eq!(partial[0]["worst_status"], "ok");
+    assert_eq!(
+        partial[0]["first_error"],
+        "partial outage: failing from 1 of 3 vantages: ap-south (unreachable: connection refused)"
+    );
+    // the overall status never changed: no outage incident beside it
+    assert!(
+        incidents
+            .iter()
+            .all(|i| i["kind"] != "outage" || i["open"] == false),
+        "{}",
+        open.body
+    );
+
+    send_results(&app, &ap, json!([result(id, "ok", 0)])).await;
+    let over = app.admin_get("/api/v2/proxyhealth/incidents").await;
+    let partial: Vec<&Value> = over.body["incidents"]
+        .as_array()
+        .expect("incidents")
+        .iter()
+        .filter(|i| i["kind"] == "partial")
+        .collect();
+    assert_eq!(partial.len(), 1, "the same incident, ended: {}", over.body);
+    assert_eq!(partial[0]["open"], false);
+    assert_eq!(partial[0]["ended_by"], "recovered");
+    assert!(partial[0]["ended_at"].is_string());
+    // and the proxy's own history lists it too
+    let history = app
+        .admin_get("/api/v2/workspaceproxies/sydney/history")
+        .await;
+    assert!(
+        history.body["incidents"]
+            .as_array()
+            .expect("incidents")
+            .iter()
+            .any(|i| i["kind"] == "partial" && i["vantages"] == json!(["ap-south"])),
+        "{}",
+        history.body
+    );
+}

@@ -31,3 +31,18 @@ CREATE TABLE proxyhealth_vantage_rollups (
     CONSTRAINT proxyhealth_vantage_rollups_pkey PRIMARY KEY (vantage_id, proxy_id, hour)
 );
 CREATE INDEX proxyhealth_vantage_rollups_hour_idx ON proxyhealth_vantage_rollups (hour);
+
+-- Partial outages: a proxy failing from some vantages but fewer than the
+-- quorum (ok overall). One row per outage: opened when it starts, its
+-- vantages (a JSON array of names) grown while it lasts, ended_at set when it
+-- is over. Pruned with the rest of the history.
+CREATE TABLE proxyhealth_partial_outages (
+    id bigserial PRIMARY KEY,
+    proxy_id uuid NOT NULL,
+    proxy_name text NOT NULL,
+    started_at timestamp with time zone NOT NULL,
+    ended_at timestamp with time zone,
+    vantages jsonb NOT NULL,
+    first_warning text NOT NULL
+);
+CREATE INDEX proxyhealth_partial_outages_open_idx ON proxyhealth_partial_outages (ended_at);

@@ -30,3 +30,18 @@ CREATE TABLE proxyhealth_vantage_rollups (
     PRIMARY KEY (vantage_id, proxy_id, hour)
 ) STRICT;
 CREATE INDEX proxyhealth_vantage_rollups_hour_idx ON proxyhealth_vantage_rollups (hour);
+
+-- Partial outages: a proxy failing from some vantages but fewer than the
+-- quorum (ok overall). One row per outage: opened when it starts, its
+-- vantages (a JSON array of names) grown while it lasts, ended_at set when it
+-- is over; times in unix nanoseconds. Pruned with the rest of the history.
+CREATE TABLE proxyhealth_partial_outages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    proxy_id TEXT NOT NULL,
+    proxy_name TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    ended_at INTEGER,
+    vantages TEXT NOT NULL,
+    first_warning TEXT NOT NULL
+) STRICT;
+CREATE INDEX proxyhealth_partial_outages_open_idx ON proxyhealth_partial_outages (ended_at);

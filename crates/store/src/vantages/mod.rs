@@ -171,7 +171,8 @@ pub trait VantageStore: Send + Sync + std::fmt::Debug {
     /// Deletes at most `limit` rows of each per-vantage history table older
     /// than `before` (rollups of earlier hours; transitions before it that a
     /// newer one of the same vantage and proxy follows, so each keeps its
-    /// status at the start of any window); returns how many went.
+    /// status at the start of any window), and partial outages that ended
+    /// before it; returns how many went.
     async fn prune_history(&self, before: OffsetDateTime, limit: u32) -> Result<u64, StoreError>;
 }
 

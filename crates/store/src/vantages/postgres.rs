@@ -402,8 +402,19 @@ impl VantageStore for PgVantages {
         .await
         .map_err(db_err)?
         .rows_affected();
+        // ended partial outages go by the same age
+        let outages = sqlx::query(
+            "DELETE FROM proxyhealth_partial_outages WHERE id IN (SELECT id FROM \
+             proxyhealth_partial_outages WHERE ended_at < $1 LIMIT $2)",
+        )
+        .bind(before)
+        .bind(i64::from(limit))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
         tx.commit().await.map_err(db_err)?;
-        Ok(rollups + transitions)
+        Ok(rollups + transitions + outages)
     }
 }
 
