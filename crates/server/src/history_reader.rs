@@ -157,7 +157,7 @@ impl HistoryReader {
                         .filter(|outage| outage.proxy_id == proxy.id)
                         .map(|outage| wire_partial(outage, None, now)),
                 );
-                incidents.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+                incidents.sort_by_key(|incident| std::cmp::Reverse(incident.started_at));
                 incidents
             },
         }))

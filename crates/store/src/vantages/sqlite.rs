@@ -227,7 +227,7 @@ impl VantageStore for SqliteVantages {
         }
         // the one writer connection serialises every read-merge-write
         let mut tx = self.writer.begin().await.map_err(db_err)?;
-        let id = vantage_id(&mut *tx, vantage).await?;
+        let id = vantage_id(&mut tx, vantage).await?;
         let mut stored = HashMap::new();
         for (proxy, hour) in super::history::keys_of(&history.checks) {
             let row = sqlx::query(
@@ -295,7 +295,7 @@ impl VantageStore for SqliteVantages {
         since: OffsetDateTime,
     ) -> Result<VantageWindow, VantageError> {
         let mut conn = self.reader.acquire().await.map_err(db_err)?;
-        let id = vantage_id(&mut *conn, vantage).await?;
+        let id = vantage_id(&mut conn, vantage).await?;
         let proxy = proxy_id.hyphenated().to_string();
         let rows = sqlx::query(
             "SELECT hour, checks, ok, unhealthy, unreachable, latency_max_us, sketch \
