@@ -455,7 +455,9 @@ impl Application {
                 let stop = shutdown.clone().cancelled_owned();
                 Some(tokio::spawn(retention::run(
                     history,
-                    self.store.vantages(),
+                    self.store
+                        .vantages()
+                        .map(proxyhealth_store::vantages::pruning),
                     self.retention,
                     stop,
                 )))

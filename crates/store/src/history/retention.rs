@@ -7,9 +7,8 @@
 //! so the writes of checks wait at most one chunk (SQLite has one writer).
 //! A failed pass is logged and tried again at the next period: pruning
 //! never stops checks. With several replicas each prunes; the deletes are
-//! idempotent. Each vantage's own history (see
-//! [`VantageStore::prune_history`]) is pruned by the same rule in the same
-//! pass.
+//! idempotent. Other history kept beside this one (each vantage's own, see
+//! [`crate::vantages::pruning`]) is pruned by the same rule in the same pass.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +16,19 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use super::{HistoryStore, Pruned};
-use crate::VantageStore;
+
+/// History kept beside the proxies' (each vantage's own), pruned by the same
+/// retention in the same pass.
+#[async_trait::async_trait]
+pub trait OtherHistory: Send + Sync {
+    /// Deletes at most `limit` rows of each of its tables older than
+    /// `before`; returns how many went.
+    async fn prune_history(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, crate::StoreError>;
+}
 
 /// How long history is kept by default: 90 days.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(90 * 24 * 3600);
@@ -64,10 +75,10 @@ pub async fn prune_once(
     }
 }
 
-/// One pass over the vantages' own history: deletes everything older than
-/// `keep` before `now`, chunk by chunk; returns how many rows went.
-pub async fn prune_vantages_once(
-    vantages: &dyn VantageStore,
+/// One pass over other history: deletes everything older than `keep` before
+/// `now`, chunk by chunk; returns how many rows went.
+pub async fn prune_other_once(
+    vantages: &dyn OtherHistory,
     settings: RetentionSettings,
     now: OffsetDateTime,
 ) -> Result<u64, crate::StoreError> {
@@ -85,11 +96,11 @@ pub async fn prune_vantages_once(
     }
 }
 
-/// Prunes every period until `stop` finishes (the vantages' own history
-/// too, when the store keeps vantages).
+/// Prunes every period until `stop` finishes (`other` history too, when
+/// there is some).
 pub async fn run(
     history: Arc<dyn HistoryStore>,
-    vantages: Option<Arc<dyn VantageStore>>,
+    vantages: Option<Arc<dyn OtherHistory>>,
     settings: RetentionSettings,
     stop: impl std::future::Future<Output = ()>,
 ) {
@@ -117,7 +128,7 @@ pub async fn run(
         let Some(vantages) = &vantages else { continue };
         let pass = tokio::select! {
             () = &mut stop => return,
-            pass = prune_vantages_once(vantages.as_ref(), settings, OffsetDateTime::now_utc()) => pass,
+            pass = prune_other_once(vantages.as_ref(), settings, OffsetDateTime::now_utc()) => pass,
         };
         match pass {
             Ok(0) => {}

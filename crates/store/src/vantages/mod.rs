@@ -27,12 +27,14 @@ pub(crate) mod postgres;
 pub(crate) mod sqlite;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use proxyhealth_core::validate::FieldError;
 use proxyhealth_core::{Status, VantageHistory, VantageName, VantageReading, VantageTransition};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::history::retention::OtherHistory;
 use crate::token::{self, MintedToken};
 use crate::{HourBucket, StoreError};
 
@@ -238,4 +240,18 @@ fn reading_from_json(json: &str, vantage: VantageName) -> Result<VantageReading,
 fn stored_name(name: &str) -> Result<VantageName, StoreError> {
     VantageName::new(name)
         .map_err(|err| StoreError::Internal(format!("stored vantage name {name:?}: {err}")))
+}
+
+/// The vantages' own history as the retention task prunes it.
+pub fn pruning(vantages: Arc<dyn VantageStore>) -> Arc<dyn OtherHistory> {
+    Arc::new(Pruning(vantages))
+}
+
+struct Pruning(Arc<dyn VantageStore>);
+
+#[async_trait::async_trait]
+impl OtherHistory for Pruning {
+    async fn prune_history(&self, before: OffsetDateTime, limit: u32) -> Result<u64, StoreError> {
+        self.0.prune_history(before, limit).await
+    }
 }
