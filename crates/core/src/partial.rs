@@ -94,3 +94,102 @@ pub trait PartialRecorder: Send + Sync {
     /// open one, if any.
     async fn record_partial(&self, changes: Vec<PartialChange>) -> Result<(), RecordError>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{HealthReport, Proxy, VantageReading};
+
+    fn reading(vantage: &str, status: Status, stale: bool) -> VantageReading {
+        VantageReading {
+            vantage: VantageName::new(vantage).expect("a valid name"),
+            status,
+            last_result: status,
+            streak: 1,
+            latency_ms: None,
+            checked_at: OffsetDateTime::UNIX_EPOCH,
+            report: HealthReport::default(),
+            stale,
+        }
+    }
+
+    fn status(overall: Status, vantages: Vec<VantageReading>) -> ProxyStatus {
+        let at = OffsetDateTime::UNIX_EPOCH;
+        ProxyStatus {
+            proxy: Proxy {
+                id: Uuid::nil(),
+                name: "sydney".into(),
+                display_name: String::new(),
+                icon: String::new(),
+                url: "https://sydney.example".into(),
+                wildcard_hostname: String::new(),
+                created_at: at,
+                updated_at: at,
+                deleted: false,
+                token_hashed_secret: Vec::new(),
+                region_id: 1,
+                derp_enabled: false,
+                derp_only: false,
+                version: String::new(),
+            },
+            host: None,
+            status: overall,
+            last_result: overall,
+            streak: 1,
+            report: HealthReport::default(),
+            checked_at: at,
+            latency: None,
+            status_changed_at: at,
+            history: Vec::new(),
+            check_seq: 0,
+            tls_not_after: None,
+            tls_days_left: None,
+            vantages,
+        }
+    }
+
+    #[test]
+    fn only_fresh_failing_vantages_of_a_proxy_ok_overall_are_a_partial_outage() {
+        let partial = status(
+            Status::Ok,
+            vec![
+                reading("local", Status::Ok, false),
+                reading("ap-south", Status::Unreachable, false),
+                reading("us-east", Status::Unhealthy, true),
+            ],
+        );
+        let names: Vec<String> = partial_vantages(&partial)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(names, ["ap-south"], "a stale reading does not count");
+        let down = status(Status::Unreachable, partial.vantages.clone());
+        assert!(
+            partial_vantages(&down).is_empty(),
+            "down overall is an outage"
+        );
+        let alone = status(Status::Ok, Vec::new());
+        assert!(partial_vantages(&alone).is_empty());
+    }
+
+    #[test]
+    fn a_change_is_made_when_the_failing_vantages_differ_or_nothing_was_known() {
+        let calm = status(Status::Ok, vec![reading("local", Status::Ok, false)]);
+        let partial = status(
+            Status::Ok,
+            vec![
+                reading("local", Status::Ok, false),
+                reading("ap-south", Status::Unreachable, false),
+            ],
+        );
+        let at = OffsetDateTime::UNIX_EPOCH;
+        assert!(PartialChange::between(Some(&calm), &calm, at).is_none());
+        assert!(PartialChange::between(Some(&partial), &partial, at).is_none());
+        let start = PartialChange::between(Some(&calm), &partial, at).expect("a start");
+        assert!(start.is_partial());
+        let end = PartialChange::between(Some(&partial), &calm, at).expect("an end");
+        assert!(!end.is_partial());
+        let first = PartialChange::between(None, &calm, at).expect("the store decides");
+        assert!(!first.is_partial());
+    }
+}

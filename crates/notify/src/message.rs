@@ -230,6 +230,40 @@ mod tests {
     }
 
     #[test]
+    fn a_partial_outage_is_its_own_event_named_by_its_warning() {
+        let start = Event::Change {
+            id: 8,
+            transition: Transition {
+                from: Some(Status::Ok),
+                to: Status::Ok,
+                report: HealthReport {
+                    errors: Vec::new(),
+                    warnings: vec!["partial outage: failing from 1 of 3 vantages: ap-south".into()],
+                },
+                previous_lasted: None,
+                ..match change() {
+                    Event::Change { transition, .. } => transition,
+                    Event::Test => unreachable!("a change"),
+                }
+            },
+        };
+        assert_eq!(start.kind(), "partial_outage");
+        let body = serde_json::to_value(WebhookBody::of(&start, None)).expect("json");
+        assert_eq!(body["type"], "partial_outage");
+        assert_eq!(body["recovered"], false);
+        assert_eq!(
+            body["summary"],
+            "eu-<west>: partial outage: failing from 1 of 3 vantages: ap-south"
+        );
+        let text = slack_text(&start, None);
+        assert!(
+            text.starts_with(":large_yellow_circle: eu-&lt;west&gt;: partial outage: failing"),
+            "{text}"
+        );
+        assert_eq!(change().kind(), "status_change", "a real change stays one");
+    }
+
+    #[test]
     fn the_webhook_body_hides_the_password_and_says_how_long() {
         let body = serde_json::to_value(WebhookBody::of(&change(), None)).expect("json");
         assert_eq!(body["type"], "status_change");
