@@ -219,7 +219,8 @@ mod tests {
              tls_client_key, tls_expiry_warning, latency_warning, listen, interval, rise, fall, \
              admin_token, second_opinion, public_reads, log_format, history_retention, audit_retention, \
              vantage, vantage_quorum, notify_webhook, \
-             notify_slack, notify_secret, notify_timeout, notify_retry_for, notify_damping, public_url, \
+             notify_slack, notify_secret, notify_timeout, notify_retry_for, notify_damping, notify_partial, \
+             public_url, \
              allow_empty)"
         );
     }

@@ -9,6 +9,7 @@
 
 use super::layer::{HelpDefault, set, settings_group};
 use super::units::{format_duration, parse_duration, parse_positive_duration};
+use clap::builder::BoolishValueParser;
 use proxyhealth_notify::settings::{DEFAULT_RETRY_FOR, DEFAULT_TIMEOUT};
 use proxyhealth_notify::{NotifySettings, Secret, Target, TargetKind};
 use serde::Deserialize;
@@ -95,6 +96,22 @@ settings_group! {
         #[serde(deserialize_with = "duration")]
         pub notify_damping: Option<Duration>,
 
+        /// Also notify a proxy entering or leaving a partial outage (failing
+        /// from some vantages but fewer than the quorum, so still ok overall),
+        /// naming the vantages; without it only changes of the overall status
+        /// notify
+        #[arg(
+            long,
+            env = "PROXYHEALTH_NOTIFY_PARTIAL",
+            value_name = "BOOL",
+            num_args = 0..=1,
+            default_missing_value = "true",
+            value_parser = BoolishValueParser::new(),
+            help_default = false
+        )]
+        #[serde(deserialize_with = "super::file_value::boolean")]
+        pub notify_partial: Option<bool>,
+
         /// The dashboard's public URL: notifications link to
         /// {public_url}/proxies/{id}
         #[arg(
@@ -129,6 +146,7 @@ impl NotifyLayer {
         set(&mut settings.timeout, self.notify_timeout);
         set(&mut settings.retry_for, self.notify_retry_for);
         set(&mut settings.damping, self.notify_damping);
+        set(&mut settings.partial, self.notify_partial);
         set(&mut settings.public_url, self.public_url.map(Some));
     }
 }

@@ -155,6 +155,8 @@ mod tests {
                 duration_ms: 90_000,
                 worst_status: Status::Unhealthy,
                 first_error: "disk full".into(),
+                kind: Default::default(),
+                vantages: Vec::new(),
             }],
         };
         let text = render_history(&history, false);

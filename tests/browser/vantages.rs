@@ -612,6 +612,37 @@ async fn three_vantages_show_as_a_coloured_matrix_a_row_each_on_the_proxy_page_a
         assert_eq!(rows[1].tone, "fast");
         assert_eq!(rows[2].errors, ["request to proxy failed: dial tcp: i/o timeout"]);
         assert!(rows.iter().all(|r| !r.stale));
+        // its partial outage is an incident on the page, naming the vantage
+        let deadline = tokio::time::Instant::now() + SHOWN;
+        loop {
+            let found = page
+                .eval(
+                    r#"(() => [...document.querySelectorAll('#incident-list li.incident[data-kind="partial"]')].map((li) => ({
+  badge: li.querySelector('.badge').textContent.trim(),
+  message: li.querySelector('.incident-message').textContent,
+  open: li.dataset.open,
+})))()"#,
+                )
+                .await
+                .expect("read the incidents");
+            let partial = found.as_array().and_then(|list| {
+                list.iter().find(|i| {
+                    i["badge"] == "Partial outage"
+                        && i["open"] == "true"
+                        && i["message"]
+                            .as_str()
+                            .is_some_and(|m| m.starts_with("partial outage: failing from 1 of 3 vantages: sydney"))
+                })
+            });
+            if partial.is_some() {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no open partial outage naming sydney among eu-west's incidents: {found}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
 
         page.navigate(&format!("{}/proxies/{}", demo.base, ids["af-south"]))
             .await

@@ -57,6 +57,7 @@ mod wire_history;
 mod wire_notify;
 mod wire_replicas;
 mod wire_summary;
+mod wire_vantage_history;
 mod wire_vantages;
 
 pub use client::{

@@ -23,8 +23,8 @@ pub use crate::wire_access::{
     PersonalTokenInfo, PersonalTokensResponse,
 };
 pub use crate::wire_history::{
-    HistoryBucket, HistoryTransition, HistoryWindow, Incident, IncidentsPage, ParseWindowError,
-    ProxyHistory, ProxyUptime,
+    HistoryBucket, HistoryTransition, HistoryWindow, Incident, IncidentKind, IncidentsPage,
+    ParseWindowError, ProxyHistory, ProxyUptime,
 };
 pub use crate::wire_notify::{NotificationDelivery, NotificationsResponse};
 pub use crate::wire_replicas::{
@@ -32,6 +32,7 @@ pub use crate::wire_replicas::{
     StaleProxy,
 };
 pub use crate::wire_summary::{Counts, Healthz, LastSweep, Summary};
+pub use crate::wire_vantage_history::{VantageHistory, VantageHistoryTransition};
 pub use crate::wire_vantages::{
     AGENT_ID_HEADER, AGENT_VERSION_HEADER, AgentAssignment, AgentInfo, AgentResult,
     AgentResultsRequest, AgentResultsResponse, AssignedProxy, CreateVantageRequest,

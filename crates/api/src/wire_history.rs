@@ -180,7 +180,29 @@ pub struct Incident {
     /// unregistered, then unknown).
     pub worst_status: Status,
     /// The first error reported in it (first line); empty when none was.
+    /// For a partial outage, its first warning (`partial outage: failing
+    /// from …`).
     pub first_error: String,
+    /// `outage` (out of `ok`) or `partial` (`ok` overall while failing
+    /// from fewer vantages than the quorum; its worst status is `ok`).
+    #[serde(default)]
+    pub kind: IncidentKind,
+    /// For a partial outage, every vantage it failed from while it lasted;
+    /// empty for an outage.
+    #[serde(default)]
+    pub vantages: Vec<String>,
+}
+
+/// What kind of incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentKind {
+    /// The proxy was out of `ok`.
+    #[default]
+    Outage,
+    /// The proxy stayed `ok` overall but failed from fewer vantages than the
+    /// quorum.
+    Partial,
 }
 
 /// `GET /api/v2/workspaceproxies/{id or name}/history?window=`.

@@ -38,6 +38,7 @@ pub mod history;
 pub mod human;
 pub mod hysteresis;
 pub mod outcome;
+pub mod partial;
 pub mod proxy;
 pub mod proxy_status;
 pub mod report;
@@ -47,6 +48,7 @@ pub mod source;
 pub mod status;
 pub mod validate;
 pub mod vantage;
+pub mod vantage_history;
 
 pub use access::{Credential, Principal, Role, UnknownRole};
 pub use classify::{Classified, classify, health_report_url};
@@ -55,6 +57,7 @@ pub use history::{
 };
 pub use hysteresis::Hysteresis;
 pub use outcome::{BodyError, ProbeOutcome, ProbeResponse, TransportError, TransportErrorKind};
+pub use partial::{PartialChange, PartialRecorder, partial_vantages};
 pub use proxy::{Proxy, ProxyHost, app_host_for_csp};
 pub use proxy_status::{HISTORY_LEN, HistoryPoint, ProxyStatus};
 pub use report::{HealthReport, ReportLimits};
@@ -63,3 +66,4 @@ pub use secrets::{redact_in, redact_report, redact_url};
 pub use source::{ProxySource, SourceError};
 pub use status::Status;
 pub use vantage::{Quorum, VantageName, VantageReading, Verdict};
+pub use vantage_history::{VantageHistory, VantageTransition};

@@ -11,7 +11,8 @@
 
 use proxyhealth_core::vantage::verdict;
 use proxyhealth_core::{
-    HealthReport, Hysteresis, ProxyStatus, Quorum, Status, VantageName, VantageReading,
+    CheckRecord, HealthReport, Hysteresis, ProxyStatus, Quorum, Status, VantageHistory,
+    VantageName, VantageReading, VantageTransition,
 };
 use std::collections::HashMap;
 use std::time::Duration;
@@ -97,6 +98,9 @@ pub struct Intake {
     pub accepted: Vec<(Uuid, VantageReading)>,
     /// The results refused, and why.
     pub refused: Vec<Refusal>,
+    /// What the new readings add to the vantage's own history: their checks
+    /// and the vantage's status changes (a result sent again adds nothing).
+    pub history: VantageHistory,
 }
 
 /// Every other vantage's newest reading per proxy.
@@ -170,6 +174,25 @@ impl RemoteBook {
                 check.report,
                 hysteresis,
             );
+            let from = previous.map(|previous| previous.status);
+            intake.history.checks.push(CheckRecord {
+                proxy_id: id,
+                at: reading.checked_at,
+                result: reading.last_result,
+                latency: reading
+                    .latency_ms
+                    .map(|ms| Duration::from_millis(u64::from(ms))),
+            });
+            if from != Some(reading.status) {
+                intake.history.transitions.push(VantageTransition {
+                    proxy_id: id,
+                    vantage: vantage.clone(),
+                    at: reading.checked_at,
+                    from,
+                    to: reading.status,
+                    report: reading.report.clone(),
+                });
+            }
             intake.accepted.push((id, reading.clone()));
             self.put(id, reading);
         }
@@ -374,6 +397,45 @@ mod tests {
         );
         assert_eq!(older.refused[0].reason(), "older");
         assert_eq!(book.of(&id)[0].status, Status::Ok);
+    }
+
+    #[test]
+    fn an_intake_adds_each_new_check_and_each_change_of_the_vantages_status_to_its_history() {
+        let id = Uuid::new_v4();
+        let mut book = RemoteBook::default();
+        let eu = name("eu-west");
+        let mut take = |status, s| {
+            book.take(
+                &eu,
+                vec![check(id, status, at(s))],
+                |_| true,
+                at(s),
+                Hysteresis::default(),
+            )
+            .history
+        };
+        let first = take(Status::Ok, 0);
+        assert_eq!(first.checks.len(), 1);
+        assert_eq!(
+            first
+                .transitions
+                .iter()
+                .map(|t| (t.from, t.to))
+                .collect::<Vec<_>>(),
+            [(None, Status::Ok)]
+        );
+        let same = take(Status::Ok, 10);
+        assert_eq!((same.checks.len(), same.transitions.len()), (1, 0));
+        let down = take(Status::Unreachable, 20);
+        assert_eq!(down.transitions[0].from, Some(Status::Ok));
+        assert_eq!(down.transitions[0].to, Status::Unreachable);
+        assert_eq!(down.transitions[0].vantage, eu);
+        assert_eq!(down.checks[0].latency, Some(Duration::from_millis(30)));
+        let again = take(Status::Unreachable, 20);
+        assert!(
+            again.is_empty(),
+            "a result sent again adds nothing: {again:?}"
+        );
     }
 
     #[test]

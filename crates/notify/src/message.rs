@@ -21,10 +21,11 @@ pub enum Event {
 }
 
 impl Event {
-    /// The event's word (`status_change` or `test`), in the body and the
-    /// `X-Proxyhealth-Event` header.
+    /// The event's word (`status_change`, `partial_outage` or `test`), in
+    /// the body and the `X-Proxyhealth-Event` header.
     pub fn kind(&self) -> &'static str {
         match self {
+            Event::Change { transition, .. } if is_partial(transition) => "partial_outage",
             Event::Change { .. } => "status_change",
             Event::Test => "test",
         }
@@ -126,10 +127,27 @@ impl WebhookBody {
     }
 }
 
+/// Whether an outbox row is a partial outage's start or end rather than a
+/// status change: the store writes those as `ok` to `ok` (the overall status
+/// does not change), the warning naming the vantages.
+pub fn is_partial(t: &Transition) -> bool {
+    t.from == Some(Status::Ok) && t.to == Status::Ok
+}
+
 /// One readable line: `eu-west is unreachable (was ok for 3h 2m)`, `eu-west
 /// is ok again (…)` for a recovery, `eu-west registered and is ok (was
 /// unregistered for 22ms)` for a registration.
 pub fn summary(t: &Transition) -> String {
+    if is_partial(t) {
+        // the warning says it: `partial outage: failing from 1 of 3 vantages: …`
+        // or `partial outage over: was failing from …`
+        let warning = t
+            .report
+            .warnings
+            .first()
+            .map_or("partial outage", String::as_str);
+        return format!("{}: {warning}", t.proxy_name);
+    }
     let now = if t.is_recovery() {
         format!("{} is ok again", t.proxy_name)
     } else if t.from == Some(Status::Unregistered) {
@@ -156,6 +174,7 @@ pub fn slack_text(event: &Event, dashboard_url: Option<&str>) -> String {
         return ":wave: Test notification from proxyhealth".to_owned();
     };
     let icon = match t.to {
+        Status::Ok if is_partial(t) && t.previous_lasted.is_none() => ":large_yellow_circle:",
         Status::Ok => ":large_green_circle:",
         Status::Unhealthy => ":large_orange_circle:",
         Status::Unreachable => ":red_circle:",
@@ -208,6 +227,40 @@ mod tests {
                 previous_lasted: Some(Duration::from_secs(3725)),
             },
         }
+    }
+
+    #[test]
+    fn a_partial_outage_is_its_own_event_named_by_its_warning() {
+        let start = Event::Change {
+            id: 8,
+            transition: Transition {
+                from: Some(Status::Ok),
+                to: Status::Ok,
+                report: HealthReport {
+                    errors: Vec::new(),
+                    warnings: vec!["partial outage: failing from 1 of 3 vantages: ap-south".into()],
+                },
+                previous_lasted: None,
+                ..match change() {
+                    Event::Change { transition, .. } => transition,
+                    Event::Test => unreachable!("a change"),
+                }
+            },
+        };
+        assert_eq!(start.kind(), "partial_outage");
+        let body = serde_json::to_value(WebhookBody::of(&start, None)).expect("json");
+        assert_eq!(body["type"], "partial_outage");
+        assert_eq!(body["recovered"], false);
+        assert_eq!(
+            body["summary"],
+            "eu-<west>: partial outage: failing from 1 of 3 vantages: ap-south"
+        );
+        let text = slack_text(&start, None);
+        assert!(
+            text.starts_with(":large_yellow_circle: eu-&lt;west&gt;: partial outage: failing"),
+            "{text}"
+        );
+        assert_eq!(change().kind(), "status_change", "a real change stays one");
     }
 
     #[test]

@@ -155,6 +155,10 @@ pub struct NotifySettings {
     pub damping: Duration,
     /// The dashboard's public URL: bodies link to `{public_url}/proxies/{id}`.
     pub public_url: Option<Url>,
+    /// Whether a proxy entering or leaving a partial outage (failing from
+    /// fewer vantages than the quorum) is notified too (`partial_outage`
+    /// events); without it only changes of the overall status are.
+    pub partial: bool,
 }
 
 impl Default for NotifySettings {
@@ -166,6 +170,7 @@ impl Default for NotifySettings {
             retry_for: DEFAULT_RETRY_FOR,
             damping: Duration::ZERO,
             public_url: None,
+            partial: false,
         }
     }
 }

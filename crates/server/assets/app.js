@@ -1835,7 +1835,9 @@
   }
 
   function incidentItem(i) {
-    const worst = normStatus(i.worst_status);
+    // a partial outage stays ok overall: shown in the warning's colour, its vantages named by its warning
+    const partial = i.kind === 'partial';
+    const worst = partial ? 'unhealthy' : normStatus(i.worst_status);
     const started = parseTime(i.started_at);
     const ended = parseTime(i.ended_at);
     const open = i.open === true;
@@ -1846,9 +1848,9 @@
     if (open) when.append(el('span', { class: 'tag tag-open', text: 'ongoing' }));
     else if (ended !== null) when.append(el('time', { datetime: new Date(ended).toISOString(), title: exactTime(ended), text: fmtClock(ended, true) }));
     const duration = num(i.duration_ms);
-    return el('li', { class: 'incident', dataset: { status: worst, open: String(open) } },
+    return el('li', { class: 'incident', dataset: { status: worst, open: String(open), kind: partial ? 'partial' : 'outage' } },
       el('div', { class: 'incident-head' },
-        el('span', { class: 'badge', dataset: { status: worst }, text: LABEL[worst] }),
+        el('span', { class: 'badge', dataset: { status: worst }, text: partial ? 'Partial outage' : LABEL[worst] }),
         when,
         el('span', { class: 'incident-duration', text: duration === null ? '' : `${open ? 'for ' : 'lasted '}${fmtDuration(duration)}` })),
       el('p', { class: message ? 'incident-message' : 'incident-message muted', dataset: { empty: String(!message) }, text: message || 'No error message was reported.' }));

@@ -313,7 +313,12 @@ impl Application {
             // one replica: the engine writes history before it publishes
             None => {
                 let builder = match store.history() {
-                    Some(history) => builder.history(proxyhealth_store::history::recorder(history)),
+                    Some(history) => builder
+                        .history(proxyhealth_store::history::recorder(Arc::clone(&history)))
+                        .partial_outages(proxyhealth_store::partial_recorder(
+                            history,
+                            settings.notify.partial,
+                        )),
                     None => builder,
                 };
                 (builder.build().map_err(AppError::Engine)?, None)
@@ -455,7 +460,14 @@ impl Application {
         let retention_task = match self.store.history() {
             Some(history) if self.sweep_loop => {
                 let stop = shutdown.clone().cancelled_owned();
-                Some(tokio::spawn(retention::run(history, self.retention, stop)))
+                Some(tokio::spawn(retention::run(
+                    history,
+                    self.store
+                        .vantages()
+                        .map(proxyhealth_store::vantages::pruning),
+                    self.retention,
+                    stop,
+                )))
             }
             _ => None,
         };

@@ -11,12 +11,14 @@
 //! fleet's size.
 
 use proxyhealth_api::wire::{
-    HistoryBucket, HistoryTransition, HistoryWindow, Incident, IncidentsPage, ProxyHistory,
-    ProxyUptime,
+    HistoryBucket, HistoryTransition, HistoryWindow, Incident, IncidentKind, IncidentsPage,
+    ProxyHistory, ProxyUptime,
 };
-use proxyhealth_core::{Proxy, Transition};
+use proxyhealth_core::{IncidentEnd, Proxy, Status, Transition};
 use proxyhealth_store::history::view::{self, IncidentRecord};
-use proxyhealth_store::{HistoryStore, HourBucket, ProxyStore, StoreError, UptimeCounts};
+use proxyhealth_store::{
+    HistoryStore, HourBucket, PartialOutage, ProxyStore, StoreError, UptimeCounts,
+};
 use std::collections::HashMap;
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -141,12 +143,54 @@ impl HistoryReader {
             status_at_start: view.status_at_start,
             buckets: view.buckets.iter().map(wire_bucket).collect(),
             transitions: view.transitions.iter().map(wire_transition).collect(),
-            incidents: view
-                .incidents
-                .iter()
-                .map(|incident| wire_incident(incident, now))
-                .collect(),
+            incidents: {
+                let mut incidents: Vec<Incident> = view
+                    .incidents
+                    .iter()
+                    .map(|incident| wire_incident(incident, now))
+                    .collect();
+                incidents.extend(
+                    history
+                        .partial_outages(view.since)
+                        .await?
+                        .iter()
+                        .filter(|outage| outage.proxy_id == proxy.id)
+                        .map(|outage| wire_partial(outage, None, now)),
+                );
+                incidents.sort_by_key(|incident| std::cmp::Reverse(incident.started_at));
+                incidents
+            },
         }))
+    }
+
+    /// The partial outages open at or after `since` as incidents, those of
+    /// proxies deleted since ended at their deletion.
+    async fn partial_incidents(
+        &self,
+        history: &dyn HistoryStore,
+        proxies: &dyn ProxyStore,
+        since: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Incident>, StoreError> {
+        let outages = history.partial_outages(since).await?;
+        if outages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut ids: Vec<Uuid> = outages.iter().map(|outage| outage.proxy_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let deleted_at: HashMap<Uuid, OffsetDateTime> = proxies
+            .get_proxies(&ids)
+            .await?
+            .into_iter()
+            .filter(|proxy| proxy.deleted)
+            .map(|proxy| (proxy.id, proxy.updated_at))
+            .collect();
+        Ok(outages
+            .iter()
+            .map(|outage| wire_partial(outage, deleted_at.get(&outage.proxy_id).copied(), now))
+            .filter(|incident| incident.ended_at.is_none_or(|ended| ended >= since))
+            .collect())
     }
 
     /// One page of the incidents open at or after `since`, newest first,
@@ -176,13 +220,21 @@ impl HistoryReader {
             .map(|proxy| (proxy.id, proxy.updated_at))
             .collect();
         let all = view::end_at_deletion(all, &deleted_at, since);
-        let total = all.len();
-        let incidents = all
+        let mut all: Vec<Incident> = all
             .iter()
-            .skip(offset)
-            .take(limit)
             .map(|incident| wire_incident(incident, now))
             .collect();
+        all.extend(
+            self.partial_incidents(history.as_ref(), proxies, since, now)
+                .await?,
+        );
+        all.sort_by(|a, b| {
+            b.started_at
+                .cmp(&a.started_at)
+                .then_with(|| a.proxy_id.cmp(&b.proxy_id))
+        });
+        let total = all.len();
+        let incidents = all.into_iter().skip(offset).take(limit).collect();
         let next = offset.saturating_add(limit);
         Ok(Some(IncidentsPage {
             since,
@@ -203,7 +255,7 @@ fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
 
-fn wire_bucket(bucket: &HourBucket) -> HistoryBucket {
+pub(crate) fn wire_bucket(bucket: &HourBucket) -> HistoryBucket {
     let r = &bucket.rollup;
     HistoryBucket {
         hour: bucket.hour,
@@ -248,6 +300,39 @@ fn wire_incident(incident: &IncidentRecord, now: OffsetDateTime) -> Incident {
         duration_ms: u64::try_from(incident.duration(now).as_millis()).unwrap_or(u64::MAX),
         worst_status: incident.worst,
         first_error: incident.first_error.clone(),
+        kind: IncidentKind::Outage,
+        vantages: Vec::new(),
+    }
+}
+
+/// A partial outage as an incident, ended at its proxy's deletion when it
+/// was open then (`deleted`: when its proxy was deleted, if it was).
+fn wire_partial(
+    outage: &PartialOutage,
+    deleted: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> Incident {
+    let (ended_at, ended_by) = match (outage.ended_at, deleted) {
+        (Some(ended), Some(deleted)) if deleted < ended => {
+            (Some(deleted), Some(IncidentEnd::ProxyDeleted))
+        }
+        (Some(ended), _) => (Some(ended), Some(IncidentEnd::Recovered)),
+        (None, Some(deleted)) => (Some(deleted), Some(IncidentEnd::ProxyDeleted)),
+        (None, None) => (None, None),
+    };
+    let lasted = ended_at.unwrap_or(now) - outage.started_at;
+    Incident {
+        proxy_id: outage.proxy_id,
+        proxy_name: outage.proxy_name.clone(),
+        started_at: outage.started_at,
+        ended_at,
+        ended_by,
+        open: ended_at.is_none(),
+        duration_ms: u64::try_from(lasted.whole_milliseconds()).unwrap_or(0),
+        worst_status: Status::Ok,
+        first_error: outage.first_warning.clone(),
+        kind: IncidentKind::Partial,
+        vantages: outage.vantages.iter().map(|v| v.to_string()).collect(),
     }
 }
 
@@ -302,6 +387,19 @@ mod tests {
         }
         async fn prune(&self, before: OffsetDateTime, limit: u32) -> Result<Pruned, StoreError> {
             self.inner.prune(before, limit).await
+        }
+        async fn record_partial(
+            &self,
+            changes: Vec<proxyhealth_core::PartialChange>,
+            notify: bool,
+        ) -> Result<(), StoreError> {
+            self.inner.record_partial(changes, notify).await
+        }
+        async fn partial_outages(
+            &self,
+            since: OffsetDateTime,
+        ) -> Result<Vec<PartialOutage>, StoreError> {
+            self.inner.partial_outages(since).await
         }
     }
 

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use proxyhealth_core::{HistoryBatch, Transition};
+use proxyhealth_core::{HistoryBatch, PartialChange, Transition};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -14,6 +14,7 @@ use crate::history::postgres::PgReads;
 use crate::history::sqlite::SqliteReads;
 use crate::history::{HistoryStore, HourBucket, Pruned, UptimeCounts};
 use crate::journal::{self, Journal};
+use crate::partial::{self, PartialOutage};
 
 /// History in a SQLite file: batches through the store's single writer.
 #[derive(Debug)]
@@ -34,7 +35,7 @@ pub(crate) struct PgHistory {
 /// `$record` (its journal's transaction), every read and the pruning through
 /// its `reads` statements, which both backends name alike.
 macro_rules! history_store {
-    ($history:ty, $record:path, $handle:ident) => {
+    ($history:ty, $record:path, $handle:ident, $partial:ident, $reader:ident) => {
         #[async_trait::async_trait]
         impl HistoryStore for $history {
             async fn record_batch(
@@ -83,9 +84,36 @@ macro_rules! history_store {
             ) -> Result<Pruned, StoreError> {
                 self.reads.prune(before, limit).await
             }
+
+            async fn record_partial(
+                &self,
+                changes: Vec<PartialChange>,
+                notify: bool,
+            ) -> Result<(), StoreError> {
+                partial::$partial::record(
+                    &self.reads.$handle,
+                    &self.journal.outbox,
+                    changes,
+                    notify,
+                )
+                .await
+            }
+
+            async fn partial_outages(
+                &self,
+                since: OffsetDateTime,
+            ) -> Result<Vec<PartialOutage>, StoreError> {
+                partial::$partial::since(&self.reads.$reader, since).await
+            }
         }
     };
 }
 
-history_store!(SqliteHistory, journal::sqlite::record, writer);
-history_store!(PgHistory, journal::postgres::record, pool);
+history_store!(
+    SqliteHistory,
+    journal::sqlite::record,
+    writer,
+    sqlite,
+    reader
+);
+history_store!(PgHistory, journal::postgres::record, pool, postgres, pool);

@@ -56,6 +56,8 @@
 //! - [`outbox`]: the notification outbox: [`Outbox`] (through
 //!   [`ProxyStore::outbox`]), rows written by the journal, claimed with a
 //!   lease by the delivery worker, per backend.
+//! - [`partial`]: partial outages kept as incidents naming their vantages
+//!   (written through [`HistoryStore::record_partial`]), per backend.
 //! - [`vantages`]: [`VantageStore`] (through [`ProxyStore::vantages`]): the
 //!   places probes come from besides the replicas, their agents' hashed
 //!   tokens, and each vantage's newest reading of each proxy, per backend.
@@ -83,6 +85,7 @@ pub mod model;
 mod open;
 mod open_options;
 pub mod outbox;
+pub mod partial;
 pub mod personal_tokens;
 mod pg_coordination;
 mod pg_listener;
@@ -103,7 +106,7 @@ pub use coordination::{
     ResultWrite, SharedView, WriteOutcome,
 };
 pub use error::{StoreError, TokenError};
-pub use history::{HistoryStore, HourBucket, Pruned, UptimeCounts};
+pub use history::{HistoryStore, HourBucket, Pruned, UptimeCounts, partial_recorder};
 pub use instance::{InstanceGuard, InstanceInfo, InstanceLockError};
 pub use memory::MemoryStore;
 pub use memory_coordination::MemoryCoordination;
@@ -111,6 +114,7 @@ pub use model::{CreatedProxy, NewProxy, ProxyUpdate, Registration};
 pub use open::{default_sqlite_path, open_store};
 pub use open_options::{OpenOptions, redact};
 pub use outbox::{AttemptFailure, DeliveryState, Notification, Outbox, OutboxPolicy};
+pub use partial::PartialOutage;
 pub use personal_tokens::{
     MintedPersonalToken, NewPersonalToken, PersonalToken, PersonalTokenError, PersonalTokenRefusal,
     PersonalTokenStore,
@@ -120,4 +124,6 @@ pub use pg_listener::{DUE_CHANNEL, ListenerSettings, PgNoticeListener, RESULTS_C
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use store::ProxyStore;
-pub use vantages::{AgentTokenError, MintedVantage, Vantage, VantageError, VantageStore};
+pub use vantages::{
+    AgentTokenError, MintedVantage, Vantage, VantageError, VantageStore, VantageWindow,
+};

@@ -49,6 +49,10 @@ const SQLITE: &[File] = &[
         "20261222000100_audit.sql",
         include_str!("../migrations/sqlite/20261222000100_audit.sql"),
     ),
+    (
+        "20261225000000_vantage_history.sql",
+        include_str!("../migrations/sqlite/20261225000000_vantage_history.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations, oldest first.
@@ -84,6 +88,10 @@ const POSTGRES: &[File] = &[
     (
         "20261222000100_audit.sql",
         include_str!("../migrations/postgres/20261222000100_audit.sql"),
+    ),
+    (
+        "20261225000000_vantage_history.sql",
+        include_str!("../migrations/postgres/20261225000000_vantage_history.sql"),
     ),
 ];
 

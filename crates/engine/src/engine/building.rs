@@ -11,7 +11,7 @@ use crate::recheck::RecheckRequests;
 use crate::snapshot::Snapshot;
 use crate::vantages::RemoteBook;
 use arc_swap::ArcSwap;
-use proxyhealth_core::{HistoryRecorder, ProxySource};
+use proxyhealth_core::{HistoryRecorder, PartialRecorder, ProxySource};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -27,6 +27,7 @@ pub struct EngineBuilder {
     registry: Option<prometheus::Registry>,
     recheck_requests: Option<Arc<dyn RecheckRequests>>,
     history: Option<Arc<dyn HistoryRecorder>>,
+    partial: Option<Arc<dyn PartialRecorder>>,
 }
 
 impl EngineBuilder {
@@ -90,6 +91,15 @@ impl EngineBuilder {
         self
     }
 
+    /// Where to keep partial outages (a proxy failing from fewer vantages
+    /// than the quorum): each start, change of vantages and end a merge
+    /// sees, handed over after the merge's history is written. Used only
+    /// with [`EngineBuilder::history`] (a cluster replica keeps none).
+    pub fn partial_outages(mut self, recorder: Arc<dyn PartialRecorder>) -> Self {
+        self.partial = Some(recorder);
+        self
+    }
+
     /// Builds the engine, checking the settings.
     pub fn build(self) -> Result<Engine, EngineError> {
         let source = self.source.ok_or(EngineError::MissingStore)?;
@@ -139,6 +149,7 @@ impl EngineBuilder {
                 background_rechecks: parking_lot::Mutex::new(HashMap::new()),
                 recheck_requests: self.recheck_requests,
                 history,
+                partial: self.partial,
                 recording: AsyncMutex::new(()),
                 view_read_at: parking_lot::Mutex::new(None),
                 remote: parking_lot::RwLock::new(RemoteBook::default()),

@@ -76,6 +76,8 @@ struct Inner {
     recheck_requests: Option<Arc<dyn RecheckRequests>>,
     /// Where history is written before a snapshot showing it is published.
     history: Option<HistoryWriter>,
+    /// Where partial outages' starts and ends are kept (with `history` only).
+    partial: Option<Arc<dyn proxyhealth_core::PartialRecorder>>,
     /// Held by a sweep or re-check from its merge to its publication while
     /// history is written in between (an await), so merges stay in order.
     recording: AsyncMutex<()>,

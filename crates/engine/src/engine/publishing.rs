@@ -7,8 +7,9 @@
 use super::Engine;
 
 use crate::snapshot::{Change, Snapshot};
-use proxyhealth_core::{CheckRecord, Status};
+use proxyhealth_core::{CheckRecord, PartialChange, Status};
 use std::sync::Arc;
+use time::OffsetDateTime;
 
 impl Engine {
     /// Merges `input` into the current snapshot with `merge`, records `checks`
@@ -41,6 +42,14 @@ impl Engine {
         let checks = checks(&input);
         let (next, changes) = merge(&current, input.clone())?;
         history.record(checks, &changes).await;
+        if let Some(partial) = &self.inner.partial {
+            let changes = partial_changes(&current, &next);
+            if !changes.is_empty()
+                && let Err(err) = partial.record_partial(changes).await
+            {
+                tracing::warn!(error = %err, "keeping partial outages failed; the statuses are published anyway");
+            }
+        }
         let _guard = self.inner.publish.lock();
         let latest = self.inner.snapshot.load();
         let next = if latest.generation() == current.generation() {
@@ -78,6 +87,23 @@ impl Engine {
         self.inner.generations.send_replace(generation);
         next
     }
+}
+
+/// The partial outages' starts, changes and ends between two snapshots:
+/// only statuses the merge replaced are compared (the others are the same
+/// `Arc`), so the cost follows the merge, not the fleet.
+fn partial_changes(current: &Snapshot, next: &Snapshot) -> Vec<PartialChange> {
+    let at = OffsetDateTime::now_utc();
+    next.statuses()
+        .iter()
+        .filter_map(|(id, status)| {
+            let previous = current.get(id);
+            if previous.is_some_and(|previous| Arc::ptr_eq(previous, status)) {
+                return None;
+            }
+            PartialChange::between(previous.map(Arc::as_ref), status, at)
+        })
+        .collect()
 }
 
 /// One log line per status change: which proxy, from, to, and why.

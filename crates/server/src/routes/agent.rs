@@ -278,6 +278,11 @@ async fn results_inner(
         && let Some(vantages) = store.vantages()
     {
         vantages.keep_readings(&vantage, &intake.accepted).await?;
+        // the vantage's own history: one more transaction per batch, never
+        // per result; a failure loses history, not the readings just kept
+        if let Err(err) = vantages.record_history(&vantage, &intake.history).await {
+            tracing::warn!(vantage = %vantage, error = %err, "writing the vantage's history failed");
+        }
     }
     let accepted = intake.accepted.len();
     if intake.refused.is_empty() {

@@ -13,6 +13,7 @@ pub(crate) mod proxies;
 pub(crate) mod register;
 pub(crate) mod replicas;
 pub(crate) mod tokens;
+pub(crate) mod vantage_history;
 pub(crate) mod vantages;
 
 use crate::api_description::{self, Access, ApiDescription};
@@ -48,6 +49,7 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
         .routes(routes!(proxies::get_one))
         .routes(routes!(history::proxy_history))
         .routes(routes!(history::incidents))
+        .routes(routes!(vantage_history::vantage_history))
         .routes(routes!(replicas::report))
         .routes(routes!(notifications::list))
         .routes(routes!(vantages::list));

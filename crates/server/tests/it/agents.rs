@@ -387,3 +387,166 @@ async fn each_vantages_view_of_a_proxy_is_a_series_of_its_own() {
         assert!(text.contains(&series), "{series} in:\n{text}");
     }
 }
+
+#[tokio::test]
+async fn a_vantages_history_of_a_proxy_shows_its_own_status_changes_and_latency() {
+    let (app, id, _sim) = one_healthy_proxy().await;
+    let ap = vantage(&app, "ap-south").await;
+    // three batches: ok, then unreachable, then ok again; the second sent
+    // twice (an answer lost) counts once
+    let down = result(id, "unreachable", -10);
+    for batch in [
+        result(id, "ok", -20),
+        down.clone(),
+        down,
+        result(id, "ok", 0),
+    ] {
+        let sent = send_results(&app, &ap, json!([batch])).await;
+        assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+    }
+    let history = app
+        .admin_get("/api/v2/workspaceproxies/sydney/vantages/AP-South/history?window=24h")
+        .await;
+    assert_eq!(history.status, StatusCode::OK, "{}", history.body);
+    assert_eq!(history.body["proxy_id"], json!(id));
+    assert_eq!(history.body["vantage"], "ap-south");
+    assert_eq!(history.body["window"], "24h");
+    assert_eq!(history.body["status_at_start"], Value::Null);
+    assert_eq!(history.body["checks"], 3, "{}", history.body);
+    assert_eq!(history.body["ok_checks"], 2);
+    let buckets = history.body["buckets"].as_array().expect("buckets");
+    let unreachable: u64 = buckets
+        .iter()
+        .map(|b| b["unreachable"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(unreachable, 1);
+    assert!(
+        buckets.iter().any(|b| b["latency_max_ms"] == 42.0),
+        "the agent's latency is in its own hours: {buckets:?}"
+    );
+    let changes: Vec<(Value, Value)> = history.body["transitions"]
+        .as_array()
+        .expect("transitions")
+        .iter()
+        .map(|t| (t["from"].clone(), t["to"].clone()))
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            (Value::Null, json!("ok")),
+            (json!("ok"), json!("unreachable")),
+            (json!("unreachable"), json!("ok")),
+        ]
+    );
+    assert_eq!(
+        history.body["transitions"][1]["report"]["errors"],
+        json!(["connection refused"])
+    );
+    // the overall history did not change: the quorum kept the proxy ok
+    let overall = app
+        .admin_get("/api/v2/workspaceproxies/sydney/history")
+        .await;
+    let overall_changes: Vec<&str> = overall.body["transitions"]
+        .as_array()
+        .expect("transitions")
+        .iter()
+        .filter_map(|t| t["to"].as_str())
+        .collect();
+    assert!(
+        !overall_changes.contains(&"unreachable"),
+        "{overall_changes:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_vantage_history_names_what_is_wrong_with_the_vantage_asked_for() {
+    let (app, _id, _sim) = one_healthy_proxy().await;
+    let own = app
+        .admin_get("/api/v2/workspaceproxies/sydney/vantages/local/history")
+        .await;
+    assert_eq!(own.status, StatusCode::BAD_REQUEST, "{}", own.body);
+    assert_eq!(own.body["message"], "Not another vantage.");
+    assert_eq!(own.body["validations"][0]["field"], "vantage");
+    assert!(
+        own.body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("the service's own vantage")),
+        "{}",
+        own.body
+    );
+    let unknown = app
+        .admin_get("/api/v2/workspaceproxies/sydney/vantages/nowhere/history")
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{}", unknown.body);
+    assert_eq!(unknown.body["message"], "no vantage named \"nowhere\"");
+    let bad = app
+        .admin_get("/api/v2/workspaceproxies/sydney/vantages/no%20way/history")
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+    assert_eq!(bad.body["message"], "Invalid vantage name.");
+    assert_eq!(bad.body["validations"][0]["field"], "vantage");
+    let window = app
+        .admin_get("/api/v2/workspaceproxies/sydney/vantages/nowhere/history?window=5d")
+        .await;
+    assert_eq!(window.status, StatusCode::BAD_REQUEST);
+    assert_eq!(window.body["validations"][0]["field"], "window");
+}
+
+#[tokio::test]
+async fn a_partial_outage_is_an_incident_naming_its_vantages_until_it_is_over() {
+    let (app, id, _sim) = one_healthy_proxy().await;
+    let ap = vantage(&app, "ap-south").await;
+    let us = vantage(&app, "us-east").await;
+    send_results(&app, &us, json!([result(id, "ok", -5)])).await;
+    send_results(&app, &ap, json!([result(id, "unreachable", -4)])).await;
+    let open = app.admin_get("/api/v2/proxyhealth/incidents").await;
+    assert_eq!(open.status, StatusCode::OK, "{}", open.body);
+    let incidents = open.body["incidents"].as_array().expect("incidents");
+    let partial: Vec<&Value> = incidents
+        .iter()
+        .filter(|i| i["kind"] == "partial")
+        .collect();
+    assert_eq!(partial.len(), 1, "{}", open.body);
+    assert_eq!(partial[0]["proxy_id"], json!(id));
+    assert_eq!(partial[0]["open"], true);
+    assert_eq!(partial[0]["vantages"], json!(["ap-south"]));
+    assert_eq!(partial[0]["worst_status"], "ok");
+    assert_eq!(
+        partial[0]["first_error"],
+        "partial outage: failing from 1 of 3 vantages: ap-south (unreachable: connection refused)"
+    );
+    // the overall status never changed: no outage incident beside it
+    assert!(
+        incidents
+            .iter()
+            .all(|i| i["kind"] != "outage" || i["open"] == false),
+        "{}",
+        open.body
+    );
+
+    send_results(&app, &ap, json!([result(id, "ok", 0)])).await;
+    let over = app.admin_get("/api/v2/proxyhealth/incidents").await;
+    let partial: Vec<&Value> = over.body["incidents"]
+        .as_array()
+        .expect("incidents")
+        .iter()
+        .filter(|i| i["kind"] == "partial")
+        .collect();
+    assert_eq!(partial.len(), 1, "the same incident, ended: {}", over.body);
+    assert_eq!(partial[0]["open"], false);
+    assert_eq!(partial[0]["ended_by"], "recovered");
+    assert!(partial[0]["ended_at"].is_string());
+    // and the proxy's own history lists it too
+    let history = app
+        .admin_get("/api/v2/workspaceproxies/sydney/history")
+        .await;
+    assert!(
+        history.body["incidents"]
+            .as_array()
+            .expect("incidents")
+            .iter()
+            .any(|i| i["kind"] == "partial" && i["vantages"] == json!(["ap-south"])),
+        "{}",
+        history.body
+    );
+}

@@ -460,3 +460,127 @@ async fn a_store_opened_for_other_targets_is_refused_at_build_not_silent() {
     );
     assert!(err.is_settings(), "a settings mistake: {text}");
 }
+
+/// Creates a vantage through the API and sends one result of it for proxy
+/// `id`; returns the vantage's agent token.
+async fn vantage_result(app: &TestApp, token: Option<&str>, id: Uuid, status: &str) -> String {
+    let token = match token {
+        Some(token) => token.to_owned(),
+        None => {
+            let created = app
+                .admin_send(
+                    reqwest::Method::POST,
+                    "/api/v2/proxyhealth/vantages",
+                    &serde_json::json!({ "name": "ap-south" }),
+                )
+                .await;
+            assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+            created.body["agent_token"]
+                .as_str()
+                .expect("a token")
+                .to_owned()
+        }
+    };
+    let at = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("a time formats");
+    let errors: Vec<&str> = if status == "ok" {
+        vec![]
+    } else {
+        vec!["connection refused"]
+    };
+    let sent = app
+        .client
+        .post(app.url("/api/v2/proxyhealth/agent/results"))
+        .bearer_auth(&token)
+        .header("Proxyhealth-Agent-Id", "agent-1")
+        .json(&serde_json::json!({ "results": [{
+            "proxy_id": id, "status": status, "latency_ms": 40, "checked_at": at,
+            "report": { "errors": errors, "warnings": [] },
+        }]}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(sent.status(), StatusCode::OK);
+    token
+}
+
+#[tokio::test]
+async fn with_notify_partial_a_partial_outage_s_start_and_end_are_notified_naming_the_vantage() {
+    let receiver = Receiver::start().await;
+    let proxy = Switch::start().await;
+    let notify = NotifySettings {
+        partial: true,
+        ..settings(vec![webhook(&receiver.url)])
+    };
+    let (store, id) = store_with_proxy(&proxy.proxy.url, &notify).await;
+    let app = app_with(store, notify).await;
+    sweep(&app).await;
+    let token = vantage_result(&app, None, id, "unreachable").await;
+    let got = receiver.wait_for_accepted(1, WAIT).await;
+    assert_eq!(got[0].header("x-proxyhealth-event"), "partial_outage");
+    assert!(signature_is_valid(SECRET.as_bytes(), &got[0], now(), 300));
+    let start = got[0].json();
+    assert_eq!(start["type"], "partial_outage");
+    assert_eq!(start["proxy"]["name"], "eu-west");
+    assert_eq!((&start["from"], &start["to"]), (&"ok".into(), &"ok".into()));
+    assert_eq!(start["recovered"], false);
+    assert_eq!(
+        start["warnings"][0],
+        "partial outage: failing from 1 of 2 vantages: ap-south (unreachable: connection refused)"
+    );
+    assert_eq!(
+        start["summary"],
+        "eu-west: partial outage: failing from 1 of 2 vantages: ap-south (unreachable: connection refused)"
+    );
+
+    vantage_result(&app, Some(&token), id, "ok").await;
+    let got = receiver.wait_for_accepted(2, WAIT).await;
+    let end = got[1].json();
+    assert_eq!(end["type"], "partial_outage");
+    assert_eq!(
+        end["warnings"][0],
+        "partial outage over: was failing from ap-south"
+    );
+    assert!(end["previous_status_seconds"].as_f64().is_some(), "{end}");
+    assert_eq!(receiver.received().len(), 2, "nothing else was sent");
+}
+
+#[tokio::test]
+async fn without_notify_partial_only_changes_of_the_overall_status_are_notified() {
+    let receiver = Receiver::start().await;
+    let proxy = Switch::start().await;
+    let notify = settings(vec![webhook(&receiver.url)]);
+    assert!(!notify.partial, "off unless asked for");
+    let (store, id) = store_with_proxy(&proxy.proxy.url, &notify).await;
+    let app = app_with(store, notify).await;
+    sweep(&app).await;
+    // a partial outage starts and ends: nothing is sent
+    let token = vantage_result(&app, None, id, "unreachable").await;
+    vantage_result(&app, Some(&token), id, "ok").await;
+    // then the proxy fails from both vantages: down overall, notified
+    vantage_result(&app, Some(&token), id, "unreachable").await;
+    proxy.set(false);
+    sweep(&app).await;
+    let got = receiver.wait_for_accepted(1, WAIT).await;
+    assert_eq!(got[0].header("x-proxyhealth-event"), "status_change");
+    let body = got[0].json();
+    // one unhealthy and one unreachable vantage: the tie is unreachable
+    assert_eq!(
+        (&body["from"], &body["to"]),
+        (&"ok".into(), &"unreachable".into())
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        receiver.received().len(),
+        1,
+        "the partial outage sent nothing: {:?}",
+        receiver
+            .received()
+            .iter()
+            .map(|r| r.json())
+            .collect::<Vec<_>>()
+    );
+    let rows = deliveries(&app).await;
+    assert_eq!(rows.as_array().map(Vec::len), Some(1), "{rows}");
+}

@@ -5,13 +5,14 @@
 use std::collections::HashMap;
 
 use parking_lot::Mutex;
-use proxyhealth_core::{HistoryBatch, Rollup, Transition};
+use proxyhealth_core::{HistoryBatch, PartialChange, Rollup, Transition};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::cache::hour_of;
 use super::{HistoryStore, HourBucket, Pruned, UptimeCounts, merge_hours, settle};
 use crate::StoreError;
+use crate::partial::PartialOutage;
 
 /// The memory store's history.
 #[derive(Debug, Default)]
@@ -19,6 +20,8 @@ pub(crate) struct MemoryHistory {
     inner: Mutex<Inner>,
     /// The notification outbox, written with each batch.
     pub(crate) outbox: std::sync::Arc<crate::outbox::memory::MemoryOutbox>,
+    /// The partial outages.
+    partial: crate::partial::memory::MemoryPartial,
 }
 
 impl MemoryHistory {
@@ -29,6 +32,7 @@ impl MemoryHistory {
     ) -> Self {
         MemoryHistory {
             inner: Mutex::default(),
+            partial: Default::default(),
             outbox: std::sync::Arc::new(crate::outbox::memory::MemoryOutbox::new(policy, clock)),
         }
     }
@@ -171,9 +175,28 @@ impl HistoryStore for MemoryHistory {
             index += 1;
             kept
         });
+        drop(inner);
+        self.partial.prune(before, limit);
         Ok(Pruned {
             transitions: u64::try_from(removed).unwrap_or(u64::MAX),
             rollups: u64::try_from(old.len()).unwrap_or(u64::MAX),
         })
+    }
+
+    async fn record_partial(
+        &self,
+        changes: Vec<PartialChange>,
+        notify: bool,
+    ) -> Result<(), StoreError> {
+        let notices = self.partial.record(changes, notify);
+        self.outbox.write(&notices);
+        Ok(())
+    }
+
+    async fn partial_outages(
+        &self,
+        since: OffsetDateTime,
+    ) -> Result<Vec<PartialOutage>, StoreError> {
+        Ok(self.partial.since(since))
     }
 }

@@ -21,7 +21,10 @@ pub mod retention;
 pub(crate) mod sqlite;
 pub mod view;
 
-use proxyhealth_core::{HistoryBatch, HistoryRecorder, RecordError, Rollup, Status, Transition};
+use proxyhealth_core::{
+    HistoryBatch, HistoryRecorder, PartialChange, PartialRecorder, RecordError, Rollup, Status,
+    Transition,
+};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +32,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::StoreError;
+use crate::partial::PartialOutage;
 
 /// One hour of one proxy's checks, every writer's share added up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,6 +111,42 @@ pub trait HistoryStore: Send + Sync + std::fmt::Debug {
     /// of the same proxy follows (a proxy's last transition is kept: it is
     /// its status at the start of any window). One short transaction.
     async fn prune(&self, before: OffsetDateTime, limit: u32) -> Result<Pruned, StoreError>;
+
+    /// Keeps partial outages' starts, changes and ends in one transaction
+    /// (see [`crate::partial`]), with an outbox row per start or end and
+    /// target when `notify`.
+    async fn record_partial(
+        &self,
+        changes: Vec<PartialChange>,
+        notify: bool,
+    ) -> Result<(), StoreError>;
+
+    /// The partial outages open at or after `since`, oldest start first.
+    async fn partial_outages(
+        &self,
+        since: OffsetDateTime,
+    ) -> Result<Vec<PartialOutage>, StoreError>;
+}
+
+/// The engine's seam for partial outages over a store's history; `notify`
+/// (`serve --notify-partial`) says whether their starts and ends are notified.
+pub fn partial_recorder(history: Arc<dyn HistoryStore>, notify: bool) -> Arc<dyn PartialRecorder> {
+    Arc::new(Partials { history, notify })
+}
+
+struct Partials {
+    history: Arc<dyn HistoryStore>,
+    notify: bool,
+}
+
+#[async_trait::async_trait]
+impl PartialRecorder for Partials {
+    async fn record_partial(&self, changes: Vec<PartialChange>) -> Result<(), RecordError> {
+        self.history
+            .record_partial(changes, self.notify)
+            .await
+            .map_err(|err| RecordError::new(err.to_string()))
+    }
 }
 
 /// The engine's recording seam over a store's history.

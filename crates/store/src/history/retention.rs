@@ -7,7 +7,8 @@
 //! so the writes of checks wait at most one chunk (SQLite has one writer).
 //! A failed pass is logged and tried again at the next period: pruning
 //! never stops checks. With several replicas each prunes; the deletes are
-//! idempotent.
+//! idempotent. Other history kept beside this one (each vantage's own, see
+//! [`crate::vantages::pruning`]) is pruned by the same rule in the same pass.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,19 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use super::{HistoryStore, Pruned};
+
+/// History kept beside the proxies' (each vantage's own), pruned by the same
+/// retention in the same pass.
+#[async_trait::async_trait]
+pub trait OtherHistory: Send + Sync {
+    /// Deletes at most `limit` rows of each of its tables older than
+    /// `before`; returns how many went.
+    async fn prune_history(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, crate::StoreError>;
+}
 
 /// How long history is kept by default: 90 days.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(90 * 24 * 3600);
@@ -61,9 +75,32 @@ pub async fn prune_once(
     }
 }
 
-/// Prunes every period until `stop` finishes.
+/// One pass over other history: deletes everything older than `keep` before
+/// `now`, chunk by chunk; returns how many rows went.
+pub async fn prune_other_once(
+    vantages: &dyn OtherHistory,
+    settings: RetentionSettings,
+    now: OffsetDateTime,
+) -> Result<u64, crate::StoreError> {
+    let before = now - settings.keep;
+    let chunk = settings.chunk.max(1);
+    let mut total = 0;
+    loop {
+        let pruned = vantages.prune_history(before, chunk).await?;
+        total += pruned;
+        // two tables per call: fewer than a chunk from both means done
+        if pruned < u64::from(chunk) {
+            return Ok(total);
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Prunes every period until `stop` finishes (`other` history too, when
+/// there is some).
 pub async fn run(
     history: Arc<dyn HistoryStore>,
+    vantages: Option<Arc<dyn OtherHistory>>,
     settings: RetentionSettings,
     stop: impl std::future::Future<Output = ()>,
 ) {
@@ -87,6 +124,18 @@ pub async fn run(
             ),
             Ok(_) => {}
             Err(err) => tracing::warn!(error = %err, "pruning history failed; trying again later"),
+        }
+        let Some(vantages) = &vantages else { continue };
+        let pass = tokio::select! {
+            () = &mut stop => return,
+            pass = prune_other_once(vantages.as_ref(), settings, OffsetDateTime::now_utc()) => pass,
+        };
+        match pass {
+            Ok(0) => {}
+            Ok(rows) => tracing::info!(rows, "pruned vantages' history older than the retention"),
+            Err(err) => {
+                tracing::warn!(error = %err, "pruning the vantages' history failed; trying again later")
+            }
         }
     }
 }

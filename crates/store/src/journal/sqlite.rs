@@ -40,7 +40,7 @@ pub(crate) async fn record(
         Default::default()
     } else {
         let mut conn = pool.acquire().await.map_err(db_err)?;
-        history::sqlite::read_own_rollups(&mut *conn, journal.writer, &misses).await?
+        history::sqlite::read_own_rollups(&mut conn, journal.writer, &misses).await?
     };
     let mut rollups = cache.stage(&batch.checks, &loaded);
     // the last part goes with the transitions, so a batch of few proxies

@@ -4,14 +4,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use proxyhealth_core::{VantageName, VantageReading};
+use proxyhealth_core::{Rollup, VantageHistory, VantageName, VantageReading, VantageTransition};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    AgentTokenError, MintedVantage, Vantage, VantageError, VantageStore, check_secret,
-    checked_name, mint, newest_per_proxy, parse,
+    AgentTokenError, MintedVantage, Vantage, VantageError, VantageStore, VantageWindow,
+    check_secret, checked_name, mint, newest_per_proxy, parse,
 };
-use crate::StoreClock;
+use crate::history::cache::hour_of;
+use crate::{StoreClock, StoreError};
 
 /// The memory store's vantages.
 #[derive(Debug, Default)]
@@ -30,6 +32,17 @@ struct Tables {
     vantages: Vec<(Vantage, Vec<u8>)>,
     /// Per vantage id, its newest reading of each proxy.
     readings: HashMap<Uuid, HashMap<Uuid, VantageReading>>,
+    /// Per vantage id, its own history.
+    history: HashMap<Uuid, VantageBook>,
+}
+
+/// One vantage's history of every proxy.
+#[derive(Debug, Default)]
+struct VantageBook {
+    /// Its status changes in the order they were recorded.
+    transitions: Vec<VantageTransition>,
+    /// Its checks by (proxy, hour).
+    rollups: HashMap<(Uuid, i64), Rollup>,
 }
 
 /// Asks the memory store whether a proxy exists and is not deleted (a
@@ -131,6 +144,7 @@ impl VantageStore for MemoryVantages {
         };
         let (gone, _) = tables.vantages.remove(at);
         tables.readings.remove(&gone.id);
+        tables.history.remove(&gone.id);
         Ok(())
     }
 
@@ -212,5 +226,113 @@ impl VantageStore for MemoryVantages {
             all.extend(of_vantage);
         }
         Ok(all)
+    }
+
+    async fn record_history(
+        &self,
+        vantage: &VantageName,
+        history: &VantageHistory,
+    ) -> Result<(), VantageError> {
+        let key = vantage.as_str().to_lowercase();
+        let mut tables = self.tables.lock();
+        let (found, _) = find(&mut tables.vantages, &key)
+            .ok_or_else(|| VantageError::NotFound(vantage.to_string()))?;
+        let (id, name) = (found.id, found.name.clone());
+        let book = tables.history.entry(id).or_default();
+        let keys = super::history::keys_of(&history.checks);
+        let stored = keys
+            .into_iter()
+            .filter_map(|key| book.rollups.get(&key).map(|rollup| (key, rollup.clone())))
+            .collect();
+        for (key, rollup) in super::history::staged(&history.checks, stored) {
+            book.rollups.insert(key, rollup);
+        }
+        book.transitions.extend(
+            history
+                .transitions
+                .iter()
+                .map(|transition| VantageTransition {
+                    vantage: name.clone(),
+                    ..transition.clone()
+                }),
+        );
+        Ok(())
+    }
+
+    async fn history(
+        &self,
+        vantage: &VantageName,
+        proxy_id: Uuid,
+        since: OffsetDateTime,
+    ) -> Result<VantageWindow, VantageError> {
+        let key = vantage.as_str().to_lowercase();
+        let mut tables = self.tables.lock();
+        let (found, _) = find(&mut tables.vantages, &key)
+            .ok_or_else(|| VantageError::NotFound(vantage.to_string()))?;
+        let id = found.id;
+        let Some(book) = tables.history.get(&id) else {
+            return Ok(VantageWindow::default());
+        };
+        let from = hour_of(since);
+        let rows = book
+            .rollups
+            .iter()
+            .filter(|((proxy, hour), _)| *proxy == proxy_id && *hour >= from)
+            .map(|((_, hour), rollup)| (*hour, rollup.clone()))
+            .collect();
+        let mut of_proxy: Vec<&VantageTransition> = book
+            .transitions
+            .iter()
+            .filter(|t| t.proxy_id == proxy_id)
+            .collect();
+        of_proxy.sort_by_key(|t| t.at);
+        Ok(VantageWindow {
+            status_at_start: of_proxy.iter().rev().find(|t| t.at < since).map(|t| t.to),
+            buckets: crate::history::merge_hours(rows)?,
+            transitions: of_proxy
+                .into_iter()
+                .filter(|t| t.at >= since)
+                .cloned()
+                .collect(),
+        })
+    }
+
+    async fn prune_history(&self, before: OffsetDateTime, limit: u32) -> Result<u64, StoreError> {
+        let mut left = usize::try_from(limit).unwrap_or(usize::MAX);
+        let mut rollups_left = left;
+        let from = hour_of(before);
+        let mut tables = self.tables.lock();
+        let mut pruned = 0u64;
+        for book in tables.history.values_mut() {
+            let old: Vec<(Uuid, i64)> = book
+                .rollups
+                .keys()
+                .filter(|(_, hour)| *hour < from)
+                .take(rollups_left)
+                .copied()
+                .collect();
+            rollups_left -= old.len();
+            for key in &old {
+                book.rollups.remove(key);
+            }
+            // a transition is kept while it is its proxy's newest
+            let mut newer_seen = std::collections::HashSet::new();
+            let mut keep = vec![true; book.transitions.len()];
+            for (index, t) in book.transitions.iter().enumerate().rev() {
+                let has_newer = !newer_seen.insert(t.proxy_id);
+                if has_newer && t.at < before && left > 0 {
+                    keep[index] = false;
+                    left -= 1;
+                    pruned += 1;
+                }
+            }
+            let mut index = 0;
+            book.transitions.retain(|_| {
+                index += 1;
+                keep[index - 1]
+            });
+            pruned += u64::try_from(old.len()).unwrap_or(u64::MAX);
+        }
+        Ok(pruned)
     }
 }

@@ -10,23 +10,45 @@
 //! bring an older result back. A vantage's readings are deleted with it, a
 //! proxy's with the proxy.
 //!
+//! Each vantage also keeps its own history of each proxy (the
+//! `vantage_history` migration): its status changes after its own hysteresis
+//! and its hourly rollups, written once per batch of results and pruned by
+//! age with the rest of the history.
+//!
 //! # Layout
 //! - `memory`, `sqlite`, `postgres`: [`VantageStore`] on each backend (the
-//!   `vantages` and `vantage_readings` migrations on the databases).
+//!   `vantages`, `vantage_readings` and `vantage_history` migrations on the
+//!   databases).
+//! - `history`: the rollup arithmetic the backends share.
 
+pub(crate) mod history;
 pub(crate) mod memory;
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use proxyhealth_core::validate::FieldError;
-use proxyhealth_core::{VantageName, VantageReading};
+use proxyhealth_core::{Status, VantageHistory, VantageName, VantageReading, VantageTransition};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::StoreError;
+use crate::history::retention::OtherHistory;
 use crate::token::{self, MintedToken};
+use crate::{HourBucket, StoreError};
+
+/// One vantage's history of one proxy over a window.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VantageWindow {
+    /// The vantage's status of the proxy when the window started, if one was
+    /// recorded before it.
+    pub status_at_start: Option<Status>,
+    /// The hours with checks from that vantage, oldest first.
+    pub buckets: Vec<HourBucket>,
+    /// The vantage's status changes in the window, oldest first.
+    pub transitions: Vec<VantageTransition>,
+}
 
 /// A vantage as stored (never its token).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +149,33 @@ pub trait VantageStore: Send + Sync + std::fmt::Debug {
     /// Every kept reading (proxy id, reading) of every vantage, by vantage
     /// name, then proxy id; each reading's `vantage` is its vantage's name.
     async fn readings(&self) -> Result<Vec<(Uuid, VantageReading)>, VantageError>;
+
+    /// Writes what a batch of the vantage named `vantage`'s results adds to
+    /// its history (its checks into its hourly rollups, its status changes),
+    /// in one transaction. [`VantageError::NotFound`] when no vantage has
+    /// that name: nothing is written.
+    async fn record_history(
+        &self,
+        vantage: &VantageName,
+        history: &VantageHistory,
+    ) -> Result<(), VantageError>;
+
+    /// The history of proxy `proxy_id` as the vantage named `vantage` saw
+    /// it, from the hour holding `since` on (transitions from `since`).
+    /// [`VantageError::NotFound`] when no vantage has that name.
+    async fn history(
+        &self,
+        vantage: &VantageName,
+        proxy_id: Uuid,
+        since: OffsetDateTime,
+    ) -> Result<VantageWindow, VantageError>;
+
+    /// Deletes at most `limit` rows of each per-vantage history table older
+    /// than `before` (rollups of earlier hours; transitions before it that a
+    /// newer one of the same vantage and proxy follows, so each keeps its
+    /// status at the start of any window), and partial outages that ended
+    /// before it; returns how many went.
+    async fn prune_history(&self, before: OffsetDateTime, limit: u32) -> Result<u64, StoreError>;
 }
 
 /// The name checked against the rule, and the key it is unique by.
@@ -191,4 +240,18 @@ fn reading_from_json(json: &str, vantage: VantageName) -> Result<VantageReading,
 fn stored_name(name: &str) -> Result<VantageName, StoreError> {
     VantageName::new(name)
         .map_err(|err| StoreError::Internal(format!("stored vantage name {name:?}: {err}")))
+}
+
+/// The vantages' own history as the retention task prunes it.
+pub fn pruning(vantages: Arc<dyn VantageStore>) -> Arc<dyn OtherHistory> {
+    Arc::new(Pruning(vantages))
+}
+
+struct Pruning(Arc<dyn VantageStore>);
+
+#[async_trait::async_trait]
+impl OtherHistory for Pruning {
+    async fn prune_history(&self, before: OffsetDateTime, limit: u32) -> Result<u64, StoreError> {
+        self.0.prune_history(before, limit).await
+    }
 }

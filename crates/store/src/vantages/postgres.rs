@@ -2,19 +2,27 @@
 //! by every replica, so a token rotated or a vantage deleted through one is
 //! refused by all on the next request.
 
-use proxyhealth_core::{VantageName, VantageReading};
+use std::collections::HashMap;
+
+use proxyhealth_core::{
+    LatencySketch, Rollup, Status, VantageHistory, VantageName, VantageReading, VantageTransition,
+};
 use sqlx::Row;
 use sqlx::postgres::{PgPool, PgRow};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    AgentTokenError, MintedVantage, Vantage, VantageError, VantageStore, check_secret,
-    checked_name, mint, newest_per_proxy, parse, reading_from_json, reading_json, stored_name,
+    AgentTokenError, MintedVantage, Vantage, VantageError, VantageStore, VantageWindow,
+    check_secret, checked_name, mint, newest_per_proxy, parse, reading_from_json, reading_json,
+    stored_name,
 };
 use crate::StoreError;
+use crate::columns::{parse_status, report_from_json, report_json};
 use crate::error::is_unique_violation;
 use crate::error::pg_err as db_err;
+use crate::history::cache::hour_of;
+use crate::history::{count, merge_hours, to_count};
 
 /// The PostgreSQL store's vantages.
 #[derive(Debug)]
@@ -200,4 +208,272 @@ impl VantageStore for PgVantages {
         }
         Ok(all)
     }
+
+    async fn record_history(
+        &self,
+        vantage: &VantageName,
+        history: &VantageHistory,
+    ) -> Result<(), VantageError> {
+        if history.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        // NO KEY UPDATE: writers of one vantage's history (several agents,
+        // several replicas) wait for each other, so each rollup row is read,
+        // merged and written whole without losing a share; readings writes
+        // (KEY SHARE) and deletes are not held up longer than before
+        let id: Uuid = sqlx::query_scalar(
+            "SELECT id FROM proxyhealth_vantages WHERE lower(name) = lower($1) \
+             FOR NO KEY UPDATE",
+        )
+        .bind(vantage.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| VantageError::NotFound(vantage.to_string()))?;
+        let keys = super::history::keys_of(&history.checks);
+        let mut stored = HashMap::new();
+        if !keys.is_empty() {
+            let proxies: Vec<Uuid> = keys.iter().map(|(proxy, _)| *proxy).collect();
+            let hours: Vec<i64> = keys.iter().map(|(_, hour)| *hour).collect();
+            let rows = sqlx::query(
+                "SELECT r.proxy_id, r.hour, r.checks, r.ok, r.unhealthy, r.unreachable, \
+                 r.latency_max_us, r.sketch FROM proxyhealth_vantage_rollups r \
+                 JOIN unnest($2::uuid[], $3::bigint[]) AS k(proxy_id, hour) \
+                 ON k.proxy_id = r.proxy_id AND k.hour = r.hour WHERE r.vantage_id = $1",
+            )
+            .bind(id)
+            .bind(&proxies)
+            .bind(&hours)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            for row in &rows {
+                let proxy: Uuid = row.try_get("proxy_id").map_err(db_err)?;
+                let hour: i64 = row.try_get("hour").map_err(db_err)?;
+                stored.insert((proxy, hour), rollup_of(row)?);
+            }
+        }
+        let staged = super::history::staged(&history.checks, stored);
+        if !staged.is_empty() {
+            let mut columns = RollupColumns::default();
+            for ((proxy, hour), rollup) in &staged {
+                columns.push(*proxy, *hour, rollup);
+            }
+            sqlx::query(
+                "INSERT INTO proxyhealth_vantage_rollups (vantage_id, proxy_id, hour, checks, \
+                 ok, unhealthy, unreachable, latency_max_us, sketch) \
+                 SELECT $1, * FROM unnest($2::uuid[], $3::bigint[], $4::bigint[], $5::bigint[], \
+                 $6::bigint[], $7::bigint[], $8::bigint[], $9::bytea[]) \
+                 ON CONFLICT (vantage_id, proxy_id, hour) DO UPDATE SET \
+                 checks = EXCLUDED.checks, ok = EXCLUDED.ok, unhealthy = EXCLUDED.unhealthy, \
+                 unreachable = EXCLUDED.unreachable, latency_max_us = EXCLUDED.latency_max_us, \
+                 sketch = EXCLUDED.sketch",
+            )
+            .bind(id)
+            .bind(&columns.proxies)
+            .bind(&columns.hours)
+            .bind(&columns.checks)
+            .bind(&columns.ok)
+            .bind(&columns.unhealthy)
+            .bind(&columns.unreachable)
+            .bind(&columns.latency_max_us)
+            .bind(&columns.sketches)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        if !history.transitions.is_empty() {
+            let mut proxies = Vec::with_capacity(history.transitions.len());
+            let mut ats = Vec::with_capacity(history.transitions.len());
+            let mut froms: Vec<Option<&str>> = Vec::with_capacity(history.transitions.len());
+            let mut tos = Vec::with_capacity(history.transitions.len());
+            let mut reports = Vec::with_capacity(history.transitions.len());
+            for t in &history.transitions {
+                proxies.push(t.proxy_id);
+                ats.push(t.at);
+                froms.push(t.from.map(Status::as_str));
+                tos.push(t.to.as_str());
+                reports.push(report_json(&t.report)?);
+            }
+            // WITH ORDINALITY: ids follow the batch's order
+            sqlx::query(
+                "INSERT INTO proxyhealth_vantage_transitions \
+                 (vantage_id, proxy_id, at, from_status, to_status, report) \
+                 SELECT $1, t.proxy_id, t.at, t.from_status, t.to_status, t.report::jsonb \
+                 FROM unnest($2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[]) \
+                 WITH ORDINALITY AS t(proxy_id, at, from_status, to_status, report, n) \
+                 ORDER BY t.n",
+            )
+            .bind(id)
+            .bind(&proxies)
+            .bind(&ats)
+            .bind(&froms)
+            .bind(&tos)
+            .bind(&reports)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn history(
+        &self,
+        vantage: &VantageName,
+        proxy_id: Uuid,
+        since: OffsetDateTime,
+    ) -> Result<VantageWindow, VantageError> {
+        let id: Uuid =
+            sqlx::query_scalar("SELECT id FROM proxyhealth_vantages WHERE lower(name) = lower($1)")
+                .bind(vantage.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?
+                .ok_or_else(|| VantageError::NotFound(vantage.to_string()))?;
+        let rows = sqlx::query(
+            "SELECT hour, checks, ok, unhealthy, unreachable, latency_max_us, sketch \
+             FROM proxyhealth_vantage_rollups \
+             WHERE vantage_id = $1 AND proxy_id = $2 AND hour >= $3 ORDER BY hour",
+        )
+        .bind(id)
+        .bind(proxy_id)
+        .bind(hour_of(since))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let rows = rows
+            .iter()
+            .map(|row| Ok((row.try_get("hour").map_err(db_err)?, rollup_of(row)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let transitions = sqlx::query(
+            "SELECT proxy_id, at, from_status, to_status, report::text AS report \
+             FROM proxyhealth_vantage_transitions \
+             WHERE vantage_id = $1 AND proxy_id = $2 AND at >= $3 ORDER BY at, id",
+        )
+        .bind(id)
+        .bind(proxy_id)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let before: Option<String> = sqlx::query_scalar(
+            "SELECT to_status FROM proxyhealth_vantage_transitions \
+             WHERE vantage_id = $1 AND proxy_id = $2 AND at < $3 ORDER BY at DESC, id DESC LIMIT 1",
+        )
+        .bind(id)
+        .bind(proxy_id)
+        .bind(since)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(VantageWindow {
+            status_at_start: before.as_deref().map(parse_status).transpose()?,
+            buckets: merge_hours(rows)?,
+            transitions: transitions
+                .iter()
+                .map(|row| transition_of(row, vantage))
+                .collect::<Result<_, StoreError>>()?,
+        })
+    }
+
+    async fn prune_history(&self, before: OffsetDateTime, limit: u32) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let rollups = sqlx::query(
+            "DELETE FROM proxyhealth_vantage_rollups WHERE ctid IN \
+             (SELECT ctid FROM proxyhealth_vantage_rollups WHERE hour < $1 LIMIT $2)",
+        )
+        .bind(hour_of(before))
+        .bind(i64::from(limit))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        let transitions = sqlx::query(
+            "DELETE FROM proxyhealth_vantage_transitions WHERE id IN (SELECT t.id FROM \
+             proxyhealth_vantage_transitions t WHERE t.at < $1 AND EXISTS (SELECT 1 FROM \
+             proxyhealth_vantage_transitions n WHERE n.vantage_id = t.vantage_id \
+             AND n.proxy_id = t.proxy_id AND n.id > t.id) LIMIT $2)",
+        )
+        .bind(before)
+        .bind(i64::from(limit))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        // ended partial outages go by the same age
+        let outages = sqlx::query(
+            "DELETE FROM proxyhealth_partial_outages WHERE id IN (SELECT id FROM \
+             proxyhealth_partial_outages WHERE ended_at < $1 LIMIT $2)",
+        )
+        .bind(before)
+        .bind(i64::from(limit))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        tx.commit().await.map_err(db_err)?;
+        Ok(rollups + transitions + outages)
+    }
+}
+
+/// Rollup rows as one array per column, for one `unnest` insert.
+#[derive(Default)]
+struct RollupColumns {
+    proxies: Vec<Uuid>,
+    hours: Vec<i64>,
+    checks: Vec<i64>,
+    ok: Vec<i64>,
+    unhealthy: Vec<i64>,
+    unreachable: Vec<i64>,
+    latency_max_us: Vec<Option<i64>>,
+    sketches: Vec<Vec<u8>>,
+}
+
+impl RollupColumns {
+    fn push(&mut self, proxy: Uuid, hour: i64, rollup: &Rollup) {
+        self.proxies.push(proxy);
+        self.hours.push(hour);
+        self.checks.push(to_count(rollup.checks));
+        self.ok.push(to_count(rollup.ok));
+        self.unhealthy.push(to_count(rollup.unhealthy));
+        self.unreachable.push(to_count(rollup.unreachable));
+        self.latency_max_us
+            .push(rollup.latency_max_us.map(to_count));
+        self.sketches.push(rollup.sketch.encode());
+    }
+}
+
+/// A per-vantage rollup row.
+fn rollup_of(row: &PgRow) -> Result<Rollup, StoreError> {
+    let sketch: Vec<u8> = row.try_get("sketch").map_err(db_err)?;
+    Ok(Rollup {
+        checks: count(row.try_get("checks").map_err(db_err)?),
+        ok: count(row.try_get("ok").map_err(db_err)?),
+        unhealthy: count(row.try_get("unhealthy").map_err(db_err)?),
+        unreachable: count(row.try_get("unreachable").map_err(db_err)?),
+        unregistered: 0,
+        latency_max_us: row
+            .try_get::<Option<i64>, _>("latency_max_us")
+            .map_err(db_err)?
+            .map(count),
+        sketch: LatencySketch::decode(&sketch)
+            .map_err(|err| StoreError::Internal(err.to_string()))?,
+    })
+}
+
+/// A per-vantage transition row, as `vantage`'s.
+fn transition_of(row: &PgRow, vantage: &VantageName) -> Result<VantageTransition, StoreError> {
+    let from: Option<String> = row.try_get("from_status").map_err(db_err)?;
+    let to: String = row.try_get("to_status").map_err(db_err)?;
+    let report: String = row.try_get("report").map_err(db_err)?;
+    Ok(VantageTransition {
+        proxy_id: row.try_get("proxy_id").map_err(db_err)?,
+        vantage: vantage.clone(),
+        at: row.try_get("at").map_err(db_err)?,
+        from: from.as_deref().map(parse_status).transpose()?,
+        to: parse_status(&to)?,
+        report: report_from_json(&report)?,
+    })
 }

@@ -1,20 +1,28 @@
 //! [`super::VantageStore`] on SQLite (the `vantages` migration), over the
 //! store's writer and reader pools.
 
-use proxyhealth_core::{VantageName, VantageReading};
+use std::collections::HashMap;
+
+use proxyhealth_core::{
+    LatencySketch, Rollup, Status, VantageHistory, VantageName, VantageReading, VantageTransition,
+};
 use sqlx::Row;
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    AgentTokenError, MintedVantage, Vantage, VantageError, VantageStore, check_secret,
-    checked_name, mint, newest_per_proxy, parse, reading_from_json, reading_json, stored_name,
+    AgentTokenError, MintedVantage, Vantage, VantageError, VantageStore, VantageWindow,
+    check_secret, checked_name, mint, newest_per_proxy, parse, reading_from_json, reading_json,
+    stored_name,
 };
 use crate::StoreError;
 use crate::columns::sqlite::{from_nanos, nanos, uuid_of};
+use crate::columns::{parse_status, report_from_json, report_json};
 use crate::error::is_unique_violation;
 use crate::error::sqlite_err as db_err;
+use crate::history::cache::hour_of;
+use crate::history::{count, merge_hours, to_count};
 
 /// The SQLite store's vantages.
 #[derive(Debug)]
@@ -208,4 +216,215 @@ impl VantageStore for SqliteVantages {
         }
         Ok(all)
     }
+
+    async fn record_history(
+        &self,
+        vantage: &VantageName,
+        history: &VantageHistory,
+    ) -> Result<(), VantageError> {
+        if history.is_empty() {
+            return Ok(());
+        }
+        // the one writer connection serialises every read-merge-write
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let id = vantage_id(&mut tx, vantage).await?;
+        let mut stored = HashMap::new();
+        for (proxy, hour) in super::history::keys_of(&history.checks) {
+            let row = sqlx::query(
+                "SELECT checks, ok, unhealthy, unreachable, latency_max_us, sketch \
+                 FROM proxyhealth_vantage_rollups \
+                 WHERE vantage_id = ?1 AND proxy_id = ?2 AND hour = ?3",
+            )
+            .bind(&id)
+            .bind(proxy.hyphenated().to_string())
+            .bind(hour)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            if let Some(row) = row {
+                stored.insert((proxy, hour), rollup_of(&row)?);
+            }
+        }
+        for ((proxy, hour), rollup) in super::history::staged(&history.checks, stored) {
+            sqlx::query(
+                "INSERT INTO proxyhealth_vantage_rollups (vantage_id, proxy_id, hour, checks, \
+                 ok, unhealthy, unreachable, latency_max_us, sketch) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+                 ON CONFLICT (vantage_id, proxy_id, hour) DO UPDATE SET \
+                 checks = excluded.checks, ok = excluded.ok, unhealthy = excluded.unhealthy, \
+                 unreachable = excluded.unreachable, latency_max_us = excluded.latency_max_us, \
+                 sketch = excluded.sketch",
+            )
+            .bind(&id)
+            .bind(proxy.hyphenated().to_string())
+            .bind(hour)
+            .bind(to_count(rollup.checks))
+            .bind(to_count(rollup.ok))
+            .bind(to_count(rollup.unhealthy))
+            .bind(to_count(rollup.unreachable))
+            .bind(rollup.latency_max_us.map(to_count))
+            .bind(rollup.sketch.encode())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        for t in &history.transitions {
+            sqlx::query(
+                "INSERT INTO proxyhealth_vantage_transitions \
+                 (vantage_id, proxy_id, at, from_status, to_status, report) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .bind(&id)
+            .bind(t.proxy_id.hyphenated().to_string())
+            .bind(nanos(t.at))
+            .bind(t.from.map(Status::as_str))
+            .bind(t.to.as_str())
+            .bind(report_json(&t.report)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn history(
+        &self,
+        vantage: &VantageName,
+        proxy_id: Uuid,
+        since: OffsetDateTime,
+    ) -> Result<VantageWindow, VantageError> {
+        let mut conn = self.reader.acquire().await.map_err(db_err)?;
+        let id = vantage_id(&mut conn, vantage).await?;
+        let proxy = proxy_id.hyphenated().to_string();
+        let rows = sqlx::query(
+            "SELECT hour, checks, ok, unhealthy, unreachable, latency_max_us, sketch \
+             FROM proxyhealth_vantage_rollups \
+             WHERE vantage_id = ?1 AND proxy_id = ?2 AND hour >= ?3 ORDER BY hour",
+        )
+        .bind(&id)
+        .bind(&proxy)
+        .bind(hour_of(since))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        let rows = rows
+            .iter()
+            .map(|row| Ok((row.try_get("hour").map_err(db_err)?, rollup_of(row)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let transitions = sqlx::query(
+            "SELECT proxy_id, at, from_status, to_status, report \
+             FROM proxyhealth_vantage_transitions \
+             WHERE vantage_id = ?1 AND proxy_id = ?2 AND at >= ?3 ORDER BY at, id",
+        )
+        .bind(&id)
+        .bind(&proxy)
+        .bind(nanos(since))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        let before: Option<String> = sqlx::query_scalar(
+            "SELECT to_status FROM proxyhealth_vantage_transitions \
+             WHERE vantage_id = ?1 AND proxy_id = ?2 AND at < ?3 ORDER BY at DESC, id DESC LIMIT 1",
+        )
+        .bind(&id)
+        .bind(&proxy)
+        .bind(nanos(since))
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        Ok(VantageWindow {
+            status_at_start: before.as_deref().map(parse_status).transpose()?,
+            buckets: merge_hours(rows)?,
+            transitions: transitions
+                .iter()
+                .map(|row| transition_of(row, vantage))
+                .collect::<Result<_, StoreError>>()?,
+        })
+    }
+
+    async fn prune_history(&self, before: OffsetDateTime, limit: u32) -> Result<u64, StoreError> {
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let rollups = sqlx::query(
+            "DELETE FROM proxyhealth_vantage_rollups WHERE rowid IN \
+             (SELECT rowid FROM proxyhealth_vantage_rollups WHERE hour < ?1 LIMIT ?2)",
+        )
+        .bind(hour_of(before))
+        .bind(i64::from(limit))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        let transitions = sqlx::query(
+            "DELETE FROM proxyhealth_vantage_transitions WHERE id IN (SELECT t.id FROM \
+             proxyhealth_vantage_transitions t WHERE t.at < ?1 AND EXISTS (SELECT 1 FROM \
+             proxyhealth_vantage_transitions n WHERE n.vantage_id = t.vantage_id \
+             AND n.proxy_id = t.proxy_id AND n.id > t.id) LIMIT ?2)",
+        )
+        .bind(nanos(before))
+        .bind(i64::from(limit))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        // ended partial outages go by the same age
+        let outages = sqlx::query(
+            "DELETE FROM proxyhealth_partial_outages WHERE id IN (SELECT id FROM \
+             proxyhealth_partial_outages WHERE ended_at < ?1 LIMIT ?2)",
+        )
+        .bind(nanos(before))
+        .bind(i64::from(limit))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        tx.commit().await.map_err(db_err)?;
+        Ok(rollups + transitions + outages)
+    }
+}
+
+/// The id of the vantage named `vantage` (ignoring case), or `NotFound`.
+async fn vantage_id(
+    conn: &mut sqlx::SqliteConnection,
+    vantage: &VantageName,
+) -> Result<String, VantageError> {
+    sqlx::query_scalar("SELECT id FROM proxyhealth_vantages WHERE name_key = ?")
+        .bind(vantage.as_str().to_lowercase())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| VantageError::NotFound(vantage.to_string()))
+}
+
+/// A per-vantage rollup row.
+fn rollup_of(row: &SqliteRow) -> Result<Rollup, StoreError> {
+    let sketch: Vec<u8> = row.try_get("sketch").map_err(db_err)?;
+    Ok(Rollup {
+        checks: count(row.try_get("checks").map_err(db_err)?),
+        ok: count(row.try_get("ok").map_err(db_err)?),
+        unhealthy: count(row.try_get("unhealthy").map_err(db_err)?),
+        unreachable: count(row.try_get("unreachable").map_err(db_err)?),
+        unregistered: 0,
+        latency_max_us: row
+            .try_get::<Option<i64>, _>("latency_max_us")
+            .map_err(db_err)?
+            .map(count),
+        sketch: LatencySketch::decode(&sketch)
+            .map_err(|err| StoreError::Internal(err.to_string()))?,
+    })
+}
+
+/// A per-vantage transition row, as `vantage`'s.
+fn transition_of(row: &SqliteRow, vantage: &VantageName) -> Result<VantageTransition, StoreError> {
+    let from: Option<String> = row.try_get("from_status").map_err(db_err)?;
+    let to: String = row.try_get("to_status").map_err(db_err)?;
+    let report: String = row.try_get("report").map_err(db_err)?;
+    Ok(VantageTransition {
+        proxy_id: uuid_of(row.try_get::<&str, _>("proxy_id").map_err(db_err)?)?,
+        vantage: vantage.clone(),
+        at: from_nanos(row.try_get("at").map_err(db_err)?)?,
+        from: from.as_deref().map(parse_status).transpose()?,
+        to: parse_status(&to)?,
+        report: report_from_json(&report)?,
+    })
 }

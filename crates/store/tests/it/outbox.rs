@@ -6,7 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use proxyhealth_core::{HealthReport, HistoryBatch, Status, Transition};
+use proxyhealth_core::{
+    HealthReport, HistoryBatch, PartialChange, Status, Transition, VantageName,
+};
 use proxyhealth_store::{AttemptFailure, DeliveryState, Outbox, OutboxPolicy, ProxyStore};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -33,7 +35,9 @@ macro_rules! outbox_suite {
             rows_of_one_proxy_are_claimed_in_order => (&["ops"], 0),
             a_failed_attempt_is_retried_until_the_bound_then_failed => (&["ops"], 0),
             a_flap_inside_the_damping_time_is_not_notified => (&["ops"], 60),
-            finished_rows_are_pruned_and_pending_ones_kept => (&["ops"], 0)
+            finished_rows_are_pruned_and_pending_ones_kept => (&["ops"], 0),
+            a_partial_outage_is_kept_once_grows_its_vantages_and_is_notified_at_start_and_end => (&["ops"], 0),
+            a_partial_outage_without_notify_writes_no_row => (&["ops"], 0)
         );
     };
     (@cases $factory:ident; $attr:tt; $($case:ident => ($targets:expr, $damping_s:expr)),* $(,)?) => {
@@ -345,4 +349,134 @@ pub(crate) async fn finished_rows_are_pruned_and_pending_ones_kept(store: Arc<dy
     let rows = outbox.recent(10).await.expect("recent");
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].state, DeliveryState::Pending);
+}
+
+/// A partial outage's change for `proxy`: failing from `vantages` (none: over).
+fn partial(proxy: Uuid, at: OffsetDateTime, vantages: &[&str]) -> PartialChange {
+    PartialChange {
+        proxy_id: proxy,
+        proxy_name: "eu-west".into(),
+        proxy_url: "http://127.0.0.1:9".into(),
+        at,
+        vantages: vantages
+            .iter()
+            .map(|v| VantageName::new(v).expect("a valid name"))
+            .collect(),
+        warning: if vantages.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "partial outage: failing from {} of 3 vantages: {}",
+                vantages.len(),
+                vantages.join("; ")
+            )
+        },
+    }
+}
+
+/// A whole-microsecond time (every backend keeps it exactly).
+fn micros_ago(seconds: i64) -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc() - time::Duration::seconds(seconds);
+    now.replace_nanosecond(now.microsecond() * 1000)
+        .expect("a time")
+}
+
+pub(crate) async fn a_partial_outage_is_kept_once_grows_its_vantages_and_is_notified_at_start_and_end(
+    store: Arc<dyn ProxyStore>,
+) {
+    let outbox = outbox_of(&store, &["ops"], Duration::ZERO);
+    let history = store.history().expect("history");
+    let (sydney, quiet) = (Uuid::new_v4(), Uuid::new_v4());
+    let since = micros_ago(60);
+    // a restarted engine's first look at a proxy in no outage ends nothing
+    history
+        .record_partial(vec![partial(quiet, micros_ago(50), &[])], true)
+        .await
+        .expect("nothing to end");
+    history
+        .record_partial(vec![partial(sydney, micros_ago(40), &["ap-south"])], true)
+        .await
+        .expect("start");
+    // seen again (a restart), then from one more vantage: the same outage
+    history
+        .record_partial(
+            vec![
+                partial(sydney, micros_ago(30), &["ap-south"]),
+                partial(sydney, micros_ago(25), &["us-east"]),
+            ],
+            true,
+        )
+        .await
+        .expect("grow");
+    let open = history.partial_outages(since).await.expect("read");
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0].proxy_id, sydney);
+    assert!(open[0].started_at < micros_ago(39) && open[0].started_at > micros_ago(41));
+    assert_eq!(open[0].ended_at, None);
+    let names: Vec<&str> = open[0].vantages.iter().map(VantageName::as_str).collect();
+    assert_eq!(names, ["ap-south", "us-east"]);
+    assert_eq!(
+        open[0].first_warning,
+        "partial outage: failing from 1 of 3 vantages: ap-south"
+    );
+    let ended_at = micros_ago(10);
+    history
+        .record_partial(vec![partial(sydney, ended_at, &[])], true)
+        .await
+        .expect("end");
+    let over = history.partial_outages(since).await.expect("read");
+    assert_eq!(over.len(), 1);
+    assert_eq!(over[0].ended_at, Some(ended_at));
+    assert!(
+        history
+            .partial_outages(OffsetDateTime::now_utc())
+            .await
+            .expect("read")
+            .is_empty(),
+        "ended before a later window"
+    );
+
+    let mut rows = outbox.recent(10).await.expect("recent");
+    rows.reverse();
+    assert_eq!(rows.len(), 2, "a start and an end: {rows:?}");
+    for row in &rows {
+        assert_eq!(row.transition.proxy_id, sydney);
+        assert_eq!(
+            (row.transition.from, row.transition.to),
+            (Some(Status::Ok), Status::Ok)
+        );
+    }
+    assert_eq!(
+        rows[0].transition.report.warnings,
+        ["partial outage: failing from 1 of 3 vantages: ap-south"]
+    );
+    assert_eq!(
+        rows[1].transition.report.warnings,
+        ["partial outage over: was failing from ap-south, us-east"]
+    );
+    assert!(rows[1].transition.previous_lasted.is_some());
+}
+
+pub(crate) async fn a_partial_outage_without_notify_writes_no_row(store: Arc<dyn ProxyStore>) {
+    let outbox = outbox_of(&store, &["ops"], Duration::ZERO);
+    let history = store.history().expect("history");
+    let sydney = Uuid::new_v4();
+    history
+        .record_partial(vec![partial(sydney, micros_ago(20), &["ap-south"])], false)
+        .await
+        .expect("start");
+    history
+        .record_partial(vec![partial(sydney, micros_ago(10), &[])], false)
+        .await
+        .expect("end");
+    assert_eq!(
+        history
+            .partial_outages(micros_ago(60))
+            .await
+            .expect("read")
+            .len(),
+        1,
+        "kept as an incident all the same"
+    );
+    assert!(outbox.recent(10).await.expect("recent").is_empty());
 }

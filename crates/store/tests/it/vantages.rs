@@ -5,7 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use proxyhealth_core::{HealthReport, Status, VantageName, VantageReading};
+use proxyhealth_core::{
+    CheckRecord, HealthReport, Status, VantageHistory, VantageName, VantageReading,
+    VantageTransition,
+};
 use proxyhealth_store::{AgentTokenError, NewProxy, ProxyStore, VantageError, VantageStore};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -24,7 +27,10 @@ macro_rules! vantage_suite {
             an_older_reading_never_replaces_a_newer_one,
             a_batch_keeps_the_newest_reading_of_each_proxy,
             deleting_a_vantage_deletes_its_readings_and_refuses_more,
-            a_deleted_proxy_s_readings_go_with_it_and_are_not_kept_again
+            a_deleted_proxy_s_readings_go_with_it_and_are_not_kept_again,
+            a_vantage_s_history_reads_back_its_hours_and_status_changes,
+            a_vantage_s_history_goes_with_it_and_an_unknown_one_is_not_found,
+            pruning_a_vantage_s_history_keeps_each_proxy_s_last_change
         );
     };
     (@cases $factory:ident; $($case:ident),* $(,)?) => {
@@ -353,5 +359,272 @@ pub(crate) async fn a_deleted_proxy_s_readings_go_with_it_and_are_not_kept_again
     assert_eq!(
         vantages.readings().await.expect("readings"),
         [(sydney, kept)]
+    );
+}
+
+/// A whole-microsecond time `seconds` after the start of an hour (every
+/// backend keeps it exactly).
+fn in_hour(hour: i64, seconds: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(1_800_000_000 + hour * 3600 + seconds)
+        .expect("a valid time")
+        + Duration::from_micros(250)
+}
+
+fn vcheck(proxy: Uuid, at: OffsetDateTime, result: Status, latency_ms: Option<u64>) -> CheckRecord {
+    CheckRecord {
+        proxy_id: proxy,
+        at,
+        result,
+        latency: latency_ms.map(Duration::from_millis),
+    }
+}
+
+fn vchange(
+    proxy: Uuid,
+    vantage: &str,
+    at: OffsetDateTime,
+    from: Option<Status>,
+    to: Status,
+) -> VantageTransition {
+    VantageTransition {
+        proxy_id: proxy,
+        vantage: name(vantage),
+        at,
+        from,
+        to,
+        report: if to == Status::Ok {
+            HealthReport::default()
+        } else {
+            HealthReport::error("connect: connection refused (\"quoted\", ünïcode)")
+        },
+    }
+}
+
+pub(crate) async fn a_vantage_s_history_reads_back_its_hours_and_status_changes(
+    store: Arc<dyn ProxyStore>,
+) {
+    let vantages = vantages(&store);
+    vantages.create("ap-south").await.expect("create");
+    vantages.create("eu-west").await.expect("create");
+    let sydney = proxy(&store, "sydney").await;
+    let ap = name("ap-south");
+    // two batches in hour 0 (the second adds to the first's row), one in hour 1
+    vantages
+        .record_history(
+            &ap,
+            &VantageHistory {
+                checks: vec![
+                    vcheck(sydney, in_hour(0, 10), Status::Ok, Some(20)),
+                    vcheck(sydney, in_hour(0, 40), Status::Ok, Some(30)),
+                ],
+                transitions: vec![vchange(
+                    sydney,
+                    "ap-south",
+                    in_hour(0, 10),
+                    None,
+                    Status::Ok,
+                )],
+            },
+        )
+        .await
+        .expect("first batch");
+    vantages
+        .record_history(
+            &name("AP-South"),
+            &VantageHistory {
+                checks: vec![vcheck(sydney, in_hour(0, 70), Status::Unreachable, None)],
+                transitions: vec![vchange(
+                    sydney,
+                    "ap-south",
+                    in_hour(0, 70),
+                    Some(Status::Ok),
+                    Status::Unreachable,
+                )],
+            },
+        )
+        .await
+        .expect("second batch, the name in another case");
+    vantages
+        .record_history(
+            &ap,
+            &VantageHistory {
+                checks: vec![vcheck(sydney, in_hour(1, 5), Status::Ok, Some(900))],
+                transitions: vec![vchange(
+                    sydney,
+                    "ap-south",
+                    in_hour(1, 5),
+                    Some(Status::Unreachable),
+                    Status::Ok,
+                )],
+            },
+        )
+        .await
+        .expect("third batch");
+    // another vantage's history of the same proxy is its own
+    vantages
+        .record_history(
+            &name("eu-west"),
+            &VantageHistory {
+                checks: vec![vcheck(sydney, in_hour(0, 10), Status::Unhealthy, Some(5))],
+                transitions: vec![vchange(
+                    sydney,
+                    "eu-west",
+                    in_hour(0, 10),
+                    None,
+                    Status::Unhealthy,
+                )],
+            },
+        )
+        .await
+        .expect("eu-west's batch");
+
+    let seen = vantages
+        .history(&ap, sydney, in_hour(0, 0) - Duration::from_micros(250))
+        .await
+        .expect("ap-south's history");
+    assert_eq!(seen.status_at_start, None, "nothing before the first hour");
+    assert_eq!(seen.buckets.len(), 2, "{:?}", seen.buckets);
+    let first = &seen.buckets[0].rollup;
+    assert_eq!(
+        (first.checks, first.ok, first.unreachable, first.unhealthy),
+        (3, 2, 1, 0)
+    );
+    assert_eq!(first.latency_max_us, Some(30_000));
+    assert_eq!(
+        first.sketch.count(),
+        2,
+        "a check without a request has no latency"
+    );
+    assert_eq!(seen.buckets[1].rollup.latency_max_us, Some(900_000));
+    let changes: Vec<(Option<Status>, Status, OffsetDateTime)> = seen
+        .transitions
+        .iter()
+        .map(|t| (t.from, t.to, t.at))
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            (None, Status::Ok, in_hour(0, 10)),
+            (Some(Status::Ok), Status::Unreachable, in_hour(0, 70)),
+            (Some(Status::Unreachable), Status::Ok, in_hour(1, 5)),
+        ]
+    );
+    assert_eq!(seen.transitions[1].vantage, ap);
+    assert_eq!(
+        seen.transitions[1].report.errors,
+        ["connect: connection refused (\"quoted\", ünïcode)"]
+    );
+
+    // a window from hour 1 starts with the status of hour 0's last change
+    let later = vantages
+        .history(&ap, sydney, in_hour(1, 0))
+        .await
+        .expect("a later window");
+    assert_eq!(later.status_at_start, Some(Status::Unreachable));
+    assert_eq!(later.buckets.len(), 1);
+    assert_eq!(later.transitions.len(), 1);
+
+    let eu = vantages
+        .history(&name("eu-west"), sydney, in_hour(0, 0))
+        .await
+        .expect("eu-west's history");
+    assert_eq!(eu.buckets.len(), 1);
+    assert_eq!(eu.buckets[0].rollup.unhealthy, 1);
+    assert_eq!(eu.transitions.len(), 1);
+    assert_eq!(eu.transitions[0].to, Status::Unhealthy);
+}
+
+pub(crate) async fn a_vantage_s_history_goes_with_it_and_an_unknown_one_is_not_found(
+    store: Arc<dyn ProxyStore>,
+) {
+    let vantages = vantages(&store);
+    vantages.create("ap-south").await.expect("create");
+    let sydney = proxy(&store, "sydney").await;
+    let ap = name("ap-south");
+    let batch = VantageHistory {
+        checks: vec![vcheck(sydney, in_hour(0, 10), Status::Ok, Some(20))],
+        transitions: vec![vchange(
+            sydney,
+            "ap-south",
+            in_hour(0, 10),
+            None,
+            Status::Ok,
+        )],
+    };
+    vantages.record_history(&ap, &batch).await.expect("record");
+    vantages.delete("ap-south").await.expect("delete");
+    let err = vantages
+        .history(&ap, sydney, in_hour(0, 0))
+        .await
+        .expect_err("gone with its vantage");
+    assert!(matches!(err, VantageError::NotFound(_)), "{err:?}");
+    assert_eq!(err.to_string(), "no vantage named \"ap-south\"");
+    let err = vantages
+        .record_history(&ap, &batch)
+        .await
+        .expect_err("nothing is written for a deleted vantage");
+    assert!(matches!(err, VantageError::NotFound(_)), "{err:?}");
+    // created again under the same name: none of the old history comes back
+    vantages.create("ap-south").await.expect("create again");
+    let fresh = vantages
+        .history(&ap, sydney, in_hour(0, 0))
+        .await
+        .expect("the new vantage's history");
+    assert!(
+        fresh.buckets.is_empty() && fresh.transitions.is_empty(),
+        "{fresh:?}"
+    );
+}
+
+pub(crate) async fn pruning_a_vantage_s_history_keeps_each_proxy_s_last_change(
+    store: Arc<dyn ProxyStore>,
+) {
+    let vantages = vantages(&store);
+    vantages.create("ap-south").await.expect("create");
+    let sydney = proxy(&store, "sydney").await;
+    let ap = name("ap-south");
+    vantages
+        .record_history(
+            &ap,
+            &VantageHistory {
+                checks: vec![
+                    vcheck(sydney, in_hour(0, 10), Status::Ok, Some(20)),
+                    vcheck(sydney, in_hour(5, 10), Status::Unreachable, None),
+                ],
+                transitions: vec![
+                    vchange(sydney, "ap-south", in_hour(0, 10), None, Status::Ok),
+                    vchange(
+                        sydney,
+                        "ap-south",
+                        in_hour(0, 20),
+                        Some(Status::Ok),
+                        Status::Unreachable,
+                    ),
+                ],
+            },
+        )
+        .await
+        .expect("record");
+    let pruned = vantages
+        .prune_history(in_hour(3, 0), 100)
+        .await
+        .expect("prune");
+    assert_eq!(
+        pruned, 2,
+        "hour 0's rollup and the change a newer one follows"
+    );
+    let seen = vantages
+        .history(&ap, sydney, in_hour(0, 0))
+        .await
+        .expect("history");
+    assert_eq!(seen.buckets.len(), 1, "hour 5 is kept");
+    assert_eq!(seen.transitions.len(), 1, "the last change is kept");
+    assert_eq!(seen.transitions[0].to, Status::Unreachable);
+    assert_eq!(
+        vantages
+            .prune_history(in_hour(3, 0), 100)
+            .await
+            .expect("again"),
+        0
     );
 }
