@@ -11,11 +11,12 @@
 //!   redirect loop, the cap and the response the classifier judges.
 //! - `transport`: one request, no redirects, until a deadline, into a lent
 //!   buffer, under a cap: `transport::plain_http`, the lean HTTP/1 client for
-//!   `http://`, and `transport::tls`, `reqwest` with rustls for `https://` (and
-//!   for every URL when the caller supplies a client); `transport::resolve`
-//!   looks host names up for both (the system's resolver, or the DNS server
-//!   of [`EngineOptions::dns_server`]); `transport::exchange` holds what both
-//!   give back.
+//!   `http://`; `transport::lean_tls`, the same client over a fresh rustls
+//!   handshake for `https://`; and `transport::client`, `reqwest`, for every
+//!   URL when the caller supplies a client; `transport::resolve` looks host
+//!   names up for the lean ones (the system's resolver, or the DNS server of
+//!   [`EngineOptions::dns_server`]); `transport::exchange` holds what all
+//!   give back; `transport::refusal` words TLS failures for both TLS paths.
 //! - [`http1`]: the pure parsers of untrusted bytes the lean client uses, the
 //!   response head and chunked decoding (public for the fuzz targets).
 //! - `sweep`: one pass over all proxies with bounded parallelism, and
@@ -59,9 +60,11 @@
 //! snapshot   → sweep (CheckResult), vantages
 //! sweep      → probe
 //! probe      → transport
-//! transport  → transport::{exchange, plain_http, resolve, tls}
+//! transport  → transport::{exchange, plain_http, lean_tls, client, resolve}
 //! plain_http → transport::{exchange, resolve}, http1
-//! tls        → transport::{exchange, resolve}, http1::head, tls_files
+//! lean_tls   → transport::{plain_http, certificate, refusal, exchange, resolve}, tls_files
+//! client     → transport::{certificate, refusal, exchange}, http1::head
+//! refusal    → transport::exchange
 //! resolve    → transport::exchange
 //! http1      → nothing of this crate
 //! dispatch   → nothing of this crate

@@ -5,22 +5,23 @@
 //!
 //! Each request of a check goes through a transport (`crate::transport`), which
 //! sends exactly one request and follows nothing: the lean HTTP/1 client for
-//! `http://` URLs, which a sweep of thousands of proxies spends its time on, and
-//! `reqwest` with rustls for `https://` URLs, and for every URL when the caller
-//! supplied its own client.
+//! `http://` URLs, which a sweep of thousands of proxies spends its time on, the
+//! same client over rustls for `https://` URLs, and `reqwest` for every URL
+//! when the caller supplied its own client.
 
 use crate::error::EngineError;
 use crate::options::{EngineOptions, RedirectPolicy};
 use crate::tls_files::TlsFiles;
 use crate::transport::{
-    Answer, BodyCap, BodyStop, ClientResolver, Failure, Head, LookedUp, Resolver, Transport,
-    build_client, lookup_timed_out,
+    Answer, BodyCap, BodyStop, Failure, Head, LookedUp, Resolver, TlsConfig, Transport,
+    lookup_timed_out, tls_client_config,
 };
 use proxyhealth_core::outcome::humanize;
 use proxyhealth_core::{
     BodyError, ProbeOutcome, ProbeResponse, TransportError, TransportErrorKind,
 };
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::time::{Instant, timeout_at};
@@ -43,35 +44,33 @@ pub(crate) struct Probed {
 /// Most redirects followed when following is on.
 pub(crate) const MAX_REDIRECTS: usize = 10;
 
-/// Sends the checks: the lean plain-HTTP transport, or `reqwest` for TLS and
-/// for a client the caller supplied.
+/// Sends the checks: the lean transports (plain HTTP, and HTTP over rustls),
+/// or `reqwest` for a client the caller supplied.
 #[derive(Clone)]
 pub(crate) struct Prober {
-    client: reqwest::Client,
-    /// Whether `http://` URLs take the lean transport (not when a client was supplied).
-    lean_plain_http: bool,
+    /// The engine's own TLS configuration; `None` when a client was supplied
+    /// (then every request goes through it).
+    tls: Option<Arc<TlsConfig>>,
+    /// The caller's client, when one was supplied.
+    client: Option<reqwest::Client>,
     /// Looks up host names before each request, within the deadline; `None`
     /// when a client was supplied (it looks names up itself).
     resolver: Option<Resolver>,
     timeout: Duration,
     body_cap: u64,
     redirects: RedirectPolicy,
-    /// The local address the lean transport's connections are made from.
+    /// The local address the lean transports' connections are made from.
     source_address: Option<IpAddr>,
 }
 
 impl Prober {
-    /// A prober with the engine's own TLS client.
+    /// A prober with the engine's own transports.
     pub(crate) fn new(options: &EngineOptions) -> Result<Self, EngineError> {
         let resolver = Resolver::new(options.dns_server, options.timeout)?;
+        let config = tls_client_config(options.tls_insecure, TlsFiles::load(options)?)?;
         Ok(Prober {
-            client: build_client(
-                options.tls_insecure,
-                TlsFiles::load(options)?,
-                ClientResolver(resolver.clone()),
-                options.source_address,
-            )?,
-            lean_plain_http: true,
+            tls: Some(config),
+            client: None,
             resolver: Some(resolver),
             timeout: options.timeout,
             body_cap: options.body_cap,
@@ -85,8 +84,8 @@ impl Prober {
     /// client's business).
     pub(crate) fn with_client(client: reqwest::Client, options: &EngineOptions) -> Self {
         Prober {
-            client,
-            lean_plain_http: false,
+            tls: None,
+            client: Some(client),
             resolver: None,
             timeout: options.timeout,
             body_cap: options.body_cap,
@@ -113,12 +112,11 @@ impl Prober {
 
     /// The transport for one request to `url`.
     fn transport_for(&self, url: &Url) -> Transport<'_> {
-        if self.lean_plain_http && url.scheme() == "http" {
-            Transport::PlainHttp {
-                source: self.source_address,
-            }
-        } else {
-            Transport::Client(&self.client)
+        let source = self.source_address;
+        match (&self.client, &self.tls) {
+            (Some(client), _) => Transport::Client(client),
+            (None, Some(config)) if url.scheme() == "https" => Transport::Tls { config, source },
+            _ => Transport::PlainHttp { source },
         }
     }
 

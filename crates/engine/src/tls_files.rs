@@ -16,11 +16,28 @@ use std::path::Path;
 #[derive(Clone, Default)]
 pub struct TlsFiles {
     /// The CA bundle's certificates (empty without a bundle).
-    pub(crate) roots: Vec<reqwest::Certificate>,
+    pub(crate) roots: Vec<CertificateDer<'static>>,
     /// Whether only the bundle is trusted (not the system's roots).
     pub(crate) replace_roots: bool,
     /// The client certificate and key, for proxies that ask for one.
-    pub(crate) identity: Option<reqwest::Identity>,
+    pub(crate) identity: Option<ClientIdentity>,
+}
+
+/// A client certificate chain and its private key, checked to match.
+pub(crate) struct ClientIdentity {
+    /// The certificate first, then the chain up to (not always including) its CA.
+    pub(crate) chain: Vec<CertificateDer<'static>>,
+    /// The certificate's private key.
+    pub(crate) key: PrivateKeyDer<'static>,
+}
+
+impl Clone for ClientIdentity {
+    fn clone(&self) -> Self {
+        ClientIdentity {
+            chain: self.chain.clone(),
+            key: self.key.clone_key(),
+        }
+    }
 }
 
 impl std::fmt::Debug for TlsFiles {
@@ -141,15 +158,7 @@ impl TlsFiles {
     /// neither; the key must be the certificate's).
     pub fn load(options: &EngineOptions) -> Result<TlsFiles, TlsFileError> {
         let roots = match &options.tls_ca_file {
-            Some(path) => certificates(CA_FILE, path)?
-                .into_iter()
-                .map(|der| reqwest::Certificate::from_der(&der))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|err| TlsFileError::NotPem {
-                    role: CA_FILE,
-                    path: shown(path),
-                    reason: err.to_string(),
-                })?,
+            Some(path) => certificates(CA_FILE, path)?,
             None if options.tls_ca_mode == CaMode::Replace => {
                 return Err(TlsFileError::ReplaceWithoutCa);
             }
@@ -250,7 +259,7 @@ fn certificates(
 }
 
 /// The private key of a PEM file (the last one, if there are several).
-fn private_key(path: &Path) -> Result<(Vec<u8>, PrivateKeyDer<'static>), TlsFileError> {
+fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsFileError> {
     let bytes = read(CLIENT_KEY, path)?;
     let key = sections(
         CLIENT_KEY,
@@ -267,39 +276,28 @@ fn private_key(path: &Path) -> Result<(Vec<u8>, PrivateKeyDer<'static>), TlsFile
     })
     .next_back()
     .ok_or_else(|| TlsFileError::NoKey { path: shown(path) })?;
-    Ok((bytes, key))
+    Ok(key)
 }
 
 /// The client identity: the certificate chain and its key, checked to match.
-fn identity(cert: &Path, key: &Path) -> Result<reqwest::Identity, TlsFileError> {
+fn identity(cert: &Path, key: &Path) -> Result<ClientIdentity, TlsFileError> {
     let chain = certificates(CLIENT_CERT, cert)?;
-    let (key_pem, key_der) = private_key(key)?;
+    let key_der = private_key(key)?;
     let provider = rustls::crypto::aws_lc_rs::default_provider();
-    match rustls::sign::CertifiedKey::from_der(chain, key_der, &provider) {
-        Ok(_) => {}
+    match rustls::sign::CertifiedKey::from_der(chain.clone(), key_der.clone_key(), &provider) {
+        Ok(_) => Ok(ClientIdentity {
+            chain,
+            key: key_der,
+        }),
         Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch)) => {
-            return Err(TlsFileError::KeyMismatch {
+            Err(TlsFileError::KeyMismatch {
                 key: shown(key),
                 cert: shown(cert),
-            });
+            })
         }
-        Err(err) => {
-            return Err(TlsFileError::BadKey {
-                path: shown(key),
-                reason: err.to_string(),
-            });
-        }
+        Err(err) => Err(TlsFileError::BadKey {
+            path: shown(key),
+            reason: err.to_string(),
+        }),
     }
-    // reqwest takes the chain and the key as one PEM buffer.
-    let mut pem = std::fs::read(cert).map_err(|err| TlsFileError::Unreadable {
-        role: CLIENT_CERT,
-        path: shown(cert),
-        reason: err.to_string(),
-    })?;
-    pem.push(b'\n');
-    pem.extend_from_slice(&key_pem);
-    reqwest::Identity::from_pem(&pem).map_err(|err| TlsFileError::BadKey {
-        path: shown(key),
-        reason: err.to_string(),
-    })
 }

@@ -2,25 +2,35 @@
 //! connection, reads the response head, and then, if the pipeline wants it,
 //! the body into the buffer it was given, under a cap and until a deadline.
 //!
-//! Two transports, chosen per request by the pipeline (`probe`), with static
-//! dispatch so the lean path pays for no indirection:
+//! Three transports, chosen per request by the pipeline (`probe`), with static
+//! dispatch so the lean paths pay for no indirection:
 //! - [`plain_http`]: the lean HTTP/1 client for `http://` URLs, driven in the
 //!   check's own task.
-//! - [`tls`]: `reqwest` with rustls for `https://` URLs, and for every URL
-//!   when the caller supplied its own client.
+//! - [`lean_tls`]: the same client over a rustls handshake for `https://`
+//!   URLs, with the rustls configuration built once per engine
+//!   ([`tls_client_config`]).
+//! - [`client`]: `reqwest`, for every URL when the caller supplied its own
+//!   client.
 //!
-//! [`resolve`] looks up host names for both (the system's resolver, or a
-//! given DNS server). [`exchange`] holds what both give back. Nothing here knows of redirects,
-//! the deadline's length or the cap's size: the pipeline owns those.
+//! [`resolve`] looks up host names for the lean transports (the system's
+//! resolver, or a given DNS server). [`exchange`] holds what all give back,
+//! [`refusal`] tells a TLS failure in words, [`certificate`] reads the
+//! certificate's expiry. Nothing here knows of redirects, the deadline's
+//! length or the cap's size: the pipeline owns those.
 
+mod certificate;
+mod client;
 mod exchange;
+mod lean_tls;
 mod plain_http;
+mod refusal;
 mod resolve;
-mod tls;
 
 pub(crate) use exchange::{BodyCap, BodyStop, Failure, Head};
-pub(crate) use resolve::{ClientResolver, LookedUp, Resolver, timed_out as lookup_timed_out};
-pub(crate) use tls::build_client;
+pub(crate) use lean_tls::client_config as tls_client_config;
+pub(crate) use resolve::{LookedUp, Resolver, timed_out as lookup_timed_out};
+pub(crate) use rustls::ClientConfig as TlsConfig;
+use std::sync::Arc;
 use tokio::time::Instant;
 use url::Url;
 
@@ -33,7 +43,15 @@ pub(crate) enum Transport<'a> {
         /// The local address to connect from.
         source: Option<std::net::IpAddr>,
     },
-    /// A `reqwest` client: the engine's own for TLS, or the caller's.
+    /// The lean client over rustls (`https://` only), its connections made
+    /// from `source` when given.
+    Tls {
+        /// The engine's TLS configuration.
+        config: &'a Arc<TlsConfig>,
+        /// The local address to connect from.
+        source: Option<std::net::IpAddr>,
+    },
+    /// The caller's `reqwest` client.
     Client(&'a reqwest::Client),
 }
 
@@ -51,9 +69,11 @@ pub(crate) struct Answer {
 pub(crate) enum Body {
     /// A body on the lean path.
     PlainHttp(plain_http::Body),
-    /// A body read through `reqwest` (boxed: a response is large, and the
-    /// lean path should not carry its size in every check's task).
-    Client(Box<tls::Body>),
+    /// A body over TLS (boxed: a TLS connection is large, and the plain
+    /// path should not carry its size in every check's task).
+    Tls(Box<lean_tls::Body>),
+    /// A body read through `reqwest` (boxed, for the same reason).
+    Client(Box<client::Body>),
 }
 
 impl Transport<'_> {
@@ -75,15 +95,20 @@ impl Transport<'_> {
                     body: Body::PlainHttp(body),
                 })
             }
-            Transport::Client(client) => {
-                // Boxed, like the body's read below: `reqwest`'s futures are
-                // several times the lean path's, and a check's task is as large
+            Transport::Tls { config, source } => {
+                // Boxed, like the body's read below: a handshake's future is
+                // several times the plain path's, and a check's task is as large
                 // as the largest future it may await, whichever transport it uses.
-                let sent = Box::pin(resolve::with_looked_up(
-                    looked_up,
-                    tls::send(client, url, buf),
-                ));
+                let sent = Box::pin(lean_tls::send(config, url, looked_up, buf, source));
                 let (head, body) = sent.await?;
+                Ok(Answer {
+                    head,
+                    body: Body::Tls(Box::new(body)),
+                })
+            }
+            Transport::Client(client) => {
+                // Boxed, as above. The caller's client looks names up itself.
+                let (head, body) = Box::pin(client::send(client, url, buf)).await?;
                 Ok(Answer {
                     head,
                     body: Body::Client(Box::new(body)),
@@ -99,6 +124,7 @@ impl Body {
     pub(crate) async fn read(self, deadline: Instant, cap: BodyCap) -> (Vec<u8>, Option<BodyStop>) {
         match self {
             Body::PlainHttp(body) => body.read(deadline, cap).await,
+            Body::Tls(body) => Box::pin(body.read(deadline, cap)).await,
             Body::Client(body) => Box::pin(body.read(deadline, cap)).await,
         }
     }
@@ -107,6 +133,7 @@ impl Body {
     pub(crate) fn discard(self) -> Vec<u8> {
         match self {
             Body::PlainHttp(body) => body.into_buffer(),
+            Body::Tls(body) => body.into_buffer(),
             Body::Client(body) => body.into_buffer(),
         }
     }

@@ -1,4 +1,4 @@
-//! Looking up the addresses of a proxy's host name, for both transports.
+//! Looking up the addresses of a proxy's host name, for the lean transports.
 //!
 //! Two resolvers: the system's (`getaddrinfo`, honouring `/etc/hosts` and
 //! `nsswitch.conf`), the default; or a DNS server the operator names
@@ -8,10 +8,8 @@
 //! that outlives it; here a lookup that fails is put in words, naming the host
 //! (a name that does not exist is "no such host").
 //!
-//! The lean transport connects to the addresses it is handed. `reqwest` asks
-//! its resolver itself, so the engine's client gets [`ClientResolver`], which
-//! answers with the addresses the pipeline looked up for the request in
-//! flight (see [`with_looked_up`]) rather than asking again.
+//! The lean transports connect to the addresses they are handed. A client
+//! the caller supplied looks names up itself.
 
 use super::exchange::Failure;
 use crate::error::EngineError;
@@ -45,8 +43,6 @@ impl std::fmt::Debug for Resolver {
 /// The addresses one host name was looked up to, for the request in flight.
 #[derive(Debug, Clone)]
 pub(crate) struct LookedUp {
-    /// The host name as the URL has it.
-    pub(crate) host: String,
     /// Its addresses, each with the request's port.
     pub(crate) addresses: Vec<SocketAddr>,
 }
@@ -101,10 +97,7 @@ impl Resolver {
         if addresses.is_empty() {
             return Err(lookup_failed(host, "the name has no addresses"));
         }
-        Ok(LookedUp {
-            host: host.to_owned(),
-            addresses,
-        })
+        Ok(LookedUp { addresses })
     }
 }
 
@@ -155,61 +148,6 @@ fn server_failure(host: &str, err: &NetError) -> Failure {
             format!("dns lookup of {host:?} timed out: the DNS server did not answer"),
         ),
         other => lookup_failed(host, &other.to_string()),
-    }
-}
-
-fn message_of(failure: Failure) -> String {
-    match failure {
-        Failure::Transport(error) | Failure::Expired { error, .. } => error.message,
-        Failure::RequestBuild(message) => message,
-    }
-}
-
-tokio::task_local! {
-    /// The lookup the pipeline made for the request the task is sending.
-    static LOOKED_UP: LookedUp;
-}
-
-/// Runs `send` with `looked_up` as the answer [`ClientResolver`] gives for
-/// its host (reqwest resolves inside the request's own task).
-pub(crate) async fn with_looked_up<F: Future>(looked_up: Option<LookedUp>, send: F) -> F::Output {
-    match looked_up {
-        Some(looked_up) => LOOKED_UP.scope(looked_up, send).await,
-        None => send.await,
-    }
-}
-
-/// The resolver of the engine's `reqwest` client: the addresses the pipeline
-/// looked up for the request in flight, or a lookup of its own when there are
-/// none (a request reqwest makes outside the pipeline's task).
-#[derive(Debug, Clone)]
-pub(crate) struct ClientResolver(pub(crate) Resolver);
-
-impl reqwest::dns::Resolve for ClientResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let host = name.as_str().to_owned();
-        let known = LOOKED_UP
-            .try_with(|looked_up| {
-                looked_up
-                    .host
-                    .eq_ignore_ascii_case(&host)
-                    .then(|| looked_up.addresses.clone())
-            })
-            .ok()
-            .flatten();
-        let resolver = self.0.clone();
-        Box::pin(async move {
-            let addresses = match known {
-                Some(addresses) => addresses,
-                // Port 0: reqwest puts the URL's port in.
-                None => match resolver.lookup(&host, 0).await {
-                    Ok(looked_up) => looked_up.addresses,
-                    Err(failure) => return Err(message_of(failure).into()),
-                },
-            };
-            let addresses: reqwest::dns::Addrs = Box::new(addresses.into_iter());
-            Ok(addresses)
-        })
     }
 }
 

@@ -389,6 +389,12 @@ pub(crate) async fn tls_server() -> RawProxy {
 /// A TLS proxy with a self-signed certificate for `localhost` that gives each
 /// request (its first bytes) the answer `respond` writes for it.
 pub(crate) async fn tls_server_with(respond: fn(&str) -> String) -> RawProxy {
+    tls_server_ending(respond, true).await
+}
+
+/// [`tls_server_with`], ending each connection with TLS's `close_notify`
+/// when `close_notify`, or by closing the TCP connection alone.
+pub(crate) async fn tls_server_ending(respond: fn(&str) -> String, close_notify: bool) -> RawProxy {
     use std::sync::Arc;
     let cert =
         rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a certificate");
@@ -416,7 +422,11 @@ pub(crate) async fn tls_server_with(respond: fn(&str) -> String) -> RawProxy {
             let read = tls.read(&mut buf).await.unwrap_or(0);
             let response = respond(&String::from_utf8_lossy(&buf[..read]));
             let _ = tls.write_all(response.as_bytes()).await;
-            let _ = tls.shutdown().await;
+            if close_notify {
+                let _ = tls.shutdown().await;
+            } else {
+                let _ = tls.flush().await;
+            }
         }
     })
     .await

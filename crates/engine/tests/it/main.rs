@@ -16,5 +16,6 @@ mod seed;
 mod shared_view;
 mod source_address;
 mod stores;
+mod tls_failures;
 mod tls_trust;
 mod userinfo;

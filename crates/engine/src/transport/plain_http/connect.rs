@@ -37,7 +37,11 @@ impl OpenError {
 /// writes `request` on it, trying each address the host name was looked up
 /// to (`looked_up`, which the pipeline gives for a host name) until one
 /// connects.
-pub(super) async fn open(
+///
+/// An empty `request` opens the connection only, for TLS, whose handshake
+/// speaks first: then Nagle's algorithm is off, so the handshake's small
+/// writes and the request after them never wait for an acknowledgement.
+pub(crate) async fn open(
     url: &Url,
     looked_up: Option<LookedUp>,
     request: &[u8],
@@ -101,18 +105,26 @@ async fn open_to(
     )
     .map_err(connect_error)?;
     bind_source(&socket, source).map_err(connect_error)?;
-    match socket.connect(&address.into()) {
-        Ok(()) => {}
-        Err(err) if err.raw_os_error() == Some(libc::EINPROGRESS) => {}
+    let connected = match socket.connect(&address.into()) {
+        Ok(()) => true,
+        Err(err) if err.raw_os_error() == Some(libc::EINPROGRESS) => false,
         Err(err) => return Err(connect_error(err)),
-    }
+    };
     let socket = std::net::TcpStream::from(socket);
-    // A refused or reset connection reports its error here, before a byte
-    // was sent: it is the connection that failed, not the request.
-    let written = match (&socket).write(request) {
-        Ok(written) => written,
-        Err(err) if err.kind() == io::ErrorKind::WouldBlock => 0,
-        Err(err) => return Err(connect_error(err)),
+    let written = if request.is_empty() {
+        socket.set_nodelay(true).map_err(connect_error)?;
+        if connected {
+            return TcpStream::from_std(socket).map_err(connect_error);
+        }
+        0
+    } else {
+        // A refused or reset connection reports its error here, before a
+        // byte was sent: it is the connection that failed, not the request.
+        match (&socket).write(request) {
+            Ok(written) => written,
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => 0,
+            Err(err) => return Err(connect_error(err)),
+        }
     };
     let mut stream = TcpStream::from_std(socket).map_err(connect_error)?;
     if written == 0 {

@@ -7,17 +7,25 @@
 //! and keeps the three headers the classifier looks at and the body's framing,
 //! [`crate::http1::chunked`] decodes chunked bodies. The head and the body are
 //! read into the buffer the caller lent, which becomes the body.
+//!
+//! The TLS transport (`lean_tls`) opens its connections, encodes its
+//! request and reads its answer with the same parts: [`open`],
+//! [`encode_request`] and [`answer`], generic over the stream.
 
 mod connect;
 mod request;
+
+pub(super) use connect::open;
+pub(super) use request::encode as encode_request;
 
 use super::exchange::{BodyCap, BodyStop, Failure, Head};
 use super::resolve::LookedUp;
 use crate::http1::chunked::ChunkedDecoder;
 use crate::http1::head::{self, Framing, HeadError};
 use proxyhealth_core::TransportErrorKind;
+use std::io;
 use std::net::IpAddr;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
 use url::Url;
@@ -35,14 +43,25 @@ const LATER_READ: usize = 16 * 1024;
 pub(super) async fn send(
     url: &Url,
     looked_up: Option<LookedUp>,
-    mut buf: Vec<u8>,
+    buf: Vec<u8>,
     source: Option<IpAddr>,
 ) -> Result<(Head, Body), Failure> {
     let request = request::encode(url).map_err(Failure::RequestBuild)?;
+    let stream = connect::open(url, looked_up, &request, source).await?;
+    answer(stream, buf, head_read_failure).await
+}
+
+/// Reads the final response head from `stream`, whose request was sent, into
+/// `buf`'s allocation; the bytes after the head stay in the returned body.
+/// `read_failure` says why a read of the head failed.
+pub(super) async fn answer<S: AsyncRead + Unpin>(
+    mut stream: S,
+    mut buf: Vec<u8>,
+    read_failure: fn(io::Error) -> Failure,
+) -> Result<(Head, Body<S>), Failure> {
     buf.clear();
     make_room(&mut buf, FIRST_READ);
-    let mut stream = connect::open(url, looked_up, &request, source).await?;
-    let parsed = read_head(&mut stream, &mut buf).await?;
+    let parsed = read_head(&mut stream, &mut buf, read_failure).await?;
     buf.drain(..parsed.len);
     let head = Head {
         status: parsed.status,
@@ -60,6 +79,21 @@ pub(super) async fn send(
     Ok((head, body))
 }
 
+/// Why a read of the response head failed, on a plain connection.
+pub(super) fn head_read_failure(err: io::Error) -> Failure {
+    protocol(format!("error reading the response head: {err}"))
+}
+
+/// One read into `buf`; `Ok(0)` when the peer closed. A TLS peer that
+/// closes without `close_notify` closed all the same: what was read stands,
+/// and a head or body cut short says so as on a plain connection.
+async fn read_some<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut Vec<u8>) -> io::Result<usize> {
+    match stream.read_buf(buf).await {
+        Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+        read => read,
+    }
+}
+
 fn protocol(message: String) -> Failure {
     Failure::transport(TransportErrorKind::Protocol, message)
 }
@@ -68,7 +102,11 @@ fn protocol(message: String) -> Failure {
 /// interim 1xx answers). The head is parsed after the first read, so garbage is
 /// refused at once, and after that only once a blank line has arrived, so a head
 /// trickled in byte by byte costs a scan per byte, not a parse per read.
-async fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<head::Head, Failure> {
+async fn read_head<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    read_failure: fn(io::Error) -> Failure,
+) -> Result<head::Head, Failure> {
     let mut worth_parsing = false;
     loop {
         if worth_parsing {
@@ -88,10 +126,7 @@ async fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<head::He
         }
         let before = buf.len();
         make_room(buf, FIRST_READ / 2);
-        let read = stream
-            .read_buf(buf)
-            .await
-            .map_err(|err| protocol(format!("error reading the response head: {err}")))?;
+        let read = read_some(stream, buf).await.map_err(read_failure)?;
         if read == 0 {
             return Err(match head::parse(buf) {
                 Err(err) => protocol(err.to_string()),
@@ -117,13 +152,13 @@ fn make_room(buf: &mut Vec<u8>, room: usize) {
 /// A body after its head: the connection, how the body ends, and the bytes
 /// that came after the head.
 #[derive(Debug)]
-pub(crate) struct Body {
-    stream: TcpStream,
+pub(crate) struct Body<S = TcpStream> {
+    stream: S,
     framing: Framing,
     buf: Vec<u8>,
 }
 
-impl Body {
+impl<S: AsyncRead + Unpin> Body<S> {
     /// The body (at most the cap) and what stopped it early, if anything.
     pub(super) async fn read(self, deadline: Instant, cap: BodyCap) -> (Vec<u8>, Option<BodyStop>) {
         let Body {
@@ -151,13 +186,13 @@ impl Body {
 }
 
 /// Reads a body within the check's deadline and body cap.
-struct BodyReader<'a> {
-    stream: &'a mut TcpStream,
+struct BodyReader<'a, S> {
+    stream: &'a mut S,
     deadline: Instant,
     cap: BodyCap,
 }
 
-impl BodyReader<'_> {
+impl<S: AsyncRead + Unpin> BodyReader<'_, S> {
     /// A `Content-Length` body. A declared length over the cap is refused before
     /// anything more is read.
     async fn read_length(&mut self, length: u64, mut buf: Vec<u8>) -> (Vec<u8>, Option<BodyStop>) {
@@ -229,7 +264,7 @@ impl BodyReader<'_> {
     /// `Ok(0)` when the proxy closed the connection.
     async fn fill(&mut self, buf: &mut Vec<u8>, room: usize) -> Result<usize, BodyStop> {
         make_room(buf, room.min(LATER_READ));
-        match timeout_at(self.deadline, self.stream.read_buf(buf)).await {
+        match timeout_at(self.deadline, read_some(self.stream, buf)).await {
             Err(_elapsed) => Err(BodyStop::Deadline),
             Ok(Err(err)) => Err(BodyStop::Read(err.to_string())),
             Ok(Ok(read)) => Ok(read),
