@@ -59,6 +59,8 @@
 //! - [`vantages`]: [`VantageStore`] (through [`ProxyStore::vantages`]): the
 //!   places probes come from besides the replicas, their agents' hashed
 //!   tokens, and each vantage's newest reading of each proxy, per backend.
+//! - [`maintenance`]: [`MaintenanceStore`] (through
+//!   [`ProxyStore::maintenance`]): the maintenance windows, per backend.
 //! - `history_db`: the SQLite and PostgreSQL stores' [`HistoryStore`]s:
 //!   recording through the journal, reads and pruning through `history`.
 
@@ -70,6 +72,7 @@ pub mod history;
 mod history_db;
 pub mod instance;
 mod journal;
+pub mod maintenance;
 mod memory;
 mod memory_coordination;
 mod migrations;
@@ -97,6 +100,7 @@ pub use coordination::{
 pub use error::{StoreError, TokenError};
 pub use history::{HistoryStore, HourBucket, Pruned, UptimeCounts};
 pub use instance::{InstanceGuard, InstanceInfo, InstanceLockError};
+pub use maintenance::{MaintenanceError, MaintenanceStore};
 pub use memory::MemoryStore;
 pub use memory_coordination::MemoryCoordination;
 pub use model::{CreatedProxy, NewProxy, ProxyUpdate, Registration};

@@ -23,6 +23,8 @@ pub struct MemoryStore {
     clock: crate::StoreClock,
     /// The vantages and their agent tokens.
     vantages: std::sync::Arc<crate::vantages::memory::MemoryVantages>,
+    /// The maintenance windows.
+    maintenance: std::sync::Arc<crate::maintenance::memory::MemoryMaintenance>,
     /// Persisted (in memory) history.
     history: std::sync::Arc<crate::history::memory::MemoryHistory>,
 }
@@ -100,6 +102,7 @@ impl MemoryStore {
                 clock.clone(),
                 live,
             )),
+            maintenance: std::sync::Arc::default(),
             clock,
         }
     }
@@ -297,6 +300,10 @@ impl ProxyStore for MemoryStore {
 
     fn vantages(&self) -> Option<std::sync::Arc<dyn crate::VantageStore>> {
         Some(self.vantages.clone())
+    }
+
+    fn maintenance(&self) -> Option<std::sync::Arc<dyn crate::MaintenanceStore>> {
+        Some(self.maintenance.clone())
     }
 }
 

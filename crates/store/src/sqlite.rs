@@ -88,6 +88,8 @@ pub struct SqliteStore {
     outbox: std::sync::Arc<crate::outbox::sqlite::SqliteOutbox>,
     /// The vantages, over the same pools.
     vantages: std::sync::Arc<crate::vantages::sqlite::SqliteVantages>,
+    /// The maintenance windows, over the same pools.
+    maintenance: std::sync::Arc<crate::maintenance::sqlite::SqliteMaintenance>,
 }
 
 impl SqliteStore {
@@ -161,7 +163,12 @@ impl SqliteStore {
             writer: writer.clone(),
             reader: reader.clone(),
         });
+        let maintenance = std::sync::Arc::new(crate::maintenance::sqlite::SqliteMaintenance {
+            writer: writer.clone(),
+            reader: reader.clone(),
+        });
         Ok(SqliteStore {
+            maintenance,
             writer,
             reader,
             path: path.to_owned(),
@@ -445,6 +452,10 @@ impl ProxyStore for SqliteStore {
 
     fn vantages(&self) -> Option<std::sync::Arc<dyn crate::VantageStore>> {
         Some(self.vantages.clone())
+    }
+
+    fn maintenance(&self) -> Option<std::sync::Arc<dyn crate::MaintenanceStore>> {
+        Some(self.maintenance.clone())
     }
 
     fn instance_lock(
