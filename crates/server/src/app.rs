@@ -49,6 +49,7 @@
 //! # Ok(()) }
 //! ```
 
+use crate::maintenance::{Maintenance, MaintenanceRecorder};
 use crate::replica_report::ThisReplica;
 use crate::{SHUTDOWN_GRACE, Service, ServiceConfig, ServiceError};
 use proxyhealth_cluster::{ClusterError, ClusterSettings, Replica, ReplicaEngine};
@@ -295,6 +296,8 @@ impl Application {
             .await?;
         // a replica only when it will run: otherwise re-checks stay local
         let coordination = store.coordination().filter(|_| settings.sweep_loop);
+        // the windows are judged by the recorder from the first batch on
+        let maintenance = Maintenance::new(store.maintenance());
         let builder = Engine::builder()
             .store(Arc::clone(&store) as Arc<dyn ProxySource>)
             .options(settings.engine);
@@ -307,7 +310,10 @@ impl Application {
             // one replica: the engine writes history before it publishes
             None => {
                 let builder = match store.history() {
-                    Some(history) => builder.history(proxyhealth_store::history::recorder(history)),
+                    Some(history) => builder.history(Arc::new(MaintenanceRecorder::new(
+                        proxyhealth_store::history::recorder(history),
+                        maintenance.clone(),
+                    ))),
                     None => builder,
                 };
                 (builder.build().map_err(AppError::Engine)?, None)
@@ -350,6 +356,7 @@ impl Application {
             })
             .map_err(AppError::InstanceLock)?;
         let mut service_config = settings.service;
+        service_config.maintenance = Some(maintenance);
         let replica = match replica_engine {
             Some(replica_engine) => {
                 let cluster = ClusterSettings {

@@ -146,6 +146,7 @@ impl HistoryReader {
                 .iter()
                 .map(|incident| wire_incident(incident, now))
                 .collect(),
+            maintenance: Vec::new(),
         }))
     }
 

@@ -7,6 +7,7 @@ pub(crate) mod agent;
 pub(crate) mod description;
 pub(crate) mod health;
 pub(crate) mod history;
+pub(crate) mod maintenance;
 pub(crate) mod notifications;
 pub(crate) mod proxies;
 pub(crate) mod register;
@@ -48,7 +49,10 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
         .routes(routes!(notifications::list))
         .routes(routes!(vantages::list, vantages::create))
         .routes(routes!(vantages::delete))
-        .routes(routes!(vantages::rotate_token));
+        .routes(routes!(vantages::rotate_token))
+        .routes(routes!(maintenance::list, maintenance::create))
+        .routes(routes!(maintenance::delete))
+        .routes(routes!(maintenance::end));
     let agent = OpenApiRouter::default()
         .routes(routes!(agent::assignment))
         .routes(routes!(agent::results))
