@@ -297,7 +297,11 @@ impl Application {
         // a replica only when it will run: otherwise re-checks stay local
         let coordination = store.coordination().filter(|_| settings.sweep_loop);
         // the windows are judged by the recorder from the first batch on
-        let maintenance = Maintenance::new(store.maintenance());
+        let maintenance = settings
+            .service
+            .maintenance
+            .clone()
+            .unwrap_or_else(|| Maintenance::new(store.maintenance()));
         let builder = Engine::builder()
             .store(Arc::clone(&store) as Arc<dyn ProxySource>)
             .options(settings.engine);
