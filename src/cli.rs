@@ -8,8 +8,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 mod agent;
+mod maintenance;
 mod vantages;
 pub use agent::AgentArgs;
+pub use maintenance::{
+    MaintenanceCommand, MaintenanceCreateArgs, MaintenanceEndArgs, MaintenanceListArgs,
+};
 pub use vantages::{VantageNameArgs, VantagesCommand, VantagesListArgs};
 
 /// Health checker for a fleet of regional reverse proxies (Coder workspace proxies).
@@ -48,6 +52,11 @@ pub enum Command {
     /// running server.
     #[command(subcommand, visible_alias = "vantage")]
     Vantages(VantagesCommand),
+    /// Manage maintenance windows on a running server: proxies down on
+    /// purpose, probed and shown but neither notified nor alerted, their
+    /// checks counting for no uptime.
+    #[command(subcommand)]
+    Maintenance(MaintenanceCommand),
     /// Probe the proxies from another place, for one vantage: fetch the
     /// assignment from the service, check its proxies on the service's
     /// interval, send the results back; no database, only outbound
