@@ -9,6 +9,7 @@ mod certificate;
 mod dashboard;
 mod demo;
 mod large_fleet;
+mod maintenance;
 mod proxy_page;
 mod vantages;
 
@@ -870,4 +871,48 @@ async fn register_markup_proxy(demo: &Demo, url: &str, instance: &str) -> uuid::
         .expect("the fake proxy registers");
     assert_eq!(registered.status, 201, "the fake proxy registers");
     created.value.proxy.region.id
+}
+
+#[tokio::test]
+async fn a_proxy_in_maintenance_shows_a_tag_with_its_reason_and_the_others_none() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let Some((browser, cdp)) = browser().await else {
+            return;
+        };
+        let demo = Demo::start("maint-test-admin-token").await;
+        maintenance::put_in_maintenance(&demo.base, &demo.admin_token).await;
+        let page = cdp.new_page().await.expect("open a page");
+        page.navigate(&demo.dashboard)
+            .await
+            .expect("load the dashboard");
+        let tag = maintenance::wait_for_tag(&page, maintenance::MAINT_PROXY, SETTLE).await;
+        assert_eq!(tag["text"], "maintenance", "{tag}");
+        assert!(
+            tag["title"]
+                .as_str()
+                .is_some_and(|t| t.contains("kernel upgrade")),
+            "the reason in the title: {tag}"
+        );
+        let rows = wait_for_rows(&page, SETTLE, "the demo's proxies are listed", |rows| {
+            (rows.len() > 1)
+                .then_some(())
+                .map_or(Some("one row".into()), |()| None)
+        })
+        .await;
+        for other in rows
+            .iter()
+            .filter(|r| r.name_text != maintenance::MAINT_PROXY)
+        {
+            assert_eq!(
+                maintenance::tag_of(&page, &other.name_text).await,
+                json!(null),
+                "{} is in no window",
+                other.name_text
+            );
+        }
+        close(browser, cdp).await;
+        stop_demo(demo).await;
+    })
+    .await
+    .expect("the test finishes within its time limit");
 }

@@ -686,6 +686,8 @@
         p.uptime = before.p.uptime;
         e.up = before.up;
       }
+      // the stream's proxies carry no window: the one read with the list holds until its end
+      if (before && p.maintenance === undefined && maintenanceOf(before.p)) p.maintenance = before.p.maintenance;
       state.model.set(e.id, e);
     }
     state.shown = null;
@@ -1287,9 +1289,25 @@
     }, el('span', { class: 'uptime-value', text: fmtUptime(u) }), el('span', { class: 'uptime-period', text: period }));
   }
 
+  /** The maintenance window the proxy is in now (`{id, reason, starts_at, ends_at}`), or null. */
+  function maintenanceOf(p) {
+    const m = p && p.maintenance && typeof p.maintenance === 'object' ? p.maintenance : null;
+    if (!m) return null;
+    const ends = parseTime(m.ends_at);
+    return ends !== null && ends > Date.now() ? m : null;
+  }
+
   function statusCell(p, status, st) {
     const wrap = el('div', { class: 'status-cell' });
     wrap.append(el('span', { class: 'badge', dataset: { status }, text: LABEL[status] }));
+    const maint = maintenanceOf(p);
+    if (maint) {
+      wrap.append(el('span', {
+        class: 'tag tag-maint',
+        title: `In maintenance until ${exactTime(parseTime(maint.ends_at))}: ${str(maint.reason)}. Probes go on; changes are not notified.`,
+        text: 'maintenance',
+      }));
+    }
     if (st && typeof st.last_result === 'string' && st.last_result && normStatus(st.last_result) !== status) {
       wrap.append(el('span', {
         class: 'last-result',

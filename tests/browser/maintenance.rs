@@ -1,0 +1,65 @@
+//! A proxy in a maintenance window shows a `maintenance` tag beside its
+//! status badge (`tr[data-proxy-name] .tag-maint`), with the reason in its
+//! title; a proxy in none shows no tag.
+
+use proxyhealth_api::wire::{CreateMaintenanceRequest, CreateProxyRequest};
+use proxyhealth_cdp::Page;
+use serde_json::{Value, json};
+use std::time::Duration;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// The name of the proxy put in maintenance (sorted first by name).
+pub const MAINT_PROXY: &str = "aa-maint";
+
+/// Creates `MAINT_PROXY` and a window covering it from a minute ago for an
+/// hour, through the API.
+pub async fn put_in_maintenance(base: &str, admin_token: &str) {
+    let api = proxyhealth_testkit::api::client(base, admin_token);
+    let created = api
+        .create_proxy(&CreateProxyRequest {
+            name: MAINT_PROXY.to_owned(),
+            ..CreateProxyRequest::default()
+        })
+        .await
+        .expect("create the proxy");
+    assert_eq!(created.status, 201);
+    let now = OffsetDateTime::now_utc();
+    let rfc = |at: OffsetDateTime| at.format(&Rfc3339).expect("format");
+    let window = api
+        .create_maintenance(&CreateMaintenanceRequest {
+            proxy: Some(MAINT_PROXY.to_owned()),
+            start: rfc(now - time::Duration::minutes(1)),
+            end: rfc(now + time::Duration::hours(1)),
+            reason: "kernel upgrade".to_owned(),
+            ..CreateMaintenanceRequest::default()
+        })
+        .await
+        .expect("create the window");
+    assert_eq!(window.status, 201);
+}
+
+/// The maintenance tag of the row of `name`: `{text, title}`, or null.
+pub async fn tag_of(page: &Page<'_>, name: &str) -> Value {
+    let js = format!(
+        "(() => {{ const t = document.querySelector('tr[data-proxy-name=\"{name}\"] .tag-maint'); \
+         return t ? {{ text: t.textContent, title: t.title }} : null; }})()"
+    );
+    page.eval(&js).await.expect("read the maintenance tag")
+}
+
+/// Waits until the row of `name` shows a maintenance tag, and returns it.
+pub async fn wait_for_tag(page: &Page<'_>, name: &str, within: Duration) -> Value {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let tag = tag_of(page, name).await;
+        if tag != json!(null) {
+            return tag;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no maintenance tag on {name} within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
