@@ -1,6 +1,6 @@
 //! Maintenance windows in the running service: [`Maintenance`], the windows
 //! read from the store and compiled into a
-//! [`MaintenanceBook`](proxyhealth_core::maintenance::MaintenanceBook) that
+//! `MaintenanceBook` that
 //! every lookup reads in constant time; [`MaintenanceRecorder`], the history
 //! recorder that leaves the windows out of uptime and notifications; and the
 //! `proxyhealth_maintenance{proxy_id}` gauge.
