@@ -221,7 +221,7 @@ pub struct ProxyHistory {
     /// oldest first: their checks count for no uptime and their status
     /// changes are not recorded nor notified; absent when there are none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub maintenance: Vec<crate::wire::WireMaintenance>,
+    pub maintenance: Vec<crate::wire_maintenance::WireMaintenance>,
 }
 
 /// `GET /api/v2/proxyhealth/incidents?since=&limit=&offset=`.
