@@ -874,17 +874,28 @@ async fn register_markup_proxy(demo: &Demo, url: &str, instance: &str) -> uuid::
 }
 
 #[tokio::test]
-async fn a_proxy_in_maintenance_shows_a_tag_with_its_reason_and_the_others_none() {
+async fn a_proxy_put_in_maintenance_while_the_page_is_open_shows_a_tag_with_its_reason() {
     tokio::time::timeout(TEST_TIMEOUT, async {
         let Some((browser, cdp)) = browser().await else {
             return;
         };
         let demo = Demo::start("maint-test-admin-token").await;
-        maintenance::put_in_maintenance(&demo.base, &demo.admin_token).await;
+        maintenance::create_proxy(&demo.base, &demo.admin_token).await;
         let page = cdp.new_page().await.expect("open a page");
         page.navigate(&demo.dashboard)
             .await
             .expect("load the dashboard");
+        wait_for_rows(&page, SETTLE, "the proxy is listed", |rows| {
+            row(rows, maintenance::MAINT_PROXY).map_or(Some("no row yet".into()), |_| None)
+        })
+        .await;
+        assert_eq!(
+            maintenance::tag_of(&page, maintenance::MAINT_PROXY).await,
+            json!(null),
+            "no window yet"
+        );
+        // made while the page is open: the stream carries no window, the page reads them
+        maintenance::put_in_maintenance(&demo.base, &demo.admin_token).await;
         let tag = maintenance::wait_for_tag(&page, maintenance::MAINT_PROXY, SETTLE).await;
         assert_eq!(tag["text"], "maintenance", "{tag}");
         assert!(

@@ -1,6 +1,7 @@
 //! A proxy in a maintenance window shows a `maintenance` tag beside its
 //! status badge (`tr[data-proxy-name] .tag-maint`), with the reason in its
-//! title; a proxy in none shows no tag.
+//! title, also when the window is made while the page is open (the page
+//! reads the windows every 30 s); a proxy in none shows no tag.
 
 use proxyhealth_api::wire::{CreateMaintenanceRequest, CreateProxyRequest};
 use proxyhealth_cdp::Page;
@@ -12,9 +13,8 @@ use time::format_description::well_known::Rfc3339;
 /// The name of the proxy put in maintenance (sorted first by name).
 pub const MAINT_PROXY: &str = "aa-maint";
 
-/// Creates `MAINT_PROXY` and a window covering it from a minute ago for an
-/// hour, through the API.
-pub async fn put_in_maintenance(base: &str, admin_token: &str) {
+/// Creates `MAINT_PROXY` through the API.
+pub async fn create_proxy(base: &str, admin_token: &str) {
     let api = proxyhealth_testkit::api::client(base, admin_token);
     let created = api
         .create_proxy(&CreateProxyRequest {
@@ -24,6 +24,12 @@ pub async fn put_in_maintenance(base: &str, admin_token: &str) {
         .await
         .expect("create the proxy");
     assert_eq!(created.status, 201);
+}
+
+/// Puts `MAINT_PROXY` in a window from a minute ago for an hour, through
+/// the API.
+pub async fn put_in_maintenance(base: &str, admin_token: &str) {
+    let api = proxyhealth_testkit::api::client(base, admin_token);
     let now = OffsetDateTime::now_utc();
     let rfc = |at: OffsetDateTime| at.format(&Rfc3339).expect("format");
     let window = api

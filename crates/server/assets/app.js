@@ -13,10 +13,13 @@
     list: '/api/v2/workspaceproxies',
     regions: '/api/v2/regions',
     refresh: '/api/v2/workspaceproxies/refresh',
+    maintenance: '/api/v2/proxyhealth/maintenance',
     replicas: '/api/v2/proxyhealth/replicas',
   };
   const TOKEN_KEY = 'proxyhealth.adminToken';
   const POLL_MS = 5000;
+  /** How often the maintenance windows are read again (admin view). */
+  const MAINTENANCE_POLL_MS = 30000;
   const RECONNECT_MS = 15000;
   /** Rows on one page of the table: the DOM holds only these, whatever the fleet's size. */
   const PAGE_SIZE = 50;
@@ -1289,6 +1292,34 @@
     }, el('span', { class: 'uptime-value', text: fmtUptime(u) }), el('span', { class: 'uptime-period', text: period }));
   }
 
+  /**
+   * Reads the maintenance windows and marks the model's proxies with the ones active now (the
+   * event stream carries no window: one made or started while the page is open shows here).
+   */
+  async function refreshMaintenance() {
+    if (state.mode !== 'admin' || !state.complete) return;
+    let body;
+    try { body = await api('GET', API.maintenance); } catch { return; }
+    const now = Date.now();
+    const own = new Map();
+    let all = null;
+    for (const w of Array.isArray(body.windows) ? body.windows : []) {
+      const c = w && w.current && typeof w.current === 'object' ? w.current : null;
+      const from = c ? parseTime(c.starts_at) : null;
+      const to = c ? parseTime(c.ends_at) : null;
+      if (from === null || to === null || from > now || to <= now) continue;
+      if (w.all === true) all = all && parseTime(all.ends_at) > to ? all : c;
+      else if (w.proxy_id) own.set(str(w.proxy_id), c);
+    }
+    for (const e of state.model.values()) {
+      const m = own.get(e.id) || all;
+      if (m) e.p.maintenance = m;
+      else delete e.p.maintenance;
+    }
+    state.shown = null;
+    scheduleRender();
+  }
+
   /** The maintenance window the proxy is in now (`{id, reason, starts_at, ends_at}`), or null. */
   function maintenanceOf(p) {
     const m = p && p.maintenance && typeof p.maintenance === 'object' ? p.maintenance : null;
@@ -1930,6 +1961,7 @@
     load();
     if (state.page !== null) connectEvents();
     window.setInterval(tick, 1000);
+    window.setInterval(refreshMaintenance, MAINTENANCE_POLL_MS);
   }
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
