@@ -241,3 +241,45 @@ async fn a_bad_window_is_refused_naming_the_field_and_nothing_is_kept() {
     let listed = app.admin_get(ROUTE).await;
     assert_eq!(listed.body["windows"], json!([]));
 }
+
+#[tokio::test]
+async fn a_window_made_through_one_replica_is_seen_by_another_within_a_sweep_interval() {
+    let store = Arc::new(MemoryStore::new());
+    let settings = |store: Arc<MemoryStore>| proxyhealth_server::AppSettings {
+        engine: proxyhealth_engine::EngineOptions {
+            interval: std::time::Duration::from_millis(300),
+            ..crate::helpers::engine_options()
+        },
+        ..crate::helpers::app_settings(store, config())
+    };
+    let one = crate::helpers::start(settings(Arc::clone(&store))).await;
+    let other = crate::helpers::start(settings(Arc::clone(&store))).await;
+    let (id, _) = one.create_proxy("eu-west").await;
+    let now = OffsetDateTime::now_utc();
+    let created = create(
+        &one,
+        json!({"proxy": "eu-west", "start": rfc(now - Duration::minutes(1)),
+               "end": rfc(now + Duration::hours(1)), "reason": "upgrade"}),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(
+        proxy(&one, id).await["maintenance"]["reason"],
+        "upgrade",
+        "at once on its own"
+    );
+    let seen = proxyhealth_testkit::eventually(
+        std::time::Duration::from_secs(5),
+        "the other replica showing the window",
+        async || {
+            let shown = proxy(&other, id).await;
+            if shown["maintenance"]["reason"] == "upgrade" {
+                Ok(shown)
+            } else {
+                Err(shown)
+            }
+        },
+    )
+    .await;
+    assert_eq!(seen["maintenance"]["id"], created.body["id"]);
+}
