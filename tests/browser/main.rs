@@ -910,6 +910,17 @@ async fn a_proxy_put_in_maintenance_while_the_page_is_open_shows_a_tag_with_its_
                 .map_or(Some("one row".into()), |()| None)
         })
         .await;
+        let id = maintenance::proxy_id(&demo.base, &demo.admin_token).await;
+        let history = cdp.new_page().await.expect("open a page");
+        history
+            .navigate(&format!(
+                "{}/proxies/{id}#token={}",
+                demo.base, demo.admin_token
+            ))
+            .await
+            .expect("load the proxy page");
+        let listed = maintenance::wait_for_history_window(&history, SETTLE).await;
+        assert!(listed.contains("kernel upgrade"), "{listed}");
         for other in rows
             .iter()
             .filter(|r| r.name_text != maintenance::MAINT_PROXY)

@@ -1,7 +1,8 @@
 //! A proxy in a maintenance window shows a `maintenance` tag beside its
 //! status badge (`tr[data-proxy-name] .tag-maint`), with the reason in its
 //! title, also when the window is made while the page is open (the page
-//! reads the windows every 30 s); a proxy in none shows no tag.
+//! reads the windows every 30 s), and its page lists the window over its
+//! history (`#window-maintenance`); a proxy in none shows no tag.
 
 use proxyhealth_api::wire::{CreateMaintenanceRequest, CreateProxyRequest};
 use proxyhealth_cdp::Page;
@@ -65,6 +66,36 @@ pub async fn wait_for_tag(page: &Page<'_>, name: &str, within: Duration) -> Valu
         assert!(
             tokio::time::Instant::now() < deadline,
             "no maintenance tag on {name} within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The id of `MAINT_PROXY`, through the API.
+pub async fn proxy_id(base: &str, admin_token: &str) -> uuid::Uuid {
+    let api = proxyhealth_testkit::api::client(base, admin_token);
+    let proxy = api.proxy(MAINT_PROXY).await.expect("read the proxy");
+    proxy.value.region.id
+}
+
+/// Waits until the proxy page lists a maintenance window over its history
+/// (`#window-maintenance li`), and returns the list's text.
+pub async fn wait_for_history_window(page: &Page<'_>, within: Duration) -> String {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let text = page
+            .eval(
+                "(() => { const l = document.querySelector('#window-maintenance'); \
+                 return l && !l.hidden ? l.textContent : ''; })()",
+            )
+            .await
+            .expect("read the maintenance list");
+        if let Some(text) = text.as_str().filter(|t| !t.is_empty()) {
+            return text.to_owned();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no maintenance window on the proxy page within {within:?}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

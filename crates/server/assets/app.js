@@ -1686,8 +1686,24 @@
     parts.push(plural(v.transitions.length, 'status change', 'status changes'));
     if (v.recordedFrom !== null) parts.push(`recorded since ${fmtClock(v.recordedFrom)}`);
     uptime.append(el('span', { class: 'muted', text: ` · ${parts.join(' · ')}` }));
+    renderMaintenance(Array.isArray(h.maintenance) ? h.maintenance : []);
     renderCharts();
     renderIncidents(Array.isArray(h.incidents) ? h.incidents : []);
+  }
+
+  /** The maintenance windows that overlap the history's window: when, and why. */
+  function renderMaintenance(list) {
+    const box = $('#window-maintenance');
+    const items = list.filter((m) => m && typeof m === 'object').map((m) => {
+      const from = parseTime(m.starts_at);
+      const to = parseTime(m.ends_at);
+      const when = from === null || to === null ? '' : `${exactTime(from)} – ${exactTime(to)}`;
+      return el('li', { class: 'maintenance-item' },
+        el('span', { class: 'tag tag-maint', text: 'maintenance' }),
+        el('span', { text: ` ${when}: ${str(m.reason)} (not counted in uptime, not notified)` }));
+    });
+    box.replaceChildren(...items);
+    box.hidden = items.length === 0;
   }
 
   /** Draws the timeline and the latency chart at the width they have now. */
