@@ -4,14 +4,15 @@ pub mod agent;
 pub mod check;
 pub mod demo;
 pub mod healthcheck;
-pub mod maintenance;
 pub mod notify;
 pub mod proxies;
 pub mod replicas;
 pub mod serve;
 pub mod sim;
 pub mod store;
+pub mod tokens;
 pub mod vantages;
+pub mod maintenance;
 
 use crate::cli::Command;
 use std::process::ExitCode;
@@ -28,6 +29,8 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Maintenance(command) => {
             maintenance::run(command).await.map(|()| ExitCode::SUCCESS)
         }
+        Command::Tokens(command) => tokens::run(command).await.map(|()| ExitCode::SUCCESS),
+        Command::Audit(args) => tokens::audit(args).await.map(|()| ExitCode::SUCCESS),
         Command::Agent(args) => agent::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::Sim(args) => sim::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::Healthcheck(args) => healthcheck::run(args).await,

@@ -59,6 +59,7 @@ mod agents;
 mod api_description;
 pub mod app;
 mod assets;
+mod audit;
 pub mod auth;
 pub mod error;
 mod event_streams;
@@ -213,6 +214,8 @@ impl Service {
         let history = Arc::new(history_reader::HistoryReader::new(store.history()));
         let agent_counters = agents::AgentCounters::register(engine.registry())
             .map_err(|err| ServiceError::Metrics(err.to_string()))?;
+        let auth = Auth::new(admin_hash, config.public_reads, FailureThrottle::default())
+            .with_personal_tokens(store.personal_tokens());
         let maintenance = config
             .maintenance
             .clone()
@@ -230,7 +233,7 @@ impl Service {
             history,
             agents: Default::default(),
             agent_counters,
-            auth: Auth::new(admin_hash, config.public_reads, FailureThrottle::default()),
+            auth,
             http_metrics,
             store_health: Arc::new(store_health),
             streams: Default::default(),

@@ -59,11 +59,17 @@
 //! - [`vantages`]: [`VantageStore`] (through [`ProxyStore::vantages`]): the
 //!   places probes come from besides the replicas, their agents' hashed
 //!   tokens, and each vantage's newest reading of each proxy, per backend.
+//! - [`personal_tokens`]: [`PersonalTokenStore`] (through
+//!   [`ProxyStore::personal_tokens`]): the tokens people act with, each with
+//!   a role, hashed, revoked rather than deleted, per backend.
+//! - [`audit`]: [`AuditLog`] (through [`ProxyStore::audit`]): what people did
+//!   through the API, per backend, and its retention.
 //! - [`maintenance`]: [`MaintenanceStore`] (through
 //!   [`ProxyStore::maintenance`]): the maintenance windows, per backend.
 //! - `history_db`: the SQLite and PostgreSQL stores' [`HistoryStore`]s:
 //!   recording through the journal, reads and pruning through `history`.
 
+pub mod audit;
 pub mod clock;
 mod columns;
 pub mod coordination;
@@ -71,8 +77,8 @@ pub mod error;
 pub mod history;
 mod history_db;
 pub mod instance;
-mod journal;
 pub mod maintenance;
+mod journal;
 mod memory;
 mod memory_coordination;
 mod migrations;
@@ -80,6 +86,7 @@ pub mod model;
 mod open;
 mod open_options;
 pub mod outbox;
+pub mod personal_tokens;
 mod pg_coordination;
 mod pg_listener;
 mod pg_own_state;
@@ -91,6 +98,7 @@ mod store;
 pub mod token;
 pub mod vantages;
 
+pub use audit::{AuditFilter, AuditLog, AuditRecord, NewAuditEntry};
 pub use clock::StoreClock;
 pub use coordination::{
     Claim, Claims, Coordination, Disagreement, ListenerStats, Membership, Notice, NoticeSource,
@@ -100,16 +108,20 @@ pub use coordination::{
 pub use error::{StoreError, TokenError};
 pub use history::{HistoryStore, HourBucket, Pruned, UptimeCounts};
 pub use instance::{InstanceGuard, InstanceInfo, InstanceLockError};
-pub use maintenance::{MaintenanceError, MaintenanceStore};
 pub use memory::MemoryStore;
 pub use memory_coordination::MemoryCoordination;
 pub use model::{CreatedProxy, NewProxy, ProxyUpdate, Registration};
 pub use open::{default_sqlite_path, open_store};
 pub use open_options::{OpenOptions, redact};
 pub use outbox::{AttemptFailure, DeliveryState, Notification, Outbox, OutboxPolicy};
+pub use personal_tokens::{
+    MintedPersonalToken, NewPersonalToken, PersonalToken, PersonalTokenError, PersonalTokenRefusal,
+    PersonalTokenStore,
+};
 pub use pg_coordination::{CoordinationSettings, PgCoordination};
 pub use pg_listener::{DUE_CHANNEL, ListenerSettings, PgNoticeListener, RESULTS_CHANNEL};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use store::ProxyStore;
+pub use maintenance::{MaintenanceError, MaintenanceStore};
 pub use vantages::{AgentTokenError, MintedVantage, Vantage, VantageError, VantageStore};

@@ -23,6 +23,10 @@ pub struct MemoryStore {
     clock: crate::StoreClock,
     /// The vantages and their agent tokens.
     vantages: std::sync::Arc<crate::vantages::memory::MemoryVantages>,
+    /// The personal tokens.
+    personal_tokens: std::sync::Arc<crate::personal_tokens::memory::MemoryPersonalTokens>,
+    /// The audit log.
+    audit: std::sync::Arc<crate::audit::memory::MemoryAudit>,
     /// The maintenance windows.
     maintenance: std::sync::Arc<crate::maintenance::memory::MemoryMaintenance>,
     /// Persisted (in memory) history.
@@ -102,7 +106,11 @@ impl MemoryStore {
                 clock.clone(),
                 live,
             )),
+            audit: std::sync::Arc::default(),
             maintenance: std::sync::Arc::default(),
+            personal_tokens: std::sync::Arc::new(
+                crate::personal_tokens::memory::MemoryPersonalTokens::new(clock.clone()),
+            ),
             clock,
         }
     }
@@ -304,6 +312,14 @@ impl ProxyStore for MemoryStore {
 
     fn maintenance(&self) -> Option<std::sync::Arc<dyn crate::MaintenanceStore>> {
         Some(self.maintenance.clone())
+    }
+
+    fn personal_tokens(&self) -> Option<std::sync::Arc<dyn crate::PersonalTokenStore>> {
+        Some(self.personal_tokens.clone())
+    }
+
+    fn audit(&self) -> Option<std::sync::Arc<dyn crate::AuditLog>> {
+        Some(self.audit.clone())
     }
 }
 

@@ -52,6 +52,11 @@ pub struct PgStore {
     /// The maintenance windows; `None` attached read-only without a schema
     /// of our own.
     maintenance: Option<std::sync::Arc<crate::maintenance::postgres::PgMaintenance>>,
+    /// The personal tokens; `None` attached read-only without a schema of
+    /// our own.
+    personal_tokens: Option<std::sync::Arc<crate::personal_tokens::postgres::PgPersonalTokens>>,
+    /// The audit log; `None` attached read-only without a schema of our own.
+    audit: Option<std::sync::Arc<crate::audit::postgres::PgAudit>>,
 }
 
 impl PgStore {
@@ -85,6 +90,12 @@ impl PgStore {
             maintenance: Some(std::sync::Arc::new(
                 crate::maintenance::postgres::PgMaintenance { pool: pool.clone() },
             )),
+            personal_tokens: Some(std::sync::Arc::new(
+                crate::personal_tokens::postgres::PgPersonalTokens { pool: pool.clone() },
+            )),
+            audit: Some(std::sync::Arc::new(crate::audit::postgres::PgAudit {
+                pool: pool.clone(),
+            })),
             pool,
             read_only: false,
             own_state: None,
@@ -128,6 +139,14 @@ impl PgStore {
         let vantages = own_state.as_ref().map(|pool| {
             std::sync::Arc::new(crate::vantages::postgres::PgVantages { pool: pool.clone() })
         });
+        let audit = own_state.as_ref().map(|pool| {
+            std::sync::Arc::new(crate::audit::postgres::PgAudit { pool: pool.clone() })
+        });
+        let personal_tokens = own_state.as_ref().map(|pool| {
+            std::sync::Arc::new(crate::personal_tokens::postgres::PgPersonalTokens {
+                pool: pool.clone(),
+            })
+        });
         let maintenance = own_state.as_ref().map(|pool| {
             std::sync::Arc::new(crate::maintenance::postgres::PgMaintenance { pool: pool.clone() })
         });
@@ -139,6 +158,8 @@ impl PgStore {
             history,
             outbox,
             vantages,
+            personal_tokens,
+            audit,
         })
     }
 
@@ -455,6 +476,18 @@ impl ProxyStore for PgStore {
         self.vantages
             .clone()
             .map(|vantages| vantages as std::sync::Arc<dyn crate::VantageStore>)
+    }
+
+    fn personal_tokens(&self) -> Option<std::sync::Arc<dyn crate::PersonalTokenStore>> {
+        self.personal_tokens
+            .clone()
+            .map(|tokens| tokens as std::sync::Arc<dyn crate::PersonalTokenStore>)
+    }
+
+    fn audit(&self) -> Option<std::sync::Arc<dyn crate::AuditLog>> {
+        self.audit
+            .clone()
+            .map(|audit| audit as std::sync::Arc<dyn crate::AuditLog>)
     }
 
     fn coordination(&self) -> Option<std::sync::Arc<dyn Coordination>> {
