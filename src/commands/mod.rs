@@ -4,6 +4,7 @@ pub mod agent;
 pub mod check;
 pub mod demo;
 pub mod healthcheck;
+pub mod maintenance;
 pub mod notify;
 pub mod proxies;
 pub mod replicas;
@@ -12,7 +13,6 @@ pub mod sim;
 pub mod store;
 pub mod tokens;
 pub mod vantages;
-pub mod maintenance;
 
 use crate::cli::Command;
 use std::process::ExitCode;

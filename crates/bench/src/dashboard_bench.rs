@@ -309,11 +309,17 @@ async fn print_profile(page: &Page<'_>) -> anyhow::Result<()> {
         let key = if name.is_empty() && file.is_empty() {
             "(program)".to_owned()
         } else {
-            format!("{} {file}:{line}", if name.is_empty() { "(anonymous)" } else { name })
+            format!(
+                "{} {file}:{line}",
+                if name.is_empty() { "(anonymous)" } else { name }
+            )
         };
         *own.entry(key).or_default() += node["hitCount"].as_u64().unwrap_or(0);
     }
-    let mut top: Vec<_> = own.into_iter().filter(|(k, _)| !k.starts_with("(idle)")).collect();
+    let mut top: Vec<_> = own
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("(idle)"))
+        .collect();
     top.sort_by(|a, b| b.1.cmp(&a.1));
     eprintln!("   JavaScript profile while updates arrived (own time):");
     for (what, hits) in top.iter().take(20) {

@@ -77,8 +77,8 @@ pub mod error;
 pub mod history;
 mod history_db;
 pub mod instance;
-pub mod maintenance;
 mod journal;
+pub mod maintenance;
 mod memory;
 mod memory_coordination;
 mod migrations;
@@ -108,6 +108,7 @@ pub use coordination::{
 pub use error::{StoreError, TokenError};
 pub use history::{HistoryStore, HourBucket, Pruned, UptimeCounts};
 pub use instance::{InstanceGuard, InstanceInfo, InstanceLockError};
+pub use maintenance::{MaintenanceError, MaintenanceStore};
 pub use memory::MemoryStore;
 pub use memory_coordination::MemoryCoordination;
 pub use model::{CreatedProxy, NewProxy, ProxyUpdate, Registration};
@@ -123,5 +124,4 @@ pub use pg_listener::{DUE_CHANNEL, ListenerSettings, PgNoticeListener, RESULTS_C
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use store::ProxyStore;
-pub use maintenance::{MaintenanceError, MaintenanceStore};
 pub use vantages::{AgentTokenError, MintedVantage, Vantage, VantageError, VantageStore};

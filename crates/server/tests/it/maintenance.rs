@@ -283,3 +283,44 @@ async fn a_window_made_through_one_replica_is_seen_by_another_within_a_sweep_int
     .await;
     assert_eq!(seen["maintenance"]["id"], created.body["id"]);
 }
+
+#[tokio::test]
+async fn a_viewer_lists_the_windows_and_only_an_operator_makes_or_ends_one() {
+    let store = Arc::new(MemoryStore::new());
+    let app = spawn_with(store.clone(), config()).await;
+    let tokens = store.personal_tokens().expect("personal tokens");
+    let mint = async |name: &str, role| {
+        tokens
+            .create(proxyhealth_store::NewPersonalToken {
+                name: name.to_owned(),
+                role,
+                expires_at: None,
+            })
+            .await
+            .expect("create a token")
+            .value
+    };
+    let viewer = mint("viewer", proxyhealth_core::access::Role::Viewer).await;
+    let operator = mint("operator", proxyhealth_core::access::Role::Operator).await;
+    let body = json!({"all": true, "start": "2026-12-01T02:00:00Z",
+                      "end": "2026-12-01T04:00:00Z", "reason": "upgrade"});
+    let send = async |method: Method, path: &str, bearer: &str, body: Option<&Value>| {
+        let mut request = app
+            .client
+            .request(method, app.url(path))
+            .bearer_auth(bearer);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        crate::helpers::answer(request.send().await.expect("send")).await
+    };
+    let listed = send(Method::GET, ROUTE, &viewer, None).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    let refused = send(Method::POST, ROUTE, &viewer, Some(&body)).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    let made = send(Method::POST, ROUTE, &operator, Some(&body)).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let id = made.body["id"].as_str().expect("id").to_owned();
+    let refused = send(Method::POST, &format!("{ROUTE}/{id}/end"), &viewer, None).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+}
