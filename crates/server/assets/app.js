@@ -340,7 +340,7 @@
         summary = await api('GET', API.summary);
       } catch (e) {
         if (e.status === 401 && state.token) {
-          signOut(`The admin token was rejected: ${e.message}`);
+          signOut(`The token was rejected: ${e.message}`);
           summary = await api('GET', API.summary);
         } else {
           throw e;
@@ -367,7 +367,7 @@
           }
           mode = 'admin';
         } catch (e) {
-          if (e.status === 401) signOut(`The admin token was rejected (401): ${e.message}${e.detail ? ` — ${e.detail}` : ''}`);
+          if (e.status === 401) signOut(`The token was rejected (401): ${e.message}${e.detail ? ` — ${e.detail}` : ''}`);
           else if (e.status === 403) signOut(`This token may not read the proxies (403): ${e.message}`);
           else throw e;
         }
@@ -384,7 +384,7 @@
       }
     } catch (e) {
       if (e.status === 401 && !state.token) {
-        showAuthError('This server needs the admin token even for the read-only view.');
+        showAuthError('This server needs a token even for the read-only view.');
         renderAuth();
       }
       showNotice(e.status ? `Could not load the dashboard data (HTTP ${e.status}): ${e.message}` : `${e.message}.`, e.detail, 'load');
@@ -675,6 +675,13 @@
     for (const id of Array.isArray(d.removed) ? d.removed : []) state.model.delete(String(id));
     const changed = (Array.isArray(d.changed) ? d.changed : []).filter((p) => p && typeof p === 'object');
     const at = parseTime(d.checked_at);
+    // Proxies whose latency alone moved: set it before their check is added to the history.
+    for (const c of Array.isArray(d.latencies) ? d.latencies : []) {
+      const e = c && state.model.get(str(c.id));
+      if (!e || typeof c.latency_ms !== 'number' || !e.p.status || typeof e.p.status !== 'object') continue;
+      e.p.status.latency_ms = c.latency_ms;
+      if (mode === 'admin') e.lat = c.latency_ms;
+    }
     if (at !== null && mode === 'admin') {
       // Every other proxy was checked by this sweep with the same result.
       const ids = new Set(changed.map((p) => str(p.id)));
@@ -746,7 +753,7 @@
       if (state.liveGen === null || state.pollTimer) await load();
     } catch (e) {
       if (e.status === 401) {
-        signOut(`The admin token was rejected (401): ${e.message}`);
+        signOut(`The token was rejected (401): ${e.message}`);
       }
       showNotice(`Check now failed${e.status ? ` (HTTP ${e.status})` : ''}: ${e.message}`, e.detail, 'check');
     } finally {
@@ -868,7 +875,7 @@
     $('#sign-out').hidden = !signedIn;
     const btn = $('#check-now');
     btn.disabled = !signedIn || state.checking;
-    btn.title = signedIn ? 'Run a health sweep of every proxy now' : 'Check now needs the admin token: sign in first';
+    btn.title = signedIn ? 'Run a health sweep of every proxy now' : 'Check now needs a token: sign in first';
     document.body.dataset.mode = signedIn ? 'admin' : 'public';
   }
 
@@ -1521,7 +1528,7 @@
     if (!state.token) {
       renderAuth();
       setText($('#proxy-title'), state.page);
-      showPageMessage('A proxy’s page needs the admin token: sign in above.');
+      showPageMessage('A proxy’s page needs a token: sign in above.');
       return;
     }
     const base = `${API.list}/${encodeURIComponent(state.page)}`;
@@ -1531,8 +1538,8 @@
       proxy = await api('GET', base);
     } catch (e) {
       if (e.status === 401 || e.status === 403) {
-        signOut(`The admin token was rejected (${e.status}): ${e.message}`);
-        showPageMessage('A proxy’s page needs the admin token: sign in above.');
+        signOut(`The token was rejected (${e.status}): ${e.message}`);
+        showPageMessage('A proxy’s page needs a token: sign in above.');
       } else if (e.status === 404) {
         setText($('#proxy-title'), state.page);
         showPageMessage(`${e.message} There is no proxy with the id or name ${JSON.stringify(state.page)}.`);

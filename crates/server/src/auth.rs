@@ -1,11 +1,11 @@
 //! Authentication: who a request is made by (the [`Principal`]: the admin
-//! token, a personal token, and whatever a [`PrincipalSource`] adds, such as
+//! token, a personal token, and whatever a `PrincipalSource` adds, such as
 //! a signed-in session) and whether its role is enough for the route; the
 //! proxy token on `/me/*`, the agent token on `/agent/*`; and the slow-down
 //! of repeated failures.
 //!
 //! A request's principal is resolved once, by the guard of its route group
-//! ([`require_role`]), and put in the request's extensions (and the
+//! (`require_role`), and put in the request's extensions (and the
 //! response's, so the audit log sees who acted, refused or not). A missing,
 //! wrong, revoked or expired credential is 401 (the message says which); a
 //! role too low for the route is 403, naming the role needed and the one
