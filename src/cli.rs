@@ -8,9 +8,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 mod agent;
+mod maintenance;
 mod tokens;
 mod vantages;
 pub use agent::AgentArgs;
+pub use maintenance::{
+    MaintenanceCommand, MaintenanceCreateArgs, MaintenanceEndArgs, MaintenanceListArgs,
+};
 pub use tokens::{AuditArgs, TokenCreateArgs, TokenNameArgs, TokensCommand, TokensListArgs};
 pub use vantages::{VantageNameArgs, VantagesCommand, VantagesListArgs};
 
@@ -50,6 +54,11 @@ pub enum Command {
     /// running server.
     #[command(subcommand, visible_alias = "vantage")]
     Vantages(VantagesCommand),
+    /// Manage maintenance windows on a running server: proxies down on
+    /// purpose, probed and shown but neither notified nor alerted, their
+    /// checks counting for no uptime.
+    #[command(subcommand)]
+    Maintenance(MaintenanceCommand),
     /// Manage the personal tokens people act with, each with a role (viewer,
     /// operator, admin), on a running server.
     #[command(subcommand, visible_alias = "token")]

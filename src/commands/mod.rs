@@ -4,6 +4,7 @@ pub mod agent;
 pub mod check;
 pub mod demo;
 pub mod healthcheck;
+pub mod maintenance;
 pub mod notify;
 pub mod proxies;
 pub mod replicas;
@@ -25,6 +26,9 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Check(args) => check::run(args).await,
         Command::Notify(command) => notify::run(command).await,
         Command::Vantages(command) => vantages::run(command).await.map(|()| ExitCode::SUCCESS),
+        Command::Maintenance(command) => {
+            maintenance::run(command).await.map(|()| ExitCode::SUCCESS)
+        }
         Command::Tokens(command) => tokens::run(command).await.map(|()| ExitCode::SUCCESS),
         Command::Audit(args) => tokens::audit(args).await.map(|()| ExitCode::SUCCESS),
         Command::Agent(args) => agent::run(args).await.map(|()| ExitCode::SUCCESS),

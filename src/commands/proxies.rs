@@ -95,10 +95,29 @@ pub(crate) fn print_json<T>(answer: &Answer<T>) -> anyhow::Result<()> {
         .context("writing the answer to stdout")
 }
 
+/// The note of a proxy in a maintenance window: until when, and why.
+fn maintenance_note(proxy: &WorkspaceProxy) -> Option<String> {
+    proxy.maintenance.as_ref().map(|window| {
+        let until = window
+            .ends_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        format!(
+            "in maintenance until {until}: {} (not notified)",
+            sanitize(&window.reason, false)
+        )
+    })
+}
+
 /// The `name, url, certificate, status` row of a proxy (the status last, where
-/// scripts read it), with its errors and warnings under it.
+/// scripts read it), with its errors and warnings under it, and first among
+/// the warnings the maintenance window it is in.
 fn proxy_row(proxy: &WorkspaceProxy) -> Row {
     let status = proxy.status.status.as_str();
+    let warnings: Vec<String> = maintenance_note(proxy)
+        .into_iter()
+        .chain(proxy.status.report.warnings.iter().cloned())
+        .collect();
     Row::new(vec![
         proxy.region.name.clone(),
         proxy.region.path_app_url.clone(),
@@ -106,7 +125,7 @@ fn proxy_row(proxy: &WorkspaceProxy) -> Row {
         status.to_owned(),
     ])
     .colour(3, status_text_colour(status))
-    .notes(&proxy.status.report.errors, &proxy.status.report.warnings)
+    .notes(&proxy.status.report.errors, &warnings)
 }
 
 fn print_proxies(proxies: &[WorkspaceProxy]) {
@@ -176,6 +195,13 @@ async fn show(args: TargetArgs) -> anyhow::Result<()> {
             println!("icon:         {}", sanitize(&proxy.region.icon_url, false));
             if let Some(latency) = proxy.status.latency_ms {
                 println!("latency:      {latency:.1} ms");
+            }
+            if let Some(window) = &proxy.maintenance {
+                println!(
+                    "maintenance:  {} ({})",
+                    window.id,
+                    sanitize(&window.reason, false)
+                );
             }
             if !proxy.vantages.is_empty() {
                 println!();

@@ -40,6 +40,17 @@ pub fn render_history(history: &ProxyHistory, colour: bool) -> String {
     ));
     out.push_str("█ all checks ok  ▒ some failed  ░ most failed  · no checks\n");
     out.push('\n');
+    for window in &history.maintenance {
+        out.push_str(&format!(
+            "maintenance {} to {}: {} (not counted, not notified)\n",
+            when(window.starts_at),
+            when(window.ends_at),
+            sanitize(&window.reason, false)
+        ));
+    }
+    if !history.maintenance.is_empty() {
+        out.push('\n');
+    }
     if history.incidents.is_empty() {
         out.push_str("no incidents in the window\n");
     } else {
@@ -158,6 +169,7 @@ mod tests {
                 kind: Default::default(),
                 vantages: Vec::new(),
             }],
+            maintenance: vec![],
         };
         let text = render_history(&history, false);
         assert!(

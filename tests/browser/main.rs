@@ -10,6 +10,7 @@ mod certificate;
 mod dashboard;
 mod demo;
 mod large_fleet;
+mod maintenance;
 mod proxy_page;
 mod vantages;
 
@@ -871,4 +872,70 @@ async fn register_markup_proxy(demo: &Demo, url: &str, instance: &str) -> uuid::
         .expect("the fake proxy registers");
     assert_eq!(registered.status, 201, "the fake proxy registers");
     created.value.proxy.region.id
+}
+
+#[tokio::test]
+async fn a_proxy_put_in_maintenance_while_the_page_is_open_shows_a_tag_with_its_reason() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let Some((browser, cdp)) = browser().await else {
+            return;
+        };
+        let demo = Demo::start("maint-test-admin-token").await;
+        maintenance::create_proxy(&demo.base, &demo.admin_token).await;
+        let page = cdp.new_page().await.expect("open a page");
+        page.navigate(&demo.dashboard)
+            .await
+            .expect("load the dashboard");
+        wait_for_rows(&page, SETTLE, "the proxy is listed", |rows| {
+            row(rows, maintenance::MAINT_PROXY).map_or(Some("no row yet".into()), |_| None)
+        })
+        .await;
+        assert_eq!(
+            maintenance::tag_of(&page, maintenance::MAINT_PROXY).await,
+            json!(null),
+            "no window yet"
+        );
+        // made while the page is open: the stream carries no window, the page reads them
+        maintenance::put_in_maintenance(&demo.base, &demo.admin_token).await;
+        let tag = maintenance::wait_for_tag(&page, maintenance::MAINT_PROXY, SETTLE).await;
+        assert_eq!(tag["text"], "maintenance", "{tag}");
+        assert!(
+            tag["title"]
+                .as_str()
+                .is_some_and(|t| t.contains("kernel upgrade")),
+            "the reason in the title: {tag}"
+        );
+        let rows = wait_for_rows(&page, SETTLE, "the demo's proxies are listed", |rows| {
+            (rows.len() > 1)
+                .then_some(())
+                .map_or(Some("one row".into()), |()| None)
+        })
+        .await;
+        let id = maintenance::proxy_id(&demo.base, &demo.admin_token).await;
+        let history = cdp.new_page().await.expect("open a page");
+        history
+            .navigate(&format!(
+                "{}/proxies/{id}#token={}",
+                demo.base, demo.admin_token
+            ))
+            .await
+            .expect("load the proxy page");
+        let listed = maintenance::wait_for_history_window(&history, SETTLE).await;
+        assert!(listed.contains("kernel upgrade"), "{listed}");
+        for other in rows
+            .iter()
+            .filter(|r| r.name_text != maintenance::MAINT_PROXY)
+        {
+            assert_eq!(
+                maintenance::tag_of(&page, &other.name_text).await,
+                json!(null),
+                "{} is in no window",
+                other.name_text
+            );
+        }
+        close(browser, cdp).await;
+        stop_demo(demo).await;
+    })
+    .await
+    .expect("the test finishes within its time limit");
 }

@@ -14,6 +14,7 @@ mod docs;
 mod fleet;
 mod healthcheck;
 mod host_names;
+mod maintenance;
 mod metrics;
 mod notify;
 mod public_reads;

@@ -27,6 +27,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The path of the proxy collection, relative to the base URL.
 const PROXIES: &str = "api/v2/workspaceproxies";
+/// The maintenance windows' route, relative to the base URL.
+const MAINTENANCE: &str = "api/v2/proxyhealth/maintenance";
 /// The personal tokens route, relative to the base URL.
 const TOKENS: &str = "api/v2/proxyhealth/tokens";
 /// The audit log route, relative to the base URL.
@@ -402,6 +404,39 @@ impl ApiClient {
         self.call(
             Method::POST,
             &vantage_path(name, Some("token")),
+            Auth::Admin,
+            None::<&()>,
+        )
+        .await
+    }
+
+    /// `GET /api/v2/proxyhealth/maintenance`: every maintenance window.
+    pub async fn maintenance_windows(
+        &self,
+    ) -> Result<Answer<crate::wire::MaintenanceList>, ApiError> {
+        self.call(Method::GET, MAINTENANCE, Auth::Admin, None::<&()>)
+            .await
+    }
+
+    /// `POST /api/v2/proxyhealth/maintenance`: creates a maintenance window
+    /// (operator).
+    pub async fn create_maintenance(
+        &self,
+        request: &crate::wire::CreateMaintenanceRequest,
+    ) -> Result<Answer<crate::wire::MaintenanceWindowInfo>, ApiError> {
+        self.call(Method::POST, MAINTENANCE, Auth::Admin, Some(request))
+            .await
+    }
+
+    /// `POST /api/v2/proxyhealth/maintenance/{id}/end`: ends a window now (a
+    /// window not started yet is cancelled) (operator).
+    pub async fn end_maintenance(
+        &self,
+        id: &str,
+    ) -> Result<Answer<crate::wire::MaintenanceWindowInfo>, ApiError> {
+        self.call(
+            Method::POST,
+            &item_path(MAINTENANCE, id, Some("end")),
             Auth::Admin,
             None::<&()>,
         )

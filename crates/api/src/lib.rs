@@ -13,6 +13,8 @@
 //!   replicas' consistency report.
 //! - `wire_history`: the shapes of persisted history: a proxy's
 //!   window, incidents, the list's uptime; re-exported by [`wire`].
+//! - `wire_maintenance`: the shapes of maintenance windows and the
+//!   `maintenance` of a proxy in one; re-exported by [`wire`].
 //! - `wire_notify`: the shapes of notifications: the recent
 //!   deliveries; re-exported by [`wire`].
 //! - `wire_replicas`: the shapes of the replicas' consistency report;
@@ -54,6 +56,7 @@ pub mod wire;
 mod wire_access;
 pub mod wire_events;
 mod wire_history;
+mod wire_maintenance;
 mod wire_notify;
 mod wire_replicas;
 mod wire_summary;

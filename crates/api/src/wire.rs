@@ -26,6 +26,10 @@ pub use crate::wire_history::{
     HistoryBucket, HistoryTransition, HistoryWindow, Incident, IncidentKind, IncidentsPage,
     ParseWindowError, ProxyHistory, ProxyUptime,
 };
+pub use crate::wire_maintenance::{
+    CreateMaintenanceRequest, MaintenanceList, MaintenanceState, MaintenanceWindowInfo,
+    WireMaintenance,
+};
 pub use crate::wire_notify::{NotificationDelivery, NotificationsResponse};
 pub use crate::wire_replicas::{
     ReplicaDisagreement, ReplicaMode, ReplicaObservation, ReplicaReport, ReplicasResponse,
@@ -215,6 +219,11 @@ pub struct WorkspaceProxy {
     /// (then `status` is the quorum's verdict over them); absent otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vantages: Vec<WireVantageReading>,
+    /// proxyhealth: the maintenance window the proxy is in now (probes go on
+    /// and the status is shown, but changes are not notified); absent when
+    /// it is in none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintenance: Option<WireMaintenance>,
 }
 
 /// One vantage's newest result for a proxy: a cell of the latency matrix.
@@ -265,6 +274,7 @@ impl WorkspaceProxy {
             version: proxy.version.clone(),
             uptime: None,
             vantages: Vec::new(),
+            maintenance: None,
         }
     }
 

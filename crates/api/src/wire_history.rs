@@ -239,6 +239,11 @@ pub struct ProxyHistory {
     pub transitions: Vec<HistoryTransition>,
     /// The proxy's incidents that overlap the window, newest first.
     pub incidents: Vec<Incident>,
+    /// The maintenance windows (each occurrence) that overlap the window,
+    /// oldest first: their checks count for no uptime and their status
+    /// changes are not recorded nor notified; absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub maintenance: Vec<crate::wire_maintenance::WireMaintenance>,
 }
 
 /// `GET /api/v2/proxyhealth/incidents?since=&limit=&offset=`.

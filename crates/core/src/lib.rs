@@ -23,6 +23,8 @@
 //! - [`human`]: how long something lasted, as people read it.
 //! - [`vantage`]: the places probes come from, and the quorum rule that
 //!   turns one result per vantage into the overall status.
+//! - [`maintenance`]: maintenance windows, one-off and weekly, and the
+//!   per-proxy book of the active ones that lookups read in constant time.
 //! - [`access`]: the roles people hold and the principal a request is made by.
 //!
 //! # Features
@@ -37,6 +39,7 @@ pub mod envelope;
 pub mod history;
 pub mod human;
 pub mod hysteresis;
+pub mod maintenance;
 pub mod outcome;
 pub mod partial;
 pub mod proxy;

@@ -13,10 +13,13 @@
     list: '/api/v2/workspaceproxies',
     regions: '/api/v2/regions',
     refresh: '/api/v2/workspaceproxies/refresh',
+    maintenance: '/api/v2/proxyhealth/maintenance',
     replicas: '/api/v2/proxyhealth/replicas',
   };
   const TOKEN_KEY = 'proxyhealth.adminToken';
   const POLL_MS = 5000;
+  /** How often the maintenance windows are read again (admin view). */
+  const MAINTENANCE_POLL_MS = 30000;
   const RECONNECT_MS = 15000;
   /** Rows on one page of the table: the DOM holds only these, whatever the fleet's size. */
   const PAGE_SIZE = 50;
@@ -693,6 +696,8 @@
         p.uptime = before.p.uptime;
         e.up = before.up;
       }
+      // the stream's proxies carry no window: the one read with the list holds until its end
+      if (before && p.maintenance === undefined && maintenanceOf(before.p)) p.maintenance = before.p.maintenance;
       state.model.set(e.id, e);
     }
     state.shown = null;
@@ -1294,9 +1299,53 @@
     }, el('span', { class: 'uptime-value', text: fmtUptime(u) }), el('span', { class: 'uptime-period', text: period }));
   }
 
+  /**
+   * Reads the maintenance windows and marks the model's proxies with the ones active now (the
+   * event stream carries no window: one made or started while the page is open shows here).
+   */
+  async function refreshMaintenance() {
+    if (state.mode !== 'admin' || !state.complete) return;
+    let body;
+    try { body = await api('GET', API.maintenance); } catch { return; }
+    const now = Date.now();
+    const own = new Map();
+    let all = null;
+    for (const w of Array.isArray(body.windows) ? body.windows : []) {
+      const c = w && w.current && typeof w.current === 'object' ? w.current : null;
+      const from = c ? parseTime(c.starts_at) : null;
+      const to = c ? parseTime(c.ends_at) : null;
+      if (from === null || to === null || from > now || to <= now) continue;
+      if (w.all === true) all = all && parseTime(all.ends_at) > to ? all : c;
+      else if (w.proxy_id) own.set(str(w.proxy_id), c);
+    }
+    for (const e of state.model.values()) {
+      const m = own.get(e.id) || all;
+      if (m) e.p.maintenance = m;
+      else delete e.p.maintenance;
+    }
+    state.shown = null;
+    scheduleRender();
+  }
+
+  /** The maintenance window the proxy is in now (`{id, reason, starts_at, ends_at}`), or null. */
+  function maintenanceOf(p) {
+    const m = p && p.maintenance && typeof p.maintenance === 'object' ? p.maintenance : null;
+    if (!m) return null;
+    const ends = parseTime(m.ends_at);
+    return ends !== null && ends > Date.now() ? m : null;
+  }
+
   function statusCell(p, status, st) {
     const wrap = el('div', { class: 'status-cell' });
     wrap.append(el('span', { class: 'badge', dataset: { status }, text: LABEL[status] }));
+    const maint = maintenanceOf(p);
+    if (maint) {
+      wrap.append(el('span', {
+        class: 'tag tag-maint',
+        title: `In maintenance until ${exactTime(parseTime(maint.ends_at))}: ${str(maint.reason)}. Probes go on; changes are not notified.`,
+        text: 'maintenance',
+      }));
+    }
     if (st && typeof st.last_result === 'string' && st.last_result && normStatus(st.last_result) !== status) {
       wrap.append(el('span', {
         class: 'last-result',
@@ -1644,8 +1693,24 @@
     parts.push(plural(v.transitions.length, 'status change', 'status changes'));
     if (v.recordedFrom !== null) parts.push(`recorded since ${fmtClock(v.recordedFrom)}`);
     uptime.append(el('span', { class: 'muted', text: ` · ${parts.join(' · ')}` }));
+    renderMaintenance(Array.isArray(h.maintenance) ? h.maintenance : []);
     renderCharts();
     renderIncidents(Array.isArray(h.incidents) ? h.incidents : []);
+  }
+
+  /** The maintenance windows that overlap the history's window: when, and why. */
+  function renderMaintenance(list) {
+    const box = $('#window-maintenance');
+    const items = list.filter((m) => m && typeof m === 'object').map((m) => {
+      const from = parseTime(m.starts_at);
+      const to = parseTime(m.ends_at);
+      const when = from === null || to === null ? '' : `${exactTime(from)} – ${exactTime(to)}`;
+      return el('li', { class: 'maintenance-item' },
+        el('span', { class: 'tag tag-maint', text: 'maintenance' }),
+        el('span', { text: ` ${when}: ${str(m.reason)} (not counted in uptime, not notified)` }));
+    });
+    box.replaceChildren(...items);
+    box.hidden = items.length === 0;
   }
 
   /** Draws the timeline and the latency chart at the width they have now. */
@@ -1921,6 +1986,7 @@
     load();
     if (state.page !== null) connectEvents();
     window.setInterval(tick, 1000);
+    window.setInterval(refreshMaintenance, MAINTENANCE_POLL_MS);
   }
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);

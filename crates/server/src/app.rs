@@ -49,6 +49,7 @@
 //! # Ok(()) }
 //! ```
 
+use crate::maintenance::{Maintenance, MaintenanceRecorder};
 use crate::replica_report::ThisReplica;
 use crate::{SHUTDOWN_GRACE, Service, ServiceConfig, ServiceError};
 use proxyhealth_cluster::{ClusterError, ClusterSettings, Replica, ReplicaEngine};
@@ -301,6 +302,12 @@ impl Application {
             .await?;
         // a replica only when it will run: otherwise re-checks stay local
         let coordination = store.coordination().filter(|_| settings.sweep_loop);
+        // the windows are judged by the recorder from the first batch on
+        let maintenance = settings
+            .service
+            .maintenance
+            .clone()
+            .unwrap_or_else(|| Maintenance::new(store.maintenance()));
         let builder = Engine::builder()
             .store(Arc::clone(&store) as Arc<dyn ProxySource>)
             .options(settings.engine);
@@ -314,7 +321,10 @@ impl Application {
             None => {
                 let builder = match store.history() {
                     Some(history) => builder
-                        .history(proxyhealth_store::history::recorder(Arc::clone(&history)))
+                        .history(Arc::new(MaintenanceRecorder::new(
+                            proxyhealth_store::history::recorder(Arc::clone(&history)),
+                            maintenance.clone(),
+                        )))
                         .partial_outages(proxyhealth_store::partial_recorder(
                             history,
                             settings.notify.partial,
@@ -361,6 +371,7 @@ impl Application {
             })
             .map_err(AppError::InstanceLock)?;
         let mut service_config = settings.service;
+        service_config.maintenance = Some(maintenance);
         let replica = match replica_engine {
             Some(replica_engine) => {
                 let cluster = ClusterSettings {

@@ -160,6 +160,7 @@ impl HistoryReader {
                 incidents.sort_by_key(|incident| std::cmp::Reverse(incident.started_at));
                 incidents
             },
+            maintenance: Vec::new(),
         }))
     }
 

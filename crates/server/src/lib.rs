@@ -15,6 +15,9 @@
 //!   write probe of `/healthz`.
 //! - `event_streams`: the cap on open event streams and their stop signal.
 //! - [`error`]: [`ApiError`], the one error answer (Coder's envelope and a status).
+//! - [`maintenance`]: the maintenance windows as this process knows them
+//!   (refreshed from the store each sweep interval), the history recorder
+//!   that leaves them out of uptime and notifications, and their gauge.
 //! - `paging`: the `limit` and `offset` parameters of the list routes.
 //! - [`extract`]: [`extract::JsonBody`], the JSON body extractor (415, 413, 400).
 //! - `path_param`: the path parameter extractor (its rejections in the envelope).
@@ -64,6 +67,7 @@ pub mod extract;
 mod history_reader;
 pub mod http_metrics;
 mod live_deltas;
+pub mod maintenance;
 mod order;
 mod paging;
 mod path_param;
@@ -120,6 +124,10 @@ pub struct ServiceConfig {
     /// to register again); none when the store coordinates no replicas
     /// (SQLite, in-memory, a read-only Coder attach without a schema).
     pub replica: replica_report::ThisReplica,
+    /// The maintenance windows, shared with the engine's history recorder
+    /// ([`maintenance::MaintenanceRecorder`]); `None` makes one over the
+    /// store's.
+    pub maintenance: Option<maintenance::Maintenance>,
 }
 
 impl Default for ServiceConfig {
@@ -129,6 +137,7 @@ impl Default for ServiceConfig {
             public_reads: true,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             replica: replica_report::ThisReplica::default(),
+            maintenance: None,
         }
     }
 }
@@ -144,6 +153,7 @@ impl std::fmt::Debug for ServiceConfig {
             .field("public_reads", &self.public_reads)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("replica", &self.replica)
+            .field("maintenance", &self.maintenance)
             .finish()
     }
 }
@@ -206,7 +216,18 @@ impl Service {
             .map_err(|err| ServiceError::Metrics(err.to_string()))?;
         let auth = Auth::new(admin_hash, config.public_reads, FailureThrottle::default())
             .with_personal_tokens(store.personal_tokens());
+        let maintenance = config
+            .maintenance
+            .clone()
+            .unwrap_or_else(|| maintenance::Maintenance::new(store.maintenance()));
+        maintenance
+            .register_gauge(engine.registry())
+            .map_err(|err| ServiceError::Metrics(err.to_string()))?;
+        if let Err(err) = maintenance.refresh().await {
+            tracing::warn!(error = %err, "reading the maintenance windows failed");
+        }
         let state = AppState {
+            maintenance,
             engine,
             store,
             history,
@@ -248,6 +269,14 @@ impl Service {
             .router()
             .into_make_service_with_connect_info::<SocketAddr>();
         let stop_streams = self.state.streams.stop_signal();
+        // other replicas' changes to the windows are seen within a sweep
+        let refresh = tokio::spawn(
+            self.state
+                .maintenance
+                .clone()
+                .run(self.state.engine.options().interval, shutdown.child_token()),
+        );
+        let _stop_refresh = AbortOnDrop(refresh);
         let graceful = shutdown.clone();
         let server = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
@@ -308,4 +337,14 @@ fn generate_admin_token() -> Result<String, ServiceError> {
         .try_fill_bytes(&mut bytes)
         .map_err(|err| ServiceError::Random(err.to_string()))?;
     Ok(format!("{ADMIN_TOKEN_PREFIX}{}", hex::encode(bytes)))
+}
+
+/// Aborts a task when dropped (the refresh of the maintenance windows ends
+/// with the service).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

@@ -66,6 +66,8 @@
 //!   a role, hashed, revoked rather than deleted, per backend.
 //! - [`audit`]: [`AuditLog`] (through [`ProxyStore::audit`]): what people did
 //!   through the API, per backend, and its retention.
+//! - [`maintenance`]: [`MaintenanceStore`] (through
+//!   [`ProxyStore::maintenance`]): the maintenance windows, per backend.
 //! - `history_db`: the SQLite and PostgreSQL stores' [`HistoryStore`]s:
 //!   recording through the journal, reads and pruning through `history`.
 
@@ -78,6 +80,7 @@ pub mod history;
 mod history_db;
 pub mod instance;
 mod journal;
+pub mod maintenance;
 mod memory;
 mod memory_coordination;
 mod migrations;
@@ -108,6 +111,7 @@ pub use coordination::{
 pub use error::{StoreError, TokenError};
 pub use history::{HistoryStore, HourBucket, Pruned, UptimeCounts, partial_recorder};
 pub use instance::{InstanceGuard, InstanceInfo, InstanceLockError};
+pub use maintenance::{MaintenanceError, MaintenanceStore};
 pub use memory::MemoryStore;
 pub use memory_coordination::MemoryCoordination;
 pub use model::{CreatedProxy, NewProxy, ProxyUpdate, Registration};

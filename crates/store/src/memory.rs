@@ -27,6 +27,8 @@ pub struct MemoryStore {
     personal_tokens: std::sync::Arc<crate::personal_tokens::memory::MemoryPersonalTokens>,
     /// The audit log.
     audit: std::sync::Arc<crate::audit::memory::MemoryAudit>,
+    /// The maintenance windows.
+    maintenance: std::sync::Arc<crate::maintenance::memory::MemoryMaintenance>,
     /// Persisted (in memory) history.
     history: std::sync::Arc<crate::history::memory::MemoryHistory>,
 }
@@ -105,6 +107,7 @@ impl MemoryStore {
                 live,
             )),
             audit: std::sync::Arc::default(),
+            maintenance: std::sync::Arc::default(),
             personal_tokens: std::sync::Arc::new(
                 crate::personal_tokens::memory::MemoryPersonalTokens::new(clock.clone()),
             ),
@@ -305,6 +308,10 @@ impl ProxyStore for MemoryStore {
 
     fn vantages(&self) -> Option<std::sync::Arc<dyn crate::VantageStore>> {
         Some(self.vantages.clone())
+    }
+
+    fn maintenance(&self) -> Option<std::sync::Arc<dyn crate::MaintenanceStore>> {
+        Some(self.maintenance.clone())
     }
 
     fn personal_tokens(&self) -> Option<std::sync::Arc<dyn crate::PersonalTokenStore>> {

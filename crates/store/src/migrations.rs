@@ -50,6 +50,10 @@ const SQLITE: &[File] = &[
         include_str!("../migrations/sqlite/20261222000100_audit.sql"),
     ),
     (
+        "20261223000000_maintenance.sql",
+        include_str!("../migrations/sqlite/20261223000000_maintenance.sql"),
+    ),
+    (
         "20261225000000_vantage_history.sql",
         include_str!("../migrations/sqlite/20261225000000_vantage_history.sql"),
     ),
@@ -88,6 +92,10 @@ const POSTGRES: &[File] = &[
     (
         "20261222000100_audit.sql",
         include_str!("../migrations/postgres/20261222000100_audit.sql"),
+    ),
+    (
+        "20261223000000_maintenance.sql",
+        include_str!("../migrations/postgres/20261223000000_maintenance.sql"),
     ),
     (
         "20261225000000_vantage_history.sql",

@@ -49,6 +49,9 @@ pub struct PgStore {
     outbox: Option<std::sync::Arc<crate::outbox::postgres::PgOutbox>>,
     /// The vantages; `None` attached read-only without a schema of our own.
     vantages: Option<std::sync::Arc<crate::vantages::postgres::PgVantages>>,
+    /// The maintenance windows; `None` attached read-only without a schema
+    /// of our own.
+    maintenance: Option<std::sync::Arc<crate::maintenance::postgres::PgMaintenance>>,
     /// The personal tokens; `None` attached read-only without a schema of
     /// our own.
     personal_tokens: Option<std::sync::Arc<crate::personal_tokens::postgres::PgPersonalTokens>>,
@@ -84,6 +87,9 @@ impl PgStore {
             vantages: Some(std::sync::Arc::new(crate::vantages::postgres::PgVantages {
                 pool: pool.clone(),
             })),
+            maintenance: Some(std::sync::Arc::new(
+                crate::maintenance::postgres::PgMaintenance { pool: pool.clone() },
+            )),
             personal_tokens: Some(std::sync::Arc::new(
                 crate::personal_tokens::postgres::PgPersonalTokens { pool: pool.clone() },
             )),
@@ -141,7 +147,11 @@ impl PgStore {
                 pool: pool.clone(),
             })
         });
+        let maintenance = own_state.as_ref().map(|pool| {
+            std::sync::Arc::new(crate::maintenance::postgres::PgMaintenance { pool: pool.clone() })
+        });
         Ok(PgStore {
+            maintenance,
             pool,
             read_only: true,
             own_state,
@@ -454,6 +464,12 @@ impl ProxyStore for PgStore {
         self.outbox
             .clone()
             .map(|outbox| outbox as std::sync::Arc<dyn crate::Outbox>)
+    }
+
+    fn maintenance(&self) -> Option<std::sync::Arc<dyn crate::MaintenanceStore>> {
+        self.maintenance
+            .clone()
+            .map(|maintenance| maintenance as std::sync::Arc<dyn crate::MaintenanceStore>)
     }
 
     fn vantages(&self) -> Option<std::sync::Arc<dyn crate::VantageStore>> {

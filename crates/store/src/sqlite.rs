@@ -88,6 +88,8 @@ pub struct SqliteStore {
     outbox: std::sync::Arc<crate::outbox::sqlite::SqliteOutbox>,
     /// The vantages, over the same pools.
     vantages: std::sync::Arc<crate::vantages::sqlite::SqliteVantages>,
+    /// The maintenance windows, over the same pools.
+    maintenance: std::sync::Arc<crate::maintenance::sqlite::SqliteMaintenance>,
     /// The personal tokens, over the same pools.
     personal_tokens: std::sync::Arc<crate::personal_tokens::sqlite::SqlitePersonalTokens>,
     /// The audit log, over the same pools.
@@ -174,7 +176,12 @@ impl SqliteStore {
             writer: writer.clone(),
             reader: reader.clone(),
         });
+        let maintenance = std::sync::Arc::new(crate::maintenance::sqlite::SqliteMaintenance {
+            writer: writer.clone(),
+            reader: reader.clone(),
+        });
         Ok(SqliteStore {
+            maintenance,
             audit,
             personal_tokens,
             writer,
@@ -460,6 +467,10 @@ impl ProxyStore for SqliteStore {
 
     fn vantages(&self) -> Option<std::sync::Arc<dyn crate::VantageStore>> {
         Some(self.vantages.clone())
+    }
+
+    fn maintenance(&self) -> Option<std::sync::Arc<dyn crate::MaintenanceStore>> {
+        Some(self.maintenance.clone())
     }
 
     fn personal_tokens(&self) -> Option<std::sync::Arc<dyn crate::PersonalTokenStore>> {

@@ -114,6 +114,13 @@ pub trait ProxyStore: ProxySource {
         None
     }
 
+    /// The maintenance windows: `Some` for stores with tables of our own,
+    /// `None` attached read-only to a Coder database without a schema of
+    /// our own.
+    fn maintenance(&self) -> Option<Arc<dyn crate::MaintenanceStore>> {
+        None
+    }
+
     /// The personal tokens people act with: `Some` for stores with tables of
     /// our own, `None` attached read-only to a Coder database without a
     /// schema of our own (then only the admin token works).

@@ -304,8 +304,10 @@ pub(crate) async fn healthz(
 pub(crate) async fn metrics(
     State(engine): State<Engine>,
     State(store_health): State<Arc<StoreHealth>>,
+    State(maintenance): State<crate::maintenance::Maintenance>,
 ) -> Response {
     store_health.set_up(engine.sweep_state().last_error.is_none());
+    maintenance.update_gauge(engine.snapshot_arc().statuses().keys());
     let text = proxyhealth_engine::metrics::render(engine.registry());
     ([(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)], text).into_response()
 }

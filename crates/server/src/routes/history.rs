@@ -3,13 +3,15 @@
 
 use crate::error::ApiError;
 use crate::history_reader::HistoryReader;
+use crate::maintenance::Maintenance;
 use crate::paging;
 use crate::path_param::PathParam;
 use crate::routes::proxies::find_proxy;
 use axum::Json;
 use axum::extract::{Query, State};
-use proxyhealth_api::wire::{HistoryWindow, IncidentsPage, ProxyHistory};
+use proxyhealth_api::wire::{HistoryWindow, IncidentsPage, ProxyHistory, WireMaintenance};
 use proxyhealth_core::envelope::ErrorEnvelope;
+use proxyhealth_core::maintenance::MaintenanceScope;
 use proxyhealth_store::ProxyStore;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -43,7 +45,7 @@ fn not_kept() -> ApiError {
         ("window" = Option<HistoryWindow>, Query, description = "The window: `24h` (the default), `7d`, `30d` or `90d`."),
     ),
     responses(
-        (status = 200, description = "The proxy's hourly buckets, transitions and incidents over the window.", body = ProxyHistory),
+        (status = 200, description = "The proxy's hourly buckets, transitions and incidents over the window, and the maintenance windows that overlap it (`maintenance`, absent when none).", body = ProxyHistory),
         (status = 400, description = "`window` is not one of the four (`validations` names it), or the path is not UTF-8 once percent-decoded.", body = ErrorEnvelope),
         (status = 404, description = "No proxy has this id or name, or no history is kept (attached read-only to a Coder database).", body = ErrorEnvelope),
         (status = 503, description = "The store is unavailable.", body = ErrorEnvelope),
@@ -53,6 +55,7 @@ fn not_kept() -> ApiError {
 pub(crate) async fn proxy_history(
     State(store): State<Arc<dyn ProxyStore>>,
     State(history): State<Arc<HistoryReader>>,
+    State(maintenance): State<Maintenance>,
     PathParam(key): PathParam<String>,
     Query(params): Params,
 ) -> Result<Json<ProxyHistory>, ApiError> {
@@ -63,11 +66,34 @@ pub(crate) async fn proxy_history(
             .map_err(|err| ApiError::invalid_param("window", err.to_string()))?,
     };
     let proxy = find_proxy(store.as_ref(), &key).await?;
-    history
+    let mut answer = history
         .proxy_history(&proxy, window, OffsetDateTime::now_utc())
         .await?
-        .map(Json)
-        .ok_or_else(not_kept)
+        .ok_or_else(not_kept)?;
+    answer.maintenance = maintenance_between(&maintenance, proxy.id, answer.since, answer.until);
+    Ok(Json(answer))
+}
+
+/// The occurrences of the windows covering `proxy` that overlap
+/// `[since, until)`, oldest first (for its timeline).
+fn maintenance_between(
+    maintenance: &Maintenance,
+    proxy: uuid::Uuid,
+    since: OffsetDateTime,
+    until: OffsetDateTime,
+) -> Vec<WireMaintenance> {
+    let mut found: Vec<WireMaintenance> = maintenance
+        .windows()
+        .iter()
+        .filter(|window| match window.scope {
+            MaintenanceScope::Proxy(id) => id == proxy,
+            MaintenanceScope::All => true,
+        })
+        .flat_map(|window| window.occurrences_between(since, until))
+        .map(|active| WireMaintenance::from(&active))
+        .collect();
+    found.sort_by_key(|occurrence| (occurrence.starts_at, occurrence.id));
+    found
 }
 
 /// `GET /api/v2/proxyhealth/incidents?since=&limit=&offset=`.

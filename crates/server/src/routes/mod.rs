@@ -8,6 +8,7 @@ pub(crate) mod audit;
 pub(crate) mod description;
 pub(crate) mod health;
 pub(crate) mod history;
+pub(crate) mod maintenance;
 pub(crate) mod notifications;
 pub(crate) mod proxies;
 pub(crate) mod register;
@@ -52,9 +53,14 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
         .routes(routes!(vantage_history::vantage_history))
         .routes(routes!(replicas::report))
         .routes(routes!(notifications::list))
-        .routes(routes!(vantages::list));
+        .routes(routes!(vantages::list))
+        .routes(routes!(maintenance::list));
     // Acting on the checking, not on what is checked.
-    let operator = OpenApiRouter::default().routes(routes!(proxies::refresh));
+    let operator = OpenApiRouter::default()
+        .routes(routes!(proxies::refresh))
+        .routes(routes!(maintenance::create))
+        .routes(routes!(maintenance::delete))
+        .routes(routes!(maintenance::end));
     // What is checked, and who may act.
     let admin = OpenApiRouter::default()
         .routes(routes!(proxies::create))

@@ -4,6 +4,7 @@ use crate::audit::AuditObject;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::history_reader::HistoryReader;
+use crate::maintenance::Maintenance;
 use crate::path_param::PathParam;
 use crate::proxy_list::ListQuery;
 use crate::regions_cache::RegionsCache;
@@ -91,6 +92,15 @@ async fn all_with_status(
         .collect())
 }
 
+/// Marks each proxy in a maintenance window with it (one lookup each in the
+/// book of the windows active now).
+fn with_maintenance(maintenance: &Maintenance, proxies: &mut [WorkspaceProxy]) {
+    let book = maintenance.book();
+    for proxy in proxies {
+        proxy.maintenance = book.of(&proxy.region.id).map(Into::into);
+    }
+}
+
 /// Adds each proxy's uptime over 24 hours and 30 days when the store keeps
 /// history (a failed read of it is logged and leaves the figures out: the
 /// list itself does not depend on it).
@@ -136,6 +146,7 @@ pub(crate) async fn list(
     State(store): Store,
     State(store_health): State<Arc<StoreHealth>>,
     State(history): State<Arc<HistoryReader>>,
+    State(maintenance): State<Maintenance>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<ProxyList>, ApiError> {
     let query = ListQuery::from_params(&params)?;
@@ -143,6 +154,7 @@ pub(crate) async fn list(
     let Some(query) = query else {
         let mut regions = all_with_status(store.as_ref(), &store_health, &snapshot).await?;
         with_uptime(&history, &snapshot, &mut regions).await;
+        with_maintenance(&maintenance, &mut regions);
         return Ok(Json(ProxyList::whole(regions)));
     };
     let proxies = live_proxies(store.as_ref(), &store_health, &snapshot).await?;
@@ -156,6 +168,7 @@ pub(crate) async fn list(
         .map(|(proxy, status)| WorkspaceProxy::with_engine_status(proxy, status))
         .collect();
     with_uptime(&history, &snapshot, &mut regions).await;
+    with_maintenance(&maintenance, &mut regions);
     Ok(Json(ProxyList::page(
         regions,
         total,
@@ -184,14 +197,14 @@ pub(crate) async fn list(
 pub(crate) async fn get_one(
     State(engine): State<Engine>,
     State(store): Store,
+    State(maintenance): State<Maintenance>,
     PathParam(key): PathParam<String>,
 ) -> Result<Json<WorkspaceProxy>, ApiError> {
     let proxy = find_proxy(store.as_ref(), &key).await?;
     let status = engine.status_of(&proxy.id);
-    Ok(Json(WorkspaceProxy::with_engine_status(
-        &proxy,
-        status.as_deref(),
-    )))
+    let mut found = WorkspaceProxy::with_engine_status(&proxy, status.as_deref());
+    found.maintenance = maintenance.of(&proxy.id).as_ref().map(Into::into);
+    Ok(Json(found))
 }
 
 /// Coder's name rules, with Coder's message for the reserved name.

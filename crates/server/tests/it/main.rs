@@ -11,6 +11,7 @@ mod errors;
 mod health;
 mod helpers;
 mod history;
+mod maintenance;
 mod names;
 mod notify;
 mod openapi;

@@ -584,3 +584,130 @@ async fn without_notify_partial_only_changes_of_the_overall_status_are_notified(
     let rows = deliveries(&app).await;
     assert_eq!(rows.as_array().map(Vec::len), Some(1), "{rows}");
 }
+
+/// A clock the test moves, for the maintenance windows.
+fn moved_clock() -> (
+    Arc<parking_lot::Mutex<time::OffsetDateTime>>,
+    proxyhealth_server::maintenance::Clock,
+) {
+    let at = Arc::new(parking_lot::Mutex::new(time::OffsetDateTime::now_utc()));
+    let read = Arc::clone(&at);
+    (at, Arc::new(move || *read.lock()))
+}
+
+/// The service with notifications and a maintenance clock the test moves.
+async fn app_with_clock(
+    store: Arc<MemoryStore>,
+    notify: NotifySettings,
+    clock: proxyhealth_server::maintenance::Clock,
+) -> TestApp {
+    let maintenance =
+        proxyhealth_server::maintenance::Maintenance::with_clock(store.maintenance(), clock);
+    start(AppSettings {
+        notify,
+        ..app_settings(
+            store,
+            proxyhealth_server::ServiceConfig {
+                maintenance: Some(maintenance),
+                ..config()
+            },
+        )
+    })
+    .await
+}
+
+/// Puts proxy `id` in a window from a minute before `now` for an hour.
+async fn window_for(app: &TestApp, id: Uuid, now: time::OffsetDateTime) -> serde_json::Value {
+    let rfc = |at: time::OffsetDateTime| {
+        at.format(&time::format_description::well_known::Rfc3339)
+            .expect("format")
+    };
+    let answer = app
+        .admin_send(
+            reqwest::Method::POST,
+            "/api/v2/proxyhealth/maintenance",
+            &serde_json::json!({
+                "proxy": id.to_string(),
+                "start": rfc(now - time::Duration::minutes(1)),
+                "end": rfc(now + time::Duration::hours(1)),
+                "reason": "kernel upgrade",
+            }),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+    answer.body
+}
+
+#[tokio::test]
+async fn a_proxy_down_and_back_inside_its_window_sends_nothing_and_loses_no_uptime() {
+    let receiver = Receiver::start().await;
+    let proxy = Switch::start().await;
+    let notify = settings(vec![webhook(&receiver.url)]);
+    let (store, id) = store_with_proxy(&proxy.proxy.url, &notify).await;
+    let (at, clock) = moved_clock();
+    let app = app_with_clock(store, notify, clock).await;
+    sweep(&app).await;
+    let start = *at.lock();
+    window_for(&app, id, start).await;
+    proxy.set(false);
+    sweep(&app).await;
+    let shown = app
+        .admin_get(&format!("/api/v2/workspaceproxies/{id}"))
+        .await;
+    assert_eq!(shown.body["status"]["status"], "unhealthy", "probes go on");
+    assert_eq!(shown.body["maintenance"]["reason"], "kernel upgrade");
+    sweep(&app).await;
+    proxy.set(true);
+    sweep(&app).await;
+    *at.lock() = start + time::Duration::hours(2);
+    sweep(&app).await;
+    let shown = app
+        .admin_get(&format!("/api/v2/workspaceproxies/{id}"))
+        .await;
+    assert!(shown.body.get("maintenance").is_none(), "{}", shown.body);
+    let rows = deliveries(&app).await;
+    assert_eq!(rows, serde_json::json!([]), "nothing notified");
+    assert!(receiver.received().is_empty());
+    let history = app
+        .admin_get(&format!("/api/v2/workspaceproxies/{id}/history"))
+        .await;
+    assert_eq!(history.status, StatusCode::OK, "{}", history.body);
+    assert_eq!(
+        history.body["checks"], 2,
+        "the window's three checks left out"
+    );
+    assert_eq!(history.body["ok_checks"], 2);
+    assert_eq!(history.body["uptime"], 1.0);
+    assert_eq!(history.body["maintenance"][0]["reason"], "kernel upgrade");
+}
+
+#[tokio::test]
+async fn a_proxy_still_down_when_its_window_ends_is_notified_once_then() {
+    let receiver = Receiver::start().await;
+    let proxy = Switch::start().await;
+    let notify = settings(vec![webhook(&receiver.url)]);
+    let (store, id) = store_with_proxy(&proxy.proxy.url, &notify).await;
+    let (at, clock) = moved_clock();
+    let app = app_with_clock(store, notify, clock).await;
+    sweep(&app).await;
+    let start = *at.lock();
+    window_for(&app, id, start).await;
+    proxy.set(false);
+    sweep(&app).await;
+    sweep(&app).await;
+    assert_eq!(
+        deliveries(&app).await,
+        serde_json::json!([]),
+        "held in the window"
+    );
+    *at.lock() = start + time::Duration::hours(2);
+    sweep(&app).await;
+    let got = receiver.wait_for_accepted(1, WAIT).await;
+    let body = got[0].json();
+    assert_eq!(body["from"], "ok", "the status notified before the window");
+    assert_eq!(body["to"], "unhealthy");
+    sweep(&app).await;
+    sweep(&app).await;
+    let rows = deliveries(&app).await;
+    assert_eq!(rows.as_array().map(Vec::len), Some(1), "once: {rows}");
+}

@@ -8,6 +8,7 @@ mod attach;
 mod conformance;
 mod coordination;
 mod history;
+mod maintenance;
 mod memory;
 mod outbox;
 mod postgres;
