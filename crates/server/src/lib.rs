@@ -19,6 +19,8 @@
 //! - [`extract`]: [`extract::JsonBody`], the JSON body extractor (415, 413, 400).
 //! - `path_param`: the path parameter extractor (its rejections in the envelope).
 //! - `proxy_list`: the proxy list filtered, sorted and paged for a large fleet.
+//! - [`oidc`]: dashboard sign-in with OpenID Connect: the login flow, the
+//!   ID token's checks, sessions in the store and the CSRF rule.
 //! - [`auth`]: the admin token, the proxy token and the slow-down of failures.
 //! - `assets`: the dashboard's files and the security headers.
 //! - `history_reader`: persisted history in its wire shapes (a proxy's
@@ -63,6 +65,7 @@ pub mod extract;
 mod history_reader;
 pub mod http_metrics;
 mod live_deltas;
+pub mod oidc;
 mod order;
 mod paging;
 mod path_param;
@@ -119,6 +122,8 @@ pub struct ServiceConfig {
     /// to register again); none when the store coordinates no replicas
     /// (SQLite, in-memory, a read-only Coder attach without a schema).
     pub replica: replica_report::ThisReplica,
+    /// Dashboard sign-in with OpenID Connect; `None` when not configured.
+    pub oidc: Option<oidc::OidcSettings>,
 }
 
 impl Default for ServiceConfig {
@@ -128,6 +133,7 @@ impl Default for ServiceConfig {
             public_reads: true,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             replica: replica_report::ThisReplica::default(),
+            oidc: None,
         }
     }
 }
@@ -143,6 +149,7 @@ impl std::fmt::Debug for ServiceConfig {
             .field("public_reads", &self.public_reads)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("replica", &self.replica)
+            .field("oidc", &self.oidc)
             .finish()
     }
 }
@@ -167,6 +174,9 @@ pub enum ServiceError {
     /// engine's registry by another service, say).
     #[error("register the HTTP metrics: {0}")]
     Metrics(String),
+    /// Sign-in is configured but cannot be used.
+    #[error("sign-in: {0}")]
+    SignIn(#[from] oidc::SignInSetupError),
     /// The operating system's random number generator failed.
     #[error("generate the admin token: {0}")]
     Random(String),
@@ -203,7 +213,9 @@ impl Service {
         let history = Arc::new(history_reader::HistoryReader::new(store.history()));
         let agent_counters = agents::AgentCounters::register(engine.registry())
             .map_err(|err| ServiceError::Metrics(err.to_string()))?;
+        let sign_in = oidc::SignIn::new(config.oidc.clone(), store.sessions())?;
         let state = AppState {
+            sign_in,
             engine,
             store,
             history,

@@ -13,6 +13,7 @@ use crate::event_streams::EventStreams;
 use crate::history_reader::HistoryReader;
 use crate::http_metrics::HttpMetrics;
 use crate::live_deltas::LiveDeltas;
+use crate::oidc::SignIn;
 use crate::regions_cache::RegionsCache;
 use crate::replica_report::ThisReplica;
 use crate::store_health::StoreHealth;
@@ -48,6 +49,9 @@ pub(crate) struct AppState {
     pub agents: Arc<AgentRoster>,
     /// The count of agents' results, taken and refused.
     pub agent_counters: AgentCounters,
+    /// Dashboard sign-in (OpenID Connect) and its sessions; empty when not
+    /// configured.
+    pub sign_in: SignIn,
     /// The OpenAPI description served at `/api/v2/openapi.json`; set by the
     /// router, which makes it from the routes it adds.
     pub description: ApiDescription,
@@ -80,4 +84,5 @@ slices! {
     agents: Arc<AgentRoster>,
     agent_counters: AgentCounters,
     description: ApiDescription,
+    sign_in: SignIn,
 }

@@ -59,6 +59,8 @@
 //! - [`vantages`]: [`VantageStore`] (through [`ProxyStore::vantages`]): the
 //!   places probes come from besides the replicas, their agents' hashed
 //!   tokens, and each vantage's newest reading of each proxy, per backend.
+//! - [`sessions`]: [`SessionStore`] (through [`ProxyStore::sessions`]): the
+//!   dashboard's logins under way and signed-in sessions, by hash, per backend.
 //! - `history_db`: the SQLite and PostgreSQL stores' [`HistoryStore`]s:
 //!   recording through the journal, reads and pruning through `history`.
 
@@ -83,6 +85,7 @@ mod pg_own_state;
 mod pg_pool;
 mod postgres;
 mod rules;
+pub mod sessions;
 mod sqlite;
 mod store;
 pub mod token;
@@ -106,6 +109,7 @@ pub use outbox::{AttemptFailure, DeliveryState, Notification, Outbox, OutboxPoli
 pub use pg_coordination::{CoordinationSettings, PgCoordination};
 pub use pg_listener::{DUE_CHANNEL, ListenerSettings, PgNoticeListener, RESULTS_CHANNEL};
 pub use postgres::PgStore;
+pub use sessions::{PendingLogin, SessionRecord, SessionStore};
 pub use sqlite::SqliteStore;
 pub use store::ProxyStore;
 pub use vantages::{AgentTokenError, MintedVantage, Vantage, VantageError, VantageStore};

@@ -23,6 +23,8 @@ pub struct MemoryStore {
     clock: crate::StoreClock,
     /// The vantages and their agent tokens.
     vantages: std::sync::Arc<crate::vantages::memory::MemoryVantages>,
+    /// The dashboard's logins and sessions.
+    sessions: std::sync::Arc<crate::sessions::memory::MemorySessions>,
     /// Persisted (in memory) history.
     history: std::sync::Arc<crate::history::memory::MemoryHistory>,
 }
@@ -100,6 +102,7 @@ impl MemoryStore {
                 clock.clone(),
                 live,
             )),
+            sessions: Default::default(),
             clock,
         }
     }
@@ -297,6 +300,10 @@ impl ProxyStore for MemoryStore {
 
     fn vantages(&self) -> Option<std::sync::Arc<dyn crate::VantageStore>> {
         Some(self.vantages.clone())
+    }
+
+    fn sessions(&self) -> Option<std::sync::Arc<dyn crate::SessionStore>> {
+        Some(self.sessions.clone())
     }
 }
 

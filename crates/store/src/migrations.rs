@@ -41,6 +41,10 @@ const SQLITE: &[File] = &[
         "20261221000000_vantage_readings.sql",
         include_str!("../migrations/sqlite/20261221000000_vantage_readings.sql"),
     ),
+    (
+        "20261224000000_sessions.sql",
+        include_str!("../migrations/sqlite/20261224000000_sessions.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations, oldest first.
@@ -68,6 +72,10 @@ const POSTGRES: &[File] = &[
     (
         "20261221000000_vantage_readings.sql",
         include_str!("../migrations/postgres/20261221000000_vantage_readings.sql"),
+    ),
+    (
+        "20261224000000_sessions.sql",
+        include_str!("../migrations/postgres/20261224000000_sessions.sql"),
     ),
 ];
 

@@ -49,6 +49,9 @@ pub struct PgStore {
     outbox: Option<std::sync::Arc<crate::outbox::postgres::PgOutbox>>,
     /// The vantages; `None` attached read-only without a schema of our own.
     vantages: Option<std::sync::Arc<crate::vantages::postgres::PgVantages>>,
+    /// The dashboard's logins and sessions; `None` attached read-only
+    /// without a schema of our own.
+    sessions: Option<std::sync::Arc<crate::sessions::postgres::PgSessions>>,
 }
 
 impl PgStore {
@@ -77,6 +80,9 @@ impl PgStore {
             history: Some(history),
             outbox: Some(outbox),
             vantages: Some(std::sync::Arc::new(crate::vantages::postgres::PgVantages {
+                pool: pool.clone(),
+            })),
+            sessions: Some(std::sync::Arc::new(crate::sessions::postgres::PgSessions {
                 pool: pool.clone(),
             })),
             pool,
@@ -122,7 +128,11 @@ impl PgStore {
         let vantages = own_state.as_ref().map(|pool| {
             std::sync::Arc::new(crate::vantages::postgres::PgVantages { pool: pool.clone() })
         });
+        let sessions = own_state.as_ref().map(|pool| {
+            std::sync::Arc::new(crate::sessions::postgres::PgSessions { pool: pool.clone() })
+        });
         Ok(PgStore {
+            sessions,
             pool,
             read_only: true,
             own_state,
@@ -439,6 +449,12 @@ impl ProxyStore for PgStore {
         self.vantages
             .clone()
             .map(|vantages| vantages as std::sync::Arc<dyn crate::VantageStore>)
+    }
+
+    fn sessions(&self) -> Option<std::sync::Arc<dyn crate::SessionStore>> {
+        self.sessions
+            .clone()
+            .map(|sessions| sessions as std::sync::Arc<dyn crate::SessionStore>)
     }
 
     fn coordination(&self) -> Option<std::sync::Arc<dyn Coordination>> {

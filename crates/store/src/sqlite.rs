@@ -88,6 +88,8 @@ pub struct SqliteStore {
     outbox: std::sync::Arc<crate::outbox::sqlite::SqliteOutbox>,
     /// The vantages, over the same pools.
     vantages: std::sync::Arc<crate::vantages::sqlite::SqliteVantages>,
+    /// The dashboard's logins and sessions, over the same pools.
+    sessions: std::sync::Arc<crate::sessions::sqlite::SqliteSessions>,
 }
 
 impl SqliteStore {
@@ -161,7 +163,12 @@ impl SqliteStore {
             writer: writer.clone(),
             reader: reader.clone(),
         });
+        let sessions = std::sync::Arc::new(crate::sessions::sqlite::SqliteSessions {
+            writer: writer.clone(),
+            reader: reader.clone(),
+        });
         Ok(SqliteStore {
+            sessions,
             writer,
             reader,
             path: path.to_owned(),
@@ -445,6 +452,10 @@ impl ProxyStore for SqliteStore {
 
     fn vantages(&self) -> Option<std::sync::Arc<dyn crate::VantageStore>> {
         Some(self.vantages.clone())
+    }
+
+    fn sessions(&self) -> Option<std::sync::Arc<dyn crate::SessionStore>> {
+        Some(self.sessions.clone())
     }
 
     fn instance_lock(

@@ -114,6 +114,13 @@ pub trait ProxyStore: ProxySource {
         None
     }
 
+    /// The dashboard's logins under way and sessions: `Some` for stores
+    /// with tables of our own, `None` attached read-only to a Coder database
+    /// without a schema of our own.
+    fn sessions(&self) -> Option<Arc<dyn crate::SessionStore>> {
+        None
+    }
+
     /// Makes this process the only `serve` on the store, when the store needs
     /// that (SQLite: one writer). `Ok(None)` for stores that need no lock; hold
     /// the guard while serving. [`InstanceLockError::Held`] names the holder.

@@ -4,6 +4,7 @@
 //! (see [`crate::state`]); the handler modules never import the state itself.
 
 pub(crate) mod agent;
+pub(crate) mod auth;
 pub(crate) mod description;
 pub(crate) mod health;
 pub(crate) mod history;
@@ -63,12 +64,15 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
         .routes(routes!(health::healthz))
         .routes(routes!(health::metrics))
         .routes(routes!(description::openapi));
+    // who is signed in: open, a browser asks it before it has a session
+    let open = OpenApiRouter::default().routes(routes!(auth::session));
     let public = state.auth.public_reads();
     let (api, description) = OpenApiRouter::with_openapi(api_description::base())
         .merge(guarded(admin, Access::Admin, &state.auth))
         .merge(guarded(proxy, Access::Proxy, &state.auth))
         .merge(guarded(agent, Access::Agent, &state.auth))
         .merge(guarded(reads, Access::Read { public }, &state.auth))
+        .merge(open)
         .split_for_parts();
     let state = AppState {
         description: ApiDescription::new(description),
@@ -77,11 +81,15 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
     let dashboard = Router::new()
         .route("/", get(assets::index))
         .route("/proxies/{proxy}", get(assets::index))
-        .route("/assets/{file}", get(assets::asset));
+        .route("/assets/{file}", get(assets::asset))
+        .route("/auth/login", get(auth::login))
+        .route("/auth/callback", get(auth::callback))
+        .route("/auth/logout", axum::routing::post(auth::logout));
     api.merge(dashboard)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(from_fn_with_state(state.sign_in.clone(), auth::csrf_guard))
         .layer(from_fn_with_state(
             state.store_health.clone(),
             record_faults,

@@ -12,6 +12,7 @@ mod helpers;
 mod history;
 mod names;
 mod notify;
+mod oidc;
 mod openapi;
 mod proptests;
 mod proxies;
