@@ -5,7 +5,9 @@
 //! (`sub`), and `PUT /users/{sub}` sets that user's claims.
 //!
 //! Without Python or the package the test is skipped loudly, or fails with
-//! `CI=true`. `scripts/test` installs the package.
+//! `CI=true`. `scripts/test` installs the package (scripts/lib/oidc-provider.sh)
+//! and names the Python that has it in `PROXYHEALTH_TEST_PYTHON` (else
+//! `python3`).
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -47,7 +49,8 @@ impl OidcProvider {
     /// A provider on `port` (0: a free one): a new key pair, so restarting
     /// on the same port is a provider that rotated its keys.
     pub async fn start_on(port: u16) -> Result<OidcProvider, String> {
-        let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
+        let python =
+            std::env::var("PROXYHEALTH_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned());
         let mut child = Command::new(&python)
             .arg("-c")
             .arg(SCRIPT)

@@ -10,6 +10,7 @@ mod history;
 mod memory;
 mod outbox;
 mod postgres;
+mod sessions;
 mod sqlite;
 mod sqlite_crash;
 mod support;
