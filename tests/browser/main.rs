@@ -10,6 +10,7 @@ mod dashboard;
 mod demo;
 mod large_fleet;
 mod proxy_page;
+mod sign_in;
 mod vantages;
 
 use dashboard::{Row, generation, row, wait_for_rows, wait_for_tiles};
