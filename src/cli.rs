@@ -10,8 +10,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 mod agent;
+mod tokens;
 mod vantages;
 pub use agent::AgentArgs;
+pub use tokens::{AuditArgs, TokenCreateArgs, TokenNameArgs, TokensCommand, TokensListArgs};
 pub use vantages::{VantageNameArgs, VantagesCommand, VantagesListArgs};
 
 /// Health checker for a fleet of regional reverse proxies (Coder workspace proxies).
@@ -50,6 +52,13 @@ pub enum Command {
     /// running server.
     #[command(subcommand, visible_alias = "vantage")]
     Vantages(VantagesCommand),
+    /// Manage the personal tokens people act with, each with a role (viewer,
+    /// operator, admin), on a running server.
+    #[command(subcommand, visible_alias = "token")]
+    Tokens(TokensCommand),
+    /// Show the audit log of a running server: what people did through the
+    /// API, newest first (admin).
+    Audit(AuditArgs),
     /// Probe the proxies from another place, for one vantage: fetch the
     /// assignment from the service, check its proxies on the service's
     /// interval, send the results back; no database, only outbound
@@ -180,8 +189,8 @@ pub struct ServerConnection {
         default_value = "http://127.0.0.1:8080"
     )]
     pub url: url::Url,
-    /// The server's admin token (the variable is better: a flag shows in the
-    /// process list)
+    /// The server's admin token, or a personal token (the variable is
+    /// better: a flag shows in the process list)
     #[arg(
         long,
         env = "PROXYHEALTH_ADMIN_TOKEN",

@@ -10,6 +10,7 @@ pub mod replicas;
 pub mod serve;
 pub mod sim;
 pub mod store;
+pub mod tokens;
 pub mod vantages;
 
 use crate::cli::Command;
@@ -24,6 +25,8 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Check(args) => check::run(args).await,
         Command::Notify(command) => notify::run(command).await,
         Command::Vantages(command) => vantages::run(command).await.map(|()| ExitCode::SUCCESS),
+        Command::Tokens(command) => tokens::run(command).await.map(|()| ExitCode::SUCCESS),
+        Command::Audit(args) => tokens::audit(args).await.map(|()| ExitCode::SUCCESS),
         Command::Agent(args) => agent::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::Sim(args) => sim::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::Healthcheck(args) => healthcheck::run(args).await,

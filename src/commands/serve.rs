@@ -47,6 +47,7 @@ async fn serve(
         second_opinion: settings.second_opinion,
         notify: settings.notify.clone(),
         history_retention: settings.history_retention,
+        audit_retention: settings.audit_retention,
     })
     .await
     .map_err(app_error)?;

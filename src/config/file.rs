@@ -222,8 +222,8 @@ mod tests {
             "unknown key `bogus` (known keys: db, coder, coordination_schema, timeout, parallelism, body_cap, \
              follow_redirects, tls_insecure, dns_server, tls_ca_file, tls_ca_mode, tls_client_cert, \
              tls_client_key, tls_expiry_warning, latency_warning, listen, interval, rise, fall, \
-             admin_token, second_opinion, public_reads, log_format, history_retention, vantage, \
-             vantage_quorum, notify_webhook, \
+             admin_token, second_opinion, public_reads, log_format, history_retention, audit_retention, \
+             vantage, vantage_quorum, notify_webhook, \
              notify_slack, notify_secret, notify_timeout, notify_retry_for, notify_damping, public_url, \
              allow_empty, oidc_issuer_url, oidc_client_id, oidc_client_secret, oidc_scopes, \
              oidc_role_claim, oidc_admin_values, oidc_operator_values, oidc_default_role, \

@@ -125,6 +125,7 @@ fn serve_defaults() -> anyhow::Result<ServeSettings> {
         public_reads: ServiceConfig::default().public_reads,
         notify: proxyhealth_notify::NotifySettings::default(),
         history_retention: proxyhealth_store::history::retention::DEFAULT_RETENTION,
+        audit_retention: proxyhealth_store::audit::retention::DEFAULT_AUDIT_RETENTION,
     })
 }
 
@@ -266,6 +267,7 @@ mod tests {
             public_reads: true,
             notify: Default::default(),
             history_retention: proxyhealth_store::history::retention::DEFAULT_RETENTION,
+            audit_retention: proxyhealth_store::audit::retention::DEFAULT_AUDIT_RETENTION,
         };
         merged(&ServerLayer::default(), file.server).apply(&mut serve);
         assert_eq!(serve.listen.to_string(), "127.0.0.1:9");
@@ -379,6 +381,7 @@ mod tests {
             public_reads: true,
             notify: Default::default(),
             history_retention: proxyhealth_store::history::retention::DEFAULT_RETENTION,
+            audit_retention: proxyhealth_store::audit::retention::DEFAULT_AUDIT_RETENTION,
         };
         merged(&flags, file.server).apply(&mut settings);
         assert_eq!(settings.admin_token, None);

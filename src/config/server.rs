@@ -10,6 +10,7 @@ use clap::builder::BoolishValueParser;
 use proxyhealth_core::{Hysteresis, Quorum, VantageName};
 use proxyhealth_engine::EngineOptions;
 use proxyhealth_server::ServiceConfig;
+use proxyhealth_store::audit::retention::DEFAULT_AUDIT_RETENTION;
 use proxyhealth_store::history::retention::DEFAULT_RETENTION;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -125,6 +126,18 @@ settings_group! {
         #[serde(deserialize_with = "file_value::positive_duration")]
         pub history_retention: Option<Duration>,
 
+        /// How long the audit log (what people did through the API) is
+        /// kept; older entries are pruned in the background
+        #[arg(
+            long,
+            env = "PROXYHEALTH_AUDIT_RETENTION",
+            value_name = "DURATION",
+            value_parser = parse_positive_duration,
+            help_default = format_duration(DEFAULT_AUDIT_RETENTION)
+        )]
+        #[serde(deserialize_with = "file_value::positive_duration")]
+        pub audit_retention: Option<Duration>,
+
         /// The vantage this service's own checks come from (replicas naming
         /// the same one share its probing); agents send other vantages'
         #[arg(
@@ -179,6 +192,7 @@ impl ServerLayer {
         set(&mut settings.second_opinion, self.second_opinion);
         set(&mut settings.public_reads, self.public_reads);
         set(&mut settings.history_retention, self.history_retention);
+        set(&mut settings.audit_retention, self.audit_retention);
         set(&mut settings.engine.vantage, self.vantage);
         set(&mut settings.engine.quorum, self.vantage_quorum);
     }

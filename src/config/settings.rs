@@ -77,6 +77,8 @@ pub struct ServeSettings {
     pub notify: proxyhealth_notify::NotifySettings,
     /// How long persisted history is kept.
     pub history_retention: std::time::Duration,
+    /// How long the audit log is kept (`audit_retention`).
+    pub audit_retention: std::time::Duration,
 }
 
 /// Everything `check` runs with.

@@ -25,4 +25,5 @@ mod server_json;
 mod shutdown;
 mod support;
 mod tls;
+mod tokens;
 mod vantages;

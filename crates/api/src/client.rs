@@ -27,6 +27,11 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The path of the proxy collection, relative to the base URL.
 const PROXIES: &str = "api/v2/workspaceproxies";
+/// The personal tokens route, relative to the base URL.
+const TOKENS: &str = "api/v2/proxyhealth/tokens";
+/// The audit log route, relative to the base URL.
+const AUDIT: &str = "api/v2/proxyhealth/audit";
+
 /// The vantages route, relative to the base URL.
 const VANTAGES: &str = "api/v2/proxyhealth/vantages";
 /// An agent's assignment, relative to the base URL.
@@ -403,6 +408,50 @@ impl ApiClient {
         .await
     }
 
+    /// `GET /api/v2/proxyhealth/tokens`: every personal token, revoked ones
+    /// too, never a value (admin).
+    pub async fn personal_tokens(
+        &self,
+    ) -> Result<Answer<crate::wire::PersonalTokensResponse>, ApiError> {
+        self.call(Method::GET, TOKENS, Auth::Admin, None::<&()>)
+            .await
+    }
+
+    /// `POST /api/v2/proxyhealth/tokens`: creates a personal token, whose
+    /// value is shown only in this answer (admin).
+    pub async fn create_personal_token(
+        &self,
+        request: &crate::wire::CreatePersonalTokenRequest,
+    ) -> Result<Answer<crate::wire::CreatedPersonalTokenResponse>, ApiError> {
+        self.call(Method::POST, TOKENS, Auth::Admin, Some(request))
+            .await
+    }
+
+    /// `DELETE /api/v2/proxyhealth/tokens/{name}`: revokes a personal token;
+    /// it is refused from the next request on (admin).
+    pub async fn revoke_personal_token(
+        &self,
+        name: &str,
+    ) -> Result<Answer<crate::wire::PersonalTokenInfo>, ApiError> {
+        self.call(
+            Method::DELETE,
+            &item_path(TOKENS, name, None),
+            Auth::Admin,
+            None::<&()>,
+        )
+        .await
+    }
+
+    /// `GET /api/v2/proxyhealth/audit`: the audit log, newest first, with
+    /// the filters of `query` (admin).
+    pub async fn audit(
+        &self,
+        query: &AuditQuery,
+    ) -> Result<Answer<crate::wire::AuditResponse>, ApiError> {
+        self.call(Method::GET, &query.path(), Auth::Admin, None::<&()>)
+            .await
+    }
+
     /// `GET /healthz`: `ok` (200) or `degraded` with the store's error (503);
     /// both are answers here, any other status is an error.
     pub async fn healthz(&self) -> Result<Answer<Healthz>, ApiError> {
@@ -605,6 +654,55 @@ fn proxy_path(name_or_id: &str) -> String {
 /// `api/v2/proxyhealth/vantages/{name}[/{then}]`.
 fn vantage_path(name: &str, then: Option<&str>) -> String {
     item_path(VANTAGES, name, then)
+}
+
+/// What [`ApiClient::audit`] asks for: the parameters of
+/// `GET /api/v2/proxyhealth/audit` (docs/api.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only entries of this actor (`admin token`, `token ci`, an email).
+    pub actor: Option<String>,
+    /// Only entries of this action (`proxy.create`).
+    pub action: Option<String>,
+    /// Only entries at or after this time (RFC 3339).
+    pub since: Option<String>,
+    /// Only entries older than this id (the previous page's `next_before`).
+    pub before: Option<i64>,
+    /// At most this many entries, 1 to 1000 (100 by default).
+    pub limit: Option<u32>,
+}
+
+impl AuditQuery {
+    /// The route with the query string of these parameters.
+    fn path(&self) -> String {
+        let mut url = match url::Url::parse(&format!("http://x/{AUDIT}")) {
+            Ok(url) => url,
+            Err(_) => return AUDIT.to_owned(),
+        };
+        {
+            let mut pairs = url.query_pairs_mut();
+            if let Some(actor) = &self.actor {
+                pairs.append_pair("actor", actor);
+            }
+            if let Some(action) = &self.action {
+                pairs.append_pair("action", action);
+            }
+            if let Some(since) = &self.since {
+                pairs.append_pair("since", since);
+            }
+            if let Some(before) = self.before {
+                pairs.append_pair("before", &before.to_string());
+            }
+            if let Some(limit) = self.limit {
+                pairs.append_pair("limit", &limit.to_string());
+            }
+        }
+        let path = url.path().trim_start_matches('/').to_owned();
+        match url.query() {
+            Some(query) if !query.is_empty() => format!("{path}?{query}"),
+            _ => path,
+        }
+    }
 }
 
 /// What [`ApiClient::list_proxies_page`] asks for: the parameters of

@@ -52,6 +52,7 @@
 pub mod client;
 pub mod error;
 pub mod wire;
+mod wire_access;
 pub mod wire_events;
 mod wire_history;
 mod wire_notify;
@@ -61,7 +62,7 @@ mod wire_summary;
 mod wire_vantages;
 
 pub use client::{
-    AgentIdentity, Answer, ApiClient, ApiClientBuilder, DEFAULT_TIMEOUT, PROXY_TOKEN_HEADER,
-    ProxyListQuery,
+    AgentIdentity, Answer, ApiClient, ApiClientBuilder, AuditQuery, DEFAULT_TIMEOUT,
+    PROXY_TOKEN_HEADER, ProxyListQuery,
 };
 pub use error::ApiError;

@@ -18,6 +18,10 @@ use time::{Date, Month, OffsetDateTime, Time};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+pub use crate::wire_access::{
+    AuditEntry, AuditResponse, CreatePersonalTokenRequest, CreatedPersonalTokenResponse,
+    PersonalTokenInfo, PersonalTokensResponse,
+};
 pub use crate::wire_history::{
     HistoryBucket, HistoryTransition, HistoryWindow, Incident, IncidentsPage, ParseWindowError,
     ProxyHistory, ProxyUptime,

@@ -185,6 +185,9 @@ async fn in_browser(
     // Live updates: the page's long tasks from now, and the bytes of each
     // change on a stream of the same view.
     let watch_from = eval_f64(&page, "performance.now()").await?;
+    if args.dashboard_profile {
+        start_profile(&page).await?;
+    }
     let gen_before = eval_f64(&page, "Number(document.body.dataset.liveGeneration || 0)").await?;
     let (sizes_tx, mut sizes) = mpsc::unbounded_channel();
     let reader = tokio::spawn(read_stream(
@@ -243,6 +246,9 @@ async fn in_browser(
     if reads > 0.0 {
         bail!("the page read the list {reads} times during the updates");
     }
+    if args.dashboard_profile {
+        print_profile(&page).await?;
+    }
     report.longest_task_ms = eval_f64(
         &page,
         &format!(
@@ -260,6 +266,68 @@ async fn in_browser(
         report.extra_streams,
         received.load(Ordering::Relaxed)
     );
+    Ok(())
+}
+
+/// Microseconds between the samples of the JavaScript profile.
+const PROFILE_SAMPLE_US: u64 = 200;
+
+/// Starts sampling the page's JavaScript (the DevTools protocol's profiler).
+async fn start_profile(page: &Page<'_>) -> anyhow::Result<()> {
+    for (method, params) in [
+        ("Profiler.enable", json!({})),
+        (
+            "Profiler.setSamplingInterval",
+            json!({"interval": PROFILE_SAMPLE_US}),
+        ),
+        ("Profiler.start", json!({})),
+    ] {
+        page.call(method, params)
+            .await
+            .map_err(anyhow::Error::msg)?;
+    }
+    Ok(())
+}
+
+/// Stops the profile and prints the functions that took the most time of
+/// their own, with where they are.
+async fn print_profile(page: &Page<'_>) -> anyhow::Result<()> {
+    let stopped = page
+        .call("Profiler.stop", json!({}))
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let nodes = stopped["profile"]["nodes"]
+        .as_array()
+        .context("a profile without nodes")?;
+    let mut own: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    for node in nodes {
+        let frame = &node["callFrame"];
+        let name = frame["functionName"].as_str().unwrap_or("");
+        let url = frame["url"].as_str().unwrap_or("");
+        let file = url.rsplit('/').next().unwrap_or(url);
+        let line = frame["lineNumber"].as_i64().unwrap_or(-1) + 1;
+        let key = if name.is_empty() && file.is_empty() {
+            "(program)".to_owned()
+        } else {
+            format!(
+                "{} {file}:{line}",
+                if name.is_empty() { "(anonymous)" } else { name }
+            )
+        };
+        *own.entry(key).or_default() += node["hitCount"].as_u64().unwrap_or(0);
+    }
+    let mut top: Vec<_> = own
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("(idle)"))
+        .collect();
+    top.sort_by_key(|entry| std::cmp::Reverse(entry.1));
+    eprintln!("   JavaScript profile while updates arrived (own time):");
+    for (what, hits) in top.iter().take(20) {
+        eprintln!(
+            "     {:>8.1} ms  {what}",
+            *hits as f64 * PROFILE_SAMPLE_US as f64 / 1000.0
+        );
+    }
     Ok(())
 }
 

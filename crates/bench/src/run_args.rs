@@ -90,6 +90,11 @@ pub struct RunArgs {
     /// Extra streams connected for the CPU per dashboard.
     #[arg(long, default_value_t = 20)]
     pub dashboard_streams: usize,
+    /// Also profile the page's JavaScript while the live updates arrive and
+    /// print the functions that took the most of it, to find what a long
+    /// task is made of.
+    #[arg(long)]
+    pub dashboard_profile: bool,
     /// Fleet sizes of the API row.
     #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
     pub api_sizes: Vec<usize>,

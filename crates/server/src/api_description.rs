@@ -12,8 +12,10 @@
 //! middleware itself), and the finished document as the handlers share it
 //! ([`ApiDescription`]).
 
+use proxyhealth_core::access::Role;
 use proxyhealth_core::envelope::{ErrorEnvelope, Validation};
 use std::sync::Arc;
+use utoipa::openapi::extensions::Extensions;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme,
@@ -32,6 +34,11 @@ pub(crate) const ADMIN_SESSION: &str = "admin_session_token";
 pub(crate) const PROXY_TOKEN: &str = "proxy_token";
 /// The security scheme of a vantage's agent token (`Authorization: Bearer`).
 pub(crate) const AGENT_BEARER: &str = "agent_bearer";
+
+/// The extension of each operation naming who may call it: `viewer`,
+/// `operator`, `admin` (people with that role or higher), `public` (anyone:
+/// `public_reads`), `proxy` or `agent` (their own tokens).
+pub(crate) const ROLE_EXTENSION: &str = "x-proxyhealth-role";
 
 /// The reusable 401 answer (`#/components/responses/…`).
 const UNAUTHORIZED: &str = "Unauthorized";
@@ -64,8 +71,11 @@ impl Modify for Components {
         let components = openapi.components.get_or_insert_with(Default::default);
         let mut bearer = Http::new(HttpAuthScheme::Bearer);
         bearer.description = Some(
-            "The admin token: `Authorization: Bearer <admin token>`. It is configured \
-             (`admin_token`) or generated and printed once at the first start."
+            "The admin token (configured with `admin_token`, or generated and printed \
+             once at the first start) or a personal token (`pht_<name>_<secret>`, from \
+             `proxyhealth tokens create`): `Authorization: Bearer <token>`. A route needs \
+             a role (its `x-proxyhealth-role`): the admin token is `admin`, a personal \
+             token has the role it was created with."
                 .to_owned(),
         );
         components.add_security_scheme(ADMIN_BEARER, SecurityScheme::Http(bearer));
@@ -73,8 +83,8 @@ impl Modify for Components {
             ADMIN_SESSION,
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 crate::auth::SESSION_TOKEN_HEADER,
-                "The admin token in Coder's session-token header, so scripts written \
-                 for Coder's API work unchanged.",
+                "The admin token or a personal token in Coder's session-token header, \
+                 so scripts written for Coder's API work unchanged.",
             ))),
         );
         components.add_security_scheme(
@@ -98,8 +108,9 @@ impl Modify for Components {
             UNAUTHORIZED.to_owned(),
             RefOr::T(
                 envelope_response(
-                    "No credentials, or wrong ones (the envelope says which). Repeated \
-                     failures from one address are answered late.",
+                    "No credentials, or wrong, revoked or expired ones (the envelope says \
+                     which), or a token in the URL. Repeated failures from one address are \
+                     answered late.",
                 )
                 .header(
                     "WWW-Authenticate",
@@ -119,8 +130,8 @@ impl Modify for Components {
             FORBIDDEN.to_owned(),
             RefOr::T(
                 envelope_response(
-                    "A proxy token (or the proxy token header) where the admin token is \
-                     needed.",
+                    "A role below the route's (the envelope names both), or a proxy or \
+                     agent token where a person's token is needed.",
                 )
                 .build(),
             ),
@@ -142,13 +153,17 @@ fn envelope_response(description: &str) -> ResponseBuilder {
 /// matching middleware and describes it with [`Access::describe`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Access {
-    /// The admin token (`require_admin`).
-    Admin,
+    /// People whose role is at least this one (`require_role`).
+    Role(Role),
     /// A proxy's token, checked by the handler itself.
     Proxy,
     /// A vantage's agent token, checked by the handler itself.
     Agent,
-    /// Anyone when `public_reads` is on, else the admin token (`require_reader`).
+    /// Anyone, whatever `public_reads` says: who is signed in, which a
+    /// browser asks before it has a session.
+    Open,
+    /// The viewer routes `public_reads` opens: anyone when it is on, else
+    /// the viewer role (`require_role`).
     Read {
         /// Whether `public_reads` is on.
         public: bool,
@@ -156,18 +171,32 @@ pub(crate) enum Access {
 }
 
 impl Access {
-    /// Sets the security requirement of every operation in `openapi` and adds
-    /// the answers of a refused credential (401, and 403 for a proxy token on
-    /// an admin route).
+    /// The value of [`ROLE_EXTENSION`] for these routes.
+    fn extension(self) -> &'static str {
+        match self {
+            Access::Proxy => "proxy",
+            Access::Agent => "agent",
+            Access::Read { public: true } => "public",
+            Access::Open => "open",
+            Access::Role(role) => role.as_str(),
+            Access::Read { public: false } => Role::Viewer.as_str(),
+        }
+    }
+
+    /// Sets the security requirement of every operation in `openapi`, its
+    /// [`ROLE_EXTENSION`], and adds the answers of a refused credential (401,
+    /// and 403 for a role too low or a proxy or agent token).
     pub(crate) fn describe(self, openapi: &mut OpenApi) {
-        let admin = || {
+        let person = || {
             vec![
                 SecurityRequirement::new(ADMIN_BEARER, Vec::<String>::new()),
                 SecurityRequirement::new(ADMIN_SESSION, Vec::<String>::new()),
             ]
         };
         let (security, refusals): (Vec<SecurityRequirement>, &[&str]) = match self {
-            Access::Admin | Access::Read { public: false } => (admin(), &[UNAUTHORIZED, FORBIDDEN]),
+            Access::Role(_) | Access::Read { public: false } => {
+                (person(), &[UNAUTHORIZED, FORBIDDEN])
+            }
             Access::Proxy => (
                 vec![SecurityRequirement::new(PROXY_TOKEN, Vec::<String>::new())],
                 &[UNAUTHORIZED],
@@ -177,10 +206,16 @@ impl Access {
                 &[UNAUTHORIZED],
             ),
             // The empty requirement: no credentials needed.
-            Access::Read { public: true } => (vec![SecurityRequirement::default()], &[]),
+            Access::Read { public: true } | Access::Open => {
+                (vec![SecurityRequirement::default()], &[])
+            }
         };
         for operation in operations(openapi) {
             operation.security = Some(security.clone());
+            operation
+                .extensions
+                .get_or_insert_with(Extensions::default)
+                .insert(ROLE_EXTENSION.to_owned(), self.extension().into());
             for refusal in refusals {
                 let status = if *refusal == UNAUTHORIZED {
                     "401"

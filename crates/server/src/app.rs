@@ -152,6 +152,9 @@ pub struct AppSettings {
     /// How long persisted history is kept (default 90 days); pruned in the
     /// background while the sweep loop (or the replica) runs.
     pub history_retention: std::time::Duration,
+    /// How long the audit log is kept (default 365 days); pruned in the
+    /// background while the sweep loop (or the replica) runs.
+    pub audit_retention: std::time::Duration,
 }
 
 impl AppSettings {
@@ -166,6 +169,7 @@ impl AppSettings {
             second_opinion: proxyhealth_cluster::settings::SECOND_OPINION,
             notify: NotifySettings::default(),
             history_retention: proxyhealth_store::history::retention::DEFAULT_RETENTION,
+            audit_retention: proxyhealth_store::audit::retention::DEFAULT_AUDIT_RETENTION,
         }
     }
 }
@@ -268,6 +272,8 @@ pub struct Application {
     notifier: Option<Notifier>,
     /// How history is pruned (with the sweep loop), when the store keeps it.
     retention: RetentionSettings,
+    /// How long the audit log is kept.
+    audit_retention: std::time::Duration,
 }
 
 impl std::fmt::Debug for Application {
@@ -397,6 +403,7 @@ impl Application {
                 keep: settings.history_retention,
                 ..RetentionSettings::default()
             },
+            audit_retention: settings.audit_retention,
         })
     }
 
@@ -452,6 +459,18 @@ impl Application {
             }
             _ => None,
         };
+        let audit_task = match self.store.audit() {
+            Some(log) if self.sweep_loop => {
+                let stop = shutdown.clone().cancelled_owned();
+                Some(tokio::spawn(proxyhealth_store::audit::retention::run(
+                    log,
+                    self.audit_retention,
+                    self.retention.period,
+                    stop,
+                )))
+            }
+            _ => None,
+        };
         let mut serve_task = tokio::spawn(self.service.serve(self.listener, shutdown.clone()));
 
         let served_early = tokio::select! {
@@ -469,6 +488,9 @@ impl Application {
             }
             if let Some(notify_task) = notify_task {
                 let _ = notify_task.await;
+            }
+            if let Some(audit_task) = audit_task {
+                let _ = audit_task.await;
             }
             if let Some(retention_task) = retention_task {
                 let _ = retention_task.await;

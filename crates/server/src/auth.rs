@@ -1,5 +1,16 @@
-//! Authentication: the admin token on admin routes, the proxy token on `/me/*`,
-//! and the slow-down of repeated failures.
+//! Authentication: who a request is made by (the [`Principal`]: the admin
+//! token, a personal token, and whatever a `PrincipalSource` adds, such as
+//! a signed-in session) and whether its role is enough for the route; the
+//! proxy token on `/me/*`, the agent token on `/agent/*`; and the slow-down
+//! of repeated failures.
+//!
+//! A request's principal is resolved once, by the guard of its route group
+//! (`require_role`), and put in the request's extensions (and the
+//! response's, so the audit log sees who acted, refused or not). A missing,
+//! wrong, revoked or expired credential is 401 (the message says which); a
+//! role too low for the route is 403, naming the role needed and the one
+//! held. A token in the URL (`?token=`, `?access_token=`) is refused: URLs
+//! end up in logs and browser history.
 //!
 //! A proxy token (or the proxy token header) on an admin route is answered 403:
 //! the caller holds valid-looking credentials that are not allowed there, and the
@@ -14,12 +25,22 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use parking_lot::Mutex;
 use proxyhealth_core::Proxy;
-use proxyhealth_store::{AgentTokenError, ProxyStore, StoreError, TokenError, Vantage, token};
+use proxyhealth_core::access::{Credential, Principal, Role};
+use proxyhealth_store::personal_tokens;
+use proxyhealth_store::{
+    AgentTokenError, PersonalTokenRefusal, PersonalTokenStore, ProxyStore, StoreError, TokenError,
+    Vantage, token,
+};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 /// The header a workspace proxy sends its token in (Coder's name).
 pub const PROXY_TOKEN_HEADER: &str = "Coder-External-Proxy-Token";
@@ -44,8 +65,23 @@ pub(crate) fn ip_of(extensions: &axum::http::Extensions) -> Option<IpAddr> {
         .map(|info| info.0.ip())
 }
 
-/// What authentication needs: the admin token's hash, whether reads are open,
-/// and the slow-down of failures. Cheap to clone: clones share the throttle.
+/// How often a personal token's `last_used_at` is written at most: often
+/// enough to tell a token in use from a forgotten one, rarely enough that a
+/// busy script does not make every request a write.
+pub const LAST_USED_EVERY: Duration = Duration::from_secs(60);
+
+/// Another way a request can prove who makes it, asked when the request
+/// carries no token (a dashboard session's cookie, say). `Ok(None)`: not
+/// this source's kind of credential; `Err`: its kind, but refused (401).
+#[async_trait::async_trait]
+pub(crate) trait PrincipalSource: Send + Sync {
+    /// The principal `headers` prove, if they carry this source's credential.
+    async fn principal(&self, headers: &HeaderMap) -> Result<Option<Principal>, ApiError>;
+}
+
+/// What authentication needs: the admin token's hash, the personal tokens,
+/// whether reads are open, and the slow-down of failures. Cheap to clone:
+/// clones share the throttle.
 #[derive(Clone)]
 pub(crate) struct Auth {
     /// SHA-256 of the admin token.
@@ -53,6 +89,12 @@ pub(crate) struct Auth {
     /// Whether the read routes are open without a token.
     public_reads: bool,
     throttle: Arc<FailureThrottle>,
+    /// The personal tokens; `None` on a store without tables of our own.
+    personal_tokens: Option<Arc<dyn PersonalTokenStore>>,
+    /// When each personal token's use was last written.
+    last_used: Arc<Mutex<HashMap<String, Instant>>>,
+    /// Other credentials, asked in order when a request has no token.
+    sources: Arc<[Arc<dyn PrincipalSource>]>,
 }
 
 impl Auth {
@@ -62,7 +104,24 @@ impl Auth {
             admin_hash: admin_hash.into(),
             public_reads,
             throttle: Arc::new(throttle),
+            personal_tokens: None,
+            last_used: Arc::default(),
+            sources: Arc::new([]),
         }
+    }
+
+    /// Also accepts the personal tokens of `tokens`.
+    pub fn with_personal_tokens(mut self, tokens: Option<Arc<dyn PersonalTokenStore>>) -> Self {
+        self.personal_tokens = tokens;
+        self
+    }
+
+    /// Also asks `source` for the principal of a request without a token.
+    pub fn with_source(mut self, source: Arc<dyn PrincipalSource>) -> Self {
+        let mut sources = self.sources.to_vec();
+        sources.push(source);
+        self.sources = sources.into();
+        self
     }
 
     /// Whether the read routes are open without a token (`public_reads`).
@@ -82,34 +141,121 @@ impl Auth {
         err
     }
 
-    /// The admin token's check of `require_admin` (401 or 403, the failure
-    /// counted for the slow-down), for a handler that needs it only for some
-    /// of its requests.
-    pub async fn admin(&self, headers: &HeaderMap, ip: Option<IpAddr>) -> Result<(), ApiError> {
-        match self.check_admin(headers) {
-            Ok(()) => Ok(()),
-            Err(err) => Err(self.fail(ip, err).await),
+    /// The principal of a request, with a role of at least `required` (401
+    /// or 403, the failure counted for the slow-down), for a handler that
+    /// needs it only for some of its requests.
+    pub async fn require(
+        &self,
+        headers: &HeaderMap,
+        ip: Option<IpAddr>,
+        required: Role,
+    ) -> Result<Principal, ApiError> {
+        let principal = match self.resolve(headers).await {
+            Ok(Some(principal)) => principal,
+            Ok(None) => return Err(self.fail(ip, missing_token()).await),
+            Err(err) => return Err(self.fail(ip, err).await),
+        };
+        if principal.role.allows(required) {
+            Ok(principal)
+        } else {
+            Err(role_too_low(&principal, required))
         }
     }
 
-    fn check_admin(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+    /// Who `headers` prove the request is made by: `Ok(None)` when they
+    /// carry no credential, an error (401, or 403 for a proxy or agent
+    /// token) when they carry one that is refused.
+    ///
+    /// The admin token and personal tokens come in `Authorization: Bearer`
+    /// or `Coder-Session-Token`; without either, each [`PrincipalSource`]
+    /// is asked in turn.
+    pub async fn resolve(&self, headers: &HeaderMap) -> Result<Option<Principal>, ApiError> {
         let presented = match admin_credential(headers)? {
             Some(token) => token,
             None if headers.contains_key(PROXY_TOKEN_HEADER) => return Err(proxy_token_refused()),
             None => {
-                return Err(ApiError::unauthorized("Missing admin token.").with_detail(
-                    "Send the admin token as \"Authorization: Bearer <admin token>\".",
-                ));
+                for source in self.sources.iter() {
+                    if let Some(principal) = source.principal(headers).await? {
+                        return Ok(Some(principal));
+                    }
+                }
+                return Ok(None);
             }
         };
         if bool::from(hash_token(presented).ct_eq(&self.admin_hash)) {
-            return Ok(());
+            return Ok(Some(Principal::admin_token()));
         }
         if token::parse(presented).is_some() {
             return Err(proxy_token_refused());
         }
+        if personal_tokens::parse(presented).is_some() {
+            return self.personal(presented).await.map(Some);
+        }
         Err(ApiError::unauthorized("Invalid admin token.")
-            .with_detail("The token does not match the admin token."))
+            .with_detail("The token matches neither the admin token nor a personal token."))
+    }
+
+    /// The principal of a personal token: 401 when it is nobody's, revoked
+    /// or expired.
+    async fn personal(&self, presented: &str) -> Result<Principal, ApiError> {
+        let Some(tokens) = &self.personal_tokens else {
+            return Err(ApiError::unauthorized("Invalid token.")
+                .with_detail("This store keeps no personal tokens; use the admin token."));
+        };
+        let token = match tokens.verify(presented).await {
+            Ok(token) => token,
+            Err(PersonalTokenRefusal::Store(err)) => return Err(err.into()),
+            Err(_) => {
+                return Err(ApiError::unauthorized("Invalid token.")
+                    .with_detail("The token is not a personal token of this service."));
+            }
+        };
+        let now = OffsetDateTime::now_utc();
+        if let Some(at) = token.revoked_at {
+            return Err(
+                ApiError::unauthorized("The token was revoked.").with_detail(format!(
+                    "The token {:?} was revoked at {}; ask an admin for a new one.",
+                    token.name,
+                    rfc3339(at)
+                )),
+            );
+        }
+        if let Some(at) = token.expires_at.filter(|at| *at <= now) {
+            return Err(
+                ApiError::unauthorized(format!("The token expired at {}.", rfc3339(at)))
+                    .with_detail(format!(
+                        "The token {:?} is past its expiry; ask an admin for a new one.",
+                        token.name
+                    )),
+            );
+        }
+        self.note_use(tokens, &token.name);
+        Ok(Principal {
+            credential: Credential::PersonalToken { name: token.name },
+            role: token.role,
+        })
+    }
+
+    /// Writes that the token named `name` was used, in the background and
+    /// at most once per [`LAST_USED_EVERY`] per token in this process.
+    fn note_use(&self, tokens: &Arc<dyn PersonalTokenStore>, name: &str) {
+        {
+            let mut last = self.last_used.lock();
+            let now = Instant::now();
+            match last.get(name) {
+                Some(at) if now.duration_since(*at) < LAST_USED_EVERY => return,
+                _ => {
+                    last.insert(name.to_owned(), now);
+                }
+            }
+        }
+        let tokens = tokens.clone();
+        let name = name.to_owned();
+        tokio::spawn(async move {
+            if let Err(err) = tokens.touch(&name, OffsetDateTime::now_utc()).await {
+                tracing::warn!(token = %name, error = %err, "cannot record a personal token's use");
+            }
+        });
     }
 
     /// Authenticates a workspace proxy by its `Coder-External-Proxy-Token`
@@ -186,20 +332,92 @@ impl Auth {
     }
 }
 
-/// Middleware for admin routes: the admin token or 401/403.
-pub(crate) async fn require_admin(State(auth): State<Auth>, req: Request, next: Next) -> Response {
-    match auth.check_admin(req.headers()) {
-        Ok(()) => next.run(req).await,
-        Err(err) => auth.fail(client_ip(&req), err).await.into_response(),
-    }
+/// What [`require_role`] guards a group of routes with: the role needed,
+/// and whether the routes are open without a token (`public_reads`).
+#[derive(Clone)]
+pub(crate) struct Guard {
+    /// The authentication.
+    pub auth: Auth,
+    /// The lowest role allowed.
+    pub role: Role,
+    /// Open to anyone (`public_reads` on a read route): a credential is
+    /// still resolved, for the audit log, but never refused.
+    pub open: bool,
 }
 
-/// Middleware for read routes: open when `public_reads` is set, admin otherwise.
-pub(crate) async fn require_reader(State(auth): State<Auth>, req: Request, next: Next) -> Response {
-    if auth.public_reads {
-        return next.run(req).await;
+/// Middleware for the routes of people: the principal resolved and put in
+/// the request's extensions (and the response's), or 401/403.
+pub(crate) async fn require_role(
+    State(guard): State<Guard>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if let Some(err) = token_in_query(req.uri().query()) {
+        return err.into_response();
     }
-    require_admin(State(auth), req, next).await
+    let auth = &guard.auth;
+    let principal = match auth.resolve(req.headers()).await {
+        Ok(principal) => principal,
+        Err(_) if guard.open => None,
+        Err(err) => return auth.fail(client_ip(&req), err).await.into_response(),
+    };
+    let Some(principal) = principal else {
+        if guard.open {
+            return next.run(req).await;
+        }
+        return auth
+            .fail(client_ip(&req), missing_token())
+            .await
+            .into_response();
+    };
+    let mut res = if guard.open || principal.role.allows(guard.role) {
+        req.extensions_mut().insert(principal.clone());
+        next.run(req).await
+    } else {
+        role_too_low(&principal, guard.role).into_response()
+    };
+    res.extensions_mut().insert(principal);
+    res
+}
+
+/// The refusal of a token in the query string, if the request has one.
+fn token_in_query(query: Option<&str>) -> Option<ApiError> {
+    let query = query?;
+    let param = url_params(query).find(|name| *name == "token" || *name == "access_token")?;
+    Some(
+        ApiError::unauthorized("Tokens are not accepted in the URL.").with_detail(format!(
+            "Remove the {param:?} query parameter and send the token in the header: \
+             \"Authorization: Bearer <token>\" (URLs end up in logs and browser history)."
+        )),
+    )
+}
+
+/// The names of a query string's parameters.
+fn url_params(query: &str) -> impl Iterator<Item = &str> {
+    query
+        .split('&')
+        .map(|pair| pair.split_once('=').map_or(pair, |(name, _)| name))
+}
+
+/// The 401 of a request without a credential.
+fn missing_token() -> ApiError {
+    ApiError::unauthorized("Missing admin token.").with_detail(
+        "Send the admin token or a personal token as \"Authorization: Bearer <token>\".",
+    )
+}
+
+/// The 403 of a principal whose role is below the route's.
+fn role_too_low(principal: &Principal, required: Role) -> ApiError {
+    ApiError::forbidden(format!("This route needs the {required} role.")).with_detail(format!(
+        "The {} acts as {}; this route needs {required} (or higher).",
+        principal.display_name(),
+        principal.role
+    ))
+}
+
+/// A time as the refusals write it.
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_else(|_| at.to_string())
 }
 
 fn proxy_token_refused() -> ApiError {
@@ -241,6 +459,14 @@ fn client_text(ip: Option<IpAddr>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_parameter_in_the_query_is_refused_and_others_are_not() {
+        assert!(token_in_query(Some("limit=5&token=abc")).is_some());
+        assert!(token_in_query(Some("access_token")).is_some());
+        assert!(token_in_query(Some("tokens=1&view=proxies")).is_none());
+        assert!(token_in_query(None).is_none());
+    }
 
     #[test]
     fn a_client_is_logged_by_its_address_or_as_unknown() {

@@ -19,9 +19,9 @@
 //! - [`extract`]: [`extract::JsonBody`], the JSON body extractor (415, 413, 400).
 //! - `path_param`: the path parameter extractor (its rejections in the envelope).
 //! - `proxy_list`: the proxy list filtered, sorted and paged for a large fleet.
+//! - [`auth`]: the admin token, the proxy token and the slow-down of failures.
 //! - [`oidc`]: dashboard sign-in with OpenID Connect: the login flow, the
 //!   ID token's checks, sessions in the store and the CSRF rule.
-//! - [`auth`]: the admin token, the proxy token and the slow-down of failures.
 //! - `assets`: the dashboard's files and the security headers.
 //! - `history_reader`: persisted history in its wire shapes (a proxy's
 //!   window, the incidents) and the proxy list's uptime figures.
@@ -58,6 +58,7 @@ mod agents;
 mod api_description;
 pub mod app;
 mod assets;
+mod audit;
 pub mod auth;
 pub mod error;
 mod event_streams;
@@ -214,6 +215,9 @@ impl Service {
         let agent_counters = agents::AgentCounters::register(engine.registry())
             .map_err(|err| ServiceError::Metrics(err.to_string()))?;
         let sign_in = oidc::SignIn::new(config.oidc.clone(), store.sessions())?;
+        let auth = Auth::new(admin_hash, config.public_reads, FailureThrottle::default())
+            .with_personal_tokens(store.personal_tokens())
+            .with_source(Arc::new(sign_in.clone()));
         let state = AppState {
             sign_in,
             engine,
@@ -221,7 +225,7 @@ impl Service {
             history,
             agents: Default::default(),
             agent_counters,
-            auth: Auth::new(admin_hash, config.public_reads, FailureThrottle::default()),
+            auth,
             http_metrics,
             store_health: Arc::new(store_health),
             streams: Default::default(),

@@ -59,11 +59,17 @@
 //! - [`vantages`]: [`VantageStore`] (through [`ProxyStore::vantages`]): the
 //!   places probes come from besides the replicas, their agents' hashed
 //!   tokens, and each vantage's newest reading of each proxy, per backend.
+//! - [`personal_tokens`]: [`PersonalTokenStore`] (through
+//!   [`ProxyStore::personal_tokens`]): the tokens people act with, each with
+//!   a role, hashed, revoked rather than deleted, per backend.
+//! - [`audit`]: [`AuditLog`] (through [`ProxyStore::audit`]): what people did
+//!   through the API, per backend, and its retention.
 //! - [`sessions`]: [`SessionStore`] (through [`ProxyStore::sessions`]): the
 //!   dashboard's logins under way and signed-in sessions, by hash, per backend.
 //! - `history_db`: the SQLite and PostgreSQL stores' [`HistoryStore`]s:
 //!   recording through the journal, reads and pruning through `history`.
 
+pub mod audit;
 pub mod clock;
 mod columns;
 pub mod coordination;
@@ -79,6 +85,7 @@ pub mod model;
 mod open;
 mod open_options;
 pub mod outbox;
+pub mod personal_tokens;
 mod pg_coordination;
 mod pg_listener;
 mod pg_own_state;
@@ -91,6 +98,7 @@ mod store;
 pub mod token;
 pub mod vantages;
 
+pub use audit::{AuditFilter, AuditLog, AuditRecord, NewAuditEntry};
 pub use clock::StoreClock;
 pub use coordination::{
     Claim, Claims, Coordination, Disagreement, ListenerStats, Membership, Notice, NoticeSource,
@@ -106,6 +114,10 @@ pub use model::{CreatedProxy, NewProxy, ProxyUpdate, Registration};
 pub use open::{default_sqlite_path, open_store};
 pub use open_options::{OpenOptions, redact};
 pub use outbox::{AttemptFailure, DeliveryState, Notification, Outbox, OutboxPolicy};
+pub use personal_tokens::{
+    MintedPersonalToken, NewPersonalToken, PersonalToken, PersonalTokenError, PersonalTokenRefusal,
+    PersonalTokenStore,
+};
 pub use pg_coordination::{CoordinationSettings, PgCoordination};
 pub use pg_listener::{DUE_CHANNEL, ListenerSettings, PgNoticeListener, RESULTS_CHANNEL};
 pub use postgres::PgStore;

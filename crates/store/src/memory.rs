@@ -25,6 +25,10 @@ pub struct MemoryStore {
     vantages: std::sync::Arc<crate::vantages::memory::MemoryVantages>,
     /// The dashboard's logins and sessions.
     sessions: std::sync::Arc<crate::sessions::memory::MemorySessions>,
+    /// The personal tokens.
+    personal_tokens: std::sync::Arc<crate::personal_tokens::memory::MemoryPersonalTokens>,
+    /// The audit log.
+    audit: std::sync::Arc<crate::audit::memory::MemoryAudit>,
     /// Persisted (in memory) history.
     history: std::sync::Arc<crate::history::memory::MemoryHistory>,
 }
@@ -103,6 +107,10 @@ impl MemoryStore {
                 live,
             )),
             sessions: Default::default(),
+            audit: std::sync::Arc::default(),
+            personal_tokens: std::sync::Arc::new(
+                crate::personal_tokens::memory::MemoryPersonalTokens::new(clock.clone()),
+            ),
             clock,
         }
     }
@@ -304,6 +312,14 @@ impl ProxyStore for MemoryStore {
 
     fn sessions(&self) -> Option<std::sync::Arc<dyn crate::SessionStore>> {
         Some(self.sessions.clone())
+    }
+
+    fn personal_tokens(&self) -> Option<std::sync::Arc<dyn crate::PersonalTokenStore>> {
+        Some(self.personal_tokens.clone())
+    }
+
+    fn audit(&self) -> Option<std::sync::Arc<dyn crate::AuditLog>> {
+        Some(self.audit.clone())
     }
 }
 

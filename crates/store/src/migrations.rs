@@ -42,6 +42,14 @@ const SQLITE: &[File] = &[
         include_str!("../migrations/sqlite/20261221000000_vantage_readings.sql"),
     ),
     (
+        "20261222000000_personal_tokens.sql",
+        include_str!("../migrations/sqlite/20261222000000_personal_tokens.sql"),
+    ),
+    (
+        "20261222000100_audit.sql",
+        include_str!("../migrations/sqlite/20261222000100_audit.sql"),
+    ),
+    (
         "20261224000000_sessions.sql",
         include_str!("../migrations/sqlite/20261224000000_sessions.sql"),
     ),
@@ -72,6 +80,14 @@ const POSTGRES: &[File] = &[
     (
         "20261221000000_vantage_readings.sql",
         include_str!("../migrations/postgres/20261221000000_vantage_readings.sql"),
+    ),
+    (
+        "20261222000000_personal_tokens.sql",
+        include_str!("../migrations/postgres/20261222000000_personal_tokens.sql"),
+    ),
+    (
+        "20261222000100_audit.sql",
+        include_str!("../migrations/postgres/20261222000100_audit.sql"),
     ),
     (
         "20261224000000_sessions.sql",

@@ -52,6 +52,11 @@ pub struct PgStore {
     /// The dashboard's logins and sessions; `None` attached read-only
     /// without a schema of our own.
     sessions: Option<std::sync::Arc<crate::sessions::postgres::PgSessions>>,
+    /// The personal tokens; `None` attached read-only without a schema of
+    /// our own.
+    personal_tokens: Option<std::sync::Arc<crate::personal_tokens::postgres::PgPersonalTokens>>,
+    /// The audit log; `None` attached read-only without a schema of our own.
+    audit: Option<std::sync::Arc<crate::audit::postgres::PgAudit>>,
 }
 
 impl PgStore {
@@ -83,6 +88,12 @@ impl PgStore {
                 pool: pool.clone(),
             })),
             sessions: Some(std::sync::Arc::new(crate::sessions::postgres::PgSessions {
+                pool: pool.clone(),
+            })),
+            personal_tokens: Some(std::sync::Arc::new(
+                crate::personal_tokens::postgres::PgPersonalTokens { pool: pool.clone() },
+            )),
+            audit: Some(std::sync::Arc::new(crate::audit::postgres::PgAudit {
                 pool: pool.clone(),
             })),
             pool,
@@ -131,6 +142,14 @@ impl PgStore {
         let sessions = own_state.as_ref().map(|pool| {
             std::sync::Arc::new(crate::sessions::postgres::PgSessions { pool: pool.clone() })
         });
+        let audit = own_state.as_ref().map(|pool| {
+            std::sync::Arc::new(crate::audit::postgres::PgAudit { pool: pool.clone() })
+        });
+        let personal_tokens = own_state.as_ref().map(|pool| {
+            std::sync::Arc::new(crate::personal_tokens::postgres::PgPersonalTokens {
+                pool: pool.clone(),
+            })
+        });
         Ok(PgStore {
             sessions,
             pool,
@@ -139,6 +158,8 @@ impl PgStore {
             history,
             outbox,
             vantages,
+            personal_tokens,
+            audit,
         })
     }
 
@@ -455,6 +476,18 @@ impl ProxyStore for PgStore {
         self.sessions
             .clone()
             .map(|sessions| sessions as std::sync::Arc<dyn crate::SessionStore>)
+    }
+
+    fn personal_tokens(&self) -> Option<std::sync::Arc<dyn crate::PersonalTokenStore>> {
+        self.personal_tokens
+            .clone()
+            .map(|tokens| tokens as std::sync::Arc<dyn crate::PersonalTokenStore>)
+    }
+
+    fn audit(&self) -> Option<std::sync::Arc<dyn crate::AuditLog>> {
+        self.audit
+            .clone()
+            .map(|audit| audit as std::sync::Arc<dyn crate::AuditLog>)
     }
 
     fn coordination(&self) -> Option<std::sync::Arc<dyn Coordination>> {

@@ -90,6 +90,10 @@ pub struct SqliteStore {
     vantages: std::sync::Arc<crate::vantages::sqlite::SqliteVantages>,
     /// The dashboard's logins and sessions, over the same pools.
     sessions: std::sync::Arc<crate::sessions::sqlite::SqliteSessions>,
+    /// The personal tokens, over the same pools.
+    personal_tokens: std::sync::Arc<crate::personal_tokens::sqlite::SqlitePersonalTokens>,
+    /// The audit log, over the same pools.
+    audit: std::sync::Arc<crate::audit::sqlite::SqliteAudit>,
 }
 
 impl SqliteStore {
@@ -167,8 +171,19 @@ impl SqliteStore {
             writer: writer.clone(),
             reader: reader.clone(),
         });
+        let personal_tokens =
+            std::sync::Arc::new(crate::personal_tokens::sqlite::SqlitePersonalTokens {
+                writer: writer.clone(),
+                reader: reader.clone(),
+            });
+        let audit = std::sync::Arc::new(crate::audit::sqlite::SqliteAudit {
+            writer: writer.clone(),
+            reader: reader.clone(),
+        });
         Ok(SqliteStore {
             sessions,
+            audit,
+            personal_tokens,
             writer,
             reader,
             path: path.to_owned(),
@@ -456,6 +471,14 @@ impl ProxyStore for SqliteStore {
 
     fn sessions(&self) -> Option<std::sync::Arc<dyn crate::SessionStore>> {
         Some(self.sessions.clone())
+    }
+
+    fn personal_tokens(&self) -> Option<std::sync::Arc<dyn crate::PersonalTokenStore>> {
+        Some(self.personal_tokens.clone())
+    }
+
+    fn audit(&self) -> Option<std::sync::Arc<dyn crate::AuditLog>> {
+        Some(self.audit.clone())
     }
 
     fn instance_lock(

@@ -121,6 +121,19 @@ pub trait ProxyStore: ProxySource {
         None
     }
 
+    /// The personal tokens people act with: `Some` for stores with tables of
+    /// our own, `None` attached read-only to a Coder database without a
+    /// schema of our own (then only the admin token works).
+    fn personal_tokens(&self) -> Option<Arc<dyn crate::PersonalTokenStore>> {
+        None
+    }
+
+    /// The audit log: `Some` for stores with tables of our own, `None`
+    /// attached read-only to a Coder database without a schema of our own.
+    fn audit(&self) -> Option<Arc<dyn crate::AuditLog>> {
+        None
+    }
+
     /// Makes this process the only `serve` on the store, when the store needs
     /// that (SQLite: one writer). `Ok(None)` for stores that need no lock; hold
     /// the guard while serving. [`InstanceLockError::Held`] names the holder.

@@ -2,7 +2,7 @@
 //! PKCE, `state` and `nonce`, the ID token verified by the `openidconnect`
 //! library, and sessions kept in the store so any replica serves them.
 //!
-//! [`SignIn`] is the slice of state the `/auth/*` routes, the session route
+//! `SignIn` is the slice of state the `/auth/*` routes, the session route
 //! and the CSRF guard take; it is empty when sign-in is not configured.
 //!
 //! # Layout
@@ -13,7 +13,7 @@
 //! - `claims`: the role and the email domain a verified token gives, and the
 //!   same-site `return_to`.
 //! - `cookies`: the session and login cookies.
-//! - this file: [`SignIn`]: logins begun and finished, sessions opened,
+//! - this file: `SignIn`: logins begun and finished, sessions opened,
 //!   read and ended, and the CSRF rule.
 
 mod claims;
@@ -238,7 +238,6 @@ impl SignIn {
     }
 
     /// The principal of the request's session (see [`SignIn::session`]).
-    #[allow(dead_code)] // what the routes' principal resolution asks
     pub(crate) async fn principal(
         &self,
         headers: &HeaderMap,
@@ -319,6 +318,15 @@ impl SignIn {
                 )),
             )
         }
+    }
+}
+
+/// A signed-in session is one more way a request proves who makes it: asked
+/// by the route guards when the request carries no token.
+#[async_trait::async_trait]
+impl crate::auth::PrincipalSource for SignIn {
+    async fn principal(&self, headers: &HeaderMap) -> Result<Option<Principal>, ApiError> {
+        SignIn::principal(self, headers).await
     }
 }
 

@@ -17,6 +17,7 @@ use proxyhealth_api::wire::duration_ms;
 pub use proxyhealth_api::wire::{Counts, LastSweep, Summary};
 use proxyhealth_api::wire_events::Resync;
 use proxyhealth_core::Status;
+use proxyhealth_core::access::Role;
 use proxyhealth_core::envelope::ErrorEnvelope;
 use proxyhealth_engine::Engine;
 use proxyhealth_store::ProxyStore;
@@ -106,7 +107,7 @@ pub(crate) async fn get_summary(State(engine): State<Engine>) -> Json<Summary> {
     responses(
         (status = 200, description = "A server-sent event stream that does not end while the server runs: an event `sweep` whose data is the `Summary` JSON, at once and each time a snapshot is stored, and a keep-alive comment every 15 s; with `view`, the `proxies` or `regions` events before each `sweep` event.", body = String, content_type = "text/event-stream"),
         (status = 400, description = "`view` is neither `proxies` nor `regions`.", body = ErrorEnvelope),
-        (status = 401, description = "`view=proxies` without the admin token.", body = ErrorEnvelope),
+        (status = 401, description = "`view=proxies` without a token of the viewer role (or higher).", body = ErrorEnvelope),
         (status = 503, description = "Too many event streams are open.", body = ErrorEnvelope),
     ),
 )]
@@ -122,7 +123,8 @@ pub(crate) async fn events(
     let view = match params.get("view").map(String::as_str) {
         None => None,
         Some("proxies") => {
-            auth.admin(&headers, ip_of(&extensions)).await?;
+            auth.require(&headers, ip_of(&extensions), Role::Viewer)
+                .await?;
             Some(View::Proxies)
         }
         Some("regions") => Some(View::Regions),

@@ -4,6 +4,7 @@
 //! (see [`crate::state`]); the handler modules never import the state itself.
 
 pub(crate) mod agent;
+pub(crate) mod audit;
 pub(crate) mod auth;
 pub(crate) mod description;
 pub(crate) mod health;
@@ -12,11 +13,12 @@ pub(crate) mod notifications;
 pub(crate) mod proxies;
 pub(crate) mod register;
 pub(crate) mod replicas;
+pub(crate) mod tokens;
 pub(crate) mod vantages;
 
 use crate::api_description::{self, Access, ApiDescription};
 use crate::assets;
-use crate::auth::{Auth, require_admin, require_reader};
+use crate::auth::{Auth, Guard, require_role};
 use crate::error::ApiError;
 use crate::http_metrics::observe;
 use crate::state::AppState;
@@ -27,6 +29,7 @@ use axum::http::StatusCode;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use proxyhealth_core::access::Role;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -39,17 +42,28 @@ use utoipa_axum::routes;
 /// description served at `/api/v2/openapi.json` are made together; only the
 /// dashboard's pages and files are plain routes, outside the description.
 pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
-    let admin = OpenApiRouter::default()
-        .routes(routes!(proxies::list, proxies::create))
-        .routes(routes!(proxies::refresh))
-        .routes(routes!(proxies::get_one, proxies::patch, proxies::delete))
+    // What a dashboard shows, never a secret; open only to people (even
+    // with `public_reads`, which opens `reads` below).
+    let viewer = OpenApiRouter::default()
+        .routes(routes!(proxies::list))
+        .routes(routes!(proxies::get_one))
         .routes(routes!(history::proxy_history))
         .routes(routes!(history::incidents))
         .routes(routes!(replicas::report))
         .routes(routes!(notifications::list))
-        .routes(routes!(vantages::list, vantages::create))
+        .routes(routes!(vantages::list));
+    // Acting on the checking, not on what is checked.
+    let operator = OpenApiRouter::default().routes(routes!(proxies::refresh));
+    // What is checked, and who may act.
+    let admin = OpenApiRouter::default()
+        .routes(routes!(proxies::create))
+        .routes(routes!(proxies::patch, proxies::delete))
+        .routes(routes!(vantages::create))
         .routes(routes!(vantages::delete))
-        .routes(routes!(vantages::rotate_token));
+        .routes(routes!(vantages::rotate_token))
+        .routes(routes!(tokens::list, tokens::create))
+        .routes(routes!(tokens::revoke))
+        .routes(routes!(audit::list));
     let agent = OpenApiRouter::default()
         .routes(routes!(agent::assignment))
         .routes(routes!(agent::results))
@@ -68,11 +82,13 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
     let open = OpenApiRouter::default().routes(routes!(auth::session));
     let public = state.auth.public_reads();
     let (api, description) = OpenApiRouter::with_openapi(api_description::base())
-        .merge(guarded(admin, Access::Admin, &state.auth))
+        .merge(guarded(viewer, Access::Role(Role::Viewer), &state.auth))
+        .merge(guarded(operator, Access::Role(Role::Operator), &state.auth))
+        .merge(guarded(admin, Access::Role(Role::Admin), &state.auth))
         .merge(guarded(proxy, Access::Proxy, &state.auth))
         .merge(guarded(agent, Access::Agent, &state.auth))
         .merge(guarded(reads, Access::Read { public }, &state.auth))
-        .merge(open)
+        .merge(guarded(open, Access::Open, &state.auth))
         .split_for_parts();
     let state = AppState {
         description: ApiDescription::new(description),
@@ -85,6 +101,10 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/auth/login", get(auth::login))
         .route("/auth/callback", get(auth::callback))
         .route("/auth/logout", axum::routing::post(auth::logout));
+    let api = api.layer(from_fn_with_state(
+        state.store.clone(),
+        crate::audit::record,
+    ));
     api.merge(dashboard)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -108,11 +128,26 @@ fn guarded(
     auth: &Auth,
 ) -> OpenApiRouter<AppState> {
     let mut routes = match access {
-        Access::Admin => routes.route_layer(from_fn_with_state(auth.clone(), require_admin)),
-        Access::Read { .. } => routes.route_layer(from_fn_with_state(auth.clone(), require_reader)),
+        Access::Role(role) => routes.route_layer(from_fn_with_state(
+            Guard {
+                auth: auth.clone(),
+                role,
+                open: false,
+            },
+            require_role,
+        )),
+        Access::Read { public } => routes.route_layer(from_fn_with_state(
+            Guard {
+                auth: auth.clone(),
+                role: Role::Viewer,
+                open: public,
+            },
+            require_role,
+        )),
         // The handlers check the proxy or agent token themselves, before
         // reading the body.
         Access::Proxy | Access::Agent => routes,
+        Access::Open => routes,
     };
     access.describe(routes.get_openapi_mut());
     routes

@@ -1,5 +1,6 @@
 //! The admin routes on `/api/v2/workspaceproxies` and the open `/api/v2/regions`.
 
+use crate::audit::AuditObject;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::history_reader::HistoryReader;
@@ -7,11 +8,11 @@ use crate::path_param::PathParam;
 use crate::proxy_list::ListQuery;
 use crate::regions_cache::RegionsCache;
 use crate::store_health::StoreHealth;
-use axum::Json;
 use axum::extract::Query;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use axum::{Extension, Json};
 use proxyhealth_api::wire::{
     CreateProxyRequest, MessageResponse, PatchProxyRequest, ProxyList, Region, RegionsResponse,
     UpdateWorkspaceProxyResponse, WireStatus, WorkspaceProxy,
@@ -249,7 +250,14 @@ pub(crate) async fn create(
     State(engine): State<Engine>,
     State(store): Store,
     JsonBody(body): JsonBody<CreateProxyRequest>,
-) -> Result<(StatusCode, Json<UpdateWorkspaceProxyResponse>), ApiError> {
+) -> Result<
+    (
+        StatusCode,
+        Extension<AuditObject>,
+        Json<UpdateWorkspaceProxyResponse>,
+    ),
+    ApiError,
+> {
     check_name(&body.name)?;
     check_display_name_and_icon(Some(&body.display_name), Some(&body.icon))?;
     let created = store
@@ -270,6 +278,7 @@ pub(crate) async fn create(
     };
     Ok((
         StatusCode::CREATED,
+        Extension(AuditObject(created.proxy.name.clone())),
         Json(UpdateWorkspaceProxyResponse {
             proxy: WorkspaceProxy::new(&created.proxy, status),
             proxy_token: created.token,

@@ -3,12 +3,13 @@
 //! shown once, when it is minted; only its hash is kept.
 
 use crate::agents::AgentRoster;
+use crate::audit::AuditObject;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::path_param::PathParam;
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use proxyhealth_api::wire::{
     CreateVantageRequest, MessageResponse, VantageInfo, VantageLiveness, VantageTokenResponse,
     VantagesResponse,
@@ -129,10 +130,22 @@ pub(crate) async fn list(
 pub(crate) async fn create(
     State(store): State<Arc<dyn ProxyStore>>,
     JsonBody(body): JsonBody<CreateVantageRequest>,
-) -> Result<(StatusCode, Json<VantageTokenResponse>), ApiError> {
+) -> Result<
+    (
+        StatusCode,
+        Extension<AuditObject>,
+        Json<VantageTokenResponse>,
+    ),
+    ApiError,
+> {
     let created = vantages_of(store.as_ref())?.create(&body.name).await?;
     tracing::info!(vantage = %created.vantage.name, "vantage created");
-    Ok((StatusCode::CREATED, Json(minted(created))))
+    let object = AuditObject(created.vantage.name.to_string());
+    Ok((
+        StatusCode::CREATED,
+        Extension(object),
+        Json(minted(created)),
+    ))
 }
 
 /// `DELETE /api/v2/proxyhealth/vantages/{vantage}`.

@@ -5,6 +5,7 @@
 
 mod agents;
 mod app;
+mod audit;
 mod auth;
 mod errors;
 mod health;
@@ -20,5 +21,6 @@ mod proxy_list;
 mod register;
 mod reliability;
 mod replicas;
+mod roles;
 mod security;
 mod service;

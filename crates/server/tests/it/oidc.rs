@@ -648,3 +648,74 @@ async fn an_id_token_for_another_client_is_refused() {
     );
     assert!(browser.cookie("proxyhealth_session").is_none());
 }
+
+#[tokio::test]
+async fn a_session_acts_in_its_role_and_changes_nothing_without_the_csrf_token() {
+    let Some(provider) = OidcProvider::start().await else {
+        return;
+    };
+    provider
+        .set_user("vera", json!({"groups": ["staff"]}))
+        .await;
+    provider
+        .set_user("otto", json!({"groups": ["ph-operators"]}))
+        .await;
+    let app = service(OidcSettings {
+        default_role: Some(proxyhealth_core::Role::Viewer),
+        ..settings(&provider.issuer)
+    })
+    .await;
+    let refresh = app.url("/api/v2/workspaceproxies/refresh");
+
+    let mut viewer = Browser::new();
+    let done = sign_in(&app, &provider, &mut viewer, "/", "vera").await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{:?}", done.body);
+    let list = viewer.get(&app.url("/api/v2/workspaceproxies")).await;
+    assert_eq!(
+        list.status,
+        StatusCode::OK,
+        "a viewer reads the list: {:?}",
+        list.body
+    );
+    let csrf = viewer
+        .get(&app.url("/api/v2/proxyhealth/session"))
+        .await
+        .body["csrf_token"]
+        .as_str()
+        .expect("csrf token")
+        .to_owned();
+    let refused = viewer
+        .send(
+            viewer
+                .client
+                .post(&refresh)
+                .header("x-proxyhealth-csrf", &csrf),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(refused.message(), "This route needs the operator role.");
+
+    let mut operator = Browser::new();
+    let done = sign_in(&app, &provider, &mut operator, "/", "otto").await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{:?}", done.body);
+    let without = operator.send(operator.client.post(&refresh)).await;
+    assert_eq!(without.status, StatusCode::FORBIDDEN);
+    assert_eq!(without.message(), "Missing or wrong CSRF token.");
+    let csrf = operator
+        .get(&app.url("/api/v2/proxyhealth/session"))
+        .await
+        .body["csrf_token"]
+        .as_str()
+        .expect("csrf token")
+        .to_owned();
+    let checked = operator
+        .send(
+            operator
+                .client
+                .post(&refresh)
+                .header("x-proxyhealth-csrf", &csrf),
+        )
+        .await;
+    assert_eq!(checked.status, StatusCode::OK, "{:?}", checked.body);
+    assert!(checked.body["regions"].is_array());
+}

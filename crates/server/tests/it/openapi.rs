@@ -447,3 +447,45 @@ async fn the_name_rule_in_the_description_is_the_one_the_api_enforces() {
         }
     }
 }
+
+#[tokio::test]
+async fn every_route_of_docs_api_md_states_the_role_the_description_gives_it() {
+    let (app, _) = spawn_app().await;
+    let description = description(&app).await;
+    let mut checked = 0;
+    for line in API_DOCS.lines() {
+        // an escaped bar is inside a cell
+        let line = line.replace("\\|", "/");
+        let cells: Vec<&str> = line.split('|').map(str::trim).skip(1).collect();
+        let [method, path, auth, ..] = cells.as_slice() else {
+            continue;
+        };
+        if !METHODS.contains(&method.to_lowercase().as_str()) {
+            continue;
+        }
+        let Some(path) = path
+            .strip_prefix('`')
+            .and_then(|p| p.split(['`', '?']).next())
+        else {
+            continue;
+        };
+        let path = path.replace("{id or name}", "{proxy}");
+        let operation = &description["paths"][&path][method.to_lowercase()];
+        let role = operation["x-proxyhealth-role"].as_str().unwrap_or("none");
+        // the test service has public reads on
+        let documented = if auth.starts_with("viewer, open with public_reads") {
+            "public"
+        } else {
+            auth
+        };
+        assert_eq!(
+            role, documented,
+            "{method} {path}: docs/api.md says {auth:?}"
+        );
+        checked += 1;
+    }
+    assert!(
+        checked >= 28,
+        "the route tables were read ({checked} routes)"
+    );
+}

@@ -18,7 +18,8 @@ macro_rules! history_suite {
             a_status_already_recorded_is_not_a_transition_again,
             uptime_counts_only_the_hours_inside_the_window,
             pruning_deletes_old_rows_but_keeps_each_proxys_last_transition,
-            retention_prunes_chunk_by_chunk_until_nothing_is_older
+            retention_prunes_chunk_by_chunk_until_nothing_is_older,
+            a_fleet_sized_batch_is_recorded_whole_twice_over
         );
     };
     (@cases $factory:ident; $($case:ident),* $(,)?) => {
@@ -311,4 +312,39 @@ pub(crate) async fn retention_prunes_chunk_by_chunk_until_nothing_is_older(
         .await
         .expect("read");
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// A sweep's batch larger than any part a store writes at once: every
+/// proxy's rollup counts both sweeps, and every transition is recorded.
+pub(crate) async fn a_fleet_sized_batch_is_recorded_whole_twice_over(store: Arc<dyn ProxyStore>) {
+    let history = history_of(&store);
+    let hour = this_hour();
+    let ids: Vec<Uuid> = (0..1_234).map(|_| Uuid::new_v4()).collect();
+    for (sweep, minute) in [(0u64, 1u64), (1, 2)] {
+        let at = hour + Duration::from_secs(60 * minute);
+        let recorded = history
+            .record_batch(HistoryBatch {
+                checks: ids
+                    .iter()
+                    .map(|&id| check(id, at, Status::Ok, Some(5 + sweep)))
+                    .collect(),
+                transitions: if sweep == 0 {
+                    ids.iter()
+                        .map(|&id| transition(id, at, None, Status::Ok))
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+            })
+            .await
+            .expect("record");
+        assert_eq!(recorded.len(), if sweep == 0 { ids.len() } else { 0 });
+    }
+    for &id in [ids[0], ids[499], ids[500], ids[1_233]].iter() {
+        let buckets = history.buckets(id, hour).await.expect("buckets");
+        assert_eq!(buckets.len(), 1, "proxy {id}");
+        assert_eq!((buckets[0].rollup.checks, buckets[0].rollup.ok), (2, 2));
+    }
+    let transitions = history.transitions(None, hour).await.expect("transitions");
+    assert_eq!(transitions.len(), ids.len());
 }

@@ -3,6 +3,7 @@
 //! and the replicas' coordination: its own conformance suite, run in memory and
 //! on PostgreSQL.
 
+mod access;
 mod attach;
 mod conformance;
 mod coordination;

@@ -22,6 +22,7 @@ async fn outbox_fixture(policy: OutboxPolicy) -> Option<Fixture> {
 conformance_suite!(fixture);
 crate::vantages::vantage_suite!(fixture);
 crate::sessions::session_suite!(fixture);
+crate::access::access_suite!(fixture);
 crate::history::history_suite!(fixture);
 // the memory store's outbox reads tokio's clock: its waits cost no time
 crate::outbox::outbox_suite!(outbox_fixture; (start_paused = true));
