@@ -719,3 +719,58 @@ async fn a_session_acts_in_its_role_and_changes_nothing_without_the_csrf_token()
     assert_eq!(checked.status, StatusCode::OK, "{:?}", checked.body);
     assert!(checked.body["regions"].is_array());
 }
+
+#[tokio::test]
+async fn a_login_begun_on_one_replica_finishes_on_another_and_its_session_works_on_both() {
+    let Some(provider) = OidcProvider::start().await else {
+        return;
+    };
+    let Some(db) = proxyhealth_testkit::TestDatabase::create().await else {
+        return;
+    };
+    provider
+        .set_user("ana", json!({"groups": "ph-admins"}))
+        .await;
+    let open = || async {
+        proxyhealth_store::open_store(&db.url, proxyhealth_store::OpenOptions::default())
+            .await
+            .expect("open postgres")
+    };
+    let config = || ServiceConfig {
+        oidc: Some(settings(&provider.issuer)),
+        ..config()
+    };
+    let a = spawn_with(open().await, config()).await;
+    let b = spawn_with(open().await, config()).await;
+    let mut browser = Browser::new();
+    let callback = authorize(&a, &provider, &mut browser, "/proxies/x", "ana").await;
+    // the load balancer sends the callback to the other replica
+    let callback_on_b = callback.replacen(&a.base, &b.base, 1);
+    let done = browser.get(&callback_on_b).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{:?}", done.body);
+    assert_eq!(location(&done), "/proxies/x");
+    for app in [&a, &b] {
+        let session = browser.get(&app.url("/api/v2/proxyhealth/session")).await;
+        assert_eq!(session.status, StatusCode::OK, "{:?}", session.body);
+        assert_eq!(session.body["role"], "admin");
+    }
+    // a replay on the first replica finds the state used
+    browser.set_cookie(
+        "proxyhealth_login",
+        callback
+            .split("state=")
+            .nth(1)
+            .and_then(|s| s.split('&').next())
+            .unwrap_or(""),
+    );
+    let replay = browser.get(&callback).await;
+    assert_eq!(replay.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(replay.message(), "Sign-in refused.");
+    assert!(
+        replay.detail().contains("already used"),
+        "{}",
+        replay.detail()
+    );
+    drop((a, b));
+    db.drop_db().await;
+}
