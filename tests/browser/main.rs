@@ -5,6 +5,7 @@
 //! The first test leaves a full-page screenshot at `target/dashboard.png`, the
 //! proxy page's test one at `target/proxy-page.png`.
 
+mod audit;
 mod certificate;
 mod dashboard;
 mod demo;

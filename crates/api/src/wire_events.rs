@@ -13,13 +13,16 @@ use uuid::Uuid;
 /// generation `from` to `generation`.
 ///
 /// `changed` holds every proxy that is new or whose shown state changed
-/// (status, last result, report, names, URL, version, certificate, latency
-/// by more than [`LATENCY_TOLERANCE_MS`] ms and a factor of four from the one
-/// last sent), whole and as the
-/// list shows it (without `uptime`); `removed` the ids of the proxies gone.
+/// (status, last result, report, names, URL, version, certificate), whole
+/// and as the list shows it (without `uptime`); `latencies` the proxies
+/// whose only change is their latency, by more than [`LATENCY_TOLERANCE_MS`]
+/// ms and a factor of four from the one last sent, as an id and the new
+/// latency (a sweep on a busy machine moves many latencies, and a proxy
+/// whole is twenty times the size); `removed` the ids of the proxies gone.
 /// When `checked_at` is set, a sweep checked every other proxy at that time
-/// with the same result and about the same latency: a client that holds
-/// them marks them checked then and adds that result to their history.
+/// with the same result: a client that holds them marks them checked then
+/// and adds that result to their history, with the latency of `latencies`
+/// for those listed there.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct ProxyDelta {
     /// The generation this change starts from; a client that is not at it
@@ -34,8 +37,21 @@ pub struct ProxyDelta {
     pub checked_at: Option<OffsetDateTime>,
     /// The proxies new or changed, as `GET /api/v2/workspaceproxies` lists them.
     pub changed: Vec<WorkspaceProxy>,
+    /// The proxies whose latency alone changed; left out when none did.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub latencies: Vec<LatencyChange>,
     /// The ids of the proxies deleted or gone.
     pub removed: Vec<Uuid>,
+}
+
+/// A proxy checked by the sweep of a [`ProxyDelta`] with the same result as
+/// before and a latency that moved: all a client needs to show it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct LatencyChange {
+    /// The proxy's id.
+    pub id: Uuid,
+    /// Its latency in that check, in milliseconds, as `status.latency_ms`.
+    pub latency_ms: f64,
 }
 
 /// The data of a `regions` event: `/api/v2/regions`'s change from the

@@ -136,7 +136,7 @@ mod tests {
         for role in Role::ALL {
             assert_eq!(role.as_str().parse::<Role>(), Ok(role));
         }
-        let err = "root".parse::<Role>().expect_err("root is no role");
+        let err = "root".parse::<Role>().expect_err("not a role");
         assert_eq!(
             err.to_string(),
             "unknown role \"root\": expected viewer, operator or admin"

@@ -234,12 +234,13 @@
     return !state.token && Boolean(state.session && state.session.signed_in);
   }
 
-  /** Whether the dashboard reads as someone: the admin token, or a session. */
+  /** Whether the dashboard reads as someone: a pasted token, or a session. */
   function authed() {
     return Boolean(state.token) || viaSession();
   }
 
-  /** The role this browser acts in: admin with the token, the session's, else null. */
+  /** The role this browser acts in: the session's; with a pasted token the page does
+   *  not know the token's role, so it offers everything and the server decides. */
   function role() {
     if (state.token) return 'admin';
     return viaSession() ? state.session.role : null;
@@ -393,7 +394,7 @@
         summary = await api('GET', API.summary);
       } catch (e) {
         if (e.status === 401 && authed()) {
-          signOut(`The admin token was rejected: ${e.message}`);
+          signOut(`The token was rejected: ${e.message}`);
           summary = await api('GET', API.summary);
         } else {
           throw e;
@@ -425,7 +426,7 @@
             // ask who is signed in, and show the public view meanwhile
             await loadSession();
             renderAuth();
-          } else if (e.status === 401) signOut(`The admin token was rejected (401): ${e.message}${e.detail ? ` — ${e.detail}` : ''}`);
+          } else if (e.status === 401) signOut(`The token was rejected (401): ${e.message}${e.detail ? ` — ${e.detail}` : ''}`);
           else if (e.status === 403) signOut(`This token may not read the proxies (403): ${e.message}`);
           else throw e;
         }
@@ -442,7 +443,7 @@
       }
     } catch (e) {
       if (e.status === 401 && !authed()) {
-        showAuthError('This server needs the admin token even for the read-only view.');
+        showAuthError('This server needs a token even for the read-only view.');
         renderAuth();
       }
       showNotice(e.status ? `Could not load the dashboard data (HTTP ${e.status}): ${e.message}` : `${e.message}.`, e.detail, 'load');
@@ -733,6 +734,13 @@
     for (const id of Array.isArray(d.removed) ? d.removed : []) state.model.delete(String(id));
     const changed = (Array.isArray(d.changed) ? d.changed : []).filter((p) => p && typeof p === 'object');
     const at = parseTime(d.checked_at);
+    // Proxies whose latency alone moved: set it before their check is added to the history.
+    for (const c of Array.isArray(d.latencies) ? d.latencies : []) {
+      const e = c && state.model.get(str(c.id));
+      if (!e || typeof c.latency_ms !== 'number' || !e.p.status || typeof e.p.status !== 'object') continue;
+      e.p.status.latency_ms = c.latency_ms;
+      if (mode === 'admin') e.lat = c.latency_ms;
+    }
     if (at !== null && mode === 'admin') {
       // Every other proxy was checked by this sweep with the same result.
       const ids = new Set(changed.map((p) => str(p.id)));
@@ -802,7 +810,7 @@
       if (state.liveGen === null || state.pollTimer) await load();
     } catch (e) {
       if (e.status === 401) {
-        signOut(`The admin token was rejected (401): ${e.message}`);
+        signOut(`The token was rejected (401): ${e.message}`);
       }
       showNotice(`Check now failed${e.status ? ` (HTTP ${e.status})` : ''}: ${e.message}`, e.detail, 'check');
     } finally {
@@ -934,7 +942,7 @@
     // a viewer is not offered what its role may not do (the server refuses it anyway)
     btn.hidden = signedIn && !operate;
     btn.disabled = !operate || state.checking;
-    btn.title = operate ? 'Run a health sweep of every proxy now' : 'Check now needs the admin token or an operator: sign in first';
+    btn.title = operate ? 'Run a health sweep of every proxy now' : 'Check now needs a token or an operator: sign in first';
     document.body.dataset.mode = signedIn ? 'admin' : 'public';
     document.body.dataset.role = role() || '';
   }
@@ -1544,7 +1552,7 @@
     if (!authed()) {
       renderAuth();
       setText($('#proxy-title'), state.page);
-      showPageMessage('A proxy’s page needs the admin token: sign in above.');
+      showPageMessage('A proxy’s page needs a token: sign in above.');
       return;
     }
     const base = `${API.list}/${encodeURIComponent(state.page)}`;
@@ -1554,8 +1562,8 @@
       proxy = await api('GET', base);
     } catch (e) {
       if (e.status === 401 || e.status === 403) {
-        signOut(`The admin token was rejected (${e.status}): ${e.message}`);
-        showPageMessage('A proxy’s page needs the admin token: sign in above.');
+        signOut(`The token was rejected (${e.status}): ${e.message}`);
+        showPageMessage('A proxy’s page needs a token: sign in above.');
       } else if (e.status === 404) {
         setText($('#proxy-title'), state.page);
         showPageMessage(`${e.message} There is no proxy with the id or name ${JSON.stringify(state.page)}.`);

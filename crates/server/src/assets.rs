@@ -24,7 +24,7 @@ const INDEX: Asset = Asset {
     body: include_bytes!("../assets/index.html"),
 };
 
-const ASSETS: [Asset; 5] = [
+const ASSETS: [Asset; 6] = [
     Asset {
         name: "app.js",
         content_type: "text/javascript; charset=utf-8",
@@ -34,6 +34,11 @@ const ASSETS: [Asset; 5] = [
         name: "vantages.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("../assets/vantages.js"),
+    },
+    Asset {
+        name: "audit.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../assets/audit.js"),
     },
     Asset {
         name: "style.css",

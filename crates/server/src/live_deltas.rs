@@ -13,7 +13,7 @@
 
 use axum::body::Bytes;
 use proxyhealth_api::wire::{Region, WorkspaceProxy};
-use proxyhealth_api::wire_events::{LATENCY_TOLERANCE_MS, ProxyDelta, RegionDelta};
+use proxyhealth_api::wire_events::{LATENCY_TOLERANCE_MS, LatencyChange, ProxyDelta, RegionDelta};
 use proxyhealth_core::{Proxy, ProxyStatus};
 use proxyhealth_engine::Snapshot;
 use std::collections::{HashMap, VecDeque};
@@ -160,20 +160,34 @@ pub(crate) fn delta(
 ) -> Result<Delta, serde_json::Error> {
     let checked_at = sweep_started(old, new);
     let mut proxies = Vec::new();
+    let mut latencies = Vec::new();
     let mut regions = Vec::new();
     for (id, status) in new.statuses() {
         let before = old.get(id);
         if before.is_some_and(|before| Arc::ptr_eq(before, status)) {
             continue;
         }
-        let same_shown = sent
+        let held = sent
             .get(id)
-            .is_some_and(|held| checked_at == Some(status.checked_at) && shown_alike(held, status));
-        if !same_shown {
-            sent.insert(*id, Arc::clone(status));
-            let mut proxy = WorkspaceProxy::with_engine_status(&status.proxy, Some(status));
-            proxy.uptime = None;
-            proxies.push(proxy);
+            .filter(|_| checked_at == Some(status.checked_at))
+            .map(|held| shown_change(held, status));
+        match held {
+            Some(Shown::Alike) => {}
+            Some(Shown::Latency) => {
+                latencies.push(LatencyChange {
+                    id: *id,
+                    latency_ms: status
+                        .latency
+                        .map_or(0.0, |latency| latency.as_secs_f64() * 1000.0),
+                });
+                sent.insert(*id, Arc::clone(status));
+            }
+            Some(Shown::Changed) | None => {
+                sent.insert(*id, Arc::clone(status));
+                let mut proxy = WorkspaceProxy::with_engine_status(&status.proxy, Some(status));
+                proxy.uptime = None;
+                proxies.push(proxy);
+            }
         }
         let region_changed = before.is_none_or(|before| {
             !in_regions(&before.proxy)
@@ -203,6 +217,7 @@ pub(crate) fn delta(
         }
     }
     proxies.sort_by_key(|proxy| proxy.region.id);
+    latencies.sort_by_key(|change| change.id);
     regions.sort_by_key(|region| region.id);
     let (from, to) = (old.generation(), new.generation());
     let proxies = serde_json::to_vec(&ProxyDelta {
@@ -210,6 +225,7 @@ pub(crate) fn delta(
         generation: to,
         checked_at,
         changed: proxies,
+        latencies,
         removed: removed.clone(),
     })?;
     let regions = serde_json::to_vec(&RegionDelta {
@@ -232,21 +248,41 @@ fn sweep_started(old: &Snapshot, new: &Snapshot) -> Option<OffsetDateTime> {
     (old.last_sweep().map(|info| info.started_at) != Some(now)).then_some(now)
 }
 
-/// Whether a dashboard shows `a` and `b` alike, but for when they were
-/// checked, their history (one more result, the same as the last) and a
-/// small change of latency.
-fn shown_alike(a: &ProxyStatus, b: &ProxyStatus) -> bool {
-    a.status == b.status
-        && a.last_result == b.last_result
-        && a.status_changed_at == b.status_changed_at
-        && a.report == b.report
-        && a.tls_not_after == b.tls_not_after
-        && a.tls_days_left == b.tls_days_left
-        && b.history
+/// How a proxy checked again by a sweep differs from what the clients hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shown {
+    /// Alike, but for when it was checked, its history (one more result,
+    /// the same as the last) and a small change of latency.
+    Alike,
+    /// As [`Shown::Alike`], but the latency moved beyond the tolerance.
+    Latency,
+    /// Something else shown changed: the proxy is sent whole.
+    Changed,
+}
+
+/// How `now` differs from `held`, the state the clients hold.
+fn shown_change(held: &ProxyStatus, now: &ProxyStatus) -> Shown {
+    let alike_but_latency = held.status == now.status
+        && held.last_result == now.last_result
+        && held.status_changed_at == now.status_changed_at
+        && held.report == now.report
+        && held.tls_not_after == now.tls_not_after
+        && held.tls_days_left == now.tls_days_left
+        && now
+            .history
             .last()
-            .is_none_or(|point| point.status == b.last_result)
-        && latency_alike(a.latency, b.latency)
-        && proxy_alike(&a.proxy, &b.proxy)
+            .is_none_or(|point| point.status == now.last_result)
+        && proxy_alike(&held.proxy, &now.proxy);
+    if !alike_but_latency {
+        Shown::Changed
+    } else if latency_alike(held.latency, now.latency) {
+        Shown::Alike
+    } else if now.latency.is_some() {
+        Shown::Latency
+    } else {
+        // a latency gone (the check saw no answer) is not a number to send
+        Shown::Changed
+    }
 }
 
 /// Whether a latency is close enough to the one the clients hold: within

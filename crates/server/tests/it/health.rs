@@ -4,6 +4,7 @@ use crate::helpers::{ADMIN, registration, spawn_app};
 use crate::proxies::metric_value;
 use proxyhealth_server::CSP;
 use proxyhealth_sim::Kind;
+use proxyhealth_testkit::per_client::{PerClientProxy, Treatment};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -361,6 +362,51 @@ async fn the_proxies_stream_sends_only_what_changed_between_generations() {
         summary["generation"], created["generation"],
         "the summary of the same generation follows the change"
     );
+}
+
+#[tokio::test]
+async fn the_proxies_stream_sends_a_latency_that_alone_moved_as_its_id_and_value() {
+    let (app, _) = spawn_app().await;
+    let proxy = PerClientProxy::start().await;
+    let (id, token) = app.create_proxy("eu").await;
+    app.register(&token, &registration(&proxy.url)).await;
+    app.wait_for_status(id, "ok").await;
+    let mut stream = app
+        .client
+        .get(app.url("/api/v2/proxyhealth/events?view=proxies"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .expect("connect");
+    let mut buffer = String::new();
+    next_event(&mut stream, &mut buffer, "proxies").await;
+
+    // The same answer, 400 ms later: more than 100 ms and four times the
+    // loopback's latency, and under the slow-answer warning's threshold.
+    proxy.treat(
+        "127.0.0.1".parse().expect("an address"),
+        Treatment::Delay(Duration::from_millis(400)),
+    );
+    let refresh = app
+        .admin_post_empty("/api/v2/workspaceproxies/refresh")
+        .await;
+    assert_eq!(refresh.status, StatusCode::OK);
+    let sweep = next_event(&mut stream, &mut buffer, "proxies").await;
+    assert_eq!(changed_names(&sweep), Vec::<String>::new(), "{sweep}");
+    let latencies = sweep["latencies"].as_array().expect("latencies");
+    assert_eq!(latencies.len(), 1, "{sweep}");
+    assert_eq!(latencies[0]["id"], json!(id));
+    let ms = latencies[0]["latency_ms"].as_f64().expect("latency_ms");
+    assert!((400.0..5_000.0).contains(&ms), "latency {ms}");
+
+    // The same delay again: within the tolerance of the one sent.
+    let refresh = app
+        .admin_post_empty("/api/v2/workspaceproxies/refresh")
+        .await;
+    assert_eq!(refresh.status, StatusCode::OK);
+    let steady = next_event(&mut stream, &mut buffer, "proxies").await;
+    assert_eq!(changed_names(&steady), Vec::<String>::new(), "{steady}");
+    assert!(steady.get("latencies").is_none(), "{steady}");
 }
 
 #[tokio::test]

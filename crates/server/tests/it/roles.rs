@@ -279,3 +279,31 @@ async fn a_token_is_created_with_an_expiry_and_a_bad_role_is_refused_naming_the_
     assert_eq!(taken.status, StatusCode::CONFLICT);
     assert_eq!(taken.message(), "a token named \"CI\" already exists");
 }
+
+#[tokio::test]
+async fn a_tokens_use_is_written_once_not_on_every_request() {
+    let (app, store) = closed_app().await;
+    let value = token(&store, "busy", Role::Viewer, None).await;
+    for _ in 0..5 {
+        let got = call(&app, Method::GET, "/api/v2/workspaceproxies", Some(&value)).await;
+        assert_eq!(got.status, StatusCode::OK);
+    }
+    let tokens = store.personal_tokens().expect("personal tokens");
+    let mut first = None;
+    for _ in 0..100 {
+        first = tokens.list().await.expect("list")[0].last_used_at;
+        if first.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let first = first.expect("the use was written");
+    call(&app, Method::GET, "/api/v2/workspaceproxies", Some(&value)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let listed = tokens.list().await.expect("list");
+    assert_eq!(
+        listed[0].last_used_at,
+        Some(first),
+        "within a minute, not written again"
+    );
+}
