@@ -320,7 +320,7 @@ async fn print_profile(page: &Page<'_>) -> anyhow::Result<()> {
         .into_iter()
         .filter(|(k, _)| !k.starts_with("(idle)"))
         .collect();
-    top.sort_by(|a, b| b.1.cmp(&a.1));
+    top.sort_by_key(|entry| std::cmp::Reverse(entry.1));
     eprintln!("   JavaScript profile while updates arrived (own time):");
     for (what, hits) in top.iter().take(20) {
         eprintln!(
