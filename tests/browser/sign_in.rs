@@ -5,7 +5,7 @@
 //! not use hidden (and refused by the server anyway), signing out, and a
 //! session the server ended by its expiry.
 //!
-//! Test hooks: `#sso-sign-in`, `#who .who-name`, `#who .who-role`,
+//! Test hooks: `#sso-sign-in`, `#who .who-name`, `#who .who-role`, `#audit`,
 //! `#sign-out`, `#check-now`.
 
 use crate::{TEST_TIMEOUT, browser, close};
@@ -244,6 +244,58 @@ async fn an_expired_session_shows_sign_in_again_even_with_its_cookie_kept() {
         page.navigate(&format!("{base}/")).await.expect("reload");
         wait_until(&page, SIGN_IN_SHOWN, "\"Sign in\" once the session expired").await;
         assert!(hidden(&page, "#who").await);
+        close(chromium, cdp).await;
+    })
+    .await
+    .expect("the test finishes in time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_session_is_shown_the_audit_panel_a_viewer_is_not() {
+    tokio::time::timeout(TEST_TIMEOUT, async {
+        let Some(provider) = OidcProvider::start().await else {
+            return;
+        };
+        let Some((chromium, cdp)) = browser().await else {
+            return;
+        };
+        provider
+            .set_user("ada", json!({"name": "Ada", "groups": ["ph-admins"]}))
+            .await;
+        provider
+            .set_user("vera", json!({"groups": ["staff"]}))
+            .await;
+        let (_server, base) = serve(&provider, "1h").await;
+        let page = cdp.new_page().await.expect("open a page");
+        page.navigate(&format!("{base}/"))
+            .await
+            .expect("open the dashboard");
+        sign_in(&page, &provider, "ada").await;
+        assert_eq!(text(&page, "#who .who-role").await, "admin");
+        wait_until(
+            &page,
+            "!document.querySelector('#audit').hidden",
+            "the audit panel shown to an admin",
+        )
+        .await;
+
+        page.eval("document.querySelector('#sign-out').click()")
+            .await
+            .expect("click Sign out");
+        wait_until(&page, SIGN_IN_SHOWN, "\"Sign in\" again after signing out").await;
+        wait_until(
+            &page,
+            "document.querySelector('#audit').hidden",
+            "the audit panel hidden once signed out",
+        )
+        .await;
+        sign_in(&page, &provider, "vera").await;
+        assert_eq!(text(&page, "#who .who-role").await, "viewer");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(
+            hidden(&page, "#audit").await,
+            "a viewer is not shown the audit panel"
+        );
         close(chromium, cdp).await;
     })
     .await

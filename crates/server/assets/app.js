@@ -1971,6 +1971,7 @@
     $('#sign-out').addEventListener('click', async () => {
       if (viaSession()) await endSession();
       signOut('');
+      document.dispatchEvent(new CustomEvent('proxyhealth:session'));
       hideAuthError();
       load();
     });
@@ -1992,6 +1993,7 @@
     setLive('connecting', 'Opening the event stream');
     loadSession().then(() => {
       renderAuth();
+      document.dispatchEvent(new CustomEvent('proxyhealth:session'));
       load();
       if (state.page !== null) connectEvents();
     });
