@@ -1,7 +1,9 @@
 //! The command line: subcommands and their flags (parsing only; the work is in
 //! [`crate::commands`]).
 
-use crate::config::{CheckLayer, ConfigFlag, NotifyLayer, ProbeLayer, ServerLayer, StoreLayer};
+use crate::config::{
+    CheckLayer, ConfigFlag, NotifyLayer, OidcLayer, ProbeLayer, ServerLayer, StoreLayer,
+};
 use crate::output::OutputFormat;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -109,6 +111,9 @@ pub struct ServeArgs {
     /// Notifications on status changes.
     #[command(flatten)]
     pub notify: NotifyLayer,
+    /// Dashboard sign-in with OpenID Connect.
+    #[command(flatten)]
+    pub oidc: OidcLayer,
 }
 
 /// `healthcheck`'s flags: where the server is, or the settings `serve` reads

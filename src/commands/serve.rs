@@ -18,12 +18,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         &args.server,
         &args.notify,
     )?;
+    let oidc = crate::config::resolve_oidc(
+        &args.config,
+        &args.oidc,
+        settings.notify.public_url.as_ref(),
+    )?;
     logging::init(settings.log_format, "info");
     limits::raise_open_files();
-    serve(settings).await
+    serve(settings, oidc).await
 }
 
-async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
+async fn serve(
+    settings: ServeSettings,
+    oidc: Option<proxyhealth_server::oidc::OidcSettings>,
+) -> anyhow::Result<()> {
     let signals = Signals::install()?;
     let app = Application::build(AppSettings {
         listen: settings.listen,
@@ -32,6 +40,7 @@ async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
         service: ServiceConfig {
             admin_token: settings.admin_token.clone(),
             public_reads: settings.public_reads,
+            oidc,
             ..ServiceConfig::default()
         },
         sweep_loop: true,

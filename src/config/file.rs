@@ -12,6 +12,7 @@
 use super::check::CheckLayer;
 use super::layer::{HelpDefault, Layer};
 use super::notify::NotifyLayer;
+use super::oidc::OidcLayer;
 use super::probe::ProbeLayer;
 use super::server::ServerLayer;
 use super::store::StoreLayer;
@@ -48,6 +49,8 @@ pub struct FileConfig {
     pub notify: NotifyLayer,
     /// `check`'s own keys (read by `check` only).
     pub check: CheckLayer,
+    /// Dashboard sign-in's keys (read by `serve`).
+    pub oidc: OidcLayer,
 }
 
 /// Every key a configuration file may hold: the groups' keys, in `--help` order.
@@ -58,6 +61,7 @@ pub fn known_keys() -> Vec<&'static str> {
         ServerLayer::KEYS,
         NotifyLayer::KEYS,
         CheckLayer::KEYS,
+        OidcLayer::KEYS,
     ]
     .concat()
 }
@@ -88,6 +92,7 @@ impl FileConfig {
             server: group(&table)?,
             notify: group(&table)?,
             check: group(&table)?,
+            oidc: group(&table)?,
         })
     }
 }
@@ -220,8 +225,9 @@ mod tests {
              admin_token, second_opinion, public_reads, log_format, history_retention, audit_retention, \
              vantage, vantage_quorum, notify_webhook, \
              notify_slack, notify_secret, notify_timeout, notify_retry_for, notify_damping, notify_partial, \
-             public_url, \
-             allow_empty)"
+             public_url, allow_empty, oidc_issuer_url, oidc_client_id, oidc_client_secret, oidc_scopes, \
+             oidc_role_claim, oidc_admin_values, oidc_operator_values, oidc_default_role, \
+             oidc_allowed_domains, session_lifetime)"
         );
     }
 

@@ -14,6 +14,8 @@
 //! - [`check`](mod@check): the group only `check` reads (`allow_empty`).
 //! - [`notify`](mod@notify): the notifications' group: targets,
 //!   secret, timeout, retry bound, damping, public URL.
+//! - [`oidc`](mod@oidc): dashboard sign-in with OpenID Connect (provider,
+//!   client, role mapping, allowed domains, session lifetime).
 //! - [`file`](mod@file): the TOML file (one flat table of every group's keys), `--config`,
 //!   unknown keys refused.
 //! - [`file_value`]: how one file value is read, and the reason it is refused.
@@ -44,6 +46,7 @@ pub mod file;
 pub mod file_value;
 pub mod layer;
 pub mod notify;
+pub mod oidc;
 pub mod probe;
 pub mod server;
 pub mod settings;
@@ -53,6 +56,7 @@ pub mod units;
 pub use check::CheckLayer;
 pub use file::ConfigFlag;
 pub use notify::NotifyLayer;
+pub use oidc::OidcLayer;
 pub use probe::ProbeLayer;
 pub use server::ServerLayer;
 pub use settings::{CheckSettings, DEFAULT_LISTEN, LogFormat, ServeSettings, StoreSettings};
@@ -146,6 +150,20 @@ pub fn resolve_notify(
     merged(notify, file.notify).apply(&mut settings);
     settings.validate().map_err(|err| usage(err.to_string()))?;
     Ok(settings)
+}
+
+/// Merges the sign-in flags (with their variables) over the file: `None`
+/// when sign-in is not configured, a usage error naming the setting when it
+/// is incomplete. `public_url` is the resolved `--public-url`.
+pub fn resolve_oidc(
+    config: &ConfigFlag,
+    oidc: &OidcLayer,
+    public_url: Option<&url::Url>,
+) -> anyhow::Result<Option<proxyhealth_server::oidc::OidcSettings>> {
+    let file = load_file(config)?;
+    merged(oidc, file.oidc)
+        .resolve(public_url)
+        .map_err(|err| usage(format!("sign-in: {err}")))
 }
 
 /// Merges `check`'s flags (with their variables) over the file over the defaults.

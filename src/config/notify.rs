@@ -112,8 +112,9 @@ settings_group! {
         #[serde(deserialize_with = "super::file_value::boolean")]
         pub notify_partial: Option<bool>,
 
-        /// The dashboard's public URL: notifications link to
-        /// {public_url}/proxies/{id}
+        /// The service's external URL: notifications link to
+        /// {public_url}/proxies/{id}, and sign-in's redirect URI is
+        /// {public_url}/auth/callback
         #[arg(
             long,
             env = "PROXYHEALTH_PUBLIC_URL",

@@ -12,6 +12,7 @@ mod demo;
 mod large_fleet;
 mod maintenance;
 mod proxy_page;
+mod sign_in;
 mod vantages;
 
 use dashboard::{Row, generation, row, wait_for_rows, wait_for_tiles};

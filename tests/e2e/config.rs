@@ -202,3 +202,41 @@ fn the_help_shows_every_duration_default_as_its_flag_reads_it() {
     }
     assert!(seen >= 15, "every duration flag of every command: {seen}");
 }
+
+#[test]
+fn incomplete_sign_in_settings_exit_two_naming_the_missing_setting() {
+    let issuer = ["serve", "--oidc-issuer-url", "https://login.example.com"];
+    let output = run(command().args(issuer));
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.contains("sign-in: --oidc-client-id (PROXYHEALTH_OIDC_CLIENT_ID) is required"),
+        "{err}"
+    );
+
+    let output = run(command()
+        .args(issuer)
+        .args(["--oidc-client-id", "proxyhealth"]));
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.contains("sign-in: --public-url (PROXYHEALTH_PUBLIC_URL) is required"),
+        "{err}"
+    );
+
+    let output = run(command()
+        .args(issuer)
+        .args([
+            "--oidc-client-id",
+            "proxyhealth",
+            "--public-url",
+            "https://health.example.com",
+        ])
+        .env("PROXYHEALTH_OIDC_DEFAULT_ROLE", "root"));
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(
+        err.contains("--oidc-default-role") && err.contains("root"),
+        "{err}"
+    );
+}

@@ -311,3 +311,54 @@ async fn a_password_is_hidden_one_way_in_the_api_the_metrics_and_a_notification(
     assert_clean("the notification", &body.to_string());
     refused.shutdown().await;
 }
+
+/// The sign-in client secret: long and unlike anything else the outputs hold.
+const CLIENT_SECRET: &str = "oidc-client-secret-never-shown-91c2";
+
+#[tokio::test]
+async fn the_sign_in_client_secret_appears_in_no_log_line() {
+    // a provider at a closed port: the login fails and says why, at warn level
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port");
+    let issuer = format!("http://{closed}");
+    let mut server = Server::start_with(
+        &[
+            "--oidc-issuer-url",
+            &issuer,
+            "--oidc-client-id",
+            "proxyhealth",
+            "--oidc-default-role",
+            "viewer",
+            "--public-url",
+            "http://127.0.0.1:1",
+        ],
+        &[
+            ("PROXYHEALTH_OIDC_CLIENT_SECRET", CLIENT_SECRET),
+            ("RUST_LOG", "debug"),
+        ],
+        None,
+    );
+    let login = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+        .get(format!("{}/auth/login", server.url))
+        .send()
+        .await
+        .expect("GET /auth/login");
+    assert_eq!(login.status().as_u16(), 502);
+    let body = login.text().await.expect("a body");
+    assert!(
+        body.contains("The identity provider could not be used."),
+        "{body}"
+    );
+    assert!(!body.contains(CLIENT_SECRET), "{body}");
+    server.terminate(Duration::from_secs(10));
+    let log = server.log_text();
+    assert!(log.contains("the identity provider failed"), "{log}");
+    assert!(
+        !log.contains(CLIENT_SECRET),
+        "the client secret appears in the log:\n{log}"
+    );
+}

@@ -19,6 +19,7 @@
 //!   deliveries; re-exported by [`wire`].
 //! - `wire_replicas`: the shapes of the replicas' consistency report;
 //!   re-exported by [`wire`].
+//! - `wire_session`: whether sign-in is configured and who is signed in.
 //! - `wire_summary`: the summary, its counts and last sweep, and
 //!   `/healthz`; re-exported by [`wire`].
 //! - `wire_vantages`: the shapes of vantages and their agent tokens;
@@ -59,6 +60,7 @@ mod wire_history;
 mod wire_maintenance;
 mod wire_notify;
 mod wire_replicas;
+mod wire_session;
 mod wire_summary;
 mod wire_vantage_history;
 mod wire_vantages;

@@ -35,6 +35,7 @@ pub use crate::wire_replicas::{
     ReplicaDisagreement, ReplicaMode, ReplicaObservation, ReplicaReport, ReplicasResponse,
     StaleProxy,
 };
+pub use crate::wire_session::{CSRF_HEADER, SessionInfo};
 pub use crate::wire_summary::{Counts, Healthz, LastSweep, Summary};
 pub use crate::wire_vantage_history::{VantageHistory, VantageHistoryTransition};
 pub use crate::wire_vantages::{

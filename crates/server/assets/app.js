@@ -15,6 +15,8 @@
     refresh: '/api/v2/workspaceproxies/refresh',
     maintenance: '/api/v2/proxyhealth/maintenance',
     replicas: '/api/v2/proxyhealth/replicas',
+    session: '/api/v2/proxyhealth/session',
+    logout: '/auth/logout',
   };
   const TOKEN_KEY = 'proxyhealth.adminToken';
   const POLL_MS = 5000;
@@ -48,6 +50,9 @@
 
   const state = {
     token: null,
+    // GET /api/v2/proxyhealth/session: whether sign-in (OpenID Connect) is
+    // configured and who is signed in; null until asked or when unknown.
+    session: null,
     mode: 'admin', // 'admin' (workspaceproxies) or 'public' (regions)
     summary: null,
     // The fleet, read whole once and then kept current by the stream's changes:
@@ -227,6 +232,56 @@
     return stored && stored.trim() ? stored.trim() : null;
   }
 
+  /** Whether this browser acts with a signed-in session (and no pasted token). */
+  function viaSession() {
+    return !state.token && Boolean(state.session && state.session.signed_in);
+  }
+
+  /** Whether the dashboard reads as someone: a pasted token, or a session. */
+  function authed() {
+    return Boolean(state.token) || viaSession();
+  }
+
+  /** The role this browser acts in: the session's; with a pasted token the page does
+   *  not know the token's role, so it offers everything and the server decides. */
+  function role() {
+    if (state.token) return 'admin';
+    return viaSession() ? state.session.role : null;
+  }
+
+  /** Whether the role may act on the checking (check now): operator or admin. */
+  function mayOperate() {
+    const r = role();
+    return r === 'admin' || r === 'operator';
+  }
+
+  /** Asks the server whether sign-in is configured and who is signed in. */
+  async function loadSession() {
+    try {
+      const res = await fetch(API.session, { headers: { Accept: 'application/json' }, cache: 'no-store', credentials: 'same-origin' });
+      if (res.status === 401) {
+        // a tampered, ended or expired session: sign in again
+        state.session = { oidc: true, signed_in: false, login_url: '/auth/login' };
+      } else if (res.ok) {
+        state.session = await res.json();
+      } else {
+        state.session = null;
+      }
+    } catch {
+      state.session = null;
+    }
+  }
+
+  /** Ends the signed-in session (the server removes its cookie). */
+  async function endSession() {
+    try {
+      await api('POST', API.logout);
+    } catch (e) {
+      showAuthError(`Sign out failed: ${e.message}`);
+    }
+    state.session = { oidc: true, signed_in: false, login_url: '/auth/login' };
+  }
+
   function signIn(token) {
     state.token = token;
     storeSet(TOKEN_KEY, token);
@@ -234,6 +289,7 @@
   }
 
   function signOut(reason) {
+    if (viaSession()) state.session = { oidc: true, signed_in: false, login_url: '/auth/login' };
     state.token = null;
     storeDel(TOKEN_KEY);
     if (reason) showAuthError(reason);
@@ -254,6 +310,7 @@
   async function api(method, path) {
     const headers = { Accept: 'application/json' };
     if (state.token) headers.Authorization = `Bearer ${state.token}`;
+    else if (method !== 'GET' && viaSession()) headers['X-Proxyhealth-CSRF'] = state.session.csrf_token;
     let res;
     try {
       res = await fetch(path, { method, headers, cache: 'no-store', credentials: 'same-origin' });
@@ -339,7 +396,7 @@
       try {
         summary = await api('GET', API.summary);
       } catch (e) {
-        if (e.status === 401 && state.token) {
+        if (e.status === 401 && authed()) {
           signOut(`The token was rejected: ${e.message}`);
           summary = await api('GET', API.summary);
         } else {
@@ -347,7 +404,7 @@
         }
       }
       publishSummary(summary);
-      if (state.token) {
+      if (authed()) {
         try {
           if (!state.complete || state.modelMode !== 'admin') {
             // The first view: one page from the server, before the whole list.
@@ -367,7 +424,12 @@
           }
           mode = 'admin';
         } catch (e) {
-          if (e.status === 401) signOut(`The token was rejected (401): ${e.message}${e.detail ? ` — ${e.detail}` : ''}`);
+          if ((e.status === 401 || e.status === 403) && viaSession()) {
+            // the session may not read the full list (its role, or it ended):
+            // ask who is signed in, and show the public view meanwhile
+            await loadSession();
+            renderAuth();
+          } else if (e.status === 401) signOut(`The token was rejected (401): ${e.message}${e.detail ? ` — ${e.detail}` : ''}`);
           else if (e.status === 403) signOut(`This token may not read the proxies (403): ${e.message}`);
           else throw e;
         }
@@ -383,7 +445,7 @@
         }
       }
     } catch (e) {
-      if (e.status === 401 && !state.token) {
+      if (e.status === 401 && !authed()) {
         showAuthError('This server needs a token even for the read-only view.');
         renderAuth();
       }
@@ -486,7 +548,7 @@
   /** What the stream should follow: a proxy's page reloads on each sweep; the fleet follows the changes of its list. */
   function wantedView() {
     if (state.page !== null) return 'page';
-    return state.token ? 'proxies' : 'regions';
+    return authed() ? 'proxies' : 'regions';
   }
 
   /**
@@ -594,7 +656,7 @@
     let closed = false;
     (async () => {
       const res = await fetch(url, {
-        headers: { Accept: 'text/event-stream', Authorization: `Bearer ${state.token}` },
+        headers: state.token ? { Accept: 'text/event-stream', Authorization: `Bearer ${state.token}` } : { Accept: 'text/event-stream' },
         cache: 'no-store', credentials: 'same-origin', signal: abort.signal,
       });
       if (!res.ok || !res.body) throw new ApiError(res.status, `HTTP ${res.status}`);
@@ -732,9 +794,9 @@
 
   async function checkNow() {
     if (state.checking) return;
-    if (!state.token) {
+    if (!mayOperate()) {
       renderAuth();
-      $('#token-input').focus();
+      if (!authed()) $('#token-input').focus();
       return;
     }
     const btn = $('#check-now');
@@ -870,13 +932,24 @@
   }
 
   function renderAuth() {
-    const signedIn = Boolean(state.token);
+    const signedIn = authed();
+    const operate = mayOperate();
     $('#auth').hidden = signedIn;
     $('#sign-out').hidden = !signedIn;
+    const who = $('#who');
+    who.hidden = !viaSession();
+    setText(who.querySelector('.who-name'), viaSession() ? str(state.session.name) : '');
+    setText(who.querySelector('.who-role'), viaSession() ? str(state.session.role) : '');
+    const sso = $('#sso-sign-in');
+    sso.hidden = signedIn || !(state.session && state.session.oidc);
+    sso.href = `/auth/login?return_to=${encodeURIComponent(location.pathname + location.search)}`;
     const btn = $('#check-now');
-    btn.disabled = !signedIn || state.checking;
-    btn.title = signedIn ? 'Run a health sweep of every proxy now' : 'Check now needs a token: sign in first';
+    // a viewer is not offered what its role may not do (the server refuses it anyway)
+    btn.hidden = signedIn && !operate;
+    btn.disabled = !operate || state.checking;
+    btn.title = operate ? 'Run a health sweep of every proxy now' : 'Check now needs a token or an operator: sign in first';
     document.body.dataset.mode = signedIn ? 'admin' : 'public';
+    document.body.dataset.role = role() || '';
   }
 
   function renderSummary() {
@@ -997,7 +1070,7 @@
     state.shown = null;
     state.pageIndex = 0;
     renderFilters();
-    if (!state.complete && state.firstPage && state.token) {
+    if (!state.complete && state.firstPage && authed()) {
       askServerPage();
       return;
     }
@@ -1154,7 +1227,7 @@
   /** Shows another page of the table. */
   function goToPage(index) {
     state.pageIndex = Math.max(0, index);
-    if (!state.complete && state.token) askServerPage();
+    if (!state.complete && authed()) askServerPage();
     else renderRows();
     const top = $('#proxies');
     if (top.getBoundingClientRect().top < 0) top.scrollIntoView({ block: 'start' });
@@ -1525,7 +1598,7 @@
 
   /** Reads the proxy and its history over the chosen window, then renders the page. */
   async function loadProxyOnce() {
-    if (!state.token) {
+    if (!authed()) {
       renderAuth();
       setText($('#proxy-title'), state.page);
       showPageMessage('A proxy’s page needs a token: sign in above.');
@@ -1962,8 +2035,10 @@
       renderAuth();
       load();
     });
-    $('#sign-out').addEventListener('click', () => {
+    $('#sign-out').addEventListener('click', async () => {
+      if (viaSession()) await endSession();
       signOut('');
+      document.dispatchEvent(new CustomEvent('proxyhealth:session'));
       hideAuthError();
       load();
     });
@@ -1983,8 +2058,12 @@
     $('#pager-last').addEventListener('click', () => goToPage(Number($('#pager').dataset.pages || 1) - 1));
 
     setLive('connecting', 'Opening the event stream');
-    load();
-    if (state.page !== null) connectEvents();
+    loadSession().then(() => {
+      renderAuth();
+      document.dispatchEvent(new CustomEvent('proxyhealth:session'));
+      load();
+      if (state.page !== null) connectEvents();
+    });
     window.setInterval(tick, 1000);
     window.setInterval(refreshMaintenance, MAINTENANCE_POLL_MS);
   }

@@ -61,13 +61,16 @@
   async function load() {
     const panel = document.querySelector('#audit');
     const t = token();
-    if (!panel || !t) {
+    // without a token, an admin signed in with OpenID Connect reads it with
+    // the session cookie (app.js sets the body's data-role from the session)
+    const session = !t && document.body.dataset.role === 'admin';
+    if (!panel || (!t && !session)) {
       if (panel) panel.hidden = true;
       return;
     }
     try {
       const res = await fetch(API_AUDIT, {
-        headers: { Accept: 'application/json', Authorization: `Bearer ${t}` },
+        headers: t ? { Accept: 'application/json', Authorization: `Bearer ${t}` } : { Accept: 'application/json' },
         cache: 'no-store',
         credentials: 'same-origin',
       });
@@ -89,6 +92,8 @@
     window.setInterval(load, EVERY_MS);
     // signing in or out in this tab changes what the panel may show
     window.addEventListener('storage', load);
+    // app.js learned who is signed in (or that nobody is)
+    document.addEventListener('proxyhealth:session', load);
     document.addEventListener('submit', () => window.setTimeout(load, 500));
     document.addEventListener('click', (ev) => {
       if (ev.target instanceof Element && ev.target.closest('#sign-out')) window.setTimeout(load, 100);

@@ -159,6 +159,9 @@ pub(crate) enum Access {
     Proxy,
     /// A vantage's agent token, checked by the handler itself.
     Agent,
+    /// Anyone, whatever `public_reads` says: who is signed in, which a
+    /// browser asks before it has a session.
+    Open,
     /// The viewer routes `public_reads` opens: anyone when it is on, else
     /// the viewer role (`require_role`).
     Read {
@@ -174,6 +177,7 @@ impl Access {
             Access::Proxy => "proxy",
             Access::Agent => "agent",
             Access::Read { public: true } => "public",
+            Access::Open => "open",
             Access::Role(role) => role.as_str(),
             Access::Read { public: false } => Role::Viewer.as_str(),
         }
@@ -202,7 +206,9 @@ impl Access {
                 &[UNAUTHORIZED],
             ),
             // The empty requirement: no credentials needed.
-            Access::Read { public: true } => (vec![SecurityRequirement::default()], &[]),
+            Access::Read { public: true } | Access::Open => {
+                (vec![SecurityRequirement::default()], &[])
+            }
         };
         for operation in operations(openapi) {
             operation.security = Some(security.clone());

@@ -117,7 +117,6 @@ impl Auth {
     }
 
     /// Also asks `source` for the principal of a request without a token.
-    #[allow(dead_code)] // the seam a signed-in session plugs into
     pub fn with_source(mut self, source: Arc<dyn PrincipalSource>) -> Self {
         let mut sources = self.sources.to_vec();
         sources.push(source);

@@ -23,6 +23,8 @@
 //! - `path_param`: the path parameter extractor (its rejections in the envelope).
 //! - `proxy_list`: the proxy list filtered, sorted and paged for a large fleet.
 //! - [`auth`]: the admin token, the proxy token and the slow-down of failures.
+//! - [`oidc`]: dashboard sign-in with OpenID Connect: the login flow, the
+//!   ID token's checks, sessions in the store and the CSRF rule.
 //! - `assets`: the dashboard's files and the security headers.
 //! - `history_reader`: persisted history in its wire shapes (a proxy's
 //!   window, the incidents) and the proxy list's uptime figures.
@@ -68,6 +70,7 @@ mod history_reader;
 pub mod http_metrics;
 mod live_deltas;
 pub mod maintenance;
+pub mod oidc;
 mod order;
 mod paging;
 mod path_param;
@@ -128,6 +131,8 @@ pub struct ServiceConfig {
     /// ([`maintenance::MaintenanceRecorder`]); `None` makes one over the
     /// store's.
     pub maintenance: Option<maintenance::Maintenance>,
+    /// Dashboard sign-in with OpenID Connect; `None` when not configured.
+    pub oidc: Option<oidc::OidcSettings>,
 }
 
 impl Default for ServiceConfig {
@@ -138,6 +143,7 @@ impl Default for ServiceConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             replica: replica_report::ThisReplica::default(),
             maintenance: None,
+            oidc: None,
         }
     }
 }
@@ -154,6 +160,7 @@ impl std::fmt::Debug for ServiceConfig {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("replica", &self.replica)
             .field("maintenance", &self.maintenance)
+            .field("oidc", &self.oidc)
             .finish()
     }
 }
@@ -178,6 +185,9 @@ pub enum ServiceError {
     /// engine's registry by another service, say).
     #[error("register the HTTP metrics: {0}")]
     Metrics(String),
+    /// Sign-in is configured but cannot be used.
+    #[error("sign-in: {0}")]
+    SignIn(#[from] oidc::SignInSetupError),
     /// The operating system's random number generator failed.
     #[error("generate the admin token: {0}")]
     Random(String),
@@ -214,8 +224,10 @@ impl Service {
         let history = Arc::new(history_reader::HistoryReader::new(store.history()));
         let agent_counters = agents::AgentCounters::register(engine.registry())
             .map_err(|err| ServiceError::Metrics(err.to_string()))?;
+        let sign_in = oidc::SignIn::new(config.oidc.clone(), store.sessions())?;
         let auth = Auth::new(admin_hash, config.public_reads, FailureThrottle::default())
-            .with_personal_tokens(store.personal_tokens());
+            .with_personal_tokens(store.personal_tokens())
+            .with_source(Arc::new(sign_in.clone()));
         let maintenance = config
             .maintenance
             .clone()
@@ -228,6 +240,7 @@ impl Service {
         }
         let state = AppState {
             maintenance,
+            sign_in,
             engine,
             store,
             history,

@@ -14,6 +14,7 @@ use crate::history_reader::HistoryReader;
 use crate::http_metrics::HttpMetrics;
 use crate::live_deltas::LiveDeltas;
 use crate::maintenance::Maintenance;
+use crate::oidc::SignIn;
 use crate::regions_cache::RegionsCache;
 use crate::replica_report::ThisReplica;
 use crate::store_health::StoreHealth;
@@ -51,6 +52,9 @@ pub(crate) struct AppState {
     pub agent_counters: AgentCounters,
     /// The maintenance windows, compiled for constant-time lookups.
     pub maintenance: Maintenance,
+    /// Dashboard sign-in (OpenID Connect) and its sessions; empty when not
+    /// configured.
+    pub sign_in: SignIn,
     /// The OpenAPI description served at `/api/v2/openapi.json`; set by the
     /// router, which makes it from the routes it adds.
     pub description: ApiDescription,
@@ -84,4 +88,5 @@ slices! {
     agent_counters: AgentCounters,
     description: ApiDescription,
     maintenance: Maintenance,
+    sign_in: SignIn,
 }

@@ -68,6 +68,8 @@
 //!   through the API, per backend, and its retention.
 //! - [`maintenance`]: [`MaintenanceStore`] (through
 //!   [`ProxyStore::maintenance`]): the maintenance windows, per backend.
+//! - [`sessions`]: [`SessionStore`] (through [`ProxyStore::sessions`]): the
+//!   dashboard's logins under way and signed-in sessions, by hash, per backend.
 //! - `history_db`: the SQLite and PostgreSQL stores' [`HistoryStore`]s:
 //!   recording through the journal, reads and pruning through `history`.
 
@@ -96,6 +98,7 @@ mod pg_own_state;
 mod pg_pool;
 mod postgres;
 mod rules;
+pub mod sessions;
 mod sqlite;
 mod store;
 pub mod token;
@@ -126,6 +129,7 @@ pub use personal_tokens::{
 pub use pg_coordination::{CoordinationSettings, PgCoordination};
 pub use pg_listener::{DUE_CHANNEL, ListenerSettings, PgNoticeListener, RESULTS_CHANNEL};
 pub use postgres::PgStore;
+pub use sessions::{PendingLogin, SessionRecord, SessionStore};
 pub use sqlite::SqliteStore;
 pub use store::ProxyStore;
 pub use vantages::{

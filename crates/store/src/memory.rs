@@ -23,6 +23,8 @@ pub struct MemoryStore {
     clock: crate::StoreClock,
     /// The vantages and their agent tokens.
     vantages: std::sync::Arc<crate::vantages::memory::MemoryVantages>,
+    /// The dashboard's logins and sessions.
+    sessions: std::sync::Arc<crate::sessions::memory::MemorySessions>,
     /// The personal tokens.
     personal_tokens: std::sync::Arc<crate::personal_tokens::memory::MemoryPersonalTokens>,
     /// The audit log.
@@ -106,6 +108,7 @@ impl MemoryStore {
                 clock.clone(),
                 live,
             )),
+            sessions: Default::default(),
             audit: std::sync::Arc::default(),
             maintenance: std::sync::Arc::default(),
             personal_tokens: std::sync::Arc::new(
@@ -312,6 +315,10 @@ impl ProxyStore for MemoryStore {
 
     fn maintenance(&self) -> Option<std::sync::Arc<dyn crate::MaintenanceStore>> {
         Some(self.maintenance.clone())
+    }
+
+    fn sessions(&self) -> Option<std::sync::Arc<dyn crate::SessionStore>> {
+        Some(self.sessions.clone())
     }
 
     fn personal_tokens(&self) -> Option<std::sync::Arc<dyn crate::PersonalTokenStore>> {

@@ -54,6 +54,10 @@ const SQLITE: &[File] = &[
         include_str!("../migrations/sqlite/20261223000000_maintenance.sql"),
     ),
     (
+        "20261224000000_sessions.sql",
+        include_str!("../migrations/sqlite/20261224000000_sessions.sql"),
+    ),
+    (
         "20261225000000_vantage_history.sql",
         include_str!("../migrations/sqlite/20261225000000_vantage_history.sql"),
     ),
@@ -96,6 +100,10 @@ const POSTGRES: &[File] = &[
     (
         "20261223000000_maintenance.sql",
         include_str!("../migrations/postgres/20261223000000_maintenance.sql"),
+    ),
+    (
+        "20261224000000_sessions.sql",
+        include_str!("../migrations/postgres/20261224000000_sessions.sql"),
     ),
     (
         "20261225000000_vantage_history.sql",

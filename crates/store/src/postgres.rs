@@ -52,6 +52,9 @@ pub struct PgStore {
     /// The maintenance windows; `None` attached read-only without a schema
     /// of our own.
     maintenance: Option<std::sync::Arc<crate::maintenance::postgres::PgMaintenance>>,
+    /// The dashboard's logins and sessions; `None` attached read-only
+    /// without a schema of our own.
+    sessions: Option<std::sync::Arc<crate::sessions::postgres::PgSessions>>,
     /// The personal tokens; `None` attached read-only without a schema of
     /// our own.
     personal_tokens: Option<std::sync::Arc<crate::personal_tokens::postgres::PgPersonalTokens>>,
@@ -90,6 +93,9 @@ impl PgStore {
             maintenance: Some(std::sync::Arc::new(
                 crate::maintenance::postgres::PgMaintenance { pool: pool.clone() },
             )),
+            sessions: Some(std::sync::Arc::new(crate::sessions::postgres::PgSessions {
+                pool: pool.clone(),
+            })),
             personal_tokens: Some(std::sync::Arc::new(
                 crate::personal_tokens::postgres::PgPersonalTokens { pool: pool.clone() },
             )),
@@ -139,6 +145,9 @@ impl PgStore {
         let vantages = own_state.as_ref().map(|pool| {
             std::sync::Arc::new(crate::vantages::postgres::PgVantages { pool: pool.clone() })
         });
+        let sessions = own_state.as_ref().map(|pool| {
+            std::sync::Arc::new(crate::sessions::postgres::PgSessions { pool: pool.clone() })
+        });
         let audit = own_state.as_ref().map(|pool| {
             std::sync::Arc::new(crate::audit::postgres::PgAudit { pool: pool.clone() })
         });
@@ -152,6 +161,7 @@ impl PgStore {
         });
         Ok(PgStore {
             maintenance,
+            sessions,
             pool,
             read_only: true,
             own_state,
@@ -476,6 +486,12 @@ impl ProxyStore for PgStore {
         self.vantages
             .clone()
             .map(|vantages| vantages as std::sync::Arc<dyn crate::VantageStore>)
+    }
+
+    fn sessions(&self) -> Option<std::sync::Arc<dyn crate::SessionStore>> {
+        self.sessions
+            .clone()
+            .map(|sessions| sessions as std::sync::Arc<dyn crate::SessionStore>)
     }
 
     fn personal_tokens(&self) -> Option<std::sync::Arc<dyn crate::PersonalTokenStore>> {

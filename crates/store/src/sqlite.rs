@@ -90,6 +90,8 @@ pub struct SqliteStore {
     vantages: std::sync::Arc<crate::vantages::sqlite::SqliteVantages>,
     /// The maintenance windows, over the same pools.
     maintenance: std::sync::Arc<crate::maintenance::sqlite::SqliteMaintenance>,
+    /// The dashboard's logins and sessions, over the same pools.
+    sessions: std::sync::Arc<crate::sessions::sqlite::SqliteSessions>,
     /// The personal tokens, over the same pools.
     personal_tokens: std::sync::Arc<crate::personal_tokens::sqlite::SqlitePersonalTokens>,
     /// The audit log, over the same pools.
@@ -167,6 +169,10 @@ impl SqliteStore {
             writer: writer.clone(),
             reader: reader.clone(),
         });
+        let sessions = std::sync::Arc::new(crate::sessions::sqlite::SqliteSessions {
+            writer: writer.clone(),
+            reader: reader.clone(),
+        });
         let personal_tokens =
             std::sync::Arc::new(crate::personal_tokens::sqlite::SqlitePersonalTokens {
                 writer: writer.clone(),
@@ -182,6 +188,7 @@ impl SqliteStore {
         });
         Ok(SqliteStore {
             maintenance,
+            sessions,
             audit,
             personal_tokens,
             writer,
@@ -471,6 +478,10 @@ impl ProxyStore for SqliteStore {
 
     fn maintenance(&self) -> Option<std::sync::Arc<dyn crate::MaintenanceStore>> {
         Some(self.maintenance.clone())
+    }
+
+    fn sessions(&self) -> Option<std::sync::Arc<dyn crate::SessionStore>> {
+        Some(self.sessions.clone())
     }
 
     fn personal_tokens(&self) -> Option<std::sync::Arc<dyn crate::PersonalTokenStore>> {

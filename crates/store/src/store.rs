@@ -121,6 +121,13 @@ pub trait ProxyStore: ProxySource {
         None
     }
 
+    /// The dashboard's logins under way and sessions: `Some` for stores
+    /// with tables of our own, `None` attached read-only to a Coder database
+    /// without a schema of our own.
+    fn sessions(&self) -> Option<Arc<dyn crate::SessionStore>> {
+        None
+    }
+
     /// The personal tokens people act with: `Some` for stores with tables of
     /// our own, `None` attached read-only to a Coder database without a
     /// schema of our own (then only the admin token works).

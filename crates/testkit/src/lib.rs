@@ -30,6 +30,8 @@
 //!   TCP) answering a small zone: an address, `NXDOMAIN`, or never.
 //! - [`eventually`](mod@eventually): waiting for something that happens on
 //!   its own time.
+//! - [`oidc_provider`]: [`OidcProvider`], a real OpenID Connect provider
+//!   (`oidc-provider-mock`, run by Python) on loopback.
 //! - [`program`]: [`Program`], the real binary run as a child process
 //!   (`serve`, `demo`), its banner read and its output kept: the one harness
 //!   every test binary starts it with.
@@ -43,6 +45,7 @@ pub mod database;
 pub mod dns_server;
 pub mod eventually;
 pub mod fake_proxy;
+pub mod oidc_provider;
 pub mod per_client;
 pub mod postgres;
 pub mod program;
@@ -54,6 +57,7 @@ pub use database::TestDatabase;
 pub use dns_server::{DnsAnswer, DnsServer};
 pub use eventually::eventually;
 pub use fake_proxy::FakeProxy;
+pub use oidc_provider::OidcProvider;
 pub use postgres::OwnPostgres;
 pub use program::{Banner, Program};
 pub use receiver::Receiver;

@@ -5,6 +5,7 @@
 
 pub(crate) mod agent;
 pub(crate) mod audit;
+pub(crate) mod auth;
 pub(crate) mod description;
 pub(crate) mod health;
 pub(crate) mod history;
@@ -85,6 +86,8 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
         .routes(routes!(health::healthz))
         .routes(routes!(health::metrics))
         .routes(routes!(description::openapi));
+    // who is signed in: open, a browser asks it before it has a session
+    let open = OpenApiRouter::default().routes(routes!(auth::session));
     let public = state.auth.public_reads();
     let (api, description) = OpenApiRouter::with_openapi(api_description::base())
         .merge(guarded(viewer, Access::Role(Role::Viewer), &state.auth))
@@ -93,6 +96,7 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
         .merge(guarded(proxy, Access::Proxy, &state.auth))
         .merge(guarded(agent, Access::Agent, &state.auth))
         .merge(guarded(reads, Access::Read { public }, &state.auth))
+        .merge(guarded(open, Access::Open, &state.auth))
         .split_for_parts();
     let state = AppState {
         description: ApiDescription::new(description),
@@ -101,7 +105,10 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
     let dashboard = Router::new()
         .route("/", get(assets::index))
         .route("/proxies/{proxy}", get(assets::index))
-        .route("/assets/{file}", get(assets::asset));
+        .route("/assets/{file}", get(assets::asset))
+        .route("/auth/login", get(auth::login))
+        .route("/auth/callback", get(auth::callback))
+        .route("/auth/logout", axum::routing::post(auth::logout));
     let api = api.layer(from_fn_with_state(
         state.store.clone(),
         crate::audit::record,
@@ -110,6 +117,7 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(from_fn_with_state(state.sign_in.clone(), auth::csrf_guard))
         .layer(from_fn_with_state(
             state.store_health.clone(),
             record_faults,
@@ -147,6 +155,7 @@ fn guarded(
         // The handlers check the proxy or agent token themselves, before
         // reading the body.
         Access::Proxy | Access::Agent => routes,
+        Access::Open => routes,
     };
     access.describe(routes.get_openapi_mut());
     routes

@@ -14,6 +14,7 @@ mod history;
 mod maintenance;
 mod names;
 mod notify;
+mod oidc;
 mod openapi;
 mod proptests;
 mod proxies;

@@ -12,6 +12,7 @@ mod maintenance;
 mod memory;
 mod outbox;
 mod postgres;
+mod sessions;
 mod sqlite;
 mod sqlite_crash;
 mod support;

@@ -29,6 +29,7 @@ async fn outbox_fixture(policy: OutboxPolicy) -> Option<Fixture> {
 
 conformance_suite!(fixture);
 crate::vantages::vantage_suite!(fixture);
+crate::sessions::session_suite!(fixture);
 crate::access::access_suite!(fixture);
 crate::maintenance::maintenance_suite!(fixture);
 crate::history::history_suite!(fixture);
