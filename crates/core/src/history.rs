@@ -2,10 +2,8 @@
 //! replica) or a replica's fenced write (several) hands to the store when
 //! checks happen, and the trait the stores implement to write it.
 //!
-//! A [`HistoryBatch`] holds the checks (for the hourly rollups) and the
-//! status transitions they caused; the transitions are written in one
-//! transaction (SQLite writes a large batch's rollups in parts before it,
-//! so its single writer is never held for a whole sweep). A transition is
+//! One [`HistoryBatch`] is written in one transaction: the checks (for the
+//! hourly rollups) and the status transitions they caused. A transition is
 //! written before any snapshot that shows it is published, so a transition
 //! the API has shown is in the history after a crash. The store returns the
 //! transitions as it recorded them ([`HistoryRecorder::record`]), with `from`

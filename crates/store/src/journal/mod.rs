@@ -1,6 +1,5 @@
-//! The journal: the one place where a batch of history is written, on every
-//! backend: its transitions in one transaction, with the rollups (SQLite's
-//! single-replica path writes a large batch's rollups in parts before it).
+//! The journal: the one place where a batch of history is written, in one
+//! transaction per batch, on every backend.
 //!
 //! - `journal::sqlite::record_in` and `journal::postgres::record_in` write a
 //!   staged batch inside a transaction the caller opened: the hourly rollup
