@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Flags the docs name that belong to other programs, each with its owner.
-const OTHER_PROGRAMS_FLAGS: [(&str, &str); 10] = [
+const OTHER_PROGRAMS_FLAGS: &[(&str, &str)] = &[
     ("--release", "cargo run --release"),
     ("--locked", "cargo install --locked"),
     ("--now", "systemctl enable --now"),
@@ -21,6 +21,7 @@ const OTHER_PROGRAMS_FLAGS: [(&str, &str); 10] = [
     ("--nocapture", "the test harness"),
     ("--skip-replicas", "scripts/bench"),
     ("--dashboard-only", "scripts/bench"),
+    ("--dashboard-profile", "scripts/bench"),
     ("--registration-only", "scripts/bench"),
 ];
 

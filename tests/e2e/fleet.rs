@@ -220,8 +220,8 @@ fn proxy_management_round_trip_through_the_cli() {
     assert_eq!(unauthorised.status.code(), Some(1));
     assert_eq!(
         stderr(&unauthorised),
-        "error: Invalid admin token. (401 Unauthorized)\n  detail: The token does not match the \
-         admin token.\n  the server refused the admin token given with --token or \
+        "error: Invalid admin token. (401 Unauthorized)\n  detail: The token matches neither the \
+         admin token nor a personal token.\n  the server refused the admin token given with --token or \
          PROXYHEALTH_ADMIN_TOKEN\n"
     );
 }
