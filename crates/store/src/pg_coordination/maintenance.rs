@@ -8,15 +8,14 @@
 //! when it differs from the one recorded before the window).
 
 use proxyhealth_core::HistoryBatch;
-use proxyhealth_core::maintenance_filter::{FilterInput, MaintenanceFilter, SETTLE_WITHIN};
-use proxyhealth_core::{CheckRecord, Transition};
+use proxyhealth_core::maintenance_filter::{MaintenanceFilter, SETTLE_WITHIN};
 use sqlx::Row;
 use sqlx::postgres::PgConnection;
 use time::OffsetDateTime;
 
 use super::millis;
 use crate::StoreError;
-use crate::coordination::ResultWrite;
+use crate::coordination::{ResultWrite, history_through};
 use crate::error::pg_err as db_err;
 use crate::maintenance::postgres::window_of;
 
@@ -51,9 +50,5 @@ pub(crate) async fn history_in<'a>(
         }
     }
     let filter = MaintenanceFilter::compile(&windows, now);
-    Ok(filter.apply(accepted.map(|write| FilterInput {
-        check: CheckRecord::of(&write.result),
-        transition: write.transition.clone(),
-        current: Transition::of(&write.result, None, Some(write.claim.owner)),
-    })))
+    Ok(history_through(&filter, accepted))
 }
