@@ -22,7 +22,9 @@
 //!   the time from a result to every replica serving it;
 //! - `registration`: 10,000 proxies registering again every 15 s (667
 //!   requests/s, open loop) against `proxyhealth serve` on one backend:
-//!   latency, memory, and the checks it caused.
+//!   latency, memory, and the checks it caused;
+//! - `maintenance`: a 10,000-proxy sweep with no maintenance window against
+//!   1,000 (`maintenance_sweep`).
 //!
 //! `run` also measures the fleets' rows (`fleets`, shown by `report_fleets`): a
 //! bad day of 10,000 proxies on the lean and on the costly fleet (`fleet
@@ -40,6 +42,7 @@ mod dashboard_serve;
 mod fleet;
 mod fleets;
 mod history;
+mod maintenance_sweep;
 mod pgstats;
 mod procstat;
 mod propagation;
@@ -103,6 +106,8 @@ enum Command {
     ServeDashboard(dashboard_serve::ServeDashboardArgs),
     /// A fleet re-registering at a fixed rate on one backend; prints a JSON line.
     Registration(registration::RegistrationArgs),
+    /// Sweeps with no maintenance window against many; prints a JSON line.
+    Maintenance(maintenance_sweep::MaintenanceArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -135,6 +140,7 @@ fn main() -> std::process::ExitCode {
             Command::CheckCli(args) => check_cli::run(args).await,
             Command::ServeDashboard(args) => dashboard_serve::run(args).await,
             Command::Registration(args) => registration::run(args).await,
+            Command::Maintenance(args) => maintenance_sweep::run(args).await,
         }
     });
     // The stdin readers of `fleet` and `serve-regions` live on blocking threads.

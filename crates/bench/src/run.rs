@@ -33,6 +33,21 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         crate::report_history::section(&mut section, &rows, None);
         return write_section(&args, crate::report_history::HEADING, &section, &failures);
     }
+    if args.maintenance_only {
+        let (section, failures) = crate::maintenance_sweep::stage(
+            &work_dir,
+            args.maintenance_count,
+            args.parallelism,
+            args.reps,
+        )
+        .await;
+        return write_section(
+            &args,
+            crate::maintenance_sweep::HEADING,
+            &section,
+            &failures,
+        );
+    }
     if args.registration_only {
         let mut section = String::new();
         let (rows, failures) = registration_rows(&args).await;
@@ -230,9 +245,32 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
                 .push(format!("sweep {} {}: {error}", row.n, row.mix));
         }
     }
+    let maintenance = if args.skip_maintenance {
+        let mut section = String::new();
+        crate::maintenance_sweep::write_section(
+            &mut section,
+            None,
+            Some("skipped (--skip-maintenance)"),
+        );
+        section
+    } else {
+        let (section, failures) = crate::maintenance_sweep::stage(
+            &work_dir,
+            args.maintenance_count,
+            args.parallelism,
+            args.reps,
+        )
+        .await;
+        results.failures.extend(failures);
+        section
+    };
     results.total_s = started.elapsed().as_secs_f64();
 
-    let markdown = crate::report::render(&results);
+    let markdown = crate::splice::splice(
+        &crate::report::render(&results),
+        crate::maintenance_sweep::HEADING,
+        &maintenance,
+    );
     println!("{markdown}");
     if let Some(parent) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;

@@ -118,6 +118,16 @@ pub struct RunArgs {
     /// `--out` (the other sections are kept as they are).
     #[arg(long, conflicts_with_all = ["skip_registration", "history_only"])]
     pub registration_only: bool,
+    /// Skip the maintenance windows row (about a minute).
+    #[arg(long)]
+    pub skip_maintenance: bool,
+    /// Run only the maintenance windows row and replace its section in the
+    /// file at `--out` (the other sections are kept as they are).
+    #[arg(long, conflicts_with = "skip_maintenance")]
+    pub maintenance_only: bool,
+    /// Proxies in the maintenance windows row.
+    #[arg(long, default_value_t = 10_000)]
+    pub maintenance_count: usize,
     /// Skip section 1-4 (sweeps, reads, regions, store listing): run only the
     /// stages not skipped otherwise (to re-measure the fleets' rows alone).
     #[arg(long)]

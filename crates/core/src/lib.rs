@@ -23,6 +23,8 @@
 //! - [`human`]: how long something lasted, as people read it.
 //! - [`vantage`]: the places probes come from, and the quorum rule that
 //!   turns one result per vantage into the overall status.
+//! - [`maintenance_filter`]: what a write of shared results records while
+//!   windows are in force (a cluster's fenced writes).
 //! - [`maintenance`]: maintenance windows, one-off and weekly, and the
 //!   per-proxy book of the active ones that lookups read in constant time.
 //! - [`access`]: the roles people hold and the principal a request is made by.
@@ -40,6 +42,7 @@ pub mod history;
 pub mod human;
 pub mod hysteresis;
 pub mod maintenance;
+pub mod maintenance_filter;
 pub mod outcome;
 pub mod partial;
 pub mod proxy;

@@ -399,6 +399,20 @@ impl Replica {
         (status, response.text().await.expect("a body"))
     }
 
+    /// POSTs `body` to `path` with the admin token: the status and the body.
+    pub(super) async fn post(&self, path: &str, body: &Value) -> (u16, String) {
+        let response = reqwest::Client::new()
+            .post(format!("{}{path}", self.server.url))
+            .bearer_auth(ADMIN)
+            .json(body)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .unwrap_or_else(|err| panic!("{}: POST {path}: {err}", self.label));
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("a body"))
+    }
+
     async fn metrics(&self) -> String {
         self.get("/metrics").await.1
     }

@@ -15,11 +15,14 @@
 //! - `attach`: replicas attached to a Coder database, coordinating in a
 //!   schema of their own.
 //! - `notify`: three replicas, one notification per change.
+//! - `maintenance`: two replicas, nothing delivered inside a window, a
+//!   change still true at its end delivered once.
 
 mod attach;
 mod failover;
 mod faults;
 mod harness;
+mod maintenance;
 mod notify;
 mod second_opinion;
 mod sharing;

@@ -12,6 +12,7 @@
 mod fencing;
 mod history;
 mod listener;
+mod maintenance;
 mod second_opinion;
 mod sharing;
 mod support;

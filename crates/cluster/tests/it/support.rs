@@ -36,8 +36,9 @@ enum Backing {
     /// One coordination in this process, shared by every replica (run the
     /// test with paused time: leases and intervals pass without waiting).
     Memory(Arc<MemoryCoordination>),
-    /// A fresh database; each replica opens its own store pool on it.
-    Postgres(TestDatabase),
+    /// A fresh database; each replica opens its own store pool on it, with
+    /// these options.
+    Postgres(TestDatabase, OpenOptions),
 }
 
 impl TestCluster {
@@ -60,12 +61,18 @@ impl TestCluster {
 
     /// A cluster on a fresh, migrated database on the server at `server_url`.
     pub async fn postgres_on(server_url: String) -> TestCluster {
+        TestCluster::postgres_with(server_url, OpenOptions::default()).await
+    }
+
+    /// A cluster on a fresh database whose stores (the setup one and each
+    /// replica's) open with `options` (an outbox policy, say).
+    pub async fn postgres_with(server_url: String, options: OpenOptions) -> TestCluster {
         let database = TestDatabase::create_on(&server_url).await;
-        let store = open_store(&database.url, OpenOptions::default())
+        let store = open_store(&database.url, options.clone())
             .await
             .expect("open the store");
         TestCluster {
-            backing: Backing::Postgres(database),
+            backing: Backing::Postgres(database, options),
             store,
         }
     }
@@ -74,7 +81,7 @@ impl TestCluster {
     pub fn coordination(&self) -> Arc<dyn Coordination> {
         match &self.backing {
             Backing::Memory(coordination) => Arc::clone(coordination) as Arc<dyn Coordination>,
-            Backing::Postgres(_) => self.store.coordination().expect("PostgreSQL coordinates"),
+            Backing::Postgres(..) => self.store.coordination().expect("PostgreSQL coordinates"),
         }
     }
 
@@ -83,8 +90,8 @@ impl TestCluster {
     async fn replica_parts(&self) -> (Arc<dyn ProxyStore>, Arc<dyn Coordination>) {
         match &self.backing {
             Backing::Memory(_) => (Arc::clone(&self.store), self.coordination()),
-            Backing::Postgres(database) => {
-                let store = open_store(&database.url, OpenOptions::default())
+            Backing::Postgres(database, options) => {
+                let store = open_store(&database.url, options.clone())
                     .await
                     .expect("open the replica's store");
                 let coordination = store.coordination().expect("PostgreSQL coordinates");
@@ -130,14 +137,14 @@ impl TestCluster {
     /// deleting rows behind the store's back (PostgreSQL only).
     pub async fn connect(&self) -> PgConnection {
         match &self.backing {
-            Backing::Postgres(database) => database.connect().await,
+            Backing::Postgres(database, _) => database.connect().await,
             Backing::Memory(_) => panic!("a memory cluster has no database to connect to"),
         }
     }
 
     /// Drops the database, disconnecting whoever still uses it.
     pub async fn finish(self) {
-        if let Backing::Postgres(database) = self.backing {
+        if let Backing::Postgres(database, _) = self.backing {
             database.drop_db().await;
         }
     }

@@ -38,4 +38,4 @@ pub use types::{
     Claim, Disagreement, Observation, ReplicaId, ReplicaInfo, ReplicaRow, ResultBatch, ResultRow,
     ResultWrite, WriteOutcome,
 };
-pub(crate) use types::{disagreements_of, history_of};
+pub(crate) use types::{disagreements_of, history_through};

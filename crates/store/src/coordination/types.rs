@@ -182,6 +182,26 @@ pub(crate) fn history_of<'a>(accepted: impl IntoIterator<Item = &'a ResultWrite>
     batch
 }
 
+/// The history `accepted` writes record with maintenance windows in force
+/// ([`MaintenanceFilter`](proxyhealth_core::maintenance_filter::MaintenanceFilter)):
+/// what every backend's fenced write records, so a cluster keeps windows as
+/// a single service does.
+pub(crate) fn history_through<'a>(
+    filter: &proxyhealth_core::maintenance_filter::MaintenanceFilter,
+    accepted: impl IntoIterator<Item = &'a ResultWrite>,
+) -> HistoryBatch {
+    if filter.is_idle() {
+        return history_of(accepted);
+    }
+    filter.apply(accepted.into_iter().map(|write| {
+        proxyhealth_core::maintenance_filter::FilterInput {
+            check: CheckRecord::of(&write.result),
+            transition: write.transition.clone(),
+            current: Transition::of(&write.result, None, Some(write.claim.owner)),
+        }
+    }))
+}
+
 /// Observations ordered by proxy, then replica, as one [`Disagreement`] per proxy.
 pub(crate) fn disagreements_of(observations: Vec<Observation>) -> Vec<Disagreement> {
     let mut out: Vec<Disagreement> = Vec::new();

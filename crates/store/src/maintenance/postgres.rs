@@ -27,7 +27,8 @@ macro_rules! columns {
     };
 }
 
-fn window_of(row: &PgRow) -> Result<MaintenanceWindow, StoreError> {
+/// A window from a row of its columns (a fenced result write reads them too).
+pub(crate) fn window_of(row: &PgRow) -> Result<MaintenanceWindow, StoreError> {
     Ok(MaintenanceWindow {
         id: row.try_get("id").map_err(db_err)?,
         scope: scope_of(row.try_get("proxy_id").map_err(db_err)?),

@@ -4,7 +4,9 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use proxyhealth_core::maintenance_filter::MaintenanceFilter;
 use proxyhealth_core::{ProxyStatus, Status};
+use time::OffsetDateTime;
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -12,7 +14,7 @@ use super::MemoryCoordination;
 use super::state::{CheckEntry, StoredResult};
 use crate::StoreError;
 use crate::coordination::{
-    Claim, Claims, Notice, ReplicaId, ResultWrite, WriteOutcome, history_of,
+    Claim, Claims, Notice, ReplicaId, ResultWrite, WriteOutcome, history_through,
 };
 
 #[async_trait::async_trait]
@@ -118,8 +120,17 @@ impl Claims for MemoryCoordination {
         };
         // the history first: when it fails, nothing has changed
         if let Some(history) = self.store.history() {
+            // the windows of the shared store, as the PostgreSQL write reads them
+            let windows = match self.store.maintenance() {
+                Some(book) => book
+                    .list()
+                    .await
+                    .map_err(|err| StoreError::Internal(err.to_string()))?,
+                None => Vec::new(),
+            };
+            let filter = MaintenanceFilter::compile(&windows, OffsetDateTime::now_utc());
             history
-                .record_batch(history_of(accepted().map(|(write, _)| write)))
+                .record_batch(history_through(&filter, accepted().map(|(write, _)| write)))
                 .await?;
         }
         state.generation = base + i64::try_from(writes.len()).unwrap_or(i64::MAX);

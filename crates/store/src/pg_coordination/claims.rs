@@ -1,6 +1,7 @@
 //! [`Claims`] on PostgreSQL: leases taken with `FOR UPDATE SKIP LOCKED`,
 //! fenced result writes that bump the view's generation and record their
-//! history (and its outbox rows) in the same transaction, deferrals for a
+//! history (and its outbox rows) in the same transaction, maintenance
+//! windows left out, deferrals for a
 //! second opinion, and re-check requests.
 
 use std::collections::HashMap;
@@ -12,7 +13,7 @@ use uuid::Uuid;
 
 use super::{PgCoordination, millis, status_of};
 use crate::StoreError;
-use crate::coordination::{Claim, Claims, ReplicaId, ResultWrite, WriteOutcome, history_of};
+use crate::coordination::{Claim, Claims, ReplicaId, ResultWrite, WriteOutcome};
 use crate::error::pg_err as db_err;
 use crate::journal;
 
@@ -154,12 +155,15 @@ impl Claims for PgCoordination {
             accepted.insert(id, generation);
         }
         // History, in the same transaction: the accepted writes' checks and
-        // the transitions their writers decided, with their outbox rows.
-        let batch = history_of(
+        // the transitions their writers decided, with their outbox rows,
+        // the maintenance windows of this transaction left out or settled.
+        let batch = super::maintenance::history_in(
+            &mut tx,
             writes
                 .iter()
                 .filter(|w| accepted.contains_key(&w.claim.proxy_id)),
-        );
+        )
+        .await?;
         let rollups = journal::postgres::stage(&mut tx, &self.journal, &cache, &batch).await?;
         journal::postgres::record_in(&mut tx, &self.journal, &rollups, batch.transitions).await?;
         tx.commit().await.map_err(db_err)?;

@@ -22,12 +22,15 @@
 //! - `membership`: [`Membership`](crate::Membership): replica rows and heartbeats.
 //! - `claims`: [`Claims`](crate::Claims): leases, fenced writes (with their
 //!   history and outbox rows in the same transaction), deferrals, requests.
+//! - `maintenance`: the history a fenced write records, through the
+//!   maintenance windows read in its transaction.
 //! - `view`: [`SharedView`](crate::SharedView): generations, results, the listener.
 //! - `observations`: [`Observations`](crate::Observations): observations,
 //!   disagreements, stale proxies.
 
 mod chores;
 mod claims;
+mod maintenance;
 mod membership;
 mod observations;
 mod view;
