@@ -22,7 +22,10 @@
 //!   the time from a result to every replica serving it;
 //! - `registration`: 10,000 proxies registering again every 15 s (667
 //!   requests/s, open loop) against `proxyhealth serve` on one backend:
-//!   latency, memory, and the checks it caused.
+//!   latency, memory, and the checks it caused;
+//! - `vantages`: the service on SQLite and two real `proxyhealth agent`s over
+//!   10,000 proxies: the service's CPU per agent result, the agents' memory,
+//!   the time from an agent's check to its result served.
 //!
 //! `run` also measures the fleets' rows (`fleets`, shown by `report_fleets`): a
 //! bad day of 10,000 proxies on the lean and on the costly fleet (`fleet
@@ -54,6 +57,7 @@ mod report_fleets;
 mod report_history;
 mod report_registration;
 mod report_replicas;
+mod report_vantages;
 mod results;
 mod run;
 mod run_args;
@@ -64,6 +68,8 @@ mod store_list;
 mod sweep;
 mod table;
 mod targets;
+mod vantages;
+mod vantages_stage;
 mod wrk;
 
 use clap::{Parser, Subcommand};
@@ -79,7 +85,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Every measurement, the table, bench/RESULTS.md.
-    Run(run_args::RunArgs),
+    Run(Box<run_args::RunArgs>),
     /// A simulated fleet in this process until stdin closes.
     Fleet(fleet::FleetArgs),
     /// One sweep over a targets file; prints a JSON line.
@@ -103,6 +109,8 @@ enum Command {
     ServeDashboard(dashboard_serve::ServeDashboardArgs),
     /// A fleet re-registering at a fixed rate on one backend; prints a JSON line.
     Registration(registration::RegistrationArgs),
+    /// The service and two agents over a fleet; prints a JSON line.
+    Vantages(vantages::VantagesArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -123,7 +131,7 @@ fn main() -> std::process::ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Run(args) => run::run(args).await,
+            Command::Run(args) => run::run(*args).await,
             Command::Fleet(args) => fleet::run(args).await,
             Command::Sweep(args) => sweep::run(args).await,
             Command::ClientLoop(args) => client_loop::run(args).await,
@@ -135,6 +143,7 @@ fn main() -> std::process::ExitCode {
             Command::CheckCli(args) => check_cli::run(args).await,
             Command::ServeDashboard(args) => dashboard_serve::run(args).await,
             Command::Registration(args) => registration::run(args).await,
+            Command::Vantages(args) => vantages::run(args).await,
         }
     });
     // The stdin readers of `fleet` and `serve-regions` live on blocking threads.

@@ -44,6 +44,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             &failures,
         );
     }
+    if args.vantages_only {
+        return crate::vantages_stage::only(&args).await;
+    }
     if args.dashboard_only {
         let mut section = String::new();
         let mut results = Results::default();
@@ -189,6 +192,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         results.failures.extend(failures);
     }
 
+    crate::vantages_stage::fill(&args, &mut results).await;
+
     match (&args.pg_url, args.skip_replicas) {
         (_, true) => results.replicas_skipped = Some("skipped (--skip-replicas)".into()),
         (None, false) => {
@@ -277,7 +282,9 @@ async fn dashboard_rows(
 
 /// Prints `section` and puts it in place of its old one in the file at `--out`
 /// (the other sections kept); fails when a run failed.
-fn write_section(
+/// Writes `section` under `heading` into the page at `--out`, the rest kept;
+/// fails when a run failed.
+pub(crate) fn write_section(
     args: &RunArgs,
     heading: &str,
     section: &str,
