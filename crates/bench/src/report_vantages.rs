@@ -42,8 +42,9 @@ pub fn section(md: &mut String, report: Option<&VantagesReport>, skipped: Option
          every {:.0} ms for {:.0} s, apart from phase 2: each newer `checked_at` of an agent's \
          vantage is timed from that check (the agent's clock, the same machine's) to the first \
          answer that shows it, so the poll period adds up to {:.0} ms (an upper bound). An \
-         agent sends its results when its round of checks is done, so this time includes the \
-         rest of the round. Service, agents, fleet and poller share the 2 cores; the load \
+         agent's results carry its round's start as `checked_at` (the engine's sweep stamps \
+         every check of a round alike) and are sent when the round is done, so this time is \
+         at least the agent's whole round. Service, agents, fleet and poller share the 2 cores; the load \
          average (1 min) was {:.2} at the start and {:.2} at the end. Reproduce: `scripts/bench \
          --vantages-only` (this section only) or `proxyhealth-bench vantages`.\n",
         r.proxies,
@@ -58,12 +59,12 @@ pub fn section(md: &mut String, report: Option<&VantagesReport>, skipped: Option
     );
     let _ = writeln!(
         md,
-        "| phase | seconds | service CPU | own checks | results accepted | refused | CPU per 1,000 |"
+        "| phase | seconds | service CPU | own checks | results accepted | refused | service CPU per 1,000 |"
     );
     let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|");
     let _ = writeln!(
         md,
-        "| 1. own checks only | {:.1} | {:.2} s | {} | {} | {} | {} s per own check ×1,000 |",
+        "| 1. own checks only | {:.1} | {:.2} s | {} | {} | {} | {} s per own check |",
         r.own.seconds,
         r.own.cpu_s,
         r.own.own_checks,
@@ -73,7 +74,7 @@ pub fn section(md: &mut String, report: Option<&VantagesReport>, skipped: Option
     );
     let _ = writeln!(
         md,
-        "| 2. with both agents | {:.1} | {:.2} s | {} | {} | {} | {} s extra per result ×1,000 |",
+        "| 2. with both agents | {:.1} | {:.2} s | {} | {} | {} | {} s more per agent result |",
         r.with_agents.seconds,
         r.with_agents.cpu_s,
         r.with_agents.own_checks,
