@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Flags the docs name that belong to other programs, each with its owner.
-const OTHER_PROGRAMS_FLAGS: [(&str, &str); 10] = [
+const OTHER_PROGRAMS_FLAGS: [(&str, &str); 11] = [
     ("--release", "cargo run --release"),
     ("--locked", "cargo install --locked"),
     ("--now", "systemctl enable --now"),
@@ -22,6 +22,7 @@ const OTHER_PROGRAMS_FLAGS: [(&str, &str); 10] = [
     ("--skip-replicas", "scripts/bench"),
     ("--dashboard-only", "scripts/bench"),
     ("--registration-only", "scripts/bench"),
+    ("--vantages-only", "scripts/bench"),
 ];
 
 /// The documents users read, relative to the repository.
