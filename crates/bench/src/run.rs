@@ -45,7 +45,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         );
     }
     if args.vantages_only {
-        return crate::vantages_stage::only(&args).await;
+        let (section, failures) = crate::vantages_stage::only(&args).await;
+        return write_section(&args, crate::report_vantages::HEADING, &section, &failures);
     }
     if args.dashboard_only {
         let mut section = String::new();
@@ -282,9 +283,7 @@ async fn dashboard_rows(
 
 /// Prints `section` and puts it in place of its old one in the file at `--out`
 /// (the other sections kept); fails when a run failed.
-/// Writes `section` under `heading` into the page at `--out`, the rest kept;
-/// fails when a run failed.
-pub(crate) fn write_section(
+fn write_section(
     args: &RunArgs,
     heading: &str,
     section: &str,

@@ -41,10 +41,11 @@ pub async fn fill(args: &RunArgs, results: &mut Results) {
     results.failures.extend(failures);
 }
 
-/// `--vantages-only`: the stage alone, its section replaced in the page.
-pub async fn only(args: &RunArgs) -> anyhow::Result<()> {
+/// `--vantages-only`: the stage alone, as the section that replaces its own
+/// in the page, and what failed.
+pub async fn only(args: &RunArgs) -> (String, Vec<String>) {
     let (report, failures) = row(args).await;
     let mut section = String::new();
     crate::report_vantages::section(&mut section, report.as_ref(), None);
-    crate::run::write_section(args, crate::report_vantages::HEADING, &section, &failures)
+    (section, failures)
 }
