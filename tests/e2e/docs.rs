@@ -23,6 +23,8 @@ const OTHER_PROGRAMS_FLAGS: &[(&str, &str)] = &[
     ("--dashboard-only", "scripts/bench"),
     ("--dashboard-profile", "scripts/bench"),
     ("--registration-only", "scripts/bench"),
+    ("--vantages-only", "scripts/bench"),
+    ("--maintenance-only", "scripts/bench"),
 ];
 
 /// The documents users read, relative to the repository.

@@ -25,6 +25,9 @@
 //!   latency, memory, and the checks it caused;
 //! - `maintenance`: a 10,000-proxy sweep with no maintenance window against
 //!   1,000 (`maintenance_sweep`).
+//! - `vantages`: the service on SQLite and two real `proxyhealth agent`s over
+//!   10,000 proxies: the service's CPU per agent result, the agents' memory,
+//!   the time from an agent's check to its result served.
 //!
 //! `run` also measures the fleets' rows (`fleets`, shown by `report_fleets`): a
 //! bad day of 10,000 proxies on the lean and on the costly fleet (`fleet
@@ -57,6 +60,7 @@ mod report_fleets;
 mod report_history;
 mod report_registration;
 mod report_replicas;
+mod report_vantages;
 mod results;
 mod run;
 mod run_args;
@@ -67,6 +71,8 @@ mod store_list;
 mod sweep;
 mod table;
 mod targets;
+mod vantages;
+mod vantages_stage;
 mod wrk;
 
 use clap::{Parser, Subcommand};
@@ -82,7 +88,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Every measurement, the table, bench/RESULTS.md.
-    Run(run_args::RunArgs),
+    Run(Box<run_args::RunArgs>),
     /// A simulated fleet in this process until stdin closes.
     Fleet(fleet::FleetArgs),
     /// One sweep over a targets file; prints a JSON line.
@@ -108,6 +114,8 @@ enum Command {
     Registration(registration::RegistrationArgs),
     /// Sweeps with no maintenance window against many; prints a JSON line.
     Maintenance(maintenance_sweep::MaintenanceArgs),
+    /// The service and two agents over a fleet; prints a JSON line.
+    Vantages(vantages::VantagesArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -128,7 +136,7 @@ fn main() -> std::process::ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Run(args) => run::run(args).await,
+            Command::Run(args) => run::run(*args).await,
             Command::Fleet(args) => fleet::run(args).await,
             Command::Sweep(args) => sweep::run(args).await,
             Command::ClientLoop(args) => client_loop::run(args).await,
@@ -141,6 +149,7 @@ fn main() -> std::process::ExitCode {
             Command::ServeDashboard(args) => dashboard_serve::run(args).await,
             Command::Registration(args) => registration::run(args).await,
             Command::Maintenance(args) => maintenance_sweep::run(args).await,
+            Command::Vantages(args) => vantages::run(args).await,
         }
     });
     // The stdin readers of `fleet` and `serve-regions` live on blocking threads.

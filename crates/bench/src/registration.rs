@@ -337,7 +337,7 @@ async fn server_checks(client: &reqwest::Client, base: &str) -> anyhow::Result<u
 }
 
 /// The sum of every series of the counter `name` in Prometheus text.
-fn counter_sum(text: &str, name: &str) -> u64 {
+pub(crate) fn counter_sum(text: &str, name: &str) -> u64 {
     text.lines()
         .filter(|line| !line.starts_with('#'))
         .filter_map(|line| {

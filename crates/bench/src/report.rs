@@ -64,6 +64,11 @@ pub fn render(results: &Results) -> String {
         &results.registration,
         results.registration_skipped.as_deref(),
     );
+    crate::report_vantages::section(
+        &mut md,
+        results.vantages.as_ref(),
+        results.vantages_skipped.as_deref(),
+    );
     targets(&mut md, results);
     growth(&mut md, results);
     if !results.notes.is_empty() || !results.failures.is_empty() {
@@ -334,6 +339,7 @@ fn targets(md: &mut String, results: &Results) {
     crate::report_replicas::targets(md, results.replicas.as_ref());
     crate::report_fleets::targets(md, results);
     crate::report_registration::targets(md, &results.registration);
+    crate::report_vantages::targets(md, results.vantages.as_ref());
     md.push('\n');
 }
 

@@ -46,6 +46,10 @@ pub struct Results {
     pub registration: Vec<crate::registration::RegistrationReport>,
     /// Why the registration row was not run, when it was skipped on purpose.
     pub registration_skipped: Option<String>,
+    /// The vantages row (the service and two agents).
+    pub vantages: Option<crate::vantages::VantagesReport>,
+    /// Why the vantages row was not run, when it was skipped on purpose.
+    pub vantages_skipped: Option<String>,
     /// The bad-day rows on both fleets.
     pub bad_days: Vec<crate::fleets::BadDayRow>,
     /// The HTTPS rows.

@@ -59,6 +59,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             &failures,
         );
     }
+    if args.vantages_only {
+        let (section, failures) = crate::vantages_stage::only(&args).await;
+        return write_section(&args, crate::report_vantages::HEADING, &section, &failures);
+    }
     if args.dashboard_only {
         let mut section = String::new();
         let mut results = Results::default();
@@ -203,6 +207,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         results.registration = rows;
         results.failures.extend(failures);
     }
+
+    crate::vantages_stage::fill(&args, &mut results).await;
 
     match (&args.pg_url, args.skip_replicas) {
         (_, true) => results.replicas_skipped = Some("skipped (--skip-replicas)".into()),

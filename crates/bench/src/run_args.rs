@@ -128,6 +128,19 @@ pub struct RunArgs {
     /// Proxies in the maintenance windows row.
     #[arg(long, default_value_t = 10_000)]
     pub maintenance_count: usize,
+    /// Proxies in the vantages row (checked by the service and two agents).
+    #[arg(long, default_value_t = 10_000)]
+    pub vantages_count: usize,
+    /// The length of each phase of the vantages row (whole 10 s intervals).
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub vantages_phase: Duration,
+    /// Skip the vantages row (about three minutes).
+    #[arg(long)]
+    pub skip_vantages: bool,
+    /// Run only the vantages row and replace its section in the file at
+    /// `--out` (the other sections are kept as they are).
+    #[arg(long, conflicts_with_all = ["skip_vantages", "history_only", "registration_only"])]
+    pub vantages_only: bool,
     /// Skip section 1-4 (sweeps, reads, regions, store listing): run only the
     /// stages not skipped otherwise (to re-measure the fleets' rows alone).
     #[arg(long)]
