@@ -3,6 +3,9 @@
 //! once it is answered, with its outcome, refusals for the role (403)
 //! included.
 //!
+//! Signing in (the provider's callback, a GET) and out are recorded too,
+//! under the signed-in user.
+//!
 //! What is left out, and why: requests without a principal (a proxy's
 //! registration and heartbeats, an agent's results: machine traffic with
 //! tokens of their own; and unauthenticated 401s, which are throttled, not
@@ -33,14 +36,14 @@ pub(crate) async fn record(
     req: Request,
     next: Next,
 ) -> Response {
-    if !changes_state(req.method()) {
-        return next.run(req).await;
-    }
-    let method = req.method().clone();
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map(|path| path.as_str().to_owned());
+    if !changes_state(req.method(), route.as_deref()) {
+        return next.run(req).await;
+    }
+    let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let client = ip_of(req.extensions()).map(|ip| ip.to_string());
     let res = next.run(req).await;
@@ -68,9 +71,14 @@ pub(crate) async fn record(
     res
 }
 
-/// Whether requests of `method` change state.
-fn changes_state(method: &Method) -> bool {
+/// The route where a browser comes back from the identity provider: a GET
+/// that opens a session.
+const SIGN_IN_ROUTE: &str = "/auth/callback";
+
+/// Whether a request of `method` to `route` changes state.
+fn changes_state(method: &Method, route: Option<&str>) -> bool {
     [Method::POST, Method::PUT, Method::PATCH, Method::DELETE].contains(method)
+        || route == Some(SIGN_IN_ROUTE)
 }
 
 /// The entry of a request answered with `status`.
@@ -116,6 +124,8 @@ pub(crate) fn action(method: &Method, route: &str) -> String {
         ("POST", "/api/v2/proxyhealth/vantages/{vantage}/token") => "vantage.rotate_token",
         ("POST", "/api/v2/proxyhealth/tokens") => "token.create",
         ("DELETE", "/api/v2/proxyhealth/tokens/{token}") => "token.revoke",
+        ("GET", SIGN_IN_ROUTE) => "session.sign_in",
+        ("POST", "/auth/logout") => "session.sign_out",
         _ => return format!("{method} {route}"),
     };
     named.to_owned()

@@ -55,6 +55,8 @@ struct Configured {
 
 /// A login finished: the session cookie to set and where to go.
 pub(crate) struct SignedIn {
+    /// Who signed in, in the role the claim gave them.
+    pub principal: Principal,
     /// The session cookie's `Set-Cookie` value.
     pub cookie: String,
     /// The same-site path the browser goes to.
@@ -201,6 +203,13 @@ impl SignIn {
         on.store.open_session(&hash(&id), &record).await?;
         tracing::info!(subject = %record.subject, role = %record.role, "signed in");
         Ok(SignedIn {
+            principal: Principal {
+                credential: Credential::Oidc {
+                    subject: record.subject,
+                    email: record.email,
+                },
+                role: record.role,
+            },
             cookie: cookies::set(
                 SESSION_COOKIE,
                 &id,

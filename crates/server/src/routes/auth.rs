@@ -66,7 +66,11 @@ pub(crate) async fn callback(
         Ok(signed_in) => {
             let mut cookies = sign_in.clear_cookies();
             cookies[0] = signed_in.cookie;
-            redirect(&signed_in.return_to, &cookies).unwrap_or_else(IntoResponse::into_response)
+            let mut res = redirect(&signed_in.return_to, &cookies)
+                .unwrap_or_else(IntoResponse::into_response);
+            // who signed in, for the audit log
+            res.extensions_mut().insert(signed_in.principal);
+            res
         }
         Err(err) => with_cookies(err.into_response(), &sign_in.clear_cookies()),
     }
@@ -77,11 +81,14 @@ pub(crate) async fn logout(
     State(sign_in): State<SignIn>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    // who signs out, for the audit log; an unknown session ends all the same
+    let principal = sign_in.principal(&headers).await.ok().flatten();
     let cookie = sign_in.end(&headers).await?;
-    Ok(with_cookies(
-        StatusCode::NO_CONTENT.into_response(),
-        &[cookie],
-    ))
+    let mut res = with_cookies(StatusCode::NO_CONTENT.into_response(), &[cookie]);
+    if let Some(principal) = principal {
+        res.extensions_mut().insert(principal);
+    }
+    Ok(res)
 }
 
 /// `GET /api/v2/proxyhealth/session`.

@@ -106,10 +106,13 @@ pub(crate) fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/", get(assets::index))
         .route("/proxies/{proxy}", get(assets::index))
         .route("/assets/{file}", get(assets::asset))
-        .route("/auth/login", get(auth::login))
+        .route("/auth/login", get(auth::login));
+    // Signing in and out open and end sessions: recorded like the API's
+    // state changes.
+    let sessions = Router::new()
         .route("/auth/callback", get(auth::callback))
         .route("/auth/logout", axum::routing::post(auth::logout));
-    let api = api.layer(from_fn_with_state(
+    let api = api.merge(sessions).layer(from_fn_with_state(
         state.store.clone(),
         crate::audit::record,
     ));

@@ -774,3 +774,64 @@ async fn a_login_begun_on_one_replica_finishes_on_another_and_its_session_works_
     drop((a, b));
     db.drop_db().await;
 }
+
+#[tokio::test]
+async fn signing_in_and_out_are_in_the_audit_log_under_the_user() {
+    let Some(provider) = OidcProvider::start().await else {
+        return;
+    };
+    provider
+        .set_user(
+            "ana",
+            json!({"email": "ana@example.com", "groups": "ph-operators"}),
+        )
+        .await;
+    let app = service(settings(&provider.issuer)).await;
+    let mut browser = Browser::new();
+    let done = sign_in(&app, &provider, &mut browser, "/", "ana").await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{:?}", done.body);
+    let session = browser.get(&app.url("/api/v2/proxyhealth/session")).await;
+    let csrf = session.body["csrf_token"]
+        .as_str()
+        .expect("csrf token")
+        .to_owned();
+    let out = browser
+        .send(
+            browser
+                .client
+                .post(app.url("/auth/logout"))
+                .header("x-proxyhealth-csrf", &csrf),
+        )
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+
+    let log = app.admin_get("/api/v2/proxyhealth/audit").await;
+    assert_eq!(log.status, StatusCode::OK, "{:?}", log.body);
+    let entries = log.body["entries"].as_array().expect("entries");
+    let seen: Vec<(&str, &str, &str, u64)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap_or(""),
+                e["actor"].as_str().unwrap_or(""),
+                e["credential"].as_str().unwrap_or(""),
+                e["status"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("session.sign_out", "ana@example.com", "oidc", 204),
+            ("session.sign_in", "ana@example.com", "oidc", 303),
+        ],
+        "newest first"
+    );
+    assert_eq!(entries[1]["subject"], "ana");
+    assert_eq!(entries[1]["role"], "operator");
+    let stored = log.body.to_string();
+    assert!(
+        !stored.contains(&csrf) && !stored.contains("code="),
+        "no session secret in the audit log: {stored}"
+    );
+}
