@@ -74,6 +74,7 @@
 //!   recording through the journal, reads and pruning through `history`.
 
 pub mod audit;
+mod chunked;
 pub mod clock;
 mod columns;
 pub mod coordination;

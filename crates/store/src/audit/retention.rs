@@ -23,15 +23,7 @@ pub async fn prune_once(
     now: OffsetDateTime,
 ) -> Result<u64, crate::StoreError> {
     let before = now - keep;
-    let mut total = 0;
-    loop {
-        let pruned = log.prune(before, CHUNK).await?;
-        total += pruned;
-        if pruned < u64::from(CHUNK) {
-            return Ok(total);
-        }
-        tokio::task::yield_now().await;
-    }
+    crate::chunked::prune_in_chunks(CHUNK, |limit| log.prune(before, limit)).await
 }
 
 /// Prunes every `period` (the first pass at once) until `stop` finishes.

@@ -83,17 +83,11 @@ pub async fn prune_other_once(
     now: OffsetDateTime,
 ) -> Result<u64, crate::StoreError> {
     let before = now - settings.keep;
-    let chunk = settings.chunk.max(1);
-    let mut total = 0;
-    loop {
-        let pruned = vantages.prune_history(before, chunk).await?;
-        total += pruned;
-        // two tables per call: fewer than a chunk from both means done
-        if pruned < u64::from(chunk) {
-            return Ok(total);
-        }
-        tokio::task::yield_now().await;
-    }
+    // two tables per call: fewer than a chunk from both means done
+    crate::chunked::prune_in_chunks(settings.chunk, |limit| {
+        vantages.prune_history(before, limit)
+    })
+    .await
 }
 
 /// Prunes every period until `stop` finishes (`other` history too, when
