@@ -164,36 +164,6 @@ impl HistoryReader {
         }))
     }
 
-    /// The partial outages open at or after `since` as incidents, those of
-    /// proxies deleted since ended at their deletion.
-    async fn partial_incidents(
-        &self,
-        history: &dyn HistoryStore,
-        proxies: &dyn ProxyStore,
-        since: OffsetDateTime,
-        now: OffsetDateTime,
-    ) -> Result<Vec<Incident>, StoreError> {
-        let outages = history.partial_outages(since).await?;
-        if outages.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut ids: Vec<Uuid> = outages.iter().map(|outage| outage.proxy_id).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let deleted_at: HashMap<Uuid, OffsetDateTime> = proxies
-            .get_proxies(&ids)
-            .await?
-            .into_iter()
-            .filter(|proxy| proxy.deleted)
-            .map(|proxy| (proxy.id, proxy.updated_at))
-            .collect();
-        Ok(outages
-            .iter()
-            .map(|outage| wire_partial(outage, deleted_at.get(&outage.proxy_id).copied(), now))
-            .filter(|incident| incident.ended_at.is_none_or(|ended| ended >= since))
-            .collect())
-    }
-
     /// One page of the incidents open at or after `since`, newest first,
     /// those of proxies deleted since ended at their deletion (`proxies`
     /// says which were); `None` when the store keeps no history.
@@ -209,25 +179,23 @@ impl HistoryReader {
             return Ok(None);
         };
         let all = view::incidents(history.as_ref(), since).await?;
-        let mut ids: Vec<Uuid> = all.iter().map(|incident| incident.proxy_id).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let deleted_at: HashMap<Uuid, OffsetDateTime> = proxies
-            .get_proxies(&ids)
-            .await?
-            .into_iter()
-            .filter(|proxy| proxy.deleted)
-            // a deleted proxy is never written again: its last change is its deletion
-            .map(|proxy| (proxy.id, proxy.updated_at))
-            .collect();
+        let outages = history.partial_outages(since).await?;
+        let ids = all
+            .iter()
+            .map(|incident| incident.proxy_id)
+            .chain(outages.iter().map(|outage| outage.proxy_id));
+        let deleted_at = deleted_at(proxies, ids).await?;
         let all = view::end_at_deletion(all, &deleted_at, since);
         let mut all: Vec<Incident> = all
             .iter()
             .map(|incident| wire_incident(incident, now))
             .collect();
+        // partial outages, those of proxies deleted since ended at their deletion
         all.extend(
-            self.partial_incidents(history.as_ref(), proxies, since, now)
-                .await?,
+            outages
+                .iter()
+                .map(|outage| wire_partial(outage, deleted_at.get(&outage.proxy_id).copied(), now))
+                .filter(|incident| incident.ended_at.is_none_or(|ended| ended >= since)),
         );
         all.sort_by(|a, b| {
             b.started_at
@@ -246,6 +214,24 @@ impl HistoryReader {
             next_offset: (next < total).then_some(next),
         }))
     }
+}
+
+/// When each deleted proxy among `ids` was deleted: a deleted proxy is never
+/// written again, so its last change is its deletion.
+async fn deleted_at(
+    proxies: &dyn ProxyStore,
+    ids: impl Iterator<Item = Uuid>,
+) -> Result<HashMap<Uuid, OffsetDateTime>, StoreError> {
+    let mut ids: Vec<Uuid> = ids.collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(proxies
+        .get_proxies(&ids)
+        .await?
+        .into_iter()
+        .filter(|proxy| proxy.deleted)
+        .map(|proxy| (proxy.id, proxy.updated_at))
+        .collect())
 }
 
 fn at(unix: i64) -> OffsetDateTime {
