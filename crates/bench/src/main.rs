@@ -64,6 +64,7 @@ mod report_vantages;
 mod results;
 mod run;
 mod run_args;
+mod scrape;
 mod source;
 mod splice;
 mod stdin;

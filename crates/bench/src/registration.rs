@@ -25,7 +25,7 @@ use anyhow::{Context, bail};
 use proxyhealth_api::ApiClient;
 use proxyhealth_load::open_loop::{Pace, reregister};
 use proxyhealth_load::serve::{ServeSpec, Server};
-use proxyhealth_load::setup::{Wanted, create_and_register, wait_all_ok};
+use proxyhealth_load::setup::{Member, Wanted, create_and_register, wait_all_ok};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -248,20 +248,7 @@ async fn measure(
     fleet: &mut Service,
     wanted: &[Wanted],
 ) -> anyhow::Result<RegistrationReport> {
-    let client = |admin: bool| {
-        let mut builder = ApiClient::builder(server.url.as_str())
-            .timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(256);
-        if admin {
-            builder = builder.admin_token(ADMIN_TOKEN);
-        }
-        builder.build().context("HTTP client")
-    };
-    let (admin, proxies) = (client(true)?, client(false)?);
-    let setup = Instant::now();
-    let members = create_and_register(&admin, &proxies, wanted).await?;
-    wait_all_ok(&admin, members.len(), Duration::from_secs(120)).await?;
-    let setup_s = setup.elapsed().as_secs_f64();
+    let (_admin, proxies, members, setup_s) = set_up_fleet(server, ADMIN_TOKEN, wanted).await?;
     eprintln!(
         "   {backend}: {} proxies created, registered and ok in {setup_s:.1} s",
         members.len()
@@ -325,15 +312,33 @@ async fn measure(
 
 /// Every check the server counted so far, over all results.
 async fn server_checks(client: &reqwest::Client, base: &str) -> anyhow::Result<u64> {
-    let text = client
-        .get(format!("{base}/metrics"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await?
-        .error_for_status()?
-        .text()
-        .await?;
+    let text = crate::scrape::metrics_text(client, base, ADMIN_TOKEN).await?;
     Ok(counter_sum(&text, CHECKS_METRIC))
+}
+
+/// The proxies of `wanted` created (as the admin of `admin_token`) and
+/// registered (each with its own token) on `server`, and all `ok`: the admin
+/// client, the proxies' client (no admin token), the members and the seconds
+/// it took.
+pub(crate) async fn set_up_fleet(
+    server: &Server,
+    admin_token: &str,
+    wanted: &[Wanted],
+) -> anyhow::Result<(ApiClient, ApiClient, Vec<Member>, f64)> {
+    let client = |admin: bool| {
+        let mut builder = ApiClient::builder(server.url.as_str())
+            .timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(256);
+        if admin {
+            builder = builder.admin_token(admin_token);
+        }
+        builder.build().context("HTTP client")
+    };
+    let (admin, proxies) = (client(true)?, client(false)?);
+    let setup = Instant::now();
+    let members = create_and_register(&admin, &proxies, wanted).await?;
+    wait_all_ok(&admin, members.len(), Duration::from_secs(120)).await?;
+    Ok((admin, proxies, members, setup.elapsed().as_secs_f64()))
 }
 
 /// The sum of every series of the counter `name` in Prometheus text.

@@ -420,14 +420,7 @@ async fn claims(client: &reqwest::Client, replicas: &[ReplicaProcess]) -> anyhow
 
 /// A replica's `/metrics` text.
 async fn scrape(client: &reqwest::Client, base: &str) -> anyhow::Result<String> {
-    Ok(client
-        .get(format!("{base}/metrics"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await?
-        .error_for_status()?
-        .text()
-        .await?)
+    crate::scrape::metrics_text(client, base, ADMIN_TOKEN).await
 }
 
 /// The value of an unlabelled counter in Prometheus text (0 when absent).

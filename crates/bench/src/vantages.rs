@@ -32,7 +32,7 @@ use crate::fleet::FleetReady;
 use anyhow::{Context, bail};
 use proxyhealth_api::ApiClient;
 use proxyhealth_load::serve::{ServeSpec, Server};
-use proxyhealth_load::setup::{Wanted, create_and_register, wait_all_ok};
+use proxyhealth_load::setup::Wanted;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -314,20 +314,8 @@ async fn measure(
             url: target.url,
         })
         .collect();
-    let client = |admin: bool| {
-        let mut builder = ApiClient::builder(server.url.as_str())
-            .timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(256);
-        if admin {
-            builder = builder.admin_token(ADMIN_TOKEN);
-        }
-        builder.build().context("HTTP client")
-    };
-    let (admin, proxies) = (client(true)?, client(false)?);
-    let setup = Instant::now();
-    let members = create_and_register(&admin, &proxies, &wanted).await?;
-    wait_all_ok(&admin, members.len(), Duration::from_secs(120)).await?;
-    let setup_s = setup.elapsed().as_secs_f64();
+    let (admin, _proxies, members, setup_s) =
+        crate::registration::set_up_fleet(server, ADMIN_TOKEN, &wanted).await?;
     eprintln!(
         "   {} proxies created, registered and ok in {setup_s:.1} s",
         members.len()
@@ -506,14 +494,7 @@ async fn poll_readings(
 
 /// The server's metrics page.
 async fn metrics(client: &reqwest::Client, base: &str) -> anyhow::Result<String> {
-    Ok(client
-        .get(format!("{base}/metrics"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await?
-        .error_for_status()?
-        .text()
-        .await?)
+    crate::scrape::metrics_text(client, base, ADMIN_TOKEN).await
 }
 
 /// Results accepted from agents (of `vantage`, or of all).
