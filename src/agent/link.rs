@@ -12,7 +12,7 @@ use super::pending::Pending;
 use proxyhealth_api::wire::{AgentAssignment, AgentResultsRequest, MAX_AGENT_BATCH};
 use proxyhealth_api::{AgentIdentity, ApiClient, ApiError};
 use proxyhealth_core::envelope::ErrorEnvelope;
-use std::error::Error as _;
+use proxyhealth_core::human::error_chain;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -64,18 +64,6 @@ fn reason(err: &ApiError) -> String {
         Some(envelope) => envelope.message.clone(),
         None => err.to_string(),
     }
-}
-
-/// An error and its causes on one line.
-fn chain(err: &ApiError) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// An outage in progress: since when, and the pause before the next try.
@@ -161,7 +149,7 @@ impl Link {
                     Failure::Refused(why) => return Err(anyhow::anyhow!(why)),
                     Failure::Rejected => {
                         tracing::error!(
-                            error = %chain(&err),
+                            error = %error_chain(&err),
                             dropped = request.results.len(),
                             "the service refused a batch of results; dropped"
                         );
@@ -190,11 +178,11 @@ impl Link {
         match &mut self.outage {
             Some(outage) => {
                 outage.retry = (outage.retry * 2).min(MAX_RETRY);
-                tracing::debug!(error = %chain(err), retry_in = ?outage.retry, "the service is still away");
+                tracing::debug!(error = %error_chain(err), retry_in = ?outage.retry, "the service is still away");
             }
             None => {
                 tracing::warn!(
-                    error = %chain(err),
+                    error = %error_chain(err),
                     waiting,
                     "cannot reach the service; probing on with the last assignment, keeping the \
                      newest result per proxy until it answers"

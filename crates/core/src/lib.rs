@@ -20,7 +20,8 @@
 //! - [`history`]: the recording seam of persisted history: checks and status
 //!   transitions handed to the store in one transaction ([`HistoryRecorder`]).
 //! - [`rollup`]: the hourly rollup of a proxy's checks and its latency sketch.
-//! - [`human`]: how long something lasted, as people read it.
+//! - [`human`]: how long something lasted, and an error with its causes,
+//!   as people read them.
 //! - [`vantage`]: the places probes come from, and the quorum rule that
 //!   turns one result per vantage into the overall status.
 //! - [`maintenance_filter`]: what a write of shared results records while

@@ -20,6 +20,7 @@ use openidconnect::{
     HttpResponse, IssuerUrl, JsonWebKeySet, Nonce, PkceCodeChallenge, PkceCodeVerifier,
     RedirectUrl, Scope, TokenResponse,
 };
+use proxyhealth_core::human::error_chain;
 use serde_json::Value;
 use std::future::Future;
 use std::sync::Arc;
@@ -266,16 +267,4 @@ fn payload(id_token: &CoreIdToken) -> Option<Value> {
 
 fn rejected(err: ClaimsVerificationError) -> LoginError {
     LoginError::Rejected(format!("the ID token was refused: {err}"))
-}
-
-/// An error with its sources, `: `-joined.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
