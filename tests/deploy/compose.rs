@@ -7,8 +7,8 @@
 //! the replicas see.
 
 use crate::support::{
-    Cleanup, bases, compose_command, docker, docker_available, image, inspect, logs, published,
-    root, unique,
+    Cleanup, bases, compose_command, create_fake_proxy, docker, docker_available, image, inspect,
+    logs, published, root, unique,
 };
 use proxyhealth_api::ApiClient;
 use proxyhealth_api::wire::{CreateProxyRequest, RegisterRequest};
@@ -31,24 +31,6 @@ const REPLICAS: [&str; 3] = ["proxyhealth-1", "proxyhealth-2", "proxyhealth-3"];
 /// One Compose stack at a time: the bounds asserted are the replicas', not
 /// those of a machine running four stacks at once.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// The fake proxy's HAProxy configuration: a healthy report, as a Coder
-/// workspace proxy answers `GET /healthz-report`, at `fake:9000`; at
-/// `fake:9001` a proxy that hangs, so each check holds its lease for the
-/// whole check timeout.
-const FAKE_PROXY: &str = r#"defaults
-    mode http
-    timeout connect 2s
-    timeout client 10s
-    timeout server 10s
-frontend fake
-    bind :9000
-    http-request return status 200 content-type application/json hdr X-Coder-Build-Version v2.20.0 string "{\"errors\":[],\"warnings\":[]}"
-frontend hang
-    bind :9001
-    timeout tarpit 1m
-    http-request tarpit
-"#;
 
 /// A started stack: its project, its secrets, the admin token, and the fake
 /// proxy on its front network at `http://fake:9000`.
@@ -115,26 +97,15 @@ impl Stack {
             String::from_utf8_lossy(&output.stderr)
         );
 
-        let fake_config = files.path().join("fake.cfg");
-        std::fs::write(&fake_config, FAKE_PROXY).expect("write the fake's configuration");
         let fake = format!("{project}-fake");
-        cleanup.container(&fake);
-        docker(&[
-            "run",
-            "--detach",
-            "--name",
+        create_fake_proxy(
+            &mut cleanup,
             &fake,
-            "--network",
             &format!("{project}_front"),
-            "--network-alias",
             "fake",
-            "--volume",
-            &format!(
-                "{}:/usr/local/etc/haproxy/haproxy.cfg:ro",
-                fake_config.display()
-            ),
-            &bases()["haproxy"],
-        ]);
+            files.path(),
+        );
+        docker(&["start", &fake]);
         let stack = Stack {
             args,
             env,

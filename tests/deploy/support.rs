@@ -85,6 +85,7 @@ pub fn logs(name: &str) -> String {
 pub struct Cleanup {
     containers: Vec<String>,
     volumes: Vec<String>,
+    networks: Vec<String>,
     projects: Vec<Project>,
 }
 
@@ -101,6 +102,11 @@ impl Cleanup {
     /// Removes the volume `name` at the end.
     pub fn volume(&mut self, name: &str) {
         self.volumes.push(name.to_owned());
+    }
+
+    /// Removes the network `name` at the end, after the containers on it.
+    pub fn network(&mut self, name: &str) {
+        self.networks.push(name.to_owned());
     }
 
     /// Takes the Compose project `compose ARGS` names (with the variables
@@ -130,15 +136,46 @@ impl Drop for Cleanup {
                 .args(["volume", "rm", "-f", name])
                 .output();
         }
+        for name in &self.networks {
+            let _ = Command::new("docker")
+                .args(["network", "rm", name])
+                .output();
+        }
     }
 }
 
-/// A name no other run uses: `PREFIX-PID-N`.
+/// The label on what a test creates by hand (`docker network create`,
+/// `docker create`), so leftovers of a run killed before its clean-up can be
+/// found: `docker ps -a --filter label=proxyhealth-test`.
+pub const LABEL: &str = "proxyhealth-test=deploy";
+
+/// Creates the network `name` (removed by `cleanup`); `internal` ones reach
+/// nothing outside Docker, only the containers on them.
+pub fn network(cleanup: &mut Cleanup, name: &str, internal: bool) {
+    cleanup.network(name);
+    let mut args = vec!["network", "create", "--label", LABEL];
+    if internal {
+        args.push("--internal");
+    }
+    args.push(name);
+    docker(&args);
+}
+
+/// A name no other run uses: `PREFIX-PID-RUN-N`, where RUN comes from the
+/// time the run started, so that the leftovers of an earlier run killed
+/// before its clean-up never collide even when its process id comes again.
 pub fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static NEXT: AtomicUsize = AtomicUsize::new(0);
+    static RUN: OnceLock<u32> = OnceLock::new();
+    let run = RUN.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|since| since.subsec_nanos() ^ since.as_secs() as u32)
+            .unwrap_or_default()
+    });
     format!(
-        "{prefix}-{}-{}",
+        "{prefix}-{}-{run:x}-{}",
         std::process::id(),
         NEXT.fetch_add(1, Ordering::SeqCst)
     )
@@ -268,4 +305,51 @@ pub fn compose_command(args: &[String], env: &[(String, String)]) -> Command {
     command.args(args);
     command.envs(env.iter().map(|(name, value)| (name, value)));
     command
+}
+
+/// A fake workspace proxy's HAProxy configuration: a healthy report, as a
+/// Coder workspace proxy answers `GET /healthz-report`, at port 9000; at
+/// port 9001 a proxy that hangs, so each check lasts the whole check timeout.
+const FAKE_PROXY: &str = r#"defaults
+    mode http
+    timeout connect 2s
+    timeout client 10s
+    timeout server 10s
+frontend fake
+    bind :9000
+    http-request return status 200 content-type application/json hdr X-Coder-Build-Version v2.20.0 string "{\"errors\":[],\"warnings\":[]}"
+frontend hang
+    bind :9001
+    timeout tarpit 1m
+    http-request tarpit
+"#;
+
+/// Creates (does not start) the fake proxy `name` (Debian's HAProxy with
+/// [`FAKE_PROXY`]'s configuration, written into `dir`) on `network`, where
+/// it is reached as `alias`: `http://ALIAS:9000` healthy, `:9001` hanging.
+/// Connect it to more networks, then `docker start` it.
+pub fn create_fake_proxy(
+    cleanup: &mut Cleanup,
+    name: &str,
+    network: &str,
+    alias: &str,
+    dir: &Path,
+) {
+    let config = dir.join(format!("{name}.cfg"));
+    std::fs::write(&config, FAKE_PROXY).expect("write the fake proxy's configuration");
+    cleanup.container(name);
+    docker(&[
+        "create",
+        "--name",
+        name,
+        "--label",
+        LABEL,
+        "--network",
+        network,
+        "--network-alias",
+        alias,
+        "--volume",
+        &format!("{}:/usr/local/etc/haproxy/haproxy.cfg:ro", config.display()),
+        &bases()["haproxy"],
+    ]);
 }
