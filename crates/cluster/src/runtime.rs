@@ -7,7 +7,7 @@ use crate::metrics::ClusterMetrics;
 use crate::replica_engine::ReplicaEngine;
 use crate::settings::ClusterSettings;
 use crate::shared::Shared;
-use crate::{membership, probing, view};
+use crate::{membership, peers, probing, view};
 use proxyhealth_core::ProxySource;
 use proxyhealth_store::{ListenerStats, NoticeSource, ReplicaId, ReplicaInfo};
 use std::sync::Arc;
@@ -122,6 +122,7 @@ impl Replica {
         let membership = tokio::spawn(membership::run(Arc::clone(&shared), loops.clone()));
         let view = tokio::spawn(view::run(Arc::clone(&shared), listener, loops.clone()));
         let probing = tokio::spawn(probing::run(Arc::clone(&shared), loops.clone()));
+        let peers = tokio::spawn(peers::run(Arc::clone(&shared), loops.clone()));
         shutdown.cancelled().await;
         loops.cancel();
         if tokio::time::timeout(STOP_TIMEOUT, probing).await.is_err() {
@@ -129,6 +130,7 @@ impl Replica {
         }
         let _ = membership.await;
         let _ = view.await;
+        let _ = peers.await;
         let me = shared.me();
         match tokio::time::timeout(STOP_TIMEOUT, shared.coordination.stop(me)).await {
             Ok(Ok(())) => tracing::info!(replica_id = %me, "replica stopped"),

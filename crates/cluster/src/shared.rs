@@ -24,7 +24,8 @@ pub(crate) struct Shared {
     me: parking_lot::RwLock<ReplicaId>,
     /// The generation the published view is complete up to.
     view_generation: AtomicI64,
-    /// Live replicas at the last heartbeat (this one included; at least 1).
+    /// Live replicas of this replica's vantage at the last heartbeat (this
+    /// one included; at least 1): those that can give a second opinion.
     live: AtomicUsize,
     /// Wakes the probe loop to claim now (a due notice, a finished write).
     pub(crate) wake: Notify,
@@ -80,7 +81,8 @@ impl Shared {
         self.view_generation.store(generation, Ordering::Release);
     }
 
-    /// Live replicas at the last heartbeat (at least 1: this one).
+    /// Live replicas of this vantage at the last heartbeat (at least 1:
+    /// this one).
     pub(crate) fn live(&self) -> usize {
         self.live.load(Ordering::Relaxed).max(1)
     }

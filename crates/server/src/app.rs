@@ -383,6 +383,7 @@ impl Application {
                     version: env!("CARGO_PKG_VERSION").to_owned(),
                     listen_addr: addr.to_string(),
                     pid: std::process::id(),
+                    vantage: engine.options().vantage.to_string(),
                 };
                 let source = Arc::clone(&store) as Arc<dyn ProxySource>;
                 let replica = Replica::start(&replica_engine, source, info, cluster)
