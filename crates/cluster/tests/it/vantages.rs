@@ -1,7 +1,8 @@
 //! Replicas naming different vantages on one PostgreSQL: each vantage checks
 //! every proxy every interval (its replicas sharing the work through the
 //! claims), every replica judges by the quorum over all vantages' readings,
-//! and a change of the overall status is recorded and notified once.
+//! agents' results received by one replica count on every replica, and a
+//! change of the overall status is recorded and notified once.
 //!
 //! Each vantage's checks come from its own loopback address (the engine's
 //! source address, as the agent's `--source-address`), and one proxy answers
@@ -11,10 +12,12 @@ use crate::support::{
     INTERVAL, Running, TestCluster, engine_options, eventually, healthy_fleet, notification_rows,
     notifying_cluster,
 };
-use proxyhealth_core::{Status, VantageName};
+use proxyhealth_core::{HealthReport, Status, VantageName};
+use proxyhealth_engine::vantages::RemoteCheck;
 use proxyhealth_testkit::per_client::{PerClientProxy, Treatment};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// How long every view may take to show a change.
@@ -223,6 +226,118 @@ async fn a_proxy_cut_off_from_two_of_three_replica_vantages_is_unreachable_every
         [(Some("ok".to_owned()), "unreachable".to_owned())],
         "one notification row for the cluster"
     );
+    for replica in replicas {
+        replica.stop().await;
+    }
+    db.finish().await;
+}
+
+/// Sends `status` results of `proxy` as agent vantage `vantage` to
+/// `replica` every `period`, as an agent's batches reach the one replica
+/// its connection lands on: the replica's engine takes them and its store
+/// keeps them (what the agent results route does).
+fn agent_sending(
+    db: &TestCluster,
+    replica: &Running,
+    vantage: VantageName,
+    proxy: Uuid,
+    status: Status,
+    period: Duration,
+) -> tokio::task::JoinHandle<()> {
+    let engine = replica.engine.clone();
+    let vantages = db.store.vantages().expect("PostgreSQL keeps vantages");
+    tokio::spawn(async move {
+        loop {
+            let check = RemoteCheck {
+                proxy_id: proxy,
+                status,
+                latency_ms: Some(40),
+                checked_at: OffsetDateTime::now_utc(),
+                report: HealthReport::error("connection refused"),
+            };
+            let intake = engine.take_vantage_results(&vantage, vec![check]).await;
+            vantages
+                .keep_readings(&vantage, &intake.accepted)
+                .await
+                .expect("keep the readings");
+            tokio::time::sleep(period).await;
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_agents_result_received_by_one_replica_counts_on_every_replica_and_is_notified_once() {
+    let Some(db) = notifying_cluster().await else {
+        return;
+    };
+    let proxy = PerClientProxy::start().await;
+    let id = db.proxy("sydney", &proxy.url).await;
+    let ap_south = db
+        .store
+        .vantages()
+        .expect("PostgreSQL keeps vantages")
+        .create("ap-south")
+        .await
+        .expect("create the agents' vantage")
+        .vantage
+        .name;
+    let replicas = vec![
+        vantage_replica(&db, "a", "eu-west", 2).await,
+        vantage_replica(&db, "b", "us-east", 3).await,
+    ];
+    eventually(LIMIT, "both replicas see the proxy ok", || {
+        replicas.iter().all(|r| r.status(&id) == Some(Status::Ok))
+    })
+    .await;
+    // the agent reaches replica a only
+    let agent = agent_sending(
+        &db,
+        &replicas[0],
+        ap_south,
+        id,
+        Status::Unreachable,
+        INTERVAL / 2,
+    );
+    eventually(LIMIT, "replica b shows the agent's partial outage", || {
+        seen(&replicas[1], &id).is_some_and(|(status, warnings, vantages)| {
+            status == Status::Ok
+                && vantages
+                    == rows(&[
+                        ("ap-south", Status::Unreachable),
+                        ("eu-west", Status::Ok),
+                        ("us-east", Status::Ok),
+                    ])
+                && warnings.first().is_some_and(|w| {
+                    w == "partial outage: failing from 1 of 3 vantages: ap-south (unreachable: connection refused)"
+                })
+        })
+    })
+    .await;
+    proxy.treat(address(3), Treatment::CutOff);
+    eventually(LIMIT, "both replicas show the proxy unreachable", || {
+        replicas.iter().all(|r| {
+            r.engine.status_of(&id).is_some_and(|s| {
+                s.status == Status::Unreachable
+                    && s.report.errors.first().is_some_and(|e| {
+                        e.starts_with(
+                            "unreachable from 2 of 3 vantages: ap-south (unreachable: connection refused); us-east (unreachable: ",
+                        )
+                    })
+            })
+        })
+    })
+    .await;
+    proxyhealth_testkit::eventually(LIMIT, "the change is notified", async || {
+        !notification_rows(&db, id).await.is_empty()
+    })
+    .await;
+    tokio::time::sleep(4 * INTERVAL).await;
+    assert_eq!(
+        notification_rows(&db, id).await,
+        [(Some("ok".to_owned()), "unreachable".to_owned())],
+        "one notification row for the cluster"
+    );
+    agent.abort();
     for replica in replicas {
         replica.stop().await;
     }
