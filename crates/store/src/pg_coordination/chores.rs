@@ -55,8 +55,9 @@ impl PgCoordination {
     /// Deletes replica rows dead or stopped for longer than
     /// [`super::CoordinationSettings::replica_ttl`], observations older than
     /// [`super::CoordinationSettings::observation_ttl`] or of deleted
-    /// replicas, the rows of proxies that no longer exist, and vantages'
-    /// readings of proxies that are deleted.
+    /// replicas, the rows of proxies that no longer exist, the check rows of
+    /// vantages no known replica names, and vantages' readings of proxies
+    /// that are deleted.
     pub async fn prune(&self) -> Result<(), StoreError> {
         sqlx::query(
             "WITH gone AS ( \
@@ -78,6 +79,11 @@ impl PgCoordination {
         for orphans in [
             "DELETE FROM proxyhealth_checks WHERE proxy_id IN ( \
                SELECT proxy_id FROM proxyhealth_checks EXCEPT SELECT id FROM workspace_proxies)",
+            // and the rows of a vantage none of whose replicas is known any
+            // more (all pruned): a vantage retired for good
+            "DELETE FROM proxyhealth_checks WHERE vantage NOT IN ( \
+               SELECT vantage FROM proxyhealth_replicas) \
+               AND EXISTS (SELECT 1 FROM proxyhealth_replicas)",
             "DELETE FROM proxyhealth_observations WHERE proxy_id IN ( \
                SELECT proxy_id FROM proxyhealth_observations \
                EXCEPT SELECT id FROM workspace_proxies)",
