@@ -37,6 +37,7 @@
 //! - `probing`: the claim and check loop.
 //! - `peers`: agents' readings kept by any replica, read back; the fleet
 //!   judged again every interval.
+//! - `partials`: partial outages' changes offered to the store's recorder.
 //! - [`replica_engine`]: [`ReplicaEngine`], the engine a replica runs on,
 //!   built with the cluster's re-checks installed (the only way to get one).
 //! - [`runtime`]: [`Replica`]: start, run, stop.
@@ -46,11 +47,12 @@
 //! ```text
 //! runtime    → shared, membership, view, probing, peers, settings, metrics,
 //!              error, replica_engine
-//! peers      → shared, quiet
+//! peers      → shared, quiet, partials
+//! partials   → shared
 //! replica_engine → rechecks
 //! probing    → shared, writer, settings, quiet
 //! writer     → shared, settings
-//! view       → shared, quiet
+//! view       → shared, quiet, partials
 //! membership → shared, quiet
 //! shared     → settings, metrics
 //! rechecks   → nothing of this crate
@@ -59,6 +61,7 @@
 pub mod error;
 mod membership;
 pub mod metrics;
+mod partials;
 mod peers;
 mod probing;
 mod quiet;

@@ -3,8 +3,10 @@
 //! received them, read back every safety period (those kept since the last
 //! read, on the database's clock) and whole every full-reload period; and the
 //! whole fleet judged again every interval, so a vantage that went quiet is
-//! left out of the quorum on every replica alike.
+//! left out of the quorum on every replica alike. The partial outages these
+//! judgements change are offered to the store.
 
+use crate::partials;
 use crate::quiet::Quiet;
 use crate::shared::Shared;
 use std::sync::Arc;
@@ -36,8 +38,10 @@ pub(crate) async fn run(shared: Arc<Shared>, shutdown: CancellationToken) {
             _ = whole.tick() => None,
             _ = read.tick() => since,
             _ = judge.tick() => {
-                let ids: Vec<Uuid> = shared.engine.snapshot().statuses().keys().copied().collect();
-                shared.engine.rejudge_proxies(ids).await;
+                let before = shared.engine.snapshot_arc();
+                let ids: Vec<Uuid> = before.statuses().keys().copied().collect();
+                shared.engine.rejudge_proxies(ids.clone()).await;
+                partials::offer(&shared, &before, &ids).await;
                 continue;
             }
         };
@@ -47,7 +51,10 @@ pub(crate) async fn run(shared: Arc<Shared>, shutdown: CancellationToken) {
                 if let Some(read_at) = kept.read_at {
                     since = Some(read_at - OVERLAP);
                 }
+                let before = shared.engine.snapshot_arc();
+                let ids: Vec<Uuid> = kept.readings.iter().map(|(id, _)| *id).collect();
                 shared.engine.take_peer_readings(kept.readings).await;
+                partials::offer(&shared, &before, &ids).await;
             }
             Err(err) => quiet.warn("reading the agents' kept results", &err),
         }

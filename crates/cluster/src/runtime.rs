@@ -47,8 +47,9 @@ impl Replica {
         info: ReplicaInfo,
         settings: ClusterSettings,
     ) -> Result<Replica, ClusterError> {
-        let coordination = Arc::clone(engine.coordination());
-        let engine = engine.engine().clone();
+        let engine_parts = engine;
+        let coordination = Arc::clone(engine_parts.coordination());
+        let engine = engine_parts.engine().clone();
         let metrics = ClusterMetrics::register(engine.registry()).map_err(ClusterError::Metrics)?;
         let me = coordination
             .register(info.clone())
@@ -62,6 +63,7 @@ impl Replica {
             metrics,
             info,
             me,
+            engine_parts.partials(),
         ));
         // before the first claim: a replica that just joined must know it
         // is not alone, or it would skip the second opinion

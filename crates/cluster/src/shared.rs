@@ -4,7 +4,7 @@
 
 use crate::metrics::ClusterMetrics;
 use crate::settings::ClusterSettings;
-use proxyhealth_core::ProxySource;
+use proxyhealth_core::{PartialRecorder, ProxySource};
 use proxyhealth_engine::Engine;
 use proxyhealth_store::{Coordination, ReplicaId, ReplicaInfo};
 use std::sync::Arc;
@@ -29,6 +29,8 @@ pub(crate) struct Shared {
     live: AtomicUsize,
     /// Wakes the probe loop to claim now (a due notice, a finished write).
     pub(crate) wake: Notify,
+    /// Where partial outages are kept, when they are.
+    pub(crate) partials: Option<Arc<dyn PartialRecorder>>,
 }
 
 impl Shared {
@@ -40,6 +42,7 @@ impl Shared {
         metrics: ClusterMetrics,
         info: ReplicaInfo,
         me: ReplicaId,
+        partials: Option<Arc<dyn PartialRecorder>>,
     ) -> Shared {
         Shared {
             coordination,
@@ -52,6 +55,7 @@ impl Shared {
             view_generation: AtomicI64::new(0),
             live: AtomicUsize::new(1),
             wake: Notify::new(),
+            partials,
         }
     }
 

@@ -12,6 +12,7 @@
 //! milliseconds; it is merged keeping whatever is newer than it (see
 //! [`ViewRead::Whole`]).
 
+use crate::partials;
 use crate::quiet::Quiet;
 use crate::shared::Shared;
 use futures::FutureExt;
@@ -99,11 +100,24 @@ async fn publish_whole(
 /// all of them (a stored result carries its writer's judgement, made with
 /// the readings that replica held then).
 async fn publish(shared: &Shared, split: Split, read: ViewRead, info: SweepInfo) {
+    let before = shared.engine.snapshot_arc();
+    let whole = read != ViewRead::Since;
     let mut ids: Vec<Uuid> = split.own.iter().map(|status| status.proxy.id).collect();
     shared.engine.publish_view(split.own, read, info);
     ids.extend(split.peers.iter().map(|(id, _)| *id));
     shared.engine.take_peer_readings(split.peers).await;
-    shared.engine.rejudge_proxies(ids).await;
+    shared.engine.rejudge_proxies(ids.clone()).await;
+    if whole {
+        // a whole read may change any proxy
+        ids = shared
+            .engine
+            .snapshot()
+            .statuses()
+            .keys()
+            .copied()
+            .collect();
+    }
+    partials::offer(shared, &before, &ids).await;
 }
 
 /// A batch of stored results, split by vantage.

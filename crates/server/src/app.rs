@@ -315,6 +315,13 @@ impl Application {
             Some(coordination) => {
                 let built = ReplicaEngine::build(builder, Arc::clone(coordination))
                     .map_err(AppError::Engine)?;
+                // partial outages kept by the store, once for the cluster
+                let built = match store.history() {
+                    Some(history) => built.with_partial_outages(
+                        proxyhealth_store::partial_recorder(history, settings.notify.partial),
+                    ),
+                    None => built,
+                };
                 (built.engine().clone(), Some(built))
             }
             // one replica: the engine writes history before it publishes

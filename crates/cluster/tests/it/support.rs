@@ -265,7 +265,13 @@ impl Running {
         if let Some(client) = client {
             builder = builder.client(client);
         }
-        let replica_engine = ReplicaEngine::build(builder, coordination).expect("engine");
+        let mut replica_engine = ReplicaEngine::build(builder, coordination).expect("engine");
+        // as `serve --notify-partial` does: partial outages kept, and notified
+        // when the store has targets
+        if let Some(history) = store.history() {
+            replica_engine = replica_engine
+                .with_partial_outages(proxyhealth_store::partial_recorder(history, true));
+        }
         let engine = replica_engine.engine().clone();
         let mut settings = cluster_settings(&options);
         tweak(&mut settings);

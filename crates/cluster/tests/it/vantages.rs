@@ -2,7 +2,8 @@
 //! every proxy every interval (its replicas sharing the work through the
 //! claims), every replica judges by the quorum over all vantages' readings,
 //! agents' results received by one replica count on every replica, and a
-//! change of the overall status is recorded and notified once.
+//! change of the overall status, or a partial outage, is kept and notified
+//! once.
 //!
 //! Each vantage's checks come from its own loopback address (the engine's
 //! source address, as the agent's `--source-address`), and one proxy answers
@@ -127,10 +128,33 @@ async fn replicas_naming_different_vantages_each_check_every_proxy_every_interva
     db.finish().await;
 }
 
+/// The partial outages kept of `proxy`: (vantages as JSON text, ended).
+async fn partial_outages(db: &TestCluster, proxy: Uuid) -> Vec<(String, bool)> {
+    let mut conn = db.connect().await;
+    sqlx::query_as(
+        "SELECT vantages::text, ended_at IS NOT NULL FROM proxyhealth_partial_outages \
+         WHERE proxy_id = $1 ORDER BY started_at",
+    )
+    .bind(proxy)
+    .fetch_all(&mut conn)
+    .await
+    .expect("read the partial outages")
+}
+
+/// The notification rows of `proxy` that change its overall status (a
+/// partial outage's rows go from `ok` to `ok`).
+async fn status_notifications(db: &TestCluster, proxy: Uuid) -> Vec<(Option<String>, String)> {
+    notification_rows(db, proxy)
+        .await
+        .into_iter()
+        .filter(|(from, to)| from.as_ref() != Some(to))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_proxy_cut_off_from_one_replica_vantage_is_ok_on_every_replica_with_a_warning_naming_it()
-{
-    let Some(db) = TestCluster::postgres().await else {
+async fn a_proxy_cut_off_from_one_replica_vantage_is_ok_on_every_replica_with_a_partial_outage_kept_once()
+ {
+    let Some(db) = notifying_cluster().await else {
         return;
     };
     let proxy = PerClientProxy::start().await;
@@ -167,6 +191,42 @@ async fn a_proxy_cut_off_from_one_replica_vantage_is_ok_on_every_replica_with_a_
         },
     )
     .await;
+    // kept once for the cluster, and its start notified once
+    tokio::time::sleep(3 * INTERVAL).await;
+    assert_eq!(
+        partial_outages(&db, id).await,
+        [("[\"us-east\"]".to_owned(), false)],
+        "one open partial outage naming us-east"
+    );
+    assert_eq!(
+        notification_rows(&db, id).await,
+        [(Some("ok".to_owned()), "ok".to_owned())],
+        "its start notified once"
+    );
+    proxy.treat(address(3), Treatment::Answer);
+    proxyhealth_testkit::eventually(LIMIT, "the partial outage ends", async || {
+        partial_outages(&db, id).await == [("[\"us-east\"]".to_owned(), true)]
+    })
+    .await;
+    tokio::time::sleep(3 * INTERVAL).await;
+    assert_eq!(
+        partial_outages(&db, id).await,
+        [("[\"us-east\"]".to_owned(), true)],
+        "the one outage, ended"
+    );
+    assert_eq!(
+        notification_rows(&db, id).await,
+        [
+            (Some("ok".to_owned()), "ok".to_owned()),
+            (Some("ok".to_owned()), "ok".to_owned())
+        ],
+        "its start and its end notified once each"
+    );
+    assert!(
+        replicas.iter().all(|r| seen(r, &id)
+            .is_some_and(|(status, warnings, _)| status == Status::Ok && warnings.is_empty())),
+        "no warning left"
+    );
     for replica in replicas {
         replica.stop().await;
     }
@@ -216,13 +276,13 @@ async fn a_proxy_cut_off_from_two_of_three_replica_vantages_is_unreachable_every
     })
     .await;
     proxyhealth_testkit::eventually(LIMIT, "the change is notified", async || {
-        !notification_rows(&db, id).await.is_empty()
+        !status_notifications(&db, id).await.is_empty()
     })
     .await;
     // every replica has had intervals to offer the change again
     tokio::time::sleep(4 * INTERVAL).await;
     assert_eq!(
-        notification_rows(&db, id).await,
+        status_notifications(&db, id).await,
         [(Some("ok".to_owned()), "unreachable".to_owned())],
         "one notification row for the cluster"
     );
@@ -328,12 +388,12 @@ async fn an_agents_result_received_by_one_replica_counts_on_every_replica_and_is
     })
     .await;
     proxyhealth_testkit::eventually(LIMIT, "the change is notified", async || {
-        !notification_rows(&db, id).await.is_empty()
+        !status_notifications(&db, id).await.is_empty()
     })
     .await;
     tokio::time::sleep(4 * INTERVAL).await;
     assert_eq!(
-        notification_rows(&db, id).await,
+        status_notifications(&db, id).await,
         [(Some("ok".to_owned()), "unreachable".to_owned())],
         "one notification row for the cluster"
     );
