@@ -54,7 +54,7 @@
 //! writer     → shared, settings
 //! view       → shared, quiet, partials
 //! membership → shared, quiet
-//! shared     → settings, metrics
+//! shared     → settings, metrics, replica_engine
 //! rechecks   → nothing of this crate
 //! ```
 

@@ -47,24 +47,14 @@ impl Replica {
         info: ReplicaInfo,
         settings: ClusterSettings,
     ) -> Result<Replica, ClusterError> {
-        let engine_parts = engine;
-        let coordination = Arc::clone(engine_parts.coordination());
-        let engine = engine_parts.engine().clone();
-        let metrics = ClusterMetrics::register(engine.registry()).map_err(ClusterError::Metrics)?;
+        let coordination = Arc::clone(engine.coordination());
+        let metrics =
+            ClusterMetrics::register(engine.engine().registry()).map_err(ClusterError::Metrics)?;
         let me = coordination
             .register(info.clone())
             .await
             .map_err(ClusterError::Register)?;
-        let shared = Arc::new(Shared::new(
-            Arc::clone(&coordination),
-            engine,
-            source,
-            settings,
-            metrics,
-            info,
-            me,
-            engine_parts.partials(),
-        ));
+        let shared = Arc::new(Shared::new(engine, source, settings, metrics, info, me));
         // before the first claim: a replica that just joined must know it
         // is not alone, or it would skip the second opinion
         membership::count_live(&shared).await;

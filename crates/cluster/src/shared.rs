@@ -3,6 +3,7 @@
 //! generation, how many replicas are live, and the wake-up of the claim loop.
 
 use crate::metrics::ClusterMetrics;
+use crate::replica_engine::ReplicaEngine;
 use crate::settings::ClusterSettings;
 use proxyhealth_core::{PartialRecorder, ProxySource};
 use proxyhealth_engine::Engine;
@@ -34,19 +35,19 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The state of a replica of `engine`'s cluster, registered as `me`.
     pub(crate) fn new(
-        coordination: Arc<dyn Coordination>,
-        engine: Engine,
+        engine: &ReplicaEngine,
         source: Arc<dyn ProxySource>,
         settings: ClusterSettings,
         metrics: ClusterMetrics,
         info: ReplicaInfo,
         me: ReplicaId,
-        partials: Option<Arc<dyn PartialRecorder>>,
     ) -> Shared {
         Shared {
-            coordination,
-            engine,
+            coordination: Arc::clone(engine.coordination()),
+            engine: engine.engine().clone(),
+            partials: engine.partials(),
             source,
             settings,
             metrics,
@@ -55,7 +56,6 @@ impl Shared {
             view_generation: AtomicI64::new(0),
             live: AtomicUsize::new(1),
             wake: Notify::new(),
-            partials,
         }
     }
 

@@ -37,14 +37,14 @@ async fn vantage_replica(db: &TestCluster, name: &str, vantage: &str, n: u8) -> 
     Running::start_with(db, name, options, None, |_| {}).await
 }
 
+/// One vantage's reading as a test compares it: (name, status, stale).
+type Row = (String, Status, bool);
+
 /// The overall status and warnings of proxy `id` on `replica`, and its
 /// vantages' (name, status, stale) by name.
-fn seen(
-    replica: &Running,
-    id: &Uuid,
-) -> Option<(Status, Vec<String>, Vec<(String, Status, bool)>)> {
+fn seen(replica: &Running, id: &Uuid) -> Option<(Status, Vec<String>, Vec<Row>)> {
     let status = replica.engine.status_of(id)?;
-    let mut vantages: Vec<(String, Status, bool)> = status
+    let mut vantages: Vec<Row> = status
         .vantages
         .iter()
         .map(|v| (v.vantage.to_string(), v.status, v.stale))
@@ -55,7 +55,7 @@ fn seen(
 }
 
 /// `(vantage, status, stale)` rows, for comparing with [`seen`]'s.
-fn rows(expected: &[(&str, Status)]) -> Vec<(String, Status, bool)> {
+fn rows(expected: &[(&str, Status)]) -> Vec<Row> {
     expected
         .iter()
         .map(|(name, status)| ((*name).to_owned(), *status, false))
