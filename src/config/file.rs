@@ -220,7 +220,7 @@ mod tests {
         assert_eq!(
             err,
             "unknown key `bogus` (known keys: db, coder, coordination_schema, timeout, parallelism, body_cap, \
-             follow_redirects, tls_insecure, dns_server, tls_ca_file, tls_ca_mode, tls_client_cert, \
+             follow_redirects, tls_insecure, dns_server, source_address, tls_ca_file, tls_ca_mode, tls_client_cert, \
              tls_client_key, tls_expiry_warning, latency_warning, listen, interval, rise, fall, \
              admin_token, second_opinion, public_reads, log_format, history_retention, audit_retention, \
              vantage, vantage_quorum, notify_webhook, \

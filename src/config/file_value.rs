@@ -14,7 +14,7 @@ use super::units::{
 use proxyhealth_engine::CaMode;
 use serde::Deserialize;
 use serde::de::{Deserializer, Error as _};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -118,6 +118,16 @@ pub fn socket_addr<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>
 /// A DNS server, `IP:PORT` or an IP alone, as [`parse_dns_server`] reads it.
 pub fn dns_server<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
     read(d, |value| parse_str(value, parse_dns_server))
+}
+
+/// A local IP address.
+pub fn ip_addr<'de, D: Deserializer<'de>>(d: D) -> Result<Option<IpAddr>, D::Error> {
+    read(d, |value| {
+        parse_str(value, |text| {
+            text.parse::<IpAddr>()
+                .map_err(|err| format!("{err} (expected an IP address, e.g. 127.0.0.2)"))
+        })
+    })
 }
 
 /// `human` or `json`.

@@ -9,7 +9,7 @@ use super::units::{
 };
 use clap::builder::BoolishValueParser;
 use proxyhealth_engine::{CaMode, EngineOptions, RedirectPolicy};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -89,6 +89,18 @@ settings_group! {
         )]
         #[serde(deserialize_with = "file_value::dns_server")]
         pub dns_server: Option<SocketAddr>,
+
+        /// Make every check from this local address (a replica's vantage on a
+        /// host with several addresses); a proxy of the other family is then
+        /// unreachable
+        #[arg(
+            long,
+            env = "PROXYHEALTH_SOURCE_ADDRESS",
+            value_name = "IP",
+            help_default = "the system picks"
+        )]
+        #[serde(deserialize_with = "file_value::ip_addr")]
+        pub source_address: Option<IpAddr>,
 
         /// PEM file of one or more CA certificates trusted for proxies (a
         /// company CA); read at start, a bad file stops the start
@@ -170,6 +182,7 @@ impl ProbeLayer {
         set(&mut engine.redirects, self.follow_redirects.map(policy));
         set(&mut engine.tls_insecure, self.tls_insecure);
         set(&mut engine.dns_server, self.dns_server.map(Some));
+        set(&mut engine.source_address, self.source_address.map(Some));
         set(&mut engine.tls_ca_file, self.tls_ca_file.map(Some));
         set(&mut engine.tls_ca_mode, self.tls_ca_mode);
         set(&mut engine.tls_client_cert, self.tls_client_cert.map(Some));

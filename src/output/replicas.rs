@@ -164,6 +164,7 @@ mod tests {
             hostname: host.into(),
             version: "1.2.3".into(),
             listen_addr: "127.0.0.1:8080".into(),
+            vantage: "local".into(),
             started_at: OffsetDateTime::UNIX_EPOCH,
             heartbeat_at: OffsetDateTime::UNIX_EPOCH,
             heartbeat_age_ms: 1234,

@@ -586,6 +586,7 @@ mod tests {
                 hostname: "h".into(),
                 version: "1".into(),
                 listen_addr: "127.0.0.1:1".into(),
+                vantage: "local".into(),
                 started_at: at,
                 heartbeat_at: at,
                 heartbeat_age_ms: 5,

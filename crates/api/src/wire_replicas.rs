@@ -43,6 +43,10 @@ pub struct ReplicaReport {
     pub version: String,
     /// The address its HTTP server listens on.
     pub listen_addr: String,
+    /// The vantage it checks from (`serve --vantage`): replicas naming the
+    /// same one share its checks, and each vantage checks every proxy.
+    #[serde(default)]
+    pub vantage: String,
     /// When it registered.
     #[serde(with = "time::serde::rfc3339")]
     pub started_at: OffsetDateTime,

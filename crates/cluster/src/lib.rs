@@ -35,6 +35,9 @@
 //! - `view`: the view loop and the full load.
 //! - `writer`: batched, fenced writes and second-opinion hand-offs.
 //! - `probing`: the claim and check loop.
+//! - `peers`: agents' readings kept by any replica, read back; the fleet
+//!   judged again every interval.
+//! - `partials`: partial outages' changes offered to the store's recorder.
 //! - [`replica_engine`]: [`ReplicaEngine`], the engine a replica runs on,
 //!   built with the cluster's re-checks installed (the only way to get one).
 //! - [`runtime`]: [`Replica`]: start, run, stop.
@@ -42,20 +45,24 @@
 //! Who uses whom (`use crate::` edges; `settings`, `metrics`, `quiet` and
 //! `error` are leaves):
 //! ```text
-//! runtime    → shared, membership, view, probing, settings, metrics, error,
-//!              replica_engine
+//! runtime    → shared, membership, view, probing, peers, settings, metrics,
+//!              error, replica_engine
+//! peers      → shared, quiet, partials
+//! partials   → shared
 //! replica_engine → rechecks
 //! probing    → shared, writer, settings, quiet
 //! writer     → shared, settings
-//! view       → shared, quiet
+//! view       → shared, quiet, partials
 //! membership → shared, quiet
-//! shared     → settings, metrics
+//! shared     → settings, metrics, replica_engine
 //! rechecks   → nothing of this crate
 //! ```
 
 pub mod error;
 mod membership;
 pub mod metrics;
+mod partials;
+mod peers;
 mod probing;
 mod quiet;
 pub mod rechecks;

@@ -77,8 +77,9 @@ async fn heartbeat(shared: &Shared, quiet: &mut Quiet) -> bool {
     }
 }
 
-/// Counts the live replicas (for the second opinion and the metric); a
-/// failure keeps the last count.
+/// Counts the live replicas (the metric) and those of this replica's
+/// vantage (the second opinion: a replica of the same vantage confirms a
+/// failure); a failure keeps the last counts.
 pub(crate) async fn count_live(shared: &Shared) {
     match shared
         .coordination
@@ -87,7 +88,11 @@ pub(crate) async fn count_live(shared: &Shared) {
     {
         Ok(rows) => {
             let live = rows.iter().filter(|row| row.live).count();
-            shared.set_live(live);
+            let same_vantage = rows
+                .iter()
+                .filter(|row| row.live && row.vantage == shared.info.vantage)
+                .count();
+            shared.set_live(same_vantage);
             shared
                 .metrics
                 .live_replicas

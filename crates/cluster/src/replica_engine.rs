@@ -3,6 +3,7 @@
 //! that would re-check proxies alone behind the cluster's back.
 
 use crate::rechecks::ClusterRechecks;
+use proxyhealth_core::PartialRecorder;
 use proxyhealth_engine::{Engine, EngineBuilder, EngineError};
 use proxyhealth_store::{Claims, Coordination};
 use std::sync::Arc;
@@ -11,10 +12,21 @@ use std::sync::Arc;
 /// its re-checks are asked of the cluster ([`ClusterRechecks`]), one check in
 /// the cluster each, and it writes no history of its own (a replica writes
 /// history with its fenced results instead).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ReplicaEngine {
     engine: Engine,
     coordination: Arc<dyn Coordination>,
+    partials: Option<Arc<dyn PartialRecorder>>,
+}
+
+impl std::fmt::Debug for ReplicaEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplicaEngine")
+            .field("engine", &self.engine)
+            .field("coordination", &self.coordination)
+            .field("partials", &self.partials.is_some())
+            .finish()
+    }
 }
 
 impl ReplicaEngine {
@@ -31,7 +43,16 @@ impl ReplicaEngine {
         Ok(ReplicaEngine {
             engine,
             coordination,
+            partials: None,
         })
+    }
+
+    /// Keeps partial outages with `recorder` (the store's, which decides
+    /// from the outages it keeps open, so the replicas offering the same
+    /// change keep it once).
+    pub fn with_partial_outages(mut self, recorder: Arc<dyn PartialRecorder>) -> Self {
+        self.partials = Some(recorder);
+        self
     }
 
     /// The engine, for the service's reads and metrics.
@@ -42,5 +63,10 @@ impl ReplicaEngine {
     /// The coordination the replica will join.
     pub(crate) fn coordination(&self) -> &Arc<dyn Coordination> {
         &self.coordination
+    }
+
+    /// Where the replica keeps partial outages, if it does.
+    pub(crate) fn partials(&self) -> Option<Arc<dyn PartialRecorder>> {
+        self.partials.clone()
     }
 }

@@ -7,7 +7,7 @@ use crate::metrics::ClusterMetrics;
 use crate::replica_engine::ReplicaEngine;
 use crate::settings::ClusterSettings;
 use crate::shared::Shared;
-use crate::{membership, probing, view};
+use crate::{membership, peers, probing, view};
 use proxyhealth_core::ProxySource;
 use proxyhealth_store::{ListenerStats, NoticeSource, ReplicaId, ReplicaInfo};
 use std::sync::Arc;
@@ -48,21 +48,13 @@ impl Replica {
         settings: ClusterSettings,
     ) -> Result<Replica, ClusterError> {
         let coordination = Arc::clone(engine.coordination());
-        let engine = engine.engine().clone();
-        let metrics = ClusterMetrics::register(engine.registry()).map_err(ClusterError::Metrics)?;
+        let metrics =
+            ClusterMetrics::register(engine.engine().registry()).map_err(ClusterError::Metrics)?;
         let me = coordination
             .register(info.clone())
             .await
             .map_err(ClusterError::Register)?;
-        let shared = Arc::new(Shared::new(
-            Arc::clone(&coordination),
-            engine,
-            source,
-            settings,
-            metrics,
-            info,
-            me,
-        ));
+        let shared = Arc::new(Shared::new(engine, source, settings, metrics, info, me));
         // before the first claim: a replica that just joined must know it
         // is not alone, or it would skip the second opinion
         membership::count_live(&shared).await;
@@ -122,6 +114,7 @@ impl Replica {
         let membership = tokio::spawn(membership::run(Arc::clone(&shared), loops.clone()));
         let view = tokio::spawn(view::run(Arc::clone(&shared), listener, loops.clone()));
         let probing = tokio::spawn(probing::run(Arc::clone(&shared), loops.clone()));
+        let peers = tokio::spawn(peers::run(Arc::clone(&shared), loops.clone()));
         shutdown.cancelled().await;
         loops.cancel();
         if tokio::time::timeout(STOP_TIMEOUT, probing).await.is_err() {
@@ -129,6 +122,7 @@ impl Replica {
         }
         let _ = membership.await;
         let _ = view.await;
+        let _ = peers.await;
         let me = shared.me();
         match tokio::time::timeout(STOP_TIMEOUT, shared.coordination.stop(me)).await {
             Ok(Ok(())) => tracing::info!(replica_id = %me, "replica stopped"),

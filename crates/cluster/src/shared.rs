@@ -3,8 +3,9 @@
 //! generation, how many replicas are live, and the wake-up of the claim loop.
 
 use crate::metrics::ClusterMetrics;
+use crate::replica_engine::ReplicaEngine;
 use crate::settings::ClusterSettings;
-use proxyhealth_core::ProxySource;
+use proxyhealth_core::{PartialRecorder, ProxySource};
 use proxyhealth_engine::Engine;
 use proxyhealth_store::{Coordination, ReplicaId, ReplicaInfo};
 use std::sync::Arc;
@@ -24,16 +25,19 @@ pub(crate) struct Shared {
     me: parking_lot::RwLock<ReplicaId>,
     /// The generation the published view is complete up to.
     view_generation: AtomicI64,
-    /// Live replicas at the last heartbeat (this one included; at least 1).
+    /// Live replicas of this replica's vantage at the last heartbeat (this
+    /// one included; at least 1): those that can give a second opinion.
     live: AtomicUsize,
     /// Wakes the probe loop to claim now (a due notice, a finished write).
     pub(crate) wake: Notify,
+    /// Where partial outages are kept, when they are.
+    pub(crate) partials: Option<Arc<dyn PartialRecorder>>,
 }
 
 impl Shared {
+    /// The state of a replica of `engine`'s cluster, registered as `me`.
     pub(crate) fn new(
-        coordination: Arc<dyn Coordination>,
-        engine: Engine,
+        engine: &ReplicaEngine,
         source: Arc<dyn ProxySource>,
         settings: ClusterSettings,
         metrics: ClusterMetrics,
@@ -41,8 +45,9 @@ impl Shared {
         me: ReplicaId,
     ) -> Shared {
         Shared {
-            coordination,
-            engine,
+            coordination: Arc::clone(engine.coordination()),
+            engine: engine.engine().clone(),
+            partials: engine.partials(),
             source,
             settings,
             metrics,
@@ -80,7 +85,8 @@ impl Shared {
         self.view_generation.store(generation, Ordering::Release);
     }
 
-    /// Live replicas at the last heartbeat (at least 1: this one).
+    /// Live replicas of this vantage at the last heartbeat (at least 1:
+    /// this one).
     pub(crate) fn live(&self) -> usize {
         self.live.load(Ordering::Relaxed).max(1)
     }

@@ -12,16 +12,19 @@
 //! milliseconds; it is merged keeping whatever is newer than it (see
 //! [`ViewRead::Whole`]).
 
+use crate::partials;
 use crate::quiet::Quiet;
 use crate::shared::Shared;
 use futures::FutureExt;
-use proxyhealth_core::ProxyStatus;
+use proxyhealth_core::{ProxyStatus, VantageName, VantageReading};
+use proxyhealth_engine::vantages::own_reading;
 use proxyhealth_engine::{SweepInfo, ViewRead};
 use proxyhealth_store::{Notice, NoticeSource, ResultBatch, StoreError};
 use std::sync::Arc;
 use time::OffsetDateTime;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
 /// Which read the view needs next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -38,7 +41,7 @@ pub(crate) async fn load_all(shared: &Shared) -> Result<(), StoreError> {
     let started = Instant::now();
     let batch = shared.coordination.all_results().await?;
     let generation = batch.generation;
-    publish_whole(shared, batch, ViewRead::Replace, started_at, started);
+    publish_whole(shared, batch, ViewRead::Replace, started_at, started).await;
     shared.reset_view_generation(generation);
     Ok(())
 }
@@ -56,7 +59,12 @@ async fn read_whole(shared: Arc<Shared>) -> WholeRead {
 
 /// Merges a periodic whole read into the view: a proxy keeps a status newer
 /// than the read, and one missing from it is dropped unless newer.
-fn merge_whole(shared: &Shared, batch: ResultBatch, started_at: OffsetDateTime, started: Instant) {
+async fn merge_whole(
+    shared: &Shared,
+    batch: ResultBatch,
+    started_at: OffsetDateTime,
+    started: Instant,
+) {
     let generation = batch.generation;
     let as_of = u64::try_from(generation).unwrap_or(0);
     publish_whole(
@@ -65,25 +73,88 @@ fn merge_whole(shared: &Shared, batch: ResultBatch, started_at: OffsetDateTime, 
         ViewRead::Whole { as_of },
         started_at,
         started,
-    );
+    )
+    .await;
     shared.set_view_generation(generation);
 }
 
 /// Publishes a whole read, merged as `read` says.
-fn publish_whole(
+async fn publish_whole(
     shared: &Shared,
     batch: ResultBatch,
     read: ViewRead,
     started_at: OffsetDateTime,
     started: Instant,
 ) {
-    let statuses = statuses_of(batch);
+    let split = split(shared, batch);
     let info = SweepInfo {
         started_at,
         duration: started.elapsed(),
-        proxies: statuses.len(),
+        proxies: split.own.len(),
     };
-    shared.engine.publish_view(statuses, read, info);
+    publish(shared, split, read, info).await;
+}
+
+/// Publishes the own vantage's results merged as `read` says, takes the
+/// other vantages' readings, and judges every proxy they touch again with
+/// all of them (a stored result carries its writer's judgement, made with
+/// the readings that replica held then).
+async fn publish(shared: &Shared, split: Split, read: ViewRead, info: SweepInfo) {
+    let before = shared.engine.snapshot_arc();
+    let whole = read != ViewRead::Since;
+    let mut ids: Vec<Uuid> = split.own.iter().map(|status| status.proxy.id).collect();
+    shared.engine.publish_view(split.own, read, info);
+    ids.extend(split.peers.iter().map(|(id, _)| *id));
+    shared.engine.take_peer_readings(split.peers).await;
+    shared.engine.rejudge_proxies(ids.clone()).await;
+    if whole {
+        // a whole read may change any proxy
+        ids = shared
+            .engine
+            .snapshot()
+            .statuses()
+            .keys()
+            .copied()
+            .collect();
+    }
+    partials::offer(shared, &before, &ids).await;
+}
+
+/// A batch of stored results, split by vantage.
+struct Split {
+    /// The results of this replica's vantage, as statuses; each one's
+    /// `check_seq` is its generation, so an older result never replaces a
+    /// newer one in the snapshot. (A result the store could not read,
+    /// written by a replica of another version, say, is not in the batch:
+    /// the next check of that proxy replaces it.)
+    own: Vec<ProxyStatus>,
+    /// Every other vantage's result, as that vantage's reading.
+    peers: Vec<(Uuid, VantageReading)>,
+}
+
+fn split(shared: &Shared, batch: ResultBatch) -> Split {
+    let own_name = &shared.engine.options().vantage;
+    let mut split = Split {
+        own: Vec::with_capacity(batch.rows.len()),
+        peers: Vec::new(),
+    };
+    for row in batch.rows {
+        if row.vantage == own_name.as_str() {
+            let mut status = row.result;
+            status.check_seq = u64::try_from(row.generation).unwrap_or(0);
+            split.own.push(status);
+            continue;
+        }
+        match VantageName::new(&row.vantage) {
+            Ok(vantage) => split
+                .peers
+                .push((row.proxy_id, own_reading(&row.result, &vantage))),
+            Err(err) => {
+                tracing::warn!(vantage = %row.vantage, error = %err, "a stored result of a vantage with a bad name is left out");
+            }
+        }
+    }
+    split
 }
 
 /// Reads the results newer than the view and publishes them.
@@ -95,31 +166,15 @@ async fn load_since(shared: &Shared) -> Result<(), StoreError> {
         .results_since(shared.view_generation())
         .await?;
     let generation = batch.generation;
-    let statuses = statuses_of(batch);
+    let split = split(shared, batch);
     let info = SweepInfo {
         started_at,
         duration: started.elapsed(),
         proxies: shared.engine.snapshot().statuses().len(),
     };
-    shared.engine.publish_view(statuses, ViewRead::Since, info);
+    publish(shared, split, ViewRead::Since, info).await;
     shared.set_view_generation(generation);
     Ok(())
-}
-
-/// The stored results as statuses; each one's `check_seq` is its generation,
-/// so an older result never replaces a newer one in the snapshot. (A result
-/// the store could not read, written by a replica of another version, say,
-/// is not in the batch: the next check of that proxy replaces it.)
-fn statuses_of(batch: ResultBatch) -> Vec<ProxyStatus> {
-    batch
-        .rows
-        .into_iter()
-        .map(|row| {
-            let mut status = row.result;
-            status.check_seq = u64::try_from(row.generation).unwrap_or(0);
-            status
-        })
-        .collect()
 }
 
 /// Keeps the view in step until `shutdown`. Due notices wake the probe loop.
@@ -168,7 +223,7 @@ pub(crate) async fn run(
                 whole = None;
                 match done {
                     Ok((Ok(batch), started_at, started)) => {
-                        merge_whole(&shared, batch, started_at, started);
+                        merge_whole(&shared, batch, started_at, started).await;
                     }
                     // a failed whole read is made again, whole, at once
                     Ok((Err(err), ..)) => {

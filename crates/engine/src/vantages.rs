@@ -271,7 +271,11 @@ impl Judge<'_> {
         let mut vantages = Vec::with_capacity(remote.len() + 1);
         vantages.push(own);
         vantages.extend(remote.iter().cloned());
-        let verdict = verdict(&vantages, now, self.interval, self.quorum);
+        // judged in name order, so the vantages a report names come in the
+        // same order on every replica whichever vantage is its own
+        let mut by_name = vantages.clone();
+        by_name.sort_by(|a, b| a.vantage.cmp(&b.vantage));
+        let verdict = verdict(&by_name, now, self.interval, self.quorum);
         for reading in &mut vantages {
             reading.stale = verdict.is_stale(&reading.vantage);
         }

@@ -315,6 +315,13 @@ impl Application {
             Some(coordination) => {
                 let built = ReplicaEngine::build(builder, Arc::clone(coordination))
                     .map_err(AppError::Engine)?;
+                // partial outages kept by the store, once for the cluster
+                let built = match store.history() {
+                    Some(history) => built.with_partial_outages(
+                        proxyhealth_store::partial_recorder(history, settings.notify.partial),
+                    ),
+                    None => built,
+                };
                 (built.engine().clone(), Some(built))
             }
             // one replica: the engine writes history before it publishes
@@ -383,6 +390,7 @@ impl Application {
                     version: env!("CARGO_PKG_VERSION").to_owned(),
                     listen_addr: addr.to_string(),
                     pid: std::process::id(),
+                    vantage: engine.options().vantage.to_string(),
                 };
                 let source = Arc::clone(&store) as Arc<dyn ProxySource>;
                 let replica = Replica::start(&replica_engine, source, info, cluster)

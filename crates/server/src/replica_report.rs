@@ -167,6 +167,7 @@ fn replica(row: &ReplicaRow, this: Option<Uuid>) -> ReplicaReport {
         hostname: row.hostname.clone(),
         version: row.version.clone(),
         listen_addr: row.listen_addr.clone(),
+        vantage: row.vantage.clone(),
         started_at: row.started_at,
         heartbeat_at: row.heartbeat_at,
         heartbeat_age_ms: millis(row.heartbeat_age),

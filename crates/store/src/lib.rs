@@ -108,9 +108,9 @@ pub mod vantages;
 pub use audit::{AuditFilter, AuditLog, AuditRecord, NewAuditEntry};
 pub use clock::StoreClock;
 pub use coordination::{
-    Claim, Claims, Coordination, Disagreement, ListenerStats, Membership, Notice, NoticeSource,
-    Observation, Observations, ReplicaId, ReplicaInfo, ReplicaRow, ResultBatch, ResultRow,
-    ResultWrite, SharedView, WriteOutcome,
+    Claim, Claims, Coordination, Disagreement, KeptReadings, ListenerStats, Membership, Notice,
+    NoticeSource, Observation, Observations, ReplicaId, ReplicaInfo, ReplicaRow, ResultBatch,
+    ResultRow, ResultWrite, SharedView, WriteOutcome,
 };
 pub use error::{StoreError, TokenError};
 pub use history::{HistoryStore, HourBucket, Pruned, UptimeCounts, partial_recorder};

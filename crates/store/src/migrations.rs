@@ -109,6 +109,10 @@ const POSTGRES: &[File] = &[
         "20261225000000_vantage_history.sql",
         include_str!("../migrations/postgres/20261225000000_vantage_history.sql"),
     ),
+    (
+        "20261227000000_vantage_groups.sql",
+        include_str!("../migrations/postgres/20261227000000_vantage_groups.sql"),
+    ),
 ];
 
 /// The SQLite migrator.

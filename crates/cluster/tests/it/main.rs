@@ -16,3 +16,4 @@ mod maintenance;
 mod second_opinion;
 mod sharing;
 mod support;
+mod vantages;

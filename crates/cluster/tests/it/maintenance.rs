@@ -4,12 +4,14 @@
 //! count for no uptime; a change still true when the window ends is
 //! recorded and notified once, by whichever replica writes next.
 
-use crate::support::{HEALTHY, Running, TestCluster, every_view_shows, plain_replicas};
+use crate::support::{
+    HEALTHY, Running, TestCluster, every_view_shows, notification_rows, notifying_cluster,
+    plain_replicas,
+};
 use proxyhealth_core::Status;
 use proxyhealth_core::maintenance::{MaintenanceScope, MaintenanceWindow, NewMaintenance};
-use proxyhealth_store::{OpenOptions, OutboxPolicy};
+use proxyhealth_testkit::FakeProxy;
 use proxyhealth_testkit::fake_proxy::json;
-use proxyhealth_testkit::{FakeProxy, shared_postgres_url};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -18,20 +20,6 @@ use uuid::Uuid;
 
 /// How long a view may take to show a change.
 const LIMIT: Duration = Duration::from_secs(10);
-
-/// A cluster whose stores write a notification row per change for `hook`,
-/// at once (no damping).
-async fn notifying_cluster() -> Option<TestCluster> {
-    let url = shared_postgres_url()?;
-    let options = OpenOptions {
-        outbox_policy: OutboxPolicy {
-            targets: vec!["hook".to_owned()],
-            damping: Duration::ZERO,
-        },
-        ..OpenOptions::default()
-    };
-    Some(TestCluster::postgres_with(url, options).await)
-}
 
 /// A proxy whose health the test switches.
 async fn switchable() -> (FakeProxy, Arc<AtomicBool>) {
@@ -82,19 +70,6 @@ async fn moves(db: &TestCluster, proxy: Uuid) -> Vec<(Option<Status>, Status)> {
         .iter()
         .map(|t| (t.from, t.to))
         .collect()
-}
-
-/// The notification rows of the proxy, as (from, to) words.
-async fn notification_rows(db: &TestCluster, proxy: Uuid) -> Vec<(Option<String>, String)> {
-    let mut conn = db.connect().await;
-    sqlx::query_as(
-        "SELECT from_status, to_status FROM proxyhealth_notifications \
-         WHERE proxy_id = $1 ORDER BY at, id",
-    )
-    .bind(proxy)
-    .fetch_all(&mut conn)
-    .await
-    .expect("read the notification rows")
 }
 
 /// The checks the proxy's rollups count.

@@ -6,8 +6,8 @@ use proxyhealth_cluster::{ClusterSettings, Replica, ReplicaEngine};
 use proxyhealth_core::{ProxySource, Status};
 use proxyhealth_engine::{Engine, EngineOptions};
 use proxyhealth_store::{
-    Coordination, MemoryCoordination, MemoryStore, NewProxy, OpenOptions, ProxyStore, Registration,
-    ReplicaId, ReplicaInfo, open_store,
+    Coordination, MemoryCoordination, MemoryStore, NewProxy, OpenOptions, OutboxPolicy, ProxyStore,
+    Registration, ReplicaId, ReplicaInfo, open_store,
 };
 use proxyhealth_testkit::{FakeProxy, TestDatabase, shared_postgres_url};
 use sqlx::PgConnection;
@@ -150,6 +150,33 @@ impl TestCluster {
     }
 }
 
+/// A cluster whose stores write a notification row per change for `hook`,
+/// at once (no damping).
+pub async fn notifying_cluster() -> Option<TestCluster> {
+    let url = shared_postgres_url()?;
+    let options = OpenOptions {
+        outbox_policy: OutboxPolicy {
+            targets: vec!["hook".to_owned()],
+            damping: Duration::ZERO,
+        },
+        ..OpenOptions::default()
+    };
+    Some(TestCluster::postgres_with(url, options).await)
+}
+
+/// The notification rows of the proxy, as (from, to) words.
+pub async fn notification_rows(db: &TestCluster, proxy: Uuid) -> Vec<(Option<String>, String)> {
+    let mut conn = db.connect().await;
+    sqlx::query_as(
+        "SELECT from_status, to_status FROM proxyhealth_notifications \
+         WHERE proxy_id = $1 ORDER BY at, id",
+    )
+    .bind(proxy)
+    .fetch_all(&mut conn)
+    .await
+    .expect("read the notification rows")
+}
+
 /// `count` healthy fake proxies registered in `db` as `p0`, `p1`, …, and
 /// their ids, in that order.
 pub async fn healthy_fleet(db: &TestCluster, count: usize) -> (Vec<FakeProxy>, Vec<Uuid>) {
@@ -219,15 +246,32 @@ impl Running {
         client: Option<reqwest::Client>,
         tweak: impl FnOnce(&mut ClusterSettings),
     ) -> Running {
+        Running::start_with(db, name, engine_options(), client, tweak).await
+    }
+
+    /// Starts a replica on `db` whose engine runs with `options` (its
+    /// vantage, the address its checks come from).
+    pub async fn start_with(
+        db: &TestCluster,
+        name: &str,
+        options: EngineOptions,
+        client: Option<reqwest::Client>,
+        tweak: impl FnOnce(&mut ClusterSettings),
+    ) -> Running {
         let (store, coordination) = db.replica_parts().await;
-        let options = engine_options();
         let mut builder = Engine::builder()
             .store(Arc::clone(&store) as Arc<dyn ProxySource>)
             .options(options.clone());
         if let Some(client) = client {
             builder = builder.client(client);
         }
-        let replica_engine = ReplicaEngine::build(builder, coordination).expect("engine");
+        let mut replica_engine = ReplicaEngine::build(builder, coordination).expect("engine");
+        // as `serve --notify-partial` does: partial outages kept, and notified
+        // when the store has targets
+        if let Some(history) = store.history() {
+            replica_engine = replica_engine
+                .with_partial_outages(proxyhealth_store::partial_recorder(history, true));
+        }
         let engine = replica_engine.engine().clone();
         let mut settings = cluster_settings(&options);
         tweak(&mut settings);
@@ -239,6 +283,7 @@ impl Running {
                 version: "test".to_owned(),
                 listen_addr: "127.0.0.1:1".to_owned(),
                 pid: std::process::id(),
+                vantage: options.vantage.to_string(),
             },
             settings,
         )

@@ -44,6 +44,33 @@ impl Engine {
         self.inner.remote.write().restore(readings);
     }
 
+    /// Takes readings other replicas have (their vantages' own results, or
+    /// agents' results another replica received), each unless a newer one
+    /// of its vantage is there, and judges their proxies again, publishing
+    /// what changed. Readings of this engine's own vantage are left out:
+    /// those are its own results.
+    pub async fn take_peer_readings(&self, readings: Vec<(Uuid, VantageReading)>) {
+        let own = &self.inner.options.vantage;
+        let readings: Vec<(Uuid, VantageReading)> = readings
+            .into_iter()
+            .filter(|(_, reading)| &reading.vantage != own)
+            .collect();
+        if readings.is_empty() {
+            return;
+        }
+        let mut ids: Vec<Uuid> = readings.iter().map(|(id, _)| *id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        self.inner.remote.write().restore(readings);
+        self.rejudge(ids, OffsetDateTime::now_utc()).await;
+    }
+
+    /// Judges `ids` again with the readings held (a shared view replaced
+    /// their statuses with another replica's judgement of them).
+    pub async fn rejudge_proxies(&self, ids: Vec<Uuid>) {
+        self.rejudge(ids, OffsetDateTime::now_utc()).await;
+    }
+
     /// Forgets every reading of `vantage` (it was deleted) and judges its
     /// proxies again without them.
     pub async fn forget_vantage(&self, vantage: &VantageName) {

@@ -32,6 +32,7 @@ fn info(hostname: &str, port: u16) -> ReplicaInfo {
         version: "9.9.9-test".to_owned(),
         listen_addr: format!("127.0.0.1:{port}"),
         pid: 42,
+        vantage: "local".to_owned(),
     }
 }
 

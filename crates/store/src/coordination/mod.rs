@@ -35,7 +35,7 @@ mod types;
 pub use notice::{ListenerStats, Notice, NoticeSource};
 pub use traits::{Claims, Coordination, Membership, Observations, SharedView};
 pub use types::{
-    Claim, Disagreement, Observation, ReplicaId, ReplicaInfo, ReplicaRow, ResultBatch, ResultRow,
-    ResultWrite, WriteOutcome,
+    Claim, Disagreement, KeptReadings, Observation, ReplicaId, ReplicaInfo, ReplicaRow,
+    ResultBatch, ResultRow, ResultWrite, WriteOutcome,
 };
 pub(crate) use types::{disagreements_of, history_through};

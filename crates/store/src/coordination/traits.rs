@@ -14,8 +14,8 @@ use uuid::Uuid;
 
 use super::notice::NoticeSource;
 use super::types::{
-    Claim, Disagreement, Observation, ReplicaId, ReplicaInfo, ReplicaRow, ResultBatch, ResultWrite,
-    WriteOutcome,
+    Claim, Disagreement, KeptReadings, Observation, ReplicaId, ReplicaInfo, ReplicaRow,
+    ResultBatch, ResultWrite, WriteOutcome,
 };
 use crate::StoreError;
 
@@ -48,7 +48,9 @@ pub trait Membership: Send + Sync + std::fmt::Debug {
 #[async_trait::async_trait]
 pub trait Claims: Send + Sync + std::fmt::Debug {
     /// Claims up to `limit` due proxies for `owner` with a lease of `lease`,
-    /// oldest due first. Two concurrent claimers get disjoint sets. A proxy
+    /// oldest due first, of the vantage `owner` registered with (each
+    /// vantage has its own row of every proxy, shared by the replicas naming
+    /// it). Two concurrent claimers get disjoint sets. A proxy
     /// whose lease ran out is due again and its claim says whom it was taken
     /// over from. A proxy deferred by `owner` for a second opinion is not
     /// claimable by `owner` until the deferral's window ends.
@@ -99,8 +101,8 @@ pub trait Claims: Send + Sync + std::fmt::Debug {
     ) -> Result<bool, StoreError>;
 
     /// Makes a proxy due now (creating its row if needed) and sends a due
-    /// notice: one check in the cluster follows, however many replicas hear it
-    /// (the claim decides). A request made while the proxy is being checked
+    /// notice: one check per vantage of the cluster follows, however many
+    /// replicas hear it (the claim decides). A request made while the proxy is being checked
     /// makes it due again right after that check's write.
     /// [`StoreError::NotFound`] for an unknown or deleted proxy.
     async fn request_check(&self, proxy_id: Uuid) -> Result<(), StoreError>;
@@ -128,6 +130,18 @@ pub trait SharedView: Send + Sync + std::fmt::Debug {
     /// Opens a notice listener. Open it before the first full load, so
     /// nothing written in between is missed.
     async fn listen(&self) -> Result<Box<dyn NoticeSource>, StoreError>;
+
+    /// The agents' readings any replica kept at or after `since` (backend
+    /// clock; `None` for all of them), so every replica judges with the
+    /// results of agents that reach another one. A backend without kept
+    /// readings has none.
+    async fn readings_since(
+        &self,
+        since: Option<OffsetDateTime>,
+    ) -> Result<KeptReadings, StoreError> {
+        let _ = since;
+        Ok(KeptReadings::default())
+    }
 }
 
 /// Observations and the consistency report: what each replica saw, where

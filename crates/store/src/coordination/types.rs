@@ -21,6 +21,9 @@ pub struct ReplicaInfo {
     pub listen_addr: String,
     /// Its process id.
     pub pid: u32,
+    /// The vantage it probes from (`serve --vantage`): it claims only that
+    /// vantage's check rows, shared with the other replicas naming it.
+    pub vantage: String,
 }
 
 /// One replica row as the consistency report shows it; ages and liveness are
@@ -37,6 +40,8 @@ pub struct ReplicaRow {
     pub listen_addr: String,
     /// Its process id.
     pub pid: u32,
+    /// The vantage it probes from.
+    pub vantage: String,
     /// When it registered (backend clock).
     pub started_at: OffsetDateTime,
     /// Its last heartbeat (backend clock).
@@ -122,6 +127,9 @@ pub enum WriteOutcome {
 pub struct ResultRow {
     /// The proxy.
     pub proxy_id: Uuid,
+    /// The vantage whose replicas checked it: each vantage of the cluster
+    /// keeps its own newest result of every proxy.
+    pub vantage: String,
     /// The result's view generation.
     pub generation: i64,
     /// The status the writer passed (its `check_seq` is local to a process
@@ -215,4 +223,17 @@ pub(crate) fn disagreements_of(observations: Vec<Observation>) -> Vec<Disagreeme
         }
     }
     out
+}
+
+/// Readings of other vantages kept by any replica since a time, read in one
+/// statement: what a replica that did not receive them needs to judge with
+/// them too.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct KeptReadings {
+    /// The backend's clock when they were read: the next read asks for those
+    /// kept since a little before it (a write that began before the read and
+    /// committed after it is stamped earlier than the read).
+    pub read_at: Option<OffsetDateTime>,
+    /// (proxy id, reading), each reading's `vantage` its vantage's name.
+    pub readings: Vec<(Uuid, proxyhealth_core::VantageReading)>,
 }

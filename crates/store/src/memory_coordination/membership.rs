@@ -90,6 +90,7 @@ impl Membership for MemoryCoordination {
                     version: replica.info.version.clone(),
                     listen_addr: replica.info.listen_addr.clone(),
                     pid: replica.info.pid,
+                    vantage: replica.info.vantage.clone(),
                     started_at: self.clock.date(replica.started),
                     heartbeat_at: self.clock.date(replica.heartbeat),
                     stopped_at: replica.stopped.map(|at| self.clock.date(at)),

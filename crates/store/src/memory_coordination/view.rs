@@ -22,8 +22,14 @@ impl MemoryCoordination {
             .filter(|(proxy_id, _)| live.contains_key(proxy_id))
             .filter_map(|(proxy_id, row)| {
                 let stored = row.result.as_ref()?;
+                // one probing group here: a row is its writer's vantage's
+                let vantage = state.replicas.get(&stored.checked_by).map_or_else(
+                    || proxyhealth_core::VantageName::DEFAULT.to_owned(),
+                    |replica| replica.info.vantage.clone(),
+                );
                 (stored.generation > generation).then(|| ResultRow {
                     proxy_id: *proxy_id,
+                    vantage,
                     generation: stored.generation,
                     result: stored.result.clone(),
                     checked_at: self.clock.date(stored.checked),

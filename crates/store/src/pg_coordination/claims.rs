@@ -28,10 +28,12 @@ impl Claims for PgCoordination {
         self.ensure_now_and_then().await?;
         let rows = sqlx::query(
             "WITH due AS ( \
-               SELECT c.proxy_id, c.lease_owner AS previous_owner \
+               SELECT c.proxy_id, c.vantage, c.lease_owner AS previous_owner \
                FROM proxyhealth_checks c \
                JOIN workspace_proxies p ON p.id = c.proxy_id AND p.deleted = false \
-               WHERE c.due_at <= now() \
+               WHERE c.vantage = COALESCE( \
+                   (SELECT r.vantage FROM proxyhealth_replicas r WHERE r.id = $1), 'local') \
+                 AND c.due_at <= now() \
                  AND (c.lease_until IS NULL OR c.lease_until < now()) \
                  AND (c.confirm_for IS DISTINCT FROM $1 OR c.confirm_until <= now()) \
                ORDER BY c.due_at \
@@ -43,7 +45,7 @@ impl Claims for PgCoordination {
                  due_at = now() + $2 * interval '1 millisecond', \
                  attempt = c.attempt + 1, \
                  claimed_requests = c.requests \
-             FROM due WHERE c.proxy_id = due.proxy_id \
+             FROM due WHERE c.proxy_id = due.proxy_id AND c.vantage = due.vantage \
              RETURNING c.proxy_id, c.attempt, due.previous_owner, c.status, \
                CASE WHEN c.confirm_for IS DISTINCT FROM $1 \
                  AND c.confirm_until > now() THEN c.confirm_for END AS confirming",
@@ -212,18 +214,21 @@ impl Claims for PgCoordination {
     }
 
     async fn request_check(&self, proxy_id: Uuid) -> Result<(), StoreError> {
-        let rows = sqlx::query(
-            "WITH up AS ( \
-               INSERT INTO proxyhealth_checks (proxy_id) \
-               SELECT id FROM workspace_proxies WHERE id = $1 AND deleted = false \
-               ON CONFLICT (proxy_id) DO UPDATE SET \
+        let rows = sqlx::query(concat!(
+            "WITH ",
+            super::vantages_cte!(),
+            ", up AS ( \
+               INSERT INTO proxyhealth_checks (proxy_id, vantage) \
+               SELECT p.id, v.vantage FROM workspace_proxies p CROSS JOIN vantages v \
+               WHERE p.id = $1 AND p.deleted = false \
+               ON CONFLICT (proxy_id, vantage) DO UPDATE SET \
                  requests = proxyhealth_checks.requests + 1, \
                  due_at = CASE WHEN proxyhealth_checks.lease_until >= now() \
                           THEN proxyhealth_checks.due_at \
                           ELSE LEAST(proxyhealth_checks.due_at, now()) END \
                RETURNING proxy_id) \
-             SELECT proxy_id, pg_notify('proxyhealth_due', proxy_id::text) FROM up",
-        )
+             SELECT proxy_id, pg_notify('proxyhealth_due', proxy_id::text) FROM up"
+        ))
         .bind(proxy_id)
         .fetch_all(&self.pool)
         .await

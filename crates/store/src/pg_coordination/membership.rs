@@ -19,17 +19,21 @@ impl Membership for PgCoordination {
         self.prune_now_and_then().await?;
         let id = Uuid::new_v4();
         sqlx::query(
-            "INSERT INTO proxyhealth_replicas (id, hostname, version, listen_addr, pid) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO proxyhealth_replicas (id, hostname, version, listen_addr, pid, vantage) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(id)
         .bind(&info.hostname)
         .bind(&info.version)
         .bind(&info.listen_addr)
         .bind(i64::from(info.pid))
+        .bind(&info.vantage)
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
+        // a vantage's first replica makes its rows at once, not at the next
+        // cluster-wide chore
+        self.ensure_checks_of(&info.vantage).await?;
         Ok(id)
     }
 
@@ -71,7 +75,7 @@ impl Membership for PgCoordination {
 
     async fn replicas(&self, live_window: Duration) -> Result<Vec<ReplicaRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT r.id, r.hostname, r.version, r.listen_addr, r.pid, r.started_at, \
+            "SELECT r.id, r.hostname, r.version, r.listen_addr, r.pid, r.vantage, r.started_at, \
                r.heartbeat_at, r.stopped_at, r.view_generation, \
                (r.heartbeat_at > now() - $1 * interval '1 millisecond' \
                  AND r.stopped_at IS NULL) AS live, \
@@ -101,6 +105,7 @@ fn replica_from_row(row: &PgRow) -> Result<ReplicaRow, StoreError> {
         version: row.try_get("version").map_err(db_err)?,
         listen_addr: row.try_get("listen_addr").map_err(db_err)?,
         pid: u32::try_from(pid).unwrap_or(0),
+        vantage: row.try_get("vantage").map_err(db_err)?,
         started_at: row.try_get("started_at").map_err(db_err)?,
         heartbeat_at: row.try_get("heartbeat_at").map_err(db_err)?,
         stopped_at: row.try_get("stopped_at").map_err(db_err)?,

@@ -107,6 +107,20 @@ impl PgCoordination {
     }
 }
 
+/// A CTE `vantages(vantage)`: the vantages whose replicas have not stopped
+/// (dead ones included: their rows wait for them), or the default vantage
+/// when no replica has registered. Every such vantage has a check row of
+/// every proxy. A macro, so statements `concat!` it into one static text.
+macro_rules! vantages_cte {
+    () => {
+        "v0 AS (SELECT DISTINCT vantage FROM proxyhealth_replicas \
+           WHERE stopped_at IS NULL), \
+         vantages AS (SELECT vantage FROM v0 \
+           UNION ALL SELECT 'local' WHERE NOT EXISTS (SELECT 1 FROM v0))"
+    };
+}
+use vantages_cte;
+
 /// A duration as whole milliseconds for SQL (`$n * interval '1 millisecond'`).
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)

@@ -88,14 +88,17 @@ impl Observations for PgCoordination {
     }
 
     async fn stale(&self, older_than: Duration) -> Result<Vec<Uuid>, StoreError> {
-        sqlx::query_scalar(
-            "SELECT p.id FROM workspace_proxies p \
-             LEFT JOIN proxyhealth_checks c ON c.proxy_id = p.id \
+        // stale when any vantage with replicas has not checked it lately
+        sqlx::query_scalar(concat!(
+            "WITH ",
+            super::vantages_cte!(),
+            " SELECT DISTINCT p.id FROM workspace_proxies p CROSS JOIN vantages v \
+             LEFT JOIN proxyhealth_checks c ON c.proxy_id = p.id AND c.vantage = v.vantage \
              WHERE p.deleted = false \
                AND COALESCE(c.checked_at, c.created_at, p.created_at) \
                    < now() - $1 * interval '1 millisecond' \
-             ORDER BY p.id",
-        )
+             ORDER BY p.id"
+        ))
         .bind(millis(older_than))
         .fetch_all(&self.pool)
         .await

@@ -6,9 +6,11 @@ use uuid::Uuid;
 
 use super::PgCoordination;
 use crate::StoreError;
-use crate::coordination::{NoticeSource, ResultBatch, ResultRow, SharedView};
+use crate::coordination::{KeptReadings, NoticeSource, ResultBatch, ResultRow, SharedView};
 use crate::error::pg_err as db_err;
 use crate::pg_listener::PgNoticeListener;
+use crate::vantages::{reading_from_json, stored_name};
+use time::OffsetDateTime;
 
 /// Most check rows one `results_since` statement reads; more are read in
 /// further pages (each its own snapshot, which is safe: results commit in
@@ -35,7 +37,7 @@ impl PgCoordination {
         let rows = sqlx::query(
             "SELECT v.generation AS view_generation, r.* \
              FROM proxyhealth_view v LEFT JOIN LATERAL ( \
-               SELECT c.proxy_id, c.generation, c.result::text AS result, \
+               SELECT c.proxy_id, c.vantage, c.generation, c.result::text AS result, \
                  c.checked_at, c.checked_by, \
                  COALESCE((SELECT p.deleted FROM workspace_proxies p \
                            WHERE p.id = c.proxy_id), true) AS deleted \
@@ -72,6 +74,7 @@ impl PgCoordination {
             };
             page.rows.push(ResultRow {
                 proxy_id,
+                vantage: row.try_get("vantage").map_err(db_err)?,
                 generation,
                 result,
                 checked_at: row.try_get("checked_at").map_err(db_err)?,
@@ -117,5 +120,37 @@ impl SharedView for PgCoordination {
 
     async fn listen(&self) -> Result<Box<dyn NoticeSource>, StoreError> {
         Ok(Box::new(self.listener().await?))
+    }
+
+    async fn readings_since(
+        &self,
+        since: Option<OffsetDateTime>,
+    ) -> Result<KeptReadings, StoreError> {
+        // one statement: the time of the read and the rows in one snapshot
+        let rows = sqlx::query(
+            "SELECT now() AS read_at, k.* FROM (SELECT 1) one LEFT JOIN LATERAL ( \
+               SELECT v.name, r.proxy_id, r.reading::text AS reading \
+               FROM proxyhealth_vantage_readings r \
+               JOIN proxyhealth_vantages v ON v.id = r.vantage_id \
+               WHERE $1::timestamptz IS NULL OR r.stored_at >= $1) k ON true",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let mut kept = KeptReadings::default();
+        for row in &rows {
+            kept.read_at = Some(row.try_get("read_at").map_err(db_err)?);
+            let Some(name) = row.try_get::<Option<&str>, _>("name").map_err(db_err)? else {
+                continue;
+            };
+            let proxy: Uuid = row.try_get("proxy_id").map_err(db_err)?;
+            let reading = reading_from_json(
+                row.try_get::<&str, _>("reading").map_err(db_err)?,
+                stored_name(name)?,
+            )?;
+            kept.readings.push((proxy, reading));
+        }
+        Ok(kept)
     }
 }

@@ -229,7 +229,10 @@ fn reading_json(reading: &VantageReading) -> Result<String, StoreError> {
 }
 
 /// A reading read back, as the reading of the vantage named `vantage`.
-fn reading_from_json(json: &str, vantage: VantageName) -> Result<VantageReading, StoreError> {
+pub(crate) fn reading_from_json(
+    json: &str,
+    vantage: VantageName,
+) -> Result<VantageReading, StoreError> {
     let mut reading: VantageReading = serde_json::from_str(json)
         .map_err(|err| StoreError::Internal(format!("bad stored vantage reading: {err}")))?;
     reading.vantage = vantage;
@@ -237,7 +240,7 @@ fn reading_from_json(json: &str, vantage: VantageName) -> Result<VantageReading,
 }
 
 /// A stored name read back; a row that breaks the rule is the store's fault.
-fn stored_name(name: &str) -> Result<VantageName, StoreError> {
+pub(crate) fn stored_name(name: &str) -> Result<VantageName, StoreError> {
     VantageName::new(name)
         .map_err(|err| StoreError::Internal(format!("stored vantage name {name:?}: {err}")))
 }

@@ -173,7 +173,7 @@ impl VantageStore for PgVantages {
              FROM unnest($2::uuid[], $3::timestamptz[], $4::text[]) AS r(proxy_id, checked_at, reading) \
              JOIN workspace_proxies p ON p.id = r.proxy_id AND NOT p.deleted \
              ON CONFLICT (vantage_id, proxy_id) DO UPDATE \
-             SET checked_at = EXCLUDED.checked_at, reading = EXCLUDED.reading \
+             SET checked_at = EXCLUDED.checked_at, reading = EXCLUDED.reading, stored_at = now() \
              WHERE EXCLUDED.checked_at >= proxyhealth_vantage_readings.checked_at",
         )
         .bind(id)

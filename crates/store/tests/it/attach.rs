@@ -268,6 +268,7 @@ async fn attached_replicas_coordinate_in_a_schema_of_their_own_and_only_read_cod
         version: "test".to_owned(),
         listen_addr: "127.0.0.1:1".to_owned(),
         pid: 1,
+        vantage: "local".to_owned(),
     };
     let a_id = a.register(info("a")).await.expect("register a");
     let b_id = b.register(info("b")).await.expect("register b");

@@ -160,6 +160,7 @@ fn info(name: &str) -> ReplicaInfo {
         version: "test".into(),
         listen_addr: "127.0.0.1:1".into(),
         pid: 7,
+        vantage: "local".to_owned(),
     }
 }
 
