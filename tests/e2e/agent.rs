@@ -165,7 +165,14 @@ async fn an_agent_sends_results_during_its_round_each_stamped_with_its_own_check
     let first = proxy_seen_by_address(|| HEALTHY.to_owned()).await;
     let last = proxy_seen_by_address(|| HEALTHY.to_owned()).await;
     let server = tokio::task::spawn_blocking(|| {
-        Server::start(&["--interval", "60s", "--timeout", "30s", "--parallelism", "1"])
+        Server::start(&[
+            "--interval",
+            "60s",
+            "--timeout",
+            "30s",
+            "--parallelism",
+            "1",
+        ])
     })
     .await
     .expect("start serve");
@@ -176,11 +183,18 @@ async fn an_agent_sends_results_during_its_round_each_stamped_with_its_own_check
         .expect("the vantage is created")
         .value
         .agent_token;
-    for (name, url) in [("a-first", &first.url), ("b-held", &held.url), ("c-last", &last.url)] {
+    for (name, url) in [
+        ("a-first", &first.url),
+        ("b-held", &held.url),
+        ("c-last", &last.url),
+    ] {
         registered(&api, name, url).await;
         // in the snapshot (and so in the agent's assignment) once checked
         eventually(RESULT_LIMIT, "the service's own check", async || {
-            reading(&api, name, "local").await
+            api.proxy(name)
+                .await
+                .ok()
+                .filter(|p| p.value.status.status.as_str() == "ok")
         })
         .await;
     }

@@ -143,7 +143,10 @@ fn merge(intakes: &mut Vec<VantageIntake>, intake: VantageIntake) {
         Some(merged) => {
             merged.readings.extend(intake.readings);
             merged.history.checks.extend(intake.history.checks);
-            merged.history.transitions.extend(intake.history.transitions);
+            merged
+                .history
+                .transitions
+                .extend(intake.history.transitions);
         }
         None => intakes.push(intake),
     }

@@ -32,7 +32,11 @@ impl Engine {
     /// does, or the next sweep), so several batches can share one
     /// publication. Returns what was taken (for the store to keep) and what
     /// was refused, and why.
-    pub fn accept_vantage_results(&self, vantage: &VantageName, checks: Vec<RemoteCheck>) -> Intake {
+    pub fn accept_vantage_results(
+        &self,
+        vantage: &VantageName,
+        checks: Vec<RemoteCheck>,
+    ) -> Intake {
         let snapshot = self.inner.snapshot.load();
         self.inner.remote.write().take(
             vantage,

@@ -56,8 +56,14 @@ async fn a_streamed_sweep_hands_each_result_on_as_its_check_ends_stamped_with_it
     gate.notify_one();
     let two = results.recv().await.expect("gated's result");
     let three = results.recv().await.expect("last's result");
-    assert_eq!((two.proxy.name.as_str(), three.proxy.name.as_str()), ("gated", "last"));
-    assert!(results.recv().await.is_none(), "the channel ends with the sweep");
+    assert_eq!(
+        (two.proxy.name.as_str(), three.proxy.name.as_str()),
+        ("gated", "last")
+    );
+    assert!(
+        results.recv().await.is_none(),
+        "the channel ends with the sweep"
+    );
     sweep
         .await
         .expect("the sweep task")

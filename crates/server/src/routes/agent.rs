@@ -299,7 +299,10 @@ async fn results_inner(parts: Parts<'_>, req: Request) -> Result<AgentResultsRes
     }
     let accepted = intake.accepted.len();
     if accepted > 0 {
-        match kept.keep(vantage.clone(), intake.accepted, intake.history).await {
+        match kept
+            .keep(vantage.clone(), intake.accepted, intake.history)
+            .await
+        {
             Ok(()) => {}
             Err(NotKept::NoVantage(name)) => {
                 return Err(VantageError::NotFound(name.to_string()).into());

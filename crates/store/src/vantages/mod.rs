@@ -184,7 +184,10 @@ pub trait VantageStore: Send + Sync + std::fmt::Debug {
     ///
     /// The default makes the two calls per vantage; the SQLite store writes
     /// everything in one transaction of a few statements.
-    async fn keep_intakes(&self, intakes: &[VantageIntake]) -> Result<Vec<VantageName>, StoreError> {
+    async fn keep_intakes(
+        &self,
+        intakes: &[VantageIntake],
+    ) -> Result<Vec<VantageName>, StoreError> {
         let mut gone = Vec::new();
         for intake in intakes {
             let kept = match self.keep_readings(&intake.vantage, &intake.readings).await {

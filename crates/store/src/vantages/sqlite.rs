@@ -13,9 +13,8 @@ use uuid::Uuid;
 
 use super::{
     AgentTokenError, MintedVantage, Vantage, VantageError, VantageIntake, VantageStore,
-    VantageWindow,
-    check_secret, checked_name, mint, newest_per_proxy, parse, reading_from_json, reading_json,
-    stored_name,
+    VantageWindow, check_secret, checked_name, mint, newest_per_proxy, parse, reading_from_json,
+    reading_json, stored_name,
 };
 use crate::StoreError;
 use crate::columns::sqlite::{from_nanos, nanos, uuid_of};
@@ -209,7 +208,10 @@ impl VantageStore for SqliteVantages {
         Ok(())
     }
 
-    async fn keep_intakes(&self, intakes: &[VantageIntake]) -> Result<Vec<VantageName>, StoreError> {
+    async fn keep_intakes(
+        &self,
+        intakes: &[VantageIntake],
+    ) -> Result<Vec<VantageName>, StoreError> {
         if intakes
             .iter()
             .all(|intake| intake.readings.is_empty() && intake.history.is_empty())
@@ -389,7 +391,8 @@ async fn write_history(
     history: &VantageHistory,
 ) -> Result<(), StoreError> {
     if !history.checks.is_empty() {
-        let stored = read_rollups(conn, vantage_id, &super::history::keys_of(&history.checks)).await?;
+        let stored =
+            read_rollups(conn, vantage_id, &super::history::keys_of(&history.checks)).await?;
         let rows = super::history::staged(&history.checks, stored);
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
             let mut upsert: QueryBuilder<Sqlite> = QueryBuilder::new(
