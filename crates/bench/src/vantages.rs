@@ -20,9 +20,9 @@
 //!    newer `checked_at` of an agent's vantage counted at the answer that
 //!    first shows it (served - checked). Polling makes it an upper bound by
 //!    at most one poll period; it runs apart from phase 2 so its requests
-//!    cost nothing there. An agent stamps every check of a round with the
-//!    round's start and sends them when the round is done, so this is at
-//!    least the agent's whole round.
+//!    cost nothing there. An agent stamps each check with its own start and
+//!    sends it during the round in a small batch, so this is the check, the
+//!    wait for its batch and one trip through the service.
 //!
 //! Then each agent's peak memory (`VmHWM`) and CPU. Everything is stopped
 //! whatever happened.

@@ -37,6 +37,9 @@
 //! - `agents`: the agents of each vantage as this process has seen them
 //!   (liveness, lag, their shares of the proxies) and the count of their
 //!   results.
+//! - `agent_intake`: agents' results once the engine took them: published
+//!   and kept in the store at most once per short period for every batch
+//!   that arrived meanwhile.
 //! - `api_description`: the OpenAPI 3.1 description's info and security
 //!   schemes, what each access rule adds to the operations it guards, and the
 //!   finished description the handlers share.
@@ -57,6 +60,7 @@
 //! [`Service`] alone is the HTTP part, and [`Service::router`] serves tests
 //! that need no socket.
 
+mod agent_intake;
 mod agents;
 mod api_description;
 pub mod app;
@@ -238,6 +242,7 @@ impl Service {
         if let Err(err) = maintenance.refresh().await {
             tracing::warn!(error = %err, "reading the maintenance windows failed");
         }
+        let agent_intake = agent_intake::AgentIntake::start(engine.clone(), store.clone());
         let state = AppState {
             maintenance,
             sign_in,
@@ -246,6 +251,7 @@ impl Service {
             history,
             agents: Default::default(),
             agent_counters,
+            agent_intake,
             auth,
             http_metrics,
             store_health: Arc::new(store_health),

@@ -6,6 +6,7 @@
 //! HTTP metrics, the store health, the regions cache, the event streams) never
 //! import this one.
 
+use crate::agent_intake::AgentIntake;
 use crate::agents::{AgentCounters, AgentRoster};
 use crate::api_description::ApiDescription;
 use crate::auth::Auth;
@@ -50,6 +51,8 @@ pub(crate) struct AppState {
     pub agents: Arc<AgentRoster>,
     /// The count of agents' results, taken and refused.
     pub agent_counters: AgentCounters,
+    /// Publishes and keeps agents' results, a short period's batches at once.
+    pub agent_intake: AgentIntake,
     /// The maintenance windows, compiled for constant-time lookups.
     pub maintenance: Maintenance,
     /// Dashboard sign-in (OpenID Connect) and its sessions; empty when not
@@ -86,6 +89,7 @@ slices! {
     history: Arc<HistoryReader>,
     agents: Arc<AgentRoster>,
     agent_counters: AgentCounters,
+    agent_intake: AgentIntake,
     description: ApiDescription,
     maintenance: Maintenance,
     sign_in: SignIn,
