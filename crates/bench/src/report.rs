@@ -340,6 +340,9 @@ fn targets(md: &mut String, results: &Results) {
     crate::report_fleets::targets(md, results);
     crate::report_registration::targets(md, &results.registration);
     crate::report_vantages::targets(md, results.vantages.as_ref());
+    if let Some(row) = crate::report_dashboard::api_target(&results.api) {
+        let _ = writeln!(md, "{row}");
+    }
     md.push('\n');
 }
 

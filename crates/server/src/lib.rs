@@ -21,6 +21,8 @@
 //! - `paging`: the `limit` and `offset` parameters of the list routes.
 //! - [`extract`]: [`extract::JsonBody`], the JSON body extractor (415, 413, 400).
 //! - `path_param`: the path parameter extractor (its rejections in the envelope).
+//! - `fleet_index`: the proxy list's index over one snapshot (name order,
+//!   statuses, lowercased names, the other sort orders), made once per snapshot.
 //! - `proxy_list`: the proxy list filtered, sorted and paged for a large fleet.
 //! - [`auth`]: the admin token, the proxy token and the slow-down of failures.
 //! - [`oidc`]: dashboard sign-in with OpenID Connect: the login flow, the
@@ -70,6 +72,7 @@ pub mod auth;
 pub mod error;
 mod event_streams;
 pub mod extract;
+mod fleet_index;
 mod history_reader;
 pub mod http_metrics;
 mod live_deltas;
@@ -258,6 +261,7 @@ impl Service {
             streams: Default::default(),
             deltas: Default::default(),
             regions: Default::default(),
+            fleet: Default::default(),
             replica: config.replica.clone(),
             description: Default::default(),
         };

@@ -11,6 +11,7 @@ use crate::agents::{AgentCounters, AgentRoster};
 use crate::api_description::ApiDescription;
 use crate::auth::Auth;
 use crate::event_streams::EventStreams;
+use crate::fleet_index::FleetIndexCache;
 use crate::history_reader::HistoryReader;
 use crate::http_metrics::HttpMetrics;
 use crate::live_deltas::LiveDeltas;
@@ -43,6 +44,8 @@ pub(crate) struct AppState {
     pub deltas: Arc<LiveDeltas>,
     /// The rendered body of `/api/v2/regions` for the current snapshot.
     pub regions: Arc<RegionsCache>,
+    /// The proxy list's index of the current snapshot.
+    pub fleet: Arc<FleetIndexCache>,
     /// This process's replica id, for the consistency report.
     pub replica: ThisReplica,
     /// Persisted history, and the proxy list's uptime figures.
@@ -85,6 +88,7 @@ slices! {
     streams: EventStreams,
     deltas: Arc<LiveDeltas>,
     regions: Arc<RegionsCache>,
+    fleet: Arc<FleetIndexCache>,
     replica: ThisReplica,
     history: Arc<HistoryReader>,
     agents: Arc<AgentRoster>,
