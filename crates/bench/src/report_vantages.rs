@@ -38,7 +38,8 @@ pub fn section(md: &mut String, report: Option<&VantagesReport>, skipped: Option
          CPU is read from `/proc/PID/stat` over two phases of {:.0} s (whole intervals): own \
          checks only (before the agents start), then with both agents running (after their \
          first round and one more interval); the CPU the agents' results cost is phase 2's \
-         minus phase 1's. Then {} proxies are polled (`GET /api/v2/workspaceproxies/{{id}}`) \
+         less its own checks at phase 1's CPU per check (a phase can hold one sweep more than \
+         the other). Then {} proxies are polled (`GET /api/v2/workspaceproxies/{{id}}`) \
          every {:.0} ms for {:.0} s, apart from phase 2: each newer `checked_at` of an agent's \
          vantage is timed from that check (the agent's clock, the same machine's) to the first \
          answer that shows it, so the poll period adds up to {:.0} ms (an upper bound). Each of \
