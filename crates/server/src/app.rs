@@ -3,9 +3,11 @@
 //!
 //! Building opens the store (or takes an opened one), builds the engine, binds
 //! the listener and builds the [`Service`], in that order, so the first setting
-//! at fault is the one reported. Running spawns the engine's sweep loop and the
-//! HTTP service; when the `stop` future finishes (or the service fails), both
-//! are told to stop and get one grace period to do so.
+//! at fault is the one reported. Running spawns the engine's sweep loop, on
+//! threads of its own so a sweep's burst never queues ahead of requests (the
+//! `checker_runtime` module), and the HTTP service; when the `stop` future
+//! finishes (or the service fails), both are told to stop and get one grace
+//! period to do so.
 //!
 //! Several replicas: on a store that coordinates replicas
 //! (writable PostgreSQL), building also registers this process as a replica
@@ -49,6 +51,7 @@
 //! # Ok(()) }
 //! ```
 
+use crate::checker_runtime::CheckerRuntime;
 use crate::maintenance::{Maintenance, MaintenanceRecorder};
 use crate::replica_report::ThisReplica;
 use crate::{SHUTDOWN_GRACE, Service, ServiceConfig, ServiceError};
@@ -464,13 +467,15 @@ impl Application {
         let shutdown = CancellationToken::new();
         let _stop_when_dropped = shutdown.clone().drop_guard();
         let _instance = self.instance;
+        // dropped last (declared first), after the loops it runs have stopped
+        let checker = CheckerRuntime::beside_current();
         let engine_task = match self.replica {
             // the replica's loops replace the engine's sweep loop
-            Some(replica) => Some(tokio::spawn(replica.run(shutdown.clone()))),
+            Some(replica) => Some(checker.spawn(replica.run(shutdown.clone()))),
             None => self.sweep_loop.then(|| {
                 let engine = self.engine.clone();
                 let shutdown = shutdown.clone();
-                tokio::spawn(async move { engine.run(shutdown).await })
+                checker.spawn(async move { engine.run(shutdown).await })
             }),
         };
         let notify_task = self

@@ -53,6 +53,8 @@
 //! - this file: [`Service`], which builds the state and serves the router.
 //! - [`app`]: [`Application`], the whole service (store, engine, listener,
 //!   service) built from settings and run until stopped; the one way it starts.
+//! - `checker_runtime`: the threads the sweep loop runs on, apart from the
+//!   ones that answer requests.
 //!
 //! Re-checks of single proxies in the background, coalesced per proxy, are the
 //! engine's ([`Engine::recheck_in_background`]).
@@ -69,6 +71,7 @@ pub mod app;
 mod assets;
 mod audit;
 pub mod auth;
+mod checker_runtime;
 pub mod error;
 mod event_streams;
 pub mod extract;
