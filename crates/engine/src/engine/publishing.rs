@@ -6,6 +6,7 @@
 
 use super::Engine;
 
+use crate::own_history::own_history;
 use crate::snapshot::{Change, Snapshot};
 use proxyhealth_core::{CheckRecord, PartialChange, Status};
 use std::sync::Arc;
@@ -41,7 +42,18 @@ impl Engine {
         let current = self.snapshot_arc();
         let checks = checks(&input);
         let (next, changes) = merge(&current, input.clone())?;
+        let own = self.inner.own_history.as_ref().map(|recorder| {
+            let vantage = &self.inner.options.vantage;
+            let seen = own_history(vantage, &current, &next, checks.clone());
+            (recorder, vantage, seen)
+        });
         history.record(checks, &changes).await;
+        if let Some((recorder, vantage, seen)) = own
+            && !seen.is_empty()
+            && let Err(err) = recorder.record_own(vantage, seen).await
+        {
+            tracing::warn!(error = %err, "writing the own vantage's history failed; the statuses are published anyway");
+        }
         if let Some(partial) = &self.inner.partial {
             let changes = partial_changes(&current, &next);
             if !changes.is_empty()

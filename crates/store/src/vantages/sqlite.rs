@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 
 use proxyhealth_core::{
-    LatencySketch, Rollup, Status, VantageHistory, VantageName, VantageReading, VantageTransition,
+    CheckRecord, LatencySketch, Rollup, Status, VantageHistory, VantageName, VantageReading,
+    VantageTransition,
 };
 use sqlx::Row;
 use sqlx::sqlite::{SqlitePool, SqliteRow};
@@ -12,9 +13,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    AgentTokenError, MintedVantage, Vantage, VantageError, VantageStore, VantageWindow,
-    check_secret, checked_name, mint, newest_per_proxy, parse, reading_from_json, reading_json,
-    stored_name,
+    AgentTokenError, MintedVantage, Vantage, VantageError, VantageStore, VantageWindow, changing,
+    check_secret, checked_name, history_key, mint, newest_per_proxy, parse, reading_from_json,
+    reading_json, stored_name,
 };
 use crate::StoreError;
 use crate::columns::sqlite::{from_nanos, nanos, uuid_of};
@@ -103,14 +104,28 @@ impl VantageStore for SqliteVantages {
     }
 
     async fn delete(&self, name: &str) -> Result<(), VantageError> {
+        let key = name.to_lowercase();
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
         let done = sqlx::query("DELETE FROM proxyhealth_vantages WHERE name_key = ?")
-            .bind(name.to_lowercase())
-            .execute(&self.writer)
+            .bind(&key)
+            .execute(&mut *tx)
             .await
             .map_err(db_err)?;
         if done.rows_affected() == 0 {
             return Err(VantageError::NotFound(name.to_owned()));
         }
+        // its history is keyed by its name, not tied to its row
+        for statement in [
+            "DELETE FROM proxyhealth_vantage_rollups WHERE vantage = ?",
+            "DELETE FROM proxyhealth_vantage_transitions WHERE vantage = ?",
+        ] {
+            sqlx::query(statement)
+                .bind(&key)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
         Ok(())
     }
 
@@ -227,63 +242,49 @@ impl VantageStore for SqliteVantages {
         }
         // the one writer connection serialises every read-merge-write
         let mut tx = self.writer.begin().await.map_err(db_err)?;
-        let id = vantage_id(&mut tx, vantage).await?;
-        let mut stored = HashMap::new();
-        for (proxy, hour) in super::history::keys_of(&history.checks) {
-            let row = sqlx::query(
-                "SELECT checks, ok, unhealthy, unreachable, latency_max_us, sketch \
-                 FROM proxyhealth_vantage_rollups \
-                 WHERE vantage_id = ?1 AND proxy_id = ?2 AND hour = ?3",
+        vantage_id(&mut tx, vantage).await?;
+        let transitions: Vec<&VantageTransition> = history.transitions.iter().collect();
+        write_history(
+            &mut tx,
+            &history_key(vantage),
+            &history.checks,
+            &transitions,
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn record_own_history(
+        &self,
+        vantage: &VantageName,
+        history: &VantageHistory,
+    ) -> Result<(), StoreError> {
+        if history.is_empty() {
+            return Ok(());
+        }
+        let key = history_key(vantage);
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let mut last = HashMap::new();
+        for t in &history.transitions {
+            if last.contains_key(&t.proxy_id) {
+                continue;
+            }
+            let status: Option<String> = sqlx::query_scalar(
+                "SELECT to_status FROM proxyhealth_vantage_transitions \
+                 WHERE vantage = ?1 AND proxy_id = ?2 ORDER BY at DESC, id DESC LIMIT 1",
             )
-            .bind(&id)
-            .bind(proxy.hyphenated().to_string())
-            .bind(hour)
+            .bind(&key)
+            .bind(t.proxy_id.hyphenated().to_string())
             .fetch_optional(&mut *tx)
             .await
             .map_err(db_err)?;
-            if let Some(row) = row {
-                stored.insert((proxy, hour), rollup_of(&row)?);
+            if let Some(status) = status {
+                last.insert(t.proxy_id, parse_status(&status)?);
             }
         }
-        for ((proxy, hour), rollup) in super::history::staged(&history.checks, stored) {
-            sqlx::query(
-                "INSERT INTO proxyhealth_vantage_rollups (vantage_id, proxy_id, hour, checks, \
-                 ok, unhealthy, unreachable, latency_max_us, sketch) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
-                 ON CONFLICT (vantage_id, proxy_id, hour) DO UPDATE SET \
-                 checks = excluded.checks, ok = excluded.ok, unhealthy = excluded.unhealthy, \
-                 unreachable = excluded.unreachable, latency_max_us = excluded.latency_max_us, \
-                 sketch = excluded.sketch",
-            )
-            .bind(&id)
-            .bind(proxy.hyphenated().to_string())
-            .bind(hour)
-            .bind(to_count(rollup.checks))
-            .bind(to_count(rollup.ok))
-            .bind(to_count(rollup.unhealthy))
-            .bind(to_count(rollup.unreachable))
-            .bind(rollup.latency_max_us.map(to_count))
-            .bind(rollup.sketch.encode())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        }
-        for t in &history.transitions {
-            sqlx::query(
-                "INSERT INTO proxyhealth_vantage_transitions \
-                 (vantage_id, proxy_id, at, from_status, to_status, report) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
-            .bind(&id)
-            .bind(t.proxy_id.hyphenated().to_string())
-            .bind(nanos(t.at))
-            .bind(t.from.map(Status::as_str))
-            .bind(t.to.as_str())
-            .bind(report_json(&t.report)?)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        }
+        let transitions = changing(&history.transitions, last);
+        write_history(&mut tx, &key, &history.checks, &transitions).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(())
     }
@@ -295,12 +296,30 @@ impl VantageStore for SqliteVantages {
         since: OffsetDateTime,
     ) -> Result<VantageWindow, VantageError> {
         let mut conn = self.reader.acquire().await.map_err(db_err)?;
-        let id = vantage_id(&mut conn, vantage).await?;
+        let id = history_key(vantage);
+        let agents = match vantage_id(&mut conn, vantage).await {
+            Ok(_) => true,
+            Err(VantageError::NotFound(_)) => false,
+            Err(err) => return Err(err),
+        };
+        if !agents {
+            let kept: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM proxyhealth_vantage_rollups WHERE vantage = ?1) \
+                 OR EXISTS (SELECT 1 FROM proxyhealth_vantage_transitions WHERE vantage = ?1)",
+            )
+            .bind(&id)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            if !kept {
+                return Err(VantageError::NotFound(vantage.to_string()));
+            }
+        }
         let proxy = proxy_id.hyphenated().to_string();
         let rows = sqlx::query(
             "SELECT hour, checks, ok, unhealthy, unreachable, latency_max_us, sketch \
              FROM proxyhealth_vantage_rollups \
-             WHERE vantage_id = ?1 AND proxy_id = ?2 AND hour >= ?3 ORDER BY hour",
+             WHERE vantage = ?1 AND proxy_id = ?2 AND hour >= ?3 ORDER BY hour",
         )
         .bind(&id)
         .bind(&proxy)
@@ -315,7 +334,7 @@ impl VantageStore for SqliteVantages {
         let transitions = sqlx::query(
             "SELECT proxy_id, at, from_status, to_status, report \
              FROM proxyhealth_vantage_transitions \
-             WHERE vantage_id = ?1 AND proxy_id = ?2 AND at >= ?3 ORDER BY at, id",
+             WHERE vantage = ?1 AND proxy_id = ?2 AND at >= ?3 ORDER BY at, id",
         )
         .bind(&id)
         .bind(&proxy)
@@ -325,7 +344,7 @@ impl VantageStore for SqliteVantages {
         .map_err(db_err)?;
         let before: Option<String> = sqlx::query_scalar(
             "SELECT to_status FROM proxyhealth_vantage_transitions \
-             WHERE vantage_id = ?1 AND proxy_id = ?2 AND at < ?3 ORDER BY at DESC, id DESC LIMIT 1",
+             WHERE vantage = ?1 AND proxy_id = ?2 AND at < ?3 ORDER BY at DESC, id DESC LIMIT 1",
         )
         .bind(&id)
         .bind(&proxy)
@@ -358,7 +377,7 @@ impl VantageStore for SqliteVantages {
         let transitions = sqlx::query(
             "DELETE FROM proxyhealth_vantage_transitions WHERE id IN (SELECT t.id FROM \
              proxyhealth_vantage_transitions t WHERE t.at < ?1 AND EXISTS (SELECT 1 FROM \
-             proxyhealth_vantage_transitions n WHERE n.vantage_id = t.vantage_id \
+             proxyhealth_vantage_transitions n WHERE n.vantage = t.vantage \
              AND n.proxy_id = t.proxy_id AND n.id > t.id) LIMIT ?2)",
         )
         .bind(nanos(before))
@@ -381,6 +400,73 @@ impl VantageStore for SqliteVantages {
         tx.commit().await.map_err(db_err)?;
         Ok(rollups + transitions + outages)
     }
+}
+
+/// Adds `checks` to the rollups of the vantage keyed `key` and records
+/// `transitions` as its, in the caller's transaction.
+async fn write_history(
+    tx: &mut sqlx::SqliteConnection,
+    key: &str,
+    checks: &[CheckRecord],
+    transitions: &[&VantageTransition],
+) -> Result<(), StoreError> {
+    let mut stored = HashMap::new();
+    for (proxy, hour) in super::history::keys_of(checks) {
+        let row = sqlx::query(
+            "SELECT checks, ok, unhealthy, unreachable, latency_max_us, sketch \
+             FROM proxyhealth_vantage_rollups \
+             WHERE vantage = ?1 AND proxy_id = ?2 AND hour = ?3",
+        )
+        .bind(key)
+        .bind(proxy.hyphenated().to_string())
+        .bind(hour)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if let Some(row) = row {
+            stored.insert((proxy, hour), rollup_of(&row)?);
+        }
+    }
+    for ((proxy, hour), rollup) in super::history::staged(checks, stored) {
+        sqlx::query(
+            "INSERT INTO proxyhealth_vantage_rollups (vantage, proxy_id, hour, checks, \
+             ok, unhealthy, unreachable, latency_max_us, sketch) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+             ON CONFLICT (vantage, proxy_id, hour) DO UPDATE SET \
+             checks = excluded.checks, ok = excluded.ok, unhealthy = excluded.unhealthy, \
+             unreachable = excluded.unreachable, latency_max_us = excluded.latency_max_us, \
+             sketch = excluded.sketch",
+        )
+        .bind(key)
+        .bind(proxy.hyphenated().to_string())
+        .bind(hour)
+        .bind(to_count(rollup.checks))
+        .bind(to_count(rollup.ok))
+        .bind(to_count(rollup.unhealthy))
+        .bind(to_count(rollup.unreachable))
+        .bind(rollup.latency_max_us.map(to_count))
+        .bind(rollup.sketch.encode())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    }
+    for t in transitions {
+        sqlx::query(
+            "INSERT INTO proxyhealth_vantage_transitions \
+             (vantage, proxy_id, at, from_status, to_status, report) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(key)
+        .bind(t.proxy_id.hyphenated().to_string())
+        .bind(nanos(t.at))
+        .bind(t.from.map(Status::as_str))
+        .bind(t.to.as_str())
+        .bind(report_json(&t.report)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    }
+    Ok(())
 }
 
 /// The id of the vantage named `vantage` (ignoring case), or `NotFound`.
