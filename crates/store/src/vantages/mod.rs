@@ -250,10 +250,10 @@ fn history_key(vantage: &VantageName) -> String {
 
 /// Of `transitions`, those that change the status last recorded for their
 /// proxy (`last`, then each kept one), in order.
-fn changing<'a>(
-    transitions: &'a [VantageTransition],
+fn changing(
+    transitions: &[VantageTransition],
     mut last: HashMap<Uuid, Status>,
-) -> Vec<&'a VantageTransition> {
+) -> Vec<&VantageTransition> {
     transitions
         .iter()
         .filter(|t| last.insert(t.proxy_id, t.to) != Some(t.to))
