@@ -7,8 +7,8 @@ use proxyhealth_core::{
     CheckRecord, LatencySketch, Rollup, Status, VantageHistory, VantageName, VantageReading,
     VantageTransition,
 };
-use sqlx::Row;
 use sqlx::sqlite::{SqlitePool, SqliteRow};
+use sqlx::{QueryBuilder, Row, Sqlite};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -402,6 +402,10 @@ impl VantageStore for SqliteVantages {
     }
 }
 
+/// Rollup rows (or keys) per statement: 9 values each, well under SQLite's
+/// 32,766, so a sweep of 10,000 proxies is a few statements, not 20,000.
+const ROWS_PER_STATEMENT: usize = 500;
+
 /// Adds `checks` to the rollups of the vantage keyed `key` and records
 /// `transitions` as its, in the caller's transaction.
 async fn write_history(
@@ -411,44 +415,51 @@ async fn write_history(
     transitions: &[&VantageTransition],
 ) -> Result<(), StoreError> {
     let mut stored = HashMap::new();
-    for (proxy, hour) in super::history::keys_of(checks) {
-        let row = sqlx::query(
-            "SELECT checks, ok, unhealthy, unreachable, latency_max_us, sketch \
-             FROM proxyhealth_vantage_rollups \
-             WHERE vantage = ?1 AND proxy_id = ?2 AND hour = ?3",
-        )
-        .bind(key)
-        .bind(proxy.hyphenated().to_string())
-        .bind(hour)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        if let Some(row) = row {
-            stored.insert((proxy, hour), rollup_of(&row)?);
+    for chunk in super::history::keys_of(checks).chunks(ROWS_PER_STATEMENT) {
+        let mut select: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT proxy_id, hour, checks, ok, unhealthy, unreachable, latency_max_us, sketch \
+             FROM proxyhealth_vantage_rollups WHERE vantage = ",
+        );
+        select.push_bind(key);
+        select.push(" AND (proxy_id, hour) IN (");
+        select.push_values(chunk, |mut values, (proxy, hour)| {
+            values
+                .push_bind(proxy.hyphenated().to_string())
+                .push_bind(*hour);
+        });
+        select.push(")");
+        let rows = select.build().fetch_all(&mut *tx).await.map_err(db_err)?;
+        for row in &rows {
+            let proxy = uuid_of(row.try_get::<&str, _>("proxy_id").map_err(db_err)?)?;
+            let hour: i64 = row.try_get("hour").map_err(db_err)?;
+            stored.insert((proxy, hour), rollup_of(row)?);
         }
     }
-    for ((proxy, hour), rollup) in super::history::staged(checks, stored) {
-        sqlx::query(
+    let staged = super::history::staged(checks, stored);
+    for chunk in staged.chunks(ROWS_PER_STATEMENT) {
+        let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO proxyhealth_vantage_rollups (vantage, proxy_id, hour, checks, \
-             ok, unhealthy, unreachable, latency_max_us, sketch) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
-             ON CONFLICT (vantage, proxy_id, hour) DO UPDATE SET \
+             ok, unhealthy, unreachable, latency_max_us, sketch) ",
+        );
+        insert.push_values(chunk, |mut values, ((proxy, hour), rollup)| {
+            values
+                .push_bind(key)
+                .push_bind(proxy.hyphenated().to_string())
+                .push_bind(*hour)
+                .push_bind(to_count(rollup.checks))
+                .push_bind(to_count(rollup.ok))
+                .push_bind(to_count(rollup.unhealthy))
+                .push_bind(to_count(rollup.unreachable))
+                .push_bind(rollup.latency_max_us.map(to_count))
+                .push_bind(rollup.sketch.encode());
+        });
+        insert.push(
+            " ON CONFLICT (vantage, proxy_id, hour) DO UPDATE SET \
              checks = excluded.checks, ok = excluded.ok, unhealthy = excluded.unhealthy, \
              unreachable = excluded.unreachable, latency_max_us = excluded.latency_max_us, \
              sketch = excluded.sketch",
-        )
-        .bind(key)
-        .bind(proxy.hyphenated().to_string())
-        .bind(hour)
-        .bind(to_count(rollup.checks))
-        .bind(to_count(rollup.ok))
-        .bind(to_count(rollup.unhealthy))
-        .bind(to_count(rollup.unreachable))
-        .bind(rollup.latency_max_us.map(to_count))
-        .bind(rollup.sketch.encode())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        );
+        insert.build().execute(&mut *tx).await.map_err(db_err)?;
     }
     for t in transitions {
         sqlx::query(
