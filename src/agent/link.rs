@@ -9,10 +9,12 @@
 //! a batch drops it, logged: sending it again would be refused again.
 
 use super::pending::Pending;
-use proxyhealth_api::wire::{AgentAssignment, AgentResultsRequest, MAX_AGENT_BATCH};
+use proxyhealth_api::wire::{AgentAssignment, AgentResult, AgentResultsRequest, MAX_AGENT_BATCH};
 use proxyhealth_api::{AgentIdentity, ApiClient, ApiError};
 use proxyhealth_core::envelope::ErrorEnvelope;
 use proxyhealth_core::human::error_chain;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -66,11 +68,28 @@ fn reason(err: &ApiError) -> String {
     }
 }
 
-/// An outage in progress: since when, and the pause before the next try.
+/// A batch on its way to the service: gives the batch back with the
+/// service's answer.
+pub type Sending =
+    Pin<Box<dyn Future<Output = (Vec<AgentResult>, Result<(), ApiError>)> + Send + 'static>>;
+
+/// What became of a batch sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// The service answered (it took the batch, or refused some or all of
+    /// it for good).
+    Answered,
+    /// The service is away: the batch is back among the results waiting.
+    Away,
+}
+
+/// An outage in progress: since when, the pause before the next try, and
+/// when that try is due.
 #[derive(Debug, Clone, Copy)]
 struct Outage {
     since: Instant,
     retry: Duration,
+    next: Instant,
 }
 
 /// The agent's calls to the service, and whether it is away.
@@ -90,9 +109,10 @@ impl Link {
         }
     }
 
-    /// When to try again in an outage; `None` when the service answers.
+    /// When to try again in an outage (the pause after the last failure);
+    /// `None` when the service answers.
     pub fn retry_at(&self) -> Option<Instant> {
-        self.outage.map(|outage| Instant::now() + outage.retry)
+        self.outage.map(|outage| outage.next)
     }
 
     /// The agent's assignment; `None` while the service is away (`waiting`
@@ -118,46 +138,80 @@ impl Link {
     }
 
     /// Sends what `pending` holds, in batches of at most
-    /// [`MAX_AGENT_BATCH`], until it is empty or the service is away (then
-    /// the unsent results stay in `pending`). Fails only when the service
-    /// refuses the agent.
+    /// [`MAX_AGENT_BATCH`], one after the other, until it is empty or the
+    /// service is away (then the unsent results stay in `pending`). Fails
+    /// only when the service refuses the agent.
     pub async fn flush(&mut self, pending: &mut Pending) -> anyhow::Result<()> {
         while !pending.is_empty() {
-            let request = AgentResultsRequest {
-                results: pending.take_batch(MAX_AGENT_BATCH),
-            };
-            match self.api.send_agent_results(&self.identity, &request).await {
-                Ok(_) => {
-                    let waiting = pending.len();
-                    self.answered(waiting + request.results.len());
-                }
-                Err(ApiError::Status {
-                    status,
-                    envelope: Some(envelope),
-                    ..
-                }) if status.as_u16() == 422 => {
-                    let waiting = pending.len();
-                    self.answered(waiting + request.results.len());
-                    log_refusals(&envelope);
-                }
-                Err(err) => match Failure::of(&err) {
-                    Failure::Unreachable => {
-                        pending.put_back(request.results);
-                        self.away(&err, pending.len());
-                        return Ok(());
-                    }
-                    Failure::Refused(why) => return Err(anyhow::anyhow!(why)),
-                    Failure::Rejected => {
-                        tracing::error!(
-                            error = %error_chain(&err),
-                            dropped = request.results.len(),
-                            "the service refused a batch of results; dropped"
-                        );
-                    }
-                },
+            let (batch, outcome) = self.send(pending.take_batch(MAX_AGENT_BATCH)).await;
+            if self.settle(batch, outcome, pending)? == Delivery::Away {
+                return Ok(());
             }
         }
         Ok(())
+    }
+
+    /// Sends `results` as one batch. The call owns what it needs, so the
+    /// agent goes on checking (and keeping results) while it is on its way;
+    /// it gives the batch back with the service's answer, for
+    /// [`Link::settle`].
+    pub fn send(&self, results: Vec<AgentResult>) -> Sending {
+        let (api, identity) = (self.api.clone(), self.identity.clone());
+        Box::pin(async move {
+            let request = AgentResultsRequest { results };
+            let outcome = api
+                .send_agent_results(&identity, &request)
+                .await
+                .map(|_| ());
+            (request.results, outcome)
+        })
+    }
+
+    /// What the service's answer to a batch means: taken (or refused in
+    /// part, 422: the refusals are logged and dropped, since they would be
+    /// refused again), or the service is away (the batch goes back into
+    /// `pending`, except where a newer result came meanwhile). Fails when
+    /// the service refuses the agent itself.
+    pub fn settle(
+        &mut self,
+        batch: Vec<AgentResult>,
+        outcome: Result<(), ApiError>,
+        pending: &mut Pending,
+    ) -> anyhow::Result<Delivery> {
+        let err = match outcome {
+            Ok(()) => {
+                self.answered(pending.len() + batch.len());
+                return Ok(Delivery::Answered);
+            }
+            Err(err) => err,
+        };
+        if let ApiError::Status {
+            status,
+            envelope: Some(envelope),
+            ..
+        } = &err
+            && status.as_u16() == 422
+        {
+            self.answered(pending.len() + batch.len());
+            log_refusals(envelope);
+            return Ok(Delivery::Answered);
+        }
+        match Failure::of(&err) {
+            Failure::Unreachable => {
+                pending.put_back(batch);
+                self.away(&err, pending.len());
+                Ok(Delivery::Away)
+            }
+            Failure::Refused(why) => Err(anyhow::anyhow!(why)),
+            Failure::Rejected => {
+                tracing::error!(
+                    error = %error_chain(&err),
+                    dropped = batch.len(),
+                    "the service refused a batch of results; dropped"
+                );
+                Ok(Delivery::Answered)
+            }
+        }
     }
 
     /// The service answered: an outage, if any, has ended (`waiting`
@@ -178,6 +232,7 @@ impl Link {
         match &mut self.outage {
             Some(outage) => {
                 outage.retry = (outage.retry * 2).min(MAX_RETRY);
+                outage.next = Instant::now() + outage.retry;
                 tracing::debug!(error = %error_chain(err), retry_in = ?outage.retry, "the service is still away");
             }
             None => {
@@ -187,9 +242,11 @@ impl Link {
                     "cannot reach the service; probing on with the last assignment, keeping the \
                      newest result per proxy until it answers"
                 );
+                let now = Instant::now();
                 self.outage = Some(Outage {
-                    since: Instant::now(),
+                    since: now,
                     retry: FIRST_RETRY,
+                    next: now + FIRST_RETRY,
                 });
             }
         }

@@ -1,29 +1,31 @@
 //! `proxyhealth agent`: probes from another place for one vantage, with no
 //! database and only outbound connections: it fetches its assignment (the
 //! proxies and the service's probe settings), checks them on the service's
-//! interval with the engine's one-shot sweep (the pipeline `serve` and
-//! `check` run), and sends the results back in batches, until SIGINT or
-//! SIGTERM, or until the service refuses its token.
+//! interval with the engine's streaming sweep (the pipeline `serve` and
+//! `check` run), and sends each result back during the round, in small
+//! batches stamped check by check, until SIGINT or SIGTERM, or until the
+//! service refuses its token.
 //!
 //! - [`probing`]: the probe settings as the engine's options, the assigned
 //!   proxies as rows, a check as the result the service takes;
 //! - [`pending`]: the results not yet taken, the newest per proxy;
-//! - [`link`]: the calls to the service, outages and refusals.
+//! - [`link`]: the calls to the service, outages and refusals;
+//! - [`round`]: one round of checks, its results sent as they come.
 
 mod link;
 mod pending;
 mod probing;
+mod round;
 
 use crate::cli::AgentArgs;
 use crate::exit::usage;
 use crate::shutdown::Signals;
 use link::Link;
 use pending::Pending;
-use probing::{ProbePlan, agent_result, proxy_row};
+use probing::{ProbePlan, proxy_row};
 use proxyhealth_api::wire::AgentAssignment;
 use proxyhealth_api::{AgentIdentity, ApiClient};
 use proxyhealth_core::{Status, redact_url};
-use proxyhealth_engine::sweep_once;
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::time::Duration;
@@ -114,21 +116,15 @@ struct Agent {
 }
 
 impl Agent {
-    /// Fetches the assignment, sweeps, sends, waits for the interval (trying
-    /// again to send in an outage), and again; ends only when the service
-    /// refuses the agent.
+    /// Fetches the assignment, checks every proxy sending the results as
+    /// they come, waits for the interval (trying again to send in an
+    /// outage), and again; ends only when the service refuses the agent.
     async fn run(&mut self) -> anyhow::Result<()> {
         let mut assignment = self.first_assignment().await?;
         loop {
             let started = Instant::now();
             let interval = self.adopt(&assignment)?;
-            if !self.pending.is_empty() && self.link.retry_at().is_none() {
-                // The service answers again: what was kept through the
-                // outage goes now, not after a sweep that may take a while.
-                self.link.flush(&mut self.pending).await?;
-            }
-            self.sweep(&assignment).await;
-            self.link.flush(&mut self.pending).await?;
+            self.sweep(&assignment).await?;
             self.wait_sending(started + interval).await?;
             if let Some(newer) = self.link.assignment(self.pending.len()).await? {
                 assignment = newer;
@@ -184,10 +180,19 @@ impl Agent {
         Ok(interval)
     }
 
-    /// Checks every assigned proxy once and keeps the results to send.
-    async fn sweep(&mut self, assignment: &AgentAssignment) {
-        let Some(plan) = &self.plan else {
-            return;
+    /// Checks every assigned proxy once, sending the results as they come
+    /// (what the service did not take yet stays in `pending`). Fails only
+    /// when the service refuses the agent.
+    async fn sweep(&mut self, assignment: &AgentAssignment) -> anyhow::Result<()> {
+        let Agent {
+            link,
+            pending,
+            plan: Some(plan),
+            seen,
+            ..
+        } = self
+        else {
+            return Ok(());
         };
         let names: HashMap<Uuid, &str> = assignment
             .proxies
@@ -196,24 +201,14 @@ impl Agent {
             .collect();
         let proxies = assignment.proxies.iter().map(proxy_row).collect();
         let started = Instant::now();
-        let checks = match sweep_once(proxies, &plan.options, |_, _| {}).await {
-            Ok(checks) => checks,
-            Err(err) => {
-                tracing::error!(error = %err, "cannot check the proxies with the service's probe settings");
-                return;
-            }
-        };
         let mut counts = [0_usize; 3];
-        for check in checks {
-            let Some(result) = agent_result(check) else {
-                continue;
-            };
+        round::run(proxies, &plan.options, link, pending, |result| {
             counts[match result.status {
                 Status::Ok => 0,
                 Status::Unhealthy => 1,
                 _ => 2,
             }] += 1;
-            match self.seen.insert(result.proxy_id, result.status) {
+            match seen.insert(result.proxy_id, result.status) {
                 // The first check of a proxy is no change (and a fleet's
                 // first sweep would log a line per proxy).
                 None => {}
@@ -227,16 +222,17 @@ impl Agent {
                     "proxy status changed (as seen from this vantage)"
                 ),
             }
-            self.pending.keep(result);
-        }
+        })
+        .await?;
         tracing::debug!(
             ok = counts[0],
             unhealthy = counts[1],
             unreachable = counts[2],
             took = ?started.elapsed(),
-            waiting = self.pending.len(),
+            waiting = pending.len(),
             "sweep done"
         );
+        Ok(())
     }
 
     /// Waits until `until`, trying again to send what waits while the

@@ -12,7 +12,7 @@ use proxyhealth_testkit::{FakeProxy, Program, TestCa, TlsFront, eventually};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// Where the agents of these tests probe from; the service probes from
@@ -141,6 +141,89 @@ async fn an_agents_result_appears_in_the_proxys_vantages_checked_from_its_own_ad
         "ok",
         "the service checks from 127.0.0.1"
     );
+}
+
+/// How long the held proxy keeps the agent's check waiting, at least.
+const HELD: Duration = Duration::from_millis(1_500);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_sends_results_during_its_round_each_stamped_with_its_own_check() {
+    // One check at a time, by name: a-first, then b-held (held for the
+    // agent until the test lets it go), then c-last.
+    let gate = Arc::new(AtomicBool::new(false));
+    let open = gate.clone();
+    let held = FakeProxy::start_by_peer(move |_, peer: SocketAddr| {
+        let open = open.clone();
+        async move {
+            while peer.ip() == AGENT_ADDRESS && !open.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            json(200, HEALTHY)
+        }
+    })
+    .await;
+    let first = proxy_seen_by_address(|| HEALTHY.to_owned()).await;
+    let last = proxy_seen_by_address(|| HEALTHY.to_owned()).await;
+    let server = tokio::task::spawn_blocking(|| {
+        Server::start(&[
+            "--interval",
+            "60s",
+            "--timeout",
+            "30s",
+            "--parallelism",
+            "1",
+        ])
+    })
+    .await
+    .expect("start serve");
+    let api = server.api();
+    let token = api
+        .create_vantage("eu-west")
+        .await
+        .expect("the vantage is created")
+        .value
+        .agent_token;
+    for (name, url) in [
+        ("a-first", &first.url),
+        ("b-held", &held.url),
+        ("c-last", &last.url),
+    ] {
+        registered(&api, name, url).await;
+        // in the snapshot (and so in the agent's assignment) once checked
+        eventually(RESULT_LIMIT, "the service's own check", async || {
+            api.proxy(name)
+                .await
+                .ok()
+                .filter(|p| p.value.status.status.as_str() == "ok")
+        })
+        .await;
+    }
+    let _agent = agent(&server.url, &token);
+
+    let early = eventually(RESULT_LIMIT, "a-first's reading from eu-west", async || {
+        reading(&api, "a-first", "eu-west").await
+    })
+    .await;
+    assert!(
+        reading(&api, "b-held", "eu-west").await.is_none(),
+        "b-held's check is still held, so the round is not over"
+    );
+    tokio::time::sleep(HELD).await;
+    gate.store(true, Ordering::SeqCst);
+    let late = eventually(RESULT_LIMIT, "c-last's reading from eu-west", async || {
+        reading(&api, "c-last", "eu-west").await
+    })
+    .await;
+    assert!(
+        late.checked_at - early.checked_at >= HELD,
+        "c-last is stamped with its own check, after b-held was let go: {} then {}",
+        early.checked_at,
+        late.checked_at
+    );
+    let between = reading(&api, "b-held", "eu-west")
+        .await
+        .expect("b-held's reading");
+    assert!(early.checked_at < between.checked_at && between.checked_at < late.checked_at);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -21,6 +21,7 @@ const OTHER_PROGRAMS_FLAGS: &[(&str, &str)] = &[
     ("--nocapture", "the test harness"),
     ("--skip-replicas", "scripts/bench"),
     ("--dashboard-only", "scripts/bench"),
+    ("--api-only", "scripts/bench"),
     ("--dashboard-profile", "scripts/bench"),
     ("--registration-only", "scripts/bench"),
     ("--vantages-only", "scripts/bench"),

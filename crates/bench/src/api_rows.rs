@@ -34,6 +34,9 @@ pub struct ApiReport {
     pub stream_first_ms: f64,
     /// Bytes of the change a sweep that changes nothing sends.
     pub stream_delta_bytes: usize,
+    /// The machine's load average (1 min) before and after the requests.
+    #[serde(default)]
+    pub loadavg: (f64, f64),
 }
 
 /// Runs requests against the service with `count` proxies.
@@ -85,6 +88,7 @@ const REQUESTS: &[(&str, &str)] = &[
 async fn measure(ready: &DashboardReady) -> anyhow::Result<ApiReport> {
     let http = reqwest::Client::builder().no_proxy().build()?;
     let mut report = ApiReport::default();
+    let load_start = loadavg();
     for (what, path) in REQUESTS {
         let mut times = Vec::new();
         let mut bytes = 0;
@@ -128,6 +132,7 @@ async fn measure(ready: &DashboardReady) -> anyhow::Result<ApiReport> {
         .await?
         .error_for_status()?;
     report.stream_delta_bytes = next_change(&mut stream, &mut buffer).await?;
+    report.loadavg = (load_start, loadavg());
     eprintln!(
         "   events: first in {:.1} ms; a sweep that changed nothing: {} bytes",
         report.stream_first_ms, report.stream_delta_bytes
@@ -152,4 +157,12 @@ async fn next_change(stream: &mut reqwest::Response, buffer: &mut String) -> any
         };
         buffer.push_str(&String::from_utf8_lossy(&chunk));
     }
+}
+
+/// The machine's load average over the last minute (0 when unreadable).
+fn loadavg() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0)
 }

@@ -338,8 +338,20 @@ fn targets(md: &mut String, results: &Results) {
     }
     crate::report_replicas::targets(md, results.replicas.as_ref());
     crate::report_fleets::targets(md, results);
+    if let Some(row) = results.check_cli.as_ref().and_then(|r| r.table_at(10_000)) {
+        let peak = row.peak_mib();
+        let _ = writeln!(
+            md,
+            "| `proxyhealth check` of 10000 healthy proxies: peak memory at most {:.0} MiB (section 9) | {peak:.1} MiB | {} |",
+            crate::check_cli::TARGET_MIB_AT_10K,
+            verdict(Some(peak <= crate::check_cli::TARGET_MIB_AT_10K))
+        );
+    }
     crate::report_registration::targets(md, &results.registration);
     crate::report_vantages::targets(md, results.vantages.as_ref());
+    if let Some(row) = crate::report_dashboard::api_target(&results.api) {
+        let _ = writeln!(md, "{row}");
+    }
     md.push('\n');
 }
 
@@ -362,6 +374,21 @@ fn growth(md: &mut String, results: &Results) {
             series(&SweepRow::wall, 3),
             series(&SweepRow::cpu_per_k, 3),
             series(&SweepRow::peak_mib, 1),
+        );
+    }
+    if let Some(report) = &results.check_cli {
+        let rows: Vec<_> = report.rows.iter().filter(|r| r.output == "table").collect();
+        let series = |f: &dyn Fn(&crate::check_cli::CheckCliRow) -> f64, digits: usize| {
+            rows.iter()
+                .map(|r| format!("{} → {:.digits$}", r.proxies, f(r)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(
+            md,
+            "- `proxyhealth check`, healthy (section 9, the real binary): peak MiB {}; CPU µs per check {}.",
+            series(&crate::check_cli::CheckCliRow::peak_mib, 1),
+            series(&crate::check_cli::CheckCliRow::cpu_us_per_check, 0),
         );
     }
     md.push('\n');

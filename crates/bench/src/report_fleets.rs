@@ -195,6 +195,17 @@ pub fn targets(md: &mut String, results: &Results) {
             opt(warm, 2),
             verdict(warm.map(|w| w <= bound))
         );
+        // A first sweep knows nothing of the proxies: `proxyhealth check`, and a
+        // service's sweep right after it starts, are bound by this one.
+        let cold = row.cold_wall();
+        let _ = writeln!(
+            md,
+            "| {} proxies, bad day, {} fleet: the first sweep (and `proxyhealth check`) within timeout + {BAD_DAY_SLACK_S} s ({bound:.1} s) | {} s | {} |",
+            row.n,
+            row.stack,
+            opt(cold, 2),
+            verdict(cold.map(|c| c <= bound))
+        );
     }
     for row in &results.https {
         let ratio = row.rate().zip(row.client_rate()).map(|(a, b)| a / b);

@@ -38,14 +38,20 @@ pub fn section(md: &mut String, report: Option<&VantagesReport>, skipped: Option
          CPU is read from `/proc/PID/stat` over two phases of {:.0} s (whole intervals): own \
          checks only (before the agents start), then with both agents running (after their \
          first round and one more interval); the CPU the agents' results cost is phase 2's \
-         minus phase 1's. Then {} proxies are polled (`GET /api/v2/workspaceproxies/{{id}}`) \
+         less its own checks at phase 1's CPU per check (a phase can hold one sweep more than \
+         the other). Then {} proxies are polled (`GET /api/v2/workspaceproxies/{{id}}`) \
          every {:.0} ms for {:.0} s, apart from phase 2: each newer `checked_at` of an agent's \
          vantage is timed from that check (the agent's clock, the same machine's) to the first \
-         answer that shows it, so the poll period adds up to {:.0} ms (an upper bound). An \
-         agent's results carry its round's start as `checked_at` (the engine's sweep stamps \
-         every check of a round alike) and are sent when the round is done, so this time is \
-         at least the agent's whole round. Service, agents, fleet and poller share the 2 cores; the load \
-         average (1 min) was {:.2} at the start and {:.2} at the end. Reproduce: `scripts/bench \
+         answer that shows it, so the poll period adds up to {:.0} ms (an upper bound). Each of \
+         an agent's results carries the start of its own check as `checked_at` and is sent \
+         during the round, in a batch that leaves when 500 results wait or its oldest has \
+         waited 200 ms; the service publishes and keeps the batches that arrive within 100 ms \
+         at once (one snapshot, one transaction), so this time is the check itself, the wait \
+         for a batch and one trip through the service. The phases' difference charges to the \
+         agents' results everything that runs slower while three checkers share the fleet and \
+         the cores (the service's own sweep included), so on a loaded machine it is an upper \
+         bound. Service, agents, fleet and poller share the 2 cores; the load average (1 min) \
+         was {:.2} at the start and {:.2} at the end. Reproduce: `scripts/bench \
          --vantages-only` (this section only) or `proxyhealth-bench vantages`.\n",
         r.proxies,
         r.interval_s,

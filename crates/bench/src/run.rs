@@ -63,6 +63,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         let (section, failures) = crate::vantages_stage::only(&args).await;
         return write_section(&args, crate::report_vantages::HEADING, &section, &failures);
     }
+    if args.api_only {
+        return api_only(&args).await;
+    }
     if args.dashboard_only {
         let mut section = String::new();
         let mut results = Results::default();
@@ -73,7 +76,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             &results.api,
             None,
         );
-        return write_section(&args, crate::report_dashboard::HEADING, &section, &failures);
+        write_section(&args, crate::report_dashboard::HEADING, &section, &[])?;
+        set_api_target(&args, &results.api)?;
+        return fail_on(&failures);
     }
     let mut results = Results {
         parallelism: args.parallelism,
@@ -317,6 +322,64 @@ async fn dashboard_rows(
         }
     }
     failures
+}
+
+/// The API rows alone: the API part of the dashboard's section replaced
+/// (the browser's figures before it kept) and the API's target row.
+async fn api_only(args: &RunArgs) -> anyhow::Result<()> {
+    let mut api = Vec::new();
+    let mut failures = Vec::new();
+    for &n in &args.api_sizes {
+        eprintln!("== API: {n} proxies");
+        match crate::api_rows::run(n).await {
+            Ok(report) => api.push(report),
+            Err(err) => failures.push(format!("API {n}: {err:#}")),
+        }
+    }
+    let existing = std::fs::read_to_string(&args.out).unwrap_or_default();
+    let heading = crate::report_dashboard::HEADING;
+    let kept = existing
+        .find(heading)
+        .map(|start| {
+            let section = &existing[start..];
+            let end = section.find("\n## ").map_or(section.len(), |i| i + 1);
+            let section = &section[..end];
+            let api_at = section
+                .find(crate::report_dashboard::API_PART)
+                .unwrap_or(section.len());
+            section[..api_at].to_owned()
+        })
+        .unwrap_or_else(|| format!("{heading}\n\n"));
+    let mut section = kept;
+    crate::report_dashboard::api_part(&mut section, &api);
+    write_section(args, heading, &section, &[])?;
+    set_api_target(args, &api)?;
+    fail_on(&failures)
+}
+
+/// Puts the API's row in the Targets table of the file at `--out`.
+fn set_api_target(args: &RunArgs, api: &[crate::api_rows::ApiReport]) -> anyhow::Result<()> {
+    let Some(row) = crate::report_dashboard::api_target(api) else {
+        return Ok(());
+    };
+    let existing = std::fs::read_to_string(&args.out).unwrap_or_default();
+    std::fs::write(
+        &args.out,
+        crate::splice::set_target_row(&existing, crate::report_dashboard::API_TARGET_ROW, &row),
+    )
+    .with_context(|| format!("write {}", args.out.display()))
+}
+
+/// Fails when a run failed, naming each.
+fn fail_on(failures: &[String]) -> anyhow::Result<()> {
+    if !failures.is_empty() {
+        bail!(
+            "{} run(s) failed:\n  {}",
+            failures.len(),
+            failures.join("\n  ")
+        );
+    }
+    Ok(())
 }
 
 /// Prints `section` and puts it in place of its old one in the file at `--out`

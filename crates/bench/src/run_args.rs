@@ -105,6 +105,11 @@ pub struct RunArgs {
     /// file at `--out` (the other sections are kept as they are).
     #[arg(long, conflicts_with = "skip_dashboard")]
     pub dashboard_only: bool,
+    /// Run only the API rows (at `--api-sizes`) and replace the API part of
+    /// the dashboard's section and the API's row of the Targets table in the
+    /// file at `--out` (the browser's figures and the rest are kept).
+    #[arg(long, conflicts_with_all = ["skip_dashboard", "dashboard_only"])]
+    pub api_only: bool,
     /// Proxies in the registration row (each registers again every 15 s).
     #[arg(long, default_value_t = 10_000)]
     pub registration_count: usize,

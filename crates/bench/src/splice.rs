@@ -18,9 +18,55 @@ pub fn splice(existing: &str, heading: &str, section: &str) -> String {
     }
 }
 
+/// `existing` with the row of the Targets table that starts with `prefix`
+/// replaced by `row`, or `row` added at the table's end when none does (and
+/// `existing` as it is when it has no Targets table).
+pub fn set_target_row(existing: &str, prefix: &str, row: &str) -> String {
+    let Some(targets) = existing.find("## Targets") else {
+        return existing.to_owned();
+    };
+    let mut lines: Vec<&str> = existing[targets..].lines().collect();
+    // The table: the first run of lines that start with `|`.
+    let first = lines
+        .iter()
+        .position(|line| line.starts_with('|'))
+        .unwrap_or(lines.len());
+    let end = lines[first..]
+        .iter()
+        .position(|line| !line.starts_with('|'))
+        .map_or(lines.len(), |at| first + at);
+    match lines[first..end]
+        .iter()
+        .position(|line| line.starts_with(prefix))
+    {
+        Some(at) => lines[first + at] = row,
+        None => lines.insert(end, row),
+    }
+    let mut text = format!("{}{}", &existing[..targets], lines.join("\n"));
+    if existing.ends_with('\n') {
+        text.push('\n');
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_target_row_is_replaced_or_added_at_the_tables_end() {
+        let page = "## 1. X\n\n| a |\n\n## Targets\n\n| target | measured | |\n|---|---|---|\n| one | 1 | met |\n\n## Notes\n\nn\n";
+        let added = set_target_row(page, "| two", "| two | 2 | met |");
+        assert_eq!(
+            added,
+            "## 1. X\n\n| a |\n\n## Targets\n\n| target | measured | |\n|---|---|---|\n| one | 1 | met |\n| two | 2 | met |\n\n## Notes\n\nn\n"
+        );
+        let replaced = set_target_row(&added, "| two", "| two | 3 | not met |");
+        assert_eq!(
+            replaced,
+            "## 1. X\n\n| a |\n\n## Targets\n\n| target | measured | |\n|---|---|---|\n| one | 1 | met |\n| two | 3 | not met |\n\n## Notes\n\nn\n"
+        );
+    }
 
     #[test]
     fn splicing_replaces_the_section_or_puts_it_before_the_targets() {

@@ -20,9 +20,9 @@
 //!    newer `checked_at` of an agent's vantage counted at the answer that
 //!    first shows it (served - checked). Polling makes it an upper bound by
 //!    at most one poll period; it runs apart from phase 2 so its requests
-//!    cost nothing there. An agent stamps every check of a round with the
-//!    round's start and sends them when the round is done, so this is at
-//!    least the agent's whole round.
+//!    cost nothing there. An agent stamps each check with its own start and
+//!    sends it during the round in a small batch, so this is the check, the
+//!    wait for its batch and one trip through the service.
 //!
 //! Then each agent's peak memory (`VmHWM`) and CPU. Everything is stopped
 //! whatever happened.
@@ -147,12 +147,21 @@ impl VantagesReport {
         (self.own.own_checks > 0).then(|| self.own.cpu_s / self.own.own_checks as f64 * 1000.0)
     }
 
-    /// The service's extra CPU seconds (phase 2 over phase 1) per 1,000
-    /// results accepted from agents.
+    /// The service's extra CPU seconds per 1,000 results accepted from
+    /// agents: phase 2's CPU less what its own checks cost at phase 1's
+    /// rate. A phase is a whole number of intervals, but a sweep that
+    /// starts just inside it and one that ends just after it can make
+    /// phase 2 hold one sweep more than phase 1; charging that sweep to
+    /// the agents would overstate them by a whole sweep's cost.
     pub fn agent_cpu_per_k(&self) -> Option<f64> {
+        let own_rate = if self.own.own_checks > 0 {
+            self.own.cpu_s / self.own.own_checks as f64
+        } else {
+            0.0
+        };
         (self.with_agents.accepted > 0).then(|| {
-            (self.with_agents.cpu_s - self.own.cpu_s).max(0.0) / self.with_agents.accepted as f64
-                * 1000.0
+            let own_cost = own_rate * self.with_agents.own_checks as f64;
+            (self.with_agents.cpu_s - own_cost).max(0.0) / self.with_agents.accepted as f64 * 1000.0
         })
     }
 
@@ -609,5 +618,39 @@ mod tests {
         assert!((report.own_cpu_per_k().unwrap_or(0.0) - 0.1).abs() < 1e-9);
         assert!((report.agent_cpu_per_k().unwrap_or(0.0) - 0.02).abs() < 1e-9);
         assert!((report.cpu_ratio().unwrap_or(0.0) - 0.2).abs() < 1e-9);
+    }
+
+    #[test]
+    fn an_extra_own_sweep_in_phase_two_is_not_charged_to_the_agents() {
+        let report = VantagesReport {
+            proxies: 10_000,
+            interval_s: 10.0,
+            setup_s: 0.0,
+            own: Phase {
+                seconds: 30.0,
+                cpu_s: 3.0,
+                own_checks: 30_000,
+                ..Phase::default()
+            },
+            with_agents: Phase {
+                seconds: 30.0,
+                cpu_s: 5.2,
+                own_checks: 40_000,
+                accepted: 60_000,
+                refused: 0,
+            },
+            agents: Vec::new(),
+            sample: 0,
+            poll_ms: 100.0,
+            latency_s: 0.0,
+            observed: 0,
+            p50_ms: None,
+            p99_ms: None,
+            max_ms: None,
+            loadavg: (0.0, 0.0),
+            total_s: 0.0,
+        };
+        // 40,000 own checks at 0.1 ms each are 4.0 s; the agents' 60,000 cost 1.2 s
+        assert!((report.agent_cpu_per_k().unwrap_or(0.0) - 0.02).abs() < 1e-9);
     }
 }

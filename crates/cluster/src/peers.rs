@@ -1,10 +1,11 @@
 //! The other vantages' readings that reach a replica without passing through
 //! its view of check results: agents' results kept by whichever replica
-//! received them, read back every safety period (those kept since the last
-//! read, on the database's clock) and whole every full-reload period; and the
-//! whole fleet judged again every interval, so a vantage that went quiet is
-//! left out of the quorum on every replica alike. The partial outages these
-//! judgements change are offered to the store.
+//! received them, read back every safety period or quarter interval, the
+//! shorter (those kept since the last read, on the database's clock), and
+//! whole every full-reload period; and the whole fleet judged again every
+//! interval, so a vantage that went quiet is left out of the quorum on every
+//! replica alike. The partial outages these judgements change are offered to
+//! the store.
 
 use crate::partials;
 use crate::quiet::Quiet;
@@ -23,7 +24,7 @@ const OVERLAP: Duration = Duration::from_secs(5);
 
 /// Reads the kept readings and judges the fleet again until `shutdown`.
 pub(crate) async fn run(shared: Arc<Shared>, shutdown: CancellationToken) {
-    let mut read = tokio::time::interval(shared.settings.safety_read);
+    let mut read = tokio::time::interval(shared.settings.readings_read());
     read.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut whole = tokio::time::interval(shared.settings.full_reload);
     whole.set_missed_tick_behavior(MissedTickBehavior::Delay);

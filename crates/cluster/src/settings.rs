@@ -8,7 +8,8 @@ use std::time::Duration;
 pub const HEARTBEAT: Duration = Duration::from_secs(2);
 /// A replica is live while its heartbeat is younger than this many periods.
 pub const LIVE_PERIODS: u32 = 3;
-/// How often a replica looks for due proxies when nothing woke it.
+/// How often a replica looks for due proxies when nothing woke it (a quarter
+/// interval when that is shorter, see [`ClusterSettings::for_engine`]).
 pub const POLL: Duration = Duration::from_secs(1);
 /// How long finished checks are collected before one write sends them all.
 pub const BATCH: Duration = Duration::from_millis(250);
@@ -44,7 +45,11 @@ pub struct ClusterSettings {
     /// check that runs to its timeout is written well within it (by default
     /// [`EngineOptions::result_within`]).
     pub lease: Duration,
-    /// How often due proxies are looked for without a wake-up.
+    /// How often due proxies are looked for without a wake-up: [`POLL`], or a
+    /// quarter interval when that is shorter. A reading is fresh for two
+    /// intervals and two checks of a proxy are at most interval + batch +
+    /// 1.5 × poll apart, so with a longer poll at a short interval a
+    /// vantage's own reading would turn stale between two of its checks.
     pub poll: Duration,
     /// How long finished checks are collected into one write.
     pub batch: Duration,
@@ -67,7 +72,7 @@ impl ClusterSettings {
             parallelism: options.parallelism.max(1),
             heartbeat: HEARTBEAT,
             lease: options.result_within(),
-            poll: POLL,
+            poll: POLL.min(options.interval / 4),
             batch: BATCH,
             safety_read: SAFETY_READ,
             full_reload: FULL_RELOAD,
@@ -89,6 +94,15 @@ impl ClusterSettings {
         proxyhealth_engine::options::stale_after(self.interval)
     }
 
+    /// How often the agents' kept readings are read: the safety read, or a
+    /// quarter interval when that is shorter. A reading is fresh for two
+    /// intervals after its check and an agent checks every interval, so the
+    /// replicas its batches do not reach must read well within the interval
+    /// that is left, or its vantage turns stale there between two reads.
+    pub fn readings_read(&self) -> Duration {
+        self.safety_read.min(self.interval / 4)
+    }
+
     /// How long a proxy held for a second opinion waits for another replica
     /// before its first checker may take it again.
     pub fn confirm_within(&self) -> Duration {
@@ -100,5 +114,38 @@ impl ClusterSettings {
     /// the period), the check runs to its timeout and the batch is written.
     pub fn takeover_bound(&self, timeout: Duration) -> Duration {
         self.lease + self.poll.mul_f64(1.5) + timeout + self.batch
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(interval: Duration) -> ClusterSettings {
+        ClusterSettings::for_engine(&EngineOptions {
+            interval,
+            ..EngineOptions::default()
+        })
+    }
+
+    #[test]
+    fn a_short_interval_polls_for_claims_every_quarter_interval() {
+        assert_eq!(
+            settings(Duration::from_secs(2)).poll,
+            Duration::from_millis(500)
+        );
+        assert_eq!(settings(Duration::from_secs(60)).poll, POLL);
+    }
+
+    #[test]
+    fn the_agents_readings_are_read_every_quarter_interval_when_that_is_shorter() {
+        assert_eq!(
+            settings(Duration::from_secs(1)).readings_read(),
+            Duration::from_millis(250)
+        );
+        assert_eq!(
+            settings(Duration::from_secs(30)).readings_read(),
+            SAFETY_READ
+        );
     }
 }

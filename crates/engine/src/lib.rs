@@ -21,6 +21,8 @@
 //!   response head and chunked decoding (public for the fuzz targets).
 //! - `sweep`: one pass over all proxies with bounded parallelism, and
 //!   [`sweep_once`], the one-shot sweep `proxyhealth check` runs.
+//! - `stream`: [`sweep_streaming`], the one-shot sweep an agent runs, each
+//!   result handed on as its check ends, stamped with its own start.
 //! - `dispatch`: the order a sweep of the engine starts its checks in: the
 //!   longest expected (from the previous sweep) first, so the proxies that hung
 //!   last time start at once and a sweep ends about one timeout after its start.
@@ -54,6 +56,7 @@
 //! ```text
 //! engine     → sweep, dispatch, snapshot, metrics, probe, recheck, history, vantages
 //! history    → snapshot, sweep (CheckResult)
+//! stream     → sweep, probe
 //! metrics    → proxy_metrics, vantage_metrics, snapshot
 //! vantage_metrics → proxy_metrics, snapshot
 //! proxy_metrics → snapshot
@@ -82,6 +85,7 @@ mod probe;
 pub mod proxy_metrics;
 pub mod recheck;
 pub mod snapshot;
+mod stream;
 mod sweep;
 pub mod tls_files;
 mod transport;
@@ -93,5 +97,6 @@ pub use error::EngineError;
 pub use options::{CaMode, EngineOptions, RedirectPolicy};
 pub use recheck::RecheckRequests;
 pub use snapshot::{Snapshot, SweepInfo, ViewRead};
+pub use stream::sweep_streaming;
 pub use sweep::{CheckResult, sweep_once};
 pub use tls_files::{TlsFileError, TlsFiles};

@@ -27,7 +27,8 @@ pub struct CheckResult {
     pub verdict: Classified,
     /// How long the request took; `None` when no request was made.
     pub latency: Option<Duration>,
-    /// When the sweep or re-check started.
+    /// When the check started: the sweep's or re-check's start (every check
+    /// of a sweep alike), or, from [`crate::sweep_streaming`], the check's own.
     pub checked_at: OffsetDateTime,
     /// Engine-wide order of the check's start.
     pub check_seq: u64,
@@ -78,7 +79,7 @@ where
 /// proxies it loaded and pairs them with their findings at the end, so no proxy
 /// row is copied per check.
 #[derive(Debug)]
-struct Findings {
+pub(crate) struct Findings {
     host: Option<ProxyHost>,
     verdict: Classified,
     latency: Option<Duration>,
@@ -87,7 +88,12 @@ struct Findings {
 }
 
 impl Findings {
-    fn into_result(self, proxy: Proxy, checked_at: OffsetDateTime, check_seq: u64) -> CheckResult {
+    pub(crate) fn into_result(
+        self,
+        proxy: Proxy,
+        checked_at: OffsetDateTime,
+        check_seq: u64,
+    ) -> CheckResult {
         CheckResult {
             proxy,
             host: self.host,
@@ -116,7 +122,7 @@ pub(crate) async fn check_proxy(
 
 /// The check itself: probe the proxy's report URL and classify the answer.
 /// `scratch` lends its allocation to the response and gets it back after.
-async fn examine(
+pub(crate) async fn examine(
     prober: &Prober,
     options: &EngineOptions,
     proxy: &Proxy,
@@ -289,7 +295,7 @@ pub(crate) async fn check_all(
         .collect()
 }
 
-fn internal_failure(proxy: &Proxy) -> Findings {
+pub(crate) fn internal_failure(proxy: &Proxy) -> Findings {
     tracing::error!(proxy = %proxy.name, "a proxy check panicked");
     Findings {
         host: None,

@@ -21,6 +21,8 @@
 //! - `paging`: the `limit` and `offset` parameters of the list routes.
 //! - [`extract`]: [`extract::JsonBody`], the JSON body extractor (415, 413, 400).
 //! - `path_param`: the path parameter extractor (its rejections in the envelope).
+//! - `fleet_index`: the proxy list's index over one snapshot (name order,
+//!   statuses, lowercased names, the other sort orders), made once per snapshot.
 //! - `proxy_list`: the proxy list filtered, sorted and paged for a large fleet.
 //! - [`auth`]: the admin token, the proxy token and the slow-down of failures.
 //! - [`oidc`]: dashboard sign-in with OpenID Connect: the login flow, the
@@ -37,6 +39,9 @@
 //! - `agents`: the agents of each vantage as this process has seen them
 //!   (liveness, lag, their shares of the proxies) and the count of their
 //!   results.
+//! - `agent_intake`: agents' results once the engine took them: published
+//!   and kept in the store at most once per short period for every batch
+//!   that arrived meanwhile.
 //! - `api_description`: the OpenAPI 3.1 description's info and security
 //!   schemes, what each access rule adds to the operations it guards, and the
 //!   finished description the handlers share.
@@ -57,6 +62,7 @@
 //! [`Service`] alone is the HTTP part, and [`Service::router`] serves tests
 //! that need no socket.
 
+mod agent_intake;
 mod agents;
 mod api_description;
 pub mod app;
@@ -66,6 +72,7 @@ pub mod auth;
 pub mod error;
 mod event_streams;
 pub mod extract;
+mod fleet_index;
 mod history_reader;
 pub mod http_metrics;
 mod live_deltas;
@@ -238,6 +245,7 @@ impl Service {
         if let Err(err) = maintenance.refresh().await {
             tracing::warn!(error = %err, "reading the maintenance windows failed");
         }
+        let agent_intake = agent_intake::AgentIntake::start(engine.clone(), store.clone());
         let state = AppState {
             maintenance,
             sign_in,
@@ -246,12 +254,14 @@ impl Service {
             history,
             agents: Default::default(),
             agent_counters,
+            agent_intake,
             auth,
             http_metrics,
             store_health: Arc::new(store_health),
             streams: Default::default(),
             deltas: Default::default(),
             regions: Default::default(),
+            fleet: Default::default(),
             replica: config.replica.clone(),
             description: Default::default(),
         };

@@ -3,61 +3,17 @@
 //! Coder's, whole and ordered by name, so Coder's clients see no change.
 
 use crate::error::ApiError;
+use crate::fleet_index::{FleetIndex, Sort, SortKey, compare_missing_last, severity};
 use crate::paging;
 use proxyhealth_core::{Proxy, ProxyStatus, Status};
 use std::cmp::Ordering;
 use std::collections::HashMap;
-use std::str::FromStr;
 use std::time::Duration;
 
 /// Most proxies one page holds.
 pub(crate) const MAX_LIMIT: usize = 1000;
 /// The page size when only other parameters are given.
 pub(crate) const DEFAULT_LIMIT: usize = 100;
-
-/// What a list can be sorted by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SortKey {
-    /// The name, case-insensitive (Coder's order).
-    Name,
-    /// The status, from `ok` to `unreachable` (worst last).
-    Status,
-    /// The last check's latency (proxies without one last).
-    Latency,
-    /// When the status last changed.
-    Changed,
-}
-
-/// How a list is sorted: a key, ascending or descending; ties by name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Sort {
-    key: SortKey,
-    descending: bool,
-}
-
-impl FromStr for Sort {
-    type Err = String;
-
-    fn from_str(value: &str) -> Result<Self, Self::Err> {
-        let (descending, key) = match value.strip_prefix('-') {
-            Some(key) => (true, key),
-            None => (false, value),
-        };
-        let key = match key {
-            "name" => SortKey::Name,
-            "status" => SortKey::Status,
-            "latency" => SortKey::Latency,
-            "changed" => SortKey::Changed,
-            _ => {
-                return Err(format!(
-                    "invalid sort {value:?}: expected name, status, latency or changed, \
-                     optionally after - for descending"
-                ));
-            }
-        };
-        Ok(Sort { key, descending })
-    }
-}
 
 /// The parameters of a paged list; see docs/api.md.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,10 +57,7 @@ impl ListQuery {
             .map(|name| name.trim().to_lowercase())
             .filter(|name| !name.is_empty());
         let sort = match params.get("sort") {
-            None => Sort {
-                key: SortKey::Name,
-                descending: false,
-            },
+            None => Sort::default(),
             Some(value) => value
                 .parse()
                 .map_err(|detail: String| ApiError::invalid_param("sort", detail))?,
@@ -124,9 +77,33 @@ impl ListQuery {
         }))
     }
 
+    /// The positions in `index` of the page the query asks for, and how
+    /// many matched in all: a walk of one precomputed order, reading a
+    /// status byte and the lowercased names of each row only when a filter
+    /// asks for them, and nothing past the page when none does.
+    pub(crate) fn page_of(&self, index: &FleetIndex) -> (Vec<u32>, usize) {
+        let ordered = index.ordered(self.sort);
+        if self.statuses.is_empty() && self.name.is_none() {
+            let page = ordered.skip(self.offset).take(self.limit).collect();
+            return (page, index.len());
+        }
+        let mut total = 0;
+        let mut page = Vec::new();
+        for row in ordered {
+            if index.matches(row, &self.statuses, self.name.as_deref()) {
+                if total >= self.offset && page.len() < self.limit {
+                    page.push(row);
+                }
+                total += 1;
+            }
+        }
+        (page, total)
+    }
+
     /// The page of `proxies` (each with its status, if any) the query asks
-    /// for, and how many matched in all. Only the page is returned, so a
-    /// caller builds answers for one page, not for the fleet.
+    /// for, and how many matched in all, when no index of them is at hand
+    /// (the store's proxies before the first sweep). Only the page is
+    /// returned, so a caller builds answers for one page, not for the fleet.
     pub(crate) fn page<'a>(
         &self,
         proxies: Vec<(&'a Proxy, Option<&'a ProxyStatus>)>,
@@ -206,27 +183,4 @@ fn status_of(status: Option<&ProxyStatus>) -> Status {
 
 fn latency_of(status: Option<&ProxyStatus>) -> Option<Duration> {
     status.and_then(|status| status.latency)
-}
-
-/// How bad a status is: `ok` first, `unreachable` last.
-fn severity(status: Status) -> u8 {
-    match status {
-        Status::Ok => 0,
-        Status::Unknown => 1,
-        Status::Unregistered => 2,
-        Status::Unhealthy => 3,
-        Status::Unreachable => 4,
-    }
-}
-
-/// Compares two optional values with the missing ones last in either
-/// direction (a proxy never measured is no fastest and no slowest).
-fn compare_missing_last<T: Ord>(a: Option<T>, b: Option<T>, descending: bool) -> Ordering {
-    match (a, b) {
-        (Some(a), Some(b)) if descending => b.cmp(&a),
-        (Some(a), Some(b)) => a.cmp(&b),
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => Ordering::Equal,
-    }
 }

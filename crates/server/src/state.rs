@@ -6,10 +6,12 @@
 //! HTTP metrics, the store health, the regions cache, the event streams) never
 //! import this one.
 
+use crate::agent_intake::AgentIntake;
 use crate::agents::{AgentCounters, AgentRoster};
 use crate::api_description::ApiDescription;
 use crate::auth::Auth;
 use crate::event_streams::EventStreams;
+use crate::fleet_index::FleetIndexCache;
 use crate::history_reader::HistoryReader;
 use crate::http_metrics::HttpMetrics;
 use crate::live_deltas::LiveDeltas;
@@ -42,6 +44,8 @@ pub(crate) struct AppState {
     pub deltas: Arc<LiveDeltas>,
     /// The rendered body of `/api/v2/regions` for the current snapshot.
     pub regions: Arc<RegionsCache>,
+    /// The proxy list's index of the current snapshot.
+    pub fleet: Arc<FleetIndexCache>,
     /// This process's replica id, for the consistency report.
     pub replica: ThisReplica,
     /// Persisted history, and the proxy list's uptime figures.
@@ -50,6 +54,8 @@ pub(crate) struct AppState {
     pub agents: Arc<AgentRoster>,
     /// The count of agents' results, taken and refused.
     pub agent_counters: AgentCounters,
+    /// Publishes and keeps agents' results, a short period's batches at once.
+    pub agent_intake: AgentIntake,
     /// The maintenance windows, compiled for constant-time lookups.
     pub maintenance: Maintenance,
     /// Dashboard sign-in (OpenID Connect) and its sessions; empty when not
@@ -82,10 +88,12 @@ slices! {
     streams: EventStreams,
     deltas: Arc<LiveDeltas>,
     regions: Arc<RegionsCache>,
+    fleet: Arc<FleetIndexCache>,
     replica: ThisReplica,
     history: Arc<HistoryReader>,
     agents: Arc<AgentRoster>,
     agent_counters: AgentCounters,
+    agent_intake: AgentIntake,
     description: ApiDescription,
     maintenance: Maintenance,
     sign_in: SignIn,

@@ -134,5 +134,6 @@ pub use sessions::{PendingLogin, SessionRecord, SessionStore};
 pub use sqlite::SqliteStore;
 pub use store::ProxyStore;
 pub use vantages::{
-    AgentTokenError, MintedVantage, Vantage, VantageError, VantageStore, VantageWindow,
+    AgentTokenError, MintedVantage, Vantage, VantageError, VantageIntake, VantageStore,
+    VantageWindow,
 };

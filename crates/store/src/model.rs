@@ -47,3 +47,15 @@ pub struct Registration {
     /// The proxy's build version.
     pub version: String,
 }
+
+impl Registration {
+    /// Whether `proxy` already holds exactly what this registration reports,
+    /// so storing it would change nothing but `updated_at`.
+    pub fn matches(&self, proxy: &Proxy) -> bool {
+        self.url == proxy.url
+            && self.wildcard_hostname == proxy.wildcard_hostname
+            && self.derp_enabled == proxy.derp_enabled
+            && self.derp_only == proxy.derp_only
+            && self.version == proxy.version
+    }
+}

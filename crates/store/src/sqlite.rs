@@ -302,6 +302,24 @@ impl ProxyStore for SqliteStore {
         row.as_ref().map(proxy_from_row).transpose()
     }
 
+    async fn get_proxies(&self, ids: &[Uuid]) -> Result<Vec<Proxy>, StoreError> {
+        // One statement for the lot (a page of the list is up to 1,000), the
+        // ids passed as one JSON array rather than a parameter each.
+        let ids: Vec<String> = ids.iter().map(|id| id.hyphenated().to_string()).collect();
+        let ids = serde_json::to_string(&ids)
+            .map_err(|err| StoreError::Internal(format!("encode the ids: {err}")))?;
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM workspace_proxies WHERE id IN (SELECT value FROM json_each(?1))"
+        ))
+        .bind(ids)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(proxy_from_row).collect()
+    }
+
     async fn proxy_by_name(&self, name: &str) -> Result<Option<Proxy>, StoreError> {
         let row = sqlx::query(concat!(
             "SELECT ",

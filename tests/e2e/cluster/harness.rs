@@ -355,6 +355,11 @@ impl Replica {
         self.server.program.pid()
     }
 
+    /// `http://127.0.0.1:PORT`: where an agent reaches this replica.
+    pub(super) fn url(&self) -> &str {
+        &self.server.url
+    }
+
     pub(super) fn api(&self) -> ApiClient {
         self.server.api()
     }

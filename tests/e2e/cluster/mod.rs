@@ -17,6 +17,8 @@
 //! - `notify`: three replicas, one notification per change.
 //! - `maintenance`: two replicas, nothing delivered inside a window, a
 //!   change still true at its end delivered once.
+//! - `vantages`: replicas naming two vantages and an agent of a third, one
+//!   quorum on every replica, an outage notified once.
 
 mod attach;
 mod failover;
@@ -26,3 +28,4 @@ mod maintenance;
 mod notify;
 mod second_opinion;
 mod sharing;
+mod vantages;

@@ -10,32 +10,49 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 impl Engine {
-    /// Takes a batch of results from `vantage`'s agents: each result for a
-    /// proxy this engine has, not older than the vantage's newest for it and
-    /// not timed in the future (on this engine's clock), replaces the
-    /// vantage's reading of its proxy; the proxies are judged again and the
-    /// snapshot published when an overall status, report or reading
-    /// changed. Returns what was taken (for the store to keep) and what
-    /// was refused, and why.
+    /// Takes a batch of results from `vantage`'s agents and publishes what
+    /// they change: [`Engine::accept_vantage_results`], then
+    /// [`Engine::publish_vantage_results`] for its proxies.
     pub async fn take_vantage_results(
         &self,
         vantage: &VantageName,
         checks: Vec<RemoteCheck>,
     ) -> Intake {
-        let now = OffsetDateTime::now_utc();
-        let intake = {
-            let snapshot = self.inner.snapshot.load();
-            self.inner.remote.write().take(
-                vantage,
-                checks,
-                |id| snapshot.get(id).is_some_and(|s| s.host.is_some()),
-                now,
-                self.inner.options.hysteresis,
-            )
-        };
+        let intake = self.accept_vantage_results(vantage, checks);
         let ids: Vec<Uuid> = intake.accepted.iter().map(|(id, _)| *id).collect();
-        self.rejudge(ids, now).await;
+        self.publish_vantage_results(ids).await;
         intake
+    }
+
+    /// Takes a batch of results from `vantage`'s agents into the book: each
+    /// result for a proxy this engine has, not older than the vantage's
+    /// newest for it and not timed in the future (on this engine's clock),
+    /// replaces the vantage's reading of its proxy. Nothing is published
+    /// yet (the next [`Engine::publish_vantage_results`] of the proxies
+    /// does, or the next sweep), so several batches can share one
+    /// publication. Returns what was taken (for the store to keep) and what
+    /// was refused, and why.
+    pub fn accept_vantage_results(
+        &self,
+        vantage: &VantageName,
+        checks: Vec<RemoteCheck>,
+    ) -> Intake {
+        let snapshot = self.inner.snapshot.load();
+        self.inner.remote.write().take(
+            vantage,
+            checks,
+            |id| snapshot.get(id).is_some_and(|s| s.host.is_some()),
+            OffsetDateTime::now_utc(),
+            self.inner.options.hysteresis,
+        )
+    }
+
+    /// Judges the proxies `ids` again with the book's readings (other
+    /// vantages' results of them were taken) and publishes one snapshot
+    /// when an overall status, report or reading changed; an overall change
+    /// is logged, counted, recorded and notified like any other.
+    pub async fn publish_vantage_results(&self, ids: Vec<Uuid>) {
+        self.rejudge(ids, OffsetDateTime::now_utc()).await;
     }
 
     /// Puts readings a store kept back (at start, before the first sweep

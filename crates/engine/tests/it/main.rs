@@ -16,6 +16,7 @@ mod seed;
 mod shared_view;
 mod source_address;
 mod stores;
+mod streaming;
 mod tls_failures;
 mod tls_trust;
 mod userinfo;

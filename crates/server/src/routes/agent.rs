@@ -8,6 +8,7 @@
 //! the vantage's newest, or timed in the future is refused and counted, and
 //! the rest of the batch is taken.
 
+use crate::agent_intake::{AgentIntake, NotKept};
 use crate::agents::{AgentCounters, AgentRoster, falls_to};
 use crate::auth::{Auth, client_ip};
 use crate::error::ApiError;
@@ -24,7 +25,7 @@ use proxyhealth_core::envelope::ErrorEnvelope;
 use proxyhealth_core::{Status, redact_report};
 use proxyhealth_engine::vantages::RemoteCheck;
 use proxyhealth_engine::{CaMode, Engine, EngineOptions, RedirectPolicy};
-use proxyhealth_store::{ProxyStore, Vantage};
+use proxyhealth_store::{ProxyStore, Vantage, VantageError};
 use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -199,22 +200,42 @@ pub(crate) async fn results(
     State(store): State<Arc<dyn ProxyStore>>,
     State(roster): State<Arc<AgentRoster>>,
     State(counters): State<AgentCounters>,
+    State(intake): State<AgentIntake>,
     req: Request,
 ) -> Response {
-    match results_inner(&auth, &engine, store.as_ref(), &roster, &counters, req).await {
+    let parts = Parts {
+        auth: &auth,
+        engine: &engine,
+        store: store.as_ref(),
+        roster: &roster,
+        counters: &counters,
+        intake: &intake,
+    };
+    match results_inner(parts, req).await {
         Ok(body) => Json(body).into_response(),
         Err(err) => err.into_response(),
     }
 }
 
-async fn results_inner(
-    auth: &Auth,
-    engine: &Engine,
-    store: &dyn ProxyStore,
-    roster: &AgentRoster,
-    counters: &AgentCounters,
-    req: Request,
-) -> Result<AgentResultsResponse, ApiError> {
+/// The slices of state the results route uses.
+struct Parts<'a> {
+    auth: &'a Auth,
+    engine: &'a Engine,
+    store: &'a dyn ProxyStore,
+    roster: &'a AgentRoster,
+    counters: &'a AgentCounters,
+    intake: &'a AgentIntake,
+}
+
+async fn results_inner(parts: Parts<'_>, req: Request) -> Result<AgentResultsResponse, ApiError> {
+    let Parts {
+        auth,
+        engine,
+        store,
+        roster,
+        counters,
+        intake: kept,
+    } = parts;
     let ip = client_ip(&req);
     let caller = caller(auth, store, roster, req.headers(), ip).await?;
     let vantage = caller.vantage.name.clone();
@@ -268,23 +289,27 @@ async fn results_inner(
     drop(snapshot);
     let oldest = checks.iter().map(|check| check.checked_at).min();
     let ids: Vec<Uuid> = checks.iter().map(|check| check.proxy_id).collect();
-    let intake = engine.take_vantage_results(&vantage, checks).await;
+    // the refusals are decided now; the publication and the write are
+    // shared with the other batches of a short period
+    let intake = engine.accept_vantage_results(&vantage, checks);
     roster.results(&vantage, &caller.agent, oldest, OffsetDateTime::now_utc());
     counters.accepted(&vantage, intake.accepted.len());
     for refusal in &intake.refused {
         counters.refused(&vantage, refusal.reason(), 1);
     }
-    if !intake.accepted.is_empty()
-        && let Some(vantages) = store.vantages()
-    {
-        vantages.keep_readings(&vantage, &intake.accepted).await?;
-        // the vantage's own history: one more transaction per batch, never
-        // per result; a failure loses history, not the readings just kept
-        if let Err(err) = vantages.record_history(&vantage, &intake.history).await {
-            tracing::warn!(vantage = %vantage, error = %err, "writing the vantage's history failed");
+    let accepted = intake.accepted.len();
+    if accepted > 0 {
+        match kept
+            .keep(vantage.clone(), intake.accepted, intake.history)
+            .await
+        {
+            Ok(()) => {}
+            Err(NotKept::NoVantage(name)) => {
+                return Err(VantageError::NotFound(name.to_string()).into());
+            }
+            Err(NotKept::Store(err)) => return Err(err.into()),
         }
     }
-    let accepted = intake.accepted.len();
     if intake.refused.is_empty() {
         return Ok(AgentResultsResponse { accepted });
     }

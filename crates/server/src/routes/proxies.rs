@@ -3,6 +3,7 @@
 use crate::audit::AuditObject;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
+use crate::fleet_index::{FleetIndex, FleetIndexCache};
 use crate::history_reader::HistoryReader;
 use crate::maintenance::Maintenance;
 use crate::path_param::PathParam;
@@ -22,7 +23,7 @@ use proxyhealth_core::envelope::ErrorEnvelope;
 use proxyhealth_core::validate::{
     RESERVED_NAME, validate_display_name, validate_icon, validate_name,
 };
-use proxyhealth_core::{Proxy, Status};
+use proxyhealth_core::{Proxy, ProxyStatus, Status};
 use proxyhealth_engine::{Engine, Snapshot};
 use proxyhealth_store::{NewProxy, ProxyStore, ProxyUpdate, StoreError};
 use std::collections::HashMap;
@@ -92,6 +93,43 @@ async fn all_with_status(
         .collect())
 }
 
+/// The proxies at `rows` of `index` with their results, each as the store
+/// has it now (so a change made through the API shows at once, before its
+/// re-check); one the store no longer lists is left out. When the store is
+/// unavailable, the proxies as of their checks are served, as the whole list
+/// does.
+async fn page_rows(
+    store: &dyn ProxyStore,
+    store_health: &StoreHealth,
+    index: &FleetIndex,
+    rows: &[u32],
+) -> Result<Vec<WorkspaceProxy>, ApiError> {
+    let results: Vec<&Arc<ProxyStatus>> = rows.iter().filter_map(|&row| index.row(row)).collect();
+    let ids: Vec<Uuid> = results.iter().map(|result| result.proxy.id).collect();
+    let current: HashMap<Uuid, Proxy> = match store.get_proxies(&ids).await {
+        Ok(proxies) => proxies.into_iter().map(|proxy| (proxy.id, proxy)).collect(),
+        Err(err @ StoreError::Unavailable(_)) => {
+            let error = err.to_string();
+            store_health.record("read", &error);
+            tracing::warn!(%error, "store unavailable; serving the proxies of the last snapshot");
+            return Ok(results
+                .into_iter()
+                .map(|result| WorkspaceProxy::with_engine_status(&result.proxy, Some(result)))
+                .collect());
+        }
+        Err(err) => return Err(err.into()),
+    };
+    Ok(results
+        .into_iter()
+        .filter_map(|result| {
+            let proxy = current
+                .get(&result.proxy.id)
+                .filter(|proxy| !proxy.deleted)?;
+            Some(WorkspaceProxy::with_engine_status(proxy, Some(result)))
+        })
+        .collect())
+}
+
 /// Marks each proxy in a maintenance window with it (one lookup each in the
 /// book of the windows active now).
 fn with_maintenance(maintenance: &Maintenance, proxies: &mut [WorkspaceProxy]) {
@@ -147,6 +185,7 @@ pub(crate) async fn list(
     State(store_health): State<Arc<StoreHealth>>,
     State(history): State<Arc<HistoryReader>>,
     State(maintenance): State<Maintenance>,
+    State(fleet): State<Arc<FleetIndexCache>>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<ProxyList>, ApiError> {
     let query = ListQuery::from_params(&params)?;
@@ -157,16 +196,29 @@ pub(crate) async fn list(
         with_maintenance(&maintenance, &mut regions);
         return Ok(Json(ProxyList::whole(regions)));
     };
-    let proxies = live_proxies(store.as_ref(), &store_health, &snapshot).await?;
-    let with_status = proxies
-        .iter()
-        .map(|proxy| (proxy, snapshot.get(&proxy.id).map(Arc::as_ref)))
-        .collect();
-    let (page, total) = query.page(with_status);
-    let mut regions: Vec<WorkspaceProxy> = page
-        .into_iter()
-        .map(|(proxy, status)| WorkspaceProxy::with_engine_status(proxy, status))
-        .collect();
+    // Once a sweep has filled the snapshot, it holds the fleet: the page is
+    // found in its index, and only the page's rows are read from the store.
+    let index = snapshot.last_sweep().and_then(|_| fleet.index(&snapshot));
+    let (mut regions, total) = match index {
+        Some(index) => {
+            let (rows, total) = query.page_of(&index);
+            let page = page_rows(store.as_ref(), &store_health, &index, &rows).await?;
+            (page, total)
+        }
+        None => {
+            let proxies = live_proxies(store.as_ref(), &store_health, &snapshot).await?;
+            let with_status = proxies
+                .iter()
+                .map(|proxy| (proxy, snapshot.get(&proxy.id).map(Arc::as_ref)))
+                .collect();
+            let (page, total) = query.page(with_status);
+            let page = page
+                .into_iter()
+                .map(|(proxy, status)| WorkspaceProxy::with_engine_status(proxy, status))
+                .collect();
+            (page, total)
+        }
+    };
     with_uptime(&history, &snapshot, &mut regions).await;
     with_maintenance(&maintenance, &mut regions);
     Ok(Json(ProxyList::page(

@@ -18,10 +18,17 @@ use proxyhealth_core::envelope::ErrorEnvelope;
 use proxyhealth_core::validate::{
     validate_access_url, validate_derp_flags, validate_version, validate_wildcard_hostname,
 };
-use proxyhealth_core::{Status, redact_url};
+use proxyhealth_core::{Proxy, Status, redact_url};
 use proxyhealth_engine::Engine;
 use proxyhealth_store::{ProxyStore, Registration};
 use std::sync::Arc;
+use time::OffsetDateTime;
+
+/// How old a proxy's `updated_at` may get before an unchanged registration
+/// writes it again: a registration that changes nothing moves `updated_at` at
+/// most this often (Coder moves it on every registration; a fleet registering
+/// every 15 s would otherwise put one write per proxy per 15 s on the store).
+const REFRESH_AFTER: time::Duration = time::Duration::minutes(5);
 
 /// Coder's registration checks, with Coder's messages.
 fn check_registration(body: &RegisterRequest) -> Result<(), ApiError> {
@@ -44,7 +51,8 @@ fn check_registration(body: &RegisterRequest) -> Result<(), ApiError> {
 }
 
 /// `POST /api/v2/workspaceproxies/me/register`: stores what the proxy registered
-/// and, when that changed anything or the proxy is not `ok`, re-checks it alone
+/// (an unchanged registration is not written, but for `updated_at` once it is
+/// [`REFRESH_AFTER`] old) and, when that changed anything or the proxy is not `ok`, re-checks it alone
 /// in the background (the proxy's answer is not held up by its own probe: a
 /// Coder proxy registers before it starts serving).
 #[utoipa::path(
@@ -84,23 +92,21 @@ async fn register_inner(
     let before = auth.authenticate_proxy(store, req.headers(), ip).await?;
     let JsonBody(body) = JsonBody::<RegisterRequest>::from_request(req, &()).await?;
     check_registration(&body)?;
-    let after = store
-        .register_proxy(
-            before.id,
-            Registration {
-                url: body.access_url,
-                wildcard_hostname: body.wildcard_hostname,
-                derp_enabled: body.derp_enabled,
-                derp_only: body.derp_only,
-                version: body.version,
-            },
-        )
-        .await?;
-    let changed = before.url != after.url
-        || before.wildcard_hostname != after.wildcard_hostname
-        || before.derp_enabled != after.derp_enabled
-        || before.derp_only != after.derp_only
-        || before.version != after.version;
+    let registration = Registration {
+        url: body.access_url,
+        wildcard_hostname: body.wildcard_hostname,
+        derp_enabled: body.derp_enabled,
+        derp_only: body.derp_only,
+        version: body.version,
+    };
+    let changed = !registration.matches(&before);
+    // An unchanged re-registration (a fleet's steady state) is a read and a
+    // compare: no write, so the single SQLite writer is left to what changed.
+    let after = if !changed && !needs_refresh(&before, OffsetDateTime::now_utc()) {
+        before
+    } else {
+        store.register_proxy(before.id, registration).await?
+    };
     let healthy = engine
         .status_of(&after.id)
         .is_some_and(|status| status.status == Status::Ok);
@@ -119,6 +125,14 @@ async fn register_inner(
         derp_force_websockets: false,
         sibling_replicas: Vec::new(),
     })
+}
+
+/// Whether an unchanged registration should still be written, to move the
+/// proxy's `updated_at`: once it is [`REFRESH_AFTER`] old. Below that an
+/// unchanged registration is a read and a compare; the single SQLite writer
+/// is then left to the history and to what did change.
+fn needs_refresh(proxy: &Proxy, now: OffsetDateTime) -> bool {
+    now - proxy.updated_at >= REFRESH_AFTER
 }
 
 /// `POST /api/v2/workspaceproxies/me/deregister`: 204; the proxy is re-checked in

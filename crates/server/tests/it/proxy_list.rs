@@ -17,8 +17,19 @@ fn names(body: &Value) -> Vec<String> {
 }
 
 /// Five proxies: `eu-west` and `EU-central` answer ok, `us-east` is
-/// refused (unreachable), `ap-south` and `sa-east` never registered.
+/// refused (unreachable), `ap-south` and `sa-east` never registered; then a
+/// sweep, so the list answers from the snapshot's index.
 async fn fleet() -> (TestApp, FakeProxy) {
+    let (app, ok) = unswept_fleet().await;
+    let swept = app
+        .admin_post_empty("/api/v2/workspaceproxies/refresh")
+        .await;
+    assert_eq!(swept.status, StatusCode::OK, "{}", swept.body);
+    (app, ok)
+}
+
+/// The five proxies of [`fleet`], each checked alone but no sweep run yet.
+async fn unswept_fleet() -> (TestApp, FakeProxy) {
     let (app, _) = spawn_app().await;
     let ok = FakeProxy::start(|_| async { json(200, r#"{"errors":[],"warnings":[]}"#) }).await;
     let refused = refused_url().await;
@@ -129,4 +140,55 @@ async fn a_bad_parameter_is_a_400_naming_it() {
         assert_eq!(answer.message(), "Invalid query parameter.", "{query}");
         assert_eq!(answer.first_field(), param, "{query}");
     }
+}
+
+#[tokio::test]
+async fn before_the_first_sweep_a_page_is_made_from_the_store() {
+    let (app, _ok) = unswept_fleet().await;
+    let answer = app
+        .admin_get("/api/v2/workspaceproxies?sort=-status&limit=3")
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(names(&answer.body), ["us-east", "ap-south", "sa-east"]);
+    assert_eq!(answer.body["total"], 5);
+}
+
+#[tokio::test]
+async fn a_renamed_proxy_shows_its_new_name_in_a_page_at_once() {
+    let (app, _ok) = fleet().await;
+    let renamed = app
+        .admin_send(
+            reqwest::Method::PATCH,
+            "/api/v2/workspaceproxies/sa-east",
+            &serde_json::json!({"display_name": "Sao Paulo"}),
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.body);
+    let answer = app
+        .admin_get("/api/v2/workspaceproxies?status=unregistered")
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let shown: Vec<&str> = answer.body["regions"]
+        .as_array()
+        .expect("regions")
+        .iter()
+        .map(|proxy| proxy["display_name"].as_str().expect("a display name"))
+        .collect();
+    assert!(shown.contains(&"Sao Paulo"), "{shown:?}");
+}
+
+#[tokio::test]
+async fn a_deleted_proxy_leaves_the_pages_at_once() {
+    let (app, _ok) = fleet().await;
+    let before = app
+        .admin_get("/api/v2/workspaceproxies?sort=-status&limit=1")
+        .await;
+    assert_eq!(names(&before.body), ["us-east"]);
+    let gone = app.admin_delete("/api/v2/workspaceproxies/us-east").await;
+    assert_eq!(gone.status, StatusCode::OK, "{}", gone.body);
+    let after = app
+        .admin_get("/api/v2/workspaceproxies?sort=-status&limit=1")
+        .await;
+    assert_eq!(names(&after.body), ["ap-south"]);
+    assert_eq!(after.body["total"], 4);
 }

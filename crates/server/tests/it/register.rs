@@ -1,10 +1,15 @@
 //! Proxy self-registration and deregistration.
 
-use crate::helpers::{answer, eventually, registration, spawn_app};
+use crate::helpers::{answer, config, eventually, registration, spawn_app, spawn_with};
 use proxyhealth_sim::Kind;
+use proxyhealth_store::{OpenOptions, open_store};
 use reqwest::StatusCode;
 use serde_json::json;
+use sqlx::Connection;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 #[tokio::test]
@@ -241,4 +246,131 @@ async fn a_proxy_that_went_away_becomes_unreachable_after_it_registers_again() {
     );
     let proxy = app.wait_for_status(id, "unreachable").await;
     assert_eq!(proxy.body["healthy"], false);
+}
+
+/// A service over a fresh SQLite file; the file's path beside it.
+async fn spawn_over_sqlite(dir: &tempfile::TempDir) -> (crate::helpers::TestApp, PathBuf) {
+    let file = dir.path().join("proxyhealth.db");
+    let store = open_store(
+        &format!("sqlite://{}", file.display()),
+        OpenOptions::default(),
+    )
+    .await
+    .expect("open sqlite");
+    (spawn_with(store, config()).await, file)
+}
+
+/// A connection of the test's own to the service's SQLite file.
+async fn own_connection(file: &Path) -> SqliteConnection {
+    let options = SqliteConnectOptions::new().filename(file);
+    SqliteConnection::connect_with(&options)
+        .await
+        .expect("connect to the service's file")
+}
+
+/// SQLite's `data_version`: it moves when another connection commits to the file.
+async fn data_version(conn: &mut SqliteConnection) -> i64 {
+    sqlx::query_scalar("PRAGMA data_version")
+        .fetch_one(conn)
+        .await
+        .expect("data_version")
+}
+
+#[tokio::test]
+async fn registering_again_unchanged_writes_nothing_to_the_sqlite_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (app, file) = spawn_over_sqlite(&dir).await;
+    let sim = proxyhealth_sim::spawn(Kind::Ok).await.expect("sim");
+    let (id, token) = app.create_proxy("eu").await;
+    let body = registration(sim.url());
+    app.register(&token, &body).await;
+    app.wait_for_status(id, "ok").await;
+    let engine = app.engine.clone();
+    eventually(
+        Duration::from_secs(10),
+        "the first re-check's history written",
+        async || !engine.recheck_pending(&id),
+    )
+    .await;
+    let path = format!("/api/v2/workspaceproxies/{id}");
+    let updated_at = app.admin_get(&path).await.body["updated_at"].clone();
+    let mut conn = own_connection(&file).await;
+    let version = data_version(&mut conn).await;
+    for _ in 0..20 {
+        let answer = app.register(&token, &body).await;
+        assert_eq!(answer.status, StatusCode::CREATED);
+    }
+    assert_eq!(
+        data_version(&mut conn).await,
+        version,
+        "an unchanged registration committed to the file"
+    );
+    assert_eq!(app.admin_get(&path).await.body["updated_at"], updated_at);
+}
+
+#[tokio::test]
+async fn a_changed_registration_is_written_at_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (app, file) = spawn_over_sqlite(&dir).await;
+    let sim = proxyhealth_sim::spawn(Kind::Ok).await.expect("sim");
+    let (id, token) = app.create_proxy("eu").await;
+    let mut body = registration(sim.url());
+    app.register(&token, &body).await;
+    app.wait_for_status(id, "ok").await;
+    body["version"] = json!("v2.21.0");
+    assert_eq!(
+        app.register(&token, &body).await.status,
+        StatusCode::CREATED
+    );
+    let mut conn = own_connection(&file).await;
+    let stored: String = sqlx::query_scalar("SELECT version FROM workspace_proxies WHERE id = ?1")
+        .bind(id.hyphenated().to_string())
+        .fetch_one(&mut conn)
+        .await
+        .expect("row");
+    assert_eq!(stored, "v2.21.0");
+    let proxy = app
+        .admin_get(&format!("/api/v2/workspaceproxies/{id}"))
+        .await;
+    assert_eq!(proxy.body["version"], "v2.21.0");
+}
+
+#[tokio::test]
+async fn an_unchanged_registration_moves_updated_at_once_it_is_five_minutes_old() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (app, file) = spawn_over_sqlite(&dir).await;
+    let sim = proxyhealth_sim::spawn(Kind::Ok).await.expect("sim");
+    let (id, token) = app.create_proxy("eu").await;
+    let body = registration(sim.url());
+    app.register(&token, &body).await;
+    app.wait_for_status(id, "ok").await;
+    // The last write of the row, six minutes ago (timestamps are unix nanoseconds).
+    let long_ago = OffsetDateTime::now_utc() - time::Duration::minutes(6);
+    let mut conn = own_connection(&file).await;
+    sqlx::query("UPDATE workspace_proxies SET updated_at = ?1 WHERE id = ?2")
+        .bind(i64::try_from(long_ago.unix_timestamp_nanos()).expect("fits"))
+        .bind(id.hyphenated().to_string())
+        .execute(&mut conn)
+        .await
+        .expect("age the row");
+    let path = format!("/api/v2/workspaceproxies/{id}");
+    let aged = app.admin_get(&path).await.body["updated_at"].clone();
+    assert_eq!(
+        app.register(&token, &body).await.status,
+        StatusCode::CREATED
+    );
+    let refreshed = app.admin_get(&path).await.body["updated_at"].clone();
+    assert_ne!(refreshed, aged, "updated_at stayed six minutes old");
+    let refreshed_at = OffsetDateTime::parse(
+        refreshed.as_str().expect("a timestamp"),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .expect("RFC 3339");
+    assert!(OffsetDateTime::now_utc() - refreshed_at < time::Duration::minutes(1));
+    // Written once: the next unchanged registration leaves it as it is.
+    assert_eq!(
+        app.register(&token, &body).await.status,
+        StatusCode::CREATED
+    );
+    assert_eq!(app.admin_get(&path).await.body["updated_at"], refreshed);
 }

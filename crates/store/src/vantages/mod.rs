@@ -56,6 +56,21 @@ pub struct VantageWindow {
     pub transitions: Vec<VantageTransition>,
 }
 
+/// One vantage's share of what its agents' results added over a short
+/// while (several batches), to keep in one go with
+/// [`VantageStore::keep_intakes`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VantageIntake {
+    /// The vantage (by name, ignoring case).
+    pub vantage: VantageName,
+    /// Its new readings (proxy id, reading), as
+    /// [`VantageStore::keep_readings`] keeps them.
+    pub readings: Vec<(Uuid, VantageReading)>,
+    /// What they add to its history, as [`VantageStore::record_history`]
+    /// writes it.
+    pub history: VantageHistory,
+}
+
 /// A vantage as stored (never its token).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Vantage {
@@ -165,6 +180,35 @@ pub trait VantageStore: Send + Sync + std::fmt::Debug {
         vantage: &VantageName,
         history: &VantageHistory,
     ) -> Result<(), VantageError>;
+
+    /// Keeps several vantages' intakes: each one's readings as
+    /// [`VantageStore::keep_readings`] and its history as
+    /// [`VantageStore::record_history`] would, so a short while of results
+    /// costs one write however many batches it came in. Returns the names
+    /// of the vantages that no longer exist (deleted meanwhile): nothing of
+    /// theirs is written.
+    ///
+    /// The default makes the two calls per vantage; the SQLite store writes
+    /// everything in one transaction of a few statements.
+    async fn keep_intakes(
+        &self,
+        intakes: &[VantageIntake],
+    ) -> Result<Vec<VantageName>, StoreError> {
+        let mut gone = Vec::new();
+        for intake in intakes {
+            let kept = match self.keep_readings(&intake.vantage, &intake.readings).await {
+                Ok(_) => self.record_history(&intake.vantage, &intake.history).await,
+                Err(err) => Err(err),
+            };
+            match kept {
+                Ok(()) => {}
+                Err(VantageError::NotFound(_)) => gone.push(intake.vantage.clone()),
+                Err(VantageError::Store(err)) => return Err(err),
+                Err(err) => return Err(StoreError::Internal(err.to_string())),
+            }
+        }
+        Ok(gone)
+    }
 
     /// Writes what checks of the service's own vantage (or a replica
     /// vantage, `serve --vantage NAME`) named `vantage` add to its history,

@@ -7,15 +7,15 @@ use proxyhealth_core::{
     CheckRecord, LatencySketch, Rollup, Status, VantageHistory, VantageName, VantageReading,
     VantageTransition,
 };
-use sqlx::sqlite::{SqlitePool, SqliteRow};
+use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 use sqlx::{QueryBuilder, Row, Sqlite};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    AgentTokenError, MintedVantage, Vantage, VantageError, VantageStore, VantageWindow, changing,
-    check_secret, checked_name, history_key, mint, newest_per_proxy, parse, reading_from_json,
-    reading_json, stored_name,
+    AgentTokenError, MintedVantage, Vantage, VantageError, VantageIntake, VantageStore,
+    VantageWindow, changing, check_secret, checked_name, history_key, mint, newest_per_proxy,
+    parse, reading_from_json, reading_json, stored_name,
 };
 use crate::StoreError;
 use crate::columns::sqlite::{from_nanos, nanos, uuid_of};
@@ -180,33 +180,8 @@ impl VantageStore for SqliteVantages {
         readings: &[(Uuid, VantageReading)],
     ) -> Result<usize, VantageError> {
         let mut tx = self.writer.begin().await.map_err(db_err)?;
-        let id: String =
-            sqlx::query_scalar("SELECT id FROM proxyhealth_vantages WHERE name_key = ?")
-                .bind(vantage.as_str().to_lowercase())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_err)?
-                .ok_or_else(|| VantageError::NotFound(vantage.to_string()))?;
-        let mut written = 0;
-        for (proxy, reading) in newest_per_proxy(readings) {
-            let done = sqlx::query(
-                "INSERT INTO proxyhealth_vantage_readings \
-                 (vantage_id, proxy_id, checked_at, reading) \
-                 SELECT ?1, ?2, ?3, ?4 \
-                 WHERE EXISTS (SELECT 1 FROM workspace_proxies WHERE id = ?2 AND deleted = 0) \
-                 ON CONFLICT (vantage_id, proxy_id) DO UPDATE \
-                 SET checked_at = excluded.checked_at, reading = excluded.reading \
-                 WHERE excluded.checked_at >= proxyhealth_vantage_readings.checked_at",
-            )
-            .bind(&id)
-            .bind(proxy.hyphenated().to_string())
-            .bind(nanos(reading.checked_at))
-            .bind(reading_json(reading)?)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            written += usize::try_from(done.rows_affected()).unwrap_or(usize::MAX);
-        }
+        let id = vantage_id(&mut tx, vantage).await?;
+        let written = write_readings(&mut tx, &id, readings).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(written)
     }
@@ -253,6 +228,44 @@ impl VantageStore for SqliteVantages {
         .await?;
         tx.commit().await.map_err(db_err)?;
         Ok(())
+    }
+
+    async fn keep_intakes(
+        &self,
+        intakes: &[VantageIntake],
+    ) -> Result<Vec<VantageName>, StoreError> {
+        if intakes
+            .iter()
+            .all(|intake| intake.readings.is_empty() && intake.history.is_empty())
+        {
+            return Ok(Vec::new());
+        }
+        // one transaction for every vantage's share: on the one writer
+        // connection a commit is the dear part, not the rows
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let mut gone = Vec::new();
+        for intake in intakes {
+            let id = match vantage_id(&mut tx, &intake.vantage).await {
+                Ok(id) => id,
+                Err(VantageError::NotFound(_)) => {
+                    gone.push(intake.vantage.clone());
+                    continue;
+                }
+                Err(VantageError::Store(err)) => return Err(err),
+                Err(err) => return Err(StoreError::Internal(err.to_string())),
+            };
+            write_readings(&mut tx, &id, &intake.readings).await?;
+            let transitions: Vec<&VantageTransition> = intake.history.transitions.iter().collect();
+            write_history(
+                &mut tx,
+                &history_key(&intake.vantage),
+                &intake.history.checks,
+                &transitions,
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(gone)
     }
 
     async fn record_own_history(
@@ -402,82 +415,152 @@ impl VantageStore for SqliteVantages {
     }
 }
 
-/// Rollup rows (or keys) per statement: 9 values each, well under SQLite's
-/// 32,766, so a sweep of 10,000 proxies is a few statements, not 20,000.
+/// Rows one multi-row statement writes or reads: a few hundred binds, well
+/// within SQLite's limit, and one trip to the writer for each.
 const ROWS_PER_STATEMENT: usize = 500;
 
-/// Adds `checks` to the rollups of the vantage keyed `key` and records
-/// `transitions` as its, in the caller's transaction.
+/// Upserts `readings` (the newest per proxy) as the vantage with id
+/// `vantage_id`'s, each only over an older kept reading and only for a
+/// proxy that exists and is not deleted; a few rows per statement. Returns
+/// how many rows were written.
+async fn write_readings(
+    conn: &mut SqliteConnection,
+    vantage_id: &str,
+    readings: &[(Uuid, VantageReading)],
+) -> Result<usize, StoreError> {
+    let newest = newest_per_proxy(readings);
+    let mut written = 0;
+    for chunk in newest.chunks(ROWS_PER_STATEMENT) {
+        let rows = chunk
+            .iter()
+            .map(|(proxy, reading)| {
+                Ok((
+                    proxy.hyphenated().to_string(),
+                    nanos(reading.checked_at),
+                    reading_json(reading)?,
+                ))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let mut upsert: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO proxyhealth_vantage_readings (vantage_id, proxy_id, checked_at, reading) \
+             SELECT ",
+        );
+        upsert.push_bind(vantage_id);
+        upsert.push(", v.column1, v.column2, v.column3 FROM (");
+        upsert.push_values(rows, |mut values, (proxy, at, json)| {
+            values.push_bind(proxy).push_bind(at).push_bind(json);
+        });
+        upsert.push(
+            ") AS v WHERE EXISTS (SELECT 1 FROM workspace_proxies WHERE id = v.column1 \
+             AND deleted = 0) \
+             ON CONFLICT (vantage_id, proxy_id) DO UPDATE \
+             SET checked_at = excluded.checked_at, reading = excluded.reading \
+             WHERE excluded.checked_at >= proxyhealth_vantage_readings.checked_at",
+        );
+        let done = upsert.build().execute(&mut *conn).await.map_err(db_err)?;
+        written += usize::try_from(done.rows_affected()).unwrap_or(usize::MAX);
+    }
+    Ok(written)
+}
+
+/// Adds `checks` and `transitions` to the history of the vantage keyed
+/// `key` (its lowercased name): the stored rollup rows the checks touch read
+/// in a few statements, added to and written back whole in a few more, then
+/// the transitions.
 async fn write_history(
-    tx: &mut sqlx::SqliteConnection,
+    conn: &mut SqliteConnection,
     key: &str,
     checks: &[CheckRecord],
     transitions: &[&VantageTransition],
 ) -> Result<(), StoreError> {
-    let mut stored = HashMap::new();
-    for chunk in super::history::keys_of(checks).chunks(ROWS_PER_STATEMENT) {
-        let mut select: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT proxy_id, hour, checks, ok, unhealthy, unreachable, latency_max_us, sketch \
-             FROM proxyhealth_vantage_rollups WHERE vantage = ",
-        );
-        select.push_bind(key);
-        select.push(" AND (proxy_id, hour) IN (");
-        select.push_values(chunk, |mut values, (proxy, hour)| {
-            values
-                .push_bind(proxy.hyphenated().to_string())
-                .push_bind(*hour);
-        });
-        select.push(")");
-        let rows = select.build().fetch_all(&mut *tx).await.map_err(db_err)?;
-        for row in &rows {
-            let proxy = uuid_of(row.try_get::<&str, _>("proxy_id").map_err(db_err)?)?;
-            let hour: i64 = row.try_get("hour").map_err(db_err)?;
-            stored.insert((proxy, hour), rollup_of(row)?);
+    if !checks.is_empty() {
+        let stored = read_rollups(conn, key, &super::history::keys_of(checks)).await?;
+        let rows = super::history::staged(checks, stored);
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let mut upsert: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO proxyhealth_vantage_rollups (vantage, proxy_id, hour, checks, \
+                 ok, unhealthy, unreachable, latency_max_us, sketch) ",
+            );
+            upsert.push_values(chunk, |mut values, ((proxy, hour), rollup)| {
+                values
+                    .push_bind(key)
+                    .push_bind(proxy.hyphenated().to_string())
+                    .push_bind(*hour)
+                    .push_bind(to_count(rollup.checks))
+                    .push_bind(to_count(rollup.ok))
+                    .push_bind(to_count(rollup.unhealthy))
+                    .push_bind(to_count(rollup.unreachable))
+                    .push_bind(rollup.latency_max_us.map(to_count))
+                    .push_bind(rollup.sketch.encode());
+            });
+            upsert.push(
+                " ON CONFLICT (vantage, proxy_id, hour) DO UPDATE SET \
+                 checks = excluded.checks, ok = excluded.ok, unhealthy = excluded.unhealthy, \
+                 unreachable = excluded.unreachable, latency_max_us = excluded.latency_max_us, \
+                 sketch = excluded.sketch",
+            );
+            upsert.build().execute(&mut *conn).await.map_err(db_err)?;
         }
     }
-    let staged = super::history::staged(checks, stored);
-    for chunk in staged.chunks(ROWS_PER_STATEMENT) {
+    for chunk in transitions.chunks(ROWS_PER_STATEMENT) {
+        let rows = chunk
+            .iter()
+            .map(|t| Ok((t, report_json(&t.report)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
         let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO proxyhealth_vantage_rollups (vantage, proxy_id, hour, checks, \
-             ok, unhealthy, unreachable, latency_max_us, sketch) ",
+            "INSERT INTO proxyhealth_vantage_transitions \
+             (vantage, proxy_id, at, from_status, to_status, report) ",
         );
-        insert.push_values(chunk, |mut values, ((proxy, hour), rollup)| {
+        insert.push_values(rows, |mut values, (t, report)| {
             values
                 .push_bind(key)
-                .push_bind(proxy.hyphenated().to_string())
-                .push_bind(*hour)
-                .push_bind(to_count(rollup.checks))
-                .push_bind(to_count(rollup.ok))
-                .push_bind(to_count(rollup.unhealthy))
-                .push_bind(to_count(rollup.unreachable))
-                .push_bind(rollup.latency_max_us.map(to_count))
-                .push_bind(rollup.sketch.encode());
+                .push_bind(t.proxy_id.hyphenated().to_string())
+                .push_bind(nanos(t.at))
+                .push_bind(t.from.map(Status::as_str))
+                .push_bind(t.to.as_str())
+                .push_bind(report);
         });
-        insert.push(
-            " ON CONFLICT (vantage, proxy_id, hour) DO UPDATE SET \
-             checks = excluded.checks, ok = excluded.ok, unhealthy = excluded.unhealthy, \
-             unreachable = excluded.unreachable, latency_max_us = excluded.latency_max_us, \
-             sketch = excluded.sketch",
-        );
-        insert.build().execute(&mut *tx).await.map_err(db_err)?;
-    }
-    for t in transitions {
-        sqlx::query(
-            "INSERT INTO proxyhealth_vantage_transitions \
-             (vantage, proxy_id, at, from_status, to_status, report) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )
-        .bind(key)
-        .bind(t.proxy_id.hyphenated().to_string())
-        .bind(nanos(t.at))
-        .bind(t.from.map(Status::as_str))
-        .bind(t.to.as_str())
-        .bind(report_json(&t.report)?)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        insert.build().execute(&mut *conn).await.map_err(db_err)?;
     }
     Ok(())
+}
+
+/// The stored rollup rows of the vantage keyed `key` for `keys`
+/// ((proxy, hour), sorted), a few hundred per statement.
+async fn read_rollups(
+    conn: &mut SqliteConnection,
+    key: &str,
+    keys: &[(Uuid, i64)],
+) -> Result<HashMap<(Uuid, i64), Rollup>, StoreError> {
+    let mut stored = HashMap::new();
+    // sorted by proxy then hour: one statement per hour's run of proxies
+    let mut by_hour: HashMap<i64, Vec<Uuid>> = HashMap::new();
+    for (proxy, hour) in keys {
+        by_hour.entry(*hour).or_default().push(*proxy);
+    }
+    for (hour, proxies) in by_hour {
+        for chunk in proxies.chunks(ROWS_PER_STATEMENT) {
+            let mut select: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "SELECT proxy_id, checks, ok, unhealthy, unreachable, latency_max_us, sketch \
+                 FROM proxyhealth_vantage_rollups WHERE vantage = ",
+            );
+            select.push_bind(key);
+            select.push(" AND hour = ");
+            select.push_bind(hour);
+            select.push(" AND proxy_id IN (");
+            let mut ids = select.separated(", ");
+            for proxy in chunk {
+                ids.push_bind(proxy.hyphenated().to_string());
+            }
+            select.push(")");
+            let rows = select.build().fetch_all(&mut *conn).await.map_err(db_err)?;
+            for row in &rows {
+                let proxy = uuid_of(row.try_get::<&str, _>("proxy_id").map_err(db_err)?)?;
+                stored.insert((proxy, hour), rollup_of(row)?);
+            }
+        }
+    }
+    Ok(stored)
 }
 
 /// The id of the vantage named `vantage` (ignoring case), or `NotFound`.

@@ -1,0 +1,153 @@
+//! What agents' results become once the engine has taken them: their proxies
+//! judged again and published, then their readings and history kept in the
+//! store, for every batch that arrived within one short period together.
+//!
+//! Agents send small batches during their rounds (so a result is served
+//! within about a second of its check), and the work per batch that does not
+//! grow with the batch (a new snapshot of every proxy, a store transaction)
+//! would otherwise be paid per batch. So one task does it at most once per
+//! [`PERIOD`] for everything that arrived meanwhile: one publication, one
+//! transaction. A batch is answered only once its share is kept, so an
+//! answered batch is never lost to a restart; a store failure is answered as
+//! one (the agent sends the batch again, and a result sent again adds no
+//! history).
+
+use proxyhealth_core::{VantageHistory, VantageName, VantageReading};
+use proxyhealth_engine::Engine;
+use proxyhealth_store::{ProxyStore, StoreError, VantageIntake};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Instant, sleep_until};
+use uuid::Uuid;
+
+/// The shortest time between two publications (and two store writes) of
+/// agents' results: short enough to add little to the time from a check to
+/// its result served, long enough that batches arriving together share the
+/// work.
+pub(crate) const PERIOD: Duration = Duration::from_millis(100);
+
+/// Why a batch's share was not kept.
+#[derive(Debug, Clone)]
+pub(crate) enum NotKept {
+    /// Its vantage was deleted while the batch was on its way.
+    NoVantage(VantageName),
+    /// The store failed.
+    Store(StoreError),
+}
+
+/// One batch as the engine took it, waiting for its publication and write.
+struct Taken {
+    intake: VantageIntake,
+    kept: oneshot::Sender<Result<(), NotKept>>,
+}
+
+/// The queue to the task that publishes and keeps agents' results. Cheap to
+/// clone; the task ends when the last clone is dropped.
+#[derive(Clone)]
+pub(crate) struct AgentIntake {
+    queue: mpsc::UnboundedSender<Taken>,
+}
+
+impl AgentIntake {
+    /// Starts the task for `engine` and `store` (on the current runtime).
+    pub(crate) fn start(engine: Engine, store: Arc<dyn ProxyStore>) -> AgentIntake {
+        let (queue, batches) = mpsc::unbounded_channel();
+        tokio::spawn(run(batches, engine, store));
+        AgentIntake { queue }
+    }
+
+    /// Hands over what a batch of `vantage`'s results added (already in the
+    /// engine's book) and waits until it is published and kept. Queued at
+    /// once: a caller that stops waiting loses nothing.
+    pub(crate) async fn keep(
+        &self,
+        vantage: VantageName,
+        readings: Vec<(Uuid, VantageReading)>,
+        history: VantageHistory,
+    ) -> Result<(), NotKept> {
+        let (kept, answer) = oneshot::channel();
+        let taken = Taken {
+            intake: VantageIntake {
+                vantage,
+                readings,
+                history,
+            },
+            kept,
+        };
+        if self.queue.send(taken).is_err() {
+            return Err(NotKept::Store(StoreError::Unavailable(
+                "the service is stopping".to_owned(),
+            )));
+        }
+        answer.await.unwrap_or_else(|_| {
+            Err(NotKept::Store(StoreError::Unavailable(
+                "the service is stopping".to_owned(),
+            )))
+        })
+    }
+}
+
+/// Waits for batches; at most once per [`PERIOD`] takes every batch queued,
+/// publishes their proxies in one snapshot, keeps them in one write, and
+/// answers each.
+async fn run(
+    mut batches: mpsc::UnboundedReceiver<Taken>,
+    engine: Engine,
+    store: Arc<dyn ProxyStore>,
+) {
+    let mut last: Option<Instant> = None;
+    while let Some(first) = batches.recv().await {
+        if let Some(last) = last {
+            sleep_until(last + PERIOD).await;
+        }
+        last = Some(Instant::now());
+        let mut intakes: Vec<VantageIntake> = Vec::new();
+        let mut waiting = Vec::new();
+        let mut next = Some(first);
+        while let Some(Taken { intake, kept }) = next {
+            waiting.push((intake.vantage.clone(), kept));
+            merge(&mut intakes, intake);
+            next = batches.try_recv().ok();
+        }
+        let mut ids: Vec<Uuid> = intakes
+            .iter()
+            .flat_map(|intake| intake.readings.iter().map(|(id, _)| *id))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        engine.publish_vantage_results(ids).await;
+        let outcome = match store.vantages() {
+            Some(vantages) => vantages.keep_intakes(&intakes).await,
+            None => Ok(Vec::new()),
+        };
+        if let Err(err) = &outcome {
+            tracing::warn!(error = %err, batches = waiting.len(), "keeping agents' results failed");
+        }
+        for (vantage, kept) in waiting {
+            let answer = match &outcome {
+                Ok(gone) if gone.contains(&vantage) => Err(NotKept::NoVantage(vantage)),
+                Ok(_) => Ok(()),
+                Err(err) => Err(NotKept::Store(err.clone())),
+            };
+            // a caller that stopped waiting needs no answer
+            let _ = kept.send(answer);
+        }
+    }
+}
+
+/// Adds `intake` to its vantage's in `intakes` (a new one when its vantage
+/// has none yet), its readings and history after those already there.
+fn merge(intakes: &mut Vec<VantageIntake>, intake: VantageIntake) {
+    match intakes.iter_mut().find(|i| i.vantage == intake.vantage) {
+        Some(merged) => {
+            merged.readings.extend(intake.readings);
+            merged.history.checks.extend(intake.history.checks);
+            merged
+                .history
+                .transitions
+                .extend(intake.history.transitions);
+        }
+        None => intakes.push(intake),
+    }
+}
