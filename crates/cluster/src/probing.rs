@@ -13,6 +13,7 @@ use crate::shared::Shared;
 use crate::writer::{self, Finished};
 use proxyhealth_core::{Proxy, ProxyStatus, Status, Transition};
 use proxyhealth_engine::CheckResult;
+use proxyhealth_engine::own_history::own_transition;
 use proxyhealth_store::{Claim, ResultWrite};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -156,7 +157,14 @@ async fn proxies_of(
 /// while the claim holds: the store records it as told.
 fn finish(shared: &Shared, claim: Claim, result: CheckResult) -> Finished {
     let took = result.latency.unwrap_or_default();
+    let previous = shared.engine.snapshot().get(&claim.proxy_id).cloned();
     let status = shared.engine.status_after(result);
+    // the vantage's own damped status, judged from the same view the status was
+    let own = own_transition(
+        &shared.engine.options().vantage,
+        previous.as_deref(),
+        &status,
+    );
     let message = status.report.headline().to_owned();
     if needs_second_opinion(shared, &claim, &status) {
         return Finished::Defer {
@@ -165,16 +173,19 @@ fn finish(shared: &Shared, claim: Claim, result: CheckResult) -> Finished {
             message,
         };
     }
-    Finished::Write(Box::new(ResultWrite {
-        transition: Transition::between(claim.previous_status, &status, Some(claim.owner)),
-        message,
-        result: status,
-        // due an interval after the check started, not after it ended: a
-        // slow proxy is not checked less often than a fast one
-        next_due_in: next_due(shared.settings.interval, claim.previous_status.is_none())
-            .saturating_sub(took),
-        claim,
-    }))
+    Finished::Write(
+        Box::new(ResultWrite {
+            transition: Transition::between(claim.previous_status, &status, Some(claim.owner)),
+            message,
+            result: status,
+            // due an interval after the check started, not after it ended: a
+            // slow proxy is not checked less often than a fast one
+            next_due_in: next_due(shared.settings.interval, claim.previous_status.is_none())
+                .saturating_sub(took),
+            claim,
+        }),
+        own,
+    )
 }
 
 fn needs_second_opinion(shared: &Shared, claim: &Claim, status: &ProxyStatus) -> bool {

@@ -3,7 +3,7 @@
 //! that would re-check proxies alone behind the cluster's back.
 
 use crate::rechecks::ClusterRechecks;
-use proxyhealth_core::PartialRecorder;
+use proxyhealth_core::{OwnHistoryRecorder, PartialRecorder};
 use proxyhealth_engine::{Engine, EngineBuilder, EngineError};
 use proxyhealth_store::{Claims, Coordination};
 use std::sync::Arc;
@@ -17,6 +17,7 @@ pub struct ReplicaEngine {
     engine: Engine,
     coordination: Arc<dyn Coordination>,
     partials: Option<Arc<dyn PartialRecorder>>,
+    own_history: Option<Arc<dyn OwnHistoryRecorder>>,
 }
 
 impl std::fmt::Debug for ReplicaEngine {
@@ -25,6 +26,7 @@ impl std::fmt::Debug for ReplicaEngine {
             .field("engine", &self.engine)
             .field("coordination", &self.coordination)
             .field("partials", &self.partials.is_some())
+            .field("own_history", &self.own_history.is_some())
             .finish()
     }
 }
@@ -44,6 +46,7 @@ impl ReplicaEngine {
             engine,
             coordination,
             partials: None,
+            own_history: None,
         })
     }
 
@@ -55,6 +58,14 @@ impl ReplicaEngine {
         self
     }
 
+    /// Keeps the replica's vantage's history with `recorder`: the checks
+    /// and damped status changes of its accepted results (the store drops a
+    /// change another replica of the vantage recorded already).
+    pub fn with_own_history(mut self, recorder: Arc<dyn OwnHistoryRecorder>) -> Self {
+        self.own_history = Some(recorder);
+        self
+    }
+
     /// The engine, for the service's reads and metrics.
     pub fn engine(&self) -> &Engine {
         &self.engine
@@ -63,6 +74,11 @@ impl ReplicaEngine {
     /// The coordination the replica will join.
     pub(crate) fn coordination(&self) -> &Arc<dyn Coordination> {
         &self.coordination
+    }
+
+    /// Where the replica keeps its vantage's history, if it does.
+    pub(crate) fn own_history(&self) -> Option<Arc<dyn OwnHistoryRecorder>> {
+        self.own_history.clone()
     }
 
     /// Where the replica keeps partial outages, if it does.

@@ -5,7 +5,7 @@
 use crate::metrics::ClusterMetrics;
 use crate::replica_engine::ReplicaEngine;
 use crate::settings::ClusterSettings;
-use proxyhealth_core::{PartialRecorder, ProxySource};
+use proxyhealth_core::{OwnHistoryRecorder, PartialRecorder, ProxySource};
 use proxyhealth_engine::Engine;
 use proxyhealth_store::{Coordination, ReplicaId, ReplicaInfo};
 use std::sync::Arc;
@@ -32,6 +32,8 @@ pub(crate) struct Shared {
     pub(crate) wake: Notify,
     /// Where partial outages are kept, when they are.
     pub(crate) partials: Option<Arc<dyn PartialRecorder>>,
+    /// Where this replica's vantage's history is kept, when it is.
+    pub(crate) own_history: Option<Arc<dyn OwnHistoryRecorder>>,
 }
 
 impl Shared {
@@ -48,6 +50,7 @@ impl Shared {
             coordination: Arc::clone(engine.coordination()),
             engine: engine.engine().clone(),
             partials: engine.partials(),
+            own_history: engine.own_history(),
             source,
             settings,
             metrics,

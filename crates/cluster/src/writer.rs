@@ -6,7 +6,9 @@
 //! what it holds and returns: the replica stops only after that.
 
 use crate::shared::Shared;
-use proxyhealth_core::Status;
+use proxyhealth_core::{
+    CheckRecord, OwnHistoryRecorder, Status, VantageHistory, VantageTransition,
+};
 use proxyhealth_store::{Claim, ResultWrite, WriteOutcome};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -15,8 +17,9 @@ use tokio::time::Instant;
 /// What a finished check asks the writer to do.
 #[derive(Debug)]
 pub(crate) enum Finished {
-    /// Store the result (fenced by its claim); boxed, a status is large.
-    Write(Box<ResultWrite>),
+    /// Store the result (fenced by its claim; boxed, a status is large),
+    /// with the change of the vantage's own status it makes, if any.
+    Write(Box<ResultWrite>, Option<VantageTransition>),
     /// Ask a different replica to confirm this failure before it counts.
     Defer {
         claim: Claim,
@@ -32,11 +35,11 @@ pub(crate) async fn run(shared: Arc<Shared>, mut finished: mpsc::Receiver<Finish
         let Some(first) = finished.recv().await else {
             return;
         };
-        let mut writes = Vec::new();
+        let mut writes = Writes::default();
         let mut closed = false;
         let deadline = Instant::now() + settings.batch;
         take(&shared, first, &mut writes).await;
-        while writes.len() < crate::settings::BATCH_MAX {
+        while writes.results.len() < crate::settings::BATCH_MAX {
             tokio::select! {
                 next = finished.recv() => match next {
                     Some(next) => take(&shared, next, &mut writes).await,
@@ -56,10 +59,20 @@ pub(crate) async fn run(shared: Arc<Shared>, mut finished: mpsc::Receiver<Finish
     }
 }
 
+/// The results to write at once, and the own vantage's change of each.
+#[derive(Default)]
+struct Writes {
+    results: Vec<ResultWrite>,
+    own: Vec<Option<VantageTransition>>,
+}
+
 /// Queues a write, or hands a failure on for a second opinion at once.
-async fn take(shared: &Shared, finished: Finished, writes: &mut Vec<ResultWrite>) {
+async fn take(shared: &Shared, finished: Finished, writes: &mut Writes) {
     match finished {
-        Finished::Write(write) => writes.push(*write),
+        Finished::Write(write, own) => {
+            writes.results.push(*write);
+            writes.own.push(own);
+        }
         Finished::Defer {
             claim,
             status,
@@ -85,13 +98,20 @@ async fn take(shared: &Shared, finished: Finished, writes: &mut Vec<ResultWrite>
     }
 }
 
-async fn write(shared: &Shared, writes: Vec<ResultWrite>) {
-    if writes.is_empty() {
+async fn write(shared: &Shared, writes: Writes) {
+    if writes.results.is_empty() {
         return;
     }
-    let count = writes.len();
-    match shared.coordination.write_results(writes).await {
+    let count = writes.results.len();
+    let seen = shared
+        .own_history
+        .as_ref()
+        .map(|_| own_history_of(&writes.results));
+    match shared.coordination.write_results(writes.results).await {
         Ok(outcomes) => {
+            if let (Some(recorder), Some(checks)) = (&shared.own_history, seen) {
+                record_own(shared, recorder.as_ref(), checks, writes.own, &outcomes).await;
+            }
             let rejected = outcomes
                 .iter()
                 .filter(|outcome| matches!(outcome, WriteOutcome::Rejected))
@@ -111,5 +131,45 @@ async fn write(shared: &Shared, writes: Vec<ResultWrite>) {
             // the leases run out and the proxies are checked again
             tracing::warn!(results = count, error = %err, "writing results failed");
         }
+    }
+}
+
+/// The check each result is, for the vantage's rollups (a result's time,
+/// result and latency are its own check's).
+fn own_history_of(results: &[ResultWrite]) -> Vec<CheckRecord> {
+    results
+        .iter()
+        .map(|write| CheckRecord {
+            proxy_id: write.claim.proxy_id,
+            at: write.result.checked_at,
+            result: write.result.last_result,
+            latency: write.result.latency,
+        })
+        .collect()
+}
+
+/// Keeps what the accepted results add to the replica's vantage's history:
+/// after their fenced write, so a rejected result adds nothing. A failure is
+/// logged: the results are written whatever becomes of it.
+async fn record_own(
+    shared: &Shared,
+    recorder: &dyn OwnHistoryRecorder,
+    checks: Vec<CheckRecord>,
+    own: Vec<Option<VantageTransition>>,
+    outcomes: &[WriteOutcome],
+) {
+    let mut history = VantageHistory::default();
+    for ((check, transition), outcome) in checks.into_iter().zip(own).zip(outcomes) {
+        if matches!(outcome, WriteOutcome::Accepted { .. }) {
+            history.checks.push(check);
+            history.transitions.extend(transition);
+        }
+    }
+    if history.is_empty() {
+        return;
+    }
+    let vantage = &shared.engine.options().vantage;
+    if let Err(err) = recorder.record_own(vantage, history).await {
+        tracing::warn!(error = %err, "writing the vantage's own history failed");
     }
 }

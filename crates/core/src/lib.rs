@@ -73,4 +73,4 @@ pub use secrets::{redact_in, redact_report, redact_url};
 pub use source::{ProxySource, SourceError};
 pub use status::Status;
 pub use vantage::{Quorum, VantageName, VantageReading, Verdict};
-pub use vantage_history::{VantageHistory, VantageTransition};
+pub use vantage_history::{OwnHistoryRecorder, VantageHistory, VantageTransition};

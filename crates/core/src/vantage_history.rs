@@ -4,7 +4,7 @@
 //! its own hourly rollups, so a regional fault can be read back per place
 //! after the fact (the overall history only shows what the quorum decided).
 
-use crate::{CheckRecord, HealthReport, Status, VantageName};
+use crate::{CheckRecord, HealthReport, RecordError, Status, VantageName};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -43,4 +43,19 @@ impl VantageHistory {
     pub fn is_empty(&self) -> bool {
         self.checks.is_empty() && self.transitions.is_empty()
     }
+}
+
+/// Where the engine hands what its own vantage's checks add to that
+/// vantage's history (its checks, its damped status changes); stores
+/// implement it. A cluster replica hands its vantage's accepted results.
+#[async_trait::async_trait]
+pub trait OwnHistoryRecorder: Send + Sync {
+    /// Writes `history` as the vantage named `vantage`'s, in one
+    /// transaction; a change to the status last recorded for its proxy is
+    /// dropped (replicas of one vantage may each offer it).
+    async fn record_own(
+        &self,
+        vantage: &VantageName,
+        history: VantageHistory,
+    ) -> Result<(), RecordError>;
 }

@@ -80,6 +80,7 @@ mod history;
 pub mod http1;
 pub mod metrics;
 pub mod options;
+pub mod own_history;
 mod probe;
 pub mod proxy_metrics;
 pub mod recheck;

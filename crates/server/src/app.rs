@@ -325,6 +325,13 @@ impl Application {
                     ),
                     None => built,
                 };
+                // the replica's vantage's history, with its accepted results
+                let built = match store.vantages() {
+                    Some(vantages) => built.with_own_history(
+                        proxyhealth_store::vantages::own_history_recorder(vantages),
+                    ),
+                    None => built,
+                };
                 (built.engine().clone(), Some(built))
             }
             // one replica: the engine writes history before it publishes
@@ -339,6 +346,11 @@ impl Application {
                             history,
                             settings.notify.partial,
                         )),
+                    None => builder,
+                };
+                let builder = match store.vantages() {
+                    Some(vantages) => builder
+                        .own_history(proxyhealth_store::vantages::own_history_recorder(vantages)),
                     None => builder,
                 };
                 (builder.build().map_err(AppError::Engine)?, None)

@@ -61,6 +61,10 @@ const SQLITE: &[File] = &[
         "20261225000000_vantage_history.sql",
         include_str!("../migrations/sqlite/20261225000000_vantage_history.sql"),
     ),
+    (
+        "20261228000000_vantage_history_by_name.sql",
+        include_str!("../migrations/sqlite/20261228000000_vantage_history_by_name.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations, oldest first.
@@ -112,6 +116,10 @@ const POSTGRES: &[File] = &[
     (
         "20261227000000_vantage_groups.sql",
         include_str!("../migrations/postgres/20261227000000_vantage_groups.sql"),
+    ),
+    (
+        "20261228000000_vantage_history_by_name.sql",
+        include_str!("../migrations/postgres/20261228000000_vantage_history_by_name.sql"),
     ),
 ];
 

@@ -272,6 +272,11 @@ impl Running {
             replica_engine = replica_engine
                 .with_partial_outages(proxyhealth_store::partial_recorder(history, true));
         }
+        // as `serve` does: the replica's vantage keeps its own history
+        if let Some(vantages) = store.vantages() {
+            replica_engine = replica_engine
+                .with_own_history(proxyhealth_store::vantages::own_history_recorder(vantages));
+        }
         let engine = replica_engine.engine().clone();
         let mut settings = cluster_settings(&options);
         tweak(&mut settings);

@@ -234,6 +234,77 @@ async fn a_proxy_cut_off_from_one_replica_vantage_is_ok_on_every_replica_with_a_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_replica_vantage_keeps_its_own_history_of_a_proxy_cut_off_from_it() {
+    let Some(db) = TestCluster::postgres().await else {
+        return;
+    };
+    let proxy = PerClientProxy::start().await;
+    let id = db.proxy("sydney", &proxy.url).await;
+    // two replicas of us-east share its checks and may each offer a change
+    let replicas = vec![
+        vantage_replica(&db, "a", "eu-west", 2).await,
+        vantage_replica(&db, "b", "us-east", 3).await,
+        vantage_replica(&db, "c", "us-east", 3).await,
+    ];
+    eventually(LIMIT, "every replica sees the proxy ok from both", || {
+        replicas.iter().all(|r| {
+            seen(r, &id).is_some_and(|(_, _, vantages)| {
+                vantages == rows(&[("eu-west", Status::Ok), ("us-east", Status::Ok)])
+            })
+        })
+    })
+    .await;
+    proxy.treat(address(3), Treatment::CutOff);
+    eventually(
+        LIMIT,
+        "every replica sees us-east's reading unreachable",
+        || {
+            replicas.iter().all(|r| {
+                seen(r, &id).is_some_and(|(_, _, vantages)| {
+                    vantages == rows(&[("eu-west", Status::Ok), ("us-east", Status::Unreachable)])
+                })
+            })
+        },
+    )
+    .await;
+    // a few more checks of each vantage, then read each vantage's history
+    tokio::time::sleep(3 * INTERVAL).await;
+    let vantages = db.store.vantages().expect("the store keeps vantages");
+    let since = OffsetDateTime::now_utc() - time::Duration::hours(1);
+    let changes = async |name: &str| {
+        let seen = vantages
+            .history(&VantageName::new(name).expect("a name"), id, since)
+            .await
+            .expect("the replica vantage's history");
+        let checks: u64 = seen.buckets.iter().map(|b| b.rollup.checks).sum();
+        let unreachable: u64 = seen.buckets.iter().map(|b| b.rollup.unreachable).sum();
+        let moves: Vec<(Option<Status>, Status)> =
+            seen.transitions.iter().map(|t| (t.from, t.to)).collect();
+        (checks, unreachable, moves)
+    };
+    let (us_checks, us_unreachable, us_moves) = changes("us-east").await;
+    assert_eq!(
+        us_moves,
+        [(None, Status::Ok), (Some(Status::Ok), Status::Unreachable)],
+        "us-east's changes, each once whichever of its replicas offered it"
+    );
+    assert!(
+        us_unreachable >= 1 && us_checks > us_unreachable,
+        "{us_checks} checks, {us_unreachable} unreachable"
+    );
+    let (eu_checks, eu_unreachable, eu_moves) = changes("EU-West").await;
+    assert_eq!(eu_moves, [(None, Status::Ok)], "eu-west saw no change");
+    assert!(
+        eu_checks >= 2 && eu_unreachable == 0,
+        "{eu_checks} checks, {eu_unreachable} unreachable"
+    );
+    for replica in replicas {
+        replica.stop().await;
+    }
+    db.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_proxy_cut_off_from_two_of_three_replica_vantages_is_unreachable_everywhere_and_notified_once()
  {
     let Some(db) = notifying_cluster().await else {

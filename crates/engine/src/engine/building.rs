@@ -11,7 +11,7 @@ use crate::recheck::RecheckRequests;
 use crate::snapshot::Snapshot;
 use crate::vantages::RemoteBook;
 use arc_swap::ArcSwap;
-use proxyhealth_core::{HistoryRecorder, PartialRecorder, ProxySource};
+use proxyhealth_core::{HistoryRecorder, OwnHistoryRecorder, PartialRecorder, ProxySource};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -28,6 +28,7 @@ pub struct EngineBuilder {
     recheck_requests: Option<Arc<dyn RecheckRequests>>,
     history: Option<Arc<dyn HistoryRecorder>>,
     partial: Option<Arc<dyn PartialRecorder>>,
+    own_history: Option<Arc<dyn OwnHistoryRecorder>>,
 }
 
 impl EngineBuilder {
@@ -100,6 +101,15 @@ impl EngineBuilder {
         self
     }
 
+    /// Where to keep the own vantage's history (its checks and its damped
+    /// status changes, apart from the overall ones), handed over after the
+    /// merge's history is written. Used only with [`EngineBuilder::history`]
+    /// (a cluster replica hands its vantage's results over itself).
+    pub fn own_history(mut self, recorder: Arc<dyn OwnHistoryRecorder>) -> Self {
+        self.own_history = Some(recorder);
+        self
+    }
+
     /// Builds the engine, checking the settings.
     pub fn build(self) -> Result<Engine, EngineError> {
         let source = self.source.ok_or(EngineError::MissingStore)?;
@@ -150,6 +160,7 @@ impl EngineBuilder {
                 recheck_requests: self.recheck_requests,
                 history,
                 partial: self.partial,
+                own_history: self.own_history,
                 recording: AsyncMutex::new(()),
                 view_read_at: parking_lot::Mutex::new(None),
                 remote: parking_lot::RwLock::new(RemoteBook::default()),

@@ -78,6 +78,8 @@ struct Inner {
     history: Option<HistoryWriter>,
     /// Where partial outages' starts and ends are kept (with `history` only).
     partial: Option<Arc<dyn proxyhealth_core::PartialRecorder>>,
+    /// Where the own vantage's history is kept (with `history` only).
+    own_history: Option<Arc<dyn proxyhealth_core::OwnHistoryRecorder>>,
     /// Held by a sweep or re-check from its merge to its publication while
     /// history is written in between (an await), so merges stay in order.
     recording: AsyncMutex<()>,

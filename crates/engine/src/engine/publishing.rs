@@ -6,6 +6,7 @@
 
 use super::Engine;
 
+use crate::own_history::own_history;
 use crate::snapshot::{Change, Snapshot};
 use proxyhealth_core::{CheckRecord, PartialChange, Status};
 use std::sync::Arc;
@@ -14,8 +15,9 @@ use time::OffsetDateTime;
 impl Engine {
     /// Merges `input` into the current snapshot with `merge`, records `checks`
     /// and the changes of the merge in the history (when the engine has one)
-    /// before publishing, and publishes. `None` when `merge` found nothing
-    /// to change.
+    /// before publishing, and publishes; then records what they add to the
+    /// own vantage's history (when the engine keeps it). `None` when `merge`
+    /// found nothing to change.
     ///
     /// While history is written (an await) another merge may not start, so
     /// merges stay in order; only a deletion ([`Engine::forget`]) can publish
@@ -41,6 +43,11 @@ impl Engine {
         let current = self.snapshot_arc();
         let checks = checks(&input);
         let (next, changes) = merge(&current, input.clone())?;
+        let own = self.inner.own_history.as_ref().map(|recorder| {
+            let vantage = &self.inner.options.vantage;
+            let seen = own_history(vantage, &current, &next, checks.clone());
+            (recorder, vantage, seen)
+        });
         history.record(checks, &changes).await;
         if let Some(partial) = &self.inner.partial {
             let changes = partial_changes(&current, &next);
@@ -50,15 +57,26 @@ impl Engine {
                 tracing::warn!(error = %err, "keeping partial outages failed; the statuses are published anyway");
             }
         }
-        let _guard = self.inner.publish.lock();
-        let latest = self.inner.snapshot.load();
-        let next = if latest.generation() == current.generation() {
-            Some(next)
-        } else {
-            merge(&latest, input).map(|(next, _)| next)
+        let published = {
+            let _guard = self.inner.publish.lock();
+            let latest = self.inner.snapshot.load();
+            let next = if latest.generation() == current.generation() {
+                Some(next)
+            } else {
+                merge(&latest, input).map(|(next, _)| next)
+            };
+            self.note_changes(&changes);
+            next.map(|next| self.publish(next))
         };
-        self.note_changes(&changes);
-        next.map(|next| self.publish(next))
+        // after publishing, so the snapshot does not wait for it, and before
+        // the next merge (the recording lock is held), so writes stay in order
+        if let Some((recorder, vantage, seen)) = own
+            && !seen.is_empty()
+            && let Err(err) = recorder.record_own(vantage, seen).await
+        {
+            tracing::warn!(error = %err, "writing the own vantage's history failed");
+        }
+        published
     }
 
     /// Takes a proxy out of the snapshot at once (it was deleted).

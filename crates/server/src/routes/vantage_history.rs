@@ -1,7 +1,7 @@
 //! `GET /api/v2/workspaceproxies/{proxy}/vantages/{vantage}/history` (admin):
-//! how one other vantage saw one proxy over a window, its own checks and its
-//! own status changes, next to the proxy's overall history (which is the
-//! quorum's verdict).
+//! how one vantage (an agents', the service's own, or a replica's) saw one
+//! proxy over a window, its own checks and its own status changes, next to
+//! the proxy's overall history (which is the quorum's verdict).
 
 use crate::error::ApiError;
 use crate::history_reader::wire_bucket;
@@ -14,7 +14,7 @@ use proxyhealth_core::envelope::ErrorEnvelope;
 use proxyhealth_core::{VantageName, VantageTransition};
 use proxyhealth_engine::Engine;
 use proxyhealth_store::history::view::window_start;
-use proxyhealth_store::{ProxyStore, UptimeCounts};
+use proxyhealth_store::{ProxyStore, UptimeCounts, VantageError, VantageWindow};
 use std::collections::HashMap;
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -27,12 +27,12 @@ use time::OffsetDateTime;
     tag = "history",
     params(
         ("proxy" = String, Path, description = "The proxy's id (a UUID) or its name."),
-        ("vantage" = String, Path, description = "The vantage's name (ignoring case): one made with `vantages create`, not the service's own."),
+        ("vantage" = String, Path, description = "The vantage's name (ignoring case): one made with `vantages create`, the service's own (`serve --vantage`), or a replica's."),
         ("window" = Option<HistoryWindow>, Query, description = "The window: `24h` (the default), `7d`, `30d` or `90d`."),
     ),
     responses(
         (status = 200, description = "The vantage's hourly buckets and status changes of the proxy over the window.", body = VantageHistory),
-        (status = 400, description = "`window` is not one of the four, the vantage name breaks the name rule, or it names the service's own vantage (whose checks are the proxy's own history); `validations` names the field.", body = ErrorEnvelope),
+        (status = 400, description = "`window` is not one of the four, or the vantage name breaks the name rule; `validations` names the field.", body = ErrorEnvelope),
         (status = 404, description = "No proxy has this id or name, no vantage has this name, or no history is kept (attached read-only to a Coder database).", body = ErrorEnvelope),
         (status = 503, description = "The store is unavailable.", body = ErrorEnvelope),
         (status = 500, description = "The store failed.", body = ErrorEnvelope),
@@ -55,15 +55,6 @@ pub(crate) async fn vantage_history(
             .with_detail(err.detail.clone())
             .with_validation("vantage", err.detail)
     })?;
-    let own = &engine.options().vantage;
-    if vantage.as_str().eq_ignore_ascii_case(own.as_str()) {
-        return Err(ApiError::bad_request("Not another vantage.")
-            .with_detail(format!(
-                "{own:?} is the service's own vantage: its checks are the proxy's own history \
-                 (GET /api/v2/workspaceproxies/{{proxy}}/history)."
-            ))
-            .with_validation("vantage", "the service's own vantage"));
-    }
     let proxy = find_proxy(store.as_ref(), &key).await?;
     let Some(vantages) = store.vantages() else {
         return Err(ApiError::not_found("History is not kept.").with_detail(
@@ -72,7 +63,26 @@ pub(crate) async fn vantage_history(
     };
     let now = OffsetDateTime::now_utc();
     let since = window_start(now, window.hours());
-    let seen = vantages.history(&vantage, proxy.id, since).await?;
+    // the own vantage, and a replica vantage with a reading of the proxy,
+    // are vantages even before their first history row
+    let own = &engine.options().vantage;
+    let same = |name: &VantageName| name.as_str().eq_ignore_ascii_case(vantage.as_str());
+    let reading = if same(own) {
+        Some(own.clone())
+    } else {
+        engine.snapshot().get(&proxy.id).and_then(|status| {
+            status
+                .vantages
+                .iter()
+                .map(|reading| &reading.vantage)
+                .find(|name| same(name))
+                .cloned()
+        })
+    };
+    let seen = match vantages.history(&vantage, proxy.id, since).await {
+        Err(VantageError::NotFound(_)) if reading.is_some() => VantageWindow::default(),
+        seen => seen?,
+    };
     let mut counts = UptimeCounts::default();
     for bucket in &seen.buckets {
         counts.ok += bucket.rollup.ok;
@@ -82,8 +92,11 @@ pub(crate) async fn vantage_history(
         .list()
         .await?
         .into_iter()
-        .find(|v| v.name.as_str().eq_ignore_ascii_case(vantage.as_str()))
-        .map_or_else(|| vantage.to_string(), |v| v.name.to_string());
+        .find(|v| same(&v.name))
+        .map(|v| v.name)
+        .or(reading)
+        .unwrap_or(vantage)
+        .to_string();
     Ok(Json(VantageHistory {
         proxy_id: proxy.id,
         proxy_name: proxy.name.clone(),

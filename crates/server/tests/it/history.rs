@@ -33,6 +33,57 @@ async fn switchable_proxy(failing: Arc<AtomicBool>) -> FakeProxy {
 }
 
 #[tokio::test]
+async fn the_own_vantages_history_shows_its_checks_and_its_change_after_a_proxy_fails() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(&dir.path().join("proxyhealth.db"))
+        .await
+        .expect("open");
+    let app = spawn_with(Arc::new(store), config()).await;
+    let failing = Arc::new(AtomicBool::new(false));
+    let fake = switchable_proxy(failing.clone()).await;
+    let (id, token) = app.create_proxy("eu-west").await;
+    app.wait_for_status(id, "unregistered").await;
+    app.register(&token, &registration(&fake.url)).await;
+    app.wait_for_status(id, "ok").await;
+    failing.store(true, Ordering::SeqCst);
+    app.engine.force_update().await.expect("sweep");
+
+    // the service's own vantage is `local` unless `serve --vantage` names one
+    let answer = app
+        .admin_get("/api/v2/workspaceproxies/eu-west/vantages/LOCAL/history?window=24h")
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let body = &answer.body;
+    assert_eq!(body["proxy_id"], id.to_string());
+    assert_eq!(body["vantage"], "local");
+    // the creation's check, the registration's and the sweep's
+    assert_eq!(body["checks"], 3, "{body}");
+    assert_eq!(body["ok_checks"], 1, "{body}");
+    let moves: Vec<(String, String)> = body["transitions"]
+        .as_array()
+        .expect("transitions")
+        .iter()
+        .map(|t| (t["from"].to_string(), t["to"].to_string()))
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            ("null".into(), "\"unregistered\"".into()),
+            ("\"unregistered\"".into(), "\"ok\"".into()),
+            ("\"ok\"".into(), "\"unhealthy\"".into()),
+        ]
+    );
+    assert_eq!(body["transitions"][2]["report"]["errors"][0], "disk full");
+    let buckets = body["buckets"].as_array().expect("buckets");
+    let unhealthy: u64 = buckets.iter().filter_map(|b| b["unhealthy"].as_u64()).sum();
+    assert_eq!(unhealthy, 1, "{body}");
+    assert!(
+        buckets.iter().any(|b| b["latency_max_ms"].is_number()),
+        "the own checks' latency is in its hours: {buckets:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_proxys_history_shows_its_transitions_uptime_and_incidents() {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = SqliteStore::open(&dir.path().join("proxyhealth.db"))

@@ -4,13 +4,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use proxyhealth_core::{Rollup, VantageHistory, VantageName, VantageReading, VantageTransition};
+use proxyhealth_core::{
+    CheckRecord, Rollup, VantageHistory, VantageName, VantageReading, VantageTransition,
+};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    AgentTokenError, MintedVantage, Vantage, VantageError, VantageStore, VantageWindow,
-    check_secret, checked_name, mint, newest_per_proxy, parse,
+    AgentTokenError, MintedVantage, Vantage, VantageError, VantageStore, VantageWindow, changing,
+    check_secret, checked_name, history_key, mint, newest_per_proxy, parse,
 };
 use crate::history::cache::hour_of;
 use crate::{StoreClock, StoreError};
@@ -32,8 +34,8 @@ struct Tables {
     vantages: Vec<(Vantage, Vec<u8>)>,
     /// Per vantage id, its newest reading of each proxy.
     readings: HashMap<Uuid, HashMap<Uuid, VantageReading>>,
-    /// Per vantage id, its own history.
-    history: HashMap<Uuid, VantageBook>,
+    /// Per vantage's history key (its lowercased name), its own history.
+    history: HashMap<String, VantageBook>,
 }
 
 /// One vantage's history of every proxy.
@@ -43,6 +45,30 @@ struct VantageBook {
     transitions: Vec<VantageTransition>,
     /// Its checks by (proxy, hour).
     rollups: HashMap<(Uuid, i64), Rollup>,
+}
+
+impl VantageBook {
+    /// Adds `checks` to the rollups and records `transitions` as the
+    /// vantage named `name`'s.
+    fn add(
+        &mut self,
+        name: &VantageName,
+        checks: &[CheckRecord],
+        transitions: &[&VantageTransition],
+    ) {
+        let stored = super::history::keys_of(checks)
+            .into_iter()
+            .filter_map(|key| self.rollups.get(&key).map(|rollup| (key, rollup.clone())))
+            .collect();
+        for (key, rollup) in super::history::staged(checks, stored) {
+            self.rollups.insert(key, rollup);
+        }
+        self.transitions
+            .extend(transitions.iter().map(|transition| VantageTransition {
+                vantage: name.clone(),
+                ..(*transition).clone()
+            }));
+    }
 }
 
 /// Asks the memory store whether a proxy exists and is not deleted (a
@@ -144,7 +170,7 @@ impl VantageStore for MemoryVantages {
         };
         let (gone, _) = tables.vantages.remove(at);
         tables.readings.remove(&gone.id);
-        tables.history.remove(&gone.id);
+        tables.history.remove(&key);
         Ok(())
     }
 
@@ -233,29 +259,33 @@ impl VantageStore for MemoryVantages {
         vantage: &VantageName,
         history: &VantageHistory,
     ) -> Result<(), VantageError> {
-        let key = vantage.as_str().to_lowercase();
+        let key = history_key(vantage);
         let mut tables = self.tables.lock();
         let (found, _) = find(&mut tables.vantages, &key)
             .ok_or_else(|| VantageError::NotFound(vantage.to_string()))?;
-        let (id, name) = (found.id, found.name.clone());
-        let book = tables.history.entry(id).or_default();
-        let keys = super::history::keys_of(&history.checks);
-        let stored = keys
-            .into_iter()
-            .filter_map(|key| book.rollups.get(&key).map(|rollup| (key, rollup.clone())))
-            .collect();
-        for (key, rollup) in super::history::staged(&history.checks, stored) {
-            book.rollups.insert(key, rollup);
+        let name = found.name.clone();
+        let transitions: Vec<&VantageTransition> = history.transitions.iter().collect();
+        tables
+            .history
+            .entry(key)
+            .or_default()
+            .add(&name, &history.checks, &transitions);
+        Ok(())
+    }
+
+    async fn record_own_history(
+        &self,
+        vantage: &VantageName,
+        history: &VantageHistory,
+    ) -> Result<(), StoreError> {
+        let mut tables = self.tables.lock();
+        let book = tables.history.entry(history_key(vantage)).or_default();
+        let mut last = HashMap::new();
+        for t in &book.transitions {
+            last.insert(t.proxy_id, t.to);
         }
-        book.transitions.extend(
-            history
-                .transitions
-                .iter()
-                .map(|transition| VantageTransition {
-                    vantage: name.clone(),
-                    ..transition.clone()
-                }),
-        );
+        let transitions = changing(&history.transitions, last);
+        book.add(vantage, &history.checks, &transitions);
         Ok(())
     }
 
@@ -265,13 +295,14 @@ impl VantageStore for MemoryVantages {
         proxy_id: Uuid,
         since: OffsetDateTime,
     ) -> Result<VantageWindow, VantageError> {
-        let key = vantage.as_str().to_lowercase();
+        let key = history_key(vantage);
         let mut tables = self.tables.lock();
-        let (found, _) = find(&mut tables.vantages, &key)
-            .ok_or_else(|| VantageError::NotFound(vantage.to_string()))?;
-        let id = found.id;
-        let Some(book) = tables.history.get(&id) else {
-            return Ok(VantageWindow::default());
+        let agents = find(&mut tables.vantages, &key).is_some();
+        let Some(book) = tables.history.get(&key) else {
+            if agents {
+                return Ok(VantageWindow::default());
+            }
+            return Err(VantageError::NotFound(vantage.to_string()));
         };
         let from = hour_of(since);
         let rows = book
@@ -292,7 +323,10 @@ impl VantageStore for MemoryVantages {
             transitions: of_proxy
                 .into_iter()
                 .filter(|t| t.at >= since)
-                .cloned()
+                .map(|t| VantageTransition {
+                    vantage: vantage.clone(),
+                    ..t.clone()
+                })
                 .collect(),
         })
     }

@@ -13,7 +13,10 @@
 //! Each vantage also keeps its own history of each proxy (the
 //! `vantage_history` migration): its status changes after its own hysteresis
 //! and its hourly rollups, written once per batch of results and pruned by
-//! age with the rest of the history.
+//! age with the rest of the history. The rows are keyed by the vantage's
+//! name (the `vantage_history_by_name` migration), so the service's own
+//! vantage and each replica vantage keep one too; an agents' vantage's rows
+//! are deleted with it.
 //!
 //! # Layout
 //! - `memory`, `sqlite`, `postgres`: [`VantageStore`] on each backend (the
@@ -30,7 +33,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use proxyhealth_core::validate::FieldError;
-use proxyhealth_core::{Status, VantageHistory, VantageName, VantageReading, VantageTransition};
+use proxyhealth_core::{
+    OwnHistoryRecorder, RecordError, Status, VantageHistory, VantageName, VantageReading,
+    VantageTransition,
+};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -204,9 +210,23 @@ pub trait VantageStore: Send + Sync + std::fmt::Debug {
         Ok(gone)
     }
 
-    /// The history of proxy `proxy_id` as the vantage named `vantage` saw
-    /// it, from the hour holding `since` on (transitions from `since`).
-    /// [`VantageError::NotFound`] when no vantage has that name.
+    /// Writes what checks of the service's own vantage (or a replica
+    /// vantage, `serve --vantage NAME`) named `vantage` add to its history,
+    /// in one transaction, as [`VantageStore::record_history`] does for an
+    /// agents' vantage but without one of that name being needed. A
+    /// transition to the status last recorded for its vantage and proxy is
+    /// dropped: replicas of one vantage may each offer the same change.
+    async fn record_own_history(
+        &self,
+        vantage: &VantageName,
+        history: &VantageHistory,
+    ) -> Result<(), StoreError>;
+
+    /// The history of proxy `proxy_id` as the vantage named `vantage`
+    /// (ignoring case) saw it, from the hour holding `since` on
+    /// (transitions from `since`). [`VantageError::NotFound`] when no
+    /// agents' vantage has that name and no history of a vantage of that
+    /// name is kept.
     async fn history(
         &self,
         vantage: &VantageName,
@@ -266,6 +286,24 @@ fn newest_per_proxy(readings: &[(Uuid, VantageReading)]) -> Vec<&(Uuid, VantageR
     newest
 }
 
+/// The key a vantage's history rows are kept under: its name, lowercased
+/// (names are unique ignoring case).
+fn history_key(vantage: &VantageName) -> String {
+    vantage.as_str().to_lowercase()
+}
+
+/// Of `transitions`, those that change the status last recorded for their
+/// proxy (`last`, then each kept one), in order.
+fn changing(
+    transitions: &[VantageTransition],
+    mut last: HashMap<Uuid, Status>,
+) -> Vec<&VantageTransition> {
+    transitions
+        .iter()
+        .filter(|t| last.insert(t.proxy_id, t.to) != Some(t.to))
+        .collect()
+}
+
 /// A reading as stored (JSON).
 fn reading_json(reading: &VantageReading) -> Result<String, StoreError> {
     serde_json::to_string(reading)
@@ -300,5 +338,27 @@ struct Pruning(Arc<dyn VantageStore>);
 impl OtherHistory for Pruning {
     async fn prune_history(&self, before: OffsetDateTime, limit: u32) -> Result<u64, StoreError> {
         self.0.prune_history(before, limit).await
+    }
+}
+
+/// The own vantage's history as the engine (or a cluster replica) hands it
+/// over: written by [`VantageStore::record_own_history`].
+pub fn own_history_recorder(vantages: Arc<dyn VantageStore>) -> Arc<dyn OwnHistoryRecorder> {
+    Arc::new(OwnRecorder(vantages))
+}
+
+struct OwnRecorder(Arc<dyn VantageStore>);
+
+#[async_trait::async_trait]
+impl OwnHistoryRecorder for OwnRecorder {
+    async fn record_own(
+        &self,
+        vantage: &VantageName,
+        history: VantageHistory,
+    ) -> Result<(), RecordError> {
+        self.0
+            .record_own_history(vantage, &history)
+            .await
+            .map_err(|err| RecordError::new(format!("own vantage history: {err}")))
     }
 }

@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 
 use proxyhealth_core::{
-    LatencySketch, Rollup, Status, VantageHistory, VantageName, VantageReading, VantageTransition,
+    CheckRecord, LatencySketch, Rollup, Status, VantageHistory, VantageName, VantageReading,
+    VantageTransition,
 };
 use sqlx::Row;
 use sqlx::postgres::{PgPool, PgRow};
@@ -13,9 +14,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    AgentTokenError, MintedVantage, Vantage, VantageError, VantageStore, VantageWindow,
-    check_secret, checked_name, mint, newest_per_proxy, parse, reading_from_json, reading_json,
-    stored_name,
+    AgentTokenError, MintedVantage, Vantage, VantageError, VantageStore, VantageWindow, changing,
+    check_secret, checked_name, history_key, mint, newest_per_proxy, parse, reading_from_json,
+    reading_json, stored_name,
 };
 use crate::StoreError;
 use crate::columns::{parse_status, report_from_json, report_json};
@@ -87,14 +88,29 @@ impl VantageStore for PgVantages {
     }
 
     async fn delete(&self, name: &str) -> Result<(), VantageError> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
         let done = sqlx::query("DELETE FROM proxyhealth_vantages WHERE lower(name) = lower($1)")
             .bind(name)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(db_err)?;
         if done.rows_affected() == 0 {
             return Err(VantageError::NotFound(name.to_owned()));
         }
+        // its history is keyed by its name, not tied to its row
+        let key = name.to_lowercase();
+        lock_history(&mut tx, &key).await?;
+        for statement in [
+            "DELETE FROM proxyhealth_vantage_rollups WHERE vantage = $1",
+            "DELETE FROM proxyhealth_vantage_transitions WHERE vantage = $1",
+        ] {
+            sqlx::query(statement)
+                .bind(&key)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
         Ok(())
     }
 
@@ -218,11 +234,10 @@ impl VantageStore for PgVantages {
             return Ok(());
         }
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        // NO KEY UPDATE: writers of one vantage's history (several agents,
-        // several replicas) wait for each other, so each rollup row is read,
-        // merged and written whole without losing a share; readings writes
-        // (KEY SHARE) and deletes are not held up longer than before
-        let id: Uuid = sqlx::query_scalar(
+        // NO KEY UPDATE: the vantage is not deleted under the write (a
+        // delete waits, then deletes what was written); readings writes
+        // (KEY SHARE) are not held up longer than before
+        sqlx::query_scalar::<_, Uuid>(
             "SELECT id FROM proxyhealth_vantages WHERE lower(name) = lower($1) \
              FOR NO KEY UPDATE",
         )
@@ -231,90 +246,49 @@ impl VantageStore for PgVantages {
         .await
         .map_err(db_err)?
         .ok_or_else(|| VantageError::NotFound(vantage.to_string()))?;
-        let keys = super::history::keys_of(&history.checks);
-        let mut stored = HashMap::new();
-        if !keys.is_empty() {
-            let proxies: Vec<Uuid> = keys.iter().map(|(proxy, _)| *proxy).collect();
-            let hours: Vec<i64> = keys.iter().map(|(_, hour)| *hour).collect();
+        let key = history_key(vantage);
+        lock_history(&mut tx, &key).await?;
+        let transitions: Vec<&VantageTransition> = history.transitions.iter().collect();
+        write_history(&mut tx, &key, &history.checks, &transitions).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn record_own_history(
+        &self,
+        vantage: &VantageName,
+        history: &VantageHistory,
+    ) -> Result<(), StoreError> {
+        if history.is_empty() {
+            return Ok(());
+        }
+        let key = history_key(vantage);
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        lock_history(&mut tx, &key).await?;
+        let mut last = HashMap::new();
+        if !history.transitions.is_empty() {
+            let proxies: Vec<Uuid> = history.transitions.iter().map(|t| t.proxy_id).collect();
             let rows = sqlx::query(
-                "SELECT r.proxy_id, r.hour, r.checks, r.ok, r.unhealthy, r.unreachable, \
-                 r.latency_max_us, r.sketch FROM proxyhealth_vantage_rollups r \
-                 JOIN unnest($2::uuid[], $3::bigint[]) AS k(proxy_id, hour) \
-                 ON k.proxy_id = r.proxy_id AND k.hour = r.hour WHERE r.vantage_id = $1",
+                "SELECT DISTINCT ON (proxy_id) proxy_id, to_status \
+                 FROM proxyhealth_vantage_transitions \
+                 WHERE vantage = $1 AND proxy_id = ANY($2) \
+                 ORDER BY proxy_id, at DESC, id DESC",
             )
-            .bind(id)
+            .bind(&key)
             .bind(&proxies)
-            .bind(&hours)
             .fetch_all(&mut *tx)
             .await
             .map_err(db_err)?;
             for row in &rows {
-                let proxy: Uuid = row.try_get("proxy_id").map_err(db_err)?;
-                let hour: i64 = row.try_get("hour").map_err(db_err)?;
-                stored.insert((proxy, hour), rollup_of(row)?);
+                let status: String = row.try_get("to_status").map_err(db_err)?;
+                last.insert(
+                    row.try_get::<Uuid, _>("proxy_id").map_err(db_err)?,
+                    parse_status(&status)?,
+                );
             }
         }
-        let staged = super::history::staged(&history.checks, stored);
-        if !staged.is_empty() {
-            let mut columns = RollupColumns::default();
-            for ((proxy, hour), rollup) in &staged {
-                columns.push(*proxy, *hour, rollup);
-            }
-            sqlx::query(
-                "INSERT INTO proxyhealth_vantage_rollups (vantage_id, proxy_id, hour, checks, \
-                 ok, unhealthy, unreachable, latency_max_us, sketch) \
-                 SELECT $1, * FROM unnest($2::uuid[], $3::bigint[], $4::bigint[], $5::bigint[], \
-                 $6::bigint[], $7::bigint[], $8::bigint[], $9::bytea[]) \
-                 ON CONFLICT (vantage_id, proxy_id, hour) DO UPDATE SET \
-                 checks = EXCLUDED.checks, ok = EXCLUDED.ok, unhealthy = EXCLUDED.unhealthy, \
-                 unreachable = EXCLUDED.unreachable, latency_max_us = EXCLUDED.latency_max_us, \
-                 sketch = EXCLUDED.sketch",
-            )
-            .bind(id)
-            .bind(&columns.proxies)
-            .bind(&columns.hours)
-            .bind(&columns.checks)
-            .bind(&columns.ok)
-            .bind(&columns.unhealthy)
-            .bind(&columns.unreachable)
-            .bind(&columns.latency_max_us)
-            .bind(&columns.sketches)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        }
-        if !history.transitions.is_empty() {
-            let mut proxies = Vec::with_capacity(history.transitions.len());
-            let mut ats = Vec::with_capacity(history.transitions.len());
-            let mut froms: Vec<Option<&str>> = Vec::with_capacity(history.transitions.len());
-            let mut tos = Vec::with_capacity(history.transitions.len());
-            let mut reports = Vec::with_capacity(history.transitions.len());
-            for t in &history.transitions {
-                proxies.push(t.proxy_id);
-                ats.push(t.at);
-                froms.push(t.from.map(Status::as_str));
-                tos.push(t.to.as_str());
-                reports.push(report_json(&t.report)?);
-            }
-            // WITH ORDINALITY: ids follow the batch's order
-            sqlx::query(
-                "INSERT INTO proxyhealth_vantage_transitions \
-                 (vantage_id, proxy_id, at, from_status, to_status, report) \
-                 SELECT $1, t.proxy_id, t.at, t.from_status, t.to_status, t.report::jsonb \
-                 FROM unnest($2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[]) \
-                 WITH ORDINALITY AS t(proxy_id, at, from_status, to_status, report, n) \
-                 ORDER BY t.n",
-            )
-            .bind(id)
-            .bind(&proxies)
-            .bind(&ats)
-            .bind(&froms)
-            .bind(&tos)
-            .bind(&reports)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        }
+        let transitions = changing(&history.transitions, last);
+        write_history(&mut tx, &key, &history.checks, &transitions).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(())
     }
@@ -325,19 +299,26 @@ impl VantageStore for PgVantages {
         proxy_id: Uuid,
         since: OffsetDateTime,
     ) -> Result<VantageWindow, VantageError> {
-        let id: Uuid =
-            sqlx::query_scalar("SELECT id FROM proxyhealth_vantages WHERE lower(name) = lower($1)")
-                .bind(vantage.as_str())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err)?
-                .ok_or_else(|| VantageError::NotFound(vantage.to_string()))?;
+        let id = history_key(vantage);
+        let known: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM proxyhealth_vantages WHERE lower(name) = lower($2)) \
+             OR EXISTS (SELECT 1 FROM proxyhealth_vantage_rollups WHERE vantage = $1) \
+             OR EXISTS (SELECT 1 FROM proxyhealth_vantage_transitions WHERE vantage = $1)",
+        )
+        .bind(&id)
+        .bind(vantage.as_str())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        if !known {
+            return Err(VantageError::NotFound(vantage.to_string()));
+        }
         let rows = sqlx::query(
             "SELECT hour, checks, ok, unhealthy, unreachable, latency_max_us, sketch \
              FROM proxyhealth_vantage_rollups \
-             WHERE vantage_id = $1 AND proxy_id = $2 AND hour >= $3 ORDER BY hour",
+             WHERE vantage = $1 AND proxy_id = $2 AND hour >= $3 ORDER BY hour",
         )
-        .bind(id)
+        .bind(&id)
         .bind(proxy_id)
         .bind(hour_of(since))
         .fetch_all(&self.pool)
@@ -350,9 +331,9 @@ impl VantageStore for PgVantages {
         let transitions = sqlx::query(
             "SELECT proxy_id, at, from_status, to_status, report::text AS report \
              FROM proxyhealth_vantage_transitions \
-             WHERE vantage_id = $1 AND proxy_id = $2 AND at >= $3 ORDER BY at, id",
+             WHERE vantage = $1 AND proxy_id = $2 AND at >= $3 ORDER BY at, id",
         )
-        .bind(id)
+        .bind(&id)
         .bind(proxy_id)
         .bind(since)
         .fetch_all(&self.pool)
@@ -360,9 +341,9 @@ impl VantageStore for PgVantages {
         .map_err(db_err)?;
         let before: Option<String> = sqlx::query_scalar(
             "SELECT to_status FROM proxyhealth_vantage_transitions \
-             WHERE vantage_id = $1 AND proxy_id = $2 AND at < $3 ORDER BY at DESC, id DESC LIMIT 1",
+             WHERE vantage = $1 AND proxy_id = $2 AND at < $3 ORDER BY at DESC, id DESC LIMIT 1",
         )
-        .bind(id)
+        .bind(&id)
         .bind(proxy_id)
         .bind(since)
         .fetch_optional(&self.pool)
@@ -393,7 +374,7 @@ impl VantageStore for PgVantages {
         let transitions = sqlx::query(
             "DELETE FROM proxyhealth_vantage_transitions WHERE id IN (SELECT t.id FROM \
              proxyhealth_vantage_transitions t WHERE t.at < $1 AND EXISTS (SELECT 1 FROM \
-             proxyhealth_vantage_transitions n WHERE n.vantage_id = t.vantage_id \
+             proxyhealth_vantage_transitions n WHERE n.vantage = t.vantage \
              AND n.proxy_id = t.proxy_id AND n.id > t.id) LIMIT $2)",
         )
         .bind(before)
@@ -416,6 +397,118 @@ impl VantageStore for PgVantages {
         tx.commit().await.map_err(db_err)?;
         Ok(rollups + transitions + outages)
     }
+}
+
+/// A lock key only writers of per-vantage history take (with the hash of
+/// the vantage's key): the writers of one vantage's rollups (its replicas,
+/// its agents) wait for each other, so each row is read, merged and written
+/// whole without losing a share.
+const HISTORY_LOCK: i32 = 0x7668_6973;
+
+/// Takes the history lock of the vantage keyed `key` until the transaction ends.
+async fn lock_history(tx: &mut sqlx::PgConnection, key: &str) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+        .bind(HISTORY_LOCK)
+        .bind(key)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// Adds `checks` to the rollups of the vantage keyed `key` and records
+/// `transitions` as its, in the caller's transaction (holding its lock).
+async fn write_history(
+    tx: &mut sqlx::PgConnection,
+    key: &str,
+    checks: &[CheckRecord],
+    transitions: &[&VantageTransition],
+) -> Result<(), StoreError> {
+    let keys = super::history::keys_of(checks);
+    let mut stored = HashMap::new();
+    if !keys.is_empty() {
+        let proxies: Vec<Uuid> = keys.iter().map(|(proxy, _)| *proxy).collect();
+        let hours: Vec<i64> = keys.iter().map(|(_, hour)| *hour).collect();
+        let rows = sqlx::query(
+            "SELECT r.proxy_id, r.hour, r.checks, r.ok, r.unhealthy, r.unreachable, \
+             r.latency_max_us, r.sketch FROM proxyhealth_vantage_rollups r \
+             JOIN unnest($2::uuid[], $3::bigint[]) AS k(proxy_id, hour) \
+             ON k.proxy_id = r.proxy_id AND k.hour = r.hour WHERE r.vantage = $1",
+        )
+        .bind(key)
+        .bind(&proxies)
+        .bind(&hours)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        for row in &rows {
+            let proxy: Uuid = row.try_get("proxy_id").map_err(db_err)?;
+            let hour: i64 = row.try_get("hour").map_err(db_err)?;
+            stored.insert((proxy, hour), rollup_of(row)?);
+        }
+    }
+    let staged = super::history::staged(checks, stored);
+    if !staged.is_empty() {
+        let mut columns = RollupColumns::default();
+        for ((proxy, hour), rollup) in &staged {
+            columns.push(*proxy, *hour, rollup);
+        }
+        sqlx::query(
+            "INSERT INTO proxyhealth_vantage_rollups (vantage, proxy_id, hour, checks, \
+             ok, unhealthy, unreachable, latency_max_us, sketch) \
+             SELECT $1, * FROM unnest($2::uuid[], $3::bigint[], $4::bigint[], $5::bigint[], \
+             $6::bigint[], $7::bigint[], $8::bigint[], $9::bytea[]) \
+             ON CONFLICT (vantage, proxy_id, hour) DO UPDATE SET \
+             checks = EXCLUDED.checks, ok = EXCLUDED.ok, unhealthy = EXCLUDED.unhealthy, \
+             unreachable = EXCLUDED.unreachable, latency_max_us = EXCLUDED.latency_max_us, \
+             sketch = EXCLUDED.sketch",
+        )
+        .bind(key)
+        .bind(&columns.proxies)
+        .bind(&columns.hours)
+        .bind(&columns.checks)
+        .bind(&columns.ok)
+        .bind(&columns.unhealthy)
+        .bind(&columns.unreachable)
+        .bind(&columns.latency_max_us)
+        .bind(&columns.sketches)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    }
+    if !transitions.is_empty() {
+        let mut proxies = Vec::with_capacity(transitions.len());
+        let mut ats = Vec::with_capacity(transitions.len());
+        let mut froms: Vec<Option<&str>> = Vec::with_capacity(transitions.len());
+        let mut tos = Vec::with_capacity(transitions.len());
+        let mut reports = Vec::with_capacity(transitions.len());
+        for t in transitions {
+            proxies.push(t.proxy_id);
+            ats.push(t.at);
+            froms.push(t.from.map(Status::as_str));
+            tos.push(t.to.as_str());
+            reports.push(report_json(&t.report)?);
+        }
+        // WITH ORDINALITY: ids follow the batch's order
+        sqlx::query(
+            "INSERT INTO proxyhealth_vantage_transitions \
+             (vantage, proxy_id, at, from_status, to_status, report) \
+             SELECT $1, t.proxy_id, t.at, t.from_status, t.to_status, t.report::jsonb \
+             FROM unnest($2::uuid[], $3::timestamptz[], $4::text[], $5::text[], $6::text[]) \
+             WITH ORDINALITY AS t(proxy_id, at, from_status, to_status, report, n) \
+             ORDER BY t.n",
+        )
+        .bind(key)
+        .bind(&proxies)
+        .bind(&ats)
+        .bind(&froms)
+        .bind(&tos)
+        .bind(&reports)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    }
+    Ok(())
 }
 
 /// Rollup rows as one array per column, for one `unnest` insert.

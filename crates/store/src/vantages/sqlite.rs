@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 
 use proxyhealth_core::{
-    LatencySketch, Rollup, Status, VantageHistory, VantageName, VantageReading, VantageTransition,
+    CheckRecord, LatencySketch, Rollup, Status, VantageHistory, VantageName, VantageReading,
+    VantageTransition,
 };
 use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
 use sqlx::{QueryBuilder, Row, Sqlite};
@@ -13,8 +14,8 @@ use uuid::Uuid;
 
 use super::{
     AgentTokenError, MintedVantage, Vantage, VantageError, VantageIntake, VantageStore,
-    VantageWindow, check_secret, checked_name, mint, newest_per_proxy, parse, reading_from_json,
-    reading_json, stored_name,
+    VantageWindow, changing, check_secret, checked_name, history_key, mint, newest_per_proxy,
+    parse, reading_from_json, reading_json, stored_name,
 };
 use crate::StoreError;
 use crate::columns::sqlite::{from_nanos, nanos, uuid_of};
@@ -103,14 +104,28 @@ impl VantageStore for SqliteVantages {
     }
 
     async fn delete(&self, name: &str) -> Result<(), VantageError> {
+        let key = name.to_lowercase();
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
         let done = sqlx::query("DELETE FROM proxyhealth_vantages WHERE name_key = ?")
-            .bind(name.to_lowercase())
-            .execute(&self.writer)
+            .bind(&key)
+            .execute(&mut *tx)
             .await
             .map_err(db_err)?;
         if done.rows_affected() == 0 {
             return Err(VantageError::NotFound(name.to_owned()));
         }
+        // its history is keyed by its name, not tied to its row
+        for statement in [
+            "DELETE FROM proxyhealth_vantage_rollups WHERE vantage = ?",
+            "DELETE FROM proxyhealth_vantage_transitions WHERE vantage = ?",
+        ] {
+            sqlx::query(statement)
+                .bind(&key)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
         Ok(())
     }
 
@@ -202,8 +217,15 @@ impl VantageStore for SqliteVantages {
         }
         // the one writer connection serialises every read-merge-write
         let mut tx = self.writer.begin().await.map_err(db_err)?;
-        let id = vantage_id(&mut tx, vantage).await?;
-        write_history(&mut tx, &id, history).await?;
+        vantage_id(&mut tx, vantage).await?;
+        let transitions: Vec<&VantageTransition> = history.transitions.iter().collect();
+        write_history(
+            &mut tx,
+            &history_key(vantage),
+            &history.checks,
+            &transitions,
+        )
+        .await?;
         tx.commit().await.map_err(db_err)?;
         Ok(())
     }
@@ -233,10 +255,51 @@ impl VantageStore for SqliteVantages {
                 Err(err) => return Err(StoreError::Internal(err.to_string())),
             };
             write_readings(&mut tx, &id, &intake.readings).await?;
-            write_history(&mut tx, &id, &intake.history).await?;
+            let transitions: Vec<&VantageTransition> = intake.history.transitions.iter().collect();
+            write_history(
+                &mut tx,
+                &history_key(&intake.vantage),
+                &intake.history.checks,
+                &transitions,
+            )
+            .await?;
         }
         tx.commit().await.map_err(db_err)?;
         Ok(gone)
+    }
+
+    async fn record_own_history(
+        &self,
+        vantage: &VantageName,
+        history: &VantageHistory,
+    ) -> Result<(), StoreError> {
+        if history.is_empty() {
+            return Ok(());
+        }
+        let key = history_key(vantage);
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        let mut last = HashMap::new();
+        for t in &history.transitions {
+            if last.contains_key(&t.proxy_id) {
+                continue;
+            }
+            let status: Option<String> = sqlx::query_scalar(
+                "SELECT to_status FROM proxyhealth_vantage_transitions \
+                 WHERE vantage = ?1 AND proxy_id = ?2 ORDER BY at DESC, id DESC LIMIT 1",
+            )
+            .bind(&key)
+            .bind(t.proxy_id.hyphenated().to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            if let Some(status) = status {
+                last.insert(t.proxy_id, parse_status(&status)?);
+            }
+        }
+        let transitions = changing(&history.transitions, last);
+        write_history(&mut tx, &key, &history.checks, &transitions).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(())
     }
 
     async fn history(
@@ -246,12 +309,30 @@ impl VantageStore for SqliteVantages {
         since: OffsetDateTime,
     ) -> Result<VantageWindow, VantageError> {
         let mut conn = self.reader.acquire().await.map_err(db_err)?;
-        let id = vantage_id(&mut conn, vantage).await?;
+        let id = history_key(vantage);
+        let agents = match vantage_id(&mut conn, vantage).await {
+            Ok(_) => true,
+            Err(VantageError::NotFound(_)) => false,
+            Err(err) => return Err(err),
+        };
+        if !agents {
+            let kept: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM proxyhealth_vantage_rollups WHERE vantage = ?1) \
+                 OR EXISTS (SELECT 1 FROM proxyhealth_vantage_transitions WHERE vantage = ?1)",
+            )
+            .bind(&id)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            if !kept {
+                return Err(VantageError::NotFound(vantage.to_string()));
+            }
+        }
         let proxy = proxy_id.hyphenated().to_string();
         let rows = sqlx::query(
             "SELECT hour, checks, ok, unhealthy, unreachable, latency_max_us, sketch \
              FROM proxyhealth_vantage_rollups \
-             WHERE vantage_id = ?1 AND proxy_id = ?2 AND hour >= ?3 ORDER BY hour",
+             WHERE vantage = ?1 AND proxy_id = ?2 AND hour >= ?3 ORDER BY hour",
         )
         .bind(&id)
         .bind(&proxy)
@@ -266,7 +347,7 @@ impl VantageStore for SqliteVantages {
         let transitions = sqlx::query(
             "SELECT proxy_id, at, from_status, to_status, report \
              FROM proxyhealth_vantage_transitions \
-             WHERE vantage_id = ?1 AND proxy_id = ?2 AND at >= ?3 ORDER BY at, id",
+             WHERE vantage = ?1 AND proxy_id = ?2 AND at >= ?3 ORDER BY at, id",
         )
         .bind(&id)
         .bind(&proxy)
@@ -276,7 +357,7 @@ impl VantageStore for SqliteVantages {
         .map_err(db_err)?;
         let before: Option<String> = sqlx::query_scalar(
             "SELECT to_status FROM proxyhealth_vantage_transitions \
-             WHERE vantage_id = ?1 AND proxy_id = ?2 AND at < ?3 ORDER BY at DESC, id DESC LIMIT 1",
+             WHERE vantage = ?1 AND proxy_id = ?2 AND at < ?3 ORDER BY at DESC, id DESC LIMIT 1",
         )
         .bind(&id)
         .bind(&proxy)
@@ -309,7 +390,7 @@ impl VantageStore for SqliteVantages {
         let transitions = sqlx::query(
             "DELETE FROM proxyhealth_vantage_transitions WHERE id IN (SELECT t.id FROM \
              proxyhealth_vantage_transitions t WHERE t.at < ?1 AND EXISTS (SELECT 1 FROM \
-             proxyhealth_vantage_transitions n WHERE n.vantage_id = t.vantage_id \
+             proxyhealth_vantage_transitions n WHERE n.vantage = t.vantage \
              AND n.proxy_id = t.proxy_id AND n.id > t.id) LIMIT ?2)",
         )
         .bind(nanos(before))
@@ -382,26 +463,27 @@ async fn write_readings(
     Ok(written)
 }
 
-/// Adds `history` to the vantage with id `vantage_id`'s: the stored rollup
-/// rows its checks touch read in a few statements, added to and written
-/// back whole in a few more, then its transitions.
+/// Adds `checks` and `transitions` to the history of the vantage keyed
+/// `key` (its lowercased name): the stored rollup rows the checks touch read
+/// in a few statements, added to and written back whole in a few more, then
+/// the transitions.
 async fn write_history(
     conn: &mut SqliteConnection,
-    vantage_id: &str,
-    history: &VantageHistory,
+    key: &str,
+    checks: &[CheckRecord],
+    transitions: &[&VantageTransition],
 ) -> Result<(), StoreError> {
-    if !history.checks.is_empty() {
-        let stored =
-            read_rollups(conn, vantage_id, &super::history::keys_of(&history.checks)).await?;
-        let rows = super::history::staged(&history.checks, stored);
+    if !checks.is_empty() {
+        let stored = read_rollups(conn, key, &super::history::keys_of(checks)).await?;
+        let rows = super::history::staged(checks, stored);
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
             let mut upsert: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO proxyhealth_vantage_rollups (vantage_id, proxy_id, hour, checks, \
+                "INSERT INTO proxyhealth_vantage_rollups (vantage, proxy_id, hour, checks, \
                  ok, unhealthy, unreachable, latency_max_us, sketch) ",
             );
             upsert.push_values(chunk, |mut values, ((proxy, hour), rollup)| {
                 values
-                    .push_bind(vantage_id)
+                    .push_bind(key)
                     .push_bind(proxy.hyphenated().to_string())
                     .push_bind(*hour)
                     .push_bind(to_count(rollup.checks))
@@ -412,7 +494,7 @@ async fn write_history(
                     .push_bind(rollup.sketch.encode());
             });
             upsert.push(
-                " ON CONFLICT (vantage_id, proxy_id, hour) DO UPDATE SET \
+                " ON CONFLICT (vantage, proxy_id, hour) DO UPDATE SET \
                  checks = excluded.checks, ok = excluded.ok, unhealthy = excluded.unhealthy, \
                  unreachable = excluded.unreachable, latency_max_us = excluded.latency_max_us, \
                  sketch = excluded.sketch",
@@ -420,18 +502,18 @@ async fn write_history(
             upsert.build().execute(&mut *conn).await.map_err(db_err)?;
         }
     }
-    for chunk in history.transitions.chunks(ROWS_PER_STATEMENT) {
+    for chunk in transitions.chunks(ROWS_PER_STATEMENT) {
         let rows = chunk
             .iter()
             .map(|t| Ok((t, report_json(&t.report)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
         let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO proxyhealth_vantage_transitions \
-             (vantage_id, proxy_id, at, from_status, to_status, report) ",
+             (vantage, proxy_id, at, from_status, to_status, report) ",
         );
         insert.push_values(rows, |mut values, (t, report)| {
             values
-                .push_bind(vantage_id)
+                .push_bind(key)
                 .push_bind(t.proxy_id.hyphenated().to_string())
                 .push_bind(nanos(t.at))
                 .push_bind(t.from.map(Status::as_str))
@@ -443,11 +525,11 @@ async fn write_history(
     Ok(())
 }
 
-/// The stored rollup rows of the vantage with id `vantage_id` for `keys`
+/// The stored rollup rows of the vantage keyed `key` for `keys`
 /// ((proxy, hour), sorted), a few hundred per statement.
 async fn read_rollups(
     conn: &mut SqliteConnection,
-    vantage_id: &str,
+    key: &str,
     keys: &[(Uuid, i64)],
 ) -> Result<HashMap<(Uuid, i64), Rollup>, StoreError> {
     let mut stored = HashMap::new();
@@ -460,9 +542,9 @@ async fn read_rollups(
         for chunk in proxies.chunks(ROWS_PER_STATEMENT) {
             let mut select: QueryBuilder<Sqlite> = QueryBuilder::new(
                 "SELECT proxy_id, checks, ok, unhealthy, unreachable, latency_max_us, sketch \
-                 FROM proxyhealth_vantage_rollups WHERE vantage_id = ",
+                 FROM proxyhealth_vantage_rollups WHERE vantage = ",
             );
-            select.push_bind(vantage_id);
+            select.push_bind(key);
             select.push(" AND hour = ");
             select.push_bind(hour);
             select.push(" AND proxy_id IN (");

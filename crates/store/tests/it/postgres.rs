@@ -296,3 +296,85 @@ fn without_a_url_pg_tests_skip_locally() {
         assert_eq!(shared_postgres_url(), None);
     }
 }
+
+/// A database whose per-vantage history was kept by an agents' vantage's id
+/// keeps it by the vantage's name after the upgrade, and deleting the vantage
+/// still deletes it.
+#[tokio::test]
+async fn an_agents_vantage_s_history_is_kept_by_its_name_through_the_upgrade() {
+    use proxyhealth_core::{Rollup, Status, VantageName};
+    use proxyhealth_store::VantageError;
+    use time::OffsetDateTime;
+    use uuid::Uuid;
+
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    // every migration before the one keying the history by name
+    let dir = tempfile::tempdir().expect("temp dir");
+    let all = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+        .expect("the migrations");
+    for file in all {
+        let file = file.expect("a file");
+        if file.file_name().to_string_lossy().as_ref() < "20261228000000" {
+            std::fs::copy(file.path(), dir.path().join(file.file_name())).expect("copied");
+        }
+    }
+    let mut conn = db.connect().await;
+    sqlx::migrate::Migrator::new(dir.path().to_path_buf())
+        .await
+        .expect("the earlier migrations")
+        .run(&mut conn)
+        .await
+        .expect("migrated to the version before");
+    let vantage = Uuid::new_v4();
+    let proxy = Uuid::new_v4();
+    let now = OffsetDateTime::now_utc();
+    let hour = now.unix_timestamp() - now.unix_timestamp().rem_euclid(3600);
+    let mut rollup = Rollup::default();
+    rollup.add(Status::Ok, Some(Duration::from_millis(20)));
+    for statement in [
+        "INSERT INTO proxyhealth_vantages (id, name, token_hashed_secret) \
+         VALUES ($1, 'AP-South', '\\x00')",
+        "INSERT INTO proxyhealth_vantage_transitions \
+         (vantage_id, proxy_id, at, from_status, to_status, report) \
+         VALUES ($1, $2, $3, NULL, 'ok', '{\"errors\":[],\"warnings\":[]}')",
+        "INSERT INTO proxyhealth_vantage_rollups (vantage_id, proxy_id, hour, checks, ok, \
+         unhealthy, unreachable, latency_max_us, sketch) \
+         VALUES ($1, $2, $4, 1, 1, 0, 0, 20000, $5)",
+    ] {
+        sqlx::query(statement)
+            .bind(vantage)
+            .bind(proxy)
+            .bind(now)
+            .bind(hour)
+            .bind(rollup.sketch.encode())
+            .execute(&mut conn)
+            .await
+            .expect("a row of the earlier schema");
+    }
+    drop(conn);
+
+    let store = PgStore::open(&db.url, &OpenOptions::default())
+        .await
+        .expect("upgraded");
+    let vantages = store.vantages().expect("vantages");
+    let ap = VantageName::new("ap-south").expect("a name");
+    let since = now - time::Duration::hours(2);
+    let seen = vantages
+        .history(&ap, proxy, since)
+        .await
+        .expect("its history");
+    assert_eq!(seen.transitions.len(), 1, "{seen:?}");
+    assert_eq!(seen.transitions[0].to, Status::Ok);
+    assert_eq!(seen.buckets.len(), 1, "{seen:?}");
+    assert_eq!(seen.buckets[0].rollup.checks, 1);
+    vantages.delete("ap-south").await.expect("delete");
+    let err = vantages
+        .history(&ap, proxy, since)
+        .await
+        .expect_err("gone with its vantage");
+    assert!(matches!(err, VantageError::NotFound(_)), "{err:?}");
+    store.close().await;
+    db.drop_db().await;
+}

@@ -116,3 +116,89 @@ async fn a_file_that_is_not_a_database_is_unavailable() {
     assert!(err.is_unavailable(), "{err}");
     assert!(err.to_string().contains("garbage.db"), "{err}");
 }
+
+/// A database whose per-vantage history was kept by an agents' vantage's id
+/// keeps it by the vantage's name after the upgrade, and deleting the vantage
+/// still deletes it.
+#[tokio::test]
+async fn an_agents_vantage_s_history_is_kept_by_its_name_through_the_upgrade() {
+    use proxyhealth_core::{Rollup, Status, VantageName};
+    use proxyhealth_store::VantageError;
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
+    use time::OffsetDateTime;
+    use uuid::Uuid;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("proxyhealth.db");
+    // every migration before the one keying the history by name
+    let before = dir.path().join("migrations-before");
+    std::fs::create_dir(&before).expect("a directory");
+    let all = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+        .expect("the migrations");
+    for file in all {
+        let file = file.expect("a file");
+        if file.file_name().to_string_lossy().as_ref() < "20261228000000" {
+            std::fs::copy(file.path(), before.join(file.file_name())).expect("copied");
+        }
+    }
+    let pool = SqlitePool::connect_with(
+        SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true),
+    )
+    .await
+    .expect("open");
+    sqlx::migrate::Migrator::new(before)
+        .await
+        .expect("the earlier migrations")
+        .run(&pool)
+        .await
+        .expect("migrated to the version before");
+    let vantage = Uuid::new_v4().hyphenated().to_string();
+    let proxy = Uuid::new_v4();
+    let now = OffsetDateTime::now_utc();
+    let nanos = i64::try_from(now.unix_timestamp_nanos()).expect("a time in range");
+    let hour = now.unix_timestamp() - now.unix_timestamp().rem_euclid(3600);
+    let mut rollup = Rollup::default();
+    rollup.add(Status::Ok, Some(std::time::Duration::from_millis(20)));
+    for statement in [
+        "INSERT INTO proxyhealth_vantages \
+         (id, name, name_key, token_hashed_secret, created_at, token_minted_at) \
+         VALUES (?1, 'AP-South', 'ap-south', x'00', 0, 0)",
+        "INSERT INTO proxyhealth_vantage_transitions \
+         (vantage_id, proxy_id, at, from_status, to_status, report) \
+         VALUES (?1, ?2, ?3, NULL, 'ok', '{\"errors\":[],\"warnings\":[]}')",
+        "INSERT INTO proxyhealth_vantage_rollups (vantage_id, proxy_id, hour, checks, ok, \
+         unhealthy, unreachable, latency_max_us, sketch) VALUES (?1, ?2, ?4, 1, 1, 0, 0, 20000, ?5)",
+    ] {
+        sqlx::query(statement)
+            .bind(&vantage)
+            .bind(proxy.hyphenated().to_string())
+            .bind(nanos)
+            .bind(hour)
+            .bind(rollup.sketch.encode())
+            .execute(&pool)
+            .await
+            .expect("a row of the earlier schema");
+    }
+    pool.close().await;
+
+    let store = SqliteStore::open(&path).await.expect("upgraded");
+    let vantages = store.vantages().expect("vantages");
+    let ap = VantageName::new("ap-south").expect("a name");
+    let since = now - time::Duration::hours(2);
+    let seen = vantages
+        .history(&ap, proxy, since)
+        .await
+        .expect("its history");
+    assert_eq!(seen.transitions.len(), 1, "{seen:?}");
+    assert_eq!(seen.transitions[0].to, Status::Ok);
+    assert_eq!(seen.buckets.len(), 1, "{seen:?}");
+    assert_eq!(seen.buckets[0].rollup.checks, 1);
+    vantages.delete("ap-south").await.expect("delete");
+    let err = vantages
+        .history(&ap, proxy, since)
+        .await
+        .expect_err("gone with its vantage");
+    assert!(matches!(err, VantageError::NotFound(_)), "{err:?}");
+}

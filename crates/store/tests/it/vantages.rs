@@ -30,7 +30,8 @@ macro_rules! vantage_suite {
             a_deleted_proxy_s_readings_go_with_it_and_are_not_kept_again,
             a_vantage_s_history_reads_back_its_hours_and_status_changes,
             a_vantage_s_history_goes_with_it_and_an_unknown_one_is_not_found,
-            pruning_a_vantage_s_history_keeps_each_proxy_s_last_change
+            pruning_a_vantage_s_history_keeps_each_proxy_s_last_change,
+            the_own_vantage_keeps_a_history_without_an_agents_vantage_and_each_change_once
         );
     };
     (@cases $factory:ident; $($case:ident),* $(,)?) => {
@@ -627,4 +628,113 @@ pub(crate) async fn pruning_a_vantage_s_history_keeps_each_proxy_s_last_change(
             .expect("again"),
         0
     );
+}
+
+pub(crate) async fn the_own_vantage_keeps_a_history_without_an_agents_vantage_and_each_change_once(
+    store: Arc<dyn ProxyStore>,
+) {
+    let vantages = vantages(&store);
+    let sydney = proxy(&store, "sydney").await;
+    let local = name("local");
+    // two replicas of one vantage, each judging from its own view: the
+    // second offers the first's changes again, and only the new one counts
+    vantages
+        .record_own_history(
+            &local,
+            &VantageHistory {
+                checks: vec![vcheck(sydney, in_hour(0, 10), Status::Ok, Some(20))],
+                transitions: vec![vchange(sydney, "local", in_hour(0, 10), None, Status::Ok)],
+            },
+        )
+        .await
+        .expect("the first replica's batch");
+    vantages
+        .record_own_history(
+            &name("LOCAL"),
+            &VantageHistory {
+                checks: vec![
+                    vcheck(sydney, in_hour(0, 20), Status::Ok, Some(30)),
+                    vcheck(sydney, in_hour(0, 30), Status::Unreachable, None),
+                ],
+                transitions: vec![
+                    vchange(sydney, "local", in_hour(0, 20), None, Status::Ok),
+                    vchange(
+                        sydney,
+                        "local",
+                        in_hour(0, 30),
+                        Some(Status::Ok),
+                        Status::Unreachable,
+                    ),
+                ],
+            },
+        )
+        .await
+        .expect("the second replica's batch, the name in another case");
+    vantages
+        .record_own_history(
+            &local,
+            &VantageHistory {
+                checks: vec![vcheck(sydney, in_hour(0, 40), Status::Unreachable, None)],
+                transitions: vec![vchange(
+                    sydney,
+                    "local",
+                    in_hour(0, 40),
+                    Some(Status::Ok),
+                    Status::Unreachable,
+                )],
+            },
+        )
+        .await
+        .expect("the first replica again");
+
+    let seen = vantages
+        .history(&local, sydney, in_hour(0, 0))
+        .await
+        .expect("the own vantage's history needs no agents' vantage");
+    assert_eq!(seen.buckets.len(), 1, "{:?}", seen.buckets);
+    let hour = &seen.buckets[0].rollup;
+    assert_eq!((hour.checks, hour.ok, hour.unreachable), (4, 2, 2));
+    assert_eq!(hour.latency_max_us, Some(30_000));
+    let changes: Vec<(Option<Status>, Status, OffsetDateTime)> = seen
+        .transitions
+        .iter()
+        .map(|t| (t.from, t.to, t.at))
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            (None, Status::Ok, in_hour(0, 10)),
+            (Some(Status::Ok), Status::Unreachable, in_hour(0, 30)),
+        ]
+    );
+    assert_eq!(seen.transitions[1].vantage, local);
+
+    // an agents' vantage of another name made and deleted leaves it alone
+    vantages.create("ap-south").await.expect("create");
+    vantages.delete("ap-south").await.expect("delete");
+    let kept = vantages
+        .history(&local, sydney, in_hour(0, 0))
+        .await
+        .expect("still there");
+    assert_eq!(kept.transitions.len(), 2);
+    // a name with neither an agents' vantage nor a history is unknown
+    let err = vantages
+        .history(&name("nowhere"), sydney, in_hour(0, 0))
+        .await
+        .expect_err("unknown");
+    assert!(matches!(err, VantageError::NotFound(_)), "{err:?}");
+    // pruned by age like the rest, each proxy's last change kept
+    let pruned = vantages
+        .prune_history(in_hour(3, 0), 100)
+        .await
+        .expect("prune");
+    assert_eq!(
+        pruned, 2,
+        "hour 0's rollup and the change a newer one follows"
+    );
+    let after = vantages
+        .history(&local, sydney, in_hour(3, 0))
+        .await
+        .expect("history");
+    assert_eq!(after.status_at_start, Some(Status::Unreachable));
 }
