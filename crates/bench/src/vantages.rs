@@ -585,9 +585,11 @@ mod tests {
         assert_eq!(accepted(text, Some("bench-c")), 0);
     }
 
-    #[test]
-    fn the_extra_cpu_is_counted_per_thousand_results() {
-        let report = VantagesReport {
+    /// A report of 10,000 proxies whose first phase spent 3.0 s on 30,000
+    /// own checks and whose second spent `cpu_s` on `own_checks` own checks
+    /// and 60,000 agent results.
+    fn two_phases(cpu_s: f64, own_checks: u64) -> VantagesReport {
+        VantagesReport {
             proxies: 10_000,
             interval_s: 10.0,
             setup_s: 0.0,
@@ -599,8 +601,8 @@ mod tests {
             },
             with_agents: Phase {
                 seconds: 30.0,
-                cpu_s: 4.2,
-                own_checks: 30_000,
+                cpu_s,
+                own_checks,
                 accepted: 60_000,
                 refused: 0,
             },
@@ -614,7 +616,12 @@ mod tests {
             max_ms: None,
             loadavg: (0.0, 0.0),
             total_s: 0.0,
-        };
+        }
+    }
+
+    #[test]
+    fn the_extra_cpu_is_counted_per_thousand_results() {
+        let report = two_phases(4.2, 30_000);
         assert!((report.own_cpu_per_k().unwrap_or(0.0) - 0.1).abs() < 1e-9);
         assert!((report.agent_cpu_per_k().unwrap_or(0.0) - 0.02).abs() < 1e-9);
         assert!((report.cpu_ratio().unwrap_or(0.0) - 0.2).abs() < 1e-9);
@@ -622,35 +629,8 @@ mod tests {
 
     #[test]
     fn an_extra_own_sweep_in_phase_two_is_not_charged_to_the_agents() {
-        let report = VantagesReport {
-            proxies: 10_000,
-            interval_s: 10.0,
-            setup_s: 0.0,
-            own: Phase {
-                seconds: 30.0,
-                cpu_s: 3.0,
-                own_checks: 30_000,
-                ..Phase::default()
-            },
-            with_agents: Phase {
-                seconds: 30.0,
-                cpu_s: 5.2,
-                own_checks: 40_000,
-                accepted: 60_000,
-                refused: 0,
-            },
-            agents: Vec::new(),
-            sample: 0,
-            poll_ms: 100.0,
-            latency_s: 0.0,
-            observed: 0,
-            p50_ms: None,
-            p99_ms: None,
-            max_ms: None,
-            loadavg: (0.0, 0.0),
-            total_s: 0.0,
-        };
         // 40,000 own checks at 0.1 ms each are 4.0 s; the agents' 60,000 cost 1.2 s
+        let report = two_phases(5.2, 40_000);
         assert!((report.agent_cpu_per_k().unwrap_or(0.0) - 0.02).abs() < 1e-9);
     }
 }
