@@ -40,6 +40,18 @@ impl Status {
         Status::Unknown,
     ];
 
+    /// How bad this status is, `ok` least and `unreachable` most: what
+    /// sorting a list by status and an incident's worst status compare.
+    pub fn severity(self) -> u8 {
+        match self {
+            Status::Ok => 0,
+            Status::Unknown => 1,
+            Status::Unregistered => 2,
+            Status::Unhealthy => 3,
+            Status::Unreachable => 4,
+        }
+    }
+
     /// The wire string, as in Coder's API (`"ok"`, `"unhealthy"`, …).
     pub fn as_str(self) -> &'static str {
         match self {

@@ -74,17 +74,6 @@ impl FromStr for Sort {
     }
 }
 
-/// How bad a status is: `ok` first, `unreachable` last.
-pub(crate) fn severity(status: Status) -> u8 {
-    match status {
-        Status::Ok => 0,
-        Status::Unknown => 1,
-        Status::Unregistered => 2,
-        Status::Unhealthy => 3,
-        Status::Unreachable => 4,
-    }
-}
-
 /// Compares two optional values with the missing ones last in either
 /// direction (a proxy never measured is no fastest and no slowest).
 pub(crate) fn compare_missing_last<T: Ord>(
@@ -268,7 +257,7 @@ impl FleetIndex {
             SortKey::Name => {}
             SortKey::Status => {
                 let severity_of =
-                    |i: u32| self.statuses.get(i as usize).map_or(0, |s| severity(*s));
+                    |i: u32| self.statuses.get(i as usize).map_or(0, |s| s.severity());
                 if descending {
                     order.sort_by_key(|&i| Reverse(severity_of(i)));
                 } else {

@@ -3,7 +3,7 @@
 //! Coder's, whole and ordered by name, so Coder's clients see no change.
 
 use crate::error::ApiError;
-use crate::fleet_index::{FleetIndex, Sort, SortKey, compare_missing_last, severity};
+use crate::fleet_index::{FleetIndex, Sort, SortKey, compare_missing_last};
 use crate::paging;
 use proxyhealth_core::{Proxy, ProxyStatus, Status};
 use std::cmp::Ordering;
@@ -156,7 +156,9 @@ impl ListQuery {
         let by_name = || a_name.cmp(b_name).then_with(|| a.name.cmp(&b.name));
         let by_key = match self.sort.key {
             SortKey::Name => by_name(),
-            SortKey::Status => severity(status_of(*a_status)).cmp(&severity(status_of(*b_status))),
+            SortKey::Status => status_of(*a_status)
+                .severity()
+                .cmp(&status_of(*b_status).severity()),
             // the direction is applied inside: never measured stays last
             SortKey::Latency => compare_missing_last(
                 latency_of(*a_status),

@@ -175,7 +175,7 @@ pub fn incidents_of(transitions: &[Transition]) -> Vec<IncidentRecord> {
         let error = transition.report.headline().to_owned();
         match &mut open {
             Some(incident) => {
-                if rank(transition.to) > rank(incident.worst) {
+                if transition.to.severity() > incident.worst.severity() {
                     incident.worst = transition.to;
                 }
                 if incident.first_error.is_empty() {
@@ -228,17 +228,6 @@ pub fn end_at_deletion(
                 .then_some(incident)
         })
         .collect()
-}
-
-/// How bad a status is, for an incident's worst status.
-fn rank(status: Status) -> u8 {
-    match status {
-        Status::Ok => 0,
-        Status::Unknown => 1,
-        Status::Unregistered => 2,
-        Status::Unhealthy => 3,
-        Status::Unreachable => 4,
-    }
 }
 
 #[cfg(test)]
