@@ -398,14 +398,7 @@ fn write_section(
     )
     .with_context(|| format!("write {}", args.out.display()))?;
     eprintln!("wrote the section {heading:?} of {}", args.out.display());
-    if !failures.is_empty() {
-        bail!(
-            "{} run(s) failed:\n  {}",
-            failures.len(),
-            failures.join("\n  ")
-        );
-    }
-    Ok(())
+    fail_on(failures)
 }
 
 /// The registration row on SQLite and (with a server) PostgreSQL, each in a
