@@ -21,6 +21,10 @@
 //!   response head and chunked decoding (public for the fuzz targets).
 //! - `sweep`: one pass over all proxies with bounded parallelism, and
 //!   [`sweep_once`], the one-shot sweep `proxyhealth check` runs.
+//! - `starter`: a sweep's checks started (connection opened, request
+//!   written) on a thread of their own ahead of the workers that read the
+//!   answers, as far as the open-files limit allows, so that a first sweep,
+//!   where any proxy may hang, starts every check within a moment.
 //! - `stream`: [`sweep_streaming`], the one-shot sweep an agent runs, each
 //!   result handed on as its check ends, stamped with its own start.
 //! - `dispatch`: the order a sweep of the engine starts its checks in: the
@@ -61,7 +65,8 @@
 //! vantage_metrics → proxy_metrics, snapshot
 //! proxy_metrics → snapshot
 //! snapshot   → sweep (CheckResult), vantages
-//! sweep      → probe
+//! sweep      → probe, starter
+//! starter    → probe
 //! probe      → transport
 //! transport  → transport::{exchange, plain_http, lean_tls, client, resolve}
 //! plain_http → transport::{exchange, resolve}, http1
@@ -85,6 +90,7 @@ mod probe;
 pub mod proxy_metrics;
 pub mod recheck;
 pub mod snapshot;
+mod starter;
 mod stream;
 mod sweep;
 pub mod tls_files;

@@ -105,7 +105,10 @@ pub struct EngineOptions {
     pub interval: Duration,
     /// Bound on one check, including reading the body (default 5 s).
     pub timeout: Duration,
-    /// Checks in flight at once (default [`DEFAULT_PARALLELISM`]).
+    /// Checks whose answers are read and judged at once (default
+    /// [`DEFAULT_PARALLELISM`]). A sweep starts its checks ahead of reading
+    /// them, as far as the open-files limit allows, so more requests than
+    /// this may be in flight; the limit bounds the open connections.
     pub parallelism: usize,
     /// Most body bytes read from a proxy (default 1 MiB).
     pub body_cap: u64,

@@ -13,7 +13,7 @@ use crate::error::EngineError;
 use crate::options::{EngineOptions, RedirectPolicy};
 use crate::tls_files::TlsFiles;
 use crate::transport::{
-    Answer, BodyCap, BodyStop, Failure, Head, LookedUp, Resolver, TlsConfig, Transport,
+    Answer, BodyCap, BodyStop, Failure, Head, LookedUp, Resolver, Started, TlsConfig, Transport,
     lookup_timed_out, tls_client_config,
 };
 use proxyhealth_core::outcome::humanize;
@@ -39,6 +39,15 @@ pub(crate) struct Probed {
     /// when redirects were followed); `None` for `http://` or when no
     /// certificate was seen.
     pub(crate) tls_not_after: Option<OffsetDateTime>,
+}
+
+/// A check whose first request was sent ahead of reading any answer
+/// ([`Prober::start`]): when it started, and the request. Its timeout counts
+/// from that start, however long it waits to be read.
+#[derive(Debug)]
+pub(crate) struct StartedCheck {
+    at: Instant,
+    request: Started,
 }
 
 /// Most redirects followed when following is on.
@@ -94,15 +103,38 @@ impl Prober {
         }
     }
 
+    /// Starts the check of `url` without waiting for anything: opens its
+    /// connection and writes its request, when its first request can be sent
+    /// that way (see [`Transport::start`]); `None` when it cannot, and then
+    /// [`Prober::probe_reusing`] sends it. A request that failed at once
+    /// (refused, say) is started all the same and says so when read.
+    pub(crate) fn start(&self, url: &Url) -> Option<StartedCheck> {
+        let at = Instant::now();
+        let request = self.transport_for(url).start(url)?;
+        Some(StartedCheck { at, request })
+    }
+
     /// Checks `url` within the timeout; returns what was seen, how long it
-    /// took and when the proxy's TLS certificate expires. The answer is read
-    /// into the allocation of `scratch`, which a sweep worker hands to each of
-    /// its checks in turn (see [`reclaim_buffer`]): a thousand checks in flight
+    /// took and when the proxy's TLS certificate expires. `started` is the
+    /// check's first request when [`Prober::start`] sent it: the timeout and
+    /// the latency then count from that start. The answer is read into the
+    /// allocation of `scratch`, which a sweep worker hands to each of its
+    /// checks in turn (see [`reclaim_buffer`]): a thousand checks in flight
     /// then need no buffer of their own from the allocator.
-    pub(crate) async fn probe_reusing(&self, url: Url, scratch: &mut Vec<u8>) -> Probed {
-        let started = Instant::now();
+    pub(crate) async fn probe_reusing(
+        &self,
+        url: Url,
+        scratch: &mut Vec<u8>,
+        started: Option<StartedCheck>,
+    ) -> Probed {
+        let (started, first) = match started {
+            Some(StartedCheck { at, request }) => (at, Some(request)),
+            None => (Instant::now(), None),
+        };
         let deadline = started + self.timeout;
-        let (outcome, tls_not_after) = self.follow(url, deadline, std::mem::take(scratch)).await;
+        let (outcome, tls_not_after) = self
+            .follow(url, deadline, std::mem::take(scratch), first)
+            .await;
         Probed {
             outcome,
             latency: started.elapsed(),
@@ -120,18 +152,20 @@ impl Prober {
         }
     }
 
-    /// Requests `url`, and each same-host redirect target while the policy says
-    /// to follow, until `deadline`; reads the last answer's body into `buf`.
-    /// Gives the outcome and the expiry of the last TLS certificate seen.
+    /// Requests `url` (its request already sent when `first` is given), and
+    /// each same-host redirect target while the policy says to follow, until
+    /// `deadline`; reads the last answer's body into `buf`. Gives the outcome
+    /// and the expiry of the last TLS certificate seen.
     async fn follow(
         &self,
         url: Url,
         deadline: Instant,
         buf: Vec<u8>,
+        first: Option<Started>,
     ) -> (ProbeOutcome, Option<OffsetDateTime>) {
         let mut tls_not_after = None;
         let outcome = self
-            .follow_noting(url, deadline, buf, &mut tls_not_after)
+            .follow_noting(url, deadline, buf, first, &mut tls_not_after)
             .await;
         (outcome, tls_not_after)
     }
@@ -143,18 +177,24 @@ impl Prober {
         url: Url,
         deadline: Instant,
         mut buf: Vec<u8>,
+        mut first: Option<Started>,
         tls_not_after: &mut Option<OffsetDateTime>,
     ) -> ProbeOutcome {
         let mut visited: Vec<Url> = Vec::new();
         let mut current = url;
         loop {
-            let looked_up = match self.look_up(&current, deadline).await {
-                Ok(looked_up) => looked_up,
-                Err(outcome) => return outcome,
+            let sent = match first.take() {
+                Some(started) => timeout_at(deadline, started.send(buf)).await,
+                None => {
+                    let looked_up = match self.look_up(&current, deadline).await {
+                        Ok(looked_up) => looked_up,
+                        Err(outcome) => return outcome,
+                    };
+                    let transport = self.transport_for(&current);
+                    timeout_at(deadline, transport.send(&current, looked_up, buf)).await
+                }
             };
-            let transport = self.transport_for(&current);
-            let sent = timeout_at(deadline, transport.send(&current, looked_up, buf));
-            let answer = match sent.await {
+            let answer = match sent {
                 Err(_elapsed) => return headers_timeout(self.timeout),
                 Ok(Err(failure)) => {
                     if let Failure::Expired { not_after, .. } = &failure {

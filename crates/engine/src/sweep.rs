@@ -3,7 +3,8 @@
 
 use crate::error::EngineError;
 use crate::options::EngineOptions;
-use crate::probe::{Probed, Prober, reclaim_buffer};
+use crate::probe::{Probed, Prober, StartedCheck, reclaim_buffer};
+use crate::starter::{self, Ticket};
 use futures::FutureExt;
 use proxyhealth_core::{
     Classified, HealthReport, ProbeOutcome, Proxy, ProxyHost, Status, advice, app_host_for_csp,
@@ -14,6 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use time::OffsetDateTime;
+use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinSet;
 
 /// The result of checking one proxy, before it is merged into a snapshot.
@@ -115,18 +117,20 @@ pub(crate) async fn check_proxy(
     checked_at: OffsetDateTime,
     check_seq: u64,
 ) -> CheckResult {
-    examine(prober, options, &proxy, &mut Vec::new())
+    examine(prober, options, &proxy, &mut Vec::new(), None)
         .await
         .into_result(proxy, checked_at, check_seq)
 }
 
 /// The check itself: probe the proxy's report URL and classify the answer.
 /// `scratch` lends its allocation to the response and gets it back after.
+/// `started` is the check's first request when a sweep's starter sent it.
 pub(crate) async fn examine(
     prober: &Prober,
     options: &EngineOptions,
     proxy: &Proxy,
     scratch: &mut Vec<u8>,
+    started: Option<StartedCheck>,
 ) -> Findings {
     let mut findings = Findings {
         host: None,
@@ -162,7 +166,7 @@ pub(crate) async fn examine(
                 outcome,
                 latency,
                 tls_not_after,
-            } = prober.probe_reusing(url, scratch).await;
+            } = prober.probe_reusing(url, scratch, started).await;
             findings.latency = Some(latency);
             findings.tls_not_after = tls_not_after;
             outcome
@@ -208,16 +212,19 @@ fn host_and_port(url: &url::Url) -> String {
     }
 }
 
-/// Checks every proxy with at most `options.parallelism` checks in flight; the
-/// results come in the order of `proxies`. The checks start in the order of
-/// `order` (indices into `proxies`, each once; see `crate::dispatch`), or in
-/// list order without one.
+/// Checks every proxy, reading and judging at most `options.parallelism`
+/// answers at once; the results come in the order of `proxies`. The checks
+/// start in the order of `order` (indices into `proxies`, each once; see
+/// `crate::dispatch`), or in list order without one.
 ///
-/// A fixed set of worker tasks takes the next proxy from a shared cursor and
-/// puts what it found in that proxy's slot, so a sweep uses every core without
-/// a task, a permit or a growing list per check, and each worker reads every
-/// answer into the same buffer. A check that panics marks only its own proxy.
-/// Dropping the future aborts the checks in flight.
+/// The starter (`crate::starter`) starts the checks ahead of the workers, on
+/// a thread of its own, as far as the open-files limit allows, and hands them
+/// on in that order; a fixed set of worker tasks takes them in turn, reads
+/// each answer and puts what it found in that proxy's slot, so a sweep uses
+/// every core without a task, a permit or a growing list per check, and each
+/// worker reads every answer into the same buffer. A check that panics marks
+/// only its own proxy. Dropping the future aborts the checks in flight and
+/// stops the starter.
 pub(crate) async fn check_all(
     prober: &Prober,
     options: &EngineOptions,
@@ -229,38 +236,42 @@ pub(crate) async fn check_all(
 ) -> Vec<CheckResult> {
     let total = proxies.len();
     let proxies = Arc::new(proxies);
-    let order = order.map(Arc::new);
     let slots: Arc<Vec<OnceLock<Findings>>> =
         Arc::new(std::iter::repeat_with(OnceLock::new).take(total).collect());
-    let cursor = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));
-    let workers = options.parallelism.max(1).min(total);
+    let parallelism = options.parallelism.max(1);
+    let workers = parallelism.min(total);
+    let (sender, receiver) = mpsc::channel::<Ticket>(starter::lead(parallelism));
+    if total > 0 {
+        starter::spawn(
+            prober.clone(),
+            Arc::clone(&proxies),
+            order.map(Arc::new),
+            sender,
+        );
+    }
+    let tickets = Arc::new(Mutex::new(receiver));
     let mut tasks = JoinSet::new();
     for _ in 0..workers {
         let (prober, options) = (prober.clone(), options.clone());
-        let (proxies, order, slots, cursor, done, progress) = (
+        let (proxies, tickets, slots, done, progress) = (
             Arc::clone(&proxies),
-            order.clone(),
+            Arc::clone(&tickets),
             Arc::clone(&slots),
-            Arc::clone(&cursor),
             Arc::clone(&done),
             progress.clone(),
         );
         tasks.spawn(async move {
             let mut scratch = Vec::new();
             loop {
-                let next = cursor.fetch_add(1, Ordering::Relaxed);
-                let index = match &order {
-                    Some(order) => match order.get(next) {
-                        Some(&index) => index,
-                        None => return,
-                    },
-                    None => next,
+                let ticket = tickets.lock().await.recv().await;
+                let Some(Ticket { index, started }) = ticket else {
+                    return;
                 };
                 let (Some(proxy), Some(slot)) = (proxies.get(index), slots.get(index)) else {
                     return;
                 };
-                let check = examine(&prober, &options, proxy, &mut scratch);
+                let check = examine(&prober, &options, proxy, &mut scratch, started);
                 let findings = match AssertUnwindSafe(check).catch_unwind().await {
                     Ok(findings) => findings,
                     Err(_panic) => internal_failure(proxy),

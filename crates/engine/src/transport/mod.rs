@@ -76,7 +76,37 @@ pub(crate) enum Body {
     Client(Box<client::Body>),
 }
 
+/// The first request of a check on the lean `http://` path, its connection
+/// opened and its bytes written without waiting ([`Transport::start`]), its
+/// answer still to be read ([`Started::send`]). It holds a socket and little
+/// else, so a sweep can start thousands of checks before reading any answer.
+#[derive(Debug)]
+pub(crate) struct Started(plain_http::Started);
+
+impl Started {
+    /// Reads the response head, as [`Transport::send`] does for a request it
+    /// sends itself. Has no deadline of its own: the caller bounds it.
+    pub(crate) async fn send(self, buf: Vec<u8>) -> Result<Answer, Failure> {
+        let (head, body) = plain_http::send_started(self.0, buf).await?;
+        Ok(Answer {
+            head,
+            body: Body::PlainHttp(body),
+        })
+    }
+}
+
 impl Transport<'_> {
+    /// Opens the connection of `GET url` and writes the request without
+    /// waiting for anything, when this transport can: the lean `http://`
+    /// client, to a host given as an address (a name's lookup waits). `None`
+    /// otherwise: then the request goes through [`Transport::send`].
+    pub(crate) fn start(self, url: &Url) -> Option<Started> {
+        match self {
+            Transport::PlainHttp { source } => plain_http::start(url, source).map(Started),
+            Transport::Tls { .. } | Transport::Client(_) => None,
+        }
+    }
+
     /// Sends `GET url` and reads the response head, reading into `buf`'s
     /// allocation; connects to the addresses in `looked_up` when the URL's
     /// host is a name the pipeline looked up. Has no deadline of its own: the

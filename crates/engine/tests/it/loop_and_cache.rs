@@ -157,8 +157,10 @@ async fn concurrent_force_updates_share_sweeps_that_started_after_them() {
 }
 
 #[tokio::test]
-async fn the_parallelism_bound_holds_at_the_server() {
-    let server = FakeProxy::start(slow_ok(100)).await;
+async fn the_parallelism_bounds_the_answers_read_not_the_requests_started() {
+    // Three workers read the answers, but every request is started first:
+    // the server has all twelve in flight at once.
+    let server = FakeProxy::start(slow_ok(1000)).await;
     let proxies = (0..12)
         .map(|i| proxy(&format!("p{i}"), &server.url))
         .collect();
@@ -175,7 +177,7 @@ async fn the_parallelism_bound_holds_at_the_server() {
         server
             .max_in_flight
             .load(std::sync::atomic::Ordering::SeqCst),
-        3
+        12
     );
 }
 

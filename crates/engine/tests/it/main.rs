@@ -15,6 +15,7 @@ mod metrics;
 mod seed;
 mod shared_view;
 mod source_address;
+mod starting;
 mod stores;
 mod streaming;
 mod tls_failures;

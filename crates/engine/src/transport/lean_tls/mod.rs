@@ -42,7 +42,7 @@ pub(crate) async fn send(
     config: &Arc<ClientConfig>,
     url: &Url,
     looked_up: Option<LookedUp>,
-    buf: Vec<u8>,
+    mut buf: Vec<u8>,
     source: Option<IpAddr>,
 ) -> Result<(Head, Body), Failure> {
     let request = encode_request(url).map_err(Failure::RequestBuild)?;
@@ -59,6 +59,7 @@ pub(crate) async fn send(
         .and_then(|chain| chain.first())
         .and_then(|leaf| not_after(leaf));
     write_request(&mut stream, &request).await?;
+    buf.clear();
     let (mut head, body) = plain_http::answer(stream, buf, read_failure).await?;
     head.tls_not_after = tls_not_after;
     Ok((head, body))

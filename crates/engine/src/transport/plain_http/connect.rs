@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 use url::{Host, Url};
 
 /// Why opening a connection to one address failed.
-pub(super) enum OpenError {
+pub(crate) enum OpenError {
     /// The connection could not be made: the next address may do better.
     Connect(Failure),
     /// The connection was made but the request could not be written.
@@ -26,7 +26,7 @@ pub(super) enum OpenError {
 }
 
 impl OpenError {
-    fn into_failure(self) -> Failure {
+    pub(super) fn into_failure(self) -> Failure {
         match self {
             OpenError::Connect(failure) | OpenError::Write(failure) => failure,
         }
@@ -92,12 +92,43 @@ async fn open_to(
     request: &[u8],
     source: Option<IpAddr>,
 ) -> Result<TcpStream, OpenError> {
-    let connect_error = |err: io::Error| {
-        OpenError::Connect(Failure::transport(
-            TransportErrorKind::Connect,
-            format!("tcp connect error: {address}: {err}"),
-        ))
-    };
+    finish(begin(address, request, source)?).await
+}
+
+/// A connection opened without waiting: the socket made, `connect(2)` called
+/// and as much of the request written as the socket took at once. What is
+/// left ([`finish`]) needs the reactor; this part needs none, so a sweep's
+/// starter can open connections on a thread of its own.
+#[derive(Debug)]
+pub(crate) struct Begun {
+    socket: std::net::TcpStream,
+    address: SocketAddr,
+    /// Whether the connection's outcome is still to be waited for.
+    connecting: bool,
+    /// The part of the request the socket did not take at once.
+    unsent: Vec<u8>,
+}
+
+impl Begun {
+    /// Whether the connection is made and the whole request written, so
+    /// that only the answer is left to read.
+    pub(super) fn is_sent(&self) -> bool {
+        !self.connecting && self.unsent.is_empty()
+    }
+
+    /// The socket, to read what already arrived before it joins the reactor.
+    pub(super) fn socket(&self) -> &std::net::TcpStream {
+        &self.socket
+    }
+}
+
+/// The part of opening a connection that never waits (see [`Begun`]).
+pub(crate) fn begin(
+    address: SocketAddr,
+    request: &[u8],
+    source: Option<IpAddr>,
+) -> Result<Begun, OpenError> {
+    let connect_error = |err: io::Error| connect_failure(address, err);
     let socket = Socket::new(
         Domain::for_address(address),
         Type::STREAM.nonblocking(),
@@ -111,31 +142,52 @@ async fn open_to(
         Err(err) => return Err(connect_error(err)),
     };
     let socket = std::net::TcpStream::from(socket);
-    let written = if request.is_empty() {
+    if request.is_empty() {
         socket.set_nodelay(true).map_err(connect_error)?;
-        if connected {
-            return TcpStream::from_std(socket).map_err(connect_error);
-        }
-        0
-    } else {
-        // A refused or reset connection reports its error here, before a
-        // byte was sent: it is the connection that failed, not the request.
-        match (&socket).write(request) {
-            Ok(written) => written,
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => 0,
-            Err(err) => return Err(connect_error(err)),
-        }
+        return Ok(Begun {
+            socket,
+            address,
+            connecting: !connected,
+            unsent: Vec::new(),
+        });
+    }
+    // A refused or reset connection reports its error here, before a
+    // byte was sent: it is the connection that failed, not the request.
+    let written = match (&socket).write(request) {
+        Ok(written) => written,
+        Err(err) if err.kind() == io::ErrorKind::WouldBlock => 0,
+        Err(err) => return Err(connect_error(err)),
     };
+    Ok(Begun {
+        socket,
+        address,
+        // Nothing written: still connecting, or the socket's buffer is full.
+        connecting: written == 0,
+        unsent: request.get(written..).unwrap_or_default().to_vec(),
+    })
+}
+
+/// The part of opening a connection that may wait: for the connection's
+/// outcome when it was still in progress, and for room to write the rest
+/// of the request.
+pub(crate) async fn finish(begun: Begun) -> Result<TcpStream, OpenError> {
+    let Begun {
+        socket,
+        address,
+        connecting,
+        unsent,
+    } = begun;
+    let connect_error = |err: io::Error| connect_failure(address, err);
     let mut stream = TcpStream::from_std(socket).map_err(connect_error)?;
-    if written == 0 {
-        // Still connecting: wait for the outcome and ask the socket for it.
+    if connecting {
+        // Wait for the outcome and ask the socket for it.
         stream.writable().await.map_err(connect_error)?;
         if let Some(err) = stream.take_error().map_err(connect_error)? {
             return Err(connect_error(err));
         }
     }
-    if written < request.len() {
-        stream.write_all(&request[written..]).await.map_err(|err| {
+    if !unsent.is_empty() {
+        stream.write_all(&unsent).await.map_err(|err| {
             OpenError::Write(Failure::transport(
                 TransportErrorKind::Protocol,
                 format!("error writing the request: {err}"),
@@ -143,4 +195,11 @@ async fn open_to(
         })?;
     }
     Ok(stream)
+}
+
+fn connect_failure(address: SocketAddr, err: io::Error) -> OpenError {
+    OpenError::Connect(Failure::transport(
+        TransportErrorKind::Connect,
+        format!("tcp connect error: {address}: {err}"),
+    ))
 }

@@ -16,6 +16,7 @@ mod connect;
 mod request;
 
 pub(super) use connect::open;
+use connect::{Begun, begin, finish};
 pub(super) use request::encode as encode_request;
 
 use super::exchange::{BodyCap, BodyStop, Failure, Head};
@@ -48,18 +49,78 @@ pub(super) async fn send(
 ) -> Result<(Head, Body), Failure> {
     let request = request::encode(url).map_err(Failure::RequestBuild)?;
     let stream = connect::open(url, looked_up, &request, source).await?;
+    let mut buf = buf;
+    buf.clear();
     answer(stream, buf, head_read_failure).await
 }
 
+/// A request whose connection was opened and whose bytes were written
+/// without waiting ([`start`]), its answer not read yet; or why that failed.
+#[derive(Debug)]
+pub(crate) struct Started(Result<Begun, Failure>);
+
+/// Opens a connection to the URL's host and writes `GET url` on it without
+/// waiting for anything, from `source` when given. `None` when the host is a
+/// name (its lookup waits) or the URL cannot make a request: such a check
+/// takes [`send`], which says why.
+pub(super) fn start(url: &Url, source: Option<IpAddr>) -> Option<Started> {
+    let address = match url.host()? {
+        url::Host::Ipv4(ip) => IpAddr::V4(ip),
+        url::Host::Ipv6(ip) => IpAddr::V6(ip),
+        url::Host::Domain(_) => return None,
+    };
+    let port = url.port_or_known_default().unwrap_or(80);
+    let request = request::encode(url).ok()?;
+    let begun = begin((address, port).into(), &request, source);
+    Some(Started(begun.map_err(connect::OpenError::into_failure)))
+}
+
+/// Reads the final response head of a [`start`]ed request into `buf`'s
+/// allocation, as [`send`] does; first, before the socket joins the
+/// reactor, whatever already arrived: an answer that came while the check
+/// waited to be read is read however late that is.
+pub(super) async fn send_started(
+    started: Started,
+    mut buf: Vec<u8>,
+) -> Result<(Head, Body), Failure> {
+    let begun = started.0?;
+    buf.clear();
+    if begun.is_sent() {
+        read_arrived(begun.socket(), &mut buf).map_err(head_read_failure)?;
+    }
+    let stream = finish(begun)
+        .await
+        .map_err(connect::OpenError::into_failure)?;
+    answer(stream, buf, head_read_failure).await
+}
+
+/// One read, without waiting, of what already arrived on a non-blocking
+/// socket, appended to `buf`.
+fn read_arrived(socket: &std::net::TcpStream, buf: &mut Vec<u8>) -> io::Result<()> {
+    use std::io::Read;
+    let filled = buf.len();
+    buf.resize(filled + FIRST_READ, 0);
+    let read = match (&mut &*socket).read(&mut buf[filled..]) {
+        Ok(read) => read,
+        Err(err) if err.kind() == io::ErrorKind::WouldBlock => 0,
+        Err(err) => {
+            buf.truncate(filled);
+            return Err(err);
+        }
+    };
+    buf.truncate(filled + read);
+    Ok(())
+}
+
 /// Reads the final response head from `stream`, whose request was sent, into
-/// `buf`'s allocation; the bytes after the head stay in the returned body.
-/// `read_failure` says why a read of the head failed.
+/// `buf`'s allocation, after the bytes of the answer `buf` already holds
+/// (none, unless the caller read some); the bytes after the head stay in the
+/// returned body. `read_failure` says why a read of the head failed.
 pub(super) async fn answer<S: AsyncRead + Unpin>(
     mut stream: S,
     mut buf: Vec<u8>,
     read_failure: fn(io::Error) -> Failure,
 ) -> Result<(Head, Body<S>), Failure> {
-    buf.clear();
     make_room(&mut buf, FIRST_READ);
     let parsed = read_head(&mut stream, &mut buf, read_failure).await?;
     buf.drain(..parsed.len);
@@ -107,7 +168,7 @@ async fn read_head<S: AsyncRead + Unpin>(
     buf: &mut Vec<u8>,
     read_failure: fn(io::Error) -> Failure,
 ) -> Result<head::Head, Failure> {
-    let mut worth_parsing = false;
+    let mut worth_parsing = !buf.is_empty();
     loop {
         if worth_parsing {
             match head::parse(buf) {
