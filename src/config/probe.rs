@@ -28,7 +28,7 @@ settings_group! {
         #[serde(deserialize_with = "file_value::positive_duration")]
         pub timeout: Option<Duration>,
 
-        /// Checks in flight at once
+        /// Answers read and judged at once (checks start ahead of them, up to the open-files limit)
         #[arg(
             long,
             env = "PROXYHEALTH_PARALLELISM",

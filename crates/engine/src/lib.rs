@@ -22,7 +22,7 @@
 //! - `sweep`: one pass over all proxies with bounded parallelism, and
 //!   [`sweep_once`], the one-shot sweep `proxyhealth check` runs.
 //! - `starter`: a sweep's checks started (connection opened, request
-//!   written) on a thread of their own ahead of the workers that read the
+//!   written) on a thread of its own ahead of the workers that read the
 //!   answers, as far as the open-files limit allows, so that a first sweep,
 //!   where any proxy may hang, starts every check within a moment.
 //! - `stream`: [`sweep_streaming`], the one-shot sweep an agent runs, each

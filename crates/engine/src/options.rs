@@ -9,14 +9,15 @@ use std::time::Duration;
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
 /// Default bound on one check, from connecting to the last byte of the body.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Default number of checks in flight at once.
+/// Default number of answers read and judged at once.
 ///
 /// The seed used 5, so a fleet with a few hanging proxies took minutes: each hang
 /// holds a slot for a whole timeout. With 1,024 slots, a sweep takes about one
 /// timeout as long as fewer than 1,024 proxies hang, and healthy checks (under a
-/// millisecond each on a LAN) go through the slots left. A slot costs one socket
-/// and a few kilobytes, so 1,024 stays far below the file limit the binary raises
-/// at start (up to the hard limit, 20,000 on our machines).
+/// millisecond each on a LAN) go through the slots left. The checks themselves
+/// are started ahead of the slots (`crate::starter`), as far as the file limit
+/// the binary raises at start allows (up to the hard limit, 20,000 on our
+/// machines); a slot costs a task of a few kilobytes.
 pub const DEFAULT_PARALLELISM: usize = 1024;
 /// Default cap on a report body: a real report is a few hundred bytes.
 pub const DEFAULT_BODY_CAP: u64 = 1024 * 1024;

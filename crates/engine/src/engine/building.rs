@@ -56,7 +56,8 @@ impl EngineBuilder {
         self
     }
 
-    /// Checks in flight at once.
+    /// Answers read and judged at once (checks start ahead of them, up to
+    /// the open-files limit).
     pub fn parallelism(mut self, parallelism: usize) -> Self {
         self.options.parallelism = parallelism;
         self
