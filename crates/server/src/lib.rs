@@ -18,6 +18,8 @@
 //! - [`maintenance`]: the maintenance windows as this process knows them
 //!   (refreshed from the store each sweep interval), the history recorder
 //!   that leaves them out of uptime and notifications, and their gauge.
+//! - `held_partials`: partial outages of proxies in a maintenance window
+//!   held until it is over, then kept and notified once if still changed.
 //! - `paging`: the `limit` and `offset` parameters of the list routes.
 //! - [`extract`]: [`extract::JsonBody`], the JSON body extractor (415, 413, 400).
 //! - `path_param`: the path parameter extractor (its rejections in the envelope).
@@ -79,6 +81,7 @@ pub mod error;
 mod event_streams;
 pub mod extract;
 mod fleet_index;
+mod held_partials;
 mod history_reader;
 pub mod http_metrics;
 mod live_deltas;
