@@ -14,7 +14,7 @@ use std::sync::Arc;
 /// the cluster each, and its checks' history is written with its fenced
 /// results; what it records itself is only the overall changes its judgement
 /// makes between checks (another vantage's reading), offered to the
-/// cluster's journal ([`JudgedChanges`]).
+/// cluster's journal ([`Claims::record_judged`]).
 #[derive(Clone)]
 pub struct ReplicaEngine {
     engine: Engine,
