@@ -48,6 +48,7 @@ async fn send_results(app: &TestApp, token: &str, results: Value) -> Answer {
             .post(app.url(RESULTS))
             .bearer_auth(token)
             .header("Proxyhealth-Agent-Id", "agent-1")
+            .header("Proxyhealth-Agent-Version", "test")
             .json(&json!({ "results": results }))
             .send()
             .await
@@ -559,14 +560,15 @@ async fn every_replica_lists_an_agent_that_reaches_one_of_them_with_its_liveness
     b.wait_for_status(id, "ok").await;
     // the agent reaches replica a only
     let ap = vantage(a, "ap-south").await;
-    let sent = send_results(a, &ap, json!([result(id, "ok", -1)])).await;
-    assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
     let assigned = assignment(a, &ap, "agent-1").await;
     assert_eq!(assigned.status, StatusCode::OK, "{}", assigned.body);
     let listed = eventually(
         std::time::Duration::from_secs(10),
         "replica b lists the agent live",
         async || {
+            // the agent goes on sending, as it does every interval
+            let sent = send_results(a, &ap, json!([result(id, "ok", -1)])).await;
+            assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
             let list = b.admin_get("/api/v2/proxyhealth/vantages").await;
             let ap_south = list.body["vantages"][0].clone();
             if ap_south["liveness"]["live"] == true
