@@ -38,6 +38,8 @@
 //! - `peers`: agents' readings kept by any replica, read back; the fleet
 //!   judged again every interval.
 //! - `partials`: partial outages' changes offered to the store's recorder.
+//! - `judged`: the overall changes a replica's judgement makes between its
+//!   checks (another vantage's reading), offered to the cluster's journal.
 //! - [`replica_engine`]: [`ReplicaEngine`], the engine a replica runs on,
 //!   built with the cluster's re-checks installed (the only way to get one).
 //! - [`runtime`]: [`Replica`]: start, run, stop.
@@ -49,16 +51,18 @@
 //!              error, replica_engine
 //! peers      → shared, quiet, partials
 //! partials   → shared
-//! replica_engine → rechecks
+//! replica_engine → rechecks, judged
 //! probing    → shared, writer, settings, quiet
 //! writer     → shared, settings
 //! view       → shared, quiet, partials
 //! membership → shared, quiet
 //! shared     → settings, metrics, replica_engine
 //! rechecks   → nothing of this crate
+//! judged     → nothing of this crate
 //! ```
 
 pub mod error;
+mod judged;
 mod membership;
 pub mod metrics;
 mod partials;

@@ -2,6 +2,7 @@
 //! a replica needs installed, so a replica cannot be started on an engine
 //! that would re-check proxies alone behind the cluster's back.
 
+use crate::judged::JudgedChanges;
 use crate::rechecks::ClusterRechecks;
 use proxyhealth_core::{OwnHistoryRecorder, PartialRecorder};
 use proxyhealth_engine::{Engine, EngineBuilder, EngineError};
@@ -10,8 +11,10 @@ use std::sync::Arc;
 
 /// An engine built for a replica of the cluster that `coordination` joins:
 /// its re-checks are asked of the cluster ([`ClusterRechecks`]), one check in
-/// the cluster each, and it writes no history of its own (a replica writes
-/// history with its fenced results instead).
+/// the cluster each, and its checks' history is written with its fenced
+/// results; what it records itself is only the overall changes its judgement
+/// makes between checks (another vantage's reading), offered to the
+/// cluster's journal ([`Claims::record_judged`]).
 #[derive(Clone)]
 pub struct ReplicaEngine {
     engine: Engine,
@@ -37,10 +40,10 @@ impl ReplicaEngine {
         builder: EngineBuilder,
         coordination: Arc<dyn Coordination>,
     ) -> Result<ReplicaEngine, EngineError> {
+        let claims = Arc::clone(&coordination) as Arc<dyn Claims>;
         let engine = builder
-            .recheck_requests(Arc::new(ClusterRechecks::new(
-                Arc::clone(&coordination) as Arc<dyn Claims>
-            )))
+            .recheck_requests(Arc::new(ClusterRechecks::new(Arc::clone(&claims))))
+            .history(Arc::new(JudgedChanges::new(claims)))
             .build()?;
         Ok(ReplicaEngine {
             engine,

@@ -102,7 +102,7 @@ pub use engine::{Engine, EngineBuilder, SweepState};
 pub use error::EngineError;
 pub use options::{CaMode, EngineOptions, RedirectPolicy};
 pub use recheck::RecheckRequests;
-pub use snapshot::{Snapshot, SweepInfo, ViewRead};
+pub use snapshot::{Snapshot, SweepInfo, VantageFreshness, ViewRead};
 pub use stream::sweep_streaming;
 pub use sweep::{CheckResult, sweep_once};
 pub use tls_files::{TlsFileError, TlsFiles};

@@ -60,6 +60,16 @@ pub struct Change {
     pub from: Option<Status>,
 }
 
+/// One vantage's readings over the fleet, as [`Snapshot::vantage_freshness`]
+/// sums them up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VantageFreshness {
+    /// When its newest reading (of any proxy) was checked.
+    pub newest: OffsetDateTime,
+    /// Whether any of its readings is fresh.
+    pub fresh: bool,
+}
+
 impl Snapshot {
     /// The status of every non-deleted proxy, by id. Empty before the first sweep.
     pub fn statuses(&self) -> &HashMap<Uuid, Arc<ProxyStatus>> {
@@ -95,6 +105,28 @@ impl Snapshot {
             *counts.entry(status.status).or_default() += 1;
         }
         counts
+    }
+
+    /// Each vantage with a reading of some proxy, by name: when its newest
+    /// reading was checked, and whether any of its readings is fresh (then
+    /// it counts in the quorum). What `proxyhealth_vantage_last_result_timestamp_seconds`
+    /// and `proxyhealth_vantage_up` export, and what the vantages list
+    /// calls live, so the two always agree.
+    pub fn vantage_freshness(&self) -> HashMap<&str, VantageFreshness> {
+        let mut vantages: HashMap<&str, VantageFreshness> = HashMap::new();
+        for status in self.statuses.values() {
+            for reading in &status.vantages {
+                let seen = vantages
+                    .entry(reading.vantage.as_str())
+                    .or_insert(VantageFreshness {
+                        newest: reading.checked_at,
+                        fresh: false,
+                    });
+                seen.newest = seen.newest.max(reading.checked_at);
+                seen.fresh |= !reading.stale;
+            }
+        }
+        vantages
     }
 
     /// The snapshot after a full sweep: its proxies replace the old set (a proxy no

@@ -15,7 +15,6 @@ use prometheus::core::{Collector, Desc};
 use prometheus::proto::{MetricFamily, MetricType};
 use std::collections::HashMap;
 use std::sync::Arc;
-use time::OffsetDateTime;
 
 /// A proxy's status as one vantage saw it, in the values of Coder's gauge
 /// (1 ok, -1 unhealthy, -2 unreachable, 0 unregistered, -3 unknown).
@@ -82,8 +81,6 @@ impl Collector for VantageCollector {
         let snapshot = self.snapshot.load();
         let mut results = Vec::new();
         let mut latency = Vec::new();
-        // per vantage: its newest check, and whether any reading is fresh
-        let mut vantages: HashMap<&str, (OffsetDateTime, bool)> = HashMap::new();
         for (proxy_id, status) in snapshot.statuses() {
             if status.vantages.is_empty() {
                 continue;
@@ -96,28 +93,25 @@ impl Collector for VantageCollector {
                 if let Some(ms) = reading.latency_ms {
                     latency.push(gauge(&labels, f64::from(ms) / 1000.0));
                 }
-                let seen = vantages
-                    .entry(vantage)
-                    .or_insert((reading.checked_at, false));
-                seen.0 = seen.0.max(reading.checked_at);
-                seen.1 |= !reading.stale;
             }
         }
         if results.is_empty() {
             return Vec::new();
         }
+        // per vantage: its newest check, and whether any reading is fresh
+        let vantages = snapshot.vantage_freshness();
         let mut names: Vec<&&str> = vantages.keys().collect();
         names.sort();
         let last = names
             .iter()
-            .map(|name| gauge(&[("vantage", name)], seconds(vantages[**name].0)))
+            .map(|name| gauge(&[("vantage", name)], seconds(vantages[**name].newest)))
             .collect();
         let up = names
             .iter()
             .map(|name| {
                 gauge(
                     &[("vantage", name)],
-                    f64::from(u8::from(vantages[**name].1)),
+                    f64::from(u8::from(vantages[**name].fresh)),
                 )
             })
             .collect();

@@ -3,25 +3,23 @@
 //! checks, so the agents of one vantage share its probing instead of
 //! doubling it.
 //!
-//! Kept in memory: an agent asks for its assignment every interval, so a
-//! restarted service knows its agents again within one interval. Behind a
-//! load balancer each replica sees the agents that reach it; an agent keeps
-//! its share as long as it reaches the same replica.
+//! Kept in memory, and kept in the store by `agent_sync`: each process
+//! writes the agents it saw lately and reads everyone's back, so behind a
+//! load balancer every replica knows the agents that reach any of them
+//! (their liveness, and the shares of the proxies among them), and a
+//! restarted service knows its agents at once.
 
 use prometheus::{IntCounterVec, Opts, Registry};
 use proxyhealth_api::wire::AgentInfo;
 use proxyhealth_core::VantageName;
 use proxyhealth_core::vantage::FRESH_INTERVALS;
+use proxyhealth_store::{AgentSighting, MAX_AGENTS_PER_VANTAGE};
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::IpAddr;
 use std::time::Duration;
 use time::OffsetDateTime;
 use uuid::Uuid;
-
-/// Most agents kept per vantage: the ids are the agents' own choice, so a
-/// broken agent making a new one per request cannot grow this without bound.
-pub(crate) const MAX_AGENTS_PER_VANTAGE: usize = 64;
 
 /// One agent as last seen.
 #[derive(Debug, Clone)]
@@ -32,6 +30,41 @@ struct Seen {
     assigned: usize,
     lag: Option<Duration>,
     last_result_at: Option<OffsetDateTime>,
+    /// Seen by this process since the store was last told.
+    unsaved: bool,
+}
+
+impl Seen {
+    /// The agent as the store keeps it.
+    fn sighting(&self, vantage: &VantageName, agent: &str) -> AgentSighting {
+        AgentSighting {
+            vantage: vantage.clone(),
+            agent: agent.to_owned(),
+            version: self.version.clone(),
+            address: self.address.map(|ip| ip.to_string()),
+            last_seen: self.last_seen,
+            assigned: u64::try_from(self.assigned).unwrap_or(u64::MAX),
+            lag_ms: self
+                .lag
+                .map(|lag| u64::try_from(lag.as_millis()).unwrap_or(u64::MAX)),
+            last_result_at: self.last_result_at,
+        }
+    }
+
+    /// Takes what `kept` knows that is newer: its sighting when seen later,
+    /// its lag when its batch is newer.
+    fn merge(&mut self, kept: AgentSighting) {
+        if kept.last_seen > self.last_seen {
+            self.version = kept.version;
+            self.address = kept.address.and_then(|ip| ip.parse().ok());
+            self.last_seen = kept.last_seen;
+            self.assigned = usize::try_from(kept.assigned).unwrap_or(usize::MAX);
+        }
+        if kept.last_result_at > self.last_result_at {
+            self.lag = kept.lag_ms.map(Duration::from_millis);
+            self.last_result_at = kept.last_result_at;
+        }
+    }
 }
 
 /// The agents of every vantage, by vantage and agent id.
@@ -53,26 +86,43 @@ impl AgentRoster {
     ) {
         let mut vantages = self.vantages.lock();
         let agents = vantages.entry(vantage.clone()).or_default();
-        if !agents.contains_key(agent) && agents.len() >= MAX_AGENTS_PER_VANTAGE {
-            let oldest = agents
-                .iter()
-                .min_by_key(|(_, seen)| seen.last_seen)
-                .map(|(id, _)| id.clone());
-            if let Some(oldest) = oldest {
-                agents.remove(&oldest);
-            }
-        }
-        let seen = agents.entry(agent.to_owned()).or_insert_with(|| Seen {
-            version: String::new(),
-            address: None,
-            last_seen: now,
-            assigned: 0,
-            lag: None,
-            last_result_at: None,
-        });
+        let seen = entry(agents, agent, now);
         version.clone_into(&mut seen.version);
         seen.address = address;
         seen.last_seen = now;
+        seen.unsaved = true;
+    }
+
+    /// The agents seen since the last call, as the store keeps them; each
+    /// is then counted as saved (a failed write is made good by the agent's
+    /// next request, within an interval).
+    pub(crate) fn unsaved(&self) -> Vec<AgentSighting> {
+        let mut vantages = self.vantages.lock();
+        let mut out = Vec::new();
+        for (vantage, agents) in vantages.iter_mut() {
+            for (id, seen) in agents.iter_mut().filter(|(_, seen)| seen.unsaved) {
+                seen.unsaved = false;
+                out.push(seen.sighting(vantage, id));
+            }
+        }
+        out
+    }
+
+    /// Takes the agents the store keeps (seen by any replica): an agent
+    /// not known here is added, a known one takes what is newer.
+    pub(crate) fn merge(&self, kept: Vec<AgentSighting>) {
+        let mut vantages = self.vantages.lock();
+        for sighting in kept {
+            let agents = vantages.entry(sighting.vantage.clone()).or_default();
+            match agents.get_mut(&sighting.agent) {
+                Some(seen) => seen.merge(sighting),
+                None => {
+                    let seen = entry(agents, &sighting.agent, sighting.last_seen);
+                    seen.last_seen = OffsetDateTime::UNIX_EPOCH;
+                    seen.merge(sighting);
+                }
+            }
+        }
     }
 
     /// Notes how many proxies `agent` was assigned.
@@ -84,6 +134,7 @@ impl AgentRoster {
             .and_then(|a| a.get_mut(agent))
         {
             seen.assigned = count;
+            seen.unsaved = true;
         }
     }
 
@@ -104,6 +155,7 @@ impl AgentRoster {
         {
             seen.lag = oldest.map(|oldest| (now - oldest).try_into().unwrap_or(Duration::ZERO));
             seen.last_result_at = Some(now);
+            seen.unsaved = true;
         }
     }
 
@@ -203,6 +255,34 @@ impl AgentCounters {
                 .inc_by(u64::try_from(n).unwrap_or(u64::MAX));
         }
     }
+}
+
+/// `agent`'s entry among `agents`, made (seen at `now`, nothing else
+/// known) when missing; the agent seen longest ago is dropped when the
+/// vantage has too many.
+fn entry<'a>(
+    agents: &'a mut HashMap<String, Seen>,
+    agent: &str,
+    now: OffsetDateTime,
+) -> &'a mut Seen {
+    if !agents.contains_key(agent) && agents.len() >= MAX_AGENTS_PER_VANTAGE {
+        let oldest = agents
+            .iter()
+            .min_by_key(|(_, seen)| seen.last_seen)
+            .map(|(id, _)| id.clone());
+        if let Some(oldest) = oldest {
+            agents.remove(&oldest);
+        }
+    }
+    agents.entry(agent.to_owned()).or_insert_with(|| Seen {
+        version: String::new(),
+        address: None,
+        last_seen: now,
+        assigned: 0,
+        lag: None,
+        last_result_at: None,
+        unsaved: false,
+    })
 }
 
 fn is_live(seen: &Seen, now: OffsetDateTime, interval: Duration) -> bool {

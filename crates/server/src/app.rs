@@ -52,6 +52,7 @@
 //! ```
 
 use crate::checker_runtime::CheckerRuntime;
+use crate::held_partials::HeldPartials;
 use crate::maintenance::{Maintenance, MaintenanceRecorder};
 use crate::replica_report::ThisReplica;
 use crate::{SHUTDOWN_GRACE, Service, ServiceConfig, ServiceError};
@@ -278,6 +279,8 @@ pub struct Application {
     retention: RetentionSettings,
     /// How long the audit log is kept.
     audit_retention: std::time::Duration,
+    /// The partial outages held in maintenance windows, when they are kept.
+    held_partials: Option<Arc<HeldPartials>>,
 }
 
 impl std::fmt::Debug for Application {
@@ -311,6 +314,13 @@ impl Application {
             .maintenance
             .clone()
             .unwrap_or_else(|| Maintenance::new(store.maintenance()));
+        // partial outages in a window held like status changes
+        let held_partials = store.history().map(|history| {
+            Arc::new(HeldPartials::new(
+                proxyhealth_store::partial_recorder(history, settings.notify.partial),
+                maintenance.clone(),
+            ))
+        });
         let builder = Engine::builder()
             .store(Arc::clone(&store) as Arc<dyn ProxySource>)
             .options(settings.engine);
@@ -319,10 +329,8 @@ impl Application {
                 let built = ReplicaEngine::build(builder, Arc::clone(coordination))
                     .map_err(AppError::Engine)?;
                 // partial outages kept by the store, once for the cluster
-                let built = match store.history() {
-                    Some(history) => built.with_partial_outages(
-                        proxyhealth_store::partial_recorder(history, settings.notify.partial),
-                    ),
+                let built = match &held_partials {
+                    Some(held) => built.with_partial_outages(Arc::clone(held) as _),
                     None => built,
                 };
                 // the replica's vantage's history, with its accepted results
@@ -337,15 +345,14 @@ impl Application {
             // one replica: the engine writes history before it publishes
             None => {
                 let builder = match store.history() {
-                    Some(history) => builder
-                        .history(Arc::new(MaintenanceRecorder::new(
-                            proxyhealth_store::history::recorder(Arc::clone(&history)),
-                            maintenance.clone(),
-                        )))
-                        .partial_outages(proxyhealth_store::partial_recorder(
-                            history,
-                            settings.notify.partial,
-                        )),
+                    Some(history) => builder.history(Arc::new(MaintenanceRecorder::new(
+                        proxyhealth_store::history::recorder(history),
+                        maintenance.clone(),
+                    ))),
+                    None => builder,
+                };
+                let builder = match &held_partials {
+                    Some(held) => builder.partial_outages(Arc::clone(held) as _),
                     None => builder,
                 };
                 let builder = match store.vantages() {
@@ -443,6 +450,7 @@ impl Application {
                 ..RetentionSettings::default()
             },
             audit_retention: settings.audit_retention,
+            held_partials,
         })
     }
 
@@ -519,6 +527,11 @@ impl Application {
             }
             _ => None,
         };
+        // a partial outage held in a window is kept when the window is over,
+        // whether or not it changes again
+        let held_task = self
+            .held_partials
+            .map(|held| tokio::spawn(held.run(self.engine.options().interval, shutdown.clone())));
         let mut serve_task = tokio::spawn(self.service.serve(self.listener, shutdown.clone()));
 
         let served_early = tokio::select! {
@@ -542,6 +555,9 @@ impl Application {
             }
             if let Some(retention_task) = retention_task {
                 let _ = retention_task.await;
+            }
+            if let Some(held_task) = held_task {
+                let _ = held_task.await;
             }
             served
         };

@@ -18,6 +18,8 @@
 //! - [`maintenance`]: the maintenance windows as this process knows them
 //!   (refreshed from the store each sweep interval), the history recorder
 //!   that leaves them out of uptime and notifications, and their gauge.
+//! - `held_partials`: partial outages of proxies in a maintenance window
+//!   held until it is over, then kept and notified once if still changed.
 //! - `paging`: the `limit` and `offset` parameters of the list routes.
 //! - [`extract`]: [`extract::JsonBody`], the JSON body extractor (415, 413, 400).
 //! - `path_param`: the path parameter extractor (its rejections in the envelope).
@@ -36,9 +38,11 @@
 //!   `regions` events).
 //! - [`replica_report`]: the replicas' consistency report (cluster, single or
 //!   independent mode; liveness, lag, disagreements, stale proxies).
-//! - `agents`: the agents of each vantage as this process has seen them
-//!   (liveness, lag, their shares of the proxies) and the count of their
-//!   results.
+//! - `agents`: the agents of each vantage as this process and the store
+//!   know them (liveness, lag, their shares of the proxies) and the count of
+//!   their results.
+//! - `agent_sync`: the agents' roster written to the store and read back
+//!   every second or quarter interval, so every replica knows every agent.
 //! - `agent_intake`: agents' results once the engine took them: published
 //!   and kept in the store at most once per short period for every batch
 //!   that arrived meanwhile.
@@ -65,6 +69,7 @@
 //! that need no socket.
 
 mod agent_intake;
+mod agent_sync;
 mod agents;
 mod api_description;
 pub mod app;
@@ -76,6 +81,7 @@ pub mod error;
 mod event_streams;
 pub mod extract;
 mod fleet_index;
+mod held_partials;
 mod history_reader;
 pub mod http_metrics;
 mod live_deltas;
@@ -303,6 +309,19 @@ impl Service {
                 .run(self.state.engine.options().interval, shutdown.child_token()),
         );
         let _stop_refresh = AbortOnDrop(refresh);
+        // agents that reach other replicas are listed here too
+        let agents = match self.state.store.vantages() {
+            Some(vantages) if !self.state.store.is_read_only() => {
+                Some(AbortOnDrop(tokio::spawn(agent_sync::run(
+                    Arc::clone(&self.state.agents),
+                    vantages,
+                    agent_sync::period(self.state.engine.options().interval),
+                    shutdown.child_token(),
+                ))))
+            }
+            _ => None,
+        };
+        let _stop_agents = agents;
         let graceful = shutdown.clone();
         let server = axum::serve(listener, app)
             .with_graceful_shutdown(async move {

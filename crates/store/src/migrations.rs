@@ -65,6 +65,10 @@ const SQLITE: &[File] = &[
         "20261228000000_vantage_history_by_name.sql",
         include_str!("../migrations/sqlite/20261228000000_vantage_history_by_name.sql"),
     ),
+    (
+        "20261229000000_vantage_agents.sql",
+        include_str!("../migrations/sqlite/20261229000000_vantage_agents.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations, oldest first.
@@ -120,6 +124,10 @@ const POSTGRES: &[File] = &[
     (
         "20261228000000_vantage_history_by_name.sql",
         include_str!("../migrations/postgres/20261228000000_vantage_history_by_name.sql"),
+    ),
+    (
+        "20261229000000_vantage_agents.sql",
+        include_str!("../migrations/postgres/20261229000000_vantage_agents.sql"),
     ),
 ];
 

@@ -474,3 +474,110 @@ async fn an_agents_result_received_by_one_replica_counts_on_every_replica_and_is
     }
     db.finish().await;
 }
+
+/// Sends one `status` result of `proxy` as agent vantage `vantage` to
+/// `replica`, as the agent results route takes and keeps a batch.
+async fn agent_sends_once(
+    db: &TestCluster,
+    replica: &Running,
+    vantage: &VantageName,
+    proxy: Uuid,
+    status: Status,
+) {
+    let check = RemoteCheck {
+        proxy_id: proxy,
+        status,
+        latency_ms: None,
+        checked_at: OffsetDateTime::now_utc(),
+        report: HealthReport::error("connection refused"),
+    };
+    let intake = replica
+        .engine
+        .take_vantage_results(vantage, vec![check])
+        .await;
+    assert_eq!(intake.accepted.len(), 1, "the result is taken");
+    db.store
+        .vantages()
+        .expect("PostgreSQL keeps vantages")
+        .keep_readings(vantage, &intake.accepted)
+        .await
+        .expect("keep the readings");
+}
+
+/// The overall transitions recorded of `proxy`, as (from, to) words.
+async fn transitions(db: &TestCluster, proxy: Uuid) -> Vec<(Option<String>, String)> {
+    let mut conn = db.connect().await;
+    sqlx::query_as(
+        "SELECT from_status, to_status FROM proxyhealth_transitions \
+         WHERE proxy_id = $1 ORDER BY at, id",
+    )
+    .bind(proxy)
+    .fetch_all(&mut conn)
+    .await
+    .expect("read the transitions")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_overall_change_made_by_agents_readings_is_recorded_and_notified_once_when_they_arrive()
+{
+    let Some(db) = notifying_cluster().await else {
+        return;
+    };
+    let proxy = PerClientProxy::start().await;
+    let id = db.proxy("sydney", &proxy.url).await;
+    let vantages = db.store.vantages().expect("PostgreSQL keeps vantages");
+    let mut agents = Vec::new();
+    for name in ["ap-south", "us-east"] {
+        let created = vantages.create(name).await.expect("create a vantage");
+        agents.push(created.vantage.name);
+    }
+    // an interval of an hour: after its first check, no replica checks the
+    // proxy again while the test runs, so only the readings' arrival can
+    // record the change
+    let mut options = engine_options();
+    options.interval = Duration::from_secs(3600);
+    options.vantage = VantageName::new("eu-west").expect("a vantage name");
+    options.source_address = Some(address(2));
+    let replicas = vec![
+        Running::start_with(&db, "a", options.clone(), None, |_| {}).await,
+        Running::start_with(&db, "b", options, None, |_| {}).await,
+    ];
+    proxyhealth_testkit::eventually(LIMIT, "the first check is recorded ok", async || {
+        transitions(&db, id)
+            .await
+            .last()
+            .is_some_and(|(_, to)| to == "ok")
+    })
+    .await;
+    let before = transitions(&db, id).await;
+    // both agents' vantages see it fail, through replica a only: 2 of 3
+    for agent in &agents {
+        agent_sends_once(&db, &replicas[0], agent, id, Status::Unreachable).await;
+    }
+    assert_eq!(replicas[0].status(&id), Some(Status::Unreachable));
+    proxyhealth_testkit::eventually(LIMIT, "the change is recorded and notified", async || {
+        !status_notifications(&db, id).await.is_empty()
+    })
+    .await;
+    // replica b reads the kept readings (every 3 s) and makes the same change
+    eventually(LIMIT, "replica b shows the proxy unreachable", || {
+        replicas[1].status(&id) == Some(Status::Unreachable)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let after = transitions(&db, id).await;
+    assert_eq!(
+        after[before.len()..],
+        [(Some("ok".to_owned()), "unreachable".to_owned())],
+        "one transition for the cluster: {after:?}"
+    );
+    assert_eq!(
+        status_notifications(&db, id).await,
+        [(Some("ok".to_owned()), "unreachable".to_owned())],
+        "one notification row for the cluster"
+    );
+    for replica in replicas {
+        replica.stop().await;
+    }
+    db.finish().await;
+}

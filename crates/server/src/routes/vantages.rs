@@ -15,11 +15,11 @@ use proxyhealth_api::wire::{
     VantagesResponse,
 };
 use proxyhealth_core::envelope::ErrorEnvelope;
-use proxyhealth_core::vantage::FRESH_INTERVALS;
-use proxyhealth_engine::Engine;
+use proxyhealth_engine::{Engine, VantageFreshness};
 use proxyhealth_store::{
     MintedVantage, ProxyStore, StoreError, Vantage, VantageError, VantageStore,
 };
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -53,15 +53,20 @@ fn info(vantage: Vantage) -> VantageInfo {
     }
 }
 
-/// A vantage with how its agents are doing at `now`.
+/// A vantage with how its agents are doing at `now`: live when one of its
+/// readings in `fresh` is (as `proxyhealth_vantage_up` says), its agents and
+/// their newest batch as the roster (every replica's) knows them.
 fn info_with_liveness(
     vantage: Vantage,
     roster: &AgentRoster,
+    fresh: &HashMap<&str, VantageFreshness>,
     now: OffsetDateTime,
     interval: Duration,
 ) -> VantageInfo {
     let (agents, last_result_at) = roster.describe(&vantage.name, now, interval);
-    let live = last_result_at.is_some_and(|at| at + interval * FRESH_INTERVALS >= now);
+    let live = fresh
+        .get(vantage.name.as_str())
+        .is_some_and(|freshness| freshness.fresh);
     VantageInfo {
         liveness: Some(VantageLiveness {
             own: false,
@@ -100,12 +105,14 @@ pub(crate) async fn list(
     let vantages = vantages_of(store.as_ref())?.list().await?;
     let options = engine.options();
     let now = OffsetDateTime::now_utc();
+    let snapshot = engine.snapshot_arc();
+    let fresh = snapshot.vantage_freshness();
     Ok(Json(VantagesResponse {
         own: options.vantage.to_string(),
         quorum: options.quorum.to_string(),
         vantages: vantages
             .into_iter()
-            .map(|vantage| info_with_liveness(vantage, &roster, now, options.interval))
+            .map(|vantage| info_with_liveness(vantage, &roster, &fresh, now, options.interval))
             .collect(),
     }))
 }

@@ -1,7 +1,7 @@
 //! Agents of other vantages: their assignment, their results judged by the
 //! quorum, and the refusals of what a well-behaved agent never sends.
 
-use crate::helpers::{Answer, TestApp, answer, registration, spawn_app};
+use crate::helpers::{Answer, TestApp, answer, eventually, registration, spawn_app, spawn_running};
 use proxyhealth_sim::Kind;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -48,6 +48,7 @@ async fn send_results(app: &TestApp, token: &str, results: Value) -> Answer {
             .post(app.url(RESULTS))
             .bearer_auth(token)
             .header("Proxyhealth-Agent-Id", "agent-1")
+            .header("Proxyhealth-Agent-Version", "test")
             .json(&json!({ "results": results }))
             .send()
             .await
@@ -536,4 +537,71 @@ async fn a_partial_outage_is_an_incident_naming_its_vantages_until_it_is_over() 
         "{}",
         history.body
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_replica_lists_an_agent_that_reaches_one_of_them_with_its_liveness() {
+    let Some(db) = proxyhealth_testkit::TestDatabase::create().await else {
+        return;
+    };
+    // two `serve` replicas on one database, checking every second
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let store =
+            proxyhealth_store::open_store(&db.url, proxyhealth_store::OpenOptions::default())
+                .await
+                .expect("open postgres");
+        replicas.push(spawn_running(store, std::time::Duration::from_secs(1)).await);
+    }
+    let (a, b) = (&replicas[0], &replicas[1]);
+    let sim = proxyhealth_sim::spawn(Kind::Ok).await.expect("sim");
+    let (id, token) = a.create_proxy("sydney").await;
+    a.register(&token, &registration(sim.url())).await;
+    b.wait_for_status(id, "ok").await;
+    // the agent reaches replica a only
+    let ap = vantage(a, "ap-south").await;
+    let assigned = assignment(a, &ap, "agent-1").await;
+    assert_eq!(assigned.status, StatusCode::OK, "{}", assigned.body);
+    let listed = eventually(
+        std::time::Duration::from_secs(10),
+        "replica b lists the agent live",
+        async || {
+            // the agent goes on sending, as it does every interval
+            let sent = send_results(a, &ap, json!([result(id, "ok", -1)])).await;
+            assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+            let list = b.admin_get("/api/v2/proxyhealth/vantages").await;
+            let ap_south = list.body["vantages"][0].clone();
+            if ap_south["liveness"]["live"] == true
+                && ap_south["liveness"]["agents"][0]["live"] == true
+            {
+                Ok(ap_south)
+            } else {
+                Err(list.body)
+            }
+        },
+    )
+    .await;
+    assert_eq!(listed["name"], "ap-south");
+    let agent = &listed["liveness"]["agents"][0];
+    assert_eq!(agent["id"], "agent-1");
+    assert_eq!(agent["version"], "test");
+    assert_eq!(agent["assigned"], 1);
+    assert!(agent["lag_ms"].as_u64().expect("a lag") >= 1000, "{agent}");
+    assert!(listed["liveness"]["last_result_at"].is_string(), "{listed}");
+    // and the gauge on replica b says the same
+    let text = b
+        .client
+        .get(b.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        text.contains("proxyhealth_vantage_up{vantage=\"ap-south\"} 1"),
+        "{text}"
+    );
+    drop(replicas);
+    db.drop_db().await;
 }

@@ -711,3 +711,86 @@ async fn a_proxy_still_down_when_its_window_ends_is_notified_once_then() {
     let rows = deliveries(&app).await;
     assert_eq!(rows.as_array().map(Vec::len), Some(1), "once: {rows}");
 }
+
+/// The service with `--notify-partial` and a maintenance clock the test
+/// moves, over one proxy `ok` from the service's own vantage.
+async fn partial_app_with_clock(
+    receiver: &Receiver,
+    proxy: &Switch,
+) -> (TestApp, Uuid, Arc<parking_lot::Mutex<time::OffsetDateTime>>) {
+    let notify = NotifySettings {
+        partial: true,
+        ..settings(vec![webhook(&receiver.url)])
+    };
+    let (store, id) = store_with_proxy(&proxy.proxy.url, &notify).await;
+    let (at, clock) = moved_clock();
+    let maintenance =
+        proxyhealth_server::maintenance::Maintenance::with_clock(store.maintenance(), clock);
+    let app = start(AppSettings {
+        notify,
+        ..app_settings(
+            store,
+            proxyhealth_server::ServiceConfig {
+                maintenance: Some(maintenance),
+                ..config()
+            },
+        )
+    })
+    .await;
+    sweep(&app).await;
+    (app, id, at)
+}
+
+#[tokio::test]
+async fn a_partial_outage_starting_in_its_window_is_held_and_notified_once_when_the_window_ends() {
+    let receiver = Receiver::start().await;
+    let proxy = Switch::start().await;
+    let (app, id, at) = partial_app_with_clock(&receiver, &proxy).await;
+    let start = *at.lock();
+    window_for(&app, id, start).await;
+    vantage_result(&app, None, id, "unreachable").await;
+    let shown = app
+        .admin_get(&format!("/api/v2/workspaceproxies/{id}"))
+        .await;
+    assert_eq!(
+        shown.body["status"]["report"]["warnings"][0],
+        "partial outage: failing from 1 of 2 vantages: ap-south (unreachable: connection refused)",
+        "shown as ever: {}",
+        shown.body
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        deliveries(&app).await,
+        serde_json::json!([]),
+        "held in the window"
+    );
+    *at.lock() = start + time::Duration::hours(2);
+    let got = receiver.wait_for_accepted(1, WAIT).await;
+    assert_eq!(got[0].header("x-proxyhealth-event"), "partial_outage");
+    assert_eq!(
+        got[0].json()["warnings"][0],
+        "partial outage: failing from 1 of 2 vantages: ap-south (unreachable: connection refused)"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rows = deliveries(&app).await;
+    assert_eq!(rows.as_array().map(Vec::len), Some(1), "once: {rows}");
+}
+
+#[tokio::test]
+async fn a_partial_outage_over_inside_its_window_sends_nothing() {
+    let receiver = Receiver::start().await;
+    let proxy = Switch::start().await;
+    let (app, id, at) = partial_app_with_clock(&receiver, &proxy).await;
+    let start = *at.lock();
+    window_for(&app, id, start).await;
+    let token = vantage_result(&app, None, id, "unreachable").await;
+    vantage_result(&app, Some(&token), id, "ok").await;
+    *at.lock() = start + time::Duration::hours(2);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        deliveries(&app).await,
+        serde_json::json!([]),
+        "nothing notified"
+    );
+    assert!(receiver.received().is_empty());
+}

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use proxyhealth_core::Status;
+use proxyhealth_core::{Status, Transition};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -85,6 +85,20 @@ pub trait Claims: Send + Sync + std::fmt::Debug {
         &self,
         writes: Vec<ResultWrite>,
     ) -> Result<Vec<WriteOutcome>, StoreError>;
+
+    /// Records changes of the overall status that a replica's judgement made
+    /// without a check of its own (another vantage's reading arrived, or went
+    /// stale), through the same journal as [`Claims::write_results`]: in one
+    /// transaction holding the view's lock as a result write does, the
+    /// maintenance windows of that transaction left out, a change to the
+    /// status already recorded dropped, with the outbox rows of those
+    /// recorded. So every replica may offer the change its own judgement
+    /// made, and the cluster records (and notifies) it once, as soon as the
+    /// first offer commits. Returns the transitions recorded.
+    async fn record_judged(
+        &self,
+        transitions: Vec<Transition>,
+    ) -> Result<Vec<Transition>, StoreError>;
 
     /// Asks for a second opinion instead of writing a failing result for an
     /// `ok` proxy: fenced like a write; records the observation, releases the

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use proxyhealth_core::maintenance_filter::MaintenanceFilter;
-use proxyhealth_core::{ProxyStatus, Status};
+use proxyhealth_core::{HistoryBatch, ProxyStatus, Status, Transition};
 use time::OffsetDateTime;
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -75,6 +75,30 @@ impl Claims for MemoryCoordination {
         Ok(claims)
     }
 
+    async fn record_judged(
+        &self,
+        transitions: Vec<Transition>,
+    ) -> Result<Vec<Transition>, StoreError> {
+        let Some(history) = self.store.history() else {
+            return Ok(Vec::new());
+        };
+        if transitions.is_empty() {
+            return Ok(Vec::new());
+        }
+        // under the state's lock, as a result write records its history
+        let _state = self.state.lock().await;
+        let filter = self.filter().await?;
+        history
+            .record_batch(HistoryBatch {
+                checks: Vec::new(),
+                transitions: transitions
+                    .into_iter()
+                    .filter(|t| !filter.book().covers(&t.proxy_id))
+                    .collect(),
+            })
+            .await
+    }
+
     async fn write_results(
         &self,
         writes: Vec<ResultWrite>,
@@ -120,15 +144,7 @@ impl Claims for MemoryCoordination {
         };
         // the history first: when it fails, nothing has changed
         if let Some(history) = self.store.history() {
-            // the windows of the shared store, as the PostgreSQL write reads them
-            let windows = match self.store.maintenance() {
-                Some(book) => book
-                    .list()
-                    .await
-                    .map_err(|err| StoreError::Internal(err.to_string()))?,
-                None => Vec::new(),
-            };
-            let filter = MaintenanceFilter::compile(&windows, OffsetDateTime::now_utc());
+            let filter = self.filter().await?;
             history
                 .record_batch(history_through(&filter, accepted().map(|(write, _)| write)))
                 .await?;
@@ -241,4 +257,21 @@ fn stored_form(result: &ProxyStatus) -> Result<ProxyStatus, StoreError> {
     serde_json::to_value(result)
         .and_then(serde_json::from_value)
         .map_err(|err| StoreError::Internal(format!("cannot store a result: {err}")))
+}
+
+impl MemoryCoordination {
+    /// The windows of the shared store now, as the PostgreSQL write reads them.
+    async fn filter(&self) -> Result<MaintenanceFilter, StoreError> {
+        let windows = match self.store.maintenance() {
+            Some(book) => book
+                .list()
+                .await
+                .map_err(|err| StoreError::Internal(err.to_string()))?,
+            None => Vec::new(),
+        };
+        Ok(MaintenanceFilter::compile(
+            &windows,
+            OffsetDateTime::now_utc(),
+        ))
+    }
 }

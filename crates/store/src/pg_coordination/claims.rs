@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use proxyhealth_core::Status;
+use proxyhealth_core::{Status, Transition};
 use sqlx::Row;
 use uuid::Uuid;
 
@@ -177,6 +177,32 @@ impl Claims for PgCoordination {
                 None => WriteOutcome::Rejected,
             })
             .collect())
+    }
+
+    async fn record_judged(
+        &self,
+        transitions: Vec<Transition>,
+    ) -> Result<Vec<Transition>, StoreError> {
+        if transitions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        // the view row's lock, taken first as a result write takes it: a
+        // change and a result write of the same proxy are recorded one after
+        // the other, each comparing with what the other recorded
+        sqlx::query("SELECT generation FROM proxyhealth_view WHERE id = 1 FOR UPDATE")
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let filter = super::maintenance::filter_in(&mut tx).await?;
+        let transitions: Vec<Transition> = transitions
+            .into_iter()
+            .filter(|t| !filter.book().covers(&t.proxy_id))
+            .collect();
+        let recorded =
+            journal::postgres::record_in(&mut tx, &self.journal, &[], transitions).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(recorded)
     }
 
     async fn defer_for_confirmation(

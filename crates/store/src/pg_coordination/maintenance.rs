@@ -25,6 +25,13 @@ pub(crate) async fn history_in<'a>(
     tx: &mut PgConnection,
     accepted: impl Iterator<Item = &'a ResultWrite>,
 ) -> Result<HistoryBatch, StoreError> {
+    let filter = filter_in(tx).await?;
+    Ok(history_through(&filter, accepted))
+}
+
+/// The maintenance windows of the database at its `now()`, read in the
+/// caller's transaction.
+pub(crate) async fn filter_in(tx: &mut PgConnection) -> Result<MaintenanceFilter, StoreError> {
     // only windows that can be active or have ended lately: the table keeps
     // every window ever made
     let rows = sqlx::query(
@@ -49,6 +56,5 @@ pub(crate) async fn history_in<'a>(
             windows.push(window_of(row)?);
         }
     }
-    let filter = MaintenanceFilter::compile(&windows, now);
-    Ok(history_through(&filter, accepted))
+    Ok(MaintenanceFilter::compile(&windows, now))
 }

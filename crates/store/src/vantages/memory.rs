@@ -11,8 +11,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    AgentTokenError, MintedVantage, Vantage, VantageError, VantageStore, VantageWindow, changing,
-    check_secret, checked_name, history_key, mint, newest_per_proxy, parse,
+    AgentSighting, AgentTokenError, MAX_AGENTS_PER_VANTAGE, MintedVantage, Vantage, VantageError,
+    VantageStore, VantageWindow, changing, check_secret, checked_name, history_key, mint,
+    newest_per_proxy, parse,
 };
 use crate::history::cache::hour_of;
 use crate::{StoreClock, StoreError};
@@ -36,6 +37,8 @@ struct Tables {
     readings: HashMap<Uuid, HashMap<Uuid, VantageReading>>,
     /// Per vantage's history key (its lowercased name), its own history.
     history: HashMap<String, VantageBook>,
+    /// Per vantage id, its agents by id.
+    agents: HashMap<Uuid, HashMap<String, AgentSighting>>,
 }
 
 /// One vantage's history of every proxy.
@@ -170,6 +173,7 @@ impl VantageStore for MemoryVantages {
         };
         let (gone, _) = tables.vantages.remove(at);
         tables.readings.remove(&gone.id);
+        tables.agents.remove(&gone.id);
         tables.history.remove(&key);
         Ok(())
     }
@@ -251,6 +255,43 @@ impl VantageStore for MemoryVantages {
             of_vantage.sort_by_key(|(proxy, _)| *proxy);
             all.extend(of_vantage);
         }
+        Ok(all)
+    }
+
+    async fn keep_agents(&self, seen: &[AgentSighting]) -> Result<(), StoreError> {
+        let mut tables = self.tables.lock();
+        for sighting in seen {
+            let key = sighting.vantage.as_str().to_lowercase();
+            let Some((vantage, _)) = find(&mut tables.vantages, &key) else {
+                continue;
+            };
+            let (id, name) = (vantage.id, vantage.name.clone());
+            let agents = tables.agents.entry(id).or_default();
+            let kept = agents.remove(&sighting.agent);
+            let mut merged = super::merged_sighting(kept, sighting.clone());
+            merged.vantage = name;
+            agents.insert(merged.agent.clone(), merged);
+            while agents.len() > MAX_AGENTS_PER_VANTAGE {
+                let oldest = agents
+                    .values()
+                    .min_by(|a, b| (a.last_seen, &b.agent).cmp(&(b.last_seen, &a.agent)))
+                    .map(|oldest| oldest.agent.clone());
+                if let Some(oldest) = oldest {
+                    agents.remove(&oldest);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn agents(&self) -> Result<Vec<AgentSighting>, StoreError> {
+        let tables = self.tables.lock();
+        let mut all: Vec<AgentSighting> = tables
+            .agents
+            .values()
+            .flat_map(|agents| agents.values().cloned())
+            .collect();
+        all.sort_by(|a, b| (a.vantage.as_str(), &a.agent).cmp(&(b.vantage.as_str(), &b.agent)));
         Ok(all)
     }
 

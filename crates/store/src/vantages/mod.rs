@@ -18,10 +18,15 @@
 //! vantage and each replica vantage keep one too; an agents' vantage's rows
 //! are deleted with it.
 //!
+//! The agents of each vantage are kept too (the `vantage_agents`
+//! migration), as each replica last saw them, so every replica of a cluster
+//! lists the agents that reach any of them, and a restarted service knows
+//! them at once.
+//!
 //! # Layout
 //! - `memory`, `sqlite`, `postgres`: [`VantageStore`] on each backend (the
-//!   `vantages`, `vantage_readings` and `vantage_history` migrations on the
-//!   databases).
+//!   `vantages`, `vantage_readings`, `vantage_history` and `vantage_agents`
+//!   migrations on the databases).
 //! - `history`: the rollup arithmetic the backends share.
 
 pub(crate) mod history;
@@ -69,6 +74,35 @@ pub struct VantageIntake {
     /// What they add to its history, as [`VantageStore::record_history`]
     /// writes it.
     pub history: VantageHistory,
+}
+
+/// Most agents kept per vantage: the ids are the agents' own choice, so a
+/// broken agent making a new one per request cannot grow the table (or a
+/// replica's memory) without bound; the longest unseen go first.
+pub const MAX_AGENTS_PER_VANTAGE: usize = 64;
+
+/// An agent of a vantage as a replica last saw it: kept with
+/// [`VantageStore::keep_agents`], so every replica of a cluster lists (and
+/// shares its vantage's proxies among) the agents that reach any of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentSighting {
+    /// Its vantage (by name, ignoring case).
+    pub vantage: VantageName,
+    /// The id the agent names itself with.
+    pub agent: String,
+    /// The version it states.
+    pub version: String,
+    /// The address it last connected from.
+    pub address: Option<String>,
+    /// When it last fetched its assignment or sent results (the seeing
+    /// replica's clock).
+    pub last_seen: OffsetDateTime,
+    /// How many proxies it was last assigned.
+    pub assigned: u64,
+    /// How far behind its last batch was, in milliseconds.
+    pub lag_ms: Option<u64>,
+    /// When its last batch arrived.
+    pub last_result_at: Option<OffsetDateTime>,
 }
 
 /// A vantage as stored (never its token).
@@ -210,6 +244,16 @@ pub trait VantageStore: Send + Sync + std::fmt::Debug {
         Ok(gone)
     }
 
+    /// Keeps `seen` (agents as a replica last saw them): each replaces the
+    /// kept sighting of its agent when seen no earlier, and the kept lag
+    /// and last batch when its batch is newer; a vantage keeps the
+    /// [`MAX_AGENTS_PER_VANTAGE`] agents seen last. Sightings of vantages
+    /// that no longer exist are left out.
+    async fn keep_agents(&self, seen: &[AgentSighting]) -> Result<(), StoreError>;
+
+    /// Every agent kept, by vantage name, then agent id (byte order).
+    async fn agents(&self) -> Result<Vec<AgentSighting>, StoreError>;
+
     /// Writes what checks of the service's own vantage (or a replica
     /// vantage, `serve --vantage NAME`) named `vantage` add to its history,
     /// in one transaction, as [`VantageStore::record_history`] does for an
@@ -284,6 +328,25 @@ fn newest_per_proxy(readings: &[(Uuid, VantageReading)]) -> Vec<&(Uuid, VantageR
         }
     }
     newest
+}
+
+/// What is kept of an agent after `seen` when `kept` was (the rule every
+/// backend's upsert follows): the sighting seen last, and the lag of the
+/// newest batch.
+fn merged_sighting(kept: Option<AgentSighting>, seen: AgentSighting) -> AgentSighting {
+    let Some(kept) = kept else {
+        return seen;
+    };
+    let (mut merged, other) = if seen.last_seen >= kept.last_seen {
+        (seen, kept)
+    } else {
+        (kept, seen)
+    };
+    if other.last_result_at > merged.last_result_at {
+        merged.lag_ms = other.lag_ms;
+        merged.last_result_at = other.last_result_at;
+    }
+    merged
 }
 
 /// The key a vantage's history rows are kept under: its name, lowercased

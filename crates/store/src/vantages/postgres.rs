@@ -14,9 +14,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    AgentTokenError, MintedVantage, Vantage, VantageError, VantageStore, VantageWindow, changing,
-    check_secret, checked_name, history_key, mint, newest_per_proxy, parse, reading_from_json,
-    reading_json, stored_name,
+    AgentSighting, AgentTokenError, MAX_AGENTS_PER_VANTAGE, MintedVantage, Vantage, VantageError,
+    VantageStore, VantageWindow, changing, check_secret, checked_name, history_key, mint,
+    newest_per_proxy, parse, reading_from_json, reading_json, stored_name,
 };
 use crate::StoreError;
 use crate::columns::{parse_status, report_from_json, report_json};
@@ -223,6 +223,100 @@ impl VantageStore for PgVantages {
             all.push((proxy, reading));
         }
         Ok(all)
+    }
+
+    async fn keep_agents(&self, seen: &[AgentSighting]) -> Result<(), StoreError> {
+        if seen.is_empty() {
+            return Ok(());
+        }
+        // a row is upserted once per statement: one sighting per agent
+        let mut agents = std::collections::HashSet::with_capacity(seen.len());
+        let mut columns = AgentColumns::default();
+        for sighting in seen {
+            if agents.insert((sighting.vantage.as_str().to_lowercase(), &sighting.agent)) {
+                columns.push(sighting);
+            }
+        }
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        // one statement for every sighting; a vantage deleted meanwhile
+        // matches no row, and the cascade takes what its delete found
+        sqlx::query(
+            "INSERT INTO proxyhealth_vantage_agents AS a (vantage_id, agent_id, version, address, \
+               last_seen, assigned, lag_ms, last_result_at) \
+             SELECT v.id, s.agent, s.version, s.address, s.last_seen, s.assigned, s.lag_ms, \
+               s.last_result_at \
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], \
+               $6::bigint[], $7::bigint[], $8::timestamptz[]) \
+               AS s(vantage, agent, version, address, last_seen, assigned, lag_ms, last_result_at) \
+             JOIN proxyhealth_vantages v ON lower(v.name) = lower(s.vantage) \
+             ON CONFLICT (vantage_id, agent_id) DO UPDATE SET \
+               version = CASE WHEN EXCLUDED.last_seen >= a.last_seen \
+                 THEN EXCLUDED.version ELSE a.version END, \
+               address = CASE WHEN EXCLUDED.last_seen >= a.last_seen \
+                 THEN EXCLUDED.address ELSE a.address END, \
+               assigned = CASE WHEN EXCLUDED.last_seen >= a.last_seen \
+                 THEN EXCLUDED.assigned ELSE a.assigned END, \
+               last_seen = GREATEST(EXCLUDED.last_seen, a.last_seen), \
+               lag_ms = CASE WHEN EXCLUDED.last_result_at > a.last_result_at \
+                   OR a.last_result_at IS NULL THEN EXCLUDED.lag_ms ELSE a.lag_ms END, \
+               last_result_at = GREATEST(EXCLUDED.last_result_at, a.last_result_at)",
+        )
+        .bind(&columns.vantages)
+        .bind(&columns.agents)
+        .bind(&columns.versions)
+        .bind(&columns.addresses)
+        .bind(&columns.last_seen)
+        .bind(&columns.assigned)
+        .bind(&columns.lags)
+        .bind(&columns.last_results)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        // the agents seen longest ago beyond the bound of each vantage
+        sqlx::query(
+            "DELETE FROM proxyhealth_vantage_agents a USING ( \
+               SELECT vantage_id, agent_id, row_number() OVER ( \
+                 PARTITION BY vantage_id ORDER BY last_seen DESC, agent_id) AS n \
+               FROM proxyhealth_vantage_agents) r \
+             WHERE r.n > $1 AND a.vantage_id = r.vantage_id AND a.agent_id = r.agent_id",
+        )
+        .bind(i64::try_from(MAX_AGENTS_PER_VANTAGE).unwrap_or(i64::MAX))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn agents(&self) -> Result<Vec<AgentSighting>, StoreError> {
+        // names compared byte by byte, as the other backends order them
+        let rows = sqlx::query(
+            "SELECT v.name, a.agent_id, a.version, a.address, a.last_seen, a.assigned, \
+               a.lag_ms, a.last_result_at \
+             FROM proxyhealth_vantage_agents a \
+             JOIN proxyhealth_vantages v ON v.id = a.vantage_id \
+             ORDER BY v.name COLLATE \"C\", a.agent_id COLLATE \"C\"",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|row| {
+                Ok(AgentSighting {
+                    vantage: stored_name(row.try_get::<&str, _>("name").map_err(db_err)?)?,
+                    agent: row.try_get("agent_id").map_err(db_err)?,
+                    version: row.try_get("version").map_err(db_err)?,
+                    address: row.try_get("address").map_err(db_err)?,
+                    last_seen: row.try_get("last_seen").map_err(db_err)?,
+                    assigned: count(row.try_get("assigned").map_err(db_err)?),
+                    lag_ms: row
+                        .try_get::<Option<i64>, _>("lag_ms")
+                        .map_err(db_err)?
+                        .map(count),
+                    last_result_at: row.try_get("last_result_at").map_err(db_err)?,
+                })
+            })
+            .collect()
     }
 
     async fn record_history(
@@ -512,6 +606,32 @@ async fn write_history(
 }
 
 /// Rollup rows as one array per column, for one `unnest` insert.
+/// Sightings as the columns of one multi-row upsert.
+#[derive(Default)]
+struct AgentColumns {
+    vantages: Vec<String>,
+    agents: Vec<String>,
+    versions: Vec<String>,
+    addresses: Vec<Option<String>>,
+    last_seen: Vec<OffsetDateTime>,
+    assigned: Vec<i64>,
+    lags: Vec<Option<i64>>,
+    last_results: Vec<Option<OffsetDateTime>>,
+}
+
+impl AgentColumns {
+    fn push(&mut self, sighting: &AgentSighting) {
+        self.vantages.push(sighting.vantage.as_str().to_owned());
+        self.agents.push(sighting.agent.clone());
+        self.versions.push(sighting.version.clone());
+        self.addresses.push(sighting.address.clone());
+        self.last_seen.push(sighting.last_seen);
+        self.assigned.push(to_count(sighting.assigned));
+        self.lags.push(sighting.lag_ms.map(to_count));
+        self.last_results.push(sighting.last_result_at);
+    }
+}
+
 #[derive(Default)]
 struct RollupColumns {
     proxies: Vec<Uuid>,

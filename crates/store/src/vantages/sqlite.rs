@@ -1,4 +1,4 @@
-//! [`super::VantageStore`] on SQLite (the `vantages` migration), over the
+//! [`super::VantageStore`] on SQLite (the `vantages` migrations), over the
 //! store's writer and reader pools.
 
 use std::collections::HashMap;
@@ -13,9 +13,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    AgentTokenError, MintedVantage, Vantage, VantageError, VantageIntake, VantageStore,
-    VantageWindow, changing, check_secret, checked_name, history_key, mint, newest_per_proxy,
-    parse, reading_from_json, reading_json, stored_name,
+    AgentSighting, AgentTokenError, MAX_AGENTS_PER_VANTAGE, MintedVantage, Vantage, VantageError,
+    VantageIntake, VantageStore, VantageWindow, changing, check_secret, checked_name, history_key,
+    mint, newest_per_proxy, parse, reading_from_json, reading_json, stored_name,
 };
 use crate::StoreError;
 use crate::columns::sqlite::{from_nanos, nanos, uuid_of};
@@ -205,6 +205,95 @@ impl VantageStore for SqliteVantages {
             all.push((proxy, reading));
         }
         Ok(all)
+    }
+
+    async fn keep_agents(&self, seen: &[AgentSighting]) -> Result<(), StoreError> {
+        if seen.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.writer.begin().await.map_err(db_err)?;
+        // a handful of agents: one statement each, in one transaction
+        for sighting in seen {
+            sqlx::query(
+                "INSERT INTO proxyhealth_vantage_agents AS a (vantage_id, agent_id, version, \
+                   address, last_seen, assigned, lag_ms, last_result_at) \
+                 SELECT v.id, ?2, ?3, ?4, ?5, ?6, ?7, ?8 FROM proxyhealth_vantages v \
+                 WHERE v.name_key = ?1 \
+                 ON CONFLICT (vantage_id, agent_id) DO UPDATE SET \
+                   version = CASE WHEN excluded.last_seen >= a.last_seen \
+                     THEN excluded.version ELSE a.version END, \
+                   address = CASE WHEN excluded.last_seen >= a.last_seen \
+                     THEN excluded.address ELSE a.address END, \
+                   assigned = CASE WHEN excluded.last_seen >= a.last_seen \
+                     THEN excluded.assigned ELSE a.assigned END, \
+                   last_seen = max(excluded.last_seen, a.last_seen), \
+                   lag_ms = CASE WHEN a.last_result_at IS NULL \
+                       OR excluded.last_result_at > a.last_result_at \
+                     THEN excluded.lag_ms ELSE a.lag_ms END, \
+                   last_result_at = CASE WHEN a.last_result_at IS NULL \
+                       OR excluded.last_result_at > a.last_result_at \
+                     THEN excluded.last_result_at ELSE a.last_result_at END",
+            )
+            .bind(sighting.vantage.as_str().to_lowercase())
+            .bind(&sighting.agent)
+            .bind(&sighting.version)
+            .bind(sighting.address.as_deref())
+            .bind(nanos(sighting.last_seen))
+            .bind(to_count(sighting.assigned))
+            .bind(sighting.lag_ms.map(to_count))
+            .bind(sighting.last_result_at.map(nanos))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        // the agents seen longest ago beyond the bound of each vantage
+        sqlx::query(
+            "DELETE FROM proxyhealth_vantage_agents WHERE (vantage_id, agent_id) IN ( \
+               SELECT vantage_id, agent_id FROM ( \
+                 SELECT vantage_id, agent_id, row_number() OVER ( \
+                   PARTITION BY vantage_id ORDER BY last_seen DESC, agent_id) AS n \
+                 FROM proxyhealth_vantage_agents) WHERE n > ?1)",
+        )
+        .bind(i64::try_from(MAX_AGENTS_PER_VANTAGE).unwrap_or(i64::MAX))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn agents(&self) -> Result<Vec<AgentSighting>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT v.name, a.agent_id, a.version, a.address, a.last_seen, a.assigned, \
+               a.lag_ms, a.last_result_at \
+             FROM proxyhealth_vantage_agents a \
+             JOIN proxyhealth_vantages v ON v.id = a.vantage_id \
+             ORDER BY v.name, a.agent_id",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|row| {
+                Ok(AgentSighting {
+                    vantage: stored_name(row.try_get::<&str, _>("name").map_err(db_err)?)?,
+                    agent: row.try_get("agent_id").map_err(db_err)?,
+                    version: row.try_get("version").map_err(db_err)?,
+                    address: row.try_get("address").map_err(db_err)?,
+                    last_seen: from_nanos(row.try_get("last_seen").map_err(db_err)?)?,
+                    assigned: count(row.try_get("assigned").map_err(db_err)?),
+                    lag_ms: row
+                        .try_get::<Option<i64>, _>("lag_ms")
+                        .map_err(db_err)?
+                        .map(count),
+                    last_result_at: row
+                        .try_get::<Option<i64>, _>("last_result_at")
+                        .map_err(db_err)?
+                        .map(from_nanos)
+                        .transpose()?,
+                })
+            })
+            .collect()
     }
 
     async fn record_history(

@@ -9,7 +9,9 @@ use proxyhealth_core::{
     CheckRecord, HealthReport, Status, VantageHistory, VantageName, VantageReading,
     VantageTransition,
 };
-use proxyhealth_store::{AgentTokenError, NewProxy, ProxyStore, VantageError, VantageStore};
+use proxyhealth_store::{
+    AgentSighting, AgentTokenError, NewProxy, ProxyStore, VantageError, VantageStore,
+};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -31,7 +33,9 @@ macro_rules! vantage_suite {
             a_vantage_s_history_reads_back_its_hours_and_status_changes,
             a_vantage_s_history_goes_with_it_and_an_unknown_one_is_not_found,
             pruning_a_vantage_s_history_keeps_each_proxy_s_last_change,
-            the_own_vantage_keeps_a_history_without_an_agents_vantage_and_each_change_once
+            the_own_vantage_keeps_a_history_without_an_agents_vantage_and_each_change_once,
+            an_agent_kept_reads_back_its_last_sighting_and_its_newest_batch,
+            a_vantage_keeps_its_64_agents_seen_last_and_they_go_with_it
         );
     };
     (@cases $factory:ident; $($case:ident),* $(,)?) => {
@@ -737,4 +741,97 @@ pub(crate) async fn the_own_vantage_keeps_a_history_without_an_agents_vantage_an
         .await
         .expect("history");
     assert_eq!(after.status_at_start, Some(Status::Unreachable));
+}
+
+/// A whole second: agents' times are kept to the microsecond on PostgreSQL.
+fn second(seconds_later: u64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("a valid time")
+        + Duration::from_secs(seconds_later)
+}
+
+/// Agent `agent` of `vantage` seen at second `seen`, its last batch, if
+/// any, at (second, lag in ms).
+fn sighting(
+    vantage: &str,
+    agent: &str,
+    version: &str,
+    seen: u64,
+    batch: Option<(u64, u64)>,
+) -> AgentSighting {
+    AgentSighting {
+        vantage: name(vantage),
+        agent: agent.to_owned(),
+        version: version.to_owned(),
+        address: Some("192.0.2.7".to_owned()),
+        last_seen: second(seen),
+        assigned: 3,
+        lag_ms: batch.map(|(_, lag)| lag),
+        last_result_at: batch.map(|(when, _)| second(when)),
+    }
+}
+
+pub(crate) async fn an_agent_kept_reads_back_its_last_sighting_and_its_newest_batch(
+    store: Arc<dyn ProxyStore>,
+) {
+    let vantages = vantages(&store);
+    vantages.create("ap-south").await.expect("create");
+    // replica a saw a batch at 10 s; replica b an assignment request at 20 s
+    vantages
+        .keep_agents(&[sighting("ap-south", "agent-1", "1.0", 10, Some((10, 900)))])
+        .await
+        .expect("keep a's");
+    vantages
+        .keep_agents(&[sighting("AP-South", "agent-1", "1.1", 20, None)])
+        .await
+        .expect("keep b's");
+    // and a's write of an older sighting arrives late: it changes nothing
+    vantages
+        .keep_agents(&[sighting("ap-south", "agent-1", "0.9", 5, Some((5, 100)))])
+        .await
+        .expect("keep a late one");
+    // a sighting of a vantage that is gone is left out
+    vantages
+        .keep_agents(&[sighting("gone", "agent-9", "1.0", 20, None)])
+        .await
+        .expect("keep one of no vantage");
+    let kept = vantages.agents().await.expect("read the agents");
+    assert_eq!(
+        kept,
+        [AgentSighting {
+            version: "1.1".to_owned(),
+            ..sighting("ap-south", "agent-1", "1.1", 20, Some((10, 900)))
+        }],
+        "the last sighting, with the newest batch's lag"
+    );
+}
+
+pub(crate) async fn a_vantage_keeps_its_64_agents_seen_last_and_they_go_with_it(
+    store: Arc<dyn ProxyStore>,
+) {
+    let vantages = vantages(&store);
+    vantages.create("ap-south").await.expect("create");
+    vantages.create("eu-west").await.expect("create another");
+    let many: Vec<AgentSighting> = (0..70)
+        .map(|n| sighting("ap-south", &format!("agent-{n:02}"), "1.0", n, None))
+        .collect();
+    vantages.keep_agents(&many).await.expect("keep 70");
+    vantages
+        .keep_agents(&[sighting("eu-west", "agent-00", "1.0", 1, None)])
+        .await
+        .expect("keep another vantage's");
+    let kept = vantages.agents().await.expect("read the agents");
+    let ap: Vec<&str> = kept
+        .iter()
+        .filter(|a| a.vantage.as_str() == "ap-south")
+        .map(|a| a.agent.as_str())
+        .collect();
+    assert_eq!(ap.len(), 64, "{ap:?}");
+    assert_eq!(ap.first(), Some(&"agent-06"), "the six seen first went");
+    vantages.delete("ap-south").await.expect("delete");
+    let kept = vantages.agents().await.expect("read the agents");
+    let left: Vec<(&str, &str)> = kept
+        .iter()
+        .map(|a| (a.vantage.as_str(), a.agent.as_str()))
+        .collect();
+    assert_eq!(left, [("eu-west", "agent-00")]);
 }
