@@ -270,7 +270,7 @@ async fn measure(
     };
     let (run, rss, (spread, checks_after, window)) = tokio::join!(
         reregister(&proxies, &members, pace),
-        proxyhealth_load::memory::rss_at_quarters(server, args.duration),
+        proxyhealth_load::memory::rss_at_quarters(server, args.duration, args.interval),
         window
     );
     let (spread, checks_after) = (spread?, checks_after?);

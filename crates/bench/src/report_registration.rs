@@ -81,7 +81,10 @@ pub fn section(md: &mut String, rows: &[RegistrationReport], skipped: Option<&st
     }
     let _ = writeln!(
         md,
-        "**Memory**: the server's RSS when the re-registrations start and at each quarter of the run.\n"
+        "**Memory**: the server's RSS at the start of the re-registrations and at each quarter \
+         of the run, each the highest read (every 250 ms) over one interval ({:.0} s, a whole \
+         sweep cycle): the run's first for start, the one ending there for each quarter.\n",
+        first.interval_s
     );
     let labels: Vec<&str> = first.rss_kib.iter().map(|(l, _)| l.as_str()).collect();
     let _ = writeln!(md, "| backend | {} | last / start |", labels.join(" | "));

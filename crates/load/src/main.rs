@@ -24,6 +24,8 @@ use tokio::time::Instant;
 
 /// The admin token of the server under load (loopback only, thrown away).
 const ADMIN: &str = "load-run-admin-token";
+/// The server's `--interval`; each memory reading is the highest over one.
+const SERVE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The settings of a load run.
 #[derive(Debug, Parser)]
@@ -67,7 +69,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     let log = dir.path().join("serve.log");
     let spec = ServeSpec::sqlite(
         &dir.path().join("proxyhealth.db"),
-        Duration::from_secs(1),
+        SERVE_INTERVAL,
         ADMIN,
         &log,
     );
@@ -229,7 +231,7 @@ async fn load(
             })
         })
         .collect();
-    let rss = proxyhealth_load::memory::rss_at_quarters(server, duration).await;
+    let rss = proxyhealth_load::memory::rss_at_quarters(server, duration, SERVE_INTERVAL).await;
     let mut reads = Samples::default();
     for reader in readers {
         match reader.await {
