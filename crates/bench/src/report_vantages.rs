@@ -39,15 +39,23 @@ pub fn section(md: &mut String, report: Option<&VantagesReport>, skipped: Option
          checks only (before the agents start), then with both agents running (after their \
          first round and one more interval); the CPU the agents' results cost is phase 2's \
          less its own checks at phase 1's CPU per check (a phase can hold one sweep more than \
-         the other). Then {} proxies are polled (`GET /api/v2/workspaceproxies/{{id}}`) \
-         every {:.0} ms for {:.0} s, apart from phase 2: each newer `checked_at` of an agent's \
+         the other). Between them, after the agents' first round and one more interval, {} \
+         proxies are polled (`GET /api/v2/workspaceproxies/{{id}}`) every {:.0} ms for {:.0} s, \
+         apart from phase 2: each newer `checked_at` of an agent's \
          vantage is timed from that check (the agent's clock, the same machine's) to the first \
          answer that shows it, so the poll period adds up to {:.0} ms (an upper bound). Each of \
          an agent's results carries the start of its own check as `checked_at` and is sent \
          during the round, in a batch that leaves when 500 results wait or its oldest has \
-         waited 200 ms; the service publishes and keeps the batches that arrive within 100 ms \
-         at once (one snapshot, one transaction), so this time is the check itself, the wait \
-         for a batch and one trip through the service. The phases' difference charges to the \
+         waited 200 ms; the service publishes the batches that arrive within 100 ms at once \
+         (one snapshot, without waiting for history when only readings changed) and keeps \
+         them in one transaction while it publishes the next, so this time is the check \
+         itself, the wait for a batch and one trip through the service. The polling runs \
+         before phase 2 because every check opens a connection and, where netfilter tracks \
+         loopback connections, each holds an entry for two minutes after it closes: three \
+         checkers of 10,000 proxies every 10 s outgrow a default table about a minute after \
+         the agents start, and then the kernel drops SYNs and a check waits 1 s or 3 s for its \
+         connection (the host's doing, not the agent's nor the service's; the SYNs resent \
+         meanwhile are counted below). The phases' difference charges to the \
          agents' results everything that runs slower while three checkers share the fleet and \
          the cores (the service's own sweep included), so on a loaded machine it is an upper \
          bound. Service, agents, fleet and poller share the 2 cores; the load average (1 min) \
@@ -108,11 +116,17 @@ pub fn section(md: &mut String, report: Option<&VantagesReport>, skipped: Option
     md.push('\n');
     let _ = writeln!(
         md,
-        "Check to served: {} newer agent readings seen; p50 {} ms, p99 {} ms, max {} ms.\n",
+        "Check to served: {} newer agent readings seen; p50 {} ms, p99 {} ms, max {} ms; SYNs \
+         the host resent meanwhile: {}{}.\n",
         r.observed,
         opt(r.p50_ms, 0),
         opt(r.p99_ms, 0),
-        opt(r.max_ms, 0)
+        opt(r.max_ms, 0),
+        r.syn_retrans,
+        r.conntrack
+            .map_or_else(String::new, |(start, end, max)| format!(
+                " (connection tracking: {start} → {end} of {max} entries)"
+            ))
     );
     let _ = writeln!(md, "| target | measured | |");
     let _ = writeln!(md, "|---|---|---|");

@@ -31,7 +31,8 @@ pub fn own_transition(
 
 /// What a merge from `current` to `next` with the own `checks` adds to the
 /// own vantage's history. Only statuses the merge replaced are compared
-/// (the others are the same `Arc`), so the cost follows the merge.
+/// (the others are the same `Arc`; a merge that names the proxies it
+/// replaced is not searched for them), so the cost follows the merge.
 pub(crate) fn own_history(
     own: &VantageName,
     current: &Snapshot,
@@ -39,9 +40,9 @@ pub(crate) fn own_history(
     checks: Vec<CheckRecord>,
 ) -> VantageHistory {
     let transitions = next
-        .statuses()
-        .iter()
-        .filter_map(|(id, status)| {
+        .replaced_ids()
+        .filter_map(|id| {
+            let status = next.get(id)?;
             let previous = current.get(id);
             if previous.is_some_and(|previous| Arc::ptr_eq(previous, status)) {
                 return None;

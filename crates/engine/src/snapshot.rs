@@ -14,9 +14,16 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     statuses: HashMap<Uuid, Arc<ProxyStatus>>,
-    hosts: Vec<ProxyHost>,
+    /// Shared between snapshots whose proxies' URLs did not change (a
+    /// re-judgement only changes statuses), so such a merge copies no host.
+    hosts: Arc<[ProxyHost]>,
     generation: u64,
     last_sweep: Option<SweepInfo>,
+    /// The proxies whose statuses the merge that made this snapshot
+    /// replaced, when it names them (a re-judgement); `None` for a merge
+    /// that may have replaced any. What is compared with the snapshot
+    /// before then follows the merge, not the fleet.
+    replaced: Option<Arc<[Uuid]>>,
 }
 
 /// When the last successful sweep ran and how long it took.
@@ -86,6 +93,15 @@ impl Snapshot {
     /// Unregistered proxies and URLs that do not parse are left out.
     pub fn hosts(&self) -> &[ProxyHost] {
         &self.hosts
+    }
+
+    /// The proxies whose statuses may differ from the snapshot this one was
+    /// merged from: those the merge named, or every proxy.
+    pub(crate) fn replaced_ids(&self) -> Box<dyn Iterator<Item = &Uuid> + '_> {
+        match &self.replaced {
+            Some(ids) => Box::new(ids.iter()),
+            None => Box::new(self.statuses.keys()),
+        }
     }
 
     /// Increases by one with every stored snapshot; 0 before the first.
@@ -165,6 +181,7 @@ impl Snapshot {
             statuses,
             generation: self.generation + 1,
             last_sweep: Some(info),
+            replaced: None,
         };
         (snapshot, changes)
     }
@@ -192,6 +209,7 @@ impl Snapshot {
                 statuses,
                 generation: self.generation + 1,
                 last_sweep: self.last_sweep,
+                replaced: Some(Arc::from([id])),
             },
             changes.pop(),
         ))
@@ -213,6 +231,7 @@ impl Snapshot {
     ) -> Option<(Snapshot, Vec<Change>)> {
         let mut statuses: Option<HashMap<Uuid, Arc<ProxyStatus>>> = None;
         let mut changes = Vec::new();
+        let mut replaced = Vec::new();
         for id in ids {
             let Some(previous) = self.statuses.get(id) else {
                 continue;
@@ -225,14 +244,16 @@ impl Snapshot {
             statuses
                 .get_or_insert_with(|| self.statuses.clone())
                 .insert(*id, next);
+            replaced.push(*id);
         }
         let statuses = statuses?;
         Some((
             Snapshot {
-                hosts: self.hosts.clone(),
+                hosts: Arc::clone(&self.hosts),
                 statuses,
                 generation: self.generation + 1,
                 last_sweep: self.last_sweep,
+                replaced: Some(replaced.into()),
             },
             changes,
         ))
@@ -277,6 +298,7 @@ impl Snapshot {
             statuses: next,
             generation: self.generation + 1,
             last_sweep: Some(info),
+            replaced: None,
         };
         (snapshot, changes)
     }
@@ -293,6 +315,7 @@ impl Snapshot {
             statuses,
             generation: self.generation + 1,
             last_sweep: self.last_sweep,
+            replaced: None,
         })
     }
 }
@@ -311,7 +334,7 @@ fn note_change(
     }
 }
 
-fn hosts_of(statuses: &HashMap<Uuid, Arc<ProxyStatus>>) -> Vec<ProxyHost> {
+fn hosts_of(statuses: &HashMap<Uuid, Arc<ProxyStatus>>) -> Arc<[ProxyHost]> {
     let mut hosts: Vec<ProxyHost> = statuses
         .values()
         .filter_map(|status| status.host.clone())
@@ -321,7 +344,7 @@ fn hosts_of(statuses: &HashMap<Uuid, Arc<ProxyStatus>>) -> Vec<ProxyHost> {
             .cmp(&b.host)
             .then_with(|| a.app_host.cmp(&b.app_host))
     });
-    hosts
+    hosts.into()
 }
 
 /// One proxy's new status from its previous one and a new result: the own

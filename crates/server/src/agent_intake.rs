@@ -5,12 +5,13 @@
 //! Agents send small batches during their rounds (so a result is served
 //! within about a second of its check), and the work per batch that does not
 //! grow with the batch (a new snapshot of every proxy, a store transaction)
-//! would otherwise be paid per batch. So one task does it at most once per
-//! [`PERIOD`] for everything that arrived meanwhile: one publication, one
-//! transaction. A batch is answered only once its share is kept, so an
-//! answered batch is never lost to a restart; a store failure is answered as
-//! one (the agent sends the batch again, and a result sent again adds no
-//! history).
+//! would otherwise be paid per batch. So one task publishes at most once per
+//! [`PERIOD`] everything that arrived meanwhile (one snapshot), and another
+//! writes, in the same order, everything published while its previous write
+//! ran (one transaction): a write never holds up the next publication. A
+//! batch is answered only once its share is kept, so an answered batch is
+//! never lost to a restart; a store failure is answered as one (the agent
+//! sends the batch again, and a result sent again adds no history).
 
 use proxyhealth_core::{VantageHistory, VantageName, VantageReading};
 use proxyhealth_engine::Engine;
@@ -21,8 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, sleep_until};
 use uuid::Uuid;
 
-/// The shortest time between two publications (and two store writes) of
-/// agents' results: short enough to add little to the time from a check to
+/// The shortest time between two publications of agents' results: short enough to add little to the time from a check to
 /// its result served, long enough that batches arriving together share the
 /// work.
 pub(crate) const PERIOD: Duration = Duration::from_millis(100);
@@ -88,14 +88,23 @@ impl AgentIntake {
     }
 }
 
-/// Waits for batches; at most once per [`PERIOD`] takes every batch queued,
-/// publishes their proxies in one snapshot, keeps them in one write, and
-/// answers each.
+/// Batches published, waiting for their write, each with who waits for it.
+struct Published {
+    intakes: Vec<VantageIntake>,
+    waiting: Vec<(VantageName, oneshot::Sender<Result<(), NotKept>>)>,
+}
+
+/// Waits for batches; at most once per [`PERIOD`] takes every batch queued
+/// and publishes their proxies in one snapshot, then hands them to the
+/// writer ([`keep_in_order`]) and goes on: the next batches are published
+/// while these are written, so a slow write delays no result being served.
 async fn run(
     mut batches: mpsc::UnboundedReceiver<Taken>,
     engine: Engine,
     store: Arc<dyn ProxyStore>,
 ) {
+    let (published, to_keep) = mpsc::unbounded_channel();
+    tokio::spawn(keep_in_order(to_keep, store));
     let mut last: Option<Instant> = None;
     while let Some(first) = batches.recv().await {
         if let Some(last) = last {
@@ -117,6 +126,32 @@ async fn run(
         ids.sort_unstable();
         ids.dedup();
         engine.publish_vantage_results(ids).await;
+        if published.send(Published { intakes, waiting }).is_err() {
+            // the writer is gone: the service is stopping, and the callers
+            // are told so when their answers are dropped
+            return;
+        }
+    }
+}
+
+/// Keeps what [`run`] published, in the order it was published: everything
+/// published while the previous write ran goes into one write (one
+/// transaction), and each batch is answered once its write is done.
+async fn keep_in_order(
+    mut published: mpsc::UnboundedReceiver<Published>,
+    store: Arc<dyn ProxyStore>,
+) {
+    while let Some(first) = published.recv().await {
+        let Published {
+            mut intakes,
+            mut waiting,
+        } = first;
+        while let Ok(more) = published.try_recv() {
+            waiting.extend(more.waiting);
+            for intake in more.intakes {
+                merge(&mut intakes, intake);
+            }
+        }
         let outcome = match store.vantages() {
             Some(vantages) => vantages.keep_intakes(&intakes).await,
             None => Ok(Vec::new()),

@@ -79,6 +79,41 @@ impl Engine {
         published
     }
 
+    /// Merges `input` into the current snapshot with `merge` and publishes
+    /// it at once when the merge writes no history: no status changed, no
+    /// partial outage began, changed or ended, and the own vantage's status
+    /// of no proxy changed (other vantages' readings that change no
+    /// verdict). Such a merge need not wait while a sweep's history is
+    /// written: a merge in progress meanwhile merges its input again into
+    /// what this published, as after a deletion. `false` when the merge
+    /// writes history (then nothing was published: the caller goes through
+    /// [`Engine::merge_and_publish`]); `true` when it was published or
+    /// changed nothing.
+    pub(super) fn publish_if_quiet<I, M>(&self, input: &I, merge: M) -> bool
+    where
+        I: Clone,
+        M: Fn(&Snapshot, I) -> Option<(Snapshot, Vec<Change>)>,
+    {
+        let _guard = self.inner.publish.lock();
+        let current = self.inner.snapshot.load();
+        let Some((next, changes)) = merge(&current, input.clone()) else {
+            return true;
+        };
+        if !changes.is_empty() {
+            return false;
+        }
+        if self.inner.partial.is_some() && !partial_changes(&current, &next).is_empty() {
+            return false;
+        }
+        if self.inner.own_history.is_some()
+            && !own_history(&self.inner.options.vantage, &current, &next, Vec::new()).is_empty()
+        {
+            return false;
+        }
+        self.publish(next);
+        true
+    }
+
     /// Takes a proxy out of the snapshot at once (it was deleted).
     pub fn forget(&self, id: &uuid::Uuid) {
         let _guard = self.inner.publish.lock();
@@ -109,12 +144,13 @@ impl Engine {
 
 /// The partial outages' starts, changes and ends between two snapshots:
 /// only statuses the merge replaced are compared (the others are the same
-/// `Arc`), so the cost follows the merge, not the fleet.
+/// `Arc`; a merge that names the proxies it replaced is not searched for
+/// them), so the cost follows the merge, not the fleet.
 fn partial_changes(current: &Snapshot, next: &Snapshot) -> Vec<PartialChange> {
     let at = OffsetDateTime::now_utc();
-    next.statuses()
-        .iter()
-        .filter_map(|(id, status)| {
+    next.replaced_ids()
+        .filter_map(|id| {
+            let status = next.get(id)?;
             let previous = current.get(id);
             if previous.is_some_and(|previous| Arc::ptr_eq(previous, status)) {
                 return None;

@@ -4,6 +4,7 @@
 //! other); restored at start, forgotten with their vantage.
 
 use super::Engine;
+use crate::snapshot::Snapshot;
 use crate::vantages::{Intake, RemoteCheck};
 use proxyhealth_core::{VantageName, VantageReading};
 use time::OffsetDateTime;
@@ -96,19 +97,21 @@ impl Engine {
         self.rejudge(ids, OffsetDateTime::now_utc()).await;
     }
 
-    /// Judges `ids` again at `now` and publishes what changed.
+    /// Judges `ids` again at `now` and publishes what changed: at once when
+    /// only readings changed (nothing to write to history first, so it does
+    /// not wait behind a sweep's history write), else in order with the
+    /// other merges.
     async fn rejudge(&self, ids: Vec<Uuid>, now: OffsetDateTime) {
         if ids.is_empty() {
             return;
         }
-        self.merge_and_publish(
-            ids,
-            |_| Vec::new(),
-            |current, ids| {
-                let remote = self.inner.remote.read();
-                current.rejudged(&ids, &self.judge(&remote), now)
-            },
-        )
-        .await;
+        let merge = |current: &Snapshot, ids: Vec<Uuid>| {
+            let remote = self.inner.remote.read();
+            current.rejudged(&ids, &self.judge(&remote), now)
+        };
+        if self.publish_if_quiet(&ids, merge) {
+            return;
+        }
+        self.merge_and_publish(ids, |_| Vec::new(), merge).await;
     }
 }
