@@ -47,7 +47,10 @@ pub(crate) fn read(der: &[u8]) -> Result<Validity, NotCertificate> {
         tbs.element("the version")?;
     }
     tbs.expect(INTEGER, "the serial number")?;
-    tbs.expect(SEQUENCE, "the signature algorithm of the to-be-signed certificate")?;
+    tbs.expect(
+        SEQUENCE,
+        "the signature algorithm of the to-be-signed certificate",
+    )?;
     tbs.expect(SEQUENCE, "the issuer")?;
     let validity = tbs.expect(SEQUENCE, "the validity")?;
     tbs.expect(SEQUENCE, "the subject")?;
@@ -125,7 +128,14 @@ fn moment(tag: u8, text: &[u8], what: &str) -> Result<OffsetDateTime, NotCertifi
     let (year, rest) = match (tag, text.len()) {
         (UTC_TIME, 13) => {
             let short = number(&text[..2]).ok_or_else(invalid)?;
-            (if short < 50 { 2000 + short } else { 1900 + short }, &text[2..])
+            (
+                if short < 50 {
+                    2000 + short
+                } else {
+                    1900 + short
+                },
+                &text[2..],
+            )
         }
         (GENERALIZED_TIME, 15) => (number(&text[..4]).ok_or_else(invalid)?, &text[4..]),
         _ => return Err(invalid()),
@@ -226,12 +236,21 @@ mod tests {
     }
 
     #[test]
+    fn an_element_that_is_not_a_sequence_is_refused() {
+        // an empty OCTET STRING
+        assert_eq!(
+            read(&[0x04, 0x00]),
+            Err(NotCertificate(
+                "the certificate has DER tag 0x04, not 0x30".to_owned()
+            ))
+        );
+    }
+
+    #[test]
     fn text_that_is_not_der_is_refused() {
         assert_eq!(
             read(b"hello world"),
-            Err(NotCertificate(
-                "the certificate has DER tag 0x68, not 0x30".to_owned()
-            ))
+            Err(NotCertificate("the certificate is cut short".to_owned()))
         );
     }
 }
