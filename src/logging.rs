@@ -1,24 +1,33 @@
 //! Logging setup: `tracing` to stderr, human or JSON, with `RUST_LOG` filtering.
+//!
+//! `RUST_LOG` holds comma-separated `level` and `target=level` directives
+//! (`tracing_subscriber::filter::Targets`): the filters this service's logs
+//! need, without `EnvFilter`'s span and field matching and the regular
+//! expression engine that comes with it (a cold build's worth of seconds).
 
 use crate::config::LogFormat;
 use std::io::IsTerminal;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// Installs the global subscriber. `default_level` applies when `RUST_LOG` is
 /// unset (or unreadable): `info` for the server, `warn` for one-shot commands
 /// whose output is their stdout.
 pub fn init(format: LogFormat, default_level: &str) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|directives| directives.parse::<Targets>().ok())
+        .or_else(|| default_level.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
     // A second install (never expected) would fail; logging then goes nowhere,
     // which is no reason to stop the command.
     let _ = match format {
-        LogFormat::Human => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Human => builder.finish().with(filter).try_init(),
+        LogFormat::Json => builder.json().finish().with(filter).try_init(),
     };
 }
 

@@ -54,9 +54,11 @@
 //!   send, damped and checked for age and clock), and the judge that turns
 //!   them and the own result into the overall status by the quorum.
 //! - [`error`]: the engine's errors.
+//! - `x509`: the shape and the expiry of a certificate, read from its DER.
 //!
-//! Who uses whom (`use crate::` edges; `options`, `recheck`, `tls_files`
-//! (→ options) and `error` (→ tls_files) are leaves any module may use):
+//! Who uses whom (`use crate::` edges; `options`, `recheck`, `x509`,
+//! `tls_files` (→ options, x509) and `error` (→ tls_files) are leaves any
+//! module may use):
 //! ```text
 //! engine     → sweep, dispatch, snapshot, metrics, probe, recheck, history, vantages
 //! history    → snapshot, sweep (CheckResult)
@@ -71,6 +73,7 @@
 //! transport  → transport::{exchange, plain_http, lean_tls, client, resolve}
 //! plain_http → transport::{exchange, resolve}, http1
 //! lean_tls   → transport::{plain_http, certificate, refusal, exchange, resolve}, tls_files
+//! certificate → x509
 //! client     → transport::{certificate, refusal, exchange}, http1::head
 //! refusal    → transport::exchange
 //! resolve    → transport::exchange
@@ -97,6 +100,7 @@ pub mod tls_files;
 mod transport;
 pub mod vantage_metrics;
 pub mod vantages;
+mod x509;
 
 pub use engine::{Engine, EngineBuilder, SweepState};
 pub use error::EngineError;

@@ -246,7 +246,7 @@ fn certificates(
         });
     }
     for (index, der) in certificates.iter().enumerate() {
-        if let Err(err) = x509_parser::parse_x509_certificate(der) {
+        if let Err(err) = crate::x509::read(der) {
             return Err(TlsFileError::BadCertificate {
                 role,
                 path: shown(path),

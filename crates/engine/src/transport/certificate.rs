@@ -1,9 +1,9 @@
 //! What a check keeps of the certificate a proxy presented: its expiry.
 
+use crate::x509;
 use time::OffsetDateTime;
 
-/// When the certificate `der` expires, if it parses as X.509.
+/// When the certificate `der` expires, if it reads as X.509.
 pub(crate) fn not_after(der: &[u8]) -> Option<OffsetDateTime> {
-    let (_rest, certificate) = x509_parser::parse_x509_certificate(der).ok()?;
-    Some(certificate.validity().not_after.to_datetime())
+    x509::read(der).ok().map(|validity| validity.not_after)
 }

@@ -1,6 +1,7 @@
 //! Dashboard sign-in with OpenID Connect: the authorization code flow with
-//! PKCE, `state` and `nonce`, the ID token verified by the `openidconnect`
-//! library, and sessions kept in the store so any replica serves them.
+//! PKCE, `state` and `nonce`, the ID token's signature and claims checked
+//! (`jsonwebtoken` over aws-lc-rs), and sessions kept in the store so any
+//! replica serves them.
 //!
 //! `SignIn` is the slice of state the `/auth/*` routes, the session route
 //! and the CSRF guard take; it is empty when sign-in is not configured.
@@ -8,8 +9,10 @@
 //! # Layout
 //! - `settings`: [`OidcSettings`] and their check.
 //! - `http`: the provider's HTTP client (the workspace's reqwest, bounded).
-//! - `provider`: discovery, keys, the authorization URL, the code exchange
-//!   and the ID token's checks.
+//! - `provider`: discovery, keys, the authorization URL and the code
+//!   exchange.
+//! - `id_token`: the ID token's checks (signature, issuer, audience, expiry,
+//!   nonce).
 //! - `claims`: the role and the email domain a verified token gives, and the
 //!   same-site `return_to`.
 //! - `cookies`: the session and login cookies.
@@ -19,6 +22,7 @@
 mod claims;
 mod cookies;
 mod http;
+mod id_token;
 mod provider;
 mod settings;
 
