@@ -115,3 +115,32 @@ async fn a_proxy_named_by_host_name_is_reached_on_whichever_address_listens() {
     let status = engine.status_of(&id).expect("a status");
     assert_eq!(status.status, Status::Ok, "{:?}", status.report);
 }
+
+#[tokio::test]
+async fn a_check_closes_its_connection_with_a_reset_once_it_has_the_answer() {
+    // The proxy answers and keeps the connection open, then waits to see how
+    // the checker ends it: a reset leaves no TIME_WAIT socket on the checker
+    // and no long-lived connection-tracking entry on the way; a FIN would.
+    let (seen, mut closed_by) = tokio::sync::mpsc::unbounded_channel();
+    let answering = RawProxy::start(move |mut stream| {
+        let seen = seen.clone();
+        async move {
+            use tokio::io::AsyncReadExt;
+            read_head(&mut stream).await;
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{REPORT}",
+                REPORT.len()
+            );
+            let _ = stream.write_all(answer.as_bytes()).await;
+            let mut rest = [0u8; 1];
+            let _ = seen.send(stream.read(&mut rest).await.map_err(|err| err.kind()));
+        }
+    })
+    .await;
+    let (engine, id) = check(&answering.url, Duration::from_secs(5)).await;
+    assert_eq!(engine.status_of(&id).expect("a status").status, Status::Ok);
+    assert_eq!(
+        closed_by.recv().await,
+        Some(Err(std::io::ErrorKind::ConnectionReset))
+    );
+}

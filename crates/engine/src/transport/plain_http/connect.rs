@@ -13,6 +13,7 @@ use proxyhealth_core::TransportErrorKind;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use url::{Host, Url};
@@ -135,6 +136,15 @@ pub(crate) fn begin(
         Some(Protocol::TCP),
     )
     .map_err(connect_error)?;
+    // Closed with a reset, not a FIN: a check reads its whole answer (or gives
+    // up on the proxy) before closing, so nothing is lost, and the checker
+    // leaves no TIME_WAIT socket behind, nor a connection-tracking entry held
+    // for minutes by every firewall on the way (HAProxy closes its health
+    // checks the same way). A sweep of 10,000 proxies every 10 s would
+    // otherwise keep some 60,000 sockets in TIME_WAIT.
+    socket
+        .set_linger(Some(Duration::ZERO))
+        .map_err(connect_error)?;
     bind_source(&socket, source).map_err(connect_error)?;
     let connected = match socket.connect(&address.into()) {
         Ok(()) => true,
