@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 const OTHER_PROGRAMS_FLAGS: &[(&str, &str)] = &[
     ("--release", "cargo run --release"),
     ("--locked", "cargo install --locked"),
+    ("--timings", "cargo build --timings"),
     ("--now", "systemctl enable --now"),
     ("--read-only", "docker run --read-only"),
     ("--build-arg", "docker build --build-arg"),
