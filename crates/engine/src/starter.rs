@@ -44,13 +44,14 @@ pub(crate) struct Ticket {
 /// The open-files limit when it cannot be read (the usual default).
 const USUAL_FILE_LIMIT: u64 = 1024;
 
-/// How many checks the starter may have started that no worker has taken
-/// yet, under the process's open-files limit ([`lead_under`]).
-pub(crate) fn lead(parallelism: usize) -> usize {
+/// How many of a sweep's `checks` the starter may have started that no
+/// worker has taken yet, under the process's open-files limit
+/// ([`lead_under`]).
+pub(crate) fn lead(parallelism: usize, checks: usize) -> usize {
     let limit = rlimit::getrlimit(rlimit::Resource::NOFILE)
         .map(|(soft, _hard)| soft)
         .unwrap_or(USUAL_FILE_LIMIT);
-    lead_under(limit, parallelism)
+    lead_under(limit, parallelism, checks)
 }
 
 /// How many checks may be started and not yet taken by a worker under an
@@ -58,12 +59,17 @@ pub(crate) fn lead(parallelism: usize) -> usize {
 /// left to the rest of the process: the store, the listener and its clients,
 /// the logs) less the `parallelism` connections the workers hold while they
 /// read; at least one, so that under a low limit the starter keeps just
-/// ahead of the workers, as when they started their checks themselves.
-fn lead_under(limit: u64, parallelism: usize) -> usize {
+/// ahead of the workers, as when they started their checks themselves; at
+/// most the sweep's `checks`, which also keeps an unlimited file limit from
+/// asking for a channel larger than one can be.
+fn lead_under(limit: u64, parallelism: usize, checks: usize) -> usize {
     let for_sweeps = limit - limit / 4;
     let workers = u64::try_from(parallelism).unwrap_or(u64::MAX);
     let spare = for_sweeps.saturating_sub(workers);
-    usize::try_from(spare).unwrap_or(usize::MAX).max(1)
+    usize::try_from(spare)
+        .unwrap_or(usize::MAX)
+        .min(checks)
+        .max(1)
 }
 
 /// Hands a ticket for each proxy to `tickets` in the sweep's order (`order`,
@@ -137,13 +143,21 @@ mod tests {
     fn the_starts_ahead_leave_a_quarter_of_the_file_limit_and_the_workers_connections() {
         // The binary raises the limit to the hard one: 20,000 on our machines,
         // room to start 10,000 checks ahead of 1,024 workers.
-        assert_eq!(lead_under(20_000, 1024), 13_976);
-        assert_eq!(lead_under(1_048_576, 1024), 785_408);
+        assert_eq!(lead_under(20_000, 1024, 100_000), 13_976);
+        assert_eq!(lead_under(1_048_576, 1024, 1_000_000), 785_408);
+    }
+
+    #[test]
+    fn the_starts_ahead_are_never_more_than_the_sweeps_checks() {
+        // An unlimited file limit (RLIM_INFINITY) leaves the sweep's size
+        // as the only bound.
+        assert_eq!(lead_under(u64::MAX, 1024, 10_000), 10_000);
+        assert_eq!(lead_under(20_000, 1024, 0), 1);
     }
 
     #[test]
     fn under_a_low_file_limit_the_starter_keeps_one_check_ahead() {
-        assert_eq!(lead_under(1024, 1024), 1);
-        assert_eq!(lead_under(0, 1), 1);
+        assert_eq!(lead_under(1024, 1024, 10_000), 1);
+        assert_eq!(lead_under(0, 1, 10_000), 1);
     }
 }

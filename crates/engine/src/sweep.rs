@@ -241,7 +241,7 @@ pub(crate) async fn check_all(
     let done = Arc::new(AtomicUsize::new(0));
     let parallelism = options.parallelism.max(1);
     let workers = parallelism.min(total);
-    let (sender, receiver) = mpsc::channel::<Ticket>(starter::lead(parallelism));
+    let (sender, receiver) = mpsc::channel::<Ticket>(starter::lead(parallelism, total));
     if total > 0 {
         starter::spawn(
             prober.clone(),
