@@ -14,14 +14,12 @@
 //! every replica holds the changes its own judgement makes and offers them
 //! when the window is over; the store keeps (and notifies) each once.
 
+use crate::held_changes::{HeldChanges, Sorted};
 use crate::maintenance::Maintenance;
-use parking_lot::Mutex;
 use proxyhealth_core::{PartialChange, PartialRecorder, RecordError};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 /// The longest time from a window's end to the release of what it held.
 const RELEASE_PERIOD: Duration = Duration::from_secs(1);
@@ -31,7 +29,7 @@ const RELEASE_PERIOD: Duration = Duration::from_secs(1);
 pub(crate) struct HeldPartials {
     inner: Arc<dyn PartialRecorder>,
     maintenance: Maintenance,
-    held: Mutex<HashMap<Uuid, PartialChange>>,
+    held: HeldChanges<PartialChange>,
 }
 
 impl HeldPartials {
@@ -40,7 +38,7 @@ impl HeldPartials {
         HeldPartials {
             inner,
             maintenance,
-            held: Mutex::default(),
+            held: HeldChanges::default(),
         }
     }
 
@@ -74,33 +72,10 @@ impl PartialRecorder for HeldPartials {
     async fn record_partial(&self, changes: Vec<PartialChange>) -> Result<(), RecordError> {
         let book = self.maintenance.book();
         let now = self.maintenance.now();
-        let mut released = Vec::new();
-        let mut passed = Vec::new();
-        {
-            let mut held = self.held.lock();
-            let over: Vec<Uuid> = held
-                .keys()
-                .filter(|proxy| !book.covers(proxy))
-                .copied()
-                .collect();
-            for proxy in over {
-                if let Some(mut change) = held.remove(&proxy) {
-                    // shown as happening when the window was seen to end
-                    change.at = change.at.max(now);
-                    released.push(change);
-                }
-            }
-            for change in changes {
-                if book.covers(&change.proxy_id) {
-                    held.insert(change.proxy_id, change);
-                } else {
-                    passed.push(change);
-                }
-            }
-        }
-        // a change after the window supersedes the one held: the store
-        // compares either with the outage it kept open before the window
-        released.retain(|held| !passed.iter().any(|new| new.proxy_id == held.proxy_id));
+        let Sorted {
+            mut released,
+            passed,
+        } = self.held.sort(changes, |proxy| book.covers(proxy), now);
         if released.is_empty() && passed.is_empty() {
             return Ok(());
         }
@@ -109,10 +84,7 @@ impl PartialRecorder for HeldPartials {
         let outcome = self.inner.record_partial(released).await;
         if outcome.is_err() {
             // held again, unless a newer change came meanwhile
-            let mut held = self.held.lock();
-            for change in kept {
-                held.entry(change.proxy_id).or_insert(change);
-            }
+            self.held.hold_again(kept);
         }
         outcome
     }

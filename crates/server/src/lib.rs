@@ -81,6 +81,7 @@ pub mod error;
 mod event_streams;
 pub mod extract;
 mod fleet_index;
+mod held_changes;
 mod held_partials;
 mod history_reader;
 pub mod http_metrics;

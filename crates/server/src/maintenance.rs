@@ -12,12 +12,12 @@
 //! (O(windows)) only when a window starts or stops, or after a refresh:
 //! never per proxy or per check.
 
+use crate::held_changes::{HeldChanges, Sorted};
 use parking_lot::{Mutex, RwLock};
 use prometheus::{IntGaugeVec, Opts, Registry};
 use proxyhealth_core::maintenance::{ActiveMaintenance, MaintenanceBook, MaintenanceWindow};
 use proxyhealth_core::{HistoryBatch, HistoryRecorder, RecordError, Transition};
 use proxyhealth_store::{MaintenanceError, MaintenanceStore};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -175,7 +175,7 @@ impl Maintenance {
 pub struct MaintenanceRecorder {
     inner: Arc<dyn HistoryRecorder>,
     maintenance: Maintenance,
-    held: Mutex<HashMap<Uuid, Transition>>,
+    held: HeldChanges<Transition>,
 }
 
 impl MaintenanceRecorder {
@@ -184,7 +184,7 @@ impl MaintenanceRecorder {
         MaintenanceRecorder {
             inner,
             maintenance,
-            held: Mutex::default(),
+            held: HeldChanges::default(),
         }
     }
 }
@@ -202,34 +202,11 @@ impl HistoryRecorder for MaintenanceRecorder {
                 .collect(),
             transitions: Vec::new(),
         };
-        let mut newer = Vec::new();
-        {
-            let mut held = self.held.lock();
-            let over: Vec<Uuid> = held
-                .keys()
-                .filter(|proxy| !book.covers(proxy))
-                .copied()
-                .collect();
-            for proxy in over {
-                if let Some(mut change) = held.remove(&proxy) {
-                    // shown as happening when the window was seen to end
-                    change.at = change.at.max(now);
-                    out.transitions.push(change);
-                }
-            }
-            for change in batch.transitions {
-                if book.covers(&change.proxy_id) {
-                    held.insert(change.proxy_id, change);
-                } else {
-                    newer.push(change);
-                }
-            }
-        }
-        // a change after the window supersedes the one held: the store
-        // compares either with the status it recorded before the window
-        out.transitions
-            .retain(|held| !newer.iter().any(|new| new.proxy_id == held.proxy_id));
-        out.transitions.extend(newer);
+        let Sorted { released, passed } =
+            self.held
+                .sort(batch.transitions, |proxy| book.covers(proxy), now);
+        out.transitions = released;
+        out.transitions.extend(passed);
         if out.is_empty() {
             return Ok(Vec::new());
         }
