@@ -1,24 +1,9 @@
 //! `proxyhealth`: health checker for a fleet of regional reverse proxies.
 //!
-//! This file only parses the command line, starts the runtime and maps the
-//! outcome to an exit code; each subcommand lives in [`commands`].
+//! This file only installs the allocator and runs the command line
+//! ([`proxyhealth::run`]); each subcommand lives in the library's `commands`.
 
-mod agent;
-mod cli;
-mod commands;
-mod config;
-mod demo;
-mod exit;
-mod limits;
-mod logging;
-mod output;
-mod readiness;
-mod shutdown;
-mod targets;
-
-use clap::Parser;
 use std::process::ExitCode;
-use std::time::Duration;
 
 /// The process's allocator. With glibc's malloc every thread that allocates
 /// under contention gets an arena of its own (up to eight per core), and what
@@ -30,40 +15,6 @@ use std::time::Duration;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// How long tasks still running after a command returns may take to stop.
-const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(1);
-
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
-    match cli.command {
-        // `serve` picks its log format from its configuration.
-        cli::Command::Serve(_) => {}
-        // The demo's dashboard shows every status change; the terminal keeps its banner.
-        cli::Command::Demo(_) => logging::init(config::LogFormat::Human, "error"),
-        // `check` prints its results and nothing else unless asked (`-v`):
-        // a library's log line (a TLS verifier's error, say) is no result.
-        cli::Command::Check(ref args) => {
-            logging::init(config::LogFormat::Human, logging::verbosity(args.verbose));
-        }
-        // A long-running process, like `serve`: its log is what it says.
-        cli::Command::Agent(_) => logging::init(config::LogFormat::Human, "info"),
-        // The others log only warnings, since their result is what they print.
-        _ => logging::init(config::LogFormat::Human, "warn"),
-    }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return ExitCode::from(exit::FAILURE);
-        }
-    };
-    let outcome = runtime.block_on(commands::dispatch(cli.command));
-    runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
-    match outcome {
-        Ok(code) => code,
-        Err(err) => exit::report(&err),
-    }
+    proxyhealth::run()
 }

@@ -1,0 +1,62 @@
+//! The `proxyhealth` command: the command line, the runtime and the
+//! subcommands, as a library so that a build compiles it beside the crates
+//! it uses (the server's code generation runs while this is checked) and the
+//! binary (`src/main.rs`) is only its entry point and allocator: code in a
+//! binary crate starts only once every library it links is complete.
+
+mod agent;
+mod cli;
+mod commands;
+mod config;
+mod demo;
+mod exit;
+mod limits;
+mod logging;
+mod output;
+mod readiness;
+mod shutdown;
+mod targets;
+
+use clap::Parser;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// How long tasks still running after a command returns may take to stop.
+const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(1);
+
+/// Parses the command line, runs the subcommand on a multi-threaded runtime
+/// and returns the process's exit code.
+pub fn run() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match cli.command {
+        // `serve` picks its log format from its configuration.
+        cli::Command::Serve(_) => {}
+        // The demo's dashboard shows every status change; the terminal keeps its banner.
+        cli::Command::Demo(_) => logging::init(config::LogFormat::Human, "error"),
+        // `check` prints its results and nothing else unless asked (`-v`):
+        // a library's log line (a TLS verifier's error, say) is no result.
+        cli::Command::Check(ref args) => {
+            logging::init(config::LogFormat::Human, logging::verbosity(args.verbose));
+        }
+        // A long-running process, like `serve`: its log is what it says.
+        cli::Command::Agent(_) => logging::init(config::LogFormat::Human, "info"),
+        // The others log only warnings, since their result is what they print.
+        _ => logging::init(config::LogFormat::Human, "warn"),
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::from(exit::FAILURE);
+        }
+    };
+    let outcome = runtime.block_on(commands::dispatch(cli.command));
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
+    match outcome {
+        Ok(code) => code,
+        Err(err) => exit::report(&err),
+    }
+}
