@@ -114,6 +114,13 @@ impl Plan {
         Plan::under(lead(parallelism, checks), checks, cores)
     }
 
+    /// The most connections the sweep holds open at once: the started ones
+    /// not yet taken and the workers', at most one per check.
+    fn files(self, parallelism: usize, checks: usize) -> usize {
+        let in_hand = (self.batches + self.starters).saturating_mul(self.batch);
+        in_hand.saturating_add(parallelism).min(checks)
+    }
+
     /// The plan for `checks` with at most `lead` started and not yet taken
     /// by a worker, on `cores` cores: one starter per core (at most
     /// [`MAX_STARTERS`], and at least [`CHECKS_PER_STARTER`] checks each);
@@ -173,9 +180,11 @@ pub(crate) fn spawn(
     proxies: &Arc<Vec<Proxy>>,
     order: Option<Arc<Vec<usize>>>,
     plan: Plan,
+    parallelism: usize,
 ) -> Tickets {
     let (sender, receiver) = mpsc::channel::<Vec<Ticket>>(plan.batches.max(1));
     if !proxies.is_empty() {
+        make_room_for_files(plan.files(parallelism, proxies.len()));
         for first in 0..plan.starters {
             let share = Share {
                 proxies: Arc::clone(proxies),
@@ -275,6 +284,32 @@ fn spawn_starter(prober: Prober, share: Share, batches: mpsc::Sender<Vec<Ticket>
     }
 }
 
+/// Grows the process's table of open files, once, to hold `files` more than
+/// the lowest free descriptor: a sweep's starts would otherwise grow it step
+/// by step as they open their sockets, doubling it some seven times on the
+/// way to 10,000, and each time a process with several threads waits in the
+/// kernel for an RCU grace period (milliseconds; tens of them on a busy
+/// machine), every starter with it. The table never shrinks, so later sweeps
+/// find it grown. Best effort: a sweep runs the same without it.
+fn make_room_for_files(files: usize) {
+    use std::os::fd::AsRawFd;
+    let Ok(socket) = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None) else {
+        return;
+    };
+    let limit =
+        rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(USUAL_FILE_LIMIT, |(soft, _)| soft);
+    let lowest = u64::try_from(socket.as_raw_fd()).unwrap_or(u64::MAX);
+    let highest = lowest
+        .saturating_add(u64::try_from(files).unwrap_or(u64::MAX))
+        .min(limit.saturating_sub(1));
+    if let Ok(highest) = i32::try_from(highest)
+        && highest > 0
+    {
+        // The duplicate is closed at once: only the table's growth is wanted.
+        let _ = rustix::io::fcntl_dupfd_cloexec(&socket, highest);
+    }
+}
+
 /// The positions of the order that the starter `first` of `step` starts: every
 /// `step`-th of `total`, from `first`.
 fn positions(total: usize, first: usize, step: usize) -> impl Iterator<Item = usize> {
@@ -350,6 +385,14 @@ mod tests {
             (plan.batches + plan.starters) * plan.batch <= 40,
             "{plan:?}"
         );
+    }
+
+    #[test]
+    fn a_sweep_makes_room_for_its_started_checks_and_its_workers_connections() {
+        let plan = Plan::under(10_000, 10_000, 2);
+        // All of a 10,000-proxy sweep may be open at once, never more.
+        assert_eq!(plan.files(1024, 10_000), 10_000);
+        assert_eq!(plan.files(1024, 100_000), (154 + 2) * 64 + 1024);
     }
 
     #[test]

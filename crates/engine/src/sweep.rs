@@ -241,7 +241,13 @@ pub(crate) async fn check_all(
     let parallelism = options.parallelism.max(1);
     let workers = parallelism.min(total);
     let plan = Plan::for_sweep(parallelism, total);
-    let tickets = Arc::new(starter::spawn(prober, &proxies, order.map(Arc::new), plan));
+    let tickets = Arc::new(starter::spawn(
+        prober,
+        &proxies,
+        order.map(Arc::new),
+        plan,
+        parallelism,
+    ));
     let mut tasks = JoinSet::new();
     for _ in 0..workers {
         let (prober, options) = (prober.clone(), options.clone());
