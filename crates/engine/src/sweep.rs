@@ -4,7 +4,7 @@
 use crate::error::EngineError;
 use crate::options::EngineOptions;
 use crate::probe::{Probed, Prober, StartedCheck, reclaim_buffer};
-use crate::starter::{self, Ticket};
+use crate::starter::{self, Plan, Ticket};
 use futures::FutureExt;
 use proxyhealth_core::{
     Classified, HealthReport, ProbeOutcome, Proxy, ProxyHost, Status, advice, app_host_for_csp,
@@ -15,7 +15,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use time::OffsetDateTime;
-use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinSet;
 
 /// The result of checking one proxy, before it is merged into a snapshot.
@@ -217,9 +216,9 @@ fn host_and_port(url: &url::Url) -> String {
 /// start in the order of `order` (indices into `proxies`, each once; see
 /// `crate::dispatch`), or in list order without one.
 ///
-/// The starter (`crate::starter`) starts the checks ahead of the workers, on
-/// a thread of its own, as far as the open-files limit allows, and hands them
-/// on in that order; a fixed set of worker tasks takes them in turn, reads
+/// The starters (`crate::starter`) start the checks ahead of the workers, on
+/// threads of their own, as far as the open-files limit allows, and hand them
+/// on in that order, in batches; a fixed set of worker tasks takes them in turn, reads
 /// each answer and puts what it found in that proxy's slot, so a sweep uses
 /// every core without a task, a permit or a growing list per check, and each
 /// worker reads every answer into the same buffer. A check that panics marks
@@ -241,16 +240,14 @@ pub(crate) async fn check_all(
     let done = Arc::new(AtomicUsize::new(0));
     let parallelism = options.parallelism.max(1);
     let workers = parallelism.min(total);
-    let (sender, receiver) = mpsc::channel::<Ticket>(starter::lead(parallelism, total));
-    if total > 0 {
-        starter::spawn(
-            prober.clone(),
-            Arc::clone(&proxies),
-            order.map(Arc::new),
-            sender,
-        );
-    }
-    let tickets = Arc::new(Mutex::new(receiver));
+    let plan = Plan::for_sweep(parallelism, total);
+    let tickets = Arc::new(starter::spawn(
+        prober,
+        &proxies,
+        order.map(Arc::new),
+        plan,
+        parallelism,
+    ));
     let mut tasks = JoinSet::new();
     for _ in 0..workers {
         let (prober, options) = (prober.clone(), options.clone());
@@ -264,8 +261,7 @@ pub(crate) async fn check_all(
         tasks.spawn(async move {
             let mut scratch = Vec::new();
             loop {
-                let ticket = tickets.lock().await.recv().await;
-                let Some(Ticket { index, started }) = ticket else {
+                let Some(Ticket { index, started }) = tickets.next().await else {
                     return;
                 };
                 let (Some(proxy), Some(slot)) = (proxies.get(index), slots.get(index)) else {

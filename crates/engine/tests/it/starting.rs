@@ -126,3 +126,44 @@ async fn an_answer_that_arrived_while_its_check_waited_to_be_read_counts() {
         results[1].verdict.report
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_shared_by_several_starters_checks_every_proxy_once_in_its_place() {
+    // Enough checks for a starter per core, each handing on its share in
+    // batches: every proxy must still get its own result, in list order,
+    // and none may be left to the fallback that marks a lost check.
+    const REFUSED: usize = 1_500;
+    let answering = RawProxy::start(|mut stream| async move {
+        read_head(&mut stream).await;
+        let _ = stream.write_all(OK_ANSWER.as_bytes()).await;
+    })
+    .await;
+    let refused = refused_url().await;
+    let proxies: Vec<_> = (0..REFUSED)
+        .map(|i| proxy(&format!("refused-{i}"), &refused))
+        .chain(std::iter::once(proxy("answering", &answering.url)))
+        .collect();
+    let names: Vec<String> = proxies.iter().map(|p| p.name.clone()).collect();
+    let options = EngineOptions {
+        parallelism: 16,
+        timeout: Duration::from_secs(3),
+        ..EngineOptions::default()
+    };
+    let results = sweep_once(proxies, &options, |_, _| {})
+        .await
+        .expect("the sweep runs");
+    let result_names: Vec<String> = results.iter().map(|r| r.proxy.name.clone()).collect();
+    assert_eq!(result_names, names);
+    let (refused_results, answering_result) = results.split_at(REFUSED);
+    for result in refused_results {
+        assert_eq!(result.verdict.status, Status::Unreachable);
+        let error = &result.verdict.report.errors[0];
+        assert!(error.contains("Connection refused"), "{error}");
+    }
+    assert_eq!(
+        answering_result[0].verdict.status,
+        Status::Ok,
+        "{:?}",
+        answering_result[0].verdict.report
+    );
+}
