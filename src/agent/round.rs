@@ -13,9 +13,10 @@
 //! the older as such). The checks go on meanwhile and what they find waits
 //! in [`Pending`] (the newest per proxy), so a slow or absent service costs
 //! memory for at most one result per assigned proxy and the batches on
-//! their way, never more.
+//! their way (one of at most [`MAX_AGENT_BATCH`], the others of at most
+//! [`BATCH`]), never more.
 
-use super::link::{Link, Sending};
+use super::link::{Failure, Link, Sending};
 use super::pending::Pending;
 use super::probing::agent_result;
 use proxyhealth_api::ApiError;
@@ -74,7 +75,14 @@ pub async fn run(
         if room && !pending.is_empty() && retry.is_none_or(|at| at <= now) {
             let full = pending.len() >= BATCH;
             if !checking || full || retry.is_some() || due.is_some_and(|due| due <= now) {
-                let batch = pending.take_batch_except(MAX_AGENT_BATCH, &sending.proxies);
+                // beside a batch on its way, a batch of the usual size: what
+                // is in flight stays a small share of the agent's memory
+                let most = if sending.is_empty() {
+                    MAX_AGENT_BATCH
+                } else {
+                    BATCH
+                };
+                let batch = pending.take_batch_except(most, &sending.proxies);
                 if batch.is_empty() {
                     // every result waiting is of a proxy on its way: it
                     // leaves once that batch is answered
@@ -109,8 +117,19 @@ pub async fn run(
                 }
                 None => checking = false,
             },
-            Some((batch, outcome)) = sending.answer(), if !sending.is_empty() => {
-                link.settle(batch, outcome, pending)?;
+            Some((batch, outcome, before_outage)) = sending.answer(), if !sending.is_empty() => {
+                if before_outage && link.retry_at().is_some() {
+                    // sent with the batch whose failure began the outage:
+                    // the same try, so it neither lengthens the pause nor
+                    // ends the outage; what it did not deliver waits
+                    if outcome.as_ref().is_err_and(|err| Failure::of(err) == Failure::Unreachable) {
+                        pending.put_back(batch);
+                    } else {
+                        link.settle(batch, outcome, pending)?;
+                    }
+                } else {
+                    link.settle(batch, outcome, pending)?;
+                }
                 // what waited behind the batch may leave now
                 if !pending.is_empty() {
                     due.get_or_insert(Instant::now());
@@ -135,10 +154,16 @@ pub async fn run(
     Ok(())
 }
 
+/// A batch back from the service: the batch, the answer, when it was sent,
+/// and whether the service was answering then.
+type Answered = (Vec<AgentResult>, Result<(), ApiError>, Instant, bool);
+
 /// The batches on their way, and the proxies they carry.
 #[derive(Default)]
 struct InFlight {
-    calls: JoinSet<(Vec<AgentResult>, Result<(), ApiError>, Instant)>,
+    /// Each call gives back its batch, the answer, when it was sent and
+    /// whether the service was answering then (no outage).
+    calls: JoinSet<Answered>,
     proxies: HashSet<Uuid>,
 }
 
@@ -157,23 +182,25 @@ impl InFlight {
             .extend(batch.iter().map(|result| result.proxy_id));
         let call: Sending = link.send(batch);
         let sent = Instant::now();
+        let answering = link.retry_at().is_none();
         self.calls.spawn(async move {
             let (batch, outcome) = call.await;
-            (batch, outcome, sent)
+            (batch, outcome, sent, answering)
         });
     }
 
-    /// The next batch answered (in any order), with the answer; `None`
-    /// when none is on its way.
-    async fn answer(&mut self) -> Option<(Vec<AgentResult>, Result<(), ApiError>)> {
+    /// The next batch answered (in any order), with the answer and whether
+    /// it was sent while the service was answering; `None` when none is on
+    /// its way.
+    async fn answer(&mut self) -> Option<(Vec<AgentResult>, Result<(), ApiError>, bool)> {
         loop {
             match self.calls.join_next().await? {
-                Ok((batch, outcome, sent)) => {
+                Ok((batch, outcome, sent, answering)) => {
                     for result in &batch {
                         self.proxies.remove(&result.proxy_id);
                     }
                     tracing::debug!(results = batch.len(), took = ?sent.elapsed(), ok = outcome.is_ok(), "batch answered");
-                    return Some((batch, outcome));
+                    return Some((batch, outcome, answering));
                 }
                 // a call that panicked lost its batch: its results are
                 // sent again with the next round's
