@@ -20,7 +20,10 @@ pub fn init(format: LogFormat, default_level: &str) {
         .and_then(|directives| directives.parse::<Targets>().ok())
         .or_else(|| default_level.parse::<Targets>().ok())
         .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
+    // the fmt subscriber stops at info unless told otherwise; `RUST_LOG`'s
+    // targets decide instead, so `debug` and `trace` directives show
     let builder = tracing_subscriber::fmt()
+        .with_max_level(LevelFilter::TRACE)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
     // A second install (never expected) would fail; logging then goes nowhere,

@@ -47,6 +47,24 @@ impl Pending {
         ids.iter().filter_map(|id| self.newest.remove(id)).collect()
     }
 
+    /// Takes out at most `max` results, as [`Pending::take_batch`], but none
+    /// of a proxy in `held` (a batch on its way carries one of it): those
+    /// wait until it is answered, so no two batches on their way carry the
+    /// same proxy.
+    pub fn take_batch_except(&mut self, max: usize, held: &HashSet<Uuid>) -> Vec<AgentResult> {
+        if held.is_empty() {
+            return self.take_batch(max);
+        }
+        let ids: Vec<Uuid> = self
+            .newest
+            .keys()
+            .filter(|id| !held.contains(id))
+            .take(max)
+            .copied()
+            .collect();
+        ids.iter().filter_map(|id| self.newest.remove(id)).collect()
+    }
+
     /// Puts back a batch the service did not get, except where a newer
     /// result of the same proxy came meanwhile.
     pub fn put_back(&mut self, batch: Vec<AgentResult>) {
@@ -130,6 +148,25 @@ mod tests {
         let batch = pending.take_batch(10);
         assert_eq!(batch.len(), 1);
         assert_eq!(batch[0].status, Status::Ok);
+    }
+
+    #[test]
+    fn a_proxy_on_its_way_waits_for_its_batch_to_be_answered() {
+        let (held, free) = (Uuid::new_v4(), Uuid::new_v4());
+        let mut pending = Pending::default();
+        pending.keep(result(held, 1, Status::Ok));
+        pending.keep(result(free, 1, Status::Ok));
+        let on_its_way = HashSet::from([held]);
+        let batch = pending.take_batch_except(10, &on_its_way);
+        assert_eq!(batch.len(), 1);
+        assert_eq!(batch[0].proxy_id, free);
+        assert!(
+            pending.take_batch_except(10, &on_its_way).is_empty(),
+            "the held proxy's result stays while its batch is on its way"
+        );
+        let later = pending.take_batch_except(10, &HashSet::new());
+        assert_eq!(later.len(), 1);
+        assert_eq!(later[0].proxy_id, held);
     }
 
     #[test]

@@ -1,25 +1,41 @@
 //! One round of the agent: every assigned proxy checked once, each result
 //! stamped with its own check's start and sent to the service while the
 //! round goes on, in batches that leave when [`BATCH`] results wait or when
-//! the oldest has waited [`LINGER`], whichever comes first. One batch is on
-//! its way at a time; the checks go on meanwhile and what they find waits in
-//! [`Pending`] (the newest per proxy), so a slow or absent service costs
-//! memory for at most one result per assigned proxy, never more.
+//! the oldest has waited [`LINGER`], whichever comes first.
+//!
+//! Up to [`IN_FLIGHT`] batches are on their way at once: the service
+//! answers a batch only once it has kept it (so an answered batch survives a
+//! restart), and that write can wait behind the service's own history
+//! writes; with one batch at a time every result checked meanwhile would
+//! wait for it too, though the service serves a batch as soon as it arrives.
+//! A proxy is in at most one batch on its way, so batches that overtake one
+//! another never carry two results of one proxy (the service would refuse
+//! the older as such). The checks go on meanwhile and what they find waits
+//! in [`Pending`] (the newest per proxy), so a slow or absent service costs
+//! memory for at most one result per assigned proxy and the batches on
+//! their way (one of at most [`MAX_AGENT_BATCH`], the others of at most
+//! [`BATCH`]), never more.
 
-use super::link::{Link, Sending};
+use super::link::{Failure, Link, Sending};
 use super::pending::Pending;
 use super::probing::agent_result;
+use proxyhealth_api::ApiError;
 use proxyhealth_api::wire::{AgentResult, MAX_AGENT_BATCH};
 use proxyhealth_core::Proxy;
 use proxyhealth_engine::{CheckResult, EngineOptions, sweep_streaming};
+use std::collections::HashSet;
 use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep_until};
+use uuid::Uuid;
 
 /// Results that make a batch worth sending at once.
 pub const BATCH: usize = 500;
 /// The longest a result waits for its batch to fill before it is sent.
 pub const LINGER: Duration = Duration::from_millis(200);
+/// Batches on their way to the service at once.
+pub const IN_FLIGHT: usize = 4;
 /// Results between the checks and the batches: a bound on what waits there
 /// (the checks pause when it is full, which only happens when this loop is
 /// starved of CPU).
@@ -43,28 +59,49 @@ pub async fn run(
         sweep_streaming(proxies, &options, results).await
     }));
     let mut checking = true;
-    let mut sending: Option<Sending> = None;
+    let mut sending = InFlight::default();
     // when the oldest result not yet on its way must leave: at once for
     // what an outage left over from earlier rounds
     let mut due: Option<Instant> = (!pending.is_empty()).then(Instant::now);
     loop {
         let now = Instant::now();
         let retry = link.retry_at();
-        if sending.is_none() && !pending.is_empty() && retry.is_none_or(|at| at <= now) {
+        // in an outage, one batch tries the service at a time
+        let room = if retry.is_some() {
+            sending.is_empty()
+        } else {
+            sending.len() < IN_FLIGHT
+        };
+        if room && !pending.is_empty() && retry.is_none_or(|at| at <= now) {
             let full = pending.len() >= BATCH;
             if !checking || full || retry.is_some() || due.is_some_and(|due| due <= now) {
-                sending = Some(link.send(pending.take_batch(MAX_AGENT_BATCH)));
-                // what is left has waited long enough: it goes next
-                due = (!pending.is_empty()).then_some(now);
+                // beside a batch on its way, a batch of the usual size: what
+                // is in flight stays a small share of the agent's memory
+                let most = if sending.is_empty() {
+                    MAX_AGENT_BATCH
+                } else {
+                    BATCH
+                };
+                let batch = pending.take_batch_except(most, &sending.proxies);
+                if batch.is_empty() {
+                    // every result waiting is of a proxy on its way: it
+                    // leaves once that batch is answered
+                    due = None;
+                } else {
+                    trace_sent(&batch, pending.len());
+                    sending.send(link, batch);
+                    // what is left has waited long enough: it goes next
+                    due = (!pending.is_empty()).then_some(now);
+                }
             }
         }
-        if !checking && sending.is_none() && (pending.is_empty() || link.retry_at().is_some()) {
+        if !checking && sending.is_empty() && (pending.is_empty() || link.retry_at().is_some()) {
             break;
         }
-        // nothing to wake for while a batch is on its way (its answer
-        // does) or none waits; else the next try of an outage, or when the
-        // oldest waiting result is due
-        let wake = if sending.is_some() || pending.is_empty() {
+        // nothing to wake for while batches fill the room (an answer
+        // does) or none waits; else the next try of an outage, or when
+        // the oldest waiting result is due
+        let wake = if !room || pending.is_empty() {
             None
         } else {
             link.retry_at().or(due)
@@ -80,14 +117,23 @@ pub async fn run(
                 }
                 None => checking = false,
             },
-            (batch, outcome) = async {
-                match sending.as_mut() {
-                    Some(batch) => batch.await,
-                    None => std::future::pending().await,
+            Some((batch, outcome, before_outage)) = sending.answer(), if !sending.is_empty() => {
+                if before_outage && link.retry_at().is_some() {
+                    // sent with the batch whose failure began the outage:
+                    // the same try, so it neither lengthens the pause nor
+                    // ends the outage; what it did not deliver waits
+                    if outcome.as_ref().is_err_and(|err| Failure::of(err) == Failure::Unreachable) {
+                        pending.put_back(batch);
+                    } else {
+                        link.settle(batch, outcome, pending)?;
+                    }
+                } else {
+                    link.settle(batch, outcome, pending)?;
                 }
-            }, if sending.is_some() => {
-                sending = None;
-                link.settle(batch, outcome, pending)?;
+                // what waited behind the batch may leave now
+                if !pending.is_empty() {
+                    due.get_or_insert(Instant::now());
+                }
             }
             () = async {
                 match wake {
@@ -106,6 +152,81 @@ pub async fn run(
         Err(err) => tracing::error!(error = %err, "the round's checks stopped unexpectedly"),
     }
     Ok(())
+}
+
+/// A batch back from the service: the batch, the answer, when it was sent,
+/// and whether the service was answering then.
+type Answered = (Vec<AgentResult>, Result<(), ApiError>, Instant, bool);
+
+/// The batches on their way, and the proxies they carry.
+#[derive(Default)]
+struct InFlight {
+    /// Each call gives back its batch, the answer, when it was sent and
+    /// whether the service was answering then (no outage).
+    calls: JoinSet<Answered>,
+    proxies: HashSet<Uuid>,
+}
+
+impl InFlight {
+    fn len(&self) -> usize {
+        self.calls.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.calls.is_empty()
+    }
+
+    /// Sends `batch` through `link`.
+    fn send(&mut self, link: &Link, batch: Vec<AgentResult>) {
+        self.proxies
+            .extend(batch.iter().map(|result| result.proxy_id));
+        let call: Sending = link.send(batch);
+        let sent = Instant::now();
+        let answering = link.retry_at().is_none();
+        self.calls.spawn(async move {
+            let (batch, outcome) = call.await;
+            (batch, outcome, sent, answering)
+        });
+    }
+
+    /// The next batch answered (in any order), with the answer and whether
+    /// it was sent while the service was answering; `None` when none is on
+    /// its way.
+    async fn answer(&mut self) -> Option<(Vec<AgentResult>, Result<(), ApiError>, bool)> {
+        loop {
+            match self.calls.join_next().await? {
+                Ok((batch, outcome, sent, answering)) => {
+                    for result in &batch {
+                        self.proxies.remove(&result.proxy_id);
+                    }
+                    tracing::debug!(results = batch.len(), took = ?sent.elapsed(), ok = outcome.is_ok(), "batch answered");
+                    return Some((batch, outcome, answering));
+                }
+                // a call that panicked lost its batch: its results are
+                // sent again with the next round's
+                Err(err) => {
+                    tracing::error!(error = %err, "sending a batch stopped unexpectedly");
+                    if self.calls.is_empty() {
+                        self.proxies.clear();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Logs (at debug) a batch leaving: its size, how long ago its oldest
+/// check started, and what stays waiting.
+fn trace_sent(batch: &[AgentResult], waiting: usize) {
+    if let Some(oldest) = batch.iter().map(|result| result.checked_at).min() {
+        let age = time::OffsetDateTime::now_utc() - oldest;
+        tracing::debug!(
+            results = batch.len(),
+            oldest_check_ms = age.whole_milliseconds(),
+            waiting,
+            "batch sent"
+        );
+    }
 }
 
 /// The round's checks, stopped when the round ends early (the service

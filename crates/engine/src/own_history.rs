@@ -6,7 +6,7 @@
 //! each replica vantage) can be read back per place.
 
 use crate::snapshot::Snapshot;
-use crate::vantages::own_reading;
+use crate::vantages::{own_reading, own_status};
 use proxyhealth_core::{CheckRecord, ProxyStatus, VantageHistory, VantageName, VantageTransition};
 use std::sync::Arc;
 
@@ -17,9 +17,12 @@ pub fn own_transition(
     previous: Option<&ProxyStatus>,
     next: &ProxyStatus,
 ) -> Option<VantageTransition> {
-    let before = previous.map(|previous| own_reading(previous, own).status);
+    let before = previous.map(own_status);
+    if before == Some(own_status(next)) {
+        return None;
+    }
     let after = own_reading(next, own);
-    (before != Some(after.status)).then(|| VantageTransition {
+    Some(VantageTransition {
         proxy_id: next.proxy.id,
         vantage: own.clone(),
         at: after.checked_at,

@@ -268,14 +268,17 @@ impl Judge<'_> {
                 vantages: Vec::new(),
             };
         }
-        let mut vantages = Vec::with_capacity(remote.len() + 1);
-        vantages.push(own);
-        vantages.extend(remote.iter().cloned());
         // judged in name order, so the vantages a report names come in the
-        // same order on every replica whichever vantage is its own
-        let mut by_name = vantages.clone();
-        by_name.sort_by(|a, b| a.vantage.cmp(&b.vantage));
-        let verdict = verdict(&by_name, now, self.interval, self.quorum);
+        // same order on every replica whichever vantage is its own (the
+        // book keeps each proxy's readings in name order: the own one goes
+        // in its place, and then first, with nothing copied twice)
+        let place = remote.partition_point(|reading| reading.vantage < own.vantage);
+        let mut vantages = Vec::with_capacity(remote.len() + 1);
+        vantages.extend(remote[..place].iter().cloned());
+        vantages.push(own);
+        vantages.extend(remote[place..].iter().cloned());
+        let verdict = verdict(&vantages, now, self.interval, self.quorum);
+        vantages[..=place].rotate_right(1);
         for reading in &mut vantages {
             reading.stale = verdict.is_stale(&reading.vantage);
         }
@@ -314,15 +317,37 @@ impl Judge<'_> {
         {
             return None;
         }
-        let mut next = status.clone();
-        if next.status != judged.status {
-            next.status_changed_at = now;
-        }
-        next.status = judged.status;
-        next.report = judged.report;
-        next.vantages = judged.vantages;
-        Some(next)
+        // the report and readings are replaced: copying them first is waste
+        Some(ProxyStatus {
+            proxy: status.proxy.clone(),
+            host: status.host.clone(),
+            status: judged.status,
+            last_result: status.last_result,
+            streak: status.streak,
+            report: judged.report,
+            checked_at: status.checked_at,
+            latency: status.latency,
+            status_changed_at: if status.status == judged.status {
+                status.status_changed_at
+            } else {
+                now
+            },
+            history: status.history.clone(),
+            check_seq: status.check_seq,
+            tls_not_after: status.tls_not_after,
+            tls_days_left: status.tls_days_left,
+            vantages: judged.vantages,
+        })
     }
+}
+
+/// The own vantage's status of a proxy, as [`own_reading`] gives it,
+/// without copying the reading.
+pub fn own_status(status: &ProxyStatus) -> Status {
+    status
+        .vantages
+        .first()
+        .map_or(status.status, |own| own.status)
 }
 
 /// The own vantage's reading of a status: the first of its vantages, or,

@@ -40,6 +40,8 @@ pub(crate) enum NotKept {
 struct Taken {
     intake: VantageIntake,
     kept: oneshot::Sender<Result<(), NotKept>>,
+    /// When it was handed over (for the debug log of the time to publish).
+    queued: Instant,
 }
 
 /// The queue to the task that publishes and keeps agents' results. Cheap to
@@ -74,6 +76,7 @@ impl AgentIntake {
                 history,
             },
             kept,
+            queued: Instant::now(),
         };
         if self.queue.send(taken).is_err() {
             return Err(NotKept::Store(StoreError::Unavailable(
@@ -90,6 +93,8 @@ impl AgentIntake {
 
 /// Batches published, waiting for their write, each with who waits for it.
 struct Published {
+    /// When the oldest of its batches was handed over.
+    queued: Instant,
     intakes: Vec<VantageIntake>,
     waiting: Vec<(VantageName, oneshot::Sender<Result<(), NotKept>>)>,
 }
@@ -113,8 +118,9 @@ async fn run(
         last = Some(Instant::now());
         let mut intakes: Vec<VantageIntake> = Vec::new();
         let mut waiting = Vec::new();
+        let queued = first.queued;
         let mut next = Some(first);
-        while let Some(Taken { intake, kept }) = next {
+        while let Some(Taken { intake, kept, .. }) = next {
             waiting.push((intake.vantage.clone(), kept));
             merge(&mut intakes, intake);
             next = batches.try_recv().ok();
@@ -125,8 +131,22 @@ async fn run(
             .collect();
         ids.sort_unstable();
         ids.dedup();
+        let results = ids.len();
+        let publishing = Instant::now();
         engine.publish_vantage_results(ids).await;
-        if published.send(Published { intakes, waiting }).is_err() {
+        tracing::debug!(
+            batches = waiting.len(),
+            results,
+            waited = ?publishing.duration_since(queued),
+            took = ?publishing.elapsed(),
+            "agents' results published"
+        );
+        let handed = Published {
+            queued,
+            intakes,
+            waiting,
+        };
+        if published.send(handed).is_err() {
             // the writer is gone: the service is stopping, and the callers
             // are told so when their answers are dropped
             return;
@@ -143,6 +163,7 @@ async fn keep_in_order(
 ) {
     while let Some(first) = published.recv().await {
         let Published {
+            queued,
             mut intakes,
             mut waiting,
         } = first;
@@ -152,10 +173,18 @@ async fn keep_in_order(
                 merge(&mut intakes, intake);
             }
         }
+        let writing = Instant::now();
         let outcome = match store.vantages() {
             Some(vantages) => vantages.keep_intakes(&intakes).await,
             None => Ok(Vec::new()),
         };
+        tracing::debug!(
+            batches = waiting.len(),
+            results = intakes.iter().map(|i| i.readings.len()).sum::<usize>(),
+            waited = ?writing.duration_since(queued),
+            took = ?writing.elapsed(),
+            "agents' results kept"
+        );
         if let Err(err) = &outcome {
             tracing::warn!(error = %err, batches = waiting.len(), "keeping agents' results failed");
         }
