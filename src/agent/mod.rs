@@ -22,12 +22,13 @@ use crate::exit::usage;
 use crate::shutdown::Signals;
 use link::Link;
 use pending::Pending;
-use probing::{ProbePlan, proxy_row};
+use probing::{ProbePlan, proxy_row, rows_match};
 use proxyhealth_api::wire::AgentAssignment;
 use proxyhealth_api::{AgentIdentity, ApiClient};
-use proxyhealth_core::{Status, redact_url};
+use proxyhealth_core::{Proxy, Status, redact_url};
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::{Instant, sleep_until};
 use uuid::Uuid;
@@ -61,7 +62,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         pending: Pending::default(),
         plan: None,
         source: args.source_address,
-        assigned: None,
+        rows: None,
         seen: HashMap::new(),
     };
     let outcome = tokio::select! {
@@ -109,8 +110,10 @@ struct Agent {
     plan: Option<ProbePlan>,
     /// `--source-address`.
     source: Option<IpAddr>,
-    /// The proxies of the newest assignment; `None` before the first.
-    assigned: Option<HashSet<Uuid>>,
+    /// The proxies of the newest assignment as the rows every sweep checks,
+    /// made when the assignment changes (not per sweep), and the only copy
+    /// the agent keeps of them; `None` before the first.
+    rows: Option<Arc<[Proxy]>>,
     /// Each assigned proxy's status in the previous sweep, to log changes.
     seen: HashMap<Uuid, Status>,
 }
@@ -120,14 +123,15 @@ impl Agent {
     /// they come, waits for the interval (trying again to send in an
     /// outage), and again; ends only when the service refuses the agent.
     async fn run(&mut self) -> anyhow::Result<()> {
-        let mut assignment = self.first_assignment().await?;
+        let first = self.first_assignment().await?;
+        let mut interval = self.adopt(first)?;
         loop {
             let started = Instant::now();
-            let interval = self.adopt(&assignment)?;
-            self.sweep(&assignment).await?;
+            self.sweep().await?;
             self.wait_sending(started + interval).await?;
+            // in an outage the last assignment's rows and settings stay
             if let Some(newer) = self.link.assignment(self.pending.len()).await? {
-                assignment = newer;
+                interval = self.adopt(newer)?;
             }
         }
     }
@@ -146,13 +150,14 @@ impl Agent {
         }
     }
 
-    /// Takes `assignment`'s probe settings (when they changed) and proxies;
-    /// gives the time to the next sweep.
-    fn adopt(&mut self, assignment: &AgentAssignment) -> anyhow::Result<Duration> {
+    /// Takes `assignment`'s probe settings and proxies (each only when it
+    /// changed; the assignment itself is not kept); gives the time to the
+    /// next sweep.
+    fn adopt(&mut self, assignment: AgentAssignment) -> anyhow::Result<Duration> {
         let plan = match self.plan.take() {
             Some(plan) if plan.settings == assignment.probe => plan,
             previous => {
-                let plan = ProbePlan::new(assignment.probe.clone(), self.source)?;
+                let plan = ProbePlan::new(assignment.probe, self.source)?;
                 tracing::info!(
                     vantage = %assignment.vantage,
                     interval = %humantime::format_duration(plan.interval()),
@@ -165,17 +170,21 @@ impl Agent {
         };
         let interval = plan.interval();
         self.plan = Some(plan);
-        let assigned: HashSet<Uuid> = assignment.proxies.iter().map(|p| p.id).collect();
-        if self.assigned.as_ref() != Some(&assigned) {
+        if self
+            .rows
+            .as_ref()
+            .is_none_or(|rows| !rows_match(rows, &assignment.proxies))
+        {
             tracing::info!(
                 vantage = %assignment.vantage,
-                proxies = assigned.len(),
+                proxies = assignment.proxies.len(),
                 agents = assignment.agents,
                 "assignment"
             );
+            let assigned: HashSet<Uuid> = assignment.proxies.iter().map(|p| p.id).collect();
             self.seen.retain(|id, _| assigned.contains(id));
             self.pending.retain_assigned(&assigned);
-            self.assigned = Some(assigned);
+            self.rows = Some(assignment.proxies.iter().map(proxy_row).collect());
         }
         Ok(interval)
     }
@@ -183,26 +192,21 @@ impl Agent {
     /// Checks every assigned proxy once, sending the results as they come
     /// (what the service did not take yet stays in `pending`). Fails only
     /// when the service refuses the agent.
-    async fn sweep(&mut self, assignment: &AgentAssignment) -> anyhow::Result<()> {
+    async fn sweep(&mut self) -> anyhow::Result<()> {
         let Agent {
             link,
             pending,
             plan: Some(plan),
+            rows: Some(rows),
             seen,
             ..
         } = self
         else {
             return Ok(());
         };
-        let names: HashMap<Uuid, &str> = assignment
-            .proxies
-            .iter()
-            .map(|p| (p.id, p.name.as_str()))
-            .collect();
-        let proxies = assignment.proxies.iter().map(proxy_row).collect();
         let started = Instant::now();
         let mut counts = [0_usize; 3];
-        round::run(proxies, &plan.options, link, pending, |result| {
+        round::run(Arc::clone(rows), &plan.options, link, pending, |name, result| {
             counts[match result.status {
                 Status::Ok => 0,
                 Status::Unhealthy => 1,
@@ -214,7 +218,7 @@ impl Agent {
                 None => {}
                 Some(previous) if previous == result.status => {}
                 Some(previous) => tracing::info!(
-                    proxy = names.get(&result.proxy_id).copied().unwrap_or_default(),
+                    proxy = name,
                     proxy_id = %result.proxy_id,
                     from = %previous,
                     to = %result.status,

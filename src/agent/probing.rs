@@ -90,13 +90,14 @@ fn private_file(text: &str) -> anyhow::Result<tempfile::NamedTempFile> {
     Ok(file)
 }
 
-/// The row the engine checks for one assigned proxy.
+/// The row the engine checks for one assigned proxy (its name for the
+/// logs; nothing the checks do not read, as a display name).
 pub fn proxy_row(assigned: &AssignedProxy) -> Proxy {
     let now = OffsetDateTime::now_utc();
     Proxy {
         id: assigned.id,
         name: assigned.name.clone(),
-        display_name: assigned.name.clone(),
+        display_name: String::new(),
         icon: String::new(),
         url: assigned.url.clone(),
         wildcard_hostname: String::new(),
@@ -109,6 +110,16 @@ pub fn proxy_row(assigned: &AssignedProxy) -> Proxy {
         derp_only: false,
         version: String::new(),
     }
+}
+
+/// Whether `rows` are the rows of `assigned`, in order: the same proxies
+/// under the same names at the same URLs (a proxy that registered a new URL
+/// is checked at it from the next sweep on).
+pub fn rows_match(rows: &[Proxy], assigned: &[AssignedProxy]) -> bool {
+    rows.len() == assigned.len()
+        && rows.iter().zip(assigned).all(|(row, proxy)| {
+            row.id == proxy.id && row.name == proxy.name && row.url == proxy.url
+        })
 }
 
 /// The result the service takes for one check; `None` for a check that
@@ -239,6 +250,37 @@ mod tests {
         assert_eq!(result.latency_ms, Some(12));
         assert_eq!(result.checked_at, OffsetDateTime::UNIX_EPOCH);
         assert_eq!(result.report.errors, vec!["boom".to_owned()]);
+    }
+
+    fn assigned(name: &str, url: &str) -> AssignedProxy {
+        AssignedProxy {
+            id: Uuid::new_v4(),
+            name: name.to_owned(),
+            url: url.to_owned(),
+        }
+    }
+
+    #[test]
+    fn rows_are_made_again_when_a_proxy_moves_is_renamed_or_leaves() {
+        let assignment = vec![
+            assigned("eu-west", "http://127.0.0.1:1"),
+            assigned("ap-south", "http://127.0.0.1:2"),
+        ];
+        let rows: Vec<Proxy> = assignment.iter().map(proxy_row).collect();
+        assert!(rows_match(&rows, &assignment), "the same assignment");
+
+        let mut moved = assignment.clone();
+        moved[1].url = "http://127.0.0.1:3".to_owned();
+        assert!(!rows_match(&rows, &moved), "a new URL is checked at once");
+
+        let mut renamed = assignment.clone();
+        renamed[0].name = "eu-central".to_owned();
+        assert!(!rows_match(&rows, &renamed), "a new name is logged");
+
+        assert!(!rows_match(&rows, &assignment[..1]), "a proxy left");
+        let mut replaced = assignment.clone();
+        replaced[0].id = Uuid::new_v4();
+        assert!(!rows_match(&rows, &replaced), "another proxy");
     }
 
     #[test]

@@ -14,7 +14,11 @@
 //! in [`Pending`] (the newest per proxy), so a slow or absent service costs
 //! memory for at most one result per assigned proxy and the batches on
 //! their way (one of at most [`MAX_AGENT_BATCH`], the others of at most
-//! [`BATCH`]), never more.
+//! [`BATCH`]), never more. While the service answers, the round reads no
+//! more checks once [`HOLD`] results wait: a service slower than the checks
+//! then slows the checks (each keeps its own start as its time) instead of
+//! filling [`Pending`] with the whole round, so the agent's peak memory is
+//! its batches', not its fleet's.
 
 use super::link::{Failure, Link, Sending};
 use super::pending::Pending;
@@ -24,6 +28,7 @@ use proxyhealth_api::wire::{AgentResult, MAX_AGENT_BATCH};
 use proxyhealth_core::Proxy;
 use proxyhealth_engine::{CheckResult, EngineOptions, sweep_streaming};
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -40,18 +45,29 @@ pub const IN_FLIGHT: usize = 4;
 /// (the checks pause when it is full, which only happens when this loop is
 /// starved of CPU).
 const CHANNEL: usize = 256;
+/// Results waiting (not on their way) above which the round reads no more
+/// checks while the service answers: a whole batch for the next send.
+pub const HOLD: usize = MAX_AGENT_BATCH;
+
+/// Whether the round reads the next check when `waiting` results wait and
+/// the service is away (`outage`) or not: in an outage always (the newest
+/// result per proxy is kept, at most one per proxy), else only below
+/// [`HOLD`] (the batch on its way and the next one are enough to hold).
+pub fn reads_checks(waiting: usize, outage: bool) -> bool {
+    outage || waiting < HOLD
+}
 
 /// Checks `proxies` once with `options`, sending results as described in
-/// the module docs; `seen` is called with each result as it comes (to log
-/// changes). Returns when every check has ended and every result was sent,
-/// or is kept in `pending` because the service is away. Fails only when
-/// the service refuses the agent.
+/// the module docs; `seen` is called with each result and its proxy's name
+/// as it comes (to log changes). Returns when every check has ended and
+/// every result was sent, or is kept in `pending` because the service is
+/// away. Fails only when the service refuses the agent.
 pub async fn run(
-    proxies: Vec<Proxy>,
+    proxies: Arc<[Proxy]>,
     options: &EngineOptions,
     link: &mut Link,
     pending: &mut Pending,
-    mut seen: impl FnMut(&AgentResult),
+    mut seen: impl FnMut(&str, &AgentResult),
 ) -> anyhow::Result<()> {
     let (results, mut checks) = mpsc::channel::<CheckResult>(CHANNEL);
     let options = options.clone();
@@ -106,11 +122,13 @@ pub async fn run(
         } else {
             link.retry_at().or(due)
         };
+        let reading = checking && reads_checks(pending.len(), link.retry_at().is_some());
         tokio::select! {
-            check = checks.recv(), if checking => match check {
-                Some(check) => {
+            check = checks.recv(), if reading => match check {
+                Some(mut check) => {
+                    let name = std::mem::take(&mut check.proxy.name);
                     if let Some(result) = agent_result(check) {
-                        seen(&result);
+                        seen(&name, &result);
                         due.get_or_insert(Instant::now() + LINGER);
                         pending.keep(result);
                     }
@@ -236,5 +254,26 @@ struct Checks(tokio::task::JoinHandle<Result<(), proxyhealth_engine::EngineError
 impl Drop for Checks {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn while_the_service_answers_the_checks_wait_once_a_batch_waits() {
+        assert!(reads_checks(0, false));
+        assert!(reads_checks(HOLD - 1, false));
+        assert!(
+            !reads_checks(HOLD, false),
+            "a batch's worth waiting: the next check waits for it to leave"
+        );
+    }
+
+    #[test]
+    fn in_an_outage_the_checks_never_wait_for_the_service() {
+        assert!(reads_checks(HOLD, true));
+        assert!(reads_checks(10 * HOLD, true));
     }
 }

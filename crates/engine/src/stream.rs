@@ -27,18 +27,22 @@ use tokio::task::JoinSet;
 /// (those in flight end first). Returns when every check has ended and been
 /// sent, or the receiver is gone; fails only when the HTTP client cannot be
 /// built (then nothing was sent).
+///
+/// `proxies` is shared, not copied: a caller that checks the same list
+/// every round (an agent) keeps one copy of it, and the workers share one
+/// copy of `options`.
 pub async fn sweep_streaming(
-    proxies: Vec<Proxy>,
+    proxies: Arc<[Proxy]>,
     options: &EngineOptions,
     results: mpsc::Sender<CheckResult>,
 ) -> Result<(), EngineError> {
     let prober = Prober::new(options)?;
-    let proxies = Arc::new(proxies);
+    let options = Arc::new(options.clone());
     let cursor = Arc::new(AtomicUsize::new(0));
     let workers = options.parallelism.max(1).min(proxies.len());
     let mut tasks = JoinSet::new();
     for _ in 0..workers {
-        let (prober, options, results) = (prober.clone(), options.clone(), results.clone());
+        let (prober, options, results) = (prober.clone(), Arc::clone(&options), results.clone());
         let (proxies, cursor) = (Arc::clone(&proxies), Arc::clone(&cursor));
         tasks.spawn(async move {
             // each worker reads every answer into the same buffer

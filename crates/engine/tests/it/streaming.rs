@@ -43,7 +43,8 @@ async fn a_streamed_sweep_hands_each_result_on_as_its_check_ends_stamped_with_it
     };
     let (sender, mut results) = mpsc::channel::<CheckResult>(4);
     let started = OffsetDateTime::now_utc();
-    let sweep = tokio::spawn(async move { sweep_streaming(proxies, &options, sender).await });
+    let sweep =
+        tokio::spawn(async move { sweep_streaming(proxies.into(), &options, sender).await });
 
     let one = results.recv().await.expect("first's result");
     assert_eq!(one.proxy.name, "first");
