@@ -43,8 +43,7 @@ impl Pending {
     /// Takes out at most `max` results, to send as one batch; a batch the
     /// service did not get goes back with [`Pending::put_back`].
     pub fn take_batch(&mut self, max: usize) -> Vec<AgentResult> {
-        let ids: Vec<Uuid> = self.newest.keys().take(max).copied().collect();
-        ids.iter().filter_map(|id| self.newest.remove(id)).collect()
+        self.take_batch_except(max, &HashSet::new())
     }
 
     /// Takes out at most `max` results, as [`Pending::take_batch`], but none
@@ -52,9 +51,6 @@ impl Pending {
     /// wait until it is answered, so no two batches on their way carry the
     /// same proxy.
     pub fn take_batch_except(&mut self, max: usize, held: &HashSet<Uuid>) -> Vec<AgentResult> {
-        if held.is_empty() {
-            return self.take_batch(max);
-        }
         let ids: Vec<Uuid> = self
             .newest
             .keys()

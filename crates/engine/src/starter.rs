@@ -203,6 +203,7 @@ pub(crate) fn spawn(
 
 /// One starter's part of a sweep: every `step`-th position of the order from
 /// `first`, handed on `batch` tickets at a time.
+#[derive(Clone)]
 struct Share {
     proxies: Arc<Vec<Proxy>>,
     order: Option<Arc<Vec<usize>>>,
@@ -225,14 +226,7 @@ impl Share {
 /// Starts the checks of `share` on a thread of its own, or has a task hand
 /// them on unstarted when no thread can be made.
 fn spawn_starter(prober: Prober, share: Share, batches: mpsc::Sender<Vec<Ticket>>) {
-    let fallback = (
-        Arc::clone(&share.proxies),
-        share.order.clone(),
-        share.first,
-        share.step,
-        share.batch,
-        batches.clone(),
-    );
+    let fallback = (share.clone(), batches.clone());
     // The runtime's clock, for the starts' times (paused in tests).
     let runtime = tokio::runtime::Handle::try_current().ok();
     let thread = std::thread::Builder::new()
@@ -262,14 +256,7 @@ fn spawn_starter(prober: Prober, share: Share, batches: mpsc::Sender<Vec<Ticket>
             error = %err,
             "could not start a sweep's starter thread: each worker starts its share of the checks"
         );
-        let (proxies, order, first, step, batch, batches) = fallback;
-        let share = Share {
-            proxies,
-            order,
-            first,
-            step,
-            batch,
-        };
+        let (share, batches) = fallback;
         tokio::spawn(async move {
             for index in share.indices() {
                 let ticket = Ticket {
