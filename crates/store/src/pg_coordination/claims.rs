@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use proxyhealth_core::{Status, Transition};
-use sqlx::Row;
+use sqlx::{Connection, Row};
 use uuid::Uuid;
 
 use super::{PgCoordination, millis, status_of};
@@ -168,6 +168,12 @@ impl Claims for PgCoordination {
         .await?;
         let rollups = journal::postgres::stage(&mut tx, &self.journal, &cache, &batch).await?;
         journal::postgres::record_in(&mut tx, &self.journal, &rollups, batch.transitions).await?;
+        // The batch went out as one message holding every result with its
+        // history (megabytes for a thousand results), and a connection keeps
+        // its write buffer at the largest message it sent: left so, every
+        // pooled connection would hold the largest batch it ever wrote, and
+        // the service's memory would creep up as batches and histories grow.
+        tx.shrink_buffers();
         tx.commit().await.map_err(db_err)?;
         cache.apply(rollups);
         Ok(writes

@@ -244,6 +244,62 @@ async fn a_stored_result_of_another_version_is_skipped_and_its_status_read_as_no
 }
 
 #[tokio::test]
+async fn one_connection_writes_a_batch_of_megabytes_then_the_next_batch() {
+    // one connection, so the second batch goes where the first one went,
+    // after that connection gave back the room the first one took
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let options = OpenOptions {
+        max_connections: 1,
+        ..OpenOptions::default()
+    };
+    let store = PgStore::open(&db.url, &options).await.expect("open");
+    let coord = store
+        .coordination_with(CoordinationSettings::default())
+        .expect("coordination");
+    let proxies = create_proxies(&store, 300).await;
+    coord.ensure_checks().await.expect("check rows");
+    let by_id: HashMap<Uuid, &Proxy> = proxies.iter().map(|p| (p.id, p)).collect();
+    let owner = Uuid::new_v4();
+    let write = |claim: &Claim, message: String| {
+        let mut write = write_for(by_id[&claim.proxy_id], claim, Status::Ok, Duration::ZERO);
+        write.message = message;
+        write
+    };
+
+    let claims = coord.claim_due(owner, 300, LEASE).await.expect("claim");
+    let large: Vec<ResultWrite> = claims.iter().map(|c| write(c, "x".repeat(8_000))).collect();
+    let outcomes = coord.write_results(large).await.expect("a 2.4 MB batch");
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, WriteOutcome::Accepted { .. }))
+    );
+
+    let claims = coord
+        .claim_due(owner, 300, LEASE)
+        .await
+        .expect("claim again");
+    assert_eq!(claims.len(), 300);
+    let small: Vec<ResultWrite> = claims.iter().map(|c| write(c, "ok".into())).collect();
+    let outcomes = coord.write_results(small).await.expect("the next batch");
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, WriteOutcome::Accepted { .. }))
+    );
+    let observed = coord
+        .observations(proxies[0].id)
+        .await
+        .expect("observations");
+    assert_eq!(observed.len(), 1);
+    assert_eq!(observed[0].message, "ok");
+    store.close().await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
 async fn the_listener_pings_itself_when_idle_and_stays_connected() {
     let Some(db) = TestDb::create().await else {
         return;
