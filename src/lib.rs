@@ -30,7 +30,8 @@ const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(1);
 /// thread each allocation is freed by the thread that made it, so the
 /// allocator keeps one thread's pages instead of each thread's share of
 /// every sweep: the agent's peak memory, its resource target, falls by
-/// about a sixth (bench/RESULTS.md, section 12).
+/// about a sixth (bench/RESULTS.md, section 12). Its calls to the service
+/// run on a thread of their own (`agent::calls`), which allocates little.
 fn worker_threads(command: &cli::Command) -> Option<usize> {
     match command {
         cli::Command::Agent(_) => Some(1),

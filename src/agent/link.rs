@@ -8,6 +8,7 @@
 //! ends the agent with the service's reason in words. Any other refusal of
 //! a batch drops it, logged: sending it again would be refused again.
 
+use super::calls::CallThread;
 use super::pending::Pending;
 use proxyhealth_api::wire::{AgentAssignment, AgentResult, AgentResultsRequest, MAX_AGENT_BATCH};
 use proxyhealth_api::{AgentIdentity, ApiClient, ApiError};
@@ -97,16 +98,20 @@ pub struct Link {
     api: ApiClient,
     identity: AgentIdentity,
     outage: Option<Outage>,
+    /// Where the calls run, apart from the checks.
+    calls: CallThread,
 }
 
 impl Link {
-    /// A link through `api`, naming the agent as `identity`.
-    pub fn new(api: ApiClient, identity: AgentIdentity) -> Link {
-        Link {
+    /// A link through `api`, naming the agent as `identity`, its calls on
+    /// a thread of their own. Fails only when the system refuses a thread.
+    pub fn new(api: ApiClient, identity: AgentIdentity) -> std::io::Result<Link> {
+        Ok(Link {
             api,
             identity,
             outage: None,
-        }
+            calls: CallThread::start()?,
+        })
     }
 
     /// When to try again in an outage (the pause after the last failure);
@@ -119,7 +124,11 @@ impl Link {
     /// results are kept meanwhile). Fails when the service refuses the
     /// agent, or refuses to assign it anything.
     pub async fn assignment(&mut self, waiting: usize) -> anyhow::Result<Option<AgentAssignment>> {
-        match self.api.agent_assignment(&self.identity).await {
+        let (api, identity) = (self.api.clone(), self.identity.clone());
+        let call = self
+            .calls
+            .run(async move { api.agent_assignment(&identity).await });
+        match call.await {
             Ok(answer) => {
                 self.answered(waiting);
                 Ok(Some(answer.value))
@@ -157,14 +166,14 @@ impl Link {
     /// [`Link::settle`].
     pub fn send(&self, results: Vec<AgentResult>) -> Sending {
         let (api, identity) = (self.api.clone(), self.identity.clone());
-        Box::pin(async move {
+        Box::pin(self.calls.run(async move {
             let request = AgentResultsRequest { results };
             let outcome = api
                 .send_agent_results(&identity, &request)
                 .await
                 .map(|_| ());
             (request.results, outcome)
-        })
+        }))
     }
 
     /// What the service's answer to a batch means: taken (or refused in
@@ -341,7 +350,7 @@ mod tests {
             id: "a".to_owned(),
             version: "v".to_owned(),
         };
-        let mut link = Link::new(api, identity);
+        let mut link = Link::new(api, identity).expect("a call thread");
         assert!(link.retry_at().is_none());
         let err = answered(503, "");
         let mut pauses = Vec::new();

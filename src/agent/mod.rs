@@ -9,9 +9,11 @@
 //! - [`probing`]: the probe settings as the engine's options, the assigned
 //!   proxies as rows, a check as the result the service takes;
 //! - [`pending`]: the results not yet taken, the newest per proxy;
+//! - [`calls`]: the thread the calls to the service run on;
 //! - [`link`]: the calls to the service, outages and refusals;
 //! - [`round`]: one round of checks, its results sent as they come.
 
+mod calls;
 mod link;
 mod pending;
 mod probing;
@@ -20,6 +22,7 @@ mod round;
 use crate::cli::AgentArgs;
 use crate::exit::usage;
 use crate::shutdown::Signals;
+use anyhow::Context as _;
 use link::Link;
 use pending::Pending;
 use probing::{ProbePlan, proxy_row, rows_match};
@@ -58,7 +61,7 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         version: env!("CARGO_PKG_VERSION").to_owned(),
     };
     let mut agent = Agent {
-        link: Link::new(api, identity),
+        link: Link::new(api, identity).context("start the thread of the calls to the service")?,
         pending: Pending::default(),
         plan: None,
         source: args.source_address,

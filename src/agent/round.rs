@@ -3,22 +3,25 @@
 //! round goes on, in batches that leave when [`BATCH`] results wait or when
 //! the oldest has waited [`LINGER`], whichever comes first.
 //!
-//! Up to [`IN_FLIGHT`] batches are on their way at once: the service
-//! answers a batch only once it has kept it (so an answered batch survives a
-//! restart), and that write can wait behind the service's own history
-//! writes; with one batch at a time every result checked meanwhile would
-//! wait for it too, though the service serves a batch as soon as it arrives.
-//! A proxy is in at most one batch on its way, so batches that overtake one
-//! another never carry two results of one proxy (the service would refuse
-//! the older as such). The checks go on meanwhile and what they find waits
-//! in [`Pending`] (the newest per proxy), so a slow or absent service costs
-//! memory for at most one result per assigned proxy and the batches on
-//! their way (one of at most [`MAX_AGENT_BATCH`], the others of at most
-//! [`BATCH`]), never more. While the service answers, the round reads no
-//! more checks once [`HOLD`] results wait: a service slower than the checks
-//! then slows the checks (each keeps its own start as its time) instead of
-//! filling [`Pending`] with the whole round, so the agent's peak memory is
-//! its batches', not its fleet's.
+//! Batches carrying up to [`ON_THEIR_WAY`] results are on their way at once:
+//! the service serves a batch as soon as it arrives but answers it only once
+//! it has kept it (so an answered batch survives a restart), and that write
+//! can wait behind the service's own history writes. A batch leaves as soon
+//! as it is full, whatever the batches before it still wait for: with a
+//! handful of batches at a time, every result checked meanwhile waited for
+//! the service's writes before it could even leave, and that wait, not the
+//! trip, was most of the time from a check to its result served. The bound
+//! is on results, not batches, since results are what the agent holds until
+//! they are answered. A proxy is in at most one batch on its way, so
+//! batches that overtake one another never carry two results of one proxy
+//! (the service would refuse the older as such). The checks go on meanwhile
+//! and what they find waits in [`Pending`] (the newest per proxy), so a slow
+//! or absent service costs memory for at most one result per assigned proxy
+//! and the results on their way, never more. While the service answers, the
+//! round reads no more checks once [`HOLD`] results wait: a service slower
+//! than the checks then slows the checks (each keeps its own start as its
+//! time) instead of filling [`Pending`] with the whole round, so the agent's
+//! peak memory is its batches', not its fleet's.
 
 use super::link::{Failure, Link, Sending};
 use super::pending::Pending;
@@ -39,8 +42,11 @@ use uuid::Uuid;
 pub const BATCH: usize = 500;
 /// The longest a result waits for its batch to fill before it is sent.
 pub const LINGER: Duration = Duration::from_millis(200);
-/// Batches on their way to the service at once.
-pub const IN_FLIGHT: usize = 4;
+/// Results on their way to the service at once (in batches of at most
+/// [`BATCH`], beside a first one of at most [`MAX_AGENT_BATCH`]): a few
+/// hundred KiB of results, and more than a round of 10,000 proxies sends
+/// while the service's slowest writes of the bench run (about a second).
+pub const ON_THEIR_WAY: usize = 8_000;
 /// Results between the checks and the batches: a bound on what waits there
 /// (the checks pause when it is full, which only happens when this loop is
 /// starved of CPU).
@@ -48,6 +54,19 @@ const CHANNEL: usize = 256;
 /// Results waiting (not on their way) above which the round reads no more
 /// checks while the service answers: a whole batch for the next send.
 pub const HOLD: usize = MAX_AGENT_BATCH;
+
+/// Whether another batch may leave while `on_their_way` results are on
+/// their way and the service is away (`outage`) or not: in an outage one
+/// batch tries the service at a time; else while a batch of the usual size
+/// fits under [`ON_THEIR_WAY`] (the first may be larger, to catch up after
+/// an outage).
+pub fn sends_another(on_their_way: usize, outage: bool) -> bool {
+    if outage {
+        on_their_way == 0
+    } else {
+        on_their_way == 0 || on_their_way + BATCH <= ON_THEIR_WAY
+    }
+}
 
 /// Whether the round reads the next check when `waiting` results wait and
 /// the service is away (`outage`) or not: in an outage always (the newest
@@ -82,12 +101,7 @@ pub async fn run(
     loop {
         let now = Instant::now();
         let retry = link.retry_at();
-        // in an outage, one batch tries the service at a time
-        let room = if retry.is_some() {
-            sending.is_empty()
-        } else {
-            sending.len() < IN_FLIGHT
-        };
+        let room = sends_another(sending.results(), retry.is_some());
         if room && !pending.is_empty() && retry.is_none_or(|at| at <= now) {
             let full = pending.len() >= BATCH;
             if !checking || full || retry.is_some() || due.is_some_and(|due| due <= now) {
@@ -186,8 +200,9 @@ struct InFlight {
 }
 
 impl InFlight {
-    fn len(&self) -> usize {
-        self.calls.len()
+    /// Results on their way (each of its own proxy).
+    fn results(&self) -> usize {
+        self.proxies.len()
     }
 
     fn is_empty(&self) -> bool {
@@ -233,14 +248,17 @@ impl InFlight {
     }
 }
 
-/// Logs (at debug) a batch leaving: its size, how long ago its oldest
-/// check started, and what stays waiting.
+/// Logs (at debug) a batch leaving: its size, how long ago its oldest and
+/// its newest check started, and what stays waiting.
 fn trace_sent(batch: &[AgentResult], waiting: usize) {
-    if let Some(oldest) = batch.iter().map(|result| result.checked_at).min() {
-        let age = time::OffsetDateTime::now_utc() - oldest;
+    let oldest = batch.iter().map(|result| result.checked_at).min();
+    let newest = batch.iter().map(|result| result.checked_at).max();
+    if let (Some(oldest), Some(newest)) = (oldest, newest) {
+        let now = time::OffsetDateTime::now_utc();
         tracing::debug!(
             results = batch.len(),
-            oldest_check_ms = age.whole_milliseconds(),
+            oldest_check_ms = (now - oldest).whole_milliseconds(),
+            newest_check_ms = (now - newest).whole_milliseconds(),
             waiting,
             "batch sent"
         );
@@ -269,6 +287,25 @@ mod tests {
             !reads_checks(HOLD, false),
             "a batch's worth waiting: the next check waits for it to leave"
         );
+    }
+
+    #[test]
+    fn batches_leave_while_their_results_fit_on_the_way_whatever_the_batches_before_await() {
+        assert!(sends_another(0, false));
+        assert!(
+            sends_another(ON_THEIR_WAY - BATCH, false),
+            "many batches on their way, room for one more"
+        );
+        assert!(
+            !sends_another(ON_THEIR_WAY - BATCH + 1, false),
+            "a batch of the usual size would not fit"
+        );
+    }
+
+    #[test]
+    fn in_an_outage_one_batch_tries_the_service_at_a_time() {
+        assert!(sends_another(0, true));
+        assert!(!sends_another(1, true));
     }
 
     #[test]

@@ -236,6 +236,7 @@ async fn results_inner(parts: Parts<'_>, req: Request) -> Result<AgentResultsRes
         counters,
         intake: kept,
     } = parts;
+    let started = std::time::Instant::now();
     let ip = client_ip(&req);
     let caller = caller(auth, store, roster, req.headers(), ip).await?;
     let vantage = caller.vantage.name.clone();
@@ -288,6 +289,22 @@ async fn results_inner(parts: Parts<'_>, req: Request) -> Result<AgentResultsRes
     }
     drop(snapshot);
     let oldest = checks.iter().map(|check| check.checked_at).min();
+    if tracing::enabled!(tracing::Level::DEBUG)
+        && let Some(newest) = checks.iter().map(|check| check.checked_at).max()
+        && let Some(oldest) = oldest
+    {
+        // with the agent's "batch sent", where a result's time goes before
+        // it is served: the trip, reading the batch, then the publication
+        let now = OffsetDateTime::now_utc();
+        tracing::debug!(
+            vantage = %vantage,
+            results = checks.len(),
+            oldest_check_ms = (now - oldest).whole_milliseconds(),
+            newest_check_ms = (now - newest).whole_milliseconds(),
+            read = ?started.elapsed(),
+            "agent results arrived"
+        );
+    }
     let ids: Vec<Uuid> = checks.iter().map(|check| check.proxy_id).collect();
     // the refusals are decided now; the publication and the write are
     // shared with the other batches of a short period
