@@ -215,7 +215,7 @@ mod tests {
     async fn the_server_serves_a_flag_as_svg_and_nothing_else() {
         let stop = CancellationToken::new();
         let server = IconServer::start(stop.clone()).await.expect("start");
-        let client = reqwest::Client::new();
+        let client = proxyhealth_api::http::client();
         let ok = client.get(server.url("jp")).send().await.expect("get jp");
         assert_eq!(ok.status(), 200);
         assert_eq!(

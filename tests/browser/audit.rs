@@ -77,7 +77,7 @@ async fn an_admin_sees_the_audit_log_as_text_and_a_viewer_does_not() {
             .value
             .value;
         let markup_path: String = url::form_urlencoded::byte_serialize(MARKUP.as_bytes()).collect();
-        let gone = reqwest::Client::new()
+        let gone = proxyhealth_api::http::client()
             .delete(format!(
                 "{base}/api/v2/workspaceproxies/{}",
                 markup_path.replace('+', "%20")

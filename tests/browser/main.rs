@@ -824,7 +824,7 @@ async fn the_demo_stops_on_sigterm_and_leaves_nothing_behind() {
                 .all(|line| line.starts_with("http://127.0.0.1:")),
             "targets are on loopback:\n{targets}"
         );
-        let http = reqwest::Client::builder()
+        let http = proxyhealth_api::http::client_builder()
             .no_proxy()
             .build()
             .expect("client");

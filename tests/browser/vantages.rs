@@ -219,7 +219,7 @@ impl Drop for Sending {
 /// share), sends its stale readings once, then every [`SEND_EVERY`] the rest
 /// of [`SEEN`], checked just now, until aborted.
 async fn start_agents(demo: &Demo, agents: &[Agent], ids: &HashMap<String, String>) -> Sending {
-    let http = reqwest::Client::builder()
+    let http = proxyhealth_api::http::client_builder()
         .no_proxy()
         .build()
         .expect("client");

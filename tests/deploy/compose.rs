@@ -529,7 +529,9 @@ async fn a_replica_cut_off_from_postgresql_goes_stale_writes_nothing_late_and_co
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let metrics = reqwest::get(format!("{}/metrics", stack.address("proxyhealth-3")))
+    let metrics = proxyhealth_api::http::client()
+        .get(format!("{}/metrics", stack.address("proxyhealth-3")))
+        .send()
         .await
         .expect("metrics")
         .text()

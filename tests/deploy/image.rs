@@ -49,7 +49,7 @@ fn start(cleanup: &mut Cleanup, extra: &[&str]) -> (String, String) {
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    proxyhealth_api::http::client_builder()
         .timeout(Duration::from_secs(5))
         .build()
         .expect("an HTTP client")

@@ -260,7 +260,7 @@ fn every_route_docs_api_names_is_served() {
             .expect("create a proxy");
         }
         let placeholder = Regex::new(r"\{[^}]*\}").expect("regex");
-        let client = reqwest::Client::new();
+        let client = proxyhealth_api::http::client();
         let mut unserved = Vec::new();
         // DELETE last, on a proxy of its own.
         let mut ordered: Vec<_> = routes.iter().collect();

@@ -12,7 +12,7 @@ fn request(method: reqwest::Method, url: &str, token: &str) -> (u16, String) {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let response = reqwest::Client::new()
+        let response = proxyhealth_api::http::client()
             .request(method, url)
             .bearer_auth(token)
             .send()
@@ -122,7 +122,9 @@ async fn a_scrape_with_every_per_proxy_series_passes_promtool_check_metrics() {
         .await
         .expect("take the proxy down");
     server.api().refresh().await.expect("refresh");
-    let scrape = reqwest::get(format!("{}/metrics", server.url))
+    let scrape = proxyhealth_api::http::client()
+        .get(format!("{}/metrics", server.url))
+        .send()
         .await
         .expect("scrape")
         .text()

@@ -21,7 +21,7 @@ fn status(server: &Server, path: &str, token: Option<&str>) -> StatusCode {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let mut request = reqwest::Client::new().get(format!("{}{path}", server.url));
+        let mut request = proxyhealth_api::http::client().get(format!("{}{path}", server.url));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }

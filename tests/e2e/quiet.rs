@@ -21,7 +21,7 @@ async fn self_signed_tls_server() -> (String, tokio::task::JoinHandle<()>) {
         cert.signing_key.serialize_der().into(),
     );
     let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(Arc::new(
-        tokio_rustls::rustls::crypto::aws_lc_rs::default_provider(),
+        tokio_rustls::rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
     .expect("protocol versions")

@@ -38,7 +38,7 @@ async fn request(
     path: &str,
     body: Option<&str>,
 ) -> (u16, String) {
-    let mut builder = reqwest::Client::new()
+    let mut builder = proxyhealth_api::http::client()
         .request(method, format!("{}{path}", server.url))
         .bearer_auth(&server.token)
         .timeout(Duration::from_secs(30));
@@ -54,7 +54,7 @@ async fn request(
 
 /// The first bytes of the event stream (its first `sweep` event).
 async fn first_event(server: &Server) -> String {
-    let mut response = reqwest::Client::new()
+    let mut response = proxyhealth_api::http::client()
         .get(format!("{}/api/v2/proxyhealth/events", server.url))
         .bearer_auth(&server.token)
         .send()
@@ -339,7 +339,7 @@ async fn the_sign_in_client_secret_appears_in_no_log_line() {
         ],
         None,
     );
-    let login = reqwest::Client::builder()
+    let login = proxyhealth_api::http::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client")

@@ -164,7 +164,9 @@ pub fn get_json(url: &str) -> serde_json::Value {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        reqwest::get(url)
+        proxyhealth_api::http::client()
+            .get(url)
+            .send()
             .await
             .expect("GET")
             .json()

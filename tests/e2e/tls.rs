@@ -260,7 +260,9 @@ async fn serve_gives_the_certificates_expiry_in_the_api_and_the_proxies_table() 
         "{text}"
     );
 
-    let scrape = reqwest::get(format!("{}/metrics", server.url))
+    let scrape = proxyhealth_api::http::client()
+        .get(format!("{}/metrics", server.url))
+        .send()
         .await
         .expect("scrape")
         .text()

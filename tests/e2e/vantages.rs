@@ -82,7 +82,7 @@ async fn the_vantage_routes_need_the_admin_token_and_name_the_field_of_a_bad_bod
     let server = tokio::task::spawn_blocking(|| Server::start(&[]))
         .await
         .expect("start serve");
-    let http = reqwest::Client::new();
+    let http = proxyhealth_api::http::client();
     let url = format!("{}/api/v2/proxyhealth/vantages", server.url);
     let anonymous = http.get(&url).send().await.expect("answer");
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
@@ -138,7 +138,7 @@ fn readings(proxy: &Value) -> Vec<(String, String, Option<u64>, bool)> {
 }
 
 async fn proxy_json(url: &str, id: &str) -> Value {
-    reqwest::Client::new()
+    proxyhealth_api::http::client()
         .get(format!("{url}/api/v2/workspaceproxies/{id}"))
         .bearer_auth(ADMIN)
         .send()
@@ -150,7 +150,7 @@ async fn proxy_json(url: &str, id: &str) -> Value {
 }
 
 async fn create_vantage(url: &str, name: &str) -> String {
-    let created: Value = reqwest::Client::new()
+    let created: Value = proxyhealth_api::http::client()
         .post(format!("{url}/api/v2/proxyhealth/vantages"))
         .bearer_auth(ADMIN)
         .json(&serde_json::json!({ "name": name }))

@@ -107,7 +107,9 @@ impl ApiClientBuilder {
             path: String::new(),
             source,
         })?;
-        let mut http = reqwest::Client::builder().timeout(self.timeout).no_proxy();
+        let mut http = crate::http::client_builder()
+            .timeout(self.timeout)
+            .no_proxy();
         if let Some(connections) = self.pool_max_idle_per_host {
             http = http.pool_max_idle_per_host(connections);
         }

@@ -30,6 +30,8 @@
 //! - [`client`]: [`ApiClient`] (built by [`ApiClientBuilder`]), one method per
 //!   route, each returning an [`Answer`]: the typed value and the raw body;
 //!   an agent's calls name it with an [`AgentIdentity`].
+//! - [`http`]: `reqwest` clients for this build (rustls over ring, the
+//!   provider installed first).
 //! - [`error`]: [`ApiError`], why a call failed, with the HTTP status and Coder's
 //!   error envelope when the server sent one.
 //!
@@ -53,6 +55,7 @@
 
 pub mod client;
 pub mod error;
+pub mod http;
 pub mod wire;
 mod wire_access;
 pub mod wire_events;

@@ -86,7 +86,7 @@ const REQUESTS: &[(&str, &str)] = &[
 ];
 
 async fn measure(ready: &DashboardReady) -> anyhow::Result<ApiReport> {
-    let http = reqwest::Client::builder().no_proxy().build()?;
+    let http = proxyhealth_api::http::client_builder().no_proxy().build()?;
     let mut report = ApiReport::default();
     let load_start = loadavg();
     for (what, path) in REQUESTS {

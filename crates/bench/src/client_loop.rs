@@ -5,7 +5,7 @@
 //! fleet allow; the checker is measured against it.
 //!
 //! For `https://` targets the connection is wrapped in rustls directly (the
-//! checker's provider, aws-lc-rs): a full handshake per request (no session
+//! checker's provider, ring): a full handshake per request (no session
 //! resumption), certificates accepted without verification as the checker's
 //! `tls_insecure` does (reqwest's verifier then checks neither the chain nor
 //! the handshake signature), ALPN `http/1.1`.
@@ -157,10 +157,10 @@ async fn fetch_tls(
     }
 }
 
-/// A rustls client on aws-lc-rs that accepts any certificate, without session
+/// A rustls client on ring that accepts any certificate, without session
 /// resumption, offering ALPN `http/1.1`.
 fn tls_connector() -> anyhow::Result<TlsConnector> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = Arc::new(AcceptAny(Arc::clone(&provider)));
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

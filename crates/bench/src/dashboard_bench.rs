@@ -115,7 +115,7 @@ async fn measure(
         interval_s: args.dashboard_interval.as_secs_f64(),
         ..DashboardReport::default()
     };
-    let http = reqwest::Client::builder().no_proxy().build()?;
+    let http = proxyhealth_api::http::client_builder().no_proxy().build()?;
     report.whole_list_bytes = http
         .get(format!("{}/api/v2/workspaceproxies", ready.url))
         .bearer_auth(ADMIN_TOKEN)

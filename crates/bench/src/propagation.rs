@@ -118,11 +118,11 @@ pub async fn measure(
             }
         }
     });
-    let client = reqwest::Client::builder()
+    let client = proxyhealth_api::http::client_builder()
         .timeout(Duration::from_secs(5))
         .build()?;
     // the streams last the whole measurement: a client without a timeout
-    let streams = reqwest::Client::new();
+    let streams = proxyhealth_api::http::client();
     let mut followers = Vec::with_capacity(replicas.len());
     let mut events = Vec::with_capacity(replicas.len());
     for base in replicas {

@@ -258,7 +258,7 @@ async fn measure(
         every: args.every,
         duration: args.duration,
     };
-    let scraper = reqwest::Client::new();
+    let scraper = proxyhealth_api::http::client();
     let checks_before = server_checks(&scraper, &server.url).await?;
     let _: FleetStats = fleet.ask("mark").await?;
     let window_start = Instant::now();

@@ -291,7 +291,7 @@ async fn stages(
         propagation.samples, propagation.p50_ms, propagation.p99_ms
     );
 
-    let client = reqwest::Client::new();
+    let client = proxyhealth_api::http::client();
     let (mut rejected, mut takeovers) = (0, 0);
     let mut disagreeing = Vec::new();
     for url in &urls {
@@ -377,7 +377,7 @@ async fn window(
     stats: &PgStats,
     replicas: &[ReplicaProcess],
 ) -> anyhow::Result<Window> {
-    let client = reqwest::Client::new();
+    let client = proxyhealth_api::http::client();
     let claims_before = claims(&client, replicas).await?;
     let _: FleetStats = fleet.ask("mark").await?;
     let db_before = stats.read().await?;

@@ -660,7 +660,13 @@ async fn regions(args: &RunArgs) -> anyhow::Result<RegionsResult> {
 
 /// How many regions one `GET /api/v2/regions` lists.
 async fn count_regions(url: &str) -> anyhow::Result<usize> {
-    let body: serde_json::Value = reqwest::get(url).await?.error_for_status()?.json().await?;
+    let body: serde_json::Value = proxyhealth_api::http::client()
+        .get(url)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
     body.get("regions")
         .and_then(serde_json::Value::as_array)
         .map(Vec::len)

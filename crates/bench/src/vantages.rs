@@ -340,7 +340,7 @@ async fn measure(
         "   {} proxies created, registered and ok in {setup_s:.1} s",
         members.len()
     );
-    let scraper = reqwest::Client::new();
+    let scraper = proxyhealth_api::http::client();
     let pid = server.pid();
     // one interval for the setup's own work to settle
     tokio::time::sleep(args.interval).await;

@@ -283,7 +283,7 @@ fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsFileError> {
 fn identity(cert: &Path, key: &Path) -> Result<ClientIdentity, TlsFileError> {
     let chain = certificates(CLIENT_CERT, cert)?;
     let key_der = private_key(key)?;
-    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    let provider = rustls::crypto::ring::default_provider();
     match rustls::sign::CertifiedKey::from_der(chain.clone(), key_der.clone_key(), &provider) {
         Ok(_) => Ok(ClientIdentity {
             chain,

@@ -67,7 +67,7 @@ pub struct Sender {
 impl Sender {
     /// A sender for `settings`.
     pub fn new(settings: NotifySettings) -> Result<Sender, SendError> {
-        let client = reqwest::Client::builder()
+        let client = proxyhealth_api::http::client_builder()
             .timeout(settings.timeout)
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()

@@ -100,7 +100,7 @@ impl OidcProvider {
 
     /// Sets the claims of user `sub` (besides `sub`): `email`, `groups`, …
     pub async fn set_user(&self, sub: &str, claims: serde_json::Value) {
-        let response = reqwest::Client::new()
+        let response = proxyhealth_api::http::client()
             .put(format!("{}/users/{sub}", self.issuer))
             .json(&claims)
             .send()
@@ -118,7 +118,7 @@ impl OidcProvider {
     /// "Authorize" would: the URL the provider sends the browser back to
     /// (the callback, with the code and state).
     pub async fn authorize(&self, authorize_url: &str, sub: &str) -> String {
-        let client = reqwest::Client::builder()
+        let client = proxyhealth_api::http::client_builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("a client");

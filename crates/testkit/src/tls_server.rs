@@ -220,7 +220,7 @@ impl TlsProxy {
         roots.add(clients.der()).expect("the client CA as a root");
         let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
             Arc::new(roots),
-            Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
+            Arc::new(rustls::crypto::ring::default_provider()),
         )
         .build()
         .expect("a client verifier");
@@ -276,9 +276,7 @@ impl TlsProxy {
 
 pub(crate) fn server_config() -> rustls::ConfigBuilder<rustls::ServerConfig, rustls::WantsVerifier>
 {
-    rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("protocol versions")
+    rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
 }

@@ -61,7 +61,7 @@ async fn query(prometheus: &str, promql: &str) -> Vec<Value> {
     let url =
         url::Url::parse_with_params(&format!("{prometheus}/api/v1/query"), [("query", promql)])
             .expect("a query URL");
-    let answer: Value = reqwest::Client::new()
+    let answer: Value = proxyhealth_api::http::client()
         .get(url)
         .send()
         .await
@@ -83,7 +83,7 @@ async fn label_values(prometheus: &str, selector: &str, label: &str) -> Vec<Stri
         [("match[]", selector)],
     )
     .expect("a label values URL");
-    let answer: Value = reqwest::Client::new()
+    let answer: Value = proxyhealth_api::http::client()
         .get(url)
         .send()
         .await

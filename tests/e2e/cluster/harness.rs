@@ -393,7 +393,7 @@ impl Replica {
     }
 
     pub(super) async fn get(&self, path: &str) -> (u16, String) {
-        let response = reqwest::Client::new()
+        let response = proxyhealth_api::http::client()
             .get(format!("{}{path}", self.server.url))
             .bearer_auth(ADMIN)
             .timeout(Duration::from_secs(10))
@@ -406,7 +406,7 @@ impl Replica {
 
     /// POSTs `body` to `path` with the admin token: the status and the body.
     pub(super) async fn post(&self, path: &str, body: &Value) -> (u16, String) {
-        let response = reqwest::Client::new()
+        let response = proxyhealth_api::http::client()
             .post(format!("{}{path}", self.server.url))
             .bearer_auth(ADMIN)
             .json(body)

@@ -365,7 +365,7 @@ pub async fn every_view_shows(
 /// connections: every check of a replica using it fails (`unreachable`).
 pub async fn broken_client() -> reqwest::Client {
     let refused = proxyhealth_testkit::fake_proxy::refused_url().await;
-    reqwest::Client::builder()
+    proxyhealth_api::http::client_builder()
         .proxy(reqwest::Proxy::all(refused).expect("proxy URL"))
         .build()
         .expect("client")

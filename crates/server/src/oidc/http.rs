@@ -40,7 +40,7 @@ pub(crate) struct ProviderHttp {
 impl ProviderHttp {
     /// A client with [`REQUEST_TIMEOUT`] and no redirects.
     pub(crate) fn new() -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
+        let client = proxyhealth_api::http::client_builder()
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(REQUEST_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())

@@ -3,8 +3,9 @@
 //! the provider announced; the issuer; the audience (this client, and no
 //! other party); the authorized party; the expiry; the nonce.
 //!
-//! Signatures are checked by `jsonwebtoken` over aws-lc-rs, the cryptography
-//! library rustls already brings, so sign-in builds no second one.
+//! Signatures are checked by `jsonwebtoken` over ring, the cryptography
+//! library rustls already brings (`super::signatures`), so sign-in builds no
+//! second one.
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
@@ -85,6 +86,7 @@ pub(crate) enum Refused {
 /// The user of ID token `token`, if it passes every check against `keys`
 /// and `expected`.
 pub(crate) fn verify(token: &str, keys: &Keys, expected: &Expected) -> Result<Verified, Refused> {
+    super::signatures::install();
     let invalid = |why: String| Refused::Invalid(why);
     let header = jsonwebtoken::decode_header(token)
         .map_err(|err| invalid(format!("Invalid JWT header: {err}")))?;
@@ -256,6 +258,7 @@ mod tests {
         let der = base64::engine::general_purpose::STANDARD
             .decode(key.0)
             .expect("test key");
+        crate::oidc::signatures::install();
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(kid.to_owned());
         jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(&der))

@@ -1,6 +1,6 @@
 //! Dashboard sign-in with OpenID Connect: the authorization code flow with
 //! PKCE, `state` and `nonce`, the ID token's signature and claims checked
-//! (`jsonwebtoken` over aws-lc-rs), and sessions kept in the store so any
+//! (`jsonwebtoken` over ring, `signatures`), and sessions kept in the store so any
 //! replica serves them.
 //!
 //! `SignIn` is the slice of state the `/auth/*` routes, the session route
@@ -13,6 +13,7 @@
 //!   exchange.
 //! - `id_token`: the ID token's checks (signature, issuer, audience, expiry,
 //!   nonce).
+//! - `signatures`: the signature algorithms `jsonwebtoken` runs, over ring.
 //! - `claims`: the role and the email domain a verified token gives, and the
 //!   same-site `return_to`.
 //! - `cookies`: the session and login cookies.
@@ -25,6 +26,7 @@ mod http;
 mod id_token;
 mod provider;
 mod settings;
+mod signatures;
 
 pub use cookies::{LOGIN_COOKIE, SESSION_COOKIE};
 pub use settings::{

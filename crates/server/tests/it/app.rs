@@ -77,7 +77,7 @@ async fn it_opens_a_spec_generates_a_token_serves_and_stops_cleanly() {
     let running = tokio::spawn(app.run_until_stopped(async {
         let _ = stopped.await;
     }));
-    let client = reqwest::Client::builder()
+    let client = proxyhealth_api::http::client_builder()
         .no_proxy()
         .build()
         .expect("client");
@@ -142,7 +142,7 @@ async fn dropping_the_run_stops_the_service() {
         .expect("builds");
     let base = format!("http://{}", app.addr());
     let running = tokio::spawn(app.run_until_stopped(std::future::pending()));
-    let client = reqwest::Client::builder()
+    let client = proxyhealth_api::http::client_builder()
         .no_proxy()
         .build()
         .expect("client");

@@ -103,7 +103,7 @@ pub async fn start(settings: AppSettings) -> TestApp {
     let server = tokio::spawn(app.run_until_stopped(shutdown.clone().cancelled_owned()));
     TestApp {
         base,
-        client: reqwest::Client::builder()
+        client: proxyhealth_api::http::client_builder()
             .no_proxy()
             .build()
             .expect("client"),

@@ -61,7 +61,7 @@ struct Browser {
 impl Browser {
     fn new() -> Self {
         Browser {
-            client: reqwest::Client::builder()
+            client: proxyhealth_api::http::client_builder()
                 .no_proxy()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
@@ -532,7 +532,7 @@ async fn middlebox(provider: &OidcProvider, tamper: Tamper) -> String {
     let upstream = provider.issuer.clone();
     let front_host = front.trim_start_matches("http://").to_owned();
     let upstream_host = upstream.trim_start_matches("http://").to_owned();
-    let client = reqwest::Client::builder()
+    let client = proxyhealth_api::http::client_builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .build()

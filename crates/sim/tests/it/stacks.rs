@@ -74,7 +74,7 @@ async fn a_tls_fleet_serves_its_report_over_https_with_its_own_certificate() {
     roots
         .add(CertificateDer::from_pem_slice(tls.cert_pem().as_bytes()).expect("PEM"))
         .expect("trust");
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("versions")

@@ -27,7 +27,7 @@ pub(crate) fn client_config(
     tls_insecure: bool,
     files: TlsFiles,
 ) -> Result<Arc<ClientConfig>, EngineError> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let refused = |what: &str, err: rustls::Error| EngineError::Client(format!("{what}: {err}"));
     let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_protocol_versions(rustls::ALL_VERSIONS)
