@@ -9,13 +9,16 @@
 //! [`PERIOD`] everything that arrived meanwhile (one snapshot), and another
 //! writes, in the same order, everything published while its previous write
 //! ran (one transaction): a write never holds up the next publication. A
-//! batch is answered only once its share is kept, so an answered batch is
-//! never lost to a restart; a store failure is answered as one (the agent
-//! sends the batch again, and a result sent again adds no history).
+//! batch is answered only once the store has its share, so an answered
+//! batch is never lost to a restart; a store failure is answered as one
+//! (the agent sends the batch again, and a result sent again adds no
+//! history). A store may hold part of what it was given in memory (the
+//! embedded one does, see its docs): what is due is written every second,
+//! and the rest when the service stops.
 
 use proxyhealth_core::{VantageHistory, VantageName, VantageReading};
 use proxyhealth_engine::Engine;
-use proxyhealth_store::{ProxyStore, StoreError, VantageIntake};
+use proxyhealth_store::{Flush, ProxyStore, StoreError, VantageIntake};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -26,6 +29,10 @@ use uuid::Uuid;
 /// its result served, long enough that batches arriving together share the
 /// work.
 pub(crate) const PERIOD: Duration = Duration::from_millis(100);
+
+/// How often the store writes what it has held long enough: often, so each
+/// write is small.
+const FLUSH_TICK: Duration = Duration::from_secs(1);
 
 /// Why a batch's share was not kept.
 #[derive(Debug, Clone)]
@@ -161,7 +168,24 @@ async fn keep_in_order(
     mut published: mpsc::UnboundedReceiver<Published>,
     store: Arc<dyn ProxyStore>,
 ) {
-    while let Some(first) = published.recv().await {
+    let mut flush = tokio::time::interval_at(Instant::now() + FLUSH_TICK, FLUSH_TICK);
+    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // one write of held results at a time, beside this loop's writes
+    let mut flushing: Option<tokio::task::JoinHandle<()>> = None;
+    loop {
+        let first = tokio::select! {
+            first = published.recv() => first,
+            _ = flush.tick() => {
+                if flushing.as_ref().is_none_or(tokio::task::JoinHandle::is_finished) {
+                    let store = Arc::clone(&store);
+                    flushing = Some(tokio::spawn(async move {
+                        flush_held(store.as_ref(), Flush::Due).await;
+                    }));
+                }
+                continue;
+            }
+        };
+        let Some(first) = first else { return };
         let Published {
             queued,
             mut intakes,
@@ -196,6 +220,21 @@ async fn keep_in_order(
             };
             // a caller that stopped waiting needs no answer
             let _ = kept.send(answer);
+        }
+    }
+}
+
+/// Has the store write `what` it holds of agents' results; a failure is
+/// logged (what was not written stays held for the next time).
+pub(crate) async fn flush_held(store: &dyn ProxyStore, what: Flush) {
+    let Some(vantages) = store.vantages() else {
+        return;
+    };
+    let writing = Instant::now();
+    match vantages.flush(what).await {
+        Ok(()) => tracing::trace!(took = ?writing.elapsed(), "agents' held results written"),
+        Err(err) => {
+            tracing::warn!(error = %err, "writing agents' held results failed; kept for the next try")
         }
     }
 }

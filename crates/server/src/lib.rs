@@ -323,6 +323,7 @@ impl Service {
             _ => None,
         };
         let _stop_agents = agents;
+        let store = Arc::clone(&self.state.store);
         let graceful = shutdown.clone();
         let server = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
@@ -334,13 +335,16 @@ impl Service {
             shutdown.cancelled().await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;
         };
-        tokio::select! {
+        let served = tokio::select! {
             result = server => result,
             () = deadline => {
                 tracing::warn!(grace_s = SHUTDOWN_GRACE.as_secs(), "requests still in flight after the grace period; stopping anyway");
                 Ok(())
             }
-        }
+        };
+        // every answered batch of agents' results is with the store now
+        agent_intake::flush_held(store.as_ref(), proxyhealth_store::Flush::Everything).await;
+        served
     }
 }
 

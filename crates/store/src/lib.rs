@@ -134,6 +134,6 @@ pub use sessions::{PendingLogin, SessionRecord, SessionStore};
 pub use sqlite::SqliteStore;
 pub use store::ProxyStore;
 pub use vantages::{
-    AgentSighting, AgentTokenError, MAX_AGENTS_PER_VANTAGE, MintedVantage, Vantage, VantageError,
-    VantageIntake, VantageStore, VantageWindow,
+    AgentSighting, AgentTokenError, Flush, MAX_AGENTS_PER_VANTAGE, MintedVantage, Vantage,
+    VantageError, VantageIntake, VantageStore, VantageWindow,
 };

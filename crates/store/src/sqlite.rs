@@ -168,6 +168,7 @@ impl SqliteStore {
         let vantages = std::sync::Arc::new(crate::vantages::sqlite::SqliteVantages {
             writer: writer.clone(),
             reader: reader.clone(),
+            unwritten: Default::default(),
         });
         let sessions = std::sync::Arc::new(crate::sessions::sqlite::SqliteSessions {
             writer: writer.clone(),

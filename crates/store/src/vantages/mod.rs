@@ -33,6 +33,7 @@ pub(crate) mod history;
 pub(crate) mod memory;
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
+pub(crate) mod unwritten;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -59,6 +60,15 @@ pub struct VantageWindow {
     pub buckets: Vec<HourBucket>,
     /// The vantage's status changes in the window, oldest first.
     pub transitions: Vec<VantageTransition>,
+}
+
+/// What [`VantageStore::flush`] writes of what a store holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flush {
+    /// What has been held as long as the store holds it.
+    Due,
+    /// Everything held (the service is stopping).
+    Everything,
 }
 
 /// One vantage's share of what its agents' results added over a short
@@ -222,8 +232,10 @@ pub trait VantageStore: Send + Sync + std::fmt::Debug {
     /// of the vantages that no longer exist (deleted meanwhile): nothing of
     /// theirs is written.
     ///
-    /// The default makes the two calls per vantage; the SQLite store writes
-    /// everything in one transaction of a few statements.
+    /// The default makes the two calls per vantage. The SQLite store writes
+    /// only the status changes and their readings at once and holds the rest
+    /// for [`VantageStore::flush`] (see its module docs); what it holds is
+    /// read as kept ([`VantageStore::readings`], [`VantageStore::history`]).
     async fn keep_intakes(
         &self,
         intakes: &[VantageIntake],
@@ -242,6 +254,16 @@ pub trait VantageStore: Send + Sync + std::fmt::Debug {
             }
         }
         Ok(gone)
+    }
+
+    /// Writes what [`VantageStore::keep_intakes`] holds in memory, as `what`
+    /// says, a few thousand rows per transaction so other writes are not
+    /// held up; what could not be written is held again for the next call.
+    /// The service asks for what is due every second and for everything
+    /// when it stops. The default holds nothing.
+    async fn flush(&self, what: Flush) -> Result<(), StoreError> {
+        let _ = what;
+        Ok(())
     }
 
     /// Keeps `seen` (agents as a replica last saw them): each replaces the

@@ -1,7 +1,19 @@
 //! [`super::VantageStore`] on SQLite (the `vantages` migrations), over the
 //! store's writer and reader pools.
+//!
+//! Agents' results are held in memory ([`Unwritten`]) and written when the
+//! service flushes them ([`super::VantageStore::flush`]), except what changes
+//! a vantage's status, which is written at once: this database is read back
+//! only when the service starts, and every agent sends a result of every
+//! proxy every interval, so writing each one costs the one writer far more
+//! than the results are worth there. A stop flushes; a crash loses at most
+//! the refreshes of unchanged readings and their rollup counts since the
+//! last flush, never a change of status.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
 
 use proxyhealth_core::{
     CheckRecord, LatencySketch, Rollup, Status, VantageHistory, VantageName, VantageReading,
@@ -12,10 +24,11 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::unwritten::{Unwritten, VantageShare};
 use super::{
-    AgentSighting, AgentTokenError, MAX_AGENTS_PER_VANTAGE, MintedVantage, Vantage, VantageError,
-    VantageIntake, VantageStore, VantageWindow, changing, check_secret, checked_name, history_key,
-    mint, newest_per_proxy, parse, reading_from_json, reading_json, stored_name,
+    AgentSighting, AgentTokenError, Flush, MAX_AGENTS_PER_VANTAGE, MintedVantage, Vantage,
+    VantageError, VantageIntake, VantageStore, VantageWindow, changing, check_secret, checked_name,
+    history_key, mint, newest_per_proxy, parse, reading_from_json, reading_json, stored_name,
 };
 use crate::StoreError;
 use crate::columns::sqlite::{from_nanos, nanos, uuid_of};
@@ -32,6 +45,8 @@ pub(crate) struct SqliteVantages {
     pub writer: SqlitePool,
     /// Its readers.
     pub reader: SqlitePool,
+    /// Agents' readings and rollups not written yet.
+    pub unwritten: Mutex<Unwritten>,
 }
 
 /// The columns a [`Vantage`] is read from (a macro, so statements stay
@@ -126,6 +141,7 @@ impl VantageStore for SqliteVantages {
                 .map_err(db_err)?;
         }
         tx.commit().await.map_err(db_err)?;
+        self.unwritten.lock().forget_vantage(&key);
         Ok(())
     }
 
@@ -203,6 +219,26 @@ impl VantageStore for SqliteVantages {
             let reading =
                 reading_from_json(row.try_get::<&str, _>("reading").map_err(db_err)?, name)?;
             all.push((proxy, reading));
+        }
+        // what is held is newer than what is kept, or was never kept
+        let held = self.unwritten.lock();
+        if held.readings_held() > 0 {
+            let mut at: HashMap<(Uuid, VantageName), usize> = all
+                .iter()
+                .enumerate()
+                .map(|(i, (proxy, reading))| ((*proxy, reading.vantage.clone()), i))
+                .collect();
+            for (proxy, reading) in held.readings() {
+                match at.get(&(proxy, reading.vantage.clone())) {
+                    Some(&i) if all[i].1.checked_at >= reading.checked_at => {}
+                    Some(&i) => all[i].1 = reading.clone(),
+                    None => {
+                        at.insert((proxy, reading.vantage.clone()), all.len());
+                        all.push((proxy, reading.clone()));
+                    }
+                }
+            }
+            all.sort_by(|a, b| (a.1.vantage.as_str(), a.0).cmp(&(b.1.vantage.as_str(), b.0)));
         }
         Ok(all)
     }
@@ -329,32 +365,90 @@ impl VantageStore for SqliteVantages {
         {
             return Ok(Vec::new());
         }
-        // one transaction for every vantage's share: on the one writer
-        // connection a commit is the dear part, not the rows
-        let mut tx = self.writer.begin().await.map_err(db_err)?;
         let mut gone = Vec::new();
-        for intake in intakes {
-            let id = match vantage_id(&mut tx, &intake.vantage).await {
-                Ok(id) => id,
-                Err(VantageError::NotFound(_)) => {
-                    gone.push(intake.vantage.clone());
+        let mut known = Vec::new();
+        {
+            let mut conn = self.reader.acquire().await.map_err(db_err)?;
+            for intake in intakes {
+                match vantage_id(&mut conn, &intake.vantage).await {
+                    Ok(_) => known.push(intake),
+                    Err(VantageError::NotFound(_)) => gone.push(intake.vantage.clone()),
+                    Err(VantageError::Store(err)) => return Err(err),
+                    Err(err) => return Err(StoreError::Internal(err.to_string())),
+                }
+            }
+        }
+        // a change of a vantage's status is written at once, with the
+        // reading that made it: a crash loses none
+        if known
+            .iter()
+            .any(|intake| !intake.history.transitions.is_empty())
+        {
+            let mut tx = self.writer.begin().await.map_err(db_err)?;
+            for intake in &known {
+                if intake.history.transitions.is_empty() {
                     continue;
                 }
-                Err(VantageError::Store(err)) => return Err(err),
-                Err(err) => return Err(StoreError::Internal(err.to_string())),
-            };
-            write_readings(&mut tx, &id, &intake.readings).await?;
-            let transitions: Vec<&VantageTransition> = intake.history.transitions.iter().collect();
-            write_history(
-                &mut tx,
-                &history_key(&intake.vantage),
-                &intake.history.checks,
-                &transitions,
-            )
-            .await?;
+                let id = match vantage_id(&mut tx, &intake.vantage).await {
+                    Ok(id) => id,
+                    // deleted since: its share is left out below too
+                    Err(VantageError::NotFound(_)) => continue,
+                    Err(VantageError::Store(err)) => return Err(err),
+                    Err(err) => return Err(StoreError::Internal(err.to_string())),
+                };
+                let changed: Vec<(Uuid, VantageReading)> = changed_readings(intake);
+                write_readings(&mut tx, &id, &changed).await?;
+                let transitions: Vec<&VantageTransition> =
+                    intake.history.transitions.iter().collect();
+                write_history(&mut tx, &history_key(&intake.vantage), &[], &transitions).await?;
+            }
+            tx.commit().await.map_err(db_err)?;
         }
-        tx.commit().await.map_err(db_err)?;
+        let mut held = self.unwritten.lock();
+        for intake in known {
+            let key = history_key(&intake.vantage);
+            let changed: HashSet<Uuid> = intake
+                .history
+                .transitions
+                .iter()
+                .map(|t| t.proxy_id)
+                .collect();
+            let (through, rest): (Vec<_>, Vec<_>) = intake
+                .readings
+                .iter()
+                .cloned()
+                .partition(|(proxy, _)| changed.contains(proxy));
+            for (proxy, reading) in &through {
+                held.written_through(&key, *proxy, reading);
+            }
+            held.add(
+                &intake.vantage,
+                &key,
+                &rest,
+                &intake.history.checks,
+                Instant::now(),
+                HOLD,
+            );
+        }
         Ok(gone)
+    }
+
+    async fn flush(&self, what: Flush) -> Result<(), StoreError> {
+        let by = match what {
+            Flush::Due => Some(Instant::now()),
+            Flush::Everything => None,
+        };
+        loop {
+            let shares = self.unwritten.lock().take(by, ROWS_PER_FLUSH);
+            if shares.is_empty() {
+                return Ok(());
+            }
+            if let Err(err) = write_shares(&self.writer, &shares).await {
+                // held again, under what arrived meanwhile, for the next try
+                self.unwritten.lock().put_back(shares, Instant::now());
+                return Err(err);
+            }
+        }
     }
 
     async fn record_own_history(
@@ -429,10 +523,15 @@ impl VantageStore for SqliteVantages {
         .fetch_all(&mut *conn)
         .await
         .map_err(db_err)?;
-        let rows = rows
+        let mut rows = rows
             .iter()
             .map(|row| Ok((row.try_get("hour").map_err(db_err)?, rollup_of(row)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
+        rows.extend(
+            self.unwritten
+                .lock()
+                .rollups_of(&id, proxy_id, hour_of(since)),
+        );
         let transitions = sqlx::query(
             "SELECT proxy_id, at, from_status, to_status, report \
              FROM proxyhealth_vantage_transitions \
@@ -504,6 +603,16 @@ impl VantageStore for SqliteVantages {
     }
 }
 
+/// The longest agents' results are held before they are written: several
+/// of each proxy's results per write at the usual intervals, and what a
+/// crash could lose stays within a minute.
+const HOLD: Duration = Duration::from_secs(60);
+
+/// Held rows one transaction of [`VantageStore::flush`] writes: the one
+/// writer is free again between two (for the own sweep's history, a status
+/// change) after a few tens of milliseconds.
+const ROWS_PER_FLUSH: usize = 2_000;
+
 /// Rows one multi-row statement writes or reads: a few hundred binds, well
 /// within SQLite's limit, and one trip to the writer for each.
 const ROWS_PER_STATEMENT: usize = 500;
@@ -565,31 +674,7 @@ async fn write_history(
     if !checks.is_empty() {
         let stored = read_rollups(conn, key, &super::history::keys_of(checks)).await?;
         let rows = super::history::staged(checks, stored);
-        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            let mut upsert: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO proxyhealth_vantage_rollups (vantage, proxy_id, hour, checks, \
-                 ok, unhealthy, unreachable, latency_max_us, sketch) ",
-            );
-            upsert.push_values(chunk, |mut values, ((proxy, hour), rollup)| {
-                values
-                    .push_bind(key)
-                    .push_bind(proxy.hyphenated().to_string())
-                    .push_bind(*hour)
-                    .push_bind(to_count(rollup.checks))
-                    .push_bind(to_count(rollup.ok))
-                    .push_bind(to_count(rollup.unhealthy))
-                    .push_bind(to_count(rollup.unreachable))
-                    .push_bind(rollup.latency_max_us.map(to_count))
-                    .push_bind(rollup.sketch.encode());
-            });
-            upsert.push(
-                " ON CONFLICT (vantage, proxy_id, hour) DO UPDATE SET \
-                 checks = excluded.checks, ok = excluded.ok, unhealthy = excluded.unhealthy, \
-                 unreachable = excluded.unreachable, latency_max_us = excluded.latency_max_us, \
-                 sketch = excluded.sketch",
-            );
-            upsert.build().execute(&mut *conn).await.map_err(db_err)?;
-        }
+        upsert_rollups(conn, key, &rows).await?;
     }
     for chunk in transitions.chunks(ROWS_PER_STATEMENT) {
         let rows = chunk
@@ -612,6 +697,94 @@ async fn write_history(
         insert.build().execute(&mut *conn).await.map_err(db_err)?;
     }
     Ok(())
+}
+
+/// Writes `rows` ((proxy, hour), rollup) whole as the vantage keyed `key`'s
+/// rollup rows, a few hundred per statement.
+async fn upsert_rollups(
+    conn: &mut SqliteConnection,
+    key: &str,
+    rows: &[((Uuid, i64), Rollup)],
+) -> Result<(), StoreError> {
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let mut upsert: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO proxyhealth_vantage_rollups (vantage, proxy_id, hour, checks, \
+             ok, unhealthy, unreachable, latency_max_us, sketch) ",
+        );
+        upsert.push_values(chunk, |mut values, ((proxy, hour), rollup)| {
+            values
+                .push_bind(key)
+                .push_bind(proxy.hyphenated().to_string())
+                .push_bind(*hour)
+                .push_bind(to_count(rollup.checks))
+                .push_bind(to_count(rollup.ok))
+                .push_bind(to_count(rollup.unhealthy))
+                .push_bind(to_count(rollup.unreachable))
+                .push_bind(rollup.latency_max_us.map(to_count))
+                .push_bind(rollup.sketch.encode());
+        });
+        upsert.push(
+            " ON CONFLICT (vantage, proxy_id, hour) DO UPDATE SET \
+             checks = excluded.checks, ok = excluded.ok, unhealthy = excluded.unhealthy, \
+             unreachable = excluded.unreachable, latency_max_us = excluded.latency_max_us, \
+             sketch = excluded.sketch",
+        );
+        upsert.build().execute(&mut *conn).await.map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// Writes what was held for each vantage (by key) in one transaction: its
+/// readings, and its rollups added to the stored rows. A vantage deleted
+/// meanwhile is left out.
+async fn write_shares(
+    writer: &SqlitePool,
+    shares: &[(String, VantageShare)],
+) -> Result<(), StoreError> {
+    let mut tx = writer.begin().await.map_err(db_err)?;
+    for (key, share) in shares {
+        let id: Option<String> =
+            sqlx::query_scalar("SELECT id FROM proxyhealth_vantages WHERE name_key = ?")
+                .bind(key)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        let Some(id) = id else { continue };
+        write_readings(&mut tx, &id, &share.readings).await?;
+        if share.rollups.is_empty() {
+            continue;
+        }
+        let keys: Vec<(Uuid, i64)> = share.rollups.iter().map(|(at, _)| *at).collect();
+        let mut stored = read_rollups(&mut tx, key, &keys).await?;
+        let rows: Vec<((Uuid, i64), Rollup)> = share
+            .rollups
+            .iter()
+            .map(|(at, adding)| {
+                let mut row = stored.remove(at).unwrap_or_default();
+                row.merge(adding);
+                (*at, row)
+            })
+            .collect();
+        upsert_rollups(&mut tx, key, &rows).await?;
+    }
+    tx.commit().await.map_err(db_err)?;
+    Ok(())
+}
+
+/// The readings of `intake` whose proxies changed status in it.
+fn changed_readings(intake: &VantageIntake) -> Vec<(Uuid, VantageReading)> {
+    let changed: HashSet<Uuid> = intake
+        .history
+        .transitions
+        .iter()
+        .map(|t| t.proxy_id)
+        .collect();
+    intake
+        .readings
+        .iter()
+        .filter(|(proxy, _)| changed.contains(proxy))
+        .cloned()
+        .collect()
 }
 
 /// The stored rollup rows of the vantage keyed `key` for `keys`

@@ -202,3 +202,168 @@ async fn an_agents_vantage_s_history_is_kept_by_its_name_through_the_upgrade() {
         .expect_err("gone with its vantage");
     assert!(matches!(err, VantageError::NotFound(_)), "{err:?}");
 }
+
+/// Agents' results as one batch of them reaches the store: `steady`'s
+/// reading unchanged (`ok` again) with its check, `falling`'s reading a
+/// change to `unreachable` with its check and transition.
+fn agents_batch(
+    vantage: &proxyhealth_core::VantageName,
+    steady: uuid::Uuid,
+    falling: uuid::Uuid,
+    at: time::OffsetDateTime,
+) -> proxyhealth_store::VantageIntake {
+    use proxyhealth_core::{
+        CheckRecord, HealthReport, Status, VantageHistory, VantageReading, VantageTransition,
+    };
+    let reading = |status: Status| VantageReading {
+        vantage: vantage.clone(),
+        status,
+        last_result: status,
+        streak: 1,
+        latency_ms: Some(20),
+        checked_at: at,
+        report: HealthReport::default(),
+        stale: false,
+    };
+    let check = |proxy_id, result| CheckRecord {
+        proxy_id,
+        at,
+        result,
+        latency: Some(std::time::Duration::from_millis(20)),
+    };
+    proxyhealth_store::VantageIntake {
+        vantage: vantage.clone(),
+        readings: vec![
+            (steady, reading(Status::Ok)),
+            (falling, reading(Status::Unreachable)),
+        ],
+        history: VantageHistory {
+            checks: vec![
+                check(steady, Status::Ok),
+                check(falling, Status::Unreachable),
+            ],
+            transitions: vec![VantageTransition {
+                proxy_id: falling,
+                vantage: vantage.clone(),
+                at,
+                from: Some(Status::Ok),
+                to: Status::Unreachable,
+                report: HealthReport::default(),
+            }],
+        },
+    }
+}
+
+#[tokio::test]
+async fn agents_results_held_in_memory_read_as_kept_and_a_change_is_on_disk_at_once() {
+    use proxyhealth_core::VantageName;
+    use proxyhealth_store::Flush;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("proxyhealth.db");
+    let service = SqliteStore::open(&path).await.expect("open");
+    let mut ids = Vec::new();
+    for name in ["steady", "falling"] {
+        let created = service
+            .create_proxy(NewProxy {
+                name: name.into(),
+                ..Default::default()
+            })
+            .await
+            .expect("create");
+        ids.push(created.proxy.id);
+    }
+    let (steady, falling) = (ids[0], ids[1]);
+    let vantages = service.vantages().expect("vantages");
+    vantages.create("eu-west").await.expect("create a vantage");
+    let eu = VantageName::new("eu-west").expect("a name");
+    let now = time::OffsetDateTime::now_utc();
+    let gone = vantages
+        .keep_intakes(&[agents_batch(&eu, steady, falling, now)])
+        .await
+        .expect("kept");
+    assert!(gone.is_empty(), "{gone:?}");
+    let since = now - time::Duration::hours(1);
+
+    // the service reads what it holds as kept
+    assert_eq!(vantages.readings().await.expect("readings").len(), 2);
+    let steady_hours = vantages.history(&eu, steady, since).await.expect("history");
+    assert_eq!(
+        steady_hours
+            .buckets
+            .iter()
+            .map(|b| b.rollup.checks)
+            .sum::<u64>(),
+        1
+    );
+
+    // on disk (what a crash would leave): the change and its reading only
+    let disk = SqliteStore::open(&path).await.expect("a second handle");
+    let on_disk = disk.vantages().expect("vantages");
+    let kept = on_disk.readings().await.expect("readings");
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0].0, falling);
+    let falling_seen = on_disk.history(&eu, falling, since).await.expect("history");
+    assert_eq!(falling_seen.transitions.len(), 1, "{falling_seen:?}");
+
+    // a flush writes the rest, and the hour counts each check once
+    vantages.flush(Flush::Everything).await.expect("flushed");
+    assert_eq!(on_disk.readings().await.expect("readings").len(), 2);
+    for store in [&vantages, &on_disk] {
+        let hours = store.history(&eu, steady, since).await.expect("history");
+        assert_eq!(
+            hours.buckets.iter().map(|b| b.rollup.checks).sum::<u64>(),
+            1
+        );
+    }
+
+    // a later batch adds to the written hour, not over it
+    let later = now + time::Duration::seconds(10);
+    vantages
+        .keep_intakes(&[agents_batch(&eu, steady, falling, later)])
+        .await
+        .expect("kept");
+    vantages.flush(Flush::Everything).await.expect("flushed");
+    let hours = on_disk.history(&eu, steady, since).await.expect("history");
+    assert_eq!(
+        hours.buckets.iter().map(|b| b.rollup.checks).sum::<u64>(),
+        2
+    );
+    disk.close().await;
+    service.close().await;
+}
+
+#[tokio::test]
+async fn a_deleted_vantage_s_held_results_are_never_written() {
+    use proxyhealth_core::VantageName;
+    use proxyhealth_store::Flush;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("proxyhealth.db");
+    let service = SqliteStore::open(&path).await.expect("open");
+    let steady = service
+        .create_proxy(NewProxy {
+            name: "steady".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("create")
+        .proxy
+        .id;
+    let vantages = service.vantages().expect("vantages");
+    vantages.create("eu-west").await.expect("create a vantage");
+    let eu = VantageName::new("eu-west").expect("a name");
+    let now = time::OffsetDateTime::now_utc();
+    let mut batch = agents_batch(&eu, steady, steady, now);
+    batch.history.transitions.clear();
+    batch.readings.truncate(1);
+    vantages.keep_intakes(&[batch]).await.expect("kept");
+    vantages.delete("eu-west").await.expect("deleted");
+    vantages.create("eu-west").await.expect("made again");
+    vantages.flush(Flush::Everything).await.expect("flushed");
+    assert!(vantages.readings().await.expect("readings").is_empty());
+    let since = now - time::Duration::hours(1);
+    let hours = vantages.history(&eu, steady, since).await.expect("history");
+    assert!(hours.buckets.is_empty(), "{hours:?}");
+    service.close().await;
+}
