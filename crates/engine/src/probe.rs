@@ -121,23 +121,28 @@ impl Prober {
     /// allocation of `scratch`, which a sweep worker hands to each of its
     /// checks in turn (see [`reclaim_buffer`]): a thousand checks in flight
     /// then need no buffer of their own from the allocator.
+    ///
+    /// `started` is lent, not given, and taken only where its request is
+    /// read: each async function keeps a value it is given in its state for
+    /// as long as it runs, so a started check handed down by value took a
+    /// place in every level of a sweep worker's task (the worker's largest
+    /// state is the body's read, after the request is long gone).
     pub(crate) async fn probe_reusing(
         &self,
         url: Url,
         scratch: &mut Vec<u8>,
-        started: Option<StartedCheck>,
+        started: &mut Option<StartedCheck>,
     ) -> Probed {
-        let (started, first) = match started {
-            Some(StartedCheck { at, request }) => (at, Some(request)),
-            None => (Instant::now(), None),
-        };
-        let deadline = started + self.timeout;
+        let at = started
+            .as_ref()
+            .map_or_else(Instant::now, |started| started.at);
+        let deadline = at + self.timeout;
         let (outcome, tls_not_after) = self
-            .follow(url, deadline, std::mem::take(scratch), first)
+            .follow(url, deadline, std::mem::take(scratch), started)
             .await;
         Probed {
             outcome,
-            latency: started.elapsed(),
+            latency: at.elapsed(),
             tls_not_after,
         }
     }
@@ -152,16 +157,17 @@ impl Prober {
         }
     }
 
-    /// Requests `url` (its request already sent when `first` is given), and
-    /// each same-host redirect target while the policy says to follow, until
-    /// `deadline`; reads the last answer's body into `buf`. Gives the outcome
-    /// and the expiry of the last TLS certificate seen.
+    /// Requests `url` (its request already sent when `first` holds it; it is
+    /// taken from there), and each same-host redirect target while the
+    /// policy says to follow, until `deadline`; reads the last answer's body
+    /// into `buf`. Gives the outcome and the expiry of the last TLS
+    /// certificate seen.
     async fn follow(
         &self,
         url: Url,
         deadline: Instant,
         buf: Vec<u8>,
-        first: Option<Started>,
+        first: &mut Option<StartedCheck>,
     ) -> (ProbeOutcome, Option<OffsetDateTime>) {
         let mut tls_not_after = None;
         let outcome = self
@@ -177,14 +183,17 @@ impl Prober {
         url: Url,
         deadline: Instant,
         mut buf: Vec<u8>,
-        mut first: Option<Started>,
+        first: &mut Option<StartedCheck>,
         tls_not_after: &mut Option<OffsetDateTime>,
     ) -> ProbeOutcome {
         let mut visited: Vec<Url> = Vec::new();
         let mut current = url;
         loop {
-            let sent = match first.take() {
-                Some(started) => timeout_at(deadline, started.send(buf)).await,
+            // Matched as it comes, not kept in a variable: a variable would
+            // keep its place in the task while the body is read, beside the
+            // answer taken out of it.
+            let answer = match match first.take() {
+                Some(started) => timeout_at(deadline, started.request.send(buf)).await,
                 None => {
                     let looked_up = match self.look_up(&current, deadline).await {
                         Ok(looked_up) => looked_up,
@@ -193,8 +202,7 @@ impl Prober {
                     let transport = self.transport_for(&current);
                     timeout_at(deadline, transport.send(&current, looked_up, buf)).await
                 }
-            };
-            let answer = match sent {
+            } {
                 Err(_elapsed) => return headers_timeout(self.timeout),
                 Ok(Err(failure)) => {
                     if let Failure::Expired { not_after, .. } = &failure {

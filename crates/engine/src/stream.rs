@@ -49,7 +49,9 @@ pub async fn sweep_streaming(
             let mut scratch = Vec::new();
             while let Some(proxy) = proxies.get(cursor.fetch_add(1, Ordering::Relaxed)) {
                 let checked_at = OffsetDateTime::now_utc();
-                let check = examine(&prober, &options, proxy, &mut scratch, None);
+                // This path starts its own checks.
+                let mut unstarted = None;
+                let check = examine(&prober, &options, proxy, &mut scratch, &mut unstarted);
                 let findings = match AssertUnwindSafe(check).catch_unwind().await {
                     Ok(findings) => findings,
                     Err(_panic) => internal_failure(proxy),

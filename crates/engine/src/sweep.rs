@@ -116,20 +116,21 @@ pub(crate) async fn check_proxy(
     checked_at: OffsetDateTime,
     check_seq: u64,
 ) -> CheckResult {
-    examine(prober, options, &proxy, &mut Vec::new(), None)
+    examine(prober, options, &proxy, &mut Vec::new(), &mut None)
         .await
         .into_result(proxy, checked_at, check_seq)
 }
 
 /// The check itself: probe the proxy's report URL and classify the answer.
 /// `scratch` lends its allocation to the response and gets it back after.
-/// `started` is the check's first request when a sweep's starter sent it.
+/// `started` is the check's first request when a sweep's starter sent it
+/// (lent, see [`Prober::probe_reusing`]).
 pub(crate) async fn examine(
     prober: &Prober,
     options: &EngineOptions,
     proxy: &Proxy,
     scratch: &mut Vec<u8>,
-    started: Option<StartedCheck>,
+    started: &mut Option<StartedCheck>,
 ) -> Findings {
     let mut findings = Findings {
         host: None,
@@ -261,13 +262,13 @@ pub(crate) async fn check_all(
         tasks.spawn(async move {
             let mut scratch = Vec::new();
             loop {
-                let Some(Ticket { index, started }) = tickets.next().await else {
+                let Some(Ticket { index, mut started }) = tickets.next().await else {
                     return;
                 };
                 let (Some(proxy), Some(slot)) = (proxies.get(index), slots.get(index)) else {
                     return;
                 };
-                let check = examine(&prober, &options, proxy, &mut scratch, started);
+                let check = examine(&prober, &options, proxy, &mut scratch, &mut started);
                 let findings = match AssertUnwindSafe(check).catch_unwind().await {
                     Ok(findings) => findings,
                     Err(_panic) => internal_failure(proxy),

@@ -121,7 +121,12 @@ pub(super) async fn answer<S: AsyncRead + Unpin>(
     mut buf: Vec<u8>,
     read_failure: fn(io::Error) -> Failure,
 ) -> Result<(Head, Body<S>), Failure> {
-    make_room(&mut buf, FIRST_READ);
+    // What already arrived counts toward the first read's room: an answer
+    // read before the socket joined the reactor fills the buffer's first
+    // read, and asking for a whole first read after it would double a buffer
+    // that holds the answer already (every sweep worker keeps its buffer).
+    let first_read_left = FIRST_READ.saturating_sub(buf.len());
+    make_room(&mut buf, first_read_left);
     let parsed = read_head(&mut stream, &mut buf, read_failure).await?;
     buf.drain(..parsed.len);
     let head = Head {
@@ -330,5 +335,57 @@ impl<S: AsyncRead + Unpin> BodyReader<'_, S> {
             Ok(Err(err)) => Err(BodyStop::Read(err.to_string())),
             Ok(Ok(read)) => Ok(read),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+
+    const OK_ANSWER: &[u8] =
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 13\r\n\r\n{\"errors\":[]}";
+
+    #[tokio::test]
+    async fn an_answer_that_arrived_before_its_check_was_read_keeps_one_first_reads_buffer() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a listener");
+        let address = listener.local_addr().expect("the listener's address");
+        let url = Url::parse(&format!("http://{address}/health")).expect("a URL");
+        let proxy = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().expect("accept the check");
+            let mut request = Vec::new();
+            let mut byte = [0_u8; 1];
+            while !request.ends_with(b"\r\n\r\n")
+                && stream.read(&mut byte).expect("read the request") == 1
+            {
+                request.push(byte[0]);
+            }
+            stream.write_all(OK_ANSWER).expect("answer");
+            stream
+        });
+        let started = start(&url, None).expect("an address's check starts");
+        let _proxy_side = proxy.join().expect("the proxy answered");
+        // The answer waits in the socket, as for a check a worker reaches late.
+        let begun = started.0.as_ref().expect("the connection was made");
+        let waiting_since = Instant::now();
+        while begun.socket().peek(&mut [0_u8; 1]).map_or(0, |n| n) == 0 {
+            assert!(
+                waiting_since.elapsed() < Duration::from_secs(5),
+                "the answer never arrived"
+            );
+            std::thread::yield_now();
+        }
+        let (head, body) = send_started(started, Vec::new())
+            .await
+            .expect("the answer is read");
+        assert_eq!(head.status, 200);
+        // A sweep worker keeps this buffer for its next check: it must not
+        // have grown for a read the answer did not need.
+        assert!(
+            body.buf.capacity() <= FIRST_READ,
+            "capacity {}",
+            body.buf.capacity()
+        );
     }
 }
