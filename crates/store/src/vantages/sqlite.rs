@@ -371,7 +371,10 @@ impl VantageStore for SqliteVantages {
             let mut conn = self.reader.acquire().await.map_err(db_err)?;
             for intake in intakes {
                 match vantage_id(&mut conn, &intake.vantage).await {
-                    Ok(_) => known.push(intake),
+                    Ok(_) => {
+                        let (changed, unchanged) = split_by_change(intake);
+                        known.push((intake, changed, unchanged));
+                    }
                     Err(VantageError::NotFound(_)) => gone.push(intake.vantage.clone()),
                     Err(VantageError::Store(err)) => return Err(err),
                     Err(err) => return Err(StoreError::Internal(err.to_string())),
@@ -382,10 +385,10 @@ impl VantageStore for SqliteVantages {
         // reading that made it: a crash loses none
         if known
             .iter()
-            .any(|intake| !intake.history.transitions.is_empty())
+            .any(|(intake, _, _)| !intake.history.transitions.is_empty())
         {
             let mut tx = self.writer.begin().await.map_err(db_err)?;
-            for intake in &known {
+            for (intake, changed, _) in &known {
                 if intake.history.transitions.is_empty() {
                     continue;
                 }
@@ -396,8 +399,7 @@ impl VantageStore for SqliteVantages {
                     Err(VantageError::Store(err)) => return Err(err),
                     Err(err) => return Err(StoreError::Internal(err.to_string())),
                 };
-                let changed: Vec<(Uuid, VantageReading)> = changed_readings(intake);
-                write_readings(&mut tx, &id, &changed).await?;
+                write_readings(&mut tx, &id, changed).await?;
                 let transitions: Vec<&VantageTransition> =
                     intake.history.transitions.iter().collect();
                 write_history(&mut tx, &history_key(&intake.vantage), &[], &transitions).await?;
@@ -405,26 +407,15 @@ impl VantageStore for SqliteVantages {
             tx.commit().await.map_err(db_err)?;
         }
         let mut held = self.unwritten.lock();
-        for intake in known {
+        for (intake, changed, unchanged) in known {
             let key = history_key(&intake.vantage);
-            let changed: HashSet<Uuid> = intake
-                .history
-                .transitions
-                .iter()
-                .map(|t| t.proxy_id)
-                .collect();
-            let (through, rest): (Vec<_>, Vec<_>) = intake
-                .readings
-                .iter()
-                .cloned()
-                .partition(|(proxy, _)| changed.contains(proxy));
-            for (proxy, reading) in &through {
+            for (proxy, reading) in &changed {
                 held.written_through(&key, *proxy, reading);
             }
             held.add(
                 &intake.vantage,
                 &key,
-                &rest,
+                &unchanged,
                 &intake.history.checks,
                 Instant::now(),
                 HOLD,
@@ -771,8 +762,12 @@ async fn write_shares(
     Ok(())
 }
 
-/// The readings of `intake` whose proxies changed status in it.
-fn changed_readings(intake: &VantageIntake) -> Vec<(Uuid, VantageReading)> {
+/// Readings split in two by [`split_by_change`].
+type Split = (Vec<(Uuid, VantageReading)>, Vec<(Uuid, VantageReading)>);
+
+/// The readings of `intake` whose proxies changed status in it (written at
+/// once), and the others (held).
+fn split_by_change(intake: &VantageIntake) -> Split {
     let changed: HashSet<Uuid> = intake
         .history
         .transitions
@@ -782,9 +777,8 @@ fn changed_readings(intake: &VantageIntake) -> Vec<(Uuid, VantageReading)> {
     intake
         .readings
         .iter()
-        .filter(|(proxy, _)| changed.contains(proxy))
         .cloned()
-        .collect()
+        .partition(|(proxy, _)| changed.contains(proxy))
 }
 
 /// The stored rollup rows of the vantage keyed `key` for `keys`
