@@ -33,6 +33,7 @@ use crate::child::Service;
 use crate::fleet::FleetReady;
 use anyhow::{Context, bail};
 use proxyhealth_api::ApiClient;
+use proxyhealth_engine::proxy_metrics::LAST_SWEEP_METRIC;
 use proxyhealth_load::serve::{ServeSpec, Server};
 use proxyhealth_load::setup::Wanted;
 use serde::{Deserialize, Serialize};
@@ -345,7 +346,7 @@ async fn measure(
     // one interval for the setup's own work to settle
     tokio::time::sleep(args.interval).await;
     eprintln!("   phase 1: own checks only, {:?}", args.phase);
-    let own = phase(&scraper, &server.url, pid, args.phase).await?;
+    let own = phase(&scraper, &server.url, pid, args.phase, args.interval).await?;
 
     let mut agents = Vec::new();
     for agent in AGENTS {
@@ -412,7 +413,7 @@ async fn measure(
         agent.alive()?;
     }
     eprintln!("   phase 2: with both agents, {:?}", args.phase);
-    let with_agents = phase(&scraper, &server.url, pid, args.phase).await?;
+    let with_agents = phase(&scraper, &server.url, pid, args.phase, args.interval).await?;
     for agent in &mut agents {
         agent.alive()?;
     }
@@ -453,13 +454,53 @@ async fn measure(
     })
 }
 
-/// The service's CPU and counters over `length`.
+/// How long after a sweep has finished its history is surely written: a
+/// phase starts that long after a sweep's end, so it holds its sweeps'
+/// whole cost and none of another's.
+const AFTER_SWEEP: Duration = Duration::from_secs(2);
+
+/// Waits until the service's next sweep has finished, then [`AFTER_SWEEP`].
+/// A phase is a whole number of intervals, and one that starts at the same
+/// point between two sweeps holds the whole cost of as many sweeps as
+/// another: started anywhere, it could hold the end of a sweep (the
+/// merge, its history written) that it did not count, or count checks
+/// whose cost fell before it, enough to move an agent result's share by a
+/// third at 10,000 proxies.
+async fn after_next_sweep(
+    scraper: &reqwest::Client,
+    base: &str,
+    interval: Duration,
+) -> anyhow::Result<()> {
+    let last = |text: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(&format!("{LAST_SWEEP_METRIC} ")))
+            .map(str::to_owned)
+    };
+    let first = last(&metrics(scraper, base).await?);
+    let waited = Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if last(&metrics(scraper, base).await?) != first {
+            break;
+        }
+        if waited.elapsed() > interval * 3 {
+            bail!("no sweep finished within {:?}", interval * 3);
+        }
+    }
+    tokio::time::sleep(AFTER_SWEEP).await;
+    Ok(())
+}
+
+/// The service's CPU and counters over `length`, from just after a sweep.
 async fn phase(
     scraper: &reqwest::Client,
     base: &str,
     pid: u32,
     length: Duration,
+    interval: Duration,
 ) -> anyhow::Result<Phase> {
+    after_next_sweep(scraper, base, interval).await?;
+    eprintln!("     measuring from just after a sweep");
     let before = metrics(scraper, base).await?;
     let cpu_before = cpu_seconds(pid)?;
     let started = Instant::now();

@@ -596,8 +596,8 @@ impl VantageStore for SqliteVantages {
 
 /// The longest agents' results are held before they are written: several
 /// of each proxy's results per write at the usual intervals, and what a
-/// crash could lose stays within a minute.
-const HOLD: Duration = Duration::from_secs(60);
+/// crash could lose stays within two minutes.
+const HOLD: Duration = Duration::from_secs(120);
 
 /// Held rows one transaction of [`VantageStore::flush`] writes: the one
 /// writer is free again between two (for the own sweep's history, a status

@@ -10,11 +10,16 @@
 //! of those writes never happen. What is held is bounded by the fleet: one
 //! reading per vantage and proxy, one rollup per vantage, proxy and hour.
 //! Each entry is due some time after it is first held, between half the
-//! hold and the whole of it by its proxy, so the writes spread out even
-//! when every proxy's results came at once, and are taken a little at a
-//! time.
+//! hold and the whole of it, so the writes spread out even when every
+//! proxy's results came at once, and are taken a little at a time. Which
+//! part of the hold follows the proxy's place in the tables' key order, on
+//! a schedule that goes round the key space once every half hold: what
+//! comes due together are neighbours there, whenever each was held, so a
+//! write of them changes a few pages of each table and index instead of a
+//! few rows on every page.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::time::{Duration, Instant};
 
 use proxyhealth_core::{CheckRecord, Rollup, VantageName, VantageReading};
@@ -26,8 +31,10 @@ use crate::history::cache::hour_of;
 pub(crate) type VantageKey = String;
 
 /// Readings and rollups not written yet, keyed by vantage (its key).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Unwritten {
+    /// Where the schedule of [`Unwritten::due`] starts going round.
+    epoch: Instant,
     /// The newest reading of each (vantage, proxy), with the vantage's name
     /// as sent.
     readings: HashMap<(VantageKey, Uuid), Held<(VantageName, VantageReading)>>,
@@ -43,11 +50,20 @@ struct Held<T> {
     value: T,
 }
 
-/// When an entry of `proxy` first held at `now` is due, holding at most
-/// `hold`: between half of it and all of it, by the proxy's id.
-fn due(now: Instant, hold: Duration, proxy: Uuid) -> Instant {
-    let part = u32::try_from(proxy.as_u128() % 1024).unwrap_or(0);
-    now + hold / 2 + hold / 2 * part / 1024
+impl Default for Unwritten {
+    fn default() -> Self {
+        Unwritten {
+            epoch: Instant::now(),
+            readings: HashMap::new(),
+            rollups: HashMap::new(),
+        }
+    }
+}
+
+/// Where `proxy` falls in the key order, in 1,024ths: its id's leading
+/// bits (ids are kept as their text, whose order is the ids' order).
+fn key_part(proxy: Uuid) -> u32 {
+    u32::try_from(proxy.as_u128() >> 118).unwrap_or(0)
 }
 
 /// One vantage's share of [`Unwritten`], taken out to be written.
@@ -60,6 +76,27 @@ pub(crate) struct VantageShare {
     /// What its rollups have to add ((proxy, hour), rollup), by proxy and
     /// hour.
     pub rollups: Vec<((Uuid, i64), Rollup)>,
+}
+
+/// When an entry of `proxy` first held at `now` is due, holding at most
+/// `hold`: the first time, at least half the hold away, that the schedule
+/// started at `epoch`, going round the key space once every half hold,
+/// reaches the proxy's place.
+fn due(epoch: Instant, now: Instant, hold: Duration, proxy: Uuid) -> Instant {
+    let round = hold / 2;
+    if round.is_zero() {
+        return now;
+    }
+    let place = epoch + round * key_part(proxy) / 1024;
+    let rounds = (now + round)
+        .saturating_duration_since(place)
+        .as_nanos()
+        .div_ceil(round.as_nanos());
+    u32::try_from(rounds)
+        .ok()
+        .and_then(|rounds| round.checked_mul(rounds))
+        .and_then(|wait| place.checked_add(wait))
+        .unwrap_or(now + hold)
 }
 
 impl Unwritten {
@@ -87,18 +124,25 @@ impl Unwritten {
         hold: Duration,
     ) {
         for (proxy, reading) in readings {
-            let due = due(now, hold, *proxy);
+            let due = due(self.epoch, now, hold, *proxy);
             self.hold_reading(key, *proxy, vantage.clone(), reading.clone(), due);
         }
+        let epoch = self.epoch;
         for check in checks {
-            self.rollups
-                .entry((key.to_owned(), check.proxy_id, hour_of(check.at)))
-                .or_insert_with(|| Held {
-                    due: due(now, hold, check.proxy_id),
-                    value: Rollup::default(),
-                })
-                .value
-                .add(check.result, check.latency);
+            let entry = self
+                .rollups
+                .entry((key.to_owned(), check.proxy_id, hour_of(check.at)));
+            let held = match entry {
+                Entry::Occupied(held) => held.into_mut(),
+                Entry::Vacant(vacant) => {
+                    let due = due(epoch, now, hold, check.proxy_id);
+                    vacant.insert(Held {
+                        due,
+                        value: Rollup::default(),
+                    })
+                }
+            };
+            held.value.add(check.result, check.latency);
         }
     }
 
@@ -385,8 +429,9 @@ mod tests {
     #[test]
     fn proxies_first_held_together_are_due_spread_over_the_second_half_of_the_hold() {
         let now = Instant::now();
+        let epoch = now - Duration::from_secs(7);
         let dues: Vec<Duration> = (0..1000)
-            .map(|_| due(now, HOLD, Uuid::new_v4()) - now)
+            .map(|_| due(epoch, now, HOLD, Uuid::new_v4()) - now)
             .collect();
         assert!(
             dues.iter().all(|d| *d >= HOLD / 2 && *d <= HOLD),
@@ -396,6 +441,33 @@ mod tests {
         assert!(
             (300..700).contains(&first_half),
             "spread: {first_half} of 1000 in the first quarter"
+        );
+    }
+
+    #[test]
+    fn what_comes_due_together_are_neighbours_in_key_order_whenever_each_was_held() {
+        let epoch = Instant::now();
+        let held_at =
+            |n: u64| epoch + Duration::from_secs(100) + Duration::from_millis(n * 37 % 10_000);
+        let dues: Vec<(Uuid, Instant)> = (0..2000)
+            .map(|n| {
+                let proxy = Uuid::new_v4();
+                (proxy, due(epoch, held_at(n), HOLD, proxy))
+            })
+            .collect();
+        // one second of the schedule: a thirtieth of the key space
+        let from = epoch + Duration::from_secs(150);
+        let second: Vec<u32> = dues
+            .iter()
+            .filter(|(_, due)| *due >= from && *due < from + Duration::from_secs(1))
+            .map(|(proxy, _)| key_part(*proxy))
+            .collect();
+        assert!(second.len() > 20, "{} due in that second", second.len());
+        let (low, high) = (second.iter().min(), second.iter().max());
+        assert!(
+            high.zip(low)
+                .is_some_and(|(high, low)| high - low <= 1024 / 30 + 1),
+            "due together: parts {low:?} to {high:?} of 1024"
         );
     }
 
