@@ -471,9 +471,10 @@ async fn after_next_sweep(
     base: &str,
     interval: Duration,
 ) -> anyhow::Result<()> {
+    let prefix = format!("{LAST_SWEEP_METRIC} ");
     let last = |text: &str| {
         text.lines()
-            .find_map(|line| line.strip_prefix(&format!("{LAST_SWEEP_METRIC} ")))
+            .find_map(|line| line.strip_prefix(prefix.as_str()))
             .map(str::to_owned)
     };
     let first = last(&metrics(scraper, base).await?);

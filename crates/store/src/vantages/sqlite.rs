@@ -415,7 +415,7 @@ impl VantageStore for SqliteVantages {
             held.add(
                 &intake.vantage,
                 &key,
-                &unchanged,
+                unchanged,
                 &intake.history.checks,
                 Instant::now(),
                 HOLD,

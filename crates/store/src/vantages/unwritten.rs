@@ -118,14 +118,14 @@ impl Unwritten {
         &mut self,
         vantage: &VantageName,
         key: &str,
-        readings: &[(Uuid, VantageReading)],
+        readings: Vec<(Uuid, VantageReading)>,
         checks: &[CheckRecord],
         now: Instant,
         hold: Duration,
     ) {
         for (proxy, reading) in readings {
-            let due = due(self.epoch, now, hold, *proxy);
-            self.hold_reading(key, *proxy, vantage.clone(), reading.clone(), due);
+            let due = due(self.epoch, now, hold, proxy);
+            self.hold_reading(key, proxy, vantage.clone(), reading, due);
         }
         let epoch = self.epoch;
         for check in checks {
@@ -332,11 +332,11 @@ mod tests {
         let v = name("eu-west");
         let newer = reading("eu-west", t0 + Duration::from_secs(10), Status::Unreachable);
         let mut held = Unwritten::default();
-        held.add(&v, "eu-west", &[(proxy, newer.clone())], &[], now, HOLD);
+        held.add(&v, "eu-west", vec![(proxy, newer.clone())], &[], now, HOLD);
         held.add(
             &v,
             "eu-west",
-            &[(proxy, reading("eu-west", t0, Status::Ok))],
+            vec![(proxy, reading("eu-west", t0, Status::Ok))],
             &[],
             now,
             HOLD,
@@ -356,7 +356,7 @@ mod tests {
         held.add(
             &v,
             "eu-west",
-            &[],
+            Vec::new(),
             &[check(proxy, t0, 10), check(proxy, t0, 20)],
             now,
             HOLD,
@@ -364,7 +364,7 @@ mod tests {
         held.add(
             &v,
             "eu-west",
-            &[],
+            Vec::new(),
             &[check(proxy, next_hour, 30)],
             now,
             HOLD,
@@ -391,7 +391,7 @@ mod tests {
             held.add(
                 &v,
                 "eu-west",
-                &[(*proxy, reading("eu-west", t0, Status::Ok))],
+                vec![(*proxy, reading("eu-west", t0, Status::Ok))],
                 &[],
                 start,
                 HOLD,
@@ -402,14 +402,14 @@ mod tests {
         held.add(
             &v,
             "eu-west",
-            &[(late, reading("eu-west", t0, Status::Ok))],
+            vec![(late, reading("eu-west", t0, Status::Ok))],
             &[],
             later,
             HOLD,
         );
         // a newer reading of an early proxy stays due when the first was
         let refreshed = reading("eu-west", t0 + Duration::from_secs(10), Status::Ok);
-        held.add(&v, "eu-west", &[(early[0], refreshed)], &[], later, HOLD);
+        held.add(&v, "eu-west", vec![(early[0], refreshed)], &[], later, HOLD);
         assert!(
             held.take(Some(start + HOLD / 2 - Duration::from_millis(1)), 10)
                 .is_empty(),
@@ -480,7 +480,7 @@ mod tests {
         held.add(
             &v,
             "eu-west",
-            &[(proxy, first)],
+            vec![(proxy, first)],
             &[check(proxy, t0, 10)],
             now,
             HOLD,
@@ -491,7 +491,7 @@ mod tests {
         held.add(
             &v,
             "eu-west",
-            &[(proxy, newer.clone())],
+            vec![(proxy, newer.clone())],
             &[check(proxy, t0, 20)],
             later,
             HOLD,
@@ -511,8 +511,8 @@ mod tests {
         let (proxy, t0, now) = (Uuid::new_v4(), hour_start(), Instant::now());
         let mut held = Unwritten::default();
         for n in ["eu-west", "ap-south"] {
-            let readings = [(proxy, reading(n, t0, Status::Ok))];
-            held.add(&name(n), n, &readings, &[check(proxy, t0, 10)], now, HOLD);
+            let readings = vec![(proxy, reading(n, t0, Status::Ok))];
+            held.add(&name(n), n, readings, &[check(proxy, t0, 10)], now, HOLD);
         }
         held.forget_vantage("eu-west");
         let shares = all(&mut held);
@@ -526,11 +526,11 @@ mod tests {
         let v = name("eu-west");
         let mut held = Unwritten::default();
         let old = reading("eu-west", t0, Status::Ok);
-        held.add(&v, "eu-west", &[(proxy, old.clone())], &[], now, HOLD);
+        held.add(&v, "eu-west", vec![(proxy, old.clone())], &[], now, HOLD);
         held.written_through("eu-west", proxy, &old);
         assert_eq!(held.readings_held(), 0);
         let newer = reading("eu-west", t0 + Duration::from_secs(10), Status::Ok);
-        held.add(&v, "eu-west", &[(proxy, newer)], &[], now, HOLD);
+        held.add(&v, "eu-west", vec![(proxy, newer)], &[], now, HOLD);
         held.written_through("eu-west", proxy, &old);
         assert_eq!(held.readings_held(), 1, "the newer one is still to write");
     }
