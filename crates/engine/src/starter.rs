@@ -18,10 +18,12 @@
 //! Starting is the one part of a first sweep that decides when it ends (a
 //! first sweep knows nothing, so its last check may hang), and on a small
 //! machine it shares the cores with reading the answers and with whatever
-//! else runs there. So the starts go to as many threads as there are cores
-//! (up to [`MAX_STARTERS`], fewer for a small sweep), each taking every n-th
-//! check of the order, so that starting gets a share of the CPU per core
-//! rather than one thread's share among all the runnable ones; and the
+//! else runs there. So the starts go to two threads per core (up to
+//! [`MAX_STARTERS`], fewer for a small sweep), each taking every n-th check
+//! of the order: the kernel shares a busy core between the threads that
+//! want it, so two per core give starting the larger share of the CPU while
+//! it lasts (the answers wait in their sockets meanwhile), rather than one
+//! thread's share among all the runnable ones; and the
 //! tickets go to the workers in batches ([`Plan`]), so that a sweep wakes an
 //! idle worker once per batch rather than once per check: each such wake-up
 //! was a system call and a chance for the woken thread to take the starter's
@@ -87,6 +89,9 @@ fn lead_under(limit: u64, parallelism: usize, checks: usize) -> usize {
 /// Most starter threads a sweep uses, however many cores there are.
 const MAX_STARTERS: usize = 4;
 
+/// Starter threads per core (see the module's documentation).
+const STARTERS_PER_CORE: usize = 2;
+
 /// Fewest checks per starter thread: a sweep smaller than this is started by
 /// one, which costs less than making another thread.
 const CHECKS_PER_STARTER: usize = 512;
@@ -122,7 +127,7 @@ impl Plan {
     }
 
     /// The plan for `checks` with at most `lead` started and not yet taken
-    /// by a worker, on `cores` cores: one starter per core (at most
+    /// by a worker, on `cores` cores: two starters per core (at most
     /// [`MAX_STARTERS`], and at least [`CHECKS_PER_STARTER`] checks each);
     /// batches of up to [`MAX_BATCH`], small enough that every starter's
     /// batch in hand and the batches waiting stay within the lead, so the
@@ -132,6 +137,7 @@ impl Plan {
     /// when the workers started their checks themselves.
     fn under(lead: usize, checks: usize, cores: usize) -> Plan {
         let starters = cores
+            .saturating_mul(STARTERS_PER_CORE)
             .min(MAX_STARTERS)
             .min(checks.div_ceil(CHECKS_PER_STARTER))
             .min(lead)
@@ -334,14 +340,14 @@ mod tests {
     }
 
     #[test]
-    fn a_large_sweep_is_started_by_a_thread_per_core_handing_on_batches_within_the_lead() {
+    fn a_large_sweep_is_started_by_two_threads_per_core_handing_on_batches_within_the_lead() {
         let plan = Plan::under(10_000, 10_000, 2);
         assert_eq!(
             plan,
             Plan {
-                starters: 2,
+                starters: 4,
                 batch: MAX_BATCH,
-                batches: 154,
+                batches: 152,
             }
         );
         let in_hand_and_waiting = (plan.batches + plan.starters) * plan.batch;
@@ -349,10 +355,11 @@ mod tests {
     }
 
     #[test]
-    fn the_starter_threads_are_at_most_four_and_one_for_a_small_sweep() {
+    fn the_starter_threads_are_two_per_core_at_most_four_and_one_for_a_small_sweep() {
         assert_eq!(Plan::under(13_976, 100_000, 64).starters, MAX_STARTERS);
         assert_eq!(Plan::under(13_976, 100, 8).starters, 1);
-        assert_eq!(Plan::under(13_976, 10_000, 1).starters, 1);
+        assert_eq!(Plan::under(13_976, 10_000, 1).starters, 2);
+        assert_eq!(Plan::under(13_976, 1_000, 4).starters, 2);
     }
 
     #[test]
@@ -367,7 +374,7 @@ mod tests {
         );
         // A small lead keeps the batches small enough to stay within it.
         let plan = Plan::under(40, 10_000, 2);
-        assert_eq!((plan.starters, plan.batch), (2, 5));
+        assert_eq!((plan.starters, plan.batch), (4, 2));
         assert!(
             (plan.batches + plan.starters) * plan.batch <= 40,
             "{plan:?}"
@@ -379,7 +386,7 @@ mod tests {
         let plan = Plan::under(10_000, 10_000, 2);
         // All of a 10,000-proxy sweep may be open at once, never more.
         assert_eq!(plan.files(1024, 10_000), 10_000);
-        assert_eq!(plan.files(1024, 100_000), (154 + 2) * 64 + 1024);
+        assert_eq!(plan.files(1024, 100_000), (152 + 4) * 64 + 1024);
     }
 
     #[test]
