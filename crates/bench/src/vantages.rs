@@ -471,12 +471,8 @@ async fn after_next_sweep(
     base: &str,
     interval: Duration,
 ) -> anyhow::Result<()> {
-    let prefix = format!("{LAST_SWEEP_METRIC} ");
-    let last = |text: &str| {
-        text.lines()
-            .find_map(|line| line.strip_prefix(prefix.as_str()))
-            .map(str::to_owned)
-    };
+    // the gauge's one series, in whole seconds: sweeps end further apart
+    let last = |text: &str| crate::registration::counter_sum(text, LAST_SWEEP_METRIC);
     let first = last(&metrics(scraper, base).await?);
     let waited = Instant::now();
     loop {

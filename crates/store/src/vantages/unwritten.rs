@@ -19,7 +19,6 @@
 //! few rows on every page.
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::time::{Duration, Instant};
 
 use proxyhealth_core::{CheckRecord, Rollup, VantageName, VantageReading};
@@ -127,22 +126,15 @@ impl Unwritten {
             let due = due(self.epoch, now, hold, proxy);
             self.hold_reading(key, proxy, vantage.clone(), reading, due);
         }
-        let epoch = self.epoch;
         for check in checks {
-            let entry = self
-                .rollups
-                .entry((key.to_owned(), check.proxy_id, hour_of(check.at)));
-            let held = match entry {
-                Entry::Occupied(held) => held.into_mut(),
-                Entry::Vacant(vacant) => {
-                    let due = due(epoch, now, hold, check.proxy_id);
-                    vacant.insert(Held {
-                        due,
-                        value: Rollup::default(),
-                    })
-                }
-            };
-            held.value.add(check.result, check.latency);
+            self.rollups
+                .entry((key.to_owned(), check.proxy_id, hour_of(check.at)))
+                .or_insert_with(|| Held {
+                    due: due(self.epoch, now, hold, check.proxy_id),
+                    value: Rollup::default(),
+                })
+                .value
+                .add(check.result, check.latency);
         }
     }
 
